@@ -1,0 +1,1 @@
+"""facelog.engines: inference backends behind one protocol (see ``engines.base``)."""

@@ -1,0 +1,75 @@
+"""The backend protocol, the model metadata that travels with every artifact, and errors."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal, Protocol
+
+import numpy as np
+
+META_KEY = "facelog_meta"  # key in ONNX metadata_props and in *.engine.json sidecars
+
+
+class BackendUnavailable(RuntimeError):
+    """The requested backend cannot run here; the message says why and what to install."""
+
+
+@dataclass(frozen=True)
+class HeadMeta:
+    name: str  # output tensor name, e.g. "age", "gender"
+    kind: Literal["age", "categorical"]  # age: softmax over 0..N-1 years, estimate = expected value
+    labels: tuple[str, ...] = ()  # class names for categorical heads (index order)
+
+
+@dataclass(frozen=True)
+class ModelMeta:
+    """Everything a consumer needs to feed and read the model; stored inside the ONNX file."""
+
+    name: str
+    version: str
+    input_name: str
+    input_hw: tuple[int, int]
+    layout: Literal["NHWC", "NCHW"]
+    max_batch: int  # 0 = dynamic
+    outputs: tuple[str, ...]
+    mean: float  # pixels are fed as (rgb - mean) / std
+    std: float
+    color: Literal["RGB", "BGR"] = "RGB"
+    # Face framing the model was trained on; the pipeline's crop module knows how to reproduce it
+    # from each detector's boxes and landmarks. "utkface": UTKFace's dlib-aligned 200x200 chips.
+    framing: str = "utkface"
+    heads: tuple[HeadMeta, ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict)  # training data, metrics, licence
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> ModelMeta:
+        d = json.loads(text)
+        d["input_hw"] = tuple(d["input_hw"])
+        d["outputs"] = tuple(d["outputs"])
+        d["heads"] = tuple(
+            HeadMeta(name=h["name"], kind=h["kind"], labels=tuple(h.get("labels", ()))) for h in d.get("heads", [])
+        )
+        return cls(**d)
+
+    def head(self, kind: str) -> HeadMeta | None:
+        return next((h for h in self.heads if h.kind == kind or h.name == kind), None)
+
+
+class Backend(Protocol):
+    """What the pipeline needs from an inference engine."""
+
+    meta: ModelMeta
+    name: str  # e.g. "onnxruntime:CPUExecutionProvider", "tensorrt:fp16"
+
+    def infer(self, pixels: np.ndarray) -> dict[str, np.ndarray]:
+        """Run one batch. ``pixels``: (B, H, W, 3) float32, already preprocessed per ``meta``.
+
+        Returns one (B, ...) array per output name.
+        """
+        ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,59 @@
+"""ONNX Runtime backend (CPU here; CUDA provider where onnxruntime-gpu is installed)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+
+from facelog.engines.base import META_KEY, BackendUnavailable, ModelMeta
+
+log = logging.getLogger(__name__)
+
+
+def read_meta(model_path: str | Path) -> ModelMeta:
+    """Read the ``ModelMeta`` that export stored in the ONNX file's metadata_props."""
+    model = onnx.load(str(model_path), load_external_data=False)
+    props = {p.key: p.value for p in model.metadata_props}
+    if META_KEY not in props:
+        raise ValueError(f"{model_path} has no '{META_KEY}' metadata: was it exported by facelog?")
+    return ModelMeta.from_json(props[META_KEY])
+
+
+class OnnxRuntimeBackend:
+    """Runs the model with ONNX Runtime. ``provider`` is "cpu" or "cuda"."""
+
+    def __init__(self, model_path: str | Path, provider: str = "cpu", threads: int = 0) -> None:
+        model_path = Path(model_path)
+        if not model_path.is_file():
+            raise FileNotFoundError(f"model file not found: {model_path}")
+        self.meta = read_meta(model_path)
+        wanted = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}[provider]
+        available = ort.get_available_providers()
+        if wanted not in available:
+            raise BackendUnavailable(
+                f"ONNX Runtime has no {wanted} here (available: {', '.join(available)}); "
+                "for CUDA install onnxruntime-gpu (pip install 'facelog[gpu]')"
+            )
+        opts = ort.SessionOptions()
+        if threads:
+            opts.intra_op_num_threads = threads
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self._session = ort.InferenceSession(str(model_path), opts, providers=[wanted])
+        self._outputs = list(self.meta.outputs)
+        self.name = f"onnxruntime:{wanted}"
+
+    def infer(self, pixels: np.ndarray) -> dict[str, np.ndarray]:
+        h, w = self.meta.input_hw
+        if pixels.ndim != 4 or pixels.shape[1:] != (h, w, 3):
+            raise ValueError(f"pixels must be (B, {h}, {w}, 3), got {pixels.shape}")
+        if self.meta.layout == "NCHW":
+            pixels = pixels.transpose(0, 3, 1, 2)
+        out = self._session.run(self._outputs, {self.meta.input_name: np.ascontiguousarray(pixels, np.float32)})
+        return dict(zip(self._outputs, out, strict=True))
+
+    def close(self) -> None:
+        del self._session

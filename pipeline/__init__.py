@@ -1,0 +1,1 @@
+"""facelog.pipeline: sources -> detect -> crop -> batch -> engine -> track -> sinks."""

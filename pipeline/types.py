@@ -1,0 +1,79 @@
+"""Records that flow through the pipeline. Defined here and nowhere else.
+
+Arrays are struct-of-arrays (dim 0 = n) and are validated on construction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+Gender = Literal["female", "male"]
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """One decoded frame."""
+
+    source_id: str
+    index: int  # decode order, 0-based
+    pts_ns: int  # media timestamp (ns); restarts after an RTSP reconnect
+    image: np.ndarray  # (H, W, 3) uint8 BGR
+    wall_ns: int = 0  # wall-clock UTC when the frame was read (ns since epoch); 0 for files
+
+    def __post_init__(self) -> None:
+        if self.image.ndim != 3 or self.image.shape[2] != 3 or self.image.dtype != np.uint8:
+            raise ValueError(f"image must be (H, W, 3) uint8, got {self.image.shape} {self.image.dtype}")
+
+
+@dataclass(frozen=True, slots=True)
+class Faces:
+    """Detections in one frame; ``Faces.empty()`` is legal."""
+
+    xyxy: np.ndarray  # (n, 4) float32, absolute pixels
+    score: np.ndarray  # (n,) float32
+    landmarks: np.ndarray | None = None  # (n, 5, 2) float32
+
+    def __post_init__(self) -> None:
+        if self.xyxy.ndim != 2 or self.xyxy.shape[1] != 4:
+            raise ValueError(f"xyxy must be (n, 4), got {self.xyxy.shape}")
+        n = len(self.xyxy)
+        if self.score.shape != (n,):
+            raise ValueError(f"score must be ({n},), got {self.score.shape}")
+        if self.landmarks is not None and self.landmarks.shape != (n, 5, 2):
+            raise ValueError(f"landmarks must be ({n}, 5, 2), got {self.landmarks.shape}")
+
+    @classmethod
+    def empty(cls) -> Faces:
+        return cls(np.zeros((0, 4), np.float32), np.zeros((0,), np.float32))
+
+    def __len__(self) -> int:
+        return len(self.xyxy)
+
+
+@dataclass(frozen=True, slots=True)
+class Prediction:
+    """One face in one frame."""
+
+    face_index: int
+    xyxy: tuple[float, float, float, float]
+    det_score: float
+    age: float
+    gender: Gender
+    gender_score: float  # probability of ``gender``
+    track_id: int = -1
+    age_smooth: float = float("nan")
+    gender_smooth: Gender | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FrameResult:
+    """The sink's only input, one per processed frame."""
+
+    source_id: str
+    frame_index: int
+    pts_ns: int
+    predictions: tuple[Prediction, ...]  # empty = frame seen, no faces
+    wall_ns: int = 0

@@ -1,0 +1,1 @@
+"""facelog.training: datasets -> model -> train -> evaluate -> export (ONNX + metadata)."""
