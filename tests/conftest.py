@@ -1,0 +1,94 @@
+"""Fixtures shared by all test folders: where ../shared lives, and a tiny but real ONNX model."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from facelog.engines.base import META_KEY, HeadMeta, ModelMeta
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("FACELOG_SHARED", REPO.parent / "shared"))
+
+
+@pytest.fixture(scope="session")
+def shared() -> Path:
+    """The ../shared folder; tests that need it skip when it is absent."""
+    if not (SHARED / "data").is_dir():
+        pytest.skip(f"shared data not found at {SHARED} (set FACELOG_SHARED)")
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def yunet_path(shared: Path) -> Path:
+    p = shared / "models" / "yunet" / "face_detection_yunet_2023mar.onnx"
+    if not p.is_file():
+        pytest.skip(f"YuNet model not found at {p}")
+    return p
+
+
+def make_tiny_model(path: Path, input_hw: tuple[int, int] = (64, 64), seed: int = 0) -> ModelMeta:
+    """Write a small real ONNX model with the facelog contract (age 101-way, gender 2-way softmax).
+
+    Graph: mean colour of the crop -> two linear heads -> softmax. Deterministic for a seed; its
+    answers depend on the pixels, so tests can tell faces apart without a trained network.
+    """
+    rng = np.random.default_rng(seed)
+    h, w = input_hw
+    meta = ModelMeta(
+        name="tiny-test-model",
+        version="0.0.1",
+        input_name="input",
+        input_hw=(h, w),
+        layout="NHWC",
+        max_batch=0,
+        outputs=("age", "gender"),
+        mean=127.5,
+        std=127.5,
+        heads=(HeadMeta("age", "age"), HeadMeta("gender", "categorical", ("male", "female"))),
+        extra={"purpose": "tests only"},
+    )
+    inits = [
+        numpy_helper.from_array(np.array([1, 2], np.int64), "axes"),
+        numpy_helper.from_array(rng.normal(0, 2, (3, 101)).astype(np.float32), "w_age"),
+        numpy_helper.from_array(np.zeros(101, np.float32), "b_age"),
+        numpy_helper.from_array(rng.normal(0, 2, (3, 2)).astype(np.float32), "w_gender"),
+        numpy_helper.from_array(np.zeros(2, np.float32), "b_gender"),
+    ]
+    nodes = [
+        helper.make_node("ReduceMean", ["input", "axes"], ["pooled"], keepdims=0),
+        helper.make_node("Gemm", ["pooled", "w_age", "b_age"], ["age_logits"]),
+        helper.make_node("Softmax", ["age_logits"], ["age"], axis=-1),
+        helper.make_node("Gemm", ["pooled", "w_gender", "b_gender"], ["gender_logits"]),
+        helper.make_node("Softmax", ["gender_logits"], ["gender"], axis=-1),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "tiny",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", h, w, 3])],
+        [
+            helper.make_tensor_value_info("age", TensorProto.FLOAT, ["batch", 101]),
+            helper.make_tensor_value_info("gender", TensorProto.FLOAT, ["batch", 2]),
+        ],
+        inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    model.ir_version = 9
+    onnx.checker.check_model(model)
+    entry = model.metadata_props.add()
+    entry.key, entry.value = META_KEY, meta.to_json()
+    onnx.save(model, str(path))
+    return meta
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Path to a tiny real ONNX age/gender model (see ``make_tiny_model``)."""
+    path = tmp_path_factory.mktemp("model") / "tiny.onnx"
+    make_tiny_model(path)
+    return path
