@@ -1,0 +1,490 @@
+"""``facelog batch ARCHIVE_DIR -o OUT_DIR``: process a footage archive, resumably and in parallel.
+
+The driver (this module) discovers the videos, decides from the state database (``state.py``)
+which need work, hands them to an executor (``executors.py``: local processes or Ray), records
+each result as it arrives, and finally writes the run summary and the camera/day report
+(``report.py``). One CSV per video mirrors the archive tree: ``ARCHIVE/cam1/a.mp4`` ->
+``OUT/cam1/a.mp4.csv`` (the full file name is kept so ``a.mp4`` and ``a.mkv`` cannot collide).
+
+Crash safety: ``process_video`` writes each CSV under a temporary name and renames it when
+complete; a row is marked done only after that. A run killed at any moment leaves rows
+``running``, at worst a complete CSV whose row is not done yet, and stray temporary files: the
+next run removes the temporary files and redoes the unfinished rows, so every output exists
+exactly once and complete. An output exists only for a row that is done (a file that now fails
+loses its old output).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import fcntl
+import json
+import logging
+import os
+import re
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from facelog.pipeline import state as st
+
+if TYPE_CHECKING:
+    from facelog.pipeline.config import AppConfig
+
+log = logging.getLogger(__name__)
+
+LOCK_NAME = ".facelog_batch.lock"
+SUMMARY_NAME = "batch_summary.json"
+REPORT_CSV = "report.csv"
+REPORT_PNG = "report.png"
+OUTPUT_SUFFIX = ".csv"
+# Temporary names this package writes (the runner's CSV/summary temps and our own): removed at start.
+STALE_TEMP = re.compile(r"(^\..*\.tmp(\.[A-Za-z0-9]+)?$)|(\.tmp-[A-Za-z0-9_-]+$)|(\.partial$)")
+
+
+class BatchError(RuntimeError):
+    """The batch run cannot start (bad archive folder, another run holds the output folder...)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ArchiveFile:
+    """One video found in the archive."""
+
+    rel_path: str  # relative to the archive, posix separators
+    path: Path
+    size: int
+    mtime_ns: int
+
+
+@dataclass(slots=True)
+class RunReport:
+    """What one ``facelog batch`` run did (also written to OUT/batch_summary.json)."""
+
+    run_id: str
+    archive: str
+    out_dir: str
+    executor: str
+    workers: int
+    model_id: str
+    config_hash: str
+    started_at: str = ""
+    wall_s: float = 0.0
+    discovered: int = 0
+    processed: int = 0
+    failed: int = 0
+    skipped: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)  # why each file was (not) processed
+    frames: int = 0
+    rows: int = 0
+    faces: int = 0
+    video_s: float = 0.0
+    files_per_hour: float = 0.0
+    video_hours_per_hour: float = 0.0
+    failures: list[dict[str, str]] = field(default_factory=list)
+
+
+# ------------------------------------------------------------------ discovery
+def glob_regex(pattern: str) -> re.Pattern[str]:
+    """Compile a glob over archive-relative posix paths: ``**/`` any folders, ``*``/``?`` within one
+    name, ``[...]`` classes; matched case-insensitively (cameras write ``.MP4`` as often as ``.mp4``)."""
+    out, i = [], 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(?:[^/]+/)*")
+            i += 3
+            continue
+        c = pattern[i]
+        if pattern.startswith("**", i):
+            out.append(".*")
+            i += 1
+        elif c == "*":
+            out.append("[^/]*")
+        elif c == "?":
+            out.append("[^/]")
+        elif c == "[" and (j := pattern.find("]", i + 2)) > 0:
+            body = pattern[i + 1 : j]
+            out.append("[" + ("^" + body[1:] if body.startswith("!") else body).replace("\\", "\\\\") + "]")
+            i = j
+        else:
+            out.append(re.escape(c))
+        i += 1
+    return re.compile("".join(out) + r"\Z", re.IGNORECASE)
+
+
+def parse_since(text: str) -> dt.datetime:
+    """``--since``: an ISO date or datetime (UTC when no offset), or a span back from now: 36h, 7d."""
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)([hd])", text.strip())
+    if m:
+        hours = float(m[1]) * (24 if m[2] == "d" else 1)
+        return dt.datetime.now(dt.UTC) - dt.timedelta(hours=hours)
+    try:
+        when = dt.datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise ValueError(
+            f"--since must be an ISO date/datetime or a span like 36h or 7d, got {text!r}"
+        ) from exc
+    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+
+
+def discover(
+    archive: Path, patterns: Sequence[str], *, since: dt.datetime | None = None, exclude: Sequence[Path] = ()
+) -> list[ArchiveFile]:
+    """Videos under ``archive`` matching any of ``patterns``, sorted by path.
+
+    Hidden files and folders (a leading dot: recorders' partial files) and anything under
+    ``exclude`` (the output folder when it sits inside the archive) are left out; with ``since``,
+    so are files last modified before it.
+    """
+    if not archive.is_dir():
+        raise BatchError(
+            f"archive must be a folder, got {archive} ({'missing' if not archive.exists() else 'a file'})"
+        )
+    if not patterns:
+        raise ValueError("patterns must not be empty")
+    regexes = [glob_regex(p) for p in patterns]
+    skip_dirs = {p.resolve() for p in exclude}
+    since_ns = int(since.timestamp() * 1e9) if since else None
+    found = []
+    for dirpath, dirnames, filenames in os.walk(archive):
+        here = Path(dirpath)
+        dirnames[:] = sorted(
+            d for d in dirnames if not d.startswith(".") and (here / d).resolve() not in skip_dirs
+        )
+        for name in filenames:
+            path = here / name
+            rel = path.relative_to(archive).as_posix()
+            if name.startswith(".") or not any(r.match(rel) for r in regexes):
+                continue
+            try:
+                info = path.stat()
+            except OSError as exc:  # vanished or unreadable folder entry: the caller records it
+                log.warning("cannot stat %s: %s", path, exc)
+                info = None
+            if info is not None and since_ns is not None and info.st_mtime_ns < since_ns:
+                continue
+            found.append(
+                ArchiveFile(rel, path, info.st_size if info else -1, info.st_mtime_ns if info else 0)
+            )
+    return sorted(found, key=lambda f: f.rel_path)
+
+
+# ------------------------------------------------------------------ output folder
+def output_path(out_dir: Path, rel_path: str) -> Path:
+    """The CSV of one archive file: the archive tree mirrored, full file name + ``.csv``."""
+    return out_dir / (rel_path + OUTPUT_SUFFIX)
+
+
+def clean_stale_temps(out_dir: Path) -> list[Path]:
+    """Remove temporary files a killed run left in ``out_dir`` (never a complete output)."""
+    removed = []
+    for dirpath, _, filenames in os.walk(out_dir):
+        for name in filenames:
+            if STALE_TEMP.search(name) and name != LOCK_NAME:
+                p = Path(dirpath) / name
+                p.unlink(missing_ok=True)
+                removed.append(p)
+    if removed:
+        log.info("removed %d stale temporary file(s) from an interrupted run", len(removed))
+    return removed
+
+
+@contextmanager
+def exclusive_lock(out_dir: Path) -> Iterator[None]:
+    """Hold an flock on OUT/.facelog_batch.lock; the kernel drops it when the process dies."""
+    fd = os.open(out_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise BatchError(
+                f"another facelog batch is running on {out_dir} (lock {LOCK_NAME} is held)"
+            ) from exc
+        yield
+    finally:
+        os.close(fd)
+
+
+def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    tmp.replace(path)
+
+
+# ------------------------------------------------------------------ the run
+def model_path_of(cfg: AppConfig) -> Path:
+    """The age/gender model file the config names (its sha256 is the state's model id)."""
+    return Path(cfg.engine.model)
+
+
+def output_config_hash(cfg: AppConfig) -> str:
+    """Hash of every setting that can change a CSV: all but the batch section (how the job runs)
+    and the model path (the model is identified by its content, so moving it changes nothing)."""
+    values = cfg.model_dump(mode="json", exclude={"batch"})
+    values.get("engine", {}).pop("model", None)
+    return st.config_hash(values)
+
+
+def _identity(f: ArchiveFile, model_id: str, cfg_hash: str) -> st.FileIdentity:
+    return st.FileIdentity(f.size, f.mtime_ns, st.fingerprint(f.path), model_id, cfg_hash)
+
+
+def run_batch(
+    archive: Path,
+    out_dir: Path,
+    cfg: AppConfig,
+    *,
+    since: dt.datetime | None = None,
+    progress: bool = True,
+) -> RunReport:
+    """Process every new or changed video of ``archive`` into ``out_dir`` (see the module docstring).
+
+    How the job runs (patterns, workers, executor, retries) comes from ``cfg.batch``.
+
+    Raises:
+        BatchError: the archive is missing or another run holds ``out_dir``.
+        executors.WorkerInitError: workers could not load the model or detector.
+        executors.ExecutorUnavailable: ``executor: ray`` without Ray installed.
+    """
+    from facelog.pipeline import executors
+
+    bc = cfg.batch
+    archive, out_dir = archive.resolve(), out_dir.resolve()
+    if not archive.is_dir():
+        raise BatchError(
+            f"archive must be a folder, got {archive} ({'missing' if not archive.exists() else 'a file'})"
+        )
+    model = model_path_of(cfg)
+    if not model.is_file():
+        raise BatchError(f"model file not found: {model}")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    run = RunReport(
+        run_id=dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:6],
+        archive=str(archive), out_dir=str(out_dir), executor=bc.executor, workers=bc.workers,
+        model_id=st.file_sha256(model), config_hash=output_config_hash(cfg),
+        started_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    )  # fmt: skip
+    with exclusive_lock(out_dir), st.StateDB(out_dir / st.STATE_DB_NAME) as db:
+        clean_stale_temps(out_dir)
+        db.start_run(run.run_id)
+        files = discover(archive, bc.patterns, since=since, exclude=[out_dir])
+        run.discovered = len(files)
+        tasks, idents = _plan(db, files, out_dir, run, bc.retry_failed, bc.min_age_s)
+        log.info("%d file(s) found, %d to process (%s)", len(files), len(tasks), dict(run.reasons))
+
+        def on_dispatch(task: executors.FileTask) -> None:
+            db.mark(task.rel_path, "running", idents[task.rel_path], run.run_id, attempt=True)
+
+        if bc.executor == "ray":
+            results = executors.run_ray(
+                cfg, tasks, workers=bc.workers, address=bc.ray_address,
+                gpus_per_worker=bc.gpus_per_worker, on_dispatch=on_dispatch,
+            )  # fmt: skip
+        else:
+            results = executors.run_local(
+                cfg, tasks, workers=bc.workers, gpu_ids=bc.gpus, on_dispatch=on_dispatch
+            )
+        _collect(db, results, len(tasks), idents, out_dir, run, progress)
+        run.wall_s = round(time.perf_counter() - t0, 3)
+        hours = run.wall_s / 3600
+        run.files_per_hour = round(run.processed / hours, 1) if run.processed else 0.0
+        run.video_hours_per_hour = round(run.video_s / 3600 / hours, 3) if run.processed else 0.0
+        _write_report(db, out_dir)
+        summary = asdict(run)
+        summary["state"] = db.counts()
+        db.finish_run(run.run_id, summary)
+    _write_json_atomic(out_dir / SUMMARY_NAME, summary)
+    return run
+
+
+def _plan(
+    db: st.StateDB,
+    files: list[ArchiveFile],
+    out_dir: Path,
+    run: RunReport,
+    retry_failed: bool,
+    min_age_s: float,
+) -> tuple[list[Any], dict[str, st.FileIdentity]]:
+    from facelog.pipeline.executors import FileTask
+
+    tasks, idents, reasons = [], {}, Counter[str]()
+    now_ns = time.time_ns()
+    for f in files:
+        try:
+            ident = _identity(f, run.model_id, run.config_hash)
+        except OSError as exc:  # unreadable (permissions, I/O error, vanished): failed, not fatal
+            ident = st.FileIdentity(max(f.size, 0), f.mtime_ns, "", run.model_id, run.config_hash)
+            _record_failure(db, f.rel_path, ident, out_dir, run, f"cannot read file: {exc}")
+            reasons["unreadable"] += 1
+            continue
+        row = db.get(f.rel_path)
+        out = output_path(out_dir, f.rel_path)
+        action, why = st.decide(row, ident, retry_failed=retry_failed, output_exists=out.is_file())
+        if action is st.Action.PROCESS and min_age_s > 0 and (now_ns - f.mtime_ns) / 1e9 < min_age_s:
+            action, why = st.Action.SKIP, "too recent"  # probably still being recorded
+            if row is None:  # an existing row stays as it is and is decided again next run
+                db.mark(
+                    f.rel_path, "skipped", ident, run.run_id, error=f"modified less than {min_age_s:g} s ago"
+                )
+        reasons[why] += 1
+        if action is st.Action.SKIP:
+            run.skipped += 1
+            if row is not None and row.mtime_ns != f.mtime_ns and row.fingerprint == ident.fingerprint:
+                db.touch_mtime(f.rel_path, f.mtime_ns)
+            continue
+        idents[f.rel_path] = ident
+        tasks.append(FileTask(f.rel_path, str(f.path), str(out)))
+    run.reasons = dict(sorted(reasons.items()))
+    return tasks, idents
+
+
+def _record_failure(
+    db: st.StateDB, rel_path: str, ident: st.FileIdentity, out_dir: Path, run: RunReport, error: str
+) -> None:
+    db.mark(rel_path, "failed", ident, run.run_id, error=error)
+    out = output_path(out_dir, rel_path)
+    for stale in (out, summary_path(out)):  # an output exists only for a done row
+        stale.unlink(missing_ok=True)
+    run.failed += 1
+    run.failures.append({"rel_path": rel_path, "error": error})
+    log.warning("failed: %s: %s", rel_path, error)
+
+
+def summary_path(out_csv: Path) -> Path:
+    """The per-file ``*.summary.json`` that ``process_video`` writes next to its CSV."""
+    from facelog.pipeline import runner
+
+    return Path(runner.summary_path(out_csv))
+
+
+def _collect(
+    db: st.StateDB,
+    results: Iterator[Any],
+    total: int,
+    idents: dict[str, st.FileIdentity],
+    out_dir: Path,
+    run: RunReport,
+    progress: bool,
+) -> None:
+    from tqdm import tqdm
+
+    disable = None if progress else True  # None: on when stderr is a terminal
+    with (
+        tqdm(total=total, unit="file", desc="files", disable=disable, position=0) as files_bar,
+        tqdm(unit="frame", desc="frames", disable=disable, position=1) as frames_bar,
+    ):
+        for r in results:
+            ident = idents[r.rel_path]
+            out = output_path(out_dir, r.rel_path)
+            if r.ok and not out.is_file():  # the task claims success but its CSV is not there
+                r = type(r)(r.rel_path, False, wall_s=r.wall_s, error=f"output missing after success: {out}")
+            if r.ok:
+                db.mark(
+                    r.rel_path, "done", ident, run.run_id, output=out.relative_to(out_dir).as_posix(),
+                    rows=r.rows, frames=r.frames, faces=r.faces, video_s=r.video_s, wall_s=round(r.wall_s, 3),
+                )  # fmt: skip
+                run.processed += 1
+                run.frames += r.frames
+                run.rows += r.rows
+                run.faces += r.faces
+                run.video_s = round(run.video_s + r.video_s, 3)
+                frames_bar.update(r.frames)
+            else:
+                _record_failure(db, r.rel_path, ident, out_dir, run, r.error or "unknown error")
+            files_bar.update(1)
+            files_bar.set_postfix(failed=run.failed, refresh=False)
+
+
+def _write_report(db: st.StateDB, out_dir: Path) -> None:
+    from facelog.pipeline import report
+
+    inputs = [
+        report.ReportInput(
+            row.rel_path, row.mtime_ns, out_dir / row.output, row.frames or 0, row.video_s or 0.0
+        )
+        for row in db.rows("done")
+        if row.output and (out_dir / row.output).is_file()
+    ]
+    report.write_report(report.build_report(inputs), out_dir / REPORT_CSV, out_dir / REPORT_PNG)
+
+
+# ------------------------------------------------------------------ CLI
+def register(subparsers: Any) -> None:
+    """Add ``facelog batch`` to the ``facelog`` command (no heavy imports here)."""
+    p = subparsers.add_parser(
+        "batch",
+        help="process a footage archive: new/changed files only, crash-safe, parallel, optionally on Ray",
+        description="Process every new or changed video under ARCHIVE_DIR into one CSV each under OUT_DIR "
+        "(the archive tree mirrored), then write OUT_DIR/report.csv+png per camera folder and day. "
+        "Exit code 1 when a file failed in this run. See docs/BATCH.md.",
+    )
+    p.add_argument("archive", type=Path, metavar="ARCHIVE_DIR")
+    p.add_argument(
+        "-o", "--out", type=Path, required=True, metavar="OUT_DIR", help="outputs, state DB and report"
+    )
+    p.add_argument("-c", "--config", type=Path, default=None, help="YAML config (default: built-in defaults)")
+    p.add_argument("--model", type=Path, default=None, help="age/gender ONNX model (overrides engine.model)")
+    p.add_argument(
+        "--pattern", action="append", default=None, metavar="GLOB",
+        help="archive-relative glob, repeatable (default: batch.patterns, **/*.mp4 ...)",
+    )  # fmt: skip
+    p.add_argument(
+        "--since", default=None, help="only files modified since: ISO date/datetime (UTC) or 36h, 7d"
+    )
+    p.add_argument("--workers", type=int, default=None, help="worker processes / Ray actors (batch.workers)")
+    p.add_argument(
+        "--executor", choices=("local", "ray"), default=None, help="where tasks run (batch.executor)"
+    )
+    p.add_argument("--ray-address", default=None, help="existing Ray cluster, e.g. auto or ray://head:10001")
+    p.add_argument("--retry-failed", action="store_true", default=None, help="retry files that failed before")
+    p.add_argument("--min-age", type=float, default=None, metavar="S",
+                   help="skip files modified less than S seconds ago (still being recorded)")  # fmt: skip
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=handle)
+
+
+def _batch_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    flags = {
+        "patterns": args.pattern, "workers": args.workers, "executor": args.executor,
+        "ray_address": args.ray_address, "retry_failed": args.retry_failed, "min_age_s": args.min_age,
+    }  # fmt: skip
+    return {k: v for k, v in flags.items() if v is not None}
+
+
+def handle(args: argparse.Namespace) -> int:
+    """``facelog batch``: exit 0 when every file of this run succeeded, 1 when some failed."""
+    import sys
+
+    from facelog.pipeline.config import AppConfig, load_config
+    from facelog.pipeline.executors import ExecutorUnavailable, WorkerInitError
+    from pydantic import ValidationError
+
+    def fail(msg: str) -> int:
+        print(f"facelog: error: {msg}", file=sys.stderr)
+        return 2
+
+    try:
+        since = parse_since(args.since) if args.since else None
+        cfg = load_config(args.config)
+        data = cfg.model_dump()
+        data["batch"].update(_batch_overrides(args))
+        if args.model is not None:
+            data["engine"]["model"] = str(args.model)
+        cfg = AppConfig.model_validate(data)
+        run = run_batch(args.archive, args.out, cfg, since=since, progress=not args.no_progress)
+    except (ValueError, ValidationError, OSError, BatchError, st.StateError, ExecutorUnavailable,
+            WorkerInitError) as exc:  # fmt: skip
+        return fail(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
+    print(
+        f"{run.processed} processed, {run.skipped} skipped, {run.failed} failed of {run.discovered} found "
+        f"in {run.wall_s:.1f} s -> {Path(run.out_dir) / SUMMARY_NAME}"
+    )
+    for f in run.failures:
+        print(f"  failed: {f['rel_path']}: {f['error']}", file=sys.stderr)
+    return 1 if run.failed else 0
