@@ -1,0 +1,266 @@
+"""INT8 as explicit quantization: a Q/DQ ONNX model made by ONNX Runtime's static quantization.
+
+TensorRT 10.1+ deprecates implicit INT8 calibrators (``IInt8EntropyCalibrator2``), so INT8 here is
+an ONNX model with QuantizeLinear/DequantizeLinear pairs, calibrated on face crops with
+``onnxruntime.quantization.quantize_static`` (QDQ format, per-channel weights, symmetric int8 as
+TensorRT requires). The same file runs in ONNX Runtime (CPU/CUDA) and TensorRT builds it with the
+INT8 flag. The "calibration cache" is the Q/DQ model plus ORT's JSON of tensor ranges, kept in a
+folder keyed by the FP32 model's sha256, the method and the calibration images: a second build with
+the same inputs reuses it without running calibration again.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import logging
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import onnx
+from facelog.engines.base import META_KEY, ModelMeta
+from facelog.engines.cache import default_cache_root, file_sha256, safe_name
+from facelog.engines.onnxruntime_backend import read_meta
+from facelog.engines.preprocess import crops_to_pixels
+from onnxruntime.quantization import (
+    CalibrationDataReader,
+    CalibrationMethod,
+    QuantFormat,
+    QuantType,
+    quantize_static,
+)
+from onnxruntime.quantization.shape_inference import quant_pre_process
+
+log = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+METHODS = {
+    "entropy": CalibrationMethod.Entropy,
+    "minmax": CalibrationMethod.MinMax,
+    "percentile": CalibrationMethod.Percentile,
+}
+
+
+def list_calibration_images(source: str | Path, limit: int = 512, seed: int = 0) -> list[Path]:
+    """Pick up to ``limit`` face crops from a folder (recursively) or a CSV with a ``file``/``path`` column.
+
+    CSV paths are resolved against the CSV's folder, then its ``images/`` subfolder (the layout of
+    ``shared/data/utkface/labels.csv``). The pick is a seeded random sample of the sorted list, so it
+    is the same on every run.
+
+    Raises:
+        FileNotFoundError: ``source`` does not exist or a listed image is missing.
+        ValueError: no images, a CSV without a ``file``/``path`` column, or ``limit`` < 1.
+    """
+    source = Path(source)
+    if limit < 1:
+        raise ValueError(f"limit must be >= 1, got {limit}")
+    if source.is_dir():
+        paths = sorted(p for p in source.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    elif source.is_file() and source.suffix.lower() == ".csv":
+        paths = _paths_from_csv(source)
+    elif source.exists():
+        raise ValueError(f"calibration source must be a folder of images or a .csv, got {source}")
+    else:
+        raise FileNotFoundError(f"calibration source not found: {source}")
+    if not paths:
+        raise ValueError(f"no images ({', '.join(IMAGE_SUFFIXES)}) found in {source}")
+    if len(paths) > limit:
+        paths = sorted(random.Random(seed).sample(paths, limit))
+    return paths
+
+
+def _paths_from_csv(csv_path: Path) -> list[Path]:
+    with csv_path.open(newline="") as f:
+        reader = csv.DictReader(f)
+        column = next((c for c in ("file", "path") if c in (reader.fieldnames or [])), None)
+        if column is None:
+            raise ValueError(f"{csv_path} needs a 'file' or 'path' column, has {reader.fieldnames}")
+        names = [row[column] for row in reader if row[column]]
+    paths = []
+    for name in sorted(names):
+        p = Path(name)
+        candidates = [p] if p.is_absolute() else [csv_path.parent / p, csv_path.parent / "images" / p]
+        found = next((c for c in candidates if c.is_file()), None)
+        if found is None:
+            raise FileNotFoundError(
+                f"{csv_path} lists {name}, not found at {' or '.join(map(str, candidates))}"
+            )
+        paths.append(found)
+    return paths
+
+
+class FaceCalibrationReader(CalibrationDataReader):
+    """Feeds preprocessed face crops to ORT's calibrator, ``batch_size`` images per ``get_next``."""
+
+    def __init__(self, images: Sequence[Path], meta: ModelMeta, batch_size: int = 32) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if not images:
+            raise ValueError("calibration needs at least one image, got none")
+        self.images = list(images)
+        self.meta = meta
+        self.batch_size = batch_size
+        self._start = 0
+        self._end = len(self.images)
+        self._pos = 0
+
+    def __len__(self) -> int:
+        return -(-len(self.images) // self.batch_size)
+
+    def set_range(self, start_index: int, end_index: int) -> None:
+        self._start, self._end = (
+            start_index * self.batch_size,
+            min(end_index * self.batch_size, len(self.images)),
+        )
+        self._pos = self._start
+
+    def rewind(self) -> None:
+        self._pos = self._start
+
+    def get_next(self) -> dict[str, np.ndarray] | None:
+        if self._pos >= self._end:
+            return None
+        chunk = self.images[self._pos : min(self._pos + self.batch_size, self._end)]
+        self._pos += len(chunk)
+        crops = []
+        for p in chunk:
+            img = cv2.imread(str(p), cv2.IMREAD_COLOR)
+            if img is None:
+                raise ValueError(f"calibration image {p} cannot be decoded")
+            crops.append(img)
+        pixels = crops_to_pixels(crops, self.meta)
+        if self.meta.layout == "NCHW":
+            pixels = np.ascontiguousarray(pixels.transpose(0, 3, 1, 2))
+        return {self.meta.input_name: pixels}
+
+
+@dataclass(frozen=True)
+class QuantizedModel:
+    """A Q/DQ model and the files that make up its calibration cache."""
+
+    qdq_path: Path
+    ranges_path: Path  # ORT's calibration cache (tensor ranges JSON)
+    record_path: Path  # what it was made from (fp32 sha256, method, images)
+    reused: bool  # True: taken from the cache, no calibration run
+
+
+def quantize_int8(
+    fp32_path: str | Path,
+    calibration: str | Path,
+    *,
+    n_images: int = 512,
+    method: str = "entropy",
+    batch_size: int = 32,
+    per_channel: bool = True,
+    cache_root: str | Path | None = None,
+    seed: int = 0,
+) -> QuantizedModel:
+    """Make (or reuse) the INT8 Q/DQ version of ``fp32_path``, calibrated on crops from ``calibration``.
+
+    Activations and weights are symmetric int8 (zero point 0) and biases stay float, which is what
+    TensorRT's explicit quantization accepts; ONNX Runtime runs the same file.
+
+    Args:
+        fp32_path: facelog ONNX model (with ``facelog_meta``).
+        calibration: folder of face crops or a CSV (see ``list_calibration_images``).
+        n_images: how many crops to calibrate on.
+        method: "entropy" (default, what TensorRT's legacy calibrator used), "minmax" or "percentile".
+        batch_size: crops per calibration batch.
+        per_channel: per-output-channel weight scales.
+        cache_root: folder for the cache (default: ``<engine cache>/../int8``).
+        seed: selects the crops when the source has more than ``n_images``.
+
+    Returns:
+        The Q/DQ model and its cache files.
+    """
+    fp32_path = Path(fp32_path)
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {sorted(METHODS)}, got {method!r}")
+    meta = read_meta(fp32_path)
+    images = list_calibration_images(calibration, n_images, seed)
+    record = {
+        "fp32_sha256": file_sha256(fp32_path),
+        "method": method,
+        "per_channel": per_channel,
+        "n_images": len(images),
+        "images_sha256": hashlib.sha256("\n".join(p.name for p in images).encode()).hexdigest(),
+        "calibration_source": str(Path(calibration).resolve()),
+        "format": "QDQ, symmetric int8 activations and weights, float bias and output softmax",
+    }
+    root = Path(cache_root) if cache_root is not None else default_cache_root().parent / "int8"
+    digest = hashlib.sha256(
+        json.dumps({k: v for k, v in record.items() if k != "calibration_source"}, sort_keys=True).encode()
+    ).hexdigest()[:16]
+    folder = root / f"{safe_name(meta.name)}-{digest}"
+    qdq_path = folder / f"{safe_name(meta.name)}_int8_qdq.onnx"
+    ranges_path = folder / "calibration_ranges.json"
+    record_path = folder / "calibration.json"
+    complete = qdq_path.is_file() and ranges_path.is_file() and record_path.is_file()
+    if complete and json.loads(record_path.read_text()).get("fp32_sha256") == record["fp32_sha256"]:
+        log.info("int8 calibration cache hit: %s", folder)
+        return QuantizedModel(qdq_path, ranges_path, record_path, reused=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    prepped = folder / "fp32_preprocessed.onnx"
+    quant_pre_process(str(fp32_path), str(prepped), skip_symbolic_shape=True)
+    reader = FaceCalibrationReader(images, meta, batch_size)
+    log.info("calibrating %s on %d crops (%s)", fp32_path.name, len(images), method)
+    quantize_static(
+        str(prepped),
+        str(qdq_path),
+        reader,
+        quant_format=QuantFormat.QDQ,
+        per_channel=per_channel,
+        activation_type=QuantType.QInt8,
+        weight_type=QuantType.QInt8,
+        calibrate_method=METHODS[method],
+        extra_options={"ActivationSymmetric": True, "WeightSymmetric": True, "QuantizeBias": False},
+        nodes_to_exclude=_output_nodes(prepped),
+        calibration_cache_path=str(ranges_path),
+    )
+    prepped.unlink()
+    _stamp_meta(qdq_path, meta, record)
+    record_path.write_text(json.dumps(record, indent=2, sort_keys=True))
+    return QuantizedModel(qdq_path, ranges_path, record_path, reused=False)
+
+
+def _output_nodes(path: Path) -> list[str]:
+    """Nodes that write a graph output (the heads' softmax): they stay float.
+
+    An int8 softmax has a step of max/127, coarser than most of the 101 age probabilities, and the
+    age estimate is their expected value; keeping it float costs nothing measurable.
+    """
+    model = onnx.load(str(path))
+    for i, node in enumerate(
+        model.graph.node
+    ):  # exclusion works by node name; exporters may leave them empty
+        if not node.name:
+            node.name = f"{node.op_type}_{i}"
+    onnx.save(model, str(path))
+    outputs = {o.name for o in model.graph.output}
+    return [n.name for n in model.graph.node if outputs.intersection(n.output)]
+
+
+def _stamp_meta(qdq_path: Path, meta: ModelMeta, record: dict[str, Any]) -> None:
+    """Put ``facelog_meta`` (with the quantization record in ``extra``) into the Q/DQ model."""
+    model = onnx.load(str(qdq_path))
+    new_meta = ModelMeta.from_json(meta.to_json())
+    new_meta.extra["quantization"] = {k: v for k, v in record.items() if k != "calibration_source"}
+    kept = [p for p in model.metadata_props if p.key != META_KEY]
+    del model.metadata_props[:]
+    model.metadata_props.extend(kept)
+    entry = model.metadata_props.add()
+    entry.key, entry.value = META_KEY, new_meta.to_json()
+    onnx.save(model, str(qdq_path))
+
+
+def is_qdq_model(path: str | Path) -> bool:
+    """True when the ONNX graph holds QuantizeLinear nodes (explicit quantization)."""
+    model = onnx.load(str(path), load_external_data=False)
+    return any(n.op_type == "QuantizeLinear" for n in model.graph.node)

@@ -1,0 +1,138 @@
+"""Pick and load an inference backend from an explicit config value.
+
+Kinds: ``auto``, ``onnxruntime`` (CPU), ``onnxruntime-cuda`` and ``tensorrt``. ``auto`` takes
+TensorRT when it imports and a CUDA device exists, else ONNX Runtime's CUDA provider when present,
+else ONNX Runtime on the CPU, and says why in ``BackendChoice.reason`` (for the run summary). An
+explicit kind that cannot run here raises ``BackendUnavailable`` with one line: why, and what to
+install. The backend is never chosen from a file suffix or an input shape.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from facelog.engines.base import Backend, BackendUnavailable
+from facelog.engines.gpu import cuda_devices, ort_providers, tensorrt_status
+
+log = logging.getLogger(__name__)
+
+KINDS = ("auto", "onnxruntime", "onnxruntime-cuda", "tensorrt")
+_ORT_OPTS = {"threads"}
+_TRT_OPTS = {
+    "precision",
+    "max_batch",
+    "opt_batch",
+    "workspace_mb",
+    "device",
+    "cache_dir",
+    "calib",
+    "calib_images",
+}
+
+
+@dataclass(frozen=True)
+class BackendChoice:
+    """Which backend a run uses and why (``requested`` is the config value, ``name`` the resolved kind)."""
+
+    requested: str
+    name: str
+    reason: str
+
+
+def choose_backend(kind: str) -> BackendChoice:
+    """Resolve ``kind`` to a concrete backend kind without loading a model.
+
+    Raises:
+        ValueError: ``kind`` is not one of ``KINDS``.
+        BackendUnavailable: an explicit kind cannot run here (the message says what to install).
+    """
+    if kind not in KINDS:
+        raise ValueError(f"backend must be one of {', '.join(KINDS)}, got {kind!r}")
+    providers = ort_providers()
+    has_ort_cuda = "CUDAExecutionProvider" in providers
+    if kind == "onnxruntime":
+        return BackendChoice(kind, kind, "requested explicitly")
+    if kind == "onnxruntime-cuda":
+        if not has_ort_cuda:
+            raise BackendUnavailable(
+                "backend onnxruntime-cuda: ONNX Runtime has no CUDAExecutionProvider here "
+                f"(has {', '.join(providers)}); pip uninstall onnxruntime && pip install onnxruntime-gpu "
+                "(or 'facelog[gpu]')"
+            )
+        return BackendChoice(kind, kind, "requested explicitly")
+    trt = tensorrt_status()
+    devices, no_gpu = cuda_devices()
+    if kind == "tensorrt":
+        if not trt.ok:
+            raise BackendUnavailable(f"backend tensorrt: {trt.detail}")
+        if not devices:
+            raise BackendUnavailable(f"backend tensorrt: TensorRT {trt.detail} imports but {no_gpu}")
+        return BackendChoice(kind, kind, f"requested explicitly (TensorRT {trt.detail} on {devices[0].name})")
+    # auto
+    if trt.ok and devices:
+        return BackendChoice(
+            kind, "tensorrt", f"TensorRT {trt.detail} imports and CUDA device 0 is {devices[0].name}"
+        )
+    why_not_trt = trt.detail if not trt.ok else no_gpu
+    if has_ort_cuda:
+        return BackendChoice(
+            kind, "onnxruntime-cuda", f"ONNX Runtime has CUDAExecutionProvider; no TensorRT: {why_not_trt}"
+        )
+    return BackendChoice(
+        kind, "onnxruntime", f"CPU fallback: no TensorRT ({why_not_trt}); no ORT CUDA provider"
+    )
+
+
+def load_backend(kind: str, model_path: str | Path, **opts: Any) -> Backend:
+    """Load ``model_path`` with the backend ``kind`` resolves to (see ``choose_backend``).
+
+    Args:
+        kind: one of ``KINDS``.
+        model_path: facelog ONNX model; for tensorrt also a built ``.engine`` with its sidecar.
+        **opts: onnxruntime: ``threads``. tensorrt: ``precision`` (fp16), ``max_batch`` (128),
+            ``opt_batch`` (32), ``workspace_mb``, ``device``, ``cache_dir``, ``calib`` and
+            ``calib_images`` (int8). Options for the other kinds are accepted and ignored, so one
+            config works with ``auto`` everywhere.
+
+    Raises:
+        ValueError: unknown kind or option.
+        BackendUnavailable: the backend cannot run here.
+    """
+    unknown = set(opts) - _ORT_OPTS - _TRT_OPTS
+    if unknown:
+        raise ValueError(f"unknown backend options {sorted(unknown)}; known: {sorted(_ORT_OPTS | _TRT_OPTS)}")
+    choice = choose_backend(kind)
+    log.info("backend %s -> %s: %s", choice.requested, choice.name, choice.reason)
+    model_path = Path(model_path)
+    if choice.name in ("onnxruntime", "onnxruntime-cuda"):
+        from facelog.engines.onnxruntime_backend import OnnxRuntimeBackend
+
+        provider = "cuda" if choice.name == "onnxruntime-cuda" else "cpu"
+        return OnnxRuntimeBackend(model_path, provider=provider, threads=int(opts.get("threads", 0)))
+    return _load_tensorrt(model_path, opts)
+
+
+def _load_tensorrt(model_path: Path, opts: dict[str, Any]) -> Backend:
+    from facelog.engines.cache import sidecar_path
+    from facelog.engines.tensorrt_backend import TensorRTBackend
+    from facelog.engines.trt_build import BatchProfile, ensure_engine
+
+    device = int(opts.get("device", 0))
+    if sidecar_path(model_path).is_file():  # a built engine (its sidecar says so), not an ONNX model
+        return TensorRTBackend(model_path, device=device)
+    max_batch = int(opts.get("max_batch", 128))
+    profile = BatchProfile(1, min(int(opts.get("opt_batch", 32)), max_batch), max_batch)
+    engine, _ = ensure_engine(
+        model_path,
+        opts.get("precision", "fp16"),
+        profile,
+        workspace_mb=int(opts.get("workspace_mb", 1024)),
+        device=device,
+        cache_dir=opts.get("cache_dir"),
+        calib=opts.get("calib"),
+        calib_images=int(opts.get("calib_images", 512)),
+    )
+    return TensorRTBackend(engine, device=device)
