@@ -70,7 +70,9 @@ def find_stub_root() -> Path | None:
     try:
         dist = metadata.distribution("tensorrt-stubs")
     except metadata.PackageNotFoundError:
-        return None
+        # Run by a Python outside the venv (e.g. the shebang's python3): look in the repo's .venv.
+        found = sorted(ROOT.glob(".venv/lib/python3*/site-packages/tensorrt/__init__.pyi"))
+        return found[-1].parents[1] if found else None
     for f in dist.files or ():
         if str(f).replace("\\", "/") == "tensorrt/__init__.pyi":
             return Path(str(dist.locate_file(f))).parents[1]

@@ -1,0 +1,114 @@
+"""Backend selection: explicit kinds, ``auto``'s order and reasons, and one-line errors.
+
+On this machine the probes are real (no TensorRT, no CUDA driver). To check what ``auto`` does on a
+GPU machine, the probes are replaced with monkeypatch: that is a machine this test cannot run on.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from facelog.engines import registry
+from facelog.engines.base import BackendUnavailable
+from facelog.engines.gpu import GpuInfo, Probe, cuda_devices, ort_providers, tensorrt_status
+from facelog.engines.registry import KINDS, choose_backend, load_backend
+
+H100 = GpuInfo(0, "NVIDIA H100 80GB HBM3", (9, 0), 81_000)
+
+
+def test_probes_agree_with_this_machine() -> None:
+    devices, why = cuda_devices()
+    assert bool(devices) != bool(why)  # either devices or a reason, never both or neither
+    trt = tensorrt_status()
+    if not trt.ok:
+        assert "pip install" in trt.detail or "does not import" in trt.detail
+    assert "CPUExecutionProvider" in ort_providers()
+
+
+def test_auto_resolves_to_a_loadable_backend_with_a_reason(tiny_model: Path) -> None:
+    choice = choose_backend("auto")
+    assert choice.requested == "auto" and choice.name in KINDS[1:] and choice.reason
+    if not tensorrt_status().ok:
+        assert choice.name != "tensorrt" and "TensorRT" in choice.reason
+    if choice.name == "onnxruntime":  # CPU install: the backend really loads and runs
+        be = load_backend("auto", tiny_model)
+        out = be.infer(np.zeros((3, 64, 64, 3), np.float32))
+        assert out["age"].shape == (3, 101) and be.name == "onnxruntime:CPUExecutionProvider"
+
+
+@pytest.mark.parametrize(
+    "trt_ok, gpus, providers, expected, reason_part",
+    [
+        (True, [H100], ["CUDAExecutionProvider", "CPUExecutionProvider"], "tensorrt", "NVIDIA H100"),
+        (True, [], ["CUDAExecutionProvider", "CPUExecutionProvider"], "onnxruntime-cuda", "no CUDA device"),
+        (
+            False,
+            [H100],
+            ["CUDAExecutionProvider", "CPUExecutionProvider"],
+            "onnxruntime-cuda",
+            "not installed",
+        ),
+        (False, [H100], ["CPUExecutionProvider"], "onnxruntime", "CPU fallback"),
+        (True, [], ["CPUExecutionProvider"], "onnxruntime", "CPU fallback: no TensorRT (no CUDA device"),
+    ],
+    ids=["trt", "trt-no-gpu", "ort-cuda", "cpu", "cpu-no-gpu"],
+)
+def test_auto_prefers_tensorrt_then_ort_cuda_then_cpu(
+    monkeypatch: pytest.MonkeyPatch, trt_ok, gpus, providers, expected: str, reason_part: str
+) -> None:
+    detail = "10.13.0.35" if trt_ok else "the tensorrt package is not installed: pip install 'facelog[gpu]'"
+    monkeypatch.setattr(registry, "tensorrt_status", lambda: Probe(trt_ok, detail))
+    monkeypatch.setattr(registry, "cuda_devices", lambda: (gpus, "" if gpus else "no CUDA device"))
+    monkeypatch.setattr(registry, "ort_providers", lambda: providers)
+    choice = choose_backend("auto")
+    assert choice.name == expected and reason_part in choice.reason
+
+
+def test_explicit_tensorrt_without_gpu_says_why(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(registry, "tensorrt_status", lambda: Probe(True, "10.13.0.35"))
+    monkeypatch.setattr(
+        registry, "cuda_devices", lambda: ([], "no usable CUDA driver/device: cudaErrorNoDevice")
+    )
+    with pytest.raises(BackendUnavailable, match=r"TensorRT 10.13.0.35 imports but no usable CUDA driver"):
+        choose_backend("tensorrt")
+
+
+def test_unavailable_explicit_kinds_fail_in_one_line_with_the_fix(tiny_model: Path) -> None:
+    if tensorrt_status().ok:
+        pytest.skip("TensorRT is installed here")
+    with pytest.raises(BackendUnavailable) as err:
+        load_backend("tensorrt", tiny_model)
+    msg = str(err.value)
+    assert "\n" not in msg and msg.startswith("backend tensorrt: ") and "pip install 'facelog[gpu]'" in msg
+    if "CUDAExecutionProvider" not in ort_providers():
+        with pytest.raises(
+            BackendUnavailable, match=r"no CUDAExecutionProvider.*pip install onnxruntime-gpu"
+        ):
+            load_backend("onnxruntime-cuda", tiny_model)
+
+
+@pytest.mark.parametrize(
+    "kind, opts, match",
+    [
+        (
+            "TensorRT",
+            {},
+            "backend must be one of auto, onnxruntime, onnxruntime-cuda, tensorrt, got 'TensorRT'",
+        ),
+        ("onnxruntime", {"precison": "fp16"}, r"unknown backend options \['precison'\]"),
+    ],
+    ids=["kind-is-case-sensitive", "misspelled-option"],
+)
+def test_bad_kind_or_option(tiny_model: Path, kind: str, opts: dict, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        load_backend(kind, tiny_model, **opts)
+
+
+def test_explicit_onnxruntime_ignores_tensorrt_options(tiny_model: Path) -> None:
+    be = load_backend("onnxruntime", tiny_model, threads=1, precision="int8", max_batch=64)
+    assert be.infer(np.zeros((0, 64, 64, 3), np.float32))["gender"].shape == (0, 2)
+    with pytest.raises(FileNotFoundError):
+        load_backend("onnxruntime", tiny_model.with_name("absent.onnx"))
