@@ -1,0 +1,167 @@
+"""One CSV file per camera and period, flushed every few seconds and fsynced when it closes.
+
+Files are named ``<out_dir>/<camera>/<camera>_<YYYYmmddTHHMMSSZ>.csv`` after the UTC start of
+their period (periods are aligned to the epoch, so hourly files start on the hour). A row goes to
+the file of its frame's wall-clock time. A restarted process never appends to an existing file
+(a crash may have left a half-written last line there): it opens ``..._1.csv``, ``..._2.csv``.
+Each file starts with the header, so every file parses on its own.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import logging
+import os
+import re
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import IO
+
+log = logging.getLogger(__name__)
+
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def safe_file_stem(name: str) -> str:
+    """A camera name reduced to characters that are safe in file names on every OS."""
+    stem = _SAFE_NAME.sub("_", name).strip("._")
+    if not stem:
+        raise ValueError(f"camera name must contain a letter or digit, got {name!r}")
+    return stem
+
+
+class RotatingCsvSink:
+    """Append rows for one camera, switching files every ``rotate_s`` seconds of wall-clock time.
+
+    Args:
+        out_dir: root folder; the camera gets its own sub-folder.
+        camera: camera name (used for the folder and file names).
+        header: column names, written at the top of every file.
+        rotate_s: period length in seconds (3600 = hourly); must be > 0.
+        flush_s: flush buffered rows to the OS at least this often (via :meth:`tick` or writes).
+
+    Use as a context manager, or call :meth:`close` (which flushes and fsyncs).
+    """
+
+    def __init__(
+        self,
+        out_dir: Path,
+        camera: str,
+        header: Sequence[str],
+        rotate_s: float = 3600.0,
+        flush_s: float = 2.0,
+    ) -> None:
+        if rotate_s <= 0:
+            raise ValueError(f"rotate_s must be > 0, got {rotate_s}")
+        if flush_s <= 0:
+            raise ValueError(f"flush_s must be > 0, got {flush_s}")
+        self.camera = camera
+        self.folder = Path(out_dir) / safe_file_stem(camera)
+        self.header = list(header)
+        self.rotate_ns = int(rotate_s * 1e9)
+        self.flush_s = flush_s
+        self.files: list[Path] = []  # every file this sink opened, in order
+        self.rows_written = 0
+        self._fh: IO[str] | None = None
+        self._period = -1
+        self._last_flush = time.monotonic()
+        self._dirty = False
+
+    # -- files -----------------------------------------------------------------------------------
+    def _path_for(self, period: int) -> Path:
+        start = dt.datetime.fromtimestamp(period * self.rotate_ns / 1e9, tz=dt.UTC)
+        stem = f"{safe_file_stem(self.camera)}_{start:%Y%m%dT%H%M%SZ}"
+        path, n = self.folder / f"{stem}.csv", 0
+        while path.exists():
+            n += 1
+            path = self.folder / f"{stem}_{n}.csv"
+        return path
+
+    def _open(self, period: int) -> None:
+        self._close_file()
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self._path_for(period)
+        # "x": never clobber; newline="" as the csv module wants.
+        self._fh = open(path, "x", newline="", encoding="utf-8")  # noqa: SIM115 - lives across calls
+        self._write_text(self._format([self.header]))
+        self._period = period
+        self.files.append(path)
+        log.info("event=csv_open camera=%s path=%s", self.camera, path)
+
+    def _close_file(self) -> None:
+        if self._fh is None:
+            return
+        fh, self._fh = self._fh, None
+        fh.flush()
+        os.fsync(fh.fileno())
+        fh.close()
+        self._dirty = False
+        log.info("event=csv_close camera=%s path=%s", self.camera, self.files[-1])
+
+    # -- rows ------------------------------------------------------------------------------------
+    @staticmethod
+    def _format(rows: Iterable[Sequence[object]]) -> str:
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="\n").writerows(rows)
+        return buf.getvalue()
+
+    def _write_text(self, text: str) -> None:
+        assert self._fh is not None
+        self._fh.write(text)  # whole rows per write: a flush never splits a row in our buffer
+        self._dirty = True
+
+    def write_rows(self, wall_ns: int, rows: Sequence[Sequence[object]]) -> int:
+        """Write the rows of one frame (read at ``wall_ns``) to the file of its period.
+
+        Args:
+            wall_ns: wall-clock UTC time of the frame, ns since the epoch; picks the file.
+            rows: cell values in header order.
+
+        Returns:
+            The number of rows written.
+        """
+        for row in rows:
+            if len(row) != len(self.header):
+                raise ValueError(f"row must have {len(self.header)} cells, got {len(row)}")
+        period = wall_ns // self.rotate_ns
+        if self._fh is None or period != self._period:
+            if self._fh is not None and period < self._period:
+                # The wall clock stepped back (NTP): stay in the current file, never reopen a past period.
+                period = self._period
+            else:
+                self._open(period)
+        if rows:
+            self._write_text(self._format(rows))
+            self.rows_written += len(rows)
+        self.tick()
+        return len(rows)
+
+    def tick(self, now_mono: float | None = None) -> None:
+        """Flush to the OS when the last flush is older than ``flush_s`` (call it often)."""
+        now_mono = time.monotonic() if now_mono is None else now_mono
+        if self._dirty and self._fh is not None and now_mono - self._last_flush >= self.flush_s:
+            self._fh.flush()
+            self._dirty = False
+            self._last_flush = now_mono
+
+    def flush(self, fsync: bool = False) -> None:
+        """Flush buffered rows now (and fsync when asked)."""
+        if self._fh is not None:
+            self._fh.flush()
+            if fsync:
+                os.fsync(self._fh.fileno())
+            self._dirty = False
+            self._last_flush = time.monotonic()
+
+    def close(self) -> None:
+        """Flush, fsync and close the current file. Safe to call twice."""
+        self._close_file()
+
+    def __enter__(self) -> RotatingCsvSink:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
