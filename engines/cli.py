@@ -43,6 +43,12 @@ def register(subparsers: Any) -> None:
     quant.add_argument("--calib", type=Path, required=True, help="folder of face crops or a CSV")
     quant.add_argument("--calib-images", type=int, default=512)
     quant.add_argument("--method", choices=("entropy", "minmax", "percentile"), default="entropy")
+    quant.add_argument(
+        "--target",
+        choices=("tensorrt", "cpu"),
+        default="tensorrt",
+        help="tensorrt: symmetric int8, runs in TensorRT and ORT (default); cpu: faster in ORT on x86 only",
+    )
     quant.add_argument("--out", type=Path, help="also copy the Q/DQ model here")
     quant.set_defaults(func=_cmd_quantize)
 
@@ -93,7 +99,9 @@ def _cmd_quantize(args: argparse.Namespace) -> int:
     if not args.model.is_file():
         return _fail(f"model not found: {args.model}")
     try:
-        q = quantize_int8(args.model, args.calib, n_images=args.calib_images, method=args.method)
+        q = quantize_int8(
+            args.model, args.calib, n_images=args.calib_images, method=args.method, target=args.target
+        )
     except (ValueError, FileNotFoundError) as exc:
         return _fail(str(exc))
     print(f"{'cached' if q.reused else 'quantized'}: {q.qdq_path}")

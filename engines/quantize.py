@@ -40,6 +40,30 @@ from onnxruntime.quantization.shape_inference import quant_pre_process
 log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+
+
+# What the Q/DQ model is for. "tensorrt": symmetric int8 activations and weights, float bias (what
+# TensorRT's explicit quantization accepts; also runs in ORT). "cpu": ORT's x86 VNNI recipe, uint8
+# asymmetric activations and int32 bias (faster in ORT on x86, not loadable as TensorRT INT8).
+@dataclass(frozen=True)
+class _Recipe:
+    activation_type: QuantType
+    extra_options: tuple[tuple[str, bool], ...]
+    description: str
+
+
+TARGETS = {
+    "tensorrt": _Recipe(
+        QuantType.QInt8,
+        (("ActivationSymmetric", True), ("WeightSymmetric", True), ("QuantizeBias", False)),
+        "QDQ, symmetric int8 activations and weights, float bias and output softmax",
+    ),
+    "cpu": _Recipe(
+        QuantType.QUInt8,
+        (("WeightSymmetric", True),),
+        "QDQ, uint8 asymmetric activations, int8 symmetric weights, int32 bias, float output softmax",
+    ),
+}
 METHODS = {
     "entropy": CalibrationMethod.Entropy,
     "minmax": CalibrationMethod.MinMax,
@@ -159,6 +183,7 @@ def quantize_int8(
     method: str = "entropy",
     batch_size: int = 32,
     per_channel: bool = True,
+    target: str = "tensorrt",
     cache_root: str | Path | None = None,
     seed: int = 0,
 ) -> QuantizedModel:
@@ -174,6 +199,7 @@ def quantize_int8(
         method: "entropy" (default, what TensorRT's legacy calibrator used), "minmax" or "percentile".
         batch_size: crops per calibration batch.
         per_channel: per-output-channel weight scales.
+        target: "tensorrt" (default; runs in ORT too) or "cpu" (ORT-only, faster on x86); see ``TARGETS``.
         cache_root: folder for the cache (default: ``<engine cache>/../int8``).
         seed: selects the crops when the source has more than ``n_images``.
 
@@ -181,6 +207,9 @@ def quantize_int8(
         The Q/DQ model and its cache files.
     """
     fp32_path = Path(fp32_path)
+    if target not in TARGETS:
+        raise ValueError(f"target must be one of {sorted(TARGETS)}, got {target!r}")
+    recipe = TARGETS[target]
     if method not in METHODS:
         raise ValueError(f"method must be one of {sorted(METHODS)}, got {method!r}")
     meta = read_meta(fp32_path)
@@ -192,14 +221,15 @@ def quantize_int8(
         "n_images": len(images),
         "images_sha256": hashlib.sha256("\n".join(p.name for p in images).encode()).hexdigest(),
         "calibration_source": str(Path(calibration).resolve()),
-        "format": "QDQ, symmetric int8 activations and weights, float bias and output softmax",
+        "target": target,
+        "format": recipe.description,
     }
     root = Path(cache_root) if cache_root is not None else default_cache_root().parent / "int8"
     digest = hashlib.sha256(
         json.dumps({k: v for k, v in record.items() if k != "calibration_source"}, sort_keys=True).encode()
     ).hexdigest()[:16]
     folder = root / f"{safe_name(meta.name)}-{digest}"
-    qdq_path = folder / f"{safe_name(meta.name)}_int8_qdq.onnx"
+    qdq_path = folder / f"{safe_name(meta.name)}_int8_qdq{'' if target == 'tensorrt' else '_' + target}.onnx"
     ranges_path = folder / "calibration_ranges.json"
     record_path = folder / "calibration.json"
     complete = qdq_path.is_file() and ranges_path.is_file() and record_path.is_file()
@@ -217,10 +247,10 @@ def quantize_int8(
         reader,
         quant_format=QuantFormat.QDQ,
         per_channel=per_channel,
-        activation_type=QuantType.QInt8,
+        activation_type=recipe.activation_type,
         weight_type=QuantType.QInt8,
         calibrate_method=METHODS[method],
-        extra_options={"ActivationSymmetric": True, "WeightSymmetric": True, "QuantizeBias": False},
+        extra_options=dict(recipe.extra_options),
         nodes_to_exclude=_output_nodes(prepped),
         calibration_cache_path=str(ranges_path),
     )
@@ -264,3 +294,25 @@ def is_qdq_model(path: str | Path) -> bool:
     """True when the ONNX graph holds QuantizeLinear nodes (explicit quantization)."""
     model = onnx.load(str(path), load_external_data=False)
     return any(n.op_type == "QuantizeLinear" for n in model.graph.node)
+
+
+def check_tensorrt_qdq(path: str | Path) -> None:
+    """Raise unless every Q/DQ zero point is an int8 zero: TensorRT's explicit INT8 is symmetric only.
+
+    Raises:
+        ValueError: naming the first offending tensor (e.g. a model made with ``target="cpu"``).
+    """
+    model = onnx.load(str(path), load_external_data=False)
+    inits = {i.name: i for i in model.graph.initializer}
+    for node in model.graph.node:
+        if node.op_type in ("QuantizeLinear", "DequantizeLinear") and len(node.input) > 2:
+            zp = inits.get(node.input[2])
+            if zp is None:
+                continue
+            arr = onnx.numpy_helper.to_array(zp)
+            if arr.dtype != np.int8 or arr.any():
+                raise ValueError(
+                    f"{Path(path).name}: zero point {zp.name} is {arr.dtype} {arr.ravel()[:3].tolist()}..., "
+                    "TensorRT INT8 needs symmetric int8 (zero point 0); quantize with target='tensorrt' "
+                    "(`facelog engine quantize MODEL --target tensorrt`)"
+                )

@@ -97,7 +97,7 @@ def build_engine(
     if not onnx_path.is_file():
         raise FileNotFoundError(f"ONNX model not found: {onnx_path}")
     if precision == "int8":
-        from facelog.engines.quantize import is_qdq_model
+        from facelog.engines.quantize import check_tensorrt_qdq, is_qdq_model
 
         if not is_qdq_model(onnx_path):
             raise ValueError(
@@ -105,6 +105,7 @@ def build_engine(
                 "nodes; run `facelog engine build MODEL.onnx --precision int8 --calib FOLDER_OR_CSV`, "
                 "which quantizes first"
             )
+        check_tensorrt_qdq(onnx_path)
 
     logger = trt.Logger(trt.Logger.WARNING)
     builder = trt.Builder(logger)

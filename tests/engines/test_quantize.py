@@ -13,6 +13,7 @@ from facelog.engines.onnxruntime_backend import OnnxRuntimeBackend, read_meta
 from facelog.engines.preprocess import decode_age
 from facelog.engines.quantize import (
     FaceCalibrationReader,
+    check_tensorrt_qdq,
     is_qdq_model,
     list_calibration_images,
     quantize_int8,
@@ -130,6 +131,27 @@ def test_quantize_reuses_cache_and_recalibrates_on_change(
     assert not other.reused and other.qdq_path.parent != first.qdq_path.parent
     with pytest.raises(ValueError, match="method must be one of"):
         quantize_int8(tiny_model, calib_csv, method="kl", cache_root=tmp_path)
+
+
+def test_cpu_target_is_asymmetric_and_refused_for_tensorrt(
+    tiny_model: Path, calib_csv: Path, tmp_path: Path
+) -> None:
+    trt_q = quantize_int8(tiny_model, calib_csv, n_images=16, method="minmax", cache_root=tmp_path)
+    cpu_q = quantize_int8(
+        tiny_model, calib_csv, n_images=16, method="minmax", target="cpu", cache_root=tmp_path
+    )
+    assert (
+        cpu_q.qdq_path != trt_q.qdq_path
+        and read_meta(cpu_q.qdq_path).extra["quantization"]["target"] == "cpu"
+    )
+    check_tensorrt_qdq(trt_q.qdq_path)
+    with pytest.raises(ValueError, match=r"zero point .* is u?int(8|32) .*target=.tensorrt."):
+        check_tensorrt_qdq(cpu_q.qdq_path)
+    age_diff, agree = _compare(tiny_model, cpu_q.qdq_path, calib_csv)
+    # Its int32 bias rounding moves the tiny model's sharp age softmax more on a few faces (max ~2 years).
+    assert age_diff.mean() < TINY_MAX_AGE_DIFF_YEARS and agree >= TINY_MIN_GENDER_AGREEMENT
+    with pytest.raises(ValueError, match="target must be one of"):
+        quantize_int8(tiny_model, calib_csv, target="gpu", cache_root=tmp_path)
 
 
 def test_quantized_shipped_model_stays_close_to_fp32(calib_csv: Path, tmp_path: Path) -> None:
