@@ -1,0 +1,217 @@
+"""RTSP building blocks that need no camera: redaction, backoff, URL checks, rotating CSVs, metrics HTTP."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import logging
+import random
+import socket
+import threading
+import urllib.error
+import urllib.request
+from contextlib import nullcontext
+from pathlib import Path
+
+import numpy as np
+import pytest
+from facelog.pipeline.metrics import Metrics, MetricsServer
+from facelog.pipeline.redact import RedactingFilter, redact_text, redact_url, url_secrets
+from facelog.pipeline.rotating_sink import RotatingCsvSink, safe_file_stem
+from facelog.pipeline.rtsp import Camera, CameraRunner, RunOptions, Stages, cameras_from_urls
+from facelog.pipeline.rtsp_probe import diagnose, validate_url
+from facelog.pipeline.rtsp_source import Backoff, LatestFrame
+from facelog.pipeline.types import Faces, Frame
+
+HOUR_NS = 3600 * 10**9
+
+
+@pytest.mark.parametrize(
+    "url, expected",
+    [
+        ("rtsp://alice:s3cret@10.0.0.5:554/cam", "rtsp://alice:***@10.0.0.5:554/cam"),
+        ("rtsp://alice:p%40ss@host/x?ch=1", "rtsp://alice:***@host/x?ch=1"),
+        ("rtsp://a:p@ss:w@rd@h:1/x", "rtsp://a:***@h:1/x"),
+        ("rtsp://alice@host/x", "rtsp://alice@host/x"),
+        ("rtsp://host/x?user=admin&password=hunter2&ch=1", "rtsp://host/x?user=admin&password=***&ch=1"),
+        ("rtsp://10.0.0.5/stream", "rtsp://10.0.0.5/stream"),
+        ("", ""),
+    ],
+    ids=["userinfo", "encoded", "at-in-password", "user-only", "query-secret", "no-credentials", "empty"],
+)
+def test_redact_url(url: str, expected: str) -> None:
+    assert redact_url(url) == expected
+
+
+def test_redact_text_masks_urls_and_known_secrets() -> None:
+    text = "open rtsp://bob:pw1234@cam/a failed; retry http://x:y2@z/?token=abc; raw pw1234 echoed"
+    out = redact_text(text, url_secrets("rtsp://bob:pw1234@cam/a"))
+    assert "pw1234" not in out and "y2@" not in out and "abc" not in out
+    assert "rtsp://bob:***@cam/a" in out and "token=***" in out
+
+
+def test_redacting_filter_masks_message_args_and_traceback(caplog: pytest.LogCaptureFixture) -> None:
+    logger = logging.getLogger("facelog.test.redact")
+    filt = RedactingFilter({"t0ps3cret"})
+    caplog.handler.addFilter(filt)
+    try:
+        with caplog.at_level(logging.INFO, logger="facelog.test.redact"):
+            logger.info("connecting to %s", "rtsp://u:t0ps3cret@h/x")
+            try:
+                raise RuntimeError("boom at rtsp://u:t0ps3cret@h/x")
+            except RuntimeError:
+                logger.exception("failed")
+    finally:
+        caplog.handler.removeFilter(filt)
+    assert "t0ps3cret" not in caplog.text
+    assert "rtsp://u:***@h/x" in caplog.text and "RuntimeError" in caplog.text
+
+
+def test_camera_repr_hides_password() -> None:
+    assert "s3cret" not in repr(Camera("door", "rtsp://u:s3cret@h/x"))
+
+
+def test_cameras_from_urls_names_without_credentials_and_unique() -> None:
+    cams = cameras_from_urls(["rtsp://u:pw@10.0.0.5:554/stream1", "rtsp://u:other@10.0.0.5:554/stream1"])
+    assert [c.name for c in cams] == ["10.0.0.5_554_stream1", "10.0.0.5_554_stream1_2"]
+
+
+@pytest.mark.parametrize(
+    "url, problem",
+    [
+        ("rtsp://127.0.0.1:8554/cam", ""),
+        ("rtsps://cam.example/x", ""),
+        ("http://cam/x", "expected scheme rtsp"),
+        ("rtsp//cam/x", "expected scheme rtsp"),
+        ("rtsp:///x", "no host"),
+        ("rtsp://cam:99999/x", "malformed URL"),
+    ],
+    ids=["ok", "rtsps-ok", "http", "no-colon", "no-host", "bad-port"],
+)
+def test_validate_url(url: str, problem: str) -> None:
+    got = validate_url(url)
+    assert (problem in got) if problem else got == ""
+
+
+def test_diagnose_refused_and_dns() -> None:
+    with socket.socket() as s:  # a port that was free a moment ago: nothing listens there
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    assert diagnose(f"rtsp://u:pw@127.0.0.1:{port}/x", 1.0)[0] == "refused"
+    kind, reason = diagnose("rtsp://u:pw@no-such-host.invalid/x", 1.0)
+    assert kind == "dns" and "pw" not in reason
+
+
+def test_diagnose_server_that_never_answers() -> None:
+    with socket.socket() as srv:
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(1)
+        kind, reason = diagnose(f"rtsp://127.0.0.1:{srv.getsockname()[1]}/x", 0.3)
+    assert kind == "no_answer" and "did not answer" in reason
+
+
+@pytest.mark.parametrize("attempt", [1, 2, 5, 50])
+def test_backoff_is_bounded_and_jittered(attempt: int) -> None:
+    b = Backoff(initial_s=0.5, max_s=8.0, factor=2.0, jitter=0.25)
+    rng = random.Random(0)
+    delays = [b.delay(attempt, rng) for _ in range(200)]
+    base = min(8.0, 0.5 * 2 ** (attempt - 1))
+    assert min(delays) >= base * 0.75 and max(delays) <= base * 1.25
+    assert len(set(delays)) > 100  # jittered, so cameras do not reconnect in lockstep
+
+
+def _frame(i: int) -> Frame:
+    return Frame("cam", i, i * 40_000_000, np.zeros((4, 4, 3), np.uint8), wall_ns=i)
+
+
+def test_latest_frame_keeps_newest_and_counts_drops() -> None:
+    ev = threading.Event()
+    slot = LatestFrame(ev)
+    assert slot.take() is None
+    assert slot.put(_frame(0)) is False and ev.is_set()
+    assert slot.put(_frame(1)) is True  # frame 0 was never taken: dropped
+    got = slot.take()
+    assert got is not None and got.index == 1
+    assert slot.take() is None  # never hands out the same frame twice
+
+
+def _read_csv(path: Path) -> list[list[str]]:
+    with path.open(newline="") as fh:
+        return list(csv.reader(fh))
+
+
+def test_rotating_sink_rotates_on_period_and_never_appends(tmp_path: Path) -> None:
+    t0 = int(dt.datetime(2026, 11, 18, 8, tzinfo=dt.UTC).timestamp()) * 10**9  # on the hour
+    header = ["camera", "wall_ns", "v"]
+    with RotatingCsvSink(tmp_path, "door/1", header, rotate_s=3600) as sink:
+        sink.write_rows(t0 + 1, [["door/1", t0 + 1, 1]])
+        sink.write_rows(t0 + HOUR_NS - 1, [["door/1", t0 + HOUR_NS - 1, 2]])
+        sink.write_rows(t0 + HOUR_NS, [["door/1", t0 + HOUR_NS, 3], ["door/1", t0 + HOUR_NS, 4]])
+        sink.write_rows(t0 + 5, [["door/1", t0 + 5, 5]])  # clock stepped back: stays in the open file
+    assert [p.name for p in sink.files] == ["door_1_20261118T080000Z.csv", "door_1_20261118T090000Z.csv"]
+    first, second = (_read_csv(p) for p in sink.files)
+    assert first == [header, ["door/1", str(t0 + 1), "1"], ["door/1", str(t0 + HOUR_NS - 1), "2"]]
+    assert [r[2] for r in second[1:]] == ["3", "4", "5"] and second[0] == header
+    with RotatingCsvSink(tmp_path, "door/1", header) as again:  # a restart in the same hour
+        again.write_rows(t0 + 7, [["door/1", t0 + 7, 6]])
+    assert again.files[0].name == "door_1_20261118T080000Z_1.csv"
+    assert _read_csv(sink.files[0])[-1][2] == "2"  # the old file is untouched
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [({}, None), ({"rotate_s": 0}, "rotate_s must be > 0"), ({"flush_s": -1}, "flush_s must be > 0")],
+    ids=["ok", "zero-rotate", "negative-flush"],
+)
+def test_rotating_sink_validates_arguments(
+    tmp_path: Path, kwargs: dict[str, float], match: str | None
+) -> None:
+    ctx = pytest.raises(ValueError, match=match) if match else nullcontext()
+    with ctx:
+        RotatingCsvSink(tmp_path, "cam", ["a"], **kwargs).close()
+
+
+def test_rotating_sink_flushes_within_flush_interval(tmp_path: Path) -> None:
+    sink = RotatingCsvSink(tmp_path, "cam", ["a", "b"], flush_s=0.5)
+    sink.write_rows(10**18, [[1, 2]])
+    path = sink.files[0]
+    sink.tick(now_mono=sink._last_flush + 0.6)
+    assert _read_csv(path) == [["a", "b"], ["1", "2"]]  # visible to readers before close
+    with pytest.raises(ValueError, match="row must have 2 cells, got 3"):
+        sink.write_rows(10**18, [[1, 2, 3]])
+    sink.close()
+    sink.close()
+
+
+def test_safe_file_stem_rejects_empty() -> None:
+    assert safe_file_stem("a b/c:d") == "a_b_c_d"
+    with pytest.raises(ValueError, match="must contain a letter or digit"):
+        safe_file_stem("///")
+
+
+def test_metrics_server_serves_metrics_and_health() -> None:
+    m = Metrics()
+    m.add_camera("door")
+    m.frames_read.labels("door").inc(3)
+    state = {"status": "ok"}
+    server = MetricsServer(m, lambda: dict(state), port=0).start()
+    base = f"http://127.0.0.1:{server.port}"
+    try:
+        body = urllib.request.urlopen(base + "/metrics", timeout=5).read().decode()
+        assert 'facelog_rtsp_frames_read_total{camera="door"} 3.0' in body
+        assert json.loads(urllib.request.urlopen(base + "/healthz", timeout=5).read())["status"] == "ok"
+        state["status"] = "stalled"
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(base + "/healthz", timeout=5)
+        assert err.value.code == 503
+    finally:
+        server.close()
+
+
+def test_runner_rejects_duplicate_and_missing_cameras(tmp_path: Path) -> None:
+    stages = Stages(lambda img: Faces.empty(), lambda items: [], ["a"], lambda r: [])
+    with pytest.raises(ValueError, match="need at least one camera"):
+        CameraRunner([], stages, tmp_path, RunOptions(metrics_port=None))
+    with pytest.raises(ValueError, match=r"duplicates \['x'\]"):
+        CameraRunner([Camera("x", "rtsp://a/1"), Camera("x", "rtsp://a/2")], stages, tmp_path, RunOptions())
