@@ -20,12 +20,14 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from facelog.engines.base import Backend
 from facelog.engines.onnxruntime_backend import OnnxRuntimeBackend, read_meta
 from facelog.engines.preprocess import crops_to_pixels, decode_age
 from facelog.engines.quantize import quantize_int8
@@ -82,7 +84,7 @@ def load_faces(utk: Path, rows: list[dict[str, str]], model: Path) -> Faces:
     )
 
 
-def accuracy(backend: OnnxRuntimeBackend, faces: Faces, batch: int = 256) -> tuple[float, float, np.ndarray]:
+def accuracy(backend: Backend, faces: Faces, batch: int = 256) -> tuple[float, float, np.ndarray]:
     """(age MAE in years, gender accuracy, predicted ages)."""
     ages, female = [], []
     for i in range(0, len(faces.pixels), batch):
@@ -96,7 +98,7 @@ def accuracy(backend: OnnxRuntimeBackend, faces: Faces, batch: int = 256) -> tup
 
 
 def faces_per_s(
-    backends: dict[str, OnnxRuntimeBackend],
+    backends: Mapping[str, Backend],
     pixels: np.ndarray,
     batch: int,
     rounds: int = 5,
