@@ -116,6 +116,7 @@ def main() -> int:
     )
 
     if trt.ok and devices:
+        from facelog.engines.cache import read_sidecar
         from facelog.engines.tensorrt_backend import TensorRTBackend
         from facelog.engines.trt_build import BatchProfile, ensure_engine
 
@@ -134,8 +135,12 @@ def main() -> int:
             took = f"built in {time.perf_counter() - t0:.0f} s" if built else "from cache"
             be = TensorRTBackend(engine)
             try:
-                # INT8 is compared with ORT running the same Q/DQ model: this checks TensorRT, not quantization.
-                text, ok = parity(be.infer(pixels), qdq_ref if precision == "int8" else reference, precision)
+                ref = reference
+                if (
+                    precision == "int8"
+                ):  # ORT on the very Q/DQ file the engine came from: checks TensorRT only
+                    ref = OnnxRuntimeBackend(read_sidecar(engine).extra["qdq_onnx"]).infer(pixels)
+                text, ok = parity(be.infer(pixels), ref, precision)
                 rows.append(
                     Row(f"tensorrt ({took})", precision, text, ok, speeds(be, pixels, batches, args.seconds))
                 )

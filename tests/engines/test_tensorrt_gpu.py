@@ -16,7 +16,7 @@ from facelog.engines.cache import EngineMismatch, sidecar_path
 from facelog.engines.gpu import cuda_devices, tensorrt_status
 from facelog.engines.onnxruntime_backend import OnnxRuntimeBackend
 from facelog.engines.preprocess import decode_age
-from facelog.engines.quantize import FaceCalibrationReader, list_calibration_images, quantize_int8
+from facelog.engines.quantize import FaceCalibrationReader, list_calibration_images
 
 pytestmark = pytest.mark.gpu
 
@@ -86,7 +86,7 @@ def test_build_and_parity_with_onnxruntime(
     assert engine.name.endswith(f"_b64_gpu0_{precision}.engine") and side["key"]["precision"] == precision
     reference = model
     if precision == "int8":  # same Q/DQ graph on both sides: isolates TensorRT from quantization error
-        reference = quantize_int8(model, calib_csv, n_images=48).qdq_path
+        reference = Path(side["extra"]["qdq_onnx"])
     ort_out = OnnxRuntimeBackend(reference).infer(faces)
     trt = TensorRTBackend(engine)
     try:
