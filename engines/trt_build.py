@@ -112,7 +112,8 @@ def build_engine(
     network = builder.create_network(0)  # explicit batch is the only mode in TensorRT 10
     parser = trt.OnnxParser(network, logger)
     if not parser.parse_from_file(str(onnx_path)):
-        errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
+        errs = [parser.get_error(i) for i in range(parser.num_errors)]
+        errors = "; ".join(f"node {e.node_name() or e.node()}: {e.desc()}" for e in errs)
         raise EngineBuildError(f"TensorRT's ONNX parser rejected {onnx_path.name}: {errors}")
 
     config = builder.create_builder_config()
