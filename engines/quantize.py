@@ -24,10 +24,6 @@ from typing import Any
 import cv2
 import numpy as np
 import onnx
-from facelog.engines.base import META_KEY, ModelMeta
-from facelog.engines.cache import default_cache_root, file_sha256, safe_name
-from facelog.engines.onnxruntime_backend import read_meta
-from facelog.engines.preprocess import crops_to_pixels
 from onnxruntime.quantization import (
     CalibrationDataReader,
     CalibrationMethod,
@@ -36,6 +32,11 @@ from onnxruntime.quantization import (
     quantize_static,
 )
 from onnxruntime.quantization.shape_inference import quant_pre_process
+
+from facelog.engines.base import META_KEY, ModelMeta
+from facelog.engines.cache import default_cache_root, file_sha256, safe_name
+from facelog.engines.onnxruntime_backend import read_meta
+from facelog.engines.preprocess import crops_to_pixels
 
 log = logging.getLogger(__name__)
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from facelog.engines.base import BackendUnavailable, ModelMeta
 from facelog.engines.cache import EngineMismatch, check_engine
 from facelog.engines.gpu import check_cuda, cuda_devices, import_cudart
