@@ -6,8 +6,9 @@ uint8 activations; ORT only). Calibration crops come from the other faces, never
 
     .venv/bin/python benchmarks/int8_quant.py [--model engines/models/facelog_age_gender.onnx]
 
-Held subset: ``--val-csv`` (the training split's validation CSV, column ``file``) if given, else
-the faces whose sha1(file name) ends in 0 in hex mod 10 (a fixed ~10% hash split).
+Held subset: ``--split`` = the training run's split JSON (``{"train": [...], "val": [...]}``,
+written by ``training.datasets.write_split``: held = val, calibration from train) or a CSV of held
+files (column ``file``); without it, the faces whose sha1(file name) is 0 mod 10 (a fixed ~10%).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import csv
 import hashlib
+import json
 import logging
 import os
 import sys
@@ -56,11 +58,15 @@ def is_held(name: str) -> bool:
 
 
 def split_rows(
-    rows: list[dict[str, str]], val_csv: Path | None
+    rows: list[dict[str, str]], split: Path | None
 ) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
     """(held rows, calibration-pool rows)."""
-    if val_csv is not None:
-        with val_csv.open(newline="") as f:
+    if split is not None and split.suffix == ".json":
+        doc = json.loads(split.read_text())
+        val, train = {Path(n).name for n in doc["val"]}, {Path(n).name for n in doc["train"]}
+        return [r for r in rows if r["file"] in val], [r for r in rows if r["file"] in train]
+    if split is not None:
+        with split.open(newline="") as f:
             held_names = {Path(r["file"]).name for r in csv.DictReader(f)}
         held = [r for r in rows if r["file"] in held_names]
     else:
@@ -133,7 +139,9 @@ def tiny_model(path: Path) -> Path:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", type=Path, default=SHIPPED if SHIPPED.is_file() else None)
-    ap.add_argument("--val-csv", type=Path, help="held faces (CSV with a 'file' column); default: hash split")
+    ap.add_argument(
+        "--split", type=Path, help="training split JSON or CSV of held faces; default: hash split"
+    )
     ap.add_argument("--eval-images", type=int, default=2000)
     ap.add_argument("--calib-images", type=int, default=512)
     ap.add_argument("--method", choices=("entropy", "minmax", "percentile"), default="entropy")
@@ -147,7 +155,7 @@ def main() -> int:
         return 2
     tmp = Path(tempfile.mkdtemp(prefix="int8_quant_"))
     model = args.model or tiny_model(tmp / "tiny.onnx")
-    held, pool = split_rows(load_rows(utk), args.val_csv)
+    held, pool = split_rows(load_rows(utk), args.split)
     held = held[: args.eval_images]
     calib_csv = tmp / "calib.csv"
     with calib_csv.open("w", newline="") as f:
@@ -183,7 +191,7 @@ def main() -> int:
 
     print(
         f"model {model.name} ({read_meta(model).name} {read_meta(model).version}); "
-        f"held faces {len(held)} ({'--val-csv' if args.val_csv else 'sha1 hash split'}); "
+        f"held faces {len(held)} ({args.split or 'sha1 hash split'}); "
         f"calibration {args.calib_images} other faces, {args.method}, {quant_s:.1f} s; "
         f"ORT threads {args.threads}"
     )
