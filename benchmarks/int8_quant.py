@@ -142,7 +142,7 @@ def main() -> int:
     ap.add_argument(
         "--split", type=Path, help="training split JSON or CSV of held faces; default: hash split"
     )
-    ap.add_argument("--eval-images", type=int, default=2000)
+    ap.add_argument("--eval-images", type=int, default=0, help="0: all held faces")
     ap.add_argument("--calib-images", type=int, default=512)
     ap.add_argument("--method", choices=("entropy", "minmax", "percentile"), default="entropy")
     ap.add_argument("--batch", type=int, default=32)
@@ -156,7 +156,7 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="int8_quant_"))
     model = args.model or tiny_model(tmp / "tiny.onnx")
     held, pool = split_rows(load_rows(utk), args.split)
-    held = held[: args.eval_images]
+    held = held[: args.eval_images] if args.eval_images else held
     calib_csv = tmp / "calib.csv"
     with calib_csv.open("w", newline="") as f:
         w = csv.writer(f)
