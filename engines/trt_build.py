@@ -230,7 +230,8 @@ def ensure_engine(
     if precision == "int8" and not is_qdq_model(onnx_path):
         if calib is None:
             raise ValueError("int8 needs calibration crops: pass --calib FOLDER_OR_CSV (or a Q/DQ model)")
-        quant = quantize_int8(onnx_path, calib, n_images=calib_images)
+        int8_root = Path(cache_dir) / "int8" if cache_dir is not None else None  # else ~/.cache/facelog/int8
+        quant = quantize_int8(onnx_path, calib, n_images=calib_images, cache_root=int8_root)
         source = quant.qdq_path
         extra["qdq_onnx"] = str(source)
         extra["calibration_ranges"] = str(quant.ranges_path)
