@@ -1,0 +1,216 @@
+"""Training recipe: one YAML file -> one frozen, validated ``TrainRecipe``.
+
+Unknown keys are errors with a "did you mean" hint (a misspelled key must never be ignored).
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+
+class ConfigError(ValueError):
+    """A training config is unreadable, has unknown keys or inconsistent values."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataConfig(_Strict):
+    """Where the faces come from and how they are split."""
+
+    kind: Literal["utkface", "csv", "wiki", "folders"] = "utkface"
+    root: Path | None = None  # images folder (utkface, folders) or image root for csv/wiki paths
+    labels: Path | None = None  # csv list or .mat file (csv, wiki)
+    mat_key: str = "wiki"  # top-level struct name in the .mat file ("wiki" or "imdb")
+    min_face_score: float = 1.0  # wiki/imdb: keep faces with face_score >= this
+    limit: int | None = Field(default=None, gt=0)  # use only the first N rows (after shuffling by seed)
+    val_fraction: float = Field(default=0.1, gt=0.0, lt=1.0)
+    split_seed: int = 1234
+    image_size: int = Field(default=64, ge=16)  # model input (square)
+    load_size: int = Field(default=72, ge=16)  # training images are cached at this size, then cropped
+
+    @model_validator(mode="after")
+    def _check(self) -> DataConfig:
+        if self.load_size < self.image_size:
+            raise ValueError(f"load_size must be >= image_size, got {self.load_size} < {self.image_size}")
+        if self.kind in ("csv", "wiki") and self.labels is None:
+            raise ValueError(f"data.kind={self.kind} needs data.labels (the list or .mat file)")
+        return self
+
+
+class AugmentConfig(_Strict):
+    """Augmentation applied on the fly to training batches (never to validation)."""
+
+    flip: bool = True
+    scale: tuple[float, float] = (0.85, 1.1)  # side of the crop box relative to the image
+    shift: float = 0.06  # max centre shift, fraction of the side
+    brightness: float = 0.2  # +- fraction of the range
+    contrast: float = 0.25
+    saturation: float = 0.3
+    erase_prob: float = 0.4  # random erasing (cutout) probability per image
+    erase_area: tuple[float, float] = (0.05, 0.25)
+
+
+class ModelConfig(_Strict):
+    """Residual CNN trunk; one dense tower per head."""
+
+    stem_channels: int = 32
+    widths: tuple[int, ...] = (48, 96, 160, 256)
+    blocks: tuple[int, ...] = (1, 1, 1, 1)
+    stage0_stride: int = Field(default=1, ge=1, le=2)  # 2 halves the cost of the largest feature maps
+    tower_units: int = 128
+    dropout: float = Field(default=0.2, ge=0.0, lt=1.0)
+    backbone_weights: Path | None = None  # trunk weights (.weights.h5) saved by a previous run
+    freeze_stages: int = Field(default=0, ge=0)  # with backbone_weights: freeze stem + this many stages
+
+    @model_validator(mode="after")
+    def _check(self) -> ModelConfig:
+        if len(self.widths) != len(self.blocks):
+            raise ValueError(f"widths and blocks must have equal length, got {len(self.widths)} and {len(self.blocks)}")
+        if self.freeze_stages > len(self.widths):
+            raise ValueError(f"freeze_stages must be <= {len(self.widths)} stages, got {self.freeze_stages}")
+        return self
+
+
+class HeadConfig(_Strict):
+    """One output head. ``kind: age`` is a softmax over 0..classes-1 years; ``categorical`` a classifier."""
+
+    name: str
+    kind: Literal["age", "categorical"]
+    classes: int | None = None  # age: 101 by default; categorical: len(labels)
+    labels: tuple[str, ...] = ()
+    loss_weight: float = Field(default=1.0, ge=0.0)
+    sigma: float = Field(default=2.5, gt=0.0)  # age: Gaussian label distribution width (years)
+    l1_weight: float = Field(default=0.1, ge=0.0)  # age: weight of L1 on the expected age
+    label_smoothing: float = Field(default=0.0, ge=0.0, lt=1.0)  # categorical
+    column: str | None = None  # label column in the dataset (default: the head name)
+
+    @model_validator(mode="after")
+    def _check(self) -> HeadConfig:
+        if self.kind == "categorical" and len(self.labels) < 2:
+            raise ValueError(f"categorical head {self.name!r} needs >= 2 labels, got {list(self.labels)}")
+        if self.kind == "categorical" and self.classes not in (None, len(self.labels)):
+            raise ValueError(f"head {self.name!r}: classes={self.classes} but {len(self.labels)} labels")
+        return self
+
+    @property
+    def n_classes(self) -> int:
+        if self.kind == "age":
+            return self.classes or 101
+        return len(self.labels)
+
+
+class OptimConfig(_Strict):
+    """Optimiser, schedule and stopping."""
+
+    epochs: int = Field(default=40, gt=0)
+    batch_size: int = Field(default=128, gt=0)
+    lr: float = Field(default=2e-3, gt=0.0)
+    weight_decay: float = Field(default=0.05, ge=0.0)
+    warmup_epochs: float = Field(default=1.0, ge=0.0)
+    schedule: Literal["cosine", "constant"] = "cosine"
+    early_stopping_patience: int = Field(default=0, ge=0)  # 0 = off
+    monitor: str = "val_loss"  # any logged validation metric; lower is better unless it ends in _acc
+    max_minutes: float | None = Field(default=None, gt=0.0)  # stop cleanly after this wall time
+    seed: int = 0
+    mixed_precision: bool = True  # bf16 compute, float32 weights and outputs
+
+
+class TrainRecipe(_Strict):
+    """The whole training recipe (one YAML file)."""
+
+    name: str = "facelog_age_gender"
+    version: str = "1.0.0"
+    data: DataConfig = DataConfig()
+    augment: AugmentConfig = AugmentConfig()
+    model: ModelConfig = ModelConfig()
+    heads: tuple[HeadConfig, ...] = (
+        HeadConfig(name="age", kind="age"),
+        HeadConfig(name="gender", kind="categorical", labels=("male", "female"), label_smoothing=0.05),
+    )
+    optim: OptimConfig = OptimConfig()
+    mean: float = 127.5
+    std: float = 127.5
+
+    @model_validator(mode="after")
+    def _check(self) -> TrainRecipe:
+        names = [h.name for h in self.heads]
+        if not names:
+            raise ValueError("heads must not be empty")
+        if len(set(names)) != len(names):
+            raise ValueError(f"head names must be unique, got {names}")
+        if sum(h.kind == "age" for h in self.heads) > 1:
+            raise ValueError("at most one head of kind 'age'")
+        return self
+
+    def config_hash(self) -> str:
+        """Short sha256 of the canonical JSON form (identifies the recipe in the model metadata)."""
+        text = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:
+    """The pydantic model that owns the field at ``loc`` (for "did you mean" hints)."""
+    model: type[BaseModel] | None = TrainRecipe
+    for part in loc[:-1]:
+        if model is None or isinstance(part, int):
+            continue
+        field = model.model_fields.get(part)
+        if field is None:
+            return None
+        ann = field.annotation
+        inner = getattr(ann, "__args__", (ann,))
+        model = next((a for a in inner if isinstance(a, type) and issubclass(a, BaseModel)), None)
+    return model
+
+
+def _explain(err: ValidationError) -> str:
+    lines = []
+    for e in err.errors():
+        loc = tuple(e["loc"])
+        where = ".".join(str(p) for p in loc)
+        if e["type"] == "extra_forbidden":
+            owner = _model_at(loc)
+            known = list(owner.model_fields) if owner else []
+            close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else f" (known keys: {', '.join(known)})"
+            lines.append(f"unknown key '{where}'{hint}")
+        else:
+            lines.append(f"{where}: {e['msg']}")
+    return "; ".join(lines)
+
+
+def recipe_from_dict(raw: dict[str, Any], source: str = "<dict>") -> TrainRecipe:
+    """Validate a raw mapping; raise ``ConfigError`` naming every bad key."""
+    try:
+        return TrainRecipe.model_validate(raw)
+    except ValidationError as err:
+        raise ConfigError(f"{source}: {_explain(err)}") from None
+
+
+def load_recipe(path: str | Path, overrides: dict[str, Any] | None = None) -> TrainRecipe:
+    """Read a YAML recipe. ``overrides`` maps dotted keys ("optim.epochs") to values."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML: {err}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level, got {type(raw).__name__}")
+    for dotted, value in (overrides or {}).items():
+        node = raw
+        *parents, leaf = dotted.split(".")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = value
+    return recipe_from_dict(raw, str(path))

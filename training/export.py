@@ -1,0 +1,134 @@
+"""Export trained weights to ONNX (float32, dynamic batch, NHWC "input") with ``ModelMeta`` inside.
+
+Outputs are named after the heads ("age", "gender", ...). Export ends with a parity check: ONNX
+Runtime against TensorFlow on random inputs; a difference above ``PARITY_TOL`` raises ``ExportError``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import tensorflow as tf
+
+from facelog.engines.base import META_KEY, HeadMeta, ModelMeta
+from facelog.training.config import TrainRecipe
+from facelog.training.model import build_model
+
+log = logging.getLogger(__name__)
+
+PARITY_TOL = 1e-4  # max abs difference of any output probability, ONNX Runtime vs TensorFlow
+OPSET = 17
+LICENCES = {"utkface": "UTKFace: non-commercial research only"}
+
+
+class ExportError(RuntimeError):
+    """Conversion failed or the ONNX model does not match the TensorFlow model."""
+
+
+def model_meta(recipe: TrainRecipe, extra: dict[str, Any]) -> ModelMeta:
+    """The metadata stored in the exported file."""
+    heads = tuple(
+        HeadMeta(name=h.name, kind=h.kind, labels=h.labels if h.kind == "categorical" else ()) for h in recipe.heads
+    )
+    size = recipe.data.image_size
+    return ModelMeta(
+        name=recipe.name,
+        version=recipe.version,
+        input_name="input",
+        input_hw=(size, size),
+        layout="NHWC",
+        max_batch=0,
+        outputs=tuple(h.name for h in recipe.heads),
+        mean=recipe.mean,
+        std=recipe.std,
+        color="RGB",
+        framing="utkface",
+        heads=heads,
+        extra=extra,
+    )
+
+
+def _rename_outputs(proto: onnx.ModelProto, names: list[str]) -> None:
+    graph = proto.graph
+    if len(graph.output) != len(names):
+        raise ExportError(f"expected {len(names)} outputs {names}, converter produced {len(graph.output)}")
+    for out, new in zip(graph.output, names, strict=True):
+        old = out.name
+        for node in graph.node:
+            node.output[:] = [new if o == old else o for o in node.output]
+            node.input[:] = [new if i == old else i for i in node.input]
+        out.name = new
+
+
+def export_onnx(
+    recipe: TrainRecipe,
+    weights: Path,
+    out_path: Path,
+    extra: dict[str, Any] | None = None,
+    flip_average: bool = False,
+    seed: int = 0,
+) -> ModelMeta:
+    """Convert ``weights`` (trained with ``recipe``) into ``out_path``; return the stored metadata.
+
+    ``flip_average`` folds horizontal-flip test-time averaging into the graph (twice the compute).
+    """
+    import tf2onnx
+
+    if not weights.is_file():
+        raise FileNotFoundError(f"weights not found: {weights}")
+    size = recipe.data.image_size
+    # float32 twin of the (possibly bf16-trained) model; weights are stored as float32 either way
+    model = build_model(recipe.model.model_copy(update={"backbone_weights": None}), recipe.heads, size)
+    model.load_weights(weights)
+    names = [h.name for h in recipe.heads]
+
+    @tf.function(input_signature=[tf.TensorSpec((None, size, size, 3), tf.float32, name="input")])
+    def forward(x: tf.Tensor) -> list[tf.Tensor]:
+        out = model(x, training=False)
+        if flip_average:
+            out_f = model(tf.reverse(x, axis=[2]), training=False)
+            return [(out[n] + out_f[n]) / 2.0 for n in names]
+        return [out[n] for n in names]
+
+    try:
+        proto, _ = tf2onnx.convert.from_function(forward, input_signature=forward.input_signature, opset=OPSET)
+    except Exception as err:  # tf2onnx raises many kinds; report them as one typed error
+        raise ExportError(f"tf2onnx conversion failed: {err}") from err
+    _rename_outputs(proto, names)
+    info = dict(extra or {})
+    info.setdefault("exported", dt.date.today().isoformat())
+    info.setdefault("config_hash", recipe.config_hash())
+    info.setdefault("training_data", recipe.data.kind)
+    info.setdefault("licence", LICENCES.get(recipe.data.kind, "see the training data's terms"))
+    info["flip_average"] = flip_average
+    meta = model_meta(recipe, info)
+    entry = proto.metadata_props.add()
+    entry.key, entry.value = META_KEY, meta.to_json()
+    onnx.checker.check_model(proto)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(proto, str(out_path))
+    diff = parity(forward, out_path, names, size, seed)
+    log.info("exported %s (%.1f MB); parity max abs diff %.2e", out_path, out_path.stat().st_size / 1e6, diff)
+    return meta
+
+
+def parity(forward: Any, onnx_path: Path, names: list[str], size: int, seed: int = 0, batch: int = 8) -> float:
+    """Max abs difference between TensorFlow and ONNX Runtime on random normalised inputs.
+
+    Raises:
+        ExportError: the difference exceeds ``PARITY_TOL``.
+    """
+    x = np.random.default_rng(seed).normal(0, 1, (batch, size, size, 3)).astype(np.float32)
+    ref = [np.asarray(t) for t in forward(tf.constant(x))]
+    sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    got = sess.run(names, {"input": x})
+    diff = max(float(np.max(np.abs(a - b))) for a, b in zip(ref, got, strict=True))
+    if diff >= PARITY_TOL:
+        raise ExportError(f"ONNX output differs from TensorFlow: max abs diff {diff:.3g}, expected < {PARITY_TOL}")
+    return diff

@@ -1,0 +1,258 @@
+"""Train a recipe: read + split + preload data, fit with checkpoints/early stop/time limit, resume.
+
+Files written to ``out_dir``: ``split.json``, ``recipe.json``, ``history.csv``, ``tb/`` (TensorBoard),
+``best.weights.h5``, ``last.weights.h5`` + ``last_optimizer.npz`` + ``state.json`` (resume),
+``trunk.weights.h5`` (re-usable backbone) and ``train_summary.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from facelog.training import datasets as dsets
+from facelog.training.augment import train_dataset
+from facelog.training.config import HeadConfig, TrainRecipe
+from facelog.training.losses import head_loss, head_metric
+from facelog.training.metrics import accuracy, age_mae, cumulative_score, expected_age
+from facelog.training.model import build_model, trunk_of
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PreparedData:
+    """Preloaded train/val arrays plus the tables they came from."""
+
+    train_images: np.ndarray  # (n, load_size, load_size, 3) uint8 RGB
+    train_labels: dict[str, np.ndarray]
+    val_images: np.ndarray  # (m, image_size, image_size, 3) uint8 RGB
+    val_labels: dict[str, np.ndarray]
+    val_table: dsets.FaceTable
+
+
+def read_table(recipe: TrainRecipe) -> dsets.FaceTable:
+    """The dataset named by ``recipe.data``."""
+    d = recipe.data
+    if d.kind == "utkface":
+        if d.root is None:
+            raise dsets.DatasetError("data.kind=utkface needs data.root")
+        return dsets.read_utkface(d.root)
+    if d.kind == "csv":
+        assert d.labels is not None
+        return dsets.read_csv_list(d.labels, d.root)
+    if d.kind == "wiki":
+        from facelog.training.wiki import read_wiki_mat
+
+        assert d.labels is not None
+        return read_wiki_mat(d.labels, d.root, key=d.mat_key, min_score=d.min_face_score)
+    if d.root is None:
+        raise dsets.DatasetError("data.kind=folders needs data.root")
+    return dsets.read_class_folders(d.root)
+
+
+def head_labels(table: dsets.FaceTable, heads: tuple[HeadConfig, ...]) -> dict[str, np.ndarray]:
+    """One label array per head (float32 ages with NaN, or int64 classes with -1)."""
+    out = {}
+    for h in heads:
+        col = table.column(h.column or h.name, h.kind)
+        out[h.name] = col.astype(np.float32) if h.kind == "age" else col.astype(np.int64)
+    return out
+
+
+def split_names(table: dsets.FaceTable) -> list[str]:
+    """Stable names for the split file: paths relative to their common parent."""
+    return [p.name if p.parent == table.paths[0].parent else str(p) for p in table.paths]
+
+
+def prepare_data(recipe: TrainRecipe, out_dir: Path, split_file: Path | None = None) -> PreparedData:
+    """Read, split (seeded; written to ``out_dir/split.json``) and preload the dataset."""
+    d = recipe.data
+    table = read_table(recipe)
+    if d.limit is not None and d.limit < len(table):
+        keep = np.sort(np.random.default_rng(d.split_seed).permutation(len(table))[: d.limit])
+        table = table.subset(keep)
+    names = split_names(table)
+    if split_file is not None:
+        tr, va = dsets.read_split(split_file, names)
+    else:
+        tr, va = dsets.split_indices(names, d.val_fraction, d.split_seed)
+    dsets.write_split(out_dir / "split.json", names, tr, va, d.split_seed)
+    t0 = time.perf_counter()
+    train_t, val_t = table.subset(tr), table.subset(va)
+    train_x, ok_tr = dsets.preload(train_t.paths, d.load_size)
+    val_x, ok_va = dsets.preload(val_t.paths, d.image_size)
+    train_t, val_t = train_t.subset(ok_tr), val_t.subset(ok_va)
+    if len(train_t) == 0 or len(val_t) == 0:
+        raise dsets.DatasetError(f"no readable images: train {len(train_t)}, val {len(val_t)}")
+    log.info("preloaded %d train + %d val faces in %.1f s", len(train_t), len(val_t), time.perf_counter() - t0)
+    return PreparedData(train_x, head_labels(train_t, recipe.heads), val_x, head_labels(val_t, recipe.heads), val_t)
+
+
+def predict_val(model: keras.Model, images: np.ndarray, recipe: TrainRecipe, flip: bool = False) -> dict[str, np.ndarray]:
+    """Head probabilities on preloaded uint8 images (optionally averaged with the mirror image)."""
+    x = (images.astype(np.float32) - recipe.mean) / recipe.std
+    out = {k: np.asarray(v) for k, v in model.predict(x, batch_size=256, verbose=0).items()}
+    if flip:
+        out_f = model.predict(x[:, :, ::-1], batch_size=256, verbose=0)
+        out = {k: (v + np.asarray(out_f[k])) / 2 for k, v in out.items()}
+    return out
+
+
+def head_scores(probs: dict[str, np.ndarray], labels: dict[str, np.ndarray], recipe: TrainRecipe) -> dict[str, float]:
+    """val_<head>_mae / _cs5 for the age head, val_<head>_acc for categorical heads, val_loss."""
+    out: dict[str, float] = {}
+    total = 0.0
+    for h in recipe.heads:
+        p, y = probs[h.name], labels[h.name]
+        loss = float(np.mean(head_loss(h)(tf.constant(y), tf.constant(p)).numpy()))
+        total += h.loss_weight * loss
+        if h.kind == "age":
+            est = expected_age(p)
+            out[f"val_{h.name}_mae"] = age_mae(est, y)
+            out[f"val_{h.name}_cs5"] = cumulative_score(est, y, 5)
+        else:
+            out[f"val_{h.name}_acc"] = accuracy(p.argmax(1), y)
+    out["val_loss"] = total
+    return out
+
+
+class EpochEnd(keras.callbacks.Callback):
+    """Validation metrics, best/last checkpoints, early stopping, time limit, one progress line."""
+
+    def __init__(self, data: PreparedData, recipe: TrainRecipe, out_dir: Path, state: dict[str, Any]) -> None:
+        super().__init__()
+        self.data, self.recipe, self.out_dir, self.state = data, recipe, out_dir, state
+        self.t_start = time.monotonic() - state.get("elapsed_s", 0.0)
+        self.t_epoch = time.monotonic()
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self.t_epoch = time.monotonic()
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        logs = logs if logs is not None else {}
+        o = self.recipe.optim
+        logs.update(head_scores(predict_val(self.model, self.data.val_images, self.recipe), self.data.val_labels, self.recipe))
+        lr = self.model.optimizer.learning_rate
+        logs["lr"] = float(lr.numpy() if hasattr(lr, "numpy") else lr)
+        value = logs[o.monitor] if o.monitor in logs else float("nan")
+        sign = -1.0 if o.monitor.endswith("_acc") else 1.0
+        best = self.state.get("best")
+        improved = best is None or sign * value < sign * best
+        if improved:
+            self.state.update(best=value, best_epoch=epoch + 1, wait=0)
+            self.model.save_weights(self.out_dir / "best.weights.h5")
+        else:
+            self.state["wait"] = self.state.get("wait", 0) + 1
+        now = time.monotonic()
+        epoch_s = now - self.t_epoch
+        self.state.update(epoch=epoch + 1, elapsed_s=now - self.t_start)
+        self._save_last()
+        shown = " ".join(f"{k} {v:.4g}" for k, v in logs.items() if k != "lr")
+        log.info("epoch %d/%d %.0fs lr %.2e %s%s", epoch + 1, o.epochs, epoch_s, logs["lr"], shown, " *" if improved else "")
+        if o.early_stopping_patience and self.state["wait"] >= o.early_stopping_patience:
+            log.info("early stop: %s did not improve for %d epochs", o.monitor, self.state["wait"])
+            self.model.stop_training = True
+        if o.max_minutes and (now - self.t_start + epoch_s) / 60 > o.max_minutes and epoch + 1 < o.epochs:
+            log.info("time limit %.0f min: stopping after epoch %d (best kept)", o.max_minutes, epoch + 1)
+            self.state["stopped_by_time"] = True
+            self.model.stop_training = True
+
+    def _save_last(self) -> None:
+        self.model.save_weights(self.out_dir / "last.weights.h5")
+        opt_vars = {f"v{i}": v.numpy() for i, v in enumerate(self.model.optimizer.variables)}
+        np.savez(self.out_dir / "last_optimizer.npz", **opt_vars)  # type: ignore[arg-type]
+        (self.out_dir / "state.json").write_text(json.dumps(self.state, indent=1))
+
+
+def _has_tensorboard() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("tensorboard") is not None
+
+
+def compile_model(recipe: TrainRecipe, steps_per_epoch: int) -> keras.Model:
+    """Build and compile the model for ``recipe`` (mixed precision per config)."""
+    o = recipe.optim
+    keras.mixed_precision.set_global_policy("mixed_bfloat16" if o.mixed_precision else "float32")
+    try:
+        model = build_model(recipe.model, recipe.heads, recipe.data.image_size)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    total = o.epochs * steps_per_epoch
+    warmup = min(int(o.warmup_epochs * steps_per_epoch), total - 1)
+    lr: Any = o.lr
+    if o.schedule == "cosine":
+        lr = keras.optimizers.schedules.CosineDecay(
+            o.lr * 0.05, decay_steps=max(total - warmup, 1), alpha=0.01, warmup_target=o.lr, warmup_steps=warmup
+        )
+    opt = keras.optimizers.AdamW(learning_rate=lr, weight_decay=o.weight_decay)
+    opt.exclude_from_weight_decay(var_names=["gamma", "beta", "bias"])
+    model.compile(
+        optimizer=opt,
+        loss={h.name: head_loss(h) for h in recipe.heads},
+        loss_weights={h.name: h.loss_weight for h in recipe.heads},
+        metrics={h.name: [head_metric(h)] for h in recipe.heads},
+    )
+    return model
+
+
+def train(recipe: TrainRecipe, out_dir: Path, resume: bool = False, split_file: Path | None = None) -> Path:
+    """Run training; return the path of the best weights. ``resume`` continues from ``out_dir/last.*``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    keras.utils.set_random_seed(recipe.optim.seed)
+    state: dict[str, Any] = {}
+    if resume:
+        if not (out_dir / "state.json").is_file():
+            raise FileNotFoundError(f"nothing to resume: {out_dir / 'state.json'} not found")
+        state = json.loads((out_dir / "state.json").read_text())
+        split_file = out_dir / "split.json"
+    (out_dir / "recipe.json").write_text(recipe.model_dump_json(indent=1))
+    data = prepare_data(recipe, out_dir, split_file)
+    o = recipe.optim
+    steps = max(len(data.train_images) // o.batch_size, 1)
+    model = compile_model(recipe, steps)
+    if resume:
+        model.optimizer.build(model.trainable_variables)
+        model.load_weights(out_dir / "last.weights.h5")
+        saved = np.load(out_dir / "last_optimizer.npz")
+        for i, var in enumerate(model.optimizer.variables):
+            var.assign(saved[f"v{i}"])
+        log.info("resumed from epoch %d (best %s = %s)", state["epoch"], o.monitor, state.get("best"))
+    ds = train_dataset(
+        data.train_images, data.train_labels, recipe.augment, recipe.data.image_size, o.batch_size,
+        recipe.mean, recipe.std, o.seed,
+    )
+    callbacks = [
+        EpochEnd(data, recipe, out_dir, state),
+        keras.callbacks.CSVLogger(str(out_dir / "history.csv"), append=resume),
+    ]
+    if _has_tensorboard():
+        callbacks.append(keras.callbacks.TensorBoard(str(out_dir / "tb"), write_graph=False, profile_batch=0))
+    else:
+        log.info("tensorboard is not installed: no TensorBoard logs (history.csv has the same numbers)")
+    log.info("training %d params, %d steps/epoch x %d epochs", model.count_params(), steps, o.epochs)
+    model.fit(ds, epochs=o.epochs, steps_per_epoch=steps, initial_epoch=state.get("epoch", 0), callbacks=callbacks, verbose=0)
+    best = out_dir / "best.weights.h5"
+    model.load_weights(best)
+    trunk_of(model).save_weights(out_dir / "trunk.weights.h5")
+    summary = {
+        **state,
+        "params": model.count_params(),
+        "val_plain": head_scores(predict_val(model, data.val_images, recipe), data.val_labels, recipe),
+        "val_flip": head_scores(predict_val(model, data.val_images, recipe, flip=True), data.val_labels, recipe),
+        "n_train": len(data.train_images),
+        "n_val": len(data.val_images),
+    }
+    (out_dir / "train_summary.json").write_text(json.dumps(summary, indent=1))
+    log.info("best epoch %s: %s", state.get("best_epoch"), summary["val_plain"])
+    log.info("with flip averaging: %s", summary["val_flip"])
+    return best
