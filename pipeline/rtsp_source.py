@@ -206,6 +206,9 @@ class RtspSource:
         params = [
             cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, int(o.open_timeout_s * 1000),
             cv2.CAP_PROP_READ_TIMEOUT_MSEC, int(o.read_timeout_s * 1000),
+            # One decoder thread: FFmpeg's frame threading holds back a few frames and releases them
+            # when a read times out, so a frozen camera would still "deliver" frames during its outage.
+            cv2.CAP_PROP_N_THREADS, 1,
         ]  # fmt: skip
         cap = cv2.VideoCapture(self._url, cv2.CAP_FFMPEG, params)
         if cap.isOpened():
@@ -225,17 +228,20 @@ class RtspSource:
                         self.name, self.safe_url, kind, self.last_error)  # fmt: skip
             return False
         n = 0
+        prev: tuple[int, int] | None = None  # (wall_ns, pts_ns) of the previous frame
         try:
             while not self._stop.is_set():
                 ok, image = cap.read()
                 if not ok or image is None or image.ndim != 3 or image.shape[2] != 3:
                     break
-                wall_ns = time.time_ns()
+                now_ns = time.time_ns()
                 pts_ns = round(cap.get(cv2.CAP_PROP_POS_MSEC) * 1e6)
+                wall_ns = self._capture_time(now_ns, pts_ns, prev)
+                prev = (wall_ns, pts_ns)
                 if n == 0:
                     self._on_connect(cap, image, time.monotonic() - t0)
                 n += 1
-                self._deliver(np.ascontiguousarray(image), pts_ns, wall_ns)
+                self._deliver(np.ascontiguousarray(image), pts_ns, wall_ns, now_ns)
         finally:
             cap.release()
         if self._stop.is_set():
@@ -272,10 +278,30 @@ class RtspSource:
             self.name, self.safe_url, w, h, cap.get(cv2.CAP_PROP_FPS), open_s, self.connections,
         )  # fmt: skip
 
-    def _deliver(self, image: np.ndarray, pts_ns: int, wall_ns: int) -> None:
+    def _capture_time(self, now_ns: int, pts_ns: int, prev: tuple[int, int] | None) -> int:
+        """Wall-clock time of a frame: when it was read, unless it was read late.
+
+        When a read times out, FFmpeg hands over the last frame it still held (a frame from before
+        the outage). Such a frame comes after a gap of about the read timeout although its stream
+        time moved on by one frame only; it is stamped ``previous wall time + stream-time step``,
+        so no row claims a time inside the outage and the frame does not count as a sign of life.
+        """
+        if prev is None:
+            return now_ns
+        prev_wall, prev_pts = prev
+        gap_ns = now_ns - prev_wall
+        if gap_ns < 0.5 * self.options.read_timeout_s * 1e9:
+            return now_ns
+        step_ns = pts_ns - prev_pts
+        if 0 <= step_ns < gap_ns:
+            return prev_wall + step_ns
+        return now_ns
+
+    def _deliver(self, image: np.ndarray, pts_ns: int, wall_ns: int, now_ns: int) -> None:
         frame = Frame(source_id=self.name, index=self._index, pts_ns=pts_ns, image=image, wall_ns=wall_ns)
         self._index += 1
-        self.last_frame_mono = time.monotonic()
+        # A late frame (stamped before now) is no sign that the camera is alive now.
+        self.last_frame_mono = time.monotonic() - (now_ns - wall_ns) / 1e9
         self.last_frame_wall_ns = wall_ns
         if self.state == "stalled":
             with self._state_lock:

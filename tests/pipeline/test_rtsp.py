@@ -1,0 +1,364 @@
+"""Live cameras against a real GStreamer RTSP server on 127.0.0.1 (see tests/rtsp_server.py).
+
+Timeouts are small here (open 2 s, read 1 s, backoff <= 0.5 s) so the module stays under ~2 minutes.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from facelog.pipeline.rtsp import SUMMARY_NAME, Camera, RunOptions, Stages, run_with_stages
+from facelog.pipeline.rtsp_source import Backoff, SourceOptions
+
+pytestmark = pytest.mark.rtsp
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _load_server_module() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("facelog_rtsp_server", REPO / "tests" / "rtsp_server.py")
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+srv = _load_server_module()
+_missing = srv.gst_rtsp_missing()
+if _missing:
+    pytest.skip(_missing, allow_module_level=True)
+
+USER, PASSWORD = "alice", "Sup3r-s3cret-pw"
+OPTIONS = RunOptions(
+    source=SourceOptions(open_timeout_s=2.0, read_timeout_s=1.0, backoff=Backoff(0.1, 0.5, 2.0, 0.2)),
+    flush_s=0.2,
+    metrics_port=0,
+)
+
+
+@pytest.fixture(scope="session")
+def h264_clip(shared: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One face per frame, ~5 s per loop, 40 loops (~200 s): longer than any test here."""
+    src = shared / "data" / "videos" / "head-pose-face-detection-male.mp4"
+    if not src.is_file():
+        pytest.skip(f"{src} not found")
+    return srv.make_h264_clip(src, tmp_path_factory.mktemp("rtsp") / "male_h264.mp4", loops=40)
+
+
+@pytest.fixture
+def server(h264_clip: Path) -> Iterator[Any]:
+    with srv.RtspServer({"/cam": str(h264_clip)}, user=USER, password=PASSWORD) as s:
+        yield s
+
+
+@dataclass
+class Run:
+    """A camera run in a background thread of this process."""
+
+    out: Path
+    stop: threading.Event = field(default_factory=threading.Event)
+    code: list[int] = field(default_factory=list)
+    thread: threading.Thread | None = None
+    runner: Any = None
+
+    def rows(self, camera: str) -> list[dict[str, str]]:
+        out: list[dict[str, str]] = []
+        for path in sorted((self.out / camera).glob("*.csv")):
+            with path.open(newline="") as fh:
+                out.extend(csv.DictReader(fh))
+        return out
+
+    def walls(self, camera: str) -> list[float]:
+        return [_wall_s(r) for r in self.rows(camera)]
+
+    def wait_rows(self, camera: str, after_s: float, timeout_s: float) -> float | None:
+        """Wall time (s) of the first row read after ``after_s``; None if none within ``timeout_s``."""
+        deadline = time.time() + timeout_s
+        while time.time() < deadline:
+            later = [w for w in self.walls(camera) if w > after_s]
+            if later:
+                return min(later)
+            time.sleep(0.1)
+        return None
+
+    def finish(self) -> int:
+        self.stop.set()
+        assert self.thread is not None
+        self.thread.join(timeout=30)
+        assert not self.thread.is_alive(), "the run did not stop"
+        return self.code[0]
+
+
+def _stages(model: Path, yunet: Path) -> Stages:  # TEMPORARY until the pipeline's analyzer lands
+    import cv2
+    import numpy as np
+    from facelog.engines.onnxruntime_backend import OnnxRuntimeBackend
+    from facelog.engines.preprocess import crops_to_pixels, decode_age
+    from facelog.pipeline.types import Faces, FrameResult, Prediction
+
+    be = OnnxRuntimeBackend(model)
+    det = cv2.FaceDetectorYN.create(str(yunet), "", (320, 320), 0.6)
+
+    def detect(img: Any) -> Faces:
+        h, w = img.shape[:2]
+        det.setInputSize((w, h))
+        _, o = det.detect(img)
+        if o is None:
+            return Faces.empty()
+        xyxy = np.stack([o[:, 0], o[:, 1], o[:, 0] + o[:, 2], o[:, 1] + o[:, 3]], 1).astype(np.float32)
+        return Faces(xyxy, o[:, -1].astype(np.float32))
+
+    def analyze(items: Any) -> list[FrameResult]:
+        crops, refs = [], []
+        for fi, (fr, faces) in enumerate(items):
+            for j, b in enumerate(faces.xyxy):
+                x0, y0, x1, y1 = (max(0, int(v)) for v in b)
+                c = fr.image[y0 : max(y1, y0 + 1), x0 : max(x1, x0 + 1)]
+                crops.append(c)
+                refs.append((fi, j))
+        preds: dict[int, list[Prediction]] = {i: [] for i in range(len(items))}
+        if crops:
+            o = be.infer(crops_to_pixels(crops, be.meta))
+            ages = decode_age(o["age"])
+            for k, (fi, j) in enumerate(refs):
+                g = int(o["gender"][k].argmax())
+                box = tuple(float(v) for v in items[fi][1].xyxy[j])
+                preds[fi].append(
+                    Prediction(j, box, 1.0, float(ages[k]), ("male", "female")[g], float(o["gender"][k][g]))  # type: ignore[arg-type]
+                )
+        return [
+            FrameResult(f.source_id, f.index, f.pts_ns, tuple(preds[i]), f.wall_ns)
+            for i, (f, _) in enumerate(items)
+        ]
+
+    header = ["camera", "frame_index", "wall_ns", "pts_ns", "face_index", "age", "gender"]
+
+    def to_rows(r: FrameResult) -> list[list[Any]]:
+        return [
+            [r.source_id, r.frame_index, r.wall_ns, r.pts_ns, p.face_index, p.age, p.gender]
+            for p in r.predictions
+        ]
+
+    return Stages(detect, analyze, header, to_rows, close=be.close)
+
+
+def run_cameras_for_test(
+    cameras: list[Camera], model: Path, yunet: Path, out: Path, options: RunOptions, stop: threading.Event
+) -> int:
+    return run_with_stages(cameras, _stages(model, yunet), out, options, stop=stop)
+
+
+def _wall_s(row: dict[str, str]) -> float:
+    return int(row["wall_ns"]) / 1e9
+
+
+@pytest.fixture
+def start_run(tmp_path: Path, tiny_model: Path, yunet_path: Path) -> Iterator[Callable[..., Run]]:
+    runs: list[Run] = []
+
+    def start(cameras: list[Camera], options: RunOptions = OPTIONS) -> Run:
+        run = Run(out=tmp_path / f"run{len(runs)}")
+
+        def target() -> None:
+            run.code.append(run_cameras_for_test(cameras, tiny_model, yunet_path, run.out, options, run.stop))
+
+        run.thread = threading.Thread(target=target, daemon=True)
+        run.thread.start()
+        runs.append(run)
+        return run
+
+    yield start
+    for run in runs:
+        run.stop.set()
+        if run.thread is not None:
+            run.thread.join(timeout=30)
+
+
+def test_rows_arrive_with_wall_and_stream_time(server: Any, start_run: Callable[..., Run]) -> None:
+    run = start_run([Camera("door", server.url("/cam"))])
+    t0 = time.time()
+    assert run.wait_rows("door", t0 - 5, timeout_s=10) is not None, "no rows within 10 s"
+    time.sleep(2.0)
+    assert run.finish() == 0
+    rows = run.rows("door")
+    assert len(rows) >= 10  # ~12 fps clip, one face a frame
+    walls = [_wall_s(r) for r in rows]
+    assert walls == sorted(walls) and t0 - 1 < walls[0] < time.time()
+    stream_s = [int(r["pts_ns"]) / 1e9 for r in rows]
+    assert stream_s == sorted(stream_s) and stream_s[-1] - stream_s[0] > 1.0
+    assert {r["camera"] for r in rows} == {"door"}
+    summary = json.loads((run.out / SUMMARY_NAME).read_text())["cameras"]["door"]
+    assert summary["rows"] == len(rows) and summary["frames_read"] >= summary["frames_processed"] > 0
+
+
+def test_sigkill_detected_no_rows_during_outage_resume_within_5s(
+    server: Any, start_run: Callable[..., Run], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="facelog")
+    run = start_run([Camera("door", server.url("/cam"))])
+    assert run.wait_rows("door", time.time() - 5, timeout_s=10) is not None
+    time.sleep(1.0)
+    t_kill = time.time()
+    server.kill()
+    time.sleep(2.5)
+    t_back = time.time()
+    server.start()
+    first_back = run.wait_rows("door", t_back, timeout_s=8)
+    code = run.finish()
+    lost = [r for r in caplog.records if "event=rtsp_disconnect" in r.getMessage()]
+    assert lost and lost[0].created - t_kill < OPTIONS.source.read_timeout_s
+    assert not [w for w in run.walls("door") if t_kill + 0.2 < w < t_back]
+    assert first_back is not None and first_back - t_back < 5.0, f"resumed after {first_back} (back {t_back})"
+    assert code == 0
+
+
+def test_sigstop_detected_within_read_timeout_and_resumes(
+    server: Any, start_run: Callable[..., Run], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="facelog")
+    run = start_run([Camera("door", server.url("/cam"))])
+    assert run.wait_rows("door", time.time() - 5, timeout_s=10) is not None
+    time.sleep(1.0)
+    t_stop = time.time()
+    server.signal(signal.SIGSTOP)
+    time.sleep(3.5)
+    t_cont = time.time()
+    server.signal(signal.SIGCONT)
+    first_back = run.wait_rows("door", t_cont, timeout_s=8)
+    assert run.finish() == 0
+    stalled = [r for r in caplog.records if "event=rtsp_stalled" in r.getMessage()]
+    # The read timeout plus one loop tick (0.2 s) and scheduling slack on a busy 2-core box.
+    assert stalled and stalled[0].created - t_stop < OPTIONS.source.read_timeout_s + 0.8
+    assert not [w for w in run.walls("door") if t_stop + 0.3 < w < t_cont]
+    assert first_back is not None and first_back - t_cont < 5.0
+
+
+def test_two_cameras_bad_ones_do_not_stop_the_good_one(
+    h264_clip: Path, start_run: Callable[..., Run], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="facelog")
+    with (
+        srv.RtspServer({"/cam": str(h264_clip)}) as good,
+        srv.RtspServer({"/cam": str(h264_clip)}) as doomed,
+        srv.RtspServer({"/silent": "silent"}) as silent,
+    ):
+        cams = [
+            Camera("good", good.url("/cam")),
+            Camera("doomed", doomed.url("/cam")),
+            Camera("notfound", good.url("/no-such-path")),
+            Camera("refused", f"rtsp://127.0.0.1:{srv.free_port()}/cam"),
+            Camera("malformed", "rtsp//127.0.0.1/cam"),
+            Camera("silent", silent.url("/silent")),
+        ]
+        run = start_run(cams)
+        t0 = time.time()
+        assert run.wait_rows("doomed", t0 - 5, timeout_s=10) is not None
+        assert run.wait_rows("good", t0 - 5, timeout_s=5) is not None
+        t_kill = time.time()
+        doomed.kill()
+        time.sleep(3.0)
+        assert run.finish() == 0
+    good_after = [w for w in run.walls("good") if w > t_kill + 1.0]
+    assert len(good_after) >= 10, "the good camera stopped when another one died"
+    assert not [w for w in run.walls("doomed") if w > t_kill + 0.2]
+    summary = json.loads((run.out / SUMMARY_NAME).read_text())["cameras"]
+    expect = {
+        "notfound": "404",
+        "refused": "connection refused",
+        "malformed": "expected scheme rtsp",
+        "silent": "did not answer",
+        "doomed": "connection refused",
+    }
+    for cam, text in expect.items():
+        assert text in summary[cam]["last_error"], (cam, summary[cam]["last_error"])
+        assert summary[cam]["rows"] == 0 or cam == "doomed"
+    assert summary["malformed"]["state"] == "failed" and summary["good"]["last_error"] == ""
+
+
+def test_credentials_never_leak(
+    server: Any,
+    start_run: Callable[..., Run],
+    caplog: pytest.LogCaptureFixture,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    wrong = "Wr0ng-pa55word"
+    run = start_run(
+        [
+            Camera("door", server.url("/cam")),
+            Camera("wrongpw", server.url("/cam", password=wrong)),
+            Camera("badpath", server.url("/nothing-here")),
+        ]
+    )
+    assert run.wait_rows("door", time.time() - 5, timeout_s=10) is not None
+    runner_port = _metrics_port(caplog)
+    scraped = [
+        urllib.request.urlopen(f"http://127.0.0.1:{runner_port}{p}", timeout=5).read().decode()
+        for p in ("/metrics", "/healthz")
+    ]
+    server.kill()  # disconnect messages too
+    time.sleep(1.5)
+    assert run.finish() == 0
+    out, err = capfd.readouterr()
+    files = [p.read_text() for p in run.out.rglob("*") if p.is_file()]
+    haystacks = {"log": caplog.text, "stdout": out, "stderr": err}
+    haystacks.update({"metrics": scraped[0], "health": scraped[1]})
+    haystacks.update({f"file{i}": text for i, text in enumerate(files)})
+    for where, text in haystacks.items():
+        assert PASSWORD not in text and wrong not in text, f"password leaked into {where}"
+    assert f"rtsp://{USER}:***@127.0.0.1:{server.port}/cam" in caplog.text
+    health = json.loads(scraped[1])["cameras"]  # taken before the server was killed
+    assert "401" in health["wrongpw"]["error"] and "404" in health["badpath"]["error"]
+    assert 'camera="door"' in scraped[0] and health["door"]["state"] == "connected"
+
+
+def _metrics_port(caplog: pytest.LogCaptureFixture) -> int:
+    for rec in caplog.records:
+        msg = rec.getMessage()
+        if msg.startswith("metrics on http://"):
+            return int(msg.split("/metrics")[0].rsplit(":", 1)[1])
+    raise AssertionError("the run did not log its metrics address")
+
+
+def test_sigterm_to_cli_leaves_complete_csvs_and_exit_0(
+    server: Any, tmp_path: Path, tiny_model: Path, yunet_path: Path
+) -> None:
+    out = tmp_path / "cli"
+    cmd = [sys.executable, "-m", "facelog.pipeline.cli", "run", server.url("/cam"), "--out", str(out),
+           "--model", str(tiny_model), "--detector-model", str(yunet_path),
+           "--metrics-port", "0"]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ)
+    deadline = time.time() + 20
+    while time.time() < deadline and not any(out.rglob("*.csv")):
+        time.sleep(0.2)
+    time.sleep(2.0)
+    proc.send_signal(signal.SIGTERM)
+    stdout, stderr = proc.communicate(timeout=20)
+    assert proc.returncode == 0, stderr[-2000:]
+    assert PASSWORD not in stdout + stderr
+    csvs = list(out.rglob("*.csv"))
+    assert csvs
+    total = 0
+    for path in csvs:
+        text = path.read_text()
+        assert text.endswith("\n")  # no half-written last row
+        rows = list(csv.DictReader(text.splitlines()))
+        assert all(None not in r and all(v is not None for v in r.values()) for r in rows)
+        total += len(rows)
+    assert total > 5
