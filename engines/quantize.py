@@ -56,8 +56,16 @@ class _Recipe:
 TARGETS = {
     "tensorrt": _Recipe(
         QuantType.QInt8,
-        (("ActivationSymmetric", True), ("WeightSymmetric", True), ("QuantizeBias", False)),
-        "QDQ, symmetric int8 activations and weights, float bias and output softmax",
+        # TensorRT's parser rejects int32 bias DequantizeLinear (onnx/onnx-tensorrt#850) and, before
+        # TensorRT 10, integer weight initializers feeding DequantizeLinear (microsoft/onnxruntime#14229):
+        # keep the bias float and the weights float with a Q/DQ pair.
+        (
+            ("ActivationSymmetric", True),
+            ("WeightSymmetric", True),
+            ("QuantizeBias", False),
+            ("AddQDQPairToWeight", True),
+        ),
+        "QDQ, symmetric int8 activations and weights (float weights with Q/DQ pairs), float bias and softmax",
     ),
     "cpu": _Recipe(
         QuantType.QUInt8,
