@@ -35,6 +35,12 @@ from facelog.pipeline.types import Faces, Frame, FrameResult
 log = logging.getLogger(__name__)
 
 SUMMARY_NAME = "rtsp_summary.json"
+# A batch that fails is skipped (its frames have no rows); this many failures in a row stop the run.
+MAX_ANALYZE_FAILURES = 10
+
+
+class AnalyzerFailing(RuntimeError):
+    """Inference kept failing; the run stops with exit code 1."""
 
 
 @dataclass(frozen=True)
@@ -129,6 +135,7 @@ class CameraRunner:
         self._fps = FpsMeter()
         self._heartbeat = time.monotonic()
         self._connections: dict[str, int] = {}
+        self._analyze_failures = 0
         self.sources = [
             RtspSource(c.name, c.url, options.source, self.metrics, self._notify) for c in cameras
         ]
@@ -184,6 +191,9 @@ class CameraRunner:
                     log.error("event=run_failed reason=%r", "every camera gave up; see the errors above")
                     code = 1
                     break
+        except (OSError, AnalyzerFailing) as exc:  # disk full, unwritable folder, broken backend
+            log.error("event=run_failed error=%r", redact_text(str(exc), self.secrets))
+            code = 1
         finally:
             self._shutdown()
         return code
@@ -204,7 +214,23 @@ class CameraRunner:
         n_faces = sum(len(faces) for _, faces in items)
         if n_faces:
             self.metrics.batch_faces.observe(n_faces)
-        results = self.stages.analyze(items)
+        try:
+            results = self.stages.analyze(items)
+        except Exception as exc:
+            self._analyze_failures += 1
+            log.error(
+                "event=analyze_failed frames=%d consecutive=%d error=%r",
+                len(items),
+                self._analyze_failures,
+                exc,
+            )
+            if self._analyze_failures >= MAX_ANALYZE_FAILURES:
+                raise AnalyzerFailing(
+                    f"inference failed {self._analyze_failures} times in a row "
+                    f"(limit {MAX_ANALYZE_FAILURES}); last error: {exc!r}"
+                ) from exc
+            return
+        self._analyze_failures = 0
         done_ns = time.time_ns()
         for result in results:
             cam = result.source_id
@@ -237,8 +263,11 @@ class CameraRunner:
                 self._process(leftovers)
             except Exception as exc:
                 log.error("event=final_batch_failed error=%r", exc)
-        for sink in self.sinks.values():
-            sink.close()
+        for name, sink in self.sinks.items():
+            try:
+                sink.close()
+            except OSError as exc:  # keep closing the others
+                log.error("event=csv_close_failed camera=%s error=%r", name, exc)
         self.stages.close()
         if self.server is not None:
             self.server.close()

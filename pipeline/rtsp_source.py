@@ -133,6 +133,7 @@ class RtspSource:
         self.last_frame_wall_ns = 0
         self.connections = 0
         self._index = 0
+        self._streak = 0  # consecutive attempts without a frame
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"rtsp-{name}", daemon=True)
         self._rng = random.Random()
@@ -170,10 +171,18 @@ class RtspSource:
             if not first:
                 self.metrics.reconnects.labels(self.name).inc()
             first = False
-            got_frames = self._session()
+            try:
+                got_frames = self._session()
+            except Exception as exc:  # a reader must outlive any surprise: count it, back off, retry
+                got_frames = False
+                self._fail("error", f"unexpected {type(exc).__name__}: {exc}")
+                log.error(
+                    "event=rtsp_error camera=%s url=%s error=%r", self.name, self.safe_url, self.last_error
+                )
             if self._stop.is_set():
                 break
             streak = 0 if got_frames else streak + 1
+            self._streak = streak
             limit = self.options.max_reconnects
             if limit is not None and streak > limit:
                 self._give_up(
@@ -183,13 +192,22 @@ class RtspSource:
                 return
             delay = self.options.backoff.delay(max(1, streak), self._rng)
             self._set_state("reconnecting")
-            log.info(
+            log.log(
+                self._retry_log_level(),
                 "event=rtsp_retry camera=%s url=%s failed_attempts=%d retry_in_s=%.2f reason=%r",
                 self.name, self.safe_url, streak, delay, self.last_error,
             )  # fmt: skip
             self._stop.wait(delay)
         self._set_state("stopped")
         self.metrics.connected.labels(self.name).set(0)
+
+    @staticmethod
+    def _worth_logging(failures: int) -> bool:
+        """A camera down for days must not flood the log: repeat its news at 1, 2, 4, 8... failures."""
+        return failures <= 1 or (failures & (failures - 1)) == 0
+
+    def _retry_log_level(self) -> int:
+        return logging.INFO if self._worth_logging(self._streak) else logging.DEBUG
 
     def _set_state(self, state: State) -> None:
         with self._state_lock:
@@ -223,9 +241,12 @@ class RtspSource:
         cap = self._open()
         if cap is None:
             kind, reason = diagnose(self._url, timeout_s=min(self.options.open_timeout_s, DIAGNOSE_TIMEOUT_S))
+            before = self.last_error
             self._fail(kind, f"cannot open {self.safe_url}: {reason}")
-            log.warning("event=rtsp_open_failed camera=%s url=%s kind=%s error=%r",
-                        self.name, self.safe_url, kind, self.last_error)  # fmt: skip
+            news = self.last_error != before or self._worth_logging(self._streak + 1)
+            log.log(logging.WARNING if news else logging.DEBUG,
+                    "event=rtsp_open_failed camera=%s url=%s kind=%s failed_attempts=%d error=%r",
+                    self.name, self.safe_url, kind, self._streak + 1, self.last_error)  # fmt: skip
             return False
         n = 0
         prev: tuple[int, int] | None = None  # (wall_ns, pts_ns) of the previous frame

@@ -19,9 +19,17 @@ import pytest
 from facelog.pipeline.metrics import Metrics, MetricsServer
 from facelog.pipeline.redact import RedactingFilter, redact_text, redact_url, url_secrets
 from facelog.pipeline.rotating_sink import RotatingCsvSink, safe_file_stem
-from facelog.pipeline.rtsp import Camera, CameraRunner, RunOptions, Stages, cameras_from_urls
+from facelog.pipeline.rtsp import (
+    MAX_ANALYZE_FAILURES,
+    AnalyzerFailing,
+    Camera,
+    CameraRunner,
+    RunOptions,
+    Stages,
+    cameras_from_urls,
+)
 from facelog.pipeline.rtsp_probe import diagnose, validate_url
-from facelog.pipeline.rtsp_source import Backoff, LatestFrame
+from facelog.pipeline.rtsp_source import Backoff, LatestFrame, RtspSource, SourceOptions
 from facelog.pipeline.types import Faces, Frame
 
 HOUR_NS = 3600 * 10**9
@@ -215,3 +223,40 @@ def test_runner_rejects_duplicate_and_missing_cameras(tmp_path: Path) -> None:
         CameraRunner([], stages, tmp_path, RunOptions(metrics_port=None))
     with pytest.raises(ValueError, match=r"duplicates \['x'\]"):
         CameraRunner([Camera("x", "rtsp://a/1"), Camera("x", "rtsp://a/2")], stages, tmp_path, RunOptions())
+
+
+def test_inference_failures_skip_batches_then_stop_the_run(tmp_path: Path) -> None:
+    calls = {"n": 0}
+
+    def broken(items: object) -> list[object]:  # injects a backend fault no real part produces on demand
+        calls["n"] += 1
+        raise RuntimeError("backend exploded")
+
+    stages = Stages(lambda img: Faces.empty(), broken, ["a"], lambda r: [])  # type: ignore[arg-type]
+    runner = CameraRunner(
+        [Camera("x", "rtsp://127.0.0.1/1")], stages, tmp_path, RunOptions(metrics_port=None)
+    )
+    for _ in range(MAX_ANALYZE_FAILURES - 1):
+        runner._process([_frame(0)])  # skipped, logged, counted
+    with pytest.raises(AnalyzerFailing, match=f"failed {MAX_ANALYZE_FAILURES} times in a row"):
+        runner._process([_frame(1)])
+    assert calls["n"] == MAX_ANALYZE_FAILURES and runner.sinks["cam"].rows_written == 0
+
+
+@pytest.mark.parametrize(
+    "prev, now_s, pts_s, expected_s",
+    [
+        (None, 10.0, 0.0, 10.0),  # first frame of a connection: read time
+        ((9.92, 1.00), 10.0, 1.08, 10.0),  # on time: read time
+        ((9.00, 1.00), 10.0, 1.08, 9.08),  # read after a timeout, one frame later in the stream: capture time
+        ((9.00, 1.00), 10.0, 5.00, 10.0),  # the stream jumped ahead by more than the gap: read time
+    ],
+    ids=["first", "on-time", "late", "stream-jump"],
+)
+def test_capture_time_of_late_frames(
+    prev: tuple[float, float] | None, now_s: float, pts_s: float, expected_s: float
+) -> None:
+    src = RtspSource("c", "rtsp://h/x", SourceOptions(read_timeout_s=1.0), Metrics(), threading.Event())
+    ns = 10**9
+    p = None if prev is None else (int(prev[0] * ns), int(prev[1] * ns))
+    assert src._capture_time(int(now_s * ns), int(pts_s * ns), p) == int(expected_s * ns)
