@@ -234,7 +234,7 @@ def test_inference_failures_skip_batches_then_stop_the_run(tmp_path: Path) -> No
 
     stages = Stages(lambda img: Faces.empty(), broken, ["a"], lambda r: [])  # type: ignore[arg-type]
     runner = CameraRunner(
-        [Camera("x", "rtsp://127.0.0.1/1")], stages, tmp_path, RunOptions(metrics_port=None)
+        [Camera("cam", "rtsp://127.0.0.1/1")], stages, tmp_path, RunOptions(metrics_port=None)
     )
     for _ in range(MAX_ANALYZE_FAILURES - 1):
         runner._process([_frame(0)])  # skipped, logged, counted
