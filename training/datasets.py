@@ -163,6 +163,16 @@ def read_class_folders(root: str | Path, column: str = "gender", labels: Sequenc
     return _require_rows(table, f"class folders {root} (expected sub-folders {list(labels)})")
 
 
+def split_names(table: FaceTable) -> list[str]:
+    """Stable names for the split file: the file name where all images share one folder, else the path."""
+    if not table.paths:
+        return []
+    parent = table.paths[0].parent
+    if all(p.parent == parent for p in table.paths):
+        return [p.name for p in table.paths]
+    return [str(p) for p in table.paths]
+
+
 def split_indices(names: Sequence[str], val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Seeded train/val split that depends only on the set of names, not their order."""
     if not 0 < val_fraction < 1:

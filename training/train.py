@@ -68,11 +68,6 @@ def head_labels(table: dsets.FaceTable, heads: tuple[HeadConfig, ...]) -> dict[s
     return out
 
 
-def split_names(table: dsets.FaceTable) -> list[str]:
-    """Stable names for the split file: paths relative to their common parent."""
-    return [p.name if p.parent == table.paths[0].parent else str(p) for p in table.paths]
-
-
 def prepare_data(recipe: TrainRecipe, out_dir: Path, split_file: Path | None = None) -> PreparedData:
     """Read, split (seeded; written to ``out_dir/split.json``) and preload the dataset."""
     d = recipe.data
@@ -80,7 +75,7 @@ def prepare_data(recipe: TrainRecipe, out_dir: Path, split_file: Path | None = N
     if d.limit is not None and d.limit < len(table):
         keep = np.sort(np.random.default_rng(d.split_seed).permutation(len(table))[: d.limit])
         table = table.subset(keep)
-    names = split_names(table)
+    names = dsets.split_names(table)
     if split_file is not None:
         tr, va = dsets.read_split(split_file, names)
     else:

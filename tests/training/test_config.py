@@ -1,0 +1,81 @@
+"""Training recipe loading: defaults, overrides, unknown keys with a hint, cross-field checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from facelog.training.config import ConfigError, load_recipe, recipe_from_dict
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_shipped_recipe_loads_and_overrides_apply() -> None:
+    recipe = load_recipe(REPO / "configs" / "train_utkface.yaml", {"optim.epochs": 2, "data.limit": 300})
+    assert recipe.optim.epochs == 2
+    assert recipe.data.limit == 300
+    assert [h.name for h in recipe.heads] == ["age", "gender"]
+    assert recipe.heads[0].n_classes == 101
+    assert recipe.heads[1].labels == ("male", "female")
+
+
+@pytest.mark.parametrize(
+    "raw, match",
+    [
+        ({"optim": {"epoch": 3}}, r"unknown key 'optim\.epoch' \(did you mean 'epochs'\?\)"),
+        ({"heads": [{"name": "age", "kind": "age", "sigmaa": 2}]}, r"unknown key 'heads\.0\.sigmaa' \(did you mean 'sigma'\?\)"),
+        ({"dataa": {}}, r"unknown key 'dataa' \(did you mean 'data'\?\)"),
+        ({"optim": {"zzz": 1}}, r"unknown key 'optim\.zzz' \(known keys: epochs"),
+    ],
+    ids=["nested", "in-list", "top-level", "no-close-match"],
+)
+def test_unknown_key_is_named_with_hint(raw: dict, match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        recipe_from_dict(raw, "x.yaml")
+
+
+@pytest.mark.parametrize(
+    "raw, match",
+    [
+        ({"data": {"image_size": 64, "load_size": 60}}, "load_size must be >= image_size"),
+        ({"heads": [{"name": "g", "kind": "categorical", "labels": ["a"]}]}, "needs >= 2 labels"),
+        ({"heads": [{"name": "a", "kind": "age"}, {"name": "a", "kind": "age"}]}, "unique"),
+        ({"model": {"widths": [8, 16], "blocks": [1]}}, "equal length"),
+        ({"data": {"kind": "csv"}}, "needs data.labels"),
+    ],
+    ids=["sizes", "one-label", "dup-heads", "widths-blocks", "csv-no-labels"],
+)
+def test_inconsistent_values_fail(raw: dict, match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        recipe_from_dict(raw)
+
+
+def test_extra_head_by_config_alone() -> None:
+    recipe = recipe_from_dict(
+        {"heads": [
+            {"name": "age", "kind": "age"},
+            {"name": "emotion", "kind": "categorical", "labels": ["neutral", "happy", "sad"], "loss_weight": 0.5},
+        ]}
+    )
+    assert recipe.heads[1].n_classes == 3
+    assert recipe.heads[1].loss_weight == 0.5
+
+
+def test_missing_file_and_bad_yaml(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not found"):
+        load_recipe(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("optim: [1, 2\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_recipe(bad)
+    seq = tmp_path / "seq.yaml"
+    seq.write_text("- 1\n- 2\n")
+    with pytest.raises(ConfigError, match="expected a mapping"):
+        load_recipe(seq)
+
+
+def test_config_hash_tracks_content() -> None:
+    a = recipe_from_dict({})
+    assert a.config_hash() == recipe_from_dict({}).config_hash()
+    assert a.config_hash() != recipe_from_dict({"optim": {"epochs": 3}}).config_hash()
