@@ -29,6 +29,7 @@ import threading
 import time
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("FACELOG_SHARED", REPO.parent / "shared"))
@@ -58,6 +59,31 @@ def read_rows(folder: Path) -> list[dict[str, str]]:
     return rows
 
 
+def runner_parts(args: argparse.Namespace) -> tuple[Any, Any]:
+    """Stages and options for the soak camera (the test suite's stand-in until the pipeline's own)."""
+    from facelog.pipeline.rtsp import RunOptions
+    from facelog.pipeline.rtsp_source import Backoff, SourceOptions
+
+    tests = REPO / "tests"
+    sys.path.insert(0, str(tests))
+    from conftest import make_tiny_model  # type: ignore[import-not-found]
+
+    spec = importlib.util.spec_from_file_location("facelog_test_rtsp", tests / "pipeline" / "test_rtsp.py")
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod
+    spec.loader.exec_module(mod)
+    model = args.out / "tiny.onnx"
+    make_tiny_model(model)
+    yunet = SHARED / "models" / "yunet" / "face_detection_yunet_2023mar.onnx"
+    options = RunOptions(
+        source=SourceOptions(open_timeout_s=5.0, read_timeout_s=3.0, backoff=Backoff(0.5, 2.0)),
+        metrics_port=0,
+        rotate_s=120.0,  # exercise rotation: 5 files in 10 minutes
+    )
+    return mod._stages(model, yunet), options
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--minutes", type=float, default=10.0)
@@ -65,13 +91,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--outage-s", type=float, default=5.0, help="length of each outage")
     p.add_argument("--out", type=Path, default=Path("/tmp/facelog_soak"))
     p.add_argument("--clip", type=Path, default=SHARED / "data/videos/head-pose-face-detection-male.mp4")
-    p.add_argument("--config", type=Path, default=None, help="facelog YAML config (default: built-in + yunet)")
+    p.add_argument("--config", type=Path, default=None, help="facelog YAML config")
     p.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("facelog.pipeline.rotating_sink").setLevel(logging.WARNING)
 
-    from facelog.pipeline.rtsp import SUMMARY_NAME, Camera, CameraRunner, soak_runner_parts
+    from facelog.pipeline.rtsp import SUMMARY_NAME, Camera, CameraRunner
 
     srv = load_server_module()
     missing = srv.gst_rtsp_missing()
@@ -83,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     loops = int(duration_s / 4.9) + 2  # the male clip is 62 frames at 12.5 fps
     clip = srv.make_h264_clip(args.clip, args.out / "soak_h264.mp4", loops=loops)
     server = srv.RtspServer({"/cam": str(clip)}, user="soak", password="soak-Secret-1").start()
-    stages, options = soak_runner_parts(args.config)
+    stages, options = runner_parts(args)
     runner = CameraRunner([Camera("soak", server.url("/cam"))], stages, args.out / "csv", options)
     thread = threading.Thread(target=lambda: runner.run(), daemon=True)
 
