@@ -38,7 +38,9 @@ def register(subparsers: Any) -> None:
     tr = subparsers.add_parser("train", help="train an age/gender model from a YAML recipe, then export ONNX")
     tr.add_argument("config", type=Path, help="training recipe, e.g. configs/train_utkface.yaml")
     tr.add_argument("--out", type=Path, required=True, help="run folder (checkpoints, logs, model.onnx)")
-    tr.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override, e.g. optim.epochs=2")
+    tr.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="override, e.g. optim.epochs=2"
+    )
     tr.add_argument("--resume", action="store_true", help="continue from OUT/last.weights.h5")
     tr.add_argument("--split", type=Path, help="reuse a split.json written by an earlier run")
     tr.add_argument("--max-minutes", type=float, help="stop cleanly after this wall time (keeps best)")
@@ -100,7 +102,9 @@ def _export(run: Path, weights: Path, out: Path, flip_average: bool) -> int:
         key = "val_flip" if flip_average else "val_plain"
         extra.update(
             validation={k: round(v, 4) for k, v in s[key].items()},
-            n_train=s["n_train"], n_val=s["n_val"], best_epoch=s.get("best_epoch"),
+            n_train=s["n_train"],
+            n_val=s["n_val"],
+            best_epoch=s.get("best_epoch"),
         )
     try:
         meta = export_onnx(recipe, weights, out, extra, flip_average=flip_average)

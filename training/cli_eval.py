@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from facelog.training.datasets import IMAGE_SUFFIXES
 
 BATCH = 64
@@ -24,9 +23,13 @@ def register_eval_predict(subparsers: Any) -> None:
     """Add ``eval`` and ``predict`` parsers (called by ``facelog.training.cli.register``)."""
     from facelog.training.cli import SHIPPED_MODEL
 
-    ev = subparsers.add_parser("eval", help="age MAE, CS@5, gender accuracy (+ breakdowns, plots) of an ONNX model")
+    ev = subparsers.add_parser(
+        "eval", help="age MAE, CS@5, gender accuracy (+ breakdowns, plots) of an ONNX model"
+    )
     ev.add_argument("--model", type=Path, default=SHIPPED_MODEL, help="ONNX model (default: the shipped one)")
-    ev.add_argument("--data", type=Path, required=True, help="UTKFace folder, CSV list, class-folder root or .mat")
+    ev.add_argument(
+        "--data", type=Path, required=True, help="UTKFace folder, CSV list, class-folder root or .mat"
+    )
     ev.add_argument("--kind", choices=("utkface", "csv", "folders", "wiki"), default="utkface")
     ev.add_argument("--split", type=Path, help="split.json of a training run: evaluate only one part")
     ev.add_argument("--part", choices=("val", "train"), default="val")
@@ -59,7 +62,9 @@ def expand_inputs(inputs: Sequence[Path]) -> list[Path]:
     return out
 
 
-def _read_batches(paths: Sequence[Path], skipped: list[Path]) -> Iterator[tuple[list[Path], list[np.ndarray]]]:
+def _read_batches(
+    paths: Sequence[Path], skipped: list[Path]
+) -> Iterator[tuple[list[Path], list[np.ndarray]]]:
     import cv2
 
     names: list[Path] = []
@@ -153,8 +158,14 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     table = table.subset(keep)
     merged = {k: np.concatenate(v) for k, v in probs.items()}
     report = evaluate_predictions(merged, table, backend.meta)
-    report.update(model=str(args.model), data=str(args.data), split=str(args.split), part=args.part,
-                  flip=args.flip, n_unreadable=len(skipped))
+    report.update(
+        model=str(args.model),
+        data=str(args.data),
+        split=str(args.split),
+        part=args.part,
+        flip=args.flip,
+        n_unreadable=len(skipped),
+    )
     write_report(report, merged, table, backend.meta, args.out)
     print(_summary_line(report))
     return 0

@@ -74,7 +74,9 @@ class ModelConfig(_Strict):
     @model_validator(mode="after")
     def _check(self) -> ModelConfig:
         if len(self.widths) != len(self.blocks):
-            raise ValueError(f"widths and blocks must have equal length, got {len(self.widths)} and {len(self.blocks)}")
+            raise ValueError(
+                f"widths and blocks must have equal length, got {len(self.widths)} and {len(self.blocks)}"
+            )
         if self.freeze_stages > len(self.widths):
             raise ValueError(f"freeze_stages must be <= {len(self.widths)} stages, got {self.freeze_stages}")
         return self

@@ -145,7 +145,9 @@ def read_csv_list(csv_path: str | Path, root: str | Path | None = None) -> FaceT
     return _require_rows(table, f"CSV list {csv_path}")
 
 
-def read_class_folders(root: str | Path, column: str = "gender", labels: Sequence[str] = GENDER_LABELS) -> FaceTable:
+def read_class_folders(
+    root: str | Path, column: str = "gender", labels: Sequence[str] = GENDER_LABELS
+) -> FaceTable:
     """Class folders ``root/<label>/*.jpg`` (e.g. ``female/``, ``male/``); other labels are missing."""
     root = Path(root)
     if not root.is_dir():
@@ -221,5 +223,9 @@ def preload(paths: Sequence[Path], size: int, threads: int = 2) -> tuple[np.ndar
     if (~ok).any():
         bad = [str(p) for p, good in zip(paths, ok, strict=True) if not good]
         log.warning("skipped %d unreadable images, e.g. %s", len(bad), bad[0])
-    out = np.stack([im for im in imgs if im is not None]) if ok.any() else np.zeros((0, size, size, 3), np.uint8)
+    out = (
+        np.stack([im for im in imgs if im is not None])
+        if ok.any()
+        else np.zeros((0, size, size, 3), np.uint8)
+    )
     return out, ok

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from facelog.engines.base import ModelMeta
 from facelog.training.datasets import FaceTable
 from facelog.training.metrics import (
@@ -102,7 +101,11 @@ def write_report(
             centers = [(lo + hi) / 2 for lo, hi in _ranges(report[head.name]["buckets"])]
             ax.plot(centers, [b["mae"] for b in report[head.name]["buckets"]], "r-o", label="MAE per bucket")
             ax.axhline(0, color="k", lw=0.5)
-            ax.set(xlabel="true age", ylabel="predicted - true (years)", title=f"age error (MAE {report[head.name]['mae']:.2f})")
+            ax.set(
+                xlabel="true age",
+                ylabel="predicted - true (years)",
+                title=f"age error (MAE {report[head.name]['mae']:.2f})",
+            )
             ax.legend()
             path = out_dir / "error_vs_age.png"
         else:
@@ -112,7 +115,9 @@ def write_report(
                 ax.text(j, i, str(v), ha="center", va="center")
             ax.set_xticks(range(len(head.labels)), head.labels)
             ax.set_yticks(range(len(head.labels)), head.labels)
-            ax.set(xlabel="predicted", ylabel="true", title=f"{head.name} (acc {report[head.name]['acc']:.3f})")
+            ax.set(
+                xlabel="predicted", ylabel="true", title=f"{head.name} (acc {report[head.name]['acc']:.3f})"
+            )
             path = out_dir / f"confusion_{head.name}.png"
         fig.tight_layout()
         fig.savefig(path)

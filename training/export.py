@@ -15,7 +15,6 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import tensorflow as tf
-
 from facelog.engines.base import META_KEY, HeadMeta, ModelMeta
 from facelog.training.config import TrainRecipe
 from facelog.training.model import build_model
@@ -34,7 +33,8 @@ class ExportError(RuntimeError):
 def model_meta(recipe: TrainRecipe, extra: dict[str, Any]) -> ModelMeta:
     """The metadata stored in the exported file."""
     heads = tuple(
-        HeadMeta(name=h.name, kind=h.kind, labels=h.labels if h.kind == "categorical" else ()) for h in recipe.heads
+        HeadMeta(name=h.name, kind=h.kind, labels=h.labels if h.kind == "categorical" else ())
+        for h in recipe.heads
     )
     size = recipe.data.image_size
     return ModelMeta(
@@ -97,7 +97,9 @@ def export_onnx(
         return [out[n] for n in names]
 
     try:
-        proto, _ = tf2onnx.convert.from_function(forward, input_signature=forward.input_signature, opset=OPSET)
+        proto, _ = tf2onnx.convert.from_function(
+            forward, input_signature=forward.input_signature, opset=OPSET
+        )
     except Exception as err:  # tf2onnx raises many kinds; report them as one typed error
         raise ExportError(f"tf2onnx conversion failed: {err}") from err
     _rename_outputs(proto, names)
@@ -118,7 +120,9 @@ def export_onnx(
     return meta
 
 
-def parity(forward: Any, onnx_path: Path, names: list[str], size: int, seed: int = 0, batch: int = 8) -> float:
+def parity(
+    forward: Any, onnx_path: Path, names: list[str], size: int, seed: int = 0, batch: int = 8
+) -> float:
     """Max abs difference between TensorFlow and ONNX Runtime on random normalised inputs.
 
     Raises:
@@ -130,5 +134,7 @@ def parity(forward: Any, onnx_path: Path, names: list[str], size: int, seed: int
     got = sess.run(names, {"input": x})
     diff = max(float(np.max(np.abs(a - b))) for a, b in zip(ref, got, strict=True))
     if diff >= PARITY_TOL:
-        raise ExportError(f"ONNX output differs from TensorFlow: max abs diff {diff:.3g}, expected < {PARITY_TOL}")
+        raise ExportError(
+            f"ONNX output differs from TensorFlow: max abs diff {diff:.3g}, expected < {PARITY_TOL}"
+        )
     return diff

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import tensorflow as tf
-
 from facelog.training.config import HeadConfig
 
 LossFn = Callable[[tf.Tensor, tf.Tensor], tf.Tensor]
@@ -22,7 +21,9 @@ def _rescale(per_sample: tf.Tensor, valid: tf.Tensor) -> tf.Tensor:
     return per_sample * m * (n / tf.maximum(tf.reduce_sum(m), 1.0))
 
 
-def _age_parts(y_true: tf.Tensor, y_pred: tf.Tensor, n: int) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
+def _age_parts(
+    y_true: tf.Tensor, y_pred: tf.Tensor, n: int
+) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
     y = tf.reshape(tf.cast(y_true, tf.float32), [-1])
     valid = tf.logical_not(tf.math.is_nan(y))
     y0 = tf.where(valid, y, 0.0)

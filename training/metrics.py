@@ -7,7 +7,16 @@ from typing import Any
 
 import numpy as np
 
-AGE_BUCKETS: tuple[tuple[int, int], ...] = ((0, 12), (13, 19), (20, 29), (30, 39), (40, 49), (50, 59), (60, 69), (70, 100))
+AGE_BUCKETS: tuple[tuple[int, int], ...] = (
+    (0, 12),
+    (13, 19),
+    (20, 29),
+    (30, 39),
+    (40, 49),
+    (50, 59),
+    (60, 69),
+    (70, 100),
+)
 
 
 def expected_age(probs: np.ndarray) -> np.ndarray:
@@ -35,7 +44,9 @@ def accuracy(pred: np.ndarray, true: np.ndarray) -> float:
     return float(np.mean(pred[ok] == true[ok])) if ok.any() else float("nan")
 
 
-def age_buckets(pred: np.ndarray, true: np.ndarray, buckets: Sequence[tuple[int, int]] = AGE_BUCKETS) -> list[dict[str, Any]]:
+def age_buckets(
+    pred: np.ndarray, true: np.ndarray, buckets: Sequence[tuple[int, int]] = AGE_BUCKETS
+) -> list[dict[str, Any]]:
     """MAE per inclusive age range of the true age: [{"range": "0-12", "n": .., "mae": ..}, ...]."""
     out = []
     for lo, hi in buckets:
@@ -44,7 +55,9 @@ def age_buckets(pred: np.ndarray, true: np.ndarray, buckets: Sequence[tuple[int,
     return out
 
 
-def per_class_accuracy(pred: np.ndarray, true: np.ndarray, labels: Sequence[str]) -> dict[str, dict[str, Any]]:
+def per_class_accuracy(
+    pred: np.ndarray, true: np.ndarray, labels: Sequence[str]
+) -> dict[str, dict[str, Any]]:
     """Recall per true class: {"male": {"n": .., "acc": ..}, ...}."""
     return {
         lab: {"n": int((true == i).sum()), "acc": accuracy(pred[true == i], true[true == i])}

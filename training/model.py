@@ -9,9 +9,8 @@ import logging
 from collections.abc import Sequence
 
 import keras
-from keras import layers
-
 from facelog.training.config import HeadConfig, ModelConfig
+from keras import layers
 
 log = logging.getLogger(__name__)
 
@@ -95,9 +94,11 @@ def load_backbone(model: keras.Model, cfg: ModelConfig) -> None:
     try:
         trunk.load_weights(str(path))
     except (ValueError, KeyError) as err:
-        raise ValueError(f"backbone weights {path} do not fit the trunk {cfg.widths}/{cfg.blocks}: {err}") from err
+        raise ValueError(
+            f"backbone weights {path} do not fit the trunk {cfg.widths}/{cfg.blocks}: {err}"
+        ) from err
     if cfg.freeze_stages:
-        prefixes = ("stem",) + tuple(f"stage{i}_" for i in range(cfg.freeze_stages))
+        prefixes = ("stem", *(f"stage{i}_" for i in range(cfg.freeze_stages)))
         frozen = [lyr.name for lyr in trunk.layers if lyr.name.startswith(prefixes)]
         for lyr in trunk.layers:
             if lyr.name.startswith(prefixes):

@@ -17,7 +17,6 @@ from typing import Any
 import keras
 import numpy as np
 import tensorflow as tf
-
 from facelog.training import datasets as dsets
 from facelog.training.augment import train_dataset
 from facelog.training.config import HeadConfig, TrainRecipe
@@ -88,11 +87,17 @@ def prepare_data(recipe: TrainRecipe, out_dir: Path, split_file: Path | None = N
     train_t, val_t = train_t.subset(ok_tr), val_t.subset(ok_va)
     if len(train_t) == 0 or len(val_t) == 0:
         raise dsets.DatasetError(f"no readable images: train {len(train_t)}, val {len(val_t)}")
-    log.info("preloaded %d train + %d val faces in %.1f s", len(train_t), len(val_t), time.perf_counter() - t0)
-    return PreparedData(train_x, head_labels(train_t, recipe.heads), val_x, head_labels(val_t, recipe.heads), val_t)
+    log.info(
+        "preloaded %d train + %d val faces in %.1f s", len(train_t), len(val_t), time.perf_counter() - t0
+    )
+    return PreparedData(
+        train_x, head_labels(train_t, recipe.heads), val_x, head_labels(val_t, recipe.heads), val_t
+    )
 
 
-def predict_val(model: keras.Model, images: np.ndarray, recipe: TrainRecipe, flip: bool = False) -> dict[str, np.ndarray]:
+def predict_val(
+    model: keras.Model, images: np.ndarray, recipe: TrainRecipe, flip: bool = False
+) -> dict[str, np.ndarray]:
     """Head probabilities on preloaded uint8 images (optionally averaged with the mirror image)."""
     x = (images.astype(np.float32) - recipe.mean) / recipe.std
     out = {k: np.asarray(v) for k, v in model.predict(x, batch_size=256, verbose=0).items()}
@@ -102,7 +107,9 @@ def predict_val(model: keras.Model, images: np.ndarray, recipe: TrainRecipe, fli
     return out
 
 
-def head_scores(probs: dict[str, np.ndarray], labels: dict[str, np.ndarray], recipe: TrainRecipe) -> dict[str, float]:
+def head_scores(
+    probs: dict[str, np.ndarray], labels: dict[str, np.ndarray], recipe: TrainRecipe
+) -> dict[str, float]:
     """val_<head>_mae / _cs5 for the age head, val_<head>_acc for categorical heads, val_loss."""
     out: dict[str, float] = {}
     total = 0.0
@@ -135,7 +142,11 @@ class EpochEnd(keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         logs = logs if logs is not None else {}
         o = self.recipe.optim
-        logs.update(head_scores(predict_val(self.model, self.data.val_images, self.recipe), self.data.val_labels, self.recipe))
+        logs.update(
+            head_scores(
+                predict_val(self.model, self.data.val_images, self.recipe), self.data.val_labels, self.recipe
+            )
+        )
         lr = self.model.optimizer.learning_rate
         logs["lr"] = float(lr.numpy() if hasattr(lr, "numpy") else lr)
         value = logs[o.monitor] if o.monitor in logs else float("nan")
@@ -152,7 +163,15 @@ class EpochEnd(keras.callbacks.Callback):
         self.state.update(epoch=epoch + 1, elapsed_s=now - self.t_start)
         self._save_last()
         shown = " ".join(f"{k} {v:.4g}" for k, v in logs.items() if k != "lr")
-        log.info("epoch %d/%d %.0fs lr %.2e %s%s", epoch + 1, o.epochs, epoch_s, logs["lr"], shown, " *" if improved else "")
+        log.info(
+            "epoch %d/%d %.0fs lr %.2e %s%s",
+            epoch + 1,
+            o.epochs,
+            epoch_s,
+            logs["lr"],
+            shown,
+            " *" if improved else "",
+        )
         if o.early_stopping_patience and self.state["wait"] >= o.early_stopping_patience:
             log.info("early stop: %s did not improve for %d epochs", o.monitor, self.state["wait"])
             self.model.stop_training = True
@@ -164,7 +183,7 @@ class EpochEnd(keras.callbacks.Callback):
     def _save_last(self) -> None:
         self.model.save_weights(self.out_dir / "last.weights.h5")
         opt_vars = {f"v{i}": v.numpy() for i, v in enumerate(self.model.optimizer.variables)}
-        np.savez(self.out_dir / "last_optimizer.npz", **opt_vars)  # type: ignore[arg-type]
+        np.savez(self.out_dir / "last_optimizer.npz", **opt_vars)
         (self.out_dir / "state.json").write_text(json.dumps(self.state, indent=1))
 
 
@@ -187,7 +206,11 @@ def compile_model(recipe: TrainRecipe, steps_per_epoch: int) -> keras.Model:
     lr: Any = o.lr
     if o.schedule == "cosine":
         lr = keras.optimizers.schedules.CosineDecay(
-            o.lr * 0.05, decay_steps=max(total - warmup, 1), alpha=0.01, warmup_target=o.lr, warmup_steps=warmup
+            o.lr * 0.05,
+            decay_steps=max(total - warmup, 1),
+            alpha=0.01,
+            warmup_target=o.lr,
+            warmup_steps=warmup,
         )
     opt = keras.optimizers.AdamW(learning_rate=lr, weight_decay=o.weight_decay)
     opt.exclude_from_weight_decay(var_names=["gamma", "beta", "bias"])
@@ -223,8 +246,14 @@ def train(recipe: TrainRecipe, out_dir: Path, resume: bool = False, split_file: 
             var.assign(saved[f"v{i}"])
         log.info("resumed from epoch %d (best %s = %s)", state["epoch"], o.monitor, state.get("best"))
     ds = train_dataset(
-        data.train_images, data.train_labels, recipe.augment, recipe.data.image_size, o.batch_size,
-        recipe.mean, recipe.std, o.seed,
+        data.train_images,
+        data.train_labels,
+        recipe.augment,
+        recipe.data.image_size,
+        o.batch_size,
+        recipe.mean,
+        recipe.std,
+        o.seed,
     )
     callbacks = [
         EpochEnd(data, recipe, out_dir, state),
@@ -235,7 +264,14 @@ def train(recipe: TrainRecipe, out_dir: Path, resume: bool = False, split_file: 
     else:
         log.info("tensorboard is not installed: no TensorBoard logs (history.csv has the same numbers)")
     log.info("training %d params, %d steps/epoch x %d epochs", model.count_params(), steps, o.epochs)
-    model.fit(ds, epochs=o.epochs, steps_per_epoch=steps, initial_epoch=state.get("epoch", 0), callbacks=callbacks, verbose=0)
+    model.fit(
+        ds,
+        epochs=o.epochs,
+        steps_per_epoch=steps,
+        initial_epoch=state.get("epoch", 0),
+        callbacks=callbacks,
+        verbose=0,
+    )
     best = out_dir / "best.weights.h5"
     model.load_weights(best)
     trunk_of(model).save_weights(out_dir / "trunk.weights.h5")
@@ -243,7 +279,9 @@ def train(recipe: TrainRecipe, out_dir: Path, resume: bool = False, split_file: 
         **state,
         "params": model.count_params(),
         "val_plain": head_scores(predict_val(model, data.val_images, recipe), data.val_labels, recipe),
-        "val_flip": head_scores(predict_val(model, data.val_images, recipe, flip=True), data.val_labels, recipe),
+        "val_flip": head_scores(
+            predict_val(model, data.val_images, recipe, flip=True), data.val_labels, recipe
+        ),
         "n_train": len(data.train_images),
         "n_val": len(data.val_images),
     }

@@ -13,7 +13,6 @@ import logging
 from pathlib import Path
 
 import numpy as np
-
 from facelog.training.datasets import MAX_AGE, DatasetError, FaceTable
 
 log = logging.getLogger(__name__)
@@ -32,7 +31,9 @@ def _path_text(cell: object) -> str:
     return str(arr.reshape(-1)[0]) if arr.size else ""
 
 
-def read_wiki_mat(mat_path: str | Path, root: str | Path | None = None, key: str = "wiki", min_score: float = 1.0) -> FaceTable:
+def read_wiki_mat(
+    mat_path: str | Path, root: str | Path | None = None, key: str = "wiki", min_score: float = 1.0
+) -> FaceTable:
     """Read ``wiki.mat``/``imdb.mat`` (struct ``key``); image paths are relative to ``root``
 
     (default: the .mat file's folder).

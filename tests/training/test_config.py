@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from facelog.training.config import ConfigError, load_recipe, recipe_from_dict
 
 REPO = Path(__file__).resolve().parents[2]
@@ -24,7 +23,10 @@ def test_shipped_recipe_loads_and_overrides_apply() -> None:
     "raw, match",
     [
         ({"optim": {"epoch": 3}}, r"unknown key 'optim\.epoch' \(did you mean 'epochs'\?\)"),
-        ({"heads": [{"name": "age", "kind": "age", "sigmaa": 2}]}, r"unknown key 'heads\.0\.sigmaa' \(did you mean 'sigma'\?\)"),
+        (
+            {"heads": [{"name": "age", "kind": "age", "sigmaa": 2}]},
+            r"unknown key 'heads\.0\.sigmaa' \(did you mean 'sigma'\?\)",
+        ),
         ({"dataa": {}}, r"unknown key 'dataa' \(did you mean 'data'\?\)"),
         ({"optim": {"zzz": 1}}, r"unknown key 'optim\.zzz' \(known keys: epochs"),
     ],
@@ -53,10 +55,17 @@ def test_inconsistent_values_fail(raw: dict, match: str) -> None:
 
 def test_extra_head_by_config_alone() -> None:
     recipe = recipe_from_dict(
-        {"heads": [
-            {"name": "age", "kind": "age"},
-            {"name": "emotion", "kind": "categorical", "labels": ["neutral", "happy", "sad"], "loss_weight": 0.5},
-        ]}
+        {
+            "heads": [
+                {"name": "age", "kind": "age"},
+                {
+                    "name": "emotion",
+                    "kind": "categorical",
+                    "labels": ["neutral", "happy", "sad"],
+                    "loss_weight": 0.5,
+                },
+            ]
+        }
     )
     assert recipe.heads[1].n_classes == 3
     assert recipe.heads[1].loss_weight == 0.5

@@ -7,7 +7,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-
 from facelog.training import datasets as dsets
 
 
@@ -37,7 +36,10 @@ def utk_dir(tmp_path: Path) -> Path:
 
 def test_utkface_reads_labels_from_names(utk_dir: Path) -> None:
     table = dsets.read_utkface(utk_dir)
-    got = {p.name: (float(a), int(g)) for p, a, g in zip(table.paths, table.labels["age"], table.labels["gender"], strict=True)}
+    got = {
+        p.name: (float(a), int(g))
+        for p, a, g in zip(table.paths, table.labels["age"], table.labels["gender"], strict=True)
+    }
     assert got == {
         "25_0_0_20170116174525125.jpg.chip.jpg": (25.0, 0),
         "116_1_2_20170112213001988.jpg.chip.jpg": (100.0, 1),
@@ -69,8 +71,12 @@ def test_csv_list_allows_empty_labels(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "text, match",
-    [("path,age\na.jpg,3\n", r"missing \['gender'\]"), ("path,age,gender\na.jpg,old,0\n", "age must be a number"),
-     ("path,age,gender\na.jpg,3,x\n", "gender must be"), ("path,age,gender\n", "no usable rows")],
+    [
+        ("path,age\na.jpg,3\n", r"missing \['gender'\]"),
+        ("path,age,gender\na.jpg,old,0\n", "age must be a number"),
+        ("path,age,gender\na.jpg,3,x\n", "gender must be"),
+        ("path,age,gender\n", "no usable rows"),
+    ],
     ids=["header", "bad-age", "bad-gender", "empty"],
 )
 def test_csv_list_bad_input(tmp_path: Path, text: str, match: str) -> None:
@@ -97,12 +103,12 @@ def test_split_is_seeded_order_free_and_roundtrips(tmp_path: Path) -> None:
     names = [f"f{i}.jpg" for i in range(50)]
     tr, va = dsets.split_indices(names, 0.1, seed=7)
     assert len(va) == 5 and len(tr) == 45 and not set(tr) & set(va)
-    tr2, va2 = dsets.split_indices(names[::-1], 0.1, seed=7)
+    _, va2 = dsets.split_indices(names[::-1], 0.1, seed=7)
     assert {names[::-1][i] for i in va2} == {names[i] for i in va}
     _, va3 = dsets.split_indices(names, 0.1, seed=8)
     assert set(va3) != set(va)
     dsets.write_split(tmp_path / "split.json", names, tr, va, 7)
-    tr4, va4 = dsets.read_split(tmp_path / "split.json", names)
+    _, va4 = dsets.read_split(tmp_path / "split.json", names)
     np.testing.assert_array_equal(va4, va)
     with pytest.raises(dsets.DatasetError, match="not in the dataset"):
         dsets.read_split(tmp_path / "split.json", names[:10])

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from facelog.engines.base import HeadMeta, ModelMeta
 from facelog.training import metrics as M
 from facelog.training.datasets import FaceTable
@@ -46,10 +45,22 @@ def test_class_metrics_by_hand() -> None:
 
 
 def test_report_json_and_plots(tmp_path: Path) -> None:
-    meta = ModelMeta("m", "1", "input", (8, 8), "NHWC", 0, ("age", "gender"), 127.5, 127.5,
-                     heads=(HeadMeta("age", "age"), HeadMeta("gender", "categorical", ("male", "female"))))
-    table = FaceTable(tuple(Path(f"{i}.jpg") for i in range(3)),
-                      {"age": np.array([10, 30, 50], np.float32), "gender": np.array([0, 1, 1])})
+    meta = ModelMeta(
+        "m",
+        "1",
+        "input",
+        (8, 8),
+        "NHWC",
+        0,
+        ("age", "gender"),
+        127.5,
+        127.5,
+        heads=(HeadMeta("age", "age"), HeadMeta("gender", "categorical", ("male", "female"))),
+    )
+    table = FaceTable(
+        tuple(Path(f"{i}.jpg") for i in range(3)),
+        {"age": np.array([10, 30, 50], np.float32), "gender": np.array([0, 1, 1])},
+    )
     age = np.zeros((3, 101))
     age[[0, 1, 2], [12, 30, 40]] = 1.0  # errors 2, 0, 10
     gender = np.array([[0.9, 0.1], [0.2, 0.8], [0.7, 0.3]])

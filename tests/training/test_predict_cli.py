@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from facelog.training.cli import main
 
 
@@ -23,8 +22,9 @@ def crops(shared: Path) -> list[Path]:
     return paths
 
 
-def test_predict_prints_csv_and_skips_unreadable(crops: list[Path], tiny_model: Path, tmp_path: Path,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_predict_prints_csv_and_skips_unreadable(
+    crops: list[Path], tiny_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     bad = tmp_path / "broken.jpg"
     bad.write_bytes(b"\xff\xd8 not really a jpeg")
     rc = main(["predict", "--cropped", "--model", str(tiny_model), str(crops[0]), str(bad), str(crops[1])])
@@ -40,8 +40,9 @@ def test_predict_prints_csv_and_skips_unreadable(crops: list[Path], tiny_model: 
     assert "1 of 3 images unreadable" in err
 
 
-def test_predict_folder_and_none_readable(crops: list[Path], tiny_model: Path, tmp_path: Path,
-                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_predict_folder_and_none_readable(
+    crops: list[Path], tiny_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     folder = tmp_path / "faces"
     folder.mkdir()
     for p in crops:
@@ -55,7 +56,9 @@ def test_predict_folder_and_none_readable(crops: list[Path], tiny_model: Path, t
     assert "facelog: error: no readable images" in capsys.readouterr().err
 
 
-def test_predict_needs_cropped_and_model(crops: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_predict_needs_cropped_and_model(
+    crops: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["predict", str(crops[0])]) == 2
     assert "needs --cropped" in capsys.readouterr().err
     assert main(["predict", "--cropped", "--model", str(tmp_path / "none.onnx"), str(crops[0])]) == 2
@@ -65,7 +68,19 @@ def test_predict_needs_cropped_and_model(crops: list[Path], tmp_path: Path, caps
 def test_eval_csv_list_writes_report(crops: list[Path], tiny_model: Path, tmp_path: Path) -> None:
     lst = tmp_path / "list.csv"
     lst.write_text(f"path,age,gender\n{crops[0]},100,0\n{crops[1]},55,\n{tmp_path / 'gone.jpg'},20,1\n")
-    rc = main(["eval", "--model", str(tiny_model), "--data", str(lst), "--kind", "csv", "--out", str(tmp_path / "ev")])
+    rc = main(
+        [
+            "eval",
+            "--model",
+            str(tiny_model),
+            "--data",
+            str(lst),
+            "--kind",
+            "csv",
+            "--out",
+            str(tmp_path / "ev"),
+        ]
+    )
     assert rc == 0
     report = json.loads((tmp_path / "ev" / "metrics.json").read_text())
     assert report["n"] == 2 and report["n_unreadable"] == 1
