@@ -287,3 +287,13 @@ def test_report_empty_and_bad_csv(tmp_path: Path) -> None:
     bad.write_text("x,y\n1,2\n")
     with pytest.raises(ValueError, match="expected columns age and gender"):
         report.build_report([report.ReportInput("cam/a.mp4", 0, bad, 1, 0.1)])
+
+
+def test_ray_missing_is_one_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from facelog.pipeline import executors
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # what an install without the [ray] extra looks like
+    with pytest.raises(executors.ExecutorUnavailable, match=r"pip install 'facelog\[ray\]'"):
+        executors.import_ray()
