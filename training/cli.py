@@ -95,7 +95,11 @@ def _export(run: Path, weights: Path, out: Path, flip_average: bool) -> int:
     from facelog.training.export import ExportError, export_onnx
 
     recipe = recipe_from_dict(json.loads((run / "recipe.json").read_text()), str(run / "recipe.json"))
-    extra: dict[str, Any] = {"split_seed": recipe.data.split_seed, "val_fraction": recipe.data.val_fraction}
+    extra: dict[str, Any] = {
+        "training_data": f"{recipe.data.kind}: {recipe.data.root or recipe.data.labels}",
+        "split_seed": recipe.data.split_seed,
+        "val_fraction": recipe.data.val_fraction,
+    }
     summary_path = run / "train_summary.json"
     if summary_path.is_file():
         s = json.loads(summary_path.read_text())
