@@ -1,0 +1,162 @@
+"""The inference stage, usable from any source: frames + faces in, one ``FrameResult`` per frame out.
+
+``FaceAnalyzer.analyze`` crops every face of every given frame (from one or many sources), runs them
+through the backend in batches of ``batch_size`` (faces of consecutive frames share a batch), decodes
+age and gender, and, per source, assigns track ids and smoothed values, in the order given.
+
+Example:
+    >>> analyzer = FaceAnalyzer(backend, cfg.crop, batch_size=32, tracking=cfg.tracking)  # doctest: +SKIP
+    >>> results = analyzer.analyze([(frame, detector.detect(frame.image))])  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from facelog.engines.base import Backend
+from facelog.engines.preprocess import crops_to_pixels, decode_age
+from facelog.pipeline.config import CropConfig, TrackingConfig
+from facelog.pipeline.crop import crop_faces
+from facelog.pipeline.track import IouTracker
+from facelog.pipeline.types import Faces, Frame, FrameResult, Gender, Prediction
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class StageTimes:
+    """Seconds spent in each part of the analyzer (summed over calls)."""
+
+    crop_s: float = 0.0
+    infer_s: float = 0.0
+    track_s: float = 0.0
+    batches: int = 0
+    faces: int = 0
+
+
+def model_id(backend: Backend) -> str:
+    """``name@version`` of the model the backend runs (the CSV's ``model`` column)."""
+    return f"{backend.meta.name}@{backend.meta.version}"
+
+
+class FaceAnalyzer:
+    """Crops, batches, infers and tracks faces for any number of sources.
+
+    Args:
+        backend: a loaded ``facelog.engines`` backend.
+        crop_cfg: framing settings.
+        box_side, box_shift_y: the detector's box calibration (``Detector.box_side``/``box_shift_y``).
+        batch_size: faces per backend call (the last batch of a call may be smaller).
+        tracking: tracker settings; None or ``enabled: false`` = no tracking (track_id -1).
+    """
+
+    def __init__(
+        self,
+        backend: Backend,
+        crop_cfg: CropConfig,
+        *,
+        box_side: float = 1.176,
+        box_shift_y: float = 0.078,
+        batch_size: int = 32,
+        tracking: TrackingConfig | None = None,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        meta = backend.meta
+        self._age = meta.head("age")
+        self._gender = meta.head("gender")
+        if self._age is None or self._gender is None:
+            raise ValueError(f"model {meta.name} must have 'age' and 'gender' heads, has {meta.outputs}")
+        labels = self._gender.labels or ("male", "female")
+        if sorted(labels) != ["female", "male"]:
+            raise ValueError(f"gender head labels must be male/female, got {labels}")
+        self._labels: tuple[Gender, ...] = tuple("female" if x == "female" else "male" for x in labels)
+        self.backend = backend
+        self.crop_cfg = crop_cfg
+        self.box_side = box_side
+        self.box_shift_y = box_shift_y
+        self.batch_size = batch_size
+        self.tracking = tracking if tracking is not None and tracking.enabled else None
+        self.model_id = model_id(backend)
+        self.times = StageTimes()
+        self._trackers: dict[str, IouTracker] = {}
+        self._side = int(meta.input_hw[0])
+
+    def reset_source(self, source_id: str) -> None:
+        """Forget the tracks of one source (after a reconnect); its ids keep increasing."""
+        t = self._trackers.get(source_id)
+        if t is not None:
+            t.reset()
+
+    def crops(self, frame: Frame, faces: Faces) -> list[np.ndarray]:
+        """The BGR chips of one frame's faces (see ``facelog.pipeline.crop``)."""
+        return crop_faces(frame.image, faces, self.crop_cfg, self.box_side, self.box_shift_y, self._side)
+
+    def infer_chips(self, chips: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Run chips through the backend in batches: (ages (n,), gender index (n,), gender prob (n,))."""
+        ages, gidx, gprob = [], [], []
+        meta = self.backend.meta
+        assert self._age is not None and self._gender is not None
+        for start in range(0, len(chips), self.batch_size):
+            pixels = crops_to_pixels(chips[start : start + self.batch_size], meta)
+            out = self.backend.infer(pixels)
+            self.times.batches += 1
+            ages.append(decode_age(out[self._age.name]))
+            g = out[self._gender.name]
+            gi = g.argmax(1)
+            gidx.append(gi)
+            gprob.append(g[np.arange(len(g)), gi])
+        if not ages:
+            z = np.zeros(0, np.float32)
+            return z, np.zeros(0, np.int64), z
+        return np.concatenate(ages), np.concatenate(gidx), np.concatenate(gprob)
+
+    def analyze(self, items: Sequence[tuple[Frame, Faces]]) -> list[FrameResult]:
+        """Analyze frames (of one or many sources) in the order given: one ``FrameResult`` each.
+
+        Frames of the same source must come in increasing ``index`` order across calls (tracking).
+        """
+        t0 = time.perf_counter()
+        chips: list[np.ndarray] = []
+        for frame, faces in items:
+            if len(faces):
+                chips.extend(self.crops(frame, faces))
+        t1 = time.perf_counter()
+        ages, gidx, gprob = self.infer_chips(chips)
+        t2 = time.perf_counter()
+        results = []
+        k = 0
+        for frame, faces in items:
+            preds = []
+            for i in range(len(faces)):
+                x1, y1, x2, y2 = (float(v) for v in faces.xyxy[i])
+                preds.append(
+                    Prediction(
+                        face_index=i,
+                        xyxy=(x1, y1, x2, y2),
+                        det_score=float(faces.score[i]),
+                        age=float(ages[k]),
+                        gender=self._labels[int(gidx[k])],
+                        gender_score=float(gprob[k]),
+                    )
+                )
+                k += 1
+            ptuple = tuple(preds)
+            if self.tracking is not None:
+                tracker = self._trackers.get(frame.source_id)
+                if tracker is None:
+                    tracker = self._trackers[frame.source_id] = IouTracker(self.tracking)
+                ptuple = tracker.update(ptuple)
+            results.append(FrameResult(frame.source_id, frame.index, frame.pts_ns, ptuple, frame.wall_ns))
+        t3 = time.perf_counter()
+        self.times.crop_s += t1 - t0
+        self.times.infer_s += t2 - t1
+        self.times.track_s += t3 - t2
+        self.times.faces += len(chips)
+        return results
+
+    __call__ = analyze

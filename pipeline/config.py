@@ -1,0 +1,248 @@
+"""The one config loader: YAML (+ overrides) -> a frozen, validated ``AppConfig``.
+
+Every section is a pydantic model with ``extra="forbid"``: an unknown key is an error that names
+the closest known key ("did you mean"). Cross-field checks live next to the models and raise
+``ConfigError``. Load once in ``main()`` and pass the typed object down.
+
+Example:
+    >>> cfg = load_config("configs/default.yaml", {"sampling": {"stride": 2}})  # doctest: +SKIP
+    >>> cfg.sampling.stride  # doctest: +SKIP
+    2
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from facelog.pipeline.errors import ConfigError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+__all__ = [
+    "AppConfig",
+    "BackendConfig",
+    "BatchConfig",
+    "BatchingConfig",
+    "ConfigError",
+    "CropConfig",
+    "DetectorConfig",
+    "ModelConfig",
+    "OutputConfig",
+    "RtspConfig",
+    "SamplingConfig",
+    "TrackingConfig",
+    "default_model_path",
+    "load_config",
+]
+
+
+def default_model_path() -> str:
+    """The shipped age/gender model, resolved relative to the installed ``facelog.engines`` package."""
+    import facelog.engines
+
+    return str(Path(facelog.engines.__file__).resolve().parent / "models" / "facelog_age_gender.onnx")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DetectorConfig(_Section):
+    """Face detector. ``auto``: YuNet when its ONNX file resolves, else BlazeFace (offline, shipped)."""
+
+    kind: Literal["auto", "yunet", "blazeface"] = "auto"
+    yunet_path: str | None = None  # else $FACELOG_YUNET, else ~/.cache/facelog/, else download
+    download: bool = True  # fetch YuNet from OpenCV's zoo (sha256-checked) when it is nowhere local
+    score_threshold: float | None = Field(default=None, ge=0.0, le=1.0)  # None: the detector's default
+    nms: float = Field(default=0.3, gt=0.0, le=1.0)  # IoU above which the weaker box is dropped
+    min_face_px: int = Field(default=20, ge=0)  # faces whose box is shorter than this (px) are skipped
+    top_k: int = Field(default=5000, gt=0)
+
+
+class CropConfig(_Section):
+    """How a detection becomes the UTKFace-like chip the model was trained on (docs/PIPELINE.md)."""
+
+    framing: Literal["auto", "eyes", "box"] = "auto"  # auto: eyes when the detector gives landmarks
+    eye_side: float = Field(default=2.46, gt=0)  # chip side / eye distance
+    eye_x: float = Field(default=0.485, gt=0, lt=1)  # eye midpoint within the chip (fractions)
+    eye_y: float = Field(default=0.292, gt=0, lt=1)
+    box_side: float | None = Field(default=None, gt=0)  # chip side / box width; None: detector's own
+    box_shift_y: float | None = None  # chip centre below box centre, x box height; None: detector's
+
+
+class ModelConfig(_Section):
+    """The age/gender model (a facelog ONNX file with ``facelog_meta``)."""
+
+    path: str = Field(default_factory=default_model_path)
+
+
+class BackendConfig(_Section):
+    """Inference backend, chosen by ``facelog.engines.registry`` from ``kind`` (never from a suffix)."""
+
+    kind: Literal["auto", "onnxruntime", "onnxruntime-cuda", "tensorrt"] = "auto"
+    threads: int = Field(default=0, ge=0)  # ORT intra-op threads; 0 = library default
+    precision: Literal["fp32", "fp16", "int8"] | None = None  # TensorRT only
+    device: int | None = None
+    max_batch: int | None = Field(default=None, gt=0)
+    opt_batch: int | None = Field(default=None, gt=0)
+    workspace_mb: int | None = Field(default=None, gt=0)
+    cache_dir: str | None = None
+    calib: str | None = None
+    calib_images: int | None = Field(default=None, gt=0)
+
+    def options(self) -> dict[str, Any]:
+        """The options to pass to ``load_backend`` (only those set)."""
+        return {k: v for k, v in self.model_dump(exclude={"kind"}).items() if v is not None}
+
+
+class BatchingConfig(_Section):
+    """Faces from consecutive frames fill one batch; flushed when full or after ``max_wait_ms``."""
+
+    batch_size: int = Field(default=32, gt=0)
+    max_wait_ms: float = Field(default=50.0, ge=0)
+    frame_queue: int = Field(default=8, gt=0)  # decoded frames waiting for detection
+    face_queue: int = Field(default=16, gt=0)  # detected frames waiting for inference
+
+
+class SamplingConfig(_Section):
+    """Which frames are processed: every ``stride``-th, or about ``target_fps`` per second of video."""
+
+    stride: int = Field(default=1, gt=0)
+    target_fps: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _one_of(self) -> SamplingConfig:
+        if self.stride != 1 and self.target_fps is not None:
+            raise ValueError(f"set sampling.stride or sampling.target_fps, not both (got {self.stride}, "
+                             f"{self.target_fps})")  # fmt: skip
+        return self
+
+
+class TrackingConfig(_Section):
+    """IoU tracker: track ids, running-mean age and majority gender per track."""
+
+    enabled: bool = True
+    iou_threshold: float = Field(default=0.3, gt=0, le=1)
+    max_missed: int = Field(default=5, ge=0)  # processed frames a track survives without a match
+    smoothing: Literal["mean", "ema"] = "mean"
+    ema_alpha: float = Field(default=0.3, gt=0, le=1)
+
+
+class OutputConfig(_Section):
+    """CSV output."""
+
+    decimals: int = Field(default=2, ge=0, le=6)  # rounding of boxes, scores and ages
+
+
+class RtspConfig(_Section):
+    """Live cameras (owned by the RTSP module; defaults keep file runs independent of it)."""
+
+
+class BatchConfig(_Section):
+    """Archive batch jobs (owned by the batch module, docs/BATCH.md). Not part of the config hash."""
+
+    patterns: list[str] = Field(
+        default_factory=lambda: ["**/*.mp4", "**/*.mkv", "**/*.avi", "**/*.mov", "**/*.ts"], min_length=1
+    )  # archive-relative globs, case-insensitive
+    workers: int = Field(default=1, ge=1)  # worker processes (local) or actors (ray)
+    executor: Literal["local", "ray"] = "local"
+    ray_address: str | None = None  # existing cluster ("auto", "ray://head:10001"); None: start a local one
+    gpus_per_worker: float | None = Field(default=None, ge=0)  # ray num_gpus; None: 1 if the cluster has GPUs
+    gpus: list[int] = Field(default_factory=list)  # local: GPU ids, worker i -> gpus[i % len]
+    retry_failed: bool = False  # retry files that failed in an earlier run
+    min_age_s: float = Field(default=0.0, ge=0)  # leave files modified more recently for the next run
+
+
+class AppConfig(_Section):
+    """Everything a run needs. Every section defaults to its defaults."""
+
+    detector: DetectorConfig = Field(default_factory=DetectorConfig)
+    crop: CropConfig = Field(default_factory=CropConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    backend: BackendConfig = Field(default_factory=BackendConfig)
+    batching: BatchingConfig = Field(default_factory=BatchingConfig)
+    sampling: SamplingConfig = Field(default_factory=SamplingConfig)
+    tracking: TrackingConfig = Field(default_factory=TrackingConfig)
+    output: OutputConfig = Field(default_factory=OutputConfig)
+    rtsp: RtspConfig = Field(default_factory=RtspConfig)
+    batch: BatchConfig = Field(default_factory=BatchConfig)
+
+
+def _check_keys(data: Any, model: type[BaseModel], where: str, origin: str) -> None:
+    """Raise ConfigError for the first unknown key, with the closest known key as a hint."""
+    if not isinstance(data, dict):
+        return
+    fields = model.model_fields
+    for key, value in data.items():
+        if key not in fields:
+            name = f"{where}{key}"
+            hint = difflib.get_close_matches(str(key), list(fields), n=1, cutoff=0.5)
+            alt = f"; did you mean '{where}{hint[0]}'?" if hint else f"; known keys: {', '.join(fields)}"
+            raise ConfigError(f"unknown config key '{name}' in {origin}{alt}")
+        ann = fields[key].annotation
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            _check_keys(value, ann, f"{where}{key}.", origin)
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if "." in key:  # dotted override: {"detector.kind": "yunet"}
+            head, rest = key.split(".", 1)
+            value, key = {rest: value}, head
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        elif isinstance(value, dict) and any("." in k for k in value):
+            out[key] = _merge({}, value)
+        else:
+            out[key] = value
+    return out
+
+
+def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> AppConfig:
+    """Load and validate a config.
+
+    Args:
+        path: a YAML file; None = all defaults.
+        overrides: nested (``{"sampling": {"stride": 2}}``) or dotted (``{"sampling.stride": 2}``)
+            values applied on top of the file; None values are ignored.
+
+    Returns:
+        The frozen ``AppConfig``.
+
+    Raises:
+        ConfigError: missing/unreadable file, bad YAML, unknown key (with a hint) or invalid value.
+    """
+    data: dict[str, Any] = {}
+    origin = "defaults"
+    if path is not None:
+        p = Path(path)
+        origin = str(p)
+        if not p.is_file():
+            raise ConfigError(f"config file not found: {p}")
+        try:
+            loaded = yaml.safe_load(p.read_text(encoding="utf-8"))
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ConfigError(f"config {p} is not valid YAML: {first}") from exc
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"config {p} must be a mapping of sections, got {type(loaded).__name__}")
+        data = loaded
+    if overrides:
+        data = _merge(data, _drop_none(overrides))
+        origin = f"{origin} + overrides"
+    _check_keys(data, AppConfig, "", origin)
+    try:
+        return AppConfig.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(x) for x in err["loc"])
+        raise ConfigError(f"config {origin}: {loc}: {err['msg']} (got {err.get('input')!r})") from exc
+
+
+def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: _drop_none(v) if isinstance(v, dict) else v for k, v in d.items() if v is not None}

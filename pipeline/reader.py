@@ -1,0 +1,168 @@
+"""Video files via OpenCV (FFmpeg): frames with their index and presentation time.
+
+``VideoSource`` checks the input before the first frame (missing, empty, not a video, no decodable
+frame) and raises ``SourceError`` with one line. Frames are sampled by stride or target fps; skipped
+frames are only grabbed, not converted. pts comes from ``CAP_PROP_POS_MSEC`` as integer ns; fps stays
+a float. A stream that ends well before the frame count its container announced is truncated:
+``VideoSource`` raises ``SourceError`` after yielding the frames before the break.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+from facelog.pipeline.errors import SourceError
+from facelog.pipeline.types import Frame
+
+log = logging.getLogger(__name__)
+
+# A container's frame count is an estimate for some formats: allow this much shortfall at the end.
+TRUNCATION_SLACK = 0.02
+
+
+@dataclass(frozen=True, slots=True)
+class VideoInfo:
+    """What the container says about the video stream."""
+
+    width: int
+    height: int
+    fps: float  # 0.0 when unknown
+    frame_count: int  # as announced by the container; 0 when unknown
+    codec: str
+
+
+_MAGIC = ((4, b"ftyp", "MP4/MOV"), (0, b"RIFF", "AVI"), (0, b"\x1aE\xdf\xa3", "Matroska/WebM"),
+          (0, b"FLV", "FLV"), (0, b"OggS", "Ogg"), (0, b"\x00\x00\x01\xba", "MPEG-PS"))  # fmt: skip
+
+
+def sniff_container(path: Path) -> str | None:
+    """Name the container from the file's first bytes (for error messages only), or None."""
+    with open(path, "rb") as f:
+        head = f.read(16)
+    for offset, magic, name in _MAGIC:
+        if head[offset : offset + len(magic)] == magic:
+            return name
+    return None
+
+
+def _fourcc(value: float) -> str:
+    code = int(value)
+    text = "".join(chr((code >> (8 * i)) & 0xFF) for i in range(4))
+    return text if text.isprintable() and text.strip() else f"0x{code:08x}"
+
+
+class VideoSource:
+    """Decoded, sampled frames of one video file.
+
+    Args:
+        path: the video file.
+        source_id: the ``source`` column value (default: the path as given).
+        stride: process every ``stride``-th frame.
+        target_fps: process about this many frames per second of video (by pts) instead.
+
+    Raises:
+        SourceError: on open, when the file cannot be read as video.
+    """
+
+    def __init__(
+        self, path: str | Path, source_id: str | None = None, stride: int = 1, target_fps: float | None = None
+    ) -> None:
+        self.path = Path(path)
+        self.source_id = source_id if source_id is not None else str(path)
+        if stride < 1:
+            raise ValueError(f"stride must be >= 1, got {stride}")
+        self.stride = stride
+        self.target_fps = target_fps
+        self.frames_read = 0
+        self.frames_processed = 0
+        self.decode_s = 0.0
+        self._last_slot = -1
+        self._cap = self._open()
+        c = self._cap
+        self.info = VideoInfo(
+            width=int(c.get(cv2.CAP_PROP_FRAME_WIDTH)),
+            height=int(c.get(cv2.CAP_PROP_FRAME_HEIGHT)),
+            fps=float(c.get(cv2.CAP_PROP_FPS) or 0.0),
+            frame_count=max(0, int(c.get(cv2.CAP_PROP_FRAME_COUNT) or 0)),
+            codec=_fourcc(c.get(cv2.CAP_PROP_FOURCC)),
+        )
+
+    def _open(self) -> cv2.VideoCapture:
+        p = self.path
+        if not p.exists():
+            raise SourceError(f"{p}: no such file", path=str(p))
+        if p.is_dir():
+            raise SourceError(f"{p}: is a folder, expected a video file", path=str(p))
+        size = p.stat().st_size
+        if size == 0:
+            raise SourceError(f"{p}: empty file (0 bytes)", path=str(p))
+        cap = cv2.VideoCapture(str(p), cv2.CAP_FFMPEG)
+        if not cap.isOpened():
+            container = sniff_container(p)
+            why = (
+                f"a {container} file that FFmpeg cannot open: unsupported codec, or damaged/truncated"
+                if container
+                else "not a video: FFmpeg does not recognise the format"
+            )
+            raise SourceError(f"{p}: {why} ({size} bytes)", path=str(p))
+        return cap
+
+    @property
+    def frames_skipped(self) -> int:
+        return self.frames_read - self.frames_processed
+
+    def _wanted(self, index: int, pts_ns: int) -> bool:
+        if self.target_fps is None:
+            return index % self.stride == 0
+        # keep the first frame of each 1/target_fps slot of media time
+        slot = math.floor(pts_ns * 1e-9 * self.target_fps + 1e-6)
+        if slot > self._last_slot:
+            self._last_slot = slot
+            return True
+        return False
+
+    def __iter__(self) -> Iterator[Frame]:
+        import time
+
+        self._last_slot = -1
+        cap = self._cap
+        codec = self.info.codec
+        index = 0
+        while True:
+            t0 = time.perf_counter()
+            if not cap.grab():
+                self.decode_s += time.perf_counter() - t0
+                break
+            pts_ns = round(cap.get(cv2.CAP_PROP_POS_MSEC) * 1e6)
+            self.frames_read += 1
+            if self._wanted(index, pts_ns):
+                ok, image = cap.retrieve()
+                self.decode_s += time.perf_counter() - t0
+                if not ok or image is None:
+                    raise SourceError(f"{self.path}: frame {index} could not be decoded (codec {codec})",
+                                      path=str(self.path))  # fmt: skip
+                self.frames_processed += 1
+                yield Frame(self.source_id, index, pts_ns, image)
+            else:
+                self.decode_s += time.perf_counter() - t0
+            index += 1
+        self.close()
+        if index == 0:
+            raise SourceError(
+                f"{self.path}: no decodable video frame (codec {codec} unsupported or stream damaged)",
+                path=str(self.path),
+            )
+        expected = self.info.frame_count
+        if expected and index < expected * (1 - TRUNCATION_SLACK) - 1:
+            raise SourceError(
+                f"{self.path}: truncated video: stream ended after {index} of {expected} frames",
+                path=str(self.path),
+            )
+
+    def close(self) -> None:
+        self._cap.release()

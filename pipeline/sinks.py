@@ -1,0 +1,173 @@
+"""The CSV output: one row per face per processed frame; header from ``CsvRow``'s field names.
+
+Schema (``SCHEMA_VERSION`` 1; a change to the columns bumps it):
+
+source, frame_index, pts_ms, face_index, track_id, x1, y1, x2, y2, det_score, age, gender,
+gender_score, age_smooth, gender_smooth, model, schema_version
+
+A frame with no face has no row; the run summary JSON says which frames were processed.
+``CsvSink`` writes under a temporary name and renames on ``commit()`` (after fsync), so a CSV with
+the final name is always complete.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from dataclasses import astuple, dataclass, fields
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from facelog.pipeline.types import FrameResult
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class CsvRow:
+    """One CSV row. The field order is the column order."""
+
+    source: str
+    frame_index: int
+    pts_ms: float  # presentation time of the frame in the stream (ms)
+    face_index: int  # 0-based within the frame, left to right
+    track_id: int  # -1 without tracking
+    x1: float  # box in pixels of the decoded frame
+    y1: float
+    x2: float
+    y2: float
+    det_score: float
+    age: float  # years (expected value of the age distribution)
+    gender: str  # "male" | "female"
+    gender_score: float  # probability of ``gender``
+    age_smooth: float  # per-track running mean (empty without tracking)
+    gender_smooth: str  # per-track majority (empty without tracking)
+    model: str  # model name@version
+    schema_version: int
+
+
+HEADER: tuple[str, ...] = tuple(f.name for f in fields(CsvRow))
+
+
+def result_rows(result: FrameResult, model: str, decimals: int = 2) -> list[CsvRow]:
+    """The rows of one frame (none for a frame without faces)."""
+
+    def r(x: float) -> float:
+        return round(x, decimals)
+
+    rows = []
+    for p in result.predictions:
+        rows.append(
+            CsvRow(
+                source=result.source_id,
+                frame_index=result.frame_index,
+                pts_ms=round(result.pts_ns / 1e6, 3),
+                face_index=p.face_index,
+                track_id=p.track_id,
+                x1=r(p.xyxy[0]),
+                y1=r(p.xyxy[1]),
+                x2=r(p.xyxy[2]),
+                y2=r(p.xyxy[3]),
+                det_score=round(p.det_score, 4),
+                age=r(p.age),
+                gender=p.gender,
+                gender_score=round(p.gender_score, 4),
+                age_smooth=r(p.age_smooth),
+                gender_smooth=p.gender_smooth or "",
+                model=model,
+                schema_version=SCHEMA_VERSION,
+            )
+        )
+    return rows
+
+
+def to_cells(row: CsvRow) -> list[Any]:
+    """Row values in header order; NaN becomes an empty cell."""
+    return ["" if isinstance(v, float) and math.isnan(v) else v for v in astuple(row)]
+
+
+def fsync_replace(tmp: Path, final: Path) -> None:
+    """fsync ``tmp``, rename it to ``final`` and fsync the folder (POSIX)."""
+    with open(tmp, "rb+") as f:
+        os.fsync(f.fileno())
+    tmp.replace(final)
+    try:
+        fd = os.open(final.parent, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def temp_name(final: Path) -> Path:
+    """The temporary name a file is written under before its atomic rename."""
+    return final.with_name(f".{final.name}.tmp-{os.getpid()}")
+
+
+class CsvSink:
+    """Writes ``FrameResult`` rows to ``path`` atomically.
+
+    Use as a context manager: leaving the block normally commits; an exception removes the
+    temporary file (or keeps it as ``<path>.partial`` when ``abort(keep_partial=True)`` was called).
+
+    Args:
+        path: the final CSV path.
+        model: the ``model`` column value.
+        decimals: rounding of boxes and ages.
+    """
+
+    def __init__(self, path: str | Path, model: str, decimals: int = 2) -> None:
+        self.path = Path(path)
+        self.model = model
+        self.decimals = decimals
+        self.rows = 0
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._tmp = temp_name(self.path)
+        self._f = open(self._tmp, "w", newline="", encoding="utf-8")  # noqa: SIM115 (closed in commit/abort)
+        self._w = csv.writer(self._f)
+        self._w.writerow(HEADER)
+        self._done = False
+
+    def write(self, result: FrameResult) -> int:
+        """Write one frame's rows; returns how many."""
+        rows = result_rows(result, self.model, self.decimals)
+        self._w.writerows(to_cells(r) for r in rows)
+        self.rows += len(rows)
+        return len(rows)
+
+    def commit(self) -> Path:
+        """Flush, fsync and rename to the final name."""
+        if self._done:
+            return self.path
+        self._f.close()
+        fsync_replace(self._tmp, self.path)
+        self._done = True
+        return self.path
+
+    def abort(self, keep_partial: bool = False) -> Path | None:
+        """Drop the output; with ``keep_partial`` keep the rows so far as ``<path>.partial``."""
+        if self._done:
+            return None
+        self._f.close()
+        self._done = True
+        if keep_partial:
+            partial = self.path.with_name(self.path.name + ".partial")
+            self._tmp.replace(partial)
+            return partial
+        self._tmp.unlink(missing_ok=True)
+        return None
+
+    def __enter__(self) -> CsvSink:
+        return self
+
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if et is None:
+            self.commit()
+        else:
+            self.abort()
