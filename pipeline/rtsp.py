@@ -1,57 +1,70 @@
 """Live RTSP cameras: many cameras, one process, one shared inference stage, runs until stopped.
 
-Each camera has a reader thread (:class:`~facelog.pipeline.rtsp_source.RtspSource`) that keeps only
-its newest frame. The processing loop here takes the newest frame of every camera, detects faces,
-sends the faces of *all* cameras through one shared analyzer call (one backend, shared batches)
-and writes each camera's rows to its own hourly-rotated CSV. SIGINT/SIGTERM stop it cleanly: rows
-are flushed, files fsynced and closed, and the exit code is 0.
+``facelog run rtsp://user:pass@host:554/path`` and a YAML config listing cameras (``rtsp.cameras``)
+both end in :func:`run_cameras`. Cameras drop, freeze and come back: each reader reconnects with
+bounded backoff (``rtsp_source``), the loop (``rtsp_runner``) keeps logging the others, and
+SIGINT/SIGTERM flush, fsync and close every CSV and exit 0. Credentials never leave unmasked
+(``redact``). Behaviour, metrics and files: docs/RTSP.md.
 
 Example:
-    >>> cams = [Camera("door", "rtsp://user:pass@10.0.0.5:554/stream1")]   # doctest: +SKIP
-    >>> run_cameras(cams, load_config("configs/rtsp.yaml"), Path("logs"))  # doctest: +SKIP
+    >>> cfg = load_config("configs/rtsp.yaml")  # doctest: +SKIP
+    >>> run_cameras(cfg, ["rtsp://user:pass@10.0.0.5:554/stream1"], out_dir="logs")  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
-import json
+import datetime as dt
 import logging
 import signal
 import threading
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-from facelog.pipeline.metrics import FpsMeter, Metrics, MetricsServer
-from facelog.pipeline.redact import install_log_redaction, redact_text, redact_url, url_secrets
-from facelog.pipeline.rotating_sink import RotatingCsvSink, safe_file_stem
-from facelog.pipeline.rtsp_source import RtspSource, SourceOptions, ensure_ffmpeg_options
-from facelog.pipeline.types import Faces, Frame, FrameResult
+from facelog.pipeline.errors import FacelogError
+from facelog.pipeline.redact import install_log_redaction, redact_url, url_secrets
+from facelog.pipeline.rotating_sink import safe_file_stem
+from facelog.pipeline.rtsp_runner import (
+    MAX_ANALYZE_FAILURES,
+    SUMMARY_NAME,
+    AnalyzerFailing,
+    Camera,
+    CameraRunner,
+    MetricsPortError,
+    RunOptions,
+    Stages,
+)
+from facelog.pipeline.rtsp_source import Backoff, SourceOptions
+from facelog.pipeline.types import FrameResult
+
+if TYPE_CHECKING:
+    from facelog.pipeline.config import AppConfig, RtspConfig
+
+__all__ = [
+    "MAX_ANALYZE_FAILURES",
+    "SUMMARY_NAME",
+    "AnalyzerFailing",
+    "Camera",
+    "CameraRunner",
+    "RtspError",
+    "RunOptions",
+    "Stages",
+    "build_stages",
+    "cameras_for_run",
+    "cameras_from_urls",
+    "options_from_config",
+    "run_cameras",
+    "run_with_stages",
+    "stop_on_signals",
+]
 
 log = logging.getLogger(__name__)
 
-SUMMARY_NAME = "rtsp_summary.json"
-# A batch that fails is skipped (its frames have no rows); this many failures in a row stop the run.
-MAX_ANALYZE_FAILURES = 10
 
-
-class AnalyzerFailing(RuntimeError):
-    """Inference kept failing; the run stops with exit code 1."""
-
-
-@dataclass(frozen=True)
-class Camera:
-    """One camera of a run: a unique ``name`` (rows, files, metrics) and its URL."""
-
-    name: str
-    url: str
-
-    def __repr__(self) -> str:  # never show the password, even in a debugger or a traceback
-        return f"Camera(name={self.name!r}, url={redact_url(self.url)!r})"
+class RtspError(FacelogError):
+    """A camera run cannot start (no cameras, metrics port taken...); the CLI prints one line."""
 
 
 def camera_name_from_url(url: str) -> str:
@@ -73,244 +86,6 @@ def cameras_from_urls(urls: Sequence[str]) -> list[Camera]:
         seen[base] = seen.get(base, 0) + 1
         out.append(Camera(base if seen[base] == 1 else f"{base}_{seen[base]}", url))
     return out
-
-
-@dataclass
-class Stages:
-    """What the loop needs from the rest of the pipeline (built by :func:`build_stages`).
-
-    Attributes:
-        detect: image (H, W, 3) uint8 BGR -> faces.
-        analyze: one call for the frames of all cameras -> one FrameResult per frame, same order.
-        header: CSV column names.
-        to_rows: one FrameResult -> its CSV rows (cells in header order).
-        reset_source: forget per-camera state (tracks) after a reconnect; called with the camera name.
-        close: release the backend.
-    """
-
-    detect: Callable[[np.ndarray], Faces]
-    analyze: Callable[[Sequence[tuple[Frame, Faces]]], list[FrameResult]]
-    header: Sequence[str]
-    to_rows: Callable[[FrameResult], list[list[Any]]]
-    reset_source: Callable[[str], None] = lambda name: None
-    close: Callable[[], None] = lambda: None
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    """How a camera run behaves (from ``AppConfig.rtsp``)."""
-
-    source: SourceOptions = field(default_factory=SourceOptions)
-    rotate_s: float = 3600.0
-    flush_s: float = 2.0
-    metrics_host: str = "127.0.0.1"
-    metrics_port: int | None = 9108  # None: no HTTP endpoint
-    ffmpeg_options: str = "rtsp_transport;tcp|analyzeduration;1000000"
-    stall_after_s: float = 30.0  # /healthz answers 503 when the loop has not ticked for this long
-
-
-class CameraRunner:
-    """The processing loop over many cameras (see the module docstring)."""
-
-    def __init__(
-        self,
-        cameras: Sequence[Camera],
-        stages: Stages,
-        out_dir: Path,
-        options: RunOptions,
-        stop_event: threading.Event | None = None,
-    ) -> None:
-        names = [c.name for c in cameras]
-        if not cameras:
-            raise ValueError("need at least one camera, got none")
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise ValueError(f"camera names must be unique, got duplicates {dupes}")
-        self.stages = stages
-        self.out_dir = Path(out_dir)
-        self.options = options
-        self.metrics = Metrics()
-        self.stop_event = stop_event or threading.Event()
-        self._notify = threading.Event()
-        self._fps = FpsMeter()
-        self._heartbeat = time.monotonic()
-        self._connections: dict[str, int] = {}
-        self._analyze_failures = 0
-        self.sources = [
-            RtspSource(c.name, c.url, options.source, self.metrics, self._notify) for c in cameras
-        ]
-        self.sinks = {
-            c.name: RotatingCsvSink(self.out_dir, c.name, stages.header, options.rotate_s, options.flush_s)
-            for c in cameras
-        }
-        self.secrets = set().union(*(url_secrets(c.url) for c in cameras))
-        self.server: MetricsServer | None = None
-        for c in cameras:
-            self.metrics.add_camera(c.name)
-
-    # -- health ----------------------------------------------------------------------------------
-    def health(self) -> dict[str, Any]:
-        """Liveness of the loop plus each camera's state (served on ``/healthz``)."""
-        age = time.monotonic() - self._heartbeat
-        cams = {s.name: s.status() for s in self.sources}
-        if age > self.options.stall_after_s:
-            status = "stalled"
-        elif all(c["state"] == "connected" for c in cams.values()):
-            status = "ok"
-        else:
-            status = "degraded"
-        return {"status": status, "loop_age_s": round(age, 3), "cameras": cams}
-
-    # -- the loop --------------------------------------------------------------------------------
-    def run(self) -> int:
-        """Run until :attr:`stop_event` is set; return 0, or 1 when every camera gave up."""
-        ensure_ffmpeg_options(self.options.ffmpeg_options)
-        if self.options.metrics_port is not None:
-            self.server = MetricsServer(
-                self.metrics, self.health, self.options.metrics_host, self.options.metrics_port
-            ).start()
-        for src in self.sources:
-            log.info("event=camera_start camera=%s url=%s", src.name, src.safe_url)
-            src.start()
-        code = 0
-        try:
-            while not self.stop_event.is_set():
-                self._notify.wait(0.2)
-                self._notify.clear()
-                now = time.monotonic()
-                self._heartbeat = now
-                frames = [f for s in self.sources if (f := s.slot.take()) is not None]
-                self.metrics.queue_depth.set(len(frames))
-                for src in self.sources:
-                    src.check_stall(now)
-                if frames:
-                    self._process(frames)
-                for sink in self.sinks.values():
-                    sink.tick(now)
-                if all(s.state == "failed" for s in self.sources):
-                    log.error("event=run_failed reason=%r", "every camera gave up; see the errors above")
-                    code = 1
-                    break
-        except (OSError, AnalyzerFailing) as exc:  # disk full, unwritable folder, broken backend
-            log.error("event=run_failed error=%r", redact_text(str(exc), self.secrets))
-            code = 1
-        finally:
-            self._shutdown()
-        return code
-
-    def _process(self, frames: list[Frame]) -> None:
-        items: list[tuple[Frame, Faces]] = []
-        for frame in frames:
-            self._maybe_reset(frame.source_id)
-            try:
-                items.append((frame, self.stages.detect(frame.image)))
-            except Exception as exc:  # one odd frame must not stop the other cameras
-                log.error(
-                    "event=detect_failed camera=%s frame=%d error=%r", frame.source_id, frame.index, exc
-                )
-                self.metrics.errors.labels(frame.source_id, "detect").inc()
-        if not items:
-            return
-        n_faces = sum(len(faces) for _, faces in items)
-        if n_faces:
-            self.metrics.batch_faces.observe(n_faces)
-        try:
-            results = self.stages.analyze(items)
-        except Exception as exc:
-            self._analyze_failures += 1
-            log.error(
-                "event=analyze_failed frames=%d consecutive=%d error=%r",
-                len(items),
-                self._analyze_failures,
-                exc,
-            )
-            if self._analyze_failures >= MAX_ANALYZE_FAILURES:
-                raise AnalyzerFailing(
-                    f"inference failed {self._analyze_failures} times in a row "
-                    f"(limit {MAX_ANALYZE_FAILURES}); last error: {exc!r}"
-                ) from exc
-            return
-        self._analyze_failures = 0
-        done_ns = time.time_ns()
-        for result in results:
-            cam = result.source_id
-            rows = self.stages.to_rows(result)
-            self.sinks[cam].write_rows(result.wall_ns, rows)
-            self.metrics.frames_processed.labels(cam).inc()
-            self.metrics.faces.labels(cam).inc(len(result.predictions))
-            self.metrics.rows.labels(cam).inc(len(rows))
-            self.metrics.latency.labels(cam).observe(max(0.0, (done_ns - result.wall_ns) / 1e9))
-            self.metrics.fps.labels(cam).set(self._fps.tick(cam))
-
-    def _maybe_reset(self, camera: str) -> None:
-        src = next(s for s in self.sources if s.name == camera)
-        if self._connections.get(camera) != src.connections:
-            if camera in self._connections:  # a reconnect: stream time restarted, old tracks are stale
-                self.stages.reset_source(camera)
-            self._connections[camera] = src.connections
-
-    def _shutdown(self) -> None:
-        for src in self.sources:
-            src.stop()
-        # Readers blocked in read() return within the read timeout; they are daemons, so don't wait long.
-        deadline = time.monotonic() + 1.0
-        for src in self.sources:
-            src.join(max(0.0, deadline - time.monotonic()))
-        # Frames read before the stop are real rows: process what is waiting.
-        leftovers = [f for s in self.sources if (f := s.slot.take()) is not None]
-        if leftovers:
-            try:
-                self._process(leftovers)
-            except Exception as exc:
-                log.error("event=final_batch_failed error=%r", exc)
-        for name, sink in self.sinks.items():
-            try:
-                sink.close()
-            except OSError as exc:  # keep closing the others
-                log.error("event=csv_close_failed camera=%s error=%r", name, exc)
-        self.stages.close()
-        if self.server is not None:
-            self.server.close()
-        self._write_summary()
-
-    def summary(self) -> dict[str, Any]:
-        """Per-camera counts and files of this run (no credentials)."""
-
-        reg = self.metrics.registry
-
-        def val(name: str, cam: str) -> int:
-            return int(reg.get_sample_value(f"{name}_total", {"camera": cam}) or 0)
-
-        cams = {}
-        for src in self.sources:
-            n = src.name
-            cams[n] = {
-                "url": src.safe_url,
-                "state": src.state,
-                "last_error": src.last_error,
-                "connections": src.connections,
-                "reconnects": val("facelog_rtsp_reconnects", n),
-                "frames_read": val("facelog_rtsp_frames_read", n),
-                "frames_dropped": val("facelog_rtsp_frames_dropped", n),
-                "frames_processed": val("facelog_frames_processed", n),
-                "faces": val("facelog_faces", n),
-                "rows": self.sinks[n].rows_written,
-                "files": [str(p) for p in self.sinks[n].files],
-            }
-        return {"cameras": cams}
-
-    def _write_summary(self) -> None:
-        doc = self.summary()
-        text = redact_text(json.dumps(doc, indent=2, sort_keys=True), self.secrets)
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        (self.out_dir / SUMMARY_NAME).write_text(text + "\n", encoding="utf-8")
-        for name, c in doc["cameras"].items():
-            log.info(
-                "event=camera_summary camera=%s frames_read=%d processed=%d dropped=%d faces=%d rows=%d"
-                " reconnects=%d state=%s",
-                name, c["frames_read"], c["frames_processed"], c["frames_dropped"], c["faces"], c["rows"],
-                c["reconnects"], c["state"],
-            )  # fmt: skip
 
 
 @contextmanager
@@ -343,5 +118,120 @@ def run_with_stages(
     """Run the cameras with ready-made stages until stopped (signal or ``stop``); return the exit code."""
     install_log_redaction(set().union(*(url_secrets(c.url) for c in cameras)))
     runner = CameraRunner(cameras, stages, out_dir, options, stop_event=stop)
-    with stop_on_signals(runner.stop_event):
-        return runner.run()
+    try:
+        with stop_on_signals(runner.stop_event):
+            return runner.run()
+    except MetricsPortError as exc:
+        raise RtspError(str(exc)) from exc
+
+
+def cameras_for_run(rtsp: RtspConfig, urls: Sequence[str] = ()) -> list[Camera]:
+    """The cameras of ``rtsp.cameras`` followed by ``urls`` (named from host/port/path, kept unique).
+
+    Raises:
+        RtspError: no camera at all.
+    """
+    cams = [Camera(c.name, c.url.get_secret_value()) for c in rtsp.cameras]
+    taken = {c.name for c in cams}
+    for cam in cameras_from_urls(urls):
+        name, n = cam.name, 1
+        while name in taken:
+            n += 1
+            name = f"{cam.name}_{n}"
+        taken.add(name)
+        cams.append(Camera(name, cam.url))
+    if not cams:
+        raise RtspError("no camera to run: give rtsp:// URLs or list them under rtsp.cameras in the config")
+    return cams
+
+
+def options_from_config(rtsp: RtspConfig) -> RunOptions:
+    """The runtime options of the ``rtsp`` config section."""
+    backoff = Backoff(rtsp.backoff_initial_s, rtsp.backoff_max_s, 2.0, rtsp.backoff_jitter)
+    source = SourceOptions(rtsp.open_timeout_s, rtsp.read_timeout_s, backoff, rtsp.max_reconnects)
+    return RunOptions(
+        source=source,
+        rotate_s=rtsp.rotate_s,
+        flush_s=rtsp.flush_s,
+        metrics_host=rtsp.metrics_host,
+        metrics_port=rtsp.metrics_port,
+        ffmpeg_options=rtsp.ffmpeg_options,
+        stall_after_s=rtsp.stall_after_s,
+    )
+
+
+# Live CSVs: the file schema's columns (facelog.pipeline.sinks.HEADER) plus two at the end.
+WALL_COLUMNS = ("wall_time_utc", "wall_ns")
+
+
+def wall_time_utc(wall_ns: int) -> str:
+    """``2026-11-23T06:13:00.736Z`` (ms precision) for a wall-clock time in ns since the epoch."""
+    t = dt.datetime.fromtimestamp(wall_ns // 1_000_000 / 1000, tz=dt.UTC)
+    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
+
+
+def build_stages(cfg: AppConfig) -> Stages:
+    """Detector, one backend and one analyzer shared by every camera, and the CSV row format.
+
+    Raises:
+        ModelError: the model or the detector weights cannot be loaded.
+        BackendUnavailable: the configured backend cannot run here.
+    """
+    from facelog.pipeline.analyze import FaceAnalyzer
+    from facelog.pipeline.runner import build_components
+    from facelog.pipeline.sinks import HEADER, result_rows, to_cells
+
+    comp = build_components(cfg)
+    analyzer = FaceAnalyzer(
+        comp.backend,
+        cfg.crop,
+        box_side=comp.detector.box_side,
+        box_shift_y=comp.detector.box_shift_y,
+        batch_size=cfg.batching.batch_size,
+        tracking=cfg.tracking,
+    )
+    decimals = cfg.output.decimals
+    name, backend, model = comp.detector.name, comp.backend_name, analyzer.model_id
+    log.info("event=stages detector=%s backend=%s model=%s", name, backend, model)
+
+    def to_rows(result: FrameResult) -> list[list[Any]]:
+        extra = [wall_time_utc(result.wall_ns), result.wall_ns]
+        return [to_cells(row) + extra for row in result_rows(result, analyzer.model_id, decimals)]
+
+    return Stages(
+        detect=comp.detector.detect,
+        analyze=analyzer.analyze,
+        header=(*HEADER, *WALL_COLUMNS),
+        to_rows=to_rows,
+        reset_source=analyzer.reset_source,
+        close=comp.close,
+    )
+
+
+def run_cameras(
+    cfg: AppConfig,
+    urls: Sequence[str] = (),
+    out_dir: str | Path = "facelog_rtsp",
+    *,
+    stop: threading.Event | None = None,
+) -> int:
+    """Log every camera of ``cfg.rtsp.cameras`` and ``urls`` until SIGINT/SIGTERM (or ``stop``).
+
+    Args:
+        cfg: the loaded config (detector, model, backend, batching, tracking, output, rtsp).
+        urls: extra ``rtsp://`` URLs (``facelog run rtsp://...``).
+        out_dir: root folder: ``<out_dir>/<camera>/<camera>_<period>.csv`` and ``rtsp_summary.json``.
+        stop: set it to stop the run from another thread (tests, embedding).
+
+    Returns:
+        0 after a stop; 1 when every camera gave up (``rtsp.max_reconnects``), inference kept failing
+        or the output cannot be written.
+
+    Raises:
+        RtspError: no cameras, or the metrics port cannot be bound.
+        ModelError, BackendUnavailable: the model/detector/backend cannot be loaded.
+    """
+    cameras = cameras_for_run(cfg.rtsp, urls)
+    install_log_redaction(set().union(*(url_secrets(c.url) for c in cameras)))
+    options = options_from_config(cfg.rtsp)
+    return run_with_stages(cameras, build_stages(cfg), Path(out_dir), options, stop=stop)

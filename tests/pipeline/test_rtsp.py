@@ -23,8 +23,8 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from facelog.pipeline.rtsp import SUMMARY_NAME, Camera, RunOptions, Stages, run_with_stages
-from facelog.pipeline.rtsp_source import Backoff, SourceOptions
+from facelog.pipeline.config import AppConfig, load_config
+from facelog.pipeline.rtsp import SUMMARY_NAME, Camera, run_cameras
 
 pytestmark = pytest.mark.rtsp
 
@@ -45,11 +45,15 @@ if _missing:
     pytest.skip(_missing, allow_module_level=True)
 
 USER, PASSWORD = "alice", "Sup3r-s3cret-pw"
-OPTIONS = RunOptions(
-    source=SourceOptions(open_timeout_s=2.0, read_timeout_s=1.0, backoff=Backoff(0.1, 0.5, 2.0, 0.2)),
-    flush_s=0.2,
-    metrics_port=0,
-)
+READ_TIMEOUT_S = 1.0
+RTSP_TEST_SETTINGS: dict[str, Any] = {
+    "open_timeout_s": 2.0,
+    "read_timeout_s": READ_TIMEOUT_S,
+    "backoff_initial_s": 0.1,
+    "backoff_max_s": 0.5,
+    "flush_s": 0.2,
+    "metrics_port": 0,
+}
 
 
 @pytest.fixture(scope="session")
@@ -105,63 +109,16 @@ class Run:
         return self.code[0]
 
 
-def _stages(model: Path, yunet: Path) -> Stages:  # TEMPORARY until the pipeline's analyzer lands
-    import cv2
-    import numpy as np
-    from facelog.engines.onnxruntime_backend import OnnxRuntimeBackend
-    from facelog.engines.preprocess import crops_to_pixels, decode_age
-    from facelog.pipeline.types import Faces, FrameResult, Prediction
-
-    be = OnnxRuntimeBackend(model)
-    det = cv2.FaceDetectorYN.create(str(yunet), "", (320, 320), 0.6)
-
-    def detect(img: Any) -> Faces:
-        h, w = img.shape[:2]
-        det.setInputSize((w, h))
-        _, o = det.detect(img)
-        if o is None:
-            return Faces.empty()
-        xyxy = np.stack([o[:, 0], o[:, 1], o[:, 0] + o[:, 2], o[:, 1] + o[:, 3]], 1).astype(np.float32)
-        return Faces(xyxy, o[:, -1].astype(np.float32))
-
-    def analyze(items: Any) -> list[FrameResult]:
-        crops, refs = [], []
-        for fi, (fr, faces) in enumerate(items):
-            for j, b in enumerate(faces.xyxy):
-                x0, y0, x1, y1 = (max(0, int(v)) for v in b)
-                c = fr.image[y0 : max(y1, y0 + 1), x0 : max(x1, x0 + 1)]
-                crops.append(c)
-                refs.append((fi, j))
-        preds: dict[int, list[Prediction]] = {i: [] for i in range(len(items))}
-        if crops:
-            o = be.infer(crops_to_pixels(crops, be.meta))
-            ages = decode_age(o["age"])
-            for k, (fi, j) in enumerate(refs):
-                g = int(o["gender"][k].argmax())
-                box = tuple(float(v) for v in items[fi][1].xyxy[j])
-                preds[fi].append(
-                    Prediction(j, box, 1.0, float(ages[k]), ("male", "female")[g], float(o["gender"][k][g]))  # type: ignore[arg-type]
-                )
-        return [
-            FrameResult(f.source_id, f.index, f.pts_ns, tuple(preds[i]), f.wall_ns)
-            for i, (f, _) in enumerate(items)
-        ]
-
-    header = ["camera", "frame_index", "wall_ns", "pts_ns", "face_index", "age", "gender"]
-
-    def to_rows(r: FrameResult) -> list[list[Any]]:
-        return [
-            [r.source_id, r.frame_index, r.wall_ns, r.pts_ns, p.face_index, p.age, p.gender]
-            for p in r.predictions
-        ]
-
-    return Stages(detect, analyze, header, to_rows, close=be.close)
-
-
-def run_cameras_for_test(
-    cameras: list[Camera], model: Path, yunet: Path, out: Path, options: RunOptions, stop: threading.Event
-) -> int:
-    return run_with_stages(cameras, _stages(model, yunet), out, options, stop=stop)
+def make_config(model: Path, yunet: Path, cameras: list[Camera], **rtsp: Any) -> AppConfig:
+    """The run config of these tests: tiny real model, YuNet, small timeouts, cameras in ``rtsp.cameras``."""
+    section = {**RTSP_TEST_SETTINGS, **rtsp, "cameras": [{"name": c.name, "url": c.url} for c in cameras]}
+    overrides = {
+        "model": {"path": str(model)},
+        "detector": {"kind": "yunet", "yunet_path": str(yunet), "download": False},
+        "backend": {"kind": "onnxruntime"},
+        "rtsp": section,
+    }
+    return load_config(None, overrides)
 
 
 def _wall_s(row: dict[str, str]) -> float:
@@ -172,11 +129,12 @@ def _wall_s(row: dict[str, str]) -> float:
 def start_run(tmp_path: Path, tiny_model: Path, yunet_path: Path) -> Iterator[Callable[..., Run]]:
     runs: list[Run] = []
 
-    def start(cameras: list[Camera], options: RunOptions = OPTIONS) -> Run:
+    def start(cameras: list[Camera]) -> Run:
         run = Run(out=tmp_path / f"run{len(runs)}")
 
         def target() -> None:
-            run.code.append(run_cameras_for_test(cameras, tiny_model, yunet_path, run.out, options, run.stop))
+            cfg = make_config(tiny_model, yunet_path, cameras)
+            run.code.append(run_cameras(cfg, [], run.out, stop=run.stop))
 
         run.thread = threading.Thread(target=target, daemon=True)
         run.thread.start()
@@ -200,9 +158,10 @@ def test_rows_arrive_with_wall_and_stream_time(server: Any, start_run: Callable[
     assert len(rows) >= 10  # ~12 fps clip, one face a frame
     walls = [_wall_s(r) for r in rows]
     assert walls == sorted(walls) and t0 - 1 < walls[0] < time.time()
-    stream_s = [int(r["pts_ns"]) / 1e9 for r in rows]
+    stream_s = [float(r["pts_ms"]) / 1e3 for r in rows]
     assert stream_s == sorted(stream_s) and stream_s[-1] - stream_s[0] > 1.0
-    assert {r["camera"] for r in rows} == {"door"}
+    assert {r["source"] for r in rows} == {"door"}
+    assert rows[0]["wall_time_utc"].endswith("Z") and rows[0]["gender"] in ("male", "female")
     summary = json.loads((run.out / SUMMARY_NAME).read_text())["cameras"]["door"]
     assert summary["rows"] == len(rows) and summary["frames_read"] >= summary["frames_processed"] > 0
 
@@ -222,7 +181,7 @@ def test_sigkill_detected_no_rows_during_outage_resume_within_5s(
     first_back = run.wait_rows("door", t_back, timeout_s=8)
     code = run.finish()
     lost = [r for r in caplog.records if "event=rtsp_disconnect" in r.getMessage()]
-    assert lost and lost[0].created - t_kill < OPTIONS.source.read_timeout_s
+    assert lost and lost[0].created - t_kill < READ_TIMEOUT_S
     assert not [w for w in run.walls("door") if t_kill + 0.2 < w < t_back]
     assert first_back is not None and first_back - t_back < 5.0, f"resumed after {first_back} (back {t_back})"
     assert code == 0
@@ -244,7 +203,7 @@ def test_sigstop_detected_within_read_timeout_and_resumes(
     assert run.finish() == 0
     stalled = [r for r in caplog.records if "event=rtsp_stalled" in r.getMessage()]
     # The read timeout plus one loop tick (0.2 s) and scheduling slack on a busy 2-core box.
-    assert stalled and stalled[0].created - t_stop < OPTIONS.source.read_timeout_s + 0.8
+    assert stalled and stalled[0].created - t_stop < READ_TIMEOUT_S + 0.8
     assert not [w for w in run.walls("door") if t_stop + 0.3 < w < t_cont]
     assert first_back is not None and first_back - t_cont < 5.0
 
