@@ -5,7 +5,7 @@ through the backend in batches of ``batch_size`` (faces of consecutive frames sh
 age and gender, and, per source, assigns track ids and smoothed values, in the order given.
 
 Example:
-    >>> analyzer = FaceAnalyzer(backend, cfg.crop, batch_size=32, tracking=cfg.tracking)  # doctest: +SKIP
+    >>> analyzer = FaceAnalyzer(backend, cfg.crop, framing=detector.framing)  # doctest: +SKIP
     >>> results = analyzer.analyze([(frame, detector.detect(frame.image))])  # doctest: +SKIP
 """
 
@@ -20,7 +20,7 @@ import numpy as np
 from facelog.engines.base import Backend
 from facelog.engines.preprocess import crops_to_pixels, decode_age
 from facelog.pipeline.config import CropConfig, TrackingConfig
-from facelog.pipeline.crop import crop_faces
+from facelog.pipeline.crop import YUNET_FRAMING, Framing, crop_faces
 from facelog.pipeline.track import IouTracker
 from facelog.pipeline.types import Faces, Frame, FrameResult, Gender, Prediction
 
@@ -49,7 +49,7 @@ class FaceAnalyzer:
     Args:
         backend: a loaded ``facelog.engines`` backend.
         crop_cfg: framing settings.
-        box_side, box_shift_y: the detector's box calibration (``Detector.box_side``/``box_shift_y``).
+        framing: the detector's crop calibration (``Detector.framing``).
         batch_size: faces per backend call (the last batch of a call may be smaller).
         tracking: tracker settings; None or ``enabled: false`` = no tracking (track_id -1).
     """
@@ -59,8 +59,7 @@ class FaceAnalyzer:
         backend: Backend,
         crop_cfg: CropConfig,
         *,
-        box_side: float = 1.176,
-        box_shift_y: float = 0.078,
+        framing: Framing = YUNET_FRAMING,
         batch_size: int = 32,
         tracking: TrackingConfig | None = None,
     ) -> None:
@@ -77,8 +76,7 @@ class FaceAnalyzer:
         self._labels: tuple[Gender, ...] = tuple("female" if x == "female" else "male" for x in labels)
         self.backend = backend
         self.crop_cfg = crop_cfg
-        self.box_side = box_side
-        self.box_shift_y = box_shift_y
+        self.framing = framing
         self.batch_size = batch_size
         self.tracking = tracking if tracking is not None and tracking.enabled else None
         self.model_id = model_id(backend)
@@ -94,7 +92,7 @@ class FaceAnalyzer:
 
     def crops(self, frame: Frame, faces: Faces) -> list[np.ndarray]:
         """The BGR chips of one frame's faces (see ``facelog.pipeline.crop``)."""
-        return crop_faces(frame.image, faces, self.crop_cfg, self.box_side, self.box_shift_y, self._side)
+        return crop_faces(frame.image, faces, self.crop_cfg, self.framing, self._side)
 
     def infer_chips(self, chips: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Run chips through the backend in batches: (ages (n,), gender index (n,), gender prob (n,))."""

@@ -45,11 +45,19 @@ def _load_plugins(sub: Any) -> None:
 
 
 def add_run_parser(sub: Any) -> None:
-    p = sub.add_parser("run", help="analyze video files (or rtsp:// cameras) into age/gender CSV logs",
-                       description="Write one CSV row per face per processed frame.")  # fmt: skip
+    p = sub.add_parser(
+        "run",
+        help="analyze video files (or rtsp:// cameras) into age/gender CSV logs",
+        description="Write one CSV row per face per processed frame.",
+    )
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="video files, or rtsp:// URLs")
-    p.add_argument("-o", "--out", required=True, type=Path,
-                   help="CSV file for one input; a folder for several inputs (one CSV each)")  # fmt: skip
+    p.add_argument(
+        "-o",
+        "--out",
+        required=True,
+        type=Path,
+        help="CSV file for one input; a folder for several inputs (one CSV each)",
+    )
     p.add_argument("--config", type=Path, help="YAML config (see configs/default.yaml)")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--stride", type=int, help="process every N-th frame")
@@ -95,11 +103,10 @@ def _outputs(inputs: list[str], out: Path) -> list[Path]:
 
 
 def _run_rtsp(args: argparse.Namespace, cfg: Any) -> int:
-    """Hook for live cameras: ``facelog.pipeline.rtsp.run_cameras(cameras, cfg, out_dir)``."""
+    """Hook for live cameras: ``facelog.pipeline.rtsp.run_cameras(cfg, urls, out_dir)`` runs until stopped."""
     from facelog.pipeline import rtsp
 
-    cams = rtsp.cameras_from_urls(args.inputs)
-    return int(rtsp.run_cameras(cams, cfg, args.out))  # type: ignore[attr-defined, unused-ignore]
+    return int(rtsp.run_cameras(cfg, args.inputs, args.out))
 
 
 def handle_run(args: argparse.Namespace) -> int:
@@ -136,15 +143,19 @@ def handle_run(args: argparse.Namespace) -> int:
         )
         for src, out in zip(args.inputs, outs, strict=True):
             try:
-                s = process_video(src, out, cfg, progress=not args.quiet, annotate=args.annotate,
-                                  components=comps)  # fmt: skip
+                s = process_video(
+                    src, out, cfg, progress=not args.quiet, annotate=args.annotate, components=comps
+                )
             except (SourceError, OSError) as exc:
                 _error(str(exc))
                 failed += 1
                 continue
             if not args.quiet:
-                print(f"{src}: {s.frames_processed}/{s.frames_read} frames, {s.faces} faces, "
-                      f"{s.timings['fps']:.1f} fps -> {out}", file=sys.stderr)  # fmt: skip
+                print(
+                    f"{src}: {s.frames_processed}/{s.frames_read} frames, {s.faces} faces, "
+                    f"{s.timings['fps']:.1f} fps -> {out}",
+                    file=sys.stderr,
+                )
     finally:
         comps.close()
     return 1 if failed else 0

@@ -18,13 +18,14 @@ from typing import Any, Literal
 
 import yaml
 from facelog.pipeline.errors import ConfigError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 __all__ = [
     "AppConfig",
     "BackendConfig",
     "BatchConfig",
     "BatchingConfig",
+    "CameraConfig",
     "ConfigError",
     "CropConfig",
     "DetectorConfig",
@@ -65,11 +66,12 @@ class CropConfig(_Section):
     """How a detection becomes the UTKFace-like chip the model was trained on (docs/PIPELINE.md)."""
 
     framing: Literal["auto", "eyes", "box"] = "auto"  # auto: eyes when the detector gives landmarks
-    eye_side: float = Field(default=2.46, gt=0)  # chip side / eye distance
-    eye_x: float = Field(default=0.485, gt=0, lt=1)  # eye midpoint within the chip (fractions)
-    eye_y: float = Field(default=0.292, gt=0, lt=1)
-    box_side: float | None = Field(default=None, gt=0)  # chip side / box width; None: detector's own
-    box_shift_y: float | None = None  # chip centre below box centre, x box height; None: detector's
+    # None: the detector's own calibration (facelog.pipeline.crop.YUNET_FRAMING / BLAZEFACE_FRAMING)
+    eye_side: float | None = Field(default=None, gt=0)  # chip side / eye distance
+    eye_x: float | None = Field(default=None, gt=0, lt=1)  # eye midpoint within the chip (fractions)
+    eye_y: float | None = Field(default=None, gt=0, lt=1)
+    box_side: float | None = Field(default=None, gt=0)  # chip side / box width
+    box_shift_y: float | None = None  # chip centre below box centre, x box height
 
 
 class ModelConfig(_Section):
@@ -115,8 +117,9 @@ class SamplingConfig(_Section):
     @model_validator(mode="after")
     def _one_of(self) -> SamplingConfig:
         if self.stride != 1 and self.target_fps is not None:
-            raise ValueError(f"set sampling.stride or sampling.target_fps, not both (got {self.stride}, "
-                             f"{self.target_fps})")  # fmt: skip
+            raise ValueError(
+                f"set sampling.stride or sampling.target_fps, not both (got {self.stride}, {self.target_fps})"
+            )
         return self
 
 
@@ -136,8 +139,46 @@ class OutputConfig(_Section):
     decimals: int = Field(default=2, ge=0, le=6)  # rounding of boxes, scores and ages
 
 
+class CameraConfig(_Section):
+    """One live camera: a unique ``name`` (CSV folder, ``source`` column, metric label) and its URL.
+
+    ``url`` is a ``SecretStr`` (it usually holds a password): it prints as ``**********`` in reprs,
+    dumps and config hashes; the RTSP module reads it with ``get_secret_value()`` and logs it redacted.
+    """
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    url: SecretStr
+
+
 class RtspConfig(_Section):
-    """Live cameras (owned by the RTSP module; defaults keep file runs independent of it)."""
+    """Live cameras (owned by the RTSP module, docs/RTSP.md; file runs ignore this section)."""
+
+    cameras: list[CameraConfig] = Field(default_factory=list)  # plus rtsp:// URLs from the command line
+    open_timeout_s: float = Field(default=5.0, gt=0)  # connect + first packets (CAP_PROP_OPEN_TIMEOUT_MSEC)
+    read_timeout_s: float = Field(default=3.0, gt=0)  # frozen camera flagged after this (READ_TIMEOUT_MSEC)
+    backoff_initial_s: float = Field(default=0.5, gt=0)  # first reconnect delay, doubled per failure...
+    backoff_max_s: float = Field(default=30.0, gt=0)  # ...up to this
+    backoff_jitter: float = Field(default=0.2, ge=0, lt=1)  # +- fraction, so cameras do not retry in lockstep
+    max_reconnects: int | None = Field(default=None, ge=0)  # failures in a row before giving up; None: never
+    rotate_s: float = Field(default=3600.0, gt=0)  # one CSV per camera per period (UTC-aligned, 3600: hourly)
+    flush_s: float = Field(default=2.0, gt=0)  # rows reach the OS at least this often
+    metrics_host: str = "127.0.0.1"  # 0.0.0.0 lets a remote Prometheus scrape
+    metrics_port: int | None = Field(default=9108, ge=0, le=65535)  # /metrics and /healthz; None: off; 0: any
+    ffmpeg_options: str = "rtsp_transport;tcp|analyzeduration;1000000"  # OPENCV_FFMPEG_CAPTURE_OPTIONS
+    stall_after_s: float = Field(default=30.0, gt=0)  # /healthz answers 503 when the loop is stuck this long
+
+    @model_validator(mode="after")
+    def _check(self) -> RtspConfig:
+        if self.backoff_initial_s > self.backoff_max_s:
+            raise ValueError(
+                f"rtsp.backoff_initial_s must be <= rtsp.backoff_max_s, got {self.backoff_initial_s} > "
+                f"{self.backoff_max_s}"
+            )
+        names = [c.name for c in self.cameras]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"rtsp.cameras names must be unique, got duplicates {dupes}")
+        return self
 
 
 class BatchConfig(_Section):
@@ -241,7 +282,10 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = ".".join(str(x) for x in err["loc"])
-        raise ConfigError(f"config {origin}: {loc}: {err['msg']} (got {err.get('input')!r})") from exc
+        from facelog.pipeline.redact import redact_text  # camera URLs carry passwords
+
+        message = f"config {origin}: {loc}: {err['msg']} (got {err.get('input')!r})"
+        raise ConfigError(redact_text(message)) from exc
 
 
 def _drop_none(d: dict[str, Any]) -> dict[str, Any]:

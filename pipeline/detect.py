@@ -21,13 +21,14 @@ from typing import Protocol, runtime_checkable
 import cv2
 import numpy as np
 from facelog.pipeline.config import DetectorConfig
+from facelog.pipeline.crop import BLAZEFACE_FRAMING, YUNET_FRAMING, Framing
 from facelog.pipeline.errors import ModelError
 from facelog.pipeline.types import Faces
 from facelog.pipeline.weights import BLAZEFACE_PATH, resolve_yunet
 
 log = logging.getLogger(__name__)
 
-YUNET_DEFAULT_SCORE = 0.7
+YUNET_DEFAULT_SCORE = 0.8
 BLAZEFACE_DEFAULT_SCORE = 0.5
 
 
@@ -36,8 +37,7 @@ class Detector(Protocol):
     """Finds faces in one BGR image."""
 
     name: str
-    box_side: float  # UTKFace chip side / this detector's box width (crop calibration)
-    box_shift_y: float  # chip centre below the box centre, x box height
+    framing: Framing  # where UTKFace's chip sits relative to this detector's boxes and eyes
 
     def detect(self, image_bgr: np.ndarray) -> Faces:
         """Detect faces. ``image_bgr``: (H, W, 3) uint8. Returns boxes in absolute pixels."""
@@ -78,8 +78,7 @@ class YuNetDetector:
     """
 
     name = "yunet"
-    box_side = 1.176  # measured on 600 UTKFace chips (docs/PIPELINE.md)
-    box_shift_y = 0.078
+    framing = YUNET_FRAMING
 
     def __init__(
         self,
@@ -127,8 +126,7 @@ class BlazeFaceDetector:
     """
 
     name = "blazeface"
-    box_side = 1.138  # calibrated like YuNet's (benchmarks/crop_calibration.py, docs/PIPELINE.md)
-    box_shift_y = 0.129
+    framing = BLAZEFACE_FRAMING
     INPUT = 192
     OUTPUTS = ("reshaped_regressor_face_4", "reshaped_classifier_face_4")
 
@@ -162,8 +160,9 @@ class BlazeFaceDetector:
         rw, rh = max(1, round(w * scale)), max(1, round(h * scale))
         canvas = np.zeros((self.INPUT, self.INPUT, 3), np.uint8)
         canvas[:rh, :rw] = cv2.resize(image_bgr, (rw, rh), interpolation=cv2.INTER_AREA)
-        blob = cv2.dnn.blobFromImage(canvas, 1 / 127.5, (self.INPUT, self.INPUT), (127.5, 127.5, 127.5),
-                                     swapRB=True)  # fmt: skip
+        blob = cv2.dnn.blobFromImage(
+            canvas, 1 / 127.5, (self.INPUT, self.INPUT), (127.5, 127.5, 127.5), swapRB=True
+        )
         self._net.setInput(blob)
         reg, cls = self._net.forward(list(self.OUTPUTS))
         reg = reg.reshape(-1, 16)

@@ -36,8 +36,14 @@ class VideoInfo:
     codec: str
 
 
-_MAGIC = ((4, b"ftyp", "MP4/MOV"), (0, b"RIFF", "AVI"), (0, b"\x1aE\xdf\xa3", "Matroska/WebM"),
-          (0, b"FLV", "FLV"), (0, b"OggS", "Ogg"), (0, b"\x00\x00\x01\xba", "MPEG-PS"))  # fmt: skip
+_MAGIC = (
+    (4, b"ftyp", "MP4/MOV"),
+    (0, b"RIFF", "AVI"),
+    (0, b"\x1aE\xdf\xa3", "Matroska/WebM"),
+    (0, b"FLV", "FLV"),
+    (0, b"OggS", "Ogg"),
+    (0, b"\x00\x00\x01\xba", "MPEG-PS"),
+)
 
 
 def sniff_container(path: Path) -> str | None:
@@ -144,8 +150,10 @@ class VideoSource:
                 ok, image = cap.retrieve()
                 self.decode_s += time.perf_counter() - t0
                 if not ok or image is None:
-                    raise SourceError(f"{self.path}: frame {index} could not be decoded (codec {codec})",
-                                      path=str(self.path))  # fmt: skip
+                    raise SourceError(
+                        f"{self.path}: frame {index} could not be decoded (codec {codec})",
+                        path=str(self.path),
+                    )
                 self.frames_processed += 1
                 yield Frame(self.source_id, index, pts_ns, image)
             else:

@@ -171,8 +171,13 @@ def _read(src: VideoSource, out: queue.Queue[Any], stop: threading.Event) -> Non
         src.close()
 
 
-def _detect(det: Detector, inp: queue.Queue[Any], out: queue.Queue[Any], stop: threading.Event,
-            times: dict[str, float]) -> None:  # fmt: skip
+def _detect(
+    det: Detector,
+    inp: queue.Queue[Any],
+    out: queue.Queue[Any],
+    stop: threading.Event,
+    times: dict[str, float],
+) -> None:
     try:
         while not stop.is_set():
             try:
@@ -266,9 +271,13 @@ def process_video(
     except BaseException:
         src.close()
         raise
-    analyzer = FaceAnalyzer(comp.backend, cfg.crop, box_side=comp.detector.box_side,
-                            box_shift_y=comp.detector.box_shift_y, batch_size=cfg.batching.batch_size,
-                            tracking=cfg.tracking)  # fmt: skip
+    analyzer = FaceAnalyzer(
+        comp.backend,
+        cfg.crop,
+        framing=comp.detector.framing,
+        batch_size=cfg.batching.batch_size,
+        tracking=cfg.tracking,
+    )
     info = src.info
     stop = threading.Event()
     times = {"detect_s": 0.0}
@@ -385,8 +394,14 @@ def process_video(
         video.commit()
     sink.commit()
     fsync_replace(tmp, sink_path)
-    log.info("%s: %d frames read, %d processed, %d faces in %.1f s", source, summary.frames_read,
-             summary.frames_processed, faces, wall)  # fmt: skip
+    log.info(
+        "%s: %d frames read, %d processed, %d faces in %.1f s",
+        source,
+        summary.frames_read,
+        summary.frames_processed,
+        faces,
+        wall,
+    )
     return summary
 
 
