@@ -185,8 +185,7 @@ def build_stages(cfg: AppConfig) -> Stages:
     analyzer = FaceAnalyzer(
         comp.backend,
         cfg.crop,
-        box_side=comp.detector.box_side,
-        box_shift_y=comp.detector.box_shift_y,
+        framing=comp.detector.framing,
         batch_size=cfg.batching.batch_size,
         tracking=cfg.tracking,
     )
