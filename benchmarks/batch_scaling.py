@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
 import os
 import shutil
 import sys
@@ -71,7 +70,7 @@ def main() -> int:
         return 2
 
     from facelog.pipeline.batch import run_batch
-    from facelog.pipeline.config import AppConfig, load_config
+    from facelog.pipeline.config import load_config
 
     with tempfile.TemporaryDirectory(prefix="facelog-batch-bench-") as tmp:
         tmp_path = Path(tmp)
@@ -79,13 +78,11 @@ def main() -> int:
         model = args.model or (
             SHIPPED_MODEL if SHIPPED_MODEL.is_file() else tiny_model(tmp_path / "tiny.onnx")
         )
-        base = load_config(args.config).model_dump()
-        base["engine"]["model"] = str(model)
         rows = []
         for workers in args.workers:
-            data = json.loads(json.dumps(base))
-            data["batch"].update(workers=workers, executor="local", min_age_s=0)
-            cfg = AppConfig.model_validate(data)
+            batch_over = {"workers": workers, "executor": "local", "min_age_s": 0}
+            over = {"model.path": str(model), "batch": batch_over}
+            cfg = load_config(args.config, over)
             t0 = time.perf_counter()
             run = run_batch(tmp_path / "archive", tmp_path / f"out-w{workers}", cfg, progress=False)
             wall = time.perf_counter() - t0

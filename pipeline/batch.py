@@ -45,7 +45,7 @@ REPORT_CSV = "report.csv"
 REPORT_PNG = "report.png"
 OUTPUT_SUFFIX = ".csv"
 # Temporary names this package writes (the runner's CSV/summary temps and our own): removed at start.
-STALE_TEMP = re.compile(r"(^\..*\.tmp(\.[A-Za-z0-9]+)?$)|(\.tmp-[A-Za-z0-9_-]+$)|(\.partial$)")
+STALE_TEMP = re.compile(r"(^\..*\.tmp(\.[A-Za-z0-9]+)?$)|(\.tmp-[A-Za-z0-9_-]+$)")
 
 
 class BatchError(RuntimeError):
@@ -219,15 +219,23 @@ def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
 # ------------------------------------------------------------------ the run
 def model_path_of(cfg: AppConfig) -> Path:
     """The age/gender model file the config names (its sha256 is the state's model id)."""
-    return Path(cfg.engine.model)
+    return Path(cfg.model.path)
+
+
+# Settings that cannot change a CSV: how the job runs, where the model lives (it is identified by
+# its content), threads and queue sizes, live-camera options.
+_NOT_HASHED: dict[str, Any] = {
+    "batch": True,
+    "rtsp": True,
+    "model": {"path"},
+    "backend": {"threads", "cache_dir"},
+    "batching": {"frame_queue", "face_queue"},
+}
 
 
 def output_config_hash(cfg: AppConfig) -> str:
-    """Hash of every setting that can change a CSV: all but the batch section (how the job runs)
-    and the model path (the model is identified by its content, so moving it changes nothing)."""
-    values = cfg.model_dump(mode="json", exclude={"batch"})
-    values.get("engine", {}).pop("model", None)
-    return st.config_hash(values)
+    """Hash of every setting that can change a CSV (all but ``_NOT_HASHED``)."""
+    return st.config_hash(cfg.model_dump(mode="json", exclude=_NOT_HASHED))
 
 
 def _identity(f: ArchiveFile, model_id: str, cfg_hash: str) -> st.FileIdentity:
@@ -356,6 +364,11 @@ def _record_failure(
     log.warning("failed: %s: %s", rel_path, error)
 
 
+def partial_path(out_csv: Path) -> Path:
+    """Where ``process_video`` keeps the rows read before a truncation (``SourceError.partial``)."""
+    return out_csv.with_name(out_csv.name + ".partial")
+
+
 def summary_path(out_csv: Path) -> Path:
     """The per-file ``*.summary.json`` that ``process_video`` writes next to its CSV."""
     from facelog.pipeline import runner
@@ -395,6 +408,7 @@ def _collect(
                 run.faces += r.faces
                 run.video_s = round(run.video_s + r.video_s, 3)
                 frames_bar.update(r.frames)
+                partial_path(out).unlink(missing_ok=True)  # rows of an earlier truncated version
             else:
                 _record_failure(db, r.rel_path, ident, out_dir, run, r.error or "unknown error")
             files_bar.update(1)
@@ -429,7 +443,7 @@ def register(subparsers: Any) -> None:
         "-o", "--out", type=Path, required=True, metavar="OUT_DIR", help="outputs, state DB and report"
     )
     p.add_argument("-c", "--config", type=Path, default=None, help="YAML config (default: built-in defaults)")
-    p.add_argument("--model", type=Path, default=None, help="age/gender ONNX model (overrides engine.model)")
+    p.add_argument("--model", type=Path, default=None, help="age/gender ONNX model (overrides model.path)")
     p.add_argument(
         "--pattern", action="append", default=None, metavar="GLOB",
         help="archive-relative glob, repeatable (default: batch.patterns, **/*.mp4 ...)",
@@ -461,9 +475,9 @@ def handle(args: argparse.Namespace) -> int:
     """``facelog batch``: exit 0 when every file of this run succeeded, 1 when some failed."""
     import sys
 
-    from facelog.pipeline.config import AppConfig, load_config
+    from facelog.pipeline.config import load_config
+    from facelog.pipeline.errors import FacelogError
     from facelog.pipeline.executors import ExecutorUnavailable, WorkerInitError
-    from pydantic import ValidationError
 
     def fail(msg: str) -> int:
         print(f"facelog: error: {msg}", file=sys.stderr)
@@ -471,14 +485,10 @@ def handle(args: argparse.Namespace) -> int:
 
     try:
         since = parse_since(args.since) if args.since else None
-        cfg = load_config(args.config)
-        data = cfg.model_dump()
-        data["batch"].update(_batch_overrides(args))
-        if args.model is not None:
-            data["engine"]["model"] = str(args.model)
-        cfg = AppConfig.model_validate(data)
+        model = {"path": str(args.model) if args.model else None}
+        cfg = load_config(args.config, {"batch": _batch_overrides(args), "model": model})
         run = run_batch(args.archive, args.out, cfg, since=since, progress=not args.no_progress)
-    except (ValueError, ValidationError, OSError, BatchError, st.StateError, ExecutorUnavailable,
+    except (FacelogError, ValueError, OSError, BatchError, st.StateError, ExecutorUnavailable,
             WorkerInitError) as exc:  # fmt: skip
         return fail(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
     print(

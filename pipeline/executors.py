@@ -96,7 +96,9 @@ class Worker:
 
         t0 = time.perf_counter()
         try:
-            s = runner.process_video(task.source, task.out_csv, self.cfg, components=self._components)
+            s = runner.process_video(
+                task.source, task.out_csv, self.cfg, components=self._components, source_id=task.rel_path
+            )
         except SourceError as exc:
             return FileResult(
                 task.rel_path, False, wall_s=time.perf_counter() - t0, error=str(exc), worker=self.name

@@ -152,12 +152,15 @@ def decide(
     """Whether a file needs processing given its stored row, and why (for logs and the summary).
 
     A done row is reused only when the file content, the model and the config are unchanged and its
-    CSV is still there. Failed files are retried only when asked (or when they changed).
+    CSV is still there. Failed files are retried only when asked or when the file itself changed
+    (not for a new model or config: the failure was the file's).
     """
     if row is None:
         return Action.PROCESS, "new"
     if row.size != current.size or row.fingerprint != current.fingerprint:
         return Action.PROCESS, "file changed"
+    if row.status == "failed":  # a bad file stays bad whatever the model: retried only when asked
+        return (Action.PROCESS, "retry failed") if retry_failed else (Action.SKIP, "failed before")
     if row.model_id != current.model_id:
         return Action.PROCESS, "model changed"
     if row.config_hash != current.config_hash:
@@ -166,8 +169,6 @@ def decide(
         return Action.PROCESS, "interrupted"
     if row.status == "skipped":
         return Action.PROCESS, "previously skipped"
-    if row.status == "failed":
-        return (Action.PROCESS, "retry failed") if retry_failed else (Action.SKIP, "failed before")
     if not output_exists:
         return Action.PROCESS, "output missing"
     return Action.SKIP, "unchanged"

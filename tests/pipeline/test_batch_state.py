@@ -83,6 +83,7 @@ def _row(status: str = "done", **changes: object) -> st.FileRow:
         (_row("failed"), False, False, (st.Action.SKIP, "failed before")),
         (_row("failed"), True, False, (st.Action.PROCESS, "retry failed")),
         (_row("failed", fingerprint="g"), False, False, (st.Action.PROCESS, "file changed")),
+        (_row("failed", model_id="m2"), False, False, (st.Action.SKIP, "failed before")),
         (_row("skipped"), False, False, (st.Action.PROCESS, "previously skipped")),
     ],
     ids=[
@@ -98,6 +99,7 @@ def _row(status: str = "done", **changes: object) -> st.FileRow:
         "failed",
         "retry",
         "failed-changed",
+        "failed-new-model",
         "skipped",
     ],
 )
