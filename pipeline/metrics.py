@@ -39,6 +39,7 @@ class Metrics:
         disconnects: established connections that were lost (EOF, read timeout, stall).
         frames_read: frames decoded by the reader thread.
         frames_dropped: frames replaced by a newer one before inference took them.
+        frames_skipped: frames left out on purpose by sampling (``stride``/``target_fps``).
         frames_processed: frames that went through detection and inference.
         faces: faces logged.
         rows: CSV rows written.
@@ -61,6 +62,9 @@ class Metrics:
         )
         self.frames_dropped = Counter(
             "facelog_rtsp_frames_dropped", "Frames dropped because inference lagged", cam, registry=r
+        )
+        self.frames_skipped = Counter(
+            "facelog_rtsp_frames_skipped", "Frames left out by sampling (stride/target_fps)", cam, registry=r
         )
         self.frames_processed = Counter("facelog_frames_processed", "Frames analysed", cam, registry=r)
         self.faces = Counter("facelog_faces", "Faces logged", cam, registry=r)
@@ -89,7 +93,13 @@ class Metrics:
 
     def add_camera(self, camera: str) -> None:
         """Create the camera's series at zero so dashboards see it before its first event."""
-        for metric in (self.reconnects, self.disconnects, self.frames_read, self.frames_dropped):
+        for metric in (
+            self.reconnects,
+            self.disconnects,
+            self.frames_read,
+            self.frames_dropped,
+            self.frames_skipped,
+        ):
             metric.labels(camera)
         for metric in (self.frames_processed, self.faces, self.rows):
             metric.labels(camera)

@@ -40,7 +40,7 @@ from facelog.pipeline.rtsp_source import Backoff, SourceOptions
 from facelog.pipeline.types import FrameResult
 
 if TYPE_CHECKING:
-    from facelog.pipeline.config import AppConfig, RtspConfig
+    from facelog.pipeline.config import AppConfig, RtspConfig, SamplingConfig
 
 __all__ = [
     "MAX_ANALYZE_FAILURES",
@@ -145,8 +145,8 @@ def cameras_for_run(rtsp: RtspConfig, urls: Sequence[str] = ()) -> list[Camera]:
     return cams
 
 
-def options_from_config(rtsp: RtspConfig) -> RunOptions:
-    """The runtime options of the ``rtsp`` config section."""
+def options_from_config(rtsp: RtspConfig, sampling: SamplingConfig | None = None) -> RunOptions:
+    """The runtime options of the ``rtsp`` config section (and ``sampling``: stride/target_fps per camera)."""
     backoff = Backoff(rtsp.backoff_initial_s, rtsp.backoff_max_s, 2.0, rtsp.backoff_jitter)
     source = SourceOptions(rtsp.open_timeout_s, rtsp.read_timeout_s, backoff, rtsp.max_reconnects)
     return RunOptions(
@@ -157,6 +157,8 @@ def options_from_config(rtsp: RtspConfig) -> RunOptions:
         metrics_port=rtsp.metrics_port,
         ffmpeg_options=rtsp.ffmpeg_options,
         stall_after_s=rtsp.stall_after_s,
+        stride=sampling.stride if sampling else 1,
+        target_fps=sampling.target_fps if sampling else None,
     )
 
 
@@ -232,5 +234,5 @@ def run_cameras(
     """
     cameras = cameras_for_run(cfg.rtsp, urls)
     install_log_redaction(set().union(*(url_secrets(c.url) for c in cameras)))
-    options = options_from_config(cfg.rtsp)
+    options = options_from_config(cfg.rtsp, cfg.sampling)
     return run_with_stages(cameras, build_stages(cfg), Path(out_dir), options, stop=stop)

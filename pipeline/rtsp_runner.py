@@ -82,6 +82,8 @@ class RunOptions:
     metrics_port: int | None = 9108  # None: no HTTP endpoint
     ffmpeg_options: str = "rtsp_transport;tcp|analyzeduration;1000000"
     stall_after_s: float = 30.0  # /healthz answers 503 when the loop has not ticked for this long
+    stride: int = 1  # analyse every stride-th frame read from a camera (sampling.stride)
+    target_fps: float | None = None  # or about this many frames per second per camera (sampling.target_fps)
 
 
 class CameraRunner:
@@ -108,6 +110,7 @@ class CameraRunner:
         self.stop_event = stop_event or threading.Event()
         self._notify = threading.Event()
         self._fps = FpsMeter()
+        self._next_due_ns: dict[str, int] = {}  # target_fps: wall time of each camera's next slot
         self._heartbeat = time.monotonic()
         self._connections: dict[str, int] = {}
         self._analyze_failures = 0
@@ -161,6 +164,7 @@ class CameraRunner:
                 self._heartbeat = now
                 frames = [f for s in self.sources if (f := s.slot.take()) is not None]
                 self.metrics.queue_depth.set(len(frames))
+                frames = [f for f in frames if self._sampled(f)]
                 for src in self.sources:
                     src.check_stall(now)
                 if frames:
@@ -177,6 +181,23 @@ class CameraRunner:
         finally:
             self._shutdown()
         return code
+
+    def _sampled(self, frame: Frame) -> bool:
+        """Apply ``stride``/``target_fps`` per camera; frames left out are counted as skipped."""
+        o, cam = self.options, frame.source_id
+        keep = frame.index % o.stride == 0
+        if keep and o.target_fps is not None:
+            # Slots every 1/target_fps s; the next slot counts from the last one (no drift to a lower
+            # rate), or from this frame after a gap (an outage) or a clock step back.
+            step = int(1e9 / o.target_fps)
+            due = self._next_due_ns.get(cam)
+            keep = due is None or frame.wall_ns >= due or frame.wall_ns < due - 2 * step
+            if keep:
+                nxt = frame.wall_ns + step if due is None or abs(frame.wall_ns - due) > step else due + step
+                self._next_due_ns[cam] = nxt
+        if not keep:
+            self.metrics.frames_skipped.labels(cam).inc()
+        return keep
 
     def _process(self, frames: list[Frame]) -> None:
         items: list[tuple[Frame, Faces]] = []
@@ -272,6 +293,7 @@ class CameraRunner:
                 "reconnects": val("facelog_rtsp_reconnects", n),
                 "frames_read": val("facelog_rtsp_frames_read", n),
                 "frames_dropped": val("facelog_rtsp_frames_dropped", n),
+                "frames_skipped": val("facelog_rtsp_frames_skipped", n),
                 "frames_processed": val("facelog_frames_processed", n),
                 "faces": val("facelog_faces", n),
                 "rows": self.sinks[n].rows_written,

@@ -260,3 +260,63 @@ def test_capture_time_of_late_frames(
     ns = 10**9
     p = None if prev is None else (int(prev[0] * ns), int(prev[1] * ns))
     assert src._capture_time(int(now_s * ns), int(pts_s * ns), p) == int(expected_s * ns)
+
+
+@pytest.mark.parametrize(
+    "stride, target_fps, expected",
+    [(1, None, list(range(10))), (3, None, [0, 3, 6, 9]), (1, 5.0, [0, 3, 5, 8])],
+    ids=["every-frame", "stride-3", "5-fps-of-12.5"],
+)
+def test_sampling_per_camera(
+    tmp_path: Path, stride: int, target_fps: float | None, expected: list[int]
+) -> None:
+    stages = Stages(lambda img: Faces.empty(), lambda items: [], ["a"], lambda r: [])
+    opts = RunOptions(metrics_port=None, stride=stride, target_fps=target_fps)
+    runner = CameraRunner([Camera("cam", "rtsp://127.0.0.1/1")], stages, tmp_path, opts)
+    frames = [Frame("cam", i, 0, np.zeros((2, 2, 3), np.uint8), wall_ns=i * 80_000_000) for i in range(10)]
+    kept = [f.index for f in frames if runner._sampled(f)]
+    assert kept == expected
+    skipped = runner.metrics.registry.get_sample_value("facelog_rtsp_frames_skipped_total", {"camera": "cam"})
+    assert skipped == 10 - len(expected)
+
+
+def test_example_config_loads_and_hides_passwords() -> None:
+    from facelog.pipeline.config import load_config
+    from facelog.pipeline.rtsp import cameras_for_run, options_from_config
+
+    cfg = load_config(Path(__file__).resolve().parents[2] / "configs" / "rtsp.yaml")
+    assert "CHANGE-ME" not in repr(cfg) and "CHANGE-ME" not in json.dumps(cfg.model_dump(mode="json"))
+    cams = cameras_for_run(cfg.rtsp, ["rtsp://u:pw@192.0.2.11:554/stream1"])
+    assert [c.name for c in cams] == ["entrance", "lobby", "192.0.2.11_554_stream1"]
+    assert cams[0].url.startswith("rtsp://viewer:CHANGE-ME@")  # the real URL still reaches FFmpeg
+    opts = options_from_config(cfg.rtsp, cfg.sampling)
+    assert opts.target_fps == 5 and opts.source.read_timeout_s == 3 and opts.metrics_port == 9108
+
+
+@pytest.mark.parametrize(
+    "rtsp, match",
+    [
+        (
+            {"cameras": [{"name": "a", "url": "rtsp://u:pw1234@h/x"}, {"name": "a", "url": "rtsp://h/y"}]},
+            "dupl",
+        ),
+        ({"cameras": [{"url": "rtsp://u:pw1234@h/x"}]}, "name: Field required"),
+        ({"backoff_initial_s": 60}, "backoff_initial_s must be <="),
+        ({"camras": []}, "did you mean 'rtsp.cameras'"),
+    ],
+    ids=["duplicate-names", "no-name", "backoff-order", "typo"],
+)
+def test_rtsp_config_errors_are_clear_and_redacted(rtsp: dict[str, object], match: str) -> None:
+    from facelog.pipeline.config import ConfigError, load_config
+
+    with pytest.raises(ConfigError, match=match) as err:
+        load_config(None, {"rtsp": rtsp})
+    assert "pw1234" not in str(err.value)
+
+
+def test_no_camera_is_a_clear_error() -> None:
+    from facelog.pipeline.config import load_config
+    from facelog.pipeline.rtsp import RtspError, cameras_for_run
+
+    with pytest.raises(RtspError, match="no camera to run"):
+        cameras_for_run(load_config(None).rtsp, [])
