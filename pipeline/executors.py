@@ -134,7 +134,7 @@ _LOCAL_WORKER: Worker | None = None
 _LOCAL_INIT_ERROR: str | None = None
 
 
-def _init_local(cfg_json: str, threads: int, gpu_ids: Sequence[int], counter: Any) -> None:
+def _init_local(cfg_json: str, threads: int, gpu_ids: Sequence[str], counter: Any) -> None:
     """Process-pool initializer: build this process's Worker once."""
     global _LOCAL_WORKER, _LOCAL_INIT_ERROR
     from facelog.pipeline.config import AppConfig
@@ -165,12 +165,13 @@ def run_local(
     tasks: Sequence[FileTask],
     *,
     workers: int,
-    gpu_ids: Sequence[int] = (),
+    gpu_ids: Sequence[str] = (),
     on_dispatch: Callable[[FileTask], None] | None = None,
 ) -> Iterator[FileResult]:
     """Run ``tasks`` on ``workers`` spawned processes; yield results in completion order.
 
     At most ``workers`` tasks are in flight, so a dying process takes down only the files it holds.
+    With ``gpu_ids`` (``CUDA_VISIBLE_DEVICES`` entries), worker *i* sees only ``gpu_ids[i % len]``.
 
     Raises:
         WorkerInitError: a worker could not build its detector/backend.

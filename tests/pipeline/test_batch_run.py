@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 import yaml
-from facelog.pipeline import batch
+from facelog.pipeline import batch, discovery
 from facelog.pipeline import state as st
 from facelog.pipeline.config import AppConfig, load_config
 
@@ -79,7 +79,7 @@ def load(path: Path, model: Path | None = None, **batch_over: object) -> AppConf
 
 def outputs(out: Path) -> dict[str, bytes]:
     """Every file under ``out`` except the state DB, lock and run-level files: path -> bytes."""
-    skip = {st.STATE_DB_NAME, batch.LOCK_NAME, batch.SUMMARY_NAME, batch.REPORT_CSV, batch.REPORT_PNG}
+    skip = {st.STATE_DB_NAME, discovery.LOCK_NAME, batch.SUMMARY_NAME, batch.REPORT_CSV, batch.REPORT_PNG}
     return {
         p.relative_to(out).as_posix(): p.read_bytes()
         for p in sorted(out.rglob("*"))
@@ -212,7 +212,8 @@ def test_kill9_midrun_then_rerun_is_exactly_once(
     try:
         if kill_point == "temp-file-open":  # a CSV is being written under its temporary name
             _wait_for(
-                lambda: out.is_dir() and any(batch.STALE_TEMP.search(p.name) for p in out.rglob("*")), proc
+                lambda: out.is_dir() and any(discovery.STALE_TEMP.search(p.name) for p in out.rglob("*")),
+                proc,
             )
         else:
             _wait_for(lambda: out.is_dir() and any(out.rglob("*.mp4.csv")), proc)
@@ -220,7 +221,7 @@ def test_kill9_midrun_then_rerun_is_exactly_once(
         os.killpg(proc.pid, signal.SIGKILL)  # the driver and its workers, like a machine crash
         proc.wait()
     assert proc.returncode == -signal.SIGKILL
-    leftovers = [p for p in out.rglob("*") if batch.STALE_TEMP.search(p.name)]
+    leftovers = [p for p in out.rglob("*") if discovery.STALE_TEMP.search(p.name)]
     if kill_point == "temp-file-open":  # killed while writing: a truncated temporary CSV stays behind
         assert leftovers
     assert len(csvs(out)) < len(GOOD) or any(s != "done" for s in statuses(out).values())  # really mid-run

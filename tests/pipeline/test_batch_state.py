@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from facelog.pipeline import batch, report
+from facelog.pipeline import discovery, report
 from facelog.pipeline import state as st
 
 MiB = 1 << 20
@@ -158,7 +158,7 @@ def test_state_db_rejects_bad_status_and_other_schema(tmp_path: Path) -> None:
     ],
 )
 def test_glob_regex(pattern: str, path: str, hit: bool) -> None:
-    assert bool(batch.glob_regex(pattern).match(path)) is hit
+    assert bool(discovery.glob_regex(pattern).match(path)) is hit
 
 
 def test_discover_filters_hidden_output_and_since(tmp_path: Path) -> None:
@@ -176,16 +176,16 @@ def test_discover_filters_hidden_output_and_since(tmp_path: Path) -> None:
         (arch / rel).write_bytes(b"x")
     old = dt.datetime(2026, 1, 1, tzinfo=dt.UTC).timestamp()
     os.utime(arch / "c.mp4", (old, old))
-    got = batch.discover(arch, ["**/*.mp4"], exclude=[arch / "out"])
+    got = discovery.discover(arch, ["**/*.mp4"], exclude=[arch / "out"])
     assert [f.rel_path for f in got] == ["c.mp4", "cam1/a.mp4", "cam2/d/b.MP4"]
     assert all(f.size == 1 and f.path.is_file() for f in got)
-    recent = batch.discover(
+    recent = discovery.discover(
         arch, ["**/*.mp4"], since=dt.datetime(2026, 6, 1, tzinfo=dt.UTC), exclude=[arch / "out"]
     )
     assert [f.rel_path for f in recent] == ["cam1/a.mp4", "cam2/d/b.MP4"]
-    assert batch.discover(arch, ["**/*.avi"]) == []
-    with pytest.raises(batch.BatchError, match="archive must be a folder"):
-        batch.discover(arch / "missing", ["**/*.mp4"])
+    assert discovery.discover(arch, ["**/*.avi"]) == []
+    with pytest.raises(discovery.BatchError, match="archive must be a folder"):
+        discovery.discover(arch / "missing", ["**/*.mp4"])
 
 
 @pytest.mark.parametrize(
@@ -194,15 +194,15 @@ def test_discover_filters_hidden_output_and_since(tmp_path: Path) -> None:
      ("2026-11-20T03:00:00+01:00", dt.datetime(2026, 11, 20, 2, tzinfo=dt.UTC))],
 )  # fmt: skip
 def test_parse_since_dates(text: str, expected: dt.datetime) -> None:
-    assert batch.parse_since(text) == expected
+    assert discovery.parse_since(text) == expected
 
 
 def test_parse_since_spans_and_garbage() -> None:
-    ago = dt.datetime.now(dt.UTC) - batch.parse_since("36h")
+    ago = dt.datetime.now(dt.UTC) - discovery.parse_since("36h")
     assert abs(ago.total_seconds() - 36 * 3600) < 60
-    assert abs((dt.datetime.now(dt.UTC) - batch.parse_since("2d")).total_seconds() - 48 * 3600) < 60
+    assert abs((dt.datetime.now(dt.UTC) - discovery.parse_since("2d")).total_seconds() - 48 * 3600) < 60
     with pytest.raises(ValueError, match="--since must be"):
-        batch.parse_since("yesterday")
+        discovery.parse_since("yesterday")
 
 
 def test_clean_stale_temps_keeps_outputs(tmp_path: Path) -> None:
@@ -215,18 +215,18 @@ def test_clean_stale_temps_keeps_outputs(tmp_path: Path) -> None:
     for p in keep + stale:
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_text("x")
-    assert sorted(batch.clean_stale_temps(tmp_path)) == sorted(stale)
+    assert sorted(discovery.clean_stale_temps(tmp_path)) == sorted(stale)
     assert all(p.exists() for p in keep) and not any(p.exists() for p in stale)
 
 
 def test_exclusive_lock_refuses_a_second_run(tmp_path: Path) -> None:
     with (
-        batch.exclusive_lock(tmp_path),
-        pytest.raises(batch.BatchError, match="another facelog batch is running"),
-        batch.exclusive_lock(tmp_path),
+        discovery.exclusive_lock(tmp_path),
+        pytest.raises(discovery.BatchError, match="another facelog batch is running"),
+        discovery.exclusive_lock(tmp_path),
     ):
         pass
-    with batch.exclusive_lock(tmp_path):  # released
+    with discovery.exclusive_lock(tmp_path):  # released
         pass
 
 
@@ -299,3 +299,15 @@ def test_ray_missing_is_one_clear_error(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setitem(sys.modules, "ray", None)  # what an install without the [ray] extra looks like
     with pytest.raises(executors.ExecutorUnavailable, match=r"pip install 'facelog\[ray\]'"):
         executors.import_ray()
+
+
+def test_shipped_batch_config_loads_and_hash_ignores_batch_section() -> None:
+    from facelog.pipeline.config import load_config
+
+    repo = Path(__file__).resolve().parents[2]
+    cfg = load_config(repo / "configs" / "batch.yaml")
+    assert cfg.batch.workers == 2 and cfg.batch.executor == "local" and cfg.sampling.stride == 2
+    same = load_config(repo / "configs" / "batch.yaml", {"batch.workers": 1, "model.path": "/elsewhere.onnx"})
+    other = load_config(repo / "configs" / "batch.yaml", {"sampling.stride": 3})
+    assert batch.output_config_hash(same) == batch.output_config_hash(cfg)
+    assert batch.output_config_hash(other) != batch.output_config_hash(cfg)
