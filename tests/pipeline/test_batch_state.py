@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from facelog.pipeline import discovery, report
+from facelog.pipeline import batch, discovery, report
 from facelog.pipeline import state as st
 
 MiB = 1 << 20
