@@ -33,6 +33,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("FACELOG_SHARED", REPO.parent / "shared"))
+YUNET = "face_detection_yunet_2023mar.onnx"
 log = logging.getLogger("rtsp_soak")
 
 
@@ -60,28 +61,31 @@ def read_rows(folder: Path) -> list[dict[str, str]]:
 
 
 def runner_parts(args: argparse.Namespace) -> tuple[Any, Any]:
-    """Stages and options for the soak camera (the test suite's stand-in until the pipeline's own)."""
-    from facelog.pipeline.rtsp import RunOptions
-    from facelog.pipeline.rtsp_source import Backoff, SourceOptions
+    """The pipeline's own stages (detector, FaceAnalyzer, CSV schema) and RTSP options for the soak camera.
 
-    tests = REPO / "tests"
-    sys.path.insert(0, str(tests))
-    from conftest import make_tiny_model  # type: ignore[import-not-found]
+    Model: ``--model``, else the shipped one when present, else the tests' tiny real ONNX model (same
+    shapes and work per face as far as the RTSP layer is concerned).
+    """
+    from facelog.pipeline.config import default_model_path, load_config
+    from facelog.pipeline.rtsp import build_stages, options_from_config
 
-    spec = importlib.util.spec_from_file_location("facelog_test_rtsp", tests / "pipeline" / "test_rtsp.py")
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-    model = args.out / "tiny.onnx"
-    make_tiny_model(model)
-    yunet = SHARED / "models" / "yunet" / "face_detection_yunet_2023mar.onnx"
-    options = RunOptions(
-        source=SourceOptions(open_timeout_s=5.0, read_timeout_s=3.0, backoff=Backoff(0.5, 2.0)),
-        metrics_port=0,
-        rotate_s=120.0,  # exercise rotation: 5 files in 10 minutes
-    )
-    return mod._stages(model, yunet), options
+    model = args.model
+    if model is None:
+        model = Path(default_model_path())
+        if not model.is_file():
+            sys.path.insert(0, str(REPO / "tests"))
+            from conftest import make_tiny_model  # type: ignore[import-not-found]
+
+            model = args.out / "tiny.onnx"
+            make_tiny_model(model)
+    overrides = {
+        "model": {"path": str(model)},
+        "detector": {"kind": "yunet", "yunet_path": str(SHARED / "models/yunet" / YUNET)},
+        "rtsp": {"metrics_port": 0, "rotate_s": 120.0, "backoff_max_s": 2.0},  # 5 files in 10 minutes
+    }
+    cfg = load_config(args.config, overrides)
+    log.info("model %s", model)
+    return build_stages(cfg), options_from_config(cfg.rtsp, cfg.sampling)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -92,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=Path("/tmp/facelog_soak"))
     p.add_argument("--clip", type=Path, default=SHARED / "data/videos/head-pose-face-detection-male.mp4")
     p.add_argument("--config", type=Path, default=None, help="facelog YAML config")
+    p.add_argument("--model", type=Path, default=None, help="ONNX model (default: shipped, else tiny)")
     p.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
