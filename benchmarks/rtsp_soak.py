@@ -113,8 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     duration_s = args.minutes * 60
     loops = int(duration_s / 4.9) + 2  # the male clip is 62 frames at 12.5 fps
     clip = srv.make_h264_clip(args.clip, args.out / "soak_h264.mp4", loops=loops)
+    stages, options = runner_parts(args)  # before the server starts: a failure here leaves no process behind
     server = srv.RtspServer({"/cam": str(clip)}, user="soak", password="soak-Secret-1").start()
-    stages, options = runner_parts(args)
     runner = CameraRunner([Camera("soak", server.url("/cam"))], stages, args.out / "csv", options)
     thread = threading.Thread(target=lambda: runner.run(), daemon=True)
 
