@@ -320,3 +320,15 @@ def test_no_camera_is_a_clear_error() -> None:
 
     with pytest.raises(RtspError, match="no camera to run"):
         cameras_for_run(load_config(None).rtsp, [])
+
+
+def test_metrics_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
+    from facelog.pipeline.rtsp import RtspError, run_with_stages
+
+    stages = Stages(lambda img: Faces.empty(), lambda items: [], ["a"], lambda r: [])
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        opts = RunOptions(metrics_port=busy.getsockname()[1])
+        with pytest.raises(RtspError, match=r"cannot serve metrics on 127\.0\.0\.1:\d+: .*metrics_port"):
+            run_with_stages([Camera("cam", "rtsp://u:pw@127.0.0.1:1/x")], stages, tmp_path, opts)
