@@ -40,7 +40,7 @@ def make_config(config: AppConfig | str | Path | None = None, **overrides: Any) 
     Raises:
         ConfigError: unknown override or invalid value.
     """
-    mapped = {SHORTCUTS.get(k, k): v for k, v in overrides.items()}
+    mapped = {SHORTCUTS.get(k, k): str(v) if isinstance(v, Path) else v for k, v in overrides.items()}
     if isinstance(config, AppConfig):
         if not mapped:
             return config

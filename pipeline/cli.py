@@ -14,6 +14,7 @@ import argparse
 import importlib
 import importlib.util
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -50,7 +51,9 @@ def add_run_parser(sub: Any) -> None:
         help="analyze video files (or rtsp:// cameras) into age/gender CSV logs",
         description="Write one CSV row per face per processed frame.",
     )
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="video files, or rtsp:// URLs")
+    p.add_argument(
+        "inputs", nargs="*", metavar="INPUT", help="video files or rtsp:// URLs (or rtsp.cameras in --config)"
+    )
     p.add_argument(
         "-o",
         "--out",
@@ -117,8 +120,10 @@ def handle_run(args: argparse.Namespace) -> int:
 
     try:
         cfg = load_config(args.config, _overrides(args))
+        if not args.inputs and not cfg.rtsp.cameras:
+            raise ValueError("no input: give video files or rtsp:// URLs, or list rtsp.cameras in --config")
         cams = [i for i in args.inputs if i.lower().startswith(RTSP_PREFIXES)]
-        if cams:
+        if cams or not args.inputs:  # no inputs: the cameras of the config's rtsp.cameras
             if len(cams) != len(args.inputs):
                 raise ValueError("mix of rtsp:// cameras and files: run them separately")
             if args.annotate is not None:
@@ -180,7 +185,10 @@ def _setup_logging(quiet: bool, verbose: int) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     import cv2
 
-    # OpenCV and FFmpeg print their own warnings on stderr; keep them for -vv only
+    # OpenCV and FFmpeg print their own warnings on stderr; keep them for -vv only. FFmpeg reads
+    # OPENCV_FFMPEG_LOGLEVEL when the first capture opens (also in worker processes, which inherit it).
+    if verbose < 2:
+        os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
     cv2.utils.logging.setLogLevel(
         cv2.utils.logging.LOG_LEVEL_INFO if verbose >= 2 else cv2.utils.logging.LOG_LEVEL_SILENT
     )

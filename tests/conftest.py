@@ -8,9 +8,8 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
-from onnx import TensorProto, helper, numpy_helper
-
 from facelog.engines.base import META_KEY, HeadMeta, ModelMeta
+from onnx import TensorProto, helper, numpy_helper
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("FACELOG_SHARED", REPO.parent / "shared"))
@@ -92,3 +91,58 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("model") / "tiny.onnx"
     make_tiny_model(path)
     return path
+
+
+SHIPPED_MODEL = REPO / "engines" / "models" / "facelog_age_gender.onnx"
+
+
+@pytest.fixture(scope="session")
+def videos(shared: Path) -> Path:
+    """../shared/data/videos (Intel IoT DevKit sample clips, CC-BY-4.0)."""
+    return shared / "data" / "videos"
+
+
+@pytest.fixture(scope="session")
+def stills(shared: Path) -> Path:
+    """../shared/data/stills (dlib examples, insightface, face_recognition photos)."""
+    return shared / "data" / "stills"
+
+
+@pytest.fixture(scope="session")
+def age_gender_model(tiny_model: Path) -> Path:
+    """The shipped model when it exists in the checkout, else the tiny test model."""
+    return SHIPPED_MODEL if SHIPPED_MODEL.is_file() else tiny_model
+
+
+@pytest.fixture(scope="session")
+def bad_videos(tmp_path_factory: pytest.TempPathFactory, videos: Path) -> dict[str, Path]:
+    """Broken inputs made from a real clip: name -> path (see tests/pipeline/test_cli.py).
+
+    ``truncated``: an MJPG AVI (its header announces 62 frames) cut in half, so FFmpeg decodes the
+    first ~31 frames and then the stream ends. ``bad_codec``: the same AVI with its codec FourCC
+    replaced by an unknown one. ``not_video``: text named .mp4. ``empty``: 0 bytes. ``missing``: absent.
+    """
+    import cv2
+
+    root = tmp_path_factory.mktemp("bad_videos")
+    cap = cv2.VideoCapture(str(videos / "head-pose-face-detection-male.mp4"))
+    avi = root / "good.avi"
+    writer = cv2.VideoWriter(str(avi), cv2.VideoWriter.fourcc(*"MJPG"), 12.5, (480, 270))
+    while True:
+        ok, img = cap.read()
+        if not ok:
+            break
+        writer.write(img)
+    writer.release()
+    data = avi.read_bytes()
+    out = {"good_avi": avi}
+    out["truncated"] = root / "truncated.avi"
+    out["truncated"].write_bytes(data[: len(data) // 2])
+    out["bad_codec"] = root / "bad_codec.avi"
+    out["bad_codec"].write_bytes(data.replace(b"MJPG", b"QZX9"))
+    out["not_video"] = root / "notes.mp4"
+    out["not_video"].write_text("these are not the frames you are looking for\n" * 20)
+    out["empty"] = root / "empty.mp4"
+    out["empty"].write_bytes(b"")
+    out["missing"] = root / "missing.mp4"
+    return out

@@ -1,0 +1,36 @@
+"""Notebook API: a DataFrame with the CSV columns, overrides by keyword, errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from facelog.pipeline.api import analyze_video
+from facelog.pipeline.errors import ConfigError, SourceError
+from facelog.pipeline.sinks import HEADER
+
+
+def test_dataframe_rows(videos: Path, age_gender_model: Path) -> None:
+    df = analyze_video(
+        videos / "head-pose-face-detection-male.mp4", model=age_gender_model, detector="blazeface", stride=4
+    )
+    assert tuple(df.columns) == HEADER
+    assert len(df) == 16 and set(df.frame_index) == set(range(0, 62, 4))
+    assert df.age.between(0, 100).all() and df.track_id.nunique() == 1
+    assert df.attrs["summary"]["detector"] == "blazeface"
+
+
+def test_no_faces_gives_empty_frame_with_columns(videos: Path, age_gender_model: Path) -> None:
+    df = analyze_video(videos / "people-detection.mp4", model=age_gender_model, detector="blazeface")
+    assert len(df) == 0 and tuple(df.columns) == HEADER
+    assert df.attrs["summary"]["frames_processed"] == 23
+
+
+def test_bad_override(videos: Path) -> None:
+    with pytest.raises(ConfigError, match="did you mean"):
+        analyze_video(videos / "people-detection.mp4", tracking={"iou_treshold": 0.5})
+
+
+def test_missing_file(tmp_path: Path, age_gender_model: Path) -> None:
+    with pytest.raises(SourceError, match="no such file"):
+        analyze_video(tmp_path / "nope.mp4", model=age_gender_model)

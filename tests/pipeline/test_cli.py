@@ -1,0 +1,119 @@
+"""The facelog CLI as a user runs it (subprocess): one-line errors, exit codes, outputs, plugins."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from facelog.pipeline import cli
+
+
+def facelog(*args: str | Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    cmd = [sys.executable, "-m", "facelog.pipeline.cli", *map(str, args)]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def common(age_gender_model: Path, yunet_path: Path) -> list[str]:
+    return ["--model", str(age_gender_model), "--yunet", str(yunet_path)]
+
+
+def test_one_file_happy_path(videos: Path, common: list[str], tmp_path: Path) -> None:
+    out = tmp_path / "female.csv"
+    r = facelog("run", videos / "head-pose-face-detection-female.mp4", "-o", out, *common, "--stride", "2")
+    assert r.returncode == 0, r.stderr
+    assert "23 frames" not in r.stdout  # progress and the result line go to stderr, stdout stays clean
+    assert "12/23 frames, 12 faces" in r.stderr
+    assert out.exists() and (tmp_path / "female.summary.json").exists()
+    assert len(out.read_text().splitlines()) == 13
+
+
+def test_every_bad_input_is_one_line_and_good_ones_still_run(
+    bad_videos: dict[str, Path], videos: Path, common: list[str], tmp_path: Path
+) -> None:
+    bad = [bad_videos[k] for k in ("missing", "empty", "not_video", "bad_codec", "truncated")]
+    good = videos / "head-pose-face-detection-female.mp4"
+    r = facelog("-q", "run", *bad, good, "-o", tmp_path, *common)
+    assert r.returncode == 1
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == len(bad), r.stderr
+    assert all(line.startswith("facelog: error: ") for line in lines)
+    assert "Traceback" not in r.stderr
+    msgs = dict(zip(("missing", "empty", "not_video", "bad_codec", "truncated"), lines, strict=True))
+    assert "no such file" in msgs["missing"]
+    assert "empty file (0 bytes)" in msgs["empty"]
+    assert "not a video" in msgs["not_video"]
+    assert "AVI file that FFmpeg cannot open" in msgs["bad_codec"]
+    assert "truncated video" in msgs["truncated"] and "truncated.csv.partial" in msgs["truncated"]
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == sorted(
+        [
+            "truncated.csv.partial",
+            "head-pose-face-detection-female.csv",
+            "head-pose-face-detection-female.summary.json",
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    "args, match",
+    [
+        (["--stride", "0"], "sampling.stride"),
+        (["--backend", "tensorrt"], "backend tensorrt"),
+        (["--model", "/nonexistent/m.onnx"], "model file not found"),
+    ],
+    ids=["bad-stride", "no-tensorrt", "no-model"],
+)
+def test_usage_errors_exit_2(
+    videos: Path, common: list[str], tmp_path: Path, args: list[str], match: str
+) -> None:
+    r = facelog("run", videos / "people-detection.mp4", "-o", tmp_path / "o.csv", *common, *args)
+    assert r.returncode == 2
+    assert r.stderr.startswith("facelog: error: ") and len(r.stderr.strip().splitlines()) == 1
+    assert match in r.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_config_typo_is_named(videos: Path, common: list[str], tmp_path: Path) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("sampling:\n  strid: 2\n")
+    r = facelog("run", videos / "people-detection.mp4", "-o", tmp_path / "o.csv", "--config", cfg, *common)
+    assert r.returncode == 2
+    assert r.stderr.strip() == (
+        f"facelog: error: unknown config key 'sampling.strid' in {cfg} + overrides; "
+        "did you mean 'sampling.stride'?"
+    )
+
+
+def test_help_lists_run_and_plugin_commands() -> None:
+    r = facelog("--help")
+    assert r.returncode == 0
+    for name in ("run", "batch", "engine", "train"):
+        assert f"    {name} " in r.stdout
+
+
+# ------------------------------------------------------------------ in-process units
+def test_outputs_for_many_inputs_go_to_folder(tmp_path: Path) -> None:
+    assert cli._outputs(["a/x.mp4"], tmp_path / "x.csv") == [tmp_path / "x.csv"]
+    assert cli._outputs(["a/x.mp4", "b/y.mkv"], tmp_path / "o") == [
+        tmp_path / "o/x.csv",
+        tmp_path / "o/y.csv",
+    ]
+    with pytest.raises(ValueError, match="collide"):
+        cli._outputs(["a/x.mp4", "b/x.mp4"], tmp_path / "o")
+
+
+def test_missing_plugin_is_skipped_broken_plugin_raises(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "facelog_broken_plugin.py").write_text("raise RuntimeError('broken on purpose')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    sub = argparse.ArgumentParser().add_subparsers()
+    monkeypatch.setattr(cli, "PLUGINS", ("facelog_no_such_plugin", "facelog.no_such_package.cli"))
+    cli._load_plugins(sub)  # nothing to load, no error
+    monkeypatch.setattr(cli, "PLUGINS", ("facelog_broken_plugin",))
+    with pytest.raises(RuntimeError, match="broken on purpose"):
+        cli._load_plugins(sub)

@@ -1,0 +1,98 @@
+"""Config loading: defaults, shipped YAML files, unknown keys with hints, cross-field checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from facelog.pipeline.config import AppConfig, ConfigError, load_config
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("name", ["default.yaml", "file.yaml"])
+def test_shipped_configs_load(name: str) -> None:
+    cfg = load_config(REPO / "configs" / name)
+    assert isinstance(cfg, AppConfig)
+
+
+def test_default_yaml_matches_code_defaults() -> None:
+    assert load_config(REPO / "configs" / "default.yaml") == load_config(None)
+
+
+def test_default_model_path_is_inside_engines_package() -> None:
+    import facelog.engines
+
+    path = Path(load_config().model.path)
+    assert path.name == "facelog_age_gender.onnx"
+    assert path.parent == Path(facelog.engines.__file__).resolve().parent / "models"
+
+
+@pytest.mark.parametrize(
+    "data, match",
+    [
+        ({"detector": {"treshold": 0.5}}, r"'detector\.treshold'.*did you mean 'detector\.score_threshold'"),
+        ({"samplng": {"stride": 2}}, r"'samplng'.*did you mean 'sampling'"),
+        ({"tracking": {"history_len": 3}}, r"unknown config key 'tracking\.history_len'"),
+    ],
+    ids=["nested-typo", "section-typo", "no-close-match"],
+)
+def test_unknown_key_names_it_with_hint(tmp_path: Path, data: dict, match: str) -> None:
+    import yaml
+
+    p = tmp_path / "c.yaml"
+    p.write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError, match=match):
+        load_config(p)
+
+
+@pytest.mark.parametrize(
+    "over, match",
+    [
+        ({"sampling": {"stride": 2, "target_fps": 5}}, "not both"),
+        ({"sampling.stride": 0}, r"sampling\.stride"),
+        ({"detector.kind": "mtcnn"}, r"detector\.kind"),
+        ({"batching.batch_size": "many"}, r"batching\.batch_size"),
+    ],
+    ids=["stride-and-fps", "zero-stride", "bad-kind", "not-a-number"],
+)
+def test_invalid_values_raise_config_error(over: dict, match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        load_config(None, over)
+
+
+def test_overrides_dotted_and_nested_merge_over_file(tmp_path: Path) -> None:
+    p = tmp_path / "c.yaml"
+    p.write_text("sampling:\n  stride: 3\ndetector:\n  kind: blazeface\n  nms: 0.4\n")
+    cfg = load_config(p, {"detector.min_face_px": 30, "batching": {"batch_size": 8}, "model.path": None})
+    assert (cfg.sampling.stride, cfg.detector.kind, cfg.detector.nms) == (3, "blazeface", 0.4)
+    assert (cfg.detector.min_face_px, cfg.batching.batch_size) == (30, 8)
+
+
+def test_config_is_frozen() -> None:
+    cfg = load_config()
+    with pytest.raises(Exception, match="frozen"):
+        cfg.sampling.stride = 5  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    "text, match",
+    [("detector: [1, 2\n", "not valid YAML"), ("- a\n- b\n", "must be a mapping")],
+    ids=["bad-yaml", "list"],
+)
+def test_bad_files(tmp_path: Path, text: str, match: str) -> None:
+    p = tmp_path / "c.yaml"
+    p.write_text(text)
+    with pytest.raises(ConfigError, match=match):
+        load_config(p)
+
+
+def test_missing_file() -> None:
+    with pytest.raises(ConfigError, match="not found"):
+        load_config("/nonexistent/facelog.yaml")
+
+
+def test_empty_file_means_defaults(tmp_path: Path) -> None:
+    p = tmp_path / "empty.yaml"
+    p.write_text("")
+    assert load_config(p) == load_config()
