@@ -252,10 +252,54 @@ def test_ray_local_matches_local_executor(
 def test_cli_bad_archive_is_one_line_error(tmp_path: Path, cfg_path: Path) -> None:
     res = subprocess.run(
         _cli(str(tmp_path / "missing"), "-o", str(tmp_path / "out"), "-c", str(cfg_path)),
-        capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert res.returncode == 2
     assert (
         res.stderr.strip().startswith("facelog: error: archive must be a folder")
         and "Traceback" not in res.stderr
     )
+
+
+@pytest.mark.parametrize("kills, victim_ok", [(1, True), (2, False)], ids=["retried", "gives-up"])
+def test_worker_death_is_retried_once_then_failed(
+    tmp_path: Path,
+    cfg_path: Path,
+    clean: tuple[Path, Path, batch.RunReport],
+    kills: int,
+    victim_ok: bool,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """SIGKILL the worker process while it holds one file (what the OOM killer or a decoder crash does)."""
+    import multiprocessing as mp
+    import threading
+
+    from facelog.pipeline.executors import MAX_WORKER_DEATHS, FileTask, run_local
+
+    archive = clean[0]
+    rels = list(GOOD)[:2]
+    tasks = [FileTask(r, str(archive / r), str(tmp_path / f"{r}.csv")) for r in rels]
+    done_kills: list[int] = []
+
+    def kill_workers() -> None:
+        for child in mp.active_children():
+            os.kill(child.pid, signal.SIGKILL)  # type: ignore[arg-type]
+
+    def on_dispatch(task: FileTask) -> None:
+        if task.rel_path == rels[0] and len(done_kills) < kills:
+            done_kills.append(1)
+            threading.Timer(0.3, kill_workers).start()  # the worker is still starting or processing it
+
+    with caplog.at_level("WARNING", logger="facelog.pipeline.executors"):
+        results = {
+            r.rel_path: r for r in run_local(load(cfg_path), tasks, workers=1, on_dispatch=on_dispatch)
+        }
+    assert f"{rels[0]}: worker process died; retrying on a fresh worker" in caplog.text  # it was in flight
+    assert sorted(results) == sorted(rels) and results[rels[1]].ok
+    victim = results[rels[0]]
+    assert victim.ok is victim_ok
+    if not victim_ok:
+        assert victim.error == f"worker process died while processing this file ({MAX_WORKER_DEATHS} times)"
+    assert (tmp_path / f"{rels[0]}.csv").is_file() is victim_ok
