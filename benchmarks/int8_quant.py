@@ -144,7 +144,7 @@ def main() -> int:
     )
     ap.add_argument("--eval-images", type=int, default=0, help="0: all held faces")
     ap.add_argument("--calib-images", type=int, default=512)
-    ap.add_argument("--method", choices=("entropy", "minmax", "percentile"), default="entropy")
+    ap.add_argument("--method", choices=("entropy", "minmax", "percentile"), default="percentile")
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()

@@ -42,7 +42,7 @@ def register(subparsers: Any) -> None:
     quant.add_argument("model", type=Path, help="facelog FP32 ONNX model")
     quant.add_argument("--calib", type=Path, required=True, help="folder of face crops or a CSV")
     quant.add_argument("--calib-images", type=int, default=512)
-    quant.add_argument("--method", choices=("entropy", "minmax", "percentile"), default="entropy")
+    quant.add_argument("--method", choices=("entropy", "minmax", "percentile"), default="percentile")
     quant.add_argument(
         "--target",
         choices=("tensorrt", "cpu"),

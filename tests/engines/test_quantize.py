@@ -133,6 +133,33 @@ def test_quantize_reuses_cache_and_recalibrates_on_change(
         quantize_int8(tiny_model, calib_csv, method="kl", cache_root=tmp_path)
 
 
+def _activation_scales(path: Path) -> dict[str, float]:
+    model = onnx.load(str(path))
+    inits = model.graph.initializer
+    return {
+        i.name: float(onnx.numpy_helper.to_array(i))
+        for i in inits
+        if i.name in {"pooled_scale", "age_logits_scale"}
+    }
+
+
+def test_entropy_calibration_is_not_minmax(tiny_model: Path, calib_csv: Path, tmp_path: Path) -> None:
+    # quantize_static's own entropy calibrator (128 bins) returns exactly the MinMax ranges; ours
+    # searches a KL threshold over 2048 bins, so it clips the long tail: smaller scales. (~5-10 s)
+    minmax = quantize_int8(tiny_model, calib_csv, n_images=16, method="minmax", cache_root=tmp_path)
+    entropy = quantize_int8(tiny_model, calib_csv, n_images=16, method="entropy", cache_root=tmp_path)
+    a, b = _activation_scales(minmax.qdq_path), _activation_scales(entropy.qdq_path)
+    assert set(a) == set(b) == {"pooled_scale", "age_logits_scale"}
+    assert b["pooled_scale"] <= a["pooled_scale"] and b["age_logits_scale"] < 0.9 * a["age_logits_scale"], (
+        a,
+        b,
+    )
+    assert (
+        json.loads(entropy.ranges_path.read_text())["calibration_method"]["value"]
+        == "CalibrationMethod.Entropy"
+    )
+
+
 def test_cpu_target_is_asymmetric_and_refused_for_tensorrt(
     tiny_model: Path, calib_csv: Path, tmp_path: Path
 ) -> None:
