@@ -316,8 +316,9 @@ def _ray_loop(
             try:
                 result = ray.get(ref)
             except ray.exceptions.RayActorError as exc:
-                if isinstance(exc.__cause__, WorkerInitError) or "WorkerInitError" in str(exc):
-                    raise WorkerInitError(str(exc).strip().splitlines()[-1]) from exc
+                init = [ln for ln in str(exc).splitlines() if "WorkerInitError: " in ln]
+                if init:  # the actor's constructor failed: every actor would, so stop the run
+                    raise WorkerInitError(init[-1].split("WorkerInitError: ", 1)[1].strip()) from exc
                 yield from _requeue_after_death([p], queue, "ray actor died")
                 idle.append(new_actor())
                 continue

@@ -303,3 +303,14 @@ def test_worker_death_is_retried_once_then_failed(
     if not victim_ok:
         assert victim.error == f"worker process died while processing this file ({MAX_WORKER_DEATHS} times)"
     assert (tmp_path / f"{rels[0]}.csv").is_file() is victim_ok
+
+
+def test_worker_that_cannot_start_stops_the_run(
+    tmp_path: Path, cfg_path: Path, clean: tuple[Path, Path, batch.RunReport]
+) -> None:
+    from facelog.pipeline.executors import WorkerInitError
+
+    cfg = load_config(cfg_path, {"detector.yunet_path": str(tmp_path / "missing-yunet.onnx")})
+    with pytest.raises(WorkerInitError, match=r"could not start: ModelError: .*missing-yunet\.onnx"):
+        batch.run_batch(clean[0], tmp_path / "out", cfg, progress=False)
+    assert set(statuses(tmp_path / "out").values()) <= {"running", "failed"}  # redone by the next run
