@@ -63,7 +63,7 @@ def _row(status: str = "done", **changes: object) -> st.FileRow:
         rel_path="cam/a.mp4", status=status, size=10, mtime_ns=5, fingerprint="f", model_id="m",
         config_hash="c", output="cam/a.mp4.csv", rows=3, frames=3, faces=3, video_s=1.0, wall_s=1.0,
         error=None, attempts=1, run_id="r", updated_at=0.0,
-    )  # fmt: skip
+    )
     d.update(changes)
     return st.FileRow(**d)  # type: ignore[arg-type]
 
@@ -192,7 +192,7 @@ def test_discover_filters_hidden_output_and_since(tmp_path: Path) -> None:
     "text, expected",
     [("2026-11-20", dt.datetime(2026, 11, 20, tzinfo=dt.UTC)),
      ("2026-11-20T03:00:00+01:00", dt.datetime(2026, 11, 20, 2, tzinfo=dt.UTC))],
-)  # fmt: skip
+)
 def test_parse_since_dates(text: str, expected: dt.datetime) -> None:
     assert discovery.parse_since(text) == expected
 
