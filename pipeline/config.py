@@ -106,6 +106,7 @@ class BatchingConfig(_Section):
     max_wait_ms: float = Field(default=50.0, ge=0)
     frame_queue: int = Field(default=8, gt=0)  # decoded frames waiting for detection
     face_queue: int = Field(default=16, gt=0)  # detected frames waiting for inference
+    detect_workers: int = Field(default=1, ge=1, le=16)  # detect threads, each with its own detector
 
 
 class SamplingConfig(_Section):

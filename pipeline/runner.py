@@ -18,16 +18,15 @@ from __future__ import annotations
 
 import json
 import logging
-import queue
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from facelog.engines.base import Backend
+from facelog.pipeline import stages
 from facelog.pipeline.analyze import FaceAnalyzer
 from facelog.pipeline.annotate import AnnotatedVideo
 from facelog.pipeline.config import AppConfig
@@ -35,12 +34,8 @@ from facelog.pipeline.detect import Detector, DetectorChoice, choose_detector, m
 from facelog.pipeline.errors import ModelError, SourceError
 from facelog.pipeline.reader import VideoSource
 from facelog.pipeline.sinks import SCHEMA_VERSION, CsvSink, fsync_replace, temp_name
-from facelog.pipeline.types import Faces, Frame
 
 log = logging.getLogger(__name__)
-
-_END = object()
-_POLL_S = 0.1
 
 
 @dataclass
@@ -53,6 +48,13 @@ class Components:
     backend_name: str
     backend_reason: str
     model_path: str
+    extra_detectors: list[Detector] = field(default_factory=list)
+
+    def detectors(self, n: int, cfg: AppConfig) -> list[Detector]:
+        """``n`` detector objects (one per detect thread), built once and kept for later files."""
+        while len(self.extra_detectors) < n - 1:
+            self.extra_detectors.append(make_detector(cfg.detector, self.detector_choice))
+        return [self.detector, *self.extra_detectors[: n - 1]]
 
     def close(self) -> None:
         self.backend.close()
@@ -149,86 +151,6 @@ def frame_runs(indices: list[int]) -> list[list[int]]:
     return runs
 
 
-def _put(q: queue.Queue[Any], item: Any, stop: threading.Event) -> bool:
-    while not stop.is_set():
-        try:
-            q.put(item, timeout=_POLL_S)
-            return True
-        except queue.Full:
-            continue
-    return False
-
-
-def _read(src: VideoSource, out: queue.Queue[Any], stop: threading.Event) -> None:
-    try:
-        for frame in src:
-            if not _put(out, frame, stop):
-                return
-        _put(out, _END, stop)
-    except BaseException as exc:  # handed to the caller's thread, which raises it
-        _put(out, exc, stop)
-    finally:
-        src.close()
-
-
-def _detect(
-    det: Detector,
-    inp: queue.Queue[Any],
-    out: queue.Queue[Any],
-    stop: threading.Event,
-    times: dict[str, float],
-) -> None:
-    try:
-        while not stop.is_set():
-            try:
-                item = inp.get(timeout=_POLL_S)
-            except queue.Empty:
-                continue
-            if not isinstance(item, Frame):
-                _put(out, item, stop)
-                return
-            t0 = time.perf_counter()
-            faces = det.detect(item.image)
-            times["detect_s"] += time.perf_counter() - t0
-            if not _put(out, (item, faces), stop):
-                return
-    except BaseException as exc:
-        _put(out, exc, stop)
-
-
-def _batches(
-    q: queue.Queue[Any], batch_size: int, max_wait_s: float
-) -> Iterator[list[tuple[Frame, Faces]] | BaseException]:
-    """Group detected frames: yield a list when it holds ``batch_size`` faces, has waited ``max_wait_s``,
-    or holds no face at all; yield an exception from a stage; stop at the end."""
-    pending: list[tuple[Frame, Faces]] = []
-    nfaces = 0
-    first = 0.0
-    while True:
-        timeout = _POLL_S if not pending else max(0.0, first + max_wait_s - time.perf_counter())
-        try:
-            item = q.get(timeout=timeout)
-        except queue.Empty:
-            if pending:
-                yield pending
-                pending, nfaces = [], 0
-            continue
-        if isinstance(item, tuple):
-            if not pending:
-                first = time.perf_counter()
-            pending.append(item)
-            nfaces += len(item[1])
-            if nfaces >= batch_size or nfaces == 0:
-                yield pending
-                pending, nfaces = [], 0
-            continue
-        if pending:
-            yield pending
-        if isinstance(item, BaseException):
-            yield item
-        return
-
-
 def process_video(
     source: str | Path,
     out_csv: str | Path,
@@ -266,10 +188,14 @@ def process_video(
     sampling = cfg.sampling
     src = VideoSource(src_path, source_id, stride=sampling.stride, target_fps=sampling.target_fps)
     own = components is None
+    built: Components | None = None
     try:
-        comp = components if components is not None else build_components(cfg)
+        comp = components if components is not None else (built := build_components(cfg))
+        detectors = comp.detectors(cfg.batching.detect_workers, cfg)
     except BaseException:
         src.close()
+        if built is not None:
+            built.close()
         raise
     analyzer = FaceAnalyzer(
         comp.backend,
@@ -280,18 +206,6 @@ def process_video(
     )
     info = src.info
     stop = threading.Event()
-    times = {"detect_s": 0.0}
-    q_frames: queue.Queue[Any] = queue.Queue(cfg.batching.frame_queue)
-    q_faces: queue.Queue[Any] = queue.Queue(cfg.batching.face_queue)
-    threads = [
-        threading.Thread(target=_read, args=(src, q_frames, stop), name="facelog-read", daemon=True),
-        threading.Thread(
-            target=_detect,
-            args=(comp.detector, q_frames, q_faces, stop, times),
-            name="facelog-detect",
-            daemon=True,
-        ),
-    ]
     sink = CsvSink(out_csv, analyzer.model_id, cfg.output.decimals)
     video = None
     if annotate is not None:
@@ -302,10 +216,10 @@ def process_video(
     faces = 0
     write_s = 0.0
     error: BaseException | None = None
-    for t in threads:
-        t.start()
+    bc = cfg.batching
+    threads, ordered, det_times = stages.start(src, detectors, stop, bc.frame_queue, bc.face_queue)
     try:
-        for chunk in _batches(q_faces, cfg.batching.batch_size, cfg.batching.max_wait_ms / 1000):
+        for chunk in stages.batches(ordered.get, bc.batch_size, bc.max_wait_ms / 1000):
             if isinstance(chunk, BaseException):
                 error = chunk
                 break
@@ -378,7 +292,7 @@ def process_video(
             "wall_s": round(wall, 3),
             "fps": round(src.frames_processed / wall, 2) if wall > 0 else 0.0,
             "decode_s": round(src.decode_s, 3),
-            "detect_s": round(times["detect_s"], 3),
+            "detect_s": round(sum(det_times), 3),
             "crop_s": round(analyzer.times.crop_s, 3),
             "infer_s": round(analyzer.times.infer_s, 3),
             "track_s": round(analyzer.times.track_s, 3),

@@ -207,3 +207,30 @@ def test_bad_input_raises_and_leaves_nothing(
         process_video(bad_videos[kind], out, cfg, components=comps)
     assert "\n" not in str(ei.value) and str(bad_videos[kind]) in str(ei.value)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_two_detect_workers_same_rows(
+    videos: Path, age_gender_model: Path, yunet_path: Path, tmp_path: Path
+) -> None:
+    clip = videos / "head-pose-face-detection-female-and-male.mp4"
+    texts = []
+    for n in (1, 2):
+        out = tmp_path / f"w{n}.csv"
+        # batch size 1: ONNX Runtime's numbers then do not depend on how frames were grouped
+        over = {"batching.detect_workers": n, "batching.batch_size": 1}
+        process_video(clip, out, _cfg(age_gender_model, yunet_path, **over))
+        texts.append(out.read_text())
+    assert texts[0] == texts[1]
+
+
+def test_truncated_with_two_workers_keeps_every_row_before_the_break(
+    bad_videos: dict[str, Path], age_gender_model: Path, yunet_path: Path, tmp_path: Path
+) -> None:
+    parts = []
+    for n in (1, 2):
+        out = tmp_path / f"t{n}.csv"
+        cfg = _cfg(age_gender_model, yunet_path, **{"batching.detect_workers": n, "batching.batch_size": 1})
+        with pytest.raises(SourceError) as ei:
+            process_video(bad_videos["truncated"], out, cfg)
+        parts.append(Path(ei.value.partial or "").read_text())
+    assert parts[0] == parts[1] and parts[0].count("\n") > 20

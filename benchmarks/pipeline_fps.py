@@ -1,0 +1,195 @@
+"""End-to-end pipeline fps vs detector-only fps vs a naive loop, with peak RSS, in one run.
+
+    nice -n 5 .venv/bin/python benchmarks/pipeline_fps.py [--video ../shared/data/videos/one-by-one-person-detection.mp4]
+        [--model engines/models/facelog_age_gender.onnx] [--detector yunet|blazeface] [--frames N]
+
+Modes, each in its own fresh process (so each peak RSS is its own), on the same frames:
+
+- ``pipeline``: ``runner.process_video`` (threads: decode | detect | crop+batch+infer+track+CSV).
+- ``detector``: decode then detect, one frame at a time; reports the fps of the detect calls alone
+  (``detect_fps``: the bound the pipeline is compared against) and of the whole loop.
+- ``naive``: decode, detect, then crop and classify each face one at a time (batch of 1), write rows.
+
+Prints a Markdown table and the ratios pipeline/detect-only and pipeline/naive.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import resource
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("FACELOG_SHARED", REPO.parent / "shared"))
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _config(args: dict[str, Any]) -> Any:
+    from facelog.pipeline.config import load_config
+
+    return load_config(
+        None,
+        {
+            "model.path": args["model"],
+            "detector.kind": args["detector"],
+            "detector.yunet_path": args["yunet"],
+            "backend.kind": "onnxruntime",
+        },
+    )
+
+
+def _frames(args: dict[str, Any]) -> Any:
+    from facelog.pipeline.reader import VideoSource
+
+    src = VideoSource(args["video"])
+    for i, frame in enumerate(src):
+        if args["frames"] and i >= args["frames"]:
+            break
+        yield frame
+    src.close()
+
+
+def run_pipeline(args: dict[str, Any]) -> dict[str, Any]:
+    from facelog.pipeline.runner import build_components, process_video
+
+    cfg = _config(args)
+    if args["frames"]:
+        raise SystemExit("--frames is for quick tries of the other modes; the pipeline reads the whole file")
+    comps = build_components(cfg)
+    comps.detector.detect(next(iter(_frames(args))).image)  # warm-up
+    samples: list[float] = []
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.25):
+            samples.append(_rss_mb())
+
+    t = threading.Thread(target=sample, daemon=True)
+    t.start()
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        s = process_video(args["video"], Path(tmp) / "out.csv", cfg, components=comps)
+        wall = time.perf_counter() - t0
+    done.set()
+    q = len(samples) // 4
+    return {
+        "frames": s.frames_processed,
+        "faces": s.faces,
+        "fps": s.frames_processed / wall,
+        "peak_rss_mb": _peak_mb(),
+        "rss_quartiles_mb": [round(samples[i], 0) for i in (q, 2 * q, 3 * q, len(samples) - 1)] if q else [],
+        "timings": s.timings,
+    }
+
+
+def run_detector(args: dict[str, Any]) -> dict[str, Any]:
+    from facelog.pipeline.detect import make_detector
+
+    det = make_detector(_config(args).detector)
+    frames = faces = 0
+    det_s = 0.0
+    t0 = time.perf_counter()
+    for i, frame in enumerate(_frames(args)):
+        if i == 0:
+            det.detect(frame.image)  # warm-up, and the start of the loop clock
+            t0 = time.perf_counter()
+        a = time.perf_counter()
+        faces += len(det.detect(frame.image))
+        det_s += time.perf_counter() - a
+        frames += 1
+    wall = time.perf_counter() - t0
+    return {"frames": frames, "faces": faces, "fps": frames / det_s, "loop_fps": frames / wall,
+            "peak_rss_mb": _peak_mb()}  # fmt: skip
+
+
+def run_naive(args: dict[str, Any]) -> dict[str, Any]:
+    import numpy as np
+
+    from facelog.engines.preprocess import crops_to_pixels, decode_age
+    from facelog.pipeline.crop import crop_faces
+    from facelog.pipeline.detect import make_detector
+    from facelog.pipeline.runner import load_model_backend
+
+    cfg = _config(args)
+    det = make_detector(cfg.detector)
+    backend, _, _ = load_model_backend(cfg)
+    side = backend.meta.input_hw[0]
+    rows: list[tuple[Any, ...]] = []
+    frames = 0
+    t0 = time.perf_counter()
+    for i, frame in enumerate(_frames(args)):
+        if i == 0:
+            det.detect(frame.image)
+            t0 = time.perf_counter()
+        faces = det.detect(frame.image)
+        for k, chip in enumerate(crop_faces(frame.image, faces, cfg.crop, det.framing, side)):
+            out = backend.infer(crops_to_pixels([chip], backend.meta))
+            rows.append((frame.index, k, float(decode_age(out["age"])[0]), int(np.argmax(out["gender"][0]))))
+        frames += 1
+    wall = time.perf_counter() - t0
+    return {"frames": frames, "faces": len(rows), "fps": frames / wall, "peak_rss_mb": _peak_mb()}
+
+
+MODES = {"pipeline": run_pipeline, "detector": run_detector, "naive": run_naive}
+
+
+def _child(mode: str, args: dict[str, Any], q: Any) -> None:
+    q.put(MODES[mode](args))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--video", default=str(SHARED / "data" / "videos" / "one-by-one-person-detection.mp4"))
+    ap.add_argument("--model", default=str(REPO / "engines" / "models" / "facelog_age_gender.onnx"))
+    ap.add_argument("--yunet", default=str(SHARED / "models" / "yunet" / "face_detection_yunet_2023mar.onnx"))
+    ap.add_argument("--detector", default="yunet", choices=("yunet", "blazeface"))
+    ap.add_argument("--frames", type=int, default=0, help="detector/naive modes only: stop after N frames")
+    ap.add_argument("--modes", default="pipeline,detector,naive")
+    args = vars(ap.parse_args())
+    for key in ("video", "model", "yunet"):
+        if not Path(args[key]).is_file():
+            print(f"not found: {args[key]} (--{key})", file=sys.stderr)
+            return 2
+    ctx = mp.get_context("spawn")
+    res = {}
+    for mode in args["modes"].split(","):
+        q = ctx.Queue()
+        p = ctx.Process(target=_child, args=(mode, args, q))
+        p.start()
+        res[mode] = q.get()
+        p.join()
+        print(f"{mode}: {res[mode]}", file=sys.stderr)
+    print(f"video {Path(args['video']).name}, detector {args['detector']}, model {Path(args['model']).name}, "
+          f"cpu count {os.cpu_count()}")  # fmt: skip
+    print("| mode | frames | faces | fps | peak RSS MiB |")
+    print("|---|---|---|---|---|")
+    for mode, r in res.items():
+        fps = f"{r['fps']:.1f}" + (f" (loop with decode {r['loop_fps']:.1f})" if "loop_fps" in r else "")
+        print(f"| {mode} | {r['frames']} | {r['faces']} | {fps} | {r['peak_rss_mb']:.0f} |")
+    if "pipeline" in res:
+        p = res["pipeline"]
+        print(f"\nRSS over the pipeline run (quartiles, MiB): {p['rss_quartiles_mb']}; timings {p['timings']}")
+        if "detector" in res:
+            print(f"pipeline / detect-only = {p['fps'] / res['detector']['fps']:.2f} (target >= 0.8)")
+        if "naive" in res:
+            print(f"pipeline / naive = {p['fps'] / res['naive']['fps']:.2f} (target >= 3)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
