@@ -1,11 +1,14 @@
 """End-to-end pipeline fps vs detector-only fps vs a naive loop, with peak RSS, in one run.
 
-    nice -n 5 .venv/bin/python benchmarks/pipeline_fps.py [--video ../shared/data/videos/one-by-one-person-detection.mp4]
-        [--model engines/models/facelog_age_gender.onnx] [--detector yunet|blazeface] [--frames N]
+    nice -n 5 .venv/bin/python benchmarks/pipeline_fps.py [--video VIDEO] [--model MODEL.onnx]
+        [--detector yunet|blazeface] [--frames N] [--modes pipeline,pipeline-2det,detector,naive]
+
+Defaults: ../shared/data/videos/one-by-one-person-detection.mp4 and the shipped model.
 
 Modes, each in its own fresh process (so each peak RSS is its own), on the same frames:
 
 - ``pipeline``: ``runner.process_video`` (threads: decode | detect | crop+batch+infer+track+CSV).
+- ``pipeline-2det``: the same with ``batching.detect_workers: 2`` (two detect threads).
 - ``detector``: decode then detect, one frame at a time; reports the fps of the detect calls alone
   (``detect_fps``: the bound the pipeline is compared against) and of the whole loop.
 - ``naive``: decode, detect, then crop and classify each face one at a time (batch of 1), write rows.
@@ -39,7 +42,7 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _config(args: dict[str, Any]) -> Any:
+def _config(args: dict[str, Any], workers: int = 1) -> Any:
     from facelog.pipeline.config import load_config
 
     return load_config(
@@ -49,6 +52,7 @@ def _config(args: dict[str, Any]) -> Any:
             "detector.kind": args["detector"],
             "detector.yunet_path": args["yunet"],
             "backend.kind": "onnxruntime",
+            "batching.detect_workers": workers,
         },
     )
 
@@ -64,10 +68,10 @@ def _frames(args: dict[str, Any]) -> Any:
     src.close()
 
 
-def run_pipeline(args: dict[str, Any]) -> dict[str, Any]:
+def run_pipeline(args: dict[str, Any], workers: int = 1) -> dict[str, Any]:
     from facelog.pipeline.runner import build_components, process_video
 
-    cfg = _config(args)
+    cfg = _config(args, workers)
     if args["frames"]:
         raise SystemExit("--frames is for quick tries of the other modes; the pipeline reads the whole file")
     comps = build_components(cfg)
@@ -119,7 +123,6 @@ def run_detector(args: dict[str, Any]) -> dict[str, Any]:
 
 def run_naive(args: dict[str, Any]) -> dict[str, Any]:
     import numpy as np
-
     from facelog.engines.preprocess import crops_to_pixels, decode_age
     from facelog.pipeline.crop import crop_faces
     from facelog.pipeline.detect import make_detector
@@ -145,7 +148,12 @@ def run_naive(args: dict[str, Any]) -> dict[str, Any]:
     return {"frames": frames, "faces": len(rows), "fps": frames / wall, "peak_rss_mb": _peak_mb()}
 
 
-MODES = {"pipeline": run_pipeline, "detector": run_detector, "naive": run_naive}
+MODES = {
+    "pipeline": run_pipeline,
+    "pipeline-2det": lambda args: run_pipeline(args, workers=2),
+    "detector": run_detector,
+    "naive": run_naive,
+}
 
 
 def _child(mode: str, args: dict[str, Any], q: Any) -> None:
@@ -159,7 +167,7 @@ def main() -> int:
     ap.add_argument("--yunet", default=str(SHARED / "models" / "yunet" / "face_detection_yunet_2023mar.onnx"))
     ap.add_argument("--detector", default="yunet", choices=("yunet", "blazeface"))
     ap.add_argument("--frames", type=int, default=0, help="detector/naive modes only: stop after N frames")
-    ap.add_argument("--modes", default="pipeline,detector,naive")
+    ap.add_argument("--modes", default="pipeline,pipeline-2det,detector,naive")
     args = vars(ap.parse_args())
     for key in ("video", "model", "yunet"):
         if not Path(args[key]).is_file():
@@ -181,9 +189,12 @@ def main() -> int:
     for mode, r in res.items():
         fps = f"{r['fps']:.1f}" + (f" (loop with decode {r['loop_fps']:.1f})" if "loop_fps" in r else "")
         print(f"| {mode} | {r['frames']} | {r['faces']} | {fps} | {r['peak_rss_mb']:.0f} |")
-    if "pipeline" in res:
-        p = res["pipeline"]
-        print(f"\nRSS over the pipeline run (quartiles, MiB): {p['rss_quartiles_mb']}; timings {p['timings']}")
+    for name in ("pipeline", "pipeline-2det"):
+        if name not in res:
+            continue
+        p = res[name]
+        print(f"\n{name}:")
+        print(f"RSS over the pipeline run (quartiles, MiB): {p['rss_quartiles_mb']}; timings {p['timings']}")
         if "detector" in res:
             print(f"pipeline / detect-only = {p['fps'] / res['detector']['fps']:.2f} (target >= 0.8)")
         if "naive" in res:
