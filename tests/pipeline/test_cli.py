@@ -117,3 +117,31 @@ def test_missing_plugin_is_skipped_broken_plugin_raises(
     monkeypatch.setattr(cli, "PLUGINS", ("facelog_broken_plugin",))
     with pytest.raises(RuntimeError, match="broken on purpose"):
         cli._load_plugins(sub)
+
+
+def test_interrupt_leaves_no_output(videos: Path, common: list[str], tmp_path: Path) -> None:
+    import signal
+    import time
+
+    out = tmp_path / "long.csv"
+    cmd = [
+        sys.executable,
+        "-m",
+        "facelog.pipeline.cli",
+        "-q",
+        "run",
+        str(videos / "one-by-one-person-detection.mp4"),
+        "-o",
+        str(out),
+        *common,
+    ]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not any(p.name.startswith(".long.csv.tmp") for p in tmp_path.iterdir()):  # processing started
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130
+    assert err.strip() == "facelog: error: interrupted"
+    assert list(tmp_path.iterdir()) == []
