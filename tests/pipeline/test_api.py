@@ -34,3 +34,13 @@ def test_bad_override(videos: Path) -> None:
 def test_missing_file(tmp_path: Path, age_gender_model: Path) -> None:
     with pytest.raises(SourceError, match="no such file"):
         analyze_video(tmp_path / "nope.mp4", model=age_gender_model)
+
+
+def test_still_image_is_a_one_frame_video_without_false_faces(stills: Path, age_gender_model: Path) -> None:
+    df = analyze_video(stills / "dlib_examples" / "dogs.jpg", model=age_gender_model, detector="blazeface")
+    assert len(df) == 0 and df.attrs["summary"]["frames_processed"] == 1
+
+
+def test_still_image_with_faces(stills: Path, age_gender_model: Path) -> None:
+    df = analyze_video(stills / "insightface" / "t1.jpg", model=age_gender_model, detector="blazeface")
+    assert len(df) == 6 and list(df.face_index) == list(range(6)) and df.track_id.nunique() == 6
