@@ -88,6 +88,7 @@ class VideoSource:
         self.frames_processed = 0
         self.decode_s = 0.0
         self._last_slot = -1
+        self.pts_derived = False  # True when the stream had no increasing timestamps
         self._cap = self._open()
         c = self._cap
         self.info = VideoInfo(
@@ -139,12 +140,21 @@ class VideoSource:
         cap = self._cap
         codec = self.info.codec
         index = 0
+        last_pts = -1
         while True:
             t0 = time.perf_counter()
             if not cap.grab():
                 self.decode_s += time.perf_counter() - t0
                 break
             pts_ns = round(cap.get(cv2.CAP_PROP_POS_MSEC) * 1e6)
+            if index and pts_ns <= last_pts and self.info.fps > 0:
+                # no usable timestamps in this stream (raw elementary streams): derive them, once said
+                if not self.pts_derived:
+                    log.warning("%s: stream has no increasing timestamps; pts = index / fps", self.path)
+                self.pts_derived = True
+            if self.pts_derived:
+                pts_ns = round(index * 1e9 / self.info.fps)
+            last_pts = pts_ns
             self.frames_read += 1
             if self._wanted(index, pts_ns):
                 ok, image = cap.retrieve()

@@ -300,6 +300,7 @@ def process_video(
             "batches": analyzer.times.batches,
         },
         finished_utc=datetime.now(UTC).isoformat(timespec="seconds"),
+        extra={"pts": "derived from index / fps (stream had none)"} if src.pts_derived else {},
     )
     sink_path = summary_path(out_csv)
     tmp = temp_name(sink_path)
