@@ -305,7 +305,7 @@ def test_sigterm_to_cli_leaves_complete_csvs_and_exit_0(
     doc = {k: cfg.model_dump(mode="json")[k] for k in ("model", "detector", "backend")}
     config.write_text(yaml.safe_dump({**doc, "rtsp": {**RTSP_TEST_SETTINGS, "flush_s": 0.5}}))
     cmd = [sys.executable, "-m", "facelog.pipeline.cli", "-v", "run", server.url("/cam"), "-o", str(out),
-           "--config", str(config)]  # fmt: skip
+           "--config", str(config)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ)
     deadline = time.time() + 20
     while time.time() < deadline and sum(len(p.read_text().splitlines()) for p in out.rglob("*.csv")) < 6:
@@ -326,6 +326,6 @@ def test_sigterm_to_cli_leaves_complete_csvs_and_exit_0(
         assert text.endswith("\n")  # no half-written last row
         rows = list(csv.DictReader(text.splitlines()))
         assert all(None not in r and all(v not in (None, "") for k, v in r.items() if k != "gender_smooth")
-                   for r in rows)  # fmt: skip
+                   for r in rows)
         total += len(rows)
     assert total == summary[camera]["rows"] > 5  # every row the run counted is on disk
