@@ -228,6 +228,10 @@ def quantize_int8(
         raise ValueError(f"method must be one of {sorted(METHODS)}, got {method!r}")
     meta = read_meta(fp32_path)
     images = list_calibration_images(calibration, n_images, seed)
+    if len(images) > batch_size and len(images) % batch_size:
+        # ORT's histogram collectors (percentile, entropy) stack all batches into one array and
+        # fail on a short last batch ("inhomogeneous shape"): use whole batches only.
+        images = images[: len(images) - len(images) % batch_size]
     record = {
         "fp32_sha256": file_sha256(fp32_path),
         "method": method,
