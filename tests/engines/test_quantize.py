@@ -21,10 +21,11 @@ from facelog.engines.quantize import (
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = REPO / "engines" / "models" / "facelog_age_gender.onnx"
-# INT8 vs FP32 on the same 48 crops (measured: tiny model max 0.15 years, gender agreement 100%).
+# INT8 vs FP32 on the same 48 crops. Measured: tiny model max 0.15 years, shipped model mean
+# 0.21-0.27 years (32 calibration crops); gender agreement 100% for both.
 TINY_MAX_AGE_DIFF_YEARS = 1.0
 TINY_MIN_GENDER_AGREEMENT = 0.95
-SHIPPED_MAX_MEAN_AGE_DIFF_YEARS = 1.5
+SHIPPED_MAX_MEAN_AGE_DIFF_YEARS = 0.75
 SHIPPED_MIN_GENDER_AGREEMENT = 0.95
 
 
