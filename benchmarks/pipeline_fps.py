@@ -7,8 +7,9 @@ Defaults: ../shared/data/videos/one-by-one-person-detection.mp4 and the shipped 
 
 Modes, each in its own fresh process (so each peak RSS is its own), on the same frames:
 
-- ``pipeline``: ``runner.process_video`` (threads: decode | detect | crop+batch+infer+track+CSV).
-- ``pipeline-2det``: the same with ``batching.detect_workers: 2`` (two detect threads).
+- ``pipeline``: ``runner.process_video`` with the default two detect threads (threads: decode |
+  detect x2 | crop+batch+infer+track+CSV).
+- ``pipeline-1det``: the same with ``batching.detect_workers: 1``.
 - ``detector``: decode then detect, one frame at a time; reports the fps of the detect calls alone
   (``detect_fps``: the bound the pipeline is compared against) and of the whole loop.
 - ``naive``: decode, detect, then crop and classify each face one at a time (batch of 1), write rows.
@@ -43,6 +44,7 @@ def _peak_mb() -> float:
 
 
 def _config(args: dict[str, Any], workers: int = 1) -> Any:
+    """The benchmark's config: default settings with the chosen detector, model and detect workers."""
     from facelog.pipeline.config import load_config
 
     return load_config(
@@ -149,11 +151,33 @@ def run_naive(args: dict[str, Any]) -> dict[str, Any]:
 
 
 MODES = {
-    "pipeline": run_pipeline,
-    "pipeline-2det": lambda args: run_pipeline(args, workers=2),
+    "pipeline-1det": run_pipeline,
+    "pipeline": lambda args: run_pipeline(args, workers=2),
     "detector": run_detector,
     "naive": run_naive,
 }
+
+
+def _repeat(video: Path, n: int, folder: Path) -> str:
+    """Write ``video`` n times in a row into one mp4v file (frames re-encoded once)."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(video))
+    fps = cap.get(cv2.CAP_PROP_FPS)
+    frames = []
+    while True:
+        ok, img = cap.read()
+        if not ok:
+            break
+        frames.append(img)
+    out = folder / f"{video.stem}_x{n}.mp4"
+    h, w = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(out), cv2.VideoWriter.fourcc(*"mp4v"), fps, (w, h))
+    for _ in range(n):
+        for img in frames:
+            writer.write(img)
+    writer.release()
+    return str(out)
 
 
 def _child(mode: str, args: dict[str, Any], q: Any) -> None:
@@ -167,12 +191,16 @@ def main() -> int:
     ap.add_argument("--yunet", default=str(SHARED / "models" / "yunet" / "face_detection_yunet_2023mar.onnx"))
     ap.add_argument("--detector", default="yunet", choices=("yunet", "blazeface"))
     ap.add_argument("--frames", type=int, default=0, help="detector/naive modes only: stop after N frames")
-    ap.add_argument("--modes", default="pipeline,pipeline-2det,detector,naive")
+    ap.add_argument("--modes", default="pipeline,pipeline-1det,detector,naive")
+    ap.add_argument("--repeat-clip", type=int, default=1, help="repeat a short clip N times")
     args = vars(ap.parse_args())
     for key in ("video", "model", "yunet"):
         if not Path(args[key]).is_file():
             print(f"not found: {args[key]} (--{key})", file=sys.stderr)
             return 2
+    tmp = tempfile.TemporaryDirectory()
+    if args["repeat_clip"] > 1:
+        args["video"] = _repeat(Path(args["video"]), args["repeat_clip"], Path(tmp.name))
     ctx = mp.get_context("spawn")
     res = {}
     for mode in args["modes"].split(","):
@@ -189,7 +217,7 @@ def main() -> int:
     for mode, r in res.items():
         fps = f"{r['fps']:.1f}" + (f" (loop with decode {r['loop_fps']:.1f})" if "loop_fps" in r else "")
         print(f"| {mode} | {r['frames']} | {r['faces']} | {fps} | {r['peak_rss_mb']:.0f} |")
-    for name in ("pipeline", "pipeline-2det"):
+    for name in ("pipeline", "pipeline-1det"):
         if name not in res:
             continue
         p = res[name]

@@ -84,7 +84,9 @@ class BackendConfig(_Section):
     """Inference backend, chosen by ``facelog.engines.registry`` from ``kind`` (never from a suffix)."""
 
     kind: Literal["auto", "onnxruntime", "onnxruntime-cuda", "tensorrt"] = "auto"
-    threads: int = Field(default=0, ge=0)  # ORT intra-op threads; 0 = library default
+    # ORT intra-op threads (0 = one per core). 1 by default: the pipeline runs detection in other
+    # threads at the same time, and a second ORT thread then only contends (docs/BENCHMARKS.md)
+    threads: int = Field(default=1, ge=0)
     precision: Literal["fp32", "fp16", "int8"] | None = None  # TensorRT only
     device: int | None = None
     max_batch: int | None = Field(default=None, gt=0)
@@ -106,7 +108,7 @@ class BatchingConfig(_Section):
     max_wait_ms: float = Field(default=50.0, ge=0)
     frame_queue: int = Field(default=8, gt=0)  # decoded frames waiting for detection
     face_queue: int = Field(default=16, gt=0)  # detected frames waiting for inference
-    detect_workers: int = Field(default=1, ge=1, le=16)  # detect threads, each with its own detector
+    detect_workers: int = Field(default=2, ge=1, le=16)  # detect threads, each its own detector
 
 
 class SamplingConfig(_Section):
