@@ -11,8 +11,10 @@ the same inputs reuses it without running calibration again.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
+import io
 import json
 import logging
 import random
@@ -260,9 +262,28 @@ def quantize_int8(
     quant_pre_process(str(fp32_path), str(prepped), skip_symbolic_shape=True)
     reader = FaceCalibrationReader(images, meta, batch_size)
     log.info("calibrating %s on %d crops (%s)", fp32_path.name, len(images), method)
-    if method == "entropy" and not ranges_path.is_file():
-        _entropy_ranges(prepped, reader, ranges_path, symmetric=target == "tensorrt")
-        reader.rewind()
+    chatter = io.StringIO()  # ORT's calibrators print() progress; keep it out of CLI output
+    with contextlib.redirect_stdout(chatter):
+        if method == "entropy" and not ranges_path.is_file():
+            _entropy_ranges(prepped, reader, ranges_path, symmetric=target == "tensorrt")
+            reader.rewind()
+        _quantize(prepped, qdq_path, reader, per_channel, recipe, method, ranges_path)
+    log.debug("onnxruntime.quantization said: %s", chatter.getvalue().strip())
+    prepped.unlink()
+    _stamp_meta(qdq_path, meta, record)
+    record_path.write_text(json.dumps(record, indent=2, sort_keys=True))
+    return QuantizedModel(qdq_path, ranges_path, record_path, reused=False)
+
+
+def _quantize(
+    prepped: Path,
+    qdq_path: Path,
+    reader: FaceCalibrationReader,
+    per_channel: bool,
+    recipe: _Recipe,
+    method: str,
+    ranges_path: Path,
+) -> None:
     quantize_static(
         str(prepped),
         str(qdq_path),
@@ -276,10 +297,6 @@ def quantize_int8(
         nodes_to_exclude=_output_nodes(prepped),
         calibration_cache_path=str(ranges_path),
     )
-    prepped.unlink()
-    _stamp_meta(qdq_path, meta, record)
-    record_path.write_text(json.dumps(record, indent=2, sort_keys=True))
-    return QuantizedModel(qdq_path, ranges_path, record_path, reused=False)
 
 
 def _entropy_ranges(model_path: Path, reader: FaceCalibrationReader, out: Path, symmetric: bool) -> None:

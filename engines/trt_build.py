@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING
 
 from facelog.engines.base import BackendUnavailable
 from facelog.engines.cache import Precision, as_precision
-from facelog.engines.gpu import INSTALL_GPU
 
 if TYPE_CHECKING:
     import tensorrt as trt
@@ -49,15 +48,12 @@ def require_tensorrt() -> str:
     Raises:
         BackendUnavailable: saying what is missing and what to install.
     """
-    try:
-        import tensorrt
-    except ImportError as exc:
-        raise BackendUnavailable(f"TensorRT is not installed ({exc}): {INSTALL_GPU}") from exc
-    if not hasattr(tensorrt, "Builder"):
-        raise BackendUnavailable(
-            f"this tensorrt package has no Builder (lean runtime or stubs only): {INSTALL_GPU}"
-        )
-    return str(tensorrt.__version__)
+    from facelog.engines.gpu import tensorrt_status
+
+    status = tensorrt_status()
+    if not status.ok:
+        raise BackendUnavailable(f"TensorRT unavailable: {status.detail}")
+    return status.detail
 
 
 def build_engine(
