@@ -23,6 +23,7 @@ from facelog.training.config import HeadConfig, TrainRecipe
 from facelog.training.losses import head_loss, head_metric
 from facelog.training.metrics import accuracy, age_mae, cumulative_score, expected_age
 from facelog.training.model import build_model, trunk_of
+from facelog.training.schedule import BudgetCosine, epochs_in_budget
 
 log = logging.getLogger(__name__)
 
@@ -130,9 +131,19 @@ def head_scores(
 class EpochEnd(keras.callbacks.Callback):
     """Validation metrics, best/last checkpoints, early stopping, time limit, one progress line."""
 
-    def __init__(self, data: PreparedData, recipe: TrainRecipe, out_dir: Path, state: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        data: PreparedData,
+        recipe: TrainRecipe,
+        out_dir: Path,
+        state: dict[str, Any],
+        steps_per_epoch: int,
+    ) -> None:
         super().__init__()
         self.data, self.recipe, self.out_dir, self.state = data, recipe, out_dir, state
+        self.steps_per_epoch = steps_per_epoch
+        self.schedule: BudgetCosine | None = None  # shortened when the time budget gets tight
+        self.epoch_times: list[float] = []
         self.t_start = time.monotonic() - state.get("elapsed_s", 0.0)
         self.t_epoch = time.monotonic()
 
@@ -175,10 +186,28 @@ class EpochEnd(keras.callbacks.Callback):
         if o.early_stopping_patience and self.state["wait"] >= o.early_stopping_patience:
             log.info("early stop: %s did not improve for %d epochs", o.monitor, self.state["wait"])
             self.model.stop_training = True
-        if o.max_minutes and (now - self.t_start + epoch_s) / 60 > o.max_minutes and epoch + 1 < o.epochs:
-            log.info("time limit %.0f min: stopping after epoch %d (best kept)", o.max_minutes, epoch + 1)
+        if o.max_minutes:
+            self._plan_budget(epoch + 1, now - self.t_start, epoch_s)
+
+    def _plan_budget(self, done: int, elapsed_s: float, epoch_s: float) -> None:
+        o = self.recipe.optim
+        assert o.max_minutes is not None
+        self.epoch_times.append(epoch_s)
+        recent = float(np.median(self.epoch_times[-3:]))
+        before = int(self.state.get("planned_epochs", o.epochs))
+        planned = epochs_in_budget(done, elapsed_s, recent, o.max_minutes * 60, before)
+        if len(self.epoch_times) < 2 and planned > done:
+            planned = before  # the first epoch includes graph tracing: plan from the second one on
+        self.state["planned_epochs"] = planned
+        if planned < before:
+            log.info("time budget %.1f min: planning %d epochs instead of %d", o.max_minutes, planned, before)
+            if self.schedule is not None:
+                self.schedule.set_total_steps(planned * self.steps_per_epoch)
+        if done >= planned and done < o.epochs:
+            log.info("time budget %.1f min: stopping after epoch %d (best kept)", o.max_minutes, done)
             self.state["stopped_by_time"] = True
             self.model.stop_training = True
+        (self.out_dir / "state.json").write_text(json.dumps(self.state, indent=1))
 
     def _save_last(self) -> None:
         self.model.save_weights(self.out_dir / "last.weights.h5")
@@ -193,8 +222,12 @@ def _has_tensorboard() -> bool:
     return importlib.util.find_spec("tensorboard") is not None
 
 
-def compile_model(recipe: TrainRecipe, steps_per_epoch: int) -> keras.Model:
-    """Build and compile the model for ``recipe`` (mixed precision per config)."""
+def compile_model(recipe: TrainRecipe, steps_per_epoch: int) -> tuple[keras.Model, BudgetCosine | None]:
+    """Build and compile the model for ``recipe`` (mixed precision per config).
+
+    Returns:
+        (model, its learning-rate schedule or None for a constant rate).
+    """
     o = recipe.optim
     keras.mixed_precision.set_global_policy("mixed_bfloat16" if o.mixed_precision else "float32")
     try:
@@ -203,15 +236,8 @@ def compile_model(recipe: TrainRecipe, steps_per_epoch: int) -> keras.Model:
         keras.mixed_precision.set_global_policy("float32")
     total = o.epochs * steps_per_epoch
     warmup = min(int(o.warmup_epochs * steps_per_epoch), total - 1)
-    lr: Any = o.lr
-    if o.schedule == "cosine":
-        lr = keras.optimizers.schedules.CosineDecay(
-            o.lr * 0.05,
-            decay_steps=max(total - warmup, 1),
-            alpha=0.01,
-            warmup_target=o.lr,
-            warmup_steps=warmup,
-        )
+    schedule = BudgetCosine(o.lr, warmup, total) if o.schedule == "cosine" else None
+    lr: Any = schedule if schedule is not None else o.lr
     opt = keras.optimizers.AdamW(learning_rate=lr, weight_decay=o.weight_decay)
     opt.exclude_from_weight_decay(var_names=["gamma", "beta", "bias"])
     model.compile(
@@ -220,7 +246,7 @@ def compile_model(recipe: TrainRecipe, steps_per_epoch: int) -> keras.Model:
         loss_weights={h.name: h.loss_weight for h in recipe.heads},
         metrics={h.name: [head_metric(h)] for h in recipe.heads},
     )
-    return model
+    return model, schedule
 
 
 def train(recipe: TrainRecipe, out_dir: Path, resume: bool = False, split_file: Path | None = None) -> Path:
@@ -237,7 +263,9 @@ def train(recipe: TrainRecipe, out_dir: Path, resume: bool = False, split_file: 
     data = prepare_data(recipe, out_dir, split_file)
     o = recipe.optim
     steps = max(len(data.train_images) // o.batch_size, 1)
-    model = compile_model(recipe, steps)
+    model, schedule = compile_model(recipe, steps)
+    if schedule is not None and "planned_epochs" in state:
+        schedule.set_total_steps(int(state["planned_epochs"]) * steps)
     if resume:
         model.optimizer.build(model.trainable_variables)
         model.load_weights(out_dir / "last.weights.h5")
@@ -255,8 +283,10 @@ def train(recipe: TrainRecipe, out_dir: Path, resume: bool = False, split_file: 
         recipe.std,
         o.seed,
     )
+    epoch_end = EpochEnd(data, recipe, out_dir, state, steps)
+    epoch_end.schedule = schedule
     callbacks = [
-        EpochEnd(data, recipe, out_dir, state),
+        epoch_end,
         keras.callbacks.CSVLogger(str(out_dir / "history.csv"), append=resume),
     ]
     if _has_tensorboard():
