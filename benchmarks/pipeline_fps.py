@@ -23,6 +23,7 @@ import argparse
 import multiprocessing as mp
 import os
 import resource
+import statistics
 import sys
 import tempfile
 import threading
@@ -37,6 +38,12 @@ SHARED = Path(os.environ.get("FACELOG_SHARED", REPO.parent / "shared"))
 def _rss_mb() -> float:
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _cpu_s() -> float:
+    """User + system CPU seconds of this process (all threads)."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
 
 
 def _peak_mb() -> float:
@@ -88,15 +95,16 @@ def run_pipeline(args: dict[str, Any], workers: int = 1) -> dict[str, Any]:
     t = threading.Thread(target=sample, daemon=True)
     t.start()
     with tempfile.TemporaryDirectory() as tmp:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), _cpu_s()
         s = process_video(args["video"], Path(tmp) / "out.csv", cfg, components=comps)
-        wall = time.perf_counter() - t0
+        wall, cpu = time.perf_counter() - t0, _cpu_s() - c0
     done.set()
     q = len(samples) // 4
     return {
         "frames": s.frames_processed,
         "faces": s.faces,
         "fps": s.frames_processed / wall,
+        "cpu_ms": cpu * 1000 / s.frames_processed,
         "peak_rss_mb": _peak_mb(),
         "rss_quartiles_mb": [round(samples[i], 0) for i in (q, 2 * q, 3 * q, len(samples) - 1)] if q else [],
         "timings": s.timings,
@@ -113,13 +121,14 @@ def run_detector(args: dict[str, Any]) -> dict[str, Any]:
     for i, frame in enumerate(_frames(args)):
         if i == 0:
             det.detect(frame.image)  # warm-up, and the start of the loop clock
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), _cpu_s()
         a = time.perf_counter()
         faces += len(det.detect(frame.image))
         det_s += time.perf_counter() - a
         frames += 1
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, _cpu_s() - c0
     return {"frames": frames, "faces": faces, "fps": frames / det_s, "loop_fps": frames / wall,
+            "cpu_ms": cpu * 1000 / frames,
             "peak_rss_mb": _peak_mb()}  # fmt: skip
 
 
@@ -140,14 +149,20 @@ def run_naive(args: dict[str, Any]) -> dict[str, Any]:
     for i, frame in enumerate(_frames(args)):
         if i == 0:
             det.detect(frame.image)
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), _cpu_s()
         faces = det.detect(frame.image)
         for k, chip in enumerate(crop_faces(frame.image, faces, cfg.crop, det.framing, side)):
             out = backend.infer(crops_to_pixels([chip], backend.meta))
             rows.append((frame.index, k, float(decode_age(out["age"])[0]), int(np.argmax(out["gender"][0]))))
         frames += 1
-    wall = time.perf_counter() - t0
-    return {"frames": frames, "faces": len(rows), "fps": frames / wall, "peak_rss_mb": _peak_mb()}
+    wall, cpu = time.perf_counter() - t0, _cpu_s() - c0
+    return {
+        "frames": frames,
+        "faces": len(rows),
+        "fps": frames / wall,
+        "cpu_ms": cpu * 1000 / frames,
+        "peak_rss_mb": _peak_mb(),
+    }
 
 
 MODES = {
@@ -193,6 +208,7 @@ def main() -> int:
     ap.add_argument("--frames", type=int, default=0, help="detector/naive modes only: stop after N frames")
     ap.add_argument("--modes", default="pipeline,pipeline-1det,detector,naive")
     ap.add_argument("--repeat-clip", type=int, default=1, help="repeat a short clip N times")
+    ap.add_argument("--rounds", type=int, default=3, help="run every mode this often, order rotated")
     args = vars(ap.parse_args())
     for key in ("video", "model", "yunet"):
         if not Path(args[key]).is_file():
@@ -202,31 +218,50 @@ def main() -> int:
     if args["repeat_clip"] > 1:
         args["video"] = _repeat(Path(args["video"]), args["repeat_clip"], Path(tmp.name))
     ctx = mp.get_context("spawn")
-    res = {}
-    for mode in args["modes"].split(","):
-        q = ctx.Queue()
-        p = ctx.Process(target=_child, args=(mode, args, q))
-        p.start()
-        res[mode] = q.get()
-        p.join()
-        print(f"{mode}: {res[mode]}", file=sys.stderr)
-    print(f"video {Path(args['video']).name}, detector {args['detector']}, model {Path(args['model']).name}, "
-          f"cpu count {os.cpu_count()}")  # fmt: skip
-    print("| mode | frames | faces | fps | peak RSS MiB |")
-    print("|---|---|---|---|---|")
-    for mode, r in res.items():
-        fps = f"{r['fps']:.1f}" + (f" (loop with decode {r['loop_fps']:.1f})" if "loop_fps" in r else "")
-        print(f"| {mode} | {r['frames']} | {r['faces']} | {fps} | {r['peak_rss_mb']:.0f} |")
+    modes = args["modes"].split(",")
+    rounds: list[dict[str, dict[str, Any]]] = []
+    for k in range(args["rounds"]):
+        res = {}
+        for mode in modes[k % len(modes) :] + modes[: k % len(modes)]:  # rotate: no mode always runs first
+            q = ctx.Queue()
+            p = ctx.Process(target=_child, args=(mode, args, q))
+            p.start()
+            res[mode] = q.get()
+            p.join()
+            print(f"round {k} {mode}: {res[mode]}", file=sys.stderr)
+        rounds.append(res)
+    first = rounds[0]
+    print(
+        f"video {Path(args['video']).name}, detector {args['detector']}, model {Path(args['model']).name}, "
+        f"{os.cpu_count()} CPUs, {len(rounds)} rounds (modes rotated), load now {os.getloadavg()[0]:.1f}"
+    )
+    print("| mode | frames | faces | fps, median (min-max) | CPU ms/frame | peak RSS MiB |")
+    print("|---|---|---|---|---|---|")
+    for mode in modes:
+        fps = [r[mode]["fps"] for r in rounds]
+        cpu = statistics.median(r[mode]["cpu_ms"] for r in rounds)
+        rss = max(r[mode]["peak_rss_mb"] for r in rounds)
+        extra = ""
+        if "loop_fps" in first[mode]:
+            extra = f" (with decode {statistics.median(r[mode]['loop_fps'] for r in rounds):.1f})"
+        print(
+            f"| {mode} | {first[mode]['frames']} | {first[mode]['faces']} | {statistics.median(fps):.1f} "
+            f"({min(fps):.1f}-{max(fps):.1f}){extra} | {cpu:.1f} | {rss:.0f} |"
+        )
     for name in ("pipeline", "pipeline-1det"):
-        if name not in res:
+        if name not in first:
             continue
-        p = res[name]
-        print(f"\n{name}:")
-        print(f"RSS over the pipeline run (quartiles, MiB): {p['rss_quartiles_mb']}; timings {p['timings']}")
-        if "detector" in res:
-            print(f"pipeline / detect-only = {p['fps'] / res['detector']['fps']:.2f} (target >= 0.8)")
-        if "naive" in res:
-            print(f"pipeline / naive = {p['fps'] / res['naive']['fps']:.2f} (target >= 3)")
+        print(
+            f"\n{name}: RSS quartiles of round 0 (MiB) {first[name]['rss_quartiles_mb']}; "
+            f"timings {first[name]['timings']}"
+        )
+        for other, target in (("detector", 0.8), ("naive", 3.0)):
+            if other in first:
+                ratios = [r[name]["fps"] / r[other]["fps"] for r in rounds]
+                print(
+                    f"{name} / {other}: median {statistics.median(ratios):.2f} per round "
+                    f"{[round(x, 2) for x in ratios]} (target >= {target})"
+                )
     return 0
 
 
