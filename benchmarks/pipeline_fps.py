@@ -7,9 +7,9 @@ Defaults: ../shared/data/videos/one-by-one-person-detection.mp4 and the shipped 
 
 Modes, each in its own fresh process (so each peak RSS is its own), on the same frames:
 
-- ``pipeline``: ``runner.process_video`` with the default two detect threads (threads: decode |
-  detect x2 | crop+batch+infer+track+CSV).
-- ``pipeline-1det``: the same with ``batching.detect_workers: 1``.
+- ``pipeline-1det``: ``runner.process_video`` with defaults (threads: decode | detect |
+  crop+batch+infer+track+CSV).
+- ``pipeline-2det``: the same with ``batching.detect_workers: 2`` (two detect threads).
 - ``detector``: decode then detect, one frame at a time; reports the fps of the detect calls alone
   (``detect_fps``: the bound the pipeline is compared against) and of the whole loop.
 - ``naive``: decode, detect, then crop and classify each face one at a time (batch of 1), write rows.
@@ -167,7 +167,7 @@ def run_naive(args: dict[str, Any]) -> dict[str, Any]:
 
 MODES = {
     "pipeline-1det": run_pipeline,
-    "pipeline": lambda args: run_pipeline(args, workers=2),
+    "pipeline-2det": lambda args: run_pipeline(args, workers=2),
     "detector": run_detector,
     "naive": run_naive,
 }
@@ -206,7 +206,7 @@ def main() -> int:
     ap.add_argument("--yunet", default=str(SHARED / "models" / "yunet" / "face_detection_yunet_2023mar.onnx"))
     ap.add_argument("--detector", default="yunet", choices=("yunet", "blazeface"))
     ap.add_argument("--frames", type=int, default=0, help="detector/naive modes only: stop after N frames")
-    ap.add_argument("--modes", default="pipeline,pipeline-1det,detector,naive")
+    ap.add_argument("--modes", default="pipeline-1det,pipeline-2det,detector,naive")
     ap.add_argument("--repeat-clip", type=int, default=1, help="repeat a short clip N times")
     ap.add_argument("--rounds", type=int, default=3, help="run every mode this often, order rotated")
     args = vars(ap.parse_args())
@@ -248,7 +248,7 @@ def main() -> int:
             f"| {mode} | {first[mode]['frames']} | {first[mode]['faces']} | {statistics.median(fps):.1f} "
             f"({min(fps):.1f}-{max(fps):.1f}){extra} | {cpu:.1f} | {rss:.0f} |"
         )
-    for name in ("pipeline", "pipeline-1det"):
+    for name in ("pipeline-1det", "pipeline-2det"):
         if name not in first:
             continue
         print(

@@ -108,7 +108,9 @@ class BatchingConfig(_Section):
     max_wait_ms: float = Field(default=50.0, ge=0)
     frame_queue: int = Field(default=8, gt=0)  # decoded frames waiting for detection
     face_queue: int = Field(default=16, gt=0)  # detected frames waiting for inference
-    detect_workers: int = Field(default=2, ge=1, le=16)  # detect threads, each its own detector
+    # detect threads, each with its own detector: 2 helps on an idle multi-core machine, costs CPU on a
+    # shared one (docs/BENCHMARKS.md)
+    detect_workers: int = Field(default=1, ge=1, le=16)
 
 
 class SamplingConfig(_Section):
