@@ -25,6 +25,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+
 from facelog.pipeline.detect import BlazeFaceDetector, Detector, YuNetDetector
 
 CHIP, PAD = 200, 100

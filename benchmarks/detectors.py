@@ -18,6 +18,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+
 from facelog.pipeline.detect import BlazeFaceDetector, Detector, YuNetDetector
 from facelog.pipeline.track import iou_matrix
 

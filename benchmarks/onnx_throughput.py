@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+
 from facelog.engines.onnxruntime_backend import OnnxRuntimeBackend
 
 DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "engines" / "models" / "facelog_age_gender.onnx"

@@ -134,6 +134,7 @@ def run_detector(args: dict[str, Any]) -> dict[str, Any]:
 
 def run_naive(args: dict[str, Any]) -> dict[str, Any]:
     import numpy as np
+
     from facelog.engines.preprocess import crops_to_pixels, decode_age
     from facelog.pipeline.crop import crop_faces
     from facelog.pipeline.detect import make_detector

@@ -51,7 +51,8 @@ class ModelMeta:
         d["input_hw"] = tuple(d["input_hw"])
         d["outputs"] = tuple(d["outputs"])
         d["heads"] = tuple(
-            HeadMeta(name=h["name"], kind=h["kind"], labels=tuple(h.get("labels", ()))) for h in d.get("heads", [])
+            HeadMeta(name=h["name"], kind=h["kind"], labels=tuple(h.get("labels", ())))
+            for h in d.get("heads", [])
         )
         return cls(**d)
 

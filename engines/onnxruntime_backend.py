@@ -52,7 +52,8 @@ class OnnxRuntimeBackend:
             raise ValueError(f"pixels must be (B, {h}, {w}, 3), got {pixels.shape}")
         if self.meta.layout == "NCHW":
             pixels = pixels.transpose(0, 3, 1, 2)
-        out = self._session.run(self._outputs, {self.meta.input_name: np.ascontiguousarray(pixels, np.float32)})
+        feed = {self.meta.input_name: np.ascontiguousarray(pixels, np.float32)}
+        out = self._session.run(self._outputs, feed)
         return dict(zip(self._outputs, out, strict=True))
 
     def close(self) -> None:

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
 from facelog.engines.base import Backend
 from facelog.engines.preprocess import crops_to_pixels, decode_age
 from facelog.pipeline.config import CropConfig, TrackingConfig

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+
 from facelog.pipeline.sinks import fsync_replace, temp_name
 from facelog.pipeline.types import FrameResult
 

@@ -70,6 +70,7 @@ def analyze_video(
         ConfigError: a bad override.
     """
     import pandas as pd
+
     from facelog.pipeline.runner import process_video
 
     cfg = make_config(config, **overrides)

@@ -91,7 +91,7 @@ _NOT_HASHED: dict[str, Any] = {
     "rtsp": True,
     "model": {"path"},
     "backend": {"threads", "cache_dir"},
-    "batching": {"frame_queue", "face_queue"},
+    "batching": {"frame_queue", "face_queue", "detect_workers", "max_wait_ms"},
 }
 
 

@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from facelog.pipeline.errors import ConfigError
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+
+from facelog.pipeline.errors import ConfigError
 
 __all__ = [
     "AppConfig",

@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
+
 from facelog.pipeline.config import CropConfig
 from facelog.pipeline.types import Faces
 

@@ -20,6 +20,7 @@ from typing import Protocol, runtime_checkable
 
 import cv2
 import numpy as np
+
 from facelog.pipeline.config import DetectorConfig
 from facelog.pipeline.crop import BLAZEFACE_FRAMING, YUNET_FRAMING, Framing
 from facelog.pipeline.errors import ModelError
@@ -145,7 +146,13 @@ class BlazeFaceDetector:
         self.score_threshold = BLAZEFACE_DEFAULT_SCORE if score_threshold is None else score_threshold
         self.nms = nms
         self.min_face_px = min_face_px
-        self._net = cv2.dnn.readNetFromTFLite(str(self.model_path), engine=cv2.dnn.ENGINE_CLASSIC)
+        # OpenCV 5.0 needs its classic DNN engine for this model; 5.1 dropped that engine and its
+        # default one reads the model correctly (tests/pipeline/test_detect.py checks both ways).
+        engine = getattr(cv2.dnn, "ENGINE_CLASSIC", None)
+        if engine is None:
+            self._net = cv2.dnn.readNetFromTFLite(str(self.model_path))
+        else:
+            self._net = cv2.dnn.readNetFromTFLite(str(self.model_path), engine=engine)
         n = self.INPUT // 4
         grid = (np.arange(n, dtype=np.float32) + 0.5) / n
         ax, ay = np.meshgrid(grid, grid)  # row-major: y outer, x inner (MediaPipe's anchor order)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
+
 from facelog.pipeline.errors import SourceError
 from facelog.pipeline.types import Frame
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from facelog.pipeline.metrics import FpsMeter, Metrics, MetricsServer
 from facelog.pipeline.redact import redact_text, redact_url, url_secrets
 from facelog.pipeline.rotating_sink import RotatingCsvSink

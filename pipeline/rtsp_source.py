@@ -18,6 +18,7 @@ from typing import Literal
 
 import cv2
 import numpy as np
+
 from facelog.pipeline.metrics import Metrics
 from facelog.pipeline.redact import redact_text, redact_url, url_secrets
 from facelog.pipeline.rtsp_probe import diagnose, validate_url

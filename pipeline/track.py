@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 import numpy as np
+
 from facelog.pipeline.config import TrackingConfig
 from facelog.pipeline.types import Gender, Prediction
 

@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
-from facelog.engines.base import META_KEY, HeadMeta, ModelMeta
 from onnx import TensorProto, helper, numpy_helper
+
+from facelog.engines.base import META_KEY, HeadMeta, ModelMeta
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("FACELOG_SHARED", REPO.parent / "shared"))

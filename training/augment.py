@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import tensorflow as tf
+
 from facelog.training.config import AugmentConfig
 
 _FILL = 127.0  # grey for zoomed-out borders

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from facelog.engines.base import ModelMeta
 from facelog.training.datasets import FaceTable
 from facelog.training.metrics import (

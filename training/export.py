@@ -15,6 +15,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import tensorflow as tf
+
 from facelog.engines.base import META_KEY, HeadMeta, ModelMeta
 from facelog.training.config import TrainRecipe
 from facelog.training.model import build_model

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import tensorflow as tf
+
 from facelog.training.config import HeadConfig
 
 LossFn = Callable[[tf.Tensor, tf.Tensor], tf.Tensor]

@@ -9,8 +9,9 @@ import logging
 from collections.abc import Sequence
 
 import keras
-from facelog.training.config import HeadConfig, ModelConfig
 from keras import layers
+
+from facelog.training.config import HeadConfig, ModelConfig
 
 log = logging.getLogger(__name__)
 

@@ -17,6 +17,7 @@ from typing import Any
 import keras
 import numpy as np
 import tensorflow as tf
+
 from facelog.training import datasets as dsets
 from facelog.training.augment import train_dataset
 from facelog.training.config import HeadConfig, TrainRecipe

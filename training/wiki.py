@@ -13,6 +13,7 @@ import logging
 from pathlib import Path
 
 import numpy as np
+
 from facelog.training.datasets import MAX_AGE, DatasetError, FaceTable
 
 log = logging.getLogger(__name__)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from facelog.pipeline.api import analyze_video
 from facelog.pipeline.errors import ConfigError, SourceError
 from facelog.pipeline.sinks import HEADER

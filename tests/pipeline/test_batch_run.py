@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from facelog.pipeline import batch, discovery
 from facelog.pipeline import state as st
 from facelog.pipeline.config import AppConfig, load_config

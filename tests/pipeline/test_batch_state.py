@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+
 from facelog.pipeline import batch, discovery, report
 from facelog.pipeline import state as st
 
@@ -60,9 +61,23 @@ IDENT = st.FileIdentity(size=10, mtime_ns=5, fingerprint="f", model_id="m", conf
 
 def _row(status: str = "done", **changes: object) -> st.FileRow:
     d: dict[str, object] = dict(
-        rel_path="cam/a.mp4", status=status, size=10, mtime_ns=5, fingerprint="f", model_id="m",
-        config_hash="c", output="cam/a.mp4.csv", rows=3, frames=3, faces=3, video_s=1.0, wall_s=1.0,
-        error=None, attempts=1, run_id="r", updated_at=0.0,
+        rel_path="cam/a.mp4",
+        status=status,
+        size=10,
+        mtime_ns=5,
+        fingerprint="f",
+        model_id="m",
+        config_hash="c",
+        output="cam/a.mp4.csv",
+        rows=3,
+        frames=3,
+        faces=3,
+        video_s=1.0,
+        wall_s=1.0,
+        error=None,
+        attempts=1,
+        run_id="r",
+        updated_at=0.0,
     )
     d.update(changes)
     return st.FileRow(**d)  # type: ignore[arg-type]
@@ -190,8 +205,10 @@ def test_discover_filters_hidden_output_and_since(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "text, expected",
-    [("2026-11-20", dt.datetime(2026, 11, 20, tzinfo=dt.UTC)),
-     ("2026-11-20T03:00:00+01:00", dt.datetime(2026, 11, 20, 2, tzinfo=dt.UTC))],
+    [
+        ("2026-11-20", dt.datetime(2026, 11, 20, tzinfo=dt.UTC)),
+        ("2026-11-20T03:00:00+01:00", dt.datetime(2026, 11, 20, 2, tzinfo=dt.UTC)),
+    ],
 )
 def test_parse_since_dates(text: str, expected: dt.datetime) -> None:
     assert discovery.parse_since(text) == expected
@@ -307,7 +324,16 @@ def test_shipped_batch_config_loads_and_hash_ignores_batch_section() -> None:
     repo = Path(__file__).resolve().parents[2]
     cfg = load_config(repo / "configs" / "batch.yaml")
     assert cfg.batch.workers == 2 and cfg.batch.executor == "local" and cfg.sampling.stride == 2
-    same = load_config(repo / "configs" / "batch.yaml", {"batch.workers": 1, "model.path": "/elsewhere.onnx"})
+    same = load_config(
+        repo / "configs" / "batch.yaml",
+        {
+            "batch.workers": 1,
+            "model.path": "/elsewhere.onnx",
+            "batching.detect_workers": 2,
+            "backend.threads": 2,
+            "rtsp.read_timeout_s": 9.0,
+        },
+    )
     other = load_config(repo / "configs" / "batch.yaml", {"sampling.stride": 3})
     assert batch.output_config_hash(same) == batch.output_config_hash(cfg)
     assert batch.output_config_hash(other) != batch.output_config_hash(cfg)

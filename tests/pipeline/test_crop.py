@@ -8,6 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+
 from facelog.pipeline.config import CropConfig
 from facelog.pipeline.crop import YUNET_FRAMING, chip_transforms, crop_faces
 from facelog.pipeline.detect import BlazeFaceDetector, Detector, YuNetDetector

@@ -8,6 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+
 from facelog.pipeline import weights
 from facelog.pipeline.config import DetectorConfig
 from facelog.pipeline.detect import (

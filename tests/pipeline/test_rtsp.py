@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from facelog.pipeline.config import AppConfig, load_config
 from facelog.pipeline.rtsp import SUMMARY_NAME, Camera, run_cameras
 
@@ -304,8 +305,18 @@ def test_sigterm_to_cli_leaves_complete_csvs_and_exit_0(
     cfg = make_config(tiny_model, yunet_path, [])
     doc = {k: cfg.model_dump(mode="json")[k] for k in ("model", "detector", "backend")}
     config.write_text(yaml.safe_dump({**doc, "rtsp": {**RTSP_TEST_SETTINGS, "flush_s": 0.5}}))
-    cmd = [sys.executable, "-m", "facelog.pipeline.cli", "-v", "run", server.url("/cam"), "-o", str(out),
-           "--config", str(config)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "facelog.pipeline.cli",
+        "-v",
+        "run",
+        server.url("/cam"),
+        "-o",
+        str(out),
+        "--config",
+        str(config),
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ)
     deadline = time.time() + 20
     while time.time() < deadline and sum(len(p.read_text().splitlines()) for p in out.rglob("*.csv")) < 6:
@@ -325,7 +336,9 @@ def test_sigterm_to_cli_leaves_complete_csvs_and_exit_0(
         text = path.read_text()
         assert text.endswith("\n")  # no half-written last row
         rows = list(csv.DictReader(text.splitlines()))
-        assert all(None not in r and all(v not in (None, "") for k, v in r.items() if k != "gender_smooth")
-                   for r in rows)
+        assert all(
+            None not in r and all(v not in (None, "") for k, v in r.items() if k != "gender_smooth")
+            for r in rows
+        )
         total += len(rows)
     assert total == summary[camera]["rows"] > 5  # every row the run counted is on disk

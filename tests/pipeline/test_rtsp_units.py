@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from facelog.pipeline.metrics import Metrics, MetricsServer
 from facelog.pipeline.redact import RedactingFilter, redact_text, redact_url, url_secrets
 from facelog.pipeline.rotating_sink import RotatingCsvSink, safe_file_stem

@@ -10,6 +10,7 @@ from pathlib import Path
 import cv2
 import pandas as pd
 import pytest
+
 from facelog.pipeline.config import AppConfig, load_config
 from facelog.pipeline.errors import SourceError
 from facelog.pipeline.runner import Components, build_components, process_video, summary_path

@@ -6,6 +6,7 @@ import csv
 from pathlib import Path
 
 import pytest
+
 from facelog.pipeline.sinks import HEADER, SCHEMA_VERSION, CsvSink, result_rows
 from facelog.pipeline.types import FrameResult, Prediction
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
+
 from facelog.pipeline.config import TrackingConfig
 from facelog.pipeline.track import IouTracker
 from facelog.pipeline.types import Gender, Prediction

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from facelog.training.config import ConfigError, load_recipe, recipe_from_dict
 
 REPO = Path(__file__).resolve().parents[2]

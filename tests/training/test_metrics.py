@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from facelog.engines.base import HeadMeta, ModelMeta
 from facelog.training import metrics as M
 from facelog.training.datasets import FaceTable

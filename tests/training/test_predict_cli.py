@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from facelog.training.cli import main
 
 

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy.io import savemat
+
 from facelog.training.datasets import DatasetError
 from facelog.training.wiki import age_from_datenum, read_wiki_mat
-from scipy.io import savemat
 
 
 def datenum(d: dt.date) -> float:
