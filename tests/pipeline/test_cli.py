@@ -136,7 +136,15 @@ def test_interrupt_leaves_no_output(videos: Path, common: list[str], tmp_path: P
         str(out),
         *common,
     ]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # A shell's background job (`pytest ... &`) ignores SIGINT and children inherit that, as Unix wants;
+    # give the child the default disposition so Python turns SIGINT into KeyboardInterrupt.
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     deadline = time.monotonic() + 60
     while not any(p.name.startswith(".long.csv.tmp") for p in tmp_path.iterdir()):  # processing started
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
