@@ -59,6 +59,19 @@ class ModelMeta:
     def head(self, kind: str) -> HeadMeta | None:
         return next((h for h in self.heads if h.kind == kind or h.name == kind), None)
 
+    def to_input_layout(self, pixels: np.ndarray) -> np.ndarray:
+        """Check (B, H, W, 3) preprocessed pixels and return them in the model's layout, float32.
+
+        Raises:
+            ValueError: the shape is not (B, H, W, 3) for this model's input size.
+        """
+        h, w = self.input_hw
+        if pixels.ndim != 4 or pixels.shape[1:] != (h, w, 3):
+            raise ValueError(f"pixels must be (B, {h}, {w}, 3), got {pixels.shape}")
+        if self.layout == "NCHW":
+            pixels = pixels.transpose(0, 3, 1, 2)
+        return np.ascontiguousarray(pixels, np.float32)
+
 
 class Backend(Protocol):
     """What the pipeline needs from an inference engine."""

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
+from facelog.engines.base import BackendUnavailable
+
 log = logging.getLogger(__name__)
 
 INSTALL_GPU = "pip install 'facelog[gpu]' (TensorRT wheels come from NVIDIA's index: pypi.nvidia.com)"
@@ -105,6 +107,21 @@ def cuda_devices() -> tuple[list[GpuInfo], str]:
             )
         )
     return devices, ""
+
+
+def pick_device(index: int, purpose: str) -> GpuInfo:
+    """The CUDA device ``index``, for ``purpose`` (named in the error).
+
+    Raises:
+        BackendUnavailable: no usable CUDA device (the reason says why).
+        ValueError: ``index`` is not one of the devices.
+    """
+    devices, why = cuda_devices()
+    if not devices:
+        raise BackendUnavailable(f"{purpose} needs a CUDA device: {why}")
+    if not 0 <= index < len(devices):
+        raise ValueError(f"device must be in 0..{len(devices) - 1}, got {index}")
+    return devices[index]
 
 
 def tensorrt_status() -> Probe:

@@ -47,12 +47,7 @@ class OnnxRuntimeBackend:
         self.name = f"onnxruntime:{wanted}"
 
     def infer(self, pixels: np.ndarray) -> dict[str, np.ndarray]:
-        h, w = self.meta.input_hw
-        if pixels.ndim != 4 or pixels.shape[1:] != (h, w, 3):
-            raise ValueError(f"pixels must be (B, {h}, {w}, 3), got {pixels.shape}")
-        if self.meta.layout == "NCHW":
-            pixels = pixels.transpose(0, 3, 1, 2)
-        feed = {self.meta.input_name: np.ascontiguousarray(pixels, np.float32)}
+        feed = {self.meta.input_name: self.meta.to_input_layout(pixels)}
         out = self._session.run(self._outputs, feed)
         return dict(zip(self._outputs, out, strict=True))
 

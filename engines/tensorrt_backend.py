@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from facelog.engines.base import BackendUnavailable, ModelMeta
+from facelog.engines.base import ModelMeta
 from facelog.engines.cache import EngineMismatch, check_engine
-from facelog.engines.gpu import check_cuda, cuda_devices, import_cudart
+from facelog.engines.gpu import check_cuda, import_cudart, pick_device
 from facelog.engines.trt_build import require_tensorrt
 
 log = logging.getLogger(__name__)
@@ -57,12 +57,7 @@ class TensorRTBackend:
         trt_version = require_tensorrt()
         import tensorrt as trt
 
-        devices, why = cuda_devices()
-        if not devices:
-            raise BackendUnavailable(f"TensorRT needs a CUDA device: {why}")
-        if not 0 <= device < len(devices):
-            raise ValueError(f"device must be in 0..{len(devices) - 1}, got {device}")
-        gpu = devices[device]
+        gpu = pick_device(device, "TensorRT")
         engine_path = Path(engine_path)
         side = check_engine(engine_path, trt_version, gpu.name, gpu.compute_capability)
         self.meta: ModelMeta = side.meta
@@ -128,11 +123,7 @@ class TensorRTBackend:
 
     def infer(self, pixels: np.ndarray) -> dict[str, np.ndarray]:
         """Run (B, H, W, 3) float32 pixels; any B (split into max-batch chunks, partial last chunk)."""
-        h, w = self.meta.input_hw
-        if pixels.ndim != 4 or pixels.shape[1:] != (h, w, 3):
-            raise ValueError(f"pixels must be (B, {h}, {w}, 3), got {pixels.shape}")
-        if self.meta.layout == "NCHW":
-            pixels = pixels.transpose(0, 3, 1, 2)
+        pixels = self.meta.to_input_layout(pixels)
         outputs = [b for b in self._bindings if not b.is_input]
         if len(pixels) == 0:
             return {b.name: np.empty((0, *b.item_shape), b.dtype) for b in outputs}

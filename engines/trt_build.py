@@ -207,17 +207,12 @@ def ensure_engine(
         (engine path, True when it was built now).
     """
     from facelog.engines.cache import EngineCache, EngineKey, file_sha256
-    from facelog.engines.gpu import cuda_devices
+    from facelog.engines.gpu import pick_device
     from facelog.engines.onnxruntime_backend import read_meta
     from facelog.engines.quantize import is_qdq_model, quantize_int8
 
     trt_version = require_tensorrt()
-    devices, why = cuda_devices()
-    if not devices:
-        raise BackendUnavailable(f"building a TensorRT engine needs a CUDA device: {why}")
-    if not 0 <= device < len(devices):
-        raise ValueError(f"device must be in 0..{len(devices) - 1}, got {device}")
-    gpu = devices[device]
+    gpu = pick_device(device, "building a TensorRT engine")
     onnx_path = Path(onnx_path)
     precision = as_precision(str(precision))
     profile = profile or BatchProfile()

@@ -112,3 +112,16 @@ def test_explicit_onnxruntime_ignores_tensorrt_options(tiny_model: Path) -> None
     assert be.infer(np.zeros((0, 64, 64, 3), np.float32))["gender"].shape == (0, 2)
     with pytest.raises(FileNotFoundError):
         load_backend("onnxruntime", tiny_model.with_name("absent.onnx"))
+
+
+def test_pick_device_names_the_purpose_or_the_valid_range(monkeypatch: pytest.MonkeyPatch) -> None:
+    from facelog.engines import gpu
+
+    monkeypatch.setattr(gpu, "cuda_devices", lambda: ([], "the CUDA driver reports 0 devices"))
+    with pytest.raises(BackendUnavailable, match=r"^TensorRT needs a CUDA device: the CUDA driver reports 0"):
+        gpu.pick_device(0, "TensorRT")
+    one = GpuInfo(index=0, name="NVIDIA H200", compute_capability=(9, 0), total_memory_mb=143_000)
+    monkeypatch.setattr(gpu, "cuda_devices", lambda: ([one], ""))
+    assert gpu.pick_device(0, "TensorRT") == one
+    with pytest.raises(ValueError, match=r"device must be in 0\.\.0, got 1"):
+        gpu.pick_device(1, "TensorRT")
