@@ -120,10 +120,15 @@ class OptimConfig(_Strict):
     warmup_epochs: float = Field(default=1.0, ge=0.0)
     schedule: Literal["cosine", "constant"] = "cosine"
     early_stopping_patience: int = Field(default=0, ge=0)  # 0 = off
-    monitor: str = "val_loss"  # any logged validation metric; lower is better unless it ends in _acc
+    monitor: str = "val_loss"  # a logged validation metric (TrainRecipe.metric_names); see higher_is_better
     max_minutes: float | None = Field(default=None, gt=0.0)  # stop cleanly after this wall time
     seed: int = 0
     mixed_precision: bool = True  # bf16 compute, float32 weights and outputs
+
+
+def higher_is_better(metric: str) -> bool:
+    """Accuracies and cumulative scores improve upwards; losses and MAE downwards."""
+    return metric.endswith(("_acc", "_cs5"))
 
 
 class TrainRecipe(_Strict):
@@ -151,7 +156,19 @@ class TrainRecipe(_Strict):
             raise ValueError(f"head names must be unique, got {names}")
         if sum(h.kind == "age" for h in self.heads) > 1:
             raise ValueError("at most one head of kind 'age'")
+        if self.optim.monitor not in self.metric_names():
+            raise ValueError(
+                f"optim.monitor {self.optim.monitor!r} is not a validation metric of these heads; "
+                f"one of {', '.join(self.metric_names())}"
+            )
         return self
+
+    def metric_names(self) -> tuple[str, ...]:
+        """The validation metrics a run logs (and ``optim.monitor`` may name)."""
+        names = ["val_loss"]
+        for h in self.heads:
+            names += [f"val_{h.name}_mae", f"val_{h.name}_cs5"] if h.kind == "age" else [f"val_{h.name}_acc"]
+        return tuple(names)
 
     def config_hash(self) -> str:
         """Short sha256 of the canonical JSON form (identifies the recipe in the model metadata)."""

@@ -20,7 +20,7 @@ import tensorflow as tf
 
 from facelog.training import datasets as dsets
 from facelog.training.augment import train_dataset
-from facelog.training.config import HeadConfig, TrainRecipe
+from facelog.training.config import HeadConfig, TrainRecipe, higher_is_better
 from facelog.training.losses import head_loss, head_metric
 from facelog.training.metrics import accuracy, age_mae, cumulative_score, expected_age
 from facelog.training.model import build_model, trunk_of
@@ -129,6 +129,15 @@ def head_scores(
     return out
 
 
+def is_improvement(value: float, best: float | None, monitor: str) -> bool:
+    """Whether ``value`` of ``monitor`` beats ``best`` (None: nothing yet). NaN never improves."""
+    if not np.isfinite(value):
+        return False
+    if best is None or not np.isfinite(best):
+        return True
+    return value > best if higher_is_better(monitor) else value < best
+
+
 class EpochEnd(keras.callbacks.Callback):
     """Validation metrics, best/last checkpoints, early stopping, time limit, one progress line."""
 
@@ -161,10 +170,9 @@ class EpochEnd(keras.callbacks.Callback):
         )
         lr = self.model.optimizer.learning_rate
         logs["lr"] = float(lr.numpy() if hasattr(lr, "numpy") else lr)
-        value = logs[o.monitor] if o.monitor in logs else float("nan")
-        sign = -1.0 if o.monitor.endswith("_acc") else 1.0
+        value = float(logs[o.monitor])  # the recipe checked that the monitor is logged
         best = self.state.get("best")
-        improved = best is None or sign * value < sign * best
+        improved = is_improvement(value, best, o.monitor)
         if improved:
             self.state.update(best=value, best_epoch=epoch + 1, wait=0)
             self.model.save_weights(self.out_dir / "best.weights.h5")

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from facelog.training.config import ConfigError, load_recipe, recipe_from_dict
+from facelog.training.train import is_improvement
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -46,8 +47,13 @@ def test_unknown_key_is_named_with_hint(raw: dict, match: str) -> None:
         ({"heads": [{"name": "a", "kind": "age"}, {"name": "a", "kind": "age"}]}, "unique"),
         ({"model": {"widths": [8, 16], "blocks": [1]}}, "equal length"),
         ({"data": {"kind": "csv"}}, "needs data.labels"),
+        (
+            {"optim": {"monitor": "val_mae"}},
+            r"optim.monitor 'val_mae' is not a validation metric .* one of val_loss, val_age_mae, "
+            r"val_age_cs5, val_gender_acc",
+        ),
     ],
-    ids=["sizes", "one-label", "dup-heads", "widths-blocks", "csv-no-labels"],
+    ids=["sizes", "one-label", "dup-heads", "widths-blocks", "csv-no-labels", "unknown-monitor"],
 )
 def test_inconsistent_values_fail(raw: dict, match: str) -> None:
     with pytest.raises(ConfigError, match=match):
@@ -89,3 +95,21 @@ def test_config_hash_tracks_content() -> None:
     a = recipe_from_dict({})
     assert a.config_hash() == recipe_from_dict({}).config_hash()
     assert a.config_hash() != recipe_from_dict({"optim": {"epochs": 3}}).config_hash()
+
+
+@pytest.mark.parametrize(
+    "value, best, monitor, expected",
+    [
+        (4.0, None, "val_loss", True),
+        (4.0, 4.5, "val_loss", True),
+        (4.5, 4.0, "val_age_mae", False),
+        (4.0, 4.0, "val_loss", False),  # a tie is no improvement: patience counts it
+        (0.61, 0.60, "val_age_cs5", True),  # higher is better for CS@5 ...
+        (0.59, 0.60, "val_age_cs5", False),
+        (0.93, 0.92, "val_gender_acc", True),  # ... and for accuracies
+        (float("nan"), None, "val_loss", False),
+        (float("nan"), 4.0, "val_loss", False),
+    ],
+)
+def test_is_improvement(value: float, best: float | None, monitor: str, expected: bool) -> None:
+    assert is_improvement(value, best, monitor) is expected
