@@ -8,15 +8,27 @@ from pathlib import Path
 import numpy as np
 import onnx
 import onnxruntime as ort
+from google.protobuf.message import DecodeError
+from onnxruntime.capi.onnxruntime_pybind11_state import Fail, InvalidArgument, InvalidGraph, InvalidProtobuf
 
 from facelog.engines.base import META_KEY, BackendUnavailable, ModelMeta
 
 log = logging.getLogger(__name__)
 
+# What InferenceSession raises for a file it cannot use (they derive from Exception, not RuntimeError).
+ORT_LOAD_ERRORS = (Fail, InvalidArgument, InvalidGraph, InvalidProtobuf)
+
 
 def read_meta(model_path: str | Path) -> ModelMeta:
-    """Read the ``ModelMeta`` that export stored in the ONNX file's metadata_props."""
-    model = onnx.load(str(model_path), load_external_data=False)
+    """Read the ``ModelMeta`` that export stored in the ONNX file's metadata_props.
+
+    Raises:
+        ValueError: the file is not an ONNX model, or has no facelog metadata.
+    """
+    try:
+        model = onnx.load(str(model_path), load_external_data=False)
+    except DecodeError as exc:
+        raise ValueError(f"{model_path} is not an ONNX model ({exc})") from exc
     props = {p.key: p.value for p in model.metadata_props}
     if META_KEY not in props:
         raise ValueError(f"{model_path} has no '{META_KEY}' metadata: was it exported by facelog?")
@@ -42,7 +54,11 @@ class OnnxRuntimeBackend:
         if threads:
             opts.intra_op_num_threads = threads
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self._session = ort.InferenceSession(str(model_path), opts, providers=[wanted])
+        try:
+            self._session = ort.InferenceSession(str(model_path), opts, providers=[wanted])
+        except ORT_LOAD_ERRORS as exc:
+            why = " ".join(str(exc).split())[:300]
+            raise ValueError(f"ONNX Runtime cannot load {model_path}: {why}") from exc
         self._outputs = list(self.meta.outputs)
         self.name = f"onnxruntime:{wanted}"
 

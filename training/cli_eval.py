@@ -110,7 +110,10 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         return _fail("predict needs --cropped (face crops); for whole frames and videos use 'facelog run'")
     if not args.model.is_file():
         return _fail(f"model not found: {args.model}")
-    backend = _open_backend(args.model, args.threads)
+    try:
+        backend = _open_backend(args.model, args.threads)
+    except ValueError as err:  # not an ONNX model, no facelog metadata, ORT cannot load it
+        return _fail(str(err))
     age_head, gender_head = backend.meta.head("age"), backend.meta.head("gender")
     if age_head is None or gender_head is None:
         return _fail(f"{args.model} has no age and gender heads (heads: {backend.meta.outputs})")
@@ -145,7 +148,10 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         table = _read_eval_table(args)
     except dsets.DatasetError as err:
         return _fail(str(err))
-    backend = _open_backend(args.model)
+    try:
+        backend = _open_backend(args.model)
+    except ValueError as err:
+        return _fail(str(err))
     skipped: list[Path] = []
     probs: dict[str, list[np.ndarray]] = {}
     kept: list[Path] = []

@@ -49,3 +49,24 @@ def test_decode_age_is_expected_value() -> None:
     p[0, 30] = 1.0
     p[1, 20] = p[1, 40] = 0.5
     np.testing.assert_allclose(decode_age(p), [30.0, 30.0])
+
+
+def test_unusable_model_files_fail_with_one_clear_line(tiny_model: Path, tmp_path: Path) -> None:
+    import onnx
+
+    text = tmp_path / "notes.onnx"
+    text.write_text("not a model\n" * 50)
+    truncated = tmp_path / "truncated.onnx"
+    truncated.write_bytes(tiny_model.read_bytes()[:400])
+    broken = tmp_path / "broken_graph.onnx"  # valid protobuf, facelog metadata, a node removed
+    model = onnx.load(str(tiny_model))
+    del model.graph.node[0]
+    onnx.save(model, str(broken))
+    for path, match in [
+        (text, r"is not an ONNX model"),
+        (truncated, r"is not an ONNX model|has no 'facelog_meta' metadata"),
+        (broken, r"ONNX Runtime cannot load .*broken_graph\.onnx"),
+    ]:
+        with pytest.raises(ValueError, match=match) as info:
+            OnnxRuntimeBackend(path)
+        assert "\n" not in str(info.value).strip()

@@ -65,8 +65,9 @@ def test_every_bad_input_is_one_line_and_good_ones_still_run(
         (["--stride", "0"], "sampling.stride"),
         (["--backend", "tensorrt"], "backend tensorrt"),
         (["--model", "/nonexistent/m.onnx"], "model file not found"),
+        (["--model", str(Path(__file__))], "is not an ONNX model"),
     ],
-    ids=["bad-stride", "no-tensorrt", "no-model"],
+    ids=["bad-stride", "no-tensorrt", "no-model", "not-onnx"],
 )
 def test_usage_errors_exit_2(
     videos: Path, common: list[str], tmp_path: Path, args: list[str], match: str

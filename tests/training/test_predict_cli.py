@@ -64,6 +64,15 @@ def test_predict_needs_cropped_and_model(
     assert "needs --cropped" in capsys.readouterr().err
     assert main(["predict", "--cropped", "--model", str(tmp_path / "none.onnx"), str(crops[0])]) == 2
     assert "model not found" in capsys.readouterr().err
+    not_onnx = tmp_path / "notes.onnx"
+    not_onnx.write_text("a text file with the wrong suffix\n")
+    predict = ["predict", "--cropped", "--model", str(not_onnx), str(crops[0])]
+    data, out = str(crops[0].parent), str(tmp_path / "ev")
+    evaluate = ["eval", "--model", str(not_onnx), "--data", data, "--out", out]
+    for cmd in (predict, evaluate):
+        assert main(cmd) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("facelog: error: ") and "is not an ONNX model" in err and "Traceback" not in err
 
 
 def test_eval_csv_list_writes_report(crops: list[Path], tiny_model: Path, tmp_path: Path) -> None:
