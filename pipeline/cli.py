@@ -116,7 +116,12 @@ def handle_run(args: argparse.Namespace) -> int:
     from facelog.engines.base import BackendUnavailable
     from facelog.pipeline.config import load_config
     from facelog.pipeline.errors import FacelogError, SourceError
-    from facelog.pipeline.runner import build_components, process_video
+    from facelog.pipeline.runner import (
+        build_components,
+        check_outputs_spare_inputs,
+        output_paths,
+        process_video,
+    )
 
     try:
         cfg = load_config(args.config, _overrides(args))
@@ -132,6 +137,7 @@ def handle_run(args: argparse.Namespace) -> int:
         outs = _outputs(args.inputs, args.out)
         if args.annotate is not None and len(args.inputs) > 1:
             raise ValueError("--annotate works with one input only")
+        check_outputs_spare_inputs(args.inputs, [p for out in outs for p in output_paths(out, args.annotate)])
         comps = build_components(cfg)
     except (FacelogError, BackendUnavailable, ValueError, OSError) as exc:
         _error(str(exc))

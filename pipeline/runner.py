@@ -94,6 +94,28 @@ def summary_path(out_csv: str | Path) -> Path:
     return p.with_name(f"{p.stem}.summary.json")
 
 
+def output_paths(out_csv: str | Path, annotate: str | Path | None = None) -> list[Path]:
+    """Every file a run may write or replace: the CSV, its summary, ``.partial`` and the annotated mp4."""
+    out = Path(out_csv)
+    paths = [out, summary_path(out), out.with_name(out.name + ".partial")]
+    return [*paths, Path(annotate)] if annotate is not None else paths
+
+
+def check_outputs_spare_inputs(inputs: list[str | Path], outputs: list[Path]) -> None:
+    """Refuse outputs that are inputs: a run removes stale outputs first and would delete the video.
+
+    Raises:
+        ValueError: naming the output and the input it would overwrite.
+    """
+    sources = {Path(i).resolve(): str(i) for i in inputs}
+    for out in outputs:
+        hit = sources.get(out.resolve())
+        if hit is None and out.exists():
+            hit = next((s for p, s in sources.items() if p.exists() and out.samefile(p)), None)
+        if hit is not None:
+            raise ValueError(f"output {out} is the input {hit}: choose another -o / --annotate path")
+
+
 @dataclass
 class RunSummary:
     """What one ``process_video`` call did (written as ``<out>.summary.json``)."""
@@ -176,6 +198,7 @@ def process_video(
         The run summary.
 
     Raises:
+        ValueError: an output path is the input itself (nothing is touched).
         SourceError: the input is missing, empty, not a video, undecodable or truncated. Nothing is
             left at ``out_csv`` (a stale one is removed); for a truncation the rows before the break
             are in ``<out_csv>.partial`` (``SourceError.partial``).
@@ -183,6 +206,7 @@ def process_video(
     """
     t_start = time.perf_counter()
     out_csv, src_path = Path(out_csv), Path(source)
+    check_outputs_spare_inputs([src_path], output_paths(out_csv, annotate))
     for stale in (out_csv, summary_path(out_csv)):
         stale.unlink(missing_ok=True)  # whatever happens next, no older output may pass for this run's
     sampling = cfg.sampling

@@ -155,3 +155,28 @@ def test_interrupt_leaves_no_output(videos: Path, common: list[str], tmp_path: P
     assert proc.returncode == 130
     assert err.strip() == "facelog: error: interrupted"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_output_that_is_the_input_is_refused_and_the_input_kept(
+    videos: Path, common: list[str], tmp_path: Path
+) -> None:
+    from facelog.pipeline.config import load_config
+    from facelog.pipeline.runner import process_video
+
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes((videos / "people-detection.mp4").read_bytes())
+    before = clip.read_bytes()
+    (tmp_path / "link").mkdir()
+    (tmp_path / "link" / "same.mp4").symlink_to(clip)
+    for args in (
+        ["-o", clip],
+        ["-o", tmp_path / "o.csv", "--annotate", clip],
+        ["-o", tmp_path / "link" / "same.mp4"],
+    ):
+        r = facelog("run", clip, *args, *common)
+        assert r.returncode == 2 and r.stderr.strip().startswith("facelog: error: output "), r.stderr
+        assert "is the input" in r.stderr
+    with pytest.raises(ValueError, match="is the input"):
+        process_video(clip, clip, load_config(None))
+    assert clip.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4", "link"]
