@@ -105,7 +105,11 @@ class VideoSource:
         if not p.exists():
             raise SourceError(f"{p}: no such file", path=str(p))
         if p.is_dir():
-            raise SourceError(f"{p}: is a folder, expected a video file", path=str(p))
+            raise SourceError(
+                f"{p}: is a folder, expected a video file "
+                "(for a folder of videos: facelog batch DIR -o OUT_DIR)",
+                path=str(p),
+            )
         size = p.stat().st_size
         if size == 0:
             raise SourceError(f"{p}: empty file (0 bytes)", path=str(p))

@@ -180,3 +180,13 @@ def test_output_that_is_the_input_is_refused_and_the_input_kept(
         process_video(clip, clip, load_config(None))
     assert clip.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4", "link"]
+
+
+def test_a_folder_input_points_to_batch(videos: Path, common: list[str], tmp_path: Path) -> None:
+    r = facelog("run", videos, "-o", tmp_path / "o.csv", *common)
+    assert r.returncode == 1
+    assert r.stderr.strip() == (
+        f"facelog: error: {videos}: is a folder, expected a video file "
+        "(for a folder of videos: facelog batch DIR -o OUT_DIR)"
+    )
+    assert list(tmp_path.iterdir()) == []
