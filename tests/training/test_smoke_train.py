@@ -41,6 +41,7 @@ def test_smoke_train_resume_export(shared: Path, tmp_path: Path) -> None:
     rows = list(csv.DictReader((out / "history.csv").open()))
     losses = [float(r["loss"]) for r in rows]
     assert len(losses) == 3 and losses[-1] < losses[0]
+    assert list((out / "tb").rglob("events.out.tfevents.*")), "TensorBoard logs (train extra has tensorboard)"
     split = json.loads((out / "split.json").read_text())
     assert len(split["val"]) == round(384 * 0.1) and not set(split["val"]) & set(split["train"])
     summary = json.loads((out / "train_summary.json").read_text())
