@@ -118,7 +118,11 @@ class OptimConfig(_Strict):
     lr: float = Field(default=2e-3, gt=0.0)
     weight_decay: float = Field(default=0.05, ge=0.0)
     warmup_epochs: float = Field(default=1.0, ge=0.0)
-    schedule: Literal["cosine", "constant"] = "cosine"
+    # cosine: warm-up then cosine decay (re-planned under max_minutes); constant; plateau: Keras'
+    # ReduceLROnPlateau on `monitor` (x plateau_factor after plateau_patience epochs without improvement)
+    schedule: Literal["cosine", "constant", "plateau"] = "cosine"
+    plateau_factor: float = Field(default=0.5, gt=0.0, lt=1.0)
+    plateau_patience: int = Field(default=3, ge=1)
     early_stopping_patience: int = Field(default=0, ge=0)  # 0 = off
     monitor: str = "val_loss"  # a logged validation metric (TrainRecipe.metric_names); see higher_is_better
     max_minutes: float | None = Field(default=None, gt=0.0)  # stop cleanly after this wall time

@@ -258,6 +258,32 @@ def compile_model(recipe: TrainRecipe, steps_per_epoch: int) -> tuple[keras.Mode
     return model, schedule
 
 
+def make_callbacks(
+    recipe: TrainRecipe, out_dir: Path, epoch_end: keras.callbacks.Callback, resume: bool
+) -> list[keras.callbacks.Callback]:
+    """``epoch_end`` first (it adds the validation metrics the others read), then the loggers."""
+    o = recipe.optim
+    callbacks = [epoch_end]
+    if o.schedule == "plateau":
+        callbacks.append(
+            keras.callbacks.ReduceLROnPlateau(
+                monitor=o.monitor,
+                mode="max" if higher_is_better(o.monitor) else "min",
+                factor=o.plateau_factor,
+                patience=o.plateau_patience,
+                min_delta=0.0,  # "improved" means what it means for checkpoints: is_improvement
+                min_lr=o.lr * 1e-3,
+                verbose=0,
+            )
+        )
+    callbacks.append(keras.callbacks.CSVLogger(str(out_dir / "history.csv"), append=resume))
+    if _has_tensorboard():
+        callbacks.append(keras.callbacks.TensorBoard(str(out_dir / "tb"), write_graph=False, profile_batch=0))
+    else:
+        log.info("tensorboard is not installed: no TensorBoard logs (history.csv has the same numbers)")
+    return callbacks
+
+
 def train(recipe: TrainRecipe, out_dir: Path, resume: bool = False, split_file: Path | None = None) -> Path:
     """Run training; return the path of the best weights. ``resume`` continues from ``out_dir/last.*``."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -294,14 +320,7 @@ def train(recipe: TrainRecipe, out_dir: Path, resume: bool = False, split_file: 
     )
     epoch_end = EpochEnd(data, recipe, out_dir, state, steps)
     epoch_end.schedule = schedule
-    callbacks = [
-        epoch_end,
-        keras.callbacks.CSVLogger(str(out_dir / "history.csv"), append=resume),
-    ]
-    if _has_tensorboard():
-        callbacks.append(keras.callbacks.TensorBoard(str(out_dir / "tb"), write_graph=False, profile_batch=0))
-    else:
-        log.info("tensorboard is not installed: no TensorBoard logs (history.csv has the same numbers)")
+    callbacks = make_callbacks(recipe, out_dir, epoch_end, resume)
     log.info("training %d params, %d steps/epoch x %d epochs", model.count_params(), steps, o.epochs)
     model.fit(
         ds,
