@@ -19,6 +19,12 @@ from facelog.engines.base import BackendUnavailable
 log = logging.getLogger(__name__)
 
 INSTALL_GPU = "pip install 'facelog[gpu]' (TensorRT wheels come from NVIDIA's index: pypi.nvidia.com)"
+# TensorRT 11 removed weak typing (BuilderFlag.FP16/INT8, platform_has_fast_fp16), which trt_build uses.
+SUPPORTED_TENSORRT_MAJOR = 10
+TENSORRT_11_WHY = (
+    "facelog builds engines with TensorRT 10's FP16/INT8 builder flags, which TensorRT 11 removed; "
+    "install TensorRT 10 (the gpu extra pins tensorrt-cu12>=10.1,<11)"
+)
 
 
 @dataclass(frozen=True)
@@ -142,7 +148,10 @@ def tensorrt_status() -> Probe:
         return Probe(
             False, "this tensorrt has no Builder/OnnxParser (a lean or dispatch runtime?): " + INSTALL_GPU
         )
-    return Probe(True, str(getattr(trt, "__version__", "unknown")))
+    version = str(getattr(trt, "__version__", "unknown"))
+    if version.split(".")[0].isdigit() and int(version.split(".")[0]) >= SUPPORTED_TENSORRT_MAJOR + 1:
+        return Probe(False, f"TensorRT {version} is installed, but {TENSORRT_11_WHY}: {INSTALL_GPU}")
+    return Probe(True, version)
 
 
 def ort_providers() -> list[str]:

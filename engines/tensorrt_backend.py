@@ -65,6 +65,7 @@ class TensorRTBackend:
         self._cudart = import_cudart()
         self._bindings: list[_Binding] = []
         self._stream: Any = None
+        self._device = device
         check_cuda(self._cudart.cudaSetDevice(device), "cudaSetDevice")
 
         self._logger = trt.Logger(trt.Logger.WARNING)
@@ -138,6 +139,8 @@ class TensorRTBackend:
         import tensorrt as trt
 
         cudart, n = self._cudart, len(chunk)
+        # The CUDA runtime's current device is per thread: the caller may not be the thread that loaded us.
+        check_cuda(cudart.cudaSetDevice(self._device), "cudaSetDevice")
         h2d = cudart.cudaMemcpyKind.cudaMemcpyHostToDevice
         d2h = cudart.cudaMemcpyKind.cudaMemcpyDeviceToHost
         inp = next(b for b in self._bindings if b.name == self._input)

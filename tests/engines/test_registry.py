@@ -125,3 +125,28 @@ def test_pick_device_names_the_purpose_or_the_valid_range(monkeypatch: pytest.Mo
     assert gpu.pick_device(0, "TensorRT") == one
     with pytest.raises(ValueError, match=r"device must be in 0\.\.0, got 1"):
         gpu.pick_device(1, "TensorRT")
+
+
+@pytest.mark.parametrize(
+    "version, ok, detail",
+    [("10.13.0.35", True, "10.13.0.35"), ("11.4.0", False, "TensorRT 11.4.0 is installed, but")],
+)
+def test_tensorrt_status_accepts_10_and_refuses_11(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, version: str, ok: bool, detail: str
+) -> None:
+    """TensorRT cannot be installed here; a stand-in package injects each version (fault injection)."""
+    import sys
+
+    pkg = tmp_path / "tensorrt"
+    pkg.mkdir()
+    init = f"__version__ = {version!r}\nclass Builder: ...\nclass OnnxParser: ...\n"
+    (pkg / "__init__.py").write_text(init)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "tensorrt", raising=False)
+    try:
+        status = tensorrt_status()
+    finally:
+        sys.modules.pop("tensorrt", None)  # later tests must not see the stand-in
+    assert status.ok is ok and status.detail.startswith(detail)
+    if not ok:
+        assert "tensorrt-cu12>=10.1,<11" in status.detail
