@@ -59,6 +59,11 @@ class OnnxRuntimeBackend:
         except ORT_LOAD_ERRORS as exc:
             why = " ".join(str(exc).split())[:300]
             raise ValueError(f"ONNX Runtime cannot load {model_path}: {why}") from exc
+        if wanted not in self._session.get_providers():  # ORT falls back to CPU when CUDA fails to load
+            raise BackendUnavailable(
+                f"ONNX Runtime could not start {wanted} (session runs on {self._session.get_providers()}); "
+                "check the CUDA/cuDNN libraries that onnxruntime-gpu needs"
+            )
         self._outputs = list(self.meta.outputs)
         self.name = f"onnxruntime:{wanted}"
 
