@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import signal
+import tempfile
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -235,4 +236,22 @@ def run_cameras(
     cameras = cameras_for_run(cfg.rtsp, urls)
     install_log_redaction(set().union(*(url_secrets(c.url) for c in cameras)))
     options = options_from_config(cfg.rtsp, cfg.sampling)
-    return run_with_stages(cameras, build_stages(cfg), Path(out_dir), options, stop=stop)
+    out = Path(out_dir)
+    check_writable_folder(out)
+    return run_with_stages(cameras, build_stages(cfg), out, options, stop=stop)
+
+
+def check_writable_folder(folder: Path) -> None:
+    """Create ``folder`` and prove a file can be written there, before any camera is opened.
+
+    A camera may show its first face hours after the start; an unwritable output must fail now.
+
+    Raises:
+        RtspError: the folder cannot be created or written.
+    """
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".facelog-write-check-"):
+            pass
+    except OSError as exc:
+        raise RtspError(f"output folder {folder} is not writable: {exc.strerror or exc}") from exc

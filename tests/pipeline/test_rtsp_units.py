@@ -9,6 +9,7 @@ import logging
 import random
 import socket
 import threading
+import time
 import urllib.error
 import urllib.request
 from contextlib import nullcontext
@@ -333,3 +334,16 @@ def test_metrics_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
         opts = RunOptions(metrics_port=busy.getsockname()[1])
         with pytest.raises(RtspError, match=r"cannot serve metrics on 127\.0\.0\.1:\d+: .*metrics_port"):
             run_with_stages([Camera("cam", "rtsp://u:pw@127.0.0.1:1/x")], stages, tmp_path, opts)
+
+
+def test_unwritable_output_fails_before_any_camera_opens(tmp_path: Path) -> None:
+    from facelog.pipeline.config import load_config
+    from facelog.pipeline.rtsp import RtspError, run_cameras
+
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    cfg = load_config(None, {"rtsp.metrics_port": None})
+    started = time.monotonic()
+    with pytest.raises(RtspError, match=r"output folder .*a_file/logs is not writable") as err:
+        run_cameras(cfg, ["rtsp://user:pw1234@127.0.0.1:9/cam"], blocker / "logs")
+    assert time.monotonic() - started < 5 and "pw1234" not in str(err.value)
