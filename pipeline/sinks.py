@@ -125,9 +125,12 @@ class CsvSink:
         self.model = model
         self.decimals = decimals
         self.rows = 0
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._tmp = temp_name(self.path)
-        self._f = open(self._tmp, "w", newline="", encoding="utf-8")  # noqa: SIM115 (closed in commit/abort)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._f = open(self._tmp, "w", newline="", encoding="utf-8")  # noqa: SIM115 (closed in commit/abort)
+        except OSError as exc:  # name the output the user gave, not our temporary file
+            raise OSError(f"cannot write {self.path}: {exc.strerror or exc}") from exc
         self._w = csv.writer(self._f)
         self._w.writerow(HEADER)
         self._done = False

@@ -70,3 +70,11 @@ def test_abort_can_keep_partial(tmp_path: Path, two_faces: FrameResult) -> None:
 
 def test_result_rows_empty_frame() -> None:
     assert result_rows(FrameResult("s", 0, 0, ()), "m") == []
+
+
+def test_unwritable_output_names_the_users_path(tmp_path: Path) -> None:
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    with pytest.raises(OSError, match=r"^cannot write .*a_file/out\.csv: ") as err:
+        CsvSink(blocker / "out.csv", "m@1")
+    assert ".tmp-" not in str(err.value)
