@@ -101,7 +101,16 @@ def _export(run: Path, weights: Path, out: Path, flip_average: bool) -> int:
         "val_fraction": recipe.data.val_fraction,
     }
     summary_path = run / "train_summary.json"
-    if summary_path.is_file():
+    best = run / "best.weights.h5"
+    if weights.resolve() != best.resolve():
+        # train_summary.json describes best.weights.h5: storing it would mislabel these weights
+        extra["weights"] = weights.name
+        print(
+            f"facelog: no validation numbers stored for {weights.name}; measure them with "
+            f"'facelog eval --model {out} --data DATA --split {run / 'split.json'}'",
+            file=sys.stderr,
+        )
+    elif summary_path.is_file():
         s = json.loads(summary_path.read_text())
         key = "val_flip" if flip_average else "val_plain"
         extra.update(

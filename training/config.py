@@ -176,7 +176,8 @@ class TrainRecipe(_Strict):
 
     def config_hash(self) -> str:
         """Short sha256 of the canonical JSON form (identifies the recipe in the model metadata)."""
-        text = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        # Defaults left out: a field added later (with a default) must not change old recipes' hashes.
+        text = json.dumps(self.model_dump(mode="json", exclude_defaults=True), sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 

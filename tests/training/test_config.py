@@ -95,6 +95,8 @@ def test_config_hash_tracks_content() -> None:
     a = recipe_from_dict({})
     assert a.config_hash() == recipe_from_dict({}).config_hash()
     assert a.config_hash() != recipe_from_dict({"optim": {"epochs": 3}}).config_hash()
+    # spelling out a default is the same recipe (so is a field added later with a default)
+    assert a.config_hash() == recipe_from_dict({"optim": {"plateau_patience": 3}}).config_hash()
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ import pytest
 pytest.importorskip("tensorflow")
 pytest.importorskip("tf2onnx")
 
-from facelog.engines.onnxruntime_backend import OnnxRuntimeBackend
+from facelog.engines.onnxruntime_backend import OnnxRuntimeBackend, read_meta
 from facelog.training.config import recipe_from_dict
 from facelog.training.export import PARITY_TOL, export_onnx
 from facelog.training.train import is_improvement, train
@@ -82,3 +82,24 @@ def test_plateau_schedule_halves_lr_after_an_epoch_without_improvement(shared: P
         best = loss if is_improvement(loss, best, "val_loss") else best
     assert lrs == pytest.approx(expected, rel=1e-5)
     assert min(lrs) < 0.02  # at lr 0.02 this tiny run stalls at least once (seeded), so a halving was seen
+
+    # export: the best weights carry their validation numbers; other weights are not mislabelled
+    from facelog.training.cli import main
+
+    assert main(["export", str(out), "--out", str(tmp_path / "best.onnx")]) == 0
+    assert (
+        main(
+            [
+                "export",
+                str(out),
+                "--weights",
+                str(out / "last.weights.h5"),
+                "--out",
+                str(tmp_path / "last.onnx"),
+            ]
+        )
+        == 0
+    )
+    best_meta, last_meta = read_meta(tmp_path / "best.onnx"), read_meta(tmp_path / "last.onnx")
+    assert best_meta.extra["validation"]["val_loss"] > 0 and "weights" not in best_meta.extra
+    assert last_meta.extra["weights"] == "last.weights.h5" and "validation" not in last_meta.extra
