@@ -15,6 +15,8 @@ from typing import Any
 
 SHIPPED_MODEL = Path(__file__).resolve().parents[1] / "engines" / "models" / "facelog_age_gender.onnx"
 
+log = logging.getLogger(__name__)
+
 
 def _fail(msg: str) -> int:
     print(f"facelog: error: {msg}", file=sys.stderr)
@@ -102,14 +104,9 @@ def _export(run: Path, weights: Path, out: Path, flip_average: bool) -> int:
     }
     summary_path = run / "train_summary.json"
     best = run / "best.weights.h5"
-    if weights.resolve() != best.resolve():
-        # train_summary.json describes best.weights.h5: storing it would mislabel these weights
-        extra["weights"] = weights.name
-        print(
-            f"facelog: no validation numbers stored for {weights.name}; measure them with "
-            f"'facelog eval --model {out} --data DATA --split {run / 'split.json'}'",
-            file=sys.stderr,
-        )
+    other_weights = weights.resolve() != best.resolve()
+    if other_weights:
+        extra["weights"] = weights.name  # train_summary.json describes best.weights.h5, not these
     elif summary_path.is_file():
         s = json.loads(summary_path.read_text())
         key = "val_flip" if flip_average else "val_plain"
@@ -123,6 +120,15 @@ def _export(run: Path, weights: Path, out: Path, flip_average: bool) -> int:
         meta = export_onnx(recipe, weights, out, extra, flip_average=flip_average)
     except ExportError as err:
         return _fail(str(err))
+    if other_weights:
+        from facelog.training.export import update_meta_extra
+        from facelog.training.train import validate_onnx
+
+        if not (run / "split.json").is_file():
+            return _fail(f"{run / 'split.json'} not found: cannot validate {weights.name}")
+        scores = validate_onnx(recipe, run, out)
+        meta = update_meta_extra(out, validation={k: round(v, 4) for k, v in scores.items()})
+        log.info("validation of %s on %s: %s", weights.name, run / "split.json", meta.extra["validation"])
     print(f"wrote {out} ({meta.name} {meta.version}, outputs {', '.join(meta.outputs)})")
     return 0
 

@@ -121,6 +121,19 @@ def export_onnx(
     return meta
 
 
+def update_meta_extra(onnx_path: Path, **values: Any) -> ModelMeta:
+    """Add ``values`` to the ``extra`` of the metadata stored in ``onnx_path`` (rewrites the file)."""
+    proto = onnx.load(str(onnx_path))
+    props = {p.key: p for p in proto.metadata_props}
+    meta = ModelMeta.from_json(props[META_KEY].value)
+    meta = ModelMeta(**{**meta.__dict__, "extra": {**meta.extra, **values}})
+    props[META_KEY].value = meta.to_json()
+    tmp = onnx_path.with_name(onnx_path.name + ".tmp")
+    onnx.save(proto, str(tmp))
+    tmp.replace(onnx_path)
+    return meta
+
+
 def parity(
     forward: Any, onnx_path: Path, names: list[str], size: int, seed: int = 0, batch: int = 8
 ) -> float:

@@ -97,6 +97,28 @@ def prepare_data(recipe: TrainRecipe, out_dir: Path, split_file: Path | None = N
     )
 
 
+def validate_onnx(recipe: TrainRecipe, run_dir: Path, onnx_path: Path) -> dict[str, float]:
+    """Validation numbers of an exported model on the run's own split (``run_dir/split.json``).
+
+    Used when the exported weights are not the ones ``train_summary.json`` describes.
+    """
+    from facelog.engines.onnxruntime_backend import OnnxRuntimeBackend
+
+    table = read_table(recipe)
+    _, va = dsets.read_split(run_dir / "split.json", dsets.split_names(table))
+    val_t = table.subset(va)
+    images, ok = dsets.preload(val_t.paths, recipe.data.image_size)
+    val_t = val_t.subset(ok)
+    backend = OnnxRuntimeBackend(onnx_path)
+    try:
+        x = (images.astype(np.float32) - recipe.mean) / recipe.std
+        parts = [backend.infer(x[i : i + 256]) for i in range(0, len(x), 256)]
+    finally:
+        backend.close()
+    probs = {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
+    return head_scores(probs, head_labels(val_t, recipe.heads), recipe)
+
+
 def predict_val(
     model: keras.Model, images: np.ndarray, recipe: TrainRecipe, flip: bool = False
 ) -> dict[str, np.ndarray]:

@@ -102,4 +102,5 @@ def test_plateau_schedule_halves_lr_after_an_epoch_without_improvement(shared: P
     )
     best_meta, last_meta = read_meta(tmp_path / "best.onnx"), read_meta(tmp_path / "last.onnx")
     assert best_meta.extra["validation"]["val_loss"] > 0 and "weights" not in best_meta.extra
-    assert last_meta.extra["weights"] == "last.weights.h5" and "validation" not in last_meta.extra
+    assert last_meta.extra["weights"] == "last.weights.h5" and "best_epoch" not in last_meta.extra
+    assert set(last_meta.extra["validation"]) == set(best_meta.extra["validation"])  # measured for these
