@@ -149,7 +149,8 @@ def tensorrt_status() -> Probe:
             False, "this tensorrt has no Builder/OnnxParser (a lean or dispatch runtime?): " + INSTALL_GPU
         )
     version = str(getattr(trt, "__version__", "unknown"))
-    if version.split(".")[0].isdigit() and int(version.split(".")[0]) >= SUPPORTED_TENSORRT_MAJOR + 1:
+    major = version.split(".")[0]
+    if major.isdigit() and int(major) > SUPPORTED_TENSORRT_MAJOR:
         return Probe(False, f"TensorRT {version} is installed, but {TENSORRT_11_WHY}: {INSTALL_GPU}")
     return Probe(True, version)
 
