@@ -6,6 +6,7 @@ Runtime against TensorFlow on random inputs; a difference above ``PARITY_TOL`` r
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from pathlib import Path
@@ -126,7 +127,7 @@ def update_meta_extra(onnx_path: Path, **values: Any) -> ModelMeta:
     proto = onnx.load(str(onnx_path))
     props = {p.key: p for p in proto.metadata_props}
     meta = ModelMeta.from_json(props[META_KEY].value)
-    meta = ModelMeta(**{**meta.__dict__, "extra": {**meta.extra, **values}})
+    meta = dataclasses.replace(meta, extra={**meta.extra, **values})
     props[META_KEY].value = meta.to_json()
     tmp = onnx_path.with_name(onnx_path.name + ".tmp")
     onnx.save(proto, str(tmp))
