@@ -72,7 +72,7 @@ def main() -> int:
         print(f"shared videos not found under {SHARED}", file=sys.stderr)
         return 2
 
-    from facelog.pipeline.batch import run_batch
+    from facelog.pipeline.archive.batch import run_batch
     from facelog.pipeline.config import load_config
 
     with tempfile.TemporaryDirectory(prefix="facelog-batch-bench-") as tmp:

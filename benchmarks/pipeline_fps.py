@@ -78,7 +78,7 @@ def _frames(args: dict[str, Any]) -> Any:
 
 
 def run_pipeline(args: dict[str, Any], workers: int = 1) -> dict[str, Any]:
-    from facelog.pipeline.runner import build_components, process_video
+    from facelog.pipeline.file.process import build_components, process_video
 
     cfg = _config(args, workers)
     if args["frames"]:
@@ -138,7 +138,7 @@ def run_naive(args: dict[str, Any]) -> dict[str, Any]:
     from facelog.engines.preprocess import crops_to_pixels, decode_age
     from facelog.pipeline.crop import crop_faces
     from facelog.pipeline.detect import make_detector
-    from facelog.pipeline.runner import load_model_backend
+    from facelog.pipeline.file.process import load_model_backend
 
     cfg = _config(args)
     det = make_detector(cfg.detector)

@@ -67,7 +67,7 @@ def runner_parts(args: argparse.Namespace) -> tuple[Any, Any]:
     shapes and work per face as far as the RTSP layer is concerned).
     """
     from facelog.pipeline.config import default_model_path, load_config
-    from facelog.pipeline.rtsp import build_stages, options_from_config
+    from facelog.pipeline.live.rtsp import build_stages, options_from_config
 
     model = args.model
     if model is None:
@@ -100,9 +100,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logging.getLogger("facelog.pipeline.rotating_sink").setLevel(logging.WARNING)
+    logging.getLogger("facelog.pipeline.live.rotating_sink").setLevel(logging.WARNING)
 
-    from facelog.pipeline.rtsp import SUMMARY_NAME, Camera, CameraRunner
+    from facelog.pipeline.live.rtsp import SUMMARY_NAME, Camera, CameraRunner
 
     srv = load_server_module()
     missing = srv.gst_rtsp_missing()

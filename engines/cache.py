@@ -38,10 +38,17 @@ class EngineMismatch(RuntimeError):
     """A cached or given engine does not match this machine or model; the message says how to rebuild."""
 
 
+def cache_root() -> Path:
+    """facelog's one cache folder: ``$FACELOG_CACHE``, else ``$XDG_CACHE_HOME/facelog``, else
+    ``~/.cache/facelog`` (engines, INT8 models and downloaded detector weights live under it)."""
+    if os.environ.get("FACELOG_CACHE"):
+        return Path(os.environ["FACELOG_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "facelog"
+
+
 def default_cache_root() -> Path:
-    """``$FACELOG_CACHE/engines``, else ``~/.cache/facelog/engines``."""
-    base = os.environ.get("FACELOG_CACHE")
-    return (Path(base) if base else Path.home() / ".cache" / "facelog") / "engines"
+    """Where built TensorRT engines are cached: ``cache_root() / "engines"``."""
+    return cache_root() / "engines"
 
 
 def file_sha256(path: str | Path) -> str:

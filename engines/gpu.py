@@ -56,12 +56,18 @@ def import_cudart() -> ModuleType:
     Raises:
         ImportError: cuda-python is not installed; the message says what to install.
     """
-    for name in ("cuda.bindings.runtime", "cuda.cudart"):
-        try:
-            return importlib.import_module(name)
-        except ImportError:
-            continue
-    raise ImportError(f"cuda-python is not installed: {INSTALL_GPU}")
+    try:
+        import cuda.bindings.runtime as runtime
+
+        return runtime
+    except ImportError:
+        pass
+    try:
+        import cuda.cudart as cudart  # cuda-python < 12.6
+
+        return cudart
+    except ImportError:
+        raise ImportError(f"cuda-python is not installed: {INSTALL_GPU}") from None
 
 
 def check_cuda(result: Any, call: str) -> Any:
@@ -141,7 +147,7 @@ def tensorrt_status() -> Probe:
         hint = " (only tensorrt_lean is installed: it has no Builder/ONNX parser)" if lean else ""
         return Probe(False, f"the tensorrt package is not installed{hint}: {INSTALL_GPU}")
     try:
-        trt = importlib.import_module("tensorrt")
+        import tensorrt as trt
     except Exception as exc:  # a broken install raises anything from ImportError to OSError
         return Probe(False, f"tensorrt is installed but does not import ({type(exc).__name__}: {exc})")
     if not hasattr(trt, "Builder") or not hasattr(trt, "OnnxParser"):

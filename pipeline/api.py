@@ -71,7 +71,7 @@ def analyze_video(
     """
     import pandas as pd
 
-    from facelog.pipeline.runner import process_video
+    from facelog.pipeline.file.process import process_video
 
     cfg = make_config(config, **overrides)
     with tempfile.TemporaryDirectory(prefix="facelog-") as tmp:

@@ -288,7 +288,7 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = ".".join(str(x) for x in err["loc"])
-        from facelog.pipeline.redact import redact_text  # camera URLs carry passwords
+        from facelog.pipeline.live.redact import redact_text  # camera URLs carry passwords
 
         message = f"config {origin}: {loc}: {err['msg']} (got {err.get('input')!r})"
         raise ConfigError(redact_text(message)) from exc

@@ -1,7 +1,8 @@
 """``facelog train|eval|export|predict``.
 
 ``register`` only adds argparse parsers; TensorFlow is imported inside the handlers that need it
-(``predict`` never does), so ``facelog --help`` stays fast.
+(``eval`` and ``predict`` never do), so every command is listed on any install and ``facelog --help``
+stays fast. Without TensorFlow, ``train`` and ``export`` say to install the ``train`` extra (exit 2).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from facelog.training.cli_eval import register_eval_predict
+
 SHIPPED_MODEL = Path(__file__).resolve().parents[1] / "engines" / "models" / "facelog_age_gender.onnx"
 
 log = logging.getLogger(__name__)
@@ -21,6 +24,17 @@ log = logging.getLogger(__name__)
 def _fail(msg: str) -> int:
     print(f"facelog: error: {msg}", file=sys.stderr)
     return 2
+
+
+def _missing_tensorflow(command: str) -> str | None:
+    """Why ``command`` cannot run here (TensorFlow, from the ``train`` extra, is absent), else None."""
+    try:
+        import tensorflow  # noqa: F401
+    except ModuleNotFoundError as exc:
+        if exc.name is None or exc.name.split(".")[0] != "tensorflow":
+            raise  # a broken install, not a missing extra: show it
+        return f"'facelog {command}' needs TensorFlow: pip install 'facelog[train]'"
+    return None
 
 
 def _overrides(pairs: list[str]) -> dict[str, Any]:
@@ -56,14 +70,13 @@ def register(subparsers: Any) -> None:
     ex.add_argument("--flip-average", action="store_true", help="fold flip averaging into the model")
     ex.set_defaults(func=_cmd_export)
 
-    try:
-        from facelog.training.cli_eval import register_eval_predict
-    except ImportError:  # pragma: no cover - partial checkouts
-        return
     register_eval_predict(subparsers)
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    missing = _missing_tensorflow("train")
+    if missing:
+        return _fail(missing)
     from facelog.training.config import ConfigError, load_recipe
     from facelog.training.datasets import DatasetError
 
@@ -84,6 +97,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
+    missing = _missing_tensorflow("export")
+    if missing:
+        return _fail(missing)
     weights = args.weights or args.run / "best.weights.h5"
     if not (args.run / "recipe.json").is_file():
         return _fail(f"{args.run} is not a training run folder (no recipe.json)")

@@ -1,29 +1,28 @@
-"""``facelog doctor`` and ``facelog engine build|quantize`` through their argparse registration."""
+"""``facelog doctor`` and ``facelog engine build|quantize`` through the ``facelog`` command."""
 
 from __future__ import annotations
 
-import argparse
 import shutil
 from pathlib import Path
 
 import pytest
 
-from facelog.engines.cli import YUNET_FILE, find_yunet, register
 from facelog.engines.gpu import tensorrt_status
+from facelog.pipeline.cli import main
+from facelog.pipeline.weights import YUNET_NAME as YUNET_FILE  # the file name doctor and run look for
 
 
 def run(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="facelog")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return int(args.func(args))
+    return main(argv)
 
 
 @pytest.fixture
 def no_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """An empty user cache: the one folder doctor and run both look in."""
     monkeypatch.delenv("FACELOG_YUNET", raising=False)
-    monkeypatch.setenv("FACELOG_CACHE", str(tmp_path / "cache"))
-    return tmp_path / "cache"
+    monkeypatch.delenv("FACELOG_CACHE", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    return tmp_path / "xdg" / "facelog"
 
 
 def test_doctor_reports_each_component_and_why_not(no_env: Path, tiny_model: Path, capsys) -> None:
@@ -34,34 +33,40 @@ def test_doctor_reports_each_component_and_why_not(no_env: Path, tiny_model: Pat
         "TensorRT",
         "ONNX Runtime",
         "backend auto",
-        "YuNet detector",
+        "detector auto",
         "age/gender model",
+        "cache folder",
     ):
         assert label in out
     assert "CPUExecutionProvider" in out
-    assert f"looked at cache: {no_env / YUNET_FILE} (missing)" in out
+    assert f"cache folder      {no_env}" in out
     assert "age/gender model  yes:" in out and "tiny-test-model 0.0.1, input 64x64" in out
     if not tensorrt_status().ok:
         assert "TensorRT          no: " in out and "pip install 'facelog[gpu]'" in out
 
 
-def test_doctor_finds_yunet_from_env_then_cache(no_env: Path, yunet_path: Path, monkeypatch, capsys) -> None:
-    monkeypatch.setenv("FACELOG_YUNET", str(yunet_path))
-    assert find_yunet() == (yunet_path, [f"$FACELOG_YUNET: {yunet_path} (ok)"])
-    monkeypatch.delenv("FACELOG_YUNET")
-    no_env.mkdir(parents=True)
-    shutil.copyfile(yunet_path, no_env / YUNET_FILE)
-    found, _ = find_yunet()
-    assert found == no_env / YUNET_FILE
+def test_doctor_and_run_agree_on_the_detector_file(
+    no_env: Path, yunet_path: Path, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    from facelog.pipeline.config import load_config
+    from facelog.pipeline.detect import choose_detector
+
+    copy = tmp_path / "elsewhere" / YUNET_FILE
+    copy.parent.mkdir()
+    shutil.copyfile(yunet_path, copy)
+    monkeypatch.setenv("FACELOG_YUNET", str(copy))
     run(["doctor"])
-    assert f"YuNet detector    yes: {no_env / YUNET_FILE}" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    used = choose_detector(load_config(None).detector)  # what 'facelog run' uses
+    assert used.path == str(copy)
+    assert f"-> {used.name}: {used.path} (" in out
 
 
-def test_doctor_rejects_yunet_with_wrong_checksum(no_env: Path, tmp_path: Path) -> None:
-    fake = tmp_path / YUNET_FILE
-    fake.write_bytes(b"not the model")
-    found, notes = find_yunet(fake)
-    assert found is None and "is not the pinned 8f2383e4dd3c" in notes[0]
+def test_doctor_explains_a_missing_yunet_that_was_asked_for(no_env: Path, tmp_path: Path, capsys) -> None:
+    assert run(["doctor", "--yunet", str(tmp_path / "none.onnx")]) == 0
+    out = capsys.readouterr().out
+    assert "detector auto" in out
+    assert f"no: detector.yunet_path {tmp_path / 'none.onnx'} does not exist" in out
 
 
 def test_doctor_explains_missing_or_foreign_model(tmp_path: Path, tiny_model: Path, capsys) -> None:

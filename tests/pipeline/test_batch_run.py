@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 import yaml
 
-from facelog.pipeline import batch, discovery
-from facelog.pipeline import state as st
+from facelog.pipeline.archive import batch, discovery
+from facelog.pipeline.archive import state as st
 from facelog.pipeline.config import AppConfig, load_config
 
 REPO = Path(__file__).resolve().parents[2]
@@ -277,7 +277,7 @@ def test_worker_death_is_retried_once_then_failed(
     import multiprocessing as mp
     import threading
 
-    from facelog.pipeline.executors import MAX_WORKER_DEATHS, FileTask, run_local
+    from facelog.pipeline.archive.executors import MAX_WORKER_DEATHS, FileTask, run_local
 
     archive = clean[0]
     rels = list(GOOD)[:2]
@@ -293,7 +293,7 @@ def test_worker_death_is_retried_once_then_failed(
             done_kills.append(1)
             threading.Timer(0.3, kill_workers).start()  # the worker is still starting or processing it
 
-    with caplog.at_level("WARNING", logger="facelog.pipeline.executors"):
+    with caplog.at_level("WARNING", logger="facelog.pipeline.archive.executors"):
         results = {
             r.rel_path: r for r in run_local(load(cfg_path), tasks, workers=1, on_dispatch=on_dispatch)
         }
@@ -309,7 +309,7 @@ def test_worker_death_is_retried_once_then_failed(
 def test_worker_that_cannot_start_stops_the_run(
     tmp_path: Path, cfg_path: Path, clean: tuple[Path, Path, batch.RunReport]
 ) -> None:
-    from facelog.pipeline.executors import WorkerInitError
+    from facelog.pipeline.archive.executors import WorkerInitError
 
     cfg = load_config(cfg_path, {"detector.yunet_path": str(tmp_path / "missing-yunet.onnx")})
     with pytest.raises(WorkerInitError, match=r"could not start: ModelError: .*missing-yunet\.onnx"):

@@ -10,8 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from facelog.pipeline import batch, discovery, report
-from facelog.pipeline import state as st
+from facelog.pipeline.archive import batch, discovery, report
+from facelog.pipeline.archive import state as st
 
 MiB = 1 << 20
 
@@ -311,7 +311,7 @@ def test_report_empty_and_bad_csv(tmp_path: Path) -> None:
 def test_ray_missing_is_one_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     import sys
 
-    from facelog.pipeline import executors
+    from facelog.pipeline.archive import executors
 
     monkeypatch.setitem(sys.modules, "ray", None)  # what an install without the [ray] extra looks like
     with pytest.raises(executors.ExecutorUnavailable, match=r"pip install 'facelog\[ray\]'"):

@@ -1,4 +1,4 @@
-"""The facelog CLI as a user runs it (subprocess): one-line errors, exit codes, outputs, plugins."""
+"""The facelog CLI as a user runs it (subprocess): one-line errors, exit codes, outputs, subcommands."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from facelog.pipeline import cli
+from facelog.pipeline.cli import run as run_cmd
 
 
 def facelog(*args: str | Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -99,26 +100,40 @@ def test_help_lists_run_and_plugin_commands() -> None:
 
 # ------------------------------------------------------------------ in-process units
 def test_outputs_for_many_inputs_go_to_folder(tmp_path: Path) -> None:
-    assert cli._outputs(["a/x.mp4"], tmp_path / "x.csv") == [tmp_path / "x.csv"]
-    assert cli._outputs(["a/x.mp4", "b/y.mkv"], tmp_path / "o") == [
+    assert run_cmd._outputs(["a/x.mp4"], tmp_path / "x.csv") == [tmp_path / "x.csv"]
+    assert run_cmd._outputs(["a/x.mp4", "b/y.mkv"], tmp_path / "o") == [
         tmp_path / "o/x.csv",
         tmp_path / "o/y.csv",
     ]
     with pytest.raises(ValueError, match="collide"):
-        cli._outputs(["a/x.mp4", "b/x.mp4"], tmp_path / "o")
+        run_cmd._outputs(["a/x.mp4", "b/x.mp4"], tmp_path / "o")
 
 
-def test_missing_plugin_is_skipped_broken_plugin_raises(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+SUBCOMMANDS = ("run", "batch", "train", "export", "eval", "predict", "engine", "doctor")
+
+
+def test_every_subcommand_is_listed() -> None:
+    sub = next(a for a in cli.build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    assert tuple(sub.choices) == SUBCOMMANDS
+
+
+def test_no_module_is_imported_by_a_name_in_a_string() -> None:
+    root = Path(cli.__file__).resolve().parents[2]
+    for folder in ("pipeline", "engines", "training"):
+        for py in (root / folder).rglob("*.py"):
+            text = py.read_text()
+            assert "import_module(" not in text and "__import__(" not in text, py
+
+
+@pytest.mark.parametrize("command", ["train", "export"])
+def test_train_without_tensorflow_names_the_extra(
+    command: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    (tmp_path / "facelog_broken_plugin.py").write_text("raise RuntimeError('broken on purpose')\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    sub = argparse.ArgumentParser().add_subparsers()
-    monkeypatch.setattr(cli, "PLUGINS", ("facelog_no_such_plugin", "facelog.no_such_package.cli"))
-    cli._load_plugins(sub)  # nothing to load, no error
-    monkeypatch.setattr(cli, "PLUGINS", ("facelog_broken_plugin",))
-    with pytest.raises(RuntimeError, match="broken on purpose"):
-        cli._load_plugins(sub)
+    monkeypatch.setitem(sys.modules, "tensorflow", None)  # import fails as when the extra is absent
+    argv = {"train": ["train", "recipe.yaml", "--out", str(tmp_path)], "export": ["export", str(tmp_path)]}
+    assert cli.main(argv[command]) == 2
+    err = capsys.readouterr().err
+    assert err == f"facelog: error: 'facelog {command}' needs TensorFlow: pip install 'facelog[train]'\n"
 
 
 def test_interrupt_leaves_no_output(videos: Path, common: list[str], tmp_path: Path) -> None:
@@ -161,7 +176,7 @@ def test_output_that_is_the_input_is_refused_and_the_input_kept(
     videos: Path, common: list[str], tmp_path: Path
 ) -> None:
     from facelog.pipeline.config import load_config
-    from facelog.pipeline.runner import process_video
+    from facelog.pipeline.file.process import process_video
 
     clip = tmp_path / "clip.mp4"
     clip.write_bytes((videos / "people-detection.mp4").read_bytes())

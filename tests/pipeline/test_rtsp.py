@@ -26,7 +26,7 @@ import pytest
 import yaml
 
 from facelog.pipeline.config import AppConfig, load_config
-from facelog.pipeline.rtsp import SUMMARY_NAME, Camera, run_cameras
+from facelog.pipeline.live.rtsp import SUMMARY_NAME, Camera, run_cameras
 
 pytestmark = pytest.mark.rtsp
 

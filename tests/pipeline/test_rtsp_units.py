@@ -18,10 +18,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from facelog.pipeline.metrics import Metrics, MetricsServer
-from facelog.pipeline.redact import RedactingFilter, redact_text, redact_url, url_secrets
-from facelog.pipeline.rotating_sink import RotatingCsvSink, safe_file_stem
-from facelog.pipeline.rtsp import (
+from facelog.pipeline.live.monitoring import Metrics, MetricsServer
+from facelog.pipeline.live.probe import diagnose, validate_url
+from facelog.pipeline.live.redact import RedactingFilter, redact_text, redact_url, url_secrets
+from facelog.pipeline.live.rotating_sink import RotatingCsvSink, safe_file_stem
+from facelog.pipeline.live.rtsp import (
     MAX_ANALYZE_FAILURES,
     AnalyzerFailing,
     Camera,
@@ -30,8 +31,7 @@ from facelog.pipeline.rtsp import (
     Stages,
     cameras_from_urls,
 )
-from facelog.pipeline.rtsp_probe import diagnose, validate_url
-from facelog.pipeline.rtsp_source import Backoff, LatestFrame, RtspSource, SourceOptions
+from facelog.pipeline.live.source import Backoff, LatestFrame, RtspSource, SourceOptions
 from facelog.pipeline.types import Faces, Frame
 
 HOUR_NS = 3600 * 10**9
@@ -284,7 +284,7 @@ def test_sampling_per_camera(
 
 def test_example_config_loads_and_hides_passwords() -> None:
     from facelog.pipeline.config import load_config
-    from facelog.pipeline.rtsp import cameras_for_run, options_from_config
+    from facelog.pipeline.live.rtsp import cameras_for_run, options_from_config
 
     cfg = load_config(Path(__file__).resolve().parents[2] / "configs" / "rtsp.yaml")
     assert "CHANGE-ME" not in repr(cfg) and "CHANGE-ME" not in json.dumps(cfg.model_dump(mode="json"))
@@ -318,14 +318,14 @@ def test_rtsp_config_errors_are_clear_and_redacted(rtsp: dict[str, object], matc
 
 def test_no_camera_is_a_clear_error() -> None:
     from facelog.pipeline.config import load_config
-    from facelog.pipeline.rtsp import RtspError, cameras_for_run
+    from facelog.pipeline.live.rtsp import RtspError, cameras_for_run
 
     with pytest.raises(RtspError, match="no camera to run"):
         cameras_for_run(load_config(None).rtsp, [])
 
 
 def test_metrics_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
-    from facelog.pipeline.rtsp import RtspError, run_with_stages
+    from facelog.pipeline.live.rtsp import RtspError, run_with_stages
 
     stages = Stages(lambda img: Faces.empty(), lambda items: [], ["a"], lambda r: [])
     with socket.socket() as busy:
@@ -338,7 +338,7 @@ def test_metrics_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_unwritable_output_fails_before_any_camera_opens(tmp_path: Path) -> None:
     from facelog.pipeline.config import load_config
-    from facelog.pipeline.rtsp import RtspError, run_cameras
+    from facelog.pipeline.live.rtsp import RtspError, run_cameras
 
     blocker = tmp_path / "a_file"
     blocker.write_text("not a folder")

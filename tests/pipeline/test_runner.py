@@ -13,7 +13,7 @@ import pytest
 
 from facelog.pipeline.config import AppConfig, load_config
 from facelog.pipeline.errors import SourceError
-from facelog.pipeline.runner import Components, build_components, process_video, summary_path
+from facelog.pipeline.file.process import Components, build_components, process_video, summary_path
 from facelog.pipeline.sinks import HEADER
 
 COUNT_OK = 0.95  # share of frames whose face count must be exact (YuNet misses 2 of 56 on the 2-face clip)

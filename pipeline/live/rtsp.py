@@ -25,9 +25,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from facelog.pipeline.errors import FacelogError
-from facelog.pipeline.redact import install_log_redaction, redact_url, url_secrets
-from facelog.pipeline.rotating_sink import safe_file_stem
-from facelog.pipeline.rtsp_runner import (
+from facelog.pipeline.live.loop import (
     MAX_ANALYZE_FAILURES,
     SUMMARY_NAME,
     AnalyzerFailing,
@@ -37,7 +35,9 @@ from facelog.pipeline.rtsp_runner import (
     RunOptions,
     Stages,
 )
-from facelog.pipeline.rtsp_source import Backoff, SourceOptions
+from facelog.pipeline.live.redact import install_log_redaction, redact_url, url_secrets
+from facelog.pipeline.live.rotating_sink import safe_file_stem
+from facelog.pipeline.live.source import Backoff, SourceOptions
 from facelog.pipeline.types import FrameResult
 
 if TYPE_CHECKING:
@@ -180,8 +180,8 @@ def build_stages(cfg: AppConfig) -> Stages:
         ModelError: the model or the detector weights cannot be loaded.
         BackendUnavailable: the configured backend cannot run here.
     """
-    from facelog.pipeline.analyze import FaceAnalyzer
-    from facelog.pipeline.runner import build_components
+    from facelog.pipeline.file.process import build_components
+    from facelog.pipeline.session import FaceAnalyzer
     from facelog.pipeline.sinks import HEADER, result_rows, to_cells
 
     comp = build_components(cfg)

@@ -80,7 +80,7 @@ class Worker:
     """
 
     def __init__(self, cfg: AppConfig, threads: int = 0) -> None:
-        from facelog.pipeline import runner
+        from facelog.pipeline.file import process as runner
 
         self.cfg = cfg
         self.name = f"{os.uname().nodename}:{os.getpid()}"
@@ -91,8 +91,8 @@ class Worker:
 
     def run(self, task: FileTask) -> FileResult:
         """Process one file. Never raises for a bad file: the result carries the error."""
-        from facelog.pipeline import runner
         from facelog.pipeline.errors import SourceError
+        from facelog.pipeline.file import process as runner
 
         t0 = time.perf_counter()
         try:

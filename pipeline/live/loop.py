@@ -1,9 +1,9 @@
-"""The processing loop over many live cameras (used through ``facelog.pipeline.rtsp``).
+"""The processing loop over many live cameras (used through ``facelog.pipeline.live.rtsp``).
 
-Each camera has a reader thread (:class:`~facelog.pipeline.rtsp_source.RtspSource`) that keeps only
+Each camera has a reader thread (:class:`~facelog.pipeline.live.source.RtspSource`) that keeps only
 its newest frame. :class:`CameraRunner` takes the newest frame of every camera, detects faces, sends
 the faces of *all* cameras through one shared analyzer call (one backend, shared batches) and writes
-each camera's rows to its own rotated CSV (:class:`~facelog.pipeline.rotating_sink.RotatingCsvSink`).
+each camera's rows to its own rotated CSV (:class:`~facelog.pipeline.live.rotating_sink.RotatingCsvSink`).
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from facelog.pipeline.metrics import FpsMeter, Metrics, MetricsServer
-from facelog.pipeline.redact import redact_text, redact_url, url_secrets
-from facelog.pipeline.rotating_sink import RotatingCsvSink
-from facelog.pipeline.rtsp_source import RtspSource, SourceOptions, ensure_ffmpeg_options
+from facelog.pipeline.live.monitoring import FpsMeter, Metrics, MetricsServer
+from facelog.pipeline.live.redact import redact_text, redact_url, url_secrets
+from facelog.pipeline.live.rotating_sink import RotatingCsvSink
+from facelog.pipeline.live.source import RtspSource, SourceOptions, ensure_ffmpeg_options
 from facelog.pipeline.types import Faces, Frame, FrameResult
 
 log = logging.getLogger(__name__)

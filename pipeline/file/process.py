@@ -27,12 +27,12 @@ from typing import Any
 
 from facelog.engines.base import Backend
 from facelog.pipeline import stages
-from facelog.pipeline.analyze import FaceAnalyzer
-from facelog.pipeline.annotate import AnnotatedVideo
 from facelog.pipeline.config import AppConfig
 from facelog.pipeline.detect import Detector, DetectorChoice, choose_detector, make_detector
 from facelog.pipeline.errors import ModelError, SourceError
+from facelog.pipeline.file.annotate import AnnotatedVideo
 from facelog.pipeline.reader import VideoSource
+from facelog.pipeline.session import FaceAnalyzer
 from facelog.pipeline.sinks import SCHEMA_VERSION, CsvSink, fsync_replace, temp_name
 
 log = logging.getLogger(__name__)

@@ -19,9 +19,9 @@ from typing import Literal
 import cv2
 import numpy as np
 
-from facelog.pipeline.metrics import Metrics
-from facelog.pipeline.redact import redact_text, redact_url, url_secrets
-from facelog.pipeline.rtsp_probe import diagnose, validate_url
+from facelog.pipeline.live.monitoring import Metrics
+from facelog.pipeline.live.probe import diagnose, validate_url
+from facelog.pipeline.live.redact import redact_text, redact_url, url_secrets
 from facelog.pipeline.types import Frame
 
 log = logging.getLogger(__name__)

@@ -1,51 +1,31 @@
-"""The ``facelog`` command. ``facelog run`` is defined here; other packages add subcommands.
-
-A package contributes subcommands through a module-level ``register(subparsers) -> None`` in one of
-``PLUGINS``. A module that does not exist is simply not offered; one that exists but fails to import
-raises (a broken install must not hide a command).
-
-Every expected failure prints one line, ``facelog: error: <message>``, and exits non-zero:
-1 = some input failed, 2 = bad usage/config/model, 130 = interrupted.
-"""
+"""``facelog run``: video files (one CSV + summary each) or rtsp:// cameras (until stopped)."""
 
 from __future__ import annotations
 
 import argparse
-import importlib
-import importlib.util
 import logging
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
-PLUGINS = ("facelog.training.cli", "facelog.engines.cli", "facelog.pipeline.batch")
+from facelog.engines.base import BackendUnavailable
+from facelog.pipeline.cli.console import print_error
+from facelog.pipeline.config import AppConfig, load_config
+from facelog.pipeline.errors import FacelogError, SourceError
+from facelog.pipeline.file.process import (
+    build_components,
+    check_outputs_spare_inputs,
+    output_paths,
+    process_video,
+)
+from facelog.pipeline.live import rtsp
+
 RTSP_PREFIXES = ("rtsp://", "rtsps://")
 
-log = logging.getLogger("facelog.pipeline.cli")
+log = logging.getLogger(__name__)
 
 
-def _error(msg: str) -> None:
-    first = str(msg).strip().splitlines()[0] if str(msg).strip() else "unknown error"
-    print(f"facelog: error: {first}", file=sys.stderr)
-
-
-def _load_plugins(sub: Any) -> None:
-    for name in PLUGINS:
-        try:
-            spec = importlib.util.find_spec(name)
-        except ModuleNotFoundError:  # parent package missing
-            spec = None
-        if spec is None:
-            continue
-        module = importlib.import_module(name)  # a broken module raises here, on purpose
-        register = getattr(module, "register", None)
-        if register is None:
-            raise ImportError(f"{name} has no register(subparsers) function")
-        register(sub)
-
-
-def add_run_parser(sub: Any) -> None:
+def register(sub: Any) -> None:
     p = sub.add_parser(
         "run",
         help="analyze video files (or rtsp:// cameras) into age/gender CSV logs",
@@ -105,24 +85,12 @@ def _outputs(inputs: list[str], out: Path) -> list[Path]:
     return [out / f"{s}.csv" for s in stems]
 
 
-def _run_rtsp(args: argparse.Namespace, cfg: Any) -> int:
-    """Hook for live cameras: ``facelog.pipeline.rtsp.run_cameras(cfg, urls, out_dir)`` runs until stopped."""
-    from facelog.pipeline import rtsp
-
+def _run_rtsp(args: argparse.Namespace, cfg: AppConfig) -> int:
+    """Live cameras: ``rtsp.run_cameras`` runs until stopped."""
     return int(rtsp.run_cameras(cfg, args.inputs, args.out))
 
 
 def handle_run(args: argparse.Namespace) -> int:
-    from facelog.engines.base import BackendUnavailable
-    from facelog.pipeline.config import load_config
-    from facelog.pipeline.errors import FacelogError, SourceError
-    from facelog.pipeline.runner import (
-        build_components,
-        check_outputs_spare_inputs,
-        output_paths,
-        process_video,
-    )
-
     try:
         cfg = load_config(args.config, _overrides(args))
         if not args.inputs and not cfg.rtsp.cameras:
@@ -140,7 +108,7 @@ def handle_run(args: argparse.Namespace) -> int:
         check_outputs_spare_inputs(args.inputs, [p for out in outs for p in output_paths(out, args.annotate)])
         comps = build_components(cfg)
     except (FacelogError, BackendUnavailable, ValueError, OSError) as exc:
-        _error(str(exc))
+        print_error(str(exc))
         return 2
     failed = 0
     try:
@@ -158,7 +126,7 @@ def handle_run(args: argparse.Namespace) -> int:
                     src, out, cfg, progress=not args.quiet, annotate=args.annotate, components=comps
                 )
             except (SourceError, OSError) as exc:
-                _error(str(exc))
+                print_error(str(exc))
                 failed += 1
                 continue
             if not args.quiet:
@@ -172,53 +140,3 @@ def handle_run(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="facelog", description="Per-frame age and gender logs for faces in video."
-    )
-    parser.add_argument("-q", "--quiet", action="store_true", help="errors only, no progress bar")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv: debug)")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    add_run_parser(sub)
-    _load_plugins(sub)
-    return parser
-
-
-def _setup_logging(quiet: bool, verbose: int) -> None:
-    level = logging.WARNING if not verbose else logging.INFO if verbose == 1 else logging.DEBUG
-    if quiet:
-        level = logging.ERROR
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    import cv2
-
-    # OpenCV and FFmpeg print their own warnings on stderr; keep them for -vv only. FFmpeg reads
-    # OPENCV_FFMPEG_LOGLEVEL when the first capture opens (also in worker processes, which inherit it).
-    if verbose < 2:
-        os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
-    cv2.utils.logging.setLogLevel(
-        cv2.utils.logging.LOG_LEVEL_INFO if verbose >= 2 else cv2.utils.logging.LOG_LEVEL_SILENT
-    )
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``facelog`` console script."""
-    argv = sys.argv[1:] if argv is None else argv
-    parser = build_parser()
-    # -q/-v are accepted after the subcommand too
-    pre = argparse.ArgumentParser(add_help=False)
-    pre.add_argument("-q", "--quiet", action="store_true")
-    pre.add_argument("-v", "--verbose", action="count", default=0)
-    early, rest = pre.parse_known_args(argv)
-    args = parser.parse_args(rest)
-    args.quiet = args.quiet or early.quiet
-    args.verbose = max(args.verbose, early.verbose)
-    _setup_logging(args.quiet, args.verbose)
-    try:
-        return int(args.func(args))
-    except KeyboardInterrupt:
-        _error("interrupted")
-        return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Archive runs: ``facelog batch``: discovery, resumable state, executors, the camera/day report."""

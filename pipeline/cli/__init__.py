@@ -1,0 +1,75 @@
+"""The ``facelog`` command: the one package that wires pipeline, engines and training together.
+
+Every subcommand is imported here by name, so each is listed in ``facelog --help`` on every install.
+A subcommand whose optional extra is missing says which one to install when it runs (exit 2); a
+module that fails to import for any other reason fails loudly, it never hides a command. Nothing
+imports this package.
+
+Every expected failure prints one line, ``facelog: error: <message>``, and exits non-zero:
+1 = some input failed, 2 = bad usage/config/model, 130 = interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+from facelog.pipeline.cli import batch, doctor, engine, run
+from facelog.pipeline.cli.console import print_error
+from facelog.training import cli as training_cli
+
+log = logging.getLogger(__name__)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``facelog`` parser with every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="facelog", description="Per-frame age and gender logs for faces in video."
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="errors only, no progress bar")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv: debug)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    run.register(sub)
+    batch.register(sub)
+    training_cli.register(sub)
+    engine.register(sub)
+    doctor.register(sub)
+    return parser
+
+
+def _setup_logging(quiet: bool, verbose: int) -> None:
+    level = logging.WARNING if not verbose else logging.INFO if verbose == 1 else logging.DEBUG
+    if quiet:
+        level = logging.ERROR
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    import cv2
+
+    # OpenCV and FFmpeg print their own warnings on stderr; keep them for -vv only. FFmpeg reads
+    # OPENCV_FFMPEG_LOGLEVEL when the first capture opens (also in worker processes, which inherit it).
+    if verbose < 2:
+        os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
+    cv2.utils.logging.setLogLevel(
+        cv2.utils.logging.LOG_LEVEL_INFO if verbose >= 2 else cv2.utils.logging.LOG_LEVEL_SILENT
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``facelog`` console script."""
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser()
+    # -q/-v are accepted after the subcommand too
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("-q", "--quiet", action="store_true")
+    pre.add_argument("-v", "--verbose", action="count", default=0)
+    early, rest = pre.parse_known_args(argv)
+    args = parser.parse_args(rest)
+    args.quiet = args.quiet or early.quiet
+    args.verbose = max(args.verbose, early.verbose)
+    _setup_logging(args.quiet, args.verbose)
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        print_error("interrupted")
+        return 130

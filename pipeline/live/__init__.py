@@ -1,0 +1,1 @@
+"""Live runs: RTSP cameras until stopped (``rtsp.run_cameras``), rotated CSVs, metrics, redaction."""
