@@ -46,6 +46,40 @@ class DataConfig(_Strict):
         return self
 
 
+class DegradeConfig(_Strict):
+    """Camera-like degradation of training faces (CCTV: small, blurred, compressed, noisy).
+
+    ``prob`` is the chance that an image is degraded at all; each kind then applies with its own
+    probability. Sizes and blur are in pixels of the model input; noise in 0..255 grey levels.
+    """
+
+    prob: float = Field(default=0.0, ge=0.0, le=1.0)  # 0 = off
+    resize_prob: float = Field(default=0.8, ge=0.0, le=1.0)
+    resize_px: tuple[int, int] = (16, 64)  # shrink to S x S (uniform), then back to the input size
+    blur_prob: float = Field(default=0.3, ge=0.0, le=1.0)  # Gaussian
+    blur_sigma_px: tuple[float, float] = (0.4, 1.5)
+    motion_prob: float = Field(default=0.15, ge=0.0, le=1.0)  # line kernel, random angle
+    motion_px: tuple[float, float] = (2.0, 6.0)
+    jpeg_prob: float = Field(default=0.6, ge=0.0, le=1.0)  # at the shrunken size
+    jpeg_quality: tuple[int, int] = (30, 90)
+    noise_prob: float = Field(default=0.3, ge=0.0, le=1.0)
+    noise_std: tuple[float, float] = (2.0, 10.0)
+    gamma_prob: float = Field(default=0.3, ge=0.0, le=1.0)
+    gamma: tuple[float, float] = (0.6, 1.6)
+
+    @model_validator(mode="after")
+    def _check(self) -> DegradeConfig:
+        lo, hi = self.resize_px
+        if not 4 <= lo <= hi:
+            raise ValueError(f"resize_px must be 4 <= lo <= hi, got {self.resize_px}")
+        qlo, qhi = self.jpeg_quality
+        if not 1 <= qlo <= qhi <= 100:
+            raise ValueError(f"jpeg_quality must be 1 <= lo <= hi <= 100, got {self.jpeg_quality}")
+        if self.motion_px[1] > 7 or self.blur_sigma_px[1] > 2.5:
+            raise ValueError("motion_px must be <= 7 and blur_sigma_px <= 2.5 (7x7 kernel)")
+        return self
+
+
 class AugmentConfig(_Strict):
     """Augmentation applied on the fly to training batches (never to validation)."""
 
@@ -57,6 +91,7 @@ class AugmentConfig(_Strict):
     saturation: float = 0.3
     erase_prob: float = 0.4  # random erasing (cutout) probability per image
     erase_area: tuple[float, float] = (0.05, 0.25)
+    degrade: DegradeConfig = DegradeConfig()
 
 
 class ModelConfig(_Strict):
@@ -128,6 +163,22 @@ class OptimConfig(_Strict):
     max_minutes: float | None = Field(default=None, gt=0.0)  # stop cleanly after this wall time
     seed: int = 0
     mixed_precision: bool = True  # bf16 compute, float32 weights and outputs
+    # exponential moving average of all weights (BN statistics included), updated every
+    # ema_every steps; 0 = off. Written to ema.weights.h5 each epoch with its validation numbers.
+    ema_decay: float = Field(default=0.0, ge=0.0, lt=1.0)
+    ema_every: int = Field(default=4, ge=1)
+    ema_start_epoch: int = Field(default=0, ge=0)
+
+
+class DistillConfig(_Strict):
+    """Knowledge distillation from precomputed teacher probabilities (``facelog.training.distill``).
+
+    Each head's loss becomes ``(1 - weight) * hard label loss + weight * cross-entropy to the
+    teacher's distribution``; the targets file must cover every training face.
+    """
+
+    targets: Path  # .npz written by ``python -m facelog.training.distill``
+    weight: float = Field(default=0.5, ge=0.0, le=1.0)
 
 
 def higher_is_better(metric: str) -> bool:
@@ -148,6 +199,7 @@ class TrainRecipe(_Strict):
         HeadConfig(name="gender", kind="categorical", labels=("male", "female"), label_smoothing=0.05),
     )
     optim: OptimConfig = OptimConfig()
+    distill: DistillConfig | None = None
     mean: float = 127.5
     std: float = 127.5
 

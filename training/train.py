@@ -20,6 +20,7 @@ import tensorflow as tf
 
 from facelog.training import datasets as dsets
 from facelog.training.augment import train_dataset
+from facelog.training.averaging import WeightAverage
 from facelog.training.config import HeadConfig, TrainRecipe, higher_is_better
 from facelog.training.losses import head_loss, head_metric
 from facelog.training.metrics import accuracy, age_mae, cumulative_score, expected_age
@@ -38,6 +39,7 @@ class PreparedData:
     val_images: np.ndarray  # (m, image_size, image_size, 3) uint8 RGB
     val_labels: dict[str, np.ndarray]
     val_table: dsets.FaceTable
+    train_names: tuple[str, ...] = ()  # split names of the training rows (teacher targets key)
 
 
 def read_table(recipe: TrainRecipe) -> dsets.FaceTable:
@@ -92,8 +94,14 @@ def prepare_data(recipe: TrainRecipe, out_dir: Path, split_file: Path | None = N
     log.info(
         "preloaded %d train + %d val faces in %.1f s", len(train_t), len(val_t), time.perf_counter() - t0
     )
+    train_names = tuple(n for n, ok in zip((names[i] for i in tr), ok_tr, strict=True) if ok)
     return PreparedData(
-        train_x, head_labels(train_t, recipe.heads), val_x, head_labels(val_t, recipe.heads), val_t
+        train_x,
+        head_labels(train_t, recipe.heads),
+        val_x,
+        head_labels(val_t, recipe.heads),
+        val_t,
+        train_names,
     )
 
 
@@ -175,6 +183,7 @@ class EpochEnd(keras.callbacks.Callback):
         self.data, self.recipe, self.out_dir, self.state = data, recipe, out_dir, state
         self.steps_per_epoch = steps_per_epoch
         self.schedule: BudgetCosine | None = None  # shortened when the time budget gets tight
+        self.average: WeightAverage | None = None  # EMA of the weights, evaluated each epoch
         self.epoch_times: list[float] = []
         self.t_start = time.monotonic() - state.get("elapsed_s", 0.0)
         self.t_epoch = time.monotonic()
@@ -204,6 +213,16 @@ class EpochEnd(keras.callbacks.Callback):
         epoch_s = now - self.t_epoch
         self.state.update(epoch=epoch + 1, elapsed_s=now - self.t_start)
         self._save_last()
+        if self.average is not None:
+            ema = self.average.evaluate_and_save(
+                lambda: head_scores(
+                    predict_val(self.model, self.data.val_images, self.recipe),
+                    self.data.val_labels,
+                    self.recipe,
+                ),
+                self.out_dir / "ema.weights.h5",
+            )
+            logs.update({f"ema_{k}": v for k, v in (ema or {}).items()})
         shown = " ".join(f"{k} {v:.4g}" for k, v in logs.items() if k != "lr")
         log.info(
             "epoch %d/%d %.0fs lr %.2e %s%s",
@@ -271,11 +290,18 @@ def compile_model(recipe: TrainRecipe, steps_per_epoch: int) -> tuple[keras.Mode
     lr: Any = schedule if schedule is not None else o.lr
     opt = keras.optimizers.AdamW(learning_rate=lr, weight_decay=o.weight_decay)
     opt.exclude_from_weight_decay(var_names=["gamma", "beta", "bias"])
+    losses: dict[str, Any] = {h.name: head_loss(h) for h in recipe.heads}
+    metrics: dict[str, Any] = {h.name: [head_metric(h)] for h in recipe.heads}
+    if recipe.distill is not None:  # labels arrive packed: hard label, then teacher probabilities
+        from facelog.training.distill import distill_loss, hard_part
+
+        losses = {k: distill_loss(v, recipe.distill.weight) for k, v in losses.items()}
+        metrics = {k: [hard_part(m) for m in v] for k, v in metrics.items()}
     model.compile(
         optimizer=opt,
-        loss={h.name: head_loss(h) for h in recipe.heads},
+        loss=losses,
         loss_weights={h.name: h.loss_weight for h in recipe.heads},
-        metrics={h.name: [head_metric(h)] for h in recipe.heads},
+        metrics=metrics,
     )
     return model, schedule
 
@@ -330,9 +356,16 @@ def train(recipe: TrainRecipe, out_dir: Path, resume: bool = False, split_file: 
         for i, var in enumerate(model.optimizer.variables):
             var.assign(saved[f"v{i}"])
         log.info("resumed from epoch %d (best %s = %s)", state["epoch"], o.monitor, state.get("best"))
+    train_labels = data.train_labels
+    if recipe.distill is not None:
+        from facelog.training.distill import pack_labels, read_targets
+
+        soft = read_targets(recipe.distill.targets, data.train_names, [h.name for h in recipe.heads])
+        train_labels = pack_labels(train_labels, soft)
+        log.info("distilling from %s (weight %.2f)", recipe.distill.targets, recipe.distill.weight)
     ds = train_dataset(
         data.train_images,
-        data.train_labels,
+        train_labels,
         recipe.augment,
         recipe.data.image_size,
         o.batch_size,
@@ -343,6 +376,11 @@ def train(recipe: TrainRecipe, out_dir: Path, resume: bool = False, split_file: 
     epoch_end = EpochEnd(data, recipe, out_dir, state, steps)
     epoch_end.schedule = schedule
     callbacks = make_callbacks(recipe, out_dir, epoch_end, resume)
+    if o.ema_decay:
+        epoch_end.average = WeightAverage(o.ema_decay, o.ema_every, o.ema_start_epoch, out_dir / "ema.npz")
+        if resume:
+            epoch_end.average.load()
+        callbacks.insert(0, epoch_end.average)
     log.info("training %d params, %d steps/epoch x %d epochs", model.count_params(), steps, o.epochs)
     model.fit(
         ds,
