@@ -1,0 +1,327 @@
+"""One answer per person: fuse a track's per-frame age and gender distributions, weighted by quality.
+
+Per frame the model gives a 101-way age softmax (ages 0..100) and a female probability. A track
+fuses them by *tempered log-linear pooling*:
+
+    log p(age) = k * sum_i u_i * log p_i(age) + const,   u_i = w_i / sum_j w_j
+    logit(female) = k * sum_i u_i * logit(p_i)
+
+with ``w_i`` the frame's quality weight (``quality_weight``: face size, detector score,
+frontalness, sharpness) and ``k = clip(1 + (W - 1) / frames_per_observation, 1, max_observations)``
+where ``W`` is the summed weight. Why this form:
+
+* Log pooling (a product of distributions) lets confident frames dominate and makes the posterior
+  narrow as consistent evidence accumulates; a weighted mixture of distributions can only get wider
+  than its average member, so its interval never narrows, and its mean is a plain weighted mean of
+  per-frame means.
+* Consecutive video frames are strongly correlated (same face, same light, same model bias), so the
+  product must not treat them as independent: ``frames_per_observation`` good frames count as one
+  independent observation and ``max_observations`` caps the sharpening, so a 1,000-frame track is not
+  1,000x more certain than one frame. With ``k = 1`` (one good frame) the result is exactly that
+  frame's distribution (up to the ``floor`` below).
+* Each frame is first mixed with a little uniform mass (``floor``) so a single confidently wrong frame
+  cannot veto an age with ``log 0``.
+
+The age estimate is the expected value of the fused distribution; ``age_low``/``age_high`` bound its
+central ``interval`` (80%) mass, each age bin spread uniformly over +-0.5 years.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from facelog.pipeline.types import Gender
+
+N_AGES = 101
+_AGES = np.arange(N_AGES, dtype=np.float64)
+SHARPNESS_PX = 32  # side at which sharpness() compares crops
+_P_CLIP = 1e-6  # female probabilities are clipped to [_P_CLIP, 1 - _P_CLIP] before the logit
+
+
+@dataclass(frozen=True, slots=True)
+class FusionParams:
+    """Fusion and quality-weight settings (the pipeline maps its YAML ``fusion`` section onto these).
+
+    Attributes:
+        min_face_px: face size (sqrt of box area, px) at which the size weight reaches ``size_floor``.
+        full_face_px: face size at and above which the size weight is 1.
+        size_floor: smallest size weight (tiny faces still count a little).
+        frontal_floor: weight of a full profile (frontalness 0); frontalness 1 weighs 1.
+        sharpness_ref: ``sharpness()`` value at and above which the sharpness weight is 1.
+        sharpness_floor: smallest sharpness weight (a fully blurred face).
+        min_weight: lower bound of ``quality_weight`` (weights must be > 0).
+        frames_per_observation: summed weight that counts as one more independent observation.
+        max_observations: cap on the sharpening exponent ``k``.
+        floor: uniform mass mixed into each frame's age distribution.
+        interval: central mass of the reported age interval.
+    """
+
+    min_face_px: float = 12.0
+    full_face_px: float = 80.0
+    size_floor: float = 0.02
+    frontal_floor: float = 0.3
+    sharpness_ref: float = 0.5
+    sharpness_floor: float = 0.1
+    min_weight: float = 1e-3
+    frames_per_observation: float = 5.0
+    max_observations: float = 4.0
+    floor: float = 1e-3
+    interval: float = 0.8
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.min_face_px < self.full_face_px:
+            raise ValueError(
+                f"need 0 <= min_face_px < full_face_px, got {self.min_face_px}, {self.full_face_px}"
+            )
+        for name in ("size_floor", "frontal_floor", "sharpness_floor", "floor"):
+            v = getattr(self, name)
+            if not 0.0 <= v <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {v}")
+        if not 0.0 < self.interval < 1.0:
+            raise ValueError(f"interval must be in (0, 1), got {self.interval}")
+        if self.min_weight <= 0 or self.sharpness_ref <= 0 or self.frames_per_observation <= 0:
+            raise ValueError("min_weight, sharpness_ref and frames_per_observation must be > 0")
+        if self.max_observations < 1:
+            raise ValueError(f"max_observations must be >= 1, got {self.max_observations}")
+
+
+@dataclass(frozen=True, slots=True)
+class PersonEstimate:
+    """The fused answer for one track so far.
+
+    Attributes:
+        age: expected age (years) of the fused distribution.
+        age_low: lower bound of the central ``FusionParams.interval`` (80%) age interval.
+        age_high: upper bound of that interval.
+        gender: the more probable gender.
+        gender_score: fused probability of ``gender``, in [0.5, 1].
+        frames: frames fused.
+        face_px: median face size (px) of those frames.
+        weight: summed quality weight of those frames.
+    """
+
+    age: float
+    age_low: float
+    age_high: float
+    gender: Gender
+    gender_score: float
+    frames: int
+    face_px: float
+    weight: float
+
+
+class PersonFusion:
+    """Accumulates one track's frames; ``estimate()`` may be called at any time (cheap: 101 bins).
+
+    Args:
+        params: fusion settings.
+    """
+
+    def __init__(self, params: FusionParams | None = None) -> None:
+        self.params = params if params is not None else FusionParams()
+        self._log_age = np.zeros(N_AGES)  # sum_i w_i log p_i
+        self._logit = 0.0  # sum_i w_i logit(female_i)
+        self._weight = 0.0
+        self._face_px: list[float] = []
+
+    @property
+    def frames(self) -> int:
+        """Frames added so far."""
+        return len(self._face_px)
+
+    def add(self, age_probs: np.ndarray, female_prob: float, weight: float, face_px: float) -> None:
+        """Add one frame of this track.
+
+        Args:
+            age_probs: (101,) age distribution over ages 0..100 (the model's softmax; renormalised).
+            female_prob: probability that the face is female, in [0, 1].
+            weight: quality weight of the frame, > 0 (e.g. from ``quality_weight``).
+            face_px: face size in px (sqrt of the box area), for the reported median size.
+
+        Raises:
+            ValueError: wrong shape, negative or non-finite probabilities, probability outside
+                [0, 1], weight not finite and > 0, face_px not finite and >= 0.
+        """
+        p = np.asarray(age_probs, np.float64)
+        if p.shape != (N_AGES,):
+            raise ValueError(f"age_probs must be ({N_AGES},), got {p.shape}")
+        if not np.isfinite(p).all() or (p < 0).any() or p.sum() <= 0:
+            raise ValueError("age_probs must be finite, >= 0 and not all 0")
+        if not 0.0 <= female_prob <= 1.0:  # also rejects NaN
+            raise ValueError(f"female_prob must be in [0, 1], got {female_prob}")
+        if not (math.isfinite(weight) and weight > 0):
+            raise ValueError(f"weight must be finite and > 0, got {weight}")
+        if not (math.isfinite(face_px) and face_px >= 0):
+            raise ValueError(f"face_px must be finite and >= 0, got {face_px}")
+        eps = self.params.floor
+        p = (1.0 - eps) * p / p.sum() + eps / N_AGES
+        q = min(max(float(female_prob), _P_CLIP), 1.0 - _P_CLIP)
+        self._log_age += weight * np.log(np.maximum(p, 1e-300))
+        self._logit += weight * math.log(q / (1.0 - q))
+        self._weight += weight
+        self._face_px.append(float(face_px))
+
+    def sharpening(self) -> float:
+        """The exponent ``k`` applied to the weighted geometric mean (1 for one good frame)."""
+        prm = self.params
+        k = 1.0 + (self._weight - 1.0) / prm.frames_per_observation
+        return float(min(max(k, 1.0), prm.max_observations))
+
+    def distribution(self) -> np.ndarray:
+        """The fused (101,) age distribution.
+
+        Raises:
+            ValueError: no frame was added.
+        """
+        if not self._face_px:
+            raise ValueError("no frames added: nothing to estimate")
+        z = self.sharpening() * self._log_age / self._weight
+        z = np.exp(z - z.max())
+        return np.asarray(z / z.sum())
+
+    def estimate(self) -> PersonEstimate:
+        """The fused answer so far.
+
+        Raises:
+            ValueError: no frame was added.
+        """
+        dist = self.distribution()
+        low, high = central_interval(dist, self.params.interval)
+        logit = self.sharpening() * self._logit / self._weight
+        female = 1.0 / (1.0 + math.exp(-logit)) if logit >= -700 else 0.0
+        gender: Gender = "female" if female >= 0.5 else "male"
+        return PersonEstimate(
+            age=float(dist @ _AGES),
+            age_low=low,
+            age_high=high,
+            gender=gender,
+            gender_score=female if gender == "female" else 1.0 - female,
+            frames=self.frames,
+            face_px=float(np.median(self._face_px)),
+            weight=self._weight,
+        )
+
+
+def central_interval(dist: np.ndarray, mass: float) -> tuple[float, float]:
+    """Bounds (years) of the central ``mass`` of a (101,) age distribution.
+
+    Each bin's mass is spread uniformly over [age - 0.5, age + 0.5], so bounds are continuous.
+    """
+    edges = np.arange(N_AGES + 1, dtype=np.float64) - 0.5
+    cdf = np.concatenate([[0.0], np.cumsum(dist)])
+    cdf /= cdf[-1]
+    tail = (1.0 - mass) / 2
+    low, high = np.interp([tail, 1.0 - tail], cdf, edges)
+    return float(max(low, 0.0)), float(min(high, N_AGES - 1.0))
+
+
+def quality_weight(
+    face_px: float,
+    det_score: float,
+    frontalness: float | None = None,
+    sharpness: float | None = None,
+    params: FusionParams | None = None,
+) -> float:
+    """Weight of one frame of a face in its track's fusion, in [params.min_weight, 1].
+
+    The product of four factors, each in [0, 1]:
+
+    * size: linear from ``size_floor`` at ``min_face_px`` to 1 at ``full_face_px`` (sqrt of the box
+      area in px; the model sees 64 px chips, so larger faces add no detail);
+    * detector score, clipped to [0, 1];
+    * frontalness (see ``frontalness``): ``frontal_floor`` for a profile, 1 for a frontal face;
+    * sharpness (see ``sharpness``): linear up to 1 at ``sharpness_ref``, at least ``sharpness_floor``.
+
+    ``None`` or NaN for frontalness or sharpness (landmarks or crop unavailable) is neutral (1).
+
+    Raises:
+        ValueError: face_px or det_score not finite, or face_px < 0.
+    """
+    p = params if params is not None else FusionParams()
+    if not (math.isfinite(face_px) and face_px >= 0 and math.isfinite(det_score)):
+        raise ValueError(f"face_px must be finite and >= 0 and det_score finite, got {face_px}, {det_score}")
+    ramp = (face_px - p.min_face_px) / (p.full_face_px - p.min_face_px)
+    w = max(min(ramp, 1.0), p.size_floor)
+    w *= min(max(det_score, 0.0), 1.0)
+    if frontalness is not None and math.isfinite(frontalness):
+        w *= p.frontal_floor + (1.0 - p.frontal_floor) * min(max(frontalness, 0.0), 1.0)
+    if sharpness is not None and math.isfinite(sharpness):
+        w *= max(min(sharpness / p.sharpness_ref, 1.0), p.sharpness_floor)
+    return float(max(w, p.min_weight))
+
+
+def frontalness(landmarks: np.ndarray, xyxy: np.ndarray) -> np.ndarray:
+    """How frontal each face is, from its 5 landmarks: (n,) float in [0, 1], NaN where unknown.
+
+    Landmarks are (eye, eye, nose tip, mouth corner, mouth corner), as YuNet gives them (which eye
+    comes first does not matter). The nose tip and the mouth centre are projected on the eye axis:
+    in a frontal face both sit halfway between the eyes; turning the head (yaw) moves them towards
+    one eye. ``1 - offset / half the eye distance`` (nose 0.7, mouth 0.3), clipped to [0, 1]. Faces
+    whose eyes are closer than 5% of the box width (a profile or a broken detection) get 0; rows with
+    non-finite landmarks get NaN (``quality_weight`` treats NaN as neutral).
+
+    Args:
+        landmarks: (n, 5, 2) pixel coordinates.
+        xyxy: (n, 4) boxes of the same faces.
+
+    Raises:
+        ValueError: wrong shapes.
+    """
+    lm = np.asarray(landmarks, np.float64)
+    box = np.asarray(xyxy, np.float64)
+    if lm.ndim != 3 or lm.shape[1:] != (5, 2):
+        raise ValueError(f"landmarks must be (n, 5, 2), got {lm.shape}")
+    if box.shape != (len(lm), 4):
+        raise ValueError(f"xyxy must be ({len(lm)}, 4), got {box.shape}")
+    eye = lm[:, 1] - lm[:, 0]
+    eye_len2 = (eye**2).sum(1)
+    mid = (lm[:, 0] + lm[:, 1]) / 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        half = np.maximum(eye_len2, 1e-12) / 2  # projection / (|e| * |e| / 2) = offset / half eye distance
+        nose = np.abs(((lm[:, 2] - mid) * eye).sum(1)) / half
+        mouth = np.abs((((lm[:, 3] + lm[:, 4]) / 2 - mid) * eye).sum(1)) / half
+        out = np.clip(1.0 - (0.7 * nose + 0.3 * mouth), 0.0, 1.0)
+    width = np.maximum(box[:, 2] - box[:, 0], 1e-9)
+    out[np.sqrt(eye_len2) < 0.05 * width] = 0.0
+    out[~np.isfinite(lm).all(axis=(1, 2))] = np.nan
+    return out
+
+
+def sharpness(crop_bgr: np.ndarray) -> float:
+    """Size-normalised sharpness of a face crop: var(Laplacian) / var(intensity), at 32 px.
+
+    The crop is first area-averaged so that its shorter side is ``SHARPNESS_PX`` (32; smaller crops
+    are used as they are), so faces of different sizes are compared at the same scale; dividing by
+    the intensity variance removes contrast and brightness. Use the detector box's pixels as the crop.
+
+    Args:
+        crop_bgr: (H, W, 3) or (H, W) uint8 or float image, H and W >= 3.
+
+    Raises:
+        ValueError: not (H, W, 3) or (H, W), or a side under 3 px.
+    """
+    img = np.asarray(crop_bgr, np.float64)
+    if img.ndim == 3 and img.shape[2] == 3:
+        img = img @ np.array([0.114, 0.587, 0.299])  # BGR -> luma
+    elif img.ndim != 2:
+        raise ValueError(f"crop must be (H, W, 3) or (H, W), got {img.shape}")
+    if min(img.shape) < 3:
+        raise ValueError(f"crop must be at least 3x3 px, got {img.shape[:2]}")
+    scale = SHARPNESS_PX / min(img.shape)
+    if scale < 1.0:
+        img = _area_matrix(img.shape[0], scale) @ img @ _area_matrix(img.shape[1], scale).T
+    lap = img[:-2, 1:-1] + img[2:, 1:-1] + img[1:-1, :-2] + img[1:-1, 2:] - 4 * img[1:-1, 1:-1]
+    return float(lap.var() / (img.var() + 1e-6))
+
+
+def _area_matrix(n_in: int, scale: float) -> np.ndarray:
+    """(n_out, n_in) matrix that area-averages a signal of n_in samples to round(n_in * scale)."""
+    n_out = max(1, round(n_in * scale))
+    edges = np.linspace(0.0, n_in, n_out + 1)
+    lo, hi = edges[:-1, None], edges[1:, None]
+    pix = np.arange(n_in, dtype=np.float64)[None, :]
+    overlap = np.clip(np.minimum(hi, pix + 1) - np.maximum(lo, pix), 0.0, None)
+    return np.asarray(overlap / overlap.sum(axis=1, keepdims=True))
