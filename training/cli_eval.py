@@ -36,6 +36,11 @@ def register_eval_predict(subparsers: Any) -> None:
     ev.add_argument("--part", choices=("val", "train"), default="val")
     ev.add_argument("--flip", action="store_true", help="average with the mirrored image")
     ev.add_argument("--out", type=Path, required=True, help="folder for metrics.json and PNG plots")
+    ev.add_argument(
+        "--by-size",
+        action="store_true",
+        help="also evaluate chips shrunk to 64/48/32/24 px, JPEG 60, enlarged (by_size.md, metrics.json)",
+    )
     ev.set_defaults(func=_cmd_eval)
 
     pr = subparsers.add_parser("predict", help="age and gender of face crops, as CSV on stdout")
@@ -152,19 +157,30 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         backend = _open_backend(args.model)
     except ValueError as err:
         return _fail(str(err))
+    from facelog.training.degrade import EVAL_SIZES_PX
+
+    sizes = EVAL_SIZES_PX if args.by_size else (None,)
     skipped: list[Path] = []
-    probs: dict[str, list[np.ndarray]] = {}
     kept: list[Path] = []
-    for names, crops in _read_batches(list(table.paths), skipped):
-        for k, v in run_model(backend, crops, args.flip).items():
-            probs.setdefault(k, []).append(v)
-        kept.extend(names)
+    probs = _collect(backend, table, sizes, args.flip, skipped, kept)
     if not kept:
         return _fail(f"no readable images among {len(table)} rows")
     keep = np.isin(np.array([str(p) for p in table.paths]), [str(p) for p in kept])
     table = table.subset(keep)
-    merged = {k: np.concatenate(v) for k, v in probs.items()}
+    merged = probs["full"]
     report = evaluate_predictions(merged, table, backend.meta)
+    if args.by_size:
+        from facelog.training.degrade import RECIPE
+        from facelog.training.evaluate import size_summary, size_table_markdown
+
+        report["by_size"] = size_summary(
+            {label: evaluate_predictions(p, table, backend.meta) for label, p in probs.items()}
+        )
+        report["by_size_recipe"] = RECIPE
+        args.out.mkdir(parents=True, exist_ok=True)
+        md = size_table_markdown(report["by_size"], RECIPE)
+        (args.out / "by_size.md").write_text(md)
+        print(md)
     report.update(
         model=str(args.model),
         data=str(args.data),
@@ -176,6 +192,26 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     write_report(report, merged, table, backend.meta, args.out)
     print(_summary_line(report))
     return 0
+
+
+def _collect(
+    backend: Any,
+    table: Any,
+    sizes: Sequence[int | None],
+    flip: bool,
+    skipped: list[Path],
+    kept: list[Path],
+) -> dict[str, dict[str, np.ndarray]]:
+    """Head probabilities per face size label ("full", "32px", ...), rows in the order of ``kept``."""
+    from facelog.training.degrade import degrade_chips, size_label
+
+    parts: dict[str, dict[str, list[np.ndarray]]] = {size_label(s): {} for s in sizes}
+    for names, crops in _read_batches(list(table.paths), skipped):
+        for s in sizes:
+            for k, v in run_model(backend, degrade_chips(crops, s), flip).items():
+                parts[size_label(s)].setdefault(k, []).append(v)
+        kept.extend(names)
+    return {lb: {k: np.concatenate(v) for k, v in p.items()} for lb, p in parts.items() if p}
 
 
 def _read_eval_table(args: argparse.Namespace) -> Any:

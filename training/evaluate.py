@@ -129,3 +129,50 @@ def write_report(
 
 def _ranges(buckets: list[dict[str, Any]]) -> list[tuple[int, int]]:
     return [(int(b["range"].split("-")[0]), int(b["range"].split("-")[1])) for b in buckets]
+
+
+def size_summary(reports: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Compact rows of per-size reports (``evaluate_predictions`` output keyed by ``size_label``).
+
+    Returns:
+        ``{label: {"mae", "cs5", "gender_acc", "buckets": [{"range", "n", "mae", "gender_acc"}]}}``.
+    """
+    out: dict[str, Any] = {}
+    for label, rep in reports.items():
+        row: dict[str, Any] = {"n": rep["n"]}
+        if "age" in rep:
+            row.update(mae=rep["age"]["mae"], cs5=rep["age"]["cs5"])
+            row["buckets"] = [dict(b) for b in rep["age"]["buckets"]]
+        if "gender" in rep:
+            row["gender_acc"] = rep["gender"]["acc"]
+            by_range = {b["range"]: b["acc"] for b in rep["gender"].get("acc_by_age", [])}
+            for b in row.get("buckets", []):
+                b["gender_acc"] = by_range.get(b["range"], float("nan"))
+        out[label] = row
+    return out
+
+
+def size_table_markdown(summary: dict[str, Any], recipe: str) -> str:
+    """Two Markdown tables: by face size, then age MAE / gender accuracy per age bucket and size."""
+    labels = list(summary)
+    lines = [
+        f"Degradation recipe `{recipe}` (training/degrade.py).",
+        "",
+        "| faces | n | age MAE | CS@5 | gender |",
+        "|---|---|---|---|---|",
+    ]
+    for label, row in summary.items():
+        mae, cs5, acc = (row.get(k, float("nan")) for k in ("mae", "cs5", "gender_acc"))
+        lines.append(f"| {label} | {row['n']} | {mae:.2f} | {cs5:.3f} | {100 * acc:.1f}% |")
+    first = summary[labels[0]]
+    if "buckets" in first:
+        lines += ["", "| true age | n | " + " | ".join(f"{lb} MAE / gender" for lb in labels) + " |"]
+        lines.append("|---|---|" + "---|" * len(labels))
+        for i, b in enumerate(first["buckets"]):
+            cells = [_bucket_cell(summary[lb]["buckets"][i]) for lb in labels]
+            lines.append(f"| {b['range']} | {b['n']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _bucket_cell(bucket: dict[str, Any]) -> str:
+    return f"{bucket['mae']:.2f} / {100 * bucket.get('gender_acc', float('nan')):.1f}%"

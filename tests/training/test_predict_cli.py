@@ -109,3 +109,21 @@ def test_register_does_not_import_tensorflow() -> None:
     assert set(sub.choices) >= {"train", "eval", "export", "predict"}
     if not had_tf:
         assert "tensorflow" not in sys.modules
+
+
+def test_eval_by_size_writes_table(crops: list[Path], tiny_model: Path, tmp_path: Path) -> None:
+    lst = tmp_path / "list.csv"
+    lst.write_text(f"path,age,gender\n{crops[0]},100,0\n{crops[1]},55,1\n")
+    out = tmp_path / "ev"
+    argv = ["eval", "--model", str(tiny_model), "--data", str(lst), "--kind", "csv", "--by-size"]
+    assert main([*argv, "--out", str(out)]) == 0
+    report = json.loads((out / "metrics.json").read_text())
+    assert list(report["by_size"]) == ["full", "64px", "48px", "32px", "24px"]
+    assert report["by_size"]["full"]["mae"] == pytest.approx(report["age"]["mae"])
+    assert report["by_size_recipe"] == "shrink-jpeg60"
+    # degraded chips give other predictions than clean ones
+    assert report["by_size"]["24px"]["mae"] != pytest.approx(report["by_size"]["full"]["mae"], abs=1e-6)
+    buckets = report["by_size"]["32px"]["buckets"]
+    assert {b["range"] for b in buckets if b["n"]} == {"50-59", "70-100"}
+    md = (out / "by_size.md").read_text()
+    assert "| 32px | 2 |" in md and "| 70-100 | 1 |" in md
