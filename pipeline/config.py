@@ -52,14 +52,25 @@ class _Section(BaseModel):
 
 
 class DetectorConfig(_Section):
-    """Face detector. ``auto``: YuNet when its ONNX file resolves, else BlazeFace (offline, shipped)."""
+    """Face detector (docs/PIPELINE.md).
+
+    ``auto`` = ``yunet``: YuNet, shipped in the package (offline; ``yunet_path`` or ``$FACELOG_YUNET``
+    names another file). ``blazeface``: MediaPipe's full-range model, also shipped (better on heads
+    rolled ~35 degrees; its 192x192 input loses faces under ~50 px in a 720p frame).
+    Every face of ``min_face_px`` and more is meant to be found; YuNet runs on the frame shrunk so that
+    such a face is ``input_face_px`` at its input (never enlarged). Smaller ``min_face_px`` finds
+    smaller faces at more CPU; faces under ~0.8 x ``min_face_px`` are dropped.
+    """
 
     kind: Literal["auto", "yunet", "blazeface"] = "auto"
-    yunet_path: str | None = None  # else $FACELOG_YUNET, else ~/.cache/facelog/, else download
-    download: bool = True  # fetch YuNet from OpenCV's zoo (sha256-checked) when it is nowhere local
+    yunet_path: str | None = None  # another YuNet ONNX; else $FACELOG_YUNET, else the shipped file
+    # No effect: YuNet ships in the package and is never downloaded (kept so older configs still load)
+    download: bool = False
     score_threshold: float | None = Field(default=None, ge=0.0, le=1.0)  # None: the detector's default
     nms: float = Field(default=0.3, gt=0.0, le=1.0)  # IoU above which the weaker box is dropped
-    min_face_px: int = Field(default=20, ge=0)  # faces whose box is shorter than this (px) are skipped
+    min_face_px: int = Field(default=32, ge=0)  # smallest face to find (box width, frame px); 0: all
+    # face size (px at YuNet's input) found reliably; the frame is shrunk by input_face_px / min_face_px
+    input_face_px: int = Field(default=32, ge=8, le=256)
     top_k: int = Field(default=5000, gt=0)
 
 

@@ -1,9 +1,10 @@
-"""Where detector weights come from.
+"""Where the app's model files come from: the one lookup every command uses (run, doctor, batch, RTSP).
 
-BlazeFace ships inside the package (``pipeline/models/``, Apache-2.0, see ``models/NOTICE``). YuNet
-may not be shipped: it is found, in this order, at the configured path, at ``$FACELOG_YUNET``, in the
-user cache (``$XDG_CACHE_HOME/facelog`` or ``~/.cache/facelog``), or downloaded there once from
-OpenCV's model zoo and checked against the pinned sha256.
+Both face detectors ship inside the package (``pipeline/models/``, licences and origin in
+``models/NOTICE``), so a fresh install works offline. YuNet is found, in this order, at the configured
+path (``detector.yunet_path`` / ``--yunet PATH``), at ``$FACELOG_YUNET``, else the shipped file, which
+must match its pinned sha256. The age/gender model ships in ``facelog.engines`` (``models/``).
+``cache_root()`` is the user cache folder for anything the app writes for later runs.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import urllib.request
+from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 from facelog.pipeline.errors import ModelError
@@ -21,18 +23,46 @@ log = logging.getLogger(__name__)
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 BLAZEFACE_PATH = MODELS_DIR / "face_detection_full_range.tflite"
 YUNET_NAME = "face_detection_yunet_2023mar.onnx"
+YUNET_PATH = MODELS_DIR / YUNET_NAME
 YUNET_SHA256 = "8f2383e4dd3cfbb4553ea8718107fc0423210dc964f9f4280604804ed2552fa4"
-YUNET_URL = f"https://github.com/opencv/opencv_zoo/raw/main/models/face_detection_yunet/{YUNET_NAME}"
 YUNET_ENV = "FACELOG_YUNET"
+# Where the shipped file was published (for messages and NOTICE; facelog never downloads it)
+YUNET_URL = f"https://github.com/opencv/opencv_zoo/raw/main/models/face_detection_yunet/{YUNET_NAME}"
+AGE_GENDER_NAME = "facelog_age_gender.onnx"
 
 
-def cache_dir() -> Path:
-    """The user cache folder for downloaded weights."""
+@dataclass(frozen=True)
+class ModelFile:
+    """A resolved model file.
+
+    Attributes:
+        path: the file.
+        source: where it came from, for logs and the run summary ("shipped", "detector.yunet_path",
+            "$FACELOG_YUNET").
+        sha256: the file's sha256 (hex).
+    """
+
+    path: Path
+    source: str
+    sha256: str
+
+    @property
+    def pinned(self) -> bool:
+        """True when the file is the YuNet release facelog ships (same sha256)."""
+        return self.sha256 == YUNET_SHA256
+
+
+def cache_root() -> Path:
+    """The user cache folder (not created): ``$FACELOG_CACHE``, else ``$XDG_CACHE_HOME/facelog``, else
+    ``~/.cache/facelog``."""
+    if os.environ.get("FACELOG_CACHE"):
+        return Path(os.environ["FACELOG_CACHE"]).expanduser()
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "facelog"
+    return Path(base).expanduser() / "facelog"
 
 
 def sha256_of(path: Path) -> str:
+    """The sha256 (hex) of a file, read in 1 MiB chunks."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -40,53 +70,56 @@ def sha256_of(path: Path) -> str:
     return h.hexdigest()
 
 
-def download_yunet(dest: Path, url: str = YUNET_URL, timeout_s: float = 20.0) -> Path:
-    """Download YuNet to ``dest`` (atomically) and verify its sha256.
+def shipped_yunet() -> ModelFile:
+    """The YuNet file inside the package, checked against its pinned sha256.
 
     Raises:
-        ModelError: no network, HTTP error, or a checksum mismatch (the bad file is removed).
+        ModelError: the file is missing or damaged (a broken install).
     """
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
-    try:
-        with urllib.request.urlopen(url, timeout=timeout_s) as resp, open(tmp, "wb") as out:
-            while chunk := resp.read(1 << 16):
-                out.write(chunk)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise ModelError(f"cannot download YuNet from {url}: {exc}") from exc
-    got = sha256_of(tmp)
+    if not YUNET_PATH.is_file():
+        raise ModelError(f"shipped YuNet model missing: {YUNET_PATH} (reinstall facelog)")
+    got = sha256_of(YUNET_PATH)
     if got != YUNET_SHA256:
-        tmp.unlink(missing_ok=True)
-        raise ModelError(f"YuNet download from {url} has sha256 {got}, expected {YUNET_SHA256}")
-    tmp.replace(dest)
-    log.info("downloaded YuNet to %s", dest)
-    return dest
+        raise ModelError(
+            f"shipped YuNet model {YUNET_PATH} has sha256 {got}, expected {YUNET_SHA256} (reinstall facelog)"
+        )
+    return ModelFile(YUNET_PATH, "shipped", got)
 
 
-def resolve_yunet(configured: str | None, *, download: bool) -> tuple[Path | None, str]:
-    """Find the YuNet ONNX file: (path or None, where it was found / why not).
+def _user_file(raw: str, source: str) -> ModelFile:
+    p = Path(raw).expanduser()
+    if not p.is_file():
+        raise ModelError(f"{source} {p} does not exist or is not a file")
+    f = ModelFile(p, source, sha256_of(p))
+    if not f.pinned:
+        log.info("YuNet from %s %s is not the shipped release (sha256 %s)", source, p, f.sha256[:12])
+    return f
+
+
+def resolve_yunet(configured: str | None = None) -> ModelFile:
+    """Find the YuNet ONNX file: ``configured`` > ``$FACELOG_YUNET`` > the shipped file. Never downloads.
+
+    A file the user names may be another YuNet release (its sha256 is recorded, not enforced); the
+    shipped file must match the pinned sha256.
+
+    Args:
+        configured: ``detector.yunet_path`` (``--yunet PATH``); None or "" to skip.
 
     Raises:
-        ModelError: an explicitly configured or ``$FACELOG_YUNET`` path does not exist.
+        ModelError: a named file does not exist, or the shipped file is missing or damaged.
     """
     if configured:
-        p = Path(configured).expanduser()
-        if not p.is_file():
-            raise ModelError(f"detector.yunet_path {p} does not exist")
-        return p, f"detector.yunet_path {p}"
+        return _user_file(configured, "detector.yunet_path")
     env = os.environ.get(YUNET_ENV)
     if env:
-        p = Path(env).expanduser()
-        if not p.is_file():
-            raise ModelError(f"${YUNET_ENV}={p} does not exist")
-        return p, f"${YUNET_ENV} {p}"
-    cached = cache_dir() / YUNET_NAME
-    if cached.is_file():
-        return cached, f"user cache {cached}"
-    if not download:
-        return None, f"no YuNet at detector.yunet_path, ${YUNET_ENV} or {cached}"
-    try:
-        return download_yunet(cached), f"downloaded to {cached}"
-    except ModelError as exc:
-        return None, str(exc)
+        return _user_file(env, f"${YUNET_ENV}")
+    return shipped_yunet()
+
+
+def shipped_model_path() -> Path:
+    """The shipped age/gender model, ``facelog/engines/models/facelog_age_gender.onnx`` (may be absent).
+
+    Located through the installed ``facelog.engines`` package, so it works from a checkout and a wheel.
+    """
+    root = resources.files("facelog.engines")
+    return Path(str(root.joinpath("models", AGE_GENDER_NAME)))
