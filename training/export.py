@@ -1,7 +1,10 @@
 """Export trained weights to ONNX (float32, dynamic batch, NHWC "input") with ``ModelMeta`` inside.
 
-Outputs are named after the heads ("age", "gender", ...). Export ends with a parity check: ONNX
-Runtime against TensorFlow on random inputs; a difference above ``PARITY_TOL`` raises ``ExportError``.
+Outputs are named after the heads ("age", "gender", ...), followed by ``embedding`` (the trunk's
+L2-normalised pooled features, for the tracker's appearance gate). The file is written under a
+temporary name, checked (ONNX checker, then ONNX Runtime against TensorFlow on random inputs; a
+difference above ``PARITY_TOL`` raises ``ExportError``) and only then renamed to its real name, so a
+failed export leaves nothing that looks like a finished model.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +23,7 @@ import tensorflow as tf
 
 from facelog.engines.base import META_KEY, HeadMeta, ModelMeta
 from facelog.training.config import TrainRecipe
-from facelog.training.model import build_model
+from facelog.training.model import EMBEDDING, build_model
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +50,7 @@ def model_meta(recipe: TrainRecipe, extra: dict[str, Any]) -> ModelMeta:
         input_hw=(size, size),
         layout="NHWC",
         max_batch=0,
-        outputs=tuple(h.name for h in recipe.heads),
+        outputs=(*(h.name for h in recipe.heads), EMBEDDING),
         mean=recipe.mean,
         std=recipe.std,
         color="RGB",
@@ -86,16 +90,18 @@ def export_onnx(
         raise FileNotFoundError(f"weights not found: {weights}")
     size = recipe.data.image_size
     # float32 twin of the (possibly bf16-trained) model; weights are stored as float32 either way
-    model = build_model(recipe.model.model_copy(update={"backbone_weights": None}), recipe.heads, size)
+    cfg = recipe.model.model_copy(update={"backbone_weights": None})
+    model = build_model(cfg, recipe.heads, size, embedding=True)
     model.load_weights(weights)
-    names = [h.name for h in recipe.heads]
+    heads = [h.name for h in recipe.heads]
+    names = [*heads, EMBEDDING]
 
     @tf.function(input_signature=[tf.TensorSpec((None, size, size, 3), tf.float32, name="input")])
     def forward(x: tf.Tensor) -> list[tf.Tensor]:
         out = model(x, training=False)
-        if flip_average:
+        if flip_average:  # the embedding stays that of the image as given
             out_f = model(tf.reverse(x, axis=[2]), training=False)
-            return [(out[n] + out_f[n]) / 2.0 for n in names]
+            return [*((out[n] + out_f[n]) / 2.0 for n in heads), out[EMBEDDING]]
         return [out[n] for n in names]
 
     try:
@@ -111,15 +117,36 @@ def export_onnx(
     info.setdefault("training_data", recipe.data.kind)
     info.setdefault("licence", LICENCES.get(recipe.data.kind, "see the training data's terms"))
     info["flip_average"] = flip_average
+    info.setdefault(EMBEDDING, f"L2-normalised global pool of the trunk ({recipe.model.widths[-1]}-d)")
     meta = model_meta(recipe, info)
     entry = proto.metadata_props.add()
     entry.key, entry.value = META_KEY, meta.to_json()
-    onnx.checker.check_model(proto)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    onnx.save(proto, str(out_path))
-    diff = parity(forward, out_path, names, size, seed)
+    diff = save_checked(proto, out_path, lambda tmp: parity(forward, tmp, names, size, seed))
     log.info("exported %s (%.1f MB); parity max abs diff %.2e", out_path, out_path.stat().st_size / 1e6, diff)
     return meta
+
+
+def save_checked(proto: onnx.ModelProto, out_path: Path, check: Callable[[Path], float]) -> float:
+    """Save ``proto`` as ``out_path`` only if the ONNX checker and ``check(tmp_path)`` pass.
+
+    The model is written to ``<out_path>.partial`` first; on any failure that file is removed and
+    an existing ``out_path`` is left as it was.
+
+    Returns:
+        What ``check`` returned (the parity difference).
+    """
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_path.with_name(out_path.name + ".partial")
+    try:
+        onnx.checker.check_model(proto)
+        onnx.save(proto, str(tmp))
+        result = check(tmp)
+        tmp.replace(out_path)
+    except onnx.checker.ValidationError as err:
+        raise ExportError(f"the converted model is not valid ONNX: {err}") from err
+    finally:
+        tmp.unlink(missing_ok=True)
+    return result
 
 
 def update_meta_extra(onnx_path: Path, **values: Any) -> ModelMeta:

@@ -16,6 +16,7 @@ from facelog.training.config import HeadConfig, ModelConfig
 log = logging.getLogger(__name__)
 
 TRUNK_NAME = "trunk"
+EMBEDDING = "embedding"  # output name of the L2-normalised pooled features (export only)
 
 
 def _conv_bn(x: keras.KerasTensor, ch: int, stride: int, name: str, relu: bool = True) -> keras.KerasTensor:
@@ -50,10 +51,14 @@ def build_trunk(cfg: ModelConfig, image_size: int) -> keras.Model:
     return keras.Model(inp, x, name=TRUNK_NAME)
 
 
-def build_model(cfg: ModelConfig, heads: Sequence[HeadConfig], image_size: int) -> keras.Model:
+def build_model(
+    cfg: ModelConfig, heads: Sequence[HeadConfig], image_size: int, embedding: bool = False
+) -> keras.Model:
     """The full model; outputs a dict ``{head.name: (B, n_classes) float32 softmax}``.
 
-    The input is the normalised image, (B, image_size, image_size, 3) float32 RGB.
+    The input is the normalised image, (B, image_size, image_size, 3) float32 RGB. ``embedding``
+    adds ``"embedding"``: the trunk's pooled features, L2-normalised, (B, widths[-1]) float32 (no
+    weights of its own, so the training weights load into either variant).
     """
     inp = keras.Input((image_size, image_size, 3), name="input")
     trunk = build_trunk(cfg, image_size)
@@ -67,6 +72,8 @@ def build_model(cfg: ModelConfig, heads: Sequence[HeadConfig], image_size: int) 
             x = layers.Dropout(cfg.dropout, name=f"{head.name}_dropout")(x)
         x = layers.Dense(head.n_classes, name=f"{head.name}_logits")(x)
         outputs[head.name] = layers.Activation("softmax", dtype="float32", name=head.name)(x)
+    if embedding:
+        outputs[EMBEDDING] = layers.UnitNormalization(axis=-1, dtype="float32", name=EMBEDDING)(feat)
     model = keras.Model(inp, outputs, name="facelog")
     if cfg.backbone_weights is not None:
         load_backbone(model, cfg)

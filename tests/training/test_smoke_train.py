@@ -58,7 +58,7 @@ def test_smoke_train_resume_export(shared: Path, tmp_path: Path) -> None:
     backend = OnnxRuntimeBackend(onnx_path)
     assert (
         backend.meta == meta
-        and backend.meta.outputs == ("age", "gender")
+        and backend.meta.outputs == ("age", "gender", "embedding")
         and backend.meta.input_hw == (32, 32)
     )
     assert backend.meta.extra["licence"].startswith("UTKFace: non-commercial")
