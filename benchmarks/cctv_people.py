@@ -1,0 +1,235 @@
+"""Who appears where in a synthetic CCTV clip: seeded paths for ``cctv_synth`` (no pixels here).
+
+A path is (frames, 3) float64: centre x, centre y of the pasted chip and the GT face width (px) per
+frame from ``Person.first_frame`` on. Faces of different people never overlap (chip squares).
+"""
+
+from __future__ import annotations
+
+import sys
+import zlib
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from cctv_common import GT_BOX_W
+
+if TYPE_CHECKING:
+    from cctv_synth import Preset
+
+MAX_TRIES = 40
+TOWARD_CAMERA_SHARE = 0.2  # walkers who come down the frame toward the camera and grow
+# Shutter open for this share of the frame interval (1/250 .. 1/62 s at 25 fps): mean motion blur length.
+EXPOSURE_SHARE = (0.1, 0.4)
+
+
+@dataclass(frozen=True, eq=False)
+class Person:
+    """One person (one validation face) and its path and look."""
+
+    person_id: int
+    face_row: int  # row of the validation table
+    age: float
+    gender: str
+    first_frame: int
+    path: np.ndarray  # (n, 3) cx, cy, face_px
+    velocity: tuple[float, float]  # px per frame, for the motion blur direction
+    defocus_px: float
+    motion_blur_px: float  # mean motion blur length; per frame see ``blur_px``
+    blur_period: float  # frames: the blur length swings 0.3x..1.3x (exposure, gait) with this period
+    blur_phase: float
+    gain: float
+    tint: tuple[float, float, float]
+    replaces: int | None = None  # person_id of the person whose spot this one took
+
+    def blur_px(self, k: int) -> float:
+        """Motion blur length (px) in the person's ``k``-th frame: some frames are sharp, some smeared."""
+        return self.motion_blur_px * (
+            0.8 + 0.5 * float(np.sin(2 * np.pi * k / self.blur_period + self.blur_phase))
+        )
+
+
+def _loguniform(rng: np.random.Generator, lo: float, hi: float) -> float:
+    return float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
+
+
+def _inside(cx: float, cy: float, face_px: float, w: int, h: int) -> bool:
+    half = face_px / GT_BOX_W / 2
+    return cx + half > 0 and cx - half < w and cy + half > 0 and cy - half < h
+
+
+def _roll(
+    start: tuple[float, float],
+    vel: tuple[float, float],
+    size: tuple[float, float],
+    sway: tuple[float, float],
+    n_max: int,
+    w: int,
+    h: int,
+) -> np.ndarray:
+    """Move from ``start`` at ``vel`` with size going size[0] -> size[1] over ``n_max`` frames, plus a
+    vertical sway (amplitude as share of the size, period in frames); stop when the face leaves."""
+    rows = []
+    entered = False
+    for k in range(n_max):
+        s = size[0] + (size[1] - size[0]) * k / max(n_max - 1, 1)
+        cx = start[0] + vel[0] * k
+        cy = start[1] + vel[1] * k + sway[0] * s * np.sin(2 * np.pi * k / sway[1])
+        if _inside(cx, cy, s, w, h):
+            entered = True
+            rows.append((cx, cy, s))
+        elif entered:
+            break
+    return np.array(rows, np.float64).reshape(-1, 3)
+
+
+def _walk(
+    preset: Preset, rng: np.random.Generator, n_max: int, at: tuple[float, float, float] | None
+) -> tuple[np.ndarray, tuple[float, float]]:
+    w, h = preset.width, preset.height
+    lo, hi = preset.face_px
+    speed = rng.uniform(*preset.speed_px)
+    sway = (0.03, rng.uniform(10, 16))
+    if at is None and rng.random() < TOWARD_CAMERA_SHARE:
+        s0 = _loguniform(rng, lo, max(lo, hi / 1.6))
+        vel = (rng.uniform(-0.3, 0.3) * speed, speed)
+        start = (rng.uniform(0.2, 0.8) * w, -s0 / GT_BOX_W / 2 + 1)
+        growth = 0.6 * s0 / ((h + 2.4 * s0) / speed)  # 1.6x bigger by the time it leaves
+        return _roll(start, vel, (s0, s0 + growth * (n_max - 1)), sway, n_max, w, h), vel
+    direction = 1.0 if rng.random() < 0.5 else -1.0
+    vel = (direction * speed, rng.uniform(-0.12, 0.12) * speed)
+    if at is None:
+        s0 = _loguniform(rng, lo, hi)
+        half = s0 / GT_BOX_W / 2
+        start = (-half + 1 if direction > 0 else w + half - 1, rng.uniform(0.15, 0.85) * h)
+    else:
+        s0 = float(np.clip(at[2] * rng.uniform(0.9, 1.1), lo, hi))
+        start = (at[0], at[1])
+    return _roll(start, vel, (s0, s0 * rng.uniform(0.85, 1.15)), sway, n_max, w, h), vel
+
+
+def _static(
+    preset: Preset, rng: np.random.Generator, n_max: int, at: tuple[float, float, float] | None
+) -> tuple[np.ndarray, tuple[float, float]]:
+    w, h = preset.width, preset.height
+    lo, hi = preset.face_px
+    n = min(n_max, round(rng.uniform(3, 10) * preset.fps))
+    s0 = _loguniform(rng, lo, hi) if at is None else float(np.clip(at[2] * rng.uniform(0.9, 1.1), lo, hi))
+    half = s0 / GT_BOX_W / 2
+    if at is None:
+        at = (rng.uniform(half, w - half), rng.uniform(half, h - half), s0)
+    angle = rng.uniform(0, 2 * np.pi)
+    speed = rng.uniform(*preset.speed_px)
+    vel = (float(np.cos(angle) * speed), float(np.sin(angle) * speed))
+    k = np.arange(n)
+    period = rng.uniform(2, 4) * preset.fps
+    cx = np.clip(at[0] + vel[0] * k + 0.05 * s0 * np.sin(2 * np.pi * k / period), half, w - half)
+    cy = np.clip(at[1] + vel[1] * k + 0.03 * s0 * np.cos(2 * np.pi * k / period), half, h - half)
+    size = s0 * (1 + 0.05 * np.sin(2 * np.pi * k / (2 * period)))
+    return np.stack([cx, cy, size], axis=1), vel
+
+
+def _overlaps(first: int, path: np.ndarray, people: list[Person]) -> bool:
+    """Whether the chip squares of ``path`` touch any placed person's in a shared frame."""
+    for q in people:
+        a0, a1 = max(first, q.first_frame), min(first + len(path), q.first_frame + len(q.path))
+        if a1 <= a0:
+            continue
+        pa = path[a0 - first : a1 - first]
+        pb = q.path[a0 - q.first_frame : a1 - q.first_frame]
+        half = (pa[:, 2] + pb[:, 2]) / GT_BOX_W / 2 * 1.05
+        if np.any((np.abs(pa[:, 0] - pb[:, 0]) < half) & (np.abs(pa[:, 1] - pb[:, 1]) < half)):
+            return True
+    return False
+
+
+def _look(rng: np.random.Generator, vel: tuple[float, float]) -> dict[str, Any]:
+    tint = 1 + rng.normal(0, 0.05, 3)
+    return {
+        "defocus_px": float(rng.uniform(0, 0.8)),
+        "motion_blur_px": float(np.hypot(*vel) * rng.uniform(*EXPOSURE_SHARE)),
+        "blur_period": float(rng.uniform(15, 40)),
+        "blur_phase": float(rng.uniform(0, 2 * np.pi)),
+        "gain": float(rng.uniform(0.65, 1.25)),
+        "tint": (float(tint[0]), float(tint[1]), float(tint[2])),
+    }
+
+
+def _try_place(
+    preset: Preset,
+    rng: np.random.Generator,
+    people: list[Person],
+    first: int,
+    at: tuple[float, float, float] | None,
+) -> tuple[np.ndarray, tuple[float, float]] | None:
+    make = _walk if preset.mode == "walk" else _static
+    for _ in range(MAX_TRIES):
+        path, vel = make(preset, rng, preset.frames - first, at)
+        if len(path) >= 8 and not _overlaps(first, path, people):
+            return path, vel
+    return None
+
+
+def plan_people(preset: Preset, faces: pd.DataFrame, seed: int) -> list[Person]:
+    """Seeded people of one clip: paths, looks, and which validation face each one is.
+
+    Args:
+        preset: the clip's preset.
+        faces: validation faces (``path, age, gender``), one per person at most.
+        seed: random seed.
+
+    Returns:
+        People in order of appearance; ``person_id`` 0..n-1; at most ``preset.people``.
+    """
+    rng = np.random.default_rng([seed, zlib.crc32(preset.name.encode())])  # presets get different faces
+    if preset.people > len(faces):
+        raise ValueError(f"preset {preset.name} wants {preset.people} people, only {len(faces)} faces")
+    face_rows = rng.permutation(len(faces))[: preset.people]
+    people: list[Person] = []
+    for first in np.sort(rng.uniform(0, preset.frames * 0.8, preset.people * 4)).astype(int):
+        t, at = int(first), None
+        while len(people) < preset.people and t < preset.frames - 8:
+            placed = _try_place(preset, rng, people, t, at)
+            if placed is None:
+                break
+            path, vel = placed
+            vanish = rng.random() < preset.replace_share * 1.5 and len(path) >= 20
+            if vanish:
+                path = path[: int(rng.integers(len(path) * 3 // 10, len(path) * 7 // 10))]
+            row = int(face_rows[len(people)])
+            people.append(
+                Person(
+                    person_id=len(people),
+                    face_row=row,
+                    age=float(faces.age.iloc[row]),
+                    gender=str(faces.gender.iloc[row]),
+                    first_frame=t,
+                    path=path,
+                    velocity=vel,
+                    **_look(rng, vel),
+                )
+            )
+            if not vanish:
+                break
+            t, at = t + len(path) + int(rng.integers(1, 5)), (path[-1, 0], path[-1, 1], path[-1, 2])
+    return _link_replacements(people)
+
+
+def _link_replacements(people: list[Person]) -> list[Person]:
+    """Set ``replaces`` from geometry: the person whose last chip centre is nearest this one's first."""
+    out = []
+    for p in people:
+        best = None
+        for q in people:
+            gap = p.first_frame - (q.first_frame + len(q.path))
+            if q is p or not 0 <= gap < 5:
+                continue
+            dist = np.hypot(*(p.path[0, :2] - q.path[-1, :2]))
+            if dist < 0.5 * q.path[-1, 2] and (best is None or dist < best[0]):
+                best = (dist, q.person_id)
+        out.append(replace(p, replaces=None if best is None else best[1]))
+    return out
