@@ -56,8 +56,12 @@ class TrackerParams:
             centre similarity reaches 0; 0 disables it (IoU only).
         max_size_ratio: pairs whose box sizes differ by more than this factor never match.
         max_lost_frames: frames (of ``frame_index``) a track survives without a detection.
-        max_cosine_distance: appearance gate (1 - cosine similarity to the track's EMA embedding);
-            only used when embeddings are given.
+        max_cosine_distance: appearance gate: largest cosine distance (1 - cosine similarity) of a
+            detection to its track's appearance (the nearer of the EMA and the last embedding); only
+            used when embeddings are given. 0.2 was measured on model 1.2.1's ``embedding``: no
+            same-person match of real faces in the shared clips exceeds 0.15, 0.5% of same-face pairs
+            of UTKFace validation faces under independent degradations do, and 89% of pairs of
+            different UTKFace faces (61% of same-gender pairs within 5 years of age) exceed it.
         embedding_momentum: EMA weight of the old appearance when a new embedding arrives.
         std_position: Kalman measurement and process noise of positions and sizes, per unit of box size.
         std_velocity: Kalman process noise of velocities, per unit of box size per frame.
@@ -71,7 +75,7 @@ class TrackerParams:
     center_radius: float = 1.0
     max_size_ratio: float = 2.0
     max_lost_frames: int = 10
-    max_cosine_distance: float = 0.5
+    max_cosine_distance: float = 0.2
     embedding_momentum: float = 0.8
     std_position: float = 0.05
     std_velocity: float = 0.02
@@ -153,7 +157,8 @@ class _Track:
     last_frame: int  # frame of the last matched detection
     predicted_frame: int  # frame the Kalman state refers to
     confirmed: bool
-    appearance: np.ndarray | None
+    appearance: np.ndarray | None  # EMA of the L2-normalised embeddings
+    last_embedding: np.ndarray | None
 
 
 class Tracker:
@@ -253,6 +258,7 @@ class Tracker:
             t.last_frame, t.confirmed = frame_index, True
             if emb is not None:
                 t.appearance = _ema(t.appearance, emb[i], p.embedding_momentum)
+                t.last_embedding = emb[i]
         ended += self._expire(frame_index, after_match=True)
         for i in range(n):
             if i not in det_track:
@@ -262,7 +268,8 @@ class Tracker:
                     last_frame=frame_index,
                     predicted_frame=frame_index,
                     confirmed=bool(high[i]),
-                    appearance=None if emb is None else emb[i].copy(),
+                    appearance=None if emb is None else emb[i],
+                    last_embedding=None if emb is None else emb[i],
                 )
                 self._next_id += 1
                 self._tracks.append(t)
@@ -271,14 +278,20 @@ class Tracker:
         return TrackStep(track_ids=ids, confirmed=confirmed, ended=tuple(ended))
 
     def _gate(self, sim: np.ndarray, emb: np.ndarray) -> np.ndarray:
-        """Forbid pairs whose cosine distance to the track's appearance exceeds the threshold."""
+        """Forbid pairs whose cosine distance to the track's appearance exceeds the threshold.
+
+        The distance is the smaller of those to the EMA and to the last embedding: a face that turns
+        slowly stays close to its previous frame even when it drifts from the average.
+        """
         sim = sim.copy()
         for j, t in enumerate(self._tracks):
             if t.appearance is None:
                 continue  # track born without embeddings: no appearance to compare
             if t.appearance.shape != emb.shape[1:]:
                 raise ValueError(f"embedding must be (n, {t.appearance.shape[0]}), got {emb.shape}")
-            far = 1.0 - emb @ t.appearance > self.params.max_cosine_distance
+            assert t.last_embedding is not None
+            dist = 1.0 - np.maximum(emb @ t.appearance, emb @ t.last_embedding)
+            far = dist > self.params.max_cosine_distance
             sim[far, j] = _FORBIDDEN
         return sim
 
