@@ -3,8 +3,9 @@
 - ``yunet`` (``auto``, the default): OpenCV's ``cv2.FaceDetectorYN`` with the YuNet ONNX shipped in
   ``pipeline/models/`` (Apache-2.0, sha256-checked; ``--yunet PATH`` / ``$FACELOG_YUNET`` name another,
   see :mod:`facelog.pipeline.weights`). It runs at the scale the smallest face to find needs: the frame
-  is shrunk so that a face of ``min_face_px`` becomes ``input_face_px`` at the detector's input (never
-  enlarged), and boxes and landmarks are mapped back to full-frame pixels, so crops keep every pixel.
+  is resized so that a face of ``min_face_px`` becomes ``input_face_px`` at the detector's input (at
+  most ``max_input_scale``, 1: never enlarged), and boxes and landmarks are mapped back to full-frame
+  pixels, so crops keep every pixel.
 - ``blazeface``: MediaPipe's BlazeFace full-range model (Apache-2.0, shipped), run by OpenCV's TFLite
   importer with our own anchor decoding and NMS. Better on heads rolled ~35 degrees, but its fixed
   192x192 input loses faces under ~50 px in a 720p frame.
@@ -35,7 +36,7 @@ from facelog.pipeline.weights import BLAZEFACE_PATH, ModelFile, resolve_yunet
 
 log = logging.getLogger(__name__)
 
-YUNET_DEFAULT_SCORE = 0.6  # tuned on synthetic CCTV clips at the derived scales (docs/BENCHMARKS.md)
+YUNET_DEFAULT_SCORE = 0.5  # tuned on synthetic CCTV clips at full and reduced scales (docs/BENCHMARKS.md)
 BLAZEFACE_DEFAULT_SCORE = 0.5
 # Face size (box width, px at the detector's input) YuNet still finds reliably; below it recall drops
 # fast (docs/BENCHMARKS.md, "Detection at the scale the smallest face needs").
@@ -68,32 +69,38 @@ def _check_image(image: np.ndarray) -> None:
         raise ValueError(f"image must be (H, W, 3) uint8 BGR, got {image.shape} {image.dtype}")
 
 
-def input_size_for(frame_wh: tuple[int, int], min_face_px: float, input_face_px: float) -> tuple[int, int]:
-    """The detector input size for a frame: shrunk so ``min_face_px`` becomes ``input_face_px``.
+def input_size_for(
+    frame_wh: tuple[int, int], min_face_px: float, input_face_px: float, max_scale: float = 1.0
+) -> tuple[int, int]:
+    """The detector input size for a frame: resized so ``min_face_px`` becomes ``input_face_px``.
 
-    Never enlarges: a frame whose smallest wanted face is already at most ``input_face_px`` (or
-    ``min_face_px`` 0: every face) is used as it is. The aspect ratio is kept (to the nearest pixel).
+    The scale is ``input_face_px / min_face_px``, at most ``max_scale`` (1: never enlarged);
+    ``min_face_px`` 0 (every face) means scale 1. The aspect ratio is kept (to the nearest pixel).
 
     Args:
         frame_wh: (width, height) of the frame in pixels.
         min_face_px: smallest face to find, in frame pixels (>= 0).
         input_face_px: face size the detector finds reliably at its input (> 0).
+        max_scale: the largest scale allowed (> 0).
 
     Returns:
-        (width, height) of the detector input, each >= 1 and <= the frame's.
+        (width, height) of the detector input, each >= 1; the frame's own size at scale 1.
 
     Raises:
-        ValueError: a non-positive frame side or input_face_px, or a negative min_face_px.
+        ValueError: a non-positive frame side, input_face_px or max_scale, or a negative min_face_px.
     """
     w, h = frame_wh
     if w < 1 or h < 1:
         raise ValueError(f"frame size must be positive, got {w}x{h}")
-    if not input_face_px > 0 or not min_face_px >= 0:
-        raise ValueError(f"need input_face_px > 0 and min_face_px >= 0, got {input_face_px}, {min_face_px}")
-    if min_face_px <= input_face_px:
+    if not (input_face_px > 0 and max_scale > 0 and min_face_px >= 0):
+        raise ValueError(
+            f"need input_face_px > 0, max_scale > 0 and min_face_px >= 0, got {input_face_px}, "
+            f"{max_scale}, {min_face_px}"
+        )
+    scale = min(max_scale, input_face_px / min_face_px) if min_face_px > 0 else min(1.0, max_scale)
+    if scale == 1.0:
         return w, h
-    scale = input_face_px / min_face_px
-    return max(1, min(w, round(w * scale))), max(1, min(h, round(h * scale)))
+    return max(1, round(w * scale)), max(1, round(h * scale))
 
 
 def to_frame_pixels(
@@ -142,7 +149,9 @@ class YuNetDetector:
         min_face_px: smallest face to find (frame pixels); also sets the input scale.
         top_k: keep at most this many candidates before NMS.
         input_face_px: face size YuNet finds reliably at its input (default ``YUNET_INPUT_FACE_PX``);
-            a frame is shrunk so ``min_face_px`` becomes this. 0 or >= ``min_face_px``: full frames.
+            a frame is resized so ``min_face_px`` becomes this. 0: always full frames.
+        max_input_scale: the largest resize factor (1: never enlarge; 1.5 lets 32-px faces reach
+            48 px at the input, for recall on blurred small faces at 2.25x the CPU).
     """
 
     name = "yunet"
@@ -156,6 +165,7 @@ class YuNetDetector:
         min_face_px: float = 32,
         top_k: int = 5000,
         input_face_px: float | None = None,
+        max_input_scale: float = 1.0,
     ) -> None:
         self.model_path = Path(model_path)
         if not self.model_path.is_file():
@@ -164,9 +174,11 @@ class YuNetDetector:
         self.nms = nms
         self.min_face_px = min_face_px
         self.input_face_px = YUNET_INPUT_FACE_PX if input_face_px is None else input_face_px
-        if self.min_face_px < 0 or self.input_face_px < 0:
+        self.max_input_scale = max_input_scale
+        if self.min_face_px < 0 or self.input_face_px < 0 or not max_input_scale > 0:
             raise ValueError(
-                f"min_face_px and input_face_px must be >= 0, got {min_face_px}, {input_face_px}"
+                "need min_face_px >= 0, input_face_px >= 0 and max_input_scale > 0, got "
+                f"{min_face_px}, {input_face_px}, {max_input_scale}"
             )
         try:
             self._det = cv2.FaceDetectorYN.create(
@@ -187,7 +199,7 @@ class YuNetDetector:
             if self.input_face_px <= 0:
                 size = frame_wh
             else:
-                size = input_size_for(frame_wh, self.min_face_px, self.input_face_px)
+                size = input_size_for(frame_wh, self.min_face_px, self.input_face_px, self.max_input_scale)
             self._sizes[frame_wh] = size
             log.debug("yunet input %dx%d for %dx%d frames", *size, *frame_wh)
         return size
@@ -198,7 +210,8 @@ class YuNetDetector:
         iw, ih = self.input_size_for((w, h))
         small = image_bgr
         if (iw, ih) != (w, h):
-            small = cv2.resize(image_bgr, (iw, ih), interpolation=cv2.INTER_AREA)
+            interp = cv2.INTER_AREA if iw < w else cv2.INTER_LINEAR
+            small = cv2.resize(image_bgr, (iw, ih), interpolation=interp)
         if (iw, ih) != self._set:
             self._det.setInputSize((iw, ih))
             self._set = (iw, ih)
@@ -224,6 +237,7 @@ class YuNetDetector:
             "nms": self.nms,
             "min_face_px": self.min_face_px,
             "input_face_px": self.input_face_px,
+            "max_input_scale": self.max_input_scale,
             "frame_size": list(self.frame_size) if self.frame_size else None,
             "input_size": list(self.input_size) if self.input_size else None,
             "input_scale": round(self.input_size[0] / self.frame_size[0], 4)
@@ -391,6 +405,12 @@ def make_detector(cfg: DetectorConfig, choice: DetectorChoice | None = None) -> 
     log.info("detector %s -> %s: %s", choice.requested, choice.name, choice.reason)
     if choice.name == "yunet":
         return YuNetDetector(
-            choice.path, cfg.score_threshold, cfg.nms, cfg.min_face_px, cfg.top_k, cfg.input_face_px
+            choice.path,
+            cfg.score_threshold,
+            cfg.nms,
+            cfg.min_face_px,
+            cfg.top_k,
+            cfg.input_face_px,
+            cfg.max_input_scale,
         )
     return BlazeFaceDetector(choice.path, cfg.score_threshold, cfg.nms, cfg.min_face_px)
