@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import dataclasses
 import hashlib
 import io
 import json
@@ -375,3 +376,67 @@ def check_tensorrt_qdq(path: str | Path) -> None:
                     "TensorRT INT8 needs symmetric int8 (zero point 0); quantize with target='tensorrt' "
                     "(`facelog engine quantize MODEL --target tensorrt`)"
                 )
+
+
+# The accuracy gate of the INT8 model the CPU backend may use by default (issue 11): measured at
+# export on the training run's validation split and stored in the INT8 file's metadata under
+# GATE_KEY. Only a loss counts: INT8 may be at most this much worse than its FP32 model.
+GATE_KEY = "int8_validation"
+GATE_MAE_YEARS = 0.05
+GATE_GENDER_PTS = 0.2
+
+
+def gate_record(
+    fp32: dict[str, float], int8: dict[str, float], n_faces: int, held_out: str
+) -> dict[str, Any]:
+    """The record stored under ``GATE_KEY``: both models' numbers, the deltas and the verdict.
+
+    Args:
+        fp32, int8: ``{"age_mae": years, "gender_acc": 0..1}`` of each model on the same faces.
+        n_faces: how many faces they were measured on.
+        held_out: what the faces were (e.g. the split file and part).
+    """
+    for name, scores in (("fp32", fp32), ("int8", int8)):
+        missing = {"age_mae", "gender_acc"} - set(scores)
+        if missing:
+            raise ValueError(f"{name} scores need age_mae and gender_acc, missing {sorted(missing)}")
+    d_mae = int8["age_mae"] - fp32["age_mae"]
+    d_gender_pts = 100.0 * (int8["gender_acc"] - fp32["gender_acc"])
+    return {
+        "fp32": {k: round(v, 4) for k, v in fp32.items()},
+        "int8": {k: round(v, 4) for k, v in int8.items()},
+        "delta_age_mae_years": round(d_mae, 4),
+        "delta_gender_pts": round(d_gender_pts, 3),
+        "tolerance": {"age_mae_years": GATE_MAE_YEARS, "gender_pts": GATE_GENDER_PTS},
+        "within_tolerance": bool(d_mae <= GATE_MAE_YEARS and d_gender_pts >= -GATE_GENDER_PTS),
+        "n_faces": n_faces,
+        "held_out": held_out,
+    }
+
+
+def int8_accepted(meta: ModelMeta) -> bool:
+    """True when an INT8 model's metadata records a passed accuracy gate (see ``gate_record``)."""
+    record = meta.extra.get(GATE_KEY)
+    return isinstance(record, dict) and record.get("within_tolerance") is True
+
+
+def update_extra(path: str | Path, out_path: str | Path, **values: Any) -> ModelMeta:
+    """Copy ``path`` to ``out_path`` with ``values`` added to its metadata ``extra``.
+
+    The file is written as ``<out_path>.partial`` and renamed, so a failure leaves no partial model.
+    """
+    model = onnx.load(str(path))
+    props = {p.key: p for p in model.metadata_props}
+    if META_KEY not in props:
+        raise ValueError(f"{path}: no {META_KEY!r} metadata")
+    old = ModelMeta.from_json(props[META_KEY].value)
+    meta = dataclasses.replace(old, extra={**old.extra, **values})
+    props[META_KEY].value = meta.to_json()
+    out_path = Path(out_path)
+    tmp = out_path.with_name(out_path.name + ".partial")
+    try:
+        onnx.save(model, str(tmp))
+        tmp.replace(out_path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return meta

@@ -12,11 +12,17 @@ import pytest
 from facelog.engines.onnxruntime_backend import OnnxRuntimeBackend, read_meta
 from facelog.engines.preprocess import decode_age
 from facelog.engines.quantize import (
+    GATE_GENDER_PTS,
+    GATE_KEY,
+    GATE_MAE_YEARS,
     FaceCalibrationReader,
     check_tensorrt_qdq,
+    gate_record,
+    int8_accepted,
     is_qdq_model,
     list_calibration_images,
     quantize_int8,
+    update_extra,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -192,3 +198,47 @@ def test_quantized_shipped_model_stays_close_to_fp32(calib_csv: Path, tmp_path: 
     assert read_meta(q.qdq_path).extra["quantization"]["n_images"] == 32
     age_diff, agree = _compare(SHIPPED, q.qdq_path, calib_csv)
     assert age_diff.mean() < SHIPPED_MAX_MEAN_AGE_DIFF_YEARS and agree >= SHIPPED_MIN_GENDER_AGREEMENT
+
+
+@pytest.mark.parametrize(
+    "int8, ok",
+    [
+        ({"age_mae": 5.04, "gender_acc": 0.9400}, True),  # better or equal is fine
+        ({"age_mae": 5.05, "gender_acc": 0.9381}, True),  # +0.05 years, -0.19 points: at the edge
+        ({"age_mae": 5.0601, "gender_acc": 0.9400}, False),  # +0.0601 years
+        ({"age_mae": 5.00, "gender_acc": 0.9370}, False),  # -0.3 points of gender
+    ],
+    ids=["equal", "edge", "mae-worse", "gender-worse"],
+)
+def test_gate_record_counts_only_losses(int8: dict[str, float], ok: bool) -> None:
+    fp32 = {"age_mae": 5.0, "gender_acc": 0.94}
+    rec = gate_record(fp32, int8, 2071, "split.json (val part)")
+    assert rec["within_tolerance"] is ok
+    assert rec["delta_age_mae_years"] == pytest.approx(int8["age_mae"] - 5.0, abs=1e-4)
+    assert rec["tolerance"] == {"age_mae_years": GATE_MAE_YEARS, "gender_pts": GATE_GENDER_PTS}
+
+
+def test_gate_record_needs_both_numbers() -> None:
+    with pytest.raises(ValueError, match="int8 scores need age_mae and gender_acc"):
+        gate_record({"age_mae": 5.0, "gender_acc": 0.9}, {"age_mae": 5.0}, 1, "x")
+
+
+def test_update_extra_stamps_gate_and_int8_accepted_reads_it(tiny_model: Path, tmp_path: Path) -> None:
+    out = tmp_path / "m.int8.onnx"
+    assert not int8_accepted(read_meta(tiny_model))  # no record: not accepted
+    rec = gate_record({"age_mae": 5.0, "gender_acc": 0.9}, {"age_mae": 5.01, "gender_acc": 0.9}, 10, "x")
+    meta = update_extra(tiny_model, out, **{GATE_KEY: rec})
+    assert read_meta(out) == meta and int8_accepted(meta)
+    assert read_meta(tiny_model).extra.get(GATE_KEY) is None  # the source file is untouched
+    assert not (tmp_path / "m.int8.onnx.partial").exists()
+    bad = gate_record({"age_mae": 5.0, "gender_acc": 0.9}, {"age_mae": 5.2, "gender_acc": 0.9}, 10, "x")
+    assert not int8_accepted(update_extra(tiny_model, out, **{GATE_KEY: bad}))
+
+
+def test_update_extra_refuses_a_model_without_metadata(tmp_path: Path) -> None:
+    src = tmp_path / "plain.onnx"
+    graph = onnx.helper.make_graph([], "g", [], [])
+    onnx.save(onnx.helper.make_model(graph), str(src))
+    with pytest.raises(ValueError, match="no 'facelog_meta' metadata"):
+        update_extra(src, tmp_path / "out.onnx")
+    assert not (tmp_path / "out.onnx").exists()
