@@ -7,6 +7,7 @@ from contextlib import nullcontext
 import numpy as np
 import pytest
 
+import facelog.pipeline.tracker as tracker_mod
 from facelog.pipeline.tracker import Tracker, TrackerParams, TrackStep, similarity
 
 D = 16
@@ -201,3 +202,37 @@ def test_similarity_forbids_very_different_sizes_and_prefers_near_boxes() -> Non
     assert sim.shape == (2, 2)
     assert sim[0, 0] > 0.5 and sim[0, 1] == 0.0
     assert (sim[1] < 0).all(), "3x the size never matches"
+
+
+def _scene(shirt_bgr: tuple[int, int, int]) -> np.ndarray:
+    img = np.full((240, 320, 3), 90, np.uint8)
+    img[130:240, 100:220] = shirt_bgr  # clothes below a face at (160, 100)
+    return img
+
+
+def test_body_histogram_tells_clothes_apart() -> None:
+    face = np.array([[140.0, 80.0, 180.0, 120.0], [0.0, 200.0, 40.0, 240.0]])
+    red, red2, blue = (
+        tracker_mod.body_histogram(_scene(c), face) for c in ((30, 30, 200), (40, 35, 190), (200, 60, 20))
+    )
+    assert red.shape == (2, 48) and red.dtype == np.float32
+    assert float(red[0] @ red2[0]) > 0.9 and float(red[0] @ blue[0]) < 0.5
+    assert not red[1].any(), "region below the image: unknown (zeros)"
+    with pytest.raises(ValueError, match=r"xyxy must be \(n, 4\)"):
+        tracker_mod.body_histogram(_scene((0, 0, 0)), np.zeros(4))
+    with pytest.raises(ValueError, match=r"image must be \(H, W, 3\)"):
+        tracker_mod.body_histogram(np.zeros((10, 10)), face)
+
+
+@pytest.mark.parametrize("same_clothes", [True, False])
+def test_body_gate_separates_a_replacement_with_other_clothes(same_clothes: bool) -> None:
+    t = Tracker()
+    face = np.array([[140.0, 80.0, 180.0, 120.0]], np.float32)
+    score = np.array([0.9], np.float32)
+    first = tracker_mod.body_histogram(_scene((30, 30, 200)), face)
+    second = first if same_clothes else tracker_mod.body_histogram(_scene((200, 60, 20)), face)
+    ids = {int(t.update(k, face, score, body=first).track_ids[0]) for k in range(5)}
+    ids |= {int(t.update(k, face, score, body=second).track_ids[0]) for k in range(7, 10)}
+    unknown = np.zeros((1, 48), np.float32)
+    ids |= {int(t.update(10, face, score, body=unknown).track_ids[0])}
+    assert ids == ({0} if same_clothes else {0, 1}), "an unknown body is never gated"
