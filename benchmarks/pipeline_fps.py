@@ -78,12 +78,13 @@ def _frames(args: dict[str, Any]) -> Any:
 
 
 def run_pipeline(args: dict[str, Any], workers: int = 1) -> dict[str, Any]:
-    from facelog.pipeline.file.process import build_components, process_video
+    from facelog.pipeline.file.process import process_video
+    from facelog.pipeline.session import InferenceSession
 
     cfg = _config(args, workers)
     if args["frames"]:
         raise SystemExit("--frames is for quick tries of the other modes; the pipeline reads the whole file")
-    comps = build_components(cfg)
+    comps = InferenceSession(cfg)
     comps.detector.detect(next(iter(_frames(args))).image)  # warm-up
     samples: list[float] = []
     done = threading.Event()
@@ -96,7 +97,7 @@ def run_pipeline(args: dict[str, Any], workers: int = 1) -> dict[str, Any]:
     t.start()
     with tempfile.TemporaryDirectory() as tmp:
         t0, c0 = time.perf_counter(), _cpu_s()
-        s = process_video(args["video"], Path(tmp) / "out.csv", cfg, components=comps)
+        s = process_video(args["video"], Path(tmp) / "out.csv", cfg, session=comps)
         wall, cpu = time.perf_counter() - t0, _cpu_s() - c0
     done.set()
     q = len(samples) // 4
@@ -137,12 +138,11 @@ def run_naive(args: dict[str, Any]) -> dict[str, Any]:
 
     from facelog.engines.preprocess import crops_to_pixels, decode_age
     from facelog.pipeline.crop import crop_faces
-    from facelog.pipeline.detect import make_detector
-    from facelog.pipeline.file.process import load_model_backend
+    from facelog.pipeline.session import InferenceSession
 
     cfg = _config(args)
-    det = make_detector(cfg.detector)
-    backend, _, _ = load_model_backend(cfg)
+    session = InferenceSession(cfg)
+    det, backend = session.detector, session.backend
     side = backend.meta.input_hw[0]
     rows: list[tuple[Any, ...]] = []
     frames = 0

@@ -61,13 +61,14 @@ def read_rows(folder: Path) -> list[dict[str, str]]:
 
 
 def runner_parts(args: argparse.Namespace) -> tuple[Any, Any]:
-    """The pipeline's own stages (detector, FaceAnalyzer, CSV schema) and RTSP options for the soak camera.
+    """The pipeline's own inference (session, analyzer, CSV schema) and RTSP options for the soak camera.
 
     Model: ``--model``, else the shipped one when present, else the tests' tiny real ONNX model (same
     shapes and work per face as far as the RTSP layer is concerned).
     """
     from facelog.pipeline.config import default_model_path, load_config
-    from facelog.pipeline.live.rtsp import build_stages, options_from_config
+    from facelog.pipeline.live.rtsp import live_inference, options_from_config
+    from facelog.pipeline.session import InferenceSession
 
     model = args.model
     if model is None:
@@ -85,7 +86,7 @@ def runner_parts(args: argparse.Namespace) -> tuple[Any, Any]:
     }
     cfg = load_config(args.config, overrides)
     log.info("model %s", model)
-    return build_stages(cfg), options_from_config(cfg.rtsp, cfg.sampling)
+    return live_inference(InferenceSession(cfg)), options_from_config(cfg.rtsp, cfg.sampling)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -102,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("facelog.pipeline.live.rotating_sink").setLevel(logging.WARNING)
 
-    from facelog.pipeline.live.rtsp import SUMMARY_NAME, Camera, CameraRunner
+    from facelog.pipeline.live.rtsp import SUMMARY_NAME, Camera, CameraLoop
 
     srv = load_server_module()
     missing = srv.gst_rtsp_missing()
@@ -115,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     clip = srv.make_h264_clip(args.clip, args.out / "soak_h264.mp4", loops=loops)
     stages, options = runner_parts(args)  # before the server starts: a failure here leaves no process behind
     server = srv.RtspServer({"/cam": str(clip)}, user="soak", password="soak-Secret-1").start()
-    runner = CameraRunner([Camera("soak", server.url("/cam"))], stages, args.out / "csv", options)
+    runner = CameraLoop([Camera("soak", server.url("/cam"))], stages, args.out / "csv", options)
     thread = threading.Thread(target=lambda: runner.run(), daemon=True)
 
     t_start = time.time()

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Literal, cast
 
 from facelog.engines.base import META_KEY, ModelMeta
+from facelog.engines.fileio import file_sha256, write_text_atomic
 
 log = logging.getLogger(__name__)
 
@@ -49,15 +50,6 @@ def cache_root() -> Path:
 def default_cache_root() -> Path:
     """Where built TensorRT engines are cached: ``cache_root() / "engines"``."""
     return cache_root() / "engines"
-
-
-def file_sha256(path: str | Path) -> str:
-    """Hex sha256 of a file's bytes (streamed in 1 MiB blocks)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -130,11 +122,7 @@ def write_sidecar(engine_path: Path, meta: ModelMeta, key: EngineKey, **extra: A
         "engine_sha256": file_sha256(engine_path),
         "extra": extra,
     }
-    path = sidecar_path(engine_path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(doc, indent=2, sort_keys=True))
-    tmp.replace(path)
-    return path
+    return write_text_atomic(sidecar_path(engine_path), json.dumps(doc, indent=2, sort_keys=True))
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,16 @@ _TRT_OPTS = {
 }
 
 
+TRT_DEFAULT_PRECISION = "fp16"
+
+
+def precision_of(kind: str, opts: dict[str, Any]) -> str:
+    """The precision a backend of resolved ``kind`` runs at with ``opts`` (ONNX Runtime: the model's)."""
+    if kind == "tensorrt":
+        return str(opts.get("precision") or TRT_DEFAULT_PRECISION)
+    return "fp32"
+
+
 @dataclass(frozen=True)
 class BackendChoice:
     """Which backend a run uses and why (``requested`` is the config value, ``name`` the resolved kind)."""
@@ -87,24 +97,41 @@ def choose_backend(kind: str) -> BackendChoice:
 
 
 def load_backend(kind: str, model_path: str | Path, **opts: Any) -> Backend:
-    """Load ``model_path`` with the backend ``kind`` resolves to (see ``choose_backend``).
+    """Choose the backend ``kind`` resolves to (``choose_backend``) and load ``model_path`` with it.
 
     Args:
         kind: one of ``KINDS``.
         model_path: facelog ONNX model; for tensorrt also a built ``.engine`` with its sidecar.
-        **opts: onnxruntime: ``threads``. tensorrt: ``precision`` (fp16), ``max_batch`` (128),
-            ``opt_batch`` (32), ``workspace_mb``, ``device``, ``cache_dir``, ``calib`` and
-            ``calib_images`` (int8). Options for the other kinds are accepted and ignored, so one
-            config works with ``auto`` everywhere.
+        **opts: see ``open_backend``.
 
     Raises:
-        ValueError: unknown kind or option.
+        ValueError: unknown kind, or an option the resolved backend does not take.
+        BackendUnavailable: the backend cannot run here.
+    """
+    return open_backend(choose_backend(kind), model_path, **opts)
+
+
+def open_backend(choice: BackendChoice, model_path: str | Path, **opts: Any) -> Backend:
+    """Load ``model_path`` with an already chosen backend (a run chooses once, then loads).
+
+    Args:
+        choice: from ``choose_backend``.
+        model_path: facelog ONNX model; for tensorrt also a built ``.engine`` with its sidecar.
+        **opts: onnxruntime and onnxruntime-cuda: ``threads``. tensorrt: ``precision`` (fp16),
+            ``max_batch`` (128), ``opt_batch`` (32), ``workspace_mb``, ``device``, ``cache_dir``,
+            ``calib`` and ``calib_images`` (int8).
+
+    Raises:
+        ValueError: an option this backend does not take (named with the backend), or an unknown one.
         BackendUnavailable: the backend cannot run here.
     """
     unknown = set(opts) - _ORT_OPTS - _TRT_OPTS
     if unknown:
         raise ValueError(f"unknown backend options {sorted(unknown)}; known: {sorted(_ORT_OPTS | _TRT_OPTS)}")
-    choice = choose_backend(kind)
+    takes = _TRT_OPTS if choice.name == "tensorrt" else _ORT_OPTS
+    wrong = sorted(set(opts) - takes)
+    if wrong:
+        raise ValueError(f"backend {choice.name} does not take options {wrong}; it takes {sorted(takes)}")
     log.info("backend %s -> %s: %s", choice.requested, choice.name, choice.reason)
     model_path = Path(model_path)
     if choice.name in ("onnxruntime", "onnxruntime-cuda"):
@@ -127,7 +154,7 @@ def _load_tensorrt(model_path: Path, opts: dict[str, Any]) -> Backend:
     profile = BatchProfile(1, min(int(opts.get("opt_batch", 32)), max_batch), max_batch)
     engine, _ = ensure_engine(
         model_path,
-        opts.get("precision", "fp16"),
+        opts.get("precision") or TRT_DEFAULT_PRECISION,
         profile,
         workspace_mb=int(opts.get("workspace_mb", 1024)),
         device=device,

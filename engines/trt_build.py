@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from facelog.engines.base import BackendUnavailable
 from facelog.engines.cache import Precision, as_precision
+from facelog.engines.fileio import write_bytes_atomic
 
 if TYPE_CHECKING:
     import tensorrt as trt
@@ -128,9 +129,7 @@ def build_engine(
     if serialized is None:
         raise EngineBuildError(f"TensorRT failed to build {onnx_path.name} at {precision}; see the log above")
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_path.with_name(out_path.name + ".tmp")
-    tmp.write_bytes(memoryview(serialized))
-    tmp.replace(out_path)
+    write_bytes_atomic(out_path, memoryview(serialized))
     log.info(
         "built %s (%s, batch %d..%d) in %.1f s",
         out_path.name,
@@ -206,7 +205,8 @@ def ensure_engine(
     Returns:
         (engine path, True when it was built now).
     """
-    from facelog.engines.cache import EngineCache, EngineKey, file_sha256
+    from facelog.engines.cache import EngineCache, EngineKey
+    from facelog.engines.fileio import file_sha256
     from facelog.engines.gpu import pick_device
     from facelog.engines.onnxruntime_backend import read_meta
     from facelog.engines.quantize import is_qdq_model, quantize_int8

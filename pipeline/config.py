@@ -13,16 +13,27 @@ Example:
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    SecretStr,
+    Tag,
+    ValidationError,
+    model_validator,
+)
 
 from facelog.pipeline.errors import ConfigError
 
 __all__ = [
     "AppConfig",
+    "AutoBackendConfig",
     "BackendConfig",
     "BatchConfig",
     "BatchingConfig",
@@ -31,20 +42,23 @@ __all__ = [
     "CropConfig",
     "DetectorConfig",
     "ModelConfig",
+    "OnnxRuntimeConfig",
     "OutputConfig",
     "RtspConfig",
     "SamplingConfig",
+    "TensorRTConfig",
     "TrackingConfig",
+    "backend_options",
     "default_model_path",
     "load_config",
 ]
 
 
 def default_model_path() -> str:
-    """The shipped age/gender model, resolved relative to the installed ``facelog.engines`` package."""
-    import facelog.engines
+    """The shipped age/gender model (``weights.shipped_model_path``, the one place that knows it)."""
+    from facelog.pipeline.weights import shipped_model_path
 
-    return str(Path(facelog.engines.__file__).resolve().parent / "models" / "facelog_age_gender.onnx")
+    return str(shipped_model_path())
 
 
 class _Section(BaseModel):
@@ -94,15 +108,40 @@ class ModelConfig(_Section):
     path: str = Field(default_factory=default_model_path)
 
 
-class BackendConfig(_Section):
-    """Inference backend, chosen by ``facelog.engines.registry`` from ``kind`` (never from a suffix)."""
+class OnnxRuntimeConfig(_Section):
+    """ONNX Runtime on the CPU (``onnxruntime``) or with its CUDA provider (``onnxruntime-cuda``)."""
 
-    kind: Literal["auto", "onnxruntime", "onnxruntime-cuda", "tensorrt"] = "auto"
+    kind: Literal["onnxruntime", "onnxruntime-cuda"]
     # ORT intra-op threads (0 = one per core). 1 by default: the pipeline runs detection in other
     # threads at the same time, and a second ORT thread then only contends (docs/BENCHMARKS.md)
     threads: int = Field(default=1, ge=0)
-    precision: Literal["fp32", "fp16", "int8"] | None = None  # TensorRT only
-    device: int | None = None
+
+
+class TensorRTConfig(_Section):
+    """TensorRT (GPU). None: ``engines.registry``'s default (fp16, batch 1..32..128, 1024 MiB, GPU 0)."""
+
+    kind: Literal["tensorrt"]
+    precision: Literal["fp32", "fp16", "int8"] | None = None
+    device: int | None = Field(default=None, ge=0)
+    max_batch: int | None = Field(default=None, gt=0)
+    opt_batch: int | None = Field(default=None, gt=0)
+    workspace_mb: int | None = Field(default=None, gt=0)
+    cache_dir: str | None = None
+    calib: str | None = None  # int8: folder of face crops or a CSV with a 'file' column
+    calib_images: int | None = Field(default=None, gt=0)
+
+
+class AutoBackendConfig(_Section):
+    """``auto``: TensorRT, else ORT CUDA, else ORT CPU (``engines.registry.choose_backend``).
+
+    It takes the options of every kind; once resolved, an option set here that the chosen backend
+    does not take is an error naming that backend (``backend_options``), never ignored.
+    """
+
+    kind: Literal["auto"] = "auto"
+    threads: int = Field(default=1, ge=0)
+    precision: Literal["fp32", "fp16", "int8"] | None = None
+    device: int | None = Field(default=None, ge=0)
     max_batch: int | None = Field(default=None, gt=0)
     opt_batch: int | None = Field(default=None, gt=0)
     workspace_mb: int | None = Field(default=None, gt=0)
@@ -110,9 +149,48 @@ class BackendConfig(_Section):
     calib: str | None = None
     calib_images: int | None = Field(default=None, gt=0)
 
-    def options(self) -> dict[str, Any]:
-        """The options to pass to ``load_backend`` (only those set)."""
-        return {k: v for k, v in self.model_dump(exclude={"kind"}).items() if v is not None}
+
+# Inference backend, chosen by ``facelog.engines.registry`` from ``kind`` (never from a file suffix).
+def _backend_tag(value: Any) -> str:
+    kind = value.get("kind", "auto") if isinstance(value, dict) else getattr(value, "kind", "auto")
+    return "onnxruntime" if kind == "onnxruntime-cuda" else str(kind)
+
+
+BackendConfig = Annotated[
+    Annotated[AutoBackendConfig, Tag("auto")]
+    | Annotated[OnnxRuntimeConfig, Tag("onnxruntime")]
+    | Annotated[TensorRTConfig, Tag("tensorrt")],
+    Discriminator(_backend_tag),
+]
+_BACKEND_MODELS: dict[str, type[BaseModel]] = {
+    "auto": AutoBackendConfig,
+    "onnxruntime": OnnxRuntimeConfig,
+    "onnxruntime-cuda": OnnxRuntimeConfig,
+    "tensorrt": TensorRTConfig,
+}
+
+
+def backend_options(
+    cfg: AutoBackendConfig | OnnxRuntimeConfig | TensorRTConfig, resolved: str
+) -> dict[str, Any]:
+    """The options to pass to ``load_backend`` for the backend ``cfg.kind`` resolved to.
+
+    Only options with a value (not None) are passed.
+
+    Raises:
+        ConfigError: ``auto`` resolved to a backend that does not take an option the config sets to
+            something other than its default.
+    """
+    takes = set(_BACKEND_MODELS[resolved].model_fields) - {"kind"}
+    given = cfg.model_dump(exclude={"kind"})
+    defaults = type(cfg).model_fields
+    wrong = sorted(k for k, v in given.items() if k not in takes and v != defaults[k].get_default())
+    if wrong:
+        raise ConfigError(
+            f"backend.{wrong[0]} does not apply to backend {resolved} (backend {cfg.kind} resolved to "
+            f"{resolved}, which takes: {', '.join(sorted(takes))})"
+        )
+    return {k: v for k, v in given.items() if k in takes and v is not None}
 
 
 class BatchingConfig(_Section):
@@ -221,7 +299,7 @@ class AppConfig(_Section):
     detector: DetectorConfig = Field(default_factory=DetectorConfig)
     crop: CropConfig = Field(default_factory=CropConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
-    backend: BackendConfig = Field(default_factory=BackendConfig)
+    backend: BackendConfig = Field(default_factory=AutoBackendConfig)
     batching: BatchingConfig = Field(default_factory=BatchingConfig)
     sampling: SamplingConfig = Field(default_factory=SamplingConfig)
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
@@ -237,13 +315,42 @@ def _check_keys(data: Any, model: type[BaseModel], where: str, origin: str) -> N
     fields = model.model_fields
     for key, value in data.items():
         if key not in fields:
-            name = f"{where}{key}"
-            hint = difflib.get_close_matches(str(key), list(fields), n=1, cutoff=0.5)
-            alt = f"; did you mean '{where}{hint[0]}'?" if hint else f"; known keys: {', '.join(fields)}"
-            raise ConfigError(f"unknown config key '{name}' in {origin}{alt}")
+            hint = did_you_mean(str(key), fields, where)
+            raise ConfigError(f"unknown config key '{where}{key}' in {origin}{hint}")
         ann = fields[key].annotation
-        if isinstance(ann, type) and issubclass(ann, BaseModel):
+        if key == "backend" and model is AppConfig and isinstance(value, dict):
+            _check_backend_keys(value, origin)
+        elif isinstance(ann, type) and issubclass(ann, BaseModel):
             _check_keys(value, ann, f"{where}{key}.", origin)
+
+
+def _check_backend_keys(data: dict[str, Any], origin: str) -> None:
+    """Each backend kind takes its own options: one that belongs to another kind names the backend."""
+    kind = data.get("kind", "auto")
+    model = _BACKEND_MODELS.get(kind) if isinstance(kind, str) else None
+    if model is None:
+        raise ConfigError(
+            f"config {origin}: backend.kind must be one of {', '.join(_BACKEND_MODELS)}, got {kind!r}"
+        )
+    every = set().union(*(m.model_fields for m in _BACKEND_MODELS.values()))
+    for key in data:
+        if key in model.model_fields:
+            continue
+        if key in every:
+            takes = ", ".join(k for k in model.model_fields if k != "kind")
+            raise ConfigError(
+                f"config key 'backend.{key}' in {origin} does not apply to backend {kind} (it takes: {takes})"
+            )
+        raise ConfigError(
+            f"unknown config key 'backend.{key}' in {origin}{did_you_mean(str(key), every, 'backend.')}"
+        )
+
+
+def did_you_mean(key: str, known: Iterable[str], prefix: str = "") -> str:
+    """``"; did you mean 'prefix.close'?"`` for the closest known key, else the list of known keys."""
+    names = list(known)
+    hint = difflib.get_close_matches(key, names, n=1, cutoff=0.5)
+    return f"; did you mean '{prefix}{hint[0]}'?" if hint else f"; known keys: {', '.join(names)}"
 
 
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:

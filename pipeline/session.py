@@ -1,12 +1,17 @@
-"""The inference stage, usable from any source: frames + faces in, one ``FrameResult`` per frame out.
+"""One inference session per run, used by file, live and archive runs; and its analyzer.
+
+``InferenceSession`` resolves and loads, once per run: the detector (``detect.choose_detector``),
+the backend (``registry.choose_backend``, chosen once, then opened), and the model. Each video (file
+runs) or the whole camera set (live runs) gets a ``FaceAnalyzer`` from ``session.analyzer()``.
 
 ``FaceAnalyzer.analyze`` crops every face of every given frame (from one or many sources), runs them
 through the backend in batches of ``batch_size`` (faces of consecutive frames share a batch), decodes
 age and gender, and, per source, assigns track ids and smoothed values, in the order given.
 
 Example:
-    >>> analyzer = FaceAnalyzer(backend, cfg.crop, framing=detector.framing)  # doctest: +SKIP
-    >>> results = analyzer.analyze([(frame, detector.detect(frame.image))])  # doctest: +SKIP
+    >>> with InferenceSession(cfg) as session:  # doctest: +SKIP
+    ...     analyzer = session.analyzer()
+    ...     results = analyzer.analyze([(frame, session.detector.detect(frame.image))])
 """
 
 from __future__ import annotations
@@ -15,13 +20,19 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
 
 import numpy as np
 
 from facelog.engines.base import Backend
+from facelog.engines.fileio import file_sha256
 from facelog.engines.preprocess import crops_to_pixels, decode_age
-from facelog.pipeline.config import CropConfig, TrackingConfig
+from facelog.engines.registry import BackendChoice, choose_backend, open_backend, precision_of
+from facelog.pipeline.config import AppConfig, CropConfig, TrackingConfig, backend_options
 from facelog.pipeline.crop import YUNET_FRAMING, Framing, crop_faces
+from facelog.pipeline.detect import Detector, DetectorChoice, choose_detector, make_detector
+from facelog.pipeline.errors import ModelError
 from facelog.pipeline.track import IouTracker
 from facelog.pipeline.types import Faces, Frame, FrameResult, Gender, Prediction
 
@@ -159,3 +170,95 @@ class FaceAnalyzer:
         return results
 
     __call__ = analyze
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    """What a run uses, resolved from its config before anything heavy is loaded."""
+
+    detector: DetectorChoice
+    model_path: Path
+    backend: BackendChoice
+
+
+def resolve(cfg: AppConfig) -> Resolved:
+    """Resolve the detector, the model file and the backend kind (``auto`` becomes a real kind).
+
+    Raises:
+        ModelError: the detector weights or the model file cannot be found.
+        BackendUnavailable: the configured backend cannot run here.
+    """
+    detector = choose_detector(cfg.detector)
+    path = Path(cfg.model.path).expanduser()
+    if not path.is_file():
+        raise ModelError(f"model file not found: {path} (set model.path or pass --model)")
+    return Resolved(detector, path, choose_backend(cfg.backend.kind))
+
+
+def resolved_identity(resolved: Resolved, cfg: AppConfig) -> dict[str, str]:
+    """What a run's outputs depend on beyond the config's values: the detector it resolved to and its
+    weights (sha256), the backend kind and its precision. The batch state hashes this, not ``auto``.
+
+    Raises:
+        ConfigError: a backend option that the resolved backend does not take.
+    """
+    det = resolved.detector
+    weights_sha = getattr(det, "sha256", "") or file_sha256(det.path)
+    backend = resolved.backend.name
+    return {
+        "detector": det.name,
+        "detector_sha256": weights_sha,
+        "backend": backend,
+        "precision": precision_of(backend, backend_options(cfg.backend, backend)),
+    }
+
+
+class InferenceSession:
+    """Detector and backend of one run, loaded once (a batch worker builds one per process).
+
+    Args:
+        cfg: the run's config.
+        threads: intra-op threads for an ONNX Runtime backend (0: ``backend.threads``).
+
+    Raises:
+        ModelError, BackendUnavailable: see ``resolve``; ConfigError: a backend option that the
+            resolved backend does not take.
+    """
+
+    def __init__(self, cfg: AppConfig, threads: int = 0) -> None:
+        self.cfg = cfg
+        self.resolved = resolve(cfg)
+        self.detector: Detector = make_detector(cfg.detector, self.resolved.detector)
+        opts = backend_options(cfg.backend, self.resolved.backend.name)
+        if threads and "threads" in opts:
+            opts["threads"] = threads
+        self.backend: Backend = open_backend(self.resolved.backend, self.resolved.model_path, **opts)
+        self._detectors: list[Detector] = [self.detector]
+
+    def detectors(self, n: int) -> list[Detector]:
+        """``n`` detector objects (one per detect thread), built once and kept for later files."""
+        while len(self._detectors) < n:
+            self._detectors.append(make_detector(self.cfg.detector, self.resolved.detector))
+        return self._detectors[:n]
+
+    def analyzer(self) -> FaceAnalyzer:
+        """A fresh analyzer on this session's backend: its own tracks and timings (one per video)."""
+        return FaceAnalyzer(
+            self.backend,
+            self.cfg.crop,
+            framing=self.detector.framing,
+            batch_size=self.cfg.batching.batch_size,
+            tracking=self.cfg.tracking,
+        )
+
+    def close(self) -> None:
+        """Release the backend."""
+        self.backend.close()
+
+    def __enter__(self) -> InferenceSession:
+        return self
+
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import csv
 import math
-import os
 from dataclasses import astuple, dataclass, fields
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from facelog.engines.fileio import commit_file, temp_path
 from facelog.pipeline.types import FrameResult
 
 SCHEMA_VERSION = 1
@@ -88,24 +88,10 @@ def to_cells(row: CsvRow) -> list[Any]:
     return ["" if isinstance(v, float) and math.isnan(v) else v for v in astuple(row)]
 
 
-def fsync_replace(tmp: Path, final: Path) -> None:
-    """fsync ``tmp``, rename it to ``final`` and fsync the folder (POSIX)."""
-    with open(tmp, "rb+") as f:
-        os.fsync(f.fileno())
-    tmp.replace(final)
-    try:
-        fd = os.open(final.parent, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def temp_name(final: Path) -> Path:
-    """The temporary name a file is written under before its atomic rename."""
-    return final.with_name(f".{final.name}.tmp-{os.getpid()}")
+def partial_path(csv_path: str | Path) -> Path:
+    """``out.csv`` -> ``out.csv.partial``: the rows kept from an input that broke off (truncated)."""
+    p = Path(csv_path)
+    return p.with_name(p.name + ".partial")
 
 
 class CsvSink:
@@ -125,7 +111,7 @@ class CsvSink:
         self.model = model
         self.decimals = decimals
         self.rows = 0
-        self._tmp = temp_name(self.path)
+        self._tmp = temp_path(self.path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._f = open(self._tmp, "w", newline="", encoding="utf-8")  # noqa: SIM115 (closed in commit/abort)
@@ -147,7 +133,7 @@ class CsvSink:
         if self._done:
             return self.path
         self._f.close()
-        fsync_replace(self._tmp, self.path)
+        commit_file(self._tmp, self.path)
         self._done = True
         return self.path
 
@@ -158,9 +144,7 @@ class CsvSink:
         self._f.close()
         self._done = True
         if keep_partial:
-            partial = self.path.with_name(self.path.name + ".partial")
-            self._tmp.replace(partial)
-            return partial
+            return commit_file(self._tmp, partial_path(self.path))
         self._tmp.unlink(missing_ok=True)
         return None
 

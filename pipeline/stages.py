@@ -1,11 +1,14 @@
-"""The threads behind ``runner.process_video``: read -> detect (1..n workers) -> in-order batches.
+"""The threads of a file run: read -> detect (1..n workers) -> frames back in order -> batches.
 
 OpenCV (decode, DNN) and ONNX Runtime release the GIL, so plain threads overlap on several cores.
 Queues are bounded, so memory stays flat however long the video. Each detect worker owns its own
-detector object. Results are put back in frame order before batching.
+detector object. ``DetectStages.get`` hands frames back in decode order.
 
-A ``SourceError`` from the reader (a truncated file) is delivered only after every frame read before
-it has come through, so the rows before the break are complete; any other error stops at once.
+Errors are raised where they happen and re-raised in the caller's thread, never passed down the
+queues as items: a stage that fails records its exception in the shared ``StageFailure`` and sets
+``stop``; the caller's next ``get`` raises it. A ``SourceError`` from the reader (a truncated file)
+is raised only after every frame read before it has come through, so the rows before the break
+are complete.
 """
 
 from __future__ import annotations
@@ -13,21 +16,58 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 
 from facelog.pipeline.detect import Detector
 from facelog.pipeline.errors import SourceError
-from facelog.pipeline.reader import VideoSource
 from facelog.pipeline.types import Faces, Frame
 
-END = object()
 POLL_S = 0.1
+JOIN_TIMEOUT_S = 10.0
 
-Detected = tuple[Frame, Faces]
+
+@dataclass(frozen=True, slots=True)
+class Detected:
+    """One frame and its faces; ``seq`` is its position among the frames read (0, 1, 2, ...)."""
+
+    seq: int
+    frame: Frame
+    faces: Faces
 
 
-def put(q: queue.Queue[Any], item: Any, stop: threading.Event) -> bool:
+@dataclass(frozen=True, slots=True)
+class _Read:
+    seq: int
+    frame: Frame
+
+
+class _End:
+    """The one item that is not a frame: a stage has no more (one per detect worker)."""
+
+
+END = _End()
+_Item = _Read | Detected | _End
+
+
+class StageFailure:
+    """The first exception raised in any stage thread (later ones are consequences)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.error: BaseException | None = None
+        self.source_error: SourceError | None = None  # deferred until the frames before it are out
+
+    def record(self, exc: BaseException) -> None:
+        with self._lock:
+            if isinstance(exc, SourceError):
+                if self.source_error is None:
+                    self.source_error = exc
+            elif self.error is None:
+                self.error = exc
+
+
+def _put(q: queue.Queue[_Item], item: _Item, stop: threading.Event) -> bool:
     """Put unless stopped; False when ``stop`` was set first."""
     while not stop.is_set():
         try:
@@ -38,89 +78,150 @@ def put(q: queue.Queue[Any], item: Any, stop: threading.Event) -> bool:
     return False
 
 
-def read(src: VideoSource, out: queue.Queue[Any], stop: threading.Event, n_workers: int) -> None:
-    """Reader thread: ``(seq, frame)`` items, then any error, then one END per detect worker."""
-    try:
-        for seq, frame in enumerate(src):
-            if not put(out, (seq, frame), stop):
-                return
-    except BaseException as exc:  # handed on to the caller's thread, which raises it
-        put(out, exc, stop)
-    finally:
-        src.close()
-    for _ in range(n_workers):
-        put(out, END, stop)
+class DetectStages:
+    """A reader thread and one detect thread per detector; ``get`` returns frames in order.
 
-
-def detect(
-    det: Detector, inp: queue.Queue[Any], out: queue.Queue[Any], stop: threading.Event, times: list[float]
-) -> None:
-    """Detect worker: ``(seq, frame)`` -> ``(seq, frame, faces)``; forwards errors and END."""
-    try:
-        while not stop.is_set():
-            try:
-                item = inp.get(timeout=POLL_S)
-            except queue.Empty:
-                continue
-            if not isinstance(item, tuple):
-                put(out, item, stop)
-                if item is END:
-                    return
-                continue
-            seq, frame = item
-            t0 = time.perf_counter()
-            faces = det.detect(frame.image)
-            times.append(time.perf_counter() - t0)
-            if not put(out, (seq, frame, faces), stop):
-                return
-    except BaseException as exc:
-        put(out, exc, stop)
-
-
-class InOrder:
-    """Reads the detect workers' output queue and hands items back in ``seq`` order.
-
-    ``get(timeout)`` returns the next ``(frame, faces)``, an exception, or END once every worker
-    ended; it raises ``queue.Empty`` when nothing is ready within ``timeout``.
+    Args:
+        frames: the frames to read (a ``VideoSource``); iterated in the reader thread, then closed
+            through ``close_source``.
+        detectors: one per detect thread.
+        frame_queue: decoded frames waiting for detection.
+        face_queue: detected frames waiting for the caller.
+        close_source: called in the reader thread when it is done (release the decoder).
     """
 
-    def __init__(self, q: queue.Queue[Any], n_workers: int) -> None:
-        self.q = q
-        self.n_workers = n_workers
-        self._buf: dict[int, Detected] = {}
-        self._next = 0
+    def __init__(
+        self,
+        frames: Iterable[Frame],
+        detectors: Sequence[Detector],
+        frame_queue: int,
+        face_queue: int,
+        close_source: Callable[[], None] = lambda: None,
+    ) -> None:
+        if not detectors:
+            raise ValueError("need at least one detector, got none")
+        self.stop = threading.Event()
+        self.failure = StageFailure()
+        self.detect_times: list[float] = []
+        self._frames, self._close_source = frames, close_source
+        self._q_frames: queue.Queue[_Item] = queue.Queue(frame_queue)
+        self._q_faces: queue.Queue[_Item] = queue.Queue(face_queue)
+        self._n = len(detectors)
         self._ends = 0
-        self._deferred: SourceError | None = None
+        self._next = 0
+        self._buf: dict[int, Detected] = {}
+        self._threads = [threading.Thread(target=self._read, name="facelog-read", daemon=True)]
+        self._threads += [
+            threading.Thread(target=self._detect, args=(d,), name=f"facelog-detect-{i}", daemon=True)
+            for i, d in enumerate(detectors)
+        ]
 
-    def get(self, timeout: float) -> Any:
-        deadline = time.perf_counter() + timeout
+    def start(self) -> DetectStages:
+        for t in self._threads:
+            t.start()
+        return self
+
+    def close(self) -> None:
+        """Stop every thread and wait for them (bounded)."""
+        self.stop.set()
+        for t in self._threads:
+            t.join(timeout=JOIN_TIMEOUT_S)
+
+    def __enter__(self) -> DetectStages:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def detect_s(self) -> float:
+        """Seconds spent in ``detect`` over all workers."""
+        return sum(self.detect_times)
+
+    # -- threads -----------------------------------------------------------------------------------
+    def _fail(self, exc: BaseException) -> None:
+        self.failure.record(exc)
+        if not isinstance(exc, SourceError):
+            self.stop.set()
+
+    def _read(self) -> None:
+        seq = 0
+        try:
+            for frame in self._frames:
+                if not _put(self._q_frames, _Read(seq, frame), self.stop):
+                    return
+                seq += 1
+        except BaseException as exc:  # re-raised in the caller's thread by get()
+            self._fail(exc)
+        finally:
+            self._close_source()
+        for _ in range(self._n):
+            _put(self._q_frames, END, self.stop)
+
+    def _detect(self, det: Detector) -> None:
+        try:
+            while not self.stop.is_set():
+                try:
+                    item = self._q_frames.get(timeout=POLL_S)
+                except queue.Empty:
+                    continue
+                if isinstance(item, _End):
+                    _put(self._q_faces, END, self.stop)
+                    return
+                assert isinstance(item, _Read)
+                t0 = time.perf_counter()
+                faces = det.detect(item.frame.image)
+                self.detect_times.append(time.perf_counter() - t0)
+                if not _put(self._q_faces, Detected(item.seq, item.frame, faces), self.stop):
+                    return
+        except BaseException as exc:  # re-raised in the caller's thread by get()
+            self._fail(exc)
+
+    # -- the caller's side ---------------------------------------------------------------------------
+    def get(self, timeout_s: float) -> Detected | None:
+        """The next frame in order, or None once every frame has come through.
+
+        Raises:
+            queue.Empty: nothing ready within ``timeout_s``.
+            BaseException: the exception a stage raised (a ``SourceError`` after the frames before it).
+        """
+        deadline = time.perf_counter() + timeout_s
         while True:
+            if self.failure.error is not None:
+                raise self.failure.error
             if self._next in self._buf:
                 self._next += 1
                 return self._buf.pop(self._next - 1)
-            if self._ends == self.n_workers:
-                return self._deferred if self._deferred is not None else END
+            if self._ends == self._n:
+                if self.failure.source_error is not None:
+                    raise self.failure.source_error
+                return None
             remaining = deadline - time.perf_counter()
             if remaining <= 0:
                 raise queue.Empty
-            item = self.q.get(timeout=remaining)
-            if item is END:
+            try:
+                item = self._q_faces.get(timeout=min(remaining, POLL_S))
+            except queue.Empty:
+                continue
+            if isinstance(item, _End):
                 self._ends += 1
-            elif isinstance(item, SourceError):
-                self._deferred = item  # after the frames read before it
-            elif isinstance(item, BaseException):
-                return item
             else:
-                seq, frame, faces = item
-                self._buf[seq] = (frame, faces)
+                assert isinstance(item, Detected)
+                self._buf[item.seq] = item
 
 
 def batches(
-    get: Callable[[float], Any], batch_size: int, max_wait_s: float
-) -> Iterator[list[Detected] | BaseException]:
-    """Group detected frames in order: yield a list once it holds ``batch_size`` faces, has waited
-    ``max_wait_s`` since its first frame, or holds no face at all; yield a stage's exception; stop at END.
+    get: Callable[[float], Detected | None], batch_size: int, max_wait_s: float
+) -> Iterator[list[Detected]]:
+    """Group frames in order into batches of at most ``batch_size`` faces (the one batcher).
+
+    A batch is handed on when the next frame's faces would not fit, when it holds exactly
+    ``batch_size`` faces, when its first frame has waited ``max_wait_s``, or when it holds no face
+    at all (nothing to batch). A single frame with more than ``batch_size`` faces is a batch of its
+    own; the analyzer splits it into backend calls of ``batch_size``. Errors from ``get`` propagate.
     """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     pending: list[Detected] = []
     nfaces = 0
     first = 0.0
@@ -133,44 +234,18 @@ def batches(
                 yield pending
                 pending, nfaces = [], 0
             continue
-        if isinstance(item, tuple):
-            if not pending:
-                first = time.perf_counter()
-            pending.append(item)
-            nfaces += len(item[1])
-            if nfaces >= batch_size or nfaces == 0:
+        if item is None:
+            if pending:
                 yield pending
-                pending, nfaces = [], 0
-            continue
-        if pending:
+            return
+        n = len(item.faces)
+        if pending and nfaces + n > batch_size:
             yield pending
-        if isinstance(item, BaseException):
-            yield item
-        return
-
-
-def start(
-    src: VideoSource,
-    detectors: Sequence[Detector],
-    stop: threading.Event,
-    frame_queue: int,
-    face_queue: int,
-) -> tuple[list[threading.Thread], InOrder, list[float]]:
-    """Start the reader and one detect worker per detector: (threads, in-order output, detect times)."""
-    q_frames: queue.Queue[Any] = queue.Queue(frame_queue)
-    q_faces: queue.Queue[Any] = queue.Queue(face_queue)
-    times: list[float] = []
-    n = len(detectors)
-    threads = [threading.Thread(target=read, args=(src, q_frames, stop, n), name="facelog-read", daemon=True)]
-    for i, det in enumerate(detectors):
-        threads.append(
-            threading.Thread(
-                target=detect,
-                args=(det, q_frames, q_faces, stop, times),
-                name=f"facelog-detect-{i}",
-                daemon=True,
-            )
-        )
-    for t in threads:
-        t.start()
-    return threads, InOrder(q_faces, n), times
+            pending, nfaces = [], 0
+        if not pending:
+            first = time.perf_counter()
+        pending.append(item)
+        nfaces += n
+        if nfaces >= batch_size or nfaces == 0:
+            yield pending
+            pending, nfaces = [], 0

@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from facelog.engines.fileio import file_sha256
 from facelog.pipeline.archive import state as st
 from facelog.pipeline.archive.discovery import (
     ArchiveFile,
@@ -38,6 +39,10 @@ from facelog.pipeline.archive.discovery import (
     output_path,
     write_json_atomic,
 )
+from facelog.pipeline.config import backend_options
+from facelog.pipeline.file.outputs import summary_path
+from facelog.pipeline.session import resolve, resolved_identity
+from facelog.pipeline.sinks import partial_path
 
 if TYPE_CHECKING:
     from facelog.pipeline.config import AppConfig
@@ -60,6 +65,7 @@ class RunReport:
     workers: int
     model_id: str
     config_hash: str
+    resolved: dict[str, str] = field(default_factory=dict)  # detector (+ weights sha256), backend, precision
     started_at: str = ""
     wall_s: float = 0.0
     discovered: int = 0
@@ -83,19 +89,25 @@ def model_path_of(cfg: AppConfig) -> Path:
 
 
 # Settings that cannot change a CSV: how the job runs, where the model lives (it is identified by
-# its content), threads and queue sizes, live-camera options.
+# its content), threads and queue sizes, live-camera options; and the detector and backend as asked
+# for (``auto``): what they resolved to is hashed instead (``session.resolved_identity``).
 _NOT_HASHED: dict[str, Any] = {
     "batch": True,
     "rtsp": True,
     "model": {"path"},
-    "backend": {"threads", "cache_dir"},
+    "detector": {"kind", "yunet_path", "download"},
+    "backend": True,  # hashed as the options the resolved backend takes (below)
     "batching": {"frame_queue", "face_queue", "detect_workers", "max_wait_ms"},
 }
 
 
-def output_config_hash(cfg: AppConfig) -> str:
-    """Hash of every setting that can change a CSV (all but ``_NOT_HASHED``)."""
-    return st.config_hash(cfg.model_dump(mode="json", exclude=_NOT_HASHED))
+def output_config_hash(cfg: AppConfig, identity: dict[str, str]) -> str:
+    """Hash of every setting that can change a CSV (all but ``_NOT_HASHED``) and of what the run
+    resolved to (``identity``: detector and its weights' sha256, backend kind and precision)."""
+    opts = backend_options(cfg.backend, identity["backend"])
+    backend = {k: v for k, v in opts.items() if k not in ("threads", "cache_dir")}  # cannot change a CSV
+    values = {**cfg.model_dump(mode="json", exclude=_NOT_HASHED), "backend": backend, "resolved": identity}
+    return st.config_hash(values)
 
 
 def visible_gpus(cfg: AppConfig) -> list[str]:
@@ -130,6 +142,7 @@ def run_batch(
 
     Raises:
         BatchError: the archive is missing or another run holds ``out_dir``.
+        ModelError, BackendUnavailable, ConfigError: the detector, model or backend cannot be resolved.
         executors.WorkerInitError: workers could not load the model or detector.
         executors.ExecutorUnavailable: ``executor: ray`` without Ray installed.
     """
@@ -144,12 +157,13 @@ def run_batch(
     model = model_path_of(cfg)
     if not model.is_file():
         raise BatchError(f"model file not found: {model}")
+    identity = resolved_identity(resolve(cfg), cfg)  # what workers must resolve to as well
     out_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     run = RunReport(
         run_id=dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:6],
         archive=str(archive), out_dir=str(out_dir), executor=bc.executor, workers=bc.workers,
-        model_id=st.file_sha256(model), config_hash=output_config_hash(cfg),
+        model_id=file_sha256(model), config_hash=output_config_hash(cfg, identity), resolved=identity,
         started_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     )  # fmt: skip
     with exclusive_lock(out_dir), st.StateDB(out_dir / st.STATE_DB_NAME) as db:
@@ -166,12 +180,12 @@ def run_batch(
         if bc.executor == "ray":
             results = executors.run_ray(
                 cfg, tasks, workers=bc.workers, address=bc.ray_address,
-                gpus_per_worker=bc.gpus_per_worker, on_dispatch=on_dispatch,
+                gpus_per_worker=bc.gpus_per_worker, on_dispatch=on_dispatch, identity=identity,
             )  # fmt: skip
         else:
             gpu_ids = [str(g) for g in bc.gpus] or visible_gpus(cfg)
             results = executors.run_local(
-                cfg, tasks, workers=bc.workers, gpu_ids=gpu_ids, on_dispatch=on_dispatch
+                cfg, tasks, workers=bc.workers, gpu_ids=gpu_ids, on_dispatch=on_dispatch, identity=identity
             )
         _collect(db, results, len(tasks), idents, out_dir, run, progress)
         run.wall_s = round(time.perf_counter() - t0, 3)
@@ -237,18 +251,6 @@ def _record_failure(
     run.failed += 1
     run.failures.append({"rel_path": rel_path, "error": error})
     log.warning("failed: %s: %s", rel_path, error)
-
-
-def partial_path(out_csv: Path) -> Path:
-    """Where ``process_video`` keeps the rows read before a truncation (``SourceError.partial``)."""
-    return out_csv.with_name(out_csv.name + ".partial")
-
-
-def summary_path(out_csv: Path) -> Path:
-    """The per-file ``*.summary.json`` that ``process_video`` writes next to its CSV."""
-    from facelog.pipeline.file import process as runner
-
-    return Path(runner.summary_path(out_csv))
 
 
 def _collect(

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from facelog.engines.fileio import TEMP_NAME, write_text_atomic
 from facelog.pipeline.errors import FacelogError
 
 log = logging.getLogger(__name__)
@@ -22,7 +23,8 @@ log = logging.getLogger(__name__)
 LOCK_NAME = ".facelog_batch.lock"
 OUTPUT_SUFFIX = ".csv"
 # Temporary names this package writes (the runner's CSV/summary temps and our own): removed at start.
-STALE_TEMP = re.compile(r"(^\..*\.tmp(\.[A-Za-z0-9]+)?$)|(\.tmp-[A-Za-z0-9_-]+$)")
+# temporary files of an interrupted run: engines.fileio's names, and the older ".x.tmp" / ".tmp-<pid>" ones
+STALE_TEMP = re.compile(rf"({TEMP_NAME.pattern})|(^\..*\.tmp(\.[A-Za-z0-9]+)?$)|(\.tmp-[A-Za-z0-9_-]+$)")
 
 
 class BatchError(FacelogError):
@@ -161,6 +163,5 @@ def exclusive_lock(out_dir: Path) -> Iterator[None]:
 
 
 def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-    tmp.replace(path)
+    """``data`` as indented, key-sorted JSON, written atomically."""
+    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")

@@ -77,17 +77,29 @@ class Worker:
     Args:
         cfg: the run's config (as given to ``process_video``).
         threads: intra-op threads for this worker's backend (cores / workers), 0 = library default.
+        identity: what the driver resolved and recorded in the state (``session.resolved_identity``);
+            a worker that resolves to something else refuses to start.
     """
 
-    def __init__(self, cfg: AppConfig, threads: int = 0) -> None:
-        from facelog.pipeline.file import process as runner
+    def __init__(self, cfg: AppConfig, threads: int = 0, identity: dict[str, str] | None = None) -> None:
+        from facelog.pipeline.session import InferenceSession, resolved_identity
 
         self.cfg = cfg
         self.name = f"{os.uname().nodename}:{os.getpid()}"
         try:
-            self._components = runner.build_components(cfg, threads=threads)
+            self._session = InferenceSession(cfg, threads=threads)
         except Exception as exc:
             raise WorkerInitError(f"worker {self.name} could not start: {_error_text(exc)}") from exc
+        got = resolved_identity(self._session.resolved, cfg)
+        if identity is not None and got != identity:
+            self._session.close()
+            diff = ", ".join(
+                f"{k} {got[k]} (driver: {identity.get(k)})" for k in got if got[k] != identity.get(k)
+            )
+            raise WorkerInitError(
+                f"worker {self.name} resolves to another setup than the driver recorded: {diff}; "
+                "set detector.kind / backend.kind explicitly"
+            )
 
     def run(self, task: FileTask) -> FileResult:
         """Process one file. Never raises for a bad file: the result carries the error."""
@@ -97,7 +109,7 @@ class Worker:
         t0 = time.perf_counter()
         try:
             s = runner.process_video(
-                task.source, task.out_csv, self.cfg, components=self._components, source_id=task.rel_path
+                task.source, task.out_csv, self.cfg, session=self._session, source_id=task.rel_path
             )
         except SourceError as exc:
             return FileResult(
@@ -124,9 +136,7 @@ class Worker:
         )
 
     def close(self) -> None:
-        close = getattr(self._components, "close", None)
-        if callable(close):
-            close()
+        self._session.close()
 
 
 # ---------------------------------------------------------------- local process pool
@@ -134,7 +144,9 @@ _LOCAL_WORKER: Worker | None = None
 _LOCAL_INIT_ERROR: str | None = None
 
 
-def _init_local(cfg_json: str, threads: int, gpu_ids: Sequence[str], counter: Any) -> None:
+def _init_local(
+    cfg_json: str, threads: int, gpu_ids: Sequence[str], counter: Any, identity: dict[str, str] | None
+) -> None:
     """Process-pool initializer: build this process's Worker once."""
     global _LOCAL_WORKER, _LOCAL_INIT_ERROR
     from facelog.pipeline.config import AppConfig
@@ -145,7 +157,7 @@ def _init_local(cfg_json: str, threads: int, gpu_ids: Sequence[str], counter: An
     if gpu_ids:  # one GPU per worker, round robin
         os.environ["CUDA_VISIBLE_DEVICES"] = str(gpu_ids[index % len(gpu_ids)])
     try:
-        _LOCAL_WORKER = Worker(AppConfig.model_validate_json(cfg_json), threads)
+        _LOCAL_WORKER = Worker(AppConfig.model_validate_json(cfg_json), threads, identity)
     except WorkerInitError as exc:
         _LOCAL_INIT_ERROR = str(exc)
 
@@ -167,6 +179,7 @@ def run_local(
     workers: int,
     gpu_ids: Sequence[str] = (),
     on_dispatch: Callable[[FileTask], None] | None = None,
+    identity: dict[str, str] | None = None,
 ) -> Iterator[FileResult]:
     """Run ``tasks`` on ``workers`` spawned processes; yield results in completion order.
 
@@ -188,7 +201,7 @@ def run_local(
         counter = ctx.Value("i", 0)
         pool = ProcessPoolExecutor(
             max_workers=workers, mp_context=ctx, initializer=_init_local,
-            initargs=(cfg_json, threads, tuple(gpu_ids), counter),
+            initargs=(cfg_json, threads, tuple(gpu_ids), counter, identity),
         )  # fmt: skip
         inflight: dict[Future[FileResult], _Pending] = {}
         broken = False
@@ -232,10 +245,10 @@ def _requeue_after_death(victims: list[_Pending], queue: deque[_Pending], why: s
 class _RayWorker:
     """Ray actor body: one Worker per actor (Ray gives each its own process and, with num_gpus, GPU)."""
 
-    def __init__(self, cfg_json: str, threads: int) -> None:
+    def __init__(self, cfg_json: str, threads: int, identity: dict[str, str] | None = None) -> None:
         from facelog.pipeline.config import AppConfig
 
-        self.worker = Worker(AppConfig.model_validate_json(cfg_json), threads)
+        self.worker = Worker(AppConfig.model_validate_json(cfg_json), threads, identity)
 
     def run(self, task: FileTask) -> FileResult:
         return self.worker.run(task)
@@ -258,6 +271,7 @@ def run_ray(
     address: str | None = None,
     gpus_per_worker: float | None = None,
     on_dispatch: Callable[[FileTask], None] | None = None,
+    identity: dict[str, str] | None = None,
 ) -> Iterator[FileResult]:
     """Run ``tasks`` on ``workers`` Ray actors; yield results in completion order.
 
@@ -287,7 +301,8 @@ def run_ray(
         actor_cls = ray.remote(num_cpus=1, num_gpus=num_gpus)(_RayWorker)
         cfg_json = cfg.model_dump_json()
         log.info("ray: %d actors, %.2g GPU each (cluster: %s)", workers, num_gpus, ray.cluster_resources())
-        yield from _ray_loop(ray, lambda: actor_cls.remote(cfg_json, threads), tasks, workers, on_dispatch)
+        new_actor = lambda: actor_cls.remote(cfg_json, threads, identity)  # noqa: E731
+        yield from _ray_loop(ray, new_actor, tasks, workers, on_dispatch)
     finally:
         if started_here:
             ray.shutdown()

@@ -24,6 +24,8 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 import pandas as pd
 
+from facelog.engines.fileio import commit_file, temp_path, write_text_atomic
+
 log = logging.getLogger(__name__)
 
 ROOT_CAMERA = "(root)"
@@ -117,12 +119,10 @@ def build_report(inputs: Iterable[ReportInput]) -> pd.DataFrame:
 
 def write_report(report: pd.DataFrame, csv_path: Path, png_path: Path) -> None:
     """Write the report CSV and its chart (faces by gender, age histogram) atomically."""
-    tmp = csv_path.with_name(f".{csv_path.name}.tmp")
-    report.to_csv(tmp, index=False)
-    tmp.replace(csv_path)
-    tmp_png = png_path.with_name(f".{png_path.name}.tmp.png")
+    write_text_atomic(csv_path, report.to_csv(index=False))
+    tmp_png = temp_path(png_path)
     _plot(report, tmp_png)
-    tmp_png.replace(png_path)
+    commit_file(tmp_png, png_path)
 
 
 def _plot(report: pd.DataFrame, png_path: Path) -> None:

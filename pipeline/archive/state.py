@@ -30,7 +30,6 @@ log = logging.getLogger(__name__)
 STATE_DB_NAME = "facelog_state.sqlite3"
 SCHEMA_VERSION = 1
 FINGERPRINT_CHUNK_BYTES = 1 << 20  # first and last MiB
-_HASH_BLOCK_BYTES = 1 << 22
 
 STATUSES = ("running", "done", "failed", "skipped")
 
@@ -128,15 +127,6 @@ def fingerprint(path: str | Path, chunk_bytes: int = FINGERPRINT_CHUNK_BYTES) ->
         if size > chunk_bytes:
             f.seek(max(chunk_bytes, size - chunk_bytes))
             h.update(f.read(chunk_bytes))
-    return h.hexdigest()
-
-
-def file_sha256(path: str | Path) -> str:
-    """sha256 of a whole file (the model id)."""
-    h = hashlib.sha256()
-    with Path(path).open("rb") as f:
-        while block := f.read(_HASH_BLOCK_BYTES):
-            h.update(block)
     return h.hexdigest()
 
 

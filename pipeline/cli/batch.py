@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from facelog.engines.base import BackendUnavailable
 from facelog.pipeline.archive import state as st
 from facelog.pipeline.archive.batch import SUMMARY_NAME, run_batch
 from facelog.pipeline.archive.discovery import BatchError, parse_since
@@ -65,8 +66,8 @@ def handle(args: argparse.Namespace) -> int:
         model = {"path": str(args.model) if args.model else None}
         cfg = load_config(args.config, {"batch": _batch_overrides(args), "model": model})
         run = run_batch(args.archive, args.out, cfg, since=since, progress=not args.no_progress)
-    except (FacelogError, ValueError, OSError, BatchError, st.StateError, ExecutorUnavailable,
-            WorkerInitError) as exc:  # fmt: skip
+    except (FacelogError, BackendUnavailable, ValueError, OSError, BatchError, st.StateError,
+            ExecutorUnavailable, WorkerInitError) as exc:  # fmt: skip
         return fail(exc)
     print(
         f"{run.processed} processed, {run.skipped} skipped, {run.failed} failed of {run.discovered} found "

@@ -12,13 +12,10 @@ from facelog.engines.base import BackendUnavailable
 from facelog.pipeline.cli.console import print_error
 from facelog.pipeline.config import AppConfig, load_config
 from facelog.pipeline.errors import FacelogError, SourceError
-from facelog.pipeline.file.process import (
-    build_components,
-    check_outputs_spare_inputs,
-    output_paths,
-    process_video,
-)
+from facelog.pipeline.file.outputs import check_outputs_spare_inputs, output_paths
+from facelog.pipeline.file.process import process_video
 from facelog.pipeline.live import rtsp
+from facelog.pipeline.session import InferenceSession
 
 RTSP_PREFIXES = ("rtsp://", "rtsps://")
 
@@ -106,37 +103,33 @@ def handle_run(args: argparse.Namespace) -> int:
         if args.annotate is not None and len(args.inputs) > 1:
             raise ValueError("--annotate works with one input only")
         check_outputs_spare_inputs(args.inputs, [p for out in outs for p in output_paths(out, args.annotate)])
-        comps = build_components(cfg)
+        session = InferenceSession(cfg)
     except (FacelogError, BackendUnavailable, ValueError, OSError) as exc:
-        print_error(str(exc))
+        print_error(exc)
         return 2
+    with session:
+        r = session.resolved
+        log.info("detector %s (%s); backend %s (%s)", r.detector.name, r.detector.reason, r.backend.name,
+                 r.backend.reason)  # fmt: skip
+        return _run_files(args, cfg, outs, session)
+
+
+def _run_files(args: argparse.Namespace, cfg: AppConfig, outs: list[Path], session: InferenceSession) -> int:
+    """Each file in turn with one session; a bad input is one error line and the others still run."""
     failed = 0
-    try:
-        det = comps.detector_choice
-        log.info(
-            "detector %s (%s); backend %s (%s)",
-            det.name,
-            det.reason,
-            comps.backend_name,
-            comps.backend_reason,
-        )
-        for src, out in zip(args.inputs, outs, strict=True):
-            try:
-                s = process_video(
-                    src, out, cfg, progress=not args.quiet, annotate=args.annotate, components=comps
-                )
-            except (SourceError, OSError) as exc:
-                print_error(str(exc))
-                failed += 1
-                continue
-            if not args.quiet:
-                print(
-                    f"{src}: {s.frames_processed}/{s.frames_read} frames, {s.faces} faces, "
-                    f"{s.timings['fps']:.1f} fps -> {out}",
-                    file=sys.stderr,
-                )
-    finally:
-        comps.close()
+    for src, out in zip(args.inputs, outs, strict=True):
+        try:
+            s = process_video(src, out, cfg, progress=not args.quiet, annotate=args.annotate, session=session)
+        except (SourceError, OSError) as exc:
+            print_error(exc)
+            failed += 1
+            continue
+        if not args.quiet:
+            print(
+                f"{src}: {s.frames_processed}/{s.frames_read} frames, {s.faces} faces, "
+                f"{s.timings['fps']:.1f} fps -> {out}",
+                file=sys.stderr,
+            )
     return 1 if failed else 0
 
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from facelog.pipeline.sinks import fsync_replace, temp_name
+from facelog.engines.fileio import commit_file, temp_path
 from facelog.pipeline.types import FrameResult
 
 _COLOURS = {"female": (180, 105, 255), "male": (255, 160, 60)}  # BGR
@@ -43,7 +42,7 @@ class AnnotatedVideo:
     def __init__(self, path: str | Path, fps: float, size: tuple[int, int]) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._tmp = temp_name(self.path).with_suffix(".mp4")  # FFmpeg picks the muxer by suffix
+        self._tmp = temp_path(self.path)  # keeps .mp4: FFmpeg picks the muxer by suffix
         self._w = cv2.VideoWriter(str(self._tmp), cv2.VideoWriter.fourcc(*"mp4v"), max(fps, 1.0), size)
         if not self._w.isOpened():
             raise OSError(f"cannot write annotated video {self.path} (OpenCV VideoWriter mp4v failed)")
@@ -57,10 +56,8 @@ class AnnotatedVideo:
 
     def commit(self) -> Path:
         self._w.release()
-        fsync_replace(self._tmp, self.path)
-        return self.path
+        return commit_file(self._tmp, self.path)
 
     def abort(self) -> None:
         self._w.release()
-        if self._tmp.exists():
-            os.unlink(self._tmp)
+        self._tmp.unlink(missing_ok=True)

@@ -1,7 +1,7 @@
 """The processing loop over many live cameras (used through ``facelog.pipeline.live.rtsp``).
 
 Each camera has a reader thread (:class:`~facelog.pipeline.live.source.RtspSource`) that keeps only
-its newest frame. :class:`CameraRunner` takes the newest frame of every camera, detects faces, sends
+its newest frame. :class:`CameraLoop` takes the newest frame of every camera, detects faces, sends
 the faces of *all* cameras through one shared analyzer call (one backend, shared batches) and writes
 each camera's rows to its own rotated CSV (:class:`~facelog.pipeline.live.rotating_sink.RotatingCsvSink`).
 """
@@ -52,22 +52,22 @@ class Camera:
 
 
 @dataclass
-class Stages:
-    """What the loop needs from the rest of the pipeline (built by :func:`build_stages`).
+class LiveInference:
+    """What the loop needs from the run's inference session (built by ``rtsp.live_inference``).
 
     Attributes:
         detect: image (H, W, 3) uint8 BGR -> faces.
         analyze: one call for the frames of all cameras -> one FrameResult per frame, same order.
-        header: CSV column names.
-        to_rows: one FrameResult -> its CSV rows (cells in header order).
+        model: the CSV's ``model`` column (``name@version``).
+        decimals: rounding of boxes, scores and ages in the CSV.
         reset_source: forget per-camera state (tracks) after a reconnect; called with the camera name.
         close: release the backend.
     """
 
     detect: Callable[[np.ndarray], Faces]
     analyze: Callable[[Sequence[tuple[Frame, Faces]]], list[FrameResult]]
-    header: Sequence[str]
-    to_rows: Callable[[FrameResult], list[list[Any]]]
+    model: str
+    decimals: int = 2
     reset_source: Callable[[str], None] = lambda name: None
     close: Callable[[], None] = lambda: None
 
@@ -87,13 +87,13 @@ class RunOptions:
     target_fps: float | None = None  # or about this many frames per second per camera (sampling.target_fps)
 
 
-class CameraRunner:
+class CameraLoop:
     """The processing loop over many cameras (see the module docstring)."""
 
     def __init__(
         self,
         cameras: Sequence[Camera],
-        stages: Stages,
+        inference: LiveInference,
         out_dir: Path,
         options: RunOptions,
         stop_event: threading.Event | None = None,
@@ -104,7 +104,7 @@ class CameraRunner:
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"camera names must be unique, got duplicates {dupes}")
-        self.stages = stages
+        self.inference = inference
         self.out_dir = Path(out_dir)
         self.options = options
         self.metrics = Metrics()
@@ -119,7 +119,9 @@ class CameraRunner:
             RtspSource(c.name, c.url, options.source, self.metrics, self._notify) for c in cameras
         ]
         self.sinks = {
-            c.name: RotatingCsvSink(self.out_dir, c.name, stages.header, options.rotate_s, options.flush_s)
+            c.name: RotatingCsvSink(
+                self.out_dir, c.name, inference.model, inference.decimals, options.rotate_s, options.flush_s
+            )
             for c in cameras
         }
         self.secrets = set().union(*(url_secrets(c.url) for c in cameras))
@@ -205,7 +207,7 @@ class CameraRunner:
         for frame in frames:
             self._maybe_reset(frame.source_id)
             try:
-                items.append((frame, self.stages.detect(frame.image)))
+                items.append((frame, self.inference.detect(frame.image)))
             except Exception as exc:  # one odd frame must not stop the other cameras
                 log.error(
                     "event=detect_failed camera=%s frame=%d error=%r", frame.source_id, frame.index, exc
@@ -217,7 +219,7 @@ class CameraRunner:
         if n_faces:
             self.metrics.batch_faces.observe(n_faces)
         try:
-            results = self.stages.analyze(items)
+            results = self.inference.analyze(items)
         except Exception as exc:
             self._analyze_failures += 1
             log.error(
@@ -236,11 +238,10 @@ class CameraRunner:
         done_ns = time.time_ns()
         for result in results:
             cam = result.source_id
-            rows = self.stages.to_rows(result)
-            self.sinks[cam].write_rows(result.wall_ns, rows)
+            rows = self.sinks[cam].write(result)
             self.metrics.frames_processed.labels(cam).inc()
             self.metrics.faces.labels(cam).inc(len(result.predictions))
-            self.metrics.rows.labels(cam).inc(len(rows))
+            self.metrics.rows.labels(cam).inc(rows)
             self.metrics.latency.labels(cam).observe(max(0.0, (done_ns - result.wall_ns) / 1e9))
             self.metrics.fps.labels(cam).set(self._fps.tick(cam))
 
@@ -248,7 +249,7 @@ class CameraRunner:
         src = next(s for s in self.sources if s.name == camera)
         if self._connections.get(camera) != src.connections:
             if camera in self._connections:  # a reconnect: stream time restarted, old tracks are stale
-                self.stages.reset_source(camera)
+                self.inference.reset_source(camera)
             self._connections[camera] = src.connections
 
     def _shutdown(self) -> None:
@@ -270,7 +271,7 @@ class CameraRunner:
                 sink.close()
             except OSError as exc:  # keep closing the others
                 log.error("event=csv_close_failed camera=%s error=%r", name, exc)
-        self.stages.close()
+        self.inference.close()
         if self.server is not None:
             self.server.close()
         self._write_summary()

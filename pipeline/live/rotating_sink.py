@@ -4,7 +4,8 @@ Files are named ``<out_dir>/<camera>/<camera>_<YYYYmmddTHHMMSSZ>.csv`` after the
 their period (periods are aligned to the epoch, so hourly files start on the hour). A row goes to
 the file of its frame's wall-clock time. A restarted process never appends to an existing file
 (a crash may have left a half-written last line there): it opens ``..._1.csv``, ``..._2.csv``.
-Each file starts with the header, so every file parses on its own.
+Each file starts with the header, so every file parses on its own. Its only input is
+``FrameResult``: the columns are the file schema's (``sinks.HEADER``) plus ``WALL_COLUMNS``.
 """
 
 from __future__ import annotations
@@ -20,9 +21,22 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import IO
 
+from facelog.pipeline.sinks import HEADER, result_rows, to_cells
+from facelog.pipeline.types import FrameResult
+
+# Live CSVs: the file schema's columns plus two at the end (wall-clock time, the ordering key).
+WALL_COLUMNS = ("wall_time_utc", "wall_ns")
+LIVE_HEADER = (*HEADER, *WALL_COLUMNS)
+
 log = logging.getLogger(__name__)
 
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def wall_time_utc(wall_ns: int) -> str:
+    """``2026-11-23T06:13:00.736Z`` (ms precision) for a wall-clock time in ns since the epoch."""
+    t = dt.datetime.fromtimestamp(wall_ns // 1_000_000 / 1000, tz=dt.UTC)
+    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
 
 
 def safe_file_stem(name: str) -> str:
@@ -34,12 +48,13 @@ def safe_file_stem(name: str) -> str:
 
 
 class RotatingCsvSink:
-    """Append rows for one camera, switching files every ``rotate_s`` seconds of wall-clock time.
+    """Append one camera's rows, switching files every ``rotate_s`` seconds of wall-clock time.
 
     Args:
         out_dir: root folder; the camera gets its own sub-folder.
         camera: camera name (used for the folder and file names).
-        header: column names, written at the top of every file.
+        model: the ``model`` column value (``name@version``).
+        decimals: rounding of boxes and ages.
         rotate_s: period length in seconds (3600 = hourly); must be > 0.
         flush_s: flush buffered rows to the OS at least this often (via :meth:`tick` or writes).
 
@@ -50,7 +65,8 @@ class RotatingCsvSink:
         self,
         out_dir: Path,
         camera: str,
-        header: Sequence[str],
+        model: str,
+        decimals: int = 2,
         rotate_s: float = 3600.0,
         flush_s: float = 2.0,
     ) -> None:
@@ -60,7 +76,9 @@ class RotatingCsvSink:
             raise ValueError(f"flush_s must be > 0, got {flush_s}")
         self.camera = camera
         self.folder = Path(out_dir) / safe_file_stem(camera)
-        self.header = list(header)
+        self.header = list(LIVE_HEADER)
+        self.model = model
+        self.decimals = decimals
         self.rotate_ns = int(rotate_s * 1e9)
         self.flush_s = flush_s
         self.files: list[Path] = []  # every file this sink opened, in order
@@ -113,19 +131,16 @@ class RotatingCsvSink:
         self._fh.write(text)  # whole rows per write: a flush never splits a row in our buffer
         self._dirty = True
 
-    def write_rows(self, wall_ns: int, rows: Sequence[Sequence[object]]) -> int:
-        """Write the rows of one frame (read at ``wall_ns``) to the file of its period.
+    def write(self, result: FrameResult) -> int:
+        """Write one frame's rows to the file of its period (by ``result.wall_ns``); returns how many.
 
-        Args:
-            wall_ns: wall-clock UTC time of the frame, ns since the epoch; picks the file.
-            rows: cell values in header order.
-
-        Returns:
-            The number of rows written.
+        A frame without faces writes no row, but still opens the period's file (so the file exists).
         """
-        for row in rows:
-            if len(row) != len(self.header):
-                raise ValueError(f"row must have {len(self.header)} cells, got {len(row)}")
+        extra = [wall_time_utc(result.wall_ns), result.wall_ns]
+        rows = [to_cells(row) + extra for row in result_rows(result, self.model, self.decimals)]
+        return self._write_rows(result.wall_ns, rows)
+
+    def _write_rows(self, wall_ns: int, rows: Sequence[Sequence[object]]) -> int:
         period = wall_ns // self.rotate_ns
         if self._fh is None or period != self._period:
             if self._fh is not None and period < self._period:

@@ -13,7 +13,6 @@ Example:
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import signal
 import tempfile
@@ -22,23 +21,24 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from facelog.pipeline.config import ConfigError
 from facelog.pipeline.errors import FacelogError
 from facelog.pipeline.live.loop import (
     MAX_ANALYZE_FAILURES,
     SUMMARY_NAME,
     AnalyzerFailing,
     Camera,
-    CameraRunner,
+    CameraLoop,
+    LiveInference,
     MetricsPortError,
     RunOptions,
-    Stages,
 )
 from facelog.pipeline.live.redact import install_log_redaction, redact_url, url_secrets
 from facelog.pipeline.live.rotating_sink import safe_file_stem
 from facelog.pipeline.live.source import Backoff, SourceOptions
-from facelog.pipeline.types import FrameResult
+from facelog.pipeline.session import InferenceSession
 
 if TYPE_CHECKING:
     from facelog.pipeline.config import AppConfig, RtspConfig, SamplingConfig
@@ -48,16 +48,17 @@ __all__ = [
     "SUMMARY_NAME",
     "AnalyzerFailing",
     "Camera",
-    "CameraRunner",
+    "CameraLoop",
+    "LiveInference",
     "RtspError",
     "RunOptions",
-    "Stages",
-    "build_stages",
     "cameras_for_run",
     "cameras_from_urls",
+    "check_live_config",
+    "live_inference",
     "options_from_config",
     "run_cameras",
-    "run_with_stages",
+    "run_with_inference",
     "stop_on_signals",
 ]
 
@@ -108,20 +109,20 @@ def stop_on_signals(stop: threading.Event) -> Iterator[None]:
             signal.signal(sig, prev)
 
 
-def run_with_stages(
+def run_with_inference(
     cameras: Sequence[Camera],
-    stages: Stages,
+    inference: LiveInference,
     out_dir: Path,
     options: RunOptions,
     *,
     stop: threading.Event | None = None,
 ) -> int:
-    """Run the cameras with ready-made stages until stopped (signal or ``stop``); return the exit code."""
+    """Run the cameras with a ready inference until stopped (signal or ``stop``); return the exit code."""
     install_log_redaction(set().union(*(url_secrets(c.url) for c in cameras)))
-    runner = CameraRunner(cameras, stages, out_dir, options, stop_event=stop)
+    loop = CameraLoop(cameras, inference, out_dir, options, stop_event=stop)
     try:
-        with stop_on_signals(runner.stop_event):
-            return runner.run()
+        with stop_on_signals(loop.stop_event):
+            return loop.run()
     except MetricsPortError as exc:
         raise RtspError(str(exc)) from exc
 
@@ -163,50 +164,40 @@ def options_from_config(rtsp: RtspConfig, sampling: SamplingConfig | None = None
     )
 
 
-# Live CSVs: the file schema's columns (facelog.pipeline.sinks.HEADER) plus two at the end.
-WALL_COLUMNS = ("wall_time_utc", "wall_ns")
+# Keys a live run does not use: the reader keeps only each camera's newest frame and the loop detects
+# in its own thread, so there are no frame/face queues, detect workers or batch timers. A value other
+# than the default is an error, not a silent no-op (the file and batch runs use them).
+UNUSED_BATCHING_KEYS = ("max_wait_ms", "frame_queue", "face_queue", "detect_workers")
 
 
-def wall_time_utc(wall_ns: int) -> str:
-    """``2026-11-23T06:13:00.736Z`` (ms precision) for a wall-clock time in ns since the epoch."""
-    t = dt.datetime.fromtimestamp(wall_ns // 1_000_000 / 1000, tz=dt.UTC)
-    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
-
-
-def build_stages(cfg: AppConfig) -> Stages:
-    """Detector, one backend and one analyzer shared by every camera, and the CSV row format.
+def check_live_config(cfg: AppConfig) -> None:
+    """Reject keys a live run would ignore (``UNUSED_BATCHING_KEYS`` set to a non-default value).
 
     Raises:
-        ModelError: the model or the detector weights cannot be loaded.
-        BackendUnavailable: the configured backend cannot run here.
+        ConfigError: naming the key.
     """
-    from facelog.pipeline.file.process import build_components
-    from facelog.pipeline.session import FaceAnalyzer
-    from facelog.pipeline.sinks import HEADER, result_rows, to_cells
+    defaults = type(cfg.batching)()
+    for key in UNUSED_BATCHING_KEYS:
+        if getattr(cfg.batching, key) != getattr(defaults, key):
+            raise ConfigError(
+                f"batching.{key} is not used by live (rtsp) runs, got {getattr(cfg.batching, key)}; "
+                "remove it (live runs batch the newest frame of every camera, see docs/RTSP.md)"
+            )
 
-    comp = build_components(cfg)
-    analyzer = FaceAnalyzer(
-        comp.backend,
-        cfg.crop,
-        framing=comp.detector.framing,
-        batch_size=cfg.batching.batch_size,
-        tracking=cfg.tracking,
-    )
-    decimals = cfg.output.decimals
-    name, backend, model = comp.detector.name, comp.backend_name, analyzer.model_id
-    log.info("event=stages detector=%s backend=%s model=%s", name, backend, model)
 
-    def to_rows(result: FrameResult) -> list[list[Any]]:
-        extra = [wall_time_utc(result.wall_ns), result.wall_ns]
-        return [to_cells(row) + extra for row in result_rows(result, analyzer.model_id, decimals)]
-
-    return Stages(
-        detect=comp.detector.detect,
+def live_inference(session: InferenceSession) -> LiveInference:
+    """What the camera loop needs from the run's session: one analyzer shared by every camera."""
+    analyzer = session.analyzer()
+    r = session.resolved
+    model = analyzer.model_id
+    log.info("event=inference detector=%s backend=%s model=%s", r.detector.name, r.backend.name, model)
+    return LiveInference(
+        detect=session.detector.detect,
         analyze=analyzer.analyze,
-        header=(*HEADER, *WALL_COLUMNS),
-        to_rows=to_rows,
+        model=model,
+        decimals=session.cfg.output.decimals,
         reset_source=analyzer.reset_source,
-        close=comp.close,
+        close=session.close,
     )
 
 
@@ -233,12 +224,13 @@ def run_cameras(
         RtspError: no cameras, or the metrics port cannot be bound.
         ModelError, BackendUnavailable: the model/detector/backend cannot be loaded.
     """
+    check_live_config(cfg)
     cameras = cameras_for_run(cfg.rtsp, urls)
     install_log_redaction(set().union(*(url_secrets(c.url) for c in cameras)))
     options = options_from_config(cfg.rtsp, cfg.sampling)
     out = Path(out_dir)
     check_writable_folder(out)
-    return run_with_stages(cameras, build_stages(cfg), out, options, stop=stop)
+    return run_with_inference(cameras, live_inference(InferenceSession(cfg)), out, options, stop=stop)
 
 
 def check_writable_folder(folder: Path) -> None:

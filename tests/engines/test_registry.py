@@ -107,11 +107,25 @@ def test_bad_kind_or_option(tiny_model: Path, kind: str, opts: dict, match: str)
         load_backend(kind, tiny_model, **opts)
 
 
-def test_explicit_onnxruntime_ignores_tensorrt_options(tiny_model: Path) -> None:
-    be = load_backend("onnxruntime", tiny_model, threads=1, precision="int8", max_batch=64)
+def test_an_option_the_backend_does_not_take_is_an_error_naming_it(tiny_model: Path) -> None:
+    match = r"backend onnxruntime does not take options \['max_batch', 'precision'\]"
+    with pytest.raises(ValueError, match=match):
+        load_backend("onnxruntime", tiny_model, threads=1, precision="int8", max_batch=64)
+    be = load_backend("onnxruntime", tiny_model, threads=1)
     assert be.infer(np.zeros((0, 64, 64, 3), np.float32))["gender"].shape == (0, 2)
     with pytest.raises(FileNotFoundError):
         load_backend("onnxruntime", tiny_model.with_name("absent.onnx"))
+
+
+def test_open_backend_loads_the_choice_without_choosing_again(
+    tiny_model: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from facelog.engines import registry
+
+    choice = registry.choose_backend("onnxruntime")
+    monkeypatch.setattr(registry, "choose_backend", lambda kind: pytest.fail("chose again"))
+    be = registry.open_backend(choice, tiny_model, threads=1)
+    assert be.meta.name == "tiny-test-model"
 
 
 def test_pick_device_names_the_purpose_or_the_valid_range(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -309,9 +309,18 @@ def test_worker_death_is_retried_once_then_failed(
 def test_worker_that_cannot_start_stops_the_run(
     tmp_path: Path, cfg_path: Path, clean: tuple[Path, Path, batch.RunReport]
 ) -> None:
-    from facelog.pipeline.archive.executors import WorkerInitError
+    from facelog.pipeline.archive.executors import FileTask, WorkerInitError, run_local
+    from facelog.pipeline.errors import ModelError
+    from facelog.pipeline.session import resolve, resolved_identity
 
+    # the driver resolves the detector first: a missing file stops the run before any worker or state
     cfg = load_config(cfg_path, {"detector.yunet_path": str(tmp_path / "missing-yunet.onnx")})
-    with pytest.raises(WorkerInitError, match=r"could not start: ModelError: .*missing-yunet\.onnx"):
+    with pytest.raises(ModelError, match=r"missing-yunet\.onnx"):
         batch.run_batch(clean[0], tmp_path / "out", cfg, progress=False)
-    assert set(statuses(tmp_path / "out").values()) <= {"running", "failed"}  # redone by the next run
+    assert not (tmp_path / "out").exists()
+    # a worker that resolves to another setup than the driver recorded in the state refuses to start
+    good = load(cfg_path)
+    ident = {**resolved_identity(resolve(good), good), "backend": "tensorrt"}
+    task = FileTask("x.mp4", str(clean[0] / "x.mp4"), str(tmp_path / "x.csv"))
+    with pytest.raises(WorkerInitError, match=r"another setup than the driver recorded: backend onnxruntime"):
+        list(run_local(good, [task], workers=1, identity=ident))

@@ -335,5 +335,23 @@ def test_shipped_batch_config_loads_and_hash_ignores_batch_section() -> None:
         },
     )
     other = load_config(repo / "configs" / "batch.yaml", {"sampling.stride": 3})
-    assert batch.output_config_hash(same) == batch.output_config_hash(cfg)
-    assert batch.output_config_hash(other) != batch.output_config_hash(cfg)
+    ident = {"detector": "yunet", "detector_sha256": "ab", "backend": "onnxruntime", "precision": "fp32"}
+    assert batch.output_config_hash(same, ident) == batch.output_config_hash(cfg, ident)
+    assert batch.output_config_hash(other, ident) != batch.output_config_hash(cfg, ident)
+
+
+def test_state_hashes_what_auto_resolved_to_not_auto(tiny_model: Path) -> None:
+    """A new detector file or backend changes the hash though the config still says ``auto``."""
+    from facelog.pipeline.config import load_config
+    from facelog.pipeline.session import resolve, resolved_identity
+
+    auto = load_config(None, {"model.path": str(tiny_model), "backend.kind": "auto"})
+    ident = resolved_identity(resolve(auto), auto)
+    assert ident["backend"] != "auto" and ident["detector"] != "auto" and len(ident["detector_sha256"]) == 64
+    kinds = {"backend.kind": ident["backend"], "detector.kind": ident["detector"]}
+    explicit = load_config(None, {"model.path": str(tiny_model), **kinds})
+    assert resolved_identity(resolve(explicit), explicit) == ident
+    assert batch.output_config_hash(explicit, ident) == batch.output_config_hash(auto, ident)  # same setup
+    for key, value in (("backend", "tensorrt"), ("precision", "int8"), ("detector_sha256", "0" * 64)):
+        changed = {**ident, key: value}
+        assert batch.output_config_hash(auto, changed) != batch.output_config_hash(auto, ident), key

@@ -21,18 +21,18 @@ import pytest
 from facelog.pipeline.live.monitoring import Metrics, MetricsServer
 from facelog.pipeline.live.probe import diagnose, validate_url
 from facelog.pipeline.live.redact import RedactingFilter, redact_text, redact_url, url_secrets
-from facelog.pipeline.live.rotating_sink import RotatingCsvSink, safe_file_stem
+from facelog.pipeline.live.rotating_sink import LIVE_HEADER, RotatingCsvSink, safe_file_stem, wall_time_utc
 from facelog.pipeline.live.rtsp import (
     MAX_ANALYZE_FAILURES,
     AnalyzerFailing,
     Camera,
-    CameraRunner,
+    CameraLoop,
+    LiveInference,
     RunOptions,
-    Stages,
     cameras_from_urls,
 )
 from facelog.pipeline.live.source import Backoff, LatestFrame, RtspSource, SourceOptions
-from facelog.pipeline.types import Faces, Frame
+from facelog.pipeline.types import Faces, Frame, FrameResult, Prediction
 
 HOUR_NS = 3600 * 10**9
 
@@ -151,22 +151,38 @@ def _read_csv(path: Path) -> list[list[str]]:
         return list(csv.reader(fh))
 
 
+def _result(wall_ns: int, n_faces: int = 1, camera: str = "door/1") -> FrameResult:
+    preds = tuple(
+        Prediction(i, (10.0 * i, 20.0, 10.0 * i + 8, 30.0), 0.9, 30.0 + i, "female", 0.8)
+        for i in range(n_faces)
+    )
+    return FrameResult(camera, wall_ns % 1000, 0, preds, wall_ns)
+
+
 def test_rotating_sink_rotates_on_period_and_never_appends(tmp_path: Path) -> None:
     t0 = int(dt.datetime(2026, 11, 18, 8, tzinfo=dt.UTC).timestamp()) * 10**9  # on the hour
-    header = ["camera", "wall_ns", "v"]
-    with RotatingCsvSink(tmp_path, "door/1", header, rotate_s=3600) as sink:
-        sink.write_rows(t0 + 1, [["door/1", t0 + 1, 1]])
-        sink.write_rows(t0 + HOUR_NS - 1, [["door/1", t0 + HOUR_NS - 1, 2]])
-        sink.write_rows(t0 + HOUR_NS, [["door/1", t0 + HOUR_NS, 3], ["door/1", t0 + HOUR_NS, 4]])
-        sink.write_rows(t0 + 5, [["door/1", t0 + 5, 5]])  # clock stepped back: stays in the open file
+    header = list(LIVE_HEADER)
+    with RotatingCsvSink(tmp_path, "door/1", "m@1", rotate_s=3600) as sink:
+        assert sink.write(_result(t0 + 1)) == 1
+        sink.write(_result(t0 + HOUR_NS - 1))
+        assert sink.write(_result(t0 + HOUR_NS, n_faces=2)) == 2
+        sink.write(_result(t0 + 5))  # clock stepped back: stays in the open file
     assert [p.name for p in sink.files] == ["door_1_20261118T080000Z.csv", "door_1_20261118T090000Z.csv"]
     first, second = (_read_csv(p) for p in sink.files)
-    assert first == [header, ["door/1", str(t0 + 1), "1"], ["door/1", str(t0 + HOUR_NS - 1), "2"]]
-    assert [r[2] for r in second[1:]] == ["3", "4", "5"] and second[0] == header
-    with RotatingCsvSink(tmp_path, "door/1", header) as again:  # a restart in the same hour
-        again.write_rows(t0 + 7, [["door/1", t0 + 7, 6]])
+    assert first[0] == header and [r[-1] for r in first[1:]] == [str(t0 + 1), str(t0 + HOUR_NS - 1)]
+    assert [r[-1] for r in second[1:]] == [str(t0 + HOUR_NS)] * 2 + [str(t0 + 5)] and second[0] == header
+    assert first[1][header.index("wall_time_utc")] == wall_time_utc(t0 + 1) == "2026-11-18T08:00:00.000Z"
+    assert first[1][header.index("model")] == "m@1" and first[1][header.index("source")] == "door/1"
+    with RotatingCsvSink(tmp_path, "door/1", "m@1") as again:  # a restart in the same hour
+        again.write(_result(t0 + 7))
     assert again.files[0].name == "door_1_20261118T080000Z_1.csv"
-    assert _read_csv(sink.files[0])[-1][2] == "2"  # the old file is untouched
+    assert len(_read_csv(sink.files[0])) == 3  # the old file is untouched
+
+
+def test_rotating_sink_writes_no_row_for_a_frame_without_faces(tmp_path: Path) -> None:
+    with RotatingCsvSink(tmp_path, "cam", "m@1") as sink:
+        assert sink.write(_result(10**18, n_faces=0, camera="cam")) == 0
+    assert _read_csv(sink.files[0]) == [list(LIVE_HEADER)]
 
 
 @pytest.mark.parametrize(
@@ -179,17 +195,16 @@ def test_rotating_sink_validates_arguments(
 ) -> None:
     ctx = pytest.raises(ValueError, match=match) if match else nullcontext()
     with ctx:
-        RotatingCsvSink(tmp_path, "cam", ["a"], **kwargs).close()
+        RotatingCsvSink(tmp_path, "cam", "m@1", **kwargs).close()
 
 
 def test_rotating_sink_flushes_within_flush_interval(tmp_path: Path) -> None:
-    sink = RotatingCsvSink(tmp_path, "cam", ["a", "b"], flush_s=0.5)
-    sink.write_rows(10**18, [[1, 2]])
+    sink = RotatingCsvSink(tmp_path, "cam", "m@1", flush_s=0.5)
+    sink.write(_result(10**18, camera="cam"))
     path = sink.files[0]
+    assert len(_read_csv(path)) <= 1  # buffered
     sink.tick(now_mono=sink._last_flush + 0.6)
-    assert _read_csv(path) == [["a", "b"], ["1", "2"]]  # visible to readers before close
-    with pytest.raises(ValueError, match="row must have 2 cells, got 3"):
-        sink.write_rows(10**18, [[1, 2, 3]])
+    assert len(_read_csv(path)) == 2  # visible to readers before close
     sink.close()
     sink.close()
 
@@ -220,11 +235,11 @@ def test_metrics_server_serves_metrics_and_health() -> None:
 
 
 def test_runner_rejects_duplicate_and_missing_cameras(tmp_path: Path) -> None:
-    stages = Stages(lambda img: Faces.empty(), lambda items: [], ["a"], lambda r: [])
+    stages = LiveInference(lambda img: Faces.empty(), lambda items: [], "m@1")
     with pytest.raises(ValueError, match="need at least one camera"):
-        CameraRunner([], stages, tmp_path, RunOptions(metrics_port=None))
+        CameraLoop([], stages, tmp_path, RunOptions(metrics_port=None))
     with pytest.raises(ValueError, match=r"duplicates \['x'\]"):
-        CameraRunner([Camera("x", "rtsp://a/1"), Camera("x", "rtsp://a/2")], stages, tmp_path, RunOptions())
+        CameraLoop([Camera("x", "rtsp://a/1"), Camera("x", "rtsp://a/2")], stages, tmp_path, RunOptions())
 
 
 def test_inference_failures_skip_batches_then_stop_the_run(tmp_path: Path) -> None:
@@ -234,8 +249,8 @@ def test_inference_failures_skip_batches_then_stop_the_run(tmp_path: Path) -> No
         calls["n"] += 1
         raise RuntimeError("backend exploded")
 
-    stages = Stages(lambda img: Faces.empty(), broken, ["a"], lambda r: [])  # type: ignore[arg-type]
-    runner = CameraRunner(
+    stages = LiveInference(lambda img: Faces.empty(), broken, "m@1")  # type: ignore[arg-type]
+    runner = CameraLoop(
         [Camera("cam", "rtsp://127.0.0.1/1")], stages, tmp_path, RunOptions(metrics_port=None)
     )
     for _ in range(MAX_ANALYZE_FAILURES - 1):
@@ -272,9 +287,9 @@ def test_capture_time_of_late_frames(
 def test_sampling_per_camera(
     tmp_path: Path, stride: int, target_fps: float | None, expected: list[int]
 ) -> None:
-    stages = Stages(lambda img: Faces.empty(), lambda items: [], ["a"], lambda r: [])
+    stages = LiveInference(lambda img: Faces.empty(), lambda items: [], "m@1")
     opts = RunOptions(metrics_port=None, stride=stride, target_fps=target_fps)
-    runner = CameraRunner([Camera("cam", "rtsp://127.0.0.1/1")], stages, tmp_path, opts)
+    runner = CameraLoop([Camera("cam", "rtsp://127.0.0.1/1")], stages, tmp_path, opts)
     frames = [Frame("cam", i, 0, np.zeros((2, 2, 3), np.uint8), wall_ns=i * 80_000_000) for i in range(10)]
     kept = [f.index for f in frames if runner._sampled(f)]
     assert kept == expected
@@ -325,15 +340,15 @@ def test_no_camera_is_a_clear_error() -> None:
 
 
 def test_metrics_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
-    from facelog.pipeline.live.rtsp import RtspError, run_with_stages
+    from facelog.pipeline.live.rtsp import RtspError, run_with_inference
 
-    stages = Stages(lambda img: Faces.empty(), lambda items: [], ["a"], lambda r: [])
+    stages = LiveInference(lambda img: Faces.empty(), lambda items: [], "m@1")
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen(1)
         opts = RunOptions(metrics_port=busy.getsockname()[1])
         with pytest.raises(RtspError, match=r"cannot serve metrics on 127\.0\.0\.1:\d+: .*metrics_port"):
-            run_with_stages([Camera("cam", "rtsp://u:pw@127.0.0.1:1/x")], stages, tmp_path, opts)
+            run_with_inference([Camera("cam", "rtsp://u:pw@127.0.0.1:1/x")], stages, tmp_path, opts)
 
 
 def test_unwritable_output_fails_before_any_camera_opens(tmp_path: Path) -> None:
@@ -347,3 +362,16 @@ def test_unwritable_output_fails_before_any_camera_opens(tmp_path: Path) -> None
     with pytest.raises(RtspError, match=r"output folder .*a_file/logs is not writable") as err:
         run_cameras(cfg, ["rtsp://user:pw1234@127.0.0.1:9/cam"], blocker / "logs")
     assert time.monotonic() - started < 5 and "pw1234" not in str(err.value)
+
+
+@pytest.mark.parametrize("key", ["max_wait_ms", "frame_queue", "face_queue", "detect_workers"])
+def test_live_run_rejects_batching_keys_it_would_ignore(key: str) -> None:
+    from facelog.pipeline.config import ConfigError, load_config
+    from facelog.pipeline.live.rtsp import check_live_config
+
+    defaults = load_config(None)
+    check_live_config(defaults)  # defaults (as configs/default.yaml spells them) are fine
+    check_live_config(load_config(None, {"batching.batch_size": 8}))  # used: the shared analyzer's batches
+    value = getattr(defaults.batching, key) + 1
+    with pytest.raises(ConfigError, match=rf"batching\.{key} is not used by live \(rtsp\) runs, got {value}"):
+        check_live_config(load_config(None, {f"batching.{key}": value}))

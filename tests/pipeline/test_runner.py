@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -13,7 +14,9 @@ import pytest
 
 from facelog.pipeline.config import AppConfig, load_config
 from facelog.pipeline.errors import SourceError
-from facelog.pipeline.file.process import Components, build_components, process_video, summary_path
+from facelog.pipeline.file.outputs import summary_path
+from facelog.pipeline.file.process import process_video
+from facelog.pipeline.session import InferenceSession
 from facelog.pipeline.sinks import HEADER
 
 COUNT_OK = 0.95  # share of frames whose face count must be exact (YuNet misses 2 of 56 on the 2-face clip)
@@ -30,10 +33,9 @@ def cfg(age_gender_model: Path, yunet_path: Path) -> AppConfig:
 
 
 @pytest.fixture(scope="module")
-def comps(cfg: AppConfig) -> Components:
-    c = build_components(cfg)
-    yield c  # type: ignore[misc]
-    c.close()
+def comps(cfg: AppConfig) -> Iterator[InferenceSession]:
+    with InferenceSession(cfg) as session:
+        yield session
 
 
 def _rows(path: Path) -> list[dict[str, str]]:
@@ -42,13 +44,15 @@ def _rows(path: Path) -> list[dict[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def runs(videos: Path, cfg: AppConfig, comps: Components, tmp_path_factory: pytest.TempPathFactory) -> dict:
+def runs(
+    videos: Path, cfg: AppConfig, comps: InferenceSession, tmp_path_factory: pytest.TempPathFactory
+) -> dict:
     """Each clip processed once: name -> (summary, rows)."""
     out = tmp_path_factory.mktemp("runs")
     res = {}
     for name, n in CLIPS.items():
         csv_path = out / f"{name}.csv"
-        s = process_video(videos / f"{name}.mp4", csv_path, cfg, components=comps)
+        s = process_video(videos / f"{name}.mp4", csv_path, cfg, session=comps)
         res[name] = (s, _rows(csv_path), n)
     return res
 
@@ -104,9 +108,11 @@ def test_track_ids_stable(runs: dict, name: str, n_tracks: int) -> None:
         assert len(set(g)) <= 2
 
 
-def test_summary_json(runs: dict, tmp_path: Path, videos: Path, cfg: AppConfig, comps: Components) -> None:
+def test_summary_json(
+    runs: dict, tmp_path: Path, videos: Path, cfg: AppConfig, comps: InferenceSession
+) -> None:
     out = tmp_path / "o.csv"
-    s = process_video(videos / "head-pose-face-detection-female.mp4", out, cfg, components=comps)
+    s = process_video(videos / "head-pose-face-detection-female.mp4", out, cfg, session=comps)
     doc = json.loads(summary_path(out).read_text())
     assert doc == json.loads(json.dumps(s.to_dict()))
     assert doc["status"] == "complete" and doc["detector"] == "yunet" and doc["backend"] == "onnxruntime"
@@ -163,14 +169,14 @@ def test_sampling(
     assert {int(r["frame_index"]) for r in _rows(out)} <= {i for a, b, st in runs_ for i in range(a, b, st)}
 
 
-def test_annotate_writes_video(videos: Path, cfg: AppConfig, comps: Components, tmp_path: Path) -> None:
+def test_annotate_writes_video(videos: Path, cfg: AppConfig, comps: InferenceSession, tmp_path: Path) -> None:
     mp4 = tmp_path / "a.mp4"
     s = process_video(
         videos / "head-pose-face-detection-female.mp4",
         tmp_path / "a.csv",
         cfg,
         annotate=mp4,
-        components=comps,
+        session=comps,
     )
     cap = cv2.VideoCapture(str(mp4))
     assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == s.frames_processed
@@ -178,19 +184,19 @@ def test_annotate_writes_video(videos: Path, cfg: AppConfig, comps: Components, 
 
 
 def test_avi_input_same_faces(
-    bad_videos: dict[str, Path], cfg: AppConfig, comps: Components, tmp_path: Path
+    bad_videos: dict[str, Path], cfg: AppConfig, comps: InferenceSession, tmp_path: Path
 ) -> None:
-    s = process_video(bad_videos["good_avi"], tmp_path / "g.csv", cfg, components=comps)
+    s = process_video(bad_videos["good_avi"], tmp_path / "g.csv", cfg, session=comps)
     assert s.frames_read == 62 and s.faces == 62
 
 
 def test_truncated_keeps_partial_rows_only(
-    bad_videos: dict[str, Path], cfg: AppConfig, comps: Components, tmp_path: Path
+    bad_videos: dict[str, Path], cfg: AppConfig, comps: InferenceSession, tmp_path: Path
 ) -> None:
     out = tmp_path / "t.csv"
     out.write_text("stale output of an earlier run\n")
     with pytest.raises(SourceError, match=r"truncated video: stream ended after \d+ of 62 frames") as ei:
-        process_video(bad_videos["truncated"], out, cfg, components=comps)
+        process_video(bad_videos["truncated"], out, cfg, session=comps)
     assert not out.exists() and not summary_path(out).exists()
     partial = Path(ei.value.partial or "")
     assert partial == tmp_path / "t.csv.partial"
@@ -201,11 +207,11 @@ def test_truncated_keeps_partial_rows_only(
 
 @pytest.mark.parametrize("kind", ["missing", "empty", "not_video", "bad_codec"])
 def test_bad_input_raises_and_leaves_nothing(
-    bad_videos: dict[str, Path], cfg: AppConfig, comps: Components, tmp_path: Path, kind: str
+    bad_videos: dict[str, Path], cfg: AppConfig, comps: InferenceSession, tmp_path: Path, kind: str
 ) -> None:
     out = tmp_path / "x.csv"
     with pytest.raises(SourceError) as ei:
-        process_video(bad_videos[kind], out, cfg, components=comps)
+        process_video(bad_videos[kind], out, cfg, session=comps)
     assert "\n" not in str(ei.value) and str(bad_videos[kind]) in str(ei.value)
     assert list(tmp_path.iterdir()) == []
 

@@ -1,0 +1,117 @@
+"""The run summary of one file run (``<out>.summary.json``): what was read, processed and found."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from facelog.pipeline.config import SamplingConfig
+from facelog.pipeline.reader import VideoSource
+from facelog.pipeline.session import InferenceSession, StageTimes
+from facelog.pipeline.sinks import SCHEMA_VERSION
+
+
+@dataclass
+class RunSummary:
+    """What one ``process_video`` call did (written as ``<out>.summary.json``)."""
+
+    source: str
+    output: str
+    status: str  # "complete"
+    frames_read: int
+    frames_processed: int
+    frames_skipped: int
+    processed_frames: list[list[int]]  # runs [start, stop (exclusive), step] of processed indices
+    faces: int
+    rows: int
+    video_fps: float
+    video_s: float  # media time covered by the frames read
+    width: int
+    height: int
+    codec: str
+    detector: str
+    detector_reason: str
+    backend: str
+    backend_reason: str
+    model: str
+    model_path: str
+    schema_version: int
+    sampling: dict[str, Any]
+    timings: dict[str, float]
+    finished_utc: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def frames(self) -> int:
+        """Frames read from the file."""
+        return self.frames_read
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def frame_runs(indices: list[int]) -> list[list[int]]:
+    """Compress sorted frame indices into arithmetic runs ``[start, stop, step]``."""
+    runs: list[list[int]] = []
+    i = 0
+    while i < len(indices):
+        start = indices[i]
+        if i + 1 == len(indices):
+            runs.append([start, start + 1, 1])
+            break
+        step = indices[i + 1] - start
+        j = i + 1
+        while j + 1 < len(indices) and indices[j + 1] - indices[j] == step:
+            j += 1
+        runs.append([start, indices[j] + 1, step])
+        i = j + 1
+    return runs
+
+
+
+
+@dataclass(slots=True)
+class FrameCounts:
+    """What the caller's thread of a file run counted while writing (filled as frames come)."""
+
+    processed: list[int] = field(default_factory=list)  # indices of the processed frames, in order
+    faces: int = 0
+    write_s: float = 0.0
+    detect_s: float = 0.0
+
+    @property
+    def last_frame(self) -> int | None:
+        return self.processed[-1] if self.processed else None
+
+
+def build_summary(
+    *, source: str, output: str, src: VideoSource, counts: FrameCounts, rows: int, session: InferenceSession,
+    times: StageTimes, model: str, sampling: SamplingConfig, wall_s: float,
+) -> RunSummary:  # fmt: skip
+    """The summary of a complete run (timings rounded to ms, counts exact)."""
+    info = src.info
+    det, backend = session.resolved.detector, session.resolved.backend
+    return RunSummary(
+        source=source, output=output, status="complete",
+        frames_read=src.frames_read, frames_processed=src.frames_processed, frames_skipped=src.frames_skipped,
+        processed_frames=frame_runs(counts.processed), faces=counts.faces, rows=rows,
+        video_fps=info.fps, video_s=round(src.frames_read / info.fps, 3) if info.fps > 0 else 0.0,
+        width=info.width, height=info.height, codec=info.codec,
+        detector=det.name, detector_reason=det.reason, backend=backend.name, backend_reason=backend.reason,
+        model=model, model_path=str(session.resolved.model_path), schema_version=SCHEMA_VERSION,
+        sampling=sampling.model_dump(),
+        timings={
+            "wall_s": round(wall_s, 3),
+            "fps": round(src.frames_processed / wall_s, 2) if wall_s > 0 else 0.0,
+            "decode_s": round(src.decode_s, 3),
+            "detect_s": round(counts.detect_s, 3),
+            "crop_s": round(times.crop_s, 3),
+            "infer_s": round(times.infer_s, 3),
+            "track_s": round(times.track_s, 3),
+            "write_s": round(counts.write_s, 3),
+            "batches": times.batches,
+        },
+        finished_utc=datetime.now(UTC).isoformat(timespec="seconds"),
+        extra={"pts": "derived from index / fps (stream had none)"} if src.pts_derived else {},
+    )  # fmt: skip
