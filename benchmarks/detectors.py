@@ -19,8 +19,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from facelog.pipeline.boxes import iou_matrix
 from facelog.pipeline.detect import BlazeFaceDetector, Detector, YuNetDetector
-from facelog.pipeline.track import iou_matrix
+from facelog.pipeline.weights import YUNET_PATH
 
 IOU_MATCH = 0.3
 
@@ -86,17 +87,18 @@ def main() -> int:
     ap.add_argument("--repeats", type=int, default=5)
     args = ap.parse_args()
     folder = args.shared / "data" / "stills" / "dlib_examples"
-    yunet = args.shared / "models" / "yunet" / "face_detection_yunet_2023mar.onnx"
-    if not folder.is_dir() or not yunet.is_file():
+    yunet = YUNET_PATH  # the shipped file
+    if not folder.is_dir():
         print(f"shared data not found under {args.shared}", file=sys.stderr)
         return 2
     cv2.setNumThreads(2)
     labels = load_labels(folder)
     rows = []
-    for thr in (0.5, 0.6, 0.7, 0.8, 0.9):
+    for thr in (0.4, 0.5, 0.6, 0.7, 0.8, 0.9):
         rows.append(
             (f"yunet {thr}", evaluate(YuNetDetector(yunet, thr, min_face_px=0), folder, labels, args.repeats))
         )
+    rows.append(("yunet defaults (0.5, min_face_px 32)", evaluate(YuNetDetector(yunet), folder, labels, 1)))
     for thr in (0.4, 0.5, 0.6, 0.7):
         rows.append(
             (

@@ -2,13 +2,30 @@
 
 from __future__ import annotations
 
+import difflib
 import json
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Protocol
 
 import numpy as np
 
 META_KEY = "facelog_meta"  # key in ONNX metadata_props and in *.engine.json sidecars
+
+
+class ConfigError(ValueError):
+    """A config file or override is invalid (unknown key, wrong type, inconsistent values).
+
+    facelog's one ConfigError: ``pipeline.config`` raises it (re-exported by ``pipeline.errors``),
+    and training recipes can too (engines is the layer both import). Its message is one line.
+    """
+
+
+def did_you_mean(key: str, known: Iterable[str], prefix: str = "") -> str:
+    """``"; did you mean 'prefix.close'?"`` for the closest known key, else the list of known keys."""
+    names = list(known)
+    hint = difflib.get_close_matches(key, names, n=1, cutoff=0.5)
+    return f"; did you mean '{prefix}{hint[0]}'?" if hint else f"; known keys: {', '.join(names)}"
 
 
 class BackendUnavailable(RuntimeError):

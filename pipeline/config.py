@@ -12,8 +12,6 @@ Example:
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -29,6 +27,7 @@ from pydantic import (
     model_validator,
 )
 
+from facelog.engines.base import did_you_mean
 from facelog.pipeline.errors import ConfigError
 
 __all__ = [
@@ -344,13 +343,6 @@ def _check_backend_keys(data: dict[str, Any], origin: str) -> None:
         raise ConfigError(
             f"unknown config key 'backend.{key}' in {origin}{did_you_mean(str(key), every, 'backend.')}"
         )
-
-
-def did_you_mean(key: str, known: Iterable[str], prefix: str = "") -> str:
-    """``"; did you mean 'prefix.close'?"`` for the closest known key, else the list of known keys."""
-    names = list(known)
-    hint = difflib.get_close_matches(key, names, n=1, cutoff=0.5)
-    return f"; did you mean '{prefix}{hint[0]}'?" if hint else f"; known keys: {', '.join(names)}"
 
 
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from facelog.engines.base import ConfigError  # the one ConfigError (a ValueError; the CLI prints it)
+
 
 class FacelogError(Exception):
     """Base of every error the CLI reports as one line without a traceback."""
 
 
-class ConfigError(FacelogError, ValueError):
-    """A config file or override is invalid (unknown key, wrong type, inconsistent values)."""
+__all__ = ["ConfigError", "FacelogError", "ModelError", "SourceError"]
 
 
 class SourceError(FacelogError):

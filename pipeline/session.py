@@ -160,7 +160,7 @@ class FaceAnalyzer:
                 tracker = self._trackers.get(frame.source_id)
                 if tracker is None:
                     tracker = self._trackers[frame.source_id] = IouTracker(self.tracking)
-                ptuple = tracker.update(ptuple)
+                ptuple = tracker.update(ptuple, frame.index)
             results.append(FrameResult(frame.source_id, frame.index, frame.pts_ns, ptuple, frame.wall_ns))
         t3 = time.perf_counter()
         self.times.crop_s += t1 - t0

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from facelog.pipeline.boxes import iou_matrix
 from facelog.pipeline.config import TrackingConfig
 from facelog.pipeline.types import Gender, Prediction
 
@@ -40,20 +41,6 @@ class _Track:
         return "female" if best == "female" else "male"
 
 
-def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU between (n, 4) and (m, 4) xyxy boxes: (n, m)."""
-    if len(a) == 0 or len(b) == 0:
-        return np.zeros((len(a), len(b)), np.float32)
-    x1 = np.maximum(a[:, None, 0], b[None, :, 0])
-    y1 = np.maximum(a[:, None, 1], b[None, :, 1])
-    x2 = np.minimum(a[:, None, 2], b[None, :, 2])
-    y2 = np.minimum(a[:, None, 3], b[None, :, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    return (inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)).astype(np.float32)
-
-
 class IouTracker:
     """Tracks faces of one source. Call ``update`` once per processed frame, in frame order."""
 
@@ -61,13 +48,32 @@ class IouTracker:
         self.cfg = cfg
         self._tracks: list[_Track] = []
         self._next_id = 0
+        self._last_index: int | None = None
 
     def reset(self) -> None:
-        """Forget live tracks (after a reconnect or a seek); ids keep increasing."""
+        """Forget live tracks and the frame order (after a reconnect or a seek); ids keep increasing."""
         self._tracks = []
+        self._last_index = None
 
-    def update(self, predictions: tuple[Prediction, ...]) -> tuple[Prediction, ...]:
-        """Assign track ids and smoothed values to one frame's predictions (same order)."""
+    def update(
+        self, predictions: tuple[Prediction, ...], frame_index: int | None = None
+    ) -> tuple[Prediction, ...]:
+        """Assign track ids and smoothed values to one frame's predictions (same order).
+
+        Args:
+            predictions: the frame's faces.
+            frame_index: the frame's index; when given, it must increase from call to call.
+
+        Raises:
+            ValueError: ``frame_index`` is not after the previous frame's (frames out of order).
+        """
+        if frame_index is not None:
+            if self._last_index is not None and frame_index <= self._last_index:
+                raise ValueError(
+                    f"frames must come in increasing index order: got frame {frame_index} after "
+                    f"frame {self._last_index} (reset() after a seek or a reconnect)"
+                )
+            self._last_index = frame_index
         boxes = np.array([p.xyxy for p in predictions], np.float32).reshape(-1, 4)
         live = np.array([t.box for t in self._tracks], np.float32).reshape(-1, 4)
         ious = iou_matrix(boxes, live)

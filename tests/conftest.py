@@ -147,3 +147,27 @@ def bad_videos(tmp_path_factory: pytest.TempPathFactory, videos: Path) -> dict[s
     out["empty"].write_bytes(b"")
     out["missing"] = root / "missing.mp4"
     return out
+
+
+SYNTH_FRAMES = 10
+SYNTH_FPS = 10.0
+SYNTH_SIZE = (64, 48)  # width, height
+
+
+def write_synthetic_video(path: Path, n_frames: int = SYNTH_FRAMES, fps: float = SYNTH_FPS) -> Path:
+    """A small mp4 (mp4v) whose frame k is a flat grey of level 20 * k: frames are told apart by pixels."""
+    import cv2
+
+    w = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), fps, SYNTH_SIZE)
+    if not w.isOpened():
+        pytest.skip("OpenCV cannot write mp4v here")
+    for k in range(n_frames):
+        w.write(np.full((SYNTH_SIZE[1], SYNTH_SIZE[0], 3), (20 * k) % 256, np.uint8))
+    w.release()
+    return path
+
+
+@pytest.fixture(scope="session")
+def synthetic_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 10-frame 64x48 mp4 at 10 fps made here (no ../shared): see ``write_synthetic_video``."""
+    return write_synthetic_video(tmp_path_factory.mktemp("video") / "synthetic.mp4")

@@ -79,3 +79,32 @@ def test_empty_frame_gives_empty_tuple() -> None:
 def test_untracked_prediction_defaults() -> None:
     p = _p(0, 0)
     assert p.track_id == -1 and math.isnan(p.age_smooth) and p.gender_smooth is None
+
+
+def test_frames_out_of_order_are_a_clear_error() -> None:
+    t = IouTracker(TrackingConfig())
+    face = (_p(0, 10.0),)
+    t.update(face, frame_index=3)
+    with pytest.raises(ValueError, match=r"increasing index order: got frame 3 after frame 3"):
+        t.update(face, frame_index=3)
+    with pytest.raises(ValueError, match=r"got frame 1 after frame 3"):
+        t.update(face, frame_index=1)
+    assert t.update(face, frame_index=4)[0].track_id == 0  # in order again: the same track goes on
+    t.reset()  # a seek or a reconnect: the order starts over
+    assert t.update(face, frame_index=0)[0].track_id == 1
+
+
+def test_iou_matrix_values_shapes_and_bad_input() -> None:
+    import numpy as np
+
+    from facelog.pipeline.boxes import iou_matrix
+
+    a = np.array([[0, 0, 10, 10], [0, 0, 0, 0]], np.float32)
+    b = np.array([[0, 0, 10, 10], [5, 0, 15, 10], [20, 20, 30, 30]], np.float32)
+    got = iou_matrix(a, b)
+    assert got.shape == (2, 3) and got.dtype == np.float32
+    assert got[0].tolist() == pytest.approx([1.0, 50 / 150, 0.0])
+    assert got[1].tolist() == [0.0, 0.0, 0.0]  # a degenerate box overlaps nothing
+    assert iou_matrix(np.zeros((0, 4)), b).shape == (0, 3)
+    with pytest.raises(ValueError, match=r"a must be \(n, 4\) xyxy boxes, got \(3,\)"):
+        iou_matrix(np.zeros(3), b)
