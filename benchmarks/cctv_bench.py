@@ -2,7 +2,7 @@
 
     nice -n 5 .venv/bin/python benchmarks/cctv_bench.py --work /work/scratch/B \\
         [--presets walk720 static720] [--label default] [--seed 0] [--det-frames 150] \\
-        [--json RESULT.json] [-- EXTRA FACELOG ARGS, e.g. --detector yunet --yunet PATH]
+        [--json RESULT.json] [--reuse] [-- EXTRA FACELOG ARGS, e.g. --detector yunet --yunet PATH]
 
 Per preset: ``WORK/clips/NAME.mp4`` + ``NAME.gt.csv`` are made by ``cctv_synth`` when absent; then
 ``facelog run CLIP -o WORK/runs/LABEL/NAME.csv EXTRA`` (the ``facelog`` next to this Python, or
@@ -11,10 +11,12 @@ Per preset: ``WORK/clips/NAME.mp4`` + ``NAME.gt.csv`` are made by ``cctv_synth``
 - ``fps``: the run summary's end-to-end fps (``timings.fps``: frames over the pipeline's wall time,
   decode included, start-up excluded); ``wall_s``: the whole command; ``cpu_ms``: CPU ms per frame
   of the facelog process (user + system, all threads).
-- ``det_fps``: full-frame YuNet detect-only fps (``cv2.FaceDetectorYN``, score 0.8, OpenCV's default
-  threads) on the clip's first ``--det-frames`` frames, timing only the detect calls (decode
-  excluded), right after the run; ``ratio`` = fps / det_fps (issue 10 wants >= 0.9, issue 12 >= 2.0
-  at 1080p).
+- ``det_fps_own``: detect-only fps of the detector facelog builds for the same options
+  (``load_config`` + ``make_detector`` of the facelog this Python imports) on the clip's first
+  ``--det-frames`` frames, timing only the detect calls (decode excluded), right after the run;
+  ``fps_ratio_own`` = fps / that (issue 10 wants >= 0.9).
+- ``det_fps_full_frame_yunet``: the same for full-frame YuNet (``cv2.FaceDetectorYN``, score 0.8,
+  OpenCV's default threads); ``fps_ratio`` = fps / that (issue 12 wants >= 2.0 at 1080p).
 - Everything ``cctv_score`` reports (the frame CSV, and ``NAME.tracks.csv`` when facelog wrote one).
 
 Times depend on the machine's load: quote them with the load (``os.getloadavg`` is in the JSON).
@@ -30,10 +32,12 @@ import resource
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import cv2
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cctv_common import SHARED, YUNET_PATH
@@ -79,20 +83,17 @@ def run_facelog(facelog: list[str], clip: Path, out_csv: Path, extra: list[str])
     return {"summary": summary, "wall_s": wall, "cpu_s": cpu, "command": " ".join(cmd)}
 
 
-def yunet_detect_fps(clip: Path, frames: int, model: Path = YUNET_PATH) -> float:
-    """Full-frame YuNet fps on the first ``frames`` frames (detect calls only, one warm-up call)."""
-    if not model.is_file():
-        raise BenchError(f"YuNet model not found: {model}")
+def _detect_fps(clip: Path, frames: int, detect: Callable[[np.ndarray], object]) -> float:
+    """fps of ``detect`` on the clip's first ``frames`` frames (detect calls only, one warm-up call)."""
     cap = cv2.VideoCapture(str(clip))
     ok, img = cap.read()
     if not ok:
         raise BenchError(f"cannot read {clip}")
-    det = cv2.FaceDetectorYN.create(str(model), "", (img.shape[1], img.shape[0]), DET_SCORE, 0.3, 5000)
-    det.detect(img)
+    detect(img)
     spent, n = 0.0, 0
     while ok and n < frames:
         t0 = time.perf_counter()
-        det.detect(img)
+        detect(img)
         spent += time.perf_counter() - t0
         n += 1
         ok, img = cap.read()
@@ -100,12 +101,60 @@ def yunet_detect_fps(clip: Path, frames: int, model: Path = YUNET_PATH) -> float
     return n / spent if spent else 0.0
 
 
+def yunet_detect_fps(clip: Path, frames: int, model: Path = YUNET_PATH) -> float:
+    """Full-frame YuNet (``cv2.FaceDetectorYN``, score 0.8) fps on the clip's first ``frames`` frames."""
+    if not model.is_file():
+        raise BenchError(f"YuNet model not found: {model}")
+    cap = cv2.VideoCapture(str(clip))
+    w, h = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+    cap.release()
+    det = cv2.FaceDetectorYN.create(str(model), "", (w, h), DET_SCORE, 0.3, 5000)
+    return _detect_fps(clip, frames, det.detect)
+
+
+def own_detect_fps(clip: Path, frames: int, extra: list[str]) -> float | None:
+    """fps of the detector facelog builds for this run's options (its API: load_config, make_detector).
+
+    None (with a warning) when the installed facelog's API differs: the YuNet number still stands.
+    """
+    ap = argparse.ArgumentParser(add_help=False)
+    for opt in ("--config", "--detector", "--yunet", "--det-threshold", "--min-face"):
+        ap.add_argument(opt)
+    known, _ = ap.parse_known_args(extra)
+    overrides = {
+        "detector.kind": known.detector,
+        "detector.yunet_path": known.yunet,
+        "detector.score_threshold": None if known.det_threshold is None else float(known.det_threshold),
+        "detector.min_face_px": None if known.min_face is None else int(known.min_face),
+    }
+    try:
+        from facelog.pipeline.config import load_config
+        from facelog.pipeline.detect import make_detector
+
+        det = make_detector(load_config(known.config, overrides).detector)
+    except Exception as e:  # a benchmark of another version's API: report, do not stop the run
+        log.warning("own detector not timed (%s: %s)", type(e).__name__, e)
+        return None
+    return _detect_fps(clip, frames, det.detect)
+
+
 def bench_preset(args: argparse.Namespace, preset: str, facelog: list[str]) -> dict[str, Any]:
     """Render (if needed), run, time and score one preset."""
     mp4, gt = clip_paths(args.work, preset, args.seed, args.shared)
     out_csv = args.work / "runs" / args.label / f"{preset}.csv"
-    run = run_facelog(facelog, mp4, out_csv, args.extra)
+    summary_path = out_csv.with_suffix(".summary.json")
+    if args.reuse and out_csv.is_file() and summary_path.is_file():
+        log.info("reusing %s (fps from its summary)", out_csv)
+        run = {
+            "summary": json.loads(summary_path.read_text()),
+            "wall_s": None,
+            "cpu_s": None,
+            "command": None,
+        }
+    else:
+        run = run_facelog(facelog, mp4, out_csv, args.extra)
     det_fps = yunet_detect_fps(mp4, args.det_frames) if args.det_frames else None
+    own_fps = own_detect_fps(mp4, args.det_frames, args.extra) if args.det_frames else None
     tracks = out_csv.with_suffix(".tracks.csv")
     res = score(gt, out_csv, tracks if tracks.is_file() else None)
     timings = run["summary"].get("timings", {})
@@ -115,10 +164,12 @@ def bench_preset(args: argparse.Namespace, preset: str, facelog: list[str]) -> d
         "label": args.label,
         "command": run["command"],
         "fps": fps,
-        "wall_s": round(run["wall_s"], 2),
-        "cpu_ms_per_frame": round(run["cpu_s"] * 1000 / frames, 1),
+        "wall_s": None if run["wall_s"] is None else round(run["wall_s"], 2),
+        "cpu_ms_per_frame": None if run["cpu_s"] is None else round(run["cpu_s"] * 1000 / frames, 1),
         "det_fps_full_frame_yunet": round(det_fps, 2) if det_fps else None,
         "fps_ratio": round(fps / det_fps, 3) if fps and det_fps else None,
+        "det_fps_own": round(own_fps, 2) if own_fps else None,
+        "fps_ratio_own": round(fps / own_fps, 3) if fps and own_fps else None,
         "detector": run["summary"].get("detector"),
         "model": run["summary"].get("model"),
         "persons_reported": run["summary"].get("persons"),
@@ -136,7 +187,8 @@ def _f(v: Any, digits: int = 3) -> str:
 def summary_table(results: list[dict[str, Any]]) -> str:
     """One Markdown table row per (label, preset)."""
     head = (
-        "| preset | label | detector | fps | det-only fps | ratio | CPU ms/frame | recall>=32 | recall>=40 "
+        "| preset | label | detector | fps | own det-only fps | ratio | YuNet full-frame fps | ratio "
+        "| CPU ms/frame | recall>=32 | recall>=40 "
         "| precision | IDF1 | ID sw | split | repl. new id | frame MAE / gender "
         "| person last-smooth MAE / gender | person tracks.csv MAE / gender |"
     )
@@ -146,6 +198,7 @@ def summary_table(results: list[dict[str, Any]]) -> str:
         pf, ls, tc = d["per_frame"], pp.get("last_smooth") or {}, pp.get("tracks_csv") or {}
         lines.append(
             f"| {r['preset']} | {run['label']} | {run['detector']} | {_f(run['fps'], 1)} "
+            f"| {_f(run['det_fps_own'], 1)} | {_f(run['fps_ratio_own'], 2)} "
             f"| {_f(run['det_fps_full_frame_yunet'], 1)} | {_f(run['fps_ratio'], 2)} "
             f"| {_f(run['cpu_ms_per_frame'], 1)} | {_f(d['recall_ge32'])} | {_f(d['recall_ge40'])} "
             f"| {_f(d['precision'])} | {_f(i['idf1'])} | {i['id_switches']} | {_f(i['people_split'], 2)} "
@@ -172,6 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--facelog", default=str(Path(sys.executable).parent / "facelog"), help="facelog command")
     ap.add_argument("--det-frames", type=int, default=150, help="frames for detect-only fps (0 = skip)")
     ap.add_argument("--json", type=Path, help="write all results here")
+    ap.add_argument("--reuse", action="store_true", help="score existing runs/LABEL/NAME.csv, do not rerun")
     args = ap.parse_args(argv)
     args.extra = extra
     logging.basicConfig(level=logging.INFO, format="%(message)s")
