@@ -89,30 +89,12 @@ def build_engine(
     onnx_path, out_path = Path(onnx_path), Path(out_path)
     precision = as_precision(str(precision))
     profile = profile or BatchProfile()
-    if workspace_mb < 1:
-        raise ValueError(f"workspace_mb must be >= 1, got {workspace_mb}")
-    if not onnx_path.is_file():
-        raise FileNotFoundError(f"ONNX model not found: {onnx_path}")
-    if precision == "int8":
-        from facelog.engines.quantize import check_tensorrt_qdq, is_qdq_model
-
-        if not is_qdq_model(onnx_path):
-            raise ValueError(
-                f"int8 needs a Q/DQ model (explicit quantization), {onnx_path.name} has no QuantizeLinear "
-                "nodes; run `facelog engine build MODEL.onnx --precision int8 --calib FOLDER_OR_CSV`, "
-                "which quantizes first"
-            )
-        check_tensorrt_qdq(onnx_path)
-
+    _check_build_inputs(onnx_path, precision, workspace_mb)
     logger = trt.Logger(trt.Logger.WARNING)
     builder = trt.Builder(logger)
     network = builder.create_network(0)  # explicit batch is the only mode in TensorRT 10
-    parser = trt.OnnxParser(network, logger)
-    if not parser.parse_from_file(str(onnx_path)):
-        errs = [parser.get_error(i) for i in range(parser.num_errors)]
-        errors = "; ".join(f"node {e.node_name() or e.node()}: {e.desc()}" for e in errs)
-        raise EngineBuildError(f"TensorRT's ONNX parser rejected {onnx_path.name}: {errors}")
-
+    parser = trt.OnnxParser(network, logger)  # keep it alive while the network is used
+    _parse_onnx(parser, onnx_path)
     config = builder.create_builder_config()
     config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, workspace_mb * 1024 * 1024)
     _set_precision(builder, config, precision)
@@ -140,8 +122,34 @@ def build_engine(
     )
     if cache is not None and timing_cache is not None:
         timing_cache.parent.mkdir(parents=True, exist_ok=True)
-        timing_cache.write_bytes(memoryview(cache.serialize()))
+        write_bytes_atomic(timing_cache, memoryview(cache.serialize()))
     return out_path
+
+
+def _check_build_inputs(onnx_path: Path, precision: Precision, workspace_mb: int) -> None:
+    """Raise before TensorRT starts: a bad workspace, a missing model, int8 without Q/DQ nodes."""
+    if workspace_mb < 1:
+        raise ValueError(f"workspace_mb must be >= 1, got {workspace_mb}")
+    if not onnx_path.is_file():
+        raise FileNotFoundError(f"ONNX model not found: {onnx_path}")
+    if precision == "int8":
+        from facelog.engines.quantize import check_tensorrt_qdq, is_qdq_model
+
+        if not is_qdq_model(onnx_path):
+            raise ValueError(
+                f"int8 needs a Q/DQ model (explicit quantization), {onnx_path.name} has no QuantizeLinear "
+                "nodes; run `facelog engine build MODEL.onnx --precision int8 --calib FOLDER_OR_CSV`, "
+                "which quantizes first"
+            )
+        check_tensorrt_qdq(onnx_path)
+
+
+def _parse_onnx(parser: trt.OnnxParser, onnx_path: Path) -> None:
+    """Fill the parser's network from ``onnx_path``; raise with TensorRT's messages when it cannot."""
+    if not parser.parse_from_file(str(onnx_path)):
+        errs = [parser.get_error(i) for i in range(parser.num_errors)]
+        errors = "; ".join(f"node {e.node_name() or e.node()}: {e.desc()}" for e in errs)
+        raise EngineBuildError(f"TensorRT's ONNX parser rejected {onnx_path.name}: {errors}")
 
 
 def _set_precision(builder: trt.Builder, config: trt.IBuilderConfig, precision: Precision) -> None:

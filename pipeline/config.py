@@ -28,7 +28,7 @@ from pydantic import (
 )
 
 from facelog.engines.base import did_you_mean
-from facelog.pipeline.errors import ConfigError
+from facelog.pipeline.errors import ConfigError, first_line
 
 __all__ = [
     "AppConfig",
@@ -384,8 +384,7 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
         try:
             loaded = yaml.safe_load(p.read_text(encoding="utf-8"))
         except (yaml.YAMLError, UnicodeDecodeError) as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ConfigError(f"config {p} is not valid YAML: {first}") from exc
+            raise ConfigError(f"config {p} is not valid YAML: {first_line(exc)}") from exc
         if loaded is None:
             loaded = {}
         if not isinstance(loaded, dict):

@@ -9,7 +9,19 @@ class FacelogError(Exception):
     """Base of every error the CLI reports as one line without a traceback."""
 
 
-__all__ = ["ConfigError", "FacelogError", "ModelError", "SourceError"]
+__all__ = ["ConfigError", "FacelogError", "ModelError", "SourceError", "first_line"]
+
+
+def first_line(message: object) -> str:
+    """The first non-empty line of ``message`` (an exception or a string), or the exception's type name.
+
+    Every one-line error report (the CLI's ``facelog: error: ...``, a batch file's recorded error)
+    is made with this.
+    """
+    text = str(message).strip()
+    if text:
+        return text.splitlines()[0]
+    return type(message).__name__ if isinstance(message, BaseException) else "unknown error"
 
 
 class SourceError(FacelogError):

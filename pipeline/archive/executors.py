@@ -19,6 +19,8 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from facelog.pipeline.errors import first_line
+
 if TYPE_CHECKING:
     from facelog.pipeline.config import AppConfig
 
@@ -67,8 +69,9 @@ class _Pending:
 
 
 def _error_text(exc: BaseException) -> str:
-    msg = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {msg[0] if msg else ''}".rstrip(": ")
+    """``Type: first line`` (the type helps when a library's message alone is vague)."""
+    line = first_line(exc)
+    return type(exc).__name__ if line == type(exc).__name__ else f"{type(exc).__name__}: {line}"
 
 
 class Worker:

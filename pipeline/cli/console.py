@@ -4,15 +4,9 @@ from __future__ import annotations
 
 import sys
 
+from facelog.pipeline.errors import first_line
+
 USAGE_EXIT = 2  # bad usage, config, model or backend
-
-
-def first_line(message: object) -> str:
-    """The first non-empty line of ``message`` (an exception or a string), or its type name."""
-    text = str(message).strip()
-    if text:
-        return text.splitlines()[0]
-    return type(message).__name__ if isinstance(message, BaseException) else "unknown error"
 
 
 def print_error(message: object) -> None:
