@@ -116,10 +116,7 @@ class OnnxRuntimeConfig(_Section):
     threads: int = Field(default=1, ge=0)
 
 
-class TensorRTConfig(_Section):
-    """TensorRT (GPU). None: ``engines.registry``'s default (fp16, batch 1..32..128, 1024 MiB, GPU 0)."""
-
-    kind: Literal["tensorrt"]
+class _TensorRTOptions(_Section):
     precision: Literal["fp32", "fp16", "int8"] | None = None
     device: int | None = Field(default=None, ge=0)
     max_batch: int | None = Field(default=None, gt=0)
@@ -130,7 +127,13 @@ class TensorRTConfig(_Section):
     calib_images: int | None = Field(default=None, gt=0)
 
 
-class AutoBackendConfig(_Section):
+class TensorRTConfig(_TensorRTOptions):
+    """TensorRT (GPU). None: ``engines.registry``'s default (fp16, batch 1..32..128, 1024 MiB, GPU 0)."""
+
+    kind: Literal["tensorrt"]
+
+
+class AutoBackendConfig(_TensorRTOptions):
     """``auto``: TensorRT, else ORT CUDA, else ORT CPU (``engines.registry.choose_backend``).
 
     It takes the options of every kind; once resolved, an option set here that the chosen backend
@@ -139,14 +142,6 @@ class AutoBackendConfig(_Section):
 
     kind: Literal["auto"] = "auto"
     threads: int = Field(default=1, ge=0)
-    precision: Literal["fp32", "fp16", "int8"] | None = None
-    device: int | None = Field(default=None, ge=0)
-    max_batch: int | None = Field(default=None, gt=0)
-    opt_batch: int | None = Field(default=None, gt=0)
-    workspace_mb: int | None = Field(default=None, gt=0)
-    cache_dir: str | None = None
-    calib: str | None = None
-    calib_images: int | None = Field(default=None, gt=0)
 
 
 # Inference backend, chosen by ``facelog.engines.registry`` from ``kind`` (never from a file suffix).

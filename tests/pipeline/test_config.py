@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from pathlib import Path
 
 import pytest
@@ -97,3 +98,35 @@ def test_empty_file_means_defaults(tmp_path: Path) -> None:
     p = tmp_path / "empty.yaml"
     p.write_text("")
     assert load_config(p) == load_config()
+
+
+@pytest.mark.parametrize(
+    "backend, match",
+    [
+        ({"kind": "onnxruntime", "threads": 2}, None),
+        ({"kind": "tensorrt", "precision": "int8", "max_batch": 64}, None),
+        ({"precision": "int8"}, None),  # auto takes every option; checked once resolved
+        ({"kind": "onnxruntime", "precision": "fp16"}, r"precision' .* not apply to backend onnxruntime"),
+        ({"kind": "tensorrt", "threads": 2}, r"'backend\.threads' .* does not apply to backend tensorrt"),
+        ({"kind": "onnxruntime-cuda", "precison": "fp16"}, r"did you mean 'backend\.precision'"),
+        ({"kind": "TensorRT"}, r"backend\.kind must be one of auto, onnxruntime, onnxruntime-cuda, tensorrt"),
+    ],
+    ids=["ort", "trt", "auto-any", "ort-trt-option", "trt-ort-option", "misspelled", "bad-kind"],
+)
+def test_backend_config_is_typed_per_kind(backend: dict, match: str | None) -> None:
+    ctx = pytest.raises(ConfigError, match=match) if match else nullcontext()
+    with ctx:
+        cfg = load_config(None, {"backend": backend})
+        assert cfg.backend.kind == backend.get("kind", "auto")
+
+
+def test_auto_backend_options_are_checked_against_what_it_resolved_to() -> None:
+    from facelog.pipeline.config import backend_options
+
+    cfg = load_config(None, {"backend.precision": "int8"})
+    with pytest.raises(ConfigError, match=r"backend\.precision does not apply to backend onnxruntime "
+                                          r"\(backend auto resolved to onnxruntime"):  # fmt: skip
+        backend_options(cfg.backend, "onnxruntime")
+    assert backend_options(cfg.backend, "tensorrt") == {"precision": "int8"}
+    assert backend_options(load_config(None).backend, "tensorrt") == {}  # defaults never get in the way
+    assert backend_options(load_config(None).backend, "onnxruntime") == {"threads": 1}
