@@ -1,7 +1,7 @@
 """Score facelog's output on a synthetic CCTV clip against its ground truth (``cctv_synth``).
 
     python benchmarks/cctv_score.py --gt DIR/NAME.gt.csv --frames OUT.csv [--tracks OUT.tracks.csv]
-        [--json result.json] [--replace-frames 10]
+        [--json result.json] [--replace-frames 10] [--detection-only]
 
 Definitions (all from the GT file and facelog's CSVs; nothing is tuned per detector):
 
@@ -100,8 +100,9 @@ def detection_metrics(gt: pd.DataFrame, det: pd.DataFrame) -> dict[str, Any]:
     fp = det[det["status"] == "fp"]
     fp_w = (fp["x2"] - fp["x1"]).to_numpy()
     tp_px = tp_gt["face_px"].to_numpy()
-    age_err = np.abs(tp["age"].to_numpy(float) - tp_gt["age"].to_numpy(float))
-    gender_ok = tp["gender"].to_numpy() == tp_gt["gender"].to_numpy()
+    labelled = "age" in det.columns and "gender" in det.columns and len(tp) > 0
+    age_err = np.abs(tp["age"].to_numpy(float) - tp_gt["age"].to_numpy(float)) if labelled else None
+    gender_ok = tp["gender"].to_numpy() == tp_gt["gender"].to_numpy() if labelled else None
     by_size = {}
     for lo, hi in SIZE_BUCKETS:
         n_gt = int(((care["face_px"] >= lo) & (care["face_px"] < hi)).sum())
@@ -113,8 +114,8 @@ def detection_metrics(gt: pd.DataFrame, det: pd.DataFrame) -> dict[str, Any]:
             "fp": n_fp,
             "recall": _ratio(n_tp, n_gt),
             "precision": _ratio(n_tp, n_tp + n_fp),
-            "age_mae": round(float(age_err[in_b].mean()), 2) if n_tp else None,
-            "gender_acc": round(float(gender_ok[in_b].mean()), 4) if n_tp else None,
+            "age_mae": round(float(age_err[in_b].mean()), 2) if n_tp and age_err is not None else None,
+            "gender_acc": round(float(gender_ok[in_b].mean()), 4) if n_tp and gender_ok is not None else None,
         }
     out: dict[str, Any] = {"by_size": by_size, "tp": len(tp), "fp": len(fp), "gt": len(care)}
     for px in (32, 40):
@@ -125,8 +126,8 @@ def detection_metrics(gt: pd.DataFrame, det: pd.DataFrame) -> dict[str, Any]:
     out["precision"] = _ratio(len(tp), len(tp) + len(fp))
     out["per_frame"] = {
         "n": len(tp),
-        "age_mae": round(float(age_err.mean()), 3) if len(tp) else None,
-        "gender_acc": round(float(gender_ok.mean()), 4) if len(tp) else None,
+        "age_mae": round(float(age_err.mean()), 3) if age_err is not None else None,
+        "gender_acc": round(float(gender_ok.mean()), 4) if gender_ok is not None else None,
     }
     return out
 
@@ -189,10 +190,26 @@ def per_person_metrics(gt: pd.DataFrame, det: pd.DataFrame, tracks: pd.DataFrame
 
 
 def score(
-    gt_path: Path, frames_path: Path, tracks_path: Path | None, replace_frames: int = 10
+    gt_path: Path,
+    frames_path: Path,
+    tracks_path: Path | None,
+    replace_frames: int = 10,
+    detection_only: bool = False,
 ) -> dict[str, Any]:
-    """All metrics of one clip as a JSON-ready dict."""
+    """All metrics of one clip as a JSON-ready dict.
+
+    ``detection_only``: the CSV needs only ``frame_index,x1,y1,x2,y2`` (a detector's output); identity
+    and per-person metrics are left out.
+    """
     gt = read_gt(gt_path)
+    if detection_only:
+        det = match_frames(gt, read_csv_checked(frames_path, ("frame_index", *BOX), "detections CSV"))
+        res = {
+            "gt_file": str(gt_path),
+            "frames_file": str(frames_path),
+            "detection": detection_metrics(gt, det),
+        }
+        return res | {"gt": {"persons": int(gt["person_id"].nunique()), "care_rows": int(gt["care"].sum())}}
     det = read_csv_checked(frames_path, FRAME_COLUMNS, "frame CSV")
     tracks = read_csv_checked(tracks_path, TRACK_COLUMNS, "tracks CSV") if tracks_path else None
     det = match_frames(gt, det)
@@ -219,7 +236,7 @@ def _fmt(v: Any) -> str:
 
 def print_report(res: dict[str, Any]) -> None:
     """Compact text table of one result (CLI output)."""
-    d, i, pp = res["detection"], res["identity"], res["per_person"]
+    d, i, pp = res["detection"], res.get("identity"), res.get("per_person") or {}
     print(f"{res['frames_file']}: {res['gt']['persons']} persons, {res['gt']['care_rows']} GT faces")
     print("size      gt     recall  precision  age_mae  gender")
     for name, b in d["by_size"].items():
@@ -231,6 +248,8 @@ def print_report(res: dict[str, Any]) -> None:
         f"recall>=32 {_fmt(d['recall_ge32'])}  recall>=40 {_fmt(d['recall_ge40'])}  "
         f"precision {_fmt(d['precision'])}  (tp {d['tp']}, fp {d['fp']})"
     )
+    if i is None:
+        return
     print(
         f"IDF1 {_fmt(i['idf1'])}  MOTA {_fmt(i['mota'])}  ID switches {i['id_switches']}  "
         f"fragmentations {i['fragmentations']}  tracks {i['tracks']} for {i['persons_matched']} persons"
@@ -258,10 +277,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tracks", type=Path, help="facelog's OUT.tracks.csv (per-track answers)")
     ap.add_argument("--json", type=Path, help="write the result here")
     ap.add_argument("--replace-frames", type=int, default=10, help="max gap of a replacement event")
+    ap.add_argument(
+        "--detection-only", action="store_true", help="--frames holds boxes only (frame_index,x1,y1,x2,y2)"
+    )
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
-        res = score(args.gt, args.frames, args.tracks, args.replace_frames)
+        res = score(args.gt, args.frames, args.tracks, args.replace_frames, args.detection_only)
     except ValueError as e:
         log.error("%s", e)
         return 2
