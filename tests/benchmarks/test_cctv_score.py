@@ -90,3 +90,15 @@ def test_missing_column_is_reported(tmp_path: Path) -> None:
     pd.read_csv(d).drop(columns=["track_id"]).to_csv(d, index=False)
     with pytest.raises(GroundTruthError, match="lacks columns \\['track_id'\\]"):
         score(g, d, None)
+
+
+def test_detection_only_needs_boxes_only(tmp_path: Path) -> None:
+    gt = [_gt_row(f, 0, 100) for f in range(4)]
+    det = [
+        {k: r[k] for k in ("frame_index", "x1", "y1", "x2", "y2")}
+        for r in (_det_row(f, 0, 100) for f in range(3))
+    ]
+    res = score(*_write(tmp_path, gt, det), None, detection_only=True)
+    assert res["detection"]["recall"] == 0.75
+    assert res["detection"]["per_frame"]["age_mae"] is None
+    assert "identity" not in res
