@@ -20,8 +20,9 @@ Per processed frame:
    colour of the clothes below the face), a pair whose cosine distance to the track's appearance
    (the nearer of the EMA and the last vector) exceeds the cue's limit is forbidden, so a different
    person at a just-vacated spot starts a new track. On the shared real clips the face embedding
-   alone separates people weakly (same-frame pairs of different people: median 0.16); the body
-   colour separates them well; either gate may forbid a match.
+   alone separates people weakly (different people in one frame: median distance 0.16); the body
+   colour separates them well (median 0.67, same person at most 0.06); either gate may forbid a
+   match.
 5. Every unmatched detection starts a new track, so every detection gets an id. A track born from a
    high-score detection is confirmed at once; one born from a low-score detection is *tentative*:
    it ends unless matched at the next processed frame (then it is confirmed). ``TrackStep.confirmed``
@@ -62,7 +63,9 @@ class TrackerParams:
             same-person match of real faces in the shared clips exceeds 0.15, 0.5% of same-face pairs
             of UTKFace validation faces under independent degradations do, and 89% of pairs of
             different UTKFace faces (61% of same-gender pairs within 5 years of age) exceed it.
-        max_body_distance: the same gate for the body colour descriptor (``body_histogram``).
+        max_body_distance: the same gate for the body colour descriptor (``body_histogram``). On the
+            shared clips' real faces no same-track pair exceeds 0.06; 84% of pairs of different
+            people in one frame exceed 0.2 (the face embedding: 25%).
         embedding_momentum: EMA weight of the old appearance when a new vector arrives.
         std_position: Kalman measurement and process noise of positions and sizes, per unit of box size.
         std_velocity: Kalman process noise of velocities, per unit of box size per frame.
@@ -77,7 +80,7 @@ class TrackerParams:
     max_size_ratio: float = 2.0
     max_lost_frames: int = 10
     max_cosine_distance: float = 0.2
-    max_body_distance: float = 0.3
+    max_body_distance: float = 0.2
     embedding_momentum: float = 0.8
     std_position: float = 0.05
     std_velocity: float = 0.02
@@ -440,23 +443,30 @@ def body_histogram(image_bgr: np.ndarray, xyxy: np.ndarray) -> np.ndarray:
     boxes = np.asarray(xyxy, np.float64)
     if boxes.ndim != 2 or boxes.shape[1] != 4:
         raise ValueError(f"xyxy must be (n, 4), got {boxes.shape}")
-    out = np.zeros((len(boxes), 48), np.float32)
+    regions, owner = [], []
     for i, (x1, y1, x2, y2) in enumerate(boxes):
         w, h, cx = x2 - x1, y2 - y1, (x1 + x2) / 2
         top, bottom = int(max(0.0, y2 + 0.3 * h)), int(min(img.shape[0], y2 + 2.0 * h))
         left, right = int(max(0.0, cx - w)), int(min(img.shape[1], cx + w))
         if (bottom - top) * (right - left) < 64:
             continue
-        px = img[top:bottom, left:right].reshape(-1, 3).astype(np.float64)
+        step = max(1, int(np.sqrt((bottom - top) * (right - left) / 1024)))  # ~1,000 pixels suffice
+        regions.append(img[top:bottom:step, left:right:step].reshape(-1, 3))
+        owner.append(np.full(len(regions[-1]), i))
+    hist = np.zeros(len(boxes) * 48)
+    if regions:  # all faces at once: per-call numpy overhead dominates for small regions
+        px = np.concatenate(regions).astype(np.float64)
+        base = np.concatenate(owner) * 48
         b, g, r = px.T
         v, c = px.max(1), np.maximum(px.max(1) - px.min(1), 1e-9)
         hue = np.where(v == r, ((g - b) / c) % 6, np.where(v == g, (b - r) / c + 2, (r - g) / c + 4))  # 0..6
-        sat = c / np.maximum(v, 1e-9)
-        sat_bin = np.minimum((sat * 4).astype(int), 3)
+        sat_bin = np.minimum((c / np.maximum(v, 1e-9) * 4).astype(int), 3)
         pos = hue * 2 - 0.5  # hue bins are circular: split each pixel between its two nearest bins
         low = np.floor(pos)
         upper = pos - low
-        hist = np.bincount(low.astype(int) % 12 * 4 + sat_bin, 1 - upper, minlength=48)
-        hist = np.sqrt(hist + np.bincount((low.astype(int) + 1) % 12 * 4 + sat_bin, upper, minlength=48))
-        out[i] = hist / np.linalg.norm(hist)
-    return out
+        for shift, share in ((0, 1 - upper), (1, upper)):
+            idx = base + (low.astype(int) + shift) % 12 * 4 + sat_bin
+            hist += np.bincount(idx, share, minlength=len(hist))
+    hist = np.sqrt(hist.reshape(len(boxes), 48))
+    norm = np.linalg.norm(hist, axis=1, keepdims=True)
+    return np.where(norm > 0, hist / np.maximum(norm, 1e-12), 0.0).astype(np.float32)

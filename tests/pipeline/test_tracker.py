@@ -218,6 +218,7 @@ def test_body_histogram_tells_clothes_apart() -> None:
     assert red.shape == (2, 48) and red.dtype == np.float32
     assert float(red[0] @ red2[0]) > 0.9 and float(red[0] @ blue[0]) < 0.5
     assert not red[1].any(), "region below the image: unknown (zeros)"
+    assert tracker_mod.body_histogram(_scene((0, 0, 0)), np.zeros((0, 4))).shape == (0, 48)
     with pytest.raises(ValueError, match=r"xyxy must be \(n, 4\)"):
         tracker_mod.body_histogram(_scene((0, 0, 0)), np.zeros(4))
     with pytest.raises(ValueError, match=r"image must be \(H, W, 3\)"):
