@@ -25,6 +25,8 @@ MAX_TRIES = 40
 TOWARD_CAMERA_SHARE = 0.2  # walkers who come down the frame toward the camera and grow
 # Shutter open for this share of the frame interval (1/250 .. 1/62 s at 25 fps): mean motion blur length.
 EXPOSURE_SHARE = (0.1, 0.4)
+ARRIVAL_SPAN = (-0.15, 0.85)  # arrivals, as shares of the clip (< 0: in view when it starts)
+VANISH_SHARE = 0.3  # expected replacements per arrival at replace_share 0.2 (1.5 x share, capped by length)
 
 
 @dataclass(frozen=True, eq=False)
@@ -165,12 +167,16 @@ def _try_place(
     people: list[Person],
     first: int,
     at: tuple[float, float, float] | None,
-) -> tuple[np.ndarray, tuple[float, float]] | None:
+) -> tuple[int, np.ndarray, tuple[float, float]] | None:
+    """A path from frame ``first`` (< 0: the person is already there when the clip starts)."""
     make = _walk if preset.mode == "walk" else _static
     for _ in range(MAX_TRIES):
         path, vel = make(preset, rng, preset.frames - first, at)
-        if len(path) >= 8 and not _overlaps(first, path, people):
-            return path, vel
+        start = first
+        if first < 0:  # rows before frame 0 are dropped (a path starts when the face is in view)
+            path, start = path[-first:], 0
+        if len(path) >= 8 and not _overlaps(start, path, people):
+            return start, path, vel
     return None
 
 
@@ -190,33 +196,49 @@ def plan_people(preset: Preset, faces: pd.DataFrame, seed: int) -> list[Person]:
         raise ValueError(f"preset {preset.name} wants {preset.people} people, only {len(faces)} faces")
     face_rows = rng.permutation(len(faces))[: preset.people]
     people: list[Person] = []
-    for first in np.sort(rng.uniform(0, preset.frames * 0.8, preset.people * 4)).astype(int):
-        t, at = int(first), None
-        while len(people) < preset.people and t < preset.frames - 8:
-            placed = _try_place(preset, rng, people, t, at)
-            if placed is None:
-                break
-            path, vel = placed
-            vanish = rng.random() < preset.replace_share * 1.5 and len(path) >= 20
-            if vanish:
-                path = path[: int(rng.integers(len(path) * 3 // 10, len(path) * 7 // 10))]
-            row = int(face_rows[len(people)])
-            people.append(
-                Person(
-                    person_id=len(people),
-                    face_row=row,
-                    age=float(faces.age.iloc[row]),
-                    gender=str(faces.gender.iloc[row]),
-                    first_frame=t,
-                    path=path,
-                    velocity=vel,
-                    **_look(rng, vel),
-                )
-            )
-            if not vanish:
-                break
-            t, at = t + len(path) + int(rng.integers(1, 5)), (path[-1, 0], path[-1, 1], path[-1, 2])
+    # Arrivals spread over the clip: about people / (1 + vanish share) arrivals, placed in random
+    # order (so running out of people drops random ones, not the last ones), then extra arrivals
+    # until the count is reached. Each arrival may bring replacements.
+    n_first = max(1, round(preset.people / (1 + VANISH_SHARE * preset.replace_share / 0.2)))
+    firsts = rng.uniform(*ARRIVAL_SPAN, n_first) * preset.frames
+    extras = rng.uniform(*ARRIVAL_SPAN, preset.people * 4) * preset.frames
+    for first in np.concatenate([firsts, extras]):
+        if len(people) >= preset.people:
+            break
+        _arrive(preset, rng, people, int(first), faces, face_rows)
+    people.sort(key=lambda q: q.first_frame)
+    people = [replace(q, person_id=i) for i, q in enumerate(people)]
     return _link_replacements(people)
+
+
+def _arrive(preset: Preset, rng: np.random.Generator, people: list[Person], t: int, faces: pd.DataFrame,
+            face_rows: np.ndarray) -> None:  # fmt: skip
+    """Place one arriving person at frame ``t`` and, when it vanishes mid-frame, its replacements."""
+    at: tuple[float, float, float] | None = None
+    while len(people) < preset.people and t < preset.frames - 8:
+        placed = _try_place(preset, rng, people, t, at)
+        if placed is None:
+            return
+        t, path, vel = placed
+        vanish = rng.random() < preset.replace_share * 1.5 and len(path) >= 20
+        if vanish:
+            path = path[: int(rng.integers(len(path) * 3 // 10, len(path) * 7 // 10))]
+        row = int(face_rows[len(people)])
+        people.append(
+            Person(
+                person_id=len(people),
+                face_row=row,
+                age=float(faces.age.iloc[row]),
+                gender=str(faces.gender.iloc[row]),
+                first_frame=t,
+                path=path,
+                velocity=vel,
+                **_look(rng, vel),
+            )
+        )
+        if not vanish:
+            return
+        t, at = t + len(path) + int(rng.integers(1, 5)), (path[-1, 0], path[-1, 1], path[-1, 2])
 
 
 def _link_replacements(people: list[Person]) -> list[Person]:
