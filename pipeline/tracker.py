@@ -24,9 +24,10 @@ Per processed frame:
    colour separates them well (median 0.67, same person at most 0.06); either gate may forbid a
    match.
 5. Every unmatched detection starts a new track, so every detection gets an id. A track born from a
-   high-score detection is confirmed at once; one born from a low-score detection is *tentative*:
-   it ends unless matched at the next processed frame (then it is confirmed). ``TrackStep.confirmed``
-   tells them apart, so a caller may drop one-frame tentative tracks from a per-person log.
+   high-score detection is confirmed at once; one born from a low-score detection is *tentative*
+   until matched again, and ends after ``max_tentative_lost_frames`` frames without a match.
+   ``TrackStep.confirmed`` tells them apart, so a caller may drop never-confirmed tracks (typically
+   one-frame false positives) from a per-person log.
 6. An unmatched track is *lost*: it keeps being predicted and can be matched again for
    ``max_lost_frames`` frames after its last detection, then it ends.
 
@@ -57,6 +58,9 @@ class TrackerParams:
             centre similarity reaches 0; 0 disables it (IoU only).
         max_size_ratio: pairs whose box sizes differ by more than this factor never match.
         max_lost_frames: frames (of ``frame_index``) a track survives without a detection.
+        max_tentative_lost_frames: the same for a tentative track (born from a low-score detection
+            and not matched since); short, so a low-score false positive ends soon, but not 0, so a
+            real face first seen at a low score survives a missed frame.
         max_cosine_distance: appearance gate: largest cosine distance (1 - cosine similarity) of a
             detection to its track's appearance (the nearer of the EMA and the last embedding); only
             used when embeddings are given. 0.2 was measured on model 1.2.1's ``embedding``: no
@@ -71,6 +75,8 @@ class TrackerParams:
         std_velocity: Kalman process noise of velocities, per unit of box size per frame.
         init_std_velocity: initial velocity uncertainty, per unit of box size per frame (large, so
             the second detection of a fast face sets the velocity almost entirely).
+        match_last_box: a lost track may also match near its last detection, not only near its
+            predicted box (OC-SORT's observation-centric recovery: someone who stopped while missed).
     """
 
     high_score: float = 0.7
@@ -79,20 +85,22 @@ class TrackerParams:
     center_radius: float = 1.0
     max_size_ratio: float = 2.0
     max_lost_frames: int = 10
+    max_tentative_lost_frames: int = 2
     max_cosine_distance: float = 0.2
     max_body_distance: float = 0.2
     embedding_momentum: float = 0.8
     std_position: float = 0.05
     std_velocity: float = 0.02
     init_std_velocity: float = 0.5
+    match_last_box: bool = True
 
     def __post_init__(self) -> None:
         for name in ("match_high", "match_low", "high_score", "embedding_momentum"):
             v = getattr(self, name)
             if not 0.0 <= v <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {v}")
-        if self.max_lost_frames < 0:
-            raise ValueError(f"max_lost_frames must be >= 0, got {self.max_lost_frames}")
+        if min(self.max_lost_frames, self.max_tentative_lost_frames) < 0:
+            raise ValueError("max_lost_frames and max_tentative_lost_frames must be >= 0")
         if self.max_size_ratio < 1.0:
             raise ValueError(f"max_size_ratio must be >= 1, got {self.max_size_ratio}")
         for name in ("max_cosine_distance", "max_body_distance"):
@@ -163,6 +171,7 @@ class _Track:
     last_frame: int  # frame of the last matched detection
     predicted_frame: int  # frame the Kalman state refers to
     confirmed: bool
+    last_box: np.ndarray  # the last matched detection (xyxy)
     # per appearance cue ("embedding", "body"): (EMA of the unit vectors, the last unit vector)
     cues: dict[str, tuple[np.ndarray, np.ndarray]]
 
@@ -258,6 +267,13 @@ class Tracker:
         pred = np.array([t.kf.box() for t in tracks], np.float64).reshape(-1, 4)
         sigma = np.array([t.kf.position_std() for t in tracks], np.float64)
         sim = similarity(boxes, pred, p.center_radius, p.max_size_ratio, sigma)
+        lost = np.array([t.last_frame < frame_index - 1 for t in tracks], bool)
+        if p.match_last_box and lost.any():
+            # OC-SORT's observation-centric recovery: a lost face that stopped is where it was seen
+            last = np.array([t.last_box for t in tracks], np.float64)[lost]
+            sim[:, lost] = np.maximum(
+                sim[:, lost], similarity(boxes, last, p.center_radius, p.max_size_ratio)
+            )
         for name, feats in cues.items():
             sim = self._gate(sim, name, feats)
         det_track: dict[int, _Track] = {}
@@ -270,6 +286,7 @@ class Tracker:
                 free[cols[b]] = False
         for i, t in det_track.items():
             t.kf.update(boxes[i])
+            t.last_box = boxes[i]
             t.last_frame, t.confirmed = frame_index, True
             for name, feats in cues.items():
                 if feats[i].any():
@@ -283,6 +300,7 @@ class Tracker:
                 det_track[i] = t = _Track(
                     track_id=self._next_id,
                     kf=_Kalman(boxes[i], p),
+                    last_box=boxes[i],
                     last_frame=frame_index,
                     predicted_frame=frame_index,
                     confirmed=bool(high[i]),
@@ -314,14 +332,14 @@ class Tracker:
         return sim
 
     def _expire(self, frame_index: int, after_match: bool) -> list[int]:
-        """End tracks lost too long (and, after matching, unmatched tentative ones)."""
-        n_lost = self.params.max_lost_frames
+        """End tracks lost too long (tentative ones after ``max_tentative_lost_frames``)."""
         keep: list[_Track] = []
         ended: list[_Track] = []
         for t in self._tracks:
+            limit = self.params.max_lost_frames if t.confirmed else self.params.max_tentative_lost_frames
             gap = frame_index - t.last_frame
             # after matching, the next frame would see `gap` or more missed frames
-            dead = gap > 0 and (not t.confirmed or gap > n_lost) if after_match else gap - 1 > n_lost
+            dead = gap > limit if after_match else gap - 1 > limit
             (ended if dead else keep).append(t)
         self._tracks = keep
         return [t.track_id for t in ended]

@@ -121,16 +121,36 @@ def test_a_gap_in_frame_indices_ends_lost_tracks_before_matching() -> None:
 
 
 def test_low_score_detection_continues_a_track_but_alone_is_tentative() -> None:
-    t = Tracker(TrackerParams(high_score=0.7))
+    t = Tracker(TrackerParams(high_score=0.7, max_tentative_lost_frames=2))
     _step(t, 0, [_box(100, 100, 40)], [0.9])
     step = _step(t, 1, [_box(104, 100, 40), _box(400, 100, 40)], [0.4, 0.4])
     assert step.track_ids.tolist() == [0, 1]
     assert step.confirmed.tolist() == [True, False]
-    step = _step(t, 2, [_box(108, 100, 40)], [0.9])
-    assert step.track_ids.tolist() == [0] and step.ended == (1,), "unmatched tentative track ends"
-    step = _step(t, 3, [_box(112, 100, 40), _box(400, 100, 40)], [0.9, 0.5])
-    step = _step(t, 4, [_box(400, 100, 40)], [0.5])
-    assert step.track_ids.tolist() == [2] and step.confirmed.tolist() == [True], "matched again: confirmed"
+    assert _step(t, 2, [_box(108, 100, 40)], [0.9]).ended == ()
+    assert _step(t, 3, [_box(112, 100, 40)], [0.9]).ended == ()
+    assert _step(t, 4, [_box(116, 100, 40)], [0.9]).ended == (1,), "tentative, 3 frames unmatched: ends"
+    step = _step(t, 5, [_box(120, 100, 40), _box(400, 100, 40)], [0.9, 0.5])
+    assert step.track_ids.tolist() == [0, 2] and step.confirmed.tolist() == [True, False]
+    step = _step(t, 8, [_box(400, 100, 40)], [0.5])
+    assert step.track_ids.tolist() == [2] and step.confirmed.tolist() == [True], "after 2 misses: confirmed"
+
+
+def test_a_face_first_seen_at_a_low_score_survives_a_missed_frame() -> None:
+    t = Tracker()
+    ids = [_step(t, 0, [_box(100, 100, 30)], [0.5]).track_ids.tolist()]
+    _step(t, 1, [])
+    ids += [_step(t, k, [_box(100 + 6 * k, 100, 30)], [0.9]).track_ids.tolist() for k in (2, 3)]
+    assert ids == [[0], [0], [0]]
+
+
+def test_a_walker_who_stops_while_missed_keeps_the_id() -> None:
+    """The Kalman prediction runs on; the last detection is where the face is (OC-SORT recovery)."""
+    t = Tracker()
+    ids = {int(_step(t, k, [_box(50 + 12 * k, 100, 26)]).track_ids[0]) for k in range(8)}
+    for k in (8, 9):
+        _step(t, k, [])
+    ids |= {int(_step(t, k, [_box(50 + 12 * 7 + 2, 100, 26)]).track_ids[0]) for k in (10, 11)}
+    assert ids == {0}
 
 
 def test_empty_frames_are_fine() -> None:
