@@ -25,6 +25,12 @@ MAX_TRIES = 40
 TOWARD_CAMERA_SHARE = 0.2  # walkers who come down the frame toward the camera and grow
 # Shutter open for this share of the frame interval (1/250 .. 1/62 s at 25 fps): mean motion blur length.
 EXPOSURE_SHARE = (0.1, 0.4)
+# Clothing colours (BGR), dark and grey ones over-represented as in real crowds: two people at one
+# spot may well wear the same colour.
+CLOTHES_BGR = (
+    (25, 25, 25), (35, 35, 40), (60, 60, 60), (110, 110, 110), (200, 200, 200), (90, 50, 30),
+    (140, 90, 50), (50, 50, 150), (60, 110, 60), (150, 170, 190), (40, 70, 110), (30, 30, 30),
+)  # fmt: skip
 ARRIVAL_SPAN = (-0.15, 0.85)  # arrivals, as shares of the clip (< 0: in view when it starts)
 VANISH_SHARE = 0.3  # expected replacements per arrival at replace_share 0.2 (1.5 x share, capped by length)
 
@@ -46,6 +52,7 @@ class Person:
     blur_phase: float
     gain: float
     tint: tuple[float, float, float]
+    clothes: tuple[float, float, float]  # BGR colour of the torso below the face
     replaces: int | None = None  # person_id of the person whose spot this one took
 
     def blur_px(self, k: int) -> float:
@@ -151,7 +158,11 @@ def _overlaps(first: int, path: np.ndarray, people: list[Person]) -> bool:
 
 def _look(rng: np.random.Generator, vel: tuple[float, float]) -> dict[str, Any]:
     tint = 1 + rng.normal(0, 0.05, 3)
+    clothes = np.clip(
+        np.array(CLOTHES_BGR[int(rng.integers(len(CLOTHES_BGR)))]) + rng.normal(0, 12, 3), 0, 255
+    )
     return {
+        "clothes": (float(clothes[0]), float(clothes[1]), float(clothes[2])),
         "defocus_px": float(rng.uniform(0, 0.8)),
         "motion_blur_px": float(np.hypot(*vel) * rng.uniform(*EXPOSURE_SHARE)),
         "blur_period": float(rng.uniform(15, 40)),
