@@ -3,10 +3,10 @@ and ``facelog run`` end to end against full-frame detect-only fps, on ``cctv_syn
 
     python benchmarks/cctv_synth.py --out CLIPS --preset walk1080   # (and walk720, static1080, walk4k)
     nice -n 5 .venv/bin/python benchmarks/detect_scale.py --clips CLIPS \\
-        [--presets walk720,walk1080,static1080] [--frames 100] [--settings full,32,48,64] \\
+        [--presets walk720,walk1080,static1080] [--frames 100] [--step 1] [--settings full,32,48,64] \\
         [--threshold 0.4] [--e2e] [--workers 1x1,2x1] [--repeats 2] [--json OUT.json]
 
-Per clip (its first ``--frames`` frames, decoded once into memory; decode is not timed):
+Per clip (``--frames`` frames, every ``--step``-th, decoded once into memory; decode is not timed):
 
 - ``detect``: one ``YuNetDetector`` per setting. ``full`` runs on full frames (``input_face_px=0``);
   ``MIN[:INPUT[:MAX_SCALE]]`` is ``min_face_px=MIN`` (the frame resized so a MIN-px face is INPUT px
@@ -70,26 +70,29 @@ class Setting:
         return cls(f"min{text}", int(parts[0]), inp, float(parts[2]) if len(parts) > 2 else 1.0)
 
 
-def load_frames(clip: Path, n: int) -> list[np.ndarray]:
-    """The first ``n`` frames of ``clip`` (BGR)."""
+def load_frames(clip: Path, n: int, step: int = 1) -> dict[int, np.ndarray]:
+    """Frame index -> BGR image for ``n`` frames of ``clip``: every ``step``-th from the first."""
     cap = cv2.VideoCapture(str(clip))
-    frames: list[np.ndarray] = []
+    frames: dict[int, np.ndarray] = {}
+    index = 0
     while len(frames) < n:
         ok, img = cap.read()
         if not ok:
             break
-        frames.append(img)
+        if index % step == 0:
+            frames[index] = img
+        index += 1
     cap.release()
     if not frames:
         raise SystemExit(f"cannot read frames from {clip}")
     return frames
 
 
-def run_detector(det: YuNetDetector, frames: list[np.ndarray]) -> tuple[float, float, pd.DataFrame]:
+def run_detector(det: YuNetDetector, frames: dict[int, np.ndarray]) -> tuple[float, float, pd.DataFrame]:
     """(wall s, CPU s, detections as frame_index,x1,y1,x2,y2 rows)."""
     rows: list[tuple[float, ...]] = []
     w0, c0 = time.perf_counter(), time.process_time()
-    for i, img in enumerate(frames):
+    for i, img in frames.items():
         faces = det.detect(img)
         rows.extend((i, *box) for box in faces.xyxy.tolist())
     wall, cpu = time.perf_counter() - w0, time.process_time() - c0
@@ -108,7 +111,11 @@ def accuracy(gt: pd.DataFrame, dets: pd.DataFrame) -> dict[str, Any]:
 
 
 def detect_table(
-    frames: list[np.ndarray], gt: pd.DataFrame, settings: list[Setting], threshold: float | None, repeats: int
+    frames: dict[int, np.ndarray],
+    gt: pd.DataFrame,
+    settings: list[Setting],
+    threshold: float | None,
+    repeats: int,
 ) -> dict[str, dict[str, Any]]:
     """Speed and accuracy per setting, settings interleaved within each round."""
     dets = {
@@ -122,7 +129,7 @@ def detect_table(
         for s in settings
     }
     for d in dets.values():  # warm-up (first call allocates)
-        d.detect(frames[0])
+        d.detect(next(iter(frames.values())))
     walls: dict[str, list[float]] = {k: [] for k in dets}
     cpus: dict[str, list[float]] = {k: [] for k in dets}
     found: dict[str, pd.DataFrame] = {}
@@ -183,12 +190,12 @@ def run_e2e(clip: Path, tmp: Path, name: str, overrides: dict[str, Any]) -> dict
 
 
 def e2e_table(
-    clip: Path, frames: list[np.ndarray], workers: list[str], repeats: int, tmp: Path
+    clip: Path, frames: dict[int, np.ndarray], workers: list[str], repeats: int, tmp: Path
 ) -> dict[str, Any]:
     """Full-frame detect-only fps and ``facelog run`` fps per variant, ratios taken within a round."""
     short = cut_clip(clip, len(frames), tmp / f"{clip.stem}_cut.mp4")
     full = YuNetDetector(YUNET_PATH, input_face_px=0)
-    full.detect(frames[0])
+    full.detect(next(iter(frames.values())))
     variants: dict[str, dict[str, Any]] = {"default": {}}
     for w in workers:
         dw, th = (int(x) for x in w.split("x"))
@@ -245,6 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--presets", default="walk720,walk1080,static1080")
     ap.add_argument("--frames", type=int, default=100)
+    ap.add_argument("--step", type=int, default=1, help="detect table: every STEP-th frame (e2e: the first)")
     ap.add_argument("--settings", default="full,32,48,64", help="'full' and/or min_face_px values")
     ap.add_argument("--threshold", type=float, default=None, help="score threshold (default: the detector's)")
     ap.add_argument("--repeats", type=int, default=2)
@@ -258,15 +266,17 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="detect_scale_") as tmp:
         for preset in [p for p in args.presets.split(",") if p]:
             clip = args.clips / f"{preset}.mp4"
-            frames = load_frames(clip, args.frames)
+            frames = load_frames(clip, args.frames, args.step)
             gt = read_gt(args.clips / f"{preset}.gt.csv")
-            gt = gt[gt["frame_index"] < len(frames)].reset_index(drop=True)
-            log.info("%s: %d frames %dx%d", preset, len(frames), frames[0].shape[1], frames[0].shape[0])
-            results[preset] = {"frames": len(frames), "detect": {}}
+            gt = gt[gt["frame_index"].isin(list(frames))].reset_index(drop=True)
+            h, w = next(iter(frames.values())).shape[:2]
+            log.info("%s: %d frames (every %d-th) %dx%d", preset, len(frames), args.step, w, h)
+            results[preset] = {"frames": len(frames), "step": args.step, "detect": {}}
             results[preset]["detect"] = detect_table(frames, gt, settings, args.threshold, args.repeats)
             if args.e2e:
                 workers = [w for w in args.workers.split(",") if w]
-                results[preset]["e2e"] = e2e_table(clip, frames, workers, args.repeats, Path(tmp))
+                first = load_frames(clip, args.frames) if args.step > 1 else frames
+                results[preset]["e2e"] = e2e_table(clip, first, workers, args.repeats, Path(tmp))
     print_tables(results)
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
