@@ -69,7 +69,7 @@ class DetectorConfig(_Section):
 
     ``auto`` = ``yunet``: YuNet, shipped in the package (offline; ``yunet_path`` or ``$FACELOG_YUNET``
     names another file). ``blazeface``: MediaPipe's full-range model, also shipped (better on heads
-    rolled ~35 degrees; its 192x192 input loses faces under ~50 px in a 720p frame).
+    rolled ~35 degrees; its 192x192 input shrinks a 720p frame 6.7x, so small faces are lost).
     Every face of ``min_face_px`` and more is meant to be found; YuNet runs on the frame resized so
     that such a face is ``input_face_px`` at its input, by at most ``max_input_scale`` (1: never
     enlarged). A larger ``min_face_px`` is faster; faces narrower than 0.8 x ``min_face_px`` are dropped.

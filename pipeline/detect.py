@@ -8,7 +8,7 @@
   pixels, so crops keep every pixel.
 - ``blazeface``: MediaPipe's BlazeFace full-range model (Apache-2.0, shipped), run by OpenCV's TFLite
   importer with our own anchor decoding and NMS. Better on heads rolled ~35 degrees, but its fixed
-  192x192 input loses faces under ~50 px in a 720p frame.
+  192x192 input shrinks a 720p frame 6.7x, so small faces are lost.
 
 Landmarks are (n, 5, 2) in the order right eye, left eye, nose, right mouth corner, left mouth corner
 (subject's right = image left). BlazeFace has a mouth centre only: it fills both mouth corners.
