@@ -16,6 +16,9 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+# The one cache folder ($FACELOG_CACHE, else $XDG_CACHE_HOME/facelog, else ~/.cache/facelog) lives in
+# engines (engines never import pipeline); re-exported so the app has one lookup module.
+from facelog.engines.cache import cache_root as cache_root
 from facelog.pipeline.errors import ModelError
 
 log = logging.getLogger(__name__)
@@ -50,15 +53,6 @@ class ModelFile:
     def pinned(self) -> bool:
         """True when the file is the YuNet release facelog ships (same sha256)."""
         return self.sha256 == YUNET_SHA256
-
-
-def cache_root() -> Path:
-    """The user cache folder (not created): ``$FACELOG_CACHE``, else ``$XDG_CACHE_HOME/facelog``, else
-    ``~/.cache/facelog``."""
-    if os.environ.get("FACELOG_CACHE"):
-        return Path(os.environ["FACELOG_CACHE"]).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base).expanduser() / "facelog"
 
 
 def sha256_of(path: Path) -> str:
