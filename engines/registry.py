@@ -163,3 +163,68 @@ def _load_tensorrt(model_path: Path, opts: dict[str, Any]) -> Backend:
         calib_images=int(opts.get("calib_images", 512)),
     )
     return TensorRTBackend(engine, device=device)
+
+
+INT8_SUFFIX = ".int8.onnx"  # the CPU INT8 twin of ``X.onnx`` lies beside it as ``X.int8.onnx``
+
+
+@dataclass(frozen=True)
+class ModelVariant:
+    """The model file a backend loads, its precision and why (for the run summary)."""
+
+    path: Path
+    precision: str
+    reason: str
+
+
+def pick_model_variant(model_path: str | Path, backend: str, cpu_precision: str = "auto") -> ModelVariant:
+    """Choose between an FP32 model and its INT8 twin for ONNX Runtime on the CPU.
+
+    The twin (``X.int8.onnx`` beside ``X.onnx``) is used by default when its metadata records an
+    accuracy gate that passed at export (``engines.quantize.int8_accepted``) and it was quantized from
+    this very FP32 file (sha256 in its metadata), so a stale twin is never used. Other backends always
+    get the FP32 file (TensorRT makes its own precision choice).
+
+    Args:
+        model_path: the FP32 facelog ONNX model.
+        backend: the resolved backend kind (``choose_backend(...).name``).
+        cpu_precision: ``auto`` (INT8 twin when accepted), ``fp32`` or ``int8`` (the twin, or an error).
+
+    Raises:
+        ValueError: unknown ``cpu_precision``; ``int8`` asked on a backend other than ONNX Runtime's
+            CPU one; ``int8`` asked and no usable twin.
+    """
+    from facelog.engines.fileio import file_sha256
+    from facelog.engines.onnxruntime_backend import read_meta
+    from facelog.engines.quantize import GATE_KEY, int8_accepted
+
+    if cpu_precision not in ("auto", "fp32", "int8"):
+        raise ValueError(f"cpu_precision must be auto, fp32 or int8, got {cpu_precision!r}")
+    path = Path(model_path)
+    if backend != "onnxruntime":
+        if cpu_precision == "int8":
+            raise ValueError(f"model.cpu_precision int8 is for the onnxruntime CPU backend, not {backend}")
+        return ModelVariant(path, "fp32", f"{backend} loads the FP32 model")
+    if cpu_precision == "fp32":
+        return ModelVariant(path, "fp32", "model.cpu_precision: fp32")
+    twin = path.with_name(path.name.removesuffix(".onnx") + INT8_SUFFIX)
+    problem = ""
+    if not twin.is_file():
+        problem = f"no INT8 twin {twin.name} beside the model"
+    else:
+        meta = read_meta(twin)
+        made_from = meta.extra.get("quantization", {}).get("fp32_sha256")
+        if made_from != file_sha256(path):
+            problem = f"{twin.name} was not quantized from this {path.name} (sha256 differs)"
+        elif not int8_accepted(meta):
+            problem = f"{twin.name} failed its accuracy gate at export"
+        else:
+            gate = meta.extra[GATE_KEY]
+            reason = (
+                f"INT8 twin {twin.name}: validation MAE {gate['delta_age_mae_years']:+.3f} years, "
+                f"gender {gate['delta_gender_pts']:+.2f} points vs FP32 (gate passed at export)"
+            )
+            return ModelVariant(twin, "int8", reason)
+    if cpu_precision == "int8":
+        raise ValueError(f"model.cpu_precision int8: {problem}")
+    return ModelVariant(path, "fp32", problem)

@@ -77,8 +77,6 @@ class DetectorConfig(_Section):
 
     kind: Literal["auto", "yunet", "blazeface"] = "auto"
     yunet_path: str | None = None  # another YuNet ONNX; else $FACELOG_YUNET, else the shipped file
-    # No effect: YuNet ships in the package and is never downloaded (kept so older configs still load)
-    download: bool = False
     score_threshold: float | None = Field(default=None, ge=0.0, le=1.0)  # None: the detector's default
     nms: float = Field(default=0.3, gt=0.0, le=1.0)  # IoU above which the weaker box is dropped
     min_face_px: int = Field(default=32, ge=0)  # smallest face to find (box width, frame px); 0: all
@@ -105,6 +103,9 @@ class ModelConfig(_Section):
     """The age/gender model (a facelog ONNX file with ``facelog_meta``)."""
 
     path: str = Field(default_factory=default_model_path)
+    # ONNX Runtime on the CPU: auto = the INT8 twin (X.int8.onnx beside X.onnx) when it passed its
+    # accuracy gate at export and was made from this file; fp32 = never; int8 = the twin or an error
+    cpu_precision: Literal["auto", "fp32", "int8"] = "auto"
 
 
 class OnnxRuntimeConfig(_Section):

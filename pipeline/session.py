@@ -28,7 +28,13 @@ import numpy as np
 from facelog.engines.base import Backend
 from facelog.engines.fileio import file_sha256
 from facelog.engines.preprocess import crops_to_pixels, decode_age
-from facelog.engines.registry import BackendChoice, choose_backend, open_backend, precision_of
+from facelog.engines.registry import (
+    BackendChoice,
+    choose_backend,
+    open_backend,
+    pick_model_variant,
+    precision_of,
+)
 from facelog.pipeline.config import AppConfig, CropConfig, TrackingConfig, backend_options
 from facelog.pipeline.crop import YUNET_FRAMING, Framing, crop_faces
 from facelog.pipeline.detect import Detector, DetectorChoice, choose_detector, make_detector
@@ -177,8 +183,10 @@ class Resolved:
     """What a run uses, resolved from its config before anything heavy is loaded."""
 
     detector: DetectorChoice
-    model_path: Path
+    model_path: Path  # the file the backend loads (the INT8 twin on the CPU by default)
     backend: BackendChoice
+    precision: str  # of that file: fp32 or int8 (TensorRT: its engine's, see resolved_identity)
+    precision_reason: str
 
 
 def resolve(cfg: AppConfig) -> Resolved:
@@ -192,7 +200,12 @@ def resolve(cfg: AppConfig) -> Resolved:
     path = Path(cfg.model.path).expanduser()
     if not path.is_file():
         raise ModelError(f"model file not found: {path} (set model.path or pass --model)")
-    return Resolved(detector, path, choose_backend(cfg.backend.kind))
+    backend = choose_backend(cfg.backend.kind)
+    try:
+        variant = pick_model_variant(path, backend.name, cfg.model.cpu_precision)
+    except ValueError as exc:
+        raise ModelError(str(exc)) from exc
+    return Resolved(detector, variant.path, backend, variant.precision, variant.reason)
 
 
 def resolved_identity(resolved: Resolved, cfg: AppConfig) -> dict[str, str]:
@@ -209,7 +222,12 @@ def resolved_identity(resolved: Resolved, cfg: AppConfig) -> dict[str, str]:
         "detector": det.name,
         "detector_sha256": weights_sha,
         "backend": backend,
-        "precision": precision_of(backend, backend_options(cfg.backend, backend)),
+        "precision": (
+            precision_of(backend, backend_options(cfg.backend, backend))
+            if backend == "tensorrt"
+            else resolved.precision
+        ),
+        "model_sha256": file_sha256(resolved.model_path),
     }
 
 

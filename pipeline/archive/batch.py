@@ -95,7 +95,7 @@ _NOT_HASHED: dict[str, Any] = {
     "batch": True,
     "rtsp": True,
     "model": {"path"},
-    "detector": {"kind", "yunet_path", "download"},
+    "detector": {"kind", "yunet_path"},
     "backend": True,  # hashed as the options the resolved backend takes (below)
     "batching": {"frame_queue", "face_queue", "detect_workers", "max_wait_ms"},
 }

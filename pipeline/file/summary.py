@@ -36,6 +36,9 @@ class RunSummary:
     backend_reason: str
     model: str
     model_path: str
+    model_precision: str  # fp32 or int8 (ONNX Runtime on the CPU loads the INT8 twin by default)
+    model_precision_reason: str
+    detector_input: dict[str, Any]  # frame and detector input size, threshold, min_face_px
     schema_version: int
     sampling: dict[str, Any]
     timings: dict[str, float]
@@ -100,6 +103,8 @@ def build_summary(
         width=info.width, height=info.height, codec=info.codec,
         detector=det.name, detector_reason=det.reason, backend=backend.name, backend_reason=backend.reason,
         model=model, model_path=str(session.resolved.model_path), schema_version=SCHEMA_VERSION,
+        model_precision=session.resolved.precision, model_precision_reason=session.resolved.precision_reason,
+        detector_input=session.detector.describe(),
         sampling=sampling.model_dump(),
         timings={
             "wall_s": round(wall_s, 3),

@@ -65,7 +65,7 @@ def build_archive(root: Path, videos: Path, good: dict[str, str] = GOOD, bad: bo
 def write_config(path: Path, model: Path, yunet: Path, **batch_cfg: object) -> Path:
     """A batch config: the tiny model, YuNet from ../shared, every 2nd frame (keeps the tests fast)."""
     cfg = {
-        "detector": {"kind": "yunet", "yunet_path": str(yunet), "download": False},
+        "detector": {"kind": "yunet", "yunet_path": str(yunet)},
         "model": {"path": str(model)},
         "sampling": {"stride": 2},
         "batch": {"workers": 2, "min_age_s": 0, **batch_cfg},

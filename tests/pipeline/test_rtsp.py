@@ -116,7 +116,7 @@ def make_config(model: Path, yunet: Path, cameras: list[Camera], **rtsp: Any) ->
     section = {**RTSP_TEST_SETTINGS, **rtsp, "cameras": [{"name": c.name, "url": c.url} for c in cameras]}
     overrides = {
         "model": {"path": str(model)},
-        "detector": {"kind": "yunet", "yunet_path": str(yunet), "download": False},
+        "detector": {"kind": "yunet", "yunet_path": str(yunet)},
         "backend": {"kind": "onnxruntime"},
         "rtsp": section,
     }
