@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from facelog.engines.base import BackendUnavailable
-from facelog.pipeline.cli.console import print_error
+from facelog.pipeline.cli.console import fail, print_error
+from facelog.pipeline.cli.sample import sample_path, show_outputs
 from facelog.pipeline.config import AppConfig, load_config
 from facelog.pipeline.errors import FacelogError, SourceError
 from facelog.pipeline.file.outputs import check_outputs_spare_inputs, output_paths
@@ -50,6 +51,15 @@ def register(sub: Any) -> None:
     p.add_argument("--backend", choices=("auto", "onnxruntime", "onnxruntime-cuda", "tensorrt"))
     p.add_argument("--model", help="age/gender ONNX model (default: the shipped one)")
     p.add_argument("--annotate", type=Path, help="also write an mp4 with boxes and labels (one input only)")
+    p.add_argument(
+        "--blur-faces", action="store_true", help="blur every detected face in the --annotate video"
+    )
+    p.add_argument(
+        "--sample", action="store_true", help="run on the short clip that ships with facelog (first try)"
+    )
+    p.add_argument(
+        "--no-progress", action="store_true", help="no progress (bar on a terminal, else a line every ~10 s)"
+    )
     p.set_defaults(func=handle_run)
 
 
@@ -88,7 +98,13 @@ def _run_rtsp(args: argparse.Namespace, cfg: AppConfig) -> int:
 
 
 def handle_run(args: argparse.Namespace) -> int:
+    if args.blur_faces and args.annotate is None:
+        return fail("--blur-faces blurs the --annotate video: give --annotate OUT.mp4 too")
+    if args.sample and args.inputs:
+        return fail("--sample runs on the clip that ships with facelog: give no INPUT with it")
     try:
+        if args.sample:
+            args.inputs = [str(sample_path())]
         cfg = load_config(args.config, _overrides(args))
         if not args.inputs and not cfg.rtsp.cameras:
             raise ValueError("no input: give video files or rtsp:// URLs, or list rtsp.cameras in --config")
@@ -117,9 +133,13 @@ def handle_run(args: argparse.Namespace) -> int:
 def _run_files(args: argparse.Namespace, cfg: AppConfig, outs: list[Path], session: InferenceSession) -> int:
     """Each file in turn with one session; a bad input is one error line and the others still run."""
     failed = 0
+    progress = not (args.quiet or args.no_progress)
     for src, out in zip(args.inputs, outs, strict=True):
         try:
-            s = process_video(src, out, cfg, progress=not args.quiet, annotate=args.annotate, session=session)
+            s = process_video(
+                src, out, cfg, progress=progress, annotate=args.annotate, blur_faces=args.blur_faces,
+                session=session,
+            )  # fmt: skip
         except (SourceError, OSError) as exc:
             print_error(exc)
             failed += 1
@@ -130,6 +150,6 @@ def _run_files(args: argparse.Namespace, cfg: AppConfig, outs: list[Path], sessi
                 f"{s.timings['fps']:.1f} fps -> {out}",
                 file=sys.stderr,
             )
+    if args.sample and not failed and not args.quiet:
+        show_outputs(outs[0], args.annotate, sys.stdout)
     return 1 if failed else 0
-
-

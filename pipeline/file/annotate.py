@@ -1,4 +1,8 @@
-"""``--annotate``: an mp4 of the processed frames with boxes and age/gender labels drawn."""
+"""``--annotate``: an mp4 of the processed frames with boxes and age/gender labels drawn.
+
+With ``--blur-faces`` every detected face (its box plus a margin) is blurred before the box and
+label are drawn, so the video can be shared without showing faces.
+"""
 
 from __future__ import annotations
 
@@ -11,11 +15,34 @@ from facelog.engines.fileio import commit_file, temp_path
 from facelog.pipeline.types import FrameResult
 
 _COLOURS = {"female": (180, 105, 255), "male": (255, 160, 60)}  # BGR
+BLUR_MARGIN = 0.15  # of the box's width/height, on each side: hair, ears and chin go too
 
 
-def draw(image_bgr: np.ndarray, result: FrameResult) -> np.ndarray:
-    """A copy of ``image_bgr`` with each prediction's box and "F 34 #3" label."""
+def blur_box(image_bgr: np.ndarray, xyxy: tuple[float, float, float, float]) -> None:
+    """Blur ``xyxy`` (widened by ``BLUR_MARGIN``, clipped to the image) in place, beyond recognition."""
+    h, w = image_bgr.shape[:2]
+    x1, y1, x2, y2 = xyxy
+    mx, my = (x2 - x1) * BLUR_MARGIN, (y2 - y1) * BLUR_MARGIN
+    left, top = max(0, int(x1 - mx)), max(0, int(y1 - my))
+    right, bottom = min(w, int(np.ceil(x2 + mx))), min(h, int(np.ceil(y2 + my)))
+    bw, bh = right - left, bottom - top
+    if bw <= 0 or bh <= 0:
+        return
+    roi = image_bgr[top:bottom, left:right]
+    # pixelate to at most 6x6 cells, then smooth the cell edges: no facial detail survives
+    small = cv2.resize(roi, (min(6, bw), min(6, bh)), interpolation=cv2.INTER_AREA)
+    k = max(3, (min(bw, bh) // 4) | 1)
+    big = cv2.resize(small, (bw, bh), interpolation=cv2.INTER_LINEAR)
+    image_bgr[top:bottom, left:right] = cv2.GaussianBlur(big, (k, k), 0)
+
+
+def draw(image_bgr: np.ndarray, result: FrameResult, blur_faces: bool = False) -> np.ndarray:
+    """A copy of ``image_bgr`` with each prediction's box and "F 34 #3" label (faces blurred first
+    with ``blur_faces``)."""
     out = image_bgr.copy()
+    if blur_faces:
+        for p in result.predictions:
+            blur_box(out, p.xyxy)
     for p in result.predictions:
         gender = p.gender_smooth or p.gender
         age = p.age if p.age_smooth != p.age_smooth else p.age_smooth  # NaN without tracking
@@ -37,9 +64,12 @@ class AnnotatedVideo:
         path: final .mp4 path.
         fps: frame rate of the written video (the processed-frame rate).
         size: (width, height).
+        blur_faces: blur every face before drawing its box (``--blur-faces``).
     """
 
-    def __init__(self, path: str | Path, fps: float, size: tuple[int, int]) -> None:
+    def __init__(
+        self, path: str | Path, fps: float, size: tuple[int, int], *, blur_faces: bool = False
+    ) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._tmp = temp_path(self.path)  # keeps .mp4: FFmpeg picks the muxer by suffix
@@ -47,9 +77,10 @@ class AnnotatedVideo:
         if not self._w.isOpened():
             raise OSError(f"cannot write annotated video {self.path} (OpenCV VideoWriter mp4v failed)")
         self.size = size
+        self.blur_faces = blur_faces
 
     def write(self, image_bgr: np.ndarray, result: FrameResult) -> None:
-        img = draw(image_bgr, result)
+        img = draw(image_bgr, result, self.blur_faces)
         if (img.shape[1], img.shape[0]) != self.size:
             img = cv2.resize(img, self.size)
         self._w.write(img)

@@ -20,12 +20,12 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
-from typing import Any
 
 from facelog.pipeline.config import AppConfig
 from facelog.pipeline.detect import Detector
 from facelog.pipeline.errors import SourceError
 from facelog.pipeline.file.outputs import RunOutputs, check_outputs_spare_inputs, output_paths
+from facelog.pipeline.file.progress import make_progress
 from facelog.pipeline.file.summary import FrameCounts, RunSummary, build_summary
 from facelog.pipeline.reader import VideoSource
 from facelog.pipeline.session import FaceAnalyzer, InferenceSession
@@ -41,6 +41,7 @@ def process_video(
     *,
     progress: bool = False,
     annotate: Path | None = None,
+    blur_faces: bool = False,
     session: InferenceSession | None = None,
     source_id: str | None = None,
 ) -> RunSummary:
@@ -50,8 +51,10 @@ def process_video(
         source: the video file.
         out_csv: the CSV to write (atomically; its folder is created).
         cfg: the run's config.
-        progress: show a tqdm progress bar (frames/s) on stderr.
+        progress: report progress on stderr: a tqdm bar on a terminal, else a plain line every
+            ~10 s (``file.progress``).
         annotate: also write an mp4 with boxes and labels here.
+        blur_faces: blur every detected face in the ``annotate`` video (boxes and labels still drawn).
         session: detector + backend to reuse (else built from ``cfg`` and closed at the end).
         source_id: the CSV's ``source`` value (default: ``source`` as given).
 
@@ -82,7 +85,12 @@ def process_video(
             analyzer = sess.analyzer()
             fps = src.info.fps / sampling.stride if sampling.target_fps is None else sampling.target_fps
             size = (src.info.width, src.info.height)
-            outputs = RunOutputs(out_csv, analyzer.model_id, cfg.output.decimals, annotate, fps or 10.0, size)
+            outputs = RunOutputs(
+                out_csv, analyzer.model_id, cfg.output.decimals, annotate, fps or 10.0, size,
+                tracks=analyzer.tracking is not None,
+            )  # fmt: skip
+            if outputs.video is not None:
+                outputs.video.blur_faces = blur_faces
         except BaseException:
             src.close()  # from here on the reader thread closes it
             raise
@@ -92,7 +100,7 @@ def process_video(
             session=sess, times=analyzer.times, model=analyzer.model_id, sampling=sampling,
             wall_s=time.perf_counter() - t_start,
         )  # fmt: skip
-        outputs.commit(summary)
+        summary = outputs.commit(summary)
     finally:
         if session is None:
             sess.close()
@@ -119,7 +127,7 @@ def _write_frames(
     """
     bc = cfg.batching
     counts = FrameCounts()
-    bar = _progress_bar(progress, src.info.frame_count, src.path.name)
+    bar = make_progress(progress, src.info.frame_count, src.path.name)
     stages = DetectStages(src, detectors, bc.frame_queue, bc.face_queue, src.close)
     try:
         with stages:
@@ -132,8 +140,8 @@ def _write_frames(
                     counts.faces += len(result.predictions)
                 counts.write_s += time.perf_counter() - t0
                 if bar is not None:
-                    bar.update(batch[-1].frame.index + 1 - bar.n)
-                    bar.set_postfix(faces=counts.faces, refresh=False)
+                    bar.update(batch[-1].frame.index + 1, counts.faces)
+            outputs.write_persons(analyzer.finish())  # the tracks still live end with the input
     except SourceError as exc:
         error = outputs.abort_truncated(exc, counts.last_frame)
         if error is exc:
@@ -147,11 +155,3 @@ def _write_frames(
             bar.close()
     counts.detect_s = stages.detect_s
     return counts
-
-
-def _progress_bar(enabled: bool, total: int, name: str) -> Any:
-    if not enabled:
-        return None
-    from tqdm import tqdm
-
-    return tqdm(total=total or None, desc=name, unit="frame", dynamic_ncols=True, leave=False)
