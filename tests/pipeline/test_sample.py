@@ -52,7 +52,10 @@ def test_run_sample_with_an_empty_home_writes_rows_and_shows_them(tmp_path: Path
     ("args", "message"),
     [
         (["--sample", "x.mp4"], "--sample runs on the clip that ships with facelog: give no INPUT with it"),
-        (["--sample", "--blur-faces"], "--blur-faces blurs the --annotate video: give --annotate OUT.mp4 too"),
+        (
+            ["--sample", "--blur-faces"],
+            "--blur-faces blurs the --annotate video: give --annotate OUT.mp4 too",
+        ),
     ],
 )
 def test_sample_and_blur_usage_errors_are_one_line_exit_2(
