@@ -40,6 +40,7 @@ __all__ = [
     "ConfigError",
     "CropConfig",
     "DetectorConfig",
+    "FusionConfig",
     "ModelConfig",
     "OnnxRuntimeConfig",
     "OutputConfig",
@@ -216,13 +217,47 @@ class SamplingConfig(_Section):
 
 
 class TrackingConfig(_Section):
-    """IoU tracker: track ids, running-mean age and majority gender per track."""
+    """Person tracks: ``tracker.TrackerParams`` (every key but ``enabled`` and ``use_*``, same names).
+
+    ``max_lost_frames`` counts frames of the source (``frame_index``), not processed frames.
+    """
 
     enabled: bool = True
-    iou_threshold: float = Field(default=0.3, gt=0, le=1)
-    max_missed: int = Field(default=5, ge=0)  # processed frames a track survives without a match
-    smoothing: Literal["mean", "ema"] = "mean"
-    ema_alpha: float = Field(default=0.3, gt=0, le=1)
+    high_score: float = Field(default=0.7, ge=0, le=1)  # below: only continues tracks (pass 2)
+    match_high: float = Field(default=0.2, ge=0, le=1)
+    match_low: float = Field(default=0.4, ge=0, le=1)
+    center_radius: float = Field(default=1.0, ge=0)
+    max_size_ratio: float = Field(default=2.0, ge=1)
+    max_lost_frames: int = Field(default=10, ge=0)
+    max_tentative_lost_frames: int = Field(default=2, ge=0)
+    max_cosine_distance: float = Field(default=0.2, ge=0, le=2)  # face embedding gate
+    max_body_distance: float = Field(default=0.2, ge=0, le=2)  # clothes colour gate
+    embedding_momentum: float = Field(default=0.8, ge=0, le=1)
+    match_last_box: bool = True
+    use_embedding: bool = True  # gate on the model's embedding output (when the model has one)
+    use_body: bool = True  # gate on the colour below the face (tracker.body_histogram)
+
+
+class FusionConfig(_Section):
+    """One answer per person: ``fusion.FusionParams`` (same names, same meaning)."""
+
+    min_face_px: float = Field(default=12.0, ge=0)
+    full_face_px: float = Field(default=80.0, gt=0)
+    size_floor: float = Field(default=0.02, ge=0, le=1)
+    frontal_floor: float = Field(default=0.3, ge=0, le=1)
+    sharpness_ref: float = Field(default=0.5, gt=0)
+    sharpness_floor: float = Field(default=0.1, ge=0, le=1)
+    min_weight: float = Field(default=1e-3, gt=0)
+    frames_per_observation: float = Field(default=20.0, gt=0)
+    max_observations: float = Field(default=1.5, ge=1)
+    floor: float = Field(default=1e-3, ge=0, le=1)
+    interval: float = Field(default=0.8, gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _sizes(self) -> FusionConfig:
+        if self.min_face_px >= self.full_face_px:
+            raise ValueError(f"min_face_px ({self.min_face_px}) must be < full_face_px ({self.full_face_px})")
+        return self
 
 
 class OutputConfig(_Section):
@@ -298,6 +333,7 @@ class AppConfig(_Section):
     batching: BatchingConfig = Field(default_factory=BatchingConfig)
     sampling: SamplingConfig = Field(default_factory=SamplingConfig)
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
+    fusion: FusionConfig = Field(default_factory=FusionConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
     rtsp: RtspConfig = Field(default_factory=RtspConfig)
     batch: BatchConfig = Field(default_factory=BatchConfig)

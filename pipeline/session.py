@@ -6,7 +6,9 @@ runs) or the whole camera set (live runs) gets a ``FaceAnalyzer`` from ``session
 
 ``FaceAnalyzer.analyze`` crops every face of every given frame (from one or many sources), runs them
 through the backend in batches of ``batch_size`` (faces of consecutive frames share a batch), decodes
-age and gender, and, per source, assigns track ids and smoothed values, in the order given.
+age and gender, and, per source, assigns track ids and fuses each track's frames into one answer
+(``persons.PersonTracks``), in the order given. Tracks that end become ``PersonResult``s: in
+``FrameResult.ended`` of the frame where they ended, or from ``finish()`` / ``reset_source()``.
 
 Example:
     >>> with InferenceSession(cfg) as session:  # doctest: +SKIP
@@ -35,12 +37,12 @@ from facelog.engines.registry import (
     pick_model_variant,
     precision_of,
 )
-from facelog.pipeline.config import AppConfig, CropConfig, TrackingConfig, backend_options
+from facelog.pipeline.config import AppConfig, CropConfig, FusionConfig, TrackingConfig, backend_options
 from facelog.pipeline.crop import YUNET_FRAMING, Framing, crop_faces
 from facelog.pipeline.detect import Detector, DetectorChoice, choose_detector, make_detector
 from facelog.pipeline.errors import ModelError
-from facelog.pipeline.track import IouTracker
-from facelog.pipeline.types import Faces, Frame, FrameResult, Gender, Prediction
+from facelog.pipeline.persons import FaceOutputs, PersonTracks, fusion_params
+from facelog.pipeline.types import Faces, Frame, FrameResult, Gender, PersonResult, Prediction
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +71,8 @@ class FaceAnalyzer:
         crop_cfg: framing settings.
         framing: the detector's crop calibration (``Detector.framing``).
         batch_size: faces per backend call (the last batch of a call may be smaller).
-        tracking: tracker settings; None or ``enabled: false`` = no tracking (track_id -1).
+        tracking: tracker settings; None or ``enabled: false`` = no tracking (track_id -1, no persons).
+        fusion: per-person fusion settings (None: defaults).
     """
 
     def __init__(
@@ -80,6 +83,7 @@ class FaceAnalyzer:
         framing: Framing = YUNET_FRAMING,
         batch_size: int = 32,
         tracking: TrackingConfig | None = None,
+        fusion: FusionConfig | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -99,37 +103,43 @@ class FaceAnalyzer:
         self.tracking = tracking if tracking is not None and tracking.enabled else None
         self.model_id = model_id(backend)
         self.times = StageTimes()
-        self._trackers: dict[str, IouTracker] = {}
+        self._fusion = fusion_params(fusion if fusion is not None else FusionConfig())
+        self._embedding = "embedding" if "embedding" in meta.outputs else None
+        self._persons: dict[str, PersonTracks] = {}
         self._side = int(meta.input_hw[0])
 
-    def reset_source(self, source_id: str) -> None:
-        """Forget the tracks of one source (after a reconnect); its ids keep increasing."""
-        t = self._trackers.get(source_id)
-        if t is not None:
-            t.reset()
+    def reset_source(self, source_id: str) -> tuple[PersonResult, ...]:
+        """End the tracks of one source (after a reconnect): their persons. Its ids keep increasing."""
+        t = self._persons.get(source_id)
+        return t.reset() if t is not None else ()
+
+    def finish(self, source_id: str | None = None) -> tuple[PersonResult, ...]:
+        """End the live tracks of one source (None: of every source) at the end of input: their persons."""
+        ids = [source_id] if source_id is not None else list(self._persons)
+        return tuple(p for sid in ids if sid in self._persons for p in self._persons[sid].finish())
 
     def crops(self, frame: Frame, faces: Faces) -> list[np.ndarray]:
         """The BGR chips of one frame's faces (see ``facelog.pipeline.crop``)."""
         return crop_faces(frame.image, faces, self.crop_cfg, self.framing, self._side)
 
-    def infer_chips(self, chips: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Run chips through the backend in batches: (ages (n,), gender index (n,), gender prob (n,))."""
-        ages, gidx, gprob = [], [], []
+    def infer_chips(self, chips: list[np.ndarray]) -> FaceOutputs:
+        """Run chips through the backend in batches: their age distributions, female probabilities
+        and (when the model has an ``embedding`` output) embeddings."""
+        ages, female, emb = [], [], []
         meta = self.backend.meta
         assert self._age is not None and self._gender is not None
+        fi = self._labels.index("female")
         for start in range(0, len(chips), self.batch_size):
             pixels = crops_to_pixels(chips[start : start + self.batch_size], meta)
             out = self.backend.infer(pixels)
             self.times.batches += 1
-            ages.append(decode_age(out[self._age.name]))
-            g = out[self._gender.name]
-            gi = g.argmax(1)
-            gidx.append(gi)
-            gprob.append(g[np.arange(len(g)), gi])
+            ages.append(np.asarray(out[self._age.name], np.float32))
+            female.append(np.asarray(out[self._gender.name], np.float32)[:, fi])
+            if self._embedding is not None:
+                emb.append(np.asarray(out[self._embedding], np.float32))
         if not ages:
-            z = np.zeros(0, np.float32)
-            return z, np.zeros(0, np.int64), z
-        return np.concatenate(ages), np.concatenate(gidx), np.concatenate(gprob)
+            return FaceOutputs(np.zeros((0, 101), np.float32), np.zeros(0, np.float32))
+        return FaceOutputs(np.concatenate(ages), np.concatenate(female), np.concatenate(emb) if emb else None)
 
     def analyze(self, items: Sequence[tuple[Frame, Faces]]) -> list[FrameResult]:
         """Analyze frames (of one or many sources) in the order given: one ``FrameResult`` each.
@@ -142,38 +152,55 @@ class FaceAnalyzer:
             if len(faces):
                 chips.extend(self.crops(frame, faces))
         t1 = time.perf_counter()
-        ages, gidx, gprob = self.infer_chips(chips)
+        out = self.infer_chips(chips)
         t2 = time.perf_counter()
         results = []
         k = 0
         for frame, faces in items:
-            preds = []
-            for i in range(len(faces)):
-                x1, y1, x2, y2 = (float(v) for v in faces.xyxy[i])
-                preds.append(
-                    Prediction(
-                        face_index=i,
-                        xyxy=(x1, y1, x2, y2),
-                        det_score=float(faces.score[i]),
-                        age=float(ages[k]),
-                        gender=self._labels[int(gidx[k])],
-                        gender_score=float(gprob[k]),
-                    )
-                )
-                k += 1
-            ptuple = tuple(preds)
+            n = len(faces)
+            part = FaceOutputs(
+                out.age_probs[k : k + n], out.female[k : k + n],
+                out.embedding[k : k + n] if out.embedding is not None else None,
+            )  # fmt: skip
+            preds = self._predictions(faces, part)
+            ended: tuple[PersonResult, ...] = ()
             if self.tracking is not None:
-                tracker = self._trackers.get(frame.source_id)
-                if tracker is None:
-                    tracker = self._trackers[frame.source_id] = IouTracker(self.tracking)
-                ptuple = tracker.update(ptuple, frame.index)
-            results.append(FrameResult(frame.source_id, frame.index, frame.pts_ns, ptuple, frame.wall_ns))
+                tracks = self._persons.get(frame.source_id)
+                if tracks is None:
+                    tracks = self._persons[frame.source_id] = PersonTracks(
+                        frame.source_id, self.tracking, self._fusion
+                    )
+                preds, ended = tracks.update(frame, faces, part, preds)
+            k += n
+            results.append(
+                FrameResult(frame.source_id, frame.index, frame.pts_ns, preds, frame.wall_ns, ended)
+            )
         t3 = time.perf_counter()
         self.times.crop_s += t1 - t0
         self.times.infer_s += t2 - t1
         self.times.track_s += t3 - t2
         self.times.faces += len(chips)
         return results
+
+    def _predictions(self, faces: Faces, out: FaceOutputs) -> tuple[Prediction, ...]:
+        """Single-frame predictions of one frame's faces."""
+        ages = decode_age(out.age_probs) if len(faces) else np.zeros(0, np.float32)
+        preds = []
+        for i in range(len(faces)):
+            x1, y1, x2, y2 = (float(v) for v in faces.xyxy[i])
+            female = float(out.female[i])
+            gender: Gender = "female" if female > 0.5 else "male"
+            preds.append(
+                Prediction(
+                    face_index=i,
+                    xyxy=(x1, y1, x2, y2),
+                    det_score=float(faces.score[i]),
+                    age=float(ages[i]),
+                    gender=gender,
+                    gender_score=female if gender == "female" else 1.0 - female,
+                )
+            )
+        return tuple(preds)
 
     __call__ = analyze
 
@@ -267,6 +294,7 @@ class InferenceSession:
             framing=self.detector.framing,
             batch_size=self.cfg.batching.batch_size,
             tracking=self.cfg.tracking,
+            fusion=self.cfg.fusion,
         )
 
     def close(self) -> None:

@@ -1,13 +1,19 @@
-"""The CSV output: one row per face per processed frame; header from ``CsvRow``'s field names.
+"""The CSV outputs: one row per face per processed frame (``CsvSink``), one row per person track
+(``TracksSink``); headers from ``CsvRow``'s and ``TrackRow``'s field names.
 
-Schema (``SCHEMA_VERSION`` 1; a change to the columns bumps it):
+Frame CSV schema (``SCHEMA_VERSION`` 1; a change to the columns bumps it):
 
 source, frame_index, pts_ms, face_index, track_id, x1, y1, x2, y2, det_score, age, gender,
 gender_score, age_smooth, gender_smooth, model, schema_version
 
-A frame with no face has no row; the run summary JSON says which frames were processed.
-``CsvSink`` writes under a temporary name and renames on ``commit()`` (after fsync), so a CSV with
-the final name is always complete.
+Tracks CSV schema (``TRACKS_SCHEMA_VERSION`` 1), one row per person when its track ends:
+
+source, track_id, first_frame, last_frame, first_pts_ms, last_pts_ms, frames, age, age_low,
+age_high, gender, gender_score, face_px, model, schema_version
+
+A frame with no face has no row; the run summary JSON says which frames were processed. Both sinks
+write under a temporary name and rename on ``commit()`` (after fsync), so a CSV with the final name
+is always complete.
 """
 
 from __future__ import annotations
@@ -17,12 +23,13 @@ import math
 from dataclasses import astuple, dataclass, fields
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 from facelog.engines.fileio import commit_file, temp_path
-from facelog.pipeline.types import FrameResult
+from facelog.pipeline.types import FrameResult, PersonResult
 
 SCHEMA_VERSION = 1
+TRACKS_SCHEMA_VERSION = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,13 +49,64 @@ class CsvRow:
     age: float  # years (expected value of the age distribution)
     gender: str  # "male" | "female"
     gender_score: float  # probability of ``gender``
-    age_smooth: float  # per-track running mean (empty without tracking)
-    gender_smooth: str  # per-track majority (empty without tracking)
+    age_smooth: float  # the track's fused age so far (empty without tracking)
+    gender_smooth: str  # the track's fused gender so far (empty without tracking)
     model: str  # model name@version
     schema_version: int
 
 
 HEADER: tuple[str, ...] = tuple(f.name for f in fields(CsvRow))
+
+
+@dataclass(frozen=True, slots=True)
+class TrackRow:
+    """One tracks-CSV row (one person). The field order is the column order."""
+
+    source: str
+    track_id: int  # the frame CSV's track_id of this person's rows
+    first_frame: int
+    last_frame: int
+    first_pts_ms: float
+    last_pts_ms: float
+    frames: int  # frames with a detection of this person
+    age: float  # fused expected age (years)
+    age_low: float  # central 80% interval of the fused age
+    age_high: float
+    gender: str  # "male" | "female"
+    gender_score: float  # fused probability of ``gender``
+    face_px: float  # median face size (sqrt of the box area, px)
+    model: str
+    schema_version: int
+
+
+TRACKS_HEADER: tuple[str, ...] = tuple(f.name for f in fields(TrackRow))
+
+
+def track_row(person: PersonResult, model: str, decimals: int = 2) -> TrackRow:
+    """The tracks-CSV row of one person."""
+    return TrackRow(
+        source=person.source_id,
+        track_id=person.track_id,
+        first_frame=person.first_frame,
+        last_frame=person.last_frame,
+        first_pts_ms=round(person.first_pts_ns / 1e6, 3),
+        last_pts_ms=round(person.last_pts_ns / 1e6, 3),
+        frames=person.frames,
+        age=round(person.age, decimals),
+        age_low=round(person.age_low, decimals),
+        age_high=round(person.age_high, decimals),
+        gender=person.gender,
+        gender_score=round(person.gender_score, 4),
+        face_px=round(person.face_px, 1),
+        model=model,
+        schema_version=TRACKS_SCHEMA_VERSION,
+    )
+
+
+def tracks_path(csv_path: str | Path) -> Path:
+    """``out.csv`` -> ``out.tracks.csv``: the per-person log beside the frame CSV."""
+    p = Path(csv_path)
+    return p.with_name(f"{p.stem}.tracks{p.suffix or '.csv'}")
 
 
 def result_rows(result: FrameResult, model: str, decimals: int = 2) -> list[CsvRow]:
@@ -83,7 +141,7 @@ def result_rows(result: FrameResult, model: str, decimals: int = 2) -> list[CsvR
     return rows
 
 
-def to_cells(row: CsvRow) -> list[Any]:
+def to_cells(row: CsvRow | TrackRow) -> list[Any]:
     """Row values in header order; NaN becomes an empty cell."""
     return ["" if isinstance(v, float) and math.isnan(v) else v for v in astuple(row)]
 
@@ -94,22 +152,19 @@ def partial_path(csv_path: str | Path) -> Path:
     return p.with_name(p.name + ".partial")
 
 
-class CsvSink:
-    """Writes ``FrameResult`` rows to ``path`` atomically.
+class AtomicCsv:
+    """A CSV written under a temporary name, renamed into place on ``commit()`` (after fsync).
 
     Use as a context manager: leaving the block normally commits; an exception removes the
     temporary file (or keeps it as ``<path>.partial`` when ``abort(keep_partial=True)`` was called).
 
     Args:
         path: the final CSV path.
-        model: the ``model`` column value.
-        decimals: rounding of boxes and ages.
+        header: the column names (written at once).
     """
 
-    def __init__(self, path: str | Path, model: str, decimals: int = 2) -> None:
+    def __init__(self, path: str | Path, header: tuple[str, ...]) -> None:
         self.path = Path(path)
-        self.model = model
-        self.decimals = decimals
         self.rows = 0
         self._tmp = temp_path(self.path)
         try:
@@ -118,12 +173,11 @@ class CsvSink:
         except OSError as exc:  # name the output the user gave, not our temporary file
             raise OSError(f"cannot write {self.path}: {exc.strerror or exc}") from exc
         self._w = csv.writer(self._f)
-        self._w.writerow(HEADER)
+        self._w.writerow(header)
         self._done = False
 
-    def write(self, result: FrameResult) -> int:
-        """Write one frame's rows; returns how many."""
-        rows = result_rows(result, self.model, self.decimals)
+    def write_rows(self, rows: list[CsvRow] | list[TrackRow]) -> int:
+        """Append rows; returns how many."""
         self._w.writerows(to_cells(r) for r in rows)
         self.rows += len(rows)
         return len(rows)
@@ -148,7 +202,7 @@ class CsvSink:
         self._tmp.unlink(missing_ok=True)
         return None
 
-    def __enter__(self) -> CsvSink:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(
@@ -158,3 +212,41 @@ class CsvSink:
             self.commit()
         else:
             self.abort()
+
+
+class CsvSink(AtomicCsv):
+    """Writes ``FrameResult`` rows to ``path`` atomically (see ``AtomicCsv``).
+
+    Args:
+        path: the final CSV path.
+        model: the ``model`` column value.
+        decimals: rounding of boxes and ages.
+    """
+
+    def __init__(self, path: str | Path, model: str, decimals: int = 2) -> None:
+        super().__init__(path, HEADER)
+        self.model = model
+        self.decimals = decimals
+
+    def write(self, result: FrameResult) -> int:
+        """Write one frame's rows; returns how many."""
+        return self.write_rows(result_rows(result, self.model, self.decimals))
+
+
+class TracksSink(AtomicCsv):
+    """Writes ``PersonResult`` rows (the tracks CSV) to ``path`` atomically (see ``AtomicCsv``).
+
+    Args:
+        path: the final CSV path (``tracks_path`` of the frame CSV).
+        model: the ``model`` column value.
+        decimals: rounding of ages.
+    """
+
+    def __init__(self, path: str | Path, model: str, decimals: int = 2) -> None:
+        super().__init__(path, TRACKS_HEADER)
+        self.model = model
+        self.decimals = decimals
+
+    def write(self, persons: tuple[PersonResult, ...]) -> int:
+        """Write persons' rows; returns how many."""
+        return self.write_rows([track_row(p, self.model, self.decimals) for p in persons])

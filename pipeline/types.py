@@ -64,8 +64,33 @@ class Prediction:
     gender: Gender
     gender_score: float  # probability of ``gender``
     track_id: int = -1
-    age_smooth: float = float("nan")
-    gender_smooth: Gender | None = None
+    age_smooth: float = float("nan")  # the track's fused age so far (``fusion.PersonFusion``)
+    gender_smooth: Gender | None = None  # the track's fused gender so far
+
+
+@dataclass(frozen=True, slots=True)
+class PersonResult:
+    """One person track, reported once when it ends (lost too long, end of input, reconnect).
+
+    Only confirmed tracks become persons: a track born from a low-score detection and never matched
+    again (typically a one-frame false positive) is dropped.
+    """
+
+    source_id: str
+    track_id: int  # the ``track_id`` of this person's rows in the frame CSV
+    first_frame: int
+    last_frame: int
+    first_pts_ns: int
+    last_pts_ns: int
+    frames: int  # frames with a detection of this person
+    age: float  # fused expected age (years)
+    age_low: float  # central 80% interval of the fused age distribution (``fusion.interval``)
+    age_high: float
+    gender: Gender
+    gender_score: float  # fused probability of ``gender``, in [0.5, 1]
+    face_px: float  # median face size (sqrt of the box area, px)
+    first_wall_ns: int = 0  # wall-clock UTC of the first / last frame (ns); 0 for files
+    last_wall_ns: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,3 +102,4 @@ class FrameResult:
     pts_ns: int
     predictions: tuple[Prediction, ...]  # empty = frame seen, no faces
     wall_ns: int = 0
+    ended: tuple[PersonResult, ...] = ()  # person tracks of this source that ended at this frame

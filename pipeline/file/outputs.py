@@ -1,21 +1,24 @@
-"""The files a file run writes, and their commit: CSV, annotated mp4, then the summary, last.
+"""The files a file run writes, and their commit: CSV, tracks CSV, annotated mp4, then the summary.
 
 Every output is written under a temporary name and renamed when complete (``engines.fileio``); the
 summary is renamed last, so a CSV is complete exactly when its summary exists. Stale outputs of an
-earlier run are removed first, so no older output may pass for this run's.
+earlier run are removed first, so no older output may pass for this run's. The tracks CSV
+(``OUT.tracks.csv``, one row per person, with tracking on) is committed with the frame CSV; a
+truncated input keeps only the frame rows (``.partial``), no tracks file.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 from facelog.engines.fileio import write_text_atomic
 from facelog.pipeline.errors import SourceError
 from facelog.pipeline.file.annotate import AnnotatedVideo
 from facelog.pipeline.file.summary import RunSummary
-from facelog.pipeline.sinks import CsvSink, partial_path
-from facelog.pipeline.types import Frame, FrameResult
+from facelog.pipeline.sinks import CsvSink, TracksSink, partial_path, tracks_path
+from facelog.pipeline.types import Frame, FrameResult, PersonResult
 
 
 def summary_path(out_csv: str | Path) -> Path:
@@ -25,9 +28,10 @@ def summary_path(out_csv: str | Path) -> Path:
 
 
 def output_paths(out_csv: str | Path, annotate: str | Path | None = None) -> list[Path]:
-    """Every file a run may write or replace: the CSV, its summary, ``.partial`` and the annotated mp4."""
+    """Every file a run may write or replace: the CSV, its summary, ``.partial``, the tracks CSV and
+    the annotated mp4."""
     out = Path(out_csv)
-    paths = [out, summary_path(out), partial_path(out)]
+    paths = [out, summary_path(out), partial_path(out), tracks_path(out)]
     return [*paths, Path(annotate)] if annotate is not None else paths
 
 
@@ -47,13 +51,14 @@ def check_outputs_spare_inputs(inputs: list[str | Path], outputs: list[Path]) ->
 
 
 class RunOutputs:
-    """The CSV (and the annotated mp4) of one file run, open until ``commit`` or ``abort``.
+    """The CSVs (and the annotated mp4) of one file run, open until ``commit`` or ``abort``.
 
     Args:
         out_csv: the CSV path; stale outputs of an earlier run (CSV, summary) are removed first.
         model_id: the CSV's ``model`` column.
         decimals: rounding of boxes, scores and ages.
         annotate: also write an mp4 here, at ``annotate_fps`` frames/s and ``size`` (width, height).
+        tracks: also write the per-person ``tracks_path(out_csv)`` (tracking on).
     """
 
     def __init__(
@@ -64,43 +69,74 @@ class RunOutputs:
         annotate: Path | None = None,
         annotate_fps: float = 10.0,
         size: tuple[int, int] = (0, 0),
+        tracks: bool = False,
     ) -> None:
         self.out_csv = out_csv
         self.sink = CsvSink(out_csv, model_id, decimals)
         self.video: AnnotatedVideo | None = None
-        if annotate is not None:
-            try:
+        self.tracks: TracksSink | None = None
+        try:
+            if tracks:
+                self.tracks = TracksSink(tracks_path(out_csv), model_id, decimals)
+            if annotate is not None:
                 self.video = AnnotatedVideo(annotate, annotate_fps, size)
-            except BaseException:
-                self.sink.abort()
-                raise
+        except BaseException:
+            self.abort()
+            raise
 
     @staticmethod
     def remove_stale(out_csv: Path) -> None:
         """Delete an earlier run's CSV and summary: whatever happens next, they cannot pass for ours."""
-        for stale in (out_csv, summary_path(out_csv)):
+        for stale in (out_csv, summary_path(out_csv), tracks_path(out_csv)):
             stale.unlink(missing_ok=True)
 
     @property
     def rows(self) -> int:
         return self.sink.rows
 
+    @property
+    def persons(self) -> int | None:
+        """Tracks-CSV rows written so far (None without a tracks CSV)."""
+        return self.tracks.rows if self.tracks is not None else None
+
+    @property
+    def tracks_csv(self) -> Path | None:
+        """The tracks CSV's final path (None without one)."""
+        return self.tracks.path if self.tracks is not None else None
+
+    def write_persons(self, persons: tuple[PersonResult, ...]) -> None:
+        """Persons whose tracks ended (at the end of input: ``FaceAnalyzer.finish()``)."""
+        if self.tracks is not None and persons:
+            self.tracks.write(persons)
+
     def write(self, frame: Frame, result: FrameResult) -> None:
-        """One processed frame: its CSV rows and, with ``annotate``, its drawn image."""
+        """One processed frame: its CSV rows, its ended tracks and, with ``annotate``, its drawn image."""
         self.sink.write(result)
+        self.write_persons(result.ended)
         if self.video is not None:
             self.video.write(frame.image, result)
 
-    def commit(self, summary: RunSummary) -> None:
-        """Rename the mp4 and the CSV into place, then write the summary (which marks completion)."""
+    def commit(self, summary: RunSummary) -> RunSummary:
+        """Rename the mp4 and the CSVs into place, then write the summary (which marks completion).
+
+        Returns:
+            ``summary`` with ``persons`` and ``tracks`` (the tracks CSV) filled in.
+        """
+        tracks = self.tracks_csv
+        summary = replace(summary, persons=self.persons, tracks=str(tracks) if tracks else None)
         if self.video is not None:
             self.video.commit()
+        if self.tracks is not None:
+            self.tracks.commit()
         self.sink.commit()
         write_text_atomic(summary_path(self.out_csv), json.dumps(summary.to_dict(), indent=2) + "\n")
+        return summary
 
     def abort(self) -> None:
         """Remove every temporary file; nothing appears under a final name."""
         self.sink.abort()
+        if self.tracks is not None:
+            self.tracks.abort()
         if self.video is not None:
             self.video.abort()
 
@@ -111,6 +147,8 @@ class RunOutputs:
             The error to raise: ``error`` itself, or one whose message names the partial file.
         """
         kept = self.sink.abort(keep_partial=True) if last_frame is not None else None
+        if self.tracks is not None:
+            self.tracks.abort()
         if self.video is not None:
             self.video.abort()
         if last_frame is None:

@@ -44,6 +44,8 @@ class RunSummary:
     timings: dict[str, float]
     finished_utc: str
     extra: dict[str, Any] = field(default_factory=dict)
+    persons: int | None = None  # rows of the tracks CSV (confirmed person tracks); None: tracking off
+    tracks: str | None = None  # the tracks CSV (``sinks.tracks_path``); None: tracking off
 
     @property
     def frames(self) -> int:

@@ -68,7 +68,7 @@ class LiveInference:
     analyze: Callable[[Sequence[tuple[Frame, Faces]]], list[FrameResult]]
     model: str
     decimals: int = 2
-    reset_source: Callable[[str], None] = lambda name: None
+    reset_source: Callable[[str], object] = lambda name: None
     close: Callable[[], None] = lambda: None
 
 

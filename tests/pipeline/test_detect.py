@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
+from facelog.pipeline.boxes import iou_matrix
 from facelog.pipeline.config import DetectorConfig
 from facelog.pipeline.detect import (
     BlazeFaceDetector,
@@ -22,7 +23,6 @@ from facelog.pipeline.detect import (
     to_frame_pixels,
 )
 from facelog.pipeline.errors import ModelError
-from facelog.pipeline.track import iou_matrix
 from facelog.pipeline.weights import YUNET_ENV, YUNET_PATH
 
 MIN_RECALL = 0.95  # measured: YuNet 1.00, BlazeFace@0.5 0.98 on the 43 faces (docs/BENCHMARKS.md)

@@ -59,7 +59,7 @@ def test_file_run_on_a_synthetic_video_without_shared(
     from facelog.pipeline.config import load_config
     from facelog.pipeline.file.outputs import summary_path
     from facelog.pipeline.file.process import process_video
-    from facelog.pipeline.sinks import HEADER
+    from facelog.pipeline.sinks import HEADER, TRACKS_HEADER
 
     over = {"model.path": str(tiny_model), "detector.kind": "blazeface", "sampling.stride": 3}
     cfg = load_config(None, over)
@@ -70,4 +70,6 @@ def test_file_run_on_a_synthetic_video_without_shared(
     assert (doc["frames_read"], doc["frames_processed"], doc["faces"]) == (10, 4, 0)
     assert doc["processed_frames"] == [[0, 10, 3]] and doc["detector"] == "blazeface"
     assert doc["backend"] == s.backend == "onnxruntime" and doc["model"] == "tiny-test-model@0.0.1"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["o.csv", "o.summary.json"]
+    assert out.with_name("o.tracks.csv").read_text().splitlines() == [",".join(TRACKS_HEADER)]
+    assert (doc["persons"], doc["tracks"]) == (0, str(out.with_name("o.tracks.csv")))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o.csv", "o.summary.json", "o.tracks.csv"]
