@@ -41,6 +41,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from facelog.pipeline.boxes import iou_matrix
+
 _FORBIDDEN = -1.0  # similarity of a pair that may never be matched
 
 
@@ -345,20 +347,6 @@ class Tracker:
         return [t.track_id for t in ended]
 
 
-def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU between (n, 4) and (m, 4) xyxy boxes: (n, m) float64."""
-    if len(a) == 0 or len(b) == 0:
-        return np.zeros((len(a), len(b)))
-    x1 = np.maximum(a[:, None, 0], b[None, :, 0])
-    y1 = np.maximum(a[:, None, 1], b[None, :, 1])
-    x2 = np.minimum(a[:, None, 2], b[None, :, 2])
-    y2 = np.minimum(a[:, None, 3], b[None, :, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    return np.asarray(inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9), np.float64)
-
-
 def similarity(
     det: np.ndarray,
     trk: np.ndarray,
@@ -374,7 +362,7 @@ def similarity(
     a while searches wider than a steady one. Pairs whose sizes differ by more than ``max_size_ratio``
     get ``-1`` (never matched).
     """
-    sim = iou_matrix(det, trk)
+    sim = iou_matrix(det, trk).astype(np.float64)
     if sim.size == 0:
         return sim
     size_d = np.sqrt(np.maximum((det[:, 2] - det[:, 0]) * (det[:, 3] - det[:, 1]), 1e-9))
