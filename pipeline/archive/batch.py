@@ -70,7 +70,8 @@ class RunReport:
     wall_s: float = 0.0
     discovered: int = 0
     processed: int = 0
-    failed: int = 0
+    failed: int = 0  # in this run
+    failed_earlier: int = 0  # found, failed in an earlier run and not retried (``--retry-failed``)
     skipped: int = 0
     reasons: dict[str, int] = field(default_factory=dict)  # why each file was (not) processed
     frames: int = 0
@@ -238,6 +239,7 @@ def _plan(
         idents[f.rel_path] = ident
         tasks.append(FileTask(f.rel_path, str(f.path), str(out)))
     run.reasons = dict(sorted(reasons.items()))
+    run.failed_earlier = reasons["failed before"]
     return tasks, idents
 
 

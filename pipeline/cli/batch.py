@@ -9,7 +9,7 @@ from typing import Any
 
 from facelog.engines.base import BackendUnavailable
 from facelog.pipeline.archive import state as st
-from facelog.pipeline.archive.batch import SUMMARY_NAME, run_batch
+from facelog.pipeline.archive.batch import SUMMARY_NAME, RunReport, run_batch
 from facelog.pipeline.archive.discovery import BatchError, parse_since
 from facelog.pipeline.archive.executors import ExecutorUnavailable, WorkerInitError
 from facelog.pipeline.cli.console import fail
@@ -59,8 +59,21 @@ def _batch_overrides(args: argparse.Namespace) -> dict[str, Any]:
     return {k: v for k, v in flags.items() if v is not None}
 
 
+def final_line(run: RunReport) -> str:
+    """The last line of a batch run: this run's counts, and the files still failed from earlier runs
+    (skipped as ``failed before``), so that a rerun after a crash does not read "0 failed"."""
+    failed = f"{run.failed} failed"
+    if run.failed_earlier:
+        failed += f" + {run.failed_earlier} failed in earlier runs (not retried; --retry-failed retries them)"
+    return (
+        f"{run.processed} processed, {run.skipped} skipped, {failed} of {run.discovered} found "
+        f"in {run.wall_s:.1f} s -> {Path(run.out_dir) / SUMMARY_NAME}"
+    )
+
+
 def handle(args: argparse.Namespace) -> int:
-    """``facelog batch``: exit 0 when every file of this run succeeded, 1 when some failed."""
+    """``facelog batch``: exit 0 when every file of this run succeeded, 1 when some failed (files that
+    failed in earlier runs and were not retried are counted on the last line, not in the exit code)."""
     try:
         since = parse_since(args.since) if args.since else None
         model = {"path": str(args.model) if args.model else None}
@@ -69,10 +82,7 @@ def handle(args: argparse.Namespace) -> int:
     except (FacelogError, BackendUnavailable, ValueError, OSError, BatchError, st.StateError,
             ExecutorUnavailable, WorkerInitError) as exc:  # fmt: skip
         return fail(exc)
-    print(
-        f"{run.processed} processed, {run.skipped} skipped, {run.failed} failed of {run.discovered} found "
-        f"in {run.wall_s:.1f} s -> {Path(run.out_dir) / SUMMARY_NAME}"
-    )
+    print(final_line(run))
     for f in run.failures:
         print(f"  failed: {f['rel_path']}: {f['error']}", file=sys.stderr)
     return 1 if run.failed else 0
