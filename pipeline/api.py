@@ -4,6 +4,7 @@ Example:
     >>> from facelog.pipeline.api import analyze_video  # doctest: +SKIP
     >>> df = analyze_video("clip.mp4", stride=2, detector="blazeface")  # doctest: +SKIP
     >>> df.groupby("track_id").age_smooth.last()  # doctest: +SKIP
+    >>> persons = df.attrs["persons"]  # one row per person (the tracks CSV)  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from facelog.pipeline.config import AppConfig, load_config
-from facelog.pipeline.sinks import HEADER
+from facelog.pipeline.sinks import HEADER, TRACKS_HEADER, tracks_path
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -32,6 +33,7 @@ SHORTCUTS = {
 }
 
 _DTYPES = {"source": "string", "gender": "string", "gender_smooth": "string", "model": "string"}
+_TRACK_DTYPES = {"source": "string", "gender": "string", "model": "string"}
 
 
 def make_config(config: AppConfig | str | Path | None = None, **overrides: Any) -> AppConfig:
@@ -56,7 +58,9 @@ def analyze_video(
 ) -> pd.DataFrame:
     """Analyze one video file and return its CSV rows as a DataFrame (columns = the CSV header).
 
-    The run summary is in ``df.attrs["summary"]``.
+    The run summary is in ``df.attrs["summary"]``; the persons (one row per confirmed person track,
+    columns = the tracks CSV header, ``sinks.TRACKS_HEADER``) in ``df.attrs["persons"]``, a DataFrame
+    (empty, with those columns, when tracking is off).
 
     Args:
         path: the video.
@@ -78,6 +82,12 @@ def analyze_video(
         out = Path(tmp) / "rows.csv"
         summary = process_video(path, out, cfg)
         df = pd.read_csv(out, dtype=_DTYPES, keep_default_na=False, na_values={"age_smooth": [""]})
-    assert tuple(df.columns) == HEADER
+        tracks = tracks_path(out)
+        if tracks.is_file():
+            persons = pd.read_csv(tracks, dtype=_TRACK_DTYPES, keep_default_na=False)
+        else:
+            persons = pd.DataFrame(columns=list(TRACKS_HEADER))
+    assert tuple(df.columns) == HEADER and tuple(persons.columns) == TRACKS_HEADER
     df.attrs["summary"] = summary.to_dict()
+    df.attrs["persons"] = persons
     return df

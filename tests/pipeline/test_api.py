@@ -8,7 +8,7 @@ import pytest
 
 from facelog.pipeline.api import analyze_video
 from facelog.pipeline.errors import ConfigError, SourceError
-from facelog.pipeline.sinks import HEADER
+from facelog.pipeline.sinks import HEADER, TRACKS_HEADER
 
 
 def test_dataframe_rows(videos: Path, age_gender_model: Path) -> None:
@@ -19,6 +19,9 @@ def test_dataframe_rows(videos: Path, age_gender_model: Path) -> None:
     assert len(df) == 16 and set(df.frame_index) == set(range(0, 62, 4))
     assert df.age.between(0, 100).all() and df.track_id.nunique() == 1
     assert df.attrs["summary"]["detector"] == "blazeface"
+    persons = df.attrs["persons"]
+    assert tuple(persons.columns) == TRACKS_HEADER and len(persons) == 1
+    assert persons.track_id.tolist() == df.track_id.unique().tolist() and persons.frames[0] == 16
 
 
 def test_no_faces_gives_empty_frame_with_columns(videos: Path, age_gender_model: Path) -> None:
@@ -29,7 +32,7 @@ def test_no_faces_gives_empty_frame_with_columns(videos: Path, age_gender_model:
 
 def test_bad_override(videos: Path) -> None:
     with pytest.raises(ConfigError, match="did you mean"):
-        analyze_video(videos / "people-detection.mp4", tracking={"iou_treshold": 0.5})
+        analyze_video(videos / "people-detection.mp4", tracking={"max_lost_frame": 5})
 
 
 def test_missing_file(tmp_path: Path, age_gender_model: Path) -> None:
@@ -45,3 +48,11 @@ def test_still_image_is_a_one_frame_video_without_false_faces(stills: Path, age_
 def test_still_image_with_faces(stills: Path, age_gender_model: Path) -> None:
     df = analyze_video(stills / "insightface" / "t1.jpg", model=age_gender_model, detector="blazeface")
     assert len(df) == 6 and list(df.face_index) == list(range(6)) and df.track_id.nunique() == 6
+
+
+def test_persons_without_shared(synthetic_video: Path, tiny_model: Path) -> None:
+    """No face in the clip: no person, but a DataFrame with the tracks columns; tracking off: the same."""
+    for tracking in ({"enabled": True}, {"enabled": False}):
+        df = analyze_video(synthetic_video, model=tiny_model, detector="blazeface", tracking=tracking)
+        persons = df.attrs["persons"]
+        assert len(persons) == 0 and tuple(persons.columns) == TRACKS_HEADER
