@@ -5,6 +5,10 @@ frame) and raises ``SourceError`` with one line. Frames are sampled by stride or
 frames are only grabbed, not converted. pts comes from ``CAP_PROP_POS_MSEC`` as integer ns; fps stays
 a float. A stream that ends well before the frame count its container announced is truncated:
 ``VideoSource`` raises ``SourceError`` after yielding the frames before the break.
+
+Damage that still decodes is kept in ``VideoSource.warnings`` (and logged once): a few frames short
+of the announced count, or timestamps that jump over missing frames. OpenCV does not hand FFmpeg's
+decode errors to the caller; these are the symptoms of them that a reader can observe.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ log = logging.getLogger(__name__)
 
 # A container's frame count is an estimate for some formats: allow this much shortfall at the end.
 TRUNCATION_SLACK = 0.02
+# A timestamp step above this many frame intervals (1/fps) means frames are missing there.
+PTS_GAP_INTERVALS = 2.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +96,9 @@ class VideoSource:
         self.decode_s = 0.0
         self._last_slot = -1
         self.pts_derived = False  # True when the stream had no increasing timestamps
+        self.warnings: list[str] = []  # damage that still decoded (see the module docstring)
+        self._gaps = 0
+        self._max_gap_ns = 0
         self._cap = self._open()
         c = self._cap
         self.info = VideoInfo(
@@ -159,6 +168,9 @@ class VideoSource:
                 self.pts_derived = True
             if self.pts_derived:
                 pts_ns = round(index * 1e9 / self.info.fps)
+            elif index and self.info.fps > 0 and pts_ns - last_pts > PTS_GAP_INTERVALS * 1e9 / self.info.fps:
+                self._gaps += 1
+                self._max_gap_ns = max(self._max_gap_ns, pts_ns - last_pts)
             last_pts = pts_ns
             self.frames_read += 1
             if self._wanted(index, pts_ns):
@@ -186,6 +198,22 @@ class VideoSource:
                 f"{self.path}: truncated video: stream ended after {index} of {expected} frames",
                 path=str(self.path),
             )
+        self._note_damage(index)
+
+    def _note_damage(self, decoded: int) -> None:
+        """Fill ``warnings`` after the last frame and say so once on the log."""
+        expected = self.info.frame_count
+        if expected and decoded < expected:
+            self.warnings.append(
+                f"container declares {expected} frames, {decoded} decoded: damaged or cut short"
+            )
+        if self._gaps:
+            self.warnings.append(
+                f"timestamps jump over missing frames {self._gaps} time(s), the longest "
+                f"{self._max_gap_ns / 1e6:.0f} ms: damaged stream or dropped frames"
+            )
+        if self.warnings:
+            log.warning("%s: %s (listed under warnings in the summary)", self.path, "; ".join(self.warnings))
 
     def close(self) -> None:
         self._cap.release()

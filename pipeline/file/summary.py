@@ -45,6 +45,7 @@ class RunSummary:
     finished_utc: str
     extra: dict[str, Any] = field(default_factory=dict)
     persons: int | None = None  # rows of the tracks CSV (confirmed person tracks); None: tracking off
+    warnings: list[str] = field(default_factory=list)  # damage that still decoded (``VideoSource.warnings``)
     tracks: str | None = None  # the tracks CSV (``sinks.tracks_path``); None: tracking off
 
     @property
@@ -121,4 +122,5 @@ def build_summary(
         },
         finished_utc=datetime.now(UTC).isoformat(timespec="seconds"),
         extra={"pts": "derived from index / fps (stream had none)"} if src.pts_derived else {},
+        warnings=list(src.warnings),
     )  # fmt: skip

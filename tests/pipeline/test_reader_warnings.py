@@ -1,0 +1,87 @@
+"""Damaged files that still decode: the summary lists ``warnings`` and stderr says so once."""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from facelog.pipeline.reader import VideoSource
+
+N_FRAMES = 100
+
+
+def _boxes(data: bytes) -> dict[bytes, bytes]:
+    out, i = {}, 0
+    while i < len(data):
+        size = struct.unpack(">I", data[i : i + 4])[0]
+        out[data[i + 4 : i + 8]] = data[i : i + size]
+        i += size
+    return out
+
+
+def moov_first(data: bytes) -> bytes:
+    """The mp4 with its index (moov) moved before the media data, as recorders that stream do: a file
+    cut short then keeps its index and still opens. Chunk offsets (stco) move by the index's size."""
+    boxes = _boxes(data)
+    moov = bytearray(boxes[b"moov"])
+    j = moov.find(b"stco")
+    for k in range(struct.unpack(">I", moov[j + 8 : j + 12])[0]):
+        o = j + 12 + 4 * k
+        moov[o : o + 4] = struct.pack(">I", struct.unpack(">I", moov[o : o + 4])[0] + len(moov))
+    return boxes[b"ftyp"] + boxes.get(b"free", b"") + bytes(moov) + boxes[b"mdat"]
+
+
+@pytest.fixture(scope="module")
+def cut_clip(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(intact, cut): a 100-frame noise mp4, and the same with the last 2% of its media data cut off."""
+    root = tmp_path_factory.mktemp("cut")
+    src = root / "src.mp4"
+    w = cv2.VideoWriter(str(src), cv2.VideoWriter.fourcc(*"mp4v"), 10.0, (64, 48))
+    for k in range(N_FRAMES):
+        w.write(np.random.default_rng(k).integers(0, 256, (48, 64, 3), dtype=np.uint8))
+    w.release()
+    whole = moov_first(src.read_bytes())
+    intact, cut = root / "intact.mp4", root / "cut.mp4"
+    intact.write_bytes(whole)
+    cut.write_bytes(whole[: len(whole) - len(_boxes(whole)[b"mdat"]) // 50])
+    return intact, cut
+
+
+def frames_and_warnings(path: Path) -> tuple[int, list[str]]:
+    src = VideoSource(path, stride=5)
+    for _ in src:
+        pass
+    return src.frames_read, src.warnings
+
+
+def test_an_intact_file_has_no_warnings(cut_clip: tuple[Path, Path]) -> None:
+    assert frames_and_warnings(cut_clip[0]) == (N_FRAMES, [])
+
+
+def test_a_file_cut_short_still_decodes_with_a_warning(cut_clip: tuple[Path, Path]) -> None:
+    read, warnings = frames_and_warnings(cut_clip[1])
+    assert 97 <= read < N_FRAMES  # within the truncation slack: no error, but not silent either
+    assert warnings == [f"container declares {N_FRAMES} frames, {read} decoded: damaged or cut short"]
+
+
+def test_cli_run_lists_the_warning_in_the_summary_and_says_it_once(
+    cut_clip: tuple[Path, Path], tiny_model: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "o.csv"
+    cmd = [sys.executable, "-m", "facelog.pipeline.cli", "run", str(cut_clip[1]), "-o", str(out),
+           "--model", str(tiny_model), "--detector", "blazeface", "--no-progress"]  # fmt: skip
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=dict(os.environ))
+    assert r.returncode == 0, r.stderr
+    doc = json.loads((tmp_path / "o.summary.json").read_text())
+    assert len(doc["warnings"]) == 1 and doc["warnings"][0].startswith(
+        f"container declares {N_FRAMES} frames"
+    )
+    assert r.stderr.count("damaged or cut short") == 1, r.stderr
