@@ -1,4 +1,4 @@
-"""The batch report: faces, gender share and age histogram per camera folder and day (CSV + PNG).
+"""The batch report: people, gender share and age histogram per camera folder and day (CSV + PNG).
 
 Conventions (documented in docs/BATCH.md):
 
@@ -7,8 +7,11 @@ Conventions (documented in docs/BATCH.md):
 - **day** = the first date found in the file's path relative to the archive (``2026-11-20``,
   ``2026_11_20``, ``2026/11/20`` or ``20261120``), else the UTC date of the file's mtime.
 
-Counts are face *observations* (one per face per processed frame); ``tracks`` counts distinct
-track ids where the CSV has them, which is closer to "people seen".
+People come from each file's tracks CSV (``sinks.tracks_path`` of its CSV: one row per confirmed
+person track, with the fused age and gender): ``persons``, ``female``, ``male``, ``female_share``,
+``age_mean`` and the age histogram count people, not rows. ``faces`` still counts face observations
+(frame-CSV rows). A file without a tracks CSV (tracking off) adds to ``files``, ``frames`` and
+``faces`` only (logged). A person seen in two files (a recording cut in two) counts twice.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from facelog.engines.fileio import commit_file, temp_path, write_text_atomic
+from facelog.pipeline.sinks import tracks_path
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +38,7 @@ AGE_BIN_LABELS = tuple(
     f"age_{lo}_{hi - 1}" if hi < 200 else f"age_{lo}_plus" for lo, hi in itertools.pairwise(AGE_BIN_EDGES)
 )
 REPORT_COLUMNS = (
-    "camera", "day", "files", "frames", "video_s", "faces", "tracks", "female", "male",
+    "camera", "day", "files", "frames", "video_s", "faces", "persons", "female", "male",
     "female_share", "age_mean", *AGE_BIN_LABELS,
 )  # fmt: skip
 
@@ -43,7 +47,7 @@ _DATE = re.compile(r"(?<!\d)((?:19|20)\d{2})[-_/.]?(0[1-9]|1[0-2])[-_/.]?(0[1-9]
 
 @dataclass(frozen=True, slots=True)
 class ReportInput:
-    """One processed file: where it sits in the archive and where its CSV is."""
+    """One processed file: where it sits in the archive and where its CSV is (its tracks CSV beside)."""
 
     rel_path: str  # relative to the archive, posix separators
     mtime_ns: int
@@ -68,7 +72,7 @@ def day_of(rel_path: str, mtime_ns: int) -> str:
     return dt.datetime.fromtimestamp(mtime_ns / 1e9, tz=dt.UTC).date().isoformat()
 
 
-def _read_faces(csv_path: Path) -> pd.DataFrame:
+def _read(csv_path: Path) -> pd.DataFrame:
     df = pd.read_csv(csv_path)
     missing = {"age", "gender"} - set(df.columns)
     if missing:
@@ -81,26 +85,36 @@ class _Group:
     files: int = 0
     frames: int = 0
     video_s: float = 0.0
+    faces: int = 0
     female: int = 0
     male: int = 0
-    tracks: int = 0
     ages: list[np.ndarray] = field(default_factory=list)
 
 
 def build_report(inputs: Iterable[ReportInput]) -> pd.DataFrame:
-    """Aggregate the per-file CSVs into one row per (camera, day), sorted; columns REPORT_COLUMNS."""
+    """Aggregate the per-file CSVs into one row per (camera, day), sorted; columns REPORT_COLUMNS.
+
+    Raises:
+        ValueError: a CSV or tracks CSV without ``age`` and ``gender`` columns.
+    """
     groups: dict[tuple[str, str], _Group] = {}
+    untracked = 0
     for item in inputs:
         g = groups.setdefault((camera_of(item.rel_path), day_of(item.rel_path, item.mtime_ns)), _Group())
-        faces = _read_faces(item.csv_path)
         g.files += 1
         g.frames += item.frames
         g.video_s += item.video_s
-        g.female += int((faces["gender"] == "female").sum())
-        g.male += int((faces["gender"] == "male").sum())
-        if "track_id" in faces.columns:  # track ids are per file: distinct within each file
-            g.tracks += int(faces.loc[faces["track_id"] >= 0, "track_id"].nunique())
-        g.ages.append(faces["age"].to_numpy(np.float64))
+        g.faces += len(_read(item.csv_path))
+        tracks = tracks_path(item.csv_path)
+        if not tracks.is_file():
+            untracked += 1
+            continue
+        persons = _read(tracks)
+        g.female += int((persons["gender"] == "female").sum())
+        g.male += int((persons["gender"] == "male").sum())
+        g.ages.append(persons["age"].to_numpy(np.float64))
+    if untracked:
+        log.warning("%d file(s) without a tracks CSV (tracking off?): files and faces only", untracked)
     rows = []
     for (camera, day), g in sorted(groups.items()):
         a = np.concatenate(g.ages) if g.ages else np.zeros(0)
@@ -108,7 +122,7 @@ def build_report(inputs: Iterable[ReportInput]) -> pd.DataFrame:
         n = g.female + g.male
         rows.append({
             "camera": camera, "day": day, "files": g.files, "frames": g.frames,
-            "video_s": round(g.video_s, 3), "faces": len(a), "tracks": g.tracks,
+            "video_s": round(g.video_s, 3), "faces": g.faces, "persons": len(a),
             "female": g.female, "male": g.male,
             "female_share": round(g.female / n, 4) if n else float("nan"),
             "age_mean": round(float(a.mean()), 2) if len(a) else float("nan"),
@@ -140,15 +154,15 @@ def _plot(report: pd.DataFrame, png_path: Path) -> None:
         if share == share:  # not NaN
             ax1.annotate(f"{share:.0%} f", (xi, 0), xytext=(0, 2), textcoords="offset points", ha="center")
     ax1.set_xticks(x, labels, fontsize=8)
-    ax1.set_ylabel("face observations")
-    ax1.set_title("Faces per camera and day")
+    ax1.set_ylabel("people")
+    ax1.set_title("People per camera and day")
     ax1.legend()
     bins = [lab.removeprefix("age_").replace("_plus", "+").replace("_", "-") for lab in AGE_BIN_LABELS]
     for i, lab in enumerate(labels):
         counts = report.loc[report.index[i], list(AGE_BIN_LABELS)].to_numpy(np.float64)
         total = counts.sum()
         ax2.plot(bins, counts / total if total else counts, marker="o", label=lab.replace("\n", " "))
-    ax2.set_ylabel("share of faces")
+    ax2.set_ylabel("share of people")
     ax2.set_title("Age histogram")
     if len(report):
         ax2.legend(fontsize=7)

@@ -127,7 +127,8 @@ def test_clean_run_outputs_failures_and_report(clean: tuple[Path, Path, batch.Ru
         len(BAD),
         0,
     )
-    assert sorted(csvs(out)) == sorted(f"{rel}.csv" for rel in GOOD)  # tree mirrored, no CSV for bad files
+    expected = [f"{rel}{ext}" for rel in GOOD for ext in (".csv", ".tracks.csv")]
+    assert sorted(csvs(out)) == sorted(expected)  # tree mirrored, frame + tracks CSV, none for bad files
     n_rows = 0
     for rel in GOOD:  # header + complete rows (classroom's small seated faces may give none: still done)
         lines = (out / f"{rel}.csv").read_text().splitlines()
@@ -152,6 +153,9 @@ def test_clean_run_outputs_failures_and_report(clean: tuple[Path, Path, batch.Ru
         ["cam1", "2026-11-20", "2"],
         ["cam2", "2026-11-21", "2"],
     ]
+    header = report[0].split(",")
+    persons = sum(len((out / f"{rel}.tracks.csv").read_text().splitlines()) - 1 for rel in GOOD)
+    assert sum(int(line.split(",")[header.index("persons")]) for line in report[1:]) == persons  # people
     assert (out / batch.REPORT_PNG).read_bytes()[:4] == b"\x89PNG"
 
 
@@ -230,9 +234,11 @@ def test_kill9_midrun_then_rerun_is_exactly_once(
     rerun = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
     assert rerun.returncode == 1, rerun.stderr  # the corrupt files fail again
     assert csvs(out) == csvs(clean[1])  # every CSV once, complete, identical to a clean run's
-    expected = {f"{rel}.csv" for rel in GOOD} | {
-        batch.summary_path(Path(f"{rel}.csv")).as_posix() for rel in GOOD
-    }
+    expected = (
+        {f"{rel}.csv" for rel in GOOD}
+        | {f"{rel}.tracks.csv" for rel in GOOD}
+        | {batch.summary_path(Path(f"{rel}.csv")).as_posix() for rel in GOOD}
+    )
     assert set(outputs(out)) == expected  # no temporary or duplicate files left
     assert statuses(out) == {**dict.fromkeys(GOOD, "done"), **dict.fromkeys(BAD, "failed")}
 
@@ -246,7 +252,8 @@ def test_ray_local_matches_local_executor(
     out = tmp_path / "out"
     run = batch.run_batch(archive, out, load(cfg_path, executor="ray", workers=2), progress=False)
     assert (run.processed, run.failed, run.executor) == (2, 0, "ray")
-    assert csvs(out) == {k: v for k, v in csvs(clean[1]).items() if k.removesuffix(".csv") in two}
+    mine = {k: v for k, v in csvs(clean[1]).items() if k.removesuffix(".csv").removesuffix(".tracks") in two}
+    assert csvs(out) == mine
     assert statuses(out) == dict.fromkeys(two, "done")
 
 

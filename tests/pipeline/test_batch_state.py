@@ -12,6 +12,7 @@ import pytest
 
 from facelog.pipeline.archive import batch, discovery, report
 from facelog.pipeline.archive import state as st
+from facelog.pipeline.sinks import tracks_path
 
 MiB = 1 << 20
 
@@ -270,28 +271,41 @@ def _face_csv(path: Path, ages: list[float | None], genders: list[str | None], t
     return path
 
 
+def _tracks_csv(csv_path: Path, ages: list[float], genders: list[str]) -> None:
+    """The file's person log (``sinks.tracks_path``): one row per person."""
+    pd.DataFrame({"track_id": range(len(ages)), "age": ages, "gender": genders}).to_csv(
+        tracks_path(csv_path), index=False
+    )
+
+
 def test_build_and_write_report(tmp_path: Path) -> None:
+    """People come from the tracks CSVs (not rows); faces from the frame CSVs."""
     a = _face_csv(
         tmp_path / "a.csv", [5.0, 25.0, None, 75.0], ["male", "female", None, "female"], [1, 2, -1, 2]
     )
-    b = _face_csv(tmp_path / "b.csv", [33.0], ["male"], [1])
+    _tracks_csv(a, [6.0, 71.0], ["male", "female"])  # 3 face rows, 2 people
+    b = _face_csv(tmp_path / "b.csv", [33.0, 34.0, 35.0], ["male"] * 3, [1, 1, 1])
+    _tracks_csv(b, [34.0], ["male"])
     c = _face_csv(tmp_path / "c.csv", [12.0], ["female"], [4])
+    _tracks_csv(c, [12.0], ["female"])
+    d = _face_csv(tmp_path / "d.csv", [50.0], ["male"], [-1])  # tracking off: no tracks CSV
     inputs = [
         report.ReportInput("cam1/2026-11-20/a.mp4", 0, a, frames=4, video_s=0.32),
-        report.ReportInput("cam1/2026-11-20/b.mp4", 0, b, frames=1, video_s=0.08),
+        report.ReportInput("cam1/2026-11-20/b.mp4", 0, b, frames=3, video_s=0.24),
         report.ReportInput("cam2/2026-11-21/c.mp4", 0, c, frames=1, video_s=0.08),
+        report.ReportInput("cam2/2026-11-21/d.mp4", 0, d, frames=1, video_s=0.08),
     ]
     rep = report.build_report(inputs)
     assert list(rep.columns) == list(report.REPORT_COLUMNS)
-    assert rep[["camera", "day", "files", "frames", "faces", "tracks", "female", "male"]].values.tolist() == [
-        ["cam1", "2026-11-20", 2, 5, 4, 3, 2, 2],
-        ["cam2", "2026-11-21", 1, 1, 1, 1, 1, 0],
+    cols = ["camera", "day", "files", "frames", "faces", "persons", "female", "male"]
+    assert rep[cols].values.tolist() == [
+        ["cam1", "2026-11-20", 2, 7, 6, 3, 1, 2],
+        ["cam2", "2026-11-21", 2, 2, 2, 1, 1, 0],
     ]
     first = rep.iloc[0]
-    assert first["female_share"] == 0.5 and first["age_mean"] == pytest.approx(
-        (5 + 25 + 75 + 33) / 4, abs=0.01
-    )
-    assert [first[k] for k in report.AGE_BIN_LABELS] == [1, 0, 1, 1, 0, 0, 0, 1]
+    assert first["female_share"] == pytest.approx(1 / 3, abs=1e-4)
+    assert first["age_mean"] == pytest.approx((6 + 71 + 34) / 3, abs=0.01)
+    assert [first[k] for k in report.AGE_BIN_LABELS] == [1, 0, 0, 1, 0, 0, 0, 1]
     report.write_report(rep, tmp_path / "r.csv", tmp_path / "r.png")
     assert pd.read_csv(tmp_path / "r.csv").shape == (2, len(report.REPORT_COLUMNS))
     assert (tmp_path / "r.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
