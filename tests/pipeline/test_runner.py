@@ -17,7 +17,7 @@ from facelog.pipeline.errors import SourceError
 from facelog.pipeline.file.outputs import summary_path
 from facelog.pipeline.file.process import process_video
 from facelog.pipeline.session import InferenceSession
-from facelog.pipeline.sinks import HEADER
+from facelog.pipeline.sinks import HEADER, tracks_path
 
 COUNT_OK = 0.95  # share of frames whose face count must be exact (YuNet misses 2 of 56 on the 2-face clip)
 
@@ -118,7 +118,9 @@ def test_summary_json(
     assert doc["status"] == "complete" and doc["detector"] == "yunet" and doc["backend"] == "onnxruntime"
     assert doc["video_fps"] == 12.5 and doc["frames_read"] == 23 and doc["rows"] == len(_rows(out))
     assert {"decode_s", "detect_s", "infer_s", "wall_s"} <= set(doc["timings"])
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["o.csv", "o.summary.json"], "no temp files left"
+    assert doc["persons"] == len(_rows(tracks_path(out))) >= 1 and doc["tracks"] == str(tracks_path(out))
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["o.csv", "o.summary.json", "o.tracks.csv"], "no temp files left"
 
 
 def test_batching_does_not_change_rows(
@@ -258,14 +260,19 @@ SHIPPED = Path(__file__).resolve().parents[2] / "engines" / "models" / "facelog_
 def test_shipped_model_gets_genders_right(
     videos: Path, yunet_path: Path, tmp_path: Path, clip: str, detector: str, expected: list[str]
 ) -> None:
-    """Crop framing + shipped model end to end: each person's smoothed gender (left to right)."""
+    """Crop framing + shipped model end to end: each person's fused gender (left to right), as the
+    tracks CSV reports it and as the frame CSV's gender_smooth shows it."""
     if not SHIPPED.is_file():
         pytest.skip("the shipped model is not in this checkout")
     out = tmp_path / "g.csv"
     process_video(videos / f"{clip}.mp4", out, _cfg(SHIPPED, yunet_path, **{"detector.kind": detector}))
     df = pd.read_csv(out)
+    persons = pd.read_csv(tracks_path(out)).set_index("track_id")
+    assert set(persons.index) <= set(df.track_id)  # the tracks CSV's ids are the frame CSV's
     tracks = df.groupby("track_id").agg(n=("age", "size"), x=("x1", "mean"), g=("gender_smooth", "last"))
     main = tracks[tracks.n >= 0.8 * df.frame_index.nunique()].sort_values("x")
+    assert list(persons.loc[main.index, "gender"]) == expected  # one fused answer per person
+    assert (persons.loc[main.index, "frames"] == main.n).all()
     assert list(main.g) == expected
     for tid in main.index:
         rows = df[df.track_id == tid]
