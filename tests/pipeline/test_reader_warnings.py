@@ -49,10 +49,37 @@ def cut_clip(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
         w.write(np.random.default_rng(k).integers(0, 256, (48, 64, 3), dtype=np.uint8))
     w.release()
     whole = moov_first(src.read_bytes())
-    intact, cut = root / "intact.mp4", root / "cut.mp4"
+    intact, cut, gap = root / "intact.mp4", root / "cut.mp4", root / "gap.mp4"
     intact.write_bytes(whole)
     cut.write_bytes(whole[: len(whole) - len(_boxes(whole)[b"mdat"]) // 50])
+    gap.write_bytes(with_gap(src.read_bytes(), 50, 10))
     return intact, cut
+
+
+def _u32(b: bytes) -> int:
+    return int(struct.unpack(">I", b)[0])
+
+
+def with_gap(data: bytes, at: int, intervals: int) -> bytes:
+    """The mp4 (index last) with frame ``at``'s duration stretched to ``intervals`` frame intervals, as
+    when frames are missing: stts gets three entries, its parent boxes grow, the edit list is blanked
+    (renamed ``free``) so the longer stream is played whole. Every frame is still there and decodes."""
+    m = data.find(b"moov") - 4
+    j = data.find(b"stts", m) - 4
+    size = _u32(data[j : j + 4])
+    assert _u32(data[j + 12 : j + 16]) == 1, "expected one stts entry"
+    n, d = _u32(data[j + 16 : j + 20]), _u32(data[j + 20 : j + 24])
+    body = b"\0\0\0\0" + struct.pack(">7I", 3, at, d, 1, d * intervals, n - at - 1, d)
+    stts = struct.pack(">I", 8 + len(body)) + b"stts" + body
+    grown = data[:j] + stts + data[j + size :]
+    out = bytearray(grown)
+    for name in (b"moov", b"trak", b"mdia", b"minf", b"stbl"):
+        k = grown.find(name, m) - 4
+        out[k : k + 4] = struct.pack(">I", _u32(grown[k : k + 4]) + len(stts) - size)
+    e = out.find(b"edts", m)
+    if e > 0:
+        out[e : e + 4] = b"free"
+    return bytes(out)
 
 
 def frames_and_warnings(path: Path) -> tuple[int, list[str]]:
@@ -70,6 +97,14 @@ def test_a_file_cut_short_still_decodes_with_a_warning(cut_clip: tuple[Path, Pat
     read, warnings = frames_and_warnings(cut_clip[1])
     assert 97 <= read < N_FRAMES  # within the truncation slack: no error, but not silent either
     assert warnings == [f"container declares {N_FRAMES} frames, {read} decoded: damaged or cut short"]
+
+
+def test_timestamps_that_jump_over_missing_frames_are_a_warning(cut_clip: tuple[Path, Path]) -> None:
+    read, warnings = frames_and_warnings(cut_clip[0].parent / "gap.mp4")
+    assert read == N_FRAMES  # every frame decodes; 9 frame intervals have no frame after frame 50
+    assert warnings == [
+        "timestamps jump over missing frames 1 time(s), the longest 1000 ms: damaged stream or dropped frames"
+    ]
 
 
 def test_cli_run_lists_the_warning_in_the_summary_and_says_it_once(
