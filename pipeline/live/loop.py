@@ -3,7 +3,9 @@
 Each camera has a reader thread (:class:`~facelog.pipeline.live.source.RtspSource`) that keeps only
 its newest frame. :class:`CameraLoop` takes the newest frame of every camera, detects faces, sends
 the faces of *all* cameras through one shared analyzer call (one backend, shared batches) and writes
-each camera's rows to its own rotated CSV (:class:`~facelog.pipeline.live.rotating_sink.RotatingCsvSink`).
+each camera's rows to its own rotated CSV (:class:`~facelog.pipeline.live.rotating_sink.RotatingCsvSink`)
+and its persons (tracks that ended: lost, reconnect, end of the run) to a rotated tracks CSV beside it
+(:class:`~facelog.pipeline.live.rotating_sink.RotatingTracksSink`).
 """
 
 from __future__ import annotations
@@ -21,9 +23,9 @@ import numpy as np
 
 from facelog.pipeline.live.monitoring import FpsMeter, Metrics, MetricsServer
 from facelog.pipeline.live.redact import redact_text, redact_url, url_secrets
-from facelog.pipeline.live.rotating_sink import RotatingCsvSink
+from facelog.pipeline.live.rotating_sink import RotatingCsvSink, RotatingTracksSink
 from facelog.pipeline.live.source import RtspSource, SourceOptions, ensure_ffmpeg_options
-from facelog.pipeline.types import Faces, Frame, FrameResult
+from facelog.pipeline.types import Faces, Frame, FrameResult, PersonResult
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +62,9 @@ class LiveInference:
         analyze: one call for the frames of all cameras -> one FrameResult per frame, same order.
         model: the CSV's ``model`` column (``name@version``).
         decimals: rounding of boxes, scores and ages in the CSV.
-        reset_source: forget per-camera state (tracks) after a reconnect; called with the camera name.
+        reset_source: end per-camera tracks after a reconnect (called with the camera name): the
+            persons they were.
+        finish: end every camera's tracks at the end of the run: the persons they were.
         close: release the backend.
     """
 
@@ -68,7 +72,8 @@ class LiveInference:
     analyze: Callable[[Sequence[tuple[Frame, Faces]]], list[FrameResult]]
     model: str
     decimals: int = 2
-    reset_source: Callable[[str], object] = lambda name: None
+    reset_source: Callable[[str], tuple[PersonResult, ...]] = lambda name: ()
+    finish: Callable[[], tuple[PersonResult, ...]] = lambda: ()
     close: Callable[[], None] = lambda: None
 
 
@@ -124,6 +129,12 @@ class CameraLoop:
             )
             for c in cameras
         }
+        self.track_sinks = {
+            c.name: RotatingTracksSink(
+                self.out_dir, c.name, inference.model, inference.decimals, options.rotate_s, options.flush_s
+            )
+            for c in cameras
+        }
         self.secrets = set().union(*(url_secrets(c.url) for c in cameras))
         self.server: MetricsServer | None = None
         for c in cameras:
@@ -172,7 +183,7 @@ class CameraLoop:
                     src.check_stall(now)
                 if frames:
                     self._process(frames)
-                for sink in self.sinks.values():
+                for sink in (*self.sinks.values(), *self.track_sinks.values()):
                     sink.tick(now)
                 if all(s.state == "failed" for s in self.sources):
                     log.error("event=run_failed reason=%r", "every camera gave up; see the errors above")
@@ -239,6 +250,7 @@ class CameraLoop:
         for result in results:
             cam = result.source_id
             rows = self.sinks[cam].write(result)
+            self.track_sinks[cam].write_persons(result.ended)
             self.metrics.frames_processed.labels(cam).inc()
             self.metrics.faces.labels(cam).inc(len(result.predictions))
             self.metrics.rows.labels(cam).inc(rows)
@@ -249,8 +261,16 @@ class CameraLoop:
         src = next(s for s in self.sources if s.name == camera)
         if self._connections.get(camera) != src.connections:
             if camera in self._connections:  # a reconnect: stream time restarted, old tracks are stale
-                self.inference.reset_source(camera)
+                self.track_sinks[camera].write_persons(self.inference.reset_source(camera))
             self._connections[camera] = src.connections
+
+    def _write_persons(self, persons: Sequence[PersonResult]) -> None:
+        """Persons of any camera, each to its camera's tracks CSV (the run's end: every live track)."""
+        for p in persons:
+            try:
+                self.track_sinks[p.source_id].write_persons((p,))
+            except OSError as exc:  # keep writing the others
+                log.error("event=tracks_write_failed camera=%s error=%r", p.source_id, exc)
 
     def _shutdown(self) -> None:
         for src in self.sources:
@@ -266,7 +286,11 @@ class CameraLoop:
                 self._process(leftovers)
             except Exception as exc:
                 log.error("event=final_batch_failed error=%r", exc)
-        for name, sink in self.sinks.items():
+        try:
+            self._write_persons(self.inference.finish())  # every track still live ends with the run
+        except Exception as exc:
+            log.error("event=finish_tracks_failed error=%r", exc)
+        for name, sink in (*self.sinks.items(), *self.track_sinks.items()):
             try:
                 sink.close()
             except OSError as exc:  # keep closing the others
@@ -300,6 +324,8 @@ class CameraLoop:
                 "faces": val("facelog_faces", n),
                 "rows": self.sinks[n].rows_written,
                 "files": [str(p) for p in self.sinks[n].files],
+                "persons": self.track_sinks[n].rows_written,
+                "tracks_files": [str(p) for p in self.track_sinks[n].files],
             }
         return {"cameras": cams}
 

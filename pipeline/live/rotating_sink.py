@@ -6,6 +6,11 @@ the file of its frame's wall-clock time. A restarted process never appends to an
 (a crash may have left a half-written last line there): it opens ``..._1.csv``, ``..._2.csv``.
 Each file starts with the header, so every file parses on its own. Its only input is
 ``FrameResult``: the columns are the file schema's (``sinks.HEADER``) plus ``WALL_COLUMNS``.
+
+``RotatingTracksSink`` writes the per-person log beside it, ``<camera>_<YYYYmmddTHHMMSSZ>_tracks.csv``
+with the same periods: one row per person when its track ends (lost, reconnect, end of the run), in
+the file of the period of its last sighting; the columns are the file tracks schema's
+(``sinks.TRACKS_HEADER``) plus ``TRACK_WALL_COLUMNS`` (wall-clock first and last seen).
 """
 
 from __future__ import annotations
@@ -21,12 +26,14 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import IO
 
-from facelog.pipeline.sinks import HEADER, result_rows, to_cells
-from facelog.pipeline.types import FrameResult
+from facelog.pipeline.sinks import HEADER, TRACKS_HEADER, result_rows, to_cells, track_row
+from facelog.pipeline.types import FrameResult, PersonResult
 
 # Live CSVs: the file schema's columns plus two at the end (wall-clock time, the ordering key).
 WALL_COLUMNS = ("wall_time_utc", "wall_ns")
 LIVE_HEADER = (*HEADER, *WALL_COLUMNS)
+TRACK_WALL_COLUMNS = ("first_seen_utc", "last_seen_utc", "first_wall_ns", "last_wall_ns")
+LIVE_TRACKS_HEADER = (*TRACKS_HEADER, *TRACK_WALL_COLUMNS)
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +84,7 @@ class RotatingCsvSink:
         self.camera = camera
         self.folder = Path(out_dir) / safe_file_stem(camera)
         self.header = list(LIVE_HEADER)
+        self.suffix = ""  # file name suffix before .csv (the tracks sink: "_tracks")
         self.model = model
         self.decimals = decimals
         self.rotate_ns = int(rotate_s * 1e9)
@@ -92,10 +100,10 @@ class RotatingCsvSink:
     def _path_for(self, period: int) -> Path:
         start = dt.datetime.fromtimestamp(period * self.rotate_ns / 1e9, tz=dt.UTC)
         stem = f"{safe_file_stem(self.camera)}_{start:%Y%m%dT%H%M%SZ}"
-        path, n = self.folder / f"{stem}.csv", 0
+        path, n = self.folder / f"{stem}{self.suffix}.csv", 0
         while path.exists():
             n += 1
-            path = self.folder / f"{stem}_{n}.csv"
+            path = self.folder / f"{stem}_{n}{self.suffix}.csv"
         return path
 
     def _open(self, period: int) -> None:
@@ -180,3 +188,34 @@ class RotatingCsvSink:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class RotatingTracksSink(RotatingCsvSink):
+    """Append one camera's person rows (tracks CSV + wall-clock first/last seen), rotated like the
+    frame CSV; a file is opened only when a person is written. Same arguments as ``RotatingCsvSink``.
+    """
+
+    def __init__(
+        self,
+        out_dir: Path,
+        camera: str,
+        model: str,
+        decimals: int = 2,
+        rotate_s: float = 3600.0,
+        flush_s: float = 2.0,
+    ) -> None:
+        super().__init__(out_dir, camera, model, decimals, rotate_s, flush_s)
+        self.header = list(LIVE_TRACKS_HEADER)
+        self.suffix = "_tracks"
+
+    def write_persons(self, persons: Sequence[PersonResult]) -> int:
+        """Write ended persons, each to the file of its last sighting's period; returns how many."""
+        for p in persons:
+            extra = [
+                wall_time_utc(p.first_wall_ns),
+                wall_time_utc(p.last_wall_ns),
+                p.first_wall_ns,
+                p.last_wall_ns,
+            ]
+            self._write_rows(p.last_wall_ns, [to_cells(track_row(p, self.model, self.decimals)) + extra])
+        return len(persons)

@@ -197,6 +197,7 @@ def live_inference(session: InferenceSession) -> LiveInference:
         model=model,
         decimals=session.cfg.output.decimals,
         reset_source=analyzer.reset_source,
+        finish=analyzer.finish,
         close=session.close,
     )
 

@@ -85,7 +85,7 @@ class Run:
 
     def rows(self, camera: str) -> list[dict[str, str]]:
         out: list[dict[str, str]] = []
-        for path in sorted((self.out / camera).glob("*.csv")):
+        for path in sorted(p for p in (self.out / camera).glob("*.csv") if not p.stem.endswith("_tracks")):
             with path.open(newline="") as fh:
                 out.extend(csv.DictReader(fh))
         return out
@@ -329,7 +329,7 @@ def test_sigterm_to_cli_leaves_complete_csvs_and_exit_0(
     assert "event=rtsp_connect" in stderr and "event=signal signal=SIGTERM" in stderr
     summary = json.loads((out / SUMMARY_NAME).read_text())["cameras"]
     (camera,) = summary
-    csvs = sorted((out / camera).glob("*.csv"))
+    csvs = sorted(p for p in (out / camera).glob("*.csv") if not p.stem.endswith("_tracks"))
     assert csvs and [str(p) for p in csvs] == summary[camera]["files"]
     total = 0
     for path in csvs:

@@ -21,7 +21,14 @@ import pytest
 from facelog.pipeline.live.monitoring import Metrics, MetricsServer
 from facelog.pipeline.live.probe import diagnose, validate_url
 from facelog.pipeline.live.redact import RedactingFilter, redact_text, redact_url, url_secrets
-from facelog.pipeline.live.rotating_sink import LIVE_HEADER, RotatingCsvSink, safe_file_stem, wall_time_utc
+from facelog.pipeline.live.rotating_sink import (
+    LIVE_HEADER,
+    LIVE_TRACKS_HEADER,
+    RotatingCsvSink,
+    RotatingTracksSink,
+    safe_file_stem,
+    wall_time_utc,
+)
 from facelog.pipeline.live.rtsp import (
     MAX_ANALYZE_FAILURES,
     AnalyzerFailing,
@@ -32,7 +39,7 @@ from facelog.pipeline.live.rtsp import (
     cameras_from_urls,
 )
 from facelog.pipeline.live.source import Backoff, LatestFrame, RtspSource, SourceOptions
-from facelog.pipeline.types import Faces, Frame, FrameResult, Prediction
+from facelog.pipeline.types import Faces, Frame, FrameResult, PersonResult, Prediction
 
 HOUR_NS = 3600 * 10**9
 
@@ -207,6 +214,47 @@ def test_rotating_sink_flushes_within_flush_interval(tmp_path: Path) -> None:
     assert len(_read_csv(path)) == 2  # visible to readers before close
     sink.close()
     sink.close()
+
+
+def _person(track_id: int, first_wall_ns: int, last_wall_ns: int, camera: str = "cam") -> PersonResult:
+    return PersonResult(
+        camera, track_id, 3, 40, 0, 3_700_000_000, 30, 31.0, 25.0, 38.0, "female", 0.9, 55.0,
+        first_wall_ns, last_wall_ns,
+    )  # fmt: skip
+
+
+def test_tracks_sink_rotates_beside_the_frame_csv_with_wall_clock_seen(tmp_path: Path) -> None:
+    t0 = int(dt.datetime(2026, 11, 18, 8, tzinfo=dt.UTC).timestamp()) * 10**9  # on the hour
+    header = list(LIVE_TRACKS_HEADER)
+    with RotatingTracksSink(tmp_path, "cam", "m@1", rotate_s=3600) as sink:
+        assert sink.files == []  # no person, no file
+        assert sink.write_persons([_person(0, t0 + 1, t0 + 5), _person(1, t0 + 2, t0 + HOUR_NS + 3)]) == 2
+    assert [p.name for p in sink.files] == [
+        "cam_20261118T080000Z_tracks.csv",
+        "cam_20261118T090000Z_tracks.csv",
+    ]
+    first, second = (_read_csv(p) for p in sink.files)
+    assert first[0] == header == second[0] and len(first) == len(second) == 2
+    row = dict(zip(header, second[1], strict=True))
+    assert (row["track_id"], row["frames"], row["gender"], row["model"]) == ("1", "30", "female", "m@1")
+    assert row["first_seen_utc"] == wall_time_utc(t0 + 2) and row["last_wall_ns"] == str(t0 + HOUR_NS + 3)
+    assert row["last_pts_ms"] == "3700.0"
+
+
+def test_camera_loop_writes_ended_persons_and_the_rest_at_the_end(tmp_path: Path) -> None:
+    t0 = 10**18
+    ended = FrameResult("cam", 5, 0, (), t0, ended=(_person(0, t0 - 10, t0 - 5),))
+    stages = LiveInference(
+        lambda img: Faces.empty(), lambda items: [ended], "m@1", finish=lambda: (_person(1, t0, t0 + 1),)
+    )
+    runner = CameraLoop(
+        [Camera("cam", "rtsp://127.0.0.1/1")], stages, tmp_path, RunOptions(metrics_port=None)
+    )
+    runner._process([_frame(0)])
+    runner._write_persons(runner.inference.finish())
+    runner.track_sinks["cam"].close()
+    rows = _read_csv(runner.track_sinks["cam"].files[0])
+    assert [r[1] for r in rows[1:]] == ["0", "1"] and runner.summary()["cameras"]["cam"]["persons"] == 2
 
 
 def test_safe_file_stem_rejects_empty() -> None:
