@@ -56,6 +56,7 @@ def test_every_bad_input_is_one_line_and_good_ones_still_run(
             "truncated.csv.partial",
             "head-pose-face-detection-female.csv",
             "head-pose-face-detection-female.summary.json",
+            "head-pose-face-detection-female.tracks.csv",
         ]
     )
 
