@@ -190,6 +190,14 @@ class QuantizedModel:
     reused: bool  # True: taken from the cache, no calibration run
 
 
+def _whole_batches(images: list[Path], batch_size: int) -> list[Path]:
+    """Drop a short last batch: ORT's histogram collectors (percentile, entropy) stack all batches
+    into one array and fail on one ("inhomogeneous shape")."""
+    if len(images) > batch_size and len(images) % batch_size:
+        return images[: len(images) - len(images) % batch_size]
+    return images
+
+
 def quantize_int8(
     fp32_path: str | Path,
     calibration: str | Path,
@@ -230,11 +238,7 @@ def quantize_int8(
     if method not in METHODS:
         raise ValueError(f"method must be one of {sorted(METHODS)}, got {method!r}")
     meta = read_meta(fp32_path)
-    images = list_calibration_images(calibration, n_images, seed)
-    if len(images) > batch_size and len(images) % batch_size:
-        # ORT's histogram collectors (percentile, entropy) stack all batches into one array and
-        # fail on a short last batch ("inhomogeneous shape"): use whole batches only.
-        images = images[: len(images) - len(images) % batch_size]
+    images = _whole_batches(list_calibration_images(calibration, n_images, seed), batch_size)
     record = {
         "fp32_sha256": file_sha256(fp32_path),
         "method": method,
