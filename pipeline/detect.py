@@ -64,6 +64,17 @@ class Detector(Protocol):
         ...
 
 
+def _describe_common(det: YuNetDetector | BlazeFaceDetector) -> dict[str, Any]:
+    """The run-summary fields every detector reports."""
+    return {
+        "name": det.name,
+        "model_path": str(det.model_path),
+        "score_threshold": det.score_threshold,
+        "nms": det.nms,
+        "min_face_px": det.min_face_px,
+    }
+
+
 def _check_image(image: np.ndarray) -> None:
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise ValueError(f"image must be (H, W, 3) uint8 BGR, got {image.shape} {image.dtype}")
@@ -231,11 +242,7 @@ class YuNetDetector:
     def describe(self) -> dict[str, Any]:
         """Settings and the input size of the last frame, for the run summary."""
         return {
-            "name": self.name,
-            "model_path": str(self.model_path),
-            "score_threshold": self.score_threshold,
-            "nms": self.nms,
-            "min_face_px": self.min_face_px,
+            **_describe_common(self),
             "input_face_px": self.input_face_px,
             "max_input_scale": self.max_input_scale,
             "frame_size": list(self.frame_size) if self.frame_size else None,
@@ -322,11 +329,7 @@ class BlazeFaceDetector:
     def describe(self) -> dict[str, Any]:
         """Settings for the run summary (the input is always the frame letterboxed to 192x192)."""
         return {
-            "name": self.name,
-            "model_path": str(self.model_path),
-            "score_threshold": self.score_threshold,
-            "nms": self.nms,
-            "min_face_px": self.min_face_px,
+            **_describe_common(self),
             "input_size": [self.INPUT, self.INPUT],
         }
 

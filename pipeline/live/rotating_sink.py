@@ -68,6 +68,9 @@ class RotatingCsvSink:
     Use as a context manager, or call :meth:`close` (which flushes and fsyncs).
     """
 
+    COLUMNS: Sequence[str] = LIVE_HEADER
+    FILE_SUFFIX = ""  # file name suffix before .csv (the tracks sink: "_tracks")
+
     def __init__(
         self,
         out_dir: Path,
@@ -83,8 +86,8 @@ class RotatingCsvSink:
             raise ValueError(f"flush_s must be > 0, got {flush_s}")
         self.camera = camera
         self.folder = Path(out_dir) / safe_file_stem(camera)
-        self.header = list(LIVE_HEADER)
-        self.suffix = ""  # file name suffix before .csv (the tracks sink: "_tracks")
+        self.header = list(self.COLUMNS)
+        self.suffix = self.FILE_SUFFIX
         self.model = model
         self.decimals = decimals
         self.rotate_ns = int(rotate_s * 1e9)
@@ -195,18 +198,8 @@ class RotatingTracksSink(RotatingCsvSink):
     frame CSV; a file is opened only when a person is written. Same arguments as ``RotatingCsvSink``.
     """
 
-    def __init__(
-        self,
-        out_dir: Path,
-        camera: str,
-        model: str,
-        decimals: int = 2,
-        rotate_s: float = 3600.0,
-        flush_s: float = 2.0,
-    ) -> None:
-        super().__init__(out_dir, camera, model, decimals, rotate_s, flush_s)
-        self.header = list(LIVE_TRACKS_HEADER)
-        self.suffix = "_tracks"
+    COLUMNS = LIVE_TRACKS_HEADER
+    FILE_SUFFIX = "_tracks"
 
     def write_persons(self, persons: Sequence[PersonResult]) -> int:
         """Write ended persons, each to the file of its last sighting's period; returns how many."""
