@@ -28,6 +28,7 @@ from typing import Any, Protocol, runtime_checkable
 import cv2
 import numpy as np
 
+from facelog.pipeline.boxes import iou_matrix
 from facelog.pipeline.config import DetectorConfig
 from facelog.pipeline.crop import BLAZEFACE_FRAMING, YUNET_FRAMING, Framing
 from facelog.pipeline.errors import ModelError
@@ -334,17 +335,6 @@ class BlazeFaceDetector:
         }
 
 
-def _iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    x1 = np.maximum(box[0], boxes[:, 0])
-    y1 = np.maximum(box[1], boxes[:, 1])
-    x2 = np.minimum(box[2], boxes[:, 2])
-    y2 = np.minimum(box[3], boxes[:, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    area = (box[2] - box[0]) * (box[3] - box[1])
-    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    return inter / np.maximum(area + areas - inter, 1e-9)
-
-
 def _weighted_nms(
     xyxy: np.ndarray, score: np.ndarray, kp: np.ndarray, thr: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -356,7 +346,7 @@ def _weighted_nms(
     for i in range(len(score)):
         if not alive[i]:
             continue
-        members = alive & (_iou(xyxy[i], xyxy) > thr)
+        members = alive & (iou_matrix(xyxy[i : i + 1], xyxy)[0] > thr)
         members[i] = True
         wts = score[members][:, None]
         boxes.append((xyxy[members] * wts).sum(0) / wts.sum())

@@ -9,7 +9,6 @@ must match its pinned sha256. The age/gender model ships in ``facelog.engines`` 
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from pathlib import Path
 # The one cache folder ($FACELOG_CACHE, else $XDG_CACHE_HOME/facelog, else ~/.cache/facelog) lives in
 # engines (engines never import pipeline); re-exported so the app has one lookup module.
 from facelog.engines.cache import cache_root as cache_root
+from facelog.engines.fileio import file_sha256
 from facelog.pipeline.errors import ModelError
 
 log = logging.getLogger(__name__)
@@ -55,15 +55,6 @@ class ModelFile:
         return self.sha256 == YUNET_SHA256
 
 
-def sha256_of(path: Path) -> str:
-    """The sha256 (hex) of a file, read in 1 MiB chunks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def shipped_yunet() -> ModelFile:
     """The YuNet file inside the package, checked against its pinned sha256.
 
@@ -72,7 +63,7 @@ def shipped_yunet() -> ModelFile:
     """
     if not YUNET_PATH.is_file():
         raise ModelError(f"shipped YuNet model missing: {YUNET_PATH} (reinstall facelog)")
-    got = sha256_of(YUNET_PATH)
+    got = file_sha256(YUNET_PATH)
     if got != YUNET_SHA256:
         raise ModelError(
             f"shipped YuNet model {YUNET_PATH} has sha256 {got}, expected {YUNET_SHA256} (reinstall facelog)"
@@ -84,7 +75,7 @@ def _user_file(raw: str, source: str) -> ModelFile:
     p = Path(raw).expanduser()
     if not p.is_file():
         raise ModelError(f"{source} {p} does not exist or is not a file")
-    f = ModelFile(p, source, sha256_of(p))
+    f = ModelFile(p, source, file_sha256(p))
     if not f.pinned:
         log.info("YuNet from %s %s is not the shipped release (sha256 %s)", source, p, f.sha256[:12])
     return f

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from facelog.engines.fileio import file_sha256
 from facelog.pipeline import weights
 from facelog.pipeline.errors import ModelError
 
@@ -24,7 +25,7 @@ def test_shipped_yunet_matches_pinned_sha256() -> None:
     f = weights.shipped_yunet()
     assert f.path == weights.YUNET_PATH and f.source == "shipped"
     assert f.sha256 == weights.YUNET_SHA256 and f.pinned
-    assert weights.sha256_of(weights.YUNET_PATH) == weights.YUNET_SHA256
+    assert file_sha256(weights.YUNET_PATH) == weights.YUNET_SHA256
 
 
 def test_damaged_shipped_yunet_raises(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
