@@ -14,9 +14,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-
-class ConfigError(ValueError):
-    """A training config is unreadable, has unknown keys or inconsistent values."""
+from facelog.engines.base import ConfigError  # the one ConfigError (re-exported for training callers)
 
 
 class _Strict(BaseModel):
