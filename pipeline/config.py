@@ -74,6 +74,8 @@ class DetectorConfig(_Section):
     Every face of ``min_face_px`` and more is meant to be found; YuNet runs on the frame resized so
     that such a face is ``input_face_px`` at its input, by at most ``max_input_scale`` (1: never
     enlarged). A larger ``min_face_px`` is faster; faces narrower than 0.8 x ``min_face_px`` are dropped.
+    ``full_every`` > 1 detects whole frames only every ``full_every`` frames and, in between, only
+    regions around the faces found on the frames before (every logged box is still a detection).
     """
 
     kind: Literal["auto", "yunet", "blazeface"] = "auto"
@@ -86,6 +88,11 @@ class DetectorConfig(_Section):
     # 1: never enlarge; 1.5 finds blurred 32-47 px faces far better at 2.25x the detector's CPU
     max_input_scale: float = Field(default=1.0, gt=0.0, le=2.0)
     top_k: int = Field(default=5000, gt=0)
+    # a full-frame key frame every full_every processed frames, and in between detection only around
+    # the faces found before (detect/roi.py; needs batching.detect_workers 1). 1: every frame in full
+    full_every: int = Field(default=1, ge=1, le=1000)
+    roi_margin: float = Field(default=1.0, ge=0, le=10)  # per side, box widths per frame of gap
+    roi_min_margin_px: int = Field(default=24, ge=0)  # per side per frame of gap, at least (frame px)
 
 
 class CropConfig(_Section):

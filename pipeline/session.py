@@ -40,7 +40,7 @@ from facelog.engines.registry import (
 from facelog.pipeline.config import AppConfig, CropConfig, FusionConfig, TrackingConfig, backend_options
 from facelog.pipeline.crop import YUNET_FRAMING, Framing, crop_faces
 from facelog.pipeline.detect import Detector, DetectorChoice, choose_detector, make_detector
-from facelog.pipeline.errors import ModelError
+from facelog.pipeline.errors import ConfigError, ModelError
 from facelog.pipeline.persons import FaceOutputs, PersonTracks, fusion_params
 from facelog.pipeline.types import Faces, Frame, FrameResult, Gender, PersonResult, Prediction
 
@@ -281,7 +281,16 @@ class InferenceSession:
         self._detectors: list[Detector] = [self.detector]
 
     def detectors(self, n: int) -> list[Detector]:
-        """``n`` detector objects (one per detect thread), built once and kept for later files."""
+        """``n`` detector objects (one per detect thread), built once and kept for later files.
+
+        Raises:
+            ConfigError: ``n`` > 1 with ``detector.full_every`` > 1 (that mode needs frames in order).
+        """
+        if n > 1 and self.cfg.detector.full_every > 1:
+            raise ConfigError(
+                f"detector.full_every {self.cfg.detector.full_every} needs the frames in order: set "
+                f"batching.detect_workers to 1 (got {n}) or detector.full_every to 1"
+            )
         while len(self._detectors) < n:
             self._detectors.append(make_detector(self.cfg.detector, self.resolved.detector))
         return self._detectors[:n]

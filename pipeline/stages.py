@@ -2,7 +2,9 @@
 
 OpenCV (decode, DNN) and ONNX Runtime release the GIL, so plain threads overlap on several cores.
 Queues are bounded, so memory stays flat however long the video. Each detect worker owns its own
-detector object. ``DetectStages.get`` hands frames back in decode order.
+detector object. ``DetectStages.get`` hands frames back in decode order. A ``RoiDetector`` (state
+from frame to frame) is ``reset()`` when the stages are built (one source per ``DetectStages``), gets
+each frame's index, and needs the frames in order: it must be the only detect worker.
 
 Errors are raised where they happen and re-raised in the caller's thread, never passed down the
 queues as items: a stage that fails records its exception in the shared ``StageFailure`` and sets
@@ -19,7 +21,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-from facelog.pipeline.detect import Detector
+from facelog.pipeline.detect import Detector, RoiDetector
 from facelog.pipeline.errors import SourceError
 from facelog.pipeline.types import Faces, Frame
 
@@ -100,6 +102,13 @@ class DetectStages:
     ) -> None:
         if not detectors:
             raise ValueError("need at least one detector, got none")
+        if len(detectors) > 1 and any(isinstance(d, RoiDetector) for d in detectors):
+            raise ValueError(
+                f"a RoiDetector needs the frames in order: one detect worker, got {len(detectors)}"
+            )
+        for d in detectors:
+            if isinstance(d, RoiDetector):
+                d.reset()  # one source per DetectStages
         self.stop = threading.Event()
         self.failure = StageFailure()
         self.detect_times: list[float] = []
@@ -170,7 +179,10 @@ class DetectStages:
                     return
                 assert isinstance(item, _Read)
                 t0 = time.perf_counter()
-                faces = det.detect(item.frame.image)
+                if isinstance(det, RoiDetector):
+                    faces = det.detect(item.frame.image, item.frame.index)
+                else:
+                    faces = det.detect(item.frame.image)
                 self.detect_times.append(time.perf_counter() - t0)
                 if not _put(self._q_faces, Detected(item.seq, item.frame, faces), self.stop):
                     return

@@ -1,0 +1,175 @@
+"""Detection around tracks (``detector.full_every``): speed and recall against full-frame YuNet (issue 12).
+
+    nice -n 5 .venv/bin/python benchmarks/detect_roi.py --clips CLIPS \\
+        [--presets walk1080,static1080] [--frames 150] [--start 0] [--stride 1] \\
+        [--settings full,5:1.0,8:1.0] [--threshold 0.5] [--repeats 1] [--json OUT.json]
+
+Per clip, ``--frames`` consecutive frames (every ``--stride``-th from ``--start``), decoded once into
+memory (decode is not timed). A setting is ``full`` (``full_every`` 1: the default detector on every
+frame) or ``K:M[:P]``: ``full_every`` K, ``roi_margin`` M, ``roi_min_margin_px`` P (default the
+config's). Each setting is built by ``make_detector`` from a ``DetectorConfig``, reset, and fed the
+frames in order with their indices. Reported: CPU ms per frame (process CPU time), wall fps, recall /
+precision by GT size and for faces >= 32/40 px (``cctv_score``: one-to-one IoU >= 0.5), and the
+detector's own ``describe()`` counts (key frames, regions, input pixel fraction). Settings are
+interleaved round by round, so a busy machine slows them alike: compare within a round.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from cctv_common import read_gt
+from detect_scale import accuracy
+
+from facelog.pipeline.config import DetectorConfig
+from facelog.pipeline.detect import Detector, RoiDetector, make_detector
+
+log = logging.getLogger("detect_roi")
+
+
+def parse_setting(text: str, threshold: float | None) -> tuple[str, DetectorConfig]:
+    """``full`` or ``K:M[:P]`` -> (name, detector config)."""
+    opts: dict[str, Any] = {"score_threshold": threshold}
+    if text != "full":
+        parts = text.split(":")
+        opts["full_every"], opts["roi_margin"] = int(parts[0]), float(parts[1])
+        if len(parts) > 2:
+            opts["roi_min_margin_px"] = int(parts[2])
+    return text, DetectorConfig(**opts)
+
+
+def load_frames(clip: Path, n: int, start: int, stride: int) -> dict[int, np.ndarray]:
+    """Frame index -> BGR image: ``n`` frames, every ``stride``-th from ``start``."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(clip))
+    frames: dict[int, np.ndarray] = {}
+    index = 0
+    while len(frames) < n:
+        ok, img = cap.read()
+        if not ok:
+            break
+        if index >= start and (index - start) % stride == 0:
+            frames[index] = img
+        index += 1
+    cap.release()
+    if not frames:
+        raise SystemExit(f"cannot read frames from {clip}")
+    return frames
+
+
+def run(det: Detector, frames: dict[int, np.ndarray]) -> tuple[float, float, pd.DataFrame]:
+    """(wall s, CPU s, detections as frame_index,x1,y1,x2,y2 rows), frames in order after a reset."""
+    det.reset()
+    rows: list[tuple[float, ...]] = []
+    w0, c0 = time.perf_counter(), time.process_time()
+    for i, img in frames.items():
+        faces = det.detect(img, i) if isinstance(det, RoiDetector) else det.detect(img)
+        rows.extend((i, *box) for box in faces.xyxy.tolist())
+    wall, cpu = time.perf_counter() - w0, time.process_time() - c0
+    df = pd.DataFrame(rows, columns=["frame_index", "x1", "y1", "x2", "y2"])
+    df["age"], df["gender"] = 0.0, ""  # cctv_score wants them; not scored here
+    return wall, cpu, df
+
+
+def table(
+    frames: dict[int, np.ndarray],
+    gt: pd.DataFrame,
+    settings: list[str],
+    threshold: float | None,
+    repeats: int,
+) -> dict[str, dict[str, Any]]:
+    """Speed and accuracy per setting, settings interleaved within each round."""
+    dets = {name: make_detector(cfg) for name, cfg in (parse_setting(s, threshold) for s in settings)}
+    for d in dets.values():  # warm-up (first call allocates)
+        d.detect(next(iter(frames.values())))
+    walls: dict[str, list[float]] = {k: [] for k in dets}
+    cpus: dict[str, list[float]] = {k: [] for k in dets}
+    found: dict[str, pd.DataFrame] = {}
+    described: dict[str, dict[str, Any]] = {}
+    for _ in range(repeats):
+        for name, d in dets.items():
+            if isinstance(d, RoiDetector):
+                d.frames_full = d.frames_roi = d.regions = 0
+                d._pixel_fraction_sum = 0.0
+            wall, cpu, df = run(d, frames)
+            walls[name].append(wall)
+            cpus[name].append(cpu)
+            found[name] = df
+            described[name] = d.describe()
+    n = len(frames)
+    out = {}
+    for name in dets:
+        desc = described[name]
+        out[name] = {
+            "fps": round(n / statistics.median(walls[name]), 2),
+            "cpu_ms_per_frame": round(1000 * statistics.median(cpus[name]) / n, 1),
+            **{k: desc.get(k) for k in ("frames_full", "frames_roi", "roi_regions", "input_pixel_fraction")},
+            **accuracy(gt, found[name]),
+        }
+    full = out.get("full")
+    if full:
+        for row in out.values():
+            row["cpu_x_full"] = round(row["cpu_ms_per_frame"] / full["cpu_ms_per_frame"], 3)
+    return out
+
+
+def _f(x: float | None) -> str:
+    return "-" if x is None or x != x else f"{x:.3f}"
+
+
+def print_table(results: dict[str, Any]) -> None:
+    print("| clip | setting | CPU ms/frame | x full | fps | key / region frames | input px fraction |"
+          " recall >=32 | recall >=40 | recall 32-47 | precision >=32 |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for clip, rows in results.items():
+        for name, r in rows.items():
+            print(
+                f"| {clip} | {name} | {r['cpu_ms_per_frame']} | {r.get('cpu_x_full', '')} | {r['fps']} | "
+                f"{r['frames_full'] or ''} / {r['frames_roi'] or ''} | {r['input_pixel_fraction'] or ''} | "
+                f"{_f(r['recall_ge32'])} | {_f(r['recall_ge40'])} | "
+                f"{_f(r['recall_by_size'].get('32-47'))} | {_f(r['precision_ge32'])} |"
+            )
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument(
+        "--clips", type=Path, required=True, help="folder of cctv_synth clips (NAME.mp4 + .gt.csv)"
+    )
+    ap.add_argument("--presets", default="walk1080,static1080")
+    ap.add_argument("--frames", type=int, default=150)
+    ap.add_argument("--start", type=int, default=0)
+    ap.add_argument("--stride", type=int, default=1, help="every STRIDE-th frame (sampling.stride)")
+    ap.add_argument("--settings", default="full,5:1.0,8:1.0")
+    ap.add_argument("--threshold", type=float, default=None, help="score threshold (default: the detector's)")
+    ap.add_argument("--repeats", type=int, default=1)
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    settings = [s for s in args.settings.split(",") if s]
+    results: dict[str, Any] = {}
+    for preset in [p for p in args.presets.split(",") if p]:
+        frames = load_frames(args.clips / f"{preset}.mp4", args.frames, args.start, args.stride)
+        gt = read_gt(args.clips / f"{preset}.gt.csv")
+        gt = gt[gt["frame_index"].isin(list(frames))]
+        results[preset] = table(frames, gt, settings, args.threshold, args.repeats)
+    print_table(results)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

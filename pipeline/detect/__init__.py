@@ -1,0 +1,140 @@
+"""Face detectors behind one protocol: ``detect(image_bgr) -> Faces`` in full-frame pixels.
+
+- ``yunet`` (``auto``, the default): OpenCV's ``cv2.FaceDetectorYN`` with the YuNet ONNX shipped in
+  ``pipeline/models/`` (Apache-2.0, sha256-checked; ``--yunet PATH`` / ``$FACELOG_YUNET`` name another,
+  see :mod:`facelog.pipeline.weights`). It runs at the scale the smallest face to find needs: the frame
+  is resized so that a face of ``min_face_px`` becomes ``input_face_px`` at the detector's input (at
+  most ``max_input_scale``, 1: never enlarged), and boxes and landmarks are mapped back to full-frame
+  pixels, so crops keep every pixel.
+- ``blazeface``: MediaPipe's BlazeFace full-range model (Apache-2.0, shipped), run by OpenCV's TFLite
+  importer with our own anchor decoding and NMS. Better on heads rolled ~35 degrees, but its fixed
+  192x192 input shrinks a 720p frame 6.7x, so small faces are lost.
+
+Landmarks are (n, 5, 2) in the order right eye, left eye, nose, right mouth corner, left mouth corner
+(subject's right = image left). BlazeFace has a mouth centre only: it fills both mouth corners.
+A face's size is its box width (YuNet's box is ~1.26x taller than wide); detections narrower than
+``MIN_FACE_SLACK x min_face_px`` are dropped (the slack keeps a face of ``min_face_px`` whose box comes
+out a little small).
+Each detector object is used by one thread at a time.
+
+``detector.full_every`` > 1 wraps either in ``RoiDetector`` (``detect/roi.py``): full frames every
+``full_every`` frames, only the regions around the faces of the frames before in between; every box
+is still a detection in its own frame.
+
+Modules: ``base`` (protocol, box helpers), ``yunet``, ``blazeface``, ``roi``; this one chooses and builds.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from functools import partial
+
+from facelog.pipeline.config import DetectorConfig
+from facelog.pipeline.detect.base import MIN_FACE_SLACK, Detector, input_size_for, to_frame_pixels
+from facelog.pipeline.detect.blazeface import BLAZEFACE_DEFAULT_SCORE, BlazeFaceDetector
+from facelog.pipeline.detect.roi import LargeFaceRule, RoiDetector
+from facelog.pipeline.detect.yunet import (
+    YUNET_DEFAULT_SCORE,
+    YUNET_INPUT_FACE_PX,
+    YUNET_LARGE_FACE_PX,
+    YUNET_LARGE_FACE_SCORE,
+    YuNetDetector,
+)
+from facelog.pipeline.weights import BLAZEFACE_PATH, ModelFile, resolve_yunet
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "BLAZEFACE_DEFAULT_SCORE",
+    "MIN_FACE_SLACK",
+    "YUNET_DEFAULT_SCORE",
+    "YUNET_INPUT_FACE_PX",
+    "YUNET_LARGE_FACE_PX",
+    "YUNET_LARGE_FACE_SCORE",
+    "BlazeFaceDetector",
+    "Detector",
+    "DetectorChoice",
+    "RoiDetector",
+    "YuNetDetector",
+    "choose_detector",
+    "input_size_for",
+    "make_detector",
+    "to_frame_pixels",
+]
+
+
+@dataclass(frozen=True)
+class DetectorChoice:
+    """Which detector ``kind`` resolved to and why (recorded in the run summary).
+
+    Attributes:
+        requested: ``detector.kind`` as configured.
+        name: ``yunet`` or ``blazeface``.
+        reason: why, with where the weights came from.
+        path: the weights file.
+        sha256: the YuNet file's sha256 ("" for BlazeFace, which ships only in the package).
+    """
+
+    requested: str
+    name: str
+    reason: str
+    path: str
+    sha256: str = ""
+
+
+def choose_detector(cfg: DetectorConfig) -> DetectorChoice:
+    """Resolve ``cfg.kind`` without loading anything heavy. Never downloads.
+
+    ``auto`` and ``yunet``: YuNet from ``detector.yunet_path``, else ``$FACELOG_YUNET``, else the file
+    shipped in the package (sha256-checked). ``blazeface``: the shipped BlazeFace.
+
+    Raises:
+        ModelError: a named YuNet file does not exist, or the shipped one is missing or damaged.
+    """
+    if cfg.kind == "blazeface":
+        return DetectorChoice(cfg.kind, "blazeface", "requested explicitly", str(BLAZEFACE_PATH))
+    f: ModelFile = resolve_yunet(cfg.yunet_path)
+    where = "shipped file" if f.source == "shipped" else f"{f.source} {f.path}"
+    why = "default" if cfg.kind == "auto" else "requested explicitly"
+    return DetectorChoice(cfg.kind, "yunet", f"{why} ({where})", str(f.path), f.sha256)
+
+
+def make_detector(cfg: DetectorConfig, choice: DetectorChoice | None = None) -> Detector:
+    """Build the detector ``cfg`` asks for (see ``choose_detector``; pass ``choice`` to reuse one).
+
+    ``cfg.full_every`` > 1: a ``RoiDetector`` around two detectors of the chosen kind.
+    """
+    choice = choice or choose_detector(cfg)
+    log.info("detector %s -> %s: %s", choice.requested, choice.name, choice.reason)
+    full = _make_one(cfg, choice)
+    if cfg.full_every == 1:
+        return full
+    if isinstance(full, YuNetDetector):
+        # regions run as given (input_face_px 0, min_face_px 0); the large-box rule at the key scale
+        roi: Detector = YuNetDetector(choice.path, full.score_threshold, cfg.nms, 0, cfg.top_k, 0, 1.0)
+        large = LargeFaceRule(YUNET_LARGE_FACE_PX, max(full.score_threshold, YUNET_LARGE_FACE_SCORE))
+        key_scale = partial(_input_scale, full)
+    else:
+        roi, large, key_scale = BlazeFaceDetector(choice.path, cfg.score_threshold, cfg.nms, 0), None, None
+    return RoiDetector(
+        full, roi, cfg.full_every, cfg.roi_margin, cfg.roi_min_margin_px, cfg.min_face_px, key_scale, large
+    )
+
+
+def _input_scale(det: YuNetDetector, wh: tuple[int, int]) -> float:
+    return det.input_size_for(wh)[0] / wh[0]
+
+
+def _make_one(cfg: DetectorConfig, choice: DetectorChoice) -> YuNetDetector | BlazeFaceDetector:
+    if choice.name == "yunet":
+        return YuNetDetector(
+            choice.path,
+            cfg.score_threshold,
+            cfg.nms,
+            cfg.min_face_px,
+            cfg.top_k,
+            cfg.input_face_px,
+            cfg.max_input_scale,
+        )
+    return BlazeFaceDetector(choice.path, cfg.score_threshold, cfg.nms, cfg.min_face_px)

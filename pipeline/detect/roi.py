@@ -1,0 +1,251 @@
+"""Detection around the faces of the previous frame, with a full-frame key frame every ``full_every``.
+
+``RoiDetector`` wraps two detectors of one kind: ``full`` runs on whole frames (at the scale the
+smallest face needs, as without this wrapper) on key frames, and ``roi`` runs, on the frames between,
+only on regions around the boxes found on the frames before: each box grown by ``margin`` box widths
+(at least ``min_margin_px``) on every side for each frame of gap, overlapping regions merged, each
+region shrunk so its smallest face is ``ROI_FACE_PX`` wide (never enlarged) and padded to a multiple
+of ``ROI_PAD_PX`` (few distinct input sizes, so the detector's input size rarely changes).
+
+Every box it returns was detected in that frame: nothing is carried over. A face that enters between
+key frames is found on the next key frame at the latest; a face missed on a region frame keeps its
+region for ``hold_frames`` more frames. It needs frames in order (one detect thread) and ``reset()``
+between sources; ``detect(image, frame_index)`` resets by itself when the index goes backwards or the
+frame size changes, and widens the margin (or takes a key frame) when frames were skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+
+from facelog.pipeline.detect.base import Detector, check_image, finish_faces
+from facelog.pipeline.types import Faces
+
+log = logging.getLogger(__name__)
+
+ROI_FACE_PX = 48  # the smallest face of a region at the detector's input (YuNet: 1.00 recall from 40)
+ROI_PAD_PX = 32  # region inputs are padded to multiples of this
+ROI_EDGE_PX = 2.0  # a box this close to a region's inner edge is a face the region cuts: dropped
+ROI_HOLD_FRAMES = 2  # a face missed on a region frame keeps its region this many more frames
+
+
+@dataclass(frozen=True)
+class LargeFaceRule:
+    """Boxes at least ``width_px`` wide (at the key frame's input scale) need ``min_score``."""
+
+    width_px: float
+    min_score: float
+
+
+class RoiDetector:
+    """Full-frame detection every ``full_every`` frames, detection around known faces between.
+
+    Args:
+        full: the detector for key frames (whole frames).
+        roi: a detector of the same kind that runs on the region images as given (no resize of its own,
+            no minimum face size): its boxes are in region-image pixels.
+        full_every: a key frame every this many frames (>= 1; 1: every frame is a key frame).
+        margin: region margin per side, in box widths per frame of gap (>= 0).
+        min_margin_px: the least margin per side per frame of gap, in frame pixels (>= 0).
+        min_face_px: boxes narrower than 0.8 x this are dropped (as by ``full``).
+        key_scale: ``full``'s input scale for a frame size (frame px -> input px), for ``large``.
+        large: the full detector's large-box score rule, applied in region frames at the key frame's
+            scale (regions shrink large faces below its width); None: none.
+        hold_frames: frames a face missed on a region frame keeps its region.
+    """
+
+    def __init__(
+        self,
+        full: Detector,
+        roi: Detector,
+        full_every: int,
+        margin: float,
+        min_margin_px: float,
+        min_face_px: float,
+        key_scale: Callable[[tuple[int, int]], float] | None = None,
+        large: LargeFaceRule | None = None,
+        hold_frames: int = ROI_HOLD_FRAMES,
+    ) -> None:
+        if full_every < 1 or margin < 0 or min_margin_px < 0 or hold_frames < 0:
+            raise ValueError(
+                "need full_every >= 1, margin >= 0, min_margin_px >= 0 and hold_frames >= 0, got "
+                f"{full_every}, {margin}, {min_margin_px}, {hold_frames}"
+            )
+        self.full, self.roi = full, roi
+        self.name, self.framing = full.name, full.framing
+        self.full_every, self.margin, self.min_margin_px = full_every, margin, min_margin_px
+        self.min_face_px, self.hold_frames = min_face_px, hold_frames
+        self._key_scale: Callable[[tuple[int, int]], float] = key_scale or (lambda wh: 1.0)
+        self._large = large
+        self.frames_full = 0
+        self.frames_roi = 0
+        self.regions = 0
+        self._pixel_fraction_sum = 0.0
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the known faces: the next frame is a key frame (call between sources)."""
+        self._boxes = np.zeros((0, 4), np.float32)  # faces to look around
+        self._ages = np.zeros(0, np.int64)  # frames since each was last detected
+        self._since_key: int | None = None  # frames since the last key frame; None: none yet
+        self._last_index: int | None = None
+        self._size: tuple[int, int] | None = None
+
+    def detect(self, image_bgr: np.ndarray, frame_index: int | None = None) -> Faces:
+        """Detect faces in the next frame of the source.
+
+        Args:
+            image_bgr: (H, W, 3) uint8.
+            frame_index: the frame's index in its source, when known: a gap widens the margin (by
+                the number of frames it spans), a jump back (a new source) resets.
+
+        Returns:
+            Boxes in frame pixels, each detected in this frame.
+        """
+        check_image(image_bgr)
+        h, w = image_bgr.shape[:2]
+        gap = 1
+        if frame_index is not None and self._last_index is not None:
+            gap = frame_index - self._last_index
+            if gap <= 0:
+                log.debug("frame index %d after %d: a new source, reset", frame_index, self._last_index)
+                self.reset()
+                gap = 1
+        if self._size is not None and self._size != (w, h):
+            self.reset()
+        self._last_index, self._size = frame_index, (w, h)
+        key = self._since_key is None or self._since_key + gap >= self.full_every
+        if key:
+            faces = self.full.detect(image_bgr)
+            self._since_key = 0
+            self.frames_full += 1
+            self._pixel_fraction_sum += 1.0
+            self._remember(faces.xyxy, gap, (w, h), key=True)
+            return faces
+        assert self._since_key is not None
+        self._since_key += gap
+        self.frames_roi += 1
+        faces = self._detect_regions(image_bgr, gap)
+        self._remember(faces.xyxy, gap, (w, h), key=False)
+        return faces
+
+    # -- regions -----------------------------------------------------------------------------------
+    def regions_for(self, wh: tuple[int, int], gap: int = 1) -> list[tuple[int, int, int, int, float]]:
+        """The regions to look at on the next region frame: (x1, y1, x2, y2, smallest face width).
+
+        Each known box grown by ``max(margin x width, min_margin_px) x (gap + age)`` per side, clipped
+        to the frame; overlapping regions merged.
+        """
+        w, h = wh
+        boxes = self._boxes
+        if len(boxes) == 0:
+            return []
+        bw = boxes[:, 2] - boxes[:, 0]
+        m = np.maximum(self.margin * bw, self.min_margin_px) * (gap + self._ages)
+        rects = [
+            [max(0.0, b[0] - mi), max(0.0, b[1] - mi), min(float(w), b[2] + mi), min(float(h), b[3] + mi), wi]
+            for b, mi, wi in zip(boxes.tolist(), m.tolist(), bw.tolist(), strict=True)
+        ]
+        merged = True
+        while merged:  # a handful of regions: quadratic is fine
+            merged = False
+            for i in range(len(rects)):
+                for j in range(i + 1, len(rects)):
+                    a, b = rects[i], rects[j]
+                    if a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]:
+                        rects[i] = [min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]),
+                                    min(a[4], b[4])]  # fmt: skip
+                        del rects[j]
+                        merged = True
+                        break
+                if merged:
+                    break
+        return [(int(r[0]), int(r[1]), int(np.ceil(r[2])), int(np.ceil(r[3])), r[4]) for r in rects]
+
+    def _detect_regions(self, image: np.ndarray, gap: int) -> Faces:
+        h, w = image.shape[:2]
+        parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        examined = 0.0
+        for x1, y1, x2, y2, face_w in self.regions_for((w, h), gap):
+            if x2 - x1 < 2 or y2 - y1 < 2:
+                continue
+            scale = min(1.0, ROI_FACE_PX / max(face_w, 1.0))
+            crop = image[y1:y2, x1:x2]
+            cw, ch = max(1, round((x2 - x1) * scale)), max(1, round((y2 - y1) * scale))
+            if (cw, ch) != (x2 - x1, y2 - y1):
+                crop = cv2.resize(crop, (cw, ch), interpolation=cv2.INTER_AREA)
+            pw, ph = -(-cw // ROI_PAD_PX) * ROI_PAD_PX, -(-ch // ROI_PAD_PX) * ROI_PAD_PX
+            crop = cv2.copyMakeBorder(crop, 0, ph - ch, 0, pw - cw, cv2.BORDER_CONSTANT, value=0)
+            examined += pw * ph
+            self.regions += 1
+            found = self.roi.detect(crop)
+            if len(found) == 0:
+                continue
+            xyxy = found.xyxy
+            # a box at an inner edge of the region is a face the region cuts (the frame edge is fine)
+            cut = (
+                ((xyxy[:, 0] <= ROI_EDGE_PX) & (x1 > 0))
+                | ((xyxy[:, 1] <= ROI_EDGE_PX) & (y1 > 0))
+                | ((xyxy[:, 2] >= cw - ROI_EDGE_PX) & (x2 < w))
+                | ((xyxy[:, 3] >= ch - ROI_EDGE_PX) & (y2 < h))
+            )
+            keep = ~cut
+            off = np.asarray([x1, y1], np.float32)
+            box = xyxy[keep] / np.float32(scale) + np.tile(off, 2)
+            lm = found.landmarks[keep] if found.landmarks is not None else np.zeros((int(keep.sum()), 5, 2))
+            parts.append((box, found.score[keep], lm / np.float32(scale) + off))
+        key_input = self._key_input_px((w, h))
+        self._pixel_fraction_sum += examined / key_input if key_input else 0.0
+        if not parts:
+            return Faces.empty()
+        xyxy = np.concatenate([p[0] for p in parts]).astype(np.float32)
+        score = np.concatenate([p[1] for p in parts]).astype(np.float32)
+        lm = np.concatenate([p[2] for p in parts]).astype(np.float32)
+        if self._large is not None:
+            wide = (xyxy[:, 2] - xyxy[:, 0]) * self._key_scale((w, h)) >= self._large.width_px
+            ok = ~wide | (score >= self._large.min_score)
+            xyxy, score, lm = xyxy[ok], score[ok], lm[ok]
+        return finish_faces(xyxy, score, lm, w, h, self.min_face_px)
+
+    def _key_input_px(self, wh: tuple[int, int]) -> float:
+        s = self._key_scale(wh)
+        return wh[0] * s * wh[1] * s
+
+    def _remember(self, xyxy: np.ndarray, gap: int, wh: tuple[int, int], key: bool) -> None:
+        """New boxes (age 0) plus, on region frames, earlier ones not found again, aged by ``gap``."""
+        boxes, ages = xyxy.astype(np.float32), np.zeros(len(xyxy), np.int64)
+        if not key and len(self._boxes):
+            old_age = self._ages + gap
+            bw = self._boxes[:, 2] - self._boxes[:, 0]
+            m = np.maximum(self.margin * bw, self.min_margin_px) * old_age
+            cx, cy = (xyxy[:, 0] + xyxy[:, 2]) / 2, (xyxy[:, 1] + xyxy[:, 3]) / 2
+            found = np.zeros(len(self._boxes), bool)
+            for i, (b, mi) in enumerate(zip(self._boxes, m, strict=True)):
+                found[i] = bool(
+                    np.any((cx >= b[0] - mi) & (cx <= b[2] + mi) & (cy >= b[1] - mi) & (cy <= b[3] + mi))
+                )
+            lost = ~found & (old_age <= self.hold_frames)
+            boxes = np.concatenate([boxes, self._boxes[lost]])
+            ages = np.concatenate([ages, old_age[lost]])
+        self._boxes, self._ages = boxes, ages
+
+    def describe(self) -> dict[str, Any]:
+        """The key-frame detector's summary plus the key-frame interval and what the regions cost."""
+        frames = self.frames_full + self.frames_roi
+        return {
+            **self.full.describe(),
+            "full_every": self.full_every,
+            "roi_margin": self.margin,
+            "roi_min_margin_px": self.min_margin_px,
+            "frames_full": self.frames_full,
+            "frames_roi": self.frames_roi,
+            "roi_regions": self.regions,
+            # detector input pixels per frame / a key frame's, averaged over every frame (key = 1)
+            "input_pixel_fraction": round(self._pixel_fraction_sum / frames, 4) if frames else None,
+        }

@@ -1,0 +1,139 @@
+"""YuNet via ``cv2.FaceDetectorYN``, at the scale the smallest face to find needs (see ``detect``)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from facelog.pipeline.crop import YUNET_FRAMING
+from facelog.pipeline.detect.base import (
+    check_image,
+    describe_common,
+    finish_faces,
+    input_size_for,
+    to_frame_pixels,
+)
+from facelog.pipeline.errors import ModelError
+from facelog.pipeline.types import Faces
+
+log = logging.getLogger(__name__)
+
+YUNET_DEFAULT_SCORE = 0.5  # tuned on synthetic CCTV clips at full and reduced scales (docs/BENCHMARKS.md)
+# Face size (box width, px at the detector's input) YuNet still finds reliably; below it recall drops
+# fast (docs/BENCHMARKS.md, "Detection at the scale the smallest face needs").
+YUNET_INPUT_FACE_PX = 32
+# Real faces this large at YuNet's input score >= 0.8; lower scores there are animals, posters, knots
+# (dogs.jpg at 0.6: two dog faces, 200-350 px). Small faces keep the (lower) configured threshold.
+YUNET_LARGE_FACE_PX = 96
+YUNET_LARGE_FACE_SCORE = 0.8
+
+
+class YuNetDetector:
+    """YuNet via ``cv2.FaceDetectorYN``, run at the scale the smallest wanted face needs.
+
+    Args:
+        model_path: the YuNet ONNX file.
+        score_threshold: minimum detection score (default ``YUNET_DEFAULT_SCORE``); boxes at least
+            ``YUNET_LARGE_FACE_PX`` wide at the input need ``YUNET_LARGE_FACE_SCORE`` or more.
+        nms: IoU threshold for non-maximum suppression.
+        min_face_px: smallest face to find (frame pixels); also sets the input scale.
+        top_k: keep at most this many candidates before NMS.
+        input_face_px: face size YuNet finds reliably at its input (default ``YUNET_INPUT_FACE_PX``);
+            a frame is resized so ``min_face_px`` becomes this. 0: always full frames.
+        max_input_scale: the largest resize factor (1: never enlarge; 1.5 lets 32-px faces reach
+            48 px at the input, for recall on blurred small faces at 2.25x the CPU).
+    """
+
+    name = "yunet"
+    framing = YUNET_FRAMING
+
+    def __init__(
+        self,
+        model_path: str | Path,
+        score_threshold: float | None = None,
+        nms: float = 0.3,
+        min_face_px: float = 32,
+        top_k: int = 5000,
+        input_face_px: float | None = None,
+        max_input_scale: float = 1.0,
+    ) -> None:
+        self.model_path = Path(model_path)
+        if not self.model_path.is_file():
+            raise ModelError(f"YuNet model not found: {self.model_path}")
+        self.score_threshold = YUNET_DEFAULT_SCORE if score_threshold is None else score_threshold
+        self.nms = nms
+        self.min_face_px = min_face_px
+        self.input_face_px = YUNET_INPUT_FACE_PX if input_face_px is None else input_face_px
+        self.max_input_scale = max_input_scale
+        if self.min_face_px < 0 or self.input_face_px < 0 or not max_input_scale > 0:
+            raise ValueError(
+                "need min_face_px >= 0, input_face_px >= 0 and max_input_scale > 0, got "
+                f"{min_face_px}, {input_face_px}, {max_input_scale}"
+            )
+        try:
+            self._det = cv2.FaceDetectorYN.create(
+                str(self.model_path), "", (320, 320), self.score_threshold, nms, top_k
+            )
+        except cv2.error as exc:
+            first = str(exc).strip().splitlines()[-1][:200] if str(exc).strip() else "cv2.error"
+            raise ModelError(f"cannot load YuNet from {self.model_path}: {first}") from exc
+        self._set = (320, 320)
+        self._sizes: dict[tuple[int, int], tuple[int, int]] = {}
+        self.frame_size: tuple[int, int] | None = None  # (w, h) of the last frame
+        self.input_size: tuple[int, int] | None = None  # (w, h) the detector ran at on it
+
+    def input_size_for(self, frame_wh: tuple[int, int]) -> tuple[int, int]:
+        """The input size this detector uses for frames of ``frame_wh`` (see module ``input_size_for``)."""
+        size = self._sizes.get(frame_wh)
+        if size is None:
+            if self.input_face_px <= 0:
+                size = frame_wh
+            else:
+                size = input_size_for(frame_wh, self.min_face_px, self.input_face_px, self.max_input_scale)
+            self._sizes[frame_wh] = size
+            log.debug("yunet input %dx%d for %dx%d frames", *size, *frame_wh)
+        return size
+
+    def detect(self, image_bgr: np.ndarray) -> Faces:
+        check_image(image_bgr)
+        h, w = image_bgr.shape[:2]
+        iw, ih = self.input_size_for((w, h))
+        small = image_bgr
+        if (iw, ih) != (w, h):
+            interp = cv2.INTER_AREA if iw < w else cv2.INTER_LINEAR
+            small = cv2.resize(image_bgr, (iw, ih), interpolation=interp)
+        if (iw, ih) != self._set:
+            self._det.setInputSize((iw, ih))
+            self._set = (iw, ih)
+        self.frame_size, self.input_size = (w, h), (iw, ih)
+        _, rows = self._det.detect(small)
+        if rows is None or len(rows) == 0:
+            return Faces.empty()
+        rows = np.asarray(rows, np.float32)
+        large = rows[:, 2] >= YUNET_LARGE_FACE_PX
+        rows = rows[~large | (rows[:, 14] >= max(self.score_threshold, YUNET_LARGE_FACE_SCORE))]
+        xyxy = np.stack([rows[:, 0], rows[:, 1], rows[:, 0] + rows[:, 2], rows[:, 1] + rows[:, 3]], 1)
+        lm = rows[:, 4:14].reshape(-1, 5, 2)
+        if (iw, ih) != (w, h):
+            xyxy, lm = to_frame_pixels(xyxy, lm, (w / iw, h / ih))
+        return finish_faces(xyxy, rows[:, 14], lm, w, h, self.min_face_px)
+
+    def reset(self) -> None:
+        """Nothing to forget: each frame is detected on its own."""
+
+    def describe(self) -> dict[str, Any]:
+        """Settings and the input size of the last frame, for the run summary."""
+        return {
+            **describe_common(self),
+            "input_face_px": self.input_face_px,
+            "max_input_scale": self.max_input_scale,
+            "frame_size": list(self.frame_size) if self.frame_size else None,
+            "input_size": list(self.input_size) if self.input_size else None,
+            "input_scale": round(self.input_size[0] / self.frame_size[0], 4)
+            if self.input_size and self.frame_size
+            else None,
+        }

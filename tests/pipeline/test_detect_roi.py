@@ -1,0 +1,215 @@
+"""RoiDetector (``detector.full_every``): key frames, regions around known faces, honesty, resets.
+
+Real faces from the clip shipped in the package (3 faces of 31-58 px at 480x270) and the shipped
+YuNet: no ../shared needed. No timing assertions.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from facelog.pipeline.boxes import iou_matrix
+from facelog.pipeline.config import AppConfig, DetectorConfig, load_config
+from facelog.pipeline.detect import RoiDetector, YuNetDetector, make_detector
+from facelog.pipeline.errors import ConfigError
+from facelog.pipeline.stages import DetectStages
+from facelog.pipeline.types import Faces, Frame
+
+SAMPLE = (
+    Path(__file__).resolve().parents[2] / "pipeline" / "samples" / "face-demographics-walking-and-pause.mp4"
+)
+SAME_FACE_IOU = 0.6  # a region box vs the full-frame box of the same face (measured >= 0.8 here)
+
+
+@pytest.fixture(scope="module")
+def frames() -> list[np.ndarray]:
+    cap = cv2.VideoCapture(str(SAMPLE))
+    out = []
+    while True:
+        ok, img = cap.read()
+        if not ok:
+            break
+        out.append(img)
+    cap.release()
+    assert len(out) >= 30, f"sample clip too short: {len(out)} frames"
+    return out
+
+
+def roi_detector(full_every: int = 5, **kw: float) -> RoiDetector:
+    det = make_detector(DetectorConfig(full_every=full_every, **kw))
+    assert isinstance(det, RoiDetector)
+    return det
+
+
+def test_full_every_1_is_the_plain_detector() -> None:
+    assert isinstance(make_detector(DetectorConfig()), YuNetDetector)
+
+
+def test_region_frames_find_the_faces_full_frames_find(frames: list[np.ndarray]) -> None:
+    full, roi = make_detector(DetectorConfig()), roi_detector(5)
+    matched = total = 0
+    for i, img in enumerate(frames):
+        want, got = full.detect(img), roi.detect(img, i)
+        total += len(want)
+        if len(want) and len(got):
+            matched += int((iou_matrix(want.xyxy, got.xyxy).max(1) >= SAME_FACE_IOU).sum())
+        assert len(got) <= len(want), f"frame {i}: region boxes not found on the full frame"
+    assert total > 0 and matched == total, f"{matched} of {total} full-frame faces found in regions"
+    assert roi.frames_full == -(-len(frames) // 5) and roi.frames_roi == len(frames) - roi.frames_full
+
+
+def test_key_frame_every_n_frames(frames: list[np.ndarray]) -> None:
+    roi = roi_detector(4)
+    keys = []
+    for i, img in enumerate(frames[:13]):
+        before = roi.frames_full
+        roi.detect(img, i)
+        keys.append(roi.frames_full > before)
+    assert [i for i, k in enumerate(keys) if k] == [0, 4, 8, 12]
+
+
+def test_new_face_waits_for_the_next_key_frame_and_is_never_invented(frames: list[np.ndarray]) -> None:
+    roi = roi_detector(5)
+    blank = np.full_like(frames[0], 90)
+    seq = [blank, blank, frames[2], frames[3], frames[4], frames[5], frames[6]]  # faces appear at 2
+    counts = [len(roi.detect(img, i)) for i, img in enumerate(seq)]
+    # 0: key (no faces), 1-4: regions (none known, so nothing looked at: no boxes), 5: key finds them,
+    # 6: regions around them find them again
+    assert counts[:5] == [0, 0, 0, 0, 0]
+    assert counts[5] == 3 and counts[6] == 3
+
+
+def test_face_that_leaves_is_not_carried(frames: list[np.ndarray]) -> None:
+    roi = roi_detector(10)
+    assert len(roi.detect(frames[0], 0)) == 3
+    blank = np.full_like(frames[0], 90)
+    assert [len(roi.detect(blank, i)) for i in range(1, 4)] == [0, 0, 0]
+
+
+def test_reset_forgets_and_next_frame_is_key(frames: list[np.ndarray]) -> None:
+    roi = roi_detector(10)
+    roi.detect(frames[0], 0)
+    roi.detect(frames[1], 1)
+    assert roi.frames_full == 1
+    roi.reset()
+    assert roi.regions_for((480, 270)) == []
+    roi.detect(frames[2], 2)
+    assert roi.frames_full == 2
+
+
+@pytest.mark.parametrize("second", [0, 1], ids=["index-back", "other-size"])
+def test_new_source_resets_by_itself(frames: list[np.ndarray], second: int) -> None:
+    roi = roi_detector(10)
+    roi.detect(frames[0], 5)
+    img = frames[1] if second == 0 else cv2.resize(frames[1], (960, 540))
+    faces = roi.detect(img, second)
+    assert roi.frames_full == 2  # a key frame, not regions from the other source
+    assert len(faces) == 3
+
+
+def test_gap_widens_the_regions_and_a_long_gap_is_a_key_frame(frames: list[np.ndarray]) -> None:
+    roi = roi_detector(10, roi_margin=1.0, roi_min_margin_px=4)
+    roi.detect(frames[0], 0)
+    one = roi.regions_for((480, 270), 1)
+    three = roi.regions_for((480, 270), 3)
+    area = lambda rs: sum((r[2] - r[0]) * (r[3] - r[1]) for r in rs)  # noqa: E731
+    assert area(three) > area(one) > 0
+    roi.detect(frames[12], 12)  # 12 frames later: past full_every
+    assert roi.frames_full == 2
+
+
+def test_regions_merge_and_stay_inside_the_frame(frames: list[np.ndarray]) -> None:
+    roi = roi_detector(5, roi_margin=3.0)
+    faces = roi.detect(frames[0], 0)
+    rs = roi.regions_for((480, 270))
+    assert len(rs) == 1  # three faces 60-100 px apart with 3 widths of margin: one region
+    x1, y1, x2, y2, face_w = rs[0]
+    assert min(x1, y1) >= 0 and x2 <= 480 and y2 == 270  # clipped to the frame
+    assert x1 <= faces.xyxy[:, 0].min() and x2 >= faces.xyxy[:, 2].max()  # covers every face
+    assert face_w == pytest.approx(float((faces.xyxy[:, 2] - faces.xyxy[:, 0]).min()))
+
+
+def test_boxes_are_in_frame_pixels(frames: list[np.ndarray]) -> None:
+    roi = roi_detector(5)
+    roi.detect(frames[0], 0)
+    faces = roi.detect(frames[1], 1)
+    assert roi.frames_roi == 1 and len(faces) == 3
+    assert faces.landmarks is not None
+    inside = (faces.landmarks[:, :, 0] >= faces.xyxy[:, None, 0]) & (
+        faces.landmarks[:, :, 0] <= faces.xyxy[:, None, 2]
+    )
+    assert inside.all()  # landmarks mapped with the boxes
+    assert faces.xyxy[:, 2].max() <= 480 and faces.xyxy[:, 0].min() >= 0
+
+
+def test_describe_records_mode_and_cost(frames: list[np.ndarray]) -> None:
+    roi = roi_detector(5)
+    for i, img in enumerate(frames[:10]):
+        roi.detect(img, i)
+    d = roi.describe()
+    assert d["name"] == "yunet" and d["full_every"] == 5
+    assert (d["frames_full"], d["frames_roi"]) == (2, 8)
+    assert 0 < d["input_pixel_fraction"] < 1
+
+
+def test_roi_detector_rejects_bad_image_and_params() -> None:
+    roi = roi_detector(5)
+    with pytest.raises(ValueError, match=r"image must be \(H, W, 3\) uint8"):
+        roi.detect(np.zeros((10, 10), np.uint8))
+    with pytest.raises(ValueError, match="need full_every >= 1"):
+        RoiDetector(roi.full, roi.roi, 0, 1.0, 0, 32)
+
+
+@pytest.mark.parametrize(
+    "section, match",
+    [({"full_every": 0}, "full_every"), ({"roi_margin": -1}, "roi_margin"), ({"full_evry": 5}, "full_every")],
+    ids=["zero-interval", "negative-margin", "typo"],
+)
+def test_config_errors_are_one_line(tmp_path: Path, section: dict[str, float], match: str) -> None:
+    p = tmp_path / "c.yaml"
+    key, value = next(iter(section.items()))
+    p.write_text(f"detector:\n  {key}: {value}\n")
+    with pytest.raises(ConfigError, match=match) as err:
+        load_config(p)
+    assert "\n" not in str(err.value)
+
+
+def test_stages_reject_two_workers_with_regions_and_reset_detectors(frames: list[np.ndarray]) -> None:
+    a, b = roi_detector(5), roi_detector(5)
+    with pytest.raises(ValueError, match="one detect worker"):
+        DetectStages([], [a, b], 4, 4)
+    a.detect(frames[0], 0)
+    DetectStages([], [a], 4, 4)  # a new source: built stages reset the detector
+    assert a.regions_for((480, 270)) == []
+
+
+def test_stages_feed_indices_in_order(frames: list[np.ndarray]) -> None:
+    roi = roi_detector(3)
+    src = [Frame("s", i * 2, i * 80_000_000, img) for i, img in enumerate(frames[:12:2])]  # stride 2
+    got: list[Faces] = []
+    with DetectStages(src, [roi], 4, 4) as st:
+        while (d := st.get(10.0)) is not None:
+            got.append(d.faces)
+    assert len(got) == 6 and all(len(f) == 3 for f in got)
+    # gaps of 2 frames: a key frame every 3 source frames = every 2nd processed frame
+    assert (roi.frames_full, roi.frames_roi) == (3, 3)
+
+
+def test_session_rejects_two_workers_with_regions() -> None:
+    from facelog.pipeline.session import InferenceSession
+
+    cfg = AppConfig.model_validate({"detector": {"full_every": 5}, "batching": {"detect_workers": 2}})
+    with InferenceSession(cfg) as sess, pytest.raises(ConfigError, match="detect_workers to 1"):
+        sess.detectors(2)
+
+
+def test_stateless_detectors_reset_as_a_no_op(frames: list[np.ndarray]) -> None:
+    det = make_detector(DetectorConfig())
+    assert isinstance(det, YuNetDetector)
+    before = det.detect(frames[0])
+    det.reset()
+    np.testing.assert_array_equal(det.detect(frames[0]).xyxy, before.xyxy)
