@@ -114,8 +114,8 @@ class PersonTracks:
             person.last_frame, person.last_pts_ns = frame.index, frame.pts_ns
             person.last_wall_ns = frame.wall_ns
             person.confirmed = person.confirmed or bool(step.confirmed[i])
-            est = person.fusion.estimate()
-            result.append(replace(p, track_id=tid, age_smooth=est.age, gender_smooth=est.gender))
+            age, gender = person.fusion.age_gender()
+            result.append(replace(p, track_id=tid, age_smooth=age, gender_smooth=gender))
         return tuple(result), ended
 
     def finish(self) -> tuple[PersonResult, ...]:
