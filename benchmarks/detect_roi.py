@@ -6,9 +6,10 @@
 
 Per clip, ``--frames`` consecutive frames (every ``--stride``-th from ``--start``), decoded once into
 memory (decode is not timed). A setting is ``full`` (``full_every`` 1: the default detector on every
-frame) or ``K:M[:P]``: ``full_every`` K, ``roi_margin`` M, ``roi_min_margin_px`` P (default the
-config's). Each setting is built by ``make_detector`` from a ``DetectorConfig``, reset, and fed the
-frames in order with their indices. Reported: CPU ms per frame (process CPU time), wall fps, recall /
+frame) or ``K:M[:P[:F[:T]]]``: ``full_every`` K, ``roi_margin`` M, ``roi_min_margin_px`` P,
+``RoiDetector.face_px`` F, ``roi_score_threshold`` T (empty parts: the defaults). Each setting is
+built by ``make_detector`` from a ``DetectorConfig``, reset, and fed the frames in order with their
+indices. Reported: CPU ms per frame (process CPU time), wall fps, recall /
 precision by GT size and for faces >= 32/40 px (``cctv_score``: one-to-one IoU >= 0.5), and the
 detector's own ``describe()`` counts (key frames, regions, input pixel fraction). Settings are
 interleaved round by round, so a busy machine slows them alike: compare within a round.
@@ -44,9 +45,17 @@ def parse_setting(text: str, threshold: float | None) -> tuple[str, DetectorConf
     if text != "full":
         parts = text.split(":")
         opts["full_every"], opts["roi_margin"] = int(parts[0]), float(parts[1])
-        if len(parts) > 2:
+        if len(parts) > 2 and parts[2]:
             opts["roi_min_margin_px"] = int(parts[2])
+        if len(parts) > 4 and parts[4]:
+            opts["roi_score_threshold"] = float(parts[4])
     return text, DetectorConfig(**opts)
+
+
+def face_px_of(text: str) -> float | None:
+    """The FACE_PX part of ``K:M:P:FACE_PX:THR`` (None: the default)."""
+    parts = text.split(":")
+    return float(parts[3]) if len(parts) > 3 and parts[3] else None
 
 
 def load_frames(clip: Path, n: int, start: int, stride: int) -> dict[int, np.ndarray]:
@@ -92,6 +101,9 @@ def table(
 ) -> dict[str, dict[str, Any]]:
     """Speed and accuracy per setting, settings interleaved within each round."""
     dets = {name: make_detector(cfg) for name, cfg in (parse_setting(s, threshold) for s in settings)}
+    for name, d in dets.items():
+        if isinstance(d, RoiDetector) and face_px_of(name):
+            d.face_px = face_px_of(name) or d.face_px
     for d in dets.values():  # warm-up (first call allocates)
         d.detect(next(iter(frames.values())))
     walls: dict[str, list[float]] = {k: [] for k in dets}

@@ -93,6 +93,10 @@ class DetectorConfig(_Section):
     full_every: int = Field(default=1, ge=1, le=1000)
     roi_margin: float = Field(default=1.0, ge=0, le=10)  # per side, box widths per frame of gap
     roi_min_margin_px: int = Field(default=24, ge=0)  # per side per frame of gap, at least (frame px)
+    # score threshold inside regions (around faces already found); None: score_threshold
+    roi_score_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
+    # frames smaller than this (megapixels) are detected in full every time (720p: 0.92 MP)
+    roi_min_megapixels: float = Field(default=1.5, ge=0)
 
 
 class CropConfig(_Section):

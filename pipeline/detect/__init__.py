@@ -112,14 +112,17 @@ def make_detector(cfg: DetectorConfig, choice: DetectorChoice | None = None) -> 
         return full
     if isinstance(full, YuNetDetector):
         # regions run as given (input_face_px 0, min_face_px 0); the large-box rule at the key scale
-        roi: Detector = YuNetDetector(choice.path, full.score_threshold, cfg.nms, 0, cfg.top_k, 0, 1.0)
+        thr = full.score_threshold if cfg.roi_score_threshold is None else cfg.roi_score_threshold
+        roi: Detector = YuNetDetector(choice.path, thr, cfg.nms, 0, cfg.top_k, 0, 1.0)
         large = LargeFaceRule(YUNET_LARGE_FACE_PX, max(full.score_threshold, YUNET_LARGE_FACE_SCORE))
         key_scale = partial(_input_scale, full)
     else:
-        roi, large, key_scale = BlazeFaceDetector(choice.path, cfg.score_threshold, cfg.nms, 0), None, None
+        thr_b = cfg.score_threshold if cfg.roi_score_threshold is None else cfg.roi_score_threshold
+        roi, large, key_scale = BlazeFaceDetector(choice.path, thr_b, cfg.nms, 0), None, None
     return RoiDetector(
-        full, roi, cfg.full_every, cfg.roi_margin, cfg.roi_min_margin_px, cfg.min_face_px, key_scale, large
-    )
+        full, roi, cfg.full_every, cfg.roi_margin, cfg.roi_min_margin_px, cfg.min_face_px, key_scale, large,
+        min_frame_px=round(cfg.roi_min_megapixels * 1e6),
+    )  # fmt: skip
 
 
 def _input_scale(det: YuNetDetector, wh: tuple[int, int]) -> float:

@@ -1,17 +1,19 @@
-"""Detection around the faces of the previous frame, with a full-frame key frame every ``full_every``.
+"""Detection around the faces of the frames before, with a full-frame key frame every ``full_every``.
 
 ``RoiDetector`` wraps two detectors of one kind: ``full`` runs on whole frames (at the scale the
 smallest face needs, as without this wrapper) on key frames, and ``roi`` runs, on the frames between,
-only on regions around the boxes found on the frames before: each box grown by ``margin`` box widths
-(at least ``min_margin_px``) on every side for each frame of gap, overlapping regions merged, each
-region shrunk so its smallest face is ``ROI_FACE_PX`` wide (never enlarged) and padded to a multiple
-of ``ROI_PAD_PX`` (few distinct input sizes, so the detector's input size rarely changes).
+only on regions around the boxes found before: each box grown by ``margin`` box widths (at least
+``min_margin_px``) on every side for each frame of gap, overlapping regions merged, each region
+shrunk so its smallest face is ``face_px`` wide (never enlarged) and padded to a multiple of
+``ROI_PAD_PX`` (few distinct input sizes, so the detector's input size rarely changes).
 
 Every box it returns was detected in that frame: nothing is carried over. A face that enters between
-key frames is found on the next key frame at the latest; a face missed on a region frame keeps its
-region for ``hold_frames`` more frames. It needs frames in order (one detect thread) and ``reset()``
-between sources; ``detect(image, frame_index)`` resets by itself when the index goes backwards or the
-frame size changes, and widens the margin (or takes a key frame) when frames were skipped.
+key frames is found on the next key frame at the latest; a face missed (on a region or a key frame)
+keeps its region for ``hold_frames`` frames (default ``full_every``), its margin growing with the
+frames since it was seen, up to ``ROI_MAX_GROWTH`` times. It needs frames in order (one detect
+thread) and ``reset()`` between sources; ``detect(image, frame_index)`` resets by itself when the
+index goes backwards or the frame size changes, and widens the margin (or takes a key frame) when
+frames were skipped.
 """
 
 from __future__ import annotations
@@ -29,10 +31,10 @@ from facelog.pipeline.types import Faces
 
 log = logging.getLogger(__name__)
 
-ROI_FACE_PX = 48  # the smallest face of a region at the detector's input (YuNet: 1.00 recall from 40)
+ROI_FACE_PX = 64  # the smallest known face of a region at the detector input (48: weak faces score lower)
 ROI_PAD_PX = 32  # region inputs are padded to multiples of this
 ROI_EDGE_PX = 2.0  # a box this close to a region's inner edge is a face the region cuts: dropped
-ROI_HOLD_FRAMES = 2  # a face missed on a region frame keeps its region this many more frames
+ROI_MAX_GROWTH = 3  # a missed face's margin grows with the frames since it was seen, up to this many
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,11 @@ class RoiDetector:
         key_scale: ``full``'s input scale for a frame size (frame px -> input px), for ``large``.
         large: the full detector's large-box score rule, applied in region frames at the key frame's
             scale (regions shrink large faces below its width); None: none.
-        hold_frames: frames a face missed on a region frame keeps its region.
+        hold_frames: frames a face missed (on region or key frames) keeps its region (None:
+            ``full_every``: a weak face missed on one key frame is looked for until the next).
+        face_px: regions are shrunk so their smallest known face is this wide (never enlarged).
+        min_frame_px: frames with fewer pixels (w x h) are all key frames (regions only pay off, and
+            keep recall, on large frames).
     """
 
     def __init__(
@@ -70,8 +76,11 @@ class RoiDetector:
         min_face_px: float,
         key_scale: Callable[[tuple[int, int]], float] | None = None,
         large: LargeFaceRule | None = None,
-        hold_frames: int = ROI_HOLD_FRAMES,
+        hold_frames: int | None = None,
+        face_px: float = ROI_FACE_PX,
+        min_frame_px: int = 0,
     ) -> None:
+        hold_frames = full_every if hold_frames is None else hold_frames
         if full_every < 1 or margin < 0 or min_margin_px < 0 or hold_frames < 0:
             raise ValueError(
                 "need full_every >= 1, margin >= 0, min_margin_px >= 0 and hold_frames >= 0, got "
@@ -80,7 +89,8 @@ class RoiDetector:
         self.full, self.roi = full, roi
         self.name, self.framing = full.name, full.framing
         self.full_every, self.margin, self.min_margin_px = full_every, margin, min_margin_px
-        self.min_face_px, self.hold_frames = min_face_px, hold_frames
+        self.min_face_px, self.hold_frames, self.face_px = min_face_px, hold_frames, face_px
+        self.min_frame_px = min_frame_px
         self._key_scale: Callable[[tuple[int, int]], float] = key_scale or (lambda wh: 1.0)
         self._large = large
         self.frames_full = 0
@@ -120,7 +130,7 @@ class RoiDetector:
         if self._size is not None and self._size != (w, h):
             self.reset()
         self._last_index, self._size = frame_index, (w, h)
-        key = self._since_key is None or self._since_key + gap >= self.full_every
+        key = self._since_key is None or self._since_key + gap >= self.full_every or w * h < self.min_frame_px
         if key:
             faces = self.full.detect(image_bgr)
             self._since_key = 0
@@ -147,7 +157,7 @@ class RoiDetector:
         if len(boxes) == 0:
             return []
         bw = boxes[:, 2] - boxes[:, 0]
-        m = np.maximum(self.margin * bw, self.min_margin_px) * (gap + self._ages)
+        m = np.maximum(self.margin * bw, self.min_margin_px) * np.minimum(gap + self._ages, ROI_MAX_GROWTH)
         rects = [
             [max(0.0, b[0] - mi), max(0.0, b[1] - mi), min(float(w), b[2] + mi), min(float(h), b[3] + mi), wi]
             for b, mi, wi in zip(boxes.tolist(), m.tolist(), bw.tolist(), strict=True)
@@ -175,7 +185,7 @@ class RoiDetector:
         for x1, y1, x2, y2, face_w in self.regions_for((w, h), gap):
             if x2 - x1 < 2 or y2 - y1 < 2:
                 continue
-            scale = min(1.0, ROI_FACE_PX / max(face_w, 1.0))
+            scale = min(1.0, self.face_px / max(face_w, 1.0))
             crop = image[y1:y2, x1:x2]
             cw, ch = max(1, round((x2 - x1) * scale)), max(1, round((y2 - y1) * scale))
             if (cw, ch) != (x2 - x1, y2 - y1):
@@ -220,10 +230,10 @@ class RoiDetector:
     def _remember(self, xyxy: np.ndarray, gap: int, wh: tuple[int, int], key: bool) -> None:
         """New boxes (age 0) plus, on region frames, earlier ones not found again, aged by ``gap``."""
         boxes, ages = xyxy.astype(np.float32), np.zeros(len(xyxy), np.int64)
-        if not key and len(self._boxes):
+        if len(self._boxes):  # key frames too: a weak face missed on a key frame keeps its region
             old_age = self._ages + gap
             bw = self._boxes[:, 2] - self._boxes[:, 0]
-            m = np.maximum(self.margin * bw, self.min_margin_px) * old_age
+            m = np.maximum(self.margin * bw, self.min_margin_px) * np.minimum(old_age, ROI_MAX_GROWTH)
             cx, cy = (xyxy[:, 0] + xyxy[:, 2]) / 2, (xyxy[:, 1] + xyxy[:, 3]) / 2
             found = np.zeros(len(self._boxes), bool)
             for i, (b, mi) in enumerate(zip(self._boxes, m, strict=True)):
@@ -243,6 +253,9 @@ class RoiDetector:
             "full_every": self.full_every,
             "roi_margin": self.margin,
             "roi_min_margin_px": self.min_margin_px,
+            "roi_score_threshold": getattr(self.roi, "score_threshold", None),
+            "roi_face_px": self.face_px,
+            "roi_min_frame_px": self.min_frame_px,
             "frames_full": self.frames_full,
             "frames_roi": self.frames_roi,
             "roi_regions": self.regions,

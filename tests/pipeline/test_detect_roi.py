@@ -40,6 +40,7 @@ def frames() -> list[np.ndarray]:
 
 
 def roi_detector(full_every: int = 5, **kw: float) -> RoiDetector:
+    kw.setdefault("roi_min_megapixels", 0)  # the sample is 480x270: below the default size
     det = make_detector(DetectorConfig(full_every=full_every, **kw))
     assert isinstance(det, RoiDetector)
     return det
@@ -60,6 +61,14 @@ def test_region_frames_find_the_faces_full_frames_find(frames: list[np.ndarray])
         assert len(got) <= len(want), f"frame {i}: region boxes not found on the full frame"
     assert total > 0 and matched == total, f"{matched} of {total} full-frame faces found in regions"
     assert roi.frames_full == -(-len(frames) // 5) and roi.frames_roi == len(frames) - roi.frames_full
+
+
+def test_small_frames_are_all_key_frames(frames: list[np.ndarray]) -> None:
+    roi = roi_detector(5, roi_min_megapixels=0.2)  # 480x270 = 0.13 MP
+    for i, img in enumerate(frames[:6]):
+        assert len(roi.detect(img, i)) == 3
+    assert (roi.frames_full, roi.frames_roi) == (6, 0)
+    assert roi.describe()["roi_min_frame_px"] == 200_000
 
 
 def test_key_frame_every_n_frames(frames: list[np.ndarray]) -> None:
