@@ -245,6 +245,8 @@ class TrackingConfig(_Section):
     max_body_distance: float = Field(default=0.2, ge=0, le=2)  # clothes colour gate
     embedding_momentum: float = Field(default=0.8, ge=0, le=1)
     match_last_box: bool = True
+    reid_frames: int = Field(default=40, ge=0)  # after max_lost_frames: re-identify by face embedding
+    reid_max_cosine: float = Field(default=0.15, ge=0, le=2)  # ... and after any miss: stricter gate
     use_embedding: bool = True  # gate on the model's embedding output (when the model has one)
     use_body: bool = True  # gate on the colour below the face (tracker.body_histogram)
 

@@ -17,9 +17,10 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from facelog.pipeline.appearance import body_histogram
 from facelog.pipeline.config import FusionConfig, TrackingConfig
 from facelog.pipeline.fusion import FusionParams, PersonFusion, frontalness, quality_weight, sharpness
-from facelog.pipeline.tracker import Tracker, TrackerParams, body_histogram
+from facelog.pipeline.tracker import Tracker, TrackerParams
 from facelog.pipeline.types import Faces, Frame, PersonResult, Prediction
 
 _NOT_TRACKER = {"enabled", "use_embedding", "use_body"}

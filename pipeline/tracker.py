@@ -19,17 +19,26 @@ Per processed frame:
 4. Appearance gates: for each cue given (the model's face ``embedding``; ``body_histogram``, the
    colour of the clothes below the face), a pair whose cosine distance to the track's appearance
    (the nearer of the EMA and the last vector) exceeds the cue's limit is forbidden, so a different
-   person at a just-vacated spot starts a new track. On the shared real clips the face embedding
-   alone separates people weakly (different people in one frame: median distance 0.16); the body
-   colour separates them well (median 0.67, same person at most 0.06); either gate may forbid a
-   match.
+   person at a just-vacated spot starts a new track. A track matched in the previous processed frame
+   only breaks when every known cue disagrees: one cue that jumps while the other vouches (clothes
+   hidden by someone in front, a face that grows or blurs fast) does not end it. A track that was
+   missed must pass every known cue, the face at the stricter ``reid_max_cosine``. On the shared
+   real clips the face embedding alone separates people weakly (different people in one frame:
+   median distance 0.16); the body colour separates them well (median 0.67, same person at most
+   0.06).
 5. Every unmatched detection starts a new track, so every detection gets an id. A track born from a
    high-score detection is confirmed at once; one born from a low-score detection is *tentative*
    until matched again, and ends after ``max_tentative_lost_frames`` frames without a match.
    ``TrackStep.confirmed`` tells them apart, so a caller may drop never-confirmed tracks (typically
    one-frame false positives) from a per-person log.
 6. An unmatched track is *lost*: it keeps being predicted and can be matched again for
-   ``max_lost_frames`` frames after its last detection, then it ends.
+   ``max_lost_frames`` frames after its last detection. A lost track is also compared at its last
+   detection (``match_last_box``) and at its predicted centre with its last detected size (the
+   size velocity of a walker who grew or shrank before being missed is not extrapolated).
+7. Re-identification: a confirmed track lost longer than ``max_lost_frames`` stays for
+   ``reid_frames`` more frames, matchable only when the face embedding of the detection is known
+   and within ``reid_max_cosine`` of the track's (stricter than the gate), so a face the detector
+   misses for a second (small, blurred, turned) continues its track; then the track ends.
 
 Ids increase from 0 and are never reused within a tracker, also across ``reset()`` and ``finish()``.
 """
@@ -42,6 +51,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from facelog.pipeline.appearance import body_histogram as body_histogram  # re-exported
 from facelog.pipeline.boxes import iou_matrix
 
 _FORBIDDEN = -1.0  # similarity of a pair that may never be matched
@@ -80,6 +90,10 @@ class TrackerParams:
             the second detection of a fast face sets the velocity almost entirely).
         match_last_box: a lost track may also match near its last detection, not only near its
             predicted box (OC-SORT's observation-centric recovery: someone who stopped while missed).
+        reid_frames: frames after ``max_lost_frames`` during which a lost confirmed track can still
+            be matched by appearance (``reid_max_cosine``); 0 ends tracks at ``max_lost_frames``.
+            Tracks end (and their persons are reported) this much later.
+        reid_max_cosine: largest face-embedding cosine distance for such a re-identification.
     """
 
     high_score: float = 0.7
@@ -96,17 +110,19 @@ class TrackerParams:
     std_velocity: float = 0.02
     init_std_velocity: float = 0.5
     match_last_box: bool = True
+    reid_frames: int = 40
+    reid_max_cosine: float = 0.15
 
     def __post_init__(self) -> None:
         for name in ("match_high", "match_low", "high_score", "embedding_momentum"):
             v = getattr(self, name)
             if not 0.0 <= v <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {v}")
-        if min(self.max_lost_frames, self.max_tentative_lost_frames) < 0:
-            raise ValueError("max_lost_frames and max_tentative_lost_frames must be >= 0")
+        if min(self.max_lost_frames, self.max_tentative_lost_frames, self.reid_frames) < 0:
+            raise ValueError("max_lost_frames, max_tentative_lost_frames and reid_frames must be >= 0")
         if self.max_size_ratio < 1.0:
             raise ValueError(f"max_size_ratio must be >= 1, got {self.max_size_ratio}")
-        for name in ("max_cosine_distance", "max_body_distance"):
+        for name in ("max_cosine_distance", "max_body_distance", "reid_max_cosine"):
             if not 0.0 <= getattr(self, name) <= 2.0:
                 raise ValueError(f"{name} must be in [0, 2], got {getattr(self, name)}")
         if min(self.center_radius, self.std_position, self.std_velocity, self.init_std_velocity) < 0:
@@ -264,15 +280,16 @@ class Tracker:
             if v is not None
         }
         ended = self._expire(frame_index, after_match=False)
-        self._last_frame = frame_index
+        previous, self._last_frame = self._last_frame, frame_index
         for t in self._tracks:
             t.kf.predict(frame_index - t.predicted_frame)
             t.predicted_frame = frame_index
-        return self._associate(frame_index, boxes, score, cues, ended)
+        return self._associate(frame_index, previous, boxes, score, cues, ended)
 
     def _associate(
         self,
         frame_index: int,
+        previous: int | None,
         boxes: np.ndarray,
         score: np.ndarray,
         cues: dict[str, np.ndarray],
@@ -282,16 +299,27 @@ class Tracker:
         n, tracks = len(boxes), self._tracks
         pred = np.array([t.kf.box() for t in tracks], np.float64).reshape(-1, 4)
         sigma = np.array([t.kf.position_std() for t in tracks], np.float64)
-        sim = similarity(boxes, pred, p.center_radius, p.max_size_ratio, sigma)
-        lost = np.array([t.last_frame < frame_index - 1 for t in tracks], bool)
-        if p.match_last_box and lost.any():
-            # OC-SORT's observation-centric recovery: a lost face that stopped is where it was seen
+        radius = (p.center_radius, p.max_size_ratio)
+        sim = similarity(boxes, pred, *radius, sigma)
+        gap = np.array([frame_index - t.last_frame for t in tracks], np.int64)
+        lost = gap > 1
+        if lost.any():
             last = np.array([t.last_box for t in tracks], np.float64)[lost]
-            sim[:, lost] = np.maximum(
-                sim[:, lost], similarity(boxes, last, p.center_radius, p.max_size_ratio)
-            )
-        for name, feats in cues.items():
-            sim = self._gate(sim, name, feats)
+            # the predicted centre with the last detected size: the size velocity is not extrapolated
+            centre, half = (pred[lost, :2] + pred[lost, 2:]) / 2, (last[:, 2:] - last[:, :2]) / 2
+            cands = [sim[:, lost], similarity(boxes, np.hstack([centre - half, centre + half]), *radius,
+                                              sigma[lost])]  # fmt: skip
+            if p.match_last_box:  # OC-SORT's observation-centric recovery: someone who stopped while missed
+                cands.append(similarity(boxes, last, *radius))
+            sim[:, lost] = np.maximum.reduce(cands)
+        dist = {name: self._distance(name, feats) for name, feats in cues.items()}
+        if dist:
+            sim = np.where(self._vetoed(dist, gap, previous, frame_index), _FORBIDDEN, sim)
+        old = gap - 1 > p.max_lost_frames  # gap - 1 frames missed
+        if old.any():  # re-identification window: the face embedding must vouch for the match
+            with np.errstate(invalid="ignore"):
+                ok = dist["embedding"][:, old] <= p.reid_max_cosine if "embedding" in dist else False
+            sim[:, old] = np.where(ok, sim[:, old], _FORBIDDEN)
         det_track: dict[int, _Track] = {}
         free = np.ones(len(tracks), bool)
         high = score >= p.high_score
@@ -328,31 +356,58 @@ class Tracker:
         confirmed = np.array([det_track[i].confirmed for i in range(n)], bool)
         return TrackStep(track_ids=ids, confirmed=confirmed, ended=tuple(ended))
 
-    def _gate(self, sim: np.ndarray, name: str, feats: np.ndarray) -> np.ndarray:
-        """Forbid pairs whose cosine distance to the track's appearance exceeds the cue's threshold.
-
-        The distance is the smaller of those to the EMA and to the last vector: a face that turns
-        slowly stays close to its previous frame even when it drifts from the average.
+    def _distance(self, name: str, feats: np.ndarray) -> np.ndarray:
+        """(n, tracks) cosine distances of detections to each track's appearance of one cue, NaN where
+        either side is unknown. The smaller of the distances to the EMA and to the last vector: a
+        face that turns slowly stays close to its previous frame even when it drifts from the average.
         """
-        limit = self.params.max_cosine_distance if name == "embedding" else self.params.max_body_distance
+        dist = np.full((len(feats), len(self._tracks)), np.nan)
         cols = [j for j, t in enumerate(self._tracks) if name in t.cues]
         if not cols:
-            return sim  # no appearance of this kind yet: nothing to compare
+            return dist  # no appearance of this kind yet: nothing to compare
         ema = np.array([self._tracks[j].cues[name][0] for j in cols])
         last = np.array([self._tracks[j].cues[name][1] for j in cols])
         if ema.shape[1:] != feats.shape[1:]:
             raise ValueError(f"{name} must be (n, {ema.shape[1]}), got {feats.shape}")
-        dist = 1.0 - np.maximum(feats @ ema.T, feats @ last.T)  # (n, tracks with this cue)
-        forbid = np.zeros_like(sim, bool)
-        forbid[:, cols] = (dist > limit) & feats.any(axis=1, keepdims=True)
-        return np.where(forbid, _FORBIDDEN, sim)
+        known = feats.any(axis=1, keepdims=True)
+        dist[:, cols] = np.where(known, 1.0 - np.maximum(feats @ ema.T, feats @ last.T), np.nan)
+        return dist
+
+    def _vetoed(
+        self, dist: dict[str, np.ndarray], gap: np.ndarray, previous: int | None, frame_index: int
+    ) -> np.ndarray:
+        """(n, tracks) bool: pairs an appearance gate forbids.
+
+        A cue whose distance exceeds its limit vetoes the pair, unless the track was matched in the
+        previous processed frame and the other cue is known and within its own limit: a track that
+        is followed frame by frame only breaks when every known cue disagrees (the clothes colour
+        jumps when someone in front hides the body; the embedding when a face grows or blurs fast),
+        while a track that was missed must satisfy every cue.
+        """
+        p = self.params
+        limits = {"embedding": p.max_cosine_distance, "body": p.max_body_distance}
+        just_seen = (gap == frame_index - previous) if previous is not None else np.zeros(len(gap), bool)
+        with np.errstate(invalid="ignore"):
+            bad = {name: d > limits[name] for name, d in dist.items()}
+            veto = np.zeros_like(next(iter(bad.values())))
+            if "embedding" in dist:  # after a miss the face must vouch more strongly
+                bad["embedding"] |= (dist["embedding"] > p.reid_max_cosine) & ~just_seen[None, :]
+            good = {name: d <= limits[name] for name, d in dist.items()}
+        for name in dist:
+            vouched = np.zeros_like(veto)
+            for other in dist:
+                if other != name:
+                    vouched |= good[other] & just_seen[None, :]
+            veto |= bad[name] & ~vouched
+        return veto
 
     def _expire(self, frame_index: int, after_match: bool) -> list[int]:
         """End tracks lost too long (tentative ones after ``max_tentative_lost_frames``)."""
         keep: list[_Track] = []
         ended: list[_Track] = []
         for t in self._tracks:
-            limit = self.params.max_lost_frames if t.confirmed else self.params.max_tentative_lost_frames
+            p = self.params
+            limit = p.max_lost_frames + p.reid_frames if t.confirmed else p.max_tentative_lost_frames
             gap = frame_index - t.last_frame
             # after matching, the next frame would see `gap` or more missed frames
             dead = gap > limit if after_match else gap - 1 > limit
@@ -440,54 +495,3 @@ def _check_cue(name: str, feats: np.ndarray, n: int) -> np.ndarray:
         raise ValueError(f"{name} must be finite")
     norm = np.linalg.norm(v, axis=1, keepdims=True)
     return np.asarray(np.where(norm > 0, v / np.maximum(norm, 1e-300), 0.0))
-
-
-def body_histogram(image_bgr: np.ndarray, xyxy: np.ndarray) -> np.ndarray:
-    """Colour descriptor of the body below each face: (n, 48) float32, a row of zeros if unseen.
-
-    The region spans two face widths around the face centre, from 0.3 to 2 face heights below the
-    box. A hue (12 circular bins, each pixel split between the two nearest) x saturation (4 bins)
-    histogram of its pixels, square-rooted and L2-normalised (so the cosine is the Bhattacharyya
-    coefficient). Regions under 64 px (off the image) give zeros, which the body gate ignores.
-
-    Args:
-        image_bgr: (H, W, 3) uint8 frame.
-        xyxy: (n, 4) face boxes in its pixels.
-
-    Raises:
-        ValueError: wrong shapes.
-    """
-    img = np.asarray(image_bgr)
-    if img.ndim != 3 or img.shape[2] != 3:
-        raise ValueError(f"image must be (H, W, 3), got {img.shape}")
-    boxes = np.asarray(xyxy, np.float64)
-    if boxes.ndim != 2 or boxes.shape[1] != 4:
-        raise ValueError(f"xyxy must be (n, 4), got {boxes.shape}")
-    regions, owner = [], []
-    for i, (x1, y1, x2, y2) in enumerate(boxes):
-        w, h, cx = x2 - x1, y2 - y1, (x1 + x2) / 2
-        top, bottom = int(max(0.0, y2 + 0.3 * h)), int(min(img.shape[0], y2 + 2.0 * h))
-        left, right = int(max(0.0, cx - w)), int(min(img.shape[1], cx + w))
-        if (bottom - top) * (right - left) < 64:
-            continue
-        step = max(1, int(np.sqrt((bottom - top) * (right - left) / 1024)))  # ~1,000 pixels suffice
-        regions.append(img[top:bottom:step, left:right:step].reshape(-1, 3))
-        owner.append(np.full(len(regions[-1]), i))
-    hist = np.zeros(len(boxes) * 48)
-    if regions:  # all faces at once: per-call numpy overhead dominates for small regions
-        px = np.concatenate(regions).astype(np.float64)
-        base = np.concatenate(owner) * 48
-        b, g, r = np.ascontiguousarray(px.T)
-        v = np.maximum(np.maximum(b, g), r)  # elementwise: much faster than px.max(axis=1)
-        c = np.maximum(v - np.minimum(np.minimum(b, g), r), 1e-9)
-        hue = np.where(v == r, ((g - b) / c) % 6, np.where(v == g, (b - r) / c + 2, (r - g) / c + 4))  # 0..6
-        sat_bin = np.minimum((c / np.maximum(v, 1e-9) * 4).astype(int), 3)
-        pos = hue * 2 - 0.5  # hue bins are circular: split each pixel between its two nearest bins
-        low = np.floor(pos)
-        upper = pos - low
-        for shift, share in ((0, 1 - upper), (1, upper)):
-            idx = base + (low.astype(int) + shift) % 12 * 4 + sat_bin
-            hist += np.bincount(idx, share, minlength=len(hist))
-    hist = np.sqrt(hist.reshape(len(boxes), 48))
-    norm = np.linalg.norm(hist, axis=1, keepdims=True)
-    return np.where(norm > 0, hist / np.maximum(norm, 1e-12), 0.0).astype(np.float32)

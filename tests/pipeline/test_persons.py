@@ -103,7 +103,7 @@ def _run(analyzer: FaceAnalyzer, n: int = 30) -> tuple[list[FrameResult], tuple[
 
 
 def test_people_get_one_id_each_and_one_fused_answer() -> None:
-    results, rest = _run(_analyzer())
+    results, rest = _run(_analyzer(reid_frames=0))  # no re-identification window: B ends at 10 lost frames
     ended = [p for r in results for p in r.ended]
     persons = {p.track_id: p for p in (*ended, *rest)}
     ids = {r.frame_index: [p.track_id for p in r.predictions] for r in results}

@@ -98,7 +98,7 @@ def test_fast_walker_keeps_one_id_through_missed_frames(
 
 
 def test_ids_are_never_reused() -> None:
-    t = Tracker(TrackerParams(max_lost_frames=2))
+    t = Tracker(TrackerParams(max_lost_frames=2, reid_frames=0))
     box = _box(100, 100, 40)
     assert _step(t, 0, [box]).track_ids.tolist() == [0]
     assert _step(t, 1, []).ended == ()
@@ -112,7 +112,7 @@ def test_ids_are_never_reused() -> None:
 
 
 def test_a_gap_in_frame_indices_ends_lost_tracks_before_matching() -> None:
-    t = Tracker(TrackerParams(max_lost_frames=5))
+    t = Tracker(TrackerParams(max_lost_frames=5, reid_frames=0))
     box = _box(100, 100, 40)
     _step(t, 0, [box])
     assert _step(t, 6, [box]).track_ids.tolist() == [0], "5 frames missed: still matched"

@@ -1,0 +1,114 @@
+"""Tracker appearance rules: cue consensus for a track followed frame by frame, a stricter face gate
+after a miss, re-identification after ``max_lost_frames``, lost boxes at their last size, and body
+regions that do not show the person (edge, occlusion) reported as unknown."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from facelog.pipeline.tracker import Tracker, TrackerParams, body_histogram
+
+D = 16
+
+
+def _unit(rng: np.random.Generator) -> np.ndarray:
+    v = rng.normal(size=D)
+    return v / np.linalg.norm(v)
+
+
+def _near(v: np.ndarray, cos_dist: float, rng: np.random.Generator) -> np.ndarray:
+    """A unit vector at cosine distance ``cos_dist`` from unit ``v``."""
+    o = rng.normal(size=D)
+    o -= (o @ v) * v
+    o /= np.linalg.norm(o)
+    c = 1.0 - cos_dist
+    return c * v + np.sqrt(1 - c * c) * o
+
+
+def _box(cx: float, cy: float, side: float) -> np.ndarray:
+    return np.array([[cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2]], np.float32)
+
+
+def _update(t: Tracker, k: int, box: np.ndarray, emb: np.ndarray | None, body: np.ndarray | None) -> int:
+    e = None if emb is None else emb[None].astype(np.float32)
+    b = None if body is None else body[None].astype(np.float32)
+    return int(t.update(k, box, np.array([0.9], np.float32), e, b).track_ids[0])
+
+
+@pytest.mark.parametrize(
+    ("emb_dist", "body_dist", "gap", "same_id"),
+    [
+        (0.03, 0.9, 1, True),  # clothes hidden by someone in front, face unchanged: same person
+        (0.25, 0.01, 1, True),  # face blurred or growing fast, clothes unchanged: same person
+        (0.3, 0.9, 1, False),  # both cues disagree: someone else
+        (0.03, 0.9, 3, False),  # after a miss every known cue must agree: a replacement in the same face
+        (0.17, 0.01, 3, False),  # after a miss the face gate is reid_max_cosine (0.15), not 0.2
+        (0.10, 0.01, 3, True),
+    ],
+)
+def test_cue_consensus_for_followed_tracks_and_strict_gates_after_a_miss(
+    emb_dist: float, body_dist: float, gap: int, same_id: bool
+) -> None:
+    rng = np.random.default_rng(1)
+    face, shirt = _unit(rng), _unit(rng)
+    t = Tracker()
+    for k in range(5):
+        assert _update(t, k, _box(100, 100, 40), face, shirt) == 0
+    for k in range(5, 4 + gap):  # missed frames (processed, nothing detected)
+        t.update(k, np.zeros((0, 4), np.float32), np.zeros(0, np.float32))
+    new = _update(t, 4 + gap, _box(100, 100, 40), _near(face, emb_dist, rng), _near(shirt, body_dist, rng))
+    assert (new == 0) == same_id
+
+
+@pytest.mark.parametrize(("emb_dist", "same_id"), [(0.05, True), (0.3, False)])
+def test_a_walker_missed_longer_than_max_lost_frames_is_reidentified_by_face(
+    emb_dist: float, same_id: bool
+) -> None:
+    rng = np.random.default_rng(2)
+    face = _unit(rng)
+    t = Tracker(TrackerParams(max_lost_frames=10, reid_frames=40))
+    for k in range(8):
+        assert _update(t, k, _box(100 + 8 * k, 300, 40), face, None) == 0
+    back = _update(t, 30, _box(100 + 8 * 30, 300, 40), _near(face, emb_dist, rng), None)
+    assert (back == 0) == same_id
+
+
+def test_without_an_embedding_a_track_past_max_lost_frames_is_not_matched_and_ends_later() -> None:
+    t = Tracker(TrackerParams(max_lost_frames=10, reid_frames=5))
+    for k in range(3):
+        _update(t, k, _box(100, 100, 40), None, None)
+    assert _update(t, 14, _box(100, 100, 40), None, None) == 1, "12 frames lost, nothing vouches"
+    ended = t.update(18, np.zeros((0, 4), np.float32), np.zeros(0, np.float32)).ended
+    assert ended == (0,), "ended after max_lost_frames + reid_frames"
+
+
+def test_a_growing_walker_missed_for_a_while_is_matched_at_its_last_size() -> None:
+    """The Kalman size velocity of a fast-growing face, extrapolated over a long miss, would forbid
+    the match (size ratio > 2); the predicted centre with the last detected size does not."""
+    rng = np.random.default_rng(4)
+    face = _unit(rng)
+    t = Tracker(TrackerParams(max_lost_frames=20))
+    for k in range(11):
+        assert _update(t, k, _box(100 + 10 * k, 300, 40 + 8 * k), face, None) == 0
+    assert _update(t, 27, _box(100 + 10 * 27, 300, 125), face, None) == 0
+
+
+def _frame_with_bodies(bodies: list[tuple[int, int, int, int, tuple[int, int, int]]]) -> np.ndarray:
+    img = np.full((240, 320, 3), 90, np.uint8)
+    for x1, y1, x2, y2, bgr in bodies:
+        img[y1:y2, x1:x2] = bgr
+    return img
+
+
+def test_body_regions_that_do_not_show_the_person_are_unknown() -> None:
+    small = [60.0, 40.0, 80.0, 60.0]  # body region x 50-90, y 66-100
+    at_bottom = [200.0, 200.0, 240.0, 236.0]  # body region mostly below the image
+    img = _frame_with_bodies([(50, 66, 90, 100, (30, 30, 200))])
+    alone = body_histogram(img, np.array([small, at_bottom]))
+    assert alone[0].any() and not alone[1].any()
+    nearer = [45.0, -10.0, 105.0, 50.0]  # a face 3x wider: its body region (y 68-170) covers the small one's
+    both = body_histogram(img, np.array([small, nearer]))
+    assert not both[0].any() and both[1].any()
+    side_by_side = [100.0, 40.0, 120.0, 60.0]  # same size next to it: overlapping regions do not hide
+    assert body_histogram(img, np.array([small, side_by_side]))[0].any()
