@@ -102,7 +102,7 @@ class PersonTracks:
         body = body_histogram(frame.image, faces.xyxy) if self.cfg.use_body and n else None
         step = self.tracker.update(frame.index, faces.xyxy, faces.score, emb, body)
         ended = self._end(step.ended)
-        weights = self._weights(frame, faces)
+        weights = frame_weights(frame, faces, self.fusion)
         result = []
         for i, p in enumerate(preds):
             tid = int(step.track_ids[i])
@@ -155,21 +155,22 @@ class PersonTracks:
             )
         return tuple(sorted(out, key=lambda p: p.track_id))
 
-    def _weights(self, frame: Frame, faces: Faces) -> list[float]:
-        """Quality weight of each face (``fusion.quality_weight``)."""
-        n = len(faces)
-        front = frontalness(faces.landmarks, faces.xyxy) if faces.landmarks is not None and n else None
-        h, w = frame.image.shape[:2]
-        weights = []
-        for i in range(n):
-            x1, y1, x2, y2 = faces.xyxy[i]
-            top, left = max(int(y1), 0), max(int(x1), 0)
-            c = frame.image[top : min(int(np.ceil(y2)), h), left : min(int(np.ceil(x2)), w)]
-            sharp = sharpness(c) if min(c.shape[:2]) >= 3 else None
-            fr = float(front[i]) if front is not None else None
-            px = _face_px(faces.xyxy[i])
-            weights.append(quality_weight(px, float(faces.score[i]), fr, sharp, self.fusion))
-        return weights
+
+def frame_weights(frame: Frame, faces: Faces, params: FusionParams) -> list[float]:
+    """Quality weight of each face of one frame in its track's fusion (``fusion.quality_weight``:
+    face size, detector score, frontalness from the landmarks, sharpness of the box's pixels)."""
+    n = len(faces)
+    front = frontalness(faces.landmarks, faces.xyxy) if faces.landmarks is not None and n else None
+    h, w = frame.image.shape[:2]
+    weights = []
+    for i in range(n):
+        x1, y1, x2, y2 = faces.xyxy[i]
+        top, left = max(int(y1), 0), max(int(x1), 0)
+        c = frame.image[top : min(int(np.ceil(y2)), h), left : min(int(np.ceil(x2)), w)]
+        sharp = sharpness(c) if min(c.shape[:2]) >= 3 else None
+        fr = float(front[i]) if front is not None else None
+        weights.append(quality_weight(_face_px(faces.xyxy[i]), float(faces.score[i]), fr, sharp, params))
+    return weights
 
 
 def _face_px(box: np.ndarray) -> float:
