@@ -2,7 +2,8 @@
 
     nice -n 5 .venv/bin/python benchmarks/detect_roi.py --clips CLIPS \\
         [--presets walk1080,static1080] [--frames 150] [--start 0] [--stride 1] \\
-        [--settings full,5:1.0,8:1.0] [--threshold 0.5] [--repeats 1] [--json OUT.json]
+        [--settings full,5:1.0,8:1.0] [--threshold 0.5] [--min-megapixels 0] [--repeats 1] \\
+        [--json OUT.json]
 
 Per clip, ``--frames`` consecutive frames (every ``--stride``-th from ``--start``), decoded once into
 memory (decode is not timed). A setting is ``full`` (``full_every`` 1: the default detector on every
@@ -13,6 +14,10 @@ indices. Reported: CPU ms per frame (process CPU time), wall fps, recall /
 precision by GT size and for faces >= 32/40 px (``cctv_score``: one-to-one IoU >= 0.5), and the
 detector's own ``describe()`` counts (key frames, regions, input pixel fraction). Settings are
 interleaved round by round, so a busy machine slows them alike: compare within a round.
+
+``--e2e default,1,4`` instead: per round, full-frame detect-only fps on the frames, then ``facelog
+run`` (default config, or ``detector.full_every`` K) on the same frames cut to a clip; ratios within
+the round, medians over ``--repeats`` rounds.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import json
 import logging
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -31,7 +37,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cctv_common import read_gt
-from detect_scale import accuracy
+from detect_scale import accuracy, cut_clip, run_e2e
 
 from facelog.pipeline.config import DetectorConfig
 from facelog.pipeline.detect import Detector, RoiDetector, make_detector
@@ -39,9 +45,13 @@ from facelog.pipeline.detect import Detector, RoiDetector, make_detector
 log = logging.getLogger("detect_roi")
 
 
-def parse_setting(text: str, threshold: float | None) -> tuple[str, DetectorConfig]:
-    """``full`` or ``K:M[:P]`` -> (name, detector config)."""
-    opts: dict[str, Any] = {"score_threshold": threshold}
+def parse_setting(
+    text: str, threshold: float | None, min_megapixels: float | None = None
+) -> tuple[str, DetectorConfig]:
+    """``full`` or ``K:M[:P[:F[:T]]]`` -> (name, detector config)."""
+    opts: dict[str, Any] = {"score_threshold": threshold, "full_every": 1}
+    if min_megapixels is not None:
+        opts["roi_min_megapixels"] = min_megapixels
     if text != "full":
         parts = text.split(":")
         opts["full_every"], opts["roi_margin"] = int(parts[0]), float(parts[1])
@@ -137,6 +147,40 @@ def table(
     return out
 
 
+def e2e_rounds(
+    clip: Path, frames: dict[int, np.ndarray], variants: list[str], repeats: int, tmp: Path
+) -> dict[str, Any]:
+    """Per round: full-frame YuNet detect-only on the frames (wall fps), then ``facelog run`` on the
+    same frames cut to a clip for each variant (``default`` or ``detector.full_every`` K); the ratio
+    e2e fps / detect-only fps is taken within the round, the medians reported."""
+    short = cut_clip(clip, len(frames), tmp / f"{clip.stem}_cut.mp4")
+    full = make_detector(DetectorConfig(full_every=1))
+    full.detect(next(iter(frames.values())))
+    ratios: dict[str, list[float]] = {v: [] for v in variants}
+    fps: dict[str, list[float]] = {v: [] for v in variants}
+    det: list[float] = []
+    desc: dict[str, Any] = {}
+    for r in range(repeats):
+        w0 = time.perf_counter()
+        for img in frames.values():
+            full.detect(img)
+        det.append(len(frames) / (time.perf_counter() - w0))
+        for v in variants:
+            over = {} if v == "default" else {"detector": {"full_every": int(v)}}
+            got = run_e2e(short, tmp, f"{clip.stem}_{v}_{r}", over)
+            fps[v].append(got["fps"])
+            ratios[v].append(got["fps"] / det[-1])
+            desc[v] = got["timings"]
+    return {
+        "detect_only_fps": [round(x, 2) for x in det],
+        **{
+            v: {"fps": fps[v], "ratios": [round(x, 2) for x in ratios[v]], "median_ratio": round(
+                statistics.median(ratios[v]), 2), "timings_last": desc[v]}
+            for v in variants
+        },
+    }  # fmt: skip
+
+
 def _f(x: float | None) -> str:
     return "-" if x is None or x != x else f"{x:.3f}"
 
@@ -167,6 +211,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--settings", default="full,5:1.0,8:1.0")
     ap.add_argument("--threshold", type=float, default=None, help="score threshold (default: the detector's)")
     ap.add_argument("--repeats", type=int, default=1)
+    ap.add_argument(
+        "--min-megapixels", type=float, default=None, help="roi_min_megapixels (0: regions at any size)"
+    )
+    ap.add_argument("--e2e", default="", help="also 'facelog run' vs detect-only: variants, e.g. default,1,4")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
@@ -176,8 +224,16 @@ def main(argv: list[str] | None = None) -> int:
         frames = load_frames(args.clips / f"{preset}.mp4", args.frames, args.start, args.stride)
         gt = read_gt(args.clips / f"{preset}.gt.csv")
         gt = gt[gt["frame_index"].isin(list(frames))]
-        results[preset] = table(frames, gt, settings, args.threshold, args.repeats)
-    print_table(results)
+        if args.e2e:
+            with tempfile.TemporaryDirectory() as tmp:
+                variants = args.e2e.split(",")
+                results[preset] = {"e2e": e2e_rounds(args.clips / f"{preset}.mp4", frames, variants,
+                                                     args.repeats, Path(tmp))}  # fmt: skip
+            print(preset, json.dumps(results[preset]["e2e"]))
+            continue
+        results[preset] = table(frames, gt, settings, args.threshold, args.repeats, args.min_megapixels)
+    if not args.e2e:
+        print_table(results)
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
     return 0

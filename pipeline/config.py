@@ -89,11 +89,11 @@ class DetectorConfig(_Section):
     max_input_scale: float = Field(default=1.0, gt=0.0, le=2.0)
     top_k: int = Field(default=5000, gt=0)
     # a full-frame key frame every full_every processed frames, and in between detection only around
-    # the faces found before (detect/roi.py; needs batching.detect_workers 1). 1: every frame in full
-    full_every: int = Field(default=1, ge=1, le=1000)
+    # the faces found before (detect/roi.py; > 1 needs batching.detect_workers 1). 1: all in full
+    full_every: int | None = Field(default=None, ge=1, le=1000)  # None: 4 with one detect worker, else 1
     roi_margin: float = Field(default=1.0, ge=0, le=10)  # per side, box widths per frame of gap
     roi_min_margin_px: int = Field(default=24, ge=0)  # per side per frame of gap, at least (frame px)
-    # score threshold inside regions (around faces already found); None: score_threshold
+    # score threshold inside regions (around faces already found); None: score_threshold - 0.1
     roi_score_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
     # frames smaller than this (megapixels) are detected in full every time (720p: 0.92 MP)
     roi_min_megapixels: float = Field(default=1.5, ge=0)

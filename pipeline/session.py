@@ -40,7 +40,7 @@ from facelog.engines.registry import (
 from facelog.pipeline.config import AppConfig, CropConfig, FusionConfig, TrackingConfig, backend_options
 from facelog.pipeline.crop import YUNET_FRAMING, Framing, crop_faces
 from facelog.pipeline.detect import Detector, DetectorChoice, choose_detector, make_detector
-from facelog.pipeline.errors import ConfigError, ModelError
+from facelog.pipeline.errors import ModelError
 from facelog.pipeline.persons import FaceOutputs, PersonTracks, fusion_params
 from facelog.pipeline.types import Faces, Frame, FrameResult, Gender, PersonResult, Prediction
 
@@ -273,27 +273,30 @@ class InferenceSession:
     def __init__(self, cfg: AppConfig, threads: int = 0) -> None:
         self.cfg = cfg
         self.resolved = resolve(cfg)
-        self.detector: Detector = make_detector(cfg.detector, self.resolved.detector)
+        # frames in no known order here (live cameras share it): regions only when asked for explicitly
+        self.detector: Detector = make_detector(cfg.detector, self.resolved.detector, workers=0)
         opts = backend_options(cfg.backend, self.resolved.backend.name)
         if threads and "threads" in opts:
             opts["threads"] = threads
         self.backend: Backend = open_backend(self.resolved.backend, self.resolved.model_path, **opts)
-        self._detectors: list[Detector] = [self.detector]
+        self._by_workers: dict[int, list[Detector]] = {}  # detect threads -> their detectors
 
     def detectors(self, n: int) -> list[Detector]:
-        """``n`` detector objects (one per detect thread), built once and kept for later files.
+        """``n`` detector objects (one per detect thread of a file run), built once, kept for later files.
+
+        With ``detector.full_every`` unset, one worker gets the region detector (key frames every
+        ``ROI_DEFAULT_FULL_EVERY``) and several get full-frame ones (``detect.full_every_for``).
+        ``self.detector`` becomes the first one returned (the one the run summary describes).
 
         Raises:
             ConfigError: ``n`` > 1 with ``detector.full_every`` > 1 (that mode needs frames in order).
         """
-        if n > 1 and self.cfg.detector.full_every > 1:
-            raise ConfigError(
-                f"detector.full_every {self.cfg.detector.full_every} needs the frames in order: set "
-                f"batching.detect_workers to 1 (got {n}) or detector.full_every to 1"
-            )
-        while len(self._detectors) < n:
-            self._detectors.append(make_detector(self.cfg.detector, self.resolved.detector))
-        return self._detectors[:n]
+        if n not in self._by_workers:
+            self._by_workers[n] = [
+                make_detector(self.cfg.detector, self.resolved.detector, workers=n) for _ in range(n)
+            ]
+        self.detector = self._by_workers[n][0]
+        return self._by_workers[n]
 
     def analyzer(self) -> FaceAnalyzer:
         """A fresh analyzer on this session's backend: its own tracks and timings (one per video)."""

@@ -17,7 +17,8 @@ A face's size is its box width (YuNet's box is ~1.26x taller than wide); detecti
 out a little small).
 Each detector object is used by one thread at a time.
 
-``detector.full_every`` > 1 wraps either in ``RoiDetector`` (``detect/roi.py``): full frames every
+A key-frame interval above 1 (``detector.full_every``; unset: ``ROI_DEFAULT_FULL_EVERY`` with one
+detect worker) wraps either in ``RoiDetector`` (``detect/roi.py``): full frames every
 ``full_every`` frames, only the regions around the faces of the frames before in between; every box
 is still a detection in its own frame.
 
@@ -33,7 +34,7 @@ from functools import partial
 from facelog.pipeline.config import DetectorConfig
 from facelog.pipeline.detect.base import MIN_FACE_SLACK, Detector, input_size_for, to_frame_pixels
 from facelog.pipeline.detect.blazeface import BLAZEFACE_DEFAULT_SCORE, BlazeFaceDetector
-from facelog.pipeline.detect.roi import LargeFaceRule, RoiDetector
+from facelog.pipeline.detect.roi import ROI_DEFAULT_FULL_EVERY, ROI_SCORE_BELOW, LargeFaceRule, RoiDetector
 from facelog.pipeline.detect.yunet import (
     YUNET_DEFAULT_SCORE,
     YUNET_INPUT_FACE_PX,
@@ -41,6 +42,7 @@ from facelog.pipeline.detect.yunet import (
     YUNET_LARGE_FACE_SCORE,
     YuNetDetector,
 )
+from facelog.pipeline.errors import ConfigError
 from facelog.pipeline.weights import BLAZEFACE_PATH, ModelFile, resolve_yunet
 
 log = logging.getLogger(__name__)
@@ -58,6 +60,7 @@ __all__ = [
     "RoiDetector",
     "YuNetDetector",
     "choose_detector",
+    "full_every_for",
     "input_size_for",
     "make_detector",
     "to_frame_pixels",
@@ -100,29 +103,66 @@ def choose_detector(cfg: DetectorConfig) -> DetectorChoice:
     return DetectorChoice(cfg.kind, "yunet", f"{why} ({where})", str(f.path), f.sha256)
 
 
-def make_detector(cfg: DetectorConfig, choice: DetectorChoice | None = None) -> Detector:
+def make_detector(cfg: DetectorConfig, choice: DetectorChoice | None = None, workers: int = 1) -> Detector:
     """Build the detector ``cfg`` asks for (see ``choose_detector``; pass ``choice`` to reuse one).
 
-    ``cfg.full_every`` > 1: a ``RoiDetector`` around two detectors of the chosen kind.
+    A key frame every ``full_every_for(cfg, workers)`` frames; more than 1: a ``RoiDetector`` around
+    two detectors of the chosen kind.
+
+    Args:
+        cfg: the detector section.
+        choice: a ``choose_detector`` result to reuse.
+        workers: the detect threads of a file run that share one source's frames (1: this detector
+            sees every frame in order); 0: frames in no known order (live cameras sharing one
+            detector, API callers), where an unset ``full_every`` means every frame in full.
+
+    Raises:
+        ConfigError: ``full_every`` > 1 set explicitly with more than one worker.
     """
     choice = choice or choose_detector(cfg)
     log.info("detector %s -> %s: %s", choice.requested, choice.name, choice.reason)
     full = _make_one(cfg, choice)
-    if cfg.full_every == 1:
+    every = full_every_for(cfg, workers)
+    if every == 1:
         return full
     if isinstance(full, YuNetDetector):
         # regions run as given (input_face_px 0, min_face_px 0); the large-box rule at the key scale
-        thr = full.score_threshold if cfg.roi_score_threshold is None else cfg.roi_score_threshold
+        thr = roi_threshold(full.score_threshold, cfg.roi_score_threshold)
         roi: Detector = YuNetDetector(choice.path, thr, cfg.nms, 0, cfg.top_k, 0, 1.0)
         large = LargeFaceRule(YUNET_LARGE_FACE_PX, max(full.score_threshold, YUNET_LARGE_FACE_SCORE))
         key_scale = partial(_input_scale, full)
     else:
-        thr_b = cfg.score_threshold if cfg.roi_score_threshold is None else cfg.roi_score_threshold
+        thr_b = roi_threshold(full.score_threshold, cfg.roi_score_threshold)
         roi, large, key_scale = BlazeFaceDetector(choice.path, thr_b, cfg.nms, 0), None, None
     return RoiDetector(
-        full, roi, cfg.full_every, cfg.roi_margin, cfg.roi_min_margin_px, cfg.min_face_px, key_scale, large,
+        full, roi, every, cfg.roi_margin, cfg.roi_min_margin_px, cfg.min_face_px, key_scale, large,
         min_frame_px=round(cfg.roi_min_megapixels * 1e6),
     )  # fmt: skip
+
+
+def full_every_for(cfg: DetectorConfig, workers: int = 1) -> int:
+    """The key-frame interval: ``cfg.full_every``, or when unset ``ROI_DEFAULT_FULL_EVERY`` for the one
+    detect worker of a file run (``workers`` 1) and 1 (every frame in full) otherwise.
+
+    Raises:
+        ConfigError: ``full_every`` > 1 set explicitly with more than one worker.
+    """
+    if cfg.full_every is None:
+        return ROI_DEFAULT_FULL_EVERY if workers == 1 else 1
+    if cfg.full_every > 1 and workers > 1:
+        raise ConfigError(
+            f"detector.full_every {cfg.full_every} needs the frames in order: set "
+            f"batching.detect_workers to 1 (got {workers}) or detector.full_every to 1"
+        )
+    return cfg.full_every
+
+
+def roi_threshold(frame_threshold: float, roi_score_threshold: float | None) -> float:
+    """The score threshold inside regions: ``roi_score_threshold``, else ``ROI_SCORE_BELOW`` under the
+    frame's (faces already seen there score lower once their region is cut out and shrunk)."""
+    if roi_score_threshold is not None:
+        return roi_score_threshold
+    return max(0.0, round(frame_threshold - ROI_SCORE_BELOW, 4))
 
 
 def _input_scale(det: YuNetDetector, wh: tuple[int, int]) -> float:

@@ -34,6 +34,9 @@ log = logging.getLogger(__name__)
 ROI_FACE_PX = 64  # the smallest known face of a region at the detector input (48: weak faces score lower)
 ROI_PAD_PX = 32  # region inputs are padded to multiples of this
 ROI_EDGE_PX = 2.0  # a box this close to a region's inner edge is a face the region cuts: dropped
+# detector.full_every when unset, with one detect worker (docs/BENCHMARKS.md, issue 12)
+ROI_DEFAULT_FULL_EVERY = 4
+ROI_SCORE_BELOW = 0.1  # regions' threshold under the frame's when roi_score_threshold is unset
 ROI_MAX_GROWTH = 3  # a missed face's margin grows with the frames since it was seen, up to this many
 
 

@@ -16,6 +16,7 @@ from facelog.pipeline.config import DetectorConfig
 from facelog.pipeline.detect import (
     BlazeFaceDetector,
     Detector,
+    RoiDetector,
     YuNetDetector,
     choose_detector,
     input_size_for,
@@ -171,8 +172,9 @@ def test_auto_is_the_shipped_yunet(no_env: None) -> None:
     choice = choose_detector(DetectorConfig())
     assert (choice.name, Path(choice.path)) == ("yunet", YUNET_PATH)
     assert "shipped" in choice.reason and choice.sha256.startswith("8f2383e4")
-    det = make_detector(DetectorConfig())
-    assert isinstance(det, YuNetDetector) and det.min_face_px == 32
+    det = make_detector(DetectorConfig())  # one worker: key frames and regions (detect/roi.py)
+    assert isinstance(det, RoiDetector) and isinstance(det.full, YuNetDetector)
+    assert det.full.min_face_px == 32 and det.min_face_px == 32
 
 
 def test_blazeface_stays_selectable() -> None:

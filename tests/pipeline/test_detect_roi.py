@@ -14,7 +14,8 @@ import pytest
 
 from facelog.pipeline.boxes import iou_matrix
 from facelog.pipeline.config import AppConfig, DetectorConfig, load_config
-from facelog.pipeline.detect import RoiDetector, YuNetDetector, make_detector
+from facelog.pipeline.detect import RoiDetector, YuNetDetector, full_every_for, make_detector
+from facelog.pipeline.detect.roi import ROI_DEFAULT_FULL_EVERY
 from facelog.pipeline.errors import ConfigError
 from facelog.pipeline.stages import DetectStages
 from facelog.pipeline.types import Faces, Frame
@@ -47,11 +48,40 @@ def roi_detector(full_every: int = 5, **kw: float) -> RoiDetector:
 
 
 def test_full_every_1_is_the_plain_detector() -> None:
-    assert isinstance(make_detector(DetectorConfig()), YuNetDetector)
+    assert isinstance(make_detector(DetectorConfig(full_every=1)), YuNetDetector)
+
+
+@pytest.mark.parametrize(
+    "full_every, workers, want",
+    [
+        (None, 1, ROI_DEFAULT_FULL_EVERY),
+        (None, 2, 1),
+        (None, 0, 1),
+        (1, 2, 1),
+        (4, 1, 4),
+        (4, 0, 4),
+        (4, 3, "detect_workers to 1"),
+    ],
+    ids=["unset-one", "unset-two", "unset-shared", "off-two", "explicit", "explicit-shared", "explicit-two"],
+)
+def test_full_every_for(full_every: int | None, workers: int, want: int | str) -> None:
+    cfg = DetectorConfig(full_every=full_every)
+    if isinstance(want, str):
+        with pytest.raises(ConfigError, match=want):
+            full_every_for(cfg, workers)
+    else:
+        assert full_every_for(cfg, workers) == want
+
+
+def test_region_threshold_defaults_below_the_frame_threshold() -> None:
+    inner = roi_detector(5, score_threshold=0.6).roi
+    assert isinstance(inner, YuNetDetector) and inner.score_threshold == pytest.approx(0.5)
+    inner = roi_detector(5, roi_score_threshold=0.45).roi
+    assert isinstance(inner, YuNetDetector) and inner.score_threshold == 0.45
 
 
 def test_region_frames_find_the_faces_full_frames_find(frames: list[np.ndarray]) -> None:
-    full, roi = make_detector(DetectorConfig()), roi_detector(5)
+    full, roi = make_detector(DetectorConfig(full_every=1)), roi_detector(5)
     matched = total = 0
     for i, img in enumerate(frames):
         want, got = full.detect(img), roi.detect(img, i)
@@ -208,16 +238,22 @@ def test_stages_feed_indices_in_order(frames: list[np.ndarray]) -> None:
     assert (roi.frames_full, roi.frames_roi) == (3, 3)
 
 
-def test_session_rejects_two_workers_with_regions() -> None:
+def test_session_gives_several_workers_full_frames_unless_regions_are_asked_for() -> None:
     from facelog.pipeline.session import InferenceSession
 
+    with InferenceSession(AppConfig()) as sess:
+        assert isinstance(sess.detector, YuNetDetector)  # shared by live cameras: every frame in full
+        assert isinstance(sess.detectors(1)[0], RoiDetector)  # unset: regions with one file worker
+        two = sess.detectors(2)
+        assert len(two) == 2 and all(isinstance(d, YuNetDetector) for d in two)
+        assert sess.detector is two[0]  # what the summary describes
     cfg = AppConfig.model_validate({"detector": {"full_every": 5}, "batching": {"detect_workers": 2}})
     with InferenceSession(cfg) as sess, pytest.raises(ConfigError, match="detect_workers to 1"):
         sess.detectors(2)
 
 
 def test_stateless_detectors_reset_as_a_no_op(frames: list[np.ndarray]) -> None:
-    det = make_detector(DetectorConfig())
+    det = make_detector(DetectorConfig(full_every=1))
     assert isinstance(det, YuNetDetector)
     before = det.detect(frames[0])
     det.reset()
