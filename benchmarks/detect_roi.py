@@ -108,9 +108,11 @@ def table(
     settings: list[str],
     threshold: float | None,
     repeats: int,
+    min_megapixels: float | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Speed and accuracy per setting, settings interleaved within each round."""
-    dets = {name: make_detector(cfg) for name, cfg in (parse_setting(s, threshold) for s in settings)}
+    cfgs = (parse_setting(s, threshold, min_megapixels) for s in settings)
+    dets = {name: make_detector(cfg) for name, cfg in cfgs}
     for name, d in dets.items():
         if isinstance(d, RoiDetector) and face_px_of(name):
             d.face_px = face_px_of(name) or d.face_px
