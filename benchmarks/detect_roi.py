@@ -225,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     for preset in [p for p in args.presets.split(",") if p]:
         frames = load_frames(args.clips / f"{preset}.mp4", args.frames, args.start, args.stride)
         gt = read_gt(args.clips / f"{preset}.gt.csv")
-        gt = gt[gt["frame_index"].isin(list(frames))]
+        gt = gt[gt["frame_index"].isin(list(frames))].reset_index(drop=True)
         if args.e2e:
             with tempfile.TemporaryDirectory() as tmp:
                 variants = args.e2e.split(",")

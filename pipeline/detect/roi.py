@@ -12,8 +12,9 @@ key frames is found on the next key frame at the latest; a face missed (on a reg
 keeps its region for ``hold_frames`` frames (default ``full_every``), its margin growing with the
 frames since it was seen, up to ``ROI_MAX_GROWTH`` times. It needs frames in order (one detect
 thread) and ``reset()`` between sources; ``detect(image, frame_index)`` resets by itself when the
-index goes backwards or the frame size changes, and widens the margin (or takes a key frame) when
-frames were skipped.
+index goes backwards or the frame size changes, and widens the margins by the frames a gap spans
+(``sampling.stride``); ``full_every`` counts processed frames, and a gap of more than
+``ROI_MAX_GAP_FRAMES`` source frames is a key frame.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ ROI_EDGE_PX = 2.0  # a box this close to a region's inner edge is a face the reg
 # detector.full_every when unset, with one detect worker (docs/BENCHMARKS.md, issue 12)
 ROI_DEFAULT_FULL_EVERY = 4
 ROI_SCORE_BELOW = 0.1  # regions' threshold under the frame's when roi_score_threshold is unset
+ROI_MAX_GAP_FRAMES = 8  # a frame more source frames after the last one than this is a key frame
 ROI_MAX_GROWTH = 3  # a missed face's margin grows with the frames since it was seen, up to this many
 
 
@@ -133,7 +135,12 @@ class RoiDetector:
         if self._size is not None and self._size != (w, h):
             self.reset()
         self._last_index, self._size = frame_index, (w, h)
-        key = self._since_key is None or self._since_key + gap >= self.full_every or w * h < self.min_frame_px
+        key = (
+            self._since_key is None
+            or self._since_key + 1 >= self.full_every  # processed frames, whatever the stride
+            or gap > ROI_MAX_GAP_FRAMES
+            or w * h < self.min_frame_px
+        )
         if key:
             faces = self.full.detect(image_bgr)
             self._since_key = 0
@@ -142,7 +149,7 @@ class RoiDetector:
             self._remember(faces.xyxy, gap, (w, h), key=True)
             return faces
         assert self._since_key is not None
-        self._since_key += gap
+        self._since_key += 1
         self.frames_roi += 1
         faces = self._detect_regions(image_bgr, gap)
         self._remember(faces.xyxy, gap, (w, h), key=False)
@@ -152,7 +159,8 @@ class RoiDetector:
     def regions_for(self, wh: tuple[int, int], gap: int = 1) -> list[tuple[int, int, int, int, float]]:
         """The regions to look at on the next region frame: (x1, y1, x2, y2, smallest face width).
 
-        Each known box grown by ``max(margin x width, min_margin_px) x (gap + age)`` per side, clipped
+        Each known box grown by ``max(margin x width, min_margin_px) x (gap + age)`` per side (at most
+        ``ROI_MAX_GROWTH x gap``; age: source frames since it was last found), clipped
         to the frame; overlapping regions merged.
         """
         w, h = wh
@@ -160,7 +168,9 @@ class RoiDetector:
         if len(boxes) == 0:
             return []
         bw = boxes[:, 2] - boxes[:, 0]
-        m = np.maximum(self.margin * bw, self.min_margin_px) * np.minimum(gap + self._ages, ROI_MAX_GROWTH)
+        m = np.maximum(self.margin * bw, self.min_margin_px) * np.minimum(
+            gap + self._ages, ROI_MAX_GROWTH * gap
+        )
         rects = [
             [max(0.0, b[0] - mi), max(0.0, b[1] - mi), min(float(w), b[2] + mi), min(float(h), b[3] + mi), wi]
             for b, mi, wi in zip(boxes.tolist(), m.tolist(), bw.tolist(), strict=True)
@@ -236,14 +246,14 @@ class RoiDetector:
         if len(self._boxes):  # key frames too: a weak face missed on a key frame keeps its region
             old_age = self._ages + gap
             bw = self._boxes[:, 2] - self._boxes[:, 0]
-            m = np.maximum(self.margin * bw, self.min_margin_px) * np.minimum(old_age, ROI_MAX_GROWTH)
+            m = np.maximum(self.margin * bw, self.min_margin_px) * np.minimum(old_age, ROI_MAX_GROWTH * gap)
             cx, cy = (xyxy[:, 0] + xyxy[:, 2]) / 2, (xyxy[:, 1] + xyxy[:, 3]) / 2
             found = np.zeros(len(self._boxes), bool)
             for i, (b, mi) in enumerate(zip(self._boxes, m, strict=True)):
                 found[i] = bool(
                     np.any((cx >= b[0] - mi) & (cx <= b[2] + mi) & (cy >= b[1] - mi) & (cy <= b[3] + mi))
                 )
-            lost = ~found & (old_age <= self.hold_frames)
+            lost = ~found & (old_age <= self.hold_frames * gap)  # hold counts processed frames
             boxes = np.concatenate([boxes, self._boxes[lost]])
             ages = np.concatenate([ages, old_age[lost]])
         self._boxes, self._ages = boxes, ages

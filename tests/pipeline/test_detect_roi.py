@@ -157,7 +157,7 @@ def test_gap_widens_the_regions_and_a_long_gap_is_a_key_frame(frames: list[np.nd
     three = roi.regions_for((480, 270), 3)
     area = lambda rs: sum((r[2] - r[0]) * (r[3] - r[1]) for r in rs)  # noqa: E731
     assert area(three) > area(one) > 0
-    roi.detect(frames[12], 12)  # 12 frames later: past full_every
+    roi.detect(frames[10], 10)  # 10 source frames later: more than ROI_MAX_GAP_FRAMES
     assert roi.frames_full == 2
 
 
@@ -234,8 +234,8 @@ def test_stages_feed_indices_in_order(frames: list[np.ndarray]) -> None:
         while (d := st.get(10.0)) is not None:
             got.append(d.faces)
     assert len(got) == 6 and all(len(f) == 3 for f in got)
-    # gaps of 2 frames: a key frame every 3 source frames = every 2nd processed frame
-    assert (roi.frames_full, roi.frames_roi) == (3, 3)
+    # full_every counts processed frames: keys at 0 and 3 of the 6 (source frames 0 and 6)
+    assert (roi.frames_full, roi.frames_roi) == (2, 4)
 
 
 def test_session_gives_several_workers_full_frames_unless_regions_are_asked_for() -> None:
