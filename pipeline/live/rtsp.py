@@ -171,7 +171,8 @@ UNUSED_BATCHING_KEYS = ("max_wait_ms", "frame_queue", "face_queue", "detect_work
 
 
 def check_live_config(cfg: AppConfig) -> None:
-    """Reject keys a live run would ignore (``UNUSED_BATCHING_KEYS`` set to a non-default value).
+    """Reject keys a live run would ignore (``UNUSED_BATCHING_KEYS`` set to a non-default value)
+    and ``detector.full_every`` > 1 (detection around known faces needs one camera per detector).
 
     Raises:
         ConfigError: naming the key.
@@ -183,6 +184,13 @@ def check_live_config(cfg: AppConfig) -> None:
                 f"batching.{key} is not used by live (rtsp) runs, got {getattr(cfg.batching, key)}; "
                 "remove it (live runs batch the newest frame of every camera, see docs/RTSP.md)"
             )
+    # One detector serves every camera in turn, so regions around one camera's faces would be looked
+    # for in the next camera's frame: live runs detect whole frames.
+    if cfg.detector.full_every is not None and cfg.detector.full_every > 1:
+        raise ConfigError(
+            f"detector.full_every is {cfg.detector.full_every}, but live (rtsp) runs detect whole "
+            "frames (one detector serves every camera); remove it or set it to 1"
+        )
 
 
 def live_inference(session: InferenceSession) -> LiveInference:

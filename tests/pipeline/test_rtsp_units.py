@@ -423,3 +423,12 @@ def test_live_run_rejects_batching_keys_it_would_ignore(key: str) -> None:
     value = getattr(defaults.batching, key) + 1
     with pytest.raises(ConfigError, match=rf"batching\.{key} is not used by live \(rtsp\) runs, got {value}"):
         check_live_config(load_config(None, {f"batching.{key}": value}))
+
+
+def test_live_run_rejects_detection_around_faces() -> None:
+    from facelog.pipeline.config import ConfigError, load_config
+    from facelog.pipeline.live.rtsp import check_live_config
+
+    check_live_config(load_config(None, {"detector.full_every": 1}))  # whole frames: fine
+    with pytest.raises(ConfigError, match=r"detector\.full_every is 4, but live \(rtsp\) runs detect whole"):
+        check_live_config(load_config(None, {"detector.full_every": 4}))
