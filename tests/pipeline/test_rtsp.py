@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import importlib.util
+import itertools
 import json
 import logging
 import os
@@ -150,7 +151,10 @@ def start_run(tmp_path: Path, tiny_model: Path, yunet_path: Path) -> Iterator[Ca
             run.thread.join(timeout=30)
 
 
-def test_rows_arrive_with_wall_and_stream_time(server: Any, start_run: Callable[..., Run]) -> None:
+def test_rows_arrive_with_wall_and_stream_time(
+    server: Any, start_run: Callable[..., Run], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="facelog")
     run = start_run([Camera("door", server.url("/cam"))])
     t0 = time.time()
     assert run.wait_rows("door", t0 - 5, timeout_s=10) is not None, "no rows within 10 s"
@@ -161,7 +165,12 @@ def test_rows_arrive_with_wall_and_stream_time(server: Any, start_run: Callable[
     walls = [_wall_s(r) for r in rows]
     assert walls == sorted(walls) and t0 - 1 < walls[0] < time.time()
     stream_s = [float(r["pts_ms"]) / 1e3 for r in rows]
-    assert stream_s == sorted(stream_s) and stream_s[-1] - stream_s[0] > 1.0
+    # Stream time only goes back where the camera was reconnected (a new RTSP session restarts the
+    # server's stream at 0; a loaded machine can stall the first session): never within one session.
+    connects = sum("event=rtsp_connect " in r.getMessage() for r in caplog.records)
+    backwards = sum(b < a for a, b in itertools.pairwise(stream_s))
+    assert connects >= 1 and backwards <= connects - 1, (backwards, connects, stream_s[:5])
+    assert max(stream_s) - min(stream_s) > 1.0
     assert {r["source"] for r in rows} == {"door"}
     assert rows[0]["wall_time_utc"].endswith("Z") and rows[0]["gender"] in ("male", "female")
     summary = json.loads((run.out / SUMMARY_NAME).read_text())["cameras"]["door"]
