@@ -37,7 +37,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cctv_common import read_gt
-from detect_scale import accuracy, cut_clip, run_e2e
+from detect_scale import accuracy, cut_clip, load_frames, run_detector, run_e2e
 
 from facelog.pipeline.config import DetectorConfig
 from facelog.pipeline.detect import Detector, RoiDetector, make_detector
@@ -68,38 +68,10 @@ def face_px_of(text: str) -> float | None:
     return float(parts[3]) if len(parts) > 3 and parts[3] else None
 
 
-def load_frames(clip: Path, n: int, start: int, stride: int) -> dict[int, np.ndarray]:
-    """Frame index -> BGR image: ``n`` frames, every ``stride``-th from ``start``."""
-    import cv2
-
-    cap = cv2.VideoCapture(str(clip))
-    frames: dict[int, np.ndarray] = {}
-    index = 0
-    while len(frames) < n:
-        ok, img = cap.read()
-        if not ok:
-            break
-        if index >= start and (index - start) % stride == 0:
-            frames[index] = img
-        index += 1
-    cap.release()
-    if not frames:
-        raise SystemExit(f"cannot read frames from {clip}")
-    return frames
-
-
 def run(det: Detector, frames: dict[int, np.ndarray]) -> tuple[float, float, pd.DataFrame]:
     """(wall s, CPU s, detections as frame_index,x1,y1,x2,y2 rows), frames in order after a reset."""
     det.reset()
-    rows: list[tuple[float, ...]] = []
-    w0, c0 = time.perf_counter(), time.process_time()
-    for i, img in frames.items():
-        faces = det.detect(img, i) if isinstance(det, RoiDetector) else det.detect(img)
-        rows.extend((i, *box) for box in faces.xyxy.tolist())
-    wall, cpu = time.perf_counter() - w0, time.process_time() - c0
-    df = pd.DataFrame(rows, columns=["frame_index", "x1", "y1", "x2", "y2"])
-    df["age"], df["gender"] = 0.0, ""  # cctv_score wants them; not scored here
-    return wall, cpu, df
+    return run_detector(det, frames, with_index=True)
 
 
 def table(
@@ -223,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = [s for s in args.settings.split(",") if s]
     results: dict[str, Any] = {}
     for preset in [p for p in args.presets.split(",") if p]:
-        frames = load_frames(args.clips / f"{preset}.mp4", args.frames, args.start, args.stride)
+        frames = load_frames(args.clips / f"{preset}.mp4", args.frames, args.stride, args.start)
         gt = read_gt(args.clips / f"{preset}.gt.csv")
         gt = gt[gt["frame_index"].isin(list(frames))].reset_index(drop=True)
         if args.e2e:

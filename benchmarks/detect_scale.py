@@ -45,7 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cctv_common import read_gt
 from cctv_score import detection_metrics, match_frames
 
-from facelog.pipeline.detect import YuNetDetector
+from facelog.pipeline.detect import Detector, RoiDetector, YuNetDetector
 from facelog.pipeline.weights import YUNET_PATH
 
 log = logging.getLogger("detect_scale")
@@ -70,8 +70,8 @@ class Setting:
         return cls(f"min{text}", int(parts[0]), inp, float(parts[2]) if len(parts) > 2 else 1.0)
 
 
-def load_frames(clip: Path, n: int, step: int = 1) -> dict[int, np.ndarray]:
-    """Frame index -> BGR image for ``n`` frames of ``clip``: every ``step``-th from the first."""
+def load_frames(clip: Path, n: int, step: int = 1, start: int = 0) -> dict[int, np.ndarray]:
+    """Frame index -> BGR image for ``n`` frames of ``clip``: every ``step``-th from ``start``."""
     cap = cv2.VideoCapture(str(clip))
     frames: dict[int, np.ndarray] = {}
     index = 0
@@ -79,7 +79,7 @@ def load_frames(clip: Path, n: int, step: int = 1) -> dict[int, np.ndarray]:
         ok, img = cap.read()
         if not ok:
             break
-        if index % step == 0:
+        if index >= start and (index - start) % step == 0:
             frames[index] = img
         index += 1
     cap.release()
@@ -88,12 +88,18 @@ def load_frames(clip: Path, n: int, step: int = 1) -> dict[int, np.ndarray]:
     return frames
 
 
-def run_detector(det: YuNetDetector, frames: dict[int, np.ndarray]) -> tuple[float, float, pd.DataFrame]:
-    """(wall s, CPU s, detections as frame_index,x1,y1,x2,y2 rows)."""
+def run_detector(
+    det: Detector, frames: dict[int, np.ndarray], with_index: bool = False
+) -> tuple[float, float, pd.DataFrame]:
+    """(wall s, CPU s, detections as frame_index,x1,y1,x2,y2 rows); ``with_index``: a RoiDetector,
+    reset first and given each frame's index."""
+    roi = det if with_index and isinstance(det, RoiDetector) else None
+    if roi is not None:
+        roi.reset()
     rows: list[tuple[float, ...]] = []
     w0, c0 = time.perf_counter(), time.process_time()
     for i, img in frames.items():
-        faces = det.detect(img)
+        faces = roi.detect(img, i) if roi is not None else det.detect(img)
         rows.extend((i, *box) for box in faces.xyxy.tolist())
     wall, cpu = time.perf_counter() - w0, time.process_time() - c0
     det_df = pd.DataFrame(rows, columns=["frame_index", "x1", "y1", "x2", "y2"])
