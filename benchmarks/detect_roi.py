@@ -37,7 +37,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cctv_common import read_gt
-from detect_scale import accuracy, cut_clip, load_frames, run_detector, run_e2e
+from detect_scale import accuracy, cut_clip, interleaved, load_frames, run_detector, run_e2e
 
 from facelog.pipeline.config import DetectorConfig
 from facelog.pipeline.detect import Detector, RoiDetector, make_detector
@@ -68,12 +68,6 @@ def face_px_of(text: str) -> float | None:
     return float(parts[3]) if len(parts) > 3 and parts[3] else None
 
 
-def run(det: Detector, frames: dict[int, np.ndarray]) -> tuple[float, float, pd.DataFrame]:
-    """(wall s, CPU s, detections as frame_index,x1,y1,x2,y2 rows), frames in order after a reset."""
-    det.reset()
-    return run_detector(det, frames, with_index=True)
-
-
 def table(
     frames: dict[int, np.ndarray],
     gt: pd.DataFrame,
@@ -88,29 +82,24 @@ def table(
     for name, d in dets.items():
         if isinstance(d, RoiDetector) and face_px_of(name):
             d.face_px = face_px_of(name) or d.face_px
-    for d in dets.values():  # warm-up (first call allocates)
-        d.detect(next(iter(frames.values())))
-    walls: dict[str, list[float]] = {k: [] for k in dets}
-    cpus: dict[str, list[float]] = {k: [] for k in dets}
-    found: dict[str, pd.DataFrame] = {}
     described: dict[str, dict[str, Any]] = {}
-    for _ in range(repeats):
-        for name, d in dets.items():
-            if isinstance(d, RoiDetector):
-                d.frames_full = d.frames_roi = d.regions = 0
-                d._pixel_fraction_sum = 0.0
-            wall, cpu, df = run(d, frames)
-            walls[name].append(wall)
-            cpus[name].append(cpu)
-            found[name] = df
-            described[name] = d.describe()
-    n = len(frames)
+    names = {id(d): name for name, d in dets.items()}
+
+    def run(d: Detector, frames: dict[int, np.ndarray]) -> tuple[float, float, pd.DataFrame]:
+        if isinstance(d, RoiDetector):  # describe() counts this run only
+            d.frames_full = d.frames_roi = d.regions = 0
+            d._pixel_fraction_sum = 0.0
+        d.reset()
+        got = run_detector(d, frames, with_index=True)
+        described[names[id(d)]] = d.describe()
+        return got
+
+    found, speed = interleaved(dets, frames, repeats, run)
     out = {}
     for name in dets:
         desc = described[name]
         out[name] = {
-            "fps": round(n / statistics.median(walls[name]), 2),
-            "cpu_ms_per_frame": round(1000 * statistics.median(cpus[name]) / n, 1),
+            **speed[name],
             **{k: desc.get(k) for k in ("frames_full", "frames_roi", "roi_regions", "input_pixel_fraction")},
             **accuracy(gt, found[name]),
         }

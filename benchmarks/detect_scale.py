@@ -32,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -107,6 +108,35 @@ def run_detector(
     return wall, cpu, det_df
 
 
+def interleaved(
+    dets: Mapping[str, Detector],
+    frames: dict[int, np.ndarray],
+    repeats: int,
+    run: Callable[[Detector, dict[int, np.ndarray]], tuple[float, float, pd.DataFrame]] = run_detector,
+) -> tuple[dict[str, pd.DataFrame], dict[str, dict[str, float]]]:
+    """Time every detector on ``frames``, detectors interleaved within each of ``repeats`` rounds
+    (after one warm-up call each): the last round's detections and the median fps / CPU ms per frame."""
+    for d in dets.values():  # warm-up (first call allocates)
+        d.detect(next(iter(frames.values())))
+    walls: dict[str, list[float]] = {k: [] for k in dets}
+    cpus: dict[str, list[float]] = {k: [] for k in dets}
+    found: dict[str, pd.DataFrame] = {}
+    for _ in range(repeats):
+        for name, d in dets.items():
+            wall, cpu, found[name] = run(d, frames)
+            walls[name].append(wall)
+            cpus[name].append(cpu)
+    n = len(frames)
+    speed = {
+        name: {
+            "fps": round(n / statistics.median(walls[name]), 2),
+            "cpu_ms_per_frame": round(1000 * statistics.median(cpus[name]) / n, 1),
+        }
+        for name in dets
+    }
+    return found, speed
+
+
 def accuracy(gt: pd.DataFrame, dets: pd.DataFrame) -> dict[str, Any]:
     """Recall/precision by size bucket and for faces >= 32/40 px (``cctv_score`` definitions)."""
     m = detection_metrics(gt, match_frames(gt, dets))
@@ -134,27 +164,10 @@ def detect_table(
         )
         for s in settings
     }
-    for d in dets.values():  # warm-up (first call allocates)
-        d.detect(next(iter(frames.values())))
-    walls: dict[str, list[float]] = {k: [] for k in dets}
-    cpus: dict[str, list[float]] = {k: [] for k in dets}
-    found: dict[str, pd.DataFrame] = {}
-    for _ in range(repeats):
-        for name, d in dets.items():
-            wall, cpu, df = run_detector(d, frames)
-            walls[name].append(wall)
-            cpus[name].append(cpu)
-            found[name] = df
-    n = len(frames)
+    found, speed = interleaved(dets, frames, repeats)
     out = {}
     for name, d in dets.items():
-        wall = statistics.median(walls[name])
-        out[name] = {
-            "input_size": list(d.input_size or ()),
-            "fps": round(n / wall, 2),
-            "cpu_ms_per_frame": round(1000 * statistics.median(cpus[name]) / n, 1),
-            **accuracy(gt, found[name]),
-        }
+        out[name] = {"input_size": list(d.input_size or ()), **speed[name], **accuracy(gt, found[name])}
     full = out.get("full")
     if full:
         for row in out.values():
