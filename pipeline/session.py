@@ -39,7 +39,7 @@ from facelog.engines.registry import (
 )
 from facelog.pipeline.config import AppConfig, CropConfig, FusionConfig, TrackingConfig, backend_options
 from facelog.pipeline.crop import YUNET_FRAMING, Framing, crop_faces
-from facelog.pipeline.detect import Detector, DetectorChoice, choose_detector, make_detector
+from facelog.pipeline.detect import Detector, DetectorChoice, RoiDetector, choose_detector, make_detector
 from facelog.pipeline.errors import ModelError
 from facelog.pipeline.persons import FaceOutputs, PersonTracks, fusion_params
 from facelog.pipeline.types import Faces, Frame, FrameResult, Gender, PersonResult, Prediction
@@ -275,11 +275,11 @@ class InferenceSession:
         self.resolved = resolve(cfg)
         # frames in no known order here (live cameras share it): regions only when asked for explicitly
         self.detector: Detector = make_detector(cfg.detector, self.resolved.detector, workers=0)
+        self._by_workers: dict[int, list[Detector]] = {0: [self.detector]}  # detect threads -> detectors
         opts = backend_options(cfg.backend, self.resolved.backend.name)
         if threads and "threads" in opts:
             opts["threads"] = threads
         self.backend: Backend = open_backend(self.resolved.backend, self.resolved.model_path, **opts)
-        self._by_workers: dict[int, list[Detector]] = {}  # detect threads -> their detectors
 
     def detectors(self, n: int) -> list[Detector]:
         """``n`` detector objects (one per detect thread of a file run), built once, kept for later files.
@@ -292,8 +292,14 @@ class InferenceSession:
             ConfigError: ``n`` > 1 with ``detector.full_every`` > 1 (that mode needs frames in order).
         """
         if n not in self._by_workers:
+            # the first worker reuses the whole-frame detector loaded at start (runs are sequential)
+            plain = self._by_workers[0][0]
+            plain = plain.full if isinstance(plain, RoiDetector) else plain
             self._by_workers[n] = [
-                make_detector(self.cfg.detector, self.resolved.detector, workers=n) for _ in range(n)
+                make_detector(
+                    self.cfg.detector, self.resolved.detector, workers=n, full=plain if i == 0 else None
+                )
+                for i in range(n)
             ]
         self.detector = self._by_workers[n][0]
         return self._by_workers[n]

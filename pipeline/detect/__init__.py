@@ -103,7 +103,9 @@ def choose_detector(cfg: DetectorConfig) -> DetectorChoice:
     return DetectorChoice(cfg.kind, "yunet", f"{why} ({where})", str(f.path), f.sha256)
 
 
-def make_detector(cfg: DetectorConfig, choice: DetectorChoice | None = None, workers: int = 1) -> Detector:
+def make_detector(
+    cfg: DetectorConfig, choice: DetectorChoice | None = None, workers: int = 1, full: Detector | None = None
+) -> Detector:
     """Build the detector ``cfg`` asks for (see ``choose_detector``; pass ``choice`` to reuse one).
 
     A key frame every ``full_every_for(cfg, workers)`` frames; more than 1: a ``RoiDetector`` around
@@ -115,25 +117,28 @@ def make_detector(cfg: DetectorConfig, choice: DetectorChoice | None = None, wor
         workers: the detect threads of a file run that share one source's frames (1: this detector
             sees every frame in order); 0: frames in no known order (live cameras sharing one
             detector, API callers), where an unset ``full_every`` means every frame in full.
+        full: a whole-frame detector built before from the same ``cfg`` and ``choice``, to reuse
+            (not loaded again); it must not be used by another thread at the same time.
 
     Raises:
         ConfigError: ``full_every`` > 1 set explicitly with more than one worker.
     """
     choice = choice or choose_detector(cfg)
-    log.info("detector %s -> %s: %s", choice.requested, choice.name, choice.reason)
-    full = _make_one(cfg, choice)
+    if full is None:
+        log.info("detector %s -> %s: %s", choice.requested, choice.name, choice.reason)
+        full = _make_one(cfg, choice)
     every = full_every_for(cfg, workers)
     if every == 1:
         return full
+    assert isinstance(full, YuNetDetector | BlazeFaceDetector)
+    thr = roi_threshold(full.score_threshold, cfg.roi_score_threshold)
     if isinstance(full, YuNetDetector):
         # regions run as given (input_face_px 0, min_face_px 0); the large-box rule at the key scale
-        thr = roi_threshold(full.score_threshold, cfg.roi_score_threshold)
         roi: Detector = YuNetDetector(choice.path, thr, cfg.nms, 0, cfg.top_k, 0, 1.0)
         large = LargeFaceRule(YUNET_LARGE_FACE_PX, max(full.score_threshold, YUNET_LARGE_FACE_SCORE))
         key_scale = partial(_input_scale, full)
     else:
-        thr_b = roi_threshold(full.score_threshold, cfg.roi_score_threshold)
-        roi, large, key_scale = BlazeFaceDetector(choice.path, thr_b, cfg.nms, 0), None, None
+        roi, large, key_scale = BlazeFaceDetector(choice.path, thr, cfg.nms, 0), None, None
     return RoiDetector(
         full, roi, every, cfg.roi_margin, cfg.roi_min_margin_px, cfg.min_face_px, key_scale, large,
         min_frame_px=round(cfg.roi_min_megapixels * 1e6),

@@ -252,6 +252,17 @@ def test_session_gives_several_workers_full_frames_unless_regions_are_asked_for(
         sess.detectors(2)
 
 
+def test_session_loads_the_whole_frame_detector_once_for_the_first_worker() -> None:
+    from facelog.pipeline.session import InferenceSession
+
+    with InferenceSession(AppConfig()) as sess:
+        start = sess.detector
+        one = sess.detectors(1)[0]
+        assert isinstance(one, RoiDetector) and one.full is start  # reused, not loaded again
+        two = sess.detectors(2)
+        assert two[0] is start and two[1] is not start  # the second thread gets its own
+
+
 def test_stateless_detectors_reset_as_a_no_op(frames: list[np.ndarray]) -> None:
     det = make_detector(DetectorConfig(full_every=1))
     assert isinstance(det, YuNetDetector)
