@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from facelog.pipeline.boxes import intersection_matrix
+
 BODY_OCCLUDED = 0.25  # share of a body region covered by others above which its colour is unknown
 NEARER_FACE = 1.2  # a face this many times wider is nearer the camera: its body hides ours
 
@@ -69,16 +71,8 @@ def _body_visible(boxes: np.ndarray, height: int, width: int) -> np.ndarray:
     cx = (boxes[:, 0] + boxes[:, 2]) / 2
     body = np.stack([cx - w, boxes[:, 3] + 0.3 * h, cx + w, boxes[:, 3] + 2.0 * h], axis=1)
     area = np.maximum((body[:, 2] - body[:, 0]) * (body[:, 3] - body[:, 1]), 1e-9)
-    inside = np.clip(np.minimum(body[:, 2], width) - np.maximum(body[:, 0], 0.0), 0, None) * np.clip(
-        np.minimum(body[:, 3], height) - np.maximum(body[:, 1], 0.0), 0, None
-    )
-    covered = _overlap(body, boxes) + _overlap(body, body) * (w[None, :] > NEARER_FACE * w[:, None])
+    inside = intersection_matrix(body, np.array([[0.0, 0.0, width, height]], body.dtype))[:, 0]
+    covered = intersection_matrix(body, boxes)
+    covered += intersection_matrix(body, body) * (w[None, :] > NEARER_FACE * w[:, None])
     np.fill_diagonal(covered, 0.0)
     return np.asarray((inside >= 0.5 * area) & (covered.sum(axis=1) <= BODY_OCCLUDED * area))
-
-
-def _overlap(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Intersection areas (n, m) of xyxy boxes a (n, 4) and b (m, 4)."""
-    ix = np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])
-    iy = np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1])
-    return np.asarray(np.clip(ix, 0, None) * np.clip(iy, 0, None))
