@@ -34,12 +34,12 @@ def body_histogram(image_bgr: np.ndarray, xyxy: np.ndarray) -> np.ndarray:
     boxes = np.asarray(xyxy, np.float64)
     if boxes.ndim != 2 or boxes.shape[1] != 4:
         raise ValueError(f"xyxy must be (n, 4), got {boxes.shape}")
-    seen = _body_visible(boxes, img.shape[0], img.shape[1])
+    body = _body_boxes(boxes)
+    seen = _body_visible(body, boxes, img.shape[0], img.shape[1])
     regions, owner = [], []
-    for i, (x1, y1, x2, y2) in enumerate(boxes):
-        w, h, cx = x2 - x1, y2 - y1, (x1 + x2) / 2
-        top, bottom = int(max(0.0, y2 + 0.3 * h)), int(min(img.shape[0], y2 + 2.0 * h))
-        left, right = int(max(0.0, cx - w)), int(min(img.shape[1], cx + w))
+    for i, (bx1, by1, bx2, by2) in enumerate(body):
+        top, bottom = int(max(0.0, by1)), int(min(img.shape[0], by2))
+        left, right = int(max(0.0, bx1)), int(min(img.shape[1], bx2))
         if (bottom - top) * (right - left) < 64 or not seen[i]:
             continue
         step = max(1, int(np.sqrt((bottom - top) * (right - left) / 1024)))  # ~1,000 pixels suffice
@@ -65,11 +65,16 @@ def body_histogram(image_bgr: np.ndarray, xyxy: np.ndarray) -> np.ndarray:
     return np.where(norm > 0, hist / np.maximum(norm, 1e-12), 0.0).astype(np.float32)
 
 
-def _body_visible(boxes: np.ndarray, height: int, width: int) -> np.ndarray:
-    """(n,) bool: whether each face's body region (see ``body_histogram``) shows that person."""
+def _body_boxes(boxes: np.ndarray) -> np.ndarray:
+    """(n, 4) body region of each face (see ``body_histogram``), not clipped to the image."""
     w, h = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
     cx = (boxes[:, 0] + boxes[:, 2]) / 2
-    body = np.stack([cx - w, boxes[:, 3] + 0.3 * h, cx + w, boxes[:, 3] + 2.0 * h], axis=1)
+    return np.stack([cx - w, boxes[:, 3] + 0.3 * h, cx + w, boxes[:, 3] + 2.0 * h], axis=1)
+
+
+def _body_visible(body: np.ndarray, boxes: np.ndarray, height: int, width: int) -> np.ndarray:
+    """(n,) bool: whether each face's body region ``body`` shows that person (see ``body_histogram``)."""
+    w = boxes[:, 2] - boxes[:, 0]
     area = np.maximum((body[:, 2] - body[:, 0]) * (body[:, 3] - body[:, 1]), 1e-9)
     inside = intersection_matrix(body, np.array([[0.0, 0.0, width, height]], body.dtype))[:, 0]
     covered = intersection_matrix(body, boxes)

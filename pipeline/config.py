@@ -351,6 +351,24 @@ class AppConfig(_Section):
     rtsp: RtspConfig = Field(default_factory=RtspConfig)
     batch: BatchConfig = Field(default_factory=BatchConfig)
 
+    @model_validator(mode="after")
+    def _check(self) -> AppConfig:
+        check_full_every(self.detector.full_every, self.batching.detect_workers)
+        return self
+
+
+def check_full_every(full_every: int | None, workers: int) -> None:
+    """Detection around known faces (``full_every`` > 1) needs one detect worker, seeing frames in order.
+
+    Raises:
+        ValueError: ``full_every`` > 1 with more than one worker.
+    """
+    if full_every is not None and full_every > 1 and workers > 1:
+        raise ValueError(
+            f"detector.full_every {full_every} needs the frames in order: set "
+            f"batching.detect_workers to 1 (got {workers}) or detector.full_every to 1"
+        )
+
 
 def _check_keys(data: Any, model: type[BaseModel], where: str, origin: str) -> None:
     """Raise ConfigError for the first unknown key, with the closest known key as a hint."""
@@ -446,7 +464,10 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
         loc = ".".join(str(x) for x in err["loc"])
         from facelog.pipeline.live.redact import redact_text  # camera URLs carry passwords
 
-        message = f"config {origin}: {loc}: {err['msg']} (got {err.get('input')!r})"
+        if loc:
+            message = f"config {origin}: {loc}: {err['msg']} (got {err.get('input')!r})"
+        else:  # a rule across sections
+            message = f"config {origin}: {str(err['msg']).removeprefix('Value error, ')}"
         raise ConfigError(redact_text(message)) from exc
 
 

@@ -107,8 +107,7 @@ class DetectStages:
                 f"a RoiDetector needs the frames in order: one detect worker, got {len(detectors)}"
             )
         for d in detectors:
-            if isinstance(d, RoiDetector):
-                d.reset()  # one source per DetectStages
+            d.reset()  # one source per DetectStages
         self.stop = threading.Event()
         self.failure = StageFailure()
         self.detect_times: list[float] = []
@@ -179,10 +178,7 @@ class DetectStages:
                     return
                 assert isinstance(item, _Read)
                 t0 = time.perf_counter()
-                if isinstance(det, RoiDetector):
-                    faces = det.detect(item.frame.image, item.frame.index)
-                else:
-                    faces = det.detect(item.frame.image)
+                faces = det.detect(item.frame.image, item.frame.index)
                 self.detect_times.append(time.perf_counter() - t0)
                 if not _put(self._q_faces, Detected(item.seq, item.frame, faces), self.stop):
                     return

@@ -31,7 +31,7 @@ import logging
 from dataclasses import dataclass
 from functools import partial
 
-from facelog.pipeline.config import DetectorConfig
+from facelog.pipeline.config import DetectorConfig, check_full_every
 from facelog.pipeline.detect.base import MIN_FACE_SLACK, Detector, input_size_for, to_frame_pixels
 from facelog.pipeline.detect.blazeface import BLAZEFACE_DEFAULT_SCORE, BlazeFaceDetector
 from facelog.pipeline.detect.roi import ROI_DEFAULT_FULL_EVERY, ROI_SCORE_BELOW, LargeFaceRule, RoiDetector
@@ -154,11 +154,10 @@ def full_every_for(cfg: DetectorConfig, workers: int = 1) -> int:
     """
     if cfg.full_every is None:
         return ROI_DEFAULT_FULL_EVERY if workers == 1 else 1
-    if cfg.full_every > 1 and workers > 1:
-        raise ConfigError(
-            f"detector.full_every {cfg.full_every} needs the frames in order: set "
-            f"batching.detect_workers to 1 (got {workers}) or detector.full_every to 1"
-        )
+    try:
+        check_full_every(cfg.full_every, workers)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     return cfg.full_every
 
 

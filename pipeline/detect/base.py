@@ -21,8 +21,16 @@ class Detector(Protocol):
     name: str
     framing: Framing  # where UTKFace's chip sits relative to this detector's boxes and eyes
 
-    def detect(self, image_bgr: np.ndarray) -> Faces:
-        """Detect faces. ``image_bgr``: (H, W, 3) uint8. Returns boxes in absolute pixels."""
+    def detect(self, image_bgr: np.ndarray, frame_index: int | None = None) -> Faces:
+        """Detect faces. ``image_bgr``: (H, W, 3) uint8. Returns boxes in absolute pixels.
+
+        ``frame_index``: the frame's index in its source, when known; a detector that uses the frames
+        before (``RoiDetector``) needs it, one that looks at each frame on its own ignores it.
+        """
+        ...
+
+    def reset(self) -> None:
+        """Forget what the frames before taught (call between sources)."""
         ...
 
     def describe(self) -> dict[str, Any]:

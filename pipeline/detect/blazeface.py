@@ -60,7 +60,7 @@ class BlazeFaceDetector:
         ax, ay = np.meshgrid(grid, grid)  # row-major: y outer, x inner (MediaPipe's anchor order)
         self._anchors = np.stack([ax.ravel(), ay.ravel()], 1)  # (2304, 2)
 
-    def detect(self, image_bgr: np.ndarray) -> Faces:
+    def detect(self, image_bgr: np.ndarray, frame_index: int | None = None) -> Faces:
         check_image(image_bgr)
         h, w = image_bgr.shape[:2]
         side = max(h, w)

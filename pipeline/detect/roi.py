@@ -247,12 +247,11 @@ class RoiDetector:
             old_age = self._ages + gap
             bw = self._boxes[:, 2] - self._boxes[:, 0]
             m = np.maximum(self.margin * bw, self.min_margin_px) * np.minimum(old_age, ROI_MAX_GROWTH * gap)
-            cx, cy = (xyxy[:, 0] + xyxy[:, 2]) / 2, (xyxy[:, 1] + xyxy[:, 3]) / 2
-            found = np.zeros(len(self._boxes), bool)
-            for i, (b, mi) in enumerate(zip(self._boxes, m, strict=True)):
-                found[i] = bool(
-                    np.any((cx >= b[0] - mi) & (cx <= b[2] + mi) & (cy >= b[1] - mi) & (cy <= b[3] + mi))
-                )
+            cx, cy = (xyxy[None, :, 0] + xyxy[None, :, 2]) / 2, (xyxy[None, :, 1] + xyxy[None, :, 3]) / 2
+            b, mi = self._boxes, m[:, None]  # (old, new): a new box's centre inside an old region
+            inside = (cx >= b[:, :1] - mi) & (cx <= b[:, 2:3] + mi)
+            inside &= (cy >= b[:, 1:2] - mi) & (cy <= b[:, 3:4] + mi)
+            found = inside.any(axis=1)
             lost = ~found & (old_age <= self.hold_frames * gap)  # hold counts processed frames
             boxes = np.concatenate([boxes, self._boxes[lost]])
             ages = np.concatenate([ages, old_age[lost]])

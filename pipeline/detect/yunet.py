@@ -98,7 +98,7 @@ class YuNetDetector:
             log.debug("yunet input %dx%d for %dx%d frames", *size, *frame_wh)
         return size
 
-    def detect(self, image_bgr: np.ndarray) -> Faces:
+    def detect(self, image_bgr: np.ndarray, frame_index: int | None = None) -> Faces:
         check_image(image_bgr)
         h, w = image_bgr.shape[:2]
         iw, ih = self.input_size_for((w, h))

@@ -157,7 +157,7 @@ class SquareDetector:
     name: str = "squares"
     framing: Any = YUNET_FRAMING
 
-    def detect(self, image_bgr: np.ndarray) -> Faces:
+    def detect(self, image_bgr: np.ndarray, frame_index: int | None = None) -> Faces:
         sat = (image_bgr.max(2).astype(int) - image_bgr.min(2)) > 100
         n, _, stats, _ = cv2.connectedComponentsWithStats(sat.astype(np.uint8))
         boxes = [(x, y, x + w, y + h) for x, y, w, h, a in stats[1:n] if a > 400]
@@ -166,6 +166,9 @@ class SquareDetector:
 
     def describe(self) -> dict[str, Any]:
         return {}
+
+    def reset(self) -> None:
+        pass
 
 
 @pytest.fixture(scope="module")

@@ -34,11 +34,14 @@ class FakeDetector:
         self.n, self.max_pause_s, self.fail_at = n, max_pause_s, fail_at
         self._rng = random.Random(0)
 
-    def detect(self, image: np.ndarray) -> Faces:
+    def detect(self, image: np.ndarray, frame_index: int | None = None) -> Faces:
         if self.fail_at is not None and int(image[0, 0, 0]) == self.fail_at:
             raise RuntimeError(f"detector broke on frame {self.fail_at}")
         time.sleep(self._rng.random() * self.max_pause_s)
         return _faces(self.n)
+
+    def reset(self) -> None:
+        pass
 
 
 def _frames(n: int, error: BaseException | None = None) -> Iterator[Frame]:
