@@ -100,7 +100,7 @@ def run_detector(
     rows: list[tuple[float, ...]] = []
     w0, c0 = time.perf_counter(), time.process_time()
     for i, img in frames.items():
-        faces = roi.detect(img, i) if roi is not None else det.detect(img)
+        faces = (roi.detect(img, i) if roi is not None else det.detect(img)).accepted()  # what is logged
         rows.extend((i, *box) for box in faces.xyxy.tolist())
     wall, cpu = time.perf_counter() - w0, time.process_time() - c0
     det_df = pd.DataFrame(rows, columns=["frame_index", "x1", "y1", "x2", "y2"])

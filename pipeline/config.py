@@ -81,6 +81,9 @@ class DetectorConfig(_Section):
     kind: Literal["auto", "yunet", "blazeface"] = "auto"
     yunet_path: str | None = None  # another YuNet ONNX; else $FACELOG_YUNET, else the shipped file
     score_threshold: float | None = Field(default=None, ge=0.0, le=1.0)  # None: the detector's default
+    # YuNet: boxes from this score up to score_threshold are logged only when they continue a confirmed
+    # track (ByteTrack's low-score band); None: 0.3; score_threshold or more: none
+    continue_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
     nms: float = Field(default=0.3, gt=0.0, le=1.0)  # IoU above which the weaker box is dropped
     min_face_px: int = Field(default=32, ge=0)  # smallest face to find (box width, frame px); 0: all
     # face size (px at YuNet's input) found reliably; the frame is shrunk by input_face_px / min_face_px

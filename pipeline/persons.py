@@ -91,8 +91,9 @@ class PersonTracks:
             preds: the single-frame predictions of these faces (same order).
 
         Returns:
-            The predictions with ``track_id``, ``age_smooth`` and ``gender_smooth`` set, and the
-            persons whose tracks ended at this frame.
+            The predictions with ``track_id``, ``age_smooth`` and ``gender_smooth`` set (without the
+            ``faces.track_only`` ones that continue no confirmed track; ``face_index`` renumbered),
+            and the persons whose tracks ended at this frame.
 
         Raises:
             ValueError: the frame index is not after the previous one's (``reset()`` first).
@@ -100,12 +101,14 @@ class PersonTracks:
         n = len(faces)
         emb = out.embedding if self.cfg.use_embedding and n else None
         body = body_histogram(frame.image, faces.xyxy) if self.cfg.use_body and n else None
-        step = self.tracker.update(frame.index, faces.xyxy, faces.score, emb, body)
+        step = self.tracker.update(frame.index, faces.xyxy, faces.score, emb, body, faces.track_only)
         ended = self._end(step.ended)
         weights = frame_weights(frame, faces, self.fusion)
-        result = []
+        result: list[Prediction] = []
         for i, p in enumerate(preds):
             tid = int(step.track_ids[i])
+            if tid < 0:  # a track_only detection that continues no track: not a face we log
+                continue
             person = self._live.get(tid)
             if person is None:
                 person = self._live[tid] = _Person(
@@ -116,7 +119,9 @@ class PersonTracks:
             person.last_wall_ns = frame.wall_ns
             person.confirmed = person.confirmed or bool(step.confirmed[i])
             age, gender = person.fusion.age_gender()
-            result.append(replace(p, track_id=tid, age_smooth=age, gender_smooth=gender))
+            result.append(
+                replace(p, face_index=len(result), track_id=tid, age_smooth=age, gender_smooth=gender)
+            )
         return tuple(result), ended
 
     def finish(self) -> tuple[PersonResult, ...]:

@@ -148,6 +148,8 @@ class FaceAnalyzer:
         """
         t0 = time.perf_counter()
         chips: list[np.ndarray] = []
+        if self.tracking is None:  # boxes that may only continue a track are not logged without one
+            items = [(frame, faces.accepted()) for frame, faces in items]
         for frame, faces in items:
             if len(faces):
                 chips.extend(self.crops(frame, faces))

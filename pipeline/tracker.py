@@ -15,7 +15,8 @@ Per processed frame:
    barely overlap. Pairs below ``match_high`` are not matched.
 3. Pass 2 (ByteTrack): the remaining low-score detections are matched to the remaining tracks with
    the stricter ``match_low``, so a blurred or half-occluded frame continues a track instead of
-   starting one.
+   starting one. Detections marked ``track_only`` (below the detector's own threshold, see
+   ``detect``) take part here only, against confirmed tracks only.
 4. Appearance gates: for each cue given (the model's face ``embedding``; ``body_histogram``, the
    colour of the clothes below the face), a pair whose cosine distance to the track's appearance
    (the nearer of the EMA and the last vector) exceeds the cue's limit is forbidden, so a different
@@ -26,7 +27,7 @@ Per processed frame:
    real clips the face embedding alone separates people weakly (different people in one frame:
    median distance 0.16); the body colour separates them well (median 0.67, same person at most
    0.06).
-5. Every unmatched detection starts a new track, so every detection gets an id. A track born from a
+5. Every unmatched detection but a ``track_only`` one (id -1) starts a new track. A track born from a
    high-score detection is confirmed at once; one born from a low-score detection is *tentative*
    until matched again, and ends after ``max_tentative_lost_frames`` frames without a match.
    ``TrackStep.confirmed`` tells them apart, so a caller may drop never-confirmed tracks (typically
@@ -137,7 +138,8 @@ class TrackStep:
     """What one ``Tracker.update`` decided.
 
     Attributes:
-        track_ids: (n,) int64, the track id of each detection, in input order.
+        track_ids: (n,) int64, the track id of each detection, in input order; -1 for a
+            ``track_only`` detection that continues no confirmed track (not to be logged).
         confirmed: (n,) bool, False for a detection whose track is still tentative (born from a
             low-score detection this frame).
         ended: ids of the tracks that ended at this step (lost too long, or tentative and unmatched).
@@ -256,6 +258,7 @@ class Tracker:
         score: np.ndarray,
         embedding: np.ndarray | None = None,
         body: np.ndarray | None = None,
+        track_only: np.ndarray | None = None,
     ) -> TrackStep:
         """Assign a track id to each detection of one frame.
 
@@ -267,6 +270,9 @@ class Tracker:
                 ``max_cosine_distance``.
             body: optional (n, B) body colour descriptors (``body_histogram``), gated by
                 ``max_body_distance``. Rows of zeros mean "unknown" and are never gated.
+            track_only: optional (n,) bool: detections that may only continue a confirmed track, in
+                pass 2 (``Faces.track_only``: below the detector's threshold); one that continues
+                none gets id -1 and starts no track.
 
         Returns:
             The ids of this frame's detections (input order) and the ids of tracks that ended.
@@ -277,6 +283,9 @@ class Tracker:
         if self._last_frame is not None and frame_index <= self._last_frame:
             raise ValueError(f"frame_index must increase: expected > {self._last_frame}, got {frame_index}")
         boxes, score = _check_boxes(xyxy, score)
+        only = np.zeros(len(boxes), bool) if track_only is None else np.asarray(track_only, bool)
+        if only.shape != (len(boxes),):
+            raise ValueError(f"track_only must be ({len(boxes)},), got {only.shape}")
         cues = {
             name: _check_cue(name, v, len(boxes))
             for name, v in (("embedding", embedding), ("body", body))
@@ -287,7 +296,7 @@ class Tracker:
         for t in self._tracks:
             t.kf.predict(frame_index - t.predicted_frame)
             t.predicted_frame = frame_index
-        return self._associate(frame_index, previous, boxes, score, cues, ended)
+        return self._associate(frame_index, previous, boxes, score, only, cues, ended)
 
     def _associate(
         self,
@@ -295,6 +304,7 @@ class Tracker:
         previous: int | None,
         boxes: np.ndarray,
         score: np.ndarray,
+        track_only: np.ndarray,
         cues: dict[str, np.ndarray],
         ended: list[int],
     ) -> TrackStep:
@@ -323,9 +333,12 @@ class Tracker:
             with np.errstate(invalid="ignore"):
                 ok = dist["embedding"][:, old] <= p.reid_max_cosine if "embedding" in dist else False
             sim[:, old] = np.where(ok, sim[:, old], _FORBIDDEN)
+        if track_only.any():  # they only continue confirmed tracks
+            tentative = np.array([not t.confirmed for t in tracks], bool)
+            sim[np.ix_(track_only, tentative)] = _FORBIDDEN
         det_track: dict[int, _Track] = {}
         free = np.ones(len(tracks), bool)
-        high = score >= p.high_score
+        high = (score >= p.high_score) & ~track_only
         for dets, threshold in ((np.flatnonzero(high), p.match_high), (np.flatnonzero(~high), p.match_low)):
             cols = np.flatnonzero(free)
             for a, b in _assign(sim[np.ix_(dets, cols)], threshold):
@@ -343,7 +356,7 @@ class Tracker:
                     t.cues[name] = (ema, feats[i])
         ended += self._expire(frame_index, after_match=True)
         for i in range(n):
-            if i not in det_track:
+            if i not in det_track and not track_only[i]:
                 det_track[i] = t = _Track(
                     track_id=self._next_id,
                     kf=_Kalman(boxes[i], p),
@@ -355,8 +368,8 @@ class Tracker:
                 )
                 self._next_id += 1
                 self._tracks.append(t)
-        ids = np.array([det_track[i].track_id for i in range(n)], np.int64)
-        confirmed = np.array([det_track[i].confirmed for i in range(n)], bool)
+        ids = np.array([det_track[i].track_id if i in det_track else -1 for i in range(n)], np.int64)
+        confirmed = np.array([i in det_track and det_track[i].confirmed for i in range(n)], bool)
         return TrackStep(track_ids=ids, confirmed=confirmed, ended=tuple(ended))
 
     def _distance(self, name: str, feats: np.ndarray) -> np.ndarray:

@@ -35,6 +35,9 @@ class Faces:
     xyxy: np.ndarray  # (n, 4) float32, absolute pixels
     score: np.ndarray  # (n,) float32
     landmarks: np.ndarray | None = None  # (n, 5, 2) float32
+    # (n,) bool: below the detector's threshold, kept only to continue a confirmed track (the
+    # detector's continue_threshold band; persons.PersonTracks drops those that continue none)
+    track_only: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.xyxy.ndim != 2 or self.xyxy.shape[1] != 4:
@@ -44,6 +47,9 @@ class Faces:
             raise ValueError(f"score must be ({n},), got {self.score.shape}")
         if self.landmarks is not None and self.landmarks.shape != (n, 5, 2):
             raise ValueError(f"landmarks must be ({n}, 5, 2), got {self.landmarks.shape}")
+        only = self.track_only
+        if only is not None and (only.shape != (n,) or only.dtype != bool):
+            raise ValueError(f"track_only must be ({n},) bool, got {only.shape} {only.dtype}")
 
     @classmethod
     def empty(cls) -> Faces:
@@ -51,6 +57,14 @@ class Faces:
 
     def __len__(self) -> int:
         return len(self.xyxy)
+
+    def accepted(self) -> Faces:
+        """These detections without the ``track_only`` ones (what a run without tracking logs)."""
+        if self.track_only is None or not self.track_only.any():
+            return self
+        keep = ~self.track_only
+        lm = self.landmarks[keep] if self.landmarks is not None else None
+        return Faces(self.xyxy[keep], self.score[keep], lm)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,4 @@
-"""Face detectors behind one protocol: ``detect(image_bgr) -> Faces`` in full-frame pixels.
+"""Face detectors behind one protocol: ``detect(image_bgr, frame_index) -> Faces`` in full-frame pixels.
 
 - ``yunet`` (``auto``, the default): OpenCV's ``cv2.FaceDetectorYN`` with the YuNet ONNX shipped in
   ``pipeline/models/`` (Apache-2.0, sha256-checked; ``--yunet PATH`` / ``$FACELOG_YUNET`` name another,
@@ -16,6 +16,11 @@ A face's size is its box width (YuNet's box is ~1.26x taller than wide); detecti
 ``MIN_FACE_SLACK x min_face_px`` are dropped (the slack keeps a face of ``min_face_px`` whose box comes
 out a little small).
 Each detector object is used by one thread at a time.
+
+YuNet also returns the boxes scoring from ``detector.continue_threshold`` (default
+``YUNET_CONTINUE_SCORE``) up to its threshold, marked ``Faces.track_only``: the tracker lets them only
+continue a confirmed track (ByteTrack's low-score band), so a face that scores low for a few frames
+keeps its rows, while a low-score box that continues no track is never logged.
 
 A key-frame interval above 1 (``detector.full_every``; unset: ``ROI_DEFAULT_FULL_EVERY`` with one
 detect worker) wraps either in ``RoiDetector`` (``detect/roi.py``): full frames every
@@ -36,6 +41,7 @@ from facelog.pipeline.detect.base import MIN_FACE_SLACK, Detector, input_size_fo
 from facelog.pipeline.detect.blazeface import BLAZEFACE_DEFAULT_SCORE, BlazeFaceDetector
 from facelog.pipeline.detect.roi import ROI_DEFAULT_FULL_EVERY, ROI_SCORE_BELOW, LargeFaceRule, RoiDetector
 from facelog.pipeline.detect.yunet import (
+    YUNET_CONTINUE_SCORE,
     YUNET_DEFAULT_SCORE,
     YUNET_INPUT_FACE_PX,
     YUNET_LARGE_FACE_PX,
@@ -50,6 +56,7 @@ log = logging.getLogger(__name__)
 __all__ = [
     "BLAZEFACE_DEFAULT_SCORE",
     "MIN_FACE_SLACK",
+    "YUNET_CONTINUE_SCORE",
     "YUNET_DEFAULT_SCORE",
     "YUNET_INPUT_FACE_PX",
     "YUNET_LARGE_FACE_PX",
@@ -134,7 +141,8 @@ def make_detector(
     thr = roi_threshold(full.score_threshold, cfg.roi_score_threshold)
     if isinstance(full, YuNetDetector):
         # regions run as given (input_face_px 0, min_face_px 0); the large-box rule at the key scale
-        roi: Detector = YuNetDetector(choice.path, thr, cfg.nms, 0, cfg.top_k, 0, 1.0)
+        cont = full.continue_threshold
+        roi: Detector = YuNetDetector(choice.path, thr, cfg.nms, 0, cfg.top_k, 0, 1.0, cont)
         large = LargeFaceRule(YUNET_LARGE_FACE_PX, max(full.score_threshold, YUNET_LARGE_FACE_SCORE))
         key_scale = partial(_input_scale, full)
     else:
@@ -183,5 +191,6 @@ def _make_one(cfg: DetectorConfig, choice: DetectorChoice) -> YuNetDetector | Bl
             cfg.top_k,
             cfg.input_face_px,
             cfg.max_input_scale,
+            YUNET_CONTINUE_SCORE if cfg.continue_threshold is None else cfg.continue_threshold,
         )
     return BlazeFaceDetector(choice.path, cfg.score_threshold, cfg.nms, cfg.min_face_px)

@@ -44,6 +44,7 @@ def describe_common(det: Any) -> dict[str, Any]:
         "name": det.name,
         "model_path": str(det.model_path),
         "score_threshold": det.score_threshold,
+        "continue_threshold": getattr(det, "continue_threshold", None),
         "nms": det.nms,
         "min_face_px": det.min_face_px,
     }
@@ -106,8 +107,19 @@ def to_frame_pixels(
     return (xyxy * np.tile(xy, 2)).astype(np.float32), (landmarks * xy).astype(np.float32)
 
 
-def finish_faces(xyxy: np.ndarray, score: np.ndarray, lm: np.ndarray, w: int, h: int, min_px: float) -> Faces:
-    """Clip boxes to the image, drop boxes narrower than ``MIN_FACE_SLACK * min_px``, sort by x1."""
+def finish_faces(
+    xyxy: np.ndarray,
+    score: np.ndarray,
+    lm: np.ndarray,
+    w: int,
+    h: int,
+    min_px: float,
+    track_only: np.ndarray | None = None,
+) -> Faces:
+    """Clip boxes to the image, drop boxes narrower than ``MIN_FACE_SLACK * min_px``, sort by x1.
+
+    ``track_only``: (n,) bool, the boxes below the detector's threshold (see ``Faces.track_only``).
+    """
     if len(xyxy) == 0:
         return Faces.empty()
     xyxy = xyxy.astype(np.float32).copy()
@@ -120,4 +132,5 @@ def finish_faces(xyxy: np.ndarray, score: np.ndarray, lm: np.ndarray, w: int, h:
         xyxy=xyxy[keep][order],
         score=score.astype(np.float32)[keep][order],
         landmarks=lm.astype(np.float32)[keep][order],
+        track_only=np.asarray(track_only, bool)[keep][order] if track_only is not None else None,
     )

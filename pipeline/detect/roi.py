@@ -146,13 +146,13 @@ class RoiDetector:
             self._since_key = 0
             self.frames_full += 1
             self._pixel_fraction_sum += 1.0
-            self._remember(faces.xyxy, gap, (w, h), key=True)
+            self._remember(faces.accepted().xyxy, gap, (w, h), key=True)
             return faces
         assert self._since_key is not None
         self._since_key += 1
         self.frames_roi += 1
         faces = self._detect_regions(image_bgr, gap)
-        self._remember(faces.xyxy, gap, (w, h), key=False)
+        self._remember(faces.accepted().xyxy, gap, (w, h), key=False)
         return faces
 
     # -- regions -----------------------------------------------------------------------------------
@@ -193,7 +193,7 @@ class RoiDetector:
 
     def _detect_regions(self, image: np.ndarray, gap: int) -> Faces:
         h, w = image.shape[:2]
-        parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
         examined = 0.0
         for x1, y1, x2, y2, face_w in self.regions_for((w, h), gap):
             if x2 - x1 < 2 or y2 - y1 < 2:
@@ -222,7 +222,8 @@ class RoiDetector:
             off = np.asarray([x1, y1], np.float32)
             box = xyxy[keep] / np.float32(scale) + np.tile(off, 2)
             lm = found.landmarks[keep] if found.landmarks is not None else np.zeros((int(keep.sum()), 5, 2))
-            parts.append((box, found.score[keep], lm / np.float32(scale) + off))
+            only = found.track_only[keep] if found.track_only is not None else np.zeros(int(keep.sum()), bool)
+            parts.append((box, found.score[keep], lm / np.float32(scale) + off, only))
         key_input = self._key_input_px((w, h))
         self._pixel_fraction_sum += examined / key_input if key_input else 0.0
         if not parts:
@@ -230,11 +231,12 @@ class RoiDetector:
         xyxy = np.concatenate([p[0] for p in parts]).astype(np.float32)
         score = np.concatenate([p[1] for p in parts]).astype(np.float32)
         lm = np.concatenate([p[2] for p in parts]).astype(np.float32)
+        only = np.concatenate([p[3] for p in parts])
         if self._large is not None:
             wide = (xyxy[:, 2] - xyxy[:, 0]) * self._key_scale((w, h)) >= self._large.width_px
             ok = ~wide | (score >= self._large.min_score)
-            xyxy, score, lm = xyxy[ok], score[ok], lm[ok]
-        return finish_faces(xyxy, score, lm, w, h, self.min_face_px)
+            xyxy, score, lm, only = xyxy[ok], score[ok], lm[ok], only[ok]
+        return finish_faces(xyxy, score, lm, w, h, self.min_face_px, only if only.any() else None)
 
     def _key_input_px(self, wh: tuple[int, int]) -> float:
         s = self._key_scale(wh)

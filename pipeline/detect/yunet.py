@@ -23,6 +23,9 @@ from facelog.pipeline.types import Faces
 log = logging.getLogger(__name__)
 
 YUNET_DEFAULT_SCORE = 0.5  # tuned on synthetic CCTV clips at full and reduced scales (docs/BENCHMARKS.md)
+# detections from this score up to the threshold only continue confirmed tracks (docs/BENCHMARKS.md,
+# "Low-score detections that continue a track")
+YUNET_CONTINUE_SCORE = 0.3
 # Face size (box width, px at the detector's input) YuNet still finds reliably; below it recall drops
 # fast (docs/BENCHMARKS.md, "Detection at the scale the smallest face needs").
 YUNET_INPUT_FACE_PX = 32
@@ -46,6 +49,9 @@ class YuNetDetector:
             a frame is resized so ``min_face_px`` becomes this. 0: always full frames.
         max_input_scale: the largest resize factor (1: never enlarge; 1.5 lets 32-px faces reach
             48 px at the input, for recall on blurred small faces at 2.25x the CPU).
+        continue_threshold: also return boxes from this score up to ``score_threshold``, marked
+            ``Faces.track_only`` (they may only continue a confirmed track); None, or not below
+            ``score_threshold``: none.
     """
 
     name = "yunet"
@@ -60,11 +66,14 @@ class YuNetDetector:
         top_k: int = 5000,
         input_face_px: float | None = None,
         max_input_scale: float = 1.0,
+        continue_threshold: float | None = None,
     ) -> None:
         self.model_path = Path(model_path)
         if not self.model_path.is_file():
             raise ModelError(f"YuNet model not found: {self.model_path}")
         self.score_threshold = YUNET_DEFAULT_SCORE if score_threshold is None else score_threshold
+        low = continue_threshold is not None and continue_threshold < self.score_threshold
+        self.continue_threshold = continue_threshold if low else None
         self.nms = nms
         self.min_face_px = min_face_px
         self.input_face_px = YUNET_INPUT_FACE_PX if input_face_px is None else input_face_px
@@ -76,7 +85,7 @@ class YuNetDetector:
             )
         try:
             self._det = cv2.FaceDetectorYN.create(
-                str(self.model_path), "", (320, 320), self.score_threshold, nms, top_k
+                str(self.model_path), "", (320, 320), self._floor(), nms, top_k
             )
         except cv2.error as exc:
             first = str(exc).strip().splitlines()[-1][:200] if str(exc).strip() else "cv2.error"
@@ -120,7 +129,12 @@ class YuNetDetector:
         lm = rows[:, 4:14].reshape(-1, 5, 2)
         if (iw, ih) != (w, h):
             xyxy, lm = to_frame_pixels(xyxy, lm, (w / iw, h / ih))
-        return finish_faces(xyxy, rows[:, 14], lm, w, h, self.min_face_px)
+        only = rows[:, 14] < self.score_threshold if self.continue_threshold is not None else None
+        return finish_faces(xyxy, rows[:, 14], lm, w, h, self.min_face_px, only)
+
+    def _floor(self) -> float:
+        """The lowest score returned."""
+        return self.score_threshold if self.continue_threshold is None else self.continue_threshold
 
     def reset(self) -> None:
         """Nothing to forget: each frame is detected on its own."""

@@ -14,6 +14,7 @@ import pytest
 from facelog.pipeline.boxes import iou_matrix
 from facelog.pipeline.config import DetectorConfig
 from facelog.pipeline.detect import (
+    YUNET_CONTINUE_SCORE,
     BlazeFaceDetector,
     Detector,
     RoiDetector,
@@ -28,6 +29,7 @@ from facelog.pipeline.weights import YUNET_ENV, YUNET_PATH
 
 MIN_RECALL = 0.95  # measured: YuNet 1.00, BlazeFace@0.5 0.98 on the 43 faces (docs/BENCHMARKS.md)
 DRAWN = ((400, 300, 160), (900, 400, 100))  # (centre x, centre y, size) of the faces drawn below
+SMALL = ((400, 300, 80), (900, 400, 64))  # faces under YUNET_LARGE_FACE_PX
 SCALED_IOU = 0.8  # a box found on the half-size frame vs the one found on the full frame
 
 
@@ -154,6 +156,31 @@ def test_enlarged_detection_maps_back() -> None:
     assert det.input_size == (1920, 1080) and len(faces) == 2
     for (cx, _, s), box in zip(DRAWN, faces.xyxy, strict=True):
         assert abs((box[0] + box[2]) / 2 - cx) < 0.1 * s and box[2] <= 1280
+
+
+def test_continue_threshold_returns_boxes_below_the_threshold_marked_track_only() -> None:
+    img = draw_faces(SMALL)  # both score ~0.87 (a box >= 96 px would need 0.99: never in the band)
+    assert len(YuNetDetector(YUNET_PATH, 0.99, min_face_px=0).detect(img)) == 0
+    low = YuNetDetector(YUNET_PATH, 0.99, min_face_px=0, continue_threshold=0.3).detect(img)
+    assert len(low) == 2 and low.track_only is not None and low.track_only.tolist() == [True, True]
+    assert len(low.accepted()) == 0  # what a run without tracking logs
+    usual = YuNetDetector(YUNET_PATH, 0.5, min_face_px=0, continue_threshold=0.3).detect(img)
+    assert usual.track_only is not None and usual.track_only.tolist() == [False, False]
+    assert np.allclose(usual.xyxy, low.xyxy) and usual.accepted() is usual
+    off = YuNetDetector(YUNET_PATH, 0.5, continue_threshold=0.5)  # not below the threshold: no band
+    assert off.continue_threshold is None and off.detect(img).track_only is None
+    default = make_detector(DetectorConfig(full_every=1))
+    assert default.describe()["continue_threshold"] == YUNET_CONTINUE_SCORE
+
+
+@pytest.mark.parametrize("threshold, found", [(0.99, 0), (0.5, 2)])
+def test_track_only_boxes_open_no_region(threshold: float, found: int) -> None:
+    """Regions are drawn around logged faces only: with every box below the threshold, the region
+    frame after the key frame looks nowhere."""
+    cfg = DetectorConfig(full_every=2, score_threshold=threshold, roi_min_megapixels=0, min_face_px=0)
+    det = make_detector(cfg)
+    assert len(det.detect(draw_faces(SMALL), 0)) == 2  # key frame: both, track_only or not
+    assert len(det.detect(draw_faces(SMALL), 1)) == found
 
 
 def test_tiny_frame_runs() -> None:

@@ -135,6 +135,31 @@ def test_tracking_off_gives_no_ids_and_no_persons() -> None:
     assert {p.track_id for r in results for p in r.predictions} == {-1}
 
 
+@pytest.mark.parametrize("tracking", [True, False])
+def test_track_only_boxes_continue_a_track_or_are_not_logged(tracking: bool) -> None:
+    """Frame 3: A's box scores below the detector's threshold (track_only) and a stray track_only box
+    sits on the grey background. With tracking A keeps its id and the stray box is dropped; without
+    tracking neither is logged. The frame's face_index stays 0..n-1."""
+    an = _analyzer(enabled=tracking)
+    for k in range(4):
+        img, people = _scene(k)
+        faces = _faces(people)
+        if k == 3:
+            faces = Faces(
+                np.vstack([faces.xyxy, [[100, 180, 130, 210]]]).astype(np.float32),
+                np.array([0.35, 0.9, 0.35], np.float32),
+                track_only=np.array([True, False, True]),
+            )
+        (r,) = an.analyze([(Frame("cam", k, k * 100_000_000, img), faces)])
+        if k == 2:
+            a_id = r.predictions[0].track_id
+    kept = [(p.face_index, p.xyxy[0], p.track_id) for p in r.predictions]
+    if tracking:
+        assert [(i, x) for i, x, _ in kept] == [(0, 35.0), (1, 220.0)] and kept[0][2] == a_id
+    else:
+        assert kept == [(0, 220.0, -1)]
+
+
 def test_reset_source_ends_the_tracks_and_allows_restarted_indices() -> None:
     an = _analyzer()
     for k in range(3):

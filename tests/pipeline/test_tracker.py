@@ -135,6 +135,30 @@ def test_low_score_detection_continues_a_track_but_alone_is_tentative() -> None:
     assert step.track_ids.tolist() == [2] and step.confirmed.tolist() == [True], "after 2 misses: confirmed"
 
 
+def test_track_only_detections_continue_confirmed_tracks_and_nothing_else() -> None:
+    """Boxes below the detector's threshold (``track_only``) keep a confirmed track going through a
+    weak stretch; alone, or next to a tentative track only, they get no id and start nothing."""
+    t = Tracker(TrackerParams(high_score=0.7))
+    only = np.array([True, True])
+    _step(t, 0, [_box(100, 100, 40)], [0.9])  # confirmed track 0
+    _step(t, 1, [_box(400, 100, 40)], [0.5])  # tentative track 1 (track 0 missed once)
+    boxes = np.array([_box(108, 100, 40), _box(404, 100, 40)], np.float32)
+    step = t.update(2, boxes, np.array([0.35, 0.35], np.float32), track_only=only)
+    assert step.track_ids.tolist() == [0, -1], "continues the confirmed track; not the tentative one"
+    assert step.confirmed.tolist() == [True, False]
+    step = t.update(3, np.array([_box(700, 300, 40)], np.float32), np.array([0.4], np.float32),
+                    track_only=np.array([True]))  # fmt: skip
+    assert step.track_ids.tolist() == [-1]
+    assert _step(t, 4, [_box(700, 300, 40)], [0.9]).track_ids.tolist() == [2], "it started no track"
+    # the same boxes as ordinary low-score detections would have: ids for both
+    t2 = Tracker(TrackerParams(high_score=0.7))
+    _step(t2, 0, [_box(100, 100, 40)], [0.9])
+    _step(t2, 1, [_box(400, 100, 40)], [0.5])
+    assert _step(t2, 2, [_box(108, 100, 40), _box(404, 100, 40)], [0.35, 0.35]).track_ids.tolist() == [0, 1]
+    with pytest.raises(ValueError, match="track_only must be"):
+        t.update(5, boxes, np.array([0.9, 0.9], np.float32), track_only=np.array([True]))
+
+
 def test_a_face_first_seen_at_a_low_score_survives_a_missed_frame() -> None:
     t = Tracker()
     ids = [_step(t, 0, [_box(100, 100, 30)], [0.5]).track_ids.tolist()]

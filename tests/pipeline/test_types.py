@@ -48,6 +48,17 @@ def test_faces_validates_shapes(
         assert len(faces) == len(xyxy)
 
 
+def test_faces_track_only_is_checked_and_accepted_drops_those_boxes() -> None:
+    xyxy, score = np.arange(12, dtype=np.float32).reshape(3, 4), np.array([0.9, 0.4, 0.8], np.float32)
+    with pytest.raises(ValueError, match=r"track_only must be \(3,\) bool"):
+        Faces(xyxy, score, track_only=np.array([1, 0, 0]))
+    faces = Faces(xyxy, score, np.zeros((3, 5, 2), np.float32), np.array([False, True, False]))
+    kept = faces.accepted()
+    assert kept.score.tolist() == pytest.approx([0.9, 0.8]) and kept.xyxy[1].tolist() == [8, 9, 10, 11]
+    assert kept.landmarks is not None and kept.landmarks.shape == (2, 5, 2) and kept.track_only is None
+    assert Faces(xyxy, score).accepted().score is score
+
+
 def test_faces_empty_is_legal() -> None:
     assert len(Faces.empty()) == 0 and Faces.empty().xyxy.shape == (0, 4)
 
