@@ -266,3 +266,41 @@ def test_failure_midway_leaves_neither_csv(
     with pytest.raises(RuntimeError, match="boom"):
         process_video(scene_video, out, session.cfg, session=session)
     assert list(tmp_path.iterdir()) == []  # no CSV, no tracks CSV, no summary, no temporary file
+
+
+# --- faces cut by the frame edge ------------------------------------------------------------------
+
+
+def _walk_out(cut_embedding_differs_inside: bool) -> list[int]:
+    """A face walks left 23 px a frame, is missed once, then shows up with an unrelated embedding:
+    cut by the left edge (a walker leaving) or, for the control, still inside the frame."""
+    from facelog.pipeline.fusion import FusionParams
+    from facelog.pipeline.persons import PersonTracks
+    from facelog.pipeline.session import FaceOutputs
+    from facelog.pipeline.types import Prediction
+
+    tracks = PersonTracks("cam", TrackingConfig(use_body=False), FusionParams())
+    e1, e2 = np.eye(8, dtype=np.float32)[:1], np.eye(8, dtype=np.float32)[1:2]
+    img = np.full((H, W, 3), 128, np.uint8)
+    ids = []
+    for k in (0, 1, 2, 3, 5):
+        x = 100 - 23 * k  # frame 5: -15, a box cut to 25 px wide
+        if k == 5 and not cut_embedding_differs_inside:
+            x = 8  # the control: just inside the edge
+        box = [max(x, 0), 100, x + SIDE, 100 + SIDE]
+        faces = Faces(np.array([box], np.float32), np.array([0.9], np.float32))
+        emb = e2 if k == 5 else e1
+        probs = np.full((1, 101), 1 / 101, np.float32)
+        out = FaceOutputs(probs, np.array([0.3], np.float32), emb)
+        pred = Prediction(0, tuple(float(v) for v in box), 0.9, 30.0, "male", 0.7)  # type: ignore[arg-type]
+        (p,), _ = tracks.update(Frame("cam", k, k, img), faces, out, (pred,))
+        ids.append(p.track_id)
+    return ids
+
+
+def test_a_face_cut_by_the_frame_edge_is_not_refused_for_its_embedding() -> None:
+    """Leaving through the edge, half a face reads as someone else; its embedding counts as unknown,
+    so the walker keeps the id. Inside the frame the same embedding still starts a new track."""
+    assert _walk_out(True) == [0, 0, 0, 0, 0]
+    inside = _walk_out(False)
+    assert inside[:4] == [0, 0, 0, 0] and inside[4] != 0
