@@ -1,5 +1,4 @@
-"""Appearance cues for the tracker that need the frame: the colour of the clothes below each face,
-and which faces the frame edge cuts (their face embedding is not compared)."""
+"""Appearance cues for the tracker that need the frame: the colour of the clothes below each face."""
 
 from __future__ import annotations
 
@@ -9,19 +8,6 @@ from facelog.pipeline.boxes import intersection_matrix
 
 BODY_OCCLUDED = 0.25  # share of a body region covered by others above which its colour is unknown
 NEARER_FACE = 1.2  # a face this many times wider is nearer the camera: its body hides ours
-EDGE_PX = 0.5  # detectors clip boxes to the frame: a box side this close to the edge was cut by it
-
-
-def cut_by_frame(xyxy: np.ndarray, height: int, width: int) -> np.ndarray:
-    """(n,) bool: faces whose box the frame edge cuts (detectors clip boxes to the frame).
-
-    Such a face shows only part of itself: its embedding jumps away from the person's (a walker
-    leaving the frame would be refused by the appearance gate and start a new track), so the tracker
-    gets it as unknown.
-    """
-    b = np.asarray(xyxy, np.float64).reshape(-1, 4)
-    low = (b[:, 0] <= EDGE_PX) | (b[:, 1] <= EDGE_PX)
-    return np.asarray(low | (b[:, 2] >= width - EDGE_PX) | (b[:, 3] >= height - EDGE_PX))
 
 
 def body_histogram(image_bgr: np.ndarray, xyxy: np.ndarray) -> np.ndarray:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from facelog.pipeline.appearance import body_histogram, cut_by_frame
+from facelog.pipeline.appearance import body_histogram
 from facelog.pipeline.config import FusionConfig, TrackingConfig
 from facelog.pipeline.fusion import FusionParams, PersonFusion, frontalness, quality_weight, sharpness
 from facelog.pipeline.tracker import Tracker, TrackerParams
@@ -100,9 +100,6 @@ class PersonTracks:
         """
         n = len(faces)
         emb = out.embedding if self.cfg.use_embedding and n else None
-        if emb is not None:  # a face the frame edge cuts: its embedding is not comparable (unknown)
-            cut = cut_by_frame(faces.xyxy, *frame.image.shape[:2])
-            emb = np.where(cut[:, None], np.float32(0.0), emb) if cut.any() else emb
         body = body_histogram(frame.image, faces.xyxy) if self.cfg.use_body and n else None
         step = self.tracker.update(frame.index, faces.xyxy, faces.score, emb, body, faces.track_only)
         ended = self._end(step.ended)
