@@ -43,27 +43,30 @@ def main() -> int:
     args = ap.parse_args()
     paths = [args.ref, *args.models]
     backends = {p: OnnxRuntimeBackend(p, threads=args.threads) for p in paths}
-    h, w = backends[args.ref].meta.input_hw
-    x = np.random.default_rng(0).normal(0, 1, (args.batch, h, w, 3)).astype(np.float32)
-    for be in backends.values():
+    rng = np.random.default_rng(0)
+    xs = {  # each model at its own input size (one 80-px model costs more than a 64-px one)
+        p: rng.normal(0, 1, (args.batch, *be.meta.input_hw, 3)).astype(np.float32)
+        for p, be in backends.items()
+    }
+    for p, be in backends.items():
         for _ in range(5):
-            be.infer(x)
+            be.infer(xs[p])
     rates: dict[Path, list[float]] = {p: [] for p in paths}
     for _ in range(args.rounds):
         for p, be in backends.items():
-            rates[p].append(one_round(be, x, args.seconds))
+            rates[p].append(one_round(be, xs[p], args.seconds))
     print(
         f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; {platform.processor() or platform.machine()}, "
         f"{os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.1f}; ORT threads {args.threads}, "
         f"batch {args.batch}, {args.rounds} interleaved rounds of {args.seconds:.0f} s"
     )
-    print("| model | version | faces/s best | median | best / ref | median / ref |")
-    print("|---|---|---|---|---|---|")
+    print("| model | version | input | faces/s best | median | best / ref | median / ref |")
+    print("|---|---|---|---|---|---|---|")
     ref_best, ref_med = max(rates[args.ref]), float(np.median(rates[args.ref]))
     for p, be in backends.items():
         best, med = max(rates[p]), float(np.median(rates[p]))
         print(
-            f"| {p.name} | {be.meta.version} | {best:,.0f} | {med:,.0f} | "
+            f"| {p.name} | {be.meta.version} | {be.meta.input_hw[0]} px | {best:,.0f} | {med:,.0f} | "
             f"{best / ref_best:.2f}x | {med / ref_med:.2f}x |"
         )
     for be in backends.values():
