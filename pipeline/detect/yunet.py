@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 YUNET_DEFAULT_SCORE = 0.5  # tuned on synthetic CCTV clips at full and reduced scales (docs/BENCHMARKS.md)
 # detections from this score up to the threshold only continue confirmed tracks (docs/BENCHMARKS.md,
-# "Low-score detections that continue a track")
+# "Low-score boxes that continue a track")
 YUNET_CONTINUE_SCORE = 0.3
 # Face size (box width, px at the detector's input) YuNet still finds reliably; below it recall drops
 # fast (docs/BENCHMARKS.md, "Detection at the scale the smallest face needs").
