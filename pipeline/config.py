@@ -251,7 +251,7 @@ class TrackingConfig(_Section):
     reid_frames: int = Field(default=40, ge=0)  # after max_lost_frames: re-identify by face embedding
     reid_max_cosine: float = Field(default=0.15, ge=0, le=2)  # ... and after any miss: stricter gate
     use_embedding: bool = True  # gate on the model's embedding output (when the model has one)
-    use_body: bool = True  # gate on the colour below the face (tracker.body_histogram)
+    use_body: bool = True  # gate on the colour below the face (appearance.body_histogram)
 
 
 class FusionConfig(_Section):

@@ -52,7 +52,6 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from facelog.pipeline.appearance import body_histogram as body_histogram  # re-exported
 from facelog.pipeline.boxes import iou_matrix
 
 _FORBIDDEN = -1.0  # similarity of a pair that may never be matched
@@ -421,8 +420,8 @@ class Tracker:
         """End tracks lost too long (tentative ones after ``max_tentative_lost_frames``)."""
         keep: list[_Track] = []
         ended: list[_Track] = []
+        p = self.params
         for t in self._tracks:
-            p = self.params
             limit = p.max_lost_frames + p.reid_frames if t.confirmed else p.max_tentative_lost_frames
             gap = frame_index - t.last_frame
             # after matching, the next frame would see `gap` or more missed frames

@@ -7,7 +7,7 @@ from contextlib import nullcontext
 import numpy as np
 import pytest
 
-import facelog.pipeline.tracker as tracker_mod
+from facelog.pipeline.appearance import body_histogram
 from facelog.pipeline.tracker import Tracker, TrackerParams, TrackStep, similarity
 
 D = 16
@@ -257,16 +257,16 @@ def _scene(shirt_bgr: tuple[int, int, int]) -> np.ndarray:
 def test_body_histogram_tells_clothes_apart() -> None:
     face = np.array([[140.0, 80.0, 180.0, 120.0], [0.0, 200.0, 40.0, 240.0]])
     red, red2, blue = (
-        tracker_mod.body_histogram(_scene(c), face) for c in ((30, 30, 200), (40, 35, 190), (200, 60, 20))
+        body_histogram(_scene(c), face) for c in ((30, 30, 200), (40, 35, 190), (200, 60, 20))
     )
     assert red.shape == (2, 48) and red.dtype == np.float32
     assert float(red[0] @ red2[0]) > 0.9 and float(red[0] @ blue[0]) < 0.5
     assert not red[1].any(), "region below the image: unknown (zeros)"
-    assert tracker_mod.body_histogram(_scene((0, 0, 0)), np.zeros((0, 4))).shape == (0, 48)
+    assert body_histogram(_scene((0, 0, 0)), np.zeros((0, 4))).shape == (0, 48)
     with pytest.raises(ValueError, match=r"xyxy must be \(n, 4\)"):
-        tracker_mod.body_histogram(_scene((0, 0, 0)), np.zeros(4))
+        body_histogram(_scene((0, 0, 0)), np.zeros(4))
     with pytest.raises(ValueError, match=r"image must be \(H, W, 3\)"):
-        tracker_mod.body_histogram(np.zeros((10, 10)), face)
+        body_histogram(np.zeros((10, 10)), face)
 
 
 @pytest.mark.parametrize("same_clothes", [True, False])
@@ -274,8 +274,8 @@ def test_body_gate_separates_a_replacement_with_other_clothes(same_clothes: bool
     t = Tracker()
     face = np.array([[140.0, 80.0, 180.0, 120.0]], np.float32)
     score = np.array([0.9], np.float32)
-    first = tracker_mod.body_histogram(_scene((30, 30, 200)), face)
-    second = first if same_clothes else tracker_mod.body_histogram(_scene((200, 60, 20)), face)
+    first = body_histogram(_scene((30, 30, 200)), face)
+    second = first if same_clothes else body_histogram(_scene((200, 60, 20)), face)
     ids = {int(t.update(k, face, score, body=first).track_ids[0]) for k in range(5)}
     ids |= {int(t.update(k, face, score, body=second).track_ids[0]) for k in range(7, 10)}
     unknown = np.zeros((1, 48), np.float32)

@@ -7,7 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from facelog.pipeline.tracker import Tracker, TrackerParams, body_histogram
+from facelog.pipeline.appearance import body_histogram
+from facelog.pipeline.tracker import Tracker, TrackerParams
 
 D = 16
 
