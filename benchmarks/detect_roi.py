@@ -89,8 +89,7 @@ def table(
         if isinstance(d, RoiDetector):  # describe() counts this run only
             d.frames_full = d.frames_roi = d.regions = 0
             d._pixel_fraction_sum = 0.0
-        d.reset()
-        got = run_detector(d, frames, with_index=True)
+        got = run_detector(d, frames)
         described[names[id(d)]] = d.describe()
         return got
 

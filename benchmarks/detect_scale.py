@@ -46,7 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cctv_common import read_gt
 from cctv_score import detection_metrics, match_frames
 
-from facelog.pipeline.detect import Detector, RoiDetector, YuNetDetector
+from facelog.pipeline.detect import Detector, YuNetDetector
 from facelog.pipeline.weights import YUNET_PATH
 
 log = logging.getLogger("detect_scale")
@@ -89,18 +89,14 @@ def load_frames(clip: Path, n: int, step: int = 1, start: int = 0) -> dict[int, 
     return frames
 
 
-def run_detector(
-    det: Detector, frames: dict[int, np.ndarray], with_index: bool = False
-) -> tuple[float, float, pd.DataFrame]:
-    """(wall s, CPU s, detections as frame_index,x1,y1,x2,y2 rows); ``with_index``: a RoiDetector,
-    reset first and given each frame's index."""
-    roi = det if with_index and isinstance(det, RoiDetector) else None
-    if roi is not None:
-        roi.reset()
+def run_detector(det: Detector, frames: dict[int, np.ndarray]) -> tuple[float, float, pd.DataFrame]:
+    """(wall s, CPU s, detections as frame_index,x1,y1,x2,y2 rows): the detector reset, then given the
+    frames in order with their indices (a RoiDetector needs both; the others ignore them)."""
+    det.reset()
     rows: list[tuple[float, ...]] = []
     w0, c0 = time.perf_counter(), time.process_time()
     for i, img in frames.items():
-        faces = (roi.detect(img, i) if roi is not None else det.detect(img)).accepted()  # what is logged
+        faces = det.detect(img, i).accepted()  # what is logged
         rows.extend((i, *box) for box in faces.xyxy.tolist())
     wall, cpu = time.perf_counter() - w0, time.process_time() - c0
     det_df = pd.DataFrame(rows, columns=["frame_index", "x1", "y1", "x2", "y2"])
