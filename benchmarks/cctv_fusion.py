@@ -12,7 +12,8 @@ that GT person (perfect association, so the tracker's splits and merges do not e
 
 Reported per clip (MAE in years / gender accuracy, over persons):
 
-- ``frame_rows``: per-frame answers, every matched row counts (what ``cctv_score`` calls per frame);
+- ``frame_rows``: per-frame answers, every matched row counts (``cctv_score``'s per-frame rows plus
+  the faces it ignores, those the frame edge cuts);
   ``frame_by_person``: per-frame errors averaged per person first.
 - ``oracle``: the model on the person's original UTKFace photo (``cctv_people.plan_people`` with the
   clip's preset and seed gives the photo; the whole 200x200 chip, the model's training framing).
@@ -38,11 +39,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import linear_sum_assignment
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from cctv_common import SHARED, iou_matrix, read_gt
+from cctv_common import SHARED, read_gt
 from cctv_people import plan_people
+from cctv_score import match_frames
 from cctv_synth import PRESETS, _read_face, validation_faces
 
 AGES = np.arange(101, dtype=np.float64)
@@ -50,14 +51,19 @@ AGES = np.arange(101, dtype=np.float64)
 
 @contextmanager
 def recording(rows: list[dict[str, Any]]) -> Iterator[None]:
-    """While active, every ``PersonTracks.update`` appends one dict per face to ``rows``."""
+    """While active, every ``PersonTracks.update`` appends one dict per logged face to ``rows`` (a
+    ``track_only`` box that continues no track is not logged, so not recorded)."""
     from facelog.pipeline import persons
 
     original = persons.PersonTracks.update
 
     def update(self: Any, frame: Any, faces: Any, out: Any, preds: Any) -> Any:
+        result = original(self, frame, faces, out, preds)
+        logged = {p.xyxy for p in result[0]}
         weights = persons.frame_weights(frame, faces, self.fusion)
         for i in range(len(faces)):
+            if tuple(float(v) for v in faces.xyxy[i]) not in logged:
+                continue
             rows.append(
                 {
                     "frame_index": frame.index,
@@ -68,7 +74,7 @@ def recording(rows: list[dict[str, Any]]) -> Iterator[None]:
                     "female": float(out.female[i]),
                 }
             )
-        return original(self, frame, faces, out, preds)
+        return result
 
     persons.PersonTracks.update = update
     try:
@@ -89,17 +95,13 @@ def run_and_record(clip: Path, out_dir: Path) -> tuple[pd.DataFrame, str]:
 
 
 def attach_persons(det: pd.DataFrame, gt: pd.DataFrame) -> pd.DataFrame:
-    """``det`` with ``person_id`` (-1: no GT face with IoU >= 0.5), matched one-to-one per frame."""
-    pid = np.full(len(det), -1)
-    by_frame = dict(list(gt.groupby("frame_index")))
-    for fi, rows in det.groupby("frame_index"):
-        g = by_frame.get(fi)
-        if g is None:
-            continue
-        m = iou_matrix(np.stack(rows["box"].to_list()), g[["x1", "y1", "x2", "y2"]].to_numpy(np.float64))
-        for a, b in zip(*linear_sum_assignment(-m), strict=True):
-            if m[a, b] >= 0.5:
-                pid[rows.index[a]] = int(g["person_id"].iloc[b])
+    """``det`` with ``person_id`` (-1: no GT face with IoU >= 0.5), matched one-to-one per frame as
+    the benchmark scores them (``cctv_score.match_frames``)."""
+    boxes = np.stack(det["box"].to_list()) if len(det) else np.zeros((0, 4))
+    flat = det.assign(x1=boxes[:, 0], y1=boxes[:, 1], x2=boxes[:, 2], y2=boxes[:, 3])
+    gt = gt if "care" in gt else gt.assign(care=True)
+    row = match_frames(gt.reset_index(drop=True), flat)["gt_row"].to_numpy()
+    pid = np.where(row >= 0, gt["person_id"].to_numpy()[np.maximum(row, 0)], -1)
     return det.assign(person_id=pid)
 
 
