@@ -256,7 +256,8 @@ def main() -> int:
             f"\n{name}: RSS quartiles of round 0 (MiB) {first[name]['rss_quartiles_mb']}; "
             f"timings {first[name]['timings']}"
         )
-        for other, target in (("detector", 0.8), ("naive", 3.0)):
+        # detector: issue 10's target (the first plan's was 0.8); naive: the first plan's
+        for other, target in (("detector", 0.9), ("naive", 3.0)):
             if other in first:
                 ratios = [r[name]["fps"] / r[other]["fps"] for r in rounds]
                 print(

@@ -177,26 +177,32 @@ class ModelVariant:
     reason: str
 
 
-def pick_model_variant(model_path: str | Path, backend: str, cpu_precision: str = "auto") -> ModelVariant:
+def pick_model_variant(
+    model_path: str | Path, backend: str, cpu_precision: str = "auto", int8_saturates: bool | None = None
+) -> ModelVariant:
     """Choose between an FP32 model and its INT8 twin for ONNX Runtime on the CPU.
 
     The twin (``X.int8.onnx`` beside ``X.onnx``) is used by default when its metadata records an
-    accuracy gate that passed at export (``engines.quantize.int8_accepted``) and it was quantized from
-    this very FP32 file (sha256 in its metadata), so a stale twin is never used. Other backends always
-    get the FP32 file (TensorRT makes its own precision choice).
+    accuracy gate that passed at export (``engines.int8_gate.int8_accepted``) and it was quantized from
+    this very FP32 file (sha256 in its metadata), so a stale twin is never used. A twin with full
+    8-bit weights (quantized before ``reduce_range``) is not used on an x86 CPU without VNNI, where
+    ONNX Runtime's kernels saturate on it (``engines.cpu.cpu_int8_saturates``). Other backends
+    always get the FP32 file (TensorRT makes its own precision choice).
 
     Args:
         model_path: the FP32 facelog ONNX model.
         backend: the resolved backend kind (``choose_backend(...).name``).
         cpu_precision: ``auto`` (INT8 twin when accepted), ``fp32`` or ``int8`` (the twin, or an error).
+        int8_saturates: whether this CPU saturates 8-bit weights (None: ask the CPU; for tests).
 
     Raises:
         ValueError: unknown ``cpu_precision``; ``int8`` asked on a backend other than ONNX Runtime's
             CPU one; ``int8`` asked and no usable twin.
     """
+    from facelog.engines.cpu import cpu_int8_saturates
     from facelog.engines.fileio import file_sha256
+    from facelog.engines.int8_gate import GATE_KEY, int8_accepted
     from facelog.engines.onnxruntime_backend import read_meta
-    from facelog.engines.quantize import GATE_KEY, int8_accepted
 
     if cpu_precision not in ("auto", "fp32", "int8"):
         raise ValueError(f"cpu_precision must be auto, fp32 or int8, got {cpu_precision!r}")
@@ -213,11 +219,18 @@ def pick_model_variant(model_path: str | Path, backend: str, cpu_precision: str 
         problem = f"no INT8 twin {twin.name} beside the model"
     else:
         meta = read_meta(twin)
-        made_from = meta.extra.get("quantization", {}).get("fp32_sha256")
-        if made_from != file_sha256(path):
+        quantization = meta.extra.get("quantization", {})
+        if quantization.get("fp32_sha256") != file_sha256(path):
             problem = f"{twin.name} was not quantized from this {path.name} (sha256 differs)"
         elif not int8_accepted(meta):
             problem = f"{twin.name} failed its accuracy gate at export"
+        elif not quantization.get("reduce_range") and (
+            cpu_int8_saturates() if int8_saturates is None else int8_saturates
+        ):
+            problem = (
+                f"{twin.name} has 8-bit weights and this x86 CPU has no VNNI, where ONNX Runtime's "
+                "INT8 kernels saturate on them (quantize it again with this facelog)"
+            )
         else:
             gate = meta.extra[GATE_KEY]
             reason = (

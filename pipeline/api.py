@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from facelog.pipeline.config import AppConfig, load_config
+from facelog.pipeline.errors import SourceError
 from facelog.pipeline.sinks import HEADER, TRACKS_HEADER, tracks_path
 
 if TYPE_CHECKING:
@@ -34,6 +35,21 @@ SHORTCUTS = {
 
 _DTYPES = {"source": "string", "gender": "string", "gender_smooth": "string", "model": "string"}
 _TRACK_DTYPES = {"source": "string", "gender": "string", "model": "string"}
+
+
+class TruncatedVideoError(SourceError):
+    """A truncated video through ``analyze_video``: the rows read before the break and their persons.
+
+    Attributes:
+        rows: the frame rows before the break (DataFrame, the CSV's columns).
+        persons: their persons, one row per track ended at the break (DataFrame, the tracks CSV's
+            columns; empty with tracking off).
+    """
+
+    def __init__(self, message: str, *, path: str, rows: pd.DataFrame, persons: pd.DataFrame) -> None:
+        super().__init__(message, path=path)
+        self.rows = rows
+        self.persons = persons
 
 
 def make_config(config: AppConfig | str | Path | None = None, **overrides: Any) -> AppConfig:
@@ -70,24 +86,47 @@ def analyze_video(
             (``tracking={"enabled": False}``).
 
     Raises:
+        TruncatedVideoError: the video breaks off; the rows before the break and their persons are
+            in the error's ``rows`` and ``persons`` (a ``SourceError``).
         SourceError: the file cannot be read as video.
         ConfigError: a bad override.
     """
-    import pandas as pd
-
     from facelog.pipeline.file.process import process_video
 
     cfg = make_config(config, **overrides)
     with tempfile.TemporaryDirectory(prefix="facelog-") as tmp:
         out = Path(tmp) / "rows.csv"
-        summary = process_video(path, out, cfg)
-        df = pd.read_csv(out, dtype=_DTYPES, keep_default_na=False, na_values={"age_smooth": [""]})
-        tracks = tracks_path(out)
-        if tracks.is_file():
-            persons = pd.read_csv(tracks, dtype=_TRACK_DTYPES, keep_default_na=False)
-        else:
-            persons = pd.DataFrame(columns=list(TRACKS_HEADER))
-    assert tuple(df.columns) == HEADER and tuple(persons.columns) == TRACKS_HEADER
+        try:
+            summary = process_video(path, out, cfg)
+        except SourceError as exc:
+            if exc.partial is None:
+                raise
+            # the .partial files live in this temporary folder: hand their rows over before it goes
+            rows, persons = _read_rows(Path(exc.partial)), _read_persons(exc.partial_tracks)
+            cause = exc.__cause__ if isinstance(exc.__cause__, SourceError) else exc
+            msg = f"{cause}; the {len(rows)} rows before the break are in this error's .rows"
+            raise TruncatedVideoError(msg, path=exc.path, rows=rows, persons=persons) from exc
+        df = _read_rows(out)
+        persons = _read_persons(tracks_path(out))
     df.attrs["summary"] = summary.to_dict()
     df.attrs["persons"] = persons
     return df
+
+
+def _read_rows(path: Path) -> pd.DataFrame:
+    import pandas as pd
+
+    df = pd.read_csv(path, dtype=_DTYPES, keep_default_na=False, na_values={"age_smooth": [""]})
+    assert tuple(df.columns) == HEADER
+    return df
+
+
+def _read_persons(path: str | Path | None) -> pd.DataFrame:
+    """The tracks CSV at ``path`` (an empty frame with its columns when there is none)."""
+    import pandas as pd
+
+    if path is None or not Path(path).is_file():
+        return pd.DataFrame(columns=list(TRACKS_HEADER))
+    persons = pd.read_csv(path, dtype=_TRACK_DTYPES, keep_default_na=False)
+    assert tuple(persons.columns) == TRACKS_HEADER
+    return persons

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from facelog.pipeline.boxes import intersection_matrix
@@ -47,18 +48,16 @@ def body_histogram(image_bgr: np.ndarray, xyxy: np.ndarray) -> np.ndarray:
         owner.append(np.full(len(regions[-1]), i))
     hist = np.zeros(len(boxes) * 48)
     if regions:  # all faces at once: per-call numpy overhead dominates for small regions
-        px = np.concatenate(regions).astype(np.float64)
+        px = np.concatenate(regions).astype(np.float32).reshape(-1, 1, 3)
         base = np.concatenate(owner) * 48
-        b, g, r = np.ascontiguousarray(px.T)
-        v = np.maximum(np.maximum(b, g), r)  # elementwise: much faster than px.max(axis=1)
-        c = np.maximum(v - np.minimum(np.minimum(b, g), r), 1e-9)
-        hue = np.where(v == r, ((g - b) / c) % 6, np.where(v == g, (b - r) / c + 2, (r - g) / c + 4))  # 0..6
-        sat_bin = np.minimum((c / np.maximum(v, 1e-9) * 4).astype(int), 3)
-        pos = hue * 2 - 0.5  # hue bins are circular: split each pixel between its two nearest bins
+        hsv = cv2.cvtColor(px, cv2.COLOR_BGR2HSV).reshape(-1, 3)  # float: H in degrees, S in 0..1
+        sat_bin = np.minimum((hsv[:, 1] * 4).astype(np.intp), 3)
+        pos = hsv[:, 0] / 30.0 - 0.5  # 12 circular hue bins: split each pixel between its two nearest
         low = np.floor(pos)
         upper = pos - low
+        low_bin = low.astype(np.intp)
         for shift, share in ((0, 1 - upper), (1, upper)):
-            idx = base + (low.astype(int) + shift) % 12 * 4 + sat_bin
+            idx = base + (low_bin + shift) % 12 * 4 + sat_bin
             hist += np.bincount(idx, share, minlength=len(hist))
     hist = np.sqrt(hist.reshape(len(boxes), 48))
     norm = np.linalg.norm(hist, axis=1, keepdims=True)

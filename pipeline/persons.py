@@ -6,7 +6,8 @@ has one and ``tracking.use_embedding``; the clothes colour below the face, ``bod
 ``tracking.use_body``); each face's age distribution and female probability are added to its
 track's fusion with a quality weight (face size, detector score, frontalness from the landmarks,
 sharpness of the box's pixels). A prediction's ``age_smooth``/``gender_smooth`` is its track's
-fused answer so far. A track that ends (lost for ``max_lost_frames``, end of input, reconnect)
+fused answer so far. A track that ends (lost for ``max_lost_frames``, or a confirmed one for
+``max_lost_frames`` + ``reid_frames``; end of input; reconnect)
 becomes a ``PersonResult``; never-confirmed tracks (born from a low-score detection and never
 matched again) are dropped.
 """
@@ -103,11 +104,13 @@ class PersonTracks:
         body = body_histogram(frame.image, faces.xyxy) if self.cfg.use_body and n else None
         step = self.tracker.update(frame.index, faces.xyxy, faces.score, emb, body, faces.track_only)
         ended = self._end(step.ended)
-        weights = frame_weights(frame, faces, self.fusion)
+        logged = step.track_ids >= 0  # a track_only detection that continues no track is not logged
+        quality = frame_weights(frame, faces.select(logged), self.fusion)
+        weights = dict(zip(np.flatnonzero(logged).tolist(), quality, strict=True))
         result: list[Prediction] = []
         for i, p in enumerate(preds):
             tid = int(step.track_ids[i])
-            if tid < 0:  # a track_only detection that continues no track: not a face we log
+            if tid < 0:
                 continue
             person = self._live.get(tid)
             if person is None:

@@ -42,7 +42,7 @@ from facelog.pipeline.crop import YUNET_FRAMING, Framing, crop_faces
 from facelog.pipeline.detect import Detector, DetectorChoice, RoiDetector, choose_detector, make_detector
 from facelog.pipeline.errors import ModelError
 from facelog.pipeline.persons import FaceOutputs, PersonTracks, fusion_params
-from facelog.pipeline.types import Faces, Frame, FrameResult, Gender, PersonResult, Prediction
+from facelog.pipeline.types import Faces, Frame, FrameResult, Gender, PersonResult, Prediction, gender_of
 
 log = logging.getLogger(__name__)
 
@@ -191,7 +191,7 @@ class FaceAnalyzer:
         for i in range(len(faces)):
             x1, y1, x2, y2 = (float(v) for v in faces.xyxy[i])
             female = float(out.female[i])
-            gender: Gender = "female" if female > 0.5 else "male"
+            gender = gender_of(female)
             preds.append(
                 Prediction(
                     face_index=i,

@@ -226,7 +226,8 @@ def batches(
     A batch is handed on when the next frame's faces would not fit, when it holds exactly
     ``batch_size`` faces, when its first frame has waited ``max_wait_s``, or when it holds no face
     at all (nothing to batch). A single frame with more than ``batch_size`` faces is a batch of its
-    own; the analyzer splits it into backend calls of ``batch_size``. Errors from ``get`` propagate.
+    own; the analyzer splits it into backend calls of ``batch_size``. Errors from ``get`` propagate,
+    after the frames already taken are handed on (a truncated video keeps every frame before the cut).
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -242,6 +243,10 @@ def batches(
                 yield pending
                 pending, nfaces = [], 0
             continue
+        except Exception:
+            if pending:  # frames that came before the failure are analysed and written first
+                yield pending
+            raise
         if item is None:
             if pending:
                 yield pending

@@ -5,12 +5,17 @@ Arrays are struct-of-arrays (dim 0 = n) and are validated on construction.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
 
 Gender = Literal["female", "male"]
+
+
+def gender_of(female_prob: float) -> Gender:
+    """The gender a female probability reads as (a tie reads female), per frame and per person."""
+    return "female" if female_prob >= 0.5 else "male"
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,9 +67,18 @@ class Faces:
         """These detections without the ``track_only`` ones (what a run without tracking logs)."""
         if self.track_only is None or not self.track_only.any():
             return self
-        keep = ~self.track_only
+        return replace(self.select(~self.track_only), track_only=None)
+
+    def select(self, keep: np.ndarray) -> Faces:
+        """The detections where the (n,) bool ``keep`` is true, in order (``track_only`` kept)."""
+        keep = np.asarray(keep, bool)
+        if keep.shape != (len(self),):
+            raise ValueError(f"keep must be ({len(self)},) bool, got {keep.shape}")
+        if keep.all():
+            return self
         lm = self.landmarks[keep] if self.landmarks is not None else None
-        return Faces(self.xyxy[keep], self.score[keep], lm)
+        only = self.track_only[keep] if self.track_only is not None else None
+        return Faces(self.xyxy[keep], self.score[keep], lm, only)
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,8 @@ complete; a row is marked done only after that. A run killed at any moment leave
 ``running``, at worst a complete CSV whose row is not done yet, and stray temporary files: the
 next run removes the temporary files and redoes the unfinished rows, so every output exists
 exactly once and complete. An output exists only for a row that is done (a file that now fails
-loses its old output; a truncated one keeps the rows before the break as ``<csv>.partial``).
+loses its old output; a truncated one keeps the rows before the break as ``<csv>.partial`` and
+their persons as ``<tracks csv>.partial``).
 Discovery and the output folder's layout are in ``discovery.py``.
 """
 

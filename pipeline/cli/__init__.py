@@ -6,7 +6,9 @@ module that fails to import for any other reason fails loudly, it never hides a 
 imports this package.
 
 Every expected failure prints one line, ``facelog: error: <message>``, and exits non-zero:
-1 = some input failed, 2 = bad usage/config/model, 130 = interrupted.
+1 = some input failed, 2 = bad usage/config/model, 130 = interrupted (Ctrl-C), 143 = terminated
+(SIGTERM: it unwinds like Ctrl-C, so outputs are aborted and temporary files removed; live camera
+runs install their own handler and stop cleanly).
 """
 
 from __future__ import annotations
@@ -14,13 +16,24 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
+import threading
+from types import FrameType
 
 from facelog.pipeline.cli import batch, doctor, engine, run
 from facelog.pipeline.cli.console import print_error
 from facelog.training import cli as training_cli
 
 log = logging.getLogger(__name__)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread: every cleanup that handles Ctrl-C handles it too."""
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    raise Terminated
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -68,8 +81,16 @@ def main(argv: list[str] | None = None) -> int:
     args.quiet = args.quiet or early.quiet
     args.verbose = max(args.verbose, early.verbose)
     _setup_logging(args.quiet, args.verbose)
+    in_main = threading.current_thread() is threading.main_thread()  # only it may set handlers
+    previous = signal.signal(signal.SIGTERM, _terminate) if in_main else None
     try:
         return int(args.func(args))
+    except Terminated:
+        print_error("terminated (SIGTERM)")
+        return 143
     except KeyboardInterrupt:
         print_error("interrupted")
         return 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)

@@ -17,9 +17,10 @@ import onnxruntime as ort
 
 from facelog.engines.base import BackendUnavailable
 from facelog.engines.cache import cache_root
+from facelog.engines.cpu import cpu_has_bf16, cpu_int8_saturates
 from facelog.engines.gpu import cuda_devices, ort_providers, tensorrt_status
 from facelog.engines.onnxruntime_backend import read_meta
-from facelog.engines.registry import choose_backend
+from facelog.engines.registry import choose_backend, pick_model_variant
 from facelog.pipeline.cli.console import fail
 from facelog.pipeline.config import AppConfig, ConfigError, load_config
 from facelog.pipeline.detect import choose_detector
@@ -47,6 +48,7 @@ def handle(args: argparse.Namespace) -> int:
     rows.append(("backend " + cfg.backend.kind, _backend_line(cfg)))
     rows.extend(_detector_rows(cfg))
     rows.append(("age/gender model", _model_line(Path(cfg.model.path).expanduser())))
+    rows.append(("model precision", _variant_line(cfg)))
     rows.append(("cache folder", str(cache_root())))
     width = max(len(k) for k, _ in rows)
     print("facelog doctor")
@@ -63,6 +65,7 @@ def _platform_rows() -> list[tuple[str, str]]:
             rows.append((f"CUDA device {d.index}", f"yes: {d.name}, {d.sm}, {d.total_memory_mb} MiB"))
     else:
         rows.append(("CUDA device", f"no: {why}"))
+    rows.append(("CPU", _cpu_line()))
     trt = tensorrt_status()
     rows.append(("TensorRT", f"yes: {trt.detail}" if trt.ok else f"no: {trt.detail}"))
     providers = ort_providers()
@@ -98,3 +101,22 @@ def _model_line(path: Path) -> str:
     except ValueError as exc:
         return f"no: {exc}"
     return f"yes: {path} ({meta.name} {meta.version}, input {meta.input_hw[0]}x{meta.input_hw[1]})"
+
+
+def _cpu_line() -> str:
+    int8 = (
+        "no VNNI: INT8 models with 8-bit weights saturate, 7-bit ones are fine"
+        if cpu_int8_saturates()
+        else "INT8 without saturation"
+    )
+    bf16 = "native bf16" if cpu_has_bf16() else "no native bf16 (mixed_precision auto trains float32)"
+    return f"{platform.machine()}; {int8}; {bf16}"
+
+
+def _variant_line(cfg: AppConfig) -> str:
+    try:
+        backend = choose_backend(cfg.backend.kind).name
+        variant = pick_model_variant(Path(cfg.model.path).expanduser(), backend, cfg.model.cpu_precision)
+    except (BackendUnavailable, ValueError, OSError) as exc:
+        return f"no: {exc}"
+    return f"-> {variant.precision}: {variant.path.name} ({variant.reason})"

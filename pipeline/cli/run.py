@@ -12,7 +12,7 @@ from facelog.engines.base import BackendUnavailable
 from facelog.pipeline.cli.console import fail, print_error
 from facelog.pipeline.cli.sample import sample_path, show_outputs
 from facelog.pipeline.config import AppConfig, load_config
-from facelog.pipeline.errors import FacelogError, SourceError
+from facelog.pipeline.errors import FacelogError, SourceError, first_line
 from facelog.pipeline.file.outputs import check_outputs_spare_inputs, output_paths
 from facelog.pipeline.file.process import process_video
 from facelog.pipeline.live import rtsp
@@ -142,6 +142,11 @@ def _run_files(args: argparse.Namespace, cfg: AppConfig, outs: list[Path], sessi
             )  # fmt: skip
         except (SourceError, OSError) as exc:
             print_error(exc)
+            failed += 1
+            continue
+        except Exception as exc:  # a backend or OpenCV failure on this input: one line, the next still runs
+            log.debug("%s failed", src, exc_info=True)
+            print_error(f"{src}: {type(exc).__name__}: {first_line(exc)}")
             failed += 1
             continue
         if not args.quiet:

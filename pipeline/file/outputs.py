@@ -2,9 +2,11 @@
 
 Every output is written under a temporary name and renamed when complete (``engines.fileio``); the
 summary is renamed last, so a CSV is complete exactly when its summary exists. Stale outputs of an
-earlier run are removed first, so no older output may pass for this run's. The tracks CSV
-(``OUT.tracks.csv``, one row per person, with tracking on) is committed with the frame CSV; a
-truncated input keeps only the frame rows (``.partial``), no tracks file.
+earlier run (every path of ``output_paths``: also ``.partial`` files and the annotated mp4) are
+removed first, so no older output may pass for this run's. The tracks CSV (``OUT.tracks.csv``, one
+row per person, with tracking on) is committed with the frame CSV; a truncated input keeps the frame
+rows before the break as ``OUT.csv.partial`` and their persons (tracks ended at the break) as
+``OUT.tracks.csv.partial``, and no summary.
 """
 
 from __future__ import annotations
@@ -28,10 +30,10 @@ def summary_path(out_csv: str | Path) -> Path:
 
 
 def output_paths(out_csv: str | Path, annotate: str | Path | None = None) -> list[Path]:
-    """Every file a run may write or replace: the CSV, its summary, ``.partial``, the tracks CSV and
-    the annotated mp4."""
+    """Every file a run may write or replace: the CSV, its summary, the tracks CSV, their ``.partial``
+    files and the annotated mp4."""
     out = Path(out_csv)
-    paths = [out, summary_path(out), partial_path(out), tracks_path(out)]
+    paths = [out, summary_path(out), partial_path(out), tracks_path(out), partial_path(tracks_path(out))]
     return [*paths, Path(annotate)] if annotate is not None else paths
 
 
@@ -85,9 +87,10 @@ class RunOutputs:
             raise
 
     @staticmethod
-    def remove_stale(out_csv: Path) -> None:
-        """Delete an earlier run's CSV and summary: whatever happens next, they cannot pass for ours."""
-        for stale in (out_csv, summary_path(out_csv), tracks_path(out_csv)):
+    def remove_stale(out_csv: Path, annotate: Path | None = None) -> None:
+        """Delete an earlier run's outputs (``output_paths``): whatever happens next, none of them can
+        pass for this run's (an old mp4 beside a new ``.partial``, an old ``.partial`` beside a new CSV)."""
+        for stale in output_paths(out_csv, annotate):
             stale.unlink(missing_ok=True)
 
     @property
@@ -119,17 +122,27 @@ class RunOutputs:
     def commit(self, summary: RunSummary) -> RunSummary:
         """Rename the mp4 and the CSVs into place, then write the summary (which marks completion).
 
+        If any step fails (a full disk, Ctrl-C), what was renamed already is removed again and the
+        temporary files with it: a run is committed whole or not at all.
+
         Returns:
             ``summary`` with ``persons`` and ``tracks`` (the tracks CSV) filled in.
         """
         tracks = self.tracks_csv
         summary = replace(summary, persons=self.persons, tracks=str(tracks) if tracks else None)
-        if self.video is not None:
-            self.video.commit()
-        if self.tracks is not None:
-            self.tracks.commit()
-        self.sink.commit()
-        write_text_atomic(summary_path(self.out_csv), json.dumps(summary.to_dict(), indent=2) + "\n")
+        done: list[Path] = []
+        try:
+            if self.video is not None:
+                done.append(self.video.commit())
+            if self.tracks is not None:
+                done.append(self.tracks.commit())
+            done.append(self.sink.commit())
+            write_text_atomic(summary_path(self.out_csv), json.dumps(summary.to_dict(), indent=2) + "\n")
+        except BaseException:
+            self.abort()
+            for path in done:
+                path.unlink(missing_ok=True)
+            raise
         return summary
 
     def abort(self) -> None:
@@ -141,19 +154,24 @@ class RunOutputs:
             self.video.abort()
 
     def abort_truncated(self, error: SourceError, last_frame: int | None) -> SourceError:
-        """A truncated input: keep the rows so far as ``<csv>.partial`` (if any) and say so.
+        """A truncated input: keep the rows so far as ``<csv>.partial`` and the persons written so far
+        as ``<tracks csv>.partial`` (if any frame was processed) and say so. Write the persons of the
+        tracks still live first (``FaceAnalyzer.finish()``), so every track id of the rows has its row.
 
         Returns:
-            The error to raise: ``error`` itself, or one whose message names the partial file.
+            The error to raise: ``error`` itself, or one whose message names the partial files.
         """
-        kept = self.sink.abort(keep_partial=True) if last_frame is not None else None
-        if self.tracks is not None:
-            self.tracks.abort()
+        if last_frame is None:
+            self.abort()
+            return error
         if self.video is not None:
             self.video.abort()
-        if last_frame is None:
-            self.sink.abort()
-            return error
+        kept = self.sink.abort(keep_partial=True)
+        kept_tracks = self.tracks.abort(keep_partial=True) if self.tracks is not None else None
         partial = str(kept) if kept else None
         msg = f"{error}; {self.sink.rows} rows from frames 0..{last_frame} kept in {partial}"
-        return SourceError(msg, path=error.path, partial=partial)
+        if kept_tracks is not None and self.tracks is not None:
+            msg += f", their {self.tracks.rows} persons in {kept_tracks}"
+        return SourceError(
+            msg, path=error.path, partial=partial, partial_tracks=str(kept_tracks) if kept_tracks else None
+        )

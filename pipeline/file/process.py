@@ -12,7 +12,7 @@ bounded by the queue sizes, not the video.
 
 Outputs (``outputs.RunOutputs``) are atomic; the summary is written last and marks a complete run.
 A bad input raises ``SourceError``; a truncated video keeps the rows before the break in
-``<out>.partial`` only.
+``<out>.partial`` and their persons in ``<out>.tracks.csv.partial``, and writes no summary.
 """
 
 from __future__ import annotations
@@ -65,13 +65,14 @@ def process_video(
         ValueError: an output path is the input itself (nothing is touched).
         SourceError: the input is missing, empty, not a video, undecodable or truncated. Nothing is
             left at ``out_csv`` (a stale one is removed); for a truncation the rows before the break
-            are in ``<out_csv>.partial`` (``SourceError.partial``).
+            are in ``<out_csv>.partial`` (``SourceError.partial``) and their persons in the tracks
+            CSV's ``.partial`` (``SourceError.partial_tracks``).
         ModelError, BackendUnavailable: the model or detector cannot be loaded.
     """
     t_start = time.perf_counter()
     out_csv, src_path = Path(out_csv), Path(source)
     check_outputs_spare_inputs([src_path], output_paths(out_csv, annotate))
-    RunOutputs.remove_stale(out_csv)
+    RunOutputs.remove_stale(out_csv, annotate)
     sampling = cfg.sampling
     src = VideoSource(src_path, source_id, stride=sampling.stride, target_fps=sampling.target_fps)
     try:
@@ -79,6 +80,7 @@ def process_video(
     except BaseException:
         src.close()
         raise
+    outputs: RunOutputs | None = None
     try:
         try:
             detectors = sess.detectors(cfg.batching.detect_workers)
@@ -91,16 +93,21 @@ def process_video(
             )  # fmt: skip
             if outputs.video is not None:
                 outputs.video.blur_faces = blur_faces
+            counts = _write_frames(src, detectors, analyzer, outputs, cfg, progress)
+            summary = build_summary(
+                source=str(source), output=str(out_csv), src=src, counts=counts, rows=outputs.rows,
+                session=sess, times=analyzer.times, model=analyzer.model_id, sampling=sampling,
+                wall_s=time.perf_counter() - t_start,
+            )  # fmt: skip
         except BaseException:
-            src.close()  # from here on the reader thread closes it
+            # Ctrl-C or SIGTERM may land anywhere here, also before the stage threads own the source
+            # or after they ended: no temporary file may stay behind (a truncation's .partial files
+            # were committed already, abort() leaves them), and the decoder is released here.
+            if outputs is not None:
+                outputs.abort()
+            src.close()
             raise
-        counts = _write_frames(src, detectors, analyzer, outputs, cfg, progress)
-        summary = build_summary(
-            source=str(source), output=str(out_csv), src=src, counts=counts, rows=outputs.rows,
-            session=sess, times=analyzer.times, model=analyzer.model_id, sampling=sampling,
-            wall_s=time.perf_counter() - t_start,
-        )  # fmt: skip
-        summary = outputs.commit(summary)
+        summary = outputs.commit(summary)  # all or nothing
     finally:
         if session is None:
             sess.close()
@@ -143,6 +150,8 @@ def _write_frames(
                     bar.update(batch[-1].frame.index + 1, counts.faces)
             outputs.write_persons(analyzer.finish())  # the tracks still live end with the input
     except SourceError as exc:
+        if counts.last_frame is not None:
+            outputs.write_persons(analyzer.finish())  # the tracks of the rows kept end at the break
         error = outputs.abort_truncated(exc, counts.last_frame)
         if error is exc:
             raise

@@ -75,8 +75,6 @@ def frame_runs(indices: list[int]) -> list[list[int]]:
     return runs
 
 
-
-
 @dataclass(slots=True)
 class FrameCounts:
     """What the caller's thread of a file run counted while writing (filled as frames come)."""

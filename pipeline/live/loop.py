@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from facelog.engines.fileio import write_text_atomic
 from facelog.pipeline.live.monitoring import FpsMeter, Metrics, MetricsServer
 from facelog.pipeline.live.redact import redact_text, redact_url, url_secrets
 from facelog.pipeline.live.rotating_sink import RotatingCsvSink, RotatingTracksSink
@@ -333,7 +334,7 @@ class CameraLoop:
         doc = self.summary()
         text = redact_text(json.dumps(doc, indent=2, sort_keys=True), self.secrets)
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        (self.out_dir / SUMMARY_NAME).write_text(text + "\n", encoding="utf-8")
+        write_text_atomic(self.out_dir / SUMMARY_NAME, text + "\n")  # never half a summary
         for name, c in doc["cameras"].items():
             log.info(
                 "event=camera_summary camera=%s frames_read=%d processed=%d dropped=%d faces=%d rows=%d"

@@ -45,6 +45,20 @@ def test_doctor_reports_each_component_and_why_not(no_env: Path, tiny_model: Pat
         assert "TensorRT          no: " in out and "pip install 'facelog[gpu]'" in out
 
 
+def test_doctor_says_what_the_cpu_can_do_and_which_model_file_a_run_loads(no_env: Path, capsys) -> None:
+    from facelog.engines.cpu import cpu_int8_saturates
+    from facelog.engines.registry import choose_backend, pick_model_variant
+    from facelog.pipeline.config import load_config
+
+    assert run(["doctor"]) == 0
+    out = capsys.readouterr().out
+    cpu_row = next(line for line in out.splitlines() if line.strip().startswith("CPU "))
+    assert ("no VNNI" in cpu_row) is cpu_int8_saturates()
+    cfg = load_config(None)
+    used = pick_model_variant(cfg.model.path, choose_backend(cfg.backend.kind).name)  # what a run loads
+    assert f"model precision   -> {used.precision}: {used.path.name} (" in out
+
+
 def test_doctor_and_run_agree_on_the_detector_file(
     no_env: Path, yunet_path: Path, tmp_path: Path, monkeypatch, capsys
 ) -> None:

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from facelog.engines.fileio import file_sha256
-from facelog.engines.quantize import GATE_KEY, update_extra
+from facelog.engines.int8_gate import GATE_KEY
+from facelog.engines.quantize import update_extra
 from facelog.engines.registry import pick_model_variant
 
 SHIPPED = Path(__file__).resolve().parents[2] / "engines" / "models" / "facelog_age_gender.onnx"
@@ -25,9 +26,10 @@ def fp32(tmp_path: Path) -> Path:
     return path
 
 
-def _twin(fp32: Path, sha: str, ok: bool) -> Path:
+def _twin(fp32: Path, sha: str, ok: bool, reduce_range: bool = True) -> Path:
     twin = fp32.with_name("m.int8.onnx")
-    update_extra(fp32, twin, quantization={"fp32_sha256": sha}, **{GATE_KEY: _gate(ok)})
+    quantization = {"fp32_sha256": sha, "reduce_range": reduce_range}
+    update_extra(fp32, twin, quantization=quantization, **{GATE_KEY: _gate(ok)})
     return twin
 
 
@@ -52,6 +54,30 @@ def test_unusable_twin_falls_back_with_reason_or_raises(
     assert (v.path, v.precision) == (fp32, "fp32") and match in v.reason
     with pytest.raises(ValueError, match=match):
         pick_model_variant(fp32, "onnxruntime", "int8")
+
+
+def test_twin_with_8bit_weights_is_not_used_where_int8_saturates(fp32: Path) -> None:
+    twin = _twin(fp32, file_sha256(fp32), ok=True, reduce_range=False)
+    v = pick_model_variant(fp32, "onnxruntime", int8_saturates=True)
+    assert (v.path, v.precision) == (fp32, "fp32") and "no VNNI" in v.reason
+    with pytest.raises(ValueError, match="no VNNI"):
+        pick_model_variant(fp32, "onnxruntime", "int8", int8_saturates=True)
+    assert pick_model_variant(fp32, "onnxruntime", int8_saturates=False).path == twin
+    # 7-bit weights cannot saturate: such a twin is the default on every CPU
+    _twin(fp32, file_sha256(fp32), ok=True, reduce_range=True)
+    assert pick_model_variant(fp32, "onnxruntime", int8_saturates=True).path == twin
+
+
+def test_shipped_twin_has_7bit_weights_and_passed_its_gate() -> None:
+    from facelog.engines.int8_gate import int8_accepted
+    from facelog.engines.onnxruntime_backend import read_meta
+
+    twin = SHIPPED.with_name("facelog_age_gender.int8.onnx")
+    meta = read_meta(twin)
+    assert meta.extra["quantization"]["reduce_range"] is True
+    assert meta.extra["quantization"]["fp32_sha256"] == file_sha256(SHIPPED)
+    assert int8_accepted(meta)
+    assert pick_model_variant(SHIPPED, "onnxruntime", int8_saturates=True).path == twin
 
 
 def test_no_twin_and_other_backends(fp32: Path) -> None:

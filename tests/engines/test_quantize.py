@@ -9,16 +9,12 @@ import numpy as np
 import onnx
 import pytest
 
+from facelog.engines.int8_gate import GATE_GENDER_PTS, GATE_KEY, GATE_MAE_YEARS, gate_record, int8_accepted
 from facelog.engines.onnxruntime_backend import OnnxRuntimeBackend, read_meta
 from facelog.engines.preprocess import decode_age
 from facelog.engines.quantize import (
-    GATE_GENDER_PTS,
-    GATE_KEY,
-    GATE_MAE_YEARS,
     FaceCalibrationReader,
     check_tensorrt_qdq,
-    gate_record,
-    int8_accepted,
     is_qdq_model,
     list_calibration_images,
     quantize_int8,
@@ -199,6 +195,15 @@ def test_quantized_shipped_model_stays_close_to_fp32(calib_csv: Path, tmp_path: 
     age_diff, agree = _compare(SHIPPED, q.qdq_path, calib_csv)
     assert age_diff.mean() < SHIPPED_MAX_MEAN_AGE_DIFF_YEARS and agree >= SHIPPED_MIN_GENDER_AGREEMENT
 
+
+def test_shipped_int8_twin_agrees_with_fp32_on_this_cpu(calib_csv: Path) -> None:
+    """The CPU default on whatever CPU runs the tests: the 8-bit twin failed this on an AVX2 CPU
+    (mean age difference ~2 years; its ORT kernels saturate), the 7-bit one passes everywhere."""
+    twin = SHIPPED.with_name("facelog_age_gender.int8.onnx")
+    if not twin.is_file():
+        pytest.skip(f"no shipped INT8 twin ({twin})")
+    age_diff, agree = _compare(SHIPPED, twin, calib_csv)
+    assert age_diff.mean() < SHIPPED_MAX_MEAN_AGE_DIFF_YEARS and agree >= SHIPPED_MIN_GENDER_AGREEMENT
 
 @pytest.mark.parametrize(
     "int8, ok",

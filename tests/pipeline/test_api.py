@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from facelog.pipeline.api import analyze_video
+from facelog.pipeline.api import TruncatedVideoError, analyze_video
 from facelog.pipeline.errors import ConfigError, SourceError
 from facelog.pipeline.sinks import HEADER, TRACKS_HEADER
 
@@ -38,6 +38,20 @@ def test_bad_override(videos: Path) -> None:
 def test_missing_file(tmp_path: Path, age_gender_model: Path) -> None:
     with pytest.raises(SourceError, match="no such file"):
         analyze_video(tmp_path / "nope.mp4", model=age_gender_model)
+
+
+def test_truncated_video_hands_over_its_rows_and_persons(
+    bad_videos: dict[str, Path], age_gender_model: Path
+) -> None:
+    # the .partial files of a truncated run live in the API's temporary folder: their rows must reach
+    # the caller before it is deleted (they were lost with it)
+    with pytest.raises(TruncatedVideoError, match=r"truncated video.*rows before the break") as ei:
+        analyze_video(bad_videos["truncated"], model=age_gender_model)
+    err = ei.value
+    assert isinstance(err, SourceError) and err.partial is None and "\n" not in str(err)
+    assert tuple(err.rows.columns) == HEADER and tuple(err.persons.columns) == TRACKS_HEADER
+    assert 20 <= len(err.rows) < 62 and err.rows.frame_index.tolist() == list(range(len(err.rows)))
+    assert set(err.persons.track_id) == set(err.rows.track_id)
 
 
 def test_still_image_is_a_one_frame_video_without_false_faces(stills: Path, age_gender_model: Path) -> None:

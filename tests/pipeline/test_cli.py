@@ -50,10 +50,12 @@ def test_every_bad_input_is_one_line_and_good_ones_still_run(
     assert "not a video" in msgs["not_video"]
     assert "AVI file that FFmpeg cannot open" in msgs["bad_codec"]
     assert "truncated video" in msgs["truncated"] and "truncated.csv.partial" in msgs["truncated"]
+    assert "truncated.tracks.csv.partial" in msgs["truncated"]
     names = sorted(p.name for p in tmp_path.iterdir())
     assert names == sorted(
         [
             "truncated.csv.partial",
+            "truncated.tracks.csv.partial",
             "head-pose-face-detection-female.csv",
             "head-pose-face-detection-female.summary.json",
             "head-pose-face-detection-female.tracks.csv",
@@ -168,9 +170,57 @@ def test_interrupt_leaves_no_output(videos: Path, common: list[str], tmp_path: P
         time.sleep(0.1)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=30)
-    assert proc.returncode == 130
+    assert proc.returncode == 130, err[-3000:]
     assert err.strip() == "facelog: error: interrupted"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_sigterm_leaves_no_output_and_says_so(videos: Path, common: list[str], tmp_path: Path) -> None:
+    import signal
+    import time
+
+    out = tmp_path / "long.csv"
+    cmd = [sys.executable, "-m", "facelog.pipeline.cli", "-q", "run",
+           str(videos / "one-by-one-person-detection.mp4"), "-o", str(out), *common]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not any(p.name.startswith(".long.csv.tmp") for p in tmp_path.iterdir()):  # processing started
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGTERM)  # what a service manager or `timeout` sends
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 143, err[-3000:]
+    assert err.strip() == "facelog: error: terminated (SIGTERM)"
+    assert list(tmp_path.iterdir()) == [], "temporary files of the run were left behind"
+
+
+def test_an_unexpected_failure_on_one_input_is_one_line_and_the_next_still_runs(
+    videos: Path,
+    common: list[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from facelog.pipeline import cli
+    from facelog.pipeline.cli import run as run_cmd
+
+    real = run_cmd.process_video
+    first = videos / "head-pose-face-detection-female.mp4"
+
+    def flaky(src: str | Path, *args: object, **kwargs: object) -> object:
+        if Path(src) == first:  # e.g. the backend or OpenCV failing on this input
+            raise RuntimeError("[ONNXRuntimeError] : 6 : RUNTIME_EXCEPTION : bad input\nmore detail")
+        return real(src, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(run_cmd, "process_video", flaky)
+    second = videos / "head-pose-face-detection-male.mp4"
+    rc = cli.main(["-q", "run", str(first), str(second), "-o", str(tmp_path), *common])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 1 and len(err) == 1, err
+    why = "[ONNXRuntimeError] : 6 : RUNTIME_EXCEPTION : bad input"
+    assert err[0] == f"facelog: error: {first}: RuntimeError: {why}"
+    assert (tmp_path / "head-pose-face-detection-male.summary.json").is_file()
+    assert not (tmp_path / "head-pose-face-detection-female.csv").exists()
 
 
 def test_output_that_is_the_input_is_refused_and_the_input_kept(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -192,19 +193,58 @@ def test_avi_input_same_faces(
     assert s.frames_read == 62 and s.faces == 62
 
 
-def test_truncated_keeps_partial_rows_only(
+def test_truncated_keeps_partial_rows_and_their_persons_only(
     bad_videos: dict[str, Path], cfg: AppConfig, comps: InferenceSession, tmp_path: Path
 ) -> None:
     out = tmp_path / "t.csv"
     out.write_text("stale output of an earlier run\n")
+    mp4 = tmp_path / "t.mp4"
+    mp4.write_bytes(b"an earlier run's annotated video")
     with pytest.raises(SourceError, match=r"truncated video: stream ended after \d+ of 62 frames") as ei:
-        process_video(bad_videos["truncated"], out, cfg, session=comps)
+        process_video(bad_videos["truncated"], out, cfg, session=comps, annotate=mp4)
     assert not out.exists() and not summary_path(out).exists()
     partial = Path(ei.value.partial or "")
     assert partial == tmp_path / "t.csv.partial"
     frames = sorted({int(r["frame_index"]) for r in _rows(partial)})
-    assert frames[0] == 0 and 20 <= len(frames) < 62
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.csv.partial"]
+    read = int(re.search(r"after (\d+) of", str(ei.value)).group(1))  # type: ignore[union-attr]
+    # every frame read before the cut has its row (one face a frame, as in the whole file), also
+    # those still waiting in a batch when the error arrived
+    assert 20 <= read < 62 and frames == list(range(read))
+    # the persons of those rows (tracks ended at the break): every track id of the rows has its row
+    tracks = Path(ei.value.partial_tracks or "")
+    assert tracks == tmp_path / "t.tracks.csv.partial" and str(tracks) in str(ei.value)
+    persons = pd.read_csv(tracks)
+    assert set(persons["track_id"]) == {int(r["track_id"]) for r in _rows(partial)}
+    assert persons["last_frame"].max() == read - 1
+    # nothing else: not the stale CSV, not the earlier run's mp4 (it would pass for this run's)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.csv.partial", "t.tracks.csv.partial"]
+
+
+def test_a_failing_commit_leaves_nothing_under_a_final_name(
+    videos: Path, cfg: AppConfig, comps: InferenceSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a full disk when the frame CSV is closed: the mp4 and the tracks CSV were already renamed into
+    # place; a run is committed whole or not at all (a fake, as a real full disk cannot be had here)
+    from facelog.pipeline import sinks
+
+    def full_disk(self: sinks.CsvSink) -> Path:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(sinks.CsvSink, "commit", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        process_video(videos / "head-pose-face-detection-female.mp4", tmp_path / "f.csv", cfg,
+                      session=comps, annotate=tmp_path / "f.mp4")  # fmt: skip
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_run_removes_every_output_of_an_earlier_run_first(
+    videos: Path, cfg: AppConfig, comps: InferenceSession, tmp_path: Path
+) -> None:
+    out = tmp_path / "g.csv"
+    for stale in ("g.csv.partial", "g.tracks.csv.partial"):  # an earlier truncated run's
+        (tmp_path / stale).write_text("stale rows\n")
+    process_video(videos / "head-pose-face-detection-female.mp4", out, cfg, session=comps)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["g.csv", "g.summary.json", "g.tracks.csv"]
 
 
 @pytest.mark.parametrize("kind", ["missing", "empty", "not_video", "bad_codec"])

@@ -174,3 +174,22 @@ def test_batches_pass_errors_on_and_reject_a_bad_size() -> None:
         next(batches(broken, 4, 0.1))
     with pytest.raises(ValueError, match="batch_size must be >= 1, got 0"):
         next(batches(broken, 0, 0.1))
+
+
+def test_batches_hand_on_the_frames_taken_before_an_error() -> None:
+    # a truncated video: the reader's SourceError comes after the frames before the cut; none of
+    # those may be lost in a batch that was still filling (up to batch_size frames of one face)
+    script: list[Detected | float | None] = [_d(i, 1) for i in range(5)]
+
+    def get(timeout_s: float) -> Detected | None:
+        if script:
+            item = script.pop(0)
+            assert isinstance(item, Detected)
+            return item
+        raise SourceError("truncated video: stream ended after 5 of 62 frames")
+
+    seen: list[int] = []
+    with pytest.raises(SourceError, match="stream ended after 5"):
+        for b in batches(get, batch_size=32, max_wait_s=10.0):  # type: ignore[arg-type]
+            seen += [d.seq for d in b]
+    assert seen == [0, 1, 2, 3, 4]

@@ -84,3 +84,16 @@ def test_file_run_on_a_synthetic_video_without_shared(
     assert out.with_name("o.tracks.csv").read_text().splitlines() == [",".join(TRACKS_HEADER)]
     assert (doc["persons"], doc["tracks"]) == (0, str(out.with_name("o.tracks.csv")))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["o.csv", "o.summary.json", "o.tracks.csv"]
+
+
+def test_faces_select_keeps_the_masked_rows_in_order_with_their_marks() -> None:
+    xyxy, score = np.arange(12, dtype=np.float32).reshape(3, 4), np.array([0.9, 0.4, 0.8], np.float32)
+    lm = np.arange(30, dtype=np.float32).reshape(3, 5, 2)
+    faces = Faces(xyxy, score, lm, np.array([False, True, False]))
+    sub = faces.select(np.array([False, True, True]))
+    assert sub.score.tolist() == pytest.approx([0.4, 0.8]) and sub.landmarks is not None
+    assert sub.landmarks[0, 0].tolist() == [10, 11] and sub.track_only is not None
+    assert sub.track_only.tolist() == [True, False]
+    assert faces.select(np.ones(3, bool)) is faces and len(faces.select(np.zeros(3, bool))) == 0
+    with pytest.raises(ValueError, match=r"keep must be \(3,\) bool"):
+        faces.select(np.ones(2, bool))

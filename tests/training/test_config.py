@@ -115,3 +115,23 @@ def test_config_hash_tracks_content() -> None:
 )
 def test_is_improvement(value: float, best: float | None, monitor: str, expected: bool) -> None:
     assert is_improvement(value, best, monitor) is expected
+
+
+def test_mixed_precision_auto_is_bf16_only_where_the_hardware_has_it() -> None:
+    from facelog.training.train import use_bf16
+
+    assert use_bf16("auto", gpu=False, cpu_bf16=False) is False  # AVX2: bf16 emulated, 10x slower
+    assert use_bf16("auto", gpu=False, cpu_bf16=True) is True
+    assert use_bf16("auto", gpu=True, cpu_bf16=False) is True
+    assert use_bf16(True, gpu=False, cpu_bf16=False) is True  # an explicit choice stands
+    assert use_bf16(False, gpu=True, cpu_bf16=True) is False
+
+
+def test_mixed_precision_accepts_auto_and_booleans_only(tmp_path: Path) -> None:
+    cfg = tmp_path / "r.yaml"
+    cfg.write_text("optim:\n  mixed_precision: sometimes\n")
+    with pytest.raises(ConfigError, match="mixed_precision"):
+        load_recipe(cfg)
+    cfg.write_text("optim:\n  mixed_precision: auto\n")
+    assert load_recipe(cfg).optim.mixed_precision == "auto"
+    assert load_recipe(cfg, {"optim.mixed_precision": False}).optim.mixed_precision is False

@@ -9,8 +9,9 @@ import cv2
 import numpy as np
 import pytest
 
+from facelog.engines.int8_gate import GATE_KEY, int8_accepted
 from facelog.engines.onnxruntime_backend import read_meta
-from facelog.engines.quantize import GATE_KEY, int8_accepted, is_qdq_model
+from facelog.engines.quantize import is_qdq_model
 from facelog.training import datasets as dsets
 from facelog.training.int8_export import export_int8, main
 
