@@ -76,8 +76,8 @@ def measure(det: Detector, files: list[Path]) -> dict[str, list[float]]:
 def evaluate_framings(det: Detector, files: list[Path], model: Path) -> dict[str, tuple[float, float, int]]:
     """framing -> (age MAE, gender accuracy, faces) on chips pasted into a frame."""
     from facelog.engines.onnxruntime_backend import OnnxRuntimeBackend
+    from facelog.pipeline.analyzer import FaceAnalyzer
     from facelog.pipeline.config import CropConfig
-    from facelog.pipeline.session import FaceAnalyzer
     from facelog.pipeline.types import Faces, Frame
 
     backend = OnnxRuntimeBackend(model, threads=1)

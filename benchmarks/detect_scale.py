@@ -189,7 +189,7 @@ def run_e2e(clip: Path, tmp: Path, name: str, overrides: dict[str, Any]) -> dict
     cmd = [
         sys.executable,
         "-m",
-        "facelog.pipeline.cli",
+        "facelog.cli",
         "run",
         str(clip),
         "-o",

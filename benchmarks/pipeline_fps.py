@@ -67,7 +67,7 @@ def _config(args: dict[str, Any], workers: int = 1) -> Any:
 
 
 def _frames(args: dict[str, Any]) -> Any:
-    from facelog.pipeline.reader import VideoSource
+    from facelog.pipeline.file.reader import VideoSource
 
     src = VideoSource(args["video"])
     for i, frame in enumerate(src):

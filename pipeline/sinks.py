@@ -6,10 +6,10 @@ Frame CSV schema (``SCHEMA_VERSION`` 1; a change to the columns bumps it):
 source, frame_index, pts_ms, face_index, track_id, x1, y1, x2, y2, det_score, age, gender,
 gender_score, age_smooth, gender_smooth, model, schema_version
 
-Tracks CSV schema (``TRACKS_SCHEMA_VERSION`` 1), one row per person when its track ends:
+Tracks CSV schema (``TRACKS_SCHEMA_VERSION`` 2), one row per person when its track ends:
 
-source, track_id, first_frame, last_frame, first_pts_ms, last_pts_ms, frames, age, age_low,
-age_high, gender, gender_score, face_px, model, schema_version
+source, track_id, first_frame, last_frame, first_pts_ms, last_pts_ms, dwell_s, frames, age, age_low,
+age_high, gender, gender_score, face_px, status, model, schema_version
 
 A frame with no face has no row; the run summary JSON says which frames were processed. Both sinks
 write under a temporary name and rename on ``commit()`` (after fsync), so a CSV with the final name
@@ -29,7 +29,7 @@ from facelog.engines.fileio import commit_file, temp_path
 from facelog.pipeline.types import FrameResult, PersonResult
 
 SCHEMA_VERSION = 1
-TRACKS_SCHEMA_VERSION = 1
+TRACKS_SCHEMA_VERSION = 2  # 2: dwell_s and status (issues 20, 22)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +68,7 @@ class TrackRow:
     last_frame: int
     first_pts_ms: float
     last_pts_ms: float
+    dwell_s: float  # seconds from the first to the last sighting
     frames: int  # frames with a detection of this person
     age: float  # fused expected age (years)
     age_low: float  # central 80% interval of the fused age
@@ -75,6 +76,7 @@ class TrackRow:
     gender: str  # "male" | "female"
     gender_score: float  # fused probability of ``gender``
     face_px: float  # median face size (sqrt of the box area, px)
+    status: str  # "person" | "static" (never moved: left out of person counts)
     model: str
     schema_version: int
 
@@ -91,6 +93,7 @@ def track_row(person: PersonResult, model: str, decimals: int = 2) -> TrackRow:
         last_frame=person.last_frame,
         first_pts_ms=round(person.first_pts_ns / 1e6, 3),
         last_pts_ms=round(person.last_pts_ns / 1e6, 3),
+        dwell_s=round(person.dwell_s, 3),
         frames=person.frames,
         age=round(person.age, decimals),
         age_low=round(person.age_low, decimals),
@@ -98,6 +101,7 @@ def track_row(person: PersonResult, model: str, decimals: int = 2) -> TrackRow:
         gender=person.gender,
         gender_score=round(person.gender_score, 4),
         face_px=round(person.face_px, 1),
+        status=person.status,
         model=model,
         schema_version=TRACKS_SCHEMA_VERSION,
     )

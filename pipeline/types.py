@@ -11,6 +11,7 @@ from typing import Literal
 import numpy as np
 
 Gender = Literal["female", "male"]
+PersonStatus = Literal["person", "static"]
 
 
 def gender_of(female_prob: float) -> Gender:
@@ -119,6 +120,14 @@ class PersonResult:
     face_px: float  # median face size (sqrt of the box area, px)
     first_wall_ns: int = 0  # wall-clock UTC of the first / last frame (ns); 0 for files
     last_wall_ns: int = 0
+    # "person", or "static": the track never moved for long (a poster, a screen, a face-like
+    # pattern); kept in the tracks CSV, left out of person counts by default
+    status: PersonStatus = "person"
+
+    @property
+    def dwell_s(self) -> float:
+        """Seconds from the first to the last sighting (stream time)."""
+        return (self.last_pts_ns - self.first_pts_ns) / 1e9
 
 
 @dataclass(frozen=True, slots=True)

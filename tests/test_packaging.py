@@ -10,9 +10,15 @@ MAX_PIPELINE_TOP_MODULES = 16  # issue 9: the shared core stays small; modes liv
 
 
 def _packages_on_disk(package_dir: dict[str, str]) -> set[str]:
+    """Package names of the folders with an ``__init__.py``; a folder mapped to a package of its own
+    (``pipeline/cli`` -> ``facelog.cli``) is named by that mapping only."""
+    folders = {(ROOT / f).resolve(): name for name, f in package_dir.items()}
     found = set()
     for name, folder in package_dir.items():
         for init in (ROOT / folder).rglob("__init__.py"):
+            owner = next(p for p in [init.parent, *init.parent.parents] if p in folders)
+            if folders[owner] != name:
+                continue  # inside a folder that another package-dir entry maps
             rel = init.parent.relative_to(ROOT / folder)
             found.add(".".join([name, *rel.parts]))
     return found
@@ -40,3 +46,32 @@ def test_pipeline_top_level_stays_small() -> None:
     if "tracker.py" in modules:
         modules = [m for m in modules if m != "track.py"]
     assert len(modules) <= MAX_PIPELINE_TOP_MODULES, modules
+
+
+def _imports(py: Path) -> set[str]:
+    import ast
+
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(py.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+            names.update(f"{node.module}.{a.name}" for a in node.names)
+    return names
+
+
+def test_data_flows_one_way() -> None:
+    """pipeline never imports training or the CLI; engines never import pipeline or training (STYLE §0)."""
+    cli = (ROOT / "pipeline" / "cli").resolve()
+    rules = {
+        "pipeline": ("facelog.training", "facelog.cli"),
+        "engines": ("facelog.pipeline", "facelog.training"),
+    }
+    bad = []
+    for folder, banned in rules.items():
+        for py in (ROOT / folder).rglob("*.py"):
+            if cli in py.resolve().parents:
+                continue  # the CLI (facelog.cli) drives every package
+            bad += [f"{py.relative_to(ROOT)}: {m}" for m in _imports(py) if m.startswith(banned)]
+    assert bad == []

@@ -21,8 +21,8 @@ import sys
 import threading
 from types import FrameType
 
-from facelog.pipeline.cli import batch, doctor, engine, run
-from facelog.pipeline.cli.console import print_error
+from facelog.cli import batch, doctor, engine, run
+from facelog.cli.console import print_error
 from facelog.training import cli as training_cli
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
-"""``python -m facelog.pipeline.cli``: the ``facelog`` command."""
+"""``python -m facelog.cli``: the ``facelog`` command."""
 
 import sys
 
-from facelog.pipeline.cli import main
+from facelog.cli import main
 
 sys.exit(main())

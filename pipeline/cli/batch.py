@@ -7,12 +7,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from facelog.cli.console import fail
 from facelog.engines.base import BackendUnavailable
 from facelog.pipeline.archive import state as st
 from facelog.pipeline.archive.batch import SUMMARY_NAME, RunReport, run_batch
 from facelog.pipeline.archive.discovery import BatchError, parse_since
 from facelog.pipeline.archive.executors import ExecutorUnavailable, WorkerInitError
-from facelog.pipeline.cli.console import fail
 from facelog.pipeline.config import load_config
 from facelog.pipeline.errors import FacelogError
 

@@ -15,13 +15,13 @@ from typing import Any
 
 import onnxruntime as ort
 
+from facelog.cli.console import fail
 from facelog.engines.base import BackendUnavailable
 from facelog.engines.cache import cache_root
 from facelog.engines.cpu import cpu_has_bf16, cpu_int8_saturates
 from facelog.engines.gpu import cuda_devices, ort_providers, tensorrt_status
 from facelog.engines.onnxruntime_backend import read_meta
 from facelog.engines.registry import choose_backend, pick_model_variant
-from facelog.pipeline.cli.console import fail
 from facelog.pipeline.config import AppConfig, ConfigError, load_config
 from facelog.pipeline.detect import choose_detector
 from facelog.pipeline.errors import ModelError

@@ -10,7 +10,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from facelog.pipeline.cli.console import fail
+from facelog.cli.console import fail
 
 
 def register(subparsers: Any) -> None:

@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from facelog.cli.console import fail, print_error
+from facelog.cli.sample import sample_path, show_outputs
 from facelog.engines.base import BackendUnavailable
-from facelog.pipeline.cli.console import fail, print_error
-from facelog.pipeline.cli.sample import sample_path, show_outputs
 from facelog.pipeline.config import AppConfig, load_config
 from facelog.pipeline.errors import FacelogError, SourceError, first_line
 from facelog.pipeline.file.outputs import check_outputs_spare_inputs, output_paths

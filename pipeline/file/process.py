@@ -1,6 +1,6 @@
 """One video file -> CSV + run summary, with decode, detection and inference overlapping.
 
-Threads and bounded queues (``facelog.pipeline.stages``; OpenCV and ONNX Runtime release the GIL)::
+Threads and bounded queues (``facelog.pipeline.file.stages``; OpenCV and ONNX Runtime release the GIL)::
 
     reader thread --frames--> detect thread(s) --frames + faces, in order--> caller's thread:
     decode + sample           detect                                         batch, crop, infer,
@@ -21,15 +21,16 @@ import logging
 import time
 from pathlib import Path
 
+from facelog.pipeline.analyzer import FaceAnalyzer
 from facelog.pipeline.config import AppConfig
 from facelog.pipeline.detect import Detector
 from facelog.pipeline.errors import SourceError
 from facelog.pipeline.file.outputs import RunOutputs, check_outputs_spare_inputs, output_paths
 from facelog.pipeline.file.progress import make_progress
+from facelog.pipeline.file.reader import VideoSource
+from facelog.pipeline.file.stages import DetectStages, batches
 from facelog.pipeline.file.summary import FrameCounts, RunSummary, build_summary
-from facelog.pipeline.reader import VideoSource
-from facelog.pipeline.session import FaceAnalyzer, InferenceSession
-from facelog.pipeline.stages import DetectStages, batches
+from facelog.pipeline.session import InferenceSession
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +97,8 @@ def process_video(
             counts = _write_frames(src, detectors, analyzer, outputs, cfg, progress)
             summary = build_summary(
                 source=str(source), output=str(out_csv), src=src, counts=counts, rows=outputs.rows,
-                session=sess, times=analyzer.times, model=analyzer.model_id, sampling=sampling,
+                session=sess, detector=detectors[0], times=analyzer.times, model=analyzer.model_id,
+                sampling=sampling,
                 wall_s=time.perf_counter() - t_start,
             )  # fmt: skip
         except BaseException:

@@ -6,9 +6,11 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from facelog.pipeline.analyzer import StageTimes
 from facelog.pipeline.config import SamplingConfig
-from facelog.pipeline.reader import VideoSource
-from facelog.pipeline.session import InferenceSession, StageTimes
+from facelog.pipeline.detect import Detector
+from facelog.pipeline.file.reader import VideoSource
+from facelog.pipeline.session import InferenceSession
 from facelog.pipeline.sinks import SCHEMA_VERSION
 
 
@@ -91,6 +93,7 @@ class FrameCounts:
 
 def build_summary(
     *, source: str, output: str, src: VideoSource, counts: FrameCounts, rows: int, session: InferenceSession,
+    detector: Detector,
     times: StageTimes, model: str, sampling: SamplingConfig, wall_s: float,
 ) -> RunSummary:  # fmt: skip
     """The summary of a complete run (timings rounded to ms, counts exact)."""
@@ -105,7 +108,7 @@ def build_summary(
         detector=det.name, detector_reason=det.reason, backend=backend.name, backend_reason=backend.reason,
         model=model, model_path=str(session.resolved.model_path), schema_version=SCHEMA_VERSION,
         model_precision=session.resolved.precision, model_precision_reason=session.resolved.precision_reason,
-        detector_input=session.detector.describe(),
+        detector_input=detector.describe(),
         sampling=sampling.model_dump(),
         timings={
             "wall_s": round(wall_s, 3),

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from facelog.cli import main
 from facelog.engines.gpu import tensorrt_status
-from facelog.pipeline.cli import main
 from facelog.pipeline.weights import YUNET_NAME as YUNET_FILE  # the file name doctor and run look for
 
 

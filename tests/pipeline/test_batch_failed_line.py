@@ -19,7 +19,7 @@ BAD = ("cam1/zero.mp4", "cam1/notes.mp4", "cam2/cut.mp4")
 
 
 def facelog_batch(archive: Path, out: Path, cfg: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    cli = [sys.executable, "-m", "facelog.pipeline.cli", "batch"]
+    cli = [sys.executable, "-m", "facelog.cli", "batch"]
     cmd = [*cli, str(archive), "-o", str(out), "-c", str(cfg), "--no-progress", *extra]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=dict(os.environ))
 

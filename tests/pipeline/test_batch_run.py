@@ -193,7 +193,7 @@ def test_changed_file_model_and_retry(
 
 
 def _cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "facelog.pipeline.cli", "batch", *args]
+    return [sys.executable, "-m", "facelog.cli", "batch", *args]
 
 
 def _wait_for(cond: Any, proc: subprocess.Popen[bytes], timeout_s: float = 90.0) -> None:

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from facelog.pipeline.cli.sample import sample_path
+from facelog.cli.sample import sample_path
 from facelog.pipeline.config import load_config
 from facelog.pipeline.file.annotate import BLUR_MARGIN, blur_box
 from facelog.pipeline.file.process import process_video

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from facelog.pipeline import cli
-from facelog.pipeline.cli import run as run_cmd
+from facelog import cli
+from facelog.cli import run as run_cmd
 
 
 def facelog(*args: str | Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-m", "facelog.pipeline.cli", *map(str, args)]
+    cmd = [sys.executable, "-m", "facelog.cli", *map(str, args)]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
 
 
@@ -147,7 +147,7 @@ def test_interrupt_leaves_no_output(videos: Path, common: list[str], tmp_path: P
     cmd = [
         sys.executable,
         "-m",
-        "facelog.pipeline.cli",
+        "facelog.cli",
         "-q",
         "run",
         str(videos / "one-by-one-person-detection.mp4"),
@@ -180,7 +180,7 @@ def test_sigterm_leaves_no_output_and_says_so(videos: Path, common: list[str], t
     import time
 
     out = tmp_path / "long.csv"
-    cmd = [sys.executable, "-m", "facelog.pipeline.cli", "-q", "run",
+    cmd = [sys.executable, "-m", "facelog.cli", "-q", "run",
            str(videos / "one-by-one-person-detection.mp4"), "-o", str(out), *common]  # fmt: skip
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
@@ -201,8 +201,8 @@ def test_an_unexpected_failure_on_one_input_is_one_line_and_the_next_still_runs(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from facelog.pipeline import cli
-    from facelog.pipeline.cli import run as run_cmd
+    from facelog import cli
+    from facelog.cli import run as run_cmd
 
     real = run_cmd.process_video
     first = videos / "head-pose-face-detection-female.mp4"

@@ -17,7 +17,7 @@ from facelog.pipeline.config import AppConfig, DetectorConfig, load_config
 from facelog.pipeline.detect import RoiDetector, YuNetDetector, full_every_for, make_detector
 from facelog.pipeline.detect.roi import ROI_DEFAULT_FULL_EVERY
 from facelog.pipeline.errors import ConfigError
-from facelog.pipeline.stages import DetectStages
+from facelog.pipeline.file.stages import DetectStages
 from facelog.pipeline.types import Faces, Frame
 
 SAMPLE = (
@@ -244,9 +244,10 @@ def test_session_gives_several_workers_full_frames_unless_regions_are_asked_for(
     with InferenceSession(AppConfig()) as sess:
         assert isinstance(sess.detector, YuNetDetector)  # shared by live cameras: every frame in full
         assert isinstance(sess.detectors(1)[0], RoiDetector)  # unset: regions with one file worker
+        assert isinstance(sess.detector, YuNetDetector)  # asking for workers does not change it (issue 19)
         two = sess.detectors(2)
         assert len(two) == 2 and all(isinstance(d, YuNetDetector) for d in two)
-        assert sess.detector is two[0]  # what the summary describes
+        assert sess.detector is two[0]  # the first worker reuses the detector loaded at start
     # found when the config is loaded, not when a run starts
     with pytest.raises(ConfigError, match=r"^config defaults \+ overrides: detector.full_every 5 needs"):
         load_config(overrides={"detector.full_every": 5, "batching.detect_workers": 2})

@@ -16,11 +16,12 @@ import numpy as np
 import pytest
 
 from facelog.engines.base import HeadMeta, ModelMeta
+from facelog.pipeline.analyzer import FaceAnalyzer
 from facelog.pipeline.config import CropConfig, TrackingConfig, load_config
 from facelog.pipeline.crop import YUNET_FRAMING
 from facelog.pipeline.file.outputs import summary_path
 from facelog.pipeline.file.process import process_video
-from facelog.pipeline.session import FaceAnalyzer, InferenceSession
+from facelog.pipeline.session import InferenceSession
 from facelog.pipeline.sinks import HEADER, TRACKS_HEADER, tracks_path
 from facelog.pipeline.types import Faces, Frame, FrameResult, PersonResult
 
@@ -241,7 +242,9 @@ def test_tracks_csv_matches_the_frame_csv(scene_video: Path, session: Any, tmp_p
             int(mine[-1]["frame_index"]),
         )
         assert float(p["first_pts_ms"]) == float(mine[0]["pts_ms"])
-        assert p["model"] == "tiny-test-model@0.0.1" and p["schema_version"] == "1"
+        assert float(p["dwell_s"]) == pytest.approx((float(p["last_pts_ms"]) - float(p["first_pts_ms"])) / 1000)
+        assert p["status"] == "person"
+        assert p["model"] == "tiny-test-model@0.0.1" and p["schema_version"] == "2"
     assert next(p for p in persons if p["first_frame"] == "10")["last_frame"] == "29"
     assert list(rows[0]) == list(HEADER)
     assert '"persons": 3' in summary_path(out).read_text()

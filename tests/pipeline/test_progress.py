@@ -61,7 +61,7 @@ def test_run_with_stderr_to_a_file_leaves_no_carriage_return(
 ) -> None:
     """``facelog run clip.mp4 -o out.csv 2>log``: the log holds lines, not bar frames."""
     log = tmp_path / "log"
-    cmd = [sys.executable, "-m", "facelog.pipeline.cli", "run", str(synthetic_video), "-o",
+    cmd = [sys.executable, "-m", "facelog.cli", "run", str(synthetic_video), "-o",
            str(tmp_path / "out.csv"), "--model", str(tiny_model), "--detector", "blazeface"]  # fmt: skip
     with log.open("w") as err:
         r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=err, timeout=120, env=dict(os.environ))

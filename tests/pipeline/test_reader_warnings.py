@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import pytest
 
-from facelog.pipeline.reader import VideoSource
+from facelog.pipeline.file.reader import VideoSource
 
 N_FRAMES = 100
 
@@ -111,7 +111,7 @@ def test_cli_run_lists_the_warning_in_the_summary_and_says_it_once(
     cut_clip: tuple[Path, Path], tiny_model: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "o.csv"
-    cmd = [sys.executable, "-m", "facelog.pipeline.cli", "run", str(cut_clip[1]), "-o", str(out),
+    cmd = [sys.executable, "-m", "facelog.cli", "run", str(cut_clip[1]), "-o", str(out),
            "--model", str(tiny_model), "--detector", "blazeface", "--no-progress"]  # fmt: skip
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=dict(os.environ))
     assert r.returncode == 0, r.stderr

@@ -317,7 +317,7 @@ def test_sigterm_to_cli_leaves_complete_csvs_and_exit_0(
     cmd = [
         sys.executable,
         "-m",
-        "facelog.pipeline.cli",
+        "facelog.cli",
         "-v",
         "run",
         server.url("/cam"),

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from facelog.pipeline.cli.sample import SAMPLE_NAME, sample_path
+from facelog.cli.sample import SAMPLE_NAME, sample_path
 
 
 def facelog(*args: str | Path, cwd: Path, home: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "HOME": str(home), "XDG_CACHE_HOME": str(home / ".cache")}
     env.pop("FACELOG_YUNET", None)
-    cmd = [sys.executable, "-m", "facelog.pipeline.cli", *map(str, args)]
+    cmd = [sys.executable, "-m", "facelog.cli", *map(str, args)]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=cwd, env=env)
 
 

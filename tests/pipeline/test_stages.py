@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from facelog.pipeline.errors import SourceError
-from facelog.pipeline.reader import VideoSource
-from facelog.pipeline.stages import Detected, DetectStages, batches
+from facelog.pipeline.file.reader import VideoSource
+from facelog.pipeline.file.stages import Detected, DetectStages, batches
 from facelog.pipeline.types import Faces, Frame
 
 IMAGE = np.zeros((8, 8, 3), np.uint8)

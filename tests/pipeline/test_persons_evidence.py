@@ -1,0 +1,129 @@
+"""Evidence before a person: low-score patches never become persons, low-score boxes keep a track
+alive only briefly, and a face that never moves is ``static`` while a still person who turns the
+head is a person. Also the body cue: unknown where the region below the face is the scene."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from facelog.pipeline.appearance import BackgroundModel, body_histogram
+from facelog.pipeline.config import TrackingConfig
+from facelog.pipeline.fusion import FusionParams
+from facelog.pipeline.persons import FaceOutputs, PersonTracks
+from facelog.pipeline.types import Faces, Frame, PersonResult, Prediction
+
+H, W = 240, 320
+FPS = 25
+STEP_NS = 1_000_000_000 // FPS
+
+
+def _tracks(**cfg: Any) -> PersonTracks:
+    base: dict[str, Any] = {"use_identity": False, "use_body": False}
+    return PersonTracks("cam", TrackingConfig(**(base | cfg)), FusionParams())
+
+
+def _landmarks(box: np.ndarray, turn: float) -> np.ndarray:
+    """Five landmarks of a face in ``box``; ``turn`` in [-1, 1] moves the nose and mouth sideways."""
+    x1, y1, x2, y2 = box
+    w, h = x2 - x1, y2 - y1
+    cx = (x1 + x2) / 2
+    nose_dx = 0.18 * w * turn
+    pts = [(cx - 0.2 * w, y1 + 0.4 * h), (cx + 0.2 * w, y1 + 0.4 * h), (cx + nose_dx, y1 + 0.58 * h),
+           (cx - 0.15 * w + nose_dx / 2, y1 + 0.75 * h), (cx + 0.15 * w + nose_dx / 2, y1 + 0.75 * h)]  # fmt: skip
+    return np.array(pts, np.float32)
+
+
+def _feed(
+    tracks: PersonTracks, k: int, boxes: list[np.ndarray], scores: list[float], only: list[bool],
+    turns: list[float] | None = None,
+) -> tuple[tuple[Prediction, ...], tuple[PersonResult, ...]]:  # fmt: skip
+    n = len(boxes)
+    xyxy = np.array(boxes, np.float32).reshape(-1, 4)
+    lm = np.array([_landmarks(b, t) for b, t in zip(boxes, turns or [0.0] * n, strict=True)], np.float32)
+    faces = Faces(xyxy, np.array(scores, np.float32), lm.reshape(-1, 5, 2), np.array(only, bool))
+    age = np.zeros((n, 101), np.float32)
+    age[:, 30] = 1.0
+    out = FaceOutputs(age, np.full(n, 0.2, np.float32))
+    preds = tuple(
+        Prediction(i, tuple(float(v) for v in xyxy[i]), scores[i], 30.0, "male", 0.8)  # type: ignore[arg-type]
+        for i in range(n)
+    )
+    frame = Frame("cam", k, k * STEP_NS, np.full((H, W, 3), 100, np.uint8))
+    return tracks.update(frame, faces, out, preds)
+
+
+def _run(tracks: PersonTracks, frames: int, make: Any) -> list[PersonResult]:
+    persons: list[PersonResult] = []
+    for k in range(frames):
+        persons += _feed(tracks, k, *make(k))[1]
+    return persons + list(tracks.finish())
+
+
+def test_a_low_score_patch_never_becomes_a_person() -> None:
+    """A background patch scoring 0.50-0.51 twice, then only in the low-score band: not a person, and
+    the low-score boxes stop continuing it after ``max_low_score_frames``."""
+    t = _tracks()
+    box = np.array([100, 100, 130, 136], np.float32)
+    logged = []
+
+    def make(k: int) -> tuple[list[np.ndarray], list[float], list[bool]]:
+        return [box], [0.51 if k < 2 else 0.35], [k >= 2]
+
+    persons: list[PersonResult] = []
+    for k in range(200):
+        preds, ended = _feed(t, k, *make(k))
+        logged.append(len(preds))
+        persons += ended
+    persons += t.finish()
+    assert persons == []
+    assert t.dropped["low_evidence"] == 1
+    limit = t.tracker.params.max_low_score_frames
+    assert sum(logged) <= limit + 2  # not logged for 200 frames
+
+
+def test_a_real_face_at_a_good_score_is_a_person() -> None:
+    t = _tracks()
+    persons = _run(t, 30, lambda k: ([np.array([20 + 4 * k, 100, 60 + 4 * k, 150], np.float32)], [0.9], [False]))
+    assert [p.status for p in persons] == ["person"] and not t.dropped
+
+
+def test_a_still_face_becomes_static_a_still_person_who_turns_the_head_does_not() -> None:
+    box = np.array([100, 80, 160, 154], np.float32)
+    rng = np.random.default_rng(0)
+    jitter = lambda: rng.normal(0, 0.4, 4).astype(np.float32)  # noqa: E731 - detector jitter, < 1 px
+    frames = 15 * FPS
+    poster = _tracks()
+    persons = _run(poster, frames, lambda k: ([box + jitter()], [0.9], [False]))
+    assert [p.status for p in persons] == ["static"] and poster.static == 1
+    clerk = _tracks()  # same box, but the head turns now and then (a person at a counter)
+    persons = _run(clerk, frames, lambda k: ([box + jitter()], [0.9], [False], [0.6 * np.sin(k / 20)]))
+    assert [p.status for p in persons] == ["person"] and clerk.static == 0
+    swaying = _tracks()  # a person who stands still but sways a little (5% of the face width)
+    persons = _run(swaying, frames, lambda k: ([box + jitter() + 3 * np.sin(k / 15) * np.array([1, 0, 1, 0])], [0.9], [False]))
+    assert [p.status for p in persons] == ["person"]
+
+
+def test_a_short_still_track_is_not_static() -> None:
+    t = _tracks()
+    box = np.array([100, 80, 160, 154], np.float32)
+    persons = _run(t, 3 * FPS, lambda k: ([box], [0.9], [False]))
+    assert [p.status for p in persons] == ["person"]
+
+
+def test_body_region_that_looks_like_the_scene_is_unknown() -> None:
+    scene = np.full((H, W, 3), 90, np.uint8)
+    scene[:, :, 1] = np.linspace(40, 200, W).astype(np.uint8)[None, :]
+    bg = BackgroundModel()
+    box = np.array([[130, 40, 170, 90]], np.float32)
+    bg.update(scene, np.zeros((0, 4)))
+    for _ in range(3):
+        bg.update(scene, box)
+    face_only = scene.copy()
+    face_only[40:90, 130:170] = (150, 160, 200)
+    assert not body_histogram(face_only, box, bg).any()  # below the face: the scene, as without anyone
+    assert body_histogram(face_only, box).any()  # without the scene model it would count as a body
+    dressed = face_only.copy()
+    dressed[105:190, 100:200] = (30, 30, 160)
+    assert body_histogram(dressed, box, bg).any()
