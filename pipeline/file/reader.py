@@ -6,9 +6,10 @@ frames are only grabbed, not converted. pts comes from ``CAP_PROP_POS_MSEC`` as 
 a float. A stream that ends well before the frame count its container announced is truncated:
 ``VideoSource`` raises ``SourceError`` after yielding the frames before the break.
 
-Damage that still decodes is kept in ``VideoSource.warnings`` (and logged once): a few frames short
-of the announced count, or timestamps that jump over missing frames. OpenCV does not hand FFmpeg's
-decode errors to the caller; these are the symptoms of them that a reader can observe.
+Damage that still decodes is kept in ``VideoSource.warnings`` (and logged once): what FFmpeg
+reported while decoding the file (decode errors, frames with concealed errors; OpenCV does not hand
+them on, ``ffmpeg_log`` reads FFmpeg's log for them), a few frames short of the announced count, and
+timestamps that jump over missing frames.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 import cv2
 
 from facelog.pipeline.errors import SourceError
+from facelog.pipeline.file import ffmpeg_log
 from facelog.pipeline.types import Frame
 
 log = logging.getLogger(__name__)
@@ -99,7 +101,12 @@ class VideoSource:
         self.warnings: list[str] = []  # damage that still decoded (see the module docstring)
         self._gaps = 0
         self._max_gap_ns = 0
-        self._cap = self._open()
+        self._ffmpeg = ffmpeg_log.start()  # FFmpeg's messages while this file is open
+        try:
+            self._cap = self._open()
+        except BaseException:
+            ffmpeg_log.stop(self._ffmpeg)
+            raise
         c = self._cap
         self.info = VideoInfo(
             width=int(c.get(cv2.CAP_PROP_FRAME_WIDTH)),
@@ -202,6 +209,9 @@ class VideoSource:
 
     def _note_damage(self, decoded: int) -> None:
         """Fill ``warnings`` after the last frame and say so once on the log."""
+        ffmpeg = self._ffmpeg.warning()
+        if ffmpeg:
+            self.warnings.append(ffmpeg)
         expected = self.info.frame_count
         if expected and decoded < expected:
             self.warnings.append(
@@ -217,3 +227,4 @@ class VideoSource:
 
     def close(self) -> None:
         self._cap.release()
+        ffmpeg_log.stop(self._ffmpeg)

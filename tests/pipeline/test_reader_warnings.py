@@ -7,12 +7,14 @@ import os
 import struct
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
+from facelog.pipeline.errors import SourceError
 from facelog.pipeline.file.reader import VideoSource
 
 N_FRAMES = 100
@@ -96,7 +98,9 @@ def test_an_intact_file_has_no_warnings(cut_clip: tuple[Path, Path]) -> None:
 def test_a_file_cut_short_still_decodes_with_a_warning(cut_clip: tuple[Path, Path]) -> None:
     read, warnings = frames_and_warnings(cut_clip[1])
     assert 97 <= read < N_FRAMES  # within the truncation slack: no error, but not silent either
-    assert warnings == [f"container declares {N_FRAMES} frames, {read} decoded: damaged or cut short"]
+    # FFmpeg also reports the broken last packets (a partial file, a damaged macroblock)
+    assert warnings[0].startswith("FFmpeg reported ") and len(warnings) == 2
+    assert warnings[1] == f"container declares {N_FRAMES} frames, {read} decoded: damaged or cut short"
 
 
 def test_timestamps_that_jump_over_missing_frames_are_a_warning(cut_clip: tuple[Path, Path]) -> None:
@@ -116,7 +120,100 @@ def test_cli_run_lists_the_warning_in_the_summary_and_says_it_once(
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=dict(os.environ))
     assert r.returncode == 0, r.stderr
     doc = json.loads((tmp_path / "o.summary.json").read_text())
-    assert len(doc["warnings"]) == 1 and doc["warnings"][0].startswith(
+    assert len(doc["warnings"]) == 2 and doc["warnings"][1].startswith(
         f"container declares {N_FRAMES} frames"
     )
-    assert r.stderr.count("damaged or cut short") == 1, r.stderr
+    assert r.stderr.count("damaged or cut short") == 1, r.stderr  # one line says both
+
+
+# -- FFmpeg's own decode errors (pipeline/file/ffmpeg_log.py) ----------------------------------------
+CLIP = "face-demographics-walking.mp4"  # MPEG-4 part 2, 35 frames, index (moov) at the end
+
+
+def _mdat(data: bytes) -> tuple[int, int]:
+    off = data.find(b"mdat") - 4
+    return off + 8, off + struct.unpack(">I", data[off : off + 4])[0]
+
+
+def _flip(data: bytes) -> bytes:
+    b, (lo, hi) = bytearray(data), _mdat(data)
+    for k in range(20):
+        b[lo + (hi - lo) * (k + 3) // 25] ^= 0xFF
+    return bytes(b)
+
+
+def _zero(data: bytes) -> bytes:
+    b, (lo, hi) = bytearray(data), _mdat(data)
+    mid = (lo + hi) // 2
+    b[mid : mid + 500] = bytes(500)
+    return bytes(b)
+
+
+def _shuffle_header(data: bytes) -> bytes:
+    head = list(data[:64])
+    np.random.default_rng(0).shuffle(head)
+    return bytes(head) + data[64:]
+
+
+def _append(data: bytes) -> bytes:
+    return data + np.random.default_rng(0).integers(0, 256, 20_000, dtype=np.uint8).tobytes()
+
+
+@pytest.fixture
+def damaged(videos: Path, tmp_path: Path) -> Callable[[Callable[[bytes], bytes]], Path]:
+    def make(how: Callable[[bytes], bytes]) -> Path:
+        out = tmp_path / f"{how.__name__.strip('_')}.mp4"
+        out.write_bytes(how((videos / CLIP).read_bytes()))
+        return out
+
+    return make
+
+
+@pytest.mark.parametrize("how", [_flip, _zero, _shuffle_header], ids=["flipped", "zeroed", "shuffled-header"])
+def test_ffmpeg_decode_errors_are_a_warning(
+    damaged: Callable[[Callable[[bytes], bytes]], Path], how: Callable[[bytes], bytes]
+) -> None:
+    read, warnings = frames_and_warnings(damaged(how))
+    assert read >= 34  # still decodes (the shuffled header costs the first frame)
+    ffmpeg = [w for w in warnings if w.startswith("FFmpeg reported ")]
+    assert len(ffmpeg) == 1 and "decode error(s) (first: '" in ffmpeg[0], warnings
+    assert ffmpeg[0].endswith("damaged stream, some frames may be corrupted")
+
+
+def test_intact_clips_and_appended_garbage_give_no_warning(
+    videos: Path, damaged: Callable[[Callable[[bytes], bytes]], Path]
+) -> None:
+    for clip in sorted(videos.glob("*.mp4")):
+        if clip.stat().st_size < 1_000_000:  # the large H.264 clip takes seconds: the others suffice
+            assert frames_and_warnings(clip)[1] == [], clip.name
+    assert frames_and_warnings(damaged(_append)) == (35, [])  # bytes after the last frame: harmless
+
+
+def test_a_truncated_copy_is_an_error_not_a_warning(videos: Path, tmp_path: Path) -> None:
+    cut = tmp_path / "cut.mp4"
+    data = (videos / CLIP).read_bytes()
+    cut.write_bytes(data[: len(data) * 7 // 10])  # the index is at the end: it is gone
+    with pytest.raises(SourceError, match="FFmpeg cannot open: unsupported codec, or damaged/truncated"):
+        frames_and_warnings(cut)
+
+
+def test_decode_errors_count_for_the_file_that_was_open(
+    damaged: Callable[[Callable[[bytes], bytes]], Path], videos: Path
+) -> None:
+    """A damaged file's errors do not leak into the next file decoded in the same process."""
+    assert frames_and_warnings(damaged(_flip))[1]
+    assert frames_and_warnings(videos / CLIP)[1] == []
+
+
+def test_cli_says_what_ffmpeg_reported_once_although_ffmpeg_is_silenced(
+    damaged: Callable[[Callable[[bytes], bytes]], Path], tiny_model: Path, tmp_path: Path
+) -> None:
+    src, out = damaged(_zero), tmp_path / "o.csv"
+    cmd = [sys.executable, "-m", "facelog.cli", "run", str(src), "-o", str(out),
+           "--model", str(tiny_model), "--detector", "blazeface", "--no-progress"]  # fmt: skip
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=dict(os.environ))
+    assert r.returncode == 0, r.stderr
+    doc = json.loads((tmp_path / "o.summary.json").read_text())
+    assert doc["status"] == "complete" and doc["warnings"][0].startswith("FFmpeg reported "), doc["warnings"]
+    assert r.stderr.count("FFmpeg reported ") == 1, r.stderr
+    assert "[mpeg4 @" not in r.stderr  # FFmpeg's own lines stay silenced (-vv shows them)
