@@ -1,48 +1,48 @@
-"""The batch report: people, gender share and age histogram per camera folder and day (CSV + PNG).
+"""The batch report: the shared report (``pipeline/report/``) by UTC day over a batch's done files.
 
-Conventions (documented in docs/BATCH.md):
+``build_report`` turns the batch's done files into ``report.Recording``s and returns the shared
+report's rows by day, in the batch's column names (``REPORT_COLUMNS``: ``day`` for the period,
+``frames`` and ``video_s`` as before); ``write_report`` writes ``report.csv``, ``report.png`` and the
+shared ``report.html`` beside them. Conventions (docs/BATCH.md):
 
 - **camera** = the first path component under the archive (``ARCHIVE/cam-entrance/...`` ->
   ``cam-entrance``); files directly in the archive root belong to camera ``(root)``.
-- **day** = the first date found in the file's path relative to the archive (``2026-11-20``,
-  ``2026_11_20``, ``2026/11/20`` or ``20261120``), else the UTC date of the file's mtime.
+- **time** = the date (and time) in the file's archive-relative path, else the file's mtime minus its
+  length (``report.read.recording_start``); ``day_of`` gives the day a file starts on.
 
-People come from each file's tracks CSV (``sinks.tracks_path`` of its CSV: one row per confirmed
-person track, with the fused age and gender): ``persons``, ``female``, ``male``, ``female_share``,
-``age_mean`` and the age histogram count people, not rows. ``faces`` still counts face observations
-(frame-CSV rows). A file without a tracks CSV (tracking off) adds to ``files``, ``frames`` and
-``faces`` only (logged). A person seen in two files (a recording cut in two) counts twice.
+People are tracks-CSV rows with ``status == "person"`` (what the tracks CSV marks as static is left
+out and counted in ``static``); a file without a tracks CSV (tracking off) or with another schema is
+skipped and counted (``skipped_files``, logged), so it adds neither people nor video.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import logging
-import re
+from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
 
 from facelog.engines.fileio import commit_file, temp_path, write_text_atomic
+from facelog.pipeline.report import AGE_BIN_EDGES, AGE_BIN_LABELS, Recording, report_recordings, write_page
+from facelog.pipeline.report.find import NS, ROOT_CAMERA, recording_start, time_in_path
 from facelog.pipeline.sinks import tracks_path
 
 log = logging.getLogger(__name__)
 
-ROOT_CAMERA = "(root)"
-AGE_BIN_EDGES = (0, 10, 20, 30, 40, 50, 60, 70, 200)  # last bin is 70+
-AGE_BIN_LABELS = tuple(
-    f"age_{lo}_{hi - 1}" if hi < 200 else f"age_{lo}_plus" for lo, hi in itertools.pairwise(AGE_BIN_EDGES)
-)
+__all__ = ["AGE_BIN_EDGES", "AGE_BIN_LABELS", "REPORT_COLUMNS", "ROOT_CAMERA", "ReportInput", "build_report"]
+
+UTC = ZoneInfo("UTC")
 REPORT_COLUMNS = (
     "camera", "day", "files", "frames", "video_s", "faces", "persons", "female", "male",
     "female_share", "age_mean", *AGE_BIN_LABELS,
+    "unknown", "static", "dwell_median_s", "dwell_p90_s", "no_video_h", "skipped_files",
 )  # fmt: skip
-
-_DATE = re.compile(r"(?<!\d)((?:19|20)\d{2})[-_/.]?(0[1-9]|1[0-2])[-_/.]?(0[1-9]|[12]\d|3[01])")
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,79 +64,63 @@ def camera_of(rel_path: str) -> str:
 
 def day_of(rel_path: str, mtime_ns: int) -> str:
     """ISO day of a recording: a date in its path, else the UTC date of its mtime."""
-    for m in _DATE.finditer(rel_path):
-        try:
-            return dt.date(int(m[1]), int(m[2]), int(m[3])).isoformat()
-        except ValueError:  # 2026-02-30: not a date, keep looking
-            continue
-    return dt.datetime.fromtimestamp(mtime_ns / 1e9, tz=dt.UTC).date().isoformat()
+    found = time_in_path(rel_path, UTC)
+    ns = found[0] if found is not None else mtime_ns
+    return dt.datetime.fromtimestamp(ns // NS, dt.UTC).date().isoformat()
 
 
-def _read(csv_path: Path) -> pd.DataFrame:
-    df = pd.read_csv(csv_path)
-    missing = {"age", "gender"} - set(df.columns)
-    if missing:
-        raise ValueError(f"{csv_path}: expected columns age and gender, missing {sorted(missing)}")
-    return df[df["age"].notna()]  # rows without a face (frame seen, nothing found) carry no age
-
-
-@dataclass(slots=True)
-class _Group:
-    files: int = 0
-    frames: int = 0
-    video_s: float = 0.0
-    faces: int = 0
-    female: int = 0
-    male: int = 0
-    ages: list[np.ndarray] = field(default_factory=list)
+def _recording(item: ReportInput) -> Recording:
+    video_ns = int(item.video_s * NS)
+    start, _ = recording_start(item.rel_path, video_ns, item.mtime_ns, None, UTC)
+    tracks = tracks_path(item.csv_path)
+    return Recording(camera_of(item.rel_path), "run", item.csv_path, tracks, start, video_ns, item.frames)
 
 
 def build_report(inputs: Iterable[ReportInput]) -> pd.DataFrame:
-    """Aggregate the per-file CSVs into one row per (camera, day), sorted; columns REPORT_COLUMNS.
+    """One row per (camera, UTC day) from a camera's first to its last day, sorted; columns REPORT_COLUMNS.
 
-    Raises:
-        ValueError: a CSV or tracks CSV without ``age`` and ``gender`` columns.
+    The readout (for the HTML page) rides along in ``attrs["readout"]``.
     """
-    groups: dict[tuple[str, str], _Group] = {}
-    untracked = 0
+    recordings, skipped = [], Counter[str]()
     for item in inputs:
-        g = groups.setdefault((camera_of(item.rel_path), day_of(item.rel_path, item.mtime_ns)), _Group())
-        g.files += 1
-        g.frames += item.frames
-        g.video_s += item.video_s
-        g.faces += len(_read(item.csv_path))
-        tracks = tracks_path(item.csv_path)
-        if not tracks.is_file():
-            untracked += 1
+        if not tracks_path(item.csv_path).is_file():
+            skipped["no tracks CSV (tracking off: no people to count)"] += 1
+            log.warning("report: %s has no tracks CSV (tracking off?): not counted", item.rel_path)
             continue
-        persons = _read(tracks)
-        g.female += int((persons["gender"] == "female").sum())
-        g.male += int((persons["gender"] == "male").sum())
-        g.ages.append(persons["age"].to_numpy(np.float64))
-    if untracked:
-        log.warning("%d file(s) without a tracks CSV (tracking off?): files and faces only", untracked)
-    rows = []
-    for (camera, day), g in sorted(groups.items()):
-        a = np.concatenate(g.ages) if g.ages else np.zeros(0)
-        hist, _ = np.histogram(a, bins=AGE_BIN_EDGES)
-        n = g.female + g.male
-        rows.append({
-            "camera": camera, "day": day, "files": g.files, "frames": g.frames,
-            "video_s": round(g.video_s, 3), "faces": g.faces, "persons": len(a),
-            "female": g.female, "male": g.male,
-            "female_share": round(g.female / n, 4) if n else float("nan"),
-            "age_mean": round(float(a.mean()), 2) if len(a) else float("nan"),
-            **dict(zip(AGE_BIN_LABELS, (int(h) for h in hist), strict=True)),
-        })  # fmt: skip
-    return pd.DataFrame(rows, columns=list(REPORT_COLUMNS))
+        recordings.append(_recording(item))
+    table, readout = report_recordings(recordings, "day", UTC, skipped=skipped)
+    day = table["period_start"].str.slice(0, 10)
+    files = readout.files
+    frames = files.groupby([files["camera"], files["t_ns"].map(day_of_ns)])["frames"].sum().to_dict()
+    out = table.assign(
+        day=day,
+        frames=[int(frames.get((c, d), 0)) for c, d in zip(table["camera"], day, strict=True)],
+        video_s=(table["video_h"] * 3600).round(3),
+    )[list(REPORT_COLUMNS)]
+    out.attrs["page"] = (table, readout)  # what write_report's HTML page shows
+    return out
+
+
+def day_of_ns(ns: int) -> str:
+    """The UTC day of a time in ns since the epoch."""
+    return dt.datetime.fromtimestamp(ns // NS, dt.UTC).date().isoformat()
 
 
 def write_report(report: pd.DataFrame, csv_path: Path, png_path: Path) -> None:
-    """Write the report CSV and its chart (faces by gender, age histogram) atomically."""
+    """Write the report CSV, its chart (people by gender, age histogram) and, for a report made by
+    ``build_report``, the shared ``report.html`` beside the CSV; each atomically."""
+    csv_path.parent.mkdir(parents=True, exist_ok=True)
     write_text_atomic(csv_path, report.to_csv(index=False))
     tmp_png = temp_path(png_path)
-    _plot(report, tmp_png)
-    commit_file(tmp_png, png_path)
+    try:
+        _plot(report, tmp_png)
+        commit_file(tmp_png, png_path)
+    finally:
+        tmp_png.unlink(missing_ok=True)
+    page = report.attrs.get("page")
+    if page is not None:
+        table, readout = page
+        write_page(table, readout, csv_path.with_suffix(".html"), "day", UTC, ["the batch's done files"])
 
 
 def _plot(report: pd.DataFrame, png_path: Path) -> None:

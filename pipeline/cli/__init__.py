@@ -21,7 +21,7 @@ import sys
 import threading
 from types import FrameType
 
-from facelog.cli import batch, doctor, engine, run
+from facelog.cli import batch, doctor, engine, report, run
 from facelog.cli.console import print_error
 from facelog.training import cli as training_cli
 
@@ -46,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     run.register(sub)
     batch.register(sub)
+    report.register(sub)
     training_cli.register(sub)
     engine.register(sub)
     doctor.register(sub)

@@ -12,7 +12,7 @@ import pytest
 
 from facelog.pipeline.archive import batch, discovery, report
 from facelog.pipeline.archive import state as st
-from facelog.pipeline.sinks import tracks_path
+from facelog.pipeline.sinks import HEADER, SCHEMA_VERSION, TRACKS_HEADER, TRACKS_SCHEMA_VERSION, tracks_path
 
 MiB = 1 << 20
 
@@ -264,25 +264,26 @@ def test_camera_and_day_conventions(rel: str, camera: str, day: str) -> None:
     assert (report.camera_of(rel), report.day_of(rel, mtime_ns)) == (camera, day)
 
 
-def _face_csv(path: Path, ages: list[float | None], genders: list[str | None], tracks: list[int]) -> Path:
-    pd.DataFrame(
-        {"frame_index": range(len(ages)), "track_id": tracks, "age": ages, "gender": genders}
-    ).to_csv(path, index=False)
+def _face_csv(path: Path, ages: list[float], genders: list[str], tracks: list[int]) -> Path:
+    """A frame CSV of the file schema (``sinks.HEADER``): one row per face."""
+    rows = {"frame_index": range(len(ages)), "pts_ms": [80.0 * i for i in range(len(ages))],
+            "track_id": tracks, "age": ages, "gender": genders, "schema_version": SCHEMA_VERSION}  # fmt: skip
+    pd.DataFrame(rows).reindex(columns=list(HEADER)).to_csv(path, index=False)
     return path
 
 
 def _tracks_csv(csv_path: Path, ages: list[float], genders: list[str]) -> None:
-    """The file's person log (``sinks.tracks_path``): one row per person."""
-    pd.DataFrame({"track_id": range(len(ages)), "age": ages, "gender": genders}).to_csv(
-        tracks_path(csv_path), index=False
-    )
+    """The file's person log (``sinks.tracks_path``, ``sinks.TRACKS_HEADER``): one row per person."""
+    n = len(ages)
+    rows = {"track_id": range(n), "first_pts_ms": [0.0] * n, "dwell_s": [1.5] * n, "age": ages,
+            "gender": genders, "status": ["person"] * n, "schema_version": TRACKS_SCHEMA_VERSION}  # fmt: skip
+    pd.DataFrame(rows).reindex(columns=list(TRACKS_HEADER)).to_csv(tracks_path(csv_path), index=False)
 
 
 def test_build_and_write_report(tmp_path: Path) -> None:
-    """People come from the tracks CSVs (not rows); faces from the frame CSVs."""
-    a = _face_csv(
-        tmp_path / "a.csv", [5.0, 25.0, None, 75.0], ["male", "female", None, "female"], [1, 2, -1, 2]
-    )
+    """People come from the tracks CSVs (not rows); faces from the frame CSVs; a file without a tracks
+    CSV (tracking off) is skipped and counted, not read as a file without people."""
+    a = _face_csv(tmp_path / "a.csv", [5.0, 25.0, 75.0], ["male", "female", "female"], [1, 2, 2])
     _tracks_csv(a, [6.0, 71.0], ["male", "female"])  # 3 face rows, 2 people
     b = _face_csv(tmp_path / "b.csv", [33.0, 34.0, 35.0], ["male"] * 3, [1, 1, 1])
     _tracks_csv(b, [34.0], ["male"])
@@ -300,8 +301,11 @@ def test_build_and_write_report(tmp_path: Path) -> None:
     cols = ["camera", "day", "files", "frames", "faces", "persons", "female", "male"]
     assert rep[cols].values.tolist() == [
         ["cam1", "2026-11-20", 2, 7, 6, 3, 1, 2],
-        ["cam2", "2026-11-21", 2, 2, 2, 1, 1, 0],
+        ["cam2", "2026-11-21", 1, 1, 1, 1, 1, 0],  # d.csv (no tracks CSV) is not counted ...
     ]
+    assert rep["skipped_files"].sum() == 0 and rep.attrs["page"][1].skipped == {  # ... but said
+        "no tracks CSV (tracking off: no people to count)": 1
+    }
     first = rep.iloc[0]
     assert first["female_share"] == pytest.approx(1 / 3, abs=1e-4)
     assert first["age_mean"] == pytest.approx((6 + 71 + 34) / 3, abs=0.01)
@@ -309,6 +313,7 @@ def test_build_and_write_report(tmp_path: Path) -> None:
     report.write_report(rep, tmp_path / "r.csv", tmp_path / "r.png")
     assert pd.read_csv(tmp_path / "r.csv").shape == (2, len(report.REPORT_COLUMNS))
     assert (tmp_path / "r.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (tmp_path / "r.html").read_text().count("<svg") == 2  # the shared page, one figure per camera
 
 
 def test_report_empty_and_bad_csv(tmp_path: Path) -> None:
@@ -318,8 +323,10 @@ def test_report_empty_and_bad_csv(tmp_path: Path) -> None:
     assert (tmp_path / "r.png").stat().st_size > 0
     bad = tmp_path / "bad.csv"
     bad.write_text("x,y\n1,2\n")
-    with pytest.raises(ValueError, match="expected columns age and gender"):
-        report.build_report([report.ReportInput("cam/a.mp4", 0, bad, 1, 0.1)])
+    tracks_path(bad).write_text("x,y\n1,2\n")
+    noon_ns = int(dt.datetime(2026, 11, 20, 12, tzinfo=dt.UTC).timestamp()) * 10**9
+    rep = report.build_report([report.ReportInput("cam/a.mp4", noon_ns, bad, 1, 0.1)])  # another schema
+    assert rep[["persons", "video_s", "skipped_files"]].values.tolist() == [[0, 0.0, 1]]
 
 
 def test_ray_missing_is_one_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:

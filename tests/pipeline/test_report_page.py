@@ -19,6 +19,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 from report_speed import write_live_camera
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+needs_chromium = pytest.mark.skipif(
+    CHROMIUM is None, reason="chromium not installed (apt-get install chromium, or .ci/install_browser.sh)"
+)
 FLAGS = (
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars",
@@ -43,7 +46,7 @@ def screenshot(page: Path, png: Path, profile: Path, size: tuple[int, int] = (12
     return img[:, :, ::-1]
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (apt-get install chromium; .ci/install_browser.sh)")
+@needs_chromium
 def test_report_page_shows_its_charts_in_chromium(tmp_path: Path) -> None:
     live = tmp_path / "live"
     rng = random.Random(3)
@@ -62,7 +65,7 @@ def test_report_page_shows_its_charts_in_chromium(tmp_path: Path) -> None:
     assert blue > 0.005 and orange > 0.005, (blue, orange)
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (apt-get install chromium; .ci/install_browser.sh)")
+@needs_chromium
 def test_a_blank_page_fails_the_same_check(tmp_path: Path) -> None:
     """The check above can fail: an empty report page is mostly white."""
     page = tmp_path / "blank.html"

@@ -64,9 +64,7 @@ def test_report_of_run_outputs_equals_pandas(runs: Path, tmp_path: Path) -> None
     pd.testing.assert_frame_equal(got, want[want["persons"] > 0], check_dtype=False, atol=0.011)
     faces = sum(len(pd.read_csv(runs / f"{Path(c).stem}.csv")) for c in CLIPS)
     assert res.table["faces"].sum() == faces
-    video_s = sum(
-        pd.read_json(runs / f"{Path(c).stem}.summary.json", typ="series")["video_s"] for c in CLIPS
-    )
+    video_s = sum(pd.read_json(runs / f"{Path(c).stem}.summary.json", typ="series")["video_s"] for c in CLIPS)
     assert res.table["video_h"].sum() * 3600 == pytest.approx(video_s, abs=0.01)
 
 
