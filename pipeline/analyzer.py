@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -20,6 +20,7 @@ from facelog.engines.base import Backend
 from facelog.engines.preprocess import crops_to_pixels, decode_age
 from facelog.pipeline.config import CropConfig, FusionConfig, TrackingConfig
 from facelog.pipeline.crop import YUNET_FRAMING, Framing, crop_faces
+from facelog.pipeline.identity import IdentityEmbedder
 from facelog.pipeline.persons import FaceOutputs, PersonTracks, fusion_params
 from facelog.pipeline.types import Faces, Frame, FrameResult, Gender, PersonResult, Prediction, gender_of
 
@@ -33,6 +34,9 @@ class StageTimes:
     track_s: float = 0.0
     batches: int = 0
     faces: int = 0
+    identity_embeddings: int = 0  # identity embeddings computed for the tracker (``identity``)
+    identity_s: float = 0.0  # ... and the time they took (part of track_s)
+    persons_dropped: dict[str, int] = field(default_factory=dict)  # tracks left out of persons, by why
 
 
 def model_id(backend: Backend) -> str:
@@ -83,17 +87,33 @@ class FaceAnalyzer:
         self._fusion = fusion_params(fusion if fusion is not None else FusionConfig())
         self._embedding = "embedding" if "embedding" in meta.outputs else None
         self._persons: dict[str, PersonTracks] = {}
+        self._embedder: IdentityEmbedder | None = None  # one identity model for all sources
         self._side = int(meta.input_hw[0])
 
     def reset_source(self, source_id: str) -> tuple[PersonResult, ...]:
         """End the tracks of one source (after a reconnect): their persons. Its ids keep increasing."""
         t = self._persons.get(source_id)
-        return t.reset() if t is not None else ()
+        ended = t.reset() if t is not None else ()
+        self._count_persons()
+        return ended
 
     def finish(self, source_id: str | None = None) -> tuple[PersonResult, ...]:
         """End the live tracks of one source (None: of every source) at the end of input: their persons."""
         ids = [source_id] if source_id is not None else list(self._persons)
-        return tuple(p for sid in ids if sid in self._persons for p in self._persons[sid].finish())
+        ended = tuple(p for sid in ids if sid in self._persons for p in self._persons[sid].finish())
+        self._count_persons()
+        return ended
+
+    def _count_persons(self) -> None:
+        """Copy the identity model's counts and the tracks left out of persons into ``times``."""
+        if self._embedder is not None:
+            self.times.identity_embeddings = self._embedder.calls
+            self.times.identity_s = self._embedder.seconds
+        dropped: dict[str, int] = {}
+        for t in self._persons.values():
+            for why, n in (*t.dropped.items(), ("static", t.static)):
+                dropped[why] = dropped.get(why, 0) + n
+        self.times.persons_dropped = dropped
 
     def crops(self, frame: Frame, faces: Faces) -> list[np.ndarray]:
         """The BGR chips of one frame's faces (see ``facelog.pipeline.crop``)."""
@@ -146,8 +166,10 @@ class FaceAnalyzer:
             if self.tracking is not None:
                 tracks = self._persons.get(frame.source_id)
                 if tracks is None:
+                    if self._embedder is None and self.tracking.use_identity:
+                        self._embedder = IdentityEmbedder()
                     tracks = self._persons[frame.source_id] = PersonTracks(
-                        frame.source_id, self.tracking, self._fusion
+                        frame.source_id, self.tracking, self._fusion, self._embedder
                     )
                 preds, ended = tracks.update(frame, faces, part, preds)
             k += n

@@ -1,4 +1,12 @@
-"""Appearance cues for the tracker that need the frame: the colour of the clothes below each face."""
+"""Appearance cues for the tracker that need the frame: the colour of the clothes below each face.
+
+The region below a face is a body only where it differs from that spot of the scene without the
+person: ``BackgroundModel`` keeps a running, low-resolution picture of the scene (updated where no
+face or body is), and ``body_histogram`` gives a row of zeros (unknown) for a region that looks like
+it. On a head-and-shoulders camera, at a counter, or below a face whose body is out of view, the
+colour below the face is the scene behind, the same for everyone who stands there: as a cue it would
+vouch for merging two people, so it must not count.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +17,66 @@ from facelog.pipeline.boxes import intersection_matrix
 
 BODY_OCCLUDED = 0.25  # share of a body region covered by others above which its colour is unknown
 NEARER_FACE = 1.2  # a face this many times wider is nearer the camera: its body hides ours
+BODY_MIN_CHANGE = 18.0  # mean absolute difference (0-255, over B, G, R) from the scene for a body
+BACKGROUND_PX = 160  # width of the background model (the frame is area-averaged to it)
+BACKGROUND_RATE = 0.05  # share of each new frame blended into the background where nobody is
 
 
-def body_histogram(image_bgr: np.ndarray, xyxy: np.ndarray) -> np.ndarray:
+class BackgroundModel:
+    """A running picture of one source's scene without its people, ``BACKGROUND_PX`` wide.
+
+    ``update`` blends each frame in at ``BACKGROUND_RATE`` except under the faces and body regions
+    of that frame's detections (so a person who stands still is not learnt as scene while detected);
+    the first frame is taken as it is (people in it are unknown bodies until they leave).
+    """
+
+    def __init__(self) -> None:
+        self._scene: np.ndarray | None = None
+        self._scale = 1.0
+
+    def _small(self, image_bgr: np.ndarray) -> np.ndarray:
+        h, w = image_bgr.shape[:2]
+        self._scale = min(1.0, BACKGROUND_PX / w)
+        size = (max(1, round(w * self._scale)), max(1, round(h * self._scale)))
+        return np.asarray(cv2.resize(image_bgr, size, interpolation=cv2.INTER_AREA), np.float32)
+
+    def update(self, image_bgr: np.ndarray, xyxy: np.ndarray) -> None:
+        """Blend the frame in, except under the faces ``xyxy`` (n, 4) and their body regions."""
+        small = self._small(np.asarray(image_bgr))
+        if self._scene is None or self._scene.shape != small.shape:
+            self._scene = small
+            return
+        keep = np.zeros(small.shape[:2], bool)
+        boxes = np.asarray(xyxy, np.float64).reshape(-1, 4)
+        for x1, y1, x2, y2 in np.concatenate([boxes, _body_boxes(boxes)]) * self._scale:
+            keep[max(0, int(y1)) : max(0, int(np.ceil(y2))), max(0, int(x1)) : max(0, int(np.ceil(x2)))] = (
+                True
+            )
+        blend = self._scene + BACKGROUND_RATE * (small - self._scene)
+        self._scene = np.where(keep[..., None], self._scene, blend)
+
+    def change(self, image_bgr: np.ndarray, regions: np.ndarray) -> np.ndarray:
+        """(n,) mean absolute difference (0-255) of each region (n, 4) of the frame from the scene;
+        NaN before the first ``update`` or for a region outside the frame."""
+        out = np.full(len(regions), np.nan)
+        if self._scene is None:
+            return out
+        small = self._small(np.asarray(image_bgr))
+        if small.shape != self._scene.shape:
+            return out
+        diff = np.abs(small - self._scene).mean(axis=2)
+        h, w = diff.shape
+        for i, (x1, y1, x2, y2) in enumerate(np.asarray(regions, np.float64) * self._scale):
+            top, bottom = max(0, int(y1)), min(h, int(np.ceil(y2)))
+            left, right = max(0, int(x1)), min(w, int(np.ceil(x2)))
+            if bottom > top and right > left:
+                out[i] = float(diff[top:bottom, left:right].mean())
+        return out
+
+
+def body_histogram(
+    image_bgr: np.ndarray, xyxy: np.ndarray, background: BackgroundModel | None = None
+) -> np.ndarray:
     """Colour descriptor of the body below each face: (n, 48) float32, a row of zeros if unseen.
 
     The region spans two face widths around the face centre, from 0.3 to 2 face heights below the
@@ -20,11 +85,15 @@ def body_histogram(image_bgr: np.ndarray, xyxy: np.ndarray) -> np.ndarray:
     coefficient). A region that would not show this person's clothes gives zeros, which the body gate
     ignores: under half of it inside the image (a face at the bottom edge), more than
     ``BODY_OCCLUDED`` of it covered by other faces' boxes or by the body region of a person whose face
-    is ``NEARER_FACE`` times larger (nearer the camera, so in front), or under 64 px.
+    is ``NEARER_FACE`` times larger (nearer the camera, so in front), under 64 px, or (with a
+    ``background``) differing from the scene there by less than ``BODY_MIN_CHANGE`` on average (no
+    body, the scene behind: the same for everyone standing there).
 
     Args:
         image_bgr: (H, W, 3) uint8 frame.
         xyxy: (n, 4) face boxes in its pixels.
+        background: the source's scene model (``update`` it after this call); None: every visible
+            region counts as a body.
 
     Raises:
         ValueError: wrong shapes.
@@ -37,6 +106,9 @@ def body_histogram(image_bgr: np.ndarray, xyxy: np.ndarray) -> np.ndarray:
         raise ValueError(f"xyxy must be (n, 4), got {boxes.shape}")
     body = _body_boxes(boxes)
     seen = _body_visible(body, boxes, img.shape[0], img.shape[1])
+    if background is not None and len(boxes):
+        with np.errstate(invalid="ignore"):  # NaN (no scene yet): unknown
+            seen &= background.change(img, body) >= BODY_MIN_CHANGE
     regions, owner = [], []
     for i, (bx1, by1, bx2, by2) in enumerate(body):
         top, bottom = int(max(0.0, by1)), int(min(img.shape[0], by2))

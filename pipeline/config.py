@@ -250,8 +250,17 @@ class TrackingConfig(_Section):
     match_last_box: bool = True
     reid_frames: int = Field(default=40, ge=0)  # after max_lost_frames: re-identify by face embedding
     reid_max_cosine: float = Field(default=0.15, ge=0, le=2)  # ... and after any miss: stricter gate
+    identity_max_distance: float = Field(default=0.5, ge=0, le=4)  # identity veto (face descriptor)
+    identity_jump: float = Field(default=0.1, ge=0, le=2)  # thumbnail change that questions a followed track
+    identity_check_frames: int = Field(default=50, ge=0)  # and a periodic identity check; 0: never
+    max_low_score_frames: int = Field(default=25, ge=0)  # low-score boxes continue a track this long at most
     use_embedding: bool = True  # gate on the model's embedding output (when the model has one)
     use_body: bool = True  # gate on the colour below the face (appearance.body_histogram)
+    use_identity: bool = True  # identity veto (identity.IdentityEmbedder: dlib's face descriptor)
+    min_evidence_frames: int = Field(default=3, ge=0)  # a person needs this many detections...
+    evidence_score: float = Field(default=0.6, ge=0, le=1)  # ...at or above this score (not track_only)
+    static_after_s: float = Field(default=10.0, gt=0)  # a track seen this long whose face never moved...
+    static_max_motion: float = Field(default=0.03, ge=0)  # ...(1-s means, in face sizes) is "static"
 
 
 class FusionConfig(_Section):

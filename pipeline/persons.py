@@ -8,23 +8,41 @@ track's fusion with a quality weight (face size, detector score, frontalness fro
 sharpness of the box's pixels). A prediction's ``age_smooth``/``gender_smooth`` is its track's
 fused answer so far. A track that ends (lost for ``max_lost_frames``, or a confirmed one for
 ``max_lost_frames`` + ``reid_frames``; end of input; reconnect)
-becomes a ``PersonResult``; never-confirmed tracks (born from a low-score detection and never
-matched again) are dropped.
+becomes a ``PersonResult``, with two exceptions counted in ``dropped``:
+
+* ``low_evidence``: a track with fewer than ``tracking.min_evidence_frames`` detections at or above
+  ``tracking.evidence_score`` (never-confirmed tracks among them). A face-like patch of background
+  that scores around the detector's threshold a few times, kept alive by low-score boxes, is not a
+  person (Frigate counts a track only when the median of its scores reaches 0.7).
+* ``static`` (reported with ``status="static"``, not dropped): a track seen for at least
+  ``tracking.static_after_s`` whose face never moved: the 1-second means of its box centre and size
+  (in face sizes) and of its nose's place between the eyes (landmarks) each stay within
+  ``tracking.static_max_motion``. A poster, a screen or a pattern; a person standing at a counter
+  sways and turns the head. Left out of person counts unless ``tracking.count_static``.
+
+With ``tracking.use_identity`` the tracker also gets the faces' identity embeddings
+(``identity.IdentityEmbedder``, only where a match is questioned; see ``tracker``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections import Counter
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from facelog.pipeline.appearance import body_histogram
+from facelog.pipeline.appearance import BackgroundModel, body_histogram
 from facelog.pipeline.config import FusionConfig, TrackingConfig
 from facelog.pipeline.fusion import FusionParams, PersonFusion, frontalness, quality_weight, sharpness
+from facelog.pipeline.identity import Embedder, FrameFaces, IdentityEmbedder
 from facelog.pipeline.tracker import Tracker, TrackerParams
 from facelog.pipeline.types import Faces, Frame, PersonResult, Prediction
 
-_NOT_TRACKER = {"enabled", "use_embedding", "use_body"}
+_NOT_TRACKER = {
+    "enabled", "use_embedding", "use_body", "use_identity", "min_evidence_frames", "evidence_score",
+    "static_after_s", "static_max_motion", "count_static",
+}  # fmt: skip
+_WINDOW_NS = 1_000_000_000  # static test: positions are averaged over windows of this much stream time
 
 
 def tracker_params(cfg: TrackingConfig) -> TrackerParams:
@@ -62,6 +80,10 @@ class _Person:
     last_pts_ns: int = 0
     last_wall_ns: int = 0
     confirmed: bool = False
+    evidence: int = 0  # detections at or above tracking.evidence_score (not track_only)
+    # per detection: pts_ns, centre x and y and size (px), nose offset across and along the eye axis
+    # (in eye distances; NaN without landmarks): the static test's input
+    motion: list[tuple[float, ...]] = field(default_factory=list)
 
 
 class PersonTracks:
@@ -73,11 +95,19 @@ class PersonTracks:
         fusion: fusion settings.
     """
 
-    def __init__(self, source_id: str, tracking: TrackingConfig, fusion: FusionParams) -> None:
+    def __init__(
+        self, source_id: str, tracking: TrackingConfig, fusion: FusionParams, embedder: Embedder | None = None
+    ) -> None:
         self.source_id = source_id
         self.cfg = tracking
         self.fusion = fusion
         self.tracker = Tracker(tracker_params(tracking))
+        self.embedder: Embedder | None = embedder
+        if self.embedder is None and tracking.use_identity:
+            self.embedder = IdentityEmbedder()
+        self.background = BackgroundModel() if tracking.use_body else None
+        self.dropped: Counter[str] = Counter()  # tracks not reported as persons, by reason
+        self.static = 0  # persons reported with status "static"
         self._live: dict[int, _Person] = {}
 
     def update(
@@ -101,9 +131,21 @@ class PersonTracks:
         """
         n = len(faces)
         emb = out.embedding if self.cfg.use_embedding and n else None
-        body = body_histogram(frame.image, faces.xyxy) if self.cfg.use_body and n else None
-        step = self.tracker.update(frame.index, faces.xyxy, faces.score, emb, body, faces.track_only)
+        body = (
+            body_histogram(frame.image, faces.xyxy, self.background)
+            if self.background is not None and n
+            else None
+        )
+        if self.background is not None:
+            self.background.update(frame.image, faces.xyxy)
+        ident = (
+            FrameFaces(self.embedder, frame.image, faces.xyxy, frame.index) if self.embedder and n else None
+        )
+        step = self.tracker.update(frame.index, faces.xyxy, faces.score, emb, body, faces.track_only, ident)
         ended = self._end(step.ended)
+        nose = (
+            _nose_offsets(faces.landmarks) if faces.landmarks is not None and n else np.full((n, 2), np.nan)
+        )
         logged = step.track_ids >= 0  # a track_only detection that continues no track is not logged
         quality = frame_weights(frame, faces.select(logged), self.fusion)
         weights = dict(zip(np.flatnonzero(logged).tolist(), quality, strict=True))
@@ -121,6 +163,12 @@ class PersonTracks:
             person.last_frame, person.last_pts_ns = frame.index, frame.pts_ns
             person.last_wall_ns = frame.wall_ns
             person.confirmed = person.confirmed or bool(step.confirmed[i])
+            only = faces.track_only is not None and bool(faces.track_only[i])
+            person.evidence += not only and float(faces.score[i]) >= self.cfg.evidence_score
+            x1, y1, x2, y2 = (float(v) for v in faces.xyxy[i])
+            person.motion.append(
+                (frame.pts_ns, (x1 + x2) / 2, (y1 + y2) / 2, _face_px(faces.xyxy[i]), *nose[i].tolist())
+            )
             age, gender = person.fusion.age_gender()
             result.append(
                 replace(p, face_index=len(result), track_id=tid, age_smooth=age, gender_smooth=gender)
@@ -139,9 +187,14 @@ class PersonTracks:
         out = []
         for tid in ids:
             person = self._live.pop(tid, None)
-            if person is None or not person.confirmed:
+            if person is None:
+                continue
+            if not person.confirmed or person.evidence < self.cfg.min_evidence_frames:
+                self.dropped["low_evidence"] += 1
                 continue
             est = person.fusion.estimate()
+            status = "static" if self._static(person) else "person"
+            self.static += status == "static"
             out.append(
                 PersonResult(
                     source_id=self.source_id,
@@ -159,9 +212,41 @@ class PersonTracks:
                     face_px=est.face_px,
                     first_wall_ns=person.first_wall_ns,
                     last_wall_ns=person.last_wall_ns,
+                    status=status,
                 )
             )
         return tuple(sorted(out, key=lambda p: p.track_id))
+
+    def _static(self, person: _Person) -> bool:
+        """Whether a track never moved (see the module docstring)."""
+        m = np.array(person.motion, np.float64)
+        if (m[-1, 0] - m[0, 0]) / 1e9 < self.cfg.static_after_s:
+            return False
+        size = float(np.median(m[:, 3]))
+        window = ((m[:, 0] - m[0, 0]) // _WINDOW_NS).astype(np.int64)
+        _, inverse, counts = np.unique(window, return_inverse=True, return_counts=True)
+        feats = np.column_stack([m[:, 1] / size, m[:, 2] / size, m[:, 3] / size, m[:, 4], m[:, 5]])
+        means = np.stack(
+            [np.bincount(inverse, np.nan_to_num(f), minlength=len(counts)) / counts for f in feats.T], axis=1
+        )
+        known = [j for j in range(feats.shape[1]) if np.isfinite(feats[:, j]).all()]
+        spread = np.ptp(means[:, known], axis=0)
+        return bool((spread <= self.cfg.static_max_motion).all())
+
+
+def _nose_offsets(landmarks: np.ndarray) -> np.ndarray:
+    """(n, 2): the nose tip's offset from the eyes' midpoint across and along the eye axis, in eye
+    distances (a head that turns or nods moves it; a printed face never does); NaN where unknown."""
+    lm = np.asarray(landmarks, np.float64)
+    eye = lm[:, 1] - lm[:, 0]
+    dist2 = (eye**2).sum(axis=1)
+    rel = lm[:, 2] - (lm[:, 0] + lm[:, 1]) / 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        along = (rel * eye).sum(axis=1) / dist2
+        across = (rel[:, 0] * eye[:, 1] - rel[:, 1] * eye[:, 0]) / dist2
+    out = np.stack([along, across], axis=1)
+    out[~np.isfinite(out).all(axis=1) | (dist2 < 1.0)] = np.nan
+    return out
 
 
 def frame_weights(frame: Frame, faces: Faces, params: FusionParams) -> list[float]:

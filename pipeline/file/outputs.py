@@ -129,7 +129,9 @@ class RunOutputs:
             ``summary`` with ``persons`` and ``tracks`` (the tracks CSV) filled in.
         """
         tracks = self.tracks_csv
-        summary = replace(summary, persons=self.persons, tracks=str(tracks) if tracks else None)
+        static = (summary.persons_dropped or {}).get("static", 0)  # rows, but not counted as persons
+        persons = self.persons - static if self.persons is not None else None
+        summary = replace(summary, persons=persons, tracks=str(tracks) if tracks else None)
         done: list[Path] = []
         try:
             if self.video is not None:

@@ -46,7 +46,10 @@ class RunSummary:
     timings: dict[str, float]
     finished_utc: str
     extra: dict[str, Any] = field(default_factory=dict)
-    persons: int | None = None  # rows of the tracks CSV (confirmed person tracks); None: tracking off
+    persons: int | None = None  # tracks CSV rows with status "person"; None: tracking off
+    # tracks left out of ``persons``, by why: "low_evidence" (no row: too few high-score detections),
+    # "static" (a row with status "static": a face that never moved); None: tracking off
+    persons_dropped: dict[str, int] | None = None
     warnings: list[str] = field(default_factory=list)  # damage that still decoded (``VideoSource.warnings``)
     tracks: str | None = None  # the tracks CSV (``sinks.tracks_path``); None: tracking off
 
@@ -118,10 +121,13 @@ def build_summary(
             "crop_s": round(times.crop_s, 3),
             "infer_s": round(times.infer_s, 3),
             "track_s": round(times.track_s, 3),
+            "identity_embeddings": times.identity_embeddings,  # computed only where they decide a match
+            "identity_s": round(times.identity_s, 3),
             "write_s": round(counts.write_s, 3),
             "batches": times.batches,
         },
         finished_utc=datetime.now(UTC).isoformat(timespec="seconds"),
         extra={"pts": "derived from index / fps (stream had none)"} if src.pts_derived else {},
         warnings=list(src.warnings),
+        persons_dropped=dict(times.persons_dropped) if session.cfg.tracking.enabled else None,
     )  # fmt: skip

@@ -63,11 +63,12 @@ class ColourBackend:
 
 
 def _scene(k: int) -> tuple[np.ndarray, list[tuple[int, int, tuple[int, int, int]]]]:
-    """Frame k of 30: A (red) walks right; B (blue) stands at x=220 in frames 0-7; C (yellow) stands
+    """Frame k of 30: A (red) walks right; B (blue) stands at x=220 in frames 1-7 (after the first
+    frame, so the scene behind B's shirt is known: ``appearance.BackgroundModel``); C (yellow) stands
     at the same spot from frame 10 (a replacement)."""
     img = np.full((H, W, 3), 128, np.uint8)
     people = [(20 + 5 * k, 40, RED)]
-    if k <= 7:
+    if 1 <= k <= 7:
         people.append((220, 40, BLUE))
     if k >= 10:
         people.append((220, 40, YELLOW))
@@ -108,7 +109,7 @@ def test_people_get_one_id_each_and_one_fused_answer() -> None:
     ended = [p for r in results for p in r.ended]
     persons = {p.track_id: p for p in (*ended, *rest)}
     ids = {r.frame_index: [p.track_id for p in r.predictions] for r in results}
-    a, b, c = ids[0][0], ids[0][1], ids[12][1]
+    a, b, c = ids[0][0], ids[1][1], ids[12][1]
     assert {ids[k][0] for k in range(30)} == {a}  # the walker keeps one id
     assert c not in (a, b)  # a different person at the vacated spot: a new id
     assert sorted(persons) == sorted([a, b, c])  # the false positive is dropped
@@ -125,9 +126,9 @@ def test_people_get_one_id_each_and_one_fused_answer() -> None:
 
 def test_without_embedding_or_body_the_replacement_continues_the_old_track() -> None:
     """The appearance gates are what keep people apart (the switches work)."""
-    results, _ = _run(_analyzer(use_embedding=False, use_body=False))
+    results, _ = _run(_analyzer(use_embedding=False, use_body=False, use_identity=False))
     ids = {r.frame_index: [p.track_id for p in r.predictions] for r in results}
-    assert ids[12][1] == ids[0][1]
+    assert ids[12][1] == ids[1][1]
 
 
 def test_tracking_off_gives_no_ids_and_no_persons() -> None:
@@ -163,7 +164,7 @@ def test_track_only_boxes_continue_a_track_or_are_not_logged(tracking: bool) -> 
 
 def test_reset_source_ends_the_tracks_and_allows_restarted_indices() -> None:
     an = _analyzer()
-    for k in range(3):
+    for k in range(4):  # B (from frame 1) has its 3 detections: enough evidence for a person
         img, people = _scene(k)
         an.analyze([(Frame("cam", k, 0, img), _faces(people))])
     ended = an.reset_source("cam")
@@ -242,7 +243,8 @@ def test_tracks_csv_matches_the_frame_csv(scene_video: Path, session: Any, tmp_p
             int(mine[-1]["frame_index"]),
         )
         assert float(p["first_pts_ms"]) == float(mine[0]["pts_ms"])
-        assert float(p["dwell_s"]) == pytest.approx((float(p["last_pts_ms"]) - float(p["first_pts_ms"])) / 1000)
+        span_s = (float(p["last_pts_ms"]) - float(p["first_pts_ms"])) / 1000
+        assert float(p["dwell_s"]) == pytest.approx(span_s)
         assert p["status"] == "person"
         assert p["model"] == "tiny-test-model@0.0.1" and p["schema_version"] == "2"
     assert next(p for p in persons if p["first_frame"] == "10")["last_frame"] == "29"

@@ -30,8 +30,9 @@ def _landmarks(box: np.ndarray, turn: float) -> np.ndarray:
     w, h = x2 - x1, y2 - y1
     cx = (x1 + x2) / 2
     nose_dx = 0.18 * w * turn
-    pts = [(cx - 0.2 * w, y1 + 0.4 * h), (cx + 0.2 * w, y1 + 0.4 * h), (cx + nose_dx, y1 + 0.58 * h),
-           (cx - 0.15 * w + nose_dx / 2, y1 + 0.75 * h), (cx + 0.15 * w + nose_dx / 2, y1 + 0.75 * h)]  # fmt: skip
+    eyes = [(cx - 0.2 * w, y1 + 0.4 * h), (cx + 0.2 * w, y1 + 0.4 * h)]
+    mouth = [(cx - 0.15 * w + nose_dx / 2, y1 + 0.75 * h), (cx + 0.15 * w + nose_dx / 2, y1 + 0.75 * h)]
+    pts = [*eyes, (cx + nose_dx, y1 + 0.58 * h), *mouth]
     return np.array(pts, np.float32)
 
 
@@ -47,8 +48,7 @@ def _feed(
     age[:, 30] = 1.0
     out = FaceOutputs(age, np.full(n, 0.2, np.float32))
     preds = tuple(
-        Prediction(i, tuple(float(v) for v in xyxy[i]), scores[i], 30.0, "male", 0.8)  # type: ignore[arg-type]
-        for i in range(n)
+        Prediction(i, tuple(float(v) for v in xyxy[i]), scores[i], 30.0, "male", 0.8) for i in range(n)
     )
     frame = Frame("cam", k, k * STEP_NS, np.full((H, W, 3), 100, np.uint8))
     return tracks.update(frame, faces, out, preds)
@@ -85,7 +85,9 @@ def test_a_low_score_patch_never_becomes_a_person() -> None:
 
 def test_a_real_face_at_a_good_score_is_a_person() -> None:
     t = _tracks()
-    persons = _run(t, 30, lambda k: ([np.array([20 + 4 * k, 100, 60 + 4 * k, 150], np.float32)], [0.9], [False]))
+    persons = _run(
+        t, 30, lambda k: ([np.array([20 + 4 * k, 100, 60 + 4 * k, 150], np.float32)], [0.9], [False])
+    )
     assert [p.status for p in persons] == ["person"] and not t.dropped
 
 
@@ -101,7 +103,11 @@ def test_a_still_face_becomes_static_a_still_person_who_turns_the_head_does_not(
     persons = _run(clerk, frames, lambda k: ([box + jitter()], [0.9], [False], [0.6 * np.sin(k / 20)]))
     assert [p.status for p in persons] == ["person"] and clerk.static == 0
     swaying = _tracks()  # a person who stands still but sways a little (5% of the face width)
-    persons = _run(swaying, frames, lambda k: ([box + jitter() + 3 * np.sin(k / 15) * np.array([1, 0, 1, 0])], [0.9], [False]))
+    persons = _run(
+        swaying,
+        frames,
+        lambda k: ([box + jitter() + 3 * np.sin(k / 15) * np.array([1, 0, 1, 0])], [0.9], [False]),
+    )
     assert [p.status for p in persons] == ["person"]
 
 

@@ -58,14 +58,16 @@ def _boxes(people: list[tuple[int, float, float]], side: int = 40) -> np.ndarray
                     np.float32).reshape(-1, 4)  # fmt: skip
 
 
-def _step(t: Tracker, k: int, people: list[tuple[int, float, float]], emb: object, body: bool = False) -> list[int]:
+def _step(
+    t: Tracker, k: int, people: list[tuple[int, float, float]], emb: PatternEmbedder, body: bool = False
+) -> list[int]:
     img = _frame(people, body=body)
     xyxy = _boxes(people)
     n = len(xyxy)
     from facelog.pipeline.appearance import body_histogram
 
     hist = body_histogram(img, xyxy) if body and n else None
-    ident = FrameFaces(emb, img, xyxy, k) if n else None  # type: ignore[arg-type]
+    ident = FrameFaces(emb, img, xyxy, k) if n else None
     return t.update(k, xyxy, np.full(n, 0.9, np.float32), None, hist, None, ident).track_ids.tolist()
 
 
@@ -88,7 +90,13 @@ def test_replacement_with_the_same_body_colour_gets_a_new_id() -> None:
         img, xyxy = _frame(people, body=True), _boxes(people)
         from facelog.pipeline.appearance import body_histogram
 
-        ids.append(int(without.update(k, xyxy, np.array([0.9], np.float32), None, body_histogram(img, xyxy)).track_ids[0]))
+        ids.append(
+            int(
+                without.update(
+                    k, xyxy, np.array([0.9], np.float32), None, body_histogram(img, xyxy)
+                ).track_ids[0]
+            )
+        )
     assert ids == [0] * 16
 
 
@@ -152,6 +160,8 @@ def test_real_faces_instant_replacement_gets_a_new_id(shared: Path, side: int) -
         chip = cv2.resize(a if k < 8 else b, (round(side / 0.875),) * 2, interpolation=cv2.INTER_AREA)
         x0, y0 = round(150 - 0.053 * chip.shape[0]), round(60 + 0.10 * chip.shape[0])
         img[y0 : y0 + chip.shape[0], x0 : x0 + chip.shape[1]] = chip
-        ids += t.update(k, box, np.array([0.9], np.float32), identity=FrameFaces(emb, img, box, k)).track_ids.tolist()
+        ids += t.update(
+            k, box, np.array([0.9], np.float32), identity=FrameFaces(emb, img, box, k)
+        ).track_ids.tolist()
     assert ids == [0] * 8 + [1] * 8
     assert emb.calls <= 4
