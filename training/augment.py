@@ -8,6 +8,11 @@ shift reproduces the validation framing (the whole face chip resized to the inpu
 ``degrade_batch`` (``augment.degrade``) makes a share of the faces look like CCTV crops: gamma,
 Gaussian or motion blur, shrinking to 16-64 px, sensor noise and JPEG at the small size, then
 bilinear enlargement back to the input size (what the pipeline does with a small detector crop).
+
+What real cameras add (issue 21; ``training/camera.py``, ``training/h264.py``): a share of the images
+swapped for their real H.264 copy (``codec``), occluders drawn on the aligned chip (``occlude``),
+in-plane roll with the larger, off-centre crop box that comes with it (``roll``), and colour casts
+and low light after the colour jitter (``light``). All are off unless a recipe sets them.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from facelog.training.camera import light_batch, occlude_batch, roll_batch, roll_crop
 from facelog.training.config import AugmentConfig, DegradeConfig
 
 _FILL = 127.0  # grey for zoomed-out borders
@@ -24,13 +30,29 @@ def _uniform(shape: tf.TensorShape | list[int] | tf.Tensor, lo: float, hi: float
     return tf.random.uniform(shape, lo, hi, dtype=tf.float32)
 
 
-def augment_batch(images: tf.Tensor, cfg: AugmentConfig, image_size: int) -> tf.Tensor:
-    """(B, S, S, 3) uint8 -> (B, image_size, image_size, 3) float32 in 0..255, augmented."""
+def augment_batch(
+    images: tf.Tensor, cfg: AugmentConfig, image_size: int, codec_images: tf.Tensor | None = None
+) -> tf.Tensor:
+    """(B, S, S, 3) uint8 -> (B, image_size, image_size, 3) float32 in 0..255, augmented.
+
+    ``codec_images``: the same faces after H.264 (``h264.Pool.images``), swapped in with
+    ``cfg.codec.prob``; those skip ``degrade``.
+    """
     x = tf.cast(images, tf.float32)
     b = tf.shape(x)[0]
+    coded = tf.zeros([b], tf.bool)
+    if codec_images is not None and cfg.codec.prob:
+        coded = _uniform([b], 0, 1) < cfg.codec.prob
+        x = tf.where(coded[:, None, None, None], tf.cast(codec_images, tf.float32), x)
+    if cfg.occlude.prob:
+        x = occlude_batch(x, cfg.occlude)
     s = _uniform([b], cfg.scale[0], cfg.scale[1])
     cy = 0.5 + _uniform([b], -cfg.shift, cfg.shift)
     cx = 0.5 + _uniform([b], -cfg.shift, cfg.shift)
+    if cfg.roll.prob:
+        x, angle = roll_batch(x, cfg.roll)
+        grow, dx, dy = roll_crop(angle, cfg.roll)
+        s, cx, cy = s * grow, cx + dx, cy + dy
     boxes = tf.stack([cy - s / 2, cx - s / 2, cy + s / 2, cx + s / 2], axis=1)
     x = tf.image.crop_and_resize(x, boxes, tf.range(b), [image_size, image_size], extrapolation_value=_FILL)
     if cfg.flip:
@@ -45,8 +67,10 @@ def augment_batch(images: tf.Tensor, cfg: AugmentConfig, image_size: int) -> tf.
         gray = tf.reduce_mean(x, axis=3, keepdims=True)
         x = (x - gray) * _uniform([b, 1, 1, 1], 1 - cfg.saturation, 1 + cfg.saturation) + gray
     x = tf.clip_by_value(x, 0.0, 255.0)
+    if cfg.light.cast_prob or cfg.light.dark_prob:
+        x = light_batch(x, cfg.light)
     if cfg.degrade.prob:
-        x = degrade_batch(x, cfg.degrade, image_size)
+        x = degrade_batch(x, cfg.degrade, image_size, skip=coded)
     if cfg.erase_prob:
         x = _random_erase(x, cfg, image_size)
     return x
@@ -93,10 +117,17 @@ def _pick(on: tf.Tensor, p: float) -> tf.Tensor:
     return on & (_uniform(tf.shape(on), 0, 1) < p)
 
 
-def degrade_batch(x: tf.Tensor, cfg: DegradeConfig, image_size: int) -> tf.Tensor:
-    """(B, S, S, 3) float32 0..255 -> same shape, a random share degraded like CCTV face crops."""
+def degrade_batch(
+    x: tf.Tensor, cfg: DegradeConfig, image_size: int, skip: tf.Tensor | None = None
+) -> tf.Tensor:
+    """(B, S, S, 3) float32 0..255 -> same shape, a random share degraded like CCTV face crops.
+
+    ``skip``: (B,) bool, images left alone (already through a real codec).
+    """
     b = tf.shape(x)[0]
     on = _uniform([b], 0, 1) < cfg.prob
+    if skip is not None:
+        on = on & ~skip
     gamma = tf.where(
         _pick(on, cfg.gamma_prob), tf.exp(_uniform([b], np.log(cfg.gamma[0]), np.log(cfg.gamma[1]))), 1.0
     )
@@ -156,13 +187,28 @@ def train_dataset(
     mean: float,
     std: float,
     seed: int,
+    codec_images: np.ndarray | None = None,
 ) -> tf.data.Dataset:
-    """Endless shuffled, augmented batches (use with ``steps_per_epoch``)."""
-    ds = tf.data.Dataset.from_tensor_slices((images, labels))
+    """Endless shuffled, augmented batches (use with ``steps_per_epoch``).
+
+    ``codec_images``: (n, S, S, 3) uint8 H.264 copies of ``images`` (same order), or None.
+    """
+    if codec_images is None:
+        ds = tf.data.Dataset.from_tensor_slices((images, labels))
+    else:
+        if codec_images.shape != images.shape:
+            raise ValueError(f"codec_images must match images {images.shape}, got {codec_images.shape}")
+        ds = tf.data.Dataset.from_tensor_slices(((images, codec_images), labels))
     ds = ds.shuffle(len(images), seed=seed, reshuffle_each_iteration=True).repeat()
     ds = ds.batch(batch_size, drop_remainder=True)
-    ds = ds.map(
-        lambda x, y: (normalise(augment_batch(x, cfg, image_size), mean, std), y),
-        num_parallel_calls=tf.data.AUTOTUNE,
-    )
+    if codec_images is None:
+        ds = ds.map(
+            lambda x, y: (normalise(augment_batch(x, cfg, image_size), mean, std), y),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
+    else:
+        ds = ds.map(
+            lambda xc, y: (normalise(augment_batch(xc[0], cfg, image_size, xc[1]), mean, std), y),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
     return ds.prefetch(tf.data.AUTOTUNE)

@@ -78,6 +78,92 @@ class DegradeConfig(_Strict):
         return self
 
 
+class RollConfig(_Strict):
+    """In-plane head roll the eye alignment did not undo, and the crop error that comes with it.
+
+    With ``prob`` an image is rotated by an angle uniform in +-``max_deg`` (about a centre jittered by
+    ``center_jitter`` of the side; borders repeat, as the pipeline's crop does); its crop box then
+    grows by up to ``crop_error`` x |sin(angle)| and shifts by up to half that (a rolled face's box
+    is larger and off-centre, and its landmarks are less sure).
+    """
+
+    prob: float = Field(default=0.0, ge=0.0, le=1.0)  # 0 = off
+    max_deg: float = Field(default=45.0, ge=0.0, le=90.0)
+    center_jitter: float = Field(default=0.05, ge=0.0, le=0.3)
+    crop_error: float = Field(default=0.3, ge=0.0, le=1.0)
+
+
+class OccludeConfig(_Strict):
+    """Partial occlusion drawn on the aligned face (eyes near (0.49, 0.29) of the chip, UTKFace framing).
+
+    With ``prob`` an image gets one occluder, chosen by the weights: glasses (rims, sometimes dark
+    lenses), a mask over mouth and nose, a hand-like blob in the face's own skin tone, or hair over
+    the forehead and one side.
+    """
+
+    prob: float = Field(default=0.0, ge=0.0, le=1.0)  # 0 = off
+    glasses: float = Field(default=0.4, ge=0.0)
+    mask: float = Field(default=0.2, ge=0.0)
+    hand: float = Field(default=0.2, ge=0.0)
+    hair: float = Field(default=0.2, ge=0.0)
+
+    @model_validator(mode="after")
+    def _check(self) -> OccludeConfig:
+        if self.prob and self.glasses + self.mask + self.hand + self.hair <= 0:
+            raise ValueError("occlude: at least one of glasses, mask, hand, hair must have a weight > 0")
+        return self
+
+
+class LightConfig(_Strict):
+    """Colour casts (white balance) and low light with the camera's gain (noise, banding).
+
+    Cast: each channel times a gain in ``cast`` (e.g. (0.75, 1.25)). Low light: the scene is dimmed
+    by a factor in ``dim``, quantised to 8 bits there, given shot noise (``shot`` x sqrt(level)) and
+    read noise (``read_std`` grey levels), then brought back up by the camera's gain.
+    """
+
+    cast_prob: float = Field(default=0.0, ge=0.0, le=1.0)  # 0 = off
+    cast: tuple[float, float] = (0.75, 1.25)
+    dark_prob: float = Field(default=0.0, ge=0.0, le=1.0)  # 0 = off
+    dim: tuple[float, float] = (0.1, 0.5)
+    shot: tuple[float, float] = (0.2, 1.0)
+    read_std: tuple[float, float] = (0.5, 2.0)
+
+    @model_validator(mode="after")
+    def _check(self) -> LightConfig:
+        if not 0 < self.cast[0] <= self.cast[1]:
+            raise ValueError(f"cast must be 0 < lo <= hi, got {self.cast}")
+        if not 0 < self.dim[0] <= self.dim[1] <= 1:
+            raise ValueError(f"dim must be 0 < lo <= hi <= 1, got {self.dim}")
+        return self
+
+
+class CodecConfig(_Strict):
+    """Real H.264 artefacts (``training/h264.py``): a pool of one H.264 copy per training face.
+
+    Made once (system ``ffmpeg`` with libx264) and cached in ``cache`` (outside the repository): each
+    face shrunk to a side in ``size_px``, tiled with others into short clips, encoded at a constant
+    quantiser in ``qp`` (26 ~ a good camera, 44 ~ a starved stream), P-frames taking small motion,
+    decoded and blown back up. With ``prob`` a training image is replaced by its copy; such images
+    skip ``degrade``'s shrinking and JPEG (they already went through a codec at a small size).
+    """
+
+    prob: float = Field(default=0.0, ge=0.0, le=1.0)  # 0 = off
+    size_px: tuple[int, int] = (12, 64)
+    qp: tuple[int, int] = (26, 44)
+    frames: int = Field(default=4, ge=1, le=16)  # clip length; the last (a P-frame) is kept
+    cache: Path | None = None
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _check(self) -> CodecConfig:
+        if not 8 <= self.size_px[0] <= self.size_px[1]:
+            raise ValueError(f"size_px must be 8 <= lo <= hi, got {self.size_px}")
+        if not 0 <= self.qp[0] <= self.qp[1] <= 51:
+            raise ValueError(f"qp must be 0 <= lo <= hi <= 51 (H.264), got {self.qp}")
+        return self
+
+
 class AugmentConfig(_Strict):
     """Augmentation applied on the fly to training batches (never to validation)."""
 
@@ -90,6 +176,10 @@ class AugmentConfig(_Strict):
     erase_prob: float = 0.4  # random erasing (cutout) probability per image
     erase_area: tuple[float, float] = (0.05, 0.25)
     degrade: DegradeConfig = DegradeConfig()
+    roll: RollConfig = RollConfig()
+    occlude: OccludeConfig = OccludeConfig()
+    light: LightConfig = LightConfig()
+    codec: CodecConfig = CodecConfig()
 
 
 class ModelConfig(_Strict):
@@ -103,6 +193,8 @@ class ModelConfig(_Strict):
     dropout: float = Field(default=0.2, ge=0.0, lt=1.0)
     backbone_weights: Path | None = None  # trunk weights (.weights.h5) saved by a previous run
     freeze_stages: int = Field(default=0, ge=0)  # with backbone_weights: freeze stem + this many stages
+    # whole-model weights (.weights.h5) to start from, e.g. from an ONNX file by training/onnx_init.py
+    init_weights: Path | None = None
 
     @model_validator(mode="after")
     def _check(self) -> ModelConfig:
@@ -160,7 +252,9 @@ class OptimConfig(_Strict):
     monitor: str = "val_loss"  # a logged validation metric (TrainRecipe.metric_names); see higher_is_better
     max_minutes: float | None = Field(default=None, gt=0.0)  # stop cleanly after this wall time
     seed: int = 0
-    mixed_precision: bool = True  # bf16 compute, float32 weights and outputs
+    # bf16 compute, float32 weights and outputs. auto: bf16 on a GPU or a CPU with native bf16
+    # (AVX-512 BF16, AMX), float32 elsewhere: on an AVX2 CPU bf16 trained 10x slower than float32.
+    mixed_precision: bool | Literal["auto"] = "auto"
     # exponential moving average of all weights (BN statistics included), updated every
     # ema_every steps; 0 = off. Written to ema.weights.h5 each epoch with its validation numbers.
     ema_decay: float = Field(default=0.0, ge=0.0, lt=1.0)

@@ -90,7 +90,7 @@ def export_onnx(
         raise FileNotFoundError(f"weights not found: {weights}")
     size = recipe.data.image_size
     # float32 twin of the (possibly bf16-trained) model; weights are stored as float32 either way
-    cfg = recipe.model.model_copy(update={"backbone_weights": None})
+    cfg = recipe.model.model_copy(update={"backbone_weights": None, "init_weights": None})
     model = build_model(cfg, recipe.heads, size, embedding=True)
     model.load_weights(weights)
     heads = [h.name for h in recipe.heads]

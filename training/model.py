@@ -75,6 +75,11 @@ def build_model(
     if embedding:
         outputs[EMBEDDING] = layers.UnitNormalization(axis=-1, dtype="float32", name=EMBEDDING)(feat)
     model = keras.Model(inp, outputs, name="facelog")
+    if cfg.init_weights is not None:
+        if not cfg.init_weights.is_file():
+            raise FileNotFoundError(f"init weights not found: {cfg.init_weights}")
+        model.load_weights(str(cfg.init_weights))
+        log.info("started from %s", cfg.init_weights)
     if cfg.backbone_weights is not None:
         load_backbone(model, cfg)
     return model
