@@ -18,10 +18,10 @@ Each copy is decoded twice: by the ``ffmpeg`` binary (``ffmpeg -v error -i F -f 
 frame, md5 of all decoded pixels), in worker processes of 25 files (a decoder crash costs one chunk,
 and is counted). Outcomes: ``error`` (the reader refused the file with one line: no video,
 truncated...), ``warned`` (decoded to the end, ``warnings`` not empty: the run summary lists them),
-``clean`` (decoded, no warning). A copy whose decoded frames equal the original's (appended garbage,
-bytes of the index nothing reads) is harmless and must not warn. Reported: of the copies that decode
-to other frames than the original, the share with a warning (target >= 90%), the same among those
-FFmpeg flags, and warnings on harmless copies (target 0).
+``clean`` (decoded, no warning). A copy whose decoded frames equal the original's and that FFmpeg does
+not flag (appended garbage, bytes of the index nothing reads) is harmless and must not warn; every
+other copy that decodes is damaged. Reported: of the damaged copies that decode, the share with a
+warning (target >= 90%), the same among those FFmpeg flags, and warnings on harmless copies (target 0).
 """
 
 from __future__ import annotations
@@ -209,13 +209,14 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
         c["files"] += 1
         c[r["outcome"]] += 1
         c["ffmpeg_flags"] += r["ffmpeg_flags"]
-        decoded = r["outcome"] in ("warned", "clean")
-        c["decoded_flagged"] += decoded and r["ffmpeg_flags"]
-        c["decoded_flagged_warned"] += decoded and r["ffmpeg_flags"] and r["outcome"] == "warned"
-    # damage that decodes to other frames than the original's (appended garbage and bytes nothing reads
-    # leave the frames as they were: nothing to report there)
-    damaged = [r for r in rows if r["outcome"] in ("warned", "clean") and not r["same_frames"]]
-    harmless = [r for r in rows if r["outcome"] in ("warned", "clean") and r["same_frames"]]
+        ok = r["outcome"] in ("warned", "clean")
+        c["decoded_flagged"] += ok and r["ffmpeg_flags"]
+        c["decoded_flagged_warned"] += ok and r["ffmpeg_flags"] and r["outcome"] == "warned"
+    # harmless: the original's frames and FFmpeg says nothing (appended garbage, bytes nothing reads);
+    # damaged: other frames, or FFmpeg reports errors (a broken header it parsed around)
+    decoded = [r for r in rows if r["outcome"] in ("warned", "clean")]
+    harmless = [r for r in decoded if r["same_frames"] and not r["ffmpeg_flags"]]
+    damaged = [r for r in decoded if not (r["same_frames"] and not r["ffmpeg_flags"])]
     flagged = [r for r in damaged if r["ffmpeg_flags"]]
     appended = [r for r in rows if r["kind"] == "append"]
 
@@ -244,7 +245,8 @@ def print_report(rep: dict[str, Any]) -> None:
     for k, c in rep["by_kind"].items():
         print(f"{k:<9} {c.get('files', 0):>5} {c.get('error', 0):>5} {c.get('warned', 0):>6} "
               f"{c.get('clean', 0):>5} {c.get('crash', 0):>5} {c.get('ffmpeg_flags', 0):>12}")  # fmt: skip
-    print(f"damaged copies that decode to other frames than the original: {rep['damaged_decoded']}; with a "
+    print(f"damaged copies that decode (other frames than the original's, or FFmpeg flags them): "
+          f"{rep['damaged_decoded']}; with a "
           f"warning: {rep['damaged_decoded_warned']}; "
           f"FFmpeg flags {rep['damaged_decoded_ffmpeg_flags']} of them, and of those facelog warns on "
           f"{rep['ffmpeg_flagged_warned']}")  # fmt: skip

@@ -19,13 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from facelog.engines.fileio import write_text_atomic
-from facelog.pipeline.live.monitoring import FpsMeter, Metrics, MetricsServer
+from facelog.pipeline.live.monitoring import FpsMeter, Metrics, MetricsServer, RateCheck
 from facelog.pipeline.live.redact import redact_text, redact_url, url_secrets
 from facelog.pipeline.live.rotating_sink import RotatingCsvSink, RotatingTracksSink
-from facelog.pipeline.live.source import RtspSource, SourceOptions, ensure_ffmpeg_options
+from facelog.pipeline.live.source import RtspSource, Sampler, SourceOptions, ensure_ffmpeg_options
 from facelog.pipeline.types import Faces, Frame, FrameResult, PersonResult
 
 log = logging.getLogger(__name__)
@@ -33,6 +31,11 @@ log = logging.getLogger(__name__)
 SUMMARY_NAME = "rtsp_summary.json"
 # A batch that fails is skipped (its frames have no rows); this many failures in a row stop the run.
 MAX_ANALYZE_FAILURES = 10
+# Keeping up: every RATE_WINDOW_S the loop compares, per camera, the frames it analysed with the frames
+# sampling kept for it; a camera whose reader dropped more than BEHIND_SHARE of them falls behind.
+RATE_WINDOW_S = 10.0
+BEHIND_SHARE = 0.1
+BEHIND_REPEAT_S = 60.0  # the warning is repeated this often while some camera stays behind
 
 
 class MetricsPortError(RuntimeError):
@@ -59,23 +62,26 @@ class LiveInference:
     """What the loop needs from the run's inference session (built by ``rtsp.live_inference``).
 
     Attributes:
-        detect: image (H, W, 3) uint8 BGR -> faces.
+        detect: a frame of one camera -> its faces (per-camera state: detection around the faces of
+            that camera's frames before; frames of a camera come in index order).
         analyze: one call for the frames of all cameras -> one FrameResult per frame, same order.
         model: the CSV's ``model`` column (``name@version``).
         decimals: rounding of boxes, scores and ages in the CSV.
-        reset_source: end per-camera tracks after a reconnect (called with the camera name): the
-            persons they were.
+        reset_source: end per-camera tracks (and forget the camera's known faces) after a reconnect
+            (called with the camera name): the persons they were.
         finish: end every camera's tracks at the end of the run: the persons they were.
         close: release the backend.
+        describe: a camera's detector summary for ``rtsp_summary.json`` (key/region frames).
     """
 
-    detect: Callable[[np.ndarray], Faces]
+    detect: Callable[[Frame], Faces]
     analyze: Callable[[Sequence[tuple[Frame, Faces]]], list[FrameResult]]
     model: str
     decimals: int = 2
     reset_source: Callable[[str], tuple[PersonResult, ...]] = lambda name: ()
     finish: Callable[[], tuple[PersonResult, ...]] = lambda: ()
     close: Callable[[], None] = lambda: None
+    describe: Callable[[str], dict[str, Any]] = lambda name: {}
 
 
 @dataclass(frozen=True)
@@ -91,6 +97,7 @@ class RunOptions:
     stall_after_s: float = 30.0  # /healthz answers 503 when the loop has not ticked for this long
     stride: int = 1  # analyse every stride-th frame read from a camera (sampling.stride)
     target_fps: float | None = None  # or about this many frames per second per camera (sampling.target_fps)
+    rate_window_s: float = RATE_WINDOW_S  # how often each camera's analysed rate is checked
 
 
 class CameraLoop:
@@ -117,13 +124,19 @@ class CameraLoop:
         self.stop_event = stop_event or threading.Event()
         self._notify = threading.Event()
         self._fps = FpsMeter()
-        self._next_due_ns: dict[str, int] = {}  # target_fps: wall time of each camera's next slot
+        self._rates = RateCheck(
+            options.target_fps, options.stride, options.rate_window_s, BEHIND_SHARE, BEHIND_REPEAT_S
+        )
         self._heartbeat = time.monotonic()
         self._connections: dict[str, int] = {}
         self._analyze_failures = 0
         self.sources = [
-            RtspSource(c.name, c.url, options.source, self.metrics, self._notify) for c in cameras
-        ]
+            RtspSource(
+                c.name, c.url, options.source, self.metrics, self._notify,
+                Sampler(options.stride, options.target_fps),
+            )
+            for c in cameras
+        ]  # fmt: skip
         self.sinks = {
             c.name: RotatingCsvSink(
                 self.out_dir, c.name, inference.model, inference.decimals, options.rotate_s, options.flush_s
@@ -179,11 +192,11 @@ class CameraLoop:
                 self._heartbeat = now
                 frames = [f for s in self.sources if (f := s.slot.take()) is not None]
                 self.metrics.queue_depth.set(len(frames))
-                frames = [f for f in frames if self._sampled(f)]
                 for src in self.sources:
                     src.check_stall(now)
                 if frames:
                     self._process(frames)
+                self._rates.check(now, self.sources, self.metrics)
                 for sink in (*self.sinks.values(), *self.track_sinks.values()):
                     sink.tick(now)
                 if all(s.state == "failed" for s in self.sources):
@@ -197,29 +210,12 @@ class CameraLoop:
             self._shutdown()
         return code
 
-    def _sampled(self, frame: Frame) -> bool:
-        """Apply ``stride``/``target_fps`` per camera; frames left out are counted as skipped."""
-        o, cam = self.options, frame.source_id
-        keep = frame.index % o.stride == 0
-        if keep and o.target_fps is not None:
-            # Slots every 1/target_fps s; the next slot counts from the last one (no drift to a lower
-            # rate), or from this frame after a gap (an outage) or a clock step back.
-            step = int(1e9 / o.target_fps)
-            due = self._next_due_ns.get(cam)
-            keep = due is None or frame.wall_ns >= due or frame.wall_ns < due - 2 * step
-            if keep:
-                nxt = frame.wall_ns + step if due is None or abs(frame.wall_ns - due) > step else due + step
-                self._next_due_ns[cam] = nxt
-        if not keep:
-            self.metrics.frames_skipped.labels(cam).inc()
-        return keep
-
     def _process(self, frames: list[Frame]) -> None:
         items: list[tuple[Frame, Faces]] = []
         for frame in frames:
             self._maybe_reset(frame.source_id)
             try:
-                items.append((frame, self.inference.detect(frame.image)))
+                items.append((frame, self.inference.detect(frame)))
             except Exception as exc:  # one odd frame must not stop the other cameras
                 log.error(
                     "event=detect_failed camera=%s frame=%d error=%r", frame.source_id, frame.index, exc
@@ -250,6 +246,10 @@ class CameraLoop:
         done_ns = time.time_ns()
         for result in results:
             cam = result.source_id
+            log.debug(
+                "event=frame_analysed camera=%s frame=%d faces=%d", cam, result.frame_index,
+                len(result.predictions),
+            )  # fmt: skip
             rows = self.sinks[cam].write(result)
             self.track_sinks[cam].write_persons(result.ended)
             self.metrics.frames_processed.labels(cam).inc()
@@ -257,6 +257,7 @@ class CameraLoop:
             self.metrics.rows.labels(cam).inc(rows)
             self.metrics.latency.labels(cam).observe(max(0.0, (done_ns - result.wall_ns) / 1e9))
             self.metrics.fps.labels(cam).set(self._fps.tick(cam))
+            self._rates.analysed(cam, time.monotonic())
 
     def _maybe_reset(self, camera: str) -> None:
         src = next(s for s in self.sources if s.name == camera)
@@ -312,6 +313,7 @@ class CameraLoop:
         cams = {}
         for src in self.sources:
             n = src.name
+            rate = self._rates.run_rate(src)
             cams[n] = {
                 "url": src.safe_url,
                 "state": src.state,
@@ -322,11 +324,17 @@ class CameraLoop:
                 "frames_dropped": val("facelog_rtsp_frames_dropped", n),
                 "frames_skipped": val("facelog_rtsp_frames_skipped", n),
                 "frames_processed": val("facelog_frames_processed", n),
+                # keeping up: analysed rate (first to last analysed frame) against the target
+                "analysed_fps": round(rate.analysed_fps, 3),
+                "target_fps": None if rate.target_fps is None else round(rate.target_fps, 3),
+                "dropped_share": round(rate.dropped_share, 4),
+                "keeping_up": not rate.behind,
                 "faces": val("facelog_faces", n),
                 "rows": self.sinks[n].rows_written,
                 "files": [str(p) for p in self.sinks[n].files],
                 "persons": self.track_sinks[n].rows_written,
                 "tracks_files": [str(p) for p in self.track_sinks[n].files],
+                "detector": self.inference.describe(n),
             }
         return {"cameras": cams}
 
@@ -338,7 +346,14 @@ class CameraLoop:
         for name, c in doc["cameras"].items():
             log.info(
                 "event=camera_summary camera=%s frames_read=%d processed=%d dropped=%d faces=%d rows=%d"
-                " reconnects=%d state=%s",
+                " reconnects=%d state=%s analysed_fps=%.2f target_fps=%s keeping_up=%s",
                 name, c["frames_read"], c["frames_processed"], c["frames_dropped"], c["faces"], c["rows"],
-                c["reconnects"], c["state"],
+                c["reconnects"], c["state"], c["analysed_fps"], c["target_fps"], c["keeping_up"],
+            )  # fmt: skip
+        behind = sorted(n for n, c in doc["cameras"].items() if not c["keeping_up"])
+        if behind:
+            log.warning(
+                "event=run_behind cameras=%s: over the run this machine dropped more than %.0f%% of the "
+                "frames sampling kept for them (see analysed_fps and target_fps in %s)",
+                ",".join(behind), 100 * self._rates.behind_share, SUMMARY_NAME,
             )  # fmt: skip

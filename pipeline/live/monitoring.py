@@ -13,9 +13,10 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Protocol
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -45,6 +46,10 @@ class Metrics:
         rows: CSV rows written.
         connected: 1 while the camera delivers frames, else 0.
         fps: frames processed per second over the last few seconds.
+        target_fps: the rate the camera should be analysed at (``sampling.target_fps``, or the
+            camera's frame rate / ``stride``).
+        behind: 1 while the camera falls behind (its reader dropped more than ``BEHIND_SHARE`` of the
+            frames sampling kept, over the last rate window), else 0.
         queue_depth (no label): frames waiting for inference across all cameras.
         latency: seconds from a frame's read to its rows being written.
         batch_faces (no label): faces per shared inference batch.
@@ -76,6 +81,12 @@ class Metrics:
             "facelog_rtsp_connected", "1 while the camera delivers frames", cam, registry=r
         )
         self.fps = Gauge("facelog_fps", "Frames analysed per second (recent)", cam, registry=r)
+        self.target_fps = Gauge(
+            "facelog_target_fps", "Frames per second the camera should be analysed at", cam, registry=r
+        )
+        self.behind = Gauge(
+            "facelog_camera_behind", "1 while the machine does not keep up with the camera", cam, registry=r
+        )
         self.queue_depth = Gauge("facelog_queue_depth", "Frames waiting for inference", registry=r)
         self.latency = Histogram(
             "facelog_latency_seconds",
@@ -105,6 +116,8 @@ class Metrics:
             metric.labels(camera)
         self.connected.labels(camera).set(0)
         self.fps.labels(camera).set(0)
+        self.target_fps.labels(camera).set(0)
+        self.behind.labels(camera).set(0)
 
     def exposition(self) -> bytes:
         """The registry in Prometheus text format."""
@@ -132,6 +145,137 @@ class FpsMeter:
         while stamps and stamps[0] < cut:
             stamps.popleft()
         return len(stamps) / self.window_s
+
+
+class CameraCounts(Protocol):
+    """What :class:`RateCheck` reads from a camera's reader (``source.RtspSource``)."""
+
+    name: str
+    state: str
+    frames_read: int
+    frames_due: int  # kept by sampling: analysed, dropped or waiting
+    frames_dropped: int
+
+
+@dataclass(frozen=True)
+class CameraRate:
+    """One camera's rates over a window (or the whole run)."""
+
+    analysed_fps: float
+    target_fps: float | None  # None: not known yet (stride only, no frame read)
+    dropped_share: float  # of the frames sampling kept, the share the reader dropped
+    behind: bool
+
+    def text(self) -> str:
+        target = "?" if self.target_fps is None else f"{self.target_fps:.2f}"
+        return f"{self.analysed_fps:.2f}/{target} fps, {self.dropped_share:.0%} dropped"
+
+
+class RateCheck:
+    """Does the machine keep up with each camera? Checked every ``window_s`` by the processing loop.
+
+    A camera falls behind when, in two windows in a row, its reader dropped more than ``behind_share``
+    of the frames sampling kept for it (the loop did not take them before a newer one came): the
+    analysed rate is then below the target because of this machine, not because of the camera (a
+    camera that sends fewer frames than the target is not behind; one slow start-up window is not).
+    Over the whole run (:meth:`run_rate`) a camera is behind when the reader dropped more than that
+    share and the analysed rate stayed under ``1 - behind_share`` of the target. The first window
+    that finds cameras behind logs a warning naming them, repeated every ``repeat_s`` while any stays
+    behind; their recovery is logged at INFO.
+
+    Args:
+        target_fps: ``sampling.target_fps`` (None: the camera's own rate / ``stride``, measured).
+        stride: ``sampling.stride``.
+    """
+
+    def __init__(
+        self,
+        target_fps: float | None,
+        stride: int = 1,
+        window_s: float = 10.0,
+        behind_share: float = 0.1,
+        repeat_s: float = 60.0,
+    ) -> None:
+        self.target_fps, self.stride = target_fps, stride
+        self.window_s, self.behind_share, self.repeat_s = window_s, behind_share, repeat_s
+        self.processed: dict[str, int] = {}  # frames analysed per camera (the loop counts them)
+        self.behind: set[str] = set()
+        self.latest: dict[str, CameraRate] = {}
+        self._t0: float | None = None
+        self._start: dict[str, tuple[int, int, int, int]] = {}
+        self._warned_at = float("-inf")
+        self._lagging: set[str] = set()  # cameras that dropped too much in the last window
+        self._first: dict[str, float] = {}
+        self._last: dict[str, float] = {}
+
+    def analysed(self, camera: str, now: float) -> None:
+        """Count one analysed frame of ``camera``."""
+        self.processed[camera] = self.processed.get(camera, 0) + 1
+        self._first.setdefault(camera, now)
+        self._last[camera] = now
+
+    def rate(
+        self, dt_s: float, processed: int, due: int, dropped: int, read: int, connected: bool = True
+    ) -> CameraRate:
+        """Rates from the counts of ``dt_s`` seconds."""
+        target = self.target_fps
+        if target is None and read and dt_s > 0:
+            target = read / dt_s / self.stride
+        share = min(1.0, dropped / due) if due else 0.0
+        analysed = processed / dt_s if dt_s > 0 else 0.0
+        return CameraRate(analysed, target, share, connected and due > 0 and share > self.behind_share)
+
+    def check(self, now: float, cameras: Sequence[CameraCounts], metrics: Metrics) -> None:
+        """Called every loop turn; does its work once per window."""
+        counts = {
+            c.name: (self.processed.get(c.name, 0), c.frames_due, c.frames_dropped, c.frames_read)
+            for c in cameras
+        }
+        if self._t0 is None:
+            self._t0, self._start = now, counts
+            return
+        dt = now - self._t0
+        if dt < self.window_s:
+            return
+        behind, lagging = set(), set()
+        for c in cameras:
+            d = [a - b for a, b in zip(counts[c.name], self._start.get(c.name, (0, 0, 0, 0)), strict=True)]
+            r = self.rate(dt, d[0], d[1], d[2], d[3], connected=c.state in ("connected", "stalled"))
+            self.latest[c.name] = r
+            if r.behind:
+                lagging.add(c.name)
+            # two windows in a row: a start-up (model warm-up, first key frames) is not falling behind
+            if r.behind and c.name in self._lagging:
+                behind.add(c.name)
+            metrics.target_fps.labels(c.name).set(r.target_fps or 0.0)
+            metrics.behind.labels(c.name).set(int(c.name in behind))
+        self._lagging = lagging
+        new, gone = behind - self.behind, self.behind - behind
+        if behind and (new or now - self._warned_at >= self.repeat_s):
+            self._warned_at = now
+            names = sorted(behind)
+            log.warning(
+                "event=cameras_behind cameras=%s detail=%r: this machine does not keep up with %d of %d "
+                "camera(s) (analysed/target fps over the last %.0f s); fewer cameras, a lower "
+                "sampling.target_fps or a larger detector.min_face_px would help",
+                ",".join(names), "; ".join(f"{n} {self.latest[n].text()}" for n in names),
+                len(names), len(cameras), dt,
+            )  # fmt: skip
+        if gone:
+            log.info("event=cameras_caught_up cameras=%s", ",".join(sorted(gone)))
+        self.behind = behind
+        self._t0, self._start = now, counts
+
+    def run_rate(self, camera: CameraCounts) -> CameraRate:
+        """The camera's rates over the run: from its first to its last analysed frame."""
+        n = self.processed.get(camera.name, 0)
+        span = self._last.get(camera.name, 0.0) - self._first.get(camera.name, 0.0)
+        if n < 2 or span <= 0:
+            return CameraRate(0.0, self.target_fps, 0.0, False)
+        r = self.rate(span, n - 1, camera.frames_due, camera.frames_dropped, 0)  # n - 1 intervals
+        target = self.target_fps if self.target_fps is not None else camera.frames_due / span
+        slow = r.analysed_fps < (1 - self.behind_share) * target
+        return CameraRate(r.analysed_fps, target, r.dropped_share, r.behind and slow)
 
 
 class MetricsServer:

@@ -21,9 +21,10 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from facelog.pipeline.config import ConfigError
+from facelog.pipeline.detect import Detector, RoiDetector, make_detector
 from facelog.pipeline.errors import FacelogError
 from facelog.pipeline.live.loop import (
     MAX_ANALYZE_FAILURES,
@@ -39,6 +40,7 @@ from facelog.pipeline.live.redact import install_log_redaction, redact_url, url_
 from facelog.pipeline.live.rotating_sink import safe_file_stem
 from facelog.pipeline.live.source import Backoff, SourceOptions
 from facelog.pipeline.session import InferenceSession
+from facelog.pipeline.types import Faces, Frame, PersonResult
 
 if TYPE_CHECKING:
     from facelog.pipeline.config import AppConfig, RtspConfig, SamplingConfig
@@ -48,6 +50,7 @@ __all__ = [
     "SUMMARY_NAME",
     "AnalyzerFailing",
     "Camera",
+    "CameraDetectors",
     "CameraLoop",
     "LiveInference",
     "RtspError",
@@ -171,8 +174,7 @@ UNUSED_BATCHING_KEYS = ("max_wait_ms", "frame_queue", "face_queue", "detect_work
 
 
 def check_live_config(cfg: AppConfig) -> None:
-    """Reject keys a live run would ignore (``UNUSED_BATCHING_KEYS`` set to a non-default value)
-    and ``detector.full_every`` > 1 (detection around known faces needs one camera per detector).
+    """Reject keys a live run would ignore (``UNUSED_BATCHING_KEYS`` set to a non-default value).
 
     Raises:
         ConfigError: naming the key.
@@ -184,29 +186,76 @@ def check_live_config(cfg: AppConfig) -> None:
                 f"batching.{key} is not used by live (rtsp) runs, got {getattr(cfg.batching, key)}; "
                 "remove it (live runs batch the newest frame of every camera, see docs/RTSP.md)"
             )
-    # One detector serves every camera in turn, so regions around one camera's faces would be looked
-    # for in the next camera's frame: live runs detect whole frames.
-    if cfg.detector.full_every is not None and cfg.detector.full_every > 1:
-        raise ConfigError(
-            f"detector.full_every is {cfg.detector.full_every}, but live (rtsp) runs detect whole "
-            "frames (one detector serves every camera); remove it or set it to 1"
-        )
+
+
+class CameraDetectors:
+    """One detector per camera, built at its first frame: detection around that camera's known faces.
+
+    A ``RoiDetector`` keeps the faces of the frames before, so each camera needs its own (frames of
+    one camera come in index order; sampling gaps widen the regions). All of them run in the loop
+    thread and share the session's whole-frame detector for key frames. Unset, ``detector.full_every``
+    is ``ROI_DEFAULT_FULL_EVERY`` here, and ``detector.roi_min_megapixels`` 0 (regions at every frame
+    size): a camera the machine cannot keep up with loses whole frames, which costs far more recall
+    than regions do (docs/RTSP.md). ``full_every: 1`` detects every frame in full.
+    """
+
+    def __init__(self, session: InferenceSession) -> None:
+        cfg = session.cfg.detector
+        if "roi_min_megapixels" not in cfg.model_fields_set:
+            cfg = cfg.model_copy(update={"roi_min_megapixels": 0.0})
+        self.cfg = cfg
+        self._choice = session.resolved.detector
+        plain = session.detector
+        self._full = plain.full if isinstance(plain, RoiDetector) else plain
+        self._by_camera: dict[str, Detector] = {}
+
+    def detector(self, camera: str) -> Detector:
+        det = self._by_camera.get(camera)
+        if det is None:
+            det = self._by_camera[camera] = make_detector(self.cfg, self._choice, workers=1, full=self._full)
+        return det
+
+    def detect(self, frame: Frame) -> Faces:
+        return self.detector(frame.source_id).detect(frame.image, frame.index)
+
+    def reset(self, camera: str) -> None:
+        """Forget the camera's known faces (after a reconnect: its next frame is a key frame)."""
+        det = self._by_camera.get(camera)
+        if isinstance(det, RoiDetector):
+            det.reset()
+
+    def describe(self, camera: str) -> dict[str, Any]:
+        """The camera's detector summary (key and region frames, input pixel fraction); {} before its
+        first frame."""
+        det = self._by_camera.get(camera)
+        return det.describe() if det is not None else {}
 
 
 def live_inference(session: InferenceSession) -> LiveInference:
-    """What the camera loop needs from the run's session: one analyzer shared by every camera."""
+    """What the camera loop needs from the run's session: one analyzer shared by every camera, one
+    detector per camera (``CameraDetectors``)."""
     analyzer = session.analyzer()
+    detectors = CameraDetectors(session)
     r = session.resolved
     model = analyzer.model_id
-    log.info("event=inference detector=%s backend=%s model=%s", r.detector.name, r.backend.name, model)
+    log.info(
+        "event=inference detector=%s full_every=%s backend=%s model=%s",
+        r.detector.name, detectors.cfg.full_every or "auto", r.backend.name, model,
+    )  # fmt: skip
+
+    def reset_source(camera: str) -> tuple[PersonResult, ...]:
+        detectors.reset(camera)
+        return analyzer.reset_source(camera)
+
     return LiveInference(
-        detect=session.detector.detect,
+        detect=detectors.detect,
         analyze=analyzer.analyze,
         model=model,
         decimals=session.cfg.output.decimals,
-        reset_source=analyzer.reset_source,
+        reset_source=reset_source,
         finish=analyzer.finish,
         close=session.close,
+        describe=detectors.describe,
     )
 
 

@@ -80,6 +80,33 @@ class SourceOptions:
     max_reconnects: int | None = None  # consecutive failed attempts before giving up; None = forever
 
 
+class Sampler:
+    """Which frames of one camera are analysed: every ``stride``-th (by frame index), or about
+    ``target_fps`` a second (by wall-clock time). Runs in the camera's reader thread, so a frame left
+    out is only grabbed (demuxed and decoded), never converted to BGR or copied.
+
+    With ``target_fps``, slots come every 1/target_fps s; the next slot counts from the last one (no
+    drift to a lower rate), or from this frame after a gap (an outage) or a clock step back.
+    """
+
+    def __init__(self, stride: int = 1, target_fps: float | None = None) -> None:
+        if stride < 1 or (target_fps is not None and target_fps <= 0):
+            raise ValueError(f"need stride >= 1 and target_fps > 0 or None, got {stride}, {target_fps}")
+        self.stride, self.target_fps = stride, target_fps
+        self._next_due_ns: int | None = None
+
+    def keep(self, index: int, wall_ns: int) -> bool:
+        """True when the frame ``index`` read at ``wall_ns`` is to be analysed."""
+        keep = index % self.stride == 0
+        if keep and self.target_fps is not None:
+            step = int(1e9 / self.target_fps)
+            due = self._next_due_ns
+            keep = due is None or wall_ns >= due or wall_ns < due - 2 * step
+            if keep:
+                self._next_due_ns = wall_ns + step if due is None or abs(wall_ns - due) > step else due + step
+        return keep
+
+
 class LatestFrame:
     """One-slot mailbox: the reader puts, the loop takes; a put replaces (drops) an untaken frame."""
 
@@ -115,10 +142,17 @@ class RtspSource:
         options: timeouts and backoff.
         metrics: counters to update.
         notify: set whenever a new frame is ready (shared by all cameras of a run).
+        sampler: which frames to analyse (default: all); the others are grabbed but not converted.
     """
 
     def __init__(
-        self, name: str, url: str, options: SourceOptions, metrics: Metrics, notify: threading.Event
+        self,
+        name: str,
+        url: str,
+        options: SourceOptions,
+        metrics: Metrics,
+        notify: threading.Event,
+        sampler: Sampler | None = None,
     ) -> None:
         self.name = name
         self._url = url
@@ -127,6 +161,7 @@ class RtspSource:
         self.options = options
         self.metrics = metrics
         self.slot = LatestFrame(notify)
+        self.sampler = sampler or Sampler()
         self.state: State = "connecting"
         self._state_lock = threading.Lock()  # the reader and check_stall() both move the state
         self.last_error = ""
@@ -134,6 +169,9 @@ class RtspSource:
         self.last_frame_wall_ns = 0
         self.connections = 0
         self._index = 0
+        self.frames_read = 0
+        self.frames_due = 0  # frames sampling kept (analysed or dropped): the loop's rate check
+        self.frames_dropped = 0
         self._streak = 0  # consecutive attempts without a frame
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"rtsp-{name}", daemon=True)
@@ -253,17 +291,23 @@ class RtspSource:
         prev: tuple[int, int] | None = None  # (wall_ns, pts_ns) of the previous frame
         try:
             while not self._stop.is_set():
-                ok, image = cap.read()
-                if not ok or image is None or image.ndim != 3 or image.shape[2] != 3:
+                if not cap.grab():  # demux + decode only: frames sampling leaves out go no further
                     break
                 now_ns = time.time_ns()
                 pts_ns = round(cap.get(cv2.CAP_PROP_POS_MSEC) * 1e6)
                 wall_ns = self._capture_time(now_ns, pts_ns, prev)
+                keep = self.sampler.keep(self._index, wall_ns)
+                image = None
+                if keep or n == 0:  # colour conversion to BGR and a copy: analysed frames only
+                    ok, image = cap.retrieve()
+                    if not ok or image is None or image.ndim != 3 or image.shape[2] != 3:
+                        break
                 prev = (wall_ns, pts_ns)
                 if n == 0:
+                    assert image is not None
                     self._on_connect(cap, image, time.monotonic() - t0)
                 n += 1
-                self._deliver(np.ascontiguousarray(image), pts_ns, wall_ns, now_ns)
+                self._deliver(image if keep else None, pts_ns, wall_ns, now_ns)
         finally:
             cap.release()
         if self._stop.is_set():
@@ -319,8 +363,9 @@ class RtspSource:
             return prev_wall + step_ns
         return now_ns
 
-    def _deliver(self, image: np.ndarray, pts_ns: int, wall_ns: int, now_ns: int) -> None:
-        frame = Frame(source_id=self.name, index=self._index, pts_ns=pts_ns, image=image, wall_ns=wall_ns)
+    def _deliver(self, image: np.ndarray | None, pts_ns: int, wall_ns: int, now_ns: int) -> None:
+        """Count a frame read; hand it to the loop unless sampling left it out (``image`` None)."""
+        index = self._index
         self._index += 1
         # A late frame (stamped before now) is no sign that the camera is alive now.
         self.last_frame_mono = time.monotonic() - (now_ns - wall_ns) / 1e9
@@ -330,8 +375,15 @@ class RtspSource:
                 self.state = "connected"
             self.metrics.connected.labels(self.name).set(1)
         self.metrics.frames_read.labels(self.name).inc()
+        self.frames_read += 1
+        if image is None:
+            self.metrics.frames_skipped.labels(self.name).inc()
+            return
+        self.frames_due += 1
+        frame = Frame(self.name, index, pts_ns, np.ascontiguousarray(image), wall_ns=wall_ns)
         if self.slot.put(frame):
             self.metrics.frames_dropped.labels(self.name).inc()
+            self.frames_dropped += 1
 
     # -- called from the processing loop ---------------------------------------------------------
     def check_stall(self, now_mono: float) -> None:

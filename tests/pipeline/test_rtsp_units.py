@@ -13,12 +13,13 @@ import time
 import urllib.error
 import urllib.request
 from contextlib import nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from facelog.pipeline.live.monitoring import Metrics, MetricsServer
+from facelog.pipeline.live.monitoring import CameraRate, Metrics, MetricsServer, RateCheck
 from facelog.pipeline.live.probe import diagnose, validate_url
 from facelog.pipeline.live.redact import RedactingFilter, redact_text, redact_url, url_secrets
 from facelog.pipeline.live.rotating_sink import (
@@ -38,7 +39,7 @@ from facelog.pipeline.live.rtsp import (
     RunOptions,
     cameras_from_urls,
 )
-from facelog.pipeline.live.source import Backoff, LatestFrame, RtspSource, SourceOptions
+from facelog.pipeline.live.source import Backoff, LatestFrame, RtspSource, Sampler, SourceOptions
 from facelog.pipeline.types import Faces, Frame, FrameResult, PersonResult, Prediction
 
 HOUR_NS = 3600 * 10**9
@@ -297,7 +298,7 @@ def test_inference_failures_skip_batches_then_stop_the_run(tmp_path: Path) -> No
         calls["n"] += 1
         raise RuntimeError("backend exploded")
 
-    stages = LiveInference(lambda img: Faces.empty(), broken, "m@1")  # type: ignore[arg-type]
+    stages = LiveInference(lambda img: Faces.empty(), broken, "m@1")
     runner = CameraLoop(
         [Camera("cam", "rtsp://127.0.0.1/1")], stages, tmp_path, RunOptions(metrics_port=None)
     )
@@ -332,17 +333,90 @@ def test_capture_time_of_late_frames(
     [(1, None, list(range(10))), (3, None, [0, 3, 6, 9]), (1, 5.0, [0, 3, 5, 8])],
     ids=["every-frame", "stride-3", "5-fps-of-12.5"],
 )
-def test_sampling_per_camera(
-    tmp_path: Path, stride: int, target_fps: float | None, expected: list[int]
-) -> None:
-    stages = LiveInference(lambda img: Faces.empty(), lambda items: [], "m@1")
-    opts = RunOptions(metrics_port=None, stride=stride, target_fps=target_fps)
-    runner = CameraLoop([Camera("cam", "rtsp://127.0.0.1/1")], stages, tmp_path, opts)
-    frames = [Frame("cam", i, 0, np.zeros((2, 2, 3), np.uint8), wall_ns=i * 80_000_000) for i in range(10)]
-    kept = [f.index for f in frames if runner._sampled(f)]
-    assert kept == expected
-    skipped = runner.metrics.registry.get_sample_value("facelog_rtsp_frames_skipped_total", {"camera": "cam"})
-    assert skipped == 10 - len(expected)
+def test_sampling_per_camera(stride: int, target_fps: float | None, expected: list[int]) -> None:
+    sampler = Sampler(stride, target_fps)
+    assert [i for i in range(10) if sampler.keep(i, i * 80_000_000)] == expected
+
+
+def test_sampler_restarts_its_slots_after_an_outage() -> None:
+    sampler = Sampler(1, 5.0)
+    step = 200_000_000
+    assert [sampler.keep(i, i * step) for i in range(3)] == [True, True, True]
+    assert sampler.keep(3, 60 * 10**9)  # a minute later: due at once, slots count from here
+    assert not sampler.keep(4, 60 * 10**9 + step // 2) and sampler.keep(5, 60 * 10**9 + step)
+
+
+@pytest.mark.parametrize("stride, target_fps", [(0, None), (1, 0.0)], ids=["stride-0", "fps-0"])
+def test_sampler_rejects_bad_settings(stride: int, target_fps: float | None) -> None:
+    with pytest.raises(ValueError, match="need stride >= 1 and target_fps > 0"):
+        Sampler(stride, target_fps)
+
+
+@dataclass
+class Counts:
+    """A camera's reader counters, as RateCheck reads them (RtspSource has the same attributes)."""
+
+    name: str
+    state: str = "connected"
+    frames_read: int = 0
+    frames_due: int = 0
+    frames_dropped: int = 0
+
+
+def test_rate_check_names_the_cameras_that_fall_behind(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="facelog")
+    metrics, rates = Metrics(), RateCheck(5.0, window_s=10.0)
+    cams = [Counts("door"), Counts("yard"), Counts("slowcam")]
+    for c in cams:
+        metrics.add_camera(c.name)
+    rates.check(0.0, cams, metrics)  # window starts
+    # 10 s: door analysed all 50 frames sampling kept; yard only 20 of 50 (30 dropped); slowcam sends
+    # 2 fps and all of them are analysed: it is below the target, but not this machine's fault
+    for c, due, dropped in ((cams[0], 50, 0), (cams[1], 50, 30), (cams[2], 20, 0)):
+        c.frames_read, c.frames_due, c.frames_dropped = 3 * due, due, dropped
+        for k in range(due - dropped):
+            rates.analysed(c.name, k / 5)
+    rates.check(10.0, cams, metrics)
+    assert rates.behind == set()  # one window could be the start-up: not yet
+    for c in cams:  # the same again in the next window
+        c.frames_read, c.frames_due, c.frames_dropped = (
+            2 * c.frames_read,
+            2 * c.frames_due,
+            2 * c.frames_dropped,
+        )
+    for c, n in ((cams[0], 50), (cams[1], 20), (cams[2], 20)):
+        for k in range(n):
+            rates.analysed(c.name, 10 + k / 5)
+    rates.check(20.0, cams, metrics)
+    assert rates.behind == {"yard"}
+    warns = [r.getMessage() for r in caplog.records if "event=cameras_behind" in r.getMessage()]
+    assert len(warns) == 1 and "cameras=yard " in warns[0] and "yard 2.00/5.00 fps, 60% dropped" in warns[0]
+    assert warns[0].count("door") == 0 and caplog.records[-1].levelno == logging.WARNING
+
+    def gauge(name: str, cam: str) -> float | None:
+        return metrics.registry.get_sample_value(name, {"camera": cam})
+
+    assert gauge("facelog_camera_behind", "yard") == 1 and gauge("facelog_camera_behind", "door") == 0
+    assert gauge("facelog_target_fps", "slowcam") == 5.0
+    # next window: yard keeps up again -> an INFO line, the gauge back to 0, no new warning
+    cams[1].frames_due += 50
+    for k in range(50):
+        rates.analysed("yard", 20 + k / 5)
+    rates.check(30.0, cams, metrics)
+    assert rates.behind == set() and gauge("facelog_camera_behind", "yard") == 0
+    assert "event=cameras_caught_up cameras=yard" in caplog.records[-1].getMessage()
+    assert sum("event=cameras_behind" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_rate_check_over_the_run() -> None:
+    rates = RateCheck(None, stride=3)
+    cam = Counts("door", frames_read=300, frames_due=100, frames_dropped=50)
+    assert rates.run_rate(cam) == CameraRate(0.0, None, 0.0, False)  # nothing analysed yet
+    for k in range(50):
+        rates.analysed("door", k * 0.4)  # 50 frames over 19.6 s
+    r = rates.run_rate(cam)
+    assert r.analysed_fps == pytest.approx(49 / 19.6) and r.target_fps == pytest.approx(100 / 19.6)
+    assert r.dropped_share == 0.5 and r.behind
 
 
 def test_example_config_loads_and_hides_passwords() -> None:
@@ -425,10 +499,33 @@ def test_live_run_rejects_batching_keys_it_would_ignore(key: str) -> None:
         check_live_config(load_config(None, {f"batching.{key}": value}))
 
 
-def test_live_run_rejects_detection_around_faces() -> None:
-    from facelog.pipeline.config import ConfigError, load_config
-    from facelog.pipeline.live.rtsp import check_live_config
+def test_live_run_detects_around_known_faces_per_camera() -> None:
+    from facelog.pipeline.config import load_config
+    from facelog.pipeline.detect import RoiDetector
+    from facelog.pipeline.live.rtsp import CameraDetectors, check_live_config
+    from facelog.pipeline.session import InferenceSession
 
-    check_live_config(load_config(None, {"detector.full_every": 1}))  # whole frames: fine
-    with pytest.raises(ConfigError, match=r"detector\.full_every is 4, but live \(rtsp\) runs detect whole"):
-        check_live_config(load_config(None, {"detector.full_every": 4}))
+    cfg = load_config(None, {"detector.full_every": 4})
+    check_live_config(cfg)  # one detector per camera: allowed now
+    try:
+        session = InferenceSession(cfg)
+    except Exception as exc:  # the shipped model may be absent in a bare checkout
+        pytest.skip(f"no inference session here: {exc}")
+    with session:
+        dets = CameraDetectors(session)
+        a, b = dets.detector("a"), dets.detector("b")
+        assert isinstance(a, RoiDetector) and isinstance(b, RoiDetector) and a is not b
+        assert a.full is b.full  # key frames share the session's whole-frame detector
+        assert dets.cfg.roi_min_megapixels == 0.0  # unset: regions at every frame size
+        img = np.zeros((720, 1280, 3), np.uint8)
+        for i in range(3):
+            dets.detect(Frame("a", i * 3, 0, img))
+        assert (a.frames_full, a.frames_roi, b.frames_full) == (1, 2, 0)
+        dets.reset("a")
+        dets.detect(Frame("a", 9, 0, img))
+        assert a.frames_full == 2 and dets.describe("a")["frames_roi"] == 2 and dets.describe("c") == {}
+    with InferenceSession(load_config(None, {"detector.roi_min_megapixels": 1.5})) as session:
+        dets = CameraDetectors(session)  # set explicitly, it is kept: 720p frames all in full
+        for i in range(3):
+            dets.detect(Frame("a", i, 0, img))
+        assert dets.describe("a")["frames_full"] == 3

@@ -1,0 +1,354 @@
+"""How many live cameras does one machine carry? N loopback RTSP cameras into one ``facelog run``.
+
+    nice -n 2 .venv/bin/python benchmarks/live_capacity.py --work DIR [--cameras 2,4,8]
+        [--seconds 45] [--target-fps 5] [--label new] [--json out.json] [--repo PATH]
+        [--config-extra detector.full_every=1]
+
+Per N: a GStreamer RTSP server (``tests/rtsp_server.py``) on 127.0.0.1 with N mounts of the same
+1280x720 H.264 clip at 15 fps (``cctv_synth``'s ``walk720``, seed 0, retimed from 25 to 15 fps by
+ffmpeg, one frame per GT frame: people walk through at 15 fps in real time; keyframe every second),
+each client getting the clip from its start; one ``facelog -v run --config cams.yaml -o OUT``
+process (``sampling.target_fps``, the rest as ``configs/rtsp.yaml``: batch 32, tracking on,
+``max_lost_frames`` 50) for ``--seconds`` after its cameras connect, then SIGTERM (the clip lasts
+50 s, so no camera loops). ``--repo`` runs the facelog of another checkout (a ``git worktree`` of
+older code; its package is put first on ``PYTHONPATH`` through links in ``--work``).
+
+Per camera (from the run's log, CSVs and ``rtsp_summary.json``): analysed frames/s (frames analysed
+from the camera's ``rtsp_connect`` to the stop), frames dropped at the reader (share of frames read),
+and quality against the clip's ground truth with ``cctv_score``'s matching (one-to-one IoU >= 0.5,
+faces cut by the frame edge don't care): precision, recall over the frames analysed (a debug log line
+per analysed frame names them; the wrapper that starts facelog turns on only that logger), track
+purity (1 - share of tracks whose rows cover more than one person), persons found and per-person
+age MAE / gender accuracy from the tracks CSV. A camera "keeps up" at >= 0.9 x the target fps
+(4.5 at 5). Also: the facelog process's CPU seconds, the load average, the CPU model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import importlib.util
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pandas as pd
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from cctv_common import read_gt  # noqa: E402
+from cctv_identity import identity_metrics  # noqa: E402
+from cctv_score import detection_metrics, match_frames, per_person_metrics  # noqa: E402
+
+CLIP_FPS = 15
+KEEP_UP = 0.9  # a camera keeps up at >= this share of the target fps
+WRAPPER = (
+    "import logging, sys; logging.getLogger('facelog.pipeline.live.loop').setLevel(logging.DEBUG); "
+    "from facelog.cli import main; sys.exit(main(sys.argv[1:]))"
+)
+LOG_TIME = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) ")
+
+
+def load_server_module() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("facelog_rtsp_server", REPO / "tests" / "rtsp_server.py")
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def make_camera_clip(work: Path) -> tuple[Path, Path]:
+    """walk720 (seed 0) retimed to 15 fps H.264, and its GT (frame k of the clip = GT frame k)."""
+    from cctv_synth import make_clip
+
+    src, gt = work / "walk720.mp4", work / "walk720.gt.csv"
+    if not (src.exists() and gt.exists()):
+        src, gt = make_clip(work, "walk720", 0)
+    dst = work / "cam15.mp4"
+    if not dst.exists():
+        cmd = [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-i",
+            str(src),
+            "-vf",
+            f"setpts=PTS*25/{CLIP_FPS}",
+            "-r",
+            str(CLIP_FPS),
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+            "-tune",
+            "zerolatency",
+            "-g",
+            str(CLIP_FPS),
+            "-crf",
+            "23",
+            "-pix_fmt",
+            "yuv420p",
+            "-an",
+            str(dst) + ".tmp.mp4",
+        ]
+        subprocess.run(cmd, check=True, timeout=600)
+        os.replace(str(dst) + ".tmp.mp4", dst)
+    return dst, gt
+
+
+def package_links(repo: Path, work: Path) -> Path:
+    """A folder whose ``facelog`` package is ``repo``'s (for PYTHONPATH)."""
+    root = work / f"pkg_{repo.name}"
+    pkg = root / "facelog"
+    pkg.mkdir(parents=True, exist_ok=True)
+    (pkg / "__init__.py").touch()
+    for name, target in (
+        ("pipeline", "pipeline"),
+        ("engines", "engines"),
+        ("training", "training"),
+        ("cli", "pipeline/cli"),
+    ):
+        link = pkg / name
+        if not link.exists():
+            link.symlink_to(repo / target)
+    return root
+
+
+def write_config(path: Path, urls: list[str], target_fps: float, extra: dict[str, Any]) -> None:
+    cfg: dict[str, Any] = {
+        "detector": {"kind": "auto"},
+        "backend": {"kind": "auto"},
+        "batching": {"batch_size": 32},
+        "sampling": {"target_fps": target_fps},
+        "tracking": {"enabled": True, "max_lost_frames": 50},
+        "rtsp": {"cameras": [{"name": f"cam{i}", "url": u} for i, u in enumerate(urls)], "metrics_port": 0},
+    }
+    for key, value in extra.items():
+        section, _, name = key.partition(".")
+        cfg.setdefault(section, {})[name] = value
+    import yaml
+
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+
+
+def _log_time(line: str) -> float | None:
+    m = LOG_TIME.match(line)
+    return datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp() if m else None
+
+
+def run_n(args: argparse.Namespace, n: int, clip: Path, srv: ModuleType) -> dict[str, Any]:
+    out = args.work / f"{args.label}_n{n}"
+    if out.exists():
+        subprocess.run(["rm", "-rf", str(out)], check=True)
+    out.mkdir(parents=True)
+    mounts = {f"/cam{i}": str(clip) for i in range(n)}
+    env = {**os.environ, "OPENCV_FFMPEG_LOGLEVEL": "-8"}
+    if args.repo is not None:
+        env["PYTHONPATH"] = str(package_links(args.repo.resolve(), args.work))
+    extra = dict(kv.split("=", 1) for kv in args.config_extra)
+    parsed = {
+        k: (int(v) if v.isdigit() else float(v) if v.replace(".", "", 1).isdigit() else v)
+        for k, v in extra.items()
+    }
+    with srv.RtspServer(mounts) as server:
+        write_config(out / "cams.yaml", [server.url(m) for m in mounts], args.target_fps, parsed)
+        log_path = out / "facelog.log"
+        cmd = [sys.executable, "-c", WRAPPER, "-v", "run", "--config", str(out / "cams.yaml"), "-o", str(out)]
+        load0 = os.getloadavg()
+        cpu0 = os.times()
+        with log_path.open("w") as log_fh:
+            proc = subprocess.Popen(cmd, stdout=log_fh, stderr=subprocess.STDOUT, env=env)
+            # wait for every camera's connect line, then run --seconds
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and proc.poll() is None:
+                if log_path.read_text().count("event=rtsp_connect") >= n:
+                    break
+                time.sleep(0.2)
+            time.sleep(args.seconds)
+            load1 = os.getloadavg()
+            stop_wall = time.time()
+            proc.send_signal(signal.SIGTERM)
+            code = proc.wait(timeout=120)
+        cpu1 = os.times()
+    text = log_path.read_text()
+    summary = json.loads((out / "rtsp_summary.json").read_text())
+    cams = {}
+    gt_all = read_gt(args.gt)
+    for i in range(n):
+        name = f"cam{i}"
+        cams[name] = camera_result(name, text, summary["cameras"][name], out, gt_all, stop_wall, args)
+    ok = [c for c in cams.values() if c["analysed_fps"] >= KEEP_UP * args.target_fps]
+    return {
+        "n": n,
+        "label": args.label,
+        "exit_code": code,
+        "cpu_s": round(
+            (cpu1.children_user + cpu1.children_system) - (cpu0.children_user + cpu0.children_system), 1
+        ),
+        "load_before": [round(x, 2) for x in load0],
+        "load_end": [round(x, 2) for x in load1],
+        "cameras_keeping_up": len(ok),
+        "cameras": cams,
+        "warnings": [ln.split(": ", 1)[-1][:300] for ln in text.splitlines() if "event=cameras_behind" in ln][
+            :3
+        ],
+    }
+
+
+def camera_result(
+    name: str,
+    text: str,
+    summ: dict[str, Any],
+    out: Path,
+    gt_all: pd.DataFrame,
+    stop_wall: float,
+    args: argparse.Namespace,
+) -> dict[str, Any]:
+    connect = [
+        t
+        for ln in text.splitlines()
+        if f"event=rtsp_connect camera={name} " in ln
+        if (t := _log_time(ln)) is not None
+    ]
+    analysed = sorted(
+        {int(m.group(1)) for m in re.finditer(rf"event=frame_analysed camera={name} frame=(\d+)", text)}
+    )
+    span = stop_wall - connect[0] if connect else 0.0
+    read = summ["frames_read"]
+    res: dict[str, Any] = {
+        "analysed_fps": round(summ["frames_processed"] / span, 2) if span > 0 else 0.0,
+        "frames_read": read,
+        "frames_processed": summ["frames_processed"],
+        "dropped_share_of_read": round(summ["frames_dropped"] / read, 3) if read else None,
+        "reconnects": summ["reconnects"],
+        "summary_analysed_fps": summ.get("analysed_fps"),
+        "summary_keeping_up": summ.get("keeping_up"),
+        "detector": {
+            k: summ.get("detector", {}).get(k)
+            for k in ("full_every", "frames_full", "frames_roi", "input_pixel_fraction")
+        },
+    }
+    rows = [
+        r
+        for p in sorted((out / name).glob("*.csv"))
+        if not p.stem.endswith("_tracks")
+        for r in csv.DictReader(p.open(newline=""))
+    ]
+    tracks = [
+        r for p in sorted((out / name).glob("*_tracks.csv")) for r in csv.DictReader(p.open(newline=""))
+    ]
+    if not rows or not analysed or summ["reconnects"]:
+        res["quality"] = None  # a reconnect restarts the clip: frame indices no longer match the GT
+        return res
+    det = pd.DataFrame(rows)
+    for col in ("frame_index", "track_id"):
+        det[col] = det[col].astype(int)
+    for col in ("x1", "y1", "x2", "y2", "age", "age_smooth", "pts_ms"):
+        det[col] = det[col].astype(float)
+    # stream time says which clip frame a row is: it must agree with the frame counter
+    res["pts_mismatch_rows"] = int(
+        ((det["pts_ms"] * CLIP_FPS / 1000).round().astype(int) != det["frame_index"]).sum()
+    )
+    gt = gt_all[gt_all["frame_index"].isin(analysed)].reset_index(drop=True)
+    m = match_frames(gt, det)
+    d = detection_metrics(gt, m)
+    ident = identity_metrics(gt, m, 10)
+    tr = pd.DataFrame(tracks)
+    if len(tr):
+        tr["track_id"] = tr["track_id"].astype(int)
+        tr["age"] = tr["age"].astype(float)
+    pp = per_person_metrics(gt, m, tr if len(tr) else None)
+    multi = ident.get("tracks_multi_person")
+    res["quality"] = {
+        "precision": d["precision"],
+        "recall": d["recall"],
+        "recall_ge32": d["recall_ge32"],
+        "track_purity": None if multi is None else round(1 - multi, 4),
+        "persons_gt": int(gt["person_id"].nunique()),
+        "persons_matched": ident.get("persons_matched"),
+        "tracks_csv": pp.get("tracks_csv"),
+    }
+    return res
+
+
+def print_table(results: list[dict[str, Any]], target: float) -> None:
+    print(
+        "| code | cameras | analysed fps per camera (min-max) | cameras >= %.1f fps | dropped at the reader"
+        " | precision | recall (analysed frames) | track purity | persons tracks-CSV age MAE / gender |"
+        " facelog CPU s | load avg |" % (KEEP_UP * target)
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in results:
+        cams = list(r["cameras"].values())
+        fps = [c["analysed_fps"] for c in cams]
+        drop = [c["dropped_share_of_read"] or 0 for c in cams]
+        q = [c["quality"] for c in cams if c["quality"]]
+
+        def rng(vals: list[float], fmt: str = "{:.2f}") -> str:
+            if not vals:
+                return "-"
+            lo, hi = min(vals), max(vals)
+            return fmt.format(lo) if lo == hi else f"{fmt.format(lo)}-{fmt.format(hi)}"
+
+        tc = [x["tracks_csv"] for x in q if x.get("tracks_csv")]
+        print(
+            f"| {r['label']} | {r['n']} | {rng(fps)} | {r['cameras_keeping_up']}/{r['n']} "
+            f"| {rng(drop, '{:.0%}')} "
+            f"| {rng([x['precision'] for x in q if x['precision'] is not None], '{:.3f}')} "
+            f"| {rng([x['recall'] for x in q if x['recall'] is not None], '{:.3f}')} "
+            f"| {rng([x['track_purity'] for x in q if x['track_purity'] is not None], '{:.3f}')} "
+            f"| {rng([t['age_mae'] for t in tc if t.get('age_mae') is not None])} / "
+            f"{rng([t['gender_acc'] for t in tc if t.get('gender_acc') is not None], '{:.3f}')} "
+            f"| {r['cpu_s']} | {r['load_before'][0]} -> {r['load_end'][0]} |"
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--work", type=Path, required=True)
+    ap.add_argument("--cameras", default="2,4,8")
+    ap.add_argument("--seconds", type=float, default=45.0)
+    ap.add_argument("--target-fps", type=float, default=5.0)
+    ap.add_argument("--label", default="run")
+    ap.add_argument("--repo", type=Path, default=None, help="run the facelog of this checkout")
+    ap.add_argument("--config-extra", nargs="*", default=[], help="section.key=value added to cams.yaml")
+    ap.add_argument("--json", type=Path, default=None)
+    args = ap.parse_args(argv)
+    srv = load_server_module()
+    missing = srv.gst_rtsp_missing()
+    if missing:
+        print(f"live_capacity: {missing}", file=sys.stderr)
+        return 2
+    args.work.mkdir(parents=True, exist_ok=True)
+    clip, args.gt = make_camera_clip(args.work)
+    results = []
+    for n in (int(x) for x in args.cameras.split(",")):
+        r = run_n(args, n, clip, srv)
+        results.append(r)
+        print(json.dumps({k: v for k, v in r.items() if k != "cameras"}), flush=True)
+    cpu = next(
+        (
+            ln.split(":", 1)[1].strip()
+            for ln in Path("/proc/cpuinfo").read_text().splitlines()
+            if ln.startswith("model name")
+        ),
+        "?",
+    )
+    print(f"CPU: {cpu}, {os.cpu_count()} cores")
+    print_table(results, args.target_fps)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
