@@ -16,7 +16,9 @@ from facelog.pipeline.errors import FacelogError, SourceError, first_line
 from facelog.pipeline.file.outputs import check_outputs_spare_inputs, output_paths
 from facelog.pipeline.file.process import process_video
 from facelog.pipeline.live import rtsp
+from facelog.pipeline.report.answer import people_lines
 from facelog.pipeline.session import InferenceSession
+from facelog.pipeline.sinks import tracks_path
 
 RTSP_PREFIXES = ("rtsp://", "rtsps://")
 
@@ -155,6 +157,8 @@ def _run_files(args: argparse.Namespace, cfg: AppConfig, outs: list[Path], sessi
                 f"{s.timings['fps']:.1f} fps -> {out}",
                 file=sys.stderr,
             )
+            for line in people_lines(tracks_path(out), Path(src).name):  # the answer: who was there
+                print(line, file=sys.stderr)
     if args.sample and not failed and not args.quiet:
         show_outputs(outs[0], args.annotate, sys.stdout)
     return 1 if failed else 0

@@ -44,7 +44,7 @@ def _per_camera(tracks: dict[str, pd.DataFrame]) -> pd.DataFrame:
             "dwell_median_s": round(float(people["dwell_s"].median()), 2) if len(people) else None,
             "dwell_p90_s": round(float(people["dwell_s"].quantile(0.9)), 2) if len(people) else None,
         }
-    return pd.DataFrame.from_dict(rows, orient="index").sort_index()
+    return pd.DataFrame.from_dict(rows, orient="index").sort_index().rename_axis("camera")
 
 
 def _report_per_camera(table: pd.DataFrame) -> pd.DataFrame:
@@ -95,3 +95,21 @@ def test_batch_report_equals_pandas(
     assert not res.skipped
     got = _report_per_camera(res.table)
     pd.testing.assert_frame_equal(got, want[want["persons"] > 0], check_dtype=False, atol=0.011)
+
+
+def test_run_ends_with_the_people_it_found(
+    tmp_path: Path, videos: Path, age_gender_model: Path, yunet_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    clip = videos / CLIPS[0]
+    out = tmp_path / "walk.csv"
+    assert main(["run", str(clip), "-o", str(out), *_args(age_gender_model, yunet_path)]) == 0
+    captured = capsys.readouterr()
+    tracks = pd.read_csv(tmp_path / "walk.tracks.csv")
+    people = tracks[tracks["status"] == "person"].sort_values("first_pts_ms", kind="stable")
+    lines = captured.err.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.endswith(f"in {clip.name}:"))
+    assert lines[start].startswith(f"{len(people)} people in ") and len(people) >= 2
+    for line, (_, p) in zip(lines[start + 1 :], people.iterrows(), strict=True):
+        assert line.startswith("  ") and f"{p['gender']}, age {p['age']:.0f} " in line
+        assert f"({p['age_low']:.0f}-{p['age_high']:.0f})" in line and f"{p['dwell_s']:.1f} s in view" in line
+    assert "people" not in captured.out  # stdout unchanged: the answer goes to stderr
