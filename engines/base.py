@@ -13,7 +13,16 @@ import numpy as np
 META_KEY = "facelog_meta"  # key in ONNX metadata_props and in *.engine.json sidecars
 
 
-class ConfigError(ValueError):
+class FacelogError(Exception):
+    """The one root of facelog's errors: everything the CLI reports as one line without a traceback.
+
+    It lives here, in the lowest layer, so that engines, training and pipeline errors share it;
+    ``pipeline.errors`` re-exports it. Subclasses keep a builtin base where callers expect one
+    (``ConfigError`` is a ``ValueError``).
+    """
+
+
+class ConfigError(FacelogError, ValueError):
     """A config file or override is invalid (unknown key, wrong type, inconsistent values).
 
     facelog's one ConfigError: ``pipeline.config`` raises it (re-exported by ``pipeline.errors``),
@@ -28,7 +37,7 @@ def did_you_mean(key: str, known: Iterable[str], prefix: str = "") -> str:
     return f"; did you mean '{prefix}{hint[0]}'?" if hint else f"; known keys: {', '.join(names)}"
 
 
-class BackendUnavailable(RuntimeError):
+class BackendUnavailable(FacelogError, RuntimeError):
     """The requested backend cannot run here; the message says why and what to install."""
 
 

@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Literal, cast
 
-from facelog.engines.base import META_KEY, ModelMeta
+from facelog.engines.base import META_KEY, FacelogError, ModelMeta
 from facelog.engines.fileio import file_sha256, write_text_atomic
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ PRECISIONS: tuple[Precision, ...] = ("fp32", "fp16", "int8")
 SIDECAR_VERSION = 1
 
 
-class EngineMismatch(RuntimeError):
+class EngineMismatch(FacelogError, RuntimeError):
     """A cached or given engine does not match this machine or model; the message says how to rebuild."""
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from facelog.engines.base import BackendUnavailable
+from facelog.engines.base import BackendUnavailable, FacelogError
 from facelog.engines.cache import Precision, as_precision
 from facelog.engines.fileio import write_bytes_atomic
 
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-class EngineBuildError(RuntimeError):
+class EngineBuildError(FacelogError, RuntimeError):
     """TensorRT could not parse or build the model; the message carries TensorRT's own errors."""
 
 

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from facelog.engines.base import ConfigError  # the one ConfigError (a ValueError; the CLI prints it)
+# the one error root and the one ConfigError live in engines (the layer everything imports)
+from facelog.engines.base import BackendUnavailable, ConfigError, FacelogError
 
-
-class FacelogError(Exception):
-    """Base of every error the CLI reports as one line without a traceback."""
-
-
-__all__ = ["ConfigError", "FacelogError", "ModelError", "SourceError", "first_line"]
+__all__ = ["BackendUnavailable", "ConfigError", "FacelogError", "ModelError", "SourceError", "first_line"]
 
 
 def first_line(message: object) -> str:

@@ -176,8 +176,13 @@ class AtomicCsv:
             self._f = open(self._tmp, "w", newline="", encoding="utf-8")  # noqa: SIM115 (closed in commit/abort)
         except OSError as exc:  # name the output the user gave, not our temporary file
             raise OSError(f"cannot write {self.path}: {exc.strerror or exc}") from exc
-        self._w = csv.writer(self._f)
-        self._w.writerow(header)
+        try:
+            self._w = csv.writer(self._f)
+            self._w.writerow(header)
+        except BaseException:  # Ctrl-C or SIGTERM right after the open: leave no temporary file
+            self._f.close()
+            self._tmp.unlink(missing_ok=True)
+            raise
         self._done = False
 
     def write_rows(self, rows: list[CsvRow] | list[TrackRow]) -> int:

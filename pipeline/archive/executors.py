@@ -19,7 +19,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from facelog.pipeline.errors import first_line
+from facelog.pipeline.errors import FacelogError, first_line
 
 if TYPE_CHECKING:
     from facelog.pipeline.config import AppConfig
@@ -29,11 +29,11 @@ log = logging.getLogger(__name__)
 MAX_WORKER_DEATHS = 2  # a file in flight when its worker died this many times is recorded as failed
 
 
-class WorkerInitError(RuntimeError):
+class WorkerInitError(FacelogError, RuntimeError):
     """A worker could not start (bad model file, missing backend): the whole run stops."""
 
 
-class ExecutorUnavailable(RuntimeError):
+class ExecutorUnavailable(FacelogError, RuntimeError):
     """The requested executor cannot run here (e.g. Ray is not installed)."""
 
 

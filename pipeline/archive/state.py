@@ -25,6 +25,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from facelog.pipeline.errors import FacelogError
+
 log = logging.getLogger(__name__)
 
 STATE_DB_NAME = "facelog_state.sqlite3"
@@ -64,7 +66,7 @@ CREATE TABLE IF NOT EXISTS runs (
 """
 
 
-class StateError(RuntimeError):
+class StateError(FacelogError, RuntimeError):
     """The state database cannot be used (wrong schema version, locked by another run...)."""
 
 

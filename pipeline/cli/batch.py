@@ -8,11 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from facelog.cli.console import fail
-from facelog.engines.base import BackendUnavailable
-from facelog.pipeline.archive import state as st
 from facelog.pipeline.archive.batch import SUMMARY_NAME, RunReport, run_batch
-from facelog.pipeline.archive.discovery import BatchError, parse_since
-from facelog.pipeline.archive.executors import ExecutorUnavailable, WorkerInitError
+from facelog.pipeline.archive.discovery import parse_since
 from facelog.pipeline.config import load_config
 from facelog.pipeline.errors import FacelogError
 
@@ -79,8 +76,7 @@ def handle(args: argparse.Namespace) -> int:
         model = {"path": str(args.model) if args.model else None}
         cfg = load_config(args.config, {"batch": _batch_overrides(args), "model": model})
         run = run_batch(args.archive, args.out, cfg, since=since, progress=not args.no_progress)
-    except (FacelogError, BackendUnavailable, ValueError, OSError, BatchError, st.StateError,
-            ExecutorUnavailable, WorkerInitError) as exc:  # fmt: skip
+    except (FacelogError, ValueError, OSError) as exc:  # FacelogError: every facelog error (issue 19)
         return fail(exc)
     print(final_line(run))
     for f in run.failures:

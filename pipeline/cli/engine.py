@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from facelog.cli.console import fail
+from facelog.engines.base import FacelogError
 
 
 def register(subparsers: Any) -> None:
@@ -47,9 +48,7 @@ def register(subparsers: Any) -> None:
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
-    from facelog.engines.base import BackendUnavailable
-    from facelog.engines.cache import EngineMismatch
-    from facelog.engines.trt_build import BatchProfile, EngineBuildError, ensure_engine
+    from facelog.engines.trt_build import BatchProfile, ensure_engine
 
     if not args.model.is_file():
         return fail(f"model not found: {args.model}")
@@ -65,7 +64,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
             calib=args.calib,
             calib_images=args.calib_images,
         )
-    except (BackendUnavailable, EngineMismatch, EngineBuildError, ValueError, FileNotFoundError) as exc:
+    except (FacelogError, ValueError, OSError) as exc:
         return fail(str(exc))
     print(f"{'built' if built else 'cached'}: {engine}")
     print(f"sidecar: {engine.with_name(engine.name + '.json')}")

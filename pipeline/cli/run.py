@@ -10,7 +10,6 @@ from typing import Any
 
 from facelog.cli.console import fail, print_error
 from facelog.cli.sample import sample_path, show_outputs
-from facelog.engines.base import BackendUnavailable
 from facelog.pipeline.config import AppConfig, load_config
 from facelog.pipeline.errors import FacelogError, SourceError, first_line
 from facelog.pipeline.file.outputs import check_outputs_spare_inputs, output_paths
@@ -122,7 +121,7 @@ def handle_run(args: argparse.Namespace) -> int:
             raise ValueError("--annotate works with one input only")
         check_outputs_spare_inputs(args.inputs, [p for out in outs for p in output_paths(out, args.annotate)])
         session = InferenceSession(cfg)
-    except (FacelogError, BackendUnavailable, ValueError, OSError) as exc:
+    except (FacelogError, ValueError, OSError) as exc:
         print_error(exc)
         return 2
     with session:

@@ -23,7 +23,6 @@ from pathlib import Path
 
 from facelog.pipeline.analyzer import FaceAnalyzer
 from facelog.pipeline.config import AppConfig
-from facelog.pipeline.detect import Detector
 from facelog.pipeline.errors import SourceError
 from facelog.pipeline.file.outputs import RunOutputs, check_outputs_spare_inputs, output_paths
 from facelog.pipeline.file.progress import make_progress
@@ -82,6 +81,7 @@ def process_video(
         src.close()
         raise
     outputs: RunOutputs | None = None
+    stages: DetectStages | None = None
     try:
         try:
             detectors = sess.detectors(cfg.batching.detect_workers)
@@ -94,7 +94,9 @@ def process_video(
             )  # fmt: skip
             if outputs.video is not None:
                 outputs.video.blur_faces = blur_faces
-            counts = _write_frames(src, detectors, analyzer, outputs, cfg, progress)
+            bc = cfg.batching
+            stages = DetectStages(src, detectors, bc.frame_queue, bc.face_queue, src.close)
+            counts = _write_frames(src, stages, analyzer, outputs, cfg, progress)
             summary = build_summary(
                 source=str(source), output=str(out_csv), src=src, counts=counts, rows=outputs.rows,
                 session=sess, detector=detectors[0], times=analyzer.times, model=analyzer.model_id,
@@ -107,7 +109,10 @@ def process_video(
             # were committed already, abort() leaves them), and the decoder is released here.
             if outputs is not None:
                 outputs.abort()
-            src.close()
+            if stages is not None and stages.started:
+                stages.close()  # the reader thread releases the decoder (never two threads at once)
+            else:
+                src.close()
             raise
         summary = outputs.commit(summary)  # all or nothing
     finally:
@@ -122,7 +127,7 @@ def process_video(
 
 def _write_frames(
     src: VideoSource,
-    detectors: list[Detector],
+    stages: DetectStages,
     analyzer: FaceAnalyzer,
     outputs: RunOutputs,
     cfg: AppConfig,
@@ -137,7 +142,6 @@ def _write_frames(
     bc = cfg.batching
     counts = FrameCounts()
     bar = make_progress(progress, src.info.frame_count, src.path.name)
-    stages = DetectStages(src, detectors, bc.frame_queue, bc.face_queue, src.close)
     try:
         with stages:
             for batch in batches(stages.get, bc.batch_size, bc.max_wait_ms / 1000):

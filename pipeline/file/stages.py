@@ -124,16 +124,26 @@ class DetectStages:
             for i, d in enumerate(detectors)
         ]
 
+    @property
+    def started(self) -> bool:
+        """Whether the reader thread runs or ran (from then on it closes the source, not the caller)."""
+        return self._threads[0].ident is not None
+
     def start(self) -> DetectStages:
-        for t in self._threads:
-            t.start()
+        try:
+            for t in self._threads:
+                t.start()
+        except BaseException:  # Ctrl-C between two starts: stop the threads already running
+            self.close()
+            raise
         return self
 
     def close(self) -> None:
-        """Stop every thread and wait for them (bounded)."""
+        """Stop every thread and wait for them (bounded); threads never started are skipped."""
         self.stop.set()
         for t in self._threads:
-            t.join(timeout=JOIN_TIMEOUT_S)
+            if t.ident is not None:
+                t.join(timeout=JOIN_TIMEOUT_S)
 
     def __enter__(self) -> DetectStages:
         return self.start()
