@@ -173,6 +173,9 @@ def bench_preset(args: argparse.Namespace, preset: str, facelog: list[str]) -> d
         "detector": run["summary"].get("detector"),
         "model": run["summary"].get("model"),
         "persons_reported": run["summary"].get("persons"),
+        "persons_dropped": run["summary"].get("persons_dropped"),
+        "identity_embeddings": timings.get("identity_embeddings"),
+        "identity_s": timings.get("identity_s"),
         "loadavg": [round(x, 2) for x in os.getloadavg()],
     }
     return res
@@ -190,7 +193,8 @@ def summary_table(results: list[dict[str, Any]]) -> str:
         "| preset | label | detector | fps | own det-only fps | ratio | YuNet full-frame fps | ratio "
         "| CPU ms/frame | recall>=32 | recall>=40 "
         "| precision | IDF1 | ID sw | split | repl. new id | frame MAE / gender "
-        "| person last-smooth MAE / gender | person tracks.csv MAE / gender |"
+        "| person last-smooth MAE / gender | person tracks.csv MAE / gender "
+        "| tracks 2+ people | persons / static rows / GT people | identity embeddings |"
     )
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in results:
@@ -205,7 +209,11 @@ def summary_table(results: list[dict[str, Any]]) -> str:
             f"| {_f(i['replacement_new_id']['new_id_share'], 2)} "
             f"| {_f(pf['age_mae'], 2)} / {_f(pf['gender_acc'])} "
             f"| {_f(ls.get('age_mae'), 2)} / {_f(ls.get('gender_acc'))} "
-            f"| {_f(tc.get('age_mae'), 2)} / {_f(tc.get('gender_acc'))} |"
+            f"| {_f(tc.get('age_mae'), 2)} / {_f(tc.get('gender_acc'))} "
+            f"| {_f(i.get('tracks_multi_person'), 3)} "
+            f"| {tc.get('tracks_rows_person', '-')} / {tc.get('tracks_rows_static', '-')} "
+            f"/ {r['gt']['persons']} "
+            f"| {_f(run.get('identity_embeddings'))} |"
         )
     return "\n".join(lines)
 

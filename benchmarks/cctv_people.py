@@ -156,11 +156,13 @@ def _overlaps(first: int, path: np.ndarray, people: list[Person]) -> bool:
     return False
 
 
-def _look(rng: np.random.Generator, vel: tuple[float, float]) -> dict[str, Any]:
+SAME_COAT_BGR = (35, 35, 40)  # the one coat of ``Preset.same_clothes``
+
+
+def _look(rng: np.random.Generator, vel: tuple[float, float], same_clothes: bool = False) -> dict[str, Any]:
     tint = 1 + rng.normal(0, 0.05, 3)
-    clothes = np.clip(
-        np.array(CLOTHES_BGR[int(rng.integers(len(CLOTHES_BGR)))]) + rng.normal(0, 12, 3), 0, 255
-    )
+    colour = SAME_COAT_BGR if same_clothes else CLOTHES_BGR[int(rng.integers(len(CLOTHES_BGR)))]
+    clothes = np.clip(np.array(colour) + rng.normal(0, 3 if same_clothes else 12, 3), 0, 255)
     return {
         "clothes": (float(clothes[0]), float(clothes[1]), float(clothes[2])),
         "defocus_px": float(rng.uniform(0, 0.8)),
@@ -207,6 +209,9 @@ def plan_people(preset: Preset, faces: pd.DataFrame, seed: int) -> list[Person]:
         raise ValueError(f"preset {preset.name} wants {preset.people} people, only {len(faces)} faces")
     face_rows = rng.permutation(len(faces))[: preset.people]
     people: list[Person] = []
+    if preset.mode in ("counter", "queue"):
+        people = _line_up(preset, rng, faces, face_rows)
+        return _link_replacements(people)
     # Arrivals spread over the clip: about people / (1 + vanish share) arrivals, placed in random
     # order (so running out of people drops random ones, not the last ones), then extra arrivals
     # until the count is reached. Each arrival may bring replacements.
@@ -220,6 +225,56 @@ def plan_people(preset: Preset, faces: pd.DataFrame, seed: int) -> list[Person]:
     people.sort(key=lambda q: q.first_frame)
     people = [replace(q, person_id=i) for i, q in enumerate(people)]
     return _link_replacements(people)
+
+
+def _line_up(
+    preset: Preset, rng: np.random.Generator, faces: pd.DataFrame, face_rows: np.ndarray
+) -> list[Person]:
+    """``counter``: two spots where people step up one after another (3-8 s each, the next 0-3 frames
+    after the previous one left); ``queue``: ``preset.people`` people standing in a row all clip."""
+    w, h = preset.width, preset.height
+    lo, hi = preset.face_px
+    spots: list[list[tuple[int, int]]]  # per spot: (first frame, frames) of each visit
+    if preset.mode == "queue":
+        n = preset.people
+        spots = [[(0, preset.frames)] for _ in range(n)]
+        places = [((i + 0.5) / n * w, h * rng.uniform(0.35, 0.55)) for i in range(n)]
+    else:
+        spots, places = [], [(0.3 * w, 0.45 * h), (0.7 * w, 0.45 * h)]
+        per_spot = preset.people // 2
+        for _ in places:
+            visits: list[tuple[int, int]] = []
+            t = int(rng.integers(0, preset.fps))
+            while len(visits) < per_spot and t < preset.frames - 8:
+                n_frames = min(int(rng.uniform(3, 8) * preset.fps), preset.frames - t)
+                visits.append((t, n_frames))
+                t += n_frames + int(rng.integers(0, 4))
+            spots.append(visits)
+    people: list[Person] = []
+    for (cx0, cy0), visits in zip(places, spots, strict=True):
+        for first, n_frames in visits:
+            s0 = _loguniform(rng, lo, hi)
+            k = np.arange(n_frames)
+            period = rng.uniform(2, 4) * preset.fps
+            cx = cx0 + rng.normal(0, 0.05) * s0 + 0.05 * s0 * np.sin(2 * np.pi * k / period)
+            cy = cy0 + 0.03 * s0 * np.cos(2 * np.pi * k / period)
+            path = np.stack(
+                [
+                    cx,
+                    np.full(n_frames, cy) if np.isscalar(cy) else cy,
+                    s0 * (1 + 0.03 * np.sin(np.pi * k / period)),
+                ],
+                axis=1,
+            )
+            row = int(face_rows[len(people)]) if len(people) < len(face_rows) else None
+            if row is None:
+                break
+            vel = (0.0, 0.0)
+            age, gender = float(faces.age.iloc[row]), str(faces.gender.iloc[row])
+            look = _look(rng, vel, preset.same_clothes)
+            people.append(Person(len(people), row, age, gender, first, path, velocity=vel, **look))
+    people.sort(key=lambda q: q.first_frame)
+    return [replace(q, person_id=i) for i, q in enumerate(people)]
 
 
 def _arrive(preset: Preset, rng: np.random.Generator, people: list[Person], t: int, faces: pd.DataFrame,
@@ -244,7 +299,7 @@ def _arrive(preset: Preset, rng: np.random.Generator, people: list[Person], t: i
                 first_frame=t,
                 path=path,
                 velocity=vel,
-                **_look(rng, vel),
+                **_look(rng, vel, preset.same_clothes),
             )
         )
         if not vanish:

@@ -185,8 +185,19 @@ def per_person_metrics(gt: pd.DataFrame, det: pd.DataFrame, tracks: pd.DataFrame
     }
     out["tracks_csv"] = summary(pp["track_age"], pp["track_gender"]) if tracks is not None else None
     if tracks is not None:
-        out["tracks_csv"]["tracks_rows"] = len(tracks)
+        out["tracks_csv"] |= tracks_rows(tracks)
     return out
+
+
+def tracks_rows(tracks: pd.DataFrame) -> dict[str, int]:
+    """Rows of the tracks CSV: all, and by ``status`` (``person``/``static``; all persons when the CSV
+    has no status column, schema 1)."""
+    status = tracks["status"] if "status" in tracks.columns else pd.Series(["person"] * len(tracks))
+    return {
+        "tracks_rows": len(tracks),
+        "tracks_rows_person": int((status == "person").sum()),
+        "tracks_rows_static": int((status == "static").sum()),
+    }
 
 
 def score(
@@ -213,6 +224,9 @@ def score(
     det = read_csv_checked(frames_path, FRAME_COLUMNS, "frame CSV")
     tracks = read_csv_checked(tracks_path, TRACK_COLUMNS, "tracks CSV") if tracks_path else None
     det = match_frames(gt, det)
+    persons = per_person_metrics(gt, det, tracks)
+    if tracks is not None and not persons.get("tracks_csv"):  # no person matched (a clip of stills)
+        persons["tracks_csv"] = tracks_rows(tracks)
     return {
         "gt_file": str(gt_path),
         "frames_file": str(frames_path),
@@ -224,7 +238,7 @@ def score(
         },
         "detection": detection_metrics(gt, det),
         "identity": identity_metrics(gt, det, replace_frames),
-        "per_person": per_person_metrics(gt, det, tracks),
+        "per_person": persons,
     }
 
 

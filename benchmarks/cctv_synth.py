@@ -32,6 +32,15 @@ something) with a new person appearing at that spot 1-4 frames later; ``static*`
 stand or sway slowly for 3-10 s and leave, with the same replacements. Faces never overlap. Each person
 has a neck and torso in a clothing colour (drawn before all faces, so bodies never cover a face);
 ``*_nobody`` presets leave them out.
+
+Cases where clothes, place and stillness mislead a tracker (issue 20): ``walk720_sameclothes``
+(everyone in the same dark coat); ``counter720`` (two spots at a counter where people step up one
+after another, 0-3 frames after the previous one left, head-and-shoulders with the same coats);
+``queue720`` (people standing in a row for the whole clip, swaying a little: people, not
+``static``); ``textures720`` (walkers plus ``Preset.textures`` still, face-like patterns: validation
+faces upside down, blurred and faded, in the scene and in no GT); ``poster720`` (walkers plus one
+real validation face pasted still for the whole clip, a printed face: in no GT, to be marked
+``static`` in the tracks CSV).
 """
 
 from __future__ import annotations
@@ -83,9 +92,12 @@ class Preset:
     people: int
     face_px: tuple[float, float]
     speed_px: tuple[float, float]
-    mode: Literal["walk", "static"]
+    mode: Literal["walk", "static", "counter", "queue"]
     replace_share: float = 0.2  # share of people who vanish mid-frame and are replaced at that spot
     bodies: bool = True  # a torso in the person's clothing colour below each face
+    same_clothes: bool = False  # everyone wears the same dark coat
+    textures: int = 0  # still face-like patterns in the scene (no GT rows)
+    poster: bool = False  # one real face pasted still for the whole clip (no GT rows)
     fps: int = 25
     crf: int = 29
 
@@ -104,6 +116,11 @@ PRESETS: dict[str, Preset] = {
         Preset("walk4k", 3840, 2160, 6, 22, (32, 320), (10, 28), "walk", crf=30),
         Preset("walk720_nobody", 1280, 720, 30, 34, (24, 160), (5, 14), "walk", bodies=False),
         Preset("static720_nobody", 1280, 720, 30, 30, (40, 160), (0, 1.2), "static", bodies=False),
+        Preset("walk720_sameclothes", 1280, 720, 30, 34, (24, 160), (5, 14), "walk", same_clothes=True),
+        Preset("counter720", 1280, 720, 30, 24, (80, 160), (0, 0.3), "counter", same_clothes=True),
+        Preset("queue720", 1280, 720, 30, 6, (48, 96), (0, 0.1), "queue"),
+        Preset("textures720", 1280, 720, 30, 20, (24, 160), (5, 14), "walk", textures=6),
+        Preset("poster720", 1280, 720, 30, 20, (24, 160), (5, 14), "walk", poster=True),
         Preset("tiny", 320, 240, 2, 3, (40, 60), (3, 6), "walk"),  # for tests
     )
 }
@@ -137,6 +154,36 @@ def _background(shared: Path, w: int, h: int, rng: np.random.Generator) -> list[
         frames = [cv2.resize(base, (w, h), interpolation=cv2.INTER_CUBIC)]
     loop = frames + frames[-2:0:-1]
     return [np.clip(f.astype(np.float32) + texture, 0, 255).astype(np.uint8) for f in loop for _ in (0, 1)]
+
+
+def _still_sprites(
+    preset: Preset, faces: pd.DataFrame, people: list[Person], seed: int
+) -> list[tuple[np.ndarray, np.ndarray, int, int]]:
+    """The preset's still patterns and poster: (sprite, mask, x0, y0), from validation faces no person
+    of the clip uses; placed in the middle 80% of the frame, not overlapping each other."""
+    rng = np.random.default_rng([seed, zlib.crc32(preset.name.encode()), 2])
+    used = {p.face_row for p in people}
+    free = [i for i in rng.permutation(len(faces)) if i not in used]
+    out: list[tuple[np.ndarray, np.ndarray, int, int]] = []
+    boxes: list[tuple[int, int, int]] = []
+    kinds = ["texture"] * preset.textures + (["poster"] if preset.poster else [])
+    for kind in kinds:
+        side = round(rng.uniform(48, 96) if kind == "texture" else rng.uniform(70, 110))
+        for _ in range(50):
+            x0 = int(rng.uniform(0.1, 0.9) * preset.width - side / 2)
+            y0 = int(rng.uniform(0.1, 0.9) * preset.height - side / 2)
+            if all(
+                abs(x0 - x) > (side + s) / 2 + 10 or abs(y0 - y) > (side + s) / 2 + 10 for x, y, s in boxes
+            ):
+                break
+        boxes.append((x0, y0, side))
+        img = cv2.resize(_read_face(faces.path.iloc[free.pop()]), (side, side), interpolation=cv2.INTER_AREA)
+        chip: np.ndarray = img.astype(np.float32)
+        if kind == "texture":  # face-like, but no face: upside down, blurred, faded towards grey
+            chip = cv2.GaussianBlur(chip[::-1], (0, 0), side / 40)
+            chip = 128 + 0.6 * (chip - 128)
+        out.append((chip, _mask(side)[..., None], x0, y0))
+    return out
 
 
 def _mask(side: int) -> np.ndarray:
@@ -291,12 +338,15 @@ def _render(
     background = _background(shared, w, h, rng)
     noise = [rng.normal(0, 2.5, (h, w, 3)).astype(np.int16) for _ in range(4)]
     chips = {p.person_id: _ChipCache(p, _read_face(faces.path.iloc[p.face_row])) for p in people}
+    stills = _still_sprites(preset, faces, people, seed)
     rows: list[tuple[object, ...]] = []
     enc = _encoder(mp4_tmp, preset)
     assert enc.stdin is not None
     try:
         for f in range(preset.frames):
             frame = background[f % len(background)].copy()
+            for sprite, smask, sx, sy in stills:
+                _paste(frame, sprite, smask, sx, sy)
             visible = [(p, f - p.first_frame) for p in people if 0 <= f - p.first_frame < len(p.path)]
             placed = []
             for p, k in visible:

@@ -26,6 +26,7 @@ With ``tracking.use_identity`` the tracker also gets the faces' identity embeddi
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from dataclasses import dataclass, field, replace
 
@@ -37,6 +38,8 @@ from facelog.pipeline.fusion import FusionParams, PersonFusion, frontalness, qua
 from facelog.pipeline.identity import Embedder, FrameFaces, IdentityEmbedder
 from facelog.pipeline.tracker import Tracker, TrackerParams
 from facelog.pipeline.types import Faces, Frame, PersonResult, Prediction
+
+log = logging.getLogger(__name__)
 
 _NOT_TRACKER = {
     "enabled", "use_embedding", "use_body", "use_identity", "min_evidence_frames", "evidence_score",
@@ -177,7 +180,13 @@ class PersonTracks:
 
     def finish(self) -> tuple[PersonResult, ...]:
         """End every live track (end of input): their persons."""
-        return self._end(self.tracker.finish())
+        ended = self._end(self.tracker.finish())
+        t = self.tracker
+        log.info(
+            "%s: identity questions %s, refused %s; tracks left out %s, static %d", self.source_id,
+            dict(t.identity_checks), dict(t.identity_refusals), dict(self.dropped), self.static,
+        )  # fmt: skip
+        return ended
 
     def reset(self) -> tuple[PersonResult, ...]:
         """End every live track and forget the frame order (reconnect or seek); ids keep increasing."""

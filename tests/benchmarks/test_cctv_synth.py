@@ -50,3 +50,22 @@ def test_tiny_clip_matches_its_ground_truth(utkface: Path, tmp_path: Path) -> No
 def test_unknown_preset_is_refused(tmp_path: Path) -> None:
     with pytest.raises(SynthError, match="unknown preset 'nope'"):
         make_clip(tmp_path, "nope")
+
+
+def test_counter_people_step_up_into_the_same_spots_and_the_queue_stays(utkface: Path) -> None:
+    from cctv_people import SAME_COAT_BGR, plan_people
+
+    faces = validation_faces(utkface)
+    counter = plan_people(PRESETS["counter720"], faces, 0)
+    assert len(counter) >= 8
+    follow = [p for p in counter if p.replaces is not None]
+    assert len(follow) >= len(counter) - 2  # all but the first at each spot step into a vacated spot
+    for p in follow:
+        q = counter[p.replaces]
+        assert 0 <= p.first_frame - (q.first_frame + len(q.path)) <= 3
+    assert all(abs(p.clothes[0] - SAME_COAT_BGR[0]) < 15 for p in counter)  # one coat for all
+    queue = plan_people(PRESETS["queue720"], faces, 0)
+    frames = PRESETS["queue720"].frames
+    assert len(queue) == 6 and all(p.first_frame == 0 and len(p.path) == frames for p in queue)
+    sway = [float(p.path[:, 0].max() - p.path[:, 0].min()) / float(p.path[0, 2]) for p in queue]
+    assert min(sway) > 0.05  # they sway: people, not posters
