@@ -142,9 +142,9 @@ def gender_column(backend: OnnxRuntimeBackend) -> int:
 
 
 def read_people(
-    data: Path, people: list[Person], models: list[OnnxRuntimeBackend], cfg: CropConfig
+    data: Path, people: list[Person], models: list[OnnxRuntimeBackend], cfg: CropConfig, flip: bool = False
 ) -> dict[str, list[Reading]]:
-    """Per person key: one Reading per model."""
+    """Per person key: one Reading per model (``flip``: each face averaged with its mirror image)."""
     detector = cv2.FaceDetectorYN.create(str(YUNET), "", (320, 320), SCORE_THRESHOLD)
     readings = {p.key: [Reading() for _ in models] for p in people}
     by_source: dict[str, list[Person]] = {}
@@ -160,9 +160,13 @@ def read_people(
                 side = backend.meta.input_hw[0]
                 chips = crop_faces(image, faces, cfg, YUNET_FRAMING, side)
                 picked = list(match.items())
-                out = backend.infer(crops_to_pixels([chips[f] for _, f in picked], backend.meta))
-                ages = decode_age(np.asarray(out["age"]))
-                p_f = np.asarray(out["gender"])[:, gender_column(backend)]
+                x = crops_to_pixels([chips[f] for _, f in picked], backend.meta)
+                out = {k: np.asarray(v) for k, v in backend.infer(x).items()}
+                if flip:
+                    out_f = backend.infer(np.ascontiguousarray(x[:, :, ::-1]))
+                    out = {k: (out[k] + np.asarray(out_f[k])) / 2 for k in ("age", "gender")}
+                ages = decode_age(out["age"])
+                p_f = out["gender"][:, gender_column(backend)]
                 for k, (j, _) in enumerate(picked):
                     r = readings[group[j].key][m]
                     r.age.append(float(ages[k]))
@@ -223,6 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", type=Path, default=HERE.parent.parent / "shared" / "data")
     ap.add_argument("--labels", type=Path, default=LABELS)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--flip", action="store_true", help="average each face with its mirror image")
     ap.add_argument("--json", type=Path, help="write the full result here")
     args = ap.parse_args(argv)
     if not args.data.is_dir():
@@ -230,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     people = read_labels(args.labels)
     models = [OnnxRuntimeBackend(p, threads=args.threads) for p in args.model]
     try:
-        readings = read_people(args.data, people, models, CropConfig())
+        readings = read_people(args.data, people, models, CropConfig(), args.flip)
     finally:
         for b in models:
             b.close()
@@ -263,6 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         doc = {
             "models": [str(p) for p in args.model],
+            "flip": args.flip,
             "names": names,
             "cpu_count": os.cpu_count(),
             "results": result,
