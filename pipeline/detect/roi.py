@@ -14,7 +14,8 @@ frames since it was seen, up to ``ROI_MAX_GROWTH`` times. It needs frames in ord
 thread) and ``reset()`` between sources; ``detect(image, frame_index)`` resets by itself when the
 index goes backwards or the frame size changes, and widens the margins by the frames a gap spans
 (``sampling.stride``); ``full_every`` counts processed frames, and a gap of more than
-``ROI_MAX_GAP_FRAMES`` source frames is a key frame.
+``ROI_MAX_GAP_FRAMES`` source frames is a key frame (``max_gap_frames``; live cameras turn that off:
+there a gap means the machine dropped frames, and a whole frame would only make it drop more).
 """
 
 from __future__ import annotations
@@ -69,6 +70,9 @@ class RoiDetector:
         face_px: regions are shrunk so their smallest known face is this wide (never enlarged).
         min_frame_px: frames with fewer pixels (w x h) are all key frames (regions only pay off, and
             keep recall, on large frames).
+        max_gap_frames: a frame more source frames after the one before than this is a key frame;
+            None: gaps only widen the regions (they are clipped to the frame, so a region frame never
+            costs much more than a key frame).
     """
 
     def __init__(
@@ -84,6 +88,7 @@ class RoiDetector:
         hold_frames: int | None = None,
         face_px: float = ROI_FACE_PX,
         min_frame_px: int = 0,
+        max_gap_frames: int | None = ROI_MAX_GAP_FRAMES,
     ) -> None:
         hold_frames = full_every if hold_frames is None else hold_frames
         if full_every < 1 or margin < 0 or min_margin_px < 0 or hold_frames < 0:
@@ -96,6 +101,7 @@ class RoiDetector:
         self.full_every, self.margin, self.min_margin_px = full_every, margin, min_margin_px
         self.min_face_px, self.hold_frames, self.face_px = min_face_px, hold_frames, face_px
         self.min_frame_px = min_frame_px
+        self.max_gap_frames = max_gap_frames
         self._key_scale: Callable[[tuple[int, int]], float] = key_scale or (lambda wh: 1.0)
         self._large = large
         self.frames_full = 0
@@ -138,7 +144,7 @@ class RoiDetector:
         key = (
             self._since_key is None
             or self._since_key + 1 >= self.full_every  # processed frames, whatever the stride
-            or gap > ROI_MAX_GAP_FRAMES
+            or (self.max_gap_frames is not None and gap > self.max_gap_frames)
             or w * h < self.min_frame_px
         )
         if key:

@@ -196,7 +196,8 @@ class CameraDetectors:
     thread and share the session's whole-frame detector for key frames. Unset, ``detector.full_every``
     is ``ROI_DEFAULT_FULL_EVERY`` here, and ``detector.roi_min_megapixels`` 0 (regions at every frame
     size): a camera the machine cannot keep up with loses whole frames, which costs far more recall
-    than regions do (docs/RTSP.md). ``full_every: 1`` detects every frame in full.
+    than regions do (docs/RTSP.md). Frames dropped before a frame only widen its regions (no gap
+    makes a key frame). ``full_every: 1`` detects every frame in full.
     """
 
     def __init__(self, session: InferenceSession) -> None:
@@ -213,6 +214,10 @@ class CameraDetectors:
         det = self._by_camera.get(camera)
         if det is None:
             det = self._by_camera[camera] = make_detector(self.cfg, self._choice, workers=1, full=self._full)
+            if isinstance(det, RoiDetector):
+                # frames the machine dropped widen the regions but force no whole frame: that would only
+                # make a loop that fell behind fall further behind (key frames come every full_every)
+                det.max_gap_frames = None
         return det
 
     def detect(self, frame: Frame) -> Faces:
