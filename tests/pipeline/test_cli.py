@@ -112,7 +112,7 @@ def test_outputs_for_many_inputs_go_to_folder(tmp_path: Path) -> None:
         run_cmd._outputs(["a/x.mp4", "b/x.mp4"], tmp_path / "o")
 
 
-SUBCOMMANDS = ("run", "batch", "train", "export", "eval", "predict", "engine", "doctor")
+SUBCOMMANDS = ("run", "batch", "report", "train", "export", "eval", "predict", "engine", "doctor")
 
 
 def test_every_subcommand_is_listed() -> None:
