@@ -16,7 +16,8 @@ Per processed frame:
 3. Pass 2 (ByteTrack): the remaining low-score detections are matched to the remaining tracks with
    the stricter ``match_low``, so a blurred or half-occluded frame continues a track instead of
    starting one. Detections marked ``track_only`` (below the detector's own threshold, see
-   ``detect``) take part here only, against confirmed tracks only.
+   ``detect``) take part here only, against confirmed tracks only, and only within
+   ``max_low_score_frames`` of the track's last detection at the detector's threshold.
 4. Appearance gates: for each cue given (the model's face ``embedding``; ``body_histogram``, the
    colour of the clothes below the face), a pair whose cosine distance to the track's appearance
    (the nearer of the EMA and the last vector) exceeds the cue's limit is forbidden, so a different
@@ -26,7 +27,29 @@ Per processed frame:
    missed must pass every known cue, the face at the stricter ``reid_max_cosine``. On the shared
    real clips the face embedding alone separates people weakly (different people in one frame:
    median distance 0.16); the body colour separates them well (median 0.67, same person at most
-   0.06).
+   0.06) where there is a body (``appearance.BackgroundModel`` makes it unknown where the region
+   below a face shows the scene).
+4b. Identity veto (with ``identity``, ``identity.FrameFaces``): each pair the assignment chose is
+   questioned in the cases below; a questioned pair whose face descriptors are further apart than
+   ``identity_max_distance`` is refused and the assignment (steps 2-3) runs again without it. The
+   descriptor (~100 ms a face) is computed only for questioned pairs.
+
+   ============================== ============================== ==================================
+   track state                    questioned when                refused when
+   ============================== ============================== ==================================
+   followed (matched last frame)  thumbnail or brightness jump   descriptor > identity_max_distance
+                                  > ``identity_jump``; or last    (unknown: kept)
+                                  check ``identity_check_frames``
+                                  ago
+   missed 1..``max_lost_frames``  always (``gap``)               descriptor > identity_max_distance
+                                                                 (unknown: kept)
+   re-identification window       unless the model embedding     descriptor > identity_max_distance
+                                  vouched (``reid``)             or unknown
+   ============================== ============================== ==================================
+
+   Turn ``identity_max_distance`` up if one person splits into several tracks, down if tracks hold
+   two people; ``identity_jump`` down (or ``identity_check_frames`` down) to question more often, at
+   the cost of more descriptors.
 5. Every unmatched detection but a ``track_only`` one (id -1) starts a new track. A track born from a
    high-score detection is confirmed at once; one born from a low-score detection is *tentative*
    until matched again, and ends after ``max_tentative_lost_frames`` frames without a match.
