@@ -293,7 +293,16 @@ def run_cameras(
     options = options_from_config(cfg.rtsp, cfg.sampling)
     out = Path(out_dir)
     check_writable_folder(out)
-    return run_with_inference(cameras, live_inference(InferenceSession(cfg)), out, options, stop=stop)
+    reporter = None
+    if cfg.rtsp.report_daily:  # a background thread that only reads the CSVs: never blocks the cameras
+        from facelog.pipeline.report.daily import DailyReporter
+
+        reporter = DailyReporter(out).start()
+    try:
+        return run_with_inference(cameras, live_inference(InferenceSession(cfg)), out, options, stop=stop)
+    finally:
+        if reporter is not None:
+            reporter.stop()
 
 
 def check_writable_folder(folder: Path) -> None:

@@ -29,6 +29,7 @@ __all__ = [
     "write_report_files",
 ]  # fmt: skip
 
+LIVE_MARGIN_NS = 86400 * NS  # a live file holds people first seen up to a day before its period
 REPORT_CSV = "report.csv"
 REPORT_HTML = "report.html"
 
@@ -121,6 +122,11 @@ def make_report(
     recordings = discover([Path(p) for p in paths], tz, skipped)
     own = {(out_dir / REPORT_CSV).resolve()}
     recordings = [r for r in recordings if r.frame_csv.resolve() not in own]
+    lo, hi = _ns(since), _ns(until)
+    if lo is not None or hi is not None:  # live period files far outside the range hold none of its people
+        lo = -(2**62) if lo is None else lo - LIVE_MARGIN_NS
+        hi = 2**62 if hi is None else hi + LIVE_MARGIN_NS
+        recordings = [r for r in recordings if r.kind != "live" or lo <= r.start_ns < hi]
     table, readout = report_recordings(recordings, by, tz, since, until, skipped, now)
     csv_path, html_path = out_dir / REPORT_CSV, out_dir / REPORT_HTML
     write_report_files(table, readout, csv_path, html_path, by, tz, [str(p) for p in paths])
