@@ -41,6 +41,7 @@ from types import ModuleType
 from typing import Any
 
 import pandas as pd
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -135,8 +136,6 @@ def write_config(path: Path, urls: list[str], target_fps: float, extra: dict[str
     for key, value in extra.items():
         section, _, name = key.partition(".")
         cfg.setdefault(section, {})[name] = value
-    import yaml
-
     path.write_text(yaml.safe_dump(cfg, sort_keys=False))
 
 
@@ -155,10 +154,7 @@ def run_n(args: argparse.Namespace, n: int, clip: Path, srv: ModuleType) -> dict
     if args.repo is not None:
         env["PYTHONPATH"] = str(package_links(args.repo.resolve(), args.work))
     extra = dict(kv.split("=", 1) for kv in args.config_extra)
-    parsed = {
-        k: (int(v) if v.isdigit() else float(v) if v.replace(".", "", 1).isdigit() else v)
-        for k, v in extra.items()
-    }
+    parsed = {k: yaml.safe_load(v) for k, v in extra.items()}  # 1 -> int, false -> bool
     with srv.RtspServer(mounts) as server:
         write_config(out / "cams.yaml", [server.url(m) for m in mounts], args.target_fps, parsed)
         log_path = out / "facelog.log"
