@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import dataclasses
 import hashlib
 import io
 import json
@@ -38,8 +37,9 @@ from onnxruntime.quantization import (
 from onnxruntime.quantization.calibrate import create_calibrator, save_tensors_data
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
-from facelog.engines.base import META_KEY, ModelMeta
+from facelog.engines.base import ModelMeta
 from facelog.engines.cache import default_cache_root, file_sha256, safe_name
+from facelog.engines.onnx_meta import save_model, set_meta
 from facelog.engines.onnxruntime_backend import read_meta
 from facelog.engines.preprocess import crops_to_pixels
 
@@ -354,12 +354,8 @@ def _stamp_meta(qdq_path: Path, meta: ModelMeta, record: dict[str, Any]) -> None
     model = onnx.load(str(qdq_path))
     new_meta = ModelMeta.from_json(meta.to_json())
     new_meta.extra["quantization"] = {k: v for k, v in record.items() if k != "calibration_source"}
-    kept = [p for p in model.metadata_props if p.key != META_KEY]
-    del model.metadata_props[:]
-    model.metadata_props.extend(kept)
-    entry = model.metadata_props.add()
-    entry.key, entry.value = META_KEY, new_meta.to_json()
-    onnx.save(model, str(qdq_path))
+    set_meta(model, new_meta)
+    save_model(model, qdq_path)
 
 
 def is_qdq_model(path: str | Path) -> bool:
@@ -388,25 +384,3 @@ def check_tensorrt_qdq(path: str | Path) -> None:
                     "TensorRT INT8 needs symmetric int8 (zero point 0); quantize with target='tensorrt' "
                     "(`facelog engine quantize MODEL --target tensorrt`)"
                 )
-
-
-def update_extra(path: str | Path, out_path: str | Path, **values: Any) -> ModelMeta:
-    """Copy ``path`` to ``out_path`` with ``values`` added to its metadata ``extra``.
-
-    The file is written as ``<out_path>.partial`` and renamed, so a failure leaves no partial model.
-    """
-    model = onnx.load(str(path))
-    props = {p.key: p for p in model.metadata_props}
-    if META_KEY not in props:
-        raise ValueError(f"{path}: no {META_KEY!r} metadata")
-    old = ModelMeta.from_json(props[META_KEY].value)
-    meta = dataclasses.replace(old, extra={**old.extra, **values})
-    props[META_KEY].value = meta.to_json()
-    out_path = Path(out_path)
-    tmp = out_path.with_name(out_path.name + ".partial")
-    try:
-        onnx.save(model, str(tmp))
-        tmp.replace(out_path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return meta

@@ -9,7 +9,6 @@ failed export leaves nothing that looks like a finished model.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import logging
 from collections.abc import Callable
@@ -21,7 +20,9 @@ import onnx
 import onnxruntime as ort
 import tensorflow as tf
 
-from facelog.engines.base import META_KEY, HeadMeta, ModelMeta
+from facelog.engines.base import HeadMeta, ModelMeta
+from facelog.engines.fileio import commit_file, temp_path
+from facelog.engines.onnx_meta import set_meta, update_extra
 from facelog.training.config import TrainRecipe
 from facelog.training.model import EMBEDDING, build_model
 
@@ -119,8 +120,7 @@ def export_onnx(
     info["flip_average"] = flip_average
     info.setdefault(EMBEDDING, f"L2-normalised global pool of the trunk ({recipe.model.widths[-1]}-d)")
     meta = model_meta(recipe, info)
-    entry = proto.metadata_props.add()
-    entry.key, entry.value = META_KEY, meta.to_json()
+    set_meta(proto, meta)
     diff = save_checked(proto, out_path, lambda tmp: parity(forward, tmp, names, size, seed))
     log.info("exported %s (%.1f MB); parity max abs diff %.2e", out_path, out_path.stat().st_size / 1e6, diff)
     return meta
@@ -129,19 +129,19 @@ def export_onnx(
 def save_checked(proto: onnx.ModelProto, out_path: Path, check: Callable[[Path], float]) -> float:
     """Save ``proto`` as ``out_path`` only if the ONNX checker and ``check(tmp_path)`` pass.
 
-    The model is written to ``<out_path>.partial`` first; on any failure that file is removed and
-    an existing ``out_path`` is left as it was.
+    The model is written under ``fileio.temp_path(out_path)`` first and renamed by ``commit_file``;
+    on any failure that file is removed and an existing ``out_path`` is left as it was.
 
     Returns:
         What ``check`` returned (the parity difference).
     """
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_path.with_name(out_path.name + ".partial")
+    tmp = temp_path(out_path)
     try:
         onnx.checker.check_model(proto)
         onnx.save(proto, str(tmp))
         result = check(tmp)
-        tmp.replace(out_path)
+        commit_file(tmp, out_path)
     except onnx.checker.ValidationError as err:
         raise ExportError(f"the converted model is not valid ONNX: {err}") from err
     finally:
@@ -151,15 +151,7 @@ def save_checked(proto: onnx.ModelProto, out_path: Path, check: Callable[[Path],
 
 def update_meta_extra(onnx_path: Path, **values: Any) -> ModelMeta:
     """Add ``values`` to the ``extra`` of the metadata stored in ``onnx_path`` (rewrites the file)."""
-    proto = onnx.load(str(onnx_path))
-    props = {p.key: p for p in proto.metadata_props}
-    meta = ModelMeta.from_json(props[META_KEY].value)
-    meta = dataclasses.replace(meta, extra={**meta.extra, **values})
-    props[META_KEY].value = meta.to_json()
-    tmp = onnx_path.with_name(onnx_path.name + ".tmp")
-    onnx.save(proto, str(tmp))
-    tmp.replace(onnx_path)
-    return meta
+    return update_extra(onnx_path, onnx_path, **values)
 
 
 def parity(

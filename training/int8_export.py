@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from facelog.engines import int8_gate, quantize
+from facelog.engines import int8_gate, onnx_meta, quantize
 from facelog.engines.cpu import cpu_int8_saturates
 from facelog.engines.onnxruntime_backend import OnnxRuntimeBackend
 from facelog.training import datasets as dsets
@@ -72,7 +72,7 @@ def export_int8(
         record["fp32_model"] = fp32.name
         # the machine's kind matters: 8-bit weights measured fine on VNNI and not on AVX2
         record["cpu_int8_saturates"] = cpu_int8_saturates()
-        quantize.update_extra(q.qdq_path, out, **{int8_gate.GATE_KEY: record})
+        onnx_meta.update_extra(q.qdq_path, out, **{int8_gate.GATE_KEY: record})
     log.info("wrote %s: %s", out, json.dumps(record))
     return record
 

@@ -9,14 +9,13 @@ outputs are untouched, so their values are bit-identical before and after.
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from pathlib import Path
 
 import onnx
 from onnx import TensorProto, helper
 
-from facelog.engines.base import META_KEY, ModelMeta
+from facelog.engines.onnx_meta import get_meta, save_model, set_meta
 
 EMBEDDING = "embedding"
 
@@ -52,14 +51,14 @@ def add_embedding_output(model: onnx.ModelProto, version: str) -> onnx.ModelProt
     l2 = helper.make_node("LpNormalization", [source], [EMBEDDING], axis=-1, p=2, name="embedding_l2")
     graph.node.append(l2)
     graph.output.append(helper.make_tensor_value_info(EMBEDDING, TensorProto.FLOAT, ["batch", None]))
-    props = {p.key: p for p in out.metadata_props}
-    if META_KEY not in props:
-        raise EmbeddingSurgeryError(f"no {META_KEY!r} metadata in the model")
-    meta = ModelMeta.from_json(props[META_KEY].value)
+    try:
+        meta = get_meta(out)
+    except ValueError as exc:
+        raise EmbeddingSurgeryError(str(exc)) from exc
     extra = dict(meta.extra)
     extra["embedding"] = f"added to {meta.version} by graph surgery (L2-normalised global pool)"
     meta = replace(meta, version=version, outputs=(*meta.outputs, EMBEDDING), extra=extra)
-    props[META_KEY].value = meta.to_json()
+    set_meta(out, meta)
     onnx.checker.check_model(out)
     return out
 
@@ -74,11 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("version")
     args = ap.parse_args(argv)
     model = add_embedding_output(onnx.load(args.src), args.version)
-    tmp = args.dst.with_name(args.dst.name + ".tmp")
-    onnx.save(model, tmp)
-    tmp.replace(args.dst)
-    meta = json.loads({p.key: p.value for p in model.metadata_props}[META_KEY])
-    print(f"{args.dst}: outputs {meta['outputs']}, version {meta['version']}")
+    save_model(model, args.dst)
+    meta = get_meta(model)
+    print(f"{args.dst}: outputs {list(meta.outputs)}, version {meta.version}")
     return 0
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from facelog.engines.fileio import file_sha256
 from facelog.engines.int8_gate import GATE_KEY
-from facelog.engines.quantize import update_extra
+from facelog.engines.onnx_meta import update_extra
 from facelog.engines.registry import pick_model_variant
 
 SHIPPED = Path(__file__).resolve().parents[2] / "engines" / "models" / "facelog_age_gender.onnx"

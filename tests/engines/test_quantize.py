@@ -10,6 +10,7 @@ import onnx
 import pytest
 
 from facelog.engines.int8_gate import GATE_GENDER_PTS, GATE_KEY, GATE_MAE_YEARS, gate_record, int8_accepted
+from facelog.engines.onnx_meta import update_extra
 from facelog.engines.onnxruntime_backend import OnnxRuntimeBackend, read_meta
 from facelog.engines.preprocess import decode_age
 from facelog.engines.quantize import (
@@ -18,7 +19,6 @@ from facelog.engines.quantize import (
     is_qdq_model,
     list_calibration_images,
     quantize_int8,
-    update_extra,
 )
 
 REPO = Path(__file__).resolve().parents[2]
