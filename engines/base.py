@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import sys
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Protocol
@@ -19,6 +20,29 @@ class FacelogError(Exception):
     It lives here, in the lowest layer, so that engines, training and pipeline errors share it;
     ``pipeline.errors`` re-exports it. Subclasses keep a builtin base where callers expect one
     (``ConfigError`` is a ``ValueError``).
+    """
+
+
+def first_line(message: object) -> str:
+    """The first non-empty line of ``message`` (an exception or a string), or the exception's type name.
+
+    Every one-line error report (``print_error``, a batch file's recorded error) is made with this.
+    """
+    text = str(message).strip()
+    if text:
+        return text.splitlines()[0]
+    return type(message).__name__ if isinstance(message, BaseException) else "unknown error"
+
+
+def print_error(message: object) -> None:
+    """facelog's one error printer: ``facelog: error: <first line of message>`` on stderr."""
+    print(f"facelog: error: {first_line(message)}", file=sys.stderr)
+
+
+class UsageError(FacelogError):
+    """A command cannot run as asked (a missing file, a run folder without its recipe, ...).
+
+    Subcommands raise it; ``facelog.cli.main`` prints it as its one line and exits 2.
     """
 
 

@@ -24,7 +24,16 @@ def crops_to_pixels(crops_bgr: list[np.ndarray], meta: ModelMeta) -> np.ndarray:
     return out
 
 
-def decode_age(probs: np.ndarray) -> np.ndarray:
-    """Expected value of a (B, N) softmax over ages 0..N-1 (DEX): (B,) float32."""
-    ages = np.arange(probs.shape[1], dtype=np.float32)
-    return (probs.astype(np.float32) @ ages).astype(np.float32)
+def decode_age(probs: np.ndarray, dtype: type[np.floating] = np.float32) -> np.ndarray:
+    """Expected value of a (B, N) softmax over ages 0..N-1 (DEX): (B,) of ``dtype``.
+
+    facelog's one expected age: the pipeline decodes with it (float32), training's metrics too
+    (float64, ``training.metrics.expected_age``).
+
+    Raises:
+        ValueError: ``probs`` is not (B, N).
+    """
+    if probs.ndim != 2:
+        raise ValueError(f"age probabilities must be (B, N), got {probs.shape}")
+    ages = np.arange(probs.shape[1], dtype=dtype)
+    return np.asarray(probs.astype(dtype) @ ages, dtype=dtype)

@@ -3,21 +3,9 @@
 from __future__ import annotations
 
 # the one error root and the one ConfigError live in engines (the layer everything imports)
-from facelog.engines.base import BackendUnavailable, ConfigError, FacelogError
+from facelog.engines.base import BackendUnavailable, ConfigError, FacelogError, first_line
 
 __all__ = ["BackendUnavailable", "ConfigError", "FacelogError", "ModelError", "SourceError", "first_line"]
-
-
-def first_line(message: object) -> str:
-    """The first non-empty line of ``message`` (an exception or a string), or the exception's type name.
-
-    Every one-line error report (the CLI's ``facelog: error: ...``, a batch file's recorded error)
-    is made with this.
-    """
-    text = str(message).strip()
-    if text:
-        return text.splitlines()[0]
-    return type(message).__name__ if isinstance(message, BaseException) else "unknown error"
 
 
 class SourceError(FacelogError):

@@ -12,8 +12,9 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
+from facelog.engines.base import UsageError, print_error
 from facelog.training.cli_eval import register_eval_predict
 
 SHIPPED_MODEL = Path(__file__).resolve().parents[1] / "engines" / "models" / "facelog_age_gender.onnx"
@@ -21,9 +22,9 @@ SHIPPED_MODEL = Path(__file__).resolve().parents[1] / "engines" / "models" / "fa
 log = logging.getLogger(__name__)
 
 
-def _fail(msg: str) -> int:
-    print(f"facelog: error: {msg}", file=sys.stderr)
-    return 2
+def _fail(msg: str) -> NoReturn:
+    """Stop the command: ``facelog.cli.main`` prints ``facelog: error: <msg>`` and exits 2."""
+    raise UsageError(msg)
 
 
 def _missing_tensorflow(command: str) -> str | None:
@@ -161,7 +162,11 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         datefmt="%H:%M:%S",
     )
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except UsageError as exc:
+        print_error(exc)
+        return 2
 
 
 if __name__ == "__main__":

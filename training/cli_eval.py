@@ -11,10 +11,11 @@ import csv
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
+from facelog.engines.base import UsageError
 from facelog.training.datasets import IMAGE_SUFFIXES
 
 BATCH = 64
@@ -52,9 +53,9 @@ def register_eval_predict(subparsers: Any) -> None:
     pr.set_defaults(func=_cmd_predict)
 
 
-def _fail(msg: str) -> int:
-    print(f"facelog: error: {msg}", file=sys.stderr)
-    return 2
+def _fail(msg: str) -> NoReturn:
+    """Stop the command: ``facelog.cli.main`` prints ``facelog: error: <msg>`` and exits 2."""
+    raise UsageError(msg)
 
 
 def expand_inputs(inputs: Sequence[Path]) -> list[Path]:

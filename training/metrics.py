@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from facelog.engines.preprocess import decode_age
+
 AGE_BUCKETS: tuple[tuple[int, int], ...] = (
     (0, 12),
     (13, 19),
@@ -20,10 +22,8 @@ AGE_BUCKETS: tuple[tuple[int, int], ...] = (
 
 
 def expected_age(probs: np.ndarray) -> np.ndarray:
-    """(B, N) softmax over ages 0..N-1 -> (B,) expected value."""
-    if probs.ndim != 2:
-        raise ValueError(f"age probabilities must be (B, N), got {probs.shape}")
-    return probs.astype(np.float64) @ np.arange(probs.shape[1], dtype=np.float64)
+    """(B, N) softmax over ages 0..N-1 -> (B,) float64 expected value (``engines.preprocess.decode_age``)."""
+    return decode_age(probs, np.float64)
 
 
 def age_mae(pred: np.ndarray, true: np.ndarray) -> float:

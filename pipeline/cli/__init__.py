@@ -23,6 +23,7 @@ from types import FrameType
 
 from facelog.cli import batch, doctor, engine, report, run
 from facelog.cli.console import print_error
+from facelog.engines.base import FacelogError
 from facelog.training import cli as training_cli
 
 log = logging.getLogger(__name__)
@@ -86,6 +87,9 @@ def main(argv: list[str] | None = None) -> int:
     previous = signal.signal(signal.SIGTERM, _terminate) if in_main else None
     try:
         return int(args.func(args))
+    except FacelogError as exc:  # a subcommand's typed error that it did not report itself
+        print_error(exc)
+        return 2
     except Terminated:
         print_error("terminated (SIGTERM)")
         return 143

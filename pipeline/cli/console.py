@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import sys
+from facelog.engines.base import print_error
 
-from facelog.pipeline.errors import first_line
+__all__ = ["USAGE_EXIT", "fail", "print_error"]
 
 USAGE_EXIT = 2  # bad usage, config, model or backend
-
-
-def print_error(message: object) -> None:
-    """Print ``facelog: error: <first line of message>`` on stderr."""
-    print(f"facelog: error: {first_line(message)}", file=sys.stderr)
 
 
 def fail(message: object) -> int:
