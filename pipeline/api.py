@@ -13,25 +13,12 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from facelog.pipeline.config import AppConfig, load_config
+from facelog.pipeline.config import AppConfig, with_overrides
 from facelog.pipeline.errors import SourceError
 from facelog.pipeline.sinks import HEADER, TRACKS_HEADER, tracks_path
 
 if TYPE_CHECKING:
     import pandas as pd
-
-# keyword shortcuts -> config keys (anything else: a section name with a dict, e.g. tracking={...})
-SHORTCUTS = {
-    "stride": "sampling.stride",
-    "target_fps": "sampling.target_fps",
-    "detector": "detector.kind",
-    "yunet_path": "detector.yunet_path",
-    "det_threshold": "detector.score_threshold",
-    "min_face_px": "detector.min_face_px",
-    "batch_size": "batching.batch_size",
-    "backend": "backend.kind",
-    "model": "model.path",
-}
 
 _DTYPES = {"source": "string", "gender": "string", "gender_smooth": "string", "model": "string"}
 _TRACK_DTYPES = {"source": "string", "gender": "string", "model": "string"}
@@ -53,20 +40,13 @@ class TruncatedVideoError(SourceError):
 
 
 def make_config(config: AppConfig | str | Path | None = None, **overrides: Any) -> AppConfig:
-    """A config from a YAML path (or defaults, or a ready ``AppConfig``) plus keyword overrides.
+    """A config from a YAML path (or defaults, or a ready ``AppConfig``) plus keyword overrides
+    (``config.with_overrides``: the short names of ``config.SHORTCUTS``, or whole sections).
 
     Raises:
         ConfigError: unknown override or invalid value.
     """
-    mapped = {SHORTCUTS.get(k, k): str(v) if isinstance(v, Path) else v for k, v in overrides.items()}
-    if isinstance(config, AppConfig):
-        if not mapped:
-            return config
-        from facelog.pipeline.config import _merge
-
-        data = _merge(config.model_dump(), mapped)
-        return load_config(None, data)
-    return load_config(config, mapped)
+    return with_overrides(config, **overrides)
 
 
 def analyze_video(

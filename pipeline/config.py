@@ -436,6 +436,37 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+# The one override table: short names -> config keys, for `facelog run` flags (their argparse dest
+# is the short name) and the notebook API's keyword arguments (``api.analyze_video(stride=2)``).
+SHORTCUTS: dict[str, str] = {
+    "stride": "sampling.stride",
+    "target_fps": "sampling.target_fps",
+    "detector": "detector.kind",
+    "yunet_path": "detector.yunet_path",
+    "det_threshold": "detector.score_threshold",
+    "min_face_px": "detector.min_face_px",
+    "batch_size": "batching.batch_size",
+    "backend": "backend.kind",
+    "model": "model.path",
+}
+
+
+def with_overrides(config: AppConfig | str | Path | None = None, **overrides: Any) -> AppConfig:
+    """A config (a YAML path, None for defaults, or a ready ``AppConfig``) plus overrides given by
+    short name (``SHORTCUTS``), dotted key (``{"sampling.stride": 2}`` via ``**``) or whole section
+    (``tracking={"enabled": False}``); None values are ignored. Paths become strings.
+
+    Raises:
+        ConfigError: unknown override or invalid value.
+    """
+    mapped = {SHORTCUTS.get(k, k): str(v) if isinstance(v, Path) else v for k, v in overrides.items()}
+    if isinstance(config, AppConfig):
+        if not any(v is not None for v in mapped.values()):
+            return config
+        return load_config(None, _merge(config.model_dump(), mapped))
+    return load_config(config, mapped)
+
+
 def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> AppConfig:
     """Load and validate a config.
 

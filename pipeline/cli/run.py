@@ -10,7 +10,7 @@ from typing import Any
 
 from facelog.cli.console import fail, print_error
 from facelog.cli.sample import sample_path, show_outputs
-from facelog.pipeline.config import AppConfig, load_config
+from facelog.pipeline.config import SHORTCUTS, AppConfig, with_overrides
 from facelog.pipeline.errors import FacelogError, SourceError, first_line
 from facelog.pipeline.file.outputs import check_outputs_spare_inputs, output_paths
 from facelog.pipeline.file.process import process_video
@@ -44,10 +44,10 @@ def register(sub: Any) -> None:
     g = p.add_mutually_exclusive_group()
     g.add_argument("--stride", type=int, help="process every N-th frame")
     g.add_argument("--fps", type=float, dest="target_fps", help="process about N frames per second of video")
-    p.add_argument("--min-face", type=int, help="skip faces smaller than N pixels")
+    p.add_argument("--min-face", type=int, dest="min_face_px", help="skip faces smaller than N pixels")
     p.add_argument("--det-threshold", type=float, help="detector score threshold (0..1)")
     p.add_argument("--detector", choices=("auto", "yunet", "blazeface"))
-    p.add_argument("--yunet", help="path of the YuNet ONNX file")
+    p.add_argument("--yunet", dest="yunet_path", help="path of the YuNet ONNX file")
     p.add_argument("--batch-size", type=int, help="faces per inference batch")
     p.add_argument("--backend", choices=("auto", "onnxruntime", "onnxruntime-cuda", "tensorrt"))
     p.add_argument("--model", help="age/gender ONNX model (default: the shipped one)")
@@ -65,17 +65,9 @@ def register(sub: Any) -> None:
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
-    return {
-        "sampling.stride": args.stride,
-        "sampling.target_fps": args.target_fps,
-        "detector.min_face_px": args.min_face,
-        "detector.score_threshold": args.det_threshold,
-        "detector.kind": args.detector,
-        "detector.yunet_path": args.yunet,
-        "batching.batch_size": args.batch_size,
-        "backend.kind": args.backend,
-        "model.path": args.model,
-    }
+    """The flags that override config keys, by their short names (``config.SHORTCUTS``, shared with
+    the notebook API): every flag's argparse dest is its short name."""
+    return {name: getattr(args, name) for name in SHORTCUTS}
 
 
 def _outputs(inputs: list[str], out: Path) -> list[Path]:
@@ -106,7 +98,7 @@ def handle_run(args: argparse.Namespace) -> int:
     try:
         if args.sample:
             args.inputs = [str(sample_path())]
-        cfg = load_config(args.config, _overrides(args))
+        cfg = with_overrides(args.config, **_overrides(args))
         if not args.inputs and not cfg.rtsp.cameras:
             raise ValueError("no input: give video files or rtsp:// URLs, or list rtsp.cameras in --config")
         cams = [i for i in args.inputs if i.lower().startswith(RTSP_PREFIXES)]

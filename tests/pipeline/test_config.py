@@ -130,3 +130,19 @@ def test_auto_backend_options_are_checked_against_what_it_resolved_to() -> None:
     assert backend_options(cfg.backend, "tensorrt") == {"precision": "int8"}
     assert backend_options(load_config(None).backend, "tensorrt") == {}  # defaults never get in the way
     assert backend_options(load_config(None).backend, "onnxruntime") == {"threads": 1}
+
+
+def test_run_flags_and_the_notebook_api_share_one_override_table() -> None:
+    from facelog.cli import build_parser
+    from facelog.pipeline.config import SHORTCUTS, with_overrides
+
+    args = build_parser().parse_args(
+        ["run", "x.mp4", "-o", "o.csv", "--stride", "3", "--min-face", "20", "--yunet", "y.onnx"]
+    )
+    dests = set(vars(args))
+    assert set(SHORTCUTS) <= dests, set(SHORTCUTS) - dests  # every short name is a flag's dest
+    cfg = with_overrides(None, stride=args.stride, min_face_px=args.min_face_px, yunet_path=args.yunet_path)
+    assert (cfg.sampling.stride, cfg.detector.min_face_px, cfg.detector.yunet_path) == (3, 20, "y.onnx")
+    assert with_overrides(cfg) is cfg  # nothing to change: the same object
+    with pytest.raises(ConfigError, match="strid"):
+        with_overrides(None, strid=2)
