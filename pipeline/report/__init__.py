@@ -121,7 +121,7 @@ def make_report(
     out_dir = Path(out_dir)
     recordings = discover([Path(p) for p in paths], tz, skipped)
     own = {(out_dir / REPORT_CSV).resolve()}
-    recordings = [r for r in recordings if r.frame_csv.resolve() not in own]
+    recordings = [r for r in recordings if r.frame_csv.name != REPORT_CSV or r.frame_csv.resolve() not in own]
     lo, hi = _ns(since), _ns(until)
     if lo is not None or hi is not None:  # live period files far outside the range hold none of its people
         lo = -(2**62) if lo is None else lo - LIVE_MARGIN_NS

@@ -125,7 +125,9 @@ def _table(rows: pd.DataFrame) -> str:
     cells = rows[list(TABLE_COLUMNS)].astype(object).where(rows[list(TABLE_COLUMNS)].notna(), "")
     head = "".join(f"<th>{html.escape(c)}</th>" for c in TABLE_COLUMNS)
     body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in r) + "</tr>"
+        "<tr>"
+        + "".join(f"<td>{v if isinstance(v, int | float) else html.escape(str(v))}</td>" for v in r)
+        + "</tr>"
         for r in cells.itertuples(index=False, name=None)
     )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
