@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 from facelog.pipeline.fusion import N_AGES, PersonFusion
-from facelog.pipeline.tracker import TrackerParams, _Kalman
+from facelog.pipeline.kalman import BoxKalman
+from facelog.pipeline.tracker import TrackerParams
 
 
 class _FullKalman:
@@ -43,7 +44,7 @@ def test_compact_kalman_matches_the_full_filter_on_an_accelerating_growing_walke
     p = TrackerParams()
     rng = np.random.default_rng(3)
     box = np.array([100.0, 200.0, 130.0, 236.0])
-    fast, full = _Kalman(box, p), _FullKalman(box, p)
+    fast, full = BoxKalman(box, p), _FullKalman(box, p)
     for k in range(1, 40):
         dt = 1 + int(k % 7 == 0) * 3  # missed frames now and then
         fast.predict(dt)
