@@ -26,6 +26,7 @@ the detector's box, then ``dlib.get_face_chip`` (150 px, padding 0.25), as dlib'
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import math
 import time
@@ -159,12 +160,14 @@ class IdentityEmbedder:
         except ImportError as e:  # pragma: no cover - a dependency of the plain install
             raise IdentityError("dlib is not installed: pip install dlib-bin face-recognition-models") from e
         if model_path is None or shape_path is None:
-            try:
-                import face_recognition_models as frm
-            except ImportError as e:  # pragma: no cover
-                raise IdentityError("face-recognition-models is not installed") from e
-            model_path = model_path or Path(frm.face_recognition_model_location())
-            shape_path = shape_path or Path(frm.pose_predictor_five_point_model_location())
+            # the package's files, found without importing it (its __init__ needs pkg_resources,
+            # which recent setuptools no longer ships)
+            spec = importlib.util.find_spec("face_recognition_models")
+            if spec is None or not spec.submodule_search_locations:
+                raise IdentityError("face-recognition-models is not installed (pip install it)")
+            models = Path(next(iter(spec.submodule_search_locations))) / "models"
+            model_path = model_path or models / "dlib_face_recognition_resnet_model_v1.dat"
+            shape_path = shape_path or models / "shape_predictor_5_face_landmarks.dat"
         for p in (model_path, shape_path):
             if not Path(p).is_file():
                 raise IdentityError(f"identity model file not found: {p}")
