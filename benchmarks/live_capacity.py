@@ -242,12 +242,16 @@ def camera_result(
     tracks = [
         r for p in sorted((out / name).glob("*_tracks.csv")) for r in csv.DictReader(p.open(newline=""))
     ]
-    if not rows or not analysed or summ["reconnects"]:
-        res["quality"] = None  # a reconnect restarts the clip: frame indices no longer match the GT
+    # a camera that reached the clip's end reconnects and gets it again: score its first pass only
+    clip_frames = int(gt_all["frame_index"].max()) + 1
+    analysed = [f for f in analysed if f < clip_frames]
+    if not rows or not analysed:
+        res["quality"] = None
         return res
     det = pd.DataFrame(rows)
     for col in ("frame_index", "track_id"):
         det[col] = det[col].astype(int)
+    det = det[det["frame_index"] < clip_frames]
     for col in ("x1", "y1", "x2", "y2", "age", "age_smooth", "pts_ms"):
         det[col] = det[col].astype(float)
     # stream time says which clip frame a row is: it must agree with the frame counter
