@@ -86,6 +86,10 @@ class DetectorConfig(_Section):
     continue_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
     nms: float = Field(default=0.3, gt=0.0, le=1.0)  # IoU above which the weaker box is dropped
     min_face_px: int = Field(default=32, ge=0)  # smallest face to find (box width, frame px); 0: all
+    # min_face_px holds for frames this high and more; shorter frames scale it down in proportion, not
+    # below 12 px (a 480x270 camera keeps faces from 12 px: they are found at the frame's own size
+    # anyway). 0: min_face_px at every frame size. Raise it (or min_face_px) to leave small faces out.
+    min_face_ref_height: int = Field(default=720, ge=0)
     # face size (px at YuNet's input) found reliably; the frame is shrunk by input_face_px / min_face_px
     input_face_px: int = Field(default=32, ge=8, le=256)
     # 1: never enlarge; 1.5 finds blurred 32-47 px faces far better at 2.25x the detector's CPU

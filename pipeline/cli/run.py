@@ -148,6 +148,14 @@ def _run_files(args: argparse.Namespace, cfg: AppConfig, outs: list[Path], sessi
                 f"{s.timings['fps']:.1f} fps -> {out}",
                 file=sys.stderr,
             )
+            small = int(s.detector_input.get("faces_too_small") or 0)
+            if small:  # seen but not logged: say so, and how to log them
+                px = float(s.detector_input.get("min_face_px_used") or 0)
+                print(
+                    f"{src}: {small} face boxes smaller than {px:.0f} px were found and left out "
+                    f"(--min-face {max(1, int(px * 0.8) // 2 * 2 - 2)} logs them)",
+                    file=sys.stderr,
+                )
             for line in people_lines(tracks_path(out), Path(src).name):  # the answer: who was there
                 print(line, file=sys.stderr)
     if args.sample and not failed and not args.quiet:

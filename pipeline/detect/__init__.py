@@ -37,7 +37,13 @@ from dataclasses import dataclass
 from functools import partial
 
 from facelog.pipeline.config import DetectorConfig, check_full_every
-from facelog.pipeline.detect.base import MIN_FACE_SLACK, Detector, input_size_for, to_frame_pixels
+from facelog.pipeline.detect.base import (
+    MIN_FACE_SLACK,
+    Detector,
+    input_size_for,
+    min_face_for,
+    to_frame_pixels,
+)
 from facelog.pipeline.detect.blazeface import BLAZEFACE_DEFAULT_SCORE, BlazeFaceDetector
 from facelog.pipeline.detect.roi import ROI_DEFAULT_FULL_EVERY, ROI_SCORE_BELOW, LargeFaceRule, RoiDetector
 from facelog.pipeline.detect.yunet import (
@@ -70,6 +76,7 @@ __all__ = [
     "full_every_for",
     "input_size_for",
     "make_detector",
+    "min_face_for",
     "to_frame_pixels",
 ]
 
@@ -192,5 +199,6 @@ def _make_one(cfg: DetectorConfig, choice: DetectorChoice) -> YuNetDetector | Bl
             cfg.input_face_px,
             cfg.max_input_scale,
             YUNET_CONTINUE_SCORE if cfg.continue_threshold is None else cfg.continue_threshold,
+            cfg.min_face_ref_height,
         )
     return BlazeFaceDetector(choice.path, cfg.score_threshold, cfg.nms, cfg.min_face_px)

@@ -12,6 +12,21 @@ from facelog.pipeline.types import Faces
 # Detections narrower than MIN_FACE_SLACK x min_face_px are dropped (the slack keeps a face of
 # min_face_px whose box comes out a little small).
 MIN_FACE_SLACK = 0.8
+# The smallest face a frame-height-scaled min_face_px goes down to (YuNet finds faces from ~10 px;
+# the 12-18 px faces of the shared 480x270 classroom clip are all found at the frame's own size).
+MIN_FACE_FLOOR_PX = 12.0
+
+
+def min_face_for(min_face_px: float, frame_h: int, ref_height: int) -> float:
+    """The smallest face to keep in a frame ``frame_h`` lines high.
+
+    ``min_face_px`` holds for frames of ``ref_height`` lines and more; shorter frames scale it down in
+    proportion (a face of the same share of the picture), not below ``MIN_FACE_FLOOR_PX`` (nor above
+    ``min_face_px``). ``ref_height`` 0: ``min_face_px`` at every size.
+    """
+    if ref_height <= 0 or frame_h >= ref_height or min_face_px <= MIN_FACE_FLOOR_PX:
+        return float(min_face_px)
+    return max(MIN_FACE_FLOOR_PX, float(min_face_px) * frame_h / ref_height)
 
 
 @runtime_checkable
@@ -47,6 +62,9 @@ def describe_common(det: Any) -> dict[str, Any]:
         "continue_threshold": getattr(det, "continue_threshold", None),
         "nms": det.nms,
         "min_face_px": det.min_face_px,
+        # the minimum used on the last frame (frame-height-scaled) and the faces it left out so far
+        "min_face_px_used": getattr(det, "min_face_used", det.min_face_px),
+        "faces_too_small": getattr(det, "faces_too_small", 0),
     }
 
 

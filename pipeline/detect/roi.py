@@ -28,7 +28,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from facelog.pipeline.detect.base import Detector, check_image, finish_faces
+from facelog.pipeline.detect.base import Detector, check_image, finish_faces, min_face_for
 from facelog.pipeline.types import Faces
 
 log = logging.getLogger(__name__)
@@ -100,6 +100,7 @@ class RoiDetector:
         self.name, self.framing = full.name, full.framing
         self.full_every, self.margin, self.min_margin_px = full_every, margin, min_margin_px
         self.min_face_px, self.hold_frames, self.face_px = min_face_px, hold_frames, face_px
+        self.faces_too_small = 0  # region boxes dropped as smaller than the minimum (key frames: full's)
         self.min_frame_px = min_frame_px
         self.max_gap_frames = max_gap_frames
         self._key_scale: Callable[[tuple[int, int]], float] = key_scale or (lambda wh: 1.0)
@@ -117,6 +118,8 @@ class RoiDetector:
         self._since_key: int | None = None  # frames since the last key frame; None: none yet
         self._last_index: int | None = None
         self._size: tuple[int, int] | None = None
+        self.faces_too_small = 0
+        self.full.reset()
 
     def detect(self, image_bgr: np.ndarray, frame_index: int | None = None) -> Faces:
         """Detect faces in the next frame of the source.
@@ -242,7 +245,10 @@ class RoiDetector:
             wide = (xyxy[:, 2] - xyxy[:, 0]) * self._key_scale((w, h)) >= self._large.width_px
             ok = ~wide | (score >= self._large.min_score)
             xyxy, score, lm, only = xyxy[ok], score[ok], lm[ok], only[ok]
-        return finish_faces(xyxy, score, lm, w, h, self.min_face_px, only if only.any() else None)
+        min_px = min_face_for(self.min_face_px, h, getattr(self.full, "min_face_ref_height", 0))
+        faces = finish_faces(xyxy, score, lm, w, h, min_px, only if only.any() else None)
+        self.faces_too_small += len(xyxy) - len(faces)
+        return faces
 
     def _key_input_px(self, wh: tuple[int, int]) -> float:
         s = self._key_scale(wh)
@@ -270,6 +276,7 @@ class RoiDetector:
         frames = self.frames_full + self.frames_roi
         return {
             **self.full.describe(),
+            "faces_too_small": getattr(self.full, "faces_too_small", 0) + self.faces_too_small,
             "full_every": self.full_every,
             "roi_margin": self.margin,
             "roi_min_margin_px": self.min_margin_px,

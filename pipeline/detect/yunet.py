@@ -15,6 +15,7 @@ from facelog.pipeline.detect.base import (
     describe_common,
     finish_faces,
     input_size_for,
+    min_face_for,
     to_frame_pixels,
 )
 from facelog.pipeline.errors import ModelError
@@ -52,6 +53,12 @@ class YuNetDetector:
         continue_threshold: also return boxes from this score up to ``score_threshold``, marked
             ``Faces.track_only`` (they may only continue a confirmed track); None, or not below
             ``score_threshold``: none.
+        min_face_ref_height: ``min_face_px`` holds for frames this high and more; shorter frames
+            scale it down (``base.min_face_for``). 0: ``min_face_px`` at every size.
+
+    Attributes:
+        faces_too_small: boxes found but dropped as smaller than the minimum (summed over frames).
+        min_face_used: the minimum applied to the last frame (frame px).
     """
 
     name = "yunet"
@@ -67,8 +74,12 @@ class YuNetDetector:
         input_face_px: float | None = None,
         max_input_scale: float = 1.0,
         continue_threshold: float | None = None,
+        min_face_ref_height: int = 0,
     ) -> None:
         self.model_path = Path(model_path)
+        self.min_face_ref_height = min_face_ref_height
+        self.faces_too_small = 0
+        self.min_face_used = float(min_face_px)
         if not self.model_path.is_file():
             raise ModelError(f"YuNet model not found: {self.model_path}")
         self.score_threshold = YUNET_DEFAULT_SCORE if score_threshold is None else score_threshold
@@ -102,7 +113,8 @@ class YuNetDetector:
             if self.input_face_px <= 0:
                 size = frame_wh
             else:
-                size = input_size_for(frame_wh, self.min_face_px, self.input_face_px, self.max_input_scale)
+                min_px = min_face_for(self.min_face_px, frame_wh[1], self.min_face_ref_height)
+                size = input_size_for(frame_wh, min_px, self.input_face_px, self.max_input_scale)
             self._sizes[frame_wh] = size
             log.debug("yunet input %dx%d for %dx%d frames", *size, *frame_wh)
         return size
@@ -130,14 +142,18 @@ class YuNetDetector:
         if (iw, ih) != (w, h):
             xyxy, lm = to_frame_pixels(xyxy, lm, (w / iw, h / ih))
         only = rows[:, 14] < self.score_threshold if self.continue_threshold is not None else None
-        return finish_faces(xyxy, rows[:, 14], lm, w, h, self.min_face_px, only)
+        self.min_face_used = min_face_for(self.min_face_px, h, self.min_face_ref_height)
+        faces = finish_faces(xyxy, rows[:, 14], lm, w, h, self.min_face_used, only)
+        self.faces_too_small += len(xyxy) - len(faces)
+        return faces
 
     def _floor(self) -> float:
         """The lowest score returned."""
         return self.score_threshold if self.continue_threshold is None else self.continue_threshold
 
     def reset(self) -> None:
-        """Nothing to forget: each frame is detected on its own."""
+        """Each frame is detected on its own: only the per-source count of faces left out restarts."""
+        self.faces_too_small = 0
 
     def describe(self) -> dict[str, Any]:
         """Settings and the input size of the last frame, for the run summary."""

@@ -22,6 +22,7 @@ from facelog.pipeline.detect import (
     choose_detector,
     input_size_for,
     make_detector,
+    min_face_for,
     to_frame_pixels,
 )
 from facelog.pipeline.errors import ModelError
@@ -141,6 +142,36 @@ def test_min_face_px_drops_smaller_faces_and_describe_records_input() -> None:
     info = det.describe()
     assert info["frame_size"] == [1280, 720] and info["input_size"] == [640, 360]
     assert info["input_scale"] == 0.5 and info["min_face_px"] == 140
+    assert info["faces_too_small"] == 1 and info["min_face_px_used"] == 140  # seen, left out, counted
+
+
+@pytest.mark.parametrize(
+    "min_px, frame_h, ref, want",
+    [
+        (32, 1080, 720, 32.0),  # at or above the reference height: as configured
+        (32, 720, 720, 32.0),
+        (32, 270, 720, 12.0),  # a 480x270 camera: 32 * 270 / 720 = 12
+        (32, 480, 720, 32 * 480 / 720),
+        (32, 120, 720, 12.0),  # never below the floor
+        (8, 270, 720, 8.0),  # never above the configured value
+        (32, 270, 0, 32.0),  # 0: off
+    ],
+    ids=["1080p", "720p", "270p", "480p", "floor", "below-floor-kept", "off"],
+)
+def test_min_face_scales_with_short_frames(min_px: float, frame_h: int, ref: int, want: float) -> None:
+    assert min_face_for(min_px, frame_h, ref) == pytest.approx(want)
+
+
+def test_small_frames_keep_the_faces_the_detector_finds_at_their_own_size() -> None:
+    """A 480x270 frame with a ~23-px face: logged by default, left out and counted with the scaling off."""
+    img = cv2.resize(draw_faces(SMALL), (480, 270), interpolation=cv2.INTER_AREA)
+    scaled = YuNetDetector(YUNET_PATH, min_face_px=32, min_face_ref_height=720)
+    fixed = YuNetDetector(YUNET_PATH, min_face_px=32, min_face_ref_height=0)
+    found, kept = scaled.detect(img), fixed.detect(img)
+    assert len(found) >= 1 and len(kept) == len(found) - fixed.faces_too_small < len(found)
+    assert scaled.describe()["min_face_px_used"] == 12.0 and scaled.describe()["faces_too_small"] == 0
+    fixed.reset()
+    assert fixed.describe()["faces_too_small"] == 0  # counted per source
 
 
 def test_yunet_rejects_bad_image() -> None:
