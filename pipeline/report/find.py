@@ -141,6 +141,7 @@ def _discover_one(path: Path, tz: ZoneInfo, skipped: Counter[str]) -> list[Recor
     files = [path] if path.is_file() else [Path(f) for f in sorted(_walk(path))]  # str sort: fast
     names = {str(f) for f in files}
     batch_roots = {f.parent for f in files if f.name in BATCH_MARKERS}
+    mtimes: dict[Path, dict[str, int]] = {}  # batch root -> its state database's video mtimes
     live_frames: dict[tuple[str, str], list[Path]] = {}
     live_tracks: dict[Path, Path] = {}
     out: list[Recording] = []
@@ -152,7 +153,7 @@ def _discover_one(path: Path, tz: ZoneInfo, skipped: Counter[str]) -> list[Recor
             else:
                 live_frames.setdefault((m["camera"], m["ts"]), []).append(f)
         elif f.name.endswith(".summary.json"):
-            rec = _run_recording(f, batch_roots, tz, skipped)
+            rec = _run_recording(f, batch_roots, tz, skipped, mtimes)
             if rec is not None:
                 out.append(rec)
         elif f.name.endswith(".tracks.csv"):
@@ -203,7 +204,11 @@ def _batch_root(path: Path, roots: set[Path]) -> Path | None:
 
 
 def _run_recording(
-    summary_path: Path, batch_roots: set[Path], tz: ZoneInfo, skipped: Counter[str]
+    summary_path: Path,
+    batch_roots: set[Path],
+    tz: ZoneInfo,
+    skipped: Counter[str],
+    mtimes: dict[Path, dict[str, int]],
 ) -> Recording | None:
     stem = summary_path.name.removesuffix(".summary.json")
     frame = summary_path.with_name(stem + ".csv")
@@ -227,7 +232,9 @@ def _run_recording(
         rel = frame.relative_to(root).as_posix().removesuffix(".csv")
         parts = rel.split("/")
         camera, name = (parts[0] if len(parts) > 1 else ROOT_CAMERA), rel
-        mtime_ns = _batch_mtimes(root).get(rel)
+        if root not in mtimes:
+            mtimes[root] = _batch_mtimes(root)
+        mtime_ns = mtimes[root].get(rel)
     else:
         camera, name = stem, f"{stem} {Path(str(summary.get('source', ''))).name}"
         src = Path(str(summary.get("source", "")))
@@ -257,25 +264,20 @@ def _analysed_ns(summary: dict[str, object]) -> int | None:
     return int((end.timestamp() - wall) * NS)
 
 
-_MTIMES: dict[Path, dict[str, int]] = {}
-
-
 def _batch_mtimes(root: Path) -> dict[str, int]:
     """rel_path -> video mtime from a batch's state database (read-only; empty when unreadable)."""
-    if root not in _MTIMES:
-        db = root / BATCH_MARKERS[0]
-        got: dict[str, int] = {}
-        if db.is_file():
-            try:
-                con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-                try:
-                    got = dict(con.execute("SELECT rel_path, mtime_ns FROM files WHERE status = 'done'"))
-                finally:
-                    con.close()
-            except sqlite3.Error as exc:
-                log.warning("%s: cannot read the video mtimes (%s): dates from paths only", db, exc)
-        _MTIMES[root] = got
-    return _MTIMES[root]
+    db = root / BATCH_MARKERS[0]
+    if not db.is_file():
+        return {}
+    try:
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        try:
+            return dict(con.execute("SELECT rel_path, mtime_ns FROM files WHERE status = 'done'"))
+        finally:
+            con.close()
+    except sqlite3.Error as exc:
+        log.warning("%s: cannot read the video mtimes (%s): dates from paths only", db, exc)
+        return {}
 
 
 def _live_recordings(frames: dict[tuple[str, str], list[Path]], tracks: dict[Path, Path]) -> list[Recording]:

@@ -80,7 +80,8 @@ def load(path: Path, model: Path | None = None, **batch_over: object) -> AppConf
 
 def outputs(out: Path) -> dict[str, bytes]:
     """Every file under ``out`` except the state DB, lock and run-level files: path -> bytes."""
-    skip = {st.STATE_DB_NAME, discovery.LOCK_NAME, batch.SUMMARY_NAME, batch.REPORT_CSV, batch.REPORT_PNG}
+    run_level = {batch.SUMMARY_NAME, batch.REPORT_CSV, batch.REPORT_PNG, "report.html"}  # every run rewrites
+    skip = {st.STATE_DB_NAME, discovery.LOCK_NAME, *run_level}
     return {
         p.relative_to(out).as_posix(): p.read_bytes()
         for p in sorted(out.rglob("*"))

@@ -269,3 +269,18 @@ def test_people_lines_of_one_run(tmp_path: Path) -> None:
     assert people_lines(tmp_path / "absent.tracks.csv", "x.mp4") == []  # tracking off
     (tmp_path / "old.tracks.csv").write_text("track_id,age,gender\n1,30,male\n")
     assert people_lines(tmp_path / "old.tracks.csv", "x.mp4") == []  # another schema: nothing made up
+
+
+def test_batch_tree_without_dates_uses_the_state_databases_mtimes(tmp_path: Path) -> None:
+    from facelog.pipeline.archive import state as st
+
+    root = tmp_path / "batch_out"
+    _run_outputs(root / "door", "a.mp4", [(20.0, "female", 3.0, "person")], 600.0)
+    end = dt.datetime(2026, 11, 20, 15, 10, tzinfo=dt.UTC)  # the video's mtime: its recording ended then
+    ident = st.FileIdentity(1, int(end.timestamp()) * 10**9, "f", "m", "c")
+    with st.StateDB(root / st.STATE_DB_NAME) as db:
+        db.mark("door/a.mp4", "done", ident, "run1", output="door/a.mp4.csv")
+    t = make_report([root], tmp_path / "out", by="hour", now=NOW).table
+    assert t[["camera", "period_start", "persons", "video_h"]].values.tolist() == [
+        ["door", "2026-11-20T15:00:00+00:00", 1, round(600 / 3600, 6)]  # started 15:00 (mtime - 600 s)
+    ]
