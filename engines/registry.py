@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from facelog.engines import trt_build
 from facelog.engines.base import Backend, BackendUnavailable
 from facelog.engines.gpu import cuda_devices, ort_providers, tensorrt_status
 
@@ -33,13 +34,10 @@ _TRT_OPTS = {
 }
 
 
-TRT_DEFAULT_PRECISION = "fp16"
-
-
 def precision_of(kind: str, opts: dict[str, Any]) -> str:
     """The precision a backend of resolved ``kind`` runs at with ``opts`` (ONNX Runtime: the model's)."""
     if kind == "tensorrt":
-        return str(opts.get("precision") or TRT_DEFAULT_PRECISION)
+        return str(opts.get("precision") or trt_build.DEFAULT_PRECISION)
     return "fp32"
 
 
@@ -150,17 +148,18 @@ def _load_tensorrt(model_path: Path, opts: dict[str, Any]) -> Backend:
     device = int(opts.get("device", 0))
     if sidecar_path(model_path).is_file():  # a built engine (its sidecar says so), not an ONNX model
         return TensorRTBackend(model_path, device=device)
-    max_batch = int(opts.get("max_batch", 128))
-    profile = BatchProfile(1, min(int(opts.get("opt_batch", 32)), max_batch), max_batch)
+    default = BatchProfile()
+    max_batch = int(opts.get("max_batch") or default.max)
+    profile = BatchProfile(default.min, min(int(opts.get("opt_batch") or default.opt), max_batch), max_batch)
     engine, _ = ensure_engine(
         model_path,
-        opts.get("precision") or TRT_DEFAULT_PRECISION,
+        opts.get("precision") or trt_build.DEFAULT_PRECISION,
         profile,
-        workspace_mb=int(opts.get("workspace_mb", 1024)),
+        workspace_mb=int(opts.get("workspace_mb") or trt_build.DEFAULT_WORKSPACE_MB),
         device=device,
         cache_dir=opts.get("cache_dir"),
         calib=opts.get("calib"),
-        calib_images=int(opts.get("calib_images", 512)),
+        calib_images=int(opts.get("calib_images") or trt_build.DEFAULT_CALIB_IMAGES),
     )
     return TensorRTBackend(engine, device=device)
 

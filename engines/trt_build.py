@@ -28,6 +28,13 @@ class EngineBuildError(FacelogError, RuntimeError):
     """TensorRT could not parse or build the model; the message carries TensorRT's own errors."""
 
 
+# The TensorRT build defaults, written once: the config (backend.tensorrt), the registry and
+# `facelog engine build` all take them from here (BatchProfile's fields are the batch defaults).
+DEFAULT_PRECISION: Precision = "fp16"
+DEFAULT_WORKSPACE_MB = 1024
+DEFAULT_CALIB_IMAGES = 512
+
+
 @dataclass(frozen=True)
 class BatchProfile:
     """Dynamic-batch optimisation profile: TensorRT tunes kernels for ``opt`` and accepts min..max."""
@@ -60,9 +67,9 @@ def require_tensorrt() -> str:
 def build_engine(
     onnx_path: str | Path,
     out_path: str | Path,
-    precision: Precision | str = "fp16",
+    precision: Precision | str = DEFAULT_PRECISION,
     profile: BatchProfile | None = None,
-    workspace_mb: int = 1024,
+    workspace_mb: int = DEFAULT_WORKSPACE_MB,
     timing_cache: str | Path | None = None,
 ) -> Path:
     """Build a serialized TensorRT engine from ``onnx_path`` and write it to ``out_path``.
@@ -196,14 +203,14 @@ def _add_profile(
 
 def ensure_engine(
     onnx_path: str | Path,
-    precision: Precision | str = "fp16",
+    precision: Precision | str = DEFAULT_PRECISION,
     profile: BatchProfile | None = None,
     *,
-    workspace_mb: int = 1024,
+    workspace_mb: int = DEFAULT_WORKSPACE_MB,
     device: int = 0,
     cache_dir: str | Path | None = None,
     calib: str | Path | None = None,
-    calib_images: int = 512,
+    calib_images: int = DEFAULT_CALIB_IMAGES,
 ) -> tuple[Path, bool]:
     """Return the cached engine for this model/GPU/TensorRT/precision/profile, building it on a miss.
 

@@ -137,6 +137,7 @@ class OnnxRuntimeConfig(_Section):
 
 
 class _TensorRTOptions(_Section):
+    # None everywhere: the default written once in engines/trt_build.py (DEFAULT_*, BatchProfile())
     precision: Literal["fp32", "fp16", "int8"] | None = None
     device: int | None = Field(default=None, ge=0)
     max_batch: int | None = Field(default=None, gt=0)

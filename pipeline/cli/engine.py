@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from facelog.cli.console import fail
+from facelog.engines import trt_build as trt
 from facelog.engines.base import FacelogError
 
 
@@ -21,13 +22,18 @@ def register(subparsers: Any) -> None:
 
     build = sub.add_parser("build", help="compile MODEL.onnx into a cached TensorRT engine (needs a GPU)")
     build.add_argument("model", type=Path, help="facelog ONNX model (or its Q/DQ version for int8)")
-    build.add_argument("--precision", choices=("fp32", "fp16", "int8"), default="fp16")
+    build.add_argument("--precision", choices=("fp32", "fp16", "int8"), default=trt.DEFAULT_PRECISION)
     build.add_argument("--calib", type=Path, help="int8: folder of face crops or a CSV with a 'file' column")
-    build.add_argument("--calib-images", type=int, default=512, help="int8: crops to calibrate on (512)")
-    build.add_argument("--min-batch", type=int, default=1)
-    build.add_argument("--opt-batch", type=int, default=32)
-    build.add_argument("--max-batch", type=int, default=128)
-    build.add_argument("--workspace-mb", type=int, default=1024, help="builder workspace limit in MiB")
+    build.add_argument(
+        "--calib-images", type=int, default=trt.DEFAULT_CALIB_IMAGES, help="int8: crops to calibrate on"
+    )
+    profile = trt.BatchProfile()
+    build.add_argument("--min-batch", type=int, default=profile.min)
+    build.add_argument("--opt-batch", type=int, default=profile.opt)
+    build.add_argument("--max-batch", type=int, default=profile.max)
+    build.add_argument(
+        "--workspace-mb", type=int, default=trt.DEFAULT_WORKSPACE_MB, help="builder workspace limit in MiB"
+    )
     build.add_argument("--device", type=int, default=0, help="CUDA device index")
     build.add_argument("--cache-dir", type=Path, help="engine cache (default ~/.cache/facelog/engines)")
     build.set_defaults(func=_cmd_build)
