@@ -256,7 +256,7 @@ class TrackingConfig(_Section):
     reid_frames: int = Field(default=40, ge=0)  # after max_lost_frames: re-identify by face embedding
     reid_max_cosine: float = Field(default=0.15, ge=0, le=2)  # ... and after any miss: stricter gate
     identity_max_distance: float = Field(default=0.5, ge=0, le=4)  # identity veto (face descriptor)
-    identity_jump: float = Field(default=0.1, ge=0, le=2)  # thumbnail change that questions a followed track
+    identity_jump: float = Field(default=0.2, ge=0, le=2)  # thumbnail change that questions a followed track
     identity_check_frames: int = Field(default=50, ge=0)  # and a periodic identity check; 0: never
     max_low_score_frames: int = Field(default=25, ge=0)  # low-score boxes continue a track this long at most
     use_embedding: bool = True  # gate on the model's embedding output (when the model has one)
