@@ -63,6 +63,12 @@ class DecodeReport:
     shared: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
+    def reason(self) -> str | None:
+        """A short clause for an error message ("FFmpeg reported 3 decode error(s), first: '...'")."""
+        if not self.errors:
+            return None
+        return f"FFmpeg reported {self.errors} decode error(s), first: {self.first_error!r}"
+
     def warning(self) -> str | None:
         """One sentence for the run summary's ``warnings``; None when FFmpeg reported nothing."""
         if not (self.errors or self.concealed):

@@ -201,8 +201,10 @@ class VideoSource:
             )
         expected = self.info.frame_count
         if expected and index < expected * (1 - TRUNCATION_SLACK) - 1:
+            why = self._ffmpeg.reason()  # decoding stopped at damage, not only at a cut
             raise SourceError(
-                f"{self.path}: truncated video: stream ended after {index} of {expected} frames",
+                f"{self.path}: truncated video: stream ended after {index} of {expected} frames"
+                + (f" ({why})" if why else ""),
                 path=str(self.path),
             )
         self._note_damage(index)

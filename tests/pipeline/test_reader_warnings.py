@@ -197,6 +197,21 @@ def test_a_truncated_copy_is_an_error_not_a_warning(videos: Path, tmp_path: Path
         frames_and_warnings(cut)
 
 
+def test_a_copy_that_stops_decoding_at_damage_says_what_ffmpeg_reported(
+    damaged: Callable[[Callable[[bytes], bytes]], Path],
+) -> None:
+    def _zero_much(data: bytes) -> bytes:  # 4 KB of zeros: OpenCV's decoder gives up there
+        b, (lo, hi) = bytearray(data), _mdat(data)
+        b[(lo + hi) // 2 : (lo + hi) // 2 + 4000] = bytes(4000)
+        return bytes(b)
+
+    with pytest.raises(
+        SourceError,
+        match=r"truncated video: stream ended after \d+ of 35 frames \(FFmpeg reported \d+ decode",
+    ):
+        frames_and_warnings(damaged(_zero_much))
+
+
 def test_decode_errors_count_for_the_file_that_was_open(
     damaged: Callable[[Callable[[bytes], bytes]], Path], videos: Path
 ) -> None:
