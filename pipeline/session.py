@@ -103,7 +103,8 @@ class InferenceSession:
     def __init__(self, cfg: AppConfig, threads: int = 0) -> None:
         self.cfg = cfg
         self.resolved = resolve(cfg)
-        # frames in no known order here (live cameras share it): regions only when asked for explicitly
+        # the whole-frame detector (frames in no known order for API callers); file workers and each
+        # live camera get region detectors built on it (detectors(), live.rtsp.CameraDetectors)
         self.detector: Detector = make_detector(cfg.detector, self.resolved.detector, workers=0)
         self._by_workers: dict[int, list[Detector]] = {0: [self.detector]}  # detect threads -> detectors
         opts = backend_options(cfg.backend, self.resolved.backend.name)

@@ -129,8 +129,9 @@ def make_detector(
         cfg: the detector section.
         choice: a ``choose_detector`` result to reuse.
         workers: the detect threads of a file run that share one source's frames (1: this detector
-            sees every frame in order); 0: frames in no known order (live cameras sharing one
-            detector, API callers), where an unset ``full_every`` means every frame in full.
+            sees every frame in order, as each live camera's does); 0: frames in no known order (the
+            session's whole-frame detector, API callers), where an unset ``full_every`` means every
+            frame in full.
         full: a whole-frame detector built before from the same ``cfg`` and ``choice``, to reuse
             (not loaded again); it must not be used by another thread at the same time.
 
