@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import importlib.util
 import json
 import os
 import re
@@ -48,6 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cctv_common import read_gt  # noqa: E402
 from cctv_identity import identity_metrics  # noqa: E402
 from cctv_score import detection_metrics, match_frames, per_person_metrics  # noqa: E402
+from rtsp_soak import load_server_module  # noqa: E402  (one loader of tests/rtsp_server.py)
 
 CLIP_FPS = 15
 KEEP_UP = 0.9  # a camera keeps up at >= this share of the target fps
@@ -56,14 +56,6 @@ WRAPPER = (
     "from facelog.cli import main; sys.exit(main(sys.argv[1:]))"
 )
 LOG_TIME = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) ")
-
-
-def load_server_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("facelog_rtsp_server", REPO / "tests" / "rtsp_server.py")
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def make_camera_clip(work: Path) -> tuple[Path, Path]:
