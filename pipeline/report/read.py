@@ -61,7 +61,7 @@ def read(recordings: list[Recording], skipped: Counter[str], now_ns: int) -> Rea
     face_parts.append(pd.DataFrame(live, columns=["camera", "t_ns", "faces"]))
     cov = [(r.camera, r.start_ns, min(r.start_ns + r.video_ns, max(now_ns, r.start_ns))) for r in ok]
     return Readout(
-        persons=pd.concat([_empty_persons(), *person_parts], ignore_index=True),
+        persons=_numeric(pd.concat([_empty_persons(), *person_parts], ignore_index=True), ("age", "dwell_s")),
         faces=pd.concat(face_parts, ignore_index=True),
         coverage=pd.DataFrame(cov, columns=["camera", "start_ns", "end_ns"]),
         files=pd.DataFrame(
@@ -91,6 +91,12 @@ def _placed(
         t_ns = np.where(live[codes], df.loc[rows, "first_wall_ns"].to_numpy(np.int64), t_ns)
     cols = {c: df.loc[rows, c].to_numpy() for c in keep}
     return pd.DataFrame({"camera": camera[codes], "t_ns": t_ns, **cols})
+
+
+def _numeric(df: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
+    """``columns`` as float (tracks CSVs with no rows concatenate to object columns, which pandas
+    cannot take quantiles of)."""
+    return df.assign(**{c: pd.to_numeric(df[c], errors="coerce").astype(np.float64) for c in columns})
 
 
 def _empty_persons() -> pd.DataFrame:
