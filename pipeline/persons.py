@@ -15,9 +15,9 @@ becomes a ``PersonResult``, with two exceptions counted in ``dropped``:
   that scores around the detector's threshold a few times, kept alive by low-score boxes, is not a
   person (Frigate counts a track only when the median of its scores reaches 0.7).
 * ``static`` (reported with ``status="static"``, not dropped): a track seen for at least
-  ``tracking.static_after_s`` whose face never moved: the 1-second means of its box centre and size
-  (in face sizes) and of its nose's place between the eyes (landmarks) each stay within
-  ``tracking.static_max_motion``. A poster, a screen or a pattern; a person standing at a counter
+  ``tracking.static_after_s`` whose face never moved: the central 80% of the 1-second means of its
+  box centre and size (in face sizes) and of its nose's place between the eyes (landmarks) each
+  stay within ``tracking.static_max_motion``. A poster, a screen or a pattern; a person standing at a counter
   sways and turns the head. Left out of person counts unless ``tracking.count_static``.
 
 With ``tracking.use_identity`` the tracker also gets the faces' identity embeddings
@@ -239,7 +239,9 @@ class PersonTracks:
             [np.bincount(inverse, np.nan_to_num(f), minlength=len(counts)) / counts for f in feats.T], axis=1
         )
         known = [j for j in range(feats.shape[1]) if np.isfinite(feats[:, j]).all()]
-        spread = np.ptp(means[:, known], axis=0)
+        # the central 80% of the 1-s means: a first or last second that is off (a face entering, one
+        # passing in front) does not hide a poster
+        spread = np.percentile(means[:, known], 90, axis=0) - np.percentile(means[:, known], 10, axis=0)
         return bool((spread <= self.cfg.static_max_motion).all())
 
 
