@@ -37,7 +37,7 @@ from facelog.pipeline.config import FusionConfig, TrackingConfig
 from facelog.pipeline.fusion import FusionParams, PersonFusion, frontalness, quality_weight, sharpness
 from facelog.pipeline.identity import Embedder, FrameFaces, IdentityEmbedder
 from facelog.pipeline.tracker import Tracker, TrackerParams
-from facelog.pipeline.types import Faces, Frame, PersonResult, Prediction
+from facelog.pipeline.types import Faces, Frame, PersonResult, PersonStatus, Prediction
 
 log = logging.getLogger(__name__)
 
@@ -202,7 +202,7 @@ class PersonTracks:
                 self.dropped["low_evidence"] += 1
                 continue
             est = person.fusion.estimate()
-            status = "static" if self._static(person) else "person"
+            status: PersonStatus = "static" if self._static(person) else "person"
             self.static += status == "static"
             out.append(
                 PersonResult(

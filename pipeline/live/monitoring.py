@@ -150,8 +150,11 @@ class FpsMeter:
 class CameraCounts(Protocol):
     """What :class:`RateCheck` reads from a camera's reader (``source.RtspSource``)."""
 
-    name: str
-    state: str
+    @property
+    def name(self) -> str: ...
+    @property
+    def state(self) -> str: ...  # read only, so a reader's Literal state fits
+
     frames_read: int
     frames_due: int  # kept by sampling: analysed, dropped or waiting
     frames_dropped: int

@@ -60,12 +60,12 @@ def build_table(
     Every period from a camera's first to its last data (or from ``since_ns`` to ``until_ns``) gets a
     row, so a period without video reads ``video_h`` 0 rather than being absent.
     """
-    now_ns = dt.datetime.now(dt.UTC).timestamp() * NS if now_ns is None else now_ns
+    now = int(dt.datetime.now(dt.UTC).timestamp() * NS) if now_ns is None else now_ns
     parts = [readout.persons, readout.faces, readout.files, readout.coverage]
     if readout.skipped_at is not None:
         parts.append(readout.skipped_at)
     cameras = sorted({c for df in parts for c in df["camera"].unique()})
-    tables = [_camera_rows(readout, cam, by, tz, since_ns, until_ns, int(now_ns)) for cam in cameras]
+    tables = [_camera_rows(readout, cam, by, tz, since_ns, until_ns, now) for cam in cameras]
     tables = [t for t in tables if len(t)]
     if not tables:
         text = ("camera", "period_start", "period_end")
