@@ -1,0 +1,106 @@
+"""The per-person answer on the six real 480x270 clips, at default settings (issue 21's targets).
+
+Runs ``process_video`` on each labelled clip of ``../shared/data/videos`` and compares its tracks CSV
+with ``benchmarks/real_faces_labels.csv`` (13 people labelled by eye): persons counted (rows with
+status ``person``) against people labelled, and each labelled person's gender and age range against
+the track whose median face centre lies in that person's region (the largest such track if several:
+the others count as splits).
+
+    python benchmarks/real_clips.py [--set tracking.use_identity=false ...] [--json out.json]
+
+Needs ``../shared`` beside the checkout. Prints one line per clip and a total.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from facelog.pipeline.config import load_config
+from facelog.pipeline.file.process import process_video
+from facelog.pipeline.session import InferenceSession
+from facelog.pipeline.sinks import tracks_path
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared" / "data"
+LABELS = REPO / "benchmarks" / "real_faces_labels.csv"
+
+
+def labelled_clips() -> dict[str, list[dict[str, str]]]:
+    """Clip path (relative to ../shared/data) -> its labelled people."""
+    out: dict[str, list[dict[str, str]]] = {}
+    with LABELS.open(newline="") as f:
+        for row in csv.DictReader(f):
+            if row["source"].startswith("videos/"):
+                out.setdefault(row["source"], []).append(row)
+    return out
+
+
+def score_clip(people: list[dict[str, str]], rows: pd.DataFrame, tracks: pd.DataFrame) -> dict[str, Any]:
+    """Counts, and per labelled person the matched track's gender and age."""
+    centre = rows.assign(cx=(rows.x1 + rows.x2) / 2).groupby("track_id").cx.median()
+    persons = tracks[tracks.status == "person"]
+    found, gender_ok, age_ok, splits = 0, 0, 0, 0
+    for p in people:
+        lo, hi = float(p["x0"]), float(p["x1"])
+        mine = persons[persons.track_id.map(lambda t, lo=lo, hi=hi: lo <= centre.get(t, -1) < hi)]
+        if mine.empty:
+            continue
+        found += 1
+        splits += len(mine) - 1
+        best = mine.sort_values("frames").iloc[-1]
+        gender_ok += best.gender == p["gender"]
+        age_ok += float(p["age_lo"]) <= best.age <= float(p["age_hi"])
+    return {
+        "labelled": len(people),
+        "persons": len(persons),
+        "found": found,
+        "splits": splits,
+        "gender_right": int(gender_ok),
+        "age_in_range": int(age_ok),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--set", action="append", default=[], help="config override KEY=VALUE (YAML value)")
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args(argv)
+    if not SHARED.is_dir():
+        print(f"needs {SHARED}", file=sys.stderr)
+        return 2
+    overrides = {k: yaml.safe_load(v) for k, v in (s.split("=", 1) for s in args.set)}
+    cfg = load_config(None, overrides)
+    results = {}
+    with InferenceSession(cfg) as session, tempfile.TemporaryDirectory() as tmp:
+        for clip, people in sorted(labelled_clips().items()):
+            out = Path(tmp) / (Path(clip).stem + ".csv")
+            process_video(SHARED / clip, out, cfg, session=session)
+            rows, tracks = pd.read_csv(out), pd.read_csv(tracks_path(out))
+            r = results[clip] = score_clip(people, rows, tracks)
+            print(
+                f"{Path(clip).name}: {r['persons']} persons for {r['labelled']} people, "
+                f"{r['found']} found, {r['splits']} extra tracks, gender {r['gender_right']}/{r['found']}, "
+                f"age in range {r['age_in_range']}/{r['found']}"
+            )
+    tot = {k: sum(r[k] for r in results.values()) for k in next(iter(results.values()))}
+    right = sum(r["persons"] == r["labelled"] for r in results.values())
+    print(
+        f"total: persons count right on {right}/{len(results)} clips; {tot['found']}/{tot['labelled']} "
+        f"people found, gender {tot['gender_right']}/{tot['found']}, age {tot['age_in_range']}/{tot['found']}"
+    )
+    if args.json:
+        args.json.write_text(json.dumps({"overrides": overrides, "clips": results, "total": tot}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
