@@ -258,6 +258,8 @@ class TrackingConfig(_Section):
     identity_max_distance: float = Field(default=0.5, ge=0, le=4)  # identity veto (face descriptor)
     identity_jump: float = Field(default=0.2, ge=0, le=2)  # thumbnail change that questions a followed track
     identity_check_frames: int = Field(default=50, ge=0)  # and a periodic identity check; 0: never
+    # a followed track whose model embedding stays this close is not refused by the descriptor alone
+    identity_keep_cosine: float = Field(default=0.07, ge=0, le=2)
     max_low_score_frames: int = Field(default=25, ge=0)  # low-score boxes continue a track this long at most
     use_embedding: bool = True  # gate on the model's embedding output (when the model has one)
     use_body: bool = True  # gate on the colour below the face (appearance.body_histogram)

@@ -140,6 +140,11 @@ class TrackerParams:
             question more often (more embeddings, more time).
         identity_check_frames: a followed track is also questioned when its identity was last
             checked this many frames ago (a change the thumbnail missed); 0 never.
+        identity_keep_cosine: a followed track (matched last frame, questioned by a jump or the
+            periodic check) is not refused by the descriptor when the model's face embedding is within
+            this cosine distance of the track's: real heads that roll or turn move dlib's descriptor
+            0.6+ from their own last frame. 0: the descriptor alone decides. Down if tracks hold two
+            people after an instant replacement, up if one person splits.
         max_low_score_frames: a track fed only ``track_only`` (low-score) detections is not
             continued by them more than this many frames after its last detection at the detector's
             own threshold (ByteTrack's band kept a background patch alive for 37 s).
@@ -164,6 +169,7 @@ class TrackerParams:
     identity_max_distance: float = 0.5
     identity_jump: float = 0.2
     identity_check_frames: int = 50
+    identity_keep_cosine: float = 0.07
     max_low_score_frames: int = 25
 
     def __post_init__(self) -> None:
@@ -396,6 +402,15 @@ class Tracker:
                         self.identity_checks[reason] += 1
                         if verdicts[i, j] is False:
                             self.identity_refusals[reason] += 1
+                    if (
+                        verdicts[i, j] is False
+                        and reason in ("jump", "periodic")
+                        and self._embedding_vouches(dist, i, j)
+                    ):
+                        # a followed track whose model embedding barely moved: the descriptor alone is
+                        # not enough (a rolled or turned real head reads 0.6+ from its own last frame)
+                        verdicts[i, j] = None
+                        self.identity_refusals[reason] -= 1
                     if verdicts[i, j] is False or (reason == "reid" and verdicts[i, j] is None):
                         sim[i, j] = _FORBIDDEN
                         refused = True
@@ -453,6 +468,16 @@ class Tracker:
         if p.identity_check_frames and frame_index - t.checked_frame >= p.identity_check_frames:
             return "periodic"
         return None
+
+    def _embedding_vouches(self, dist: dict[str, np.ndarray], i: int, j: int) -> bool:
+        """Whether the model's face embedding puts detection ``i`` within ``identity_keep_cosine`` of
+        track ``j`` (known on both sides): frame to frame the same real face moves <= 0.085, different
+        people on the shared clips are >= 0.10 apart (docs/BENCHMARKS.md, "Identity on real clips")."""
+        emb = dist.get("embedding")
+        if emb is None or self.params.identity_keep_cosine <= 0:
+            return False
+        d = emb[i, j]
+        return bool(np.isfinite(d) and d <= self.params.identity_keep_cosine)
 
     def _same_face(self, i: int, t: _Track, reason: str, identity: FrameFaces | None) -> bool | None:
         """Whether detection ``i`` shows the face of track ``t`` (None: unknown on either side).
