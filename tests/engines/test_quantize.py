@@ -205,6 +205,7 @@ def test_shipped_int8_twin_agrees_with_fp32_on_this_cpu(calib_csv: Path) -> None
     age_diff, agree = _compare(SHIPPED, twin, calib_csv)
     assert age_diff.mean() < SHIPPED_MAX_MEAN_AGE_DIFF_YEARS and agree >= SHIPPED_MIN_GENDER_AGREEMENT
 
+
 @pytest.mark.parametrize(
     "int8, ok",
     [

@@ -256,9 +256,7 @@ def _scene(shirt_bgr: tuple[int, int, int]) -> np.ndarray:
 
 def test_body_histogram_tells_clothes_apart() -> None:
     face = np.array([[140.0, 80.0, 180.0, 120.0], [0.0, 200.0, 40.0, 240.0]])
-    red, red2, blue = (
-        body_histogram(_scene(c), face) for c in ((30, 30, 200), (40, 35, 190), (200, 60, 20))
-    )
+    red, red2, blue = (body_histogram(_scene(c), face) for c in ((30, 30, 200), (40, 35, 190), (200, 60, 20)))
     assert red.shape == (2, 48) and red.dtype == np.float32
     assert float(red[0] @ red2[0]) > 0.9 and float(red[0] @ blue[0]) < 0.5
     assert not red[1].any(), "region below the image: unknown (zeros)"
