@@ -93,7 +93,8 @@ def _loop(
             "detector": {"kind": "yunet", "yunet_path": str(yunet)},
             "backend": {"kind": "onnxruntime"},
             "sampling": {"target_fps": fps},
-            "rtsp": {"open_timeout_s": 2.0, "read_timeout_s": 1.0, "metrics_port": 0, "flush_s": 0.2},
+            # open_timeout 5 s: the test server may answer one mount late while another is opening
+            "rtsp": {"open_timeout_s": 5.0, "read_timeout_s": 1.0, "metrics_port": 0, "flush_s": 0.2},
         },
     )
     session = InferenceSession(cfg)
@@ -143,7 +144,7 @@ def test_cameras_the_machine_cannot_keep_up_with_are_named(
     ]
     # two cameras at 5 fps need 10 analysed frames a second; 0.3 s per frame gives ~3
     loop, _ = _loop(tmp_path, cams, tiny_model, yunet_path, slow_s=0.3)
-    code, summary, scrape = _run(loop, 9.0)
+    code, summary, scrape = _run(loop, 12.0)
     assert code == 0
     for name in ("door", "yard"):
         cam = summary["cameras"][name]
@@ -154,8 +155,11 @@ def test_cameras_the_machine_cannot_keep_up_with_are_named(
     assert b'facelog_camera_behind{camera="mute"} 0.0' in scrape
     warns = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     behind = [w for w in warns if "event=cameras_behind" in w]
-    assert behind and "cameras=door,yard " in behind[0] and "mute" not in behind[0].split(":")[0]
-    assert len(behind) == 1, behind  # said once while the set stays the same (repeats every 60 s)
+    named = [w.split("cameras=", 1)[1].split(" ", 1)[0].split(",") for w in behind]
+    assert named and named[-1] == ["door", "yard"] and not any("mute" in n for n in named), behind
+    # said once per set of cameras behind (it repeats every 60 s): a camera that connected a window
+    # later than the other may make the first warning name only one (seen in CI under load)
+    assert len(behind) == len({tuple(n) for n in named}) <= 2, behind
     final = [w for w in warns if "event=run_behind" in w]
     assert len(final) == 1 and "cameras=door,yard:" in final[0]
 
