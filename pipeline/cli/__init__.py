@@ -33,7 +33,11 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM, raised in the main thread: every cleanup that handles Ctrl-C handles it too."""
 
 
+_terminated = threading.Event()  # set by the handler: the exit is 143 whatever error the unwinding became
+
+
 def _terminate(signum: int, frame: FrameType | None) -> None:
+    _terminated.set()
     raise Terminated
 
 
@@ -85,11 +89,16 @@ def main(argv: list[str] | None = None) -> int:
     _setup_logging(args.quiet, args.verbose)
     in_main = threading.current_thread() is threading.main_thread()  # only it may set handlers
     previous = signal.signal(signal.SIGTERM, _terminate) if in_main else None
+    _terminated.clear()
     try:
-        return int(args.func(args))
+        rc = int(args.func(args))
+        if _terminated.is_set():  # a library turned the interrupt into an error that was reported
+            print_error("terminated (SIGTERM)")
+            return 143
+        return rc
     except FacelogError as exc:  # a subcommand's typed error that it did not report itself
         print_error(exc)
-        return 2
+        return 143 if _terminated.is_set() else 2
     except Terminated:
         print_error("terminated (SIGTERM)")
         return 143

@@ -256,3 +256,21 @@ def test_a_folder_input_points_to_batch(videos: Path, common: list[str], tmp_pat
         "(for a folder of videos: facelog batch DIR -o OUT_DIR)"
     )
     assert list(tmp_path.iterdir()) == []
+
+
+def test_sigterm_exits_143_even_when_a_library_reported_it_as_an_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A subcommand that caught the unwinding as an error and returned 1 still exits 143 after SIGTERM."""
+    import contextlib
+    import signal
+
+    def caught_it(args: argparse.Namespace) -> int:
+        with contextlib.suppress(KeyboardInterrupt):  # what a library that converts it amounts to
+            signal.raise_signal(signal.SIGTERM)
+        return 1
+
+    monkeypatch.setattr(run_cmd, "handle_run", caught_it)  # main builds its parser after this
+    assert cli.main(["run", "x.mp4", "-o", "x.csv"]) == 143
+    assert "terminated (SIGTERM)" in capsys.readouterr().err
+    assert cli.main(["run", "x.mp4", "-o", "x.csv"]) == 143  # the flag is per call, the handler raised again

@@ -124,3 +124,25 @@ def test_frame_faces_embeds_once_and_only_when_asked(stills: Path, yunet_path: P
     v = ff.embedding(0)
     assert v is not None and ff.embedding(0) is v and emb.calls == 1
     assert not ff.cut_by_edge(0)
+
+
+def test_an_interrupt_during_the_dlib_import_stays_an_interrupt(monkeypatch: pytest.MonkeyPatch) -> None:
+    """pybind11 turns a signal landing in dlib's module init into ImportError('initialization failed')
+    caused by it (seen in CI: SIGTERM became 'dlib is not installed'); a fake import injects that."""
+    import builtins
+    import sys
+
+    real_import = builtins.__import__
+
+    def interrupted(name: str, *args: object, **kw: object) -> object:
+        if name == "dlib":
+            try:
+                raise KeyboardInterrupt
+            except KeyboardInterrupt as ki:
+                raise ImportError("initialization failed") from ki
+        return real_import(name, *args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.delitem(sys.modules, "dlib", raising=False)
+    monkeypatch.setattr(builtins, "__import__", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        IdentityEmbedder()
