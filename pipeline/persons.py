@@ -183,8 +183,9 @@ class PersonTracks:
         ended = self._end(self.tracker.finish())
         t = self.tracker
         log.info(
-            "%s: identity questions %s, refused %s; tracks left out %s, static %d", self.source_id,
-            dict(t.identity_checks), dict(t.identity_refusals), dict(self.dropped), self.static,
+            "%s: identity questions %s, answered by the model embedding %s, refused %s; tracks left out "
+            "%s, static %d", self.source_id, dict(t.identity_checks), dict(t.identity_vouched),
+            dict(t.identity_refusals), dict(self.dropped), self.static,
         )  # fmt: skip
         return ended
 

@@ -253,6 +253,7 @@ class Tracker:
         self._last_frame: int | None = None
         self.identity_checks: Counter[str] = Counter()  # questions asked of the identity, by reason
         self.identity_refusals: Counter[str] = Counter()  # ... answered "a different face"
+        self.identity_vouched: Counter[str] = Counter()  # ... answered by the model embedding alone
 
     @property
     def live_ids(self) -> tuple[int, ...]:
@@ -398,19 +399,17 @@ class Tracker:
                     if reason is None:
                         continue
                     if (i, j) not in verdicts:
-                        verdicts[i, j] = self._same_face(i, tracks[j], reason, identity)
                         self.identity_checks[reason] += 1
-                        if verdicts[i, j] is False:
-                            self.identity_refusals[reason] += 1
-                    if (
-                        verdicts[i, j] is False
-                        and reason in ("jump", "periodic")
-                        and self._embedding_vouches(dist, i, j)
-                    ):
-                        # a followed track whose model embedding barely moved: the descriptor alone is
-                        # not enough (a rolled or turned real head reads 0.6+ from its own last frame)
-                        verdicts[i, j] = None
-                        self.identity_refusals[reason] -= 1
+                        if reason in ("jump", "periodic") and self._embedding_vouches(dist, i, j):
+                            # a followed track whose model embedding barely moved: no descriptor (it
+                            # could not refuse the pair: a rolled or turned real head reads 0.6+ from
+                            # its own last frame), so the check costs nothing
+                            verdicts[i, j] = None
+                            self.identity_vouched[reason] += 1
+                        else:
+                            verdicts[i, j] = self._same_face(i, tracks[j], reason, identity)
+                            if verdicts[i, j] is False:
+                                self.identity_refusals[reason] += 1
                     if verdicts[i, j] is False or (reason == "reid" and verdicts[i, j] is None):
                         sim[i, j] = _FORBIDDEN
                         refused = True

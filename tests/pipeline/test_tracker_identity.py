@@ -165,3 +165,24 @@ def test_real_faces_instant_replacement_gets_a_new_id(shared: Path, side: int) -
         ).track_ids.tolist()
     assert ids == [0] * 8 + [1] * 8
     assert emb.calls <= 4
+
+
+def _step_emb(t: Tracker, k: int, person: int, vec: np.ndarray, emb: PatternEmbedder) -> int:
+    people = [(person, 200.0, 120.0)]
+    img, xyxy = _frame(people), _boxes(people)
+    ident = FrameFaces(emb, img, xyxy, k)
+    step = t.update(k, xyxy, np.array([0.9], np.float32), vec[None, :], None, None, ident)
+    return int(step.track_ids[0])
+
+
+def test_a_check_the_model_embedding_answers_computes_no_descriptor() -> None:
+    """Periodic and jump checks of a followed track whose model embedding barely moved cost no
+    descriptor; a replacement whose model embedding moved more is still refused by the descriptor."""
+    t, emb = Tracker(TrackerParams(identity_check_frames=5)), PatternEmbedder()
+    same = np.ones(8, np.float32)
+    ids = [_step_emb(t, k, 0, same, emb) for k in range(30)]
+    assert ids == [0] * 30
+    assert t.identity_vouched["periodic"] >= 5 and emb.calls == 0
+    other = np.array([1, 1, 1, 1, 1, 1, 1, -0.5], np.float32)  # 0.15 from ``same``: gate passes, no keep
+    assert _step_emb(t, 30, 1, other, emb) == 1  # the jump is questioned, the descriptor refuses
+    assert t.identity_refusals["jump"] == 1 and emb.calls >= 1
