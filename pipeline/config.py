@@ -12,6 +12,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -29,6 +30,8 @@ from pydantic import (
 
 from facelog.engines.base import did_you_mean
 from facelog.pipeline.errors import ConfigError, first_line
+from facelog.pipeline.fusion import FusionParams
+from facelog.pipeline.tracker import TrackerParams
 
 __all__ = [
     "AppConfig",
@@ -235,32 +238,49 @@ class SamplingConfig(_Section):
         return self
 
 
+def _defaults(params: type) -> dict[str, Any]:
+    """The field defaults of a parameter dataclass (``TrackerParams``, ``FusionParams``), written there
+    once: the config sections take them from there."""
+    return {f.name: f.default for f in dataclasses.fields(params) if f.default is not dataclasses.MISSING}
+
+
+_TRACKER = _defaults(TrackerParams)
+_FUSION = _defaults(FusionParams)
+
+
 class TrackingConfig(_Section):
-    """Person tracks: ``tracker.TrackerParams`` (every key but ``enabled`` and ``use_*``, same names).
+    """Person tracks: ``tracker.TrackerParams`` (every key but ``enabled``, ``use_*`` and the person
+    evidence and static keys, same names). Their defaults are ``TrackerParams``' own.
 
     ``max_lost_frames`` counts frames of the source (``frame_index``), not processed frames.
     """
 
     enabled: bool = True
-    high_score: float = Field(default=0.7, ge=0, le=1)  # below: only continues tracks (pass 2)
-    match_high: float = Field(default=0.2, ge=0, le=1)
-    match_low: float = Field(default=0.4, ge=0, le=1)
-    center_radius: float = Field(default=1.0, ge=0)
-    max_size_ratio: float = Field(default=2.0, ge=1)
-    max_lost_frames: int = Field(default=10, ge=0)
-    max_tentative_lost_frames: int = Field(default=2, ge=0)
-    max_cosine_distance: float = Field(default=0.2, ge=0, le=2)  # face embedding gate
-    max_body_distance: float = Field(default=0.2, ge=0, le=2)  # clothes colour gate
-    embedding_momentum: float = Field(default=0.8, ge=0, le=1)
-    match_last_box: bool = True
-    reid_frames: int = Field(default=40, ge=0)  # after max_lost_frames: re-identify by face embedding
-    reid_max_cosine: float = Field(default=0.15, ge=0, le=2)  # ... and after any miss: stricter gate
-    identity_max_distance: float = Field(default=0.5, ge=0, le=4)  # identity veto (face descriptor)
-    identity_jump: float = Field(default=0.2, ge=0, le=2)  # thumbnail change that questions a followed track
-    identity_check_frames: int = Field(default=50, ge=0)  # and a periodic identity check; 0: never
+    high_score: float = Field(default=_TRACKER["high_score"], ge=0, le=1)  # below: only continues tracks
+    match_high: float = Field(default=_TRACKER["match_high"], ge=0, le=1)
+    match_low: float = Field(default=_TRACKER["match_low"], ge=0, le=1)
+    center_radius: float = Field(default=_TRACKER["center_radius"], ge=0)
+    max_size_ratio: float = Field(default=_TRACKER["max_size_ratio"], ge=1)
+    max_lost_frames: int = Field(default=_TRACKER["max_lost_frames"], ge=0)
+    max_tentative_lost_frames: int = Field(default=_TRACKER["max_tentative_lost_frames"], ge=0)
+    # face embedding gate, clothes colour gate
+    max_cosine_distance: float = Field(default=_TRACKER["max_cosine_distance"], ge=0, le=2)
+    max_body_distance: float = Field(default=_TRACKER["max_body_distance"], ge=0, le=2)
+    embedding_momentum: float = Field(default=_TRACKER["embedding_momentum"], ge=0, le=1)
+    match_last_box: bool = _TRACKER["match_last_box"]
+    # after max_lost_frames: re-identify by face embedding within reid_max_cosine (also the stricter
+    # gate after any miss)
+    reid_frames: int = Field(default=_TRACKER["reid_frames"], ge=0)
+    reid_max_cosine: float = Field(default=_TRACKER["reid_max_cosine"], ge=0, le=2)
+    # identity veto (face descriptor); a thumbnail change that questions a followed track; and a
+    # periodic identity check (0: never)
+    identity_max_distance: float = Field(default=_TRACKER["identity_max_distance"], ge=0, le=4)
+    identity_jump: float = Field(default=_TRACKER["identity_jump"], ge=0, le=2)
+    identity_check_frames: int = Field(default=_TRACKER["identity_check_frames"], ge=0)
     # a followed track whose model embedding stays this close is not refused by the descriptor alone
-    identity_keep_cosine: float = Field(default=0.07, ge=0, le=2)
-    max_low_score_frames: int = Field(default=25, ge=0)  # low-score boxes continue a track this long at most
+    identity_keep_cosine: float = Field(default=_TRACKER["identity_keep_cosine"], ge=0, le=2)
+    # low-score boxes continue a track this long at most
+    max_low_score_frames: int = Field(default=_TRACKER["max_low_score_frames"], ge=0)
     use_embedding: bool = True  # gate on the model's embedding output (when the model has one)
     use_body: bool = True  # gate on the colour below the face (appearance.body_histogram)
     use_identity: bool = True  # identity veto (identity.IdentityEmbedder: dlib's face descriptor)
@@ -271,19 +291,19 @@ class TrackingConfig(_Section):
 
 
 class FusionConfig(_Section):
-    """One answer per person: ``fusion.FusionParams`` (same names, same meaning)."""
+    """One answer per person: ``fusion.FusionParams`` (same names, same meaning, its defaults)."""
 
-    min_face_px: float = Field(default=12.0, ge=0)
-    full_face_px: float = Field(default=80.0, gt=0)
-    size_floor: float = Field(default=0.02, ge=0, le=1)
-    frontal_floor: float = Field(default=0.3, ge=0, le=1)
-    sharpness_ref: float = Field(default=0.5, gt=0)
-    sharpness_floor: float = Field(default=0.1, ge=0, le=1)
-    min_weight: float = Field(default=1e-3, gt=0)
-    frames_per_observation: float = Field(default=20.0, gt=0)
-    max_observations: float = Field(default=1.5, ge=1)
-    floor: float = Field(default=1e-3, ge=0, le=1)
-    interval: float = Field(default=0.8, gt=0, lt=1)
+    min_face_px: float = Field(default=_FUSION["min_face_px"], ge=0)
+    full_face_px: float = Field(default=_FUSION["full_face_px"], gt=0)
+    size_floor: float = Field(default=_FUSION["size_floor"], ge=0, le=1)
+    frontal_floor: float = Field(default=_FUSION["frontal_floor"], ge=0, le=1)
+    sharpness_ref: float = Field(default=_FUSION["sharpness_ref"], gt=0)
+    sharpness_floor: float = Field(default=_FUSION["sharpness_floor"], ge=0, le=1)
+    min_weight: float = Field(default=_FUSION["min_weight"], gt=0)
+    frames_per_observation: float = Field(default=_FUSION["frames_per_observation"], gt=0)
+    max_observations: float = Field(default=_FUSION["max_observations"], ge=1)
+    floor: float = Field(default=_FUSION["floor"], ge=0, le=1)
+    interval: float = Field(default=_FUSION["interval"], gt=0, lt=1)
 
     @model_validator(mode="after")
     def _sizes(self) -> FusionConfig:

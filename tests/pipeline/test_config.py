@@ -146,3 +146,17 @@ def test_run_flags_and_the_notebook_api_share_one_override_table() -> None:
     assert with_overrides(cfg) is cfg  # nothing to change: the same object
     with pytest.raises(ConfigError, match="strid"):
         with_overrides(None, strid=2)
+
+
+def test_tracking_and_fusion_defaults_are_the_parameter_classes_own() -> None:
+    """Each default is written once, in ``TrackerParams`` / ``FusionParams``; the config takes it there."""
+    from facelog.pipeline.config import FusionConfig, TrackingConfig
+    from facelog.pipeline.fusion import FusionParams
+    from facelog.pipeline.persons import fusion_params, tracker_params
+    from facelog.pipeline.tracker import TrackerParams
+
+    assert tracker_params(TrackingConfig()) == TrackerParams()
+    assert fusion_params(FusionConfig()) == FusionParams()
+    changed = load_config(None, {"tracking.max_lost_frames": 7, "fusion.interval": 0.5})
+    assert tracker_params(changed.tracking).max_lost_frames == 7
+    assert fusion_params(changed.fusion).interval == 0.5
