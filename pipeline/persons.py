@@ -16,9 +16,19 @@ becomes a ``PersonResult``, with two exceptions counted in ``dropped``:
   person (Frigate counts a track only when the median of its scores reaches 0.7).
 * ``static`` (reported with ``status="static"``, not dropped): a track seen for at least
   ``tracking.static_after_s`` whose face never moved: the central 80% of the 1-second means of its
-  box centre and size (in face sizes) and of its nose's place between the eyes (landmarks) each
-  stay within ``tracking.static_max_motion``. A poster, a screen or a pattern; a person standing at a counter
-  sways and turns the head. Left out of person counts unless ``tracking.count_static``.
+  box centre (in face sizes) stay within ``tracking.static_max_motion``, and those of its box size
+  and of its nose's place between the eyes (landmarks) within ``_NOISY`` times that: on a still,
+  blurred pattern the detector's box size and landmarks jitter (textures720: size 0.042-0.046, nose
+  0.05-0.08) while its centre stays within 0.028; people standing in a queue move their centre
+  0.054-0.073 (docs/BENCHMARKS.md, seventh session). A poster, a screen or a pattern; a person
+  standing at a counter sways and turns the head. Left out of person counts unless ``tracking.count_static``.
+  A still pattern that walkers hide now and then is seen as several short tracks at one place: a
+  still track that ends remembers its *spot* (its box and its look, the grey thumbnail of
+  ``identity.face_thumbs``), and the still tracks at one spot with the same look are tested together
+  (their times added up, their 1-second means pooled). A still track held at a spot is reported
+  when the spot is proven static (then all of them are ``static``) or forgotten (``_SPOT_MEMORY_S``
+  of stream time without a new one there, or the end of input: then each is a ``person``). Different
+  people who stand one after another at one counter differ in look and are never pooled.
 
 With ``tracking.use_identity`` the tracker also gets the faces' identity embeddings
 (``identity.IdentityEmbedder``, only where a match is questioned; see ``tracker``).
@@ -35,9 +45,9 @@ import numpy as np
 from facelog.pipeline.appearance import BackgroundModel, body_histogram
 from facelog.pipeline.config import FusionConfig, TrackingConfig
 from facelog.pipeline.fusion import FusionParams, PersonFusion, frontalness, quality_weight, sharpness
-from facelog.pipeline.identity import Embedder, FrameFaces, IdentityEmbedder
+from facelog.pipeline.identity import Embedder, FrameFaces, IdentityEmbedder, face_thumbs, thumb_change
 from facelog.pipeline.tracker import Tracker, TrackerParams
-from facelog.pipeline.types import Faces, Frame, PersonResult, PersonStatus, Prediction
+from facelog.pipeline.types import Faces, Frame, PersonResult, Prediction
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +56,11 @@ _NOT_TRACKER = {
     "static_after_s", "static_max_motion", "count_static",
 }  # fmt: skip
 _WINDOW_NS = 1_000_000_000  # static test: positions are averaged over windows of this much stream time
+_NOISY = 4.0  # static test: box size and landmarks may spread this many times static_max_motion
+_SPOT_MEMORY_S = 30.0  # a spot of still tracks is forgotten this long (stream time) after its last one
+_SPOT_IOU = 0.5  # a still track belongs to a spot whose box it overlaps this much (intersection/union)
+_SPOT_LOOK = 0.1  # ... and whose look it matches: thumb_change at most this (a still pattern: < 0.05;
+#                   different people at one spot: >= 0.31, docs/BENCHMARKS.md "Identity veto")
 
 
 def tracker_params(cfg: TrackingConfig) -> TrackerParams:
@@ -87,6 +102,20 @@ class _Person:
     # per detection: pts_ns, centre x and y and size (px), nose offset across and along the eye axis
     # (in eye distances; NaN without landmarks): the static test's input
     motion: list[tuple[float, ...]] = field(default_factory=list)
+    look: np.ndarray | None = None  # grey thumbnail of its latest face (identity.face_thumbs)
+
+
+@dataclass(slots=True)
+class _Spot:
+    """A place where still tracks of one look ended (see the module docstring)."""
+
+    box: np.ndarray  # (4,) xyxy of its latest track, from the median centre and size
+    look: np.ndarray
+    motion: list[tuple[float, ...]]  # its tracks' motion rows, pooled
+    seen_ns: int  # its tracks' spans, added up
+    last_pts_ns: int
+    static: bool = False
+    pending: list[PersonResult] = field(default_factory=list)  # held until the spot is decided
 
 
 class PersonTracks:
@@ -112,6 +141,7 @@ class PersonTracks:
         self.dropped: Counter[str] = Counter()  # tracks not reported as persons, by reason
         self.static = 0  # persons reported with status "static"
         self._live: dict[int, _Person] = {}
+        self._spots: list[_Spot] = []
 
     def update(
         self, frame: Frame, faces: Faces, out: FaceOutputs, preds: tuple[Prediction, ...]
@@ -145,7 +175,8 @@ class PersonTracks:
             FrameFaces(self.embedder, frame.image, faces.xyxy, frame.index) if self.embedder and n else None
         )
         step = self.tracker.update(frame.index, faces.xyxy, faces.score, emb, body, faces.track_only, ident)
-        ended = self._end(step.ended)
+        ended = self._end(step.ended) + self._forget_spots(frame.pts_ns)
+        looks = ident.thumbs if ident is not None else face_thumbs(frame.image, faces.xyxy) if n else None
         nose = (
             _nose_offsets(faces.landmarks) if faces.landmarks is not None and n else np.full((n, 2), np.nan)
         )
@@ -172,6 +203,8 @@ class PersonTracks:
             person.motion.append(
                 (frame.pts_ns, (x1 + x2) / 2, (y1 + y2) / 2, _face_px(faces.xyxy[i]), *nose[i].tolist())
             )
+            if looks is not None and looks[i, 0] > 0:
+                person.look = looks[i]
             age, gender = person.fusion.age_gender()
             result.append(
                 replace(p, face_index=len(result), track_id=tid, age_smooth=age, gender_smooth=gender)
@@ -180,7 +213,7 @@ class PersonTracks:
 
     def finish(self) -> tuple[PersonResult, ...]:
         """End every live track (end of input): their persons."""
-        ended = self._end(self.tracker.finish())
+        ended = self._end(self.tracker.finish()) + self._forget_spots(None)
         t = self.tracker
         log.info(
             "%s: identity questions %s, answered by the model embedding %s, refused %s; tracks left out "
@@ -191,7 +224,7 @@ class PersonTracks:
 
     def reset(self) -> tuple[PersonResult, ...]:
         """End every live track and forget the frame order (reconnect or seek); ids keep increasing."""
-        return self._end(self.tracker.reset())
+        return self._end(self.tracker.reset()) + self._forget_spots(None)
 
     def _end(self, ids: tuple[int, ...]) -> tuple[PersonResult, ...]:
         out = []
@@ -203,34 +236,79 @@ class PersonTracks:
                 self.dropped["low_evidence"] += 1
                 continue
             est = person.fusion.estimate()
-            status: PersonStatus = "static" if self._static(person) else "person"
-            self.static += status == "static"
-            out.append(
-                PersonResult(
-                    source_id=self.source_id,
-                    track_id=tid,
-                    first_frame=person.first_frame,
-                    last_frame=person.last_frame,
-                    first_pts_ns=person.first_pts_ns,
-                    last_pts_ns=person.last_pts_ns,
-                    frames=est.frames,
-                    age=est.age,
-                    age_low=est.age_low,
-                    age_high=est.age_high,
-                    gender=est.gender,
-                    gender_score=est.gender_score,
-                    face_px=est.face_px,
-                    first_wall_ns=person.first_wall_ns,
-                    last_wall_ns=person.last_wall_ns,
-                    status=status,
-                )
+            result = PersonResult(
+                source_id=self.source_id,
+                track_id=tid,
+                first_frame=person.first_frame,
+                last_frame=person.last_frame,
+                first_pts_ns=person.first_pts_ns,
+                last_pts_ns=person.last_pts_ns,
+                frames=est.frames,
+                age=est.age,
+                age_low=est.age_low,
+                age_high=est.age_high,
+                gender=est.gender,
+                gender_score=est.gender_score,
+                face_px=est.face_px,
+                first_wall_ns=person.first_wall_ns,
+                last_wall_ns=person.last_wall_ns,
             )
+            out.extend(self._decide(person, result))
         return tuple(sorted(out, key=lambda p: p.track_id))
 
-    def _static(self, person: _Person) -> bool:
-        """Whether a track never moved (see the module docstring)."""
+    def _decide(self, person: _Person, result: PersonResult) -> list[PersonResult]:
+        """The persons to report now for one ended track: itself with its status, the tracks its spot
+        held when that spot is now proven static, or nothing while its spot holds it."""
         m = np.array(person.motion, np.float64)
-        if (m[-1, 0] - m[0, 0]) / 1e9 < self.cfg.static_after_s:
+        span = int(m[-1, 0] - m[0, 0])
+        static = self._static(m, span)
+        if not static and not self._static(m, None):  # it moved: a person, whatever its spot
+            return [result]
+        spot = self._spot_of(m, person.look, span)
+        if spot is None:
+            self.static += static
+            return [replace(result, status="static")] if static else [result]
+        spot.static = spot.static or static or self._static(np.array(spot.motion, np.float64), spot.seen_ns)
+        if not spot.static:
+            spot.pending.append(result)
+            return []
+        out = [replace(r, status="static") for r in (*spot.pending, result)]
+        spot.pending.clear()
+        self.static += len(out)
+        return out
+
+    def _spot_of(self, m: np.ndarray, look: np.ndarray | None, span: int) -> _Spot | None:
+        """The spot a still track (motion rows ``m``) ended at, created if new; None without a look."""
+        if look is None:
+            return None
+        cx, cy, size = (float(v) for v in np.median(m[:, 1:4], axis=0))
+        box = np.array([cx - size / 2, cy - size / 2, cx + size / 2, cy + size / 2])
+        for spot in self._spots:
+            if _iou(spot.box, box) >= _SPOT_IOU and thumb_change(look, spot.look) <= _SPOT_LOOK:
+                spot.box, spot.look, spot.seen_ns = box, look, spot.seen_ns + span
+                spot.motion.extend(map(tuple, m.tolist()))
+                spot.last_pts_ns = max(spot.last_pts_ns, int(m[-1, 0]))
+                return spot
+        spot = _Spot(box, look, list(map(tuple, m.tolist())), span, int(m[-1, 0]))
+        self._spots.append(spot)
+        return spot
+
+    def _forget_spots(self, now_ns: int | None) -> tuple[PersonResult, ...]:
+        """Forget the spots last seen ``_SPOT_MEMORY_S`` before ``now_ns`` (None: every spot); the
+        tracks they held are persons."""
+        keep, out = [], []
+        for spot in self._spots:
+            if now_ns is not None and now_ns - spot.last_pts_ns < _SPOT_MEMORY_S * 1e9:
+                keep.append(spot)
+            else:
+                out += spot.pending
+        self._spots = keep
+        return tuple(sorted(out, key=lambda p: p.track_id))
+
+    def _static(self, m: np.ndarray, seen_ns: int | None) -> bool:
+        """Whether motion rows ``m`` never moved (see the module docstring) over at least
+        ``static_after_s`` seen (``seen_ns``; None: whether they are still, however short)."""
+        if seen_ns is not None and seen_ns / 1e9 < self.cfg.static_after_s:
             return False
         size = float(np.median(m[:, 3]))
         window = ((m[:, 0] - m[0, 0]) // _WINDOW_NS).astype(np.int64)
@@ -243,7 +321,19 @@ class PersonTracks:
         # the central 80% of the 1-s means: a first or last second that is off (a face entering, one
         # passing in front) does not hide a poster
         spread = np.percentile(means[:, known], 90, axis=0) - np.percentile(means[:, known], 10, axis=0)
-        return bool((spread <= self.cfg.static_max_motion).all())
+        log.debug("%s: still test spreads (x, y, size, nose along, nose across) %s", self.source_id,
+                  dict(zip(known, np.round(spread, 3).tolist(), strict=True)))  # fmt: skip
+        limit = self.cfg.static_max_motion * np.array([1.0, 1.0, _NOISY, _NOISY, _NOISY])[known]
+        return bool((spread <= limit).all())
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection over union of two xyxy boxes."""
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = w * h
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return float(inter / union) if union > 0 else 0.0
 
 
 def _nose_offsets(landmarks: np.ndarray) -> np.ndarray:

@@ -113,7 +113,9 @@ def test_people_get_one_id_each_and_one_fused_answer() -> None:
     assert {ids[k][0] for k in range(30)} == {a}  # the walker keeps one id
     assert c not in (a, b)  # a different person at the vacated spot: a new id
     assert sorted(persons) == sorted([a, b, c])  # the false positive is dropped
-    assert [p.track_id for p in ended] == [b]  # B ended while the video went on (lost > 10 frames)
+    # B ended while the video went on (lost > 10 frames); it stood still, so its spot holds it until
+    # the spot is decided (a still pattern seen again there) or forgotten: here the end of input
+    assert not ended and b in {p.track_id for p in rest}
     assert (persons[a].gender, persons[b].gender, persons[c].gender) == ("female", "male", "female")
     assert persons[a].age < 30 and persons[c].age > 50
     assert persons[a].age_low <= persons[a].age <= persons[a].age_high

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import cv2
 import numpy as np
 
 from facelog.pipeline.appearance import BackgroundModel, body_histogram
@@ -133,3 +134,57 @@ def test_body_region_that_looks_like_the_scene_is_unknown() -> None:
     dressed = face_only.copy()
     dressed[105:190, 100:200] = (30, 30, 160)
     assert body_histogram(dressed, box, bg).any()
+
+
+def _pattern(look: int, side: int) -> np.ndarray:
+    rng = np.random.default_rng(look)
+    coarse = rng.integers(30, 230, (6, 6, 3)).astype(np.uint8)
+    return np.asarray(cv2.resize(coarse, (side, side), interpolation=cv2.INTER_NEAREST))
+
+
+def _pieces(looks: list[int | None], jitter: float, seed: int = 0) -> list[PersonResult]:
+    """One spot, one second per entry of ``looks``: the face of that look (None: hidden, e.g. by a
+    walker, long enough to end its track) with its box centre moving by up to ``jitter`` face sizes."""
+    t = _tracks(max_lost_frames=5, reid_frames=0)
+    rng = np.random.default_rng(seed)
+    side, persons = 40, []
+    for k in range(len(looks) * FPS):
+        look = looks[k // FPS]
+        img = np.full((H, W, 3), 100, np.uint8)
+        boxes: list[np.ndarray] = []
+        if look is not None:
+            dx, dy = (rng.uniform(-jitter, jitter, 2) * side).round()
+            x0, y0 = int(140 + dx), int(100 + dy)
+            img[y0 : y0 + side, x0 : x0 + side] = _pattern(look, side)
+            boxes = [np.array([x0, y0, x0 + side, y0 + side], np.float32)]
+        n = len(boxes)
+        xyxy = np.array(boxes, np.float32).reshape(-1, 4)
+        lm = np.array([_landmarks(b, 0.0) for b in boxes], np.float32).reshape(-1, 5, 2)
+        faces = Faces(xyxy, np.full(n, 0.9, np.float32), lm, np.zeros(n, bool))
+        age = np.zeros((n, 101), np.float32)
+        age[:, 30] = 1.0
+        out = FaceOutputs(age, np.full(n, 0.2, np.float32))
+        preds = tuple(Prediction(i, tuple(map(float, xyxy[i])), 0.9, 30.0, "male", 0.8) for i in range(n))
+        persons += t.update(Frame("cam", k, k * STEP_NS, img), faces, out, preds)[1]
+    return persons + list(t.finish())
+
+
+def test_a_still_pattern_hidden_now_and_then_is_static_in_every_piece() -> None:
+    """Four 3-s pieces of one still pattern (each shorter than static_after_s): together 12 s."""
+    looks: list[int | None] = [7, 7, 7, None, 7, 7, 7, None, 7, 7, 7, None, 7, 7, 7]
+    persons = _pieces(looks, jitter=0.01)
+    assert len(persons) == 4 and {p.status for p in persons} == {"static"}
+
+
+def test_people_stepping_up_one_after_another_at_one_spot_stay_people() -> None:
+    """The same spot and box, still faces, but four different looks: never pooled, four people."""
+    looks: list[int | None] = [1, 1, 1, None, 2, 2, 2, None, 3, 3, 3, None, 4, 4, 4]
+    persons = _pieces(looks, jitter=0.01)
+    assert len(persons) == 4 and {p.status for p in persons} == {"person"}
+
+
+def test_one_person_at_a_spot_who_sways_stays_a_person_across_pieces() -> None:
+    """The same look at one spot in four pieces (someone hidden by passers-by), but the head moves."""
+    looks: list[int | None] = [5, 5, 5, None, 5, 5, 5, None, 5, 5, 5, None, 5, 5, 5]
+    persons = _pieces(looks, jitter=0.12)
+    assert len(persons) == 4 and {p.status for p in persons} == {"person"}
