@@ -23,8 +23,8 @@ becomes a ``PersonResult``, with two exceptions counted in ``dropped``:
   0.054-0.073 (docs/BENCHMARKS.md, seventh session). A poster, a screen or a pattern; a person
   standing at a counter sways and turns the head. Left out of person counts unless ``tracking.count_static``.
   A still pattern that walkers hide now and then is seen as several short tracks at one place: a
-  still track that ends remembers its *spot* (its box and its look, the grey thumbnail of
-  ``identity.face_thumbs``), and the still tracks at one spot with the same look are tested together
+  still track that ends remembers its *spot* (its box and its looks, grey thumbnails sampled by
+  ``identity.face_thumbs`` along it), and the still tracks at one spot whose looks match are tested together
   (their times added up, their 1-second means pooled). A still track held at a spot is reported
   when the spot is proven static (then all of them are ``static``) or forgotten (``_SPOT_MEMORY_S``
   of stream time without a new one there, or the end of input: then each is a ``person``). Different
@@ -59,8 +59,10 @@ _WINDOW_NS = 1_000_000_000  # static test: positions are averaged over windows o
 _NOISY = 4.0  # static test: box size and landmarks may spread this many times static_max_motion
 _SPOT_MEMORY_S = 30.0  # a spot of still tracks is forgotten this long (stream time) after its last one
 _SPOT_IOU = 0.5  # a still track belongs to a spot whose box it overlaps this much (intersection/union)
-_SPOT_LOOK = 0.1  # ... and whose look it matches: thumb_change at most this (a still pattern: < 0.05;
-#                   different people at one spot: >= 0.31, docs/BENCHMARKS.md "Identity veto")
+_SPOT_LOOK = 0.1  # ... and whose look it matches: two of their sampled thumbnails within this
+#                   thumb_change (pieces of one still pattern: <= 0.068; different people at one spot,
+#                   closest pair of 8 x 8: >= 0.15; docs/BENCHMARKS.md, seventh session)
+_LOOKS = 8  # thumbnails sampled along a track (evenly: the sampling thins out as the track grows)
 
 
 def tracker_params(cfg: TrackingConfig) -> TrackerParams:
@@ -102,7 +104,9 @@ class _Person:
     # per detection: pts_ns, centre x and y and size (px), nose offset across and along the eye axis
     # (in eye distances; NaN without landmarks): the static test's input
     motion: list[tuple[float, ...]] = field(default_factory=list)
-    look: np.ndarray | None = None  # grey thumbnail of its latest face (identity.face_thumbs)
+    looks: list[np.ndarray] = field(default_factory=list)  # grey thumbnails along the track (_sample)
+    look_every: int = 1  # keep every this-many-th face's thumbnail
+    faces: int = 0
 
 
 @dataclass(slots=True)
@@ -110,7 +114,7 @@ class _Spot:
     """A place where still tracks of one look ended (see the module docstring)."""
 
     box: np.ndarray  # (4,) xyxy of its latest track, from the median centre and size
-    look: np.ndarray
+    looks: list[np.ndarray]  # sampled along each of its tracks
     motion: list[tuple[float, ...]]  # its tracks' motion rows, pooled
     seen_ns: int  # its tracks' spans, added up
     last_pts_ns: int
@@ -204,7 +208,7 @@ class PersonTracks:
                 (frame.pts_ns, (x1 + x2) / 2, (y1 + y2) / 2, _face_px(faces.xyxy[i]), *nose[i].tolist())
             )
             if looks is not None and looks[i, 0] > 0:
-                person.look = looks[i]
+                _sample_look(person, looks[i])
             age, gender = person.fusion.age_gender()
             result.append(
                 replace(p, face_index=len(result), track_id=tid, age_smooth=age, gender_smooth=gender)
@@ -264,7 +268,7 @@ class PersonTracks:
         static = self._static(m, span)
         if not static and not self._static(m, None):  # it moved: a person, whatever its spot
             return [result]
-        spot = self._spot_of(m, person.look, span)
+        spot = self._spot_of(m, person.looks, span)
         if spot is None:
             self.static += static
             return [replace(result, status="static")] if static else [result]
@@ -277,19 +281,22 @@ class PersonTracks:
         self.static += len(out)
         return out
 
-    def _spot_of(self, m: np.ndarray, look: np.ndarray | None, span: int) -> _Spot | None:
-        """The spot a still track (motion rows ``m``) ended at, created if new; None without a look."""
-        if look is None:
+    def _spot_of(self, m: np.ndarray, looks: list[np.ndarray], span: int) -> _Spot | None:
+        """The spot a still track (motion rows ``m``, sampled ``looks``) ended at, created if new;
+        None without a look. Looks match when any two of them do: a walker hides part of a still
+        pattern in some of its thumbnails, never in all."""
+        if not looks:
             return None
         cx, cy, size = (float(v) for v in np.median(m[:, 1:4], axis=0))
         box = np.array([cx - size / 2, cy - size / 2, cx + size / 2, cy + size / 2])
         for spot in self._spots:
-            if _iou(spot.box, box) >= _SPOT_IOU and thumb_change(look, spot.look) <= _SPOT_LOOK:
-                spot.box, spot.look, spot.seen_ns = box, look, spot.seen_ns + span
+            if _iou(spot.box, box) >= _SPOT_IOU and _looks_match(looks, spot.looks):
+                spot.box, spot.seen_ns = box, spot.seen_ns + span
+                spot.looks = (spot.looks + looks)[-4 * _LOOKS :]
                 spot.motion.extend(map(tuple, m.tolist()))
                 spot.last_pts_ns = max(spot.last_pts_ns, int(m[-1, 0]))
                 return spot
-        spot = _Spot(box, look, list(map(tuple, m.tolist())), span, int(m[-1, 0]))
+        spot = _Spot(box, list(looks), list(map(tuple, m.tolist())), span, int(m[-1, 0]))
         self._spots.append(spot)
         return spot
 
@@ -325,6 +332,22 @@ class PersonTracks:
                   dict(zip(known, np.round(spread, 3).tolist(), strict=True)))  # fmt: skip
         limit = self.cfg.static_max_motion * np.array([1.0, 1.0, _NOISY, _NOISY, _NOISY])[known]
         return bool((spread <= limit).all())
+
+
+def _sample_look(person: _Person, look: np.ndarray) -> None:
+    """Keep every ``look_every``-th face's thumbnail, at most 2 x ``_LOOKS`` (then every other one
+    is dropped and the step doubles): a bounded, even sample along a track of any length."""
+    if person.faces % person.look_every == 0:
+        person.looks.append(look)
+        if len(person.looks) >= 2 * _LOOKS:
+            person.looks = person.looks[::2]
+            person.look_every *= 2
+    person.faces += 1
+
+
+def _looks_match(a: list[np.ndarray], b: list[np.ndarray]) -> bool:
+    """Whether any thumbnail of ``a`` is within ``_SPOT_LOOK`` of any of ``b``."""
+    return any(thumb_change(x, y) <= _SPOT_LOOK for x in a for y in b)
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> float:
