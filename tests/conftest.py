@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import onnx
@@ -30,6 +32,20 @@ def yunet_path(shared: Path) -> Path:
     if not p.is_file():
         pytest.skip(f"YuNet model not found at {p}")
     return p
+
+
+@pytest.fixture(scope="session")
+def rtsp_server() -> ModuleType:
+    """``tests/rtsp_server.py`` (GStreamer's RTSP server, run under /usr/bin/python3 by its
+    ``RtspServer``), loaded once; a test that needs it skips with the reason where it cannot run."""
+    spec = importlib.util.spec_from_file_location("facelog_rtsp_server", REPO / "tests" / "rtsp_server.py")
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    missing = mod.gst_rtsp_missing()
+    if missing:
+        pytest.skip(missing)
+    return mod
 
 
 def make_tiny_model(path: Path, input_hw: tuple[int, int] = (64, 64), seed: int = 0) -> ModelMeta:

@@ -21,29 +21,25 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from facelog.pipeline.config import ConfigError
-from facelog.pipeline.detect import Detector, RoiDetector, make_detector
 from facelog.pipeline.errors import FacelogError
+from facelog.pipeline.live.detectors import CameraDetectors
 from facelog.pipeline.live.loop import (
     MAX_ANALYZE_FAILURES,
-    SUMMARY_NAME,
     AnalyzerFailing,
     Camera,
     CameraLoop,
-    LiveInference,
     MetricsPortError,
-    RunOptions,
 )
 from facelog.pipeline.live.redact import install_log_redaction, redact_url, url_secrets
 from facelog.pipeline.live.rotating_sink import safe_file_stem
-from facelog.pipeline.live.source import Backoff, SourceOptions
+from facelog.pipeline.live.summary import SUMMARY_NAME, CameraSummary, LiveSummary
 from facelog.pipeline.session import InferenceSession
-from facelog.pipeline.types import Faces, Frame, PersonResult
 
 if TYPE_CHECKING:
-    from facelog.pipeline.config import AppConfig, RtspConfig, SamplingConfig
+    from facelog.pipeline.config import AppConfig, RtspConfig
 
 __all__ = [
     "MAX_ANALYZE_FAILURES",
@@ -52,16 +48,14 @@ __all__ = [
     "Camera",
     "CameraDetectors",
     "CameraLoop",
-    "LiveInference",
+    "CameraSummary",
+    "LiveSummary",
     "RtspError",
-    "RunOptions",
     "cameras_for_run",
     "cameras_from_urls",
     "check_live_config",
-    "live_inference",
-    "options_from_config",
     "run_cameras",
-    "run_with_inference",
+    "run_with_session",
     "stop_on_signals",
 ]
 
@@ -112,17 +106,19 @@ def stop_on_signals(stop: threading.Event) -> Iterator[None]:
             signal.signal(sig, prev)
 
 
-def run_with_inference(
+def run_with_session(
     cameras: Sequence[Camera],
-    inference: LiveInference,
+    session: InferenceSession,
     out_dir: Path,
-    options: RunOptions,
     *,
     stop: threading.Event | None = None,
 ) -> int:
-    """Run the cameras with a ready inference until stopped (signal or ``stop``); return the exit code."""
+    """Run the cameras on a loaded session until stopped (signal or ``stop``); return the exit code.
+
+    The session stays open (the caller closes it, as with ``process_video(session=...)``).
+    """
     install_log_redaction(set().union(*(url_secrets(c.url) for c in cameras)))
-    loop = CameraLoop(cameras, inference, out_dir, options, stop_event=stop)
+    loop = CameraLoop(cameras, session, out_dir, stop_event=stop)
     try:
         with stop_on_signals(loop.stop_event):
             return loop.run()
@@ -150,23 +146,6 @@ def cameras_for_run(rtsp: RtspConfig, urls: Sequence[str] = ()) -> list[Camera]:
     return cams
 
 
-def options_from_config(rtsp: RtspConfig, sampling: SamplingConfig | None = None) -> RunOptions:
-    """The runtime options of the ``rtsp`` config section (and ``sampling``: stride/target_fps per camera)."""
-    backoff = Backoff(rtsp.backoff_initial_s, rtsp.backoff_max_s, 2.0, rtsp.backoff_jitter)
-    source = SourceOptions(rtsp.open_timeout_s, rtsp.read_timeout_s, backoff, rtsp.max_reconnects)
-    return RunOptions(
-        source=source,
-        rotate_s=rtsp.rotate_s,
-        flush_s=rtsp.flush_s,
-        metrics_host=rtsp.metrics_host,
-        metrics_port=rtsp.metrics_port,
-        ffmpeg_options=rtsp.ffmpeg_options,
-        stall_after_s=rtsp.stall_after_s,
-        stride=sampling.stride if sampling else 1,
-        target_fps=sampling.target_fps if sampling else None,
-    )
-
-
 # Keys a live run does not use: the reader keeps only each camera's newest frame and the loop detects
 # in its own thread, so there are no frame/face queues, detect workers or batch timers. A value other
 # than the default is an error, not a silent no-op (the file and batch runs use them).
@@ -186,82 +165,6 @@ def check_live_config(cfg: AppConfig) -> None:
                 f"batching.{key} is not used by live (rtsp) runs, got {getattr(cfg.batching, key)}; "
                 "remove it (live runs batch the newest frame of every camera, see docs/RTSP.md)"
             )
-
-
-class CameraDetectors:
-    """One detector per camera, built at its first frame: detection around that camera's known faces.
-
-    A ``RoiDetector`` keeps the faces of the frames before, so each camera needs its own (frames of
-    one camera come in index order; sampling gaps widen the regions). All of them run in the loop
-    thread and share the session's whole-frame detector for key frames. Unset, ``detector.full_every``
-    is ``ROI_DEFAULT_FULL_EVERY`` here, and ``detector.roi_min_megapixels`` 0 (regions at every frame
-    size): a camera the machine cannot keep up with loses whole frames, which costs far more recall
-    than regions do (docs/RTSP.md). Frames dropped before a frame only widen its regions (no gap
-    makes a key frame). ``full_every: 1`` detects every frame in full.
-    """
-
-    def __init__(self, session: InferenceSession) -> None:
-        cfg = session.cfg.detector
-        if "roi_min_megapixels" not in cfg.model_fields_set:
-            cfg = cfg.model_copy(update={"roi_min_megapixels": 0.0})
-        self.cfg = cfg
-        self._choice = session.resolved.detector
-        plain = session.detector
-        self._full = plain.full if isinstance(plain, RoiDetector) else plain
-        self._by_camera: dict[str, Detector] = {}
-
-    def detector(self, camera: str) -> Detector:
-        det = self._by_camera.get(camera)
-        if det is None:
-            det = self._by_camera[camera] = make_detector(self.cfg, self._choice, workers=1, full=self._full)
-            if isinstance(det, RoiDetector):
-                # frames the machine dropped widen the regions but force no whole frame: that would only
-                # make a loop that fell behind fall further behind (key frames come every full_every)
-                det.max_gap_frames = None
-        return det
-
-    def detect(self, frame: Frame) -> Faces:
-        return self.detector(frame.source_id).detect(frame.image, frame.index)
-
-    def reset(self, camera: str) -> None:
-        """Forget the camera's known faces (after a reconnect: its next frame is a key frame)."""
-        det = self._by_camera.get(camera)
-        if isinstance(det, RoiDetector):
-            det.reset()
-
-    def describe(self, camera: str) -> dict[str, Any]:
-        """The camera's detector summary (key and region frames, input pixel fraction); {} before its
-        first frame."""
-        det = self._by_camera.get(camera)
-        return det.describe() if det is not None else {}
-
-
-def live_inference(session: InferenceSession) -> LiveInference:
-    """What the camera loop needs from the run's session: one analyzer shared by every camera, one
-    detector per camera (``CameraDetectors``)."""
-    analyzer = session.analyzer()
-    detectors = CameraDetectors(session)
-    r = session.resolved
-    model = analyzer.model_id
-    log.info(
-        "event=inference detector=%s full_every=%s backend=%s model=%s",
-        r.detector.name, detectors.cfg.full_every or "auto", r.backend.name, model,
-    )  # fmt: skip
-
-    def reset_source(camera: str) -> tuple[PersonResult, ...]:
-        detectors.reset(camera)
-        return analyzer.reset_source(camera)
-
-    return LiveInference(
-        detect=detectors.detect,
-        analyze=analyzer.analyze,
-        model=model,
-        decimals=session.cfg.output.decimals,
-        reset_source=reset_source,
-        finish=analyzer.finish,
-        close=session.close,
-        describe=detectors.describe,
-    )
 
 
 def run_cameras(
@@ -290,7 +193,6 @@ def run_cameras(
     check_live_config(cfg)
     cameras = cameras_for_run(cfg.rtsp, urls)
     install_log_redaction(set().union(*(url_secrets(c.url) for c in cameras)))
-    options = options_from_config(cfg.rtsp, cfg.sampling)
     out = Path(out_dir)
     check_writable_folder(out)
     reporter = None
@@ -299,7 +201,8 @@ def run_cameras(
 
         reporter = DailyReporter(out).start()
     try:
-        return run_with_inference(cameras, live_inference(InferenceSession(cfg)), out, options, stop=stop)
+        with InferenceSession(cfg) as session:
+            return run_with_session(cameras, session, out, stop=stop)
     finally:
         if reporter is not None:
             reporter.stop()

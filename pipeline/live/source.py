@@ -14,7 +14,7 @@ import random
 import threading
 import time
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import cv2
 import numpy as np
@@ -23,6 +23,9 @@ from facelog.pipeline.live.monitoring import Metrics
 from facelog.pipeline.live.probe import diagnose, validate_url
 from facelog.pipeline.live.redact import redact_text, redact_url, url_secrets
 from facelog.pipeline.types import Frame
+
+if TYPE_CHECKING:
+    from facelog.pipeline.config import RtspConfig
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +36,7 @@ DIAGNOSE_TIMEOUT_S = 1.5
 _env_lock = threading.Lock()
 
 
-DEFAULT_FFMPEG_OPTIONS = "rtsp_transport;tcp|analyzeduration;1000000"
-
-
-def ensure_ffmpeg_options(options: str = DEFAULT_FFMPEG_OPTIONS) -> str:
+def ensure_ffmpeg_options(options: str) -> str:
     """Set OpenCV's FFmpeg capture options (one process-wide variable) for RTSP; return what is used.
 
     TCP transport avoids UDP packet loss and works through NAT and firewalls; a 1 s
@@ -54,30 +54,28 @@ def ensure_ffmpeg_options(options: str = DEFAULT_FFMPEG_OPTIONS) -> str:
         return current
 
 
+BACKOFF_FACTOR = 2.0  # each failed attempt in a row doubles the delay (up to rtsp.backoff_max_s)
+
+
 @dataclass(frozen=True)
 class Backoff:
     """Bounded exponential backoff with jitter: ``min(max_s, initial_s * factor**n) * (1 +- jitter)``."""
 
-    initial_s: float = 0.5
-    max_s: float = 30.0
-    factor: float = 2.0
-    jitter: float = 0.2
+    initial_s: float
+    max_s: float
+    factor: float
+    jitter: float
+
+    @classmethod
+    def of(cls, rtsp: RtspConfig) -> Backoff:
+        """The backoff of the ``rtsp`` config section."""
+        return cls(rtsp.backoff_initial_s, rtsp.backoff_max_s, BACKOFF_FACTOR, rtsp.backoff_jitter)
 
     def delay(self, attempt: int, rng: random.Random | None = None) -> float:
         """Seconds to wait before attempt number ``attempt`` (1-based) of a reconnection streak."""
         base = min(self.max_s, self.initial_s * self.factor ** max(0, attempt - 1))
         u = (rng or random).uniform(-self.jitter, self.jitter)
         return max(0.0, base * (1.0 + u))
-
-
-@dataclass(frozen=True)
-class SourceOptions:
-    """How a camera is opened and when it is given up."""
-
-    open_timeout_s: float = 5.0
-    read_timeout_s: float = 3.0
-    backoff: Backoff = Backoff()
-    max_reconnects: int | None = None  # consecutive failed attempts before giving up; None = forever
 
 
 class Sampler:
@@ -139,8 +137,8 @@ class RtspSource:
     Args:
         name: camera id used in rows, file names, logs and metric labels.
         url: the camera URL; it may hold credentials, which never leave this object unmasked.
-        options: timeouts and backoff.
-        metrics: counters to update.
+        rtsp: the run's ``rtsp`` config section (timeouts, backoff, ``max_reconnects``), held as is.
+        metrics: Prometheus counters to update (the reader also keeps its own counts for the summary).
         notify: set whenever a new frame is ready (shared by all cameras of a run).
         sampler: which frames to analyse (default: all); the others are grabbed but not converted.
     """
@@ -149,7 +147,7 @@ class RtspSource:
         self,
         name: str,
         url: str,
-        options: SourceOptions,
+        rtsp: RtspConfig,
         metrics: Metrics,
         notify: threading.Event,
         sampler: Sampler | None = None,
@@ -158,7 +156,8 @@ class RtspSource:
         self._url = url
         self.safe_url = redact_url(url)
         self.secrets = url_secrets(url)
-        self.options = options
+        self.rtsp = rtsp
+        self.backoff = Backoff.of(rtsp)
         self.metrics = metrics
         self.slot = LatestFrame(notify)
         self.sampler = sampler or Sampler()
@@ -169,9 +168,12 @@ class RtspSource:
         self.last_frame_wall_ns = 0
         self.connections = 0
         self._index = 0
+        # this reader's own counts (the run summary's), kept beside the Prometheus counters
         self.frames_read = 0
+        self.frames_skipped = 0  # left out by sampling (grabbed, never converted)
         self.frames_due = 0  # frames sampling kept (analysed or dropped): the loop's rate check
         self.frames_dropped = 0
+        self.reconnects = 0
         self._streak = 0  # consecutive attempts without a frame
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"rtsp-{name}", daemon=True)
@@ -209,6 +211,7 @@ class RtspSource:
         while not self._stop.is_set():
             if not first:
                 self.metrics.reconnects.labels(self.name).inc()
+                self.reconnects += 1
             first = False
             try:
                 got_frames = self._session()
@@ -222,14 +225,14 @@ class RtspSource:
                 break
             streak = 0 if got_frames else streak + 1
             self._streak = streak
-            limit = self.options.max_reconnects
+            limit = self.rtsp.max_reconnects
             if limit is not None and streak > limit:
                 self._give_up(
                     f"camera {self.name} ({self.safe_url}) gave up after {streak} failed attempts: "
                     f"{self.last_error}"
                 )
                 return
-            delay = self.options.backoff.delay(max(1, streak), self._rng)
+            delay = self.backoff.delay(max(1, streak), self._rng)
             self._set_state("reconnecting")
             log.log(
                 self._retry_log_level(),
@@ -259,7 +262,7 @@ class RtspSource:
         log.error("event=rtsp_failed camera=%s url=%s error=%r", self.name, self.safe_url, self.last_error)
 
     def _open(self) -> cv2.VideoCapture | None:
-        o = self.options
+        o = self.rtsp
         params = [
             cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, int(o.open_timeout_s * 1000),
             cv2.CAP_PROP_READ_TIMEOUT_MSEC, int(o.read_timeout_s * 1000),
@@ -279,7 +282,7 @@ class RtspSource:
         t0 = time.monotonic()
         cap = self._open()
         if cap is None:
-            kind, reason = diagnose(self._url, timeout_s=min(self.options.open_timeout_s, DIAGNOSE_TIMEOUT_S))
+            kind, reason = diagnose(self._url, timeout_s=min(self.rtsp.open_timeout_s, DIAGNOSE_TIMEOUT_S))
             before = self.last_error
             self._fail(kind, f"cannot open {self.safe_url}: {reason}")
             news = self.last_error != before or self._worth_logging(self._streak + 1)
@@ -315,7 +318,7 @@ class RtspSource:
         if n == 0:
             self._fail(
                 "no_frames",
-                f"{self.safe_url} opened but sent no frame within {self.options.read_timeout_s:g} s",
+                f"{self.safe_url} opened but sent no frame within {self.rtsp.read_timeout_s:g} s",
             )
             log.warning(
                 "event=rtsp_no_frames camera=%s url=%s error=%r", self.name, self.safe_url, self.last_error
@@ -356,7 +359,7 @@ class RtspSource:
             return now_ns
         prev_wall, prev_pts = prev
         gap_ns = now_ns - prev_wall
-        if gap_ns < 0.5 * self.options.read_timeout_s * 1e9:
+        if gap_ns < 0.5 * self.rtsp.read_timeout_s * 1e9:
             return now_ns
         step_ns = pts_ns - prev_pts
         if 0 <= step_ns < gap_ns:
@@ -378,6 +381,7 @@ class RtspSource:
         self.frames_read += 1
         if image is None:
             self.metrics.frames_skipped.labels(self.name).inc()
+            self.frames_skipped += 1
             return
         self.frames_due += 1
         frame = Frame(self.name, index, pts_ns, np.ascontiguousarray(image), wall_ns=wall_ns)
@@ -395,14 +399,14 @@ class RtspSource:
         if self.state != "connected" or not self.last_frame_mono:
             return
         silent = now_mono - self.last_frame_mono
-        if silent <= self.options.read_timeout_s:
+        if silent <= self.rtsp.read_timeout_s:
             return
         with self._state_lock:
             if self.state != "connected":
                 return
             self.state = "stalled"
             self.metrics.connected.labels(self.name).set(0)
-            self.last_error = f"no frame for {silent:.1f} s (read timeout {self.options.read_timeout_s:g} s)"
+            self.last_error = f"no frame for {silent:.1f} s (read timeout {self.rtsp.read_timeout_s:g} s)"
             log.warning("event=rtsp_stalled camera=%s url=%s silent_s=%.2f", self.name, self.safe_url, silent)
 
     def status(self) -> dict[str, object]:

@@ -8,8 +8,6 @@ the machine does not keep up with. ~30 s; skipped without the server packages or
 
 from __future__ import annotations
 
-import dataclasses
-import importlib.util
 import json
 import logging
 import threading
@@ -17,54 +15,33 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
 from facelog.pipeline.config import load_config
-from facelog.pipeline.live.rtsp import (
-    SUMMARY_NAME,
-    Camera,
-    CameraLoop,
-    live_inference,
-    options_from_config,
-)
+from facelog.pipeline.live.rtsp import SUMMARY_NAME, Camera, CameraLoop
 from facelog.pipeline.session import InferenceSession
 from facelog.pipeline.types import Faces, Frame
 
-pytestmark = pytest.mark.rtsp
+# every test here needs the server (tests/conftest.py's rtsp_server skips them all without it)
+pytestmark = [pytest.mark.rtsp, pytest.mark.usefixtures("rtsp_server")]
 
-REPO = Path(__file__).resolve().parents[2]
 WINDOW_S = 2.0  # the rate check's window in these tests (10 s in a real run)
 
 
-def _load_server_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("facelog_rtsp_server", REPO / "tests" / "rtsp_server.py")
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-srv = _load_server_module()
-_missing = srv.gst_rtsp_missing()
-if _missing:
-    pytest.skip(_missing, allow_module_level=True)
-
-
 @pytest.fixture(scope="module")
-def h264_clip(shared: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def h264_clip(shared: Path, tmp_path_factory: pytest.TempPathFactory, rtsp_server: Any) -> Path:
     """One face per frame at 12.5 fps, ~5 s per loop, 8 loops: longer than any run here."""
     src = shared / "data" / "videos" / "head-pose-face-detection-male.mp4"
     if not src.is_file():
         pytest.skip(f"{src} not found")
-    return srv.make_h264_clip(src, tmp_path_factory.mktemp("rtsp") / "male_h264.mp4", loops=8)
+    return rtsp_server.make_h264_clip(src, tmp_path_factory.mktemp("rtsp") / "male_h264.mp4", loops=8)
 
 
 @pytest.fixture
-def server(h264_clip: Path) -> Iterator[Any]:
-    with srv.RtspServer({"/a": str(h264_clip), "/b": str(h264_clip), "/silent": "silent"}) as s:
+def server(h264_clip: Path, rtsp_server: Any) -> Iterator[Any]:
+    with rtsp_server.RtspServer({"/a": str(h264_clip), "/b": str(h264_clip), "/silent": "silent"}) as s:
         yield s
 
 
@@ -80,6 +57,7 @@ def _run(loop: CameraLoop, seconds: float) -> tuple[int, dict[str, Any], bytes]:
     loop.stop_event.set()
     thread.join(timeout=30)
     assert not thread.is_alive(), "the run did not stop"
+    loop.session.close()  # the caller's, as in run_cameras
     return codes[0], json.loads((loop.out_dir / SUMMARY_NAME).read_text()), scrape
 
 
@@ -98,17 +76,16 @@ def _loop(
         },
     )
     session = InferenceSession(cfg)
-    inference = live_inference(session)
+    loop = CameraLoop(cameras, session, tmp_path, rate_window_s=WINDOW_S)
     if slow_s:  # a machine too slow for its cameras: every frame's detection takes slow_s longer
-        detect = inference.detect
+        detect = loop.detectors.detect
 
         def slow(frame: Frame) -> Faces:
             time.sleep(slow_s)
             return detect(frame)
 
-        inference = dataclasses.replace(inference, detect=slow)
-    options = dataclasses.replace(options_from_config(cfg.rtsp, cfg.sampling), rate_window_s=WINDOW_S)
-    return CameraLoop(cameras, inference, tmp_path, options), session
+        loop.detectors.detect = slow
+    return loop, session
 
 
 def test_a_camera_the_machine_keeps_up_with(

@@ -12,6 +12,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from facelog.pipeline.config import load_config
 from facelog.pipeline.live.monitoring import CameraRate, Metrics, MetricsServer, RateCheck
 from facelog.pipeline.live.probe import diagnose, validate_url
 from facelog.pipeline.live.redact import RedactingFilter, redact_text, redact_url, url_secrets
@@ -35,12 +37,11 @@ from facelog.pipeline.live.rtsp import (
     AnalyzerFailing,
     Camera,
     CameraLoop,
-    LiveInference,
-    RunOptions,
     cameras_from_urls,
 )
-from facelog.pipeline.live.source import Backoff, LatestFrame, RtspSource, Sampler, SourceOptions
-from facelog.pipeline.types import Faces, Frame, FrameResult, PersonResult, Prediction
+from facelog.pipeline.live.source import Backoff, LatestFrame, RtspSource, Sampler
+from facelog.pipeline.session import InferenceSession
+from facelog.pipeline.types import Frame, FrameResult, PersonResult, Prediction
 
 HOUR_NS = 3600 * 10**9
 
@@ -143,6 +144,18 @@ def _frame(i: int) -> Frame:
     return Frame("cam", i, i * 40_000_000, np.zeros((4, 4, 3), np.uint8), wall_ns=i)
 
 
+def _session(model: Path, **rtsp: object) -> InferenceSession:
+    """A real session (the tiny model, the shipped YuNet) whose ``rtsp`` section sets ``rtsp``."""
+    over = {"model.path": str(model), "backend.kind": "onnxruntime", "rtsp": {"metrics_port": None, **rtsp}}
+    return InferenceSession(load_config(None, over))
+
+
+@pytest.fixture(scope="module")
+def session(tiny_model: Path) -> Iterator[InferenceSession]:
+    with _session(tiny_model) as s:
+        yield s
+
+
 def test_latest_frame_keeps_newest_and_counts_drops() -> None:
     ev = threading.Event()
     slot = LatestFrame(ev)
@@ -242,20 +255,20 @@ def test_tracks_sink_rotates_beside_the_frame_csv_with_wall_clock_seen(tmp_path:
     assert row["last_pts_ms"] == "3700.0"
 
 
-def test_camera_loop_writes_ended_persons_and_the_rest_at_the_end(tmp_path: Path) -> None:
+def test_camera_loop_writes_ended_persons_and_the_rest_at_the_end(
+    tmp_path: Path, session: InferenceSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
     t0 = 10**18
     ended = FrameResult("cam", 5, 0, (), t0, ended=(_person(0, t0 - 10, t0 - 5),))
-    stages = LiveInference(
-        lambda img: Faces.empty(), lambda items: [ended], "m@1", finish=lambda: (_person(1, t0, t0 + 1),)
-    )
-    runner = CameraLoop(
-        [Camera("cam", "rtsp://127.0.0.1/1")], stages, tmp_path, RunOptions(metrics_port=None)
-    )
+    runner = CameraLoop([Camera("cam", "rtsp://127.0.0.1/1")], session, tmp_path)
+    # the session's analyzer, told which persons ended (a real one needs minutes of video for that)
+    monkeypatch.setattr(runner.analyzer, "analyze", lambda items: [ended])
+    monkeypatch.setattr(runner.analyzer, "finish", lambda: (_person(1, t0, t0 + 1),))
     runner._process([_frame(0)])
-    runner._write_persons(runner.inference.finish())
+    runner._write_persons(runner.analyzer.finish())
     runner.track_sinks["cam"].close()
     rows = _read_csv(runner.track_sinks["cam"].files[0])
-    assert [r[1] for r in rows[1:]] == ["0", "1"] and runner.summary()["cameras"]["cam"]["persons"] == 2
+    assert [r[1] for r in rows[1:]] == ["0", "1"] and runner.summary().cameras["cam"].persons == 2
 
 
 def test_safe_file_stem_rejects_empty() -> None:
@@ -283,25 +296,24 @@ def test_metrics_server_serves_metrics_and_health() -> None:
         server.close()
 
 
-def test_runner_rejects_duplicate_and_missing_cameras(tmp_path: Path) -> None:
-    stages = LiveInference(lambda img: Faces.empty(), lambda items: [], "m@1")
+def test_runner_rejects_duplicate_and_missing_cameras(tmp_path: Path, session: InferenceSession) -> None:
     with pytest.raises(ValueError, match="need at least one camera"):
-        CameraLoop([], stages, tmp_path, RunOptions(metrics_port=None))
+        CameraLoop([], session, tmp_path)
     with pytest.raises(ValueError, match=r"duplicates \['x'\]"):
-        CameraLoop([Camera("x", "rtsp://a/1"), Camera("x", "rtsp://a/2")], stages, tmp_path, RunOptions())
+        CameraLoop([Camera("x", "rtsp://a/1"), Camera("x", "rtsp://a/2")], session, tmp_path)
 
 
-def test_inference_failures_skip_batches_then_stop_the_run(tmp_path: Path) -> None:
+def test_inference_failures_skip_batches_then_stop_the_run(
+    tmp_path: Path, session: InferenceSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
     calls = {"n": 0}
 
     def broken(items: object) -> list[object]:  # injects a backend fault no real part produces on demand
         calls["n"] += 1
         raise RuntimeError("backend exploded")
 
-    stages = LiveInference(lambda img: Faces.empty(), broken, "m@1")
-    runner = CameraLoop(
-        [Camera("cam", "rtsp://127.0.0.1/1")], stages, tmp_path, RunOptions(metrics_port=None)
-    )
+    runner = CameraLoop([Camera("cam", "rtsp://127.0.0.1/1")], session, tmp_path)
+    monkeypatch.setattr(runner.analyzer, "analyze", broken)
     for _ in range(MAX_ANALYZE_FAILURES - 1):
         runner._process([_frame(0)])  # skipped, logged, counted
     with pytest.raises(AnalyzerFailing, match=f"failed {MAX_ANALYZE_FAILURES} times in a row"):
@@ -322,7 +334,8 @@ def test_inference_failures_skip_batches_then_stop_the_run(tmp_path: Path) -> No
 def test_capture_time_of_late_frames(
     prev: tuple[float, float] | None, now_s: float, pts_s: float, expected_s: float
 ) -> None:
-    src = RtspSource("c", "rtsp://h/x", SourceOptions(read_timeout_s=1.0), Metrics(), threading.Event())
+    rtsp = load_config(None, {"rtsp.read_timeout_s": 1.0}).rtsp
+    src = RtspSource("c", "rtsp://h/x", rtsp, Metrics(), threading.Event())
     ns = 10**9
     p = None if prev is None else (int(prev[0] * ns), int(prev[1] * ns))
     assert src._capture_time(int(now_s * ns), int(pts_s * ns), p) == int(expected_s * ns)
@@ -420,16 +433,14 @@ def test_rate_check_over_the_run() -> None:
 
 
 def test_example_config_loads_and_hides_passwords() -> None:
-    from facelog.pipeline.config import load_config
-    from facelog.pipeline.live.rtsp import cameras_for_run, options_from_config
+    from facelog.pipeline.live.rtsp import cameras_for_run
 
     cfg = load_config(Path(__file__).resolve().parents[2] / "configs" / "rtsp.yaml")
     assert "CHANGE-ME" not in repr(cfg) and "CHANGE-ME" not in json.dumps(cfg.model_dump(mode="json"))
     cams = cameras_for_run(cfg.rtsp, ["rtsp://u:pw@192.0.2.11:554/stream1"])
     assert [c.name for c in cams] == ["entrance", "lobby", "192.0.2.11_554_stream1"]
     assert cams[0].url.startswith("rtsp://viewer:CHANGE-ME@")  # the real URL still reaches FFmpeg
-    opts = options_from_config(cfg.rtsp, cfg.sampling)
-    assert opts.target_fps == 5 and opts.source.read_timeout_s == 3 and opts.metrics_port == 9108
+    assert cfg.sampling.target_fps == 5 and cfg.rtsp.read_timeout_s == 3 and cfg.rtsp.metrics_port == 9108
 
 
 @pytest.mark.parametrize(
@@ -461,16 +472,17 @@ def test_no_camera_is_a_clear_error() -> None:
         cameras_for_run(load_config(None).rtsp, [])
 
 
-def test_metrics_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
-    from facelog.pipeline.live.rtsp import RtspError, run_with_inference
+def test_metrics_port_in_use_is_a_clear_error(tmp_path: Path, tiny_model: Path) -> None:
+    from facelog.pipeline.live.rtsp import RtspError, run_with_session
 
-    stages = LiveInference(lambda img: Faces.empty(), lambda items: [], "m@1")
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen(1)
-        opts = RunOptions(metrics_port=busy.getsockname()[1])
-        with pytest.raises(RtspError, match=r"cannot serve metrics on 127\.0\.0\.1:\d+: .*metrics_port"):
-            run_with_inference([Camera("cam", "rtsp://u:pw@127.0.0.1:1/x")], stages, tmp_path, opts)
+        with (
+            _session(tiny_model, metrics_port=busy.getsockname()[1]) as session,
+            pytest.raises(RtspError, match=r"cannot serve metrics on 127\.0\.0\.1:\d+: .*metrics_port"),
+        ):
+            run_with_session([Camera("cam", "rtsp://u:pw@127.0.0.1:1/x")], session, tmp_path)
 
 
 def test_unwritable_output_fails_before_any_camera_opens(tmp_path: Path) -> None:
