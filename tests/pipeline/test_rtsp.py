@@ -6,7 +6,6 @@ Timeouts are small here (open 2 s, read 1 s, backoff <= 0.5 s) so the module sta
 from __future__ import annotations
 
 import csv
-import importlib.util
 import itertools
 import json
 import logging
@@ -20,7 +19,6 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -29,23 +27,8 @@ import yaml
 from facelog.pipeline.config import AppConfig, load_config
 from facelog.pipeline.live.rtsp import SUMMARY_NAME, Camera, run_cameras
 
-pytestmark = pytest.mark.rtsp
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _load_server_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("facelog_rtsp_server", REPO / "tests" / "rtsp_server.py")
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-srv = _load_server_module()
-_missing = srv.gst_rtsp_missing()
-if _missing:
-    pytest.skip(_missing, allow_module_level=True)
+# every test here needs the server (tests/conftest.py's rtsp_server skips them all without it)
+pytestmark = [pytest.mark.rtsp, pytest.mark.usefixtures("rtsp_server")]
 
 USER, PASSWORD = "alice", "Sup3r-s3cret-pw"
 READ_TIMEOUT_S = 1.0
@@ -60,17 +43,17 @@ RTSP_TEST_SETTINGS: dict[str, Any] = {
 
 
 @pytest.fixture(scope="session")
-def h264_clip(shared: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def h264_clip(shared: Path, tmp_path_factory: pytest.TempPathFactory, rtsp_server: Any) -> Path:
     """One face per frame, ~5 s per loop, 40 loops (~200 s): longer than any test here."""
     src = shared / "data" / "videos" / "head-pose-face-detection-male.mp4"
     if not src.is_file():
         pytest.skip(f"{src} not found")
-    return srv.make_h264_clip(src, tmp_path_factory.mktemp("rtsp") / "male_h264.mp4", loops=40)
+    return rtsp_server.make_h264_clip(src, tmp_path_factory.mktemp("rtsp") / "male_h264.mp4", loops=40)
 
 
 @pytest.fixture
-def server(h264_clip: Path) -> Iterator[Any]:
-    with srv.RtspServer({"/cam": str(h264_clip)}, user=USER, password=PASSWORD) as s:
+def server(h264_clip: Path, rtsp_server: Any) -> Iterator[Any]:
+    with rtsp_server.RtspServer({"/cam": str(h264_clip)}, user=USER, password=PASSWORD) as s:
         yield s
 
 
@@ -220,9 +203,10 @@ def test_sigstop_detected_within_read_timeout_and_resumes(
 
 
 def test_two_cameras_bad_ones_do_not_stop_the_good_one(
-    h264_clip: Path, start_run: Callable[..., Run], caplog: pytest.LogCaptureFixture
+    h264_clip: Path, start_run: Callable[..., Run], caplog: pytest.LogCaptureFixture, rtsp_server: Any
 ) -> None:
     caplog.set_level(logging.INFO, logger="facelog")
+    srv = rtsp_server
     with (
         srv.RtspServer({"/cam": str(h264_clip)}) as good,
         srv.RtspServer({"/cam": str(h264_clip)}) as doomed,
