@@ -22,6 +22,10 @@ becomes a ``PersonResult``, with two exceptions counted in ``dropped``:
   0.05-0.08) while its centre stays within 0.028; people standing in a queue move their centre
   0.054-0.073 (docs/BENCHMARKS.md, seventh session). A poster, a screen or a pattern; a person
   standing at a counter sways and turns the head. Left out of person counts unless ``tracking.count_static``.
+  A faint pattern is ``static`` however short: a track whose median detection score is under
+  ``_FAINT_SCORE`` and whose centre reaches no further than ``_FAINT_REACH`` face sizes (a face-like
+  patch of background scores low and stays put; a person who scores that low is small or blurred
+  and walking, and crosses several face sizes; real faces that stand still score high).
   A still pattern that walkers hide now and then is seen as several short tracks at one place: a
   still track that ends remembers its *spot* (its box and its looks, grey thumbnails sampled by
   ``identity.face_thumbs`` along it), and the still tracks at one spot whose looks match are tested together
@@ -56,6 +60,11 @@ _NOT_TRACKER = {
     "static_after_s", "static_max_motion", "count_static",
 }  # fmt: skip
 _WINDOW_NS = 1_000_000_000  # static test: positions are averaged over windows of this much stream time
+_FAINT_SCORE = 0.7  # a track whose median detection score is below this ...
+_FAINT_REACH = 1.0  # ... and whose centre stays within this many face sizes (10-90% of its detections)
+#                     is a face-like pattern: static. textures720: such patterns score 0.34-0.68 and
+#                     reach <= 0.38; walkers that score that low cross >= 4.3 face sizes; real faces
+#                     in ../shared's clips score 0.84-0.95 (docs/BENCHMARKS.md, seventh session)
 _NOISY = 4.0  # static test: box size and landmarks may spread this many times static_max_motion
 _SPOT_MEMORY_S = 30.0  # a spot of still tracks is forgotten this long (stream time) after its last one
 _SPOT_IOU = 0.5  # a still track belongs to a spot whose box it overlaps this much (intersection/union)
@@ -102,7 +111,7 @@ class _Person:
     confirmed: bool = False
     evidence: int = 0  # detections at or above tracking.evidence_score (not track_only)
     # per detection: pts_ns, centre x and y and size (px), nose offset across and along the eye axis
-    # (in eye distances; NaN without landmarks): the static test's input
+    # (in eye distances; NaN without landmarks), detection score: the static test's input
     motion: list[tuple[float, ...]] = field(default_factory=list)
     looks: list[np.ndarray] = field(default_factory=list)  # grey thumbnails along the track (_sample)
     look_every: int = 1  # keep every this-many-th face's thumbnail
@@ -205,8 +214,9 @@ class PersonTracks:
             person.evidence += not only and float(faces.score[i]) >= self.cfg.evidence_score
             x1, y1, x2, y2 = (float(v) for v in faces.xyxy[i])
             person.motion.append(
-                (frame.pts_ns, (x1 + x2) / 2, (y1 + y2) / 2, _face_px(faces.xyxy[i]), *nose[i].tolist())
-            )
+                (frame.pts_ns, (x1 + x2) / 2, (y1 + y2) / 2, _face_px(faces.xyxy[i]), *nose[i].tolist(),
+                 float(faces.score[i]))
+            )  # fmt: skip
             if looks is not None and looks[i, 0] > 0:
                 _sample_look(person, looks[i])
             age, gender = person.fusion.age_gender()
@@ -265,6 +275,9 @@ class PersonTracks:
         held when that spot is now proven static, or nothing while its spot holds it."""
         m = np.array(person.motion, np.float64)
         span = int(m[-1, 0] - m[0, 0])
+        if _faint_pattern(m):
+            self.static += 1
+            return [replace(result, status="static")]
         static = self._static(m, span)
         if not static and not self._static(m, None):  # it moved: a person, whatever its spot
             return [result]
@@ -332,6 +345,14 @@ class PersonTracks:
                   dict(zip(known, np.round(spread, 3).tolist(), strict=True)))  # fmt: skip
         limit = self.cfg.static_max_motion * np.array([1.0, 1.0, _NOISY, _NOISY, _NOISY])[known]
         return bool((spread <= limit).all())
+
+
+def _faint_pattern(m: np.ndarray) -> bool:
+    """Whether motion rows ``m`` (with the detection score last) are a faint face-like pattern: median
+    score under ``_FAINT_SCORE`` and a centre that reaches no further than ``_FAINT_REACH`` face sizes."""
+    size = float(np.median(m[:, 3]))
+    reach = max(float(np.percentile(m[:, k], 90) - np.percentile(m[:, k], 10)) for k in (1, 2)) / size
+    return bool(np.median(m[:, 6]) < _FAINT_SCORE and reach <= _FAINT_REACH)
 
 
 def _sample_look(person: _Person, look: np.ndarray) -> None:

@@ -188,3 +188,22 @@ def test_one_person_at_a_spot_who_sways_stays_a_person_across_pieces() -> None:
     looks: list[int | None] = [5, 5, 5, None, 5, 5, 5, None, 5, 5, 5, None, 5, 5, 5]
     persons = _pieces(looks, jitter=0.12)
     assert len(persons) == 4 and {p.status for p in persons} == {"person"}
+
+
+def test_a_faint_still_pattern_is_static_however_short_and_a_faint_walker_is_a_person() -> None:
+    """Scores 0.65, 0.5, 0.5, ... (enough evidence, median 0.5): a 2-s still patch is static; a walker
+    scoring the same crosses the frame and is a person; a still face scoring 0.9 for 2 s is a person."""
+
+    def run(score: float, speed: float) -> list[PersonResult]:
+        t = _tracks()
+        box = np.array([40, 100, 76, 136], np.float32)
+        return _run(
+            t,
+            50,
+            lambda k: ([box + np.array([speed * k, 0, speed * k, 0])], [score if k % 3 else 0.65], [False]),
+        )
+
+    faint_still, faint_walker, clear_still = run(0.5, 0.0), run(0.5, 4.0), run(0.9, 0.0)
+    assert [p.status for p in faint_still] == ["static"]
+    assert [p.status for p in faint_walker] == ["person"]
+    assert [p.status for p in clear_still] == ["person"]
