@@ -53,6 +53,7 @@ __all__ = [
     "TrackingConfig",
     "backend_options",
     "default_model_path",
+    "default_of",
     "load_config",
 ]
 
@@ -66,6 +67,12 @@ def default_model_path() -> str:
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def default_of(section: type[BaseModel], key: str) -> Any:
+    """The default of one config key, e.g. ``default_of(RtspConfig, "flush_s")``: for code that takes
+    that value as an argument, so that the default stays written once, in the config section."""
+    return section.model_fields[key].get_default(call_default_factory=True)
 
 
 class DetectorConfig(_Section):

@@ -21,7 +21,15 @@ from pathlib import Path
 from typing import Any
 
 from facelog.pipeline.live.detectors import CameraDetectors
-from facelog.pipeline.live.monitoring import FpsMeter, Metrics, MetricsServer, RateCheck
+from facelog.pipeline.live.monitoring import (
+    BEHIND_REPEAT_S,
+    BEHIND_SHARE,
+    RATE_WINDOW_S,
+    FpsMeter,
+    Metrics,
+    MetricsServer,
+    RateCheck,
+)
 from facelog.pipeline.live.redact import redact_text, redact_url, url_secrets
 from facelog.pipeline.live.rotating_sink import RotatingCsvSink, RotatingTracksSink
 from facelog.pipeline.live.source import RtspSource, Sampler, ensure_ffmpeg_options
@@ -33,11 +41,6 @@ log = logging.getLogger(__name__)
 
 # A batch that fails is skipped (its frames have no rows); this many failures in a row stop the run.
 MAX_ANALYZE_FAILURES = 10
-# Keeping up: every RATE_WINDOW_S the loop compares, per camera, the frames it analysed with the frames
-# sampling kept for it; a camera whose reader dropped more than BEHIND_SHARE of them falls behind.
-RATE_WINDOW_S = 10.0
-BEHIND_SHARE = 0.1
-BEHIND_REPEAT_S = 60.0  # the warning is repeated this often while some camera stays behind
 
 
 class MetricsPortError(RuntimeError):

@@ -27,6 +27,8 @@ from prometheus_client import (
     generate_latest,
 )
 
+from facelog.pipeline.config import RtspConfig, default_of
+
 log = logging.getLogger(__name__)
 
 LATENCY_BUCKETS_S = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -174,6 +176,13 @@ class CameraRate:
         return f"{self.analysed_fps:.2f}/{target} fps, {self.dropped_share:.0%} dropped"
 
 
+# Keeping up: every RATE_WINDOW_S the loop compares, per camera, the frames it analysed with the frames
+# sampling kept for it; a camera whose reader dropped more than BEHIND_SHARE of them falls behind.
+RATE_WINDOW_S = 10.0
+BEHIND_SHARE = 0.1
+BEHIND_REPEAT_S = 60.0  # the warning is repeated this often while some camera stays behind
+
+
 class RateCheck:
     """Does the machine keep up with each camera? Checked every ``window_s`` by the processing loop.
 
@@ -195,9 +204,9 @@ class RateCheck:
         self,
         target_fps: float | None,
         stride: int = 1,
-        window_s: float = 10.0,
-        behind_share: float = 0.1,
-        repeat_s: float = 60.0,
+        window_s: float = RATE_WINDOW_S,
+        behind_share: float = BEHIND_SHARE,
+        repeat_s: float = BEHIND_REPEAT_S,
     ) -> None:
         self.target_fps, self.stride = target_fps, stride
         self.window_s, self.behind_share, self.repeat_s = window_s, behind_share, repeat_s
@@ -293,7 +302,11 @@ class MetricsServer:
     """
 
     def __init__(
-        self, metrics: Metrics, health: Callable[[], dict[str, Any]], host: str = "127.0.0.1", port: int = 0
+        self,
+        metrics: Metrics,
+        health: Callable[[], dict[str, Any]],
+        host: str = default_of(RtspConfig, "metrics_host"),
+        port: int = 0,
     ) -> None:
         self.metrics = metrics
         self.health = health

@@ -61,9 +61,11 @@ class RotatingCsvSink:
         out_dir: root folder; the camera gets its own sub-folder.
         camera: camera name (used for the folder and file names).
         model: the ``model`` column value (``name@version``).
-        decimals: rounding of boxes and ages.
-        rotate_s: period length in seconds (3600 = hourly); must be > 0.
-        flush_s: flush buffered rows to the OS at least this often (via :meth:`tick` or writes).
+        decimals: rounding of boxes and ages (``output.decimals``).
+        rotate_s: period length in seconds (3600 = hourly; ``rtsp.rotate_s``); must be > 0.
+        flush_s: flush buffered rows to the OS at least this often (via :meth:`tick` or writes;
+            ``rtsp.flush_s``). No defaults here: the config holds them (this module stays light, the
+            report reads its headers).
 
     Use as a context manager, or call :meth:`close` (which flushes and fsyncs).
     """
@@ -76,9 +78,9 @@ class RotatingCsvSink:
         out_dir: Path,
         camera: str,
         model: str,
-        decimals: int = 2,
-        rotate_s: float = 3600.0,
-        flush_s: float = 2.0,
+        decimals: int,
+        rotate_s: float,
+        flush_s: float,
     ) -> None:
         if rotate_s <= 0:
             raise ValueError(f"rotate_s must be > 0, got {rotate_s}")

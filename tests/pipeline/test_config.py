@@ -160,3 +160,11 @@ def test_tracking_and_fusion_defaults_are_the_parameter_classes_own() -> None:
     changed = load_config(None, {"tracking.max_lost_frames": 7, "fusion.interval": 0.5})
     assert tracker_params(changed.tracking).max_lost_frames == 7
     assert fusion_params(changed.fusion).interval == 0.5
+
+
+def test_rtsp_profile_writes_out_the_code_defaults() -> None:
+    """configs/rtsp.yaml spells out every ``rtsp`` key but the cameras: each value is the code's default."""
+    from facelog.pipeline.config import RtspConfig
+
+    shipped = load_config(REPO / "configs" / "rtsp.yaml").rtsp
+    assert shipped.model_dump(exclude={"cameras"}) == RtspConfig().model_dump(exclude={"cameras"})

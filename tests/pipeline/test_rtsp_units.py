@@ -44,6 +44,7 @@ from facelog.pipeline.session import InferenceSession
 from facelog.pipeline.types import Frame, FrameResult, PersonResult, Prediction
 
 HOUR_NS = 3600 * 10**9
+SINK = {"decimals": 2, "rotate_s": 3600.0, "flush_s": 2.0}  # a rotating sink's arguments in these tests
 
 
 @pytest.mark.parametrize(
@@ -183,7 +184,7 @@ def _result(wall_ns: int, n_faces: int = 1, camera: str = "door/1") -> FrameResu
 def test_rotating_sink_rotates_on_period_and_never_appends(tmp_path: Path) -> None:
     t0 = int(dt.datetime(2026, 11, 18, 8, tzinfo=dt.UTC).timestamp()) * 10**9  # on the hour
     header = list(LIVE_HEADER)
-    with RotatingCsvSink(tmp_path, "door/1", "m@1", rotate_s=3600) as sink:
+    with RotatingCsvSink(tmp_path, "door/1", "m@1", **SINK) as sink:
         assert sink.write(_result(t0 + 1)) == 1
         sink.write(_result(t0 + HOUR_NS - 1))
         assert sink.write(_result(t0 + HOUR_NS, n_faces=2)) == 2
@@ -194,14 +195,14 @@ def test_rotating_sink_rotates_on_period_and_never_appends(tmp_path: Path) -> No
     assert [r[-1] for r in second[1:]] == [str(t0 + HOUR_NS)] * 2 + [str(t0 + 5)] and second[0] == header
     assert first[1][header.index("wall_time_utc")] == wall_time_utc(t0 + 1) == "2026-11-18T08:00:00.000Z"
     assert first[1][header.index("model")] == "m@1" and first[1][header.index("source")] == "door/1"
-    with RotatingCsvSink(tmp_path, "door/1", "m@1") as again:  # a restart in the same hour
+    with RotatingCsvSink(tmp_path, "door/1", "m@1", **SINK) as again:  # a restart in the same hour
         again.write(_result(t0 + 7))
     assert again.files[0].name == "door_1_20261118T080000Z_1.csv"
     assert len(_read_csv(sink.files[0])) == 3  # the old file is untouched
 
 
 def test_rotating_sink_writes_no_row_for_a_frame_without_faces(tmp_path: Path) -> None:
-    with RotatingCsvSink(tmp_path, "cam", "m@1") as sink:
+    with RotatingCsvSink(tmp_path, "cam", "m@1", **SINK) as sink:
         assert sink.write(_result(10**18, n_faces=0, camera="cam")) == 0
     assert _read_csv(sink.files[0]) == [list(LIVE_HEADER)]
 
@@ -216,11 +217,11 @@ def test_rotating_sink_validates_arguments(
 ) -> None:
     ctx = pytest.raises(ValueError, match=match) if match else nullcontext()
     with ctx:
-        RotatingCsvSink(tmp_path, "cam", "m@1", **kwargs).close()
+        RotatingCsvSink(tmp_path, "cam", "m@1", **(SINK | kwargs)).close()
 
 
 def test_rotating_sink_flushes_within_flush_interval(tmp_path: Path) -> None:
-    sink = RotatingCsvSink(tmp_path, "cam", "m@1", flush_s=0.5)
+    sink = RotatingCsvSink(tmp_path, "cam", "m@1", **(SINK | {"flush_s": 0.5}))
     sink.write(_result(10**18, camera="cam"))
     path = sink.files[0]
     assert len(_read_csv(path)) <= 1  # buffered
@@ -240,7 +241,7 @@ def _person(track_id: int, first_wall_ns: int, last_wall_ns: int, camera: str = 
 def test_tracks_sink_rotates_beside_the_frame_csv_with_wall_clock_seen(tmp_path: Path) -> None:
     t0 = int(dt.datetime(2026, 11, 18, 8, tzinfo=dt.UTC).timestamp()) * 10**9  # on the hour
     header = list(LIVE_TRACKS_HEADER)
-    with RotatingTracksSink(tmp_path, "cam", "m@1", rotate_s=3600) as sink:
+    with RotatingTracksSink(tmp_path, "cam", "m@1", **SINK) as sink:
         assert sink.files == []  # no person, no file
         assert sink.write_persons([_person(0, t0 + 1, t0 + 5), _person(1, t0 + 2, t0 + HOUR_NS + 3)]) == 2
     assert [p.name for p in sink.files] == [
