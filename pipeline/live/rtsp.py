@@ -1,10 +1,11 @@
 """Live RTSP cameras: many cameras, one process, one shared inference stage, runs until stopped.
 
 ``facelog run rtsp://user:pass@host:554/path`` and a YAML config listing cameras (``rtsp.cameras``)
-both end in :func:`run_cameras`. Cameras drop, freeze and come back: each reader reconnects with
-bounded backoff (``rtsp_source``), the loop (``rtsp_runner``) keeps logging the others, and
-SIGINT/SIGTERM flush, fsync and close every CSV and exit 0. Credentials never leave unmasked
-(``redact``). Behaviour, metrics and files: docs/RTSP.md.
+both end in :func:`run_cameras`, which loads the run's ``InferenceSession`` (the object a file run
+uses) and hands it to the loop (``live.loop.CameraLoop``). Cameras drop, freeze and come back: each
+reader reconnects with bounded backoff (``live.source``), the loop keeps logging the others, and
+SIGINT/SIGTERM flush, fsync and close every CSV, write the summary (``live.summary``) and exit 0.
+Credentials never leave unmasked (``redact``). Behaviour, metrics and files: docs/RTSP.md.
 
 Example:
     >>> cfg = load_config("configs/rtsp.yaml")  # doctest: +SKIP
