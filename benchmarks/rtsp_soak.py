@@ -54,20 +54,19 @@ def rss_mb() -> float:
 
 def read_rows(folder: Path) -> list[dict[str, str]]:
     rows: list[dict[str, str]] = []
-    for path in sorted(folder.glob("*.csv")):
+    for path in sorted(p for p in folder.glob("*.csv") if not p.stem.endswith("_tracks")):  # frame CSVs
         with path.open(newline="") as fh:
             rows.extend(csv.DictReader(fh))
     return rows
 
 
-def runner_parts(args: argparse.Namespace) -> tuple[Any, Any]:
-    """The pipeline's own inference (session, analyzer, CSV schema) and RTSP options for the soak camera.
+def runner_parts(args: argparse.Namespace) -> Any:
+    """The pipeline's own inference session for the soak camera (its config holds the RTSP options).
 
     Model: ``--model``, else the shipped one when present, else the tests' tiny real ONNX model (same
     shapes and work per face as far as the RTSP layer is concerned).
     """
     from facelog.pipeline.config import default_model_path, load_config
-    from facelog.pipeline.live.rtsp import live_inference, options_from_config
     from facelog.pipeline.session import InferenceSession
 
     model = args.model
@@ -86,7 +85,7 @@ def runner_parts(args: argparse.Namespace) -> tuple[Any, Any]:
     }
     cfg = load_config(args.config, overrides)
     log.info("model %s", model)
-    return live_inference(InferenceSession(cfg)), options_from_config(cfg.rtsp, cfg.sampling)
+    return InferenceSession(cfg)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -114,9 +113,9 @@ def main(argv: list[str] | None = None) -> int:
     duration_s = args.minutes * 60
     loops = int(duration_s / 4.9) + 2  # the male clip is 62 frames at 12.5 fps
     clip = srv.make_h264_clip(args.clip, args.out / "soak_h264.mp4", loops=loops)
-    stages, options = runner_parts(args)  # before the server starts: a failure here leaves no process behind
+    session = runner_parts(args)  # before the server starts: a failure here leaves no process behind
     server = srv.RtspServer({"/cam": str(clip)}, user="soak", password="soak-Secret-1").start()
-    runner = CameraLoop([Camera("soak", server.url("/cam"))], stages, args.out / "csv", options)
+    runner = CameraLoop([Camera("soak", server.url("/cam"))], session, args.out / "csv")
     thread = threading.Thread(target=lambda: runner.run(), daemon=True)
 
     t_start = time.time()
@@ -152,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         runner.stop_event.set()
         thread.join(timeout=30)
+        session.close()
         server.kill()
 
     summary = json.loads((args.out / "csv" / SUMMARY_NAME).read_text())["cameras"]["soak"]

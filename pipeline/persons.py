@@ -21,7 +21,8 @@ becomes a ``PersonResult``, with two exceptions counted in ``dropped``:
   blurred pattern the detector's box size and landmarks jitter (textures720: size 0.042-0.046, nose
   0.05-0.08) while its centre stays within 0.028; people standing in a queue move their centre
   0.054-0.073 (docs/BENCHMARKS.md, seventh session). A poster, a screen or a pattern; a person
-  standing at a counter sways and turns the head. Left out of person counts unless ``tracking.count_static``.
+  standing at a counter sways and turns the head. Left out of person counts (kept in the tracks CSV
+  as evidence).
   A faint pattern is ``static`` however short: a track whose median detection score is under
   ``_FAINT_SCORE`` and whose centre reaches no further than ``_FAINT_REACH`` face sizes (a face-like
   patch of background scores low and stays put; a person who scores that low is small or blurred
@@ -57,7 +58,7 @@ log = logging.getLogger(__name__)
 
 _NOT_TRACKER = {
     "enabled", "use_embedding", "use_body", "use_identity", "min_evidence_frames", "evidence_score",
-    "static_after_s", "static_max_motion", "count_static",
+    "static_after_s", "static_max_motion",
 }  # fmt: skip
 _WINDOW_NS = 1_000_000_000  # static test: positions are averaged over windows of this much stream time
 _FAINT_SCORE = 0.7  # a track whose median detection score is below this ...

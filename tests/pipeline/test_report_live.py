@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import threading
 import time
 from pathlib import Path
@@ -16,28 +15,13 @@ from facelog.pipeline.config import load_config
 from facelog.pipeline.live.rtsp import run_cameras
 from facelog.pipeline.report import make_report
 
-REPO = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.rtsp, pytest.mark.slow]  # ~35 s on the shared 2-core machine
 
 
-def _server_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "facelog_rtsp_server_report", REPO / "tests" / "rtsp_server.py"
-    )
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-srv = _server_module()
-if srv.gst_rtsp_missing():
-    pytest.skip(srv.gst_rtsp_missing(), allow_module_level=True)
-
-
 def test_report_of_a_live_folder_equals_pandas(
-    tmp_path: Path, shared: Path, age_gender_model: Path, yunet_path: Path
+    tmp_path: Path, shared: Path, age_gender_model: Path, yunet_path: Path, rtsp_server: ModuleType
 ) -> None:
+    srv = rtsp_server
     clip = srv.make_h264_clip(
         shared / "data" / "videos" / "face-demographics-walking-and-pause.mp4", tmp_path / "walk.mp4", loops=4
     )
