@@ -69,16 +69,18 @@ Ids increase from 0 and are never reused within a tracker, also across ``reset()
 
 from __future__ import annotations
 
+import logging
 import math
 from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from facelog.pipeline.boxes import iou_matrix
 from facelog.pipeline.identity import MIN_FACE_PX, FacePatch, FrameFaces, identity_distance, thumb_change
 from facelog.pipeline.kalman import BoxKalman
+
+log = logging.getLogger(__name__)
 
 _FORBIDDEN = -1.0  # similarity of a pair that may never be matched
 _GALLERY = 4  # identity embeddings kept per track: its first checked one and the latest three
@@ -499,9 +501,15 @@ class Tracker:
             if ref is None:
                 return None
             t.gallery.append(ref)
-        same = min(identity_distance(mine, g) for g in t.gallery) <= self.params.identity_max_distance
+        d = min(identity_distance(mine, g) for g in t.gallery)
+        same = d <= self.params.identity_max_distance
         if not same:
             t.refused_thumb = look
+        log.debug(
+            "frame %d: track %d %s check (%s): descriptor distance %.3f, face %.0f px",
+            identity.frame_index, t.track_id, "passed" if same else "refused", reason, d,
+            identity.patch(i).face_px,
+        )  # fmt: skip
         return same
 
     def _remember_face(
@@ -631,6 +639,8 @@ def _assign(sim: np.ndarray, threshold: float) -> list[tuple[int, int]]:
     ok = sim >= threshold
     if not ok.any():
         return []
+    from scipy.optimize import linear_sum_assignment  # here: importing the config need not load scipy
+
     rows, cols = linear_sum_assignment(np.where(ok, sim, -1e6), maximize=True)
     return [(int(r), int(c)) for r, c in zip(rows, cols, strict=True) if ok[r, c]]
 
