@@ -18,7 +18,7 @@ import numpy as np
 
 from facelog.engines.base import Backend
 from facelog.engines.preprocess import crops_to_pixels, decode_age
-from facelog.pipeline.config import CropConfig, FusionConfig, TrackingConfig
+from facelog.pipeline.config import BatchingConfig, CropConfig, FusionConfig, TrackingConfig, default_of
 from facelog.pipeline.crop import YUNET_FRAMING, Framing, crop_faces
 from facelog.pipeline.identity import IdentityEmbedder
 from facelog.pipeline.persons import FaceOutputs, PersonTracks, fusion_params
@@ -51,7 +51,8 @@ class FaceAnalyzer:
         backend: a loaded ``facelog.engines`` backend.
         crop_cfg: framing settings.
         framing: the detector's crop calibration (``Detector.framing``).
-        batch_size: faces per backend call (the last batch of a call may be smaller).
+        batch_size: faces per backend call (the last batch of a call may be smaller); default
+            ``batching.batch_size``'s.
         tracking: tracker settings; None or ``enabled: false`` = no tracking (track_id -1, no persons).
         fusion: per-person fusion settings (None: defaults).
     """
@@ -62,7 +63,7 @@ class FaceAnalyzer:
         crop_cfg: CropConfig,
         *,
         framing: Framing = YUNET_FRAMING,
-        batch_size: int = 32,
+        batch_size: int = default_of(BatchingConfig, "batch_size"),
         tracking: TrackingConfig | None = None,
         fusion: FusionConfig | None = None,
     ) -> None:

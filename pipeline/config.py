@@ -31,6 +31,7 @@ from pydantic import (
 from facelog.engines.base import did_you_mean
 from facelog.pipeline.errors import ConfigError, first_line
 from facelog.pipeline.fusion import FusionParams
+from facelog.pipeline.sinks import DECIMALS
 from facelog.pipeline.tracker import TrackerParams
 
 __all__ = [
@@ -322,7 +323,7 @@ class FusionConfig(_Section):
 class OutputConfig(_Section):
     """CSV output."""
 
-    decimals: int = Field(default=2, ge=0, le=6)  # rounding of boxes, scores and ages
+    decimals: int = Field(default=DECIMALS, ge=0, le=6)  # rounding of boxes, scores and ages (sinks')
 
 
 class CameraConfig(_Section):

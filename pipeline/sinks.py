@@ -30,6 +30,9 @@ from facelog.pipeline.types import FrameResult, PersonResult
 
 SCHEMA_VERSION = 1
 TRACKS_SCHEMA_VERSION = 2  # 2: dwell_s and status (issues 20, 22)
+# rounding of boxes, scores and ages; written here once: ``output.decimals`` takes its default from here
+# (this module stays free of the config, which the report readers do not load)
+DECIMALS = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +87,7 @@ class TrackRow:
 TRACKS_HEADER: tuple[str, ...] = tuple(f.name for f in fields(TrackRow))
 
 
-def track_row(person: PersonResult, model: str, decimals: int = 2) -> TrackRow:
+def track_row(person: PersonResult, model: str, decimals: int = DECIMALS) -> TrackRow:
     """The tracks-CSV row of one person."""
     return TrackRow(
         source=person.source_id,
@@ -113,7 +116,7 @@ def tracks_path(csv_path: str | Path) -> Path:
     return p.with_name(f"{p.stem}.tracks{p.suffix or '.csv'}")
 
 
-def result_rows(result: FrameResult, model: str, decimals: int = 2) -> list[CsvRow]:
+def result_rows(result: FrameResult, model: str, decimals: int = DECIMALS) -> list[CsvRow]:
     """The rows of one frame (none for a frame without faces)."""
 
     def r(x: float) -> float:
@@ -232,7 +235,7 @@ class CsvSink(AtomicCsv):
         decimals: rounding of boxes and ages.
     """
 
-    def __init__(self, path: str | Path, model: str, decimals: int = 2) -> None:
+    def __init__(self, path: str | Path, model: str, decimals: int = DECIMALS) -> None:
         super().__init__(path, HEADER)
         self.model = model
         self.decimals = decimals
@@ -251,7 +254,7 @@ class TracksSink(AtomicCsv):
         decimals: rounding of ages.
     """
 
-    def __init__(self, path: str | Path, model: str, decimals: int = 2) -> None:
+    def __init__(self, path: str | Path, model: str, decimals: int = DECIMALS) -> None:
         super().__init__(path, TRACKS_HEADER)
         self.model = model
         self.decimals = decimals

@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 
 from facelog.pipeline.boxes import iou_matrix
+from facelog.pipeline.config import DetectorConfig, default_of
 from facelog.pipeline.crop import BLAZEFACE_FRAMING
 from facelog.pipeline.detect.base import check_image, describe_common, finish_faces
 from facelog.pipeline.errors import ModelError
@@ -20,6 +21,8 @@ BLAZEFACE_DEFAULT_SCORE = 0.5
 
 class BlazeFaceDetector:
     """MediaPipe BlazeFace full-range (192x192, 2,304 anchors at stride 4) via OpenCV's TFLite importer.
+
+    ``nms`` and ``min_face_px`` default to the ``detector`` section's (``config.DetectorConfig``).
 
     Args:
         model_path: the ``face_detection_full_range.tflite`` file (default: the shipped copy).
@@ -37,8 +40,8 @@ class BlazeFaceDetector:
         self,
         model_path: str | Path = BLAZEFACE_PATH,
         score_threshold: float | None = None,
-        nms: float = 0.3,
-        min_face_px: float = 32,
+        nms: float = default_of(DetectorConfig, "nms"),
+        min_face_px: float = default_of(DetectorConfig, "min_face_px"),
     ) -> None:
         self.model_path = Path(model_path)
         if not self.model_path.is_file():

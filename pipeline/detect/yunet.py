@@ -9,6 +9,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from facelog.pipeline.config import DetectorConfig, default_of
 from facelog.pipeline.crop import YUNET_FRAMING
 from facelog.pipeline.detect.base import (
     check_image,
@@ -28,8 +29,9 @@ YUNET_DEFAULT_SCORE = 0.5  # tuned on synthetic CCTV clips at full and reduced s
 # "Low-score boxes that continue a track")
 YUNET_CONTINUE_SCORE = 0.3
 # Face size (box width, px at the detector's input) YuNet still finds reliably; below it recall drops
-# fast (docs/BENCHMARKS.md, "Detection at the scale the smallest face needs").
-YUNET_INPUT_FACE_PX = 32
+# fast (docs/BENCHMARKS.md, "Detection at the scale the smallest face needs"). Written once, as the
+# default of ``detector.input_face_px``.
+YUNET_INPUT_FACE_PX = default_of(DetectorConfig, "input_face_px")
 # Real faces this large at YuNet's input score >= 0.8; lower scores there are animals, posters, knots
 # (dogs.jpg at 0.6: two dog faces, 200-350 px). Small faces keep the (lower) configured threshold.
 YUNET_LARGE_FACE_PX = 96
@@ -38,6 +40,10 @@ YUNET_LARGE_FACE_SCORE = 0.8
 
 class YuNetDetector:
     """YuNet via ``cv2.FaceDetectorYN``, run at the scale the smallest wanted face needs.
+
+    ``nms``, ``min_face_px``, ``top_k`` and ``max_input_scale`` default to the ``detector`` section's
+    defaults (``config.DetectorConfig``). ``min_face_ref_height`` does not: 0 here, 720 in the config (a
+    run scales ``min_face_px`` down on short frames; a detector built by hand does not unless asked).
 
     Args:
         model_path: the YuNet ONNX file.
@@ -68,11 +74,11 @@ class YuNetDetector:
         self,
         model_path: str | Path,
         score_threshold: float | None = None,
-        nms: float = 0.3,
-        min_face_px: float = 32,
-        top_k: int = 5000,
+        nms: float = default_of(DetectorConfig, "nms"),
+        min_face_px: float = default_of(DetectorConfig, "min_face_px"),
+        top_k: int = default_of(DetectorConfig, "top_k"),
         input_face_px: float | None = None,
-        max_input_scale: float = 1.0,
+        max_input_scale: float = default_of(DetectorConfig, "max_input_scale"),
         continue_threshold: float | None = None,
         min_face_ref_height: int = 0,
     ) -> None:
