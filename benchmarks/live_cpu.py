@@ -75,16 +75,42 @@ def _cpu_s() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def measure(frames: list[Frame], overrides: dict[str, Any]) -> dict[str, Any]:
-    """CPU ms per analysed frame for one configuration (and what its detector and tracker did)."""
+def recall(boxes: dict[int, list[tuple[float, ...]]], gt: Path, min_px: float = 32.0) -> float:
+    """Share of the ground-truth faces (``cctv_synth``'s CSV, frame indices of the clip) of at least
+    ``min_px`` in the analysed frames that a logged box overlaps with IoU >= 0.5."""
+    import numpy as np
+    import pandas as pd
+
+    g = pd.read_csv(gt)
+    g = g[g.frame_index.isin(list(boxes)) & (g.face_px >= min_px)]
+    hit = 0
+    for k in sorted(set(g.frame_index.tolist())):
+        rows = g[g.frame_index == k]
+        found = np.array(boxes[int(k)], np.float64).reshape(-1, 4)
+        for x1, y1, x2, y2 in rows[["x1", "y1", "x2", "y2"]].to_numpy(np.float64):
+            if not len(found):
+                continue
+            iw = np.clip(np.minimum(found[:, 2], x2) - np.maximum(found[:, 0], x1), 0, None)
+            ih = np.clip(np.minimum(found[:, 3], y2) - np.maximum(found[:, 1], y1), 0, None)
+            inter = iw * ih
+            union = (x2 - x1) * (y2 - y1) + (found[:, 2] - found[:, 0]) * (found[:, 3] - found[:, 1]) - inter
+            hit += bool((inter / union >= 0.5).any())
+    return hit / max(len(g), 1)
+
+
+def measure(frames: list[Frame], overrides: dict[str, Any], gt: Path | None = None) -> dict[str, Any]:
+    """CPU ms per analysed frame for one configuration (and what its detector and tracker did; with
+    ``gt``, the recall of its logged boxes)."""
     session = InferenceSession(load_config(None, overrides))
     detectors, analyzer = CameraDetectors(session), session.analyzer()
     for f in frames[:WARM_UP]:
         analyzer.analyze([(f, detectors.detect(f))])
     c0, t0, faces = _cpu_s(), time.perf_counter(), 0
+    boxes: dict[int, list[tuple[float, ...]]] = {}
     for f in frames[WARM_UP:]:
         results = analyzer.analyze([(f, detectors.detect(f))])
         faces += sum(len(r.predictions) for r in results)
+        boxes[f.index] = [p.xyxy for r in results for p in r.predictions]
     n = len(frames) - WARM_UP
     cpu_ms, wall_ms = (_cpu_s() - c0) * 1000 / n, (time.perf_counter() - t0) * 1000 / n
     analyzer.finish()
@@ -97,6 +123,7 @@ def measure(frames: list[Frame], overrides: dict[str, Any]) -> dict[str, Any]:
         "detector": detectors.describe("cam0"),
         "identity_embeddings": analyzer.times.identity_embeddings,
         "identity_s": round(analyzer.times.identity_s, 2),
+        "recall_ge32": round(recall(boxes, gt), 3) if gt is not None else None,
     }
 
 
@@ -120,12 +147,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--frames", type=int, default=96)
     ap.add_argument("--set", action="append", default=[], help="section.key=value (repeatable)")
     ap.add_argument("--compare", nargs="+", help="configurations, each a space-separated list of --set")
+    ap.add_argument("--gt", type=Path, help="ground truth of CLIP (cctv_synth CSV): recall of faces >= 32 px")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
     frames, fps = read_frames(args.clip, args.gap, args.frames)
     configs = [c.split() for c in args.compare] if args.compare else [args.set]
     base = {"tracking.max_lost_frames": 50}  # as benchmarks/live_capacity.py's cams.yaml
-    rows = [measure(frames, base | parse_sets(c)) for c in configs]
+    rows = [measure(frames, base | parse_sets(c), args.gt) for c in configs]
     cpu, decode = os.cpu_count(), decode_cpu_ms(args.clip, args.gap)
     print(
         f"clip {args.clip.name}: every {args.gap}th of {fps:.0f} fps, {len(frames) - WARM_UP} frames, "
@@ -134,7 +162,8 @@ def main(argv: list[str] | None = None) -> int:
     for r in rows:
         sets = " ".join(f"{k}={v}" for k, v in r["overrides"].items() if k not in base) or "defaults"
         print(f"  {sets}: {r['cpu_ms_per_frame']} CPU ms / analysed frame ({r['faces']} faces, "
-              f"{r['identity_embeddings']} identity embeddings, {r['identity_s']} s)")  # fmt: skip
+              f"{r['identity_embeddings']} identity embeddings, {r['identity_s']} s, "
+              f"recall >= 32 px {r['recall_ge32']})")  # fmt: skip
         # a camera-second: fps frames decoded, fps / gap analysed
         per_s = fps * decode + fps / args.gap * r["cpu_ms_per_frame"]
         print(f"    -> {per_s:.0f} CPU ms per camera-second: {1000 / per_s:.1f} cameras per idle core")
