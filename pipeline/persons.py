@@ -24,9 +24,10 @@ becomes a ``PersonResult``, with two exceptions counted in ``dropped``:
   standing at a counter sways and turns the head. Left out of person counts (kept in the tracks CSV
   as evidence).
   A faint pattern is ``static`` however short: a track whose median detection score is under
-  ``_FAINT_SCORE`` and whose centre reaches no further than ``_FAINT_REACH`` face sizes (a face-like
-  patch of background scores low and stays put; a person who scores that low is small or blurred
-  and walking, and crosses several face sizes; real faces that stand still score high).
+  ``_FAINT_SCORE`` and whose centre reaches no further than ``_FAINT_REACH`` face sizes, at no more
+  than ``_FAINT_SPEED`` face sizes a second (a face-like patch of background scores low and stays
+  put; a person who scores that low is small or blurred and walking, and crosses several face sizes;
+  real faces that stand still score high).
   A still pattern that walkers hide now and then is seen as several short tracks at one place: a
   still track that ends remembers its *spot* (its box and its looks, grey thumbnails sampled by
   ``identity.face_thumbs`` along it), and the still tracks at one spot whose looks match are tested together
@@ -63,9 +64,11 @@ _NOT_TRACKER = {
 _WINDOW_NS = 1_000_000_000  # static test: positions are averaged over windows of this much stream time
 _FAINT_SCORE = 0.7  # a track whose median detection score is below this ...
 _FAINT_REACH = 1.0  # ... and whose centre stays within this many face sizes (10-90% of its detections)
-#                     is a face-like pattern: static. textures720: such patterns score 0.34-0.68 and
-#                     reach <= 0.38; walkers that score that low cross >= 4.3 face sizes; real faces
-#                     in ../shared's clips score 0.84-0.95 (docs/BENCHMARKS.md, seventh session)
+_FAINT_SPEED = 0.5  # ... and moves no faster than this many face sizes a second over its time
+#                     is a face-like pattern: static. textures720: such patterns score 0.34-0.68,
+#                     reach <= 0.38 and move <= 0.21 face sizes/s; walkers that score that low cross
+#                     >= 4.3 face sizes, and a 4-frame piece of one moved 0.67 in 0.12 s (seed 1); real
+#                     faces in ../shared's clips score 0.84-0.95 (docs/BENCHMARKS.md, seventh session)
 _NOISY = 4.0  # static test: box size and landmarks may spread this many times static_max_motion
 _SPOT_MEMORY_S = 30.0  # a spot of still tracks is forgotten this long (stream time) after its last one
 _SPOT_IOU = 0.5  # a still track belongs to a spot whose box it overlaps this much (intersection/union)
@@ -350,10 +353,13 @@ class PersonTracks:
 
 def _faint_pattern(m: np.ndarray) -> bool:
     """Whether motion rows ``m`` (with the detection score last) are a faint face-like pattern: median
-    score under ``_FAINT_SCORE`` and a centre that reaches no further than ``_FAINT_REACH`` face sizes."""
+    score under ``_FAINT_SCORE``, a centre that reaches no further than ``_FAINT_REACH`` face sizes,
+    and no faster than ``_FAINT_SPEED`` face sizes a second (a short piece of a slow walker moves)."""
     size = float(np.median(m[:, 3]))
     reach = max(float(np.percentile(m[:, k], 90) - np.percentile(m[:, k], 10)) for k in (1, 2)) / size
-    return bool(np.median(m[:, 6]) < _FAINT_SCORE and reach <= _FAINT_REACH)
+    seconds = float(m[-1, 0] - m[0, 0]) / 1e9
+    still = reach <= _FAINT_REACH and reach <= _FAINT_SPEED * seconds
+    return bool(np.median(m[:, 6]) < _FAINT_SCORE and still)
 
 
 def _sample_look(person: _Person, look: np.ndarray) -> None:

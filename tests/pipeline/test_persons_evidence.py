@@ -207,3 +207,12 @@ def test_a_faint_still_pattern_is_static_however_short_and_a_faint_walker_is_a_p
     assert [p.status for p in faint_still] == ["static"]
     assert [p.status for p in faint_walker] == ["person"]
     assert [p.status for p in clear_still] == ["person"]
+
+
+def test_a_short_faint_piece_of_a_walker_is_a_person() -> None:
+    """Four frames at score 0.65 moving 6 px a frame (0.5 face sizes in 0.12 s): within the faint
+    reach, but far too fast for a pattern: a person (a piece of a walker the tracker split off)."""
+    t = _tracks()
+    box = np.array([200, 100, 236, 136], np.float32)
+    persons = _run(t, 4, lambda k: ([box + np.array([6 * k, 0, 6 * k, 0])], [0.65], [False]))
+    assert [p.status for p in persons] == ["person"]
