@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from facelog.pipeline.appearance import body_histogram
-from facelog.pipeline.tracker import Tracker, TrackerParams, TrackStep, similarity
+from facelog.pipeline.association import similarity
+from facelog.pipeline.tracker import Tracker, TrackerParams, TrackStep
 
 D = 16
 

@@ -1,0 +1,473 @@
+"""Which detection continues which track: track states, named cost terms, the gate and the assignment.
+
+``tracker.Tracker`` keeps the state (the live tracks, ids, counters) and calls ``track_states`` once a
+frame, then ``associate``, which decides the pairs in these steps:
+
+- step 1, motion term (``motion_similarity``): ``max(IoU, centre similarity)`` of each detection to
+  each track's Kalman-predicted box (``kalman.BoxKalman``); a track without a detection in the
+  previous source frame is also compared at its predicted centre with its last detected size and
+  (``match_last_box``) at its last detection.
+- step 2, appearance terms (``cue_distance``): cosine distance of each cue (the model's face
+  ``embedding``, the ``body`` colour below the face) to the track's, NaN where either side is unknown.
+- step 3, the gate (``gate``): the pairs the track's state and the cues forbid, and the
+  re-identifications that the identity must vouch for; the decision table is in its docstring.
+- step 4, high-score detections (``high_score``, not ``track_only``) against every live track
+  (followed, missed, re-identification window, tentative), at ``match_high``
+  (``assign_two_passes``; ByteTrack's first association).
+- step 5, the remaining (low-score) detections against the tracks left, at the stricter ``match_low``
+  (ByteTrack's second association).
+- step 6, identity veto (with ``identity.FrameFaces``): each chosen pair is questioned
+  (``identity_question``); a refused pair is forbidden and steps 4-5 run again without it.
+
+The tracker then updates the matched tracks, starts a track for each unmatched detection (but a
+``track_only`` one) and ends the tracks past their lifetime (``TrackState``).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from facelog.pipeline.boxes import iou_matrix
+from facelog.pipeline.identity import FrameFaces, thumb_change
+
+if TYPE_CHECKING:
+    from facelog.pipeline.tracker import Track, TrackerParams
+
+FORBIDDEN = -1.0  # similarity of a pair that may never be matched
+
+
+class TrackState(enum.Flag):
+    """A live track's state at one processed frame (``track_state``), and what it may match.
+
+    ============= ============================================= =========================================
+    state         when                                          matched by
+    ============= ============================================= =========================================
+    FOLLOWED      detected (matched or born) in the previous    motion + cue consensus (``gate``)
+                  processed frame
+    MISSED        not since, and last detected at most          motion + every known cue, the face at
+                  ``max_lost_frames`` + 1 frames ago             the stricter ``reid_max_cosine``
+    REID          last detected more than ``max_lost_frames``   as MISSED, and the face embedding (or
+                  + 1 frames ago (re-identification window)     the identity) must vouch
+    TENTATIVE     added to one of the above: born from a        as that state; never by a ``track_only``
+                  low-score detection, not matched since        detection
+    ============= ============================================= =========================================
+
+    Frames are frames of ``frame_index`` (source frames, whatever the stride). With a frame stride
+    larger than ``max_lost_frames`` + 1 a followed track is also in its re-identification window
+    (``FOLLOWED | REID``): both rows apply. ``static`` is not a tracker state: ``persons.py`` decides it
+    from a person's whole track.
+
+    Lifetimes (``Tracker`` ends a track once it has gone this many frames without a detection):
+    ``max_lost_frames`` + ``reid_frames`` (confirmed), ``max_tentative_lost_frames`` (tentative).
+
+    - ``max_lost_frames`` (10): up if a walker the detector misses for a few frames gets a new id,
+      down if a track jumps to someone else who appears near where it was lost.
+    - ``reid_frames`` (40): the re-identification window after that; up if a face missed for a
+      second (small, blurred, turned) gets a new id, 0 to end tracks at ``max_lost_frames``. A track
+      ends (and its person is reported) this much later.
+    - ``max_tentative_lost_frames`` (2): short, so a low-score false positive ends soon, but not 0,
+      so a real face first seen at a low score survives a missed frame; up if such faces split.
+    """
+
+    FOLLOWED = enum.auto()
+    MISSED = enum.auto()
+    REID = enum.auto()
+    TENTATIVE = enum.auto()
+
+
+def track_state(gap: int, since_previous: int | None, confirmed: bool, max_lost_frames: int) -> TrackState:
+    """The state of one track (``TrackState``).
+
+    Args:
+        gap: frames since the track's last detection (``frame_index`` - its last detection's).
+        since_previous: frames since the previous processed frame; None on the first frame.
+        confirmed: False while the track is tentative.
+        max_lost_frames: ``TrackerParams.max_lost_frames``.
+    """
+    state = TrackState(0)
+    if since_previous is not None and gap == since_previous:
+        state |= TrackState.FOLLOWED
+    if gap - 1 > max_lost_frames:  # gap - 1 frames missed
+        state |= TrackState.REID
+    if not state:
+        state = TrackState.MISSED
+    if not confirmed:
+        state |= TrackState.TENTATIVE
+    return state
+
+
+@dataclass(frozen=True, slots=True)
+class FrameStates:
+    """Every live track's state at one processed frame, as arrays over the tracker's track list."""
+
+    state: tuple[TrackState, ...]
+    gap: np.ndarray  # (m,) int64: frames since the track's last detection
+    strong_gap: np.ndarray  # (m,) int64: frames since its last detection that was not ``track_only``
+    followed: np.ndarray  # (m,) bool: FOLLOWED in state
+    reid: np.ndarray  # (m,) bool: REID in state
+    tentative: np.ndarray  # (m,) bool: TENTATIVE in state
+
+
+def track_states(
+    tracks: Sequence[Track], frame_index: int, previous: int | None, max_lost_frames: int
+) -> FrameStates:
+    """The states of all live tracks at ``frame_index`` (``previous``: the previous processed frame)."""
+    since = None if previous is None else frame_index - previous
+    gap = np.array([frame_index - t.last_frame for t in tracks], np.int64)
+    state = tuple(
+        track_state(int(g), since, t.confirmed, max_lost_frames) for g, t in zip(gap, tracks, strict=True)
+    )
+    return FrameStates(
+        state=state,
+        gap=gap,
+        strong_gap=np.array([frame_index - t.last_strong_frame for t in tracks], np.int64),
+        followed=np.array([TrackState.FOLLOWED in s for s in state], bool),
+        reid=np.array([TrackState.REID in s for s in state], bool),
+        tentative=np.array([TrackState.TENTATIVE in s for s in state], bool),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Gate:
+    """What ``gate`` decided for (detections, tracks) pairs."""
+
+    forbidden: np.ndarray  # (n, m) bool: never matched
+    vouch: np.ndarray  # (n, m) bool: matched only if the identity vouches (re-identification)
+
+
+def gate(
+    states: FrameStates,
+    dist: dict[str, np.ndarray],
+    track_only: np.ndarray,
+    p: TrackerParams,
+    with_identity: bool,
+) -> Gate:
+    """The pairs (detection, track) that the track's state and the cues allow.
+
+    Decision table (a cue that is unknown on either side, NaN in ``dist``, neither refuses nor
+    vouches; ``identity_question`` asks the identity veto's questions after the assignment):
+
+    ========== ============= ====================================== ======================================
+    state      cue           limit                                  pair refused when
+    ========== ============= ====================================== ======================================
+    any        motion        ``match_high`` (high-score detection), similarity below the limit, or sizes
+                             ``match_low`` (low-score), sizes       further apart (``assign_two_passes``,
+                             within ``max_size_ratio``              ``similarity``)
+    FOLLOWED   embedding     ``max_cosine_distance``                every known cue is over its limit (a
+               body          ``max_body_distance``                  cue within its limit vouches for the
+                                                                    other: clothes hidden by someone in
+                                                                    front, a face that grows or blurs)
+    MISSED     embedding     ``min(max_cosine_distance,             any known cue is over its limit
+                             reid_max_cosine)``
+               body          ``max_body_distance``
+    REID       embedding     ``reid_max_cosine``                    as MISSED, and the embedding is not
+                                                                    within the limit (unknown included);
+                                                                    with the identity veto such a pair is
+                                                                    kept for the identity to vouch for
+                                                                    (``Gate.vouch``)
+    TENTATIVE  track_only    always                                 the detection is ``track_only``
+    any        track_only    ``max_low_score_frames`` since the     the detection is ``track_only`` and
+                             last detection that was not            the limit has passed
+    ========== ============= ====================================== ======================================
+
+    Identity veto (``identity_question``, after each assignment): a chosen pair is questioned when the
+    track is not FOLLOWED (``gap``), when the face's thumbnail changed by more than ``identity_jump``
+    (``jump``), when the identity was last checked ``identity_check_frames`` ago (``periodic``), and
+    for a ``vouch`` pair (``reid``). A ``jump``/``periodic`` pair whose embedding is within
+    ``identity_keep_cosine`` is kept without a descriptor (``embedding_keeps``). Otherwise the pair is
+    refused when the face descriptors are further apart than ``identity_max_distance``; an unknown
+    descriptor (a face under ``identity.MIN_FACE_PX`` or cut by the frame edge) refuses only ``reid``.
+
+    Limits, and which way to turn them:
+
+    - ``match_high`` (0.2) / ``match_low`` (0.4): minimum motion similarity of a pass-1 / pass-2
+      pair; down if fast or jittery faces split, up if tracks jump between nearby faces.
+    - ``center_radius`` (1.0): centre distance, in box sizes (sqrt(w*h) of the larger box) plus the
+      track's predicted position uncertainty, at which the centre similarity reaches 0; it keeps
+      small fast faces (24-60 px moving 5-14 px a frame) matchable when the boxes barely overlap. Up
+      for faster faces, 0 for IoU only.
+    - ``max_size_ratio`` (2.0): pairs whose box sizes differ by more than this factor never match;
+      up if faces that grow fast (walking at the camera) split.
+    - ``max_cosine_distance`` (0.2): the model's ``embedding``. Measured on model 1.2.1: no
+      same-person match of real faces in the shared clips exceeds 0.15, 0.5% of same-face pairs of
+      UTKFace validation faces under independent degradations do, and 89% of pairs of different
+      UTKFace faces (61% of same-gender pairs within 5 years of age) exceed it. Model 1.3.0's
+      embedding is more compact: 0% of same-face pairs exceed 0.2 (0.1% exceed 0.15), 83% of
+      different pairs (41% of the hard ones) do; end to end on the CCTV benchmark it keeps the same
+      identity results (no split, every replacement a new id). On the shared real clips different
+      people in one frame are a median 0.16 apart: alone it separates people weakly. Down if tracks
+      hold two people, up if one person splits.
+    - ``max_body_distance`` (0.2): the body colour (``appearance.body_histogram``, unknown where
+      ``appearance.BackgroundModel`` finds the scene behind). On the shared clips' real faces no
+      same-track pair exceeds 0.06; 84% of pairs of different people in one frame exceed 0.2 (the
+      face embedding: 25%). Down if people in similar clothes merge, up if one person splits when
+      the light or the pose changes the clothes' colour.
+    - ``reid_max_cosine`` (0.15): the face embedding after a miss and for a re-identification;
+      stricter than ``max_cosine_distance``. Up if walkers missed for a while get new ids, down if
+      a newcomer takes over a lost track.
+    - ``max_low_score_frames`` (25): ByteTrack's low-score band kept a background patch alive for
+      37 s; down if ghosts live long, up if a face that scores low for a while loses its rows.
+    - ``identity_max_distance`` (0.5, Euclidean, dlib's descriptor): the same face under independent
+      degradations is within 0.42 (p95) down to 24 px, different people are 0.60-0.72 apart (median)
+      and 1-8% of them closer than 0.5 at 24-48 px. Up if one person splits into several tracks,
+      down if tracks hold two people.
+    - ``identity_jump`` (0.2): the cheap first stage (``identity.thumb_change``: the larger of the
+      relative brightness jump and 1 - the thumbnails' correlation). Same face in consecutive frames
+      of the CCTV benchmark: still faces p99 0.013; walkers whose motion blur swings 5-9% above 0.1,
+      2-5% above 0.2 (most of the rest: faces cut by the frame edge, never embedded); a different
+      person at the same spot: 0.31 or more. Down to question more often (more descriptors, more
+      time).
+    - ``identity_check_frames`` (50): the periodic question (a change the thumbnail missed); down to
+      question more often, 0 never.
+    - ``identity_keep_cosine`` (0.07): real heads that roll or turn move dlib's descriptor 0.6+ from
+      their own last frame, while the same face moves <= 0.085 in the model's embedding frame to
+      frame and different people on the shared clips are >= 0.10 apart. Down if tracks hold two
+      people after an instant replacement, up if one person splits; 0: the descriptor alone decides.
+
+    Args:
+        states: the tracks' states (``track_states``).
+        dist: per cue, (n, m) cosine distances (``cue_distance``).
+        track_only: (n,) bool, the detections that may only continue a confirmed track.
+        p: the tracker's limits.
+        with_identity: the identity veto runs (a re-identification the embedding does not vouch for
+            goes to the identity instead of being refused).
+    """
+    n, m = len(track_only), len(states.gap)
+    forbidden = np.zeros((n, m), bool)
+    followed = states.followed[None, :]
+    limit = {
+        "embedding": np.where(
+            states.followed, p.max_cosine_distance, min(p.max_cosine_distance, p.reid_max_cosine)
+        ),
+        "body": np.full(m, p.max_body_distance),
+    }
+    with np.errstate(invalid="ignore"):  # NaN (unknown) compares False: neither over nor within
+        over = [d > limit[name][None, :] for name, d in dist.items()]
+        within = [d <= limit[name][None, :] for name, d in dist.items()]
+        emb_vouches = (
+            dist["embedding"] <= p.reid_max_cosine if "embedding" in dist else np.zeros((n, m), bool)
+        )
+    if dist:  # FOLLOWED: refused only when no known cue is within its limit; otherwise any over refuses
+        forbidden |= np.logical_or.reduce(over) & ~(followed & np.logical_or.reduce(within))
+    unvouched = states.reid[None, :] & ~emb_vouches  # REID: the embedding must vouch ...
+    vouch = np.zeros((n, m), bool)
+    if with_identity:  # ... or the identity (asked after the assignment)
+        vouch = unvouched & ~forbidden
+    else:
+        forbidden |= unvouched
+    if track_only.any():  # track_only: never a tentative track, never long without a strong detection
+        stale = states.tentative | (states.strong_gap > p.max_low_score_frames)
+        forbidden[np.ix_(track_only, stale)] = True
+    return Gate(forbidden=forbidden, vouch=vouch)
+
+
+def identity_question(
+    i: int, t: Track, followed: bool, frame_index: int, identity: FrameFaces | None, p: TrackerParams
+) -> str | None:
+    """Why the chosen pair (detection ``i``, track ``t``) needs an identity check, or None.
+
+    ``gap``: the track is not FOLLOWED; ``jump``: the face's thumbnail changed by more than
+    ``identity_jump``; ``periodic``: its identity was last checked ``identity_check_frames`` ago. A
+    track with no face kept (no patch, no checked descriptor) is never questioned. (``reid`` is the
+    gate's: ``Gate.vouch``.)
+    """
+    if identity is None or (t.patch is None and not t.gallery):
+        return None
+    if not followed:
+        return "gap"
+    if t.thumb is not None and thumb_change(identity.thumbs[i], t.thumb) > p.identity_jump:
+        return "jump"
+    if p.identity_check_frames and frame_index - t.checked_frame >= p.identity_check_frames:
+        return "periodic"
+    return None
+
+
+def embedding_keeps(dist: dict[str, np.ndarray], i: int, j: int, p: TrackerParams) -> bool:
+    """Whether the model's face embedding puts detection ``i`` within ``identity_keep_cosine`` of
+    track ``j`` (known on both sides): frame to frame the same real face moves <= 0.085, different
+    people on the shared clips are >= 0.10 apart (docs/BENCHMARKS.md, "Identity on real clips")."""
+    emb = dist.get("embedding")
+    if emb is None or p.identity_keep_cosine <= 0:
+        return False
+    d = emb[i, j]
+    return bool(np.isfinite(d) and d <= p.identity_keep_cosine)
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One identity question of a chosen pair and its answer."""
+
+    reason: str  # gap | jump | periodic | reid
+    verdict: bool | None  # same face; False: refused; None: unknown
+    by_embedding: bool  # answered by the model's embedding (``embedding_keeps``), no descriptor
+
+
+@dataclass(frozen=True, slots=True)
+class Association:
+    """What ``associate`` decided."""
+
+    pairs: dict[int, int]  # detection -> track (index in the track list)
+    checks: dict[tuple[int, int], Check]  # the identity questions asked, in the order asked
+
+
+def associate(
+    frame_index: int,
+    boxes: np.ndarray,
+    score: np.ndarray,
+    track_only: np.ndarray,
+    cues: dict[str, np.ndarray],
+    tracks: Sequence[Track],
+    states: FrameStates,
+    p: TrackerParams,
+    identity: FrameFaces | None,
+    same_face: Callable[[int, int, str], bool | None],
+) -> Association:
+    """Pair this frame's detections with the live tracks (steps 1-6 of the module docstring).
+
+    ``same_face(i, j, reason)`` answers an identity question with the face descriptors (the tracker
+    computes them and keeps them on its tracks): True, False, or None (unknown).
+    """
+    # step 1: motion term, IoU / centre similarity to the predicted (and, if missed, last) boxes
+    sim = motion_similarity(boxes, tracks, states.gap, p)
+    # step 2: appearance terms, cosine distance per cue
+    dist = {name: cue_distance(name, feats, tracks) for name, feats in cues.items()}
+    # step 3: the gate (state x cue)
+    g = gate(states, dist, track_only, p, identity is not None)
+    sim = np.where(g.forbidden, FORBIDDEN, sim)
+    high = (score >= p.high_score) & ~track_only
+    checks: dict[tuple[int, int], Check] = {}
+    while True:
+        # step 4: high-score detections against every live track; step 5: the rest against the rest
+        pairs = assign_two_passes(sim, high, p.match_high, p.match_low)
+        # step 6: identity veto: question the chosen pairs, refuse different faces, assign again
+        refused = False
+        if identity is not None or g.vouch.any():
+            for i, j in pairs.items():
+                if g.vouch[i, j]:
+                    reason: str | None = "reid"
+                else:
+                    reason = identity_question(
+                        i, tracks[j], bool(states.followed[j]), frame_index, identity, p
+                    )
+                if reason is None:
+                    continue
+                if (i, j) not in checks:
+                    if reason in ("jump", "periodic") and embedding_keeps(dist, i, j, p):
+                        # a followed track whose model embedding barely moved: no descriptor (it could
+                        # not refuse the pair: a rolled or turned real head reads 0.6+ from its own
+                        # last frame), so the check costs nothing
+                        checks[i, j] = Check(reason, None, True)
+                    else:
+                        checks[i, j] = Check(reason, same_face(i, j, reason), False)
+                verdict = checks[i, j].verdict
+                if verdict is False or (reason == "reid" and verdict is None):
+                    sim[i, j] = FORBIDDEN
+                    refused = True
+        if not refused:
+            return Association(pairs=pairs, checks=checks)
+
+
+def motion_similarity(
+    boxes: np.ndarray, tracks: Sequence[Track], gap: np.ndarray, p: TrackerParams
+) -> np.ndarray:
+    """(n, m) motion term: ``similarity`` to each track's predicted box. A track without a detection in
+    the previous source frame (``gap`` > 1) is also compared at its predicted centre with its last
+    detected size (the size velocity of a walker who grew or shrank before being missed is not
+    extrapolated) and, with ``match_last_box``, at its last detection (OC-SORT's observation-centric
+    recovery: someone who stopped while missed); the best of these counts."""
+    pred = np.array([t.kf.box() for t in tracks], np.float64).reshape(-1, 4)
+    sigma = np.array([t.kf.position_std() for t in tracks], np.float64)
+    radius = (p.center_radius, p.max_size_ratio)
+    sim = similarity(boxes, pred, *radius, sigma)
+    lost = gap > 1
+    if lost.any():
+        last = np.array([t.last_box for t in tracks], np.float64)[lost]
+        centre, half = (pred[lost, :2] + pred[lost, 2:]) / 2, (last[:, 2:] - last[:, :2]) / 2
+        cands = [sim[:, lost], similarity(boxes, np.hstack([centre - half, centre + half]), *radius,
+                                          sigma[lost])]  # fmt: skip
+        if p.match_last_box:
+            cands.append(similarity(boxes, last, *radius))
+        sim[:, lost] = np.maximum.reduce(cands)
+    return sim
+
+
+def similarity(
+    det: np.ndarray,
+    trk: np.ndarray,
+    center_radius: float,
+    max_size_ratio: float,
+    trk_std_px: np.ndarray | None = None,
+) -> np.ndarray:
+    """Match similarity in [0, 1] between (n, 4) detections and (m, 4) predicted boxes: (n, m).
+
+    ``max(IoU, centre similarity x size similarity)``; the centre similarity falls linearly from 1 to
+    0 at ``center_radius`` box sizes (sqrt(area) of the larger box) plus the track's predicted
+    position uncertainty ``trk_std_px`` ((m,) px), so a track seen once (velocity unknown) or lost for
+    a while searches wider than a steady one. Pairs whose sizes differ by more than ``max_size_ratio``
+    get ``-1`` (never matched).
+    """
+    sim = iou_matrix(det, trk).astype(np.float64)
+    if sim.size == 0:
+        return sim
+    size_d = np.sqrt(np.maximum((det[:, 2] - det[:, 0]) * (det[:, 3] - det[:, 1]), 1e-9))
+    size_t = np.sqrt(np.maximum((trk[:, 2] - trk[:, 0]) * (trk[:, 3] - trk[:, 1]), 1e-9))
+    big = np.maximum(size_d[:, None], size_t[None, :])
+    ratio = np.minimum(size_d[:, None], size_t[None, :]) / big
+    if center_radius > 0:
+        cd = (det[:, None, :2] + det[:, None, 2:]) / 2 - (trk[None, :, :2] + trk[None, :, 2:]) / 2
+        radius = center_radius * big + (0.0 if trk_std_px is None else trk_std_px[None, :])
+        near = np.clip(1.0 - np.hypot(cd[..., 0], cd[..., 1]) / radius, 0.0, 1.0)
+        sim = np.maximum(sim, near * ratio)
+    sim[ratio < 1.0 / max_size_ratio] = FORBIDDEN
+    return sim
+
+
+def cue_distance(name: str, feats: np.ndarray, tracks: Sequence[Track]) -> np.ndarray:
+    """(n, m) cosine distances of detections to each track's appearance of one cue, NaN where either
+    side is unknown. The smaller of the distances to the EMA and to the last vector: a face that
+    turns slowly stays close to its previous frame even when it drifts from the average.
+    """
+    dist = np.full((len(feats), len(tracks)), np.nan)
+    cols = [j for j, t in enumerate(tracks) if name in t.cues]
+    if not cols:
+        return dist  # no appearance of this kind yet: nothing to compare
+    ema = np.array([tracks[j].cues[name][0] for j in cols])
+    last = np.array([tracks[j].cues[name][1] for j in cols])
+    if ema.shape[1:] != feats.shape[1:]:
+        raise ValueError(f"{name} must be (n, {ema.shape[1]}), got {feats.shape}")
+    known = feats.any(axis=1, keepdims=True)
+    dist[:, cols] = np.where(known, 1.0 - np.maximum(feats @ ema.T, feats @ last.T), np.nan)
+    return dist
+
+
+def assign_two_passes(
+    sim: np.ndarray, high: np.ndarray, match_high: float, match_low: float
+) -> dict[int, int]:
+    """ByteTrack's two passes: high-score detections first (``match_high``), then the rest against the
+    tracks left (``match_low``). Returns {detection: track column}."""
+    pairs: dict[int, int] = {}
+    free = np.ones(sim.shape[1], bool)
+    for dets, threshold in ((np.flatnonzero(high), match_high), (np.flatnonzero(~high), match_low)):
+        cols = np.flatnonzero(free)
+        for a, b in _assign(sim[np.ix_(dets, cols)], threshold):
+            pairs[int(dets[a])] = int(cols[b])
+            free[cols[b]] = False
+    return pairs
+
+
+def _assign(sim: np.ndarray, threshold: float) -> list[tuple[int, int]]:
+    """Optimal assignment maximising the number of pairs >= threshold, then their summed similarity."""
+    if sim.size == 0:
+        return []
+    ok = sim >= threshold
+    if not ok.any():
+        return []
+    from scipy.optimize import linear_sum_assignment  # here: importing the config need not load scipy
+
+    rows, cols = linear_sum_assignment(np.where(ok, sim, -1e6), maximize=True)
+    return [(int(r), int(c)) for r, c in zip(rows, cols, strict=True) if ok[r, c]]
