@@ -70,8 +70,12 @@ class TrackState(enum.Flag):
     - ``reid_frames`` (40): the re-identification window after that; up if a face missed for a
       second (small, blurred, turned) gets a new id, 0 to end tracks at ``max_lost_frames``. A track
       ends (and its person is reported) this much later.
-    - ``max_tentative_lost_frames`` (2): short, so a low-score false positive ends soon, but not 0,
-      so a real face first seen at a low score survives a missed frame; up if such faces split.
+    - ``max_tentative_lost_frames`` (4): short, so a low-score false positive ends soon, but long
+      enough for a small face that scores around the detector's threshold (0.55 on one frame, 0.3-0.5
+      on the next three, which only continue confirmed tracks) to be matched again and confirmed: at
+      2, walk720_nobody's 35-px walkers started a new track every 4 frames (seed 0: people split
+      0.19 -> 0.16, id switches 8 -> 6; textures, walkers in clothes unchanged; docs/BENCHMARKS.md,
+      seventh session); up if such faces split, down if ghosts linger.
     """
 
     FOLLOWED = enum.auto()

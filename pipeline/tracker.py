@@ -94,7 +94,7 @@ class TrackerParams:
     center_radius: float = 1.0
     max_size_ratio: float = 2.0
     max_lost_frames: int = 10
-    max_tentative_lost_frames: int = 2
+    max_tentative_lost_frames: int = 4
     max_cosine_distance: float = 0.2
     max_body_distance: float = 0.2
     embedding_momentum: float = 0.8
