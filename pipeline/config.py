@@ -115,10 +115,6 @@ class DetectorConfig(_Section):
     roi_score_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
     # frames smaller than this (megapixels) are detected in full every time (720p: 0.92 MP)
     roi_min_megapixels: float = Field(default=1.5, ge=0)
-    # region frames also look at the whole frame, shrunk, for new faces at least this wide (frame px):
-    # a face that enters between key frames is found at once, not at the next key frame. 0: off.
-    # 64 at 720p costs ~1/4 of a key frame's detection (docs/BENCHMARKS.md, seventh session)
-    new_faces_px: int = Field(default=0, ge=0)
 
 
 class CropConfig(_Section):

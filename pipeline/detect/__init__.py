@@ -153,19 +153,11 @@ def make_detector(
         roi: Detector = YuNetDetector(choice.path, thr, cfg.nms, 0, cfg.top_k, 0, 1.0, cont)
         large = LargeFaceRule(YUNET_LARGE_FACE_PX, max(full.score_threshold, YUNET_LARGE_FACE_SCORE))
         key_scale = partial(_input_scale, full)
-        if cfg.new_faces_px:  # the whole frame shrunk so that a new_faces_px face is input_face_px wide
-            coarse: Detector | None = YuNetDetector(
-                choice.path, full.score_threshold, cfg.nms, cfg.new_faces_px, cfg.top_k,
-                cfg.input_face_px, 1.0, cont,
-            )  # fmt: skip
-        else:
-            coarse = None
     else:
         roi, large, key_scale = BlazeFaceDetector(choice.path, thr, cfg.nms, 0), None, None
-        coarse = None  # BlazeFace's 192x192 input already is a shrunk whole frame
     return RoiDetector(
         full, roi, every, cfg.roi_margin, cfg.roi_min_margin_px, cfg.min_face_px, key_scale, large,
-        min_frame_px=round(cfg.roi_min_megapixels * 1e6), coarse=coarse,
+        min_frame_px=round(cfg.roi_min_megapixels * 1e6),
     )  # fmt: skip
 
 

@@ -28,7 +28,6 @@ from typing import Any
 import cv2
 import numpy as np
 
-from facelog.pipeline.boxes import iou_matrix
 from facelog.pipeline.detect.base import Detector, check_image, finish_faces, min_face_for
 from facelog.pipeline.types import Faces
 
@@ -50,13 +49,6 @@ class LargeFaceRule:
 
     width_px: float
     min_score: float
-
-
-COARSE_NEW_IOU = 0.3  # a coarse box overlapping a region box this much is that face, not a new one
-
-
-def _only(faces: Faces) -> np.ndarray:
-    return faces.track_only if faces.track_only is not None else np.zeros(len(faces), bool)
 
 
 class RoiDetector:
@@ -81,10 +73,6 @@ class RoiDetector:
         max_gap_frames: a frame more source frames after the one before than this is a key frame;
             None: gaps only widen the regions (they are clipped to the frame, so a region frame never
             costs much more than a key frame).
-        coarse: a whole-frame detector for large new faces only (built with a larger minimum face,
-            so it runs on the frame shrunk): on region frames its boxes that overlap no region box
-            (IoU < ``COARSE_NEW_IOU``) are added, so a face that enters between key frames is found
-            at once. None: new faces wait for the next key frame.
     """
 
     def __init__(
@@ -101,7 +89,6 @@ class RoiDetector:
         face_px: float = ROI_FACE_PX,
         min_frame_px: int = 0,
         max_gap_frames: int | None = ROI_MAX_GAP_FRAMES,
-        coarse: Detector | None = None,
     ) -> None:
         hold_frames = full_every if hold_frames is None else hold_frames
         if full_every < 1 or margin < 0 or min_margin_px < 0 or hold_frames < 0:
@@ -116,8 +103,6 @@ class RoiDetector:
         self.faces_too_small = 0  # region boxes dropped as smaller than the minimum (key frames: full's)
         self.min_frame_px = min_frame_px
         self.max_gap_frames = max_gap_frames
-        self.coarse = coarse
-        self.coarse_added = 0  # new faces the coarse pass added on region frames
         self._key_scale: Callable[[tuple[int, int]], float] = key_scale or (lambda wh: 1.0)
         self._large = large
         self.frames_full = 0
@@ -135,8 +120,6 @@ class RoiDetector:
         self._size: tuple[int, int] | None = None
         self.faces_too_small = 0
         self.full.reset()
-        if self.coarse is not None:
-            self.coarse.reset()
 
     def detect(self, image_bgr: np.ndarray, frame_index: int | None = None) -> Faces:
         """Detect faces in the next frame of the source.
@@ -178,35 +161,8 @@ class RoiDetector:
         self._since_key += 1
         self.frames_roi += 1
         faces = self._detect_regions(image_bgr, gap)
-        if self.coarse is not None:
-            faces = self._add_new_faces(faces, self.coarse.detect(image_bgr))
         self._remember(faces.accepted().xyxy, gap, (w, h), key=False)
         return faces
-
-    def _add_new_faces(self, faces: Faces, coarse: Faces) -> Faces:
-        """``faces`` plus the ``coarse`` boxes that overlap none of them (new faces)."""
-        if len(coarse) == 0:
-            return faces
-        if len(faces):
-            new = iou_matrix(coarse.xyxy, faces.xyxy).max(axis=1) < COARSE_NEW_IOU
-            if not new.any():
-                return faces
-            coarse = coarse.select(new)
-        self.coarse_added += len(coarse)
-        if len(faces) == 0:
-            return coarse
-        lm = (
-            np.concatenate([faces.landmarks, coarse.landmarks])
-            if faces.landmarks is not None and coarse.landmarks is not None
-            else None
-        )
-        only = np.concatenate([_only(faces), _only(coarse)])
-        return Faces(
-            np.concatenate([faces.xyxy, coarse.xyxy]).astype(np.float32),
-            np.concatenate([faces.score, coarse.score]).astype(np.float32),
-            lm,
-            only if only.any() else None,
-        )
 
     # -- regions -----------------------------------------------------------------------------------
     def regions_for(self, wh: tuple[int, int], gap: int = 1) -> list[tuple[int, int, int, int, float]]:
@@ -332,7 +288,4 @@ class RoiDetector:
             "roi_regions": self.regions,
             # detector input pixels per frame / a key frame's, averaged over every frame (key = 1)
             "input_pixel_fraction": round(self._pixel_fraction_sum / frames, 4) if frames else None,
-            # with a coarse pass (not in input_pixel_fraction): the new faces it added on region frames
-            **({"coarse_min_face_px": self.coarse.min_face_px, "coarse_added": self.coarse_added}
-               if self.coarse is not None else {}),
-        }  # fmt: skip
+        }

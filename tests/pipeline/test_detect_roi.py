@@ -122,25 +122,6 @@ def test_new_face_waits_for_the_next_key_frame_and_is_never_invented(frames: lis
     assert counts[5] == 3 and counts[6] == 3
 
 
-def test_a_coarse_pass_finds_large_new_faces_at_once_and_adds_no_duplicates(frames: list[np.ndarray]) -> None:
-    """``new_faces_px``: region frames also look at the shrunk whole frame for faces that wide (the
-    sample's boxes are 32-42 px wide): the faces that appear at frame 2 are found there, not at the key
-    frame 5, each once, where the whole-frame detector finds them."""
-    roi = roi_detector(5, new_faces_px=40)
-    full = make_detector(DetectorConfig(full_every=1))
-    blank = np.full_like(frames[0], 90)
-    seq = [blank, blank, frames[2], frames[3], frames[4], frames[5], frames[6]]
-    found = [roi.detect(img, i) for i, img in enumerate(seq)]
-    assert [len(f) for f in found] == [0, 0, 3, 3, 3, 3, 3]
-    for f, img in zip(found[2:5], seq[2:5], strict=True):
-        ref = full.detect(img)
-        assert iou_matrix(f.xyxy, ref.xyxy).max(axis=1).min() >= SAME_FACE_IOU
-    d = roi.describe()
-    assert d["coarse_min_face_px"] == 40 and d["coarse_added"] == 3  # added once, then regions had them
-    none = roi_detector(5, new_faces_px=200)  # only faces this wide are looked for: none here
-    assert [len(none.detect(img, i)) for i, img in enumerate(seq)][:5] == [0, 0, 0, 0, 0]
-
-
 def test_face_that_leaves_is_not_carried(frames: list[np.ndarray]) -> None:
     roi = roi_detector(10)
     assert len(roi.detect(frames[0], 0)) == 3
