@@ -282,14 +282,18 @@ class PersonTracks:
         if _faint_pattern(m):
             self.static += 1
             return [replace(result, status="static")]
-        static = self._static(m, span)
-        if not static and not self._static(m, None):  # it moved: a person, whatever its spot
+        if not self._still(m):  # it moved: a person, whatever its spot
             return [result]
+        static = self._long_enough(span)
         spot = self._spot_of(m, person.looks, span)
         if spot is None:
             self.static += static
             return [replace(result, status="static")] if static else [result]
-        spot.static = spot.static or static or self._static(np.array(spot.motion, np.float64), spot.seen_ns)
+        spot.static = (
+            spot.static
+            or static
+            or (self._long_enough(spot.seen_ns) and self._still(np.array(spot.motion, np.float64)))
+        )
         if not spot.static:
             spot.pending.append(result)
             return []
@@ -329,11 +333,12 @@ class PersonTracks:
         self._spots = keep
         return tuple(sorted(out, key=lambda p: p.track_id))
 
-    def _static(self, m: np.ndarray, seen_ns: int | None) -> bool:
-        """Whether motion rows ``m`` never moved (see the module docstring) over at least
-        ``static_after_s`` seen (``seen_ns``; None: whether they are still, however short)."""
-        if seen_ns is not None and seen_ns / 1e9 < self.cfg.static_after_s:
-            return False
+    def _long_enough(self, seen_ns: int) -> bool:
+        """Whether a still face seen this long (ns) is ``static`` (``tracking.static_after_s``)."""
+        return seen_ns / 1e9 >= self.cfg.static_after_s
+
+    def _still(self, m: np.ndarray) -> bool:
+        """Whether motion rows ``m`` never moved (see the module docstring), however short."""
         size = float(np.median(m[:, 3]))
         window = ((m[:, 0] - m[0, 0]) // _WINDOW_NS).astype(np.int64)
         _, inverse, counts = np.unique(window, return_inverse=True, return_counts=True)
