@@ -48,6 +48,17 @@ def rtsp_server() -> ModuleType:
     return mod
 
 
+@pytest.fixture(scope="session")
+def rtsp_h264_clip(shared: Path, tmp_path_factory: pytest.TempPathFactory, rtsp_server: ModuleType) -> Path:
+    """One face per frame (head-pose-face-detection-male.mp4), H.264 at 12.5 fps, ~5 s per loop, 40
+    loops (~200 s): longer than any live test's run; made once for all of them."""
+    src = shared / "data" / "videos" / "head-pose-face-detection-male.mp4"
+    if not src.is_file():
+        pytest.skip(f"{src} not found")
+    out: Path = rtsp_server.make_h264_clip(src, tmp_path_factory.mktemp("rtsp") / "male_h264.mp4", loops=40)
+    return out
+
+
 def make_tiny_model(path: Path, input_hw: tuple[int, int] = (64, 64), seed: int = 0) -> ModelMeta:
     """Write a small real ONNX model with the facelog contract (age 101-way, gender 2-way softmax).
 

@@ -42,18 +42,9 @@ RTSP_TEST_SETTINGS: dict[str, Any] = {
 }
 
 
-@pytest.fixture(scope="session")
-def h264_clip(shared: Path, tmp_path_factory: pytest.TempPathFactory, rtsp_server: Any) -> Path:
-    """One face per frame, ~5 s per loop, 40 loops (~200 s): longer than any test here."""
-    src = shared / "data" / "videos" / "head-pose-face-detection-male.mp4"
-    if not src.is_file():
-        pytest.skip(f"{src} not found")
-    return rtsp_server.make_h264_clip(src, tmp_path_factory.mktemp("rtsp") / "male_h264.mp4", loops=40)
-
-
 @pytest.fixture
-def server(h264_clip: Path, rtsp_server: Any) -> Iterator[Any]:
-    with rtsp_server.RtspServer({"/cam": str(h264_clip)}, user=USER, password=PASSWORD) as s:
+def server(rtsp_h264_clip: Path, rtsp_server: Any) -> Iterator[Any]:
+    with rtsp_server.RtspServer({"/cam": str(rtsp_h264_clip)}, user=USER, password=PASSWORD) as s:
         yield s
 
 
@@ -203,13 +194,13 @@ def test_sigstop_detected_within_read_timeout_and_resumes(
 
 
 def test_two_cameras_bad_ones_do_not_stop_the_good_one(
-    h264_clip: Path, start_run: Callable[..., Run], caplog: pytest.LogCaptureFixture, rtsp_server: Any
+    rtsp_h264_clip: Path, start_run: Callable[..., Run], caplog: pytest.LogCaptureFixture, rtsp_server: Any
 ) -> None:
     caplog.set_level(logging.INFO, logger="facelog")
     srv = rtsp_server
     with (
-        srv.RtspServer({"/cam": str(h264_clip)}) as good,
-        srv.RtspServer({"/cam": str(h264_clip)}) as doomed,
+        srv.RtspServer({"/cam": str(rtsp_h264_clip)}) as good,
+        srv.RtspServer({"/cam": str(rtsp_h264_clip)}) as doomed,
         srv.RtspServer({"/silent": "silent"}) as silent,
     ):
         cams = [

@@ -30,18 +30,11 @@ pytestmark = [pytest.mark.rtsp, pytest.mark.usefixtures("rtsp_server")]
 WINDOW_S = 2.0  # the rate check's window in these tests (10 s in a real run)
 
 
-@pytest.fixture(scope="module")
-def h264_clip(shared: Path, tmp_path_factory: pytest.TempPathFactory, rtsp_server: Any) -> Path:
-    """One face per frame at 12.5 fps, ~5 s per loop, 8 loops: longer than any run here."""
-    src = shared / "data" / "videos" / "head-pose-face-detection-male.mp4"
-    if not src.is_file():
-        pytest.skip(f"{src} not found")
-    return rtsp_server.make_h264_clip(src, tmp_path_factory.mktemp("rtsp") / "male_h264.mp4", loops=8)
-
-
 @pytest.fixture
-def server(h264_clip: Path, rtsp_server: Any) -> Iterator[Any]:
-    with rtsp_server.RtspServer({"/a": str(h264_clip), "/b": str(h264_clip), "/silent": "silent"}) as s:
+def server(rtsp_h264_clip: Path, rtsp_server: Any) -> Iterator[Any]:
+    with rtsp_server.RtspServer(
+        {"/a": str(rtsp_h264_clip), "/b": str(rtsp_h264_clip), "/silent": "silent"}
+    ) as s:
         yield s
 
 
