@@ -315,10 +315,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--config-extra", nargs="*", default=[], help="section.key=value added to cams.yaml")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args(argv)
-    srv = load_server_module()
-    missing = srv.gst_rtsp_missing()
-    if missing:
-        print(f"live_capacity: {missing}", file=sys.stderr)
+    srv = load_server_module("live_capacity")
+    if srv is None:
         return 2
     args.work.mkdir(parents=True, exist_ok=True)
     clip, args.gt = make_camera_clip(args.work)

@@ -37,11 +37,16 @@ YUNET = "face_detection_yunet_2023mar.onnx"
 log = logging.getLogger("rtsp_soak")
 
 
-def load_server_module() -> ModuleType:
+def load_server_module(prog: str) -> ModuleType | None:
+    """``tests/rtsp_server.py``, or None after one error line naming what is missing to run it."""
     spec = importlib.util.spec_from_file_location("facelog_rtsp_server", REPO / "tests" / "rtsp_server.py")
     assert spec is not None and spec.loader is not None
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
+    missing = mod.gst_rtsp_missing()
+    if missing:
+        print(f"{prog}: error: {missing}", file=sys.stderr)
+        return None
     return mod
 
 
@@ -104,10 +109,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from facelog.pipeline.live.rtsp import SUMMARY_NAME, Camera, CameraLoop
 
-    srv = load_server_module()
-    missing = srv.gst_rtsp_missing()
-    if missing:
-        print(f"rtsp_soak: error: {missing}", file=sys.stderr)
+    srv = load_server_module("rtsp_soak")
+    if srv is None:
         return 2
     args.out.mkdir(parents=True, exist_ok=True)
     duration_s = args.minutes * 60
