@@ -256,13 +256,14 @@ def _line_up(
             s0 = _loguniform(rng, lo, hi)
             k = np.arange(n_frames)
             period = rng.uniform(2, 4) * preset.fps
-            cx = cx0 + rng.normal(0, 0.05) * s0 + 0.05 * s0 * np.sin(2 * np.pi * k / period)
-            cy = cy0 + 0.03 * s0 * np.cos(2 * np.pi * k / period)
+            sway = preset.sway  # 0.05 unless a preset says otherwise
+            cx = cx0 + rng.normal(0, 0.05) * s0 + sway * s0 * np.sin(2 * np.pi * k / period)
+            cy = cy0 + 0.6 * sway * s0 * np.cos(2 * np.pi * k / period)
             path = np.stack(
                 [
                     cx,
                     np.full(n_frames, cy) if np.isscalar(cy) else cy,
-                    s0 * (1 + 0.03 * np.sin(np.pi * k / period)),
+                    s0 * (1 + 0.6 * sway * np.sin(np.pi * k / period)),
                 ],
                 axis=1,
             )

@@ -37,7 +37,8 @@ Cases where clothes, place and stillness mislead a tracker (issue 20): ``walk720
 (everyone in the same dark coat); ``counter720`` (two spots at a counter where people step up one
 after another, 0-3 frames after the previous one left, head-and-shoulders with the same coats);
 ``queue720`` (people standing in a row for the whole clip, swaying a little: people, not
-``static``); ``textures720`` (walkers plus ``Preset.textures`` still, face-like patterns: validation
+``static``); ``queue720_still`` (the same queue swaying 1% of a face size instead of 5%: the case
+the static rule cannot tell from a poster); ``textures720`` (walkers plus ``Preset.textures`` still, face-like patterns: validation
 faces upside down, blurred and faded, in the scene and in no GT); ``poster720`` (walkers plus one
 real validation face pasted still for the whole clip, a printed face: in no GT, to be marked
 ``static`` in the tracks CSV).
@@ -98,6 +99,7 @@ class Preset:
     same_clothes: bool = False  # everyone wears the same dark coat
     textures: int = 0  # still face-like patterns in the scene (no GT rows)
     poster: bool = False  # one real face pasted still for the whole clip (no GT rows)
+    sway: float = 0.05  # counter/queue: how far standing people sway (share of their face size)
     fps: int = 25
     crf: int = 29
 
@@ -119,6 +121,8 @@ PRESETS: dict[str, Preset] = {
         Preset("walk720_sameclothes", 1280, 720, 30, 34, (24, 160), (5, 14), "walk", same_clothes=True),
         Preset("counter720", 1280, 720, 30, 24, (80, 160), (0, 0.3), "counter", same_clothes=True),
         Preset("queue720", 1280, 720, 30, 6, (48, 96), (0, 0.1), "queue"),
+        # the queue standing 5x stiller (1% of a face size): breaks the static rule's assumption
+        Preset("queue720_still", 1280, 720, 30, 6, (48, 96), (0, 0.1), "queue", sway=0.01),
         Preset("textures720", 1280, 720, 30, 20, (24, 160), (5, 14), "walk", textures=6),
         Preset("poster720", 1280, 720, 30, 20, (24, 160), (5, 14), "walk", poster=True),
         Preset("tiny", 320, 240, 2, 3, (40, 60), (3, 6), "walk"),  # for tests
