@@ -38,10 +38,10 @@ Cases where clothes, place and stillness mislead a tracker (issue 20): ``walk720
 after another, 0-3 frames after the previous one left, head-and-shoulders with the same coats);
 ``queue720`` (people standing in a row for the whole clip, swaying a little: people, not
 ``static``); ``queue720_still`` (the same queue swaying 1% of a face size instead of 5%: the case
-the static rule cannot tell from a poster); ``textures720`` (walkers plus ``Preset.textures`` still, face-like patterns: validation
-faces upside down, blurred and faded, in the scene and in no GT); ``poster720`` (walkers plus one
-real validation face pasted still for the whole clip, a printed face: in no GT, to be marked
-``static`` in the tracks CSV).
+the static rule cannot tell from a poster); ``textures720`` (walkers plus ``Preset.textures`` still,
+face-like patterns: validation faces upside down, blurred and faded, in the scene and in no GT);
+``poster720`` (walkers plus one real validation face pasted still for the whole clip, a printed
+face: in no GT, to be marked ``static`` in the tracks CSV).
 """
 
 from __future__ import annotations
