@@ -353,6 +353,7 @@ class RtspConfig(_Section):
     metrics_port: int | None = Field(default=9108, ge=0, le=65535)  # /metrics and /healthz; None: off; 0: any
     ffmpeg_options: str = "rtsp_transport;tcp|analyzeduration;1000000"  # OPENCV_FFMPEG_CAPTURE_OPTIONS
     stall_after_s: float = Field(default=30.0, gt=0)  # /healthz answers 503 when the loop is stuck this long
+    detect_threads: int = Field(default=0, ge=0)  # cameras' frames detected at once; 0: one per CPU core
     report_daily: bool = False  # after each UTC midnight: <out>/reports/<day>/report.{csv,html} (REPORT.md)
 
     @model_validator(mode="after")

@@ -76,6 +76,7 @@ __all__ = [
     "full_every_for",
     "input_size_for",
     "make_detector",
+    "make_whole_frame_detector",
     "min_face_for",
     "to_frame_pixels",
 ]
@@ -141,7 +142,7 @@ def make_detector(
     choice = choice or choose_detector(cfg)
     if full is None:
         log.info("detector %s -> %s: %s", choice.requested, choice.name, choice.reason)
-        full = _make_one(cfg, choice)
+        full = make_whole_frame_detector(cfg, choice)
     every = full_every_for(cfg, workers)
     if every == 1:
         return full
@@ -189,7 +190,10 @@ def _input_scale(det: YuNetDetector, wh: tuple[int, int]) -> float:
     return det.input_size_for(wh)[0] / wh[0]
 
 
-def _make_one(cfg: DetectorConfig, choice: DetectorChoice) -> YuNetDetector | BlazeFaceDetector:
+def make_whole_frame_detector(
+    cfg: DetectorConfig, choice: DetectorChoice
+) -> YuNetDetector | BlazeFaceDetector:
+    """A whole-frame detector of ``choice``'s kind with ``cfg``'s settings (no regions; logs nothing)."""
     if choice.name == "yunet":
         return YuNetDetector(
             choice.path,

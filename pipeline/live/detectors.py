@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from facelog.pipeline.detect import Detector, RoiDetector, make_detector
+from facelog.pipeline.detect import Detector, RoiDetector, make_detector, make_whole_frame_detector
 from facelog.pipeline.session import InferenceSession
 from facelog.pipeline.types import Faces, Frame
 
@@ -13,15 +13,16 @@ class CameraDetectors:
     """One detector per camera, built at its first frame: detection around that camera's known faces.
 
     A ``RoiDetector`` keeps the faces of the frames before, so each camera needs its own (frames of
-    one camera come in index order; sampling gaps widen the regions). All of them run in the loop
-    thread and share the session's whole-frame detector for key frames. Unset, ``detector.full_every``
+    one camera come in index order; sampling gaps widen the regions). With ``threads`` 1 they run one
+    at a time and share the session's whole-frame detector for key frames; with more (cameras
+    detected at once) each camera has a whole-frame detector of its own. Unset, ``detector.full_every``
     is ``ROI_DEFAULT_FULL_EVERY`` here, and ``detector.roi_min_megapixels`` 0 (regions at every frame
     size): a camera the machine cannot keep up with loses whole frames, which costs far more recall
     than regions do (docs/RTSP.md). Frames dropped before a frame only widen its regions (no gap
     makes a key frame). ``full_every: 1`` detects every frame in full.
     """
 
-    def __init__(self, session: InferenceSession) -> None:
+    def __init__(self, session: InferenceSession, threads: int = 1) -> None:
         cfg = session.cfg.detector
         if "roi_min_megapixels" not in cfg.model_fields_set:
             cfg = cfg.model_copy(update={"roi_min_megapixels": 0.0})
@@ -30,11 +31,13 @@ class CameraDetectors:
         plain = session.detector
         self._full = plain.full if isinstance(plain, RoiDetector) else plain
         self._by_camera: dict[str, Detector] = {}
+        self._shared_full = threads <= 1  # a detector must not run in two threads at once
 
     def detector(self, camera: str) -> Detector:
         det = self._by_camera.get(camera)
         if det is None:
-            det = self._by_camera[camera] = make_detector(self.cfg, self._choice, workers=1, full=self._full)
+            full = self._full if self._shared_full else make_whole_frame_detector(self.cfg, self._choice)
+            det = self._by_camera[camera] = make_detector(self.cfg, self._choice, workers=1, full=full)
             if isinstance(det, RoiDetector):
                 # frames the machine dropped widen the regions but force no whole frame: that would only
                 # make a loop that fell behind fall further behind (key frames come every full_every)

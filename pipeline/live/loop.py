@@ -13,12 +13,16 @@ and its persons (tracks that ended: lost, reconnect, end of the run) to a rotate
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import cv2
 
 from facelog.pipeline.live.detectors import CameraDetectors
 from facelog.pipeline.live.monitoring import (
@@ -97,7 +101,11 @@ class CameraLoop:
         self.rtsp = session.cfg.rtsp  # held, never copied: its values are the run's
         sampling = session.cfg.sampling
         self.analyzer = session.analyzer()  # one for every camera: their faces share batches
-        self.detectors = CameraDetectors(session)
+        self.detect_threads = min(self.rtsp.detect_threads or len(os.sched_getaffinity(0)), len(cameras))
+        self.detectors = CameraDetectors(session, self.detect_threads)
+        self._pool: ThreadPoolExecutor | None = None  # detect threads, while run() runs
+        self._in_flight: list[tuple[Frame, Future[Faces | None]]] = []  # frames detected, not yet analysed
+        self._cv_threads: int | None = None
         self.out_dir = Path(out_dir)
         self.metrics = Metrics()
         self.stop_event = stop_event or threading.Event()
@@ -127,8 +135,9 @@ class CameraLoop:
             self.metrics.add_camera(c.name)
         r = session.resolved
         log.info(
-            "event=inference detector=%s full_every=%s backend=%s model=%s",
-            r.detector.name, self.detectors.cfg.full_every or "auto", r.backend.name, model,
+            "event=inference detector=%s full_every=%s detect_threads=%d backend=%s model=%s",
+            r.detector.name, self.detectors.cfg.full_every or "auto", self.detect_threads, r.backend.name,
+            model,
         )  # fmt: skip
 
     # -- health ----------------------------------------------------------------------------------
@@ -157,6 +166,12 @@ class CameraLoop:
                     f"cannot serve metrics on {host}:{port}: {exc.strerror or exc}; "
                     "set rtsp.metrics_port to a free port, 0 (any) or null (off)"
                 ) from exc
+        if self.detect_threads > 1:
+            # cameras are detected at once, each call on one OpenCV thread: two threads of one call
+            # cost ~25-35% more CPU than one (docs/BENCHMARKS.md, issue 23, eighth session)
+            self._cv_threads = cv2.getNumThreads()
+            cv2.setNumThreads(1)
+        self._pool = ThreadPoolExecutor(self.detect_threads, thread_name_prefix="detect")
         for src in self.sources:
             log.info("event=camera_start camera=%s url=%s", src.name, src.safe_url)
             src.start()
@@ -171,7 +186,7 @@ class CameraLoop:
                 self.metrics.queue_depth.set(len(frames))
                 for src in self.sources:
                     src.check_stall(now)
-                if frames:
+                if frames or self._in_flight:
                     self._process(frames)
                 self._rates.check(now, self.sources, self.metrics)
                 for sink in (*self.sinks.values(), *self.track_sinks.values()):
@@ -187,17 +202,41 @@ class CameraLoop:
             self._shutdown()
         return code
 
+    def _detect(self, frame: Frame) -> Faces | None:
+        """The frame's faces, None when detection failed (one odd frame must not stop the others)."""
+        try:
+            return self.detectors.detect(frame)
+        except Exception as exc:
+            log.error("event=detect_failed camera=%s frame=%d error=%r", frame.source_id, frame.index, exc)
+            self.metrics.errors.labels(frame.source_id, "detect").inc()
+            return None
+
     def _process(self, frames: list[Frame]) -> None:
-        items: list[tuple[Frame, Faces]] = []
-        for frame in frames:
-            self._maybe_reset(frame.source_id)
-            try:
-                items.append((frame, self.detectors.detect(frame)))
-            except Exception as exc:  # one odd frame must not stop the other cameras
-                log.error(
-                    "event=detect_failed camera=%s frame=%d error=%r", frame.source_id, frame.index, exc
-                )
-                self.metrics.errors.labels(frame.source_id, "detect").inc()
+        """Detect ``frames`` (one per camera) and analyse them.
+
+        While the loop runs, detection is pipelined: the frames go to the detect threads and this call
+        analyses the frames of the call before (detected meanwhile), so inference and tracking in this
+        thread overlap detection of the next frames; ``frames`` empty only finishes those. Outside
+        ``run`` (no detect threads) both happen here, in order.
+        """
+        reconnected = [f.source_id for f in frames if self._reconnected(f.source_id)]
+        if self._pool is None:
+            for cam in reconnected:
+                self._reset_camera(cam)
+            self._analyze([(f, faces) for f in frames if (faces := self._detect(f)) is not None])
+            return
+        done = [(f, faces) for f, fut in self._in_flight if (faces := fut.result()) is not None]
+        for cam in reconnected:  # its detector is idle now; its tracks end after its older frames
+            self.detectors.reset(cam)
+        # a camera has one frame here, so its frames still reach its detector one at a time, in order
+        self._in_flight = [(f, self._pool.submit(self._detect, f)) for f in frames]
+        try:
+            self._analyze(done)
+        finally:
+            for cam in reconnected:
+                self.track_sinks[cam].write_persons(self.analyzer.reset_source(cam))
+
+    def _analyze(self, items: list[tuple[Frame, Faces]]) -> None:
         if not items:
             return
         n_faces = sum(len(faces) for _, faces in items)
@@ -239,17 +278,20 @@ class CameraLoop:
             self.metrics.fps.labels(cam).set(self._fps.tick(cam))
             self._rates.analysed(cam, time.monotonic())
 
-    def _maybe_reset(self, camera: str) -> None:
+    def _reconnected(self, camera: str) -> bool:
+        """Whether this camera's frame is the first of a new connection after an earlier one (stream
+        time restarted: its old tracks are stale)."""
         src = next(s for s in self.sources if s.name == camera)
-        if self._connections.get(camera) != src.connections:
-            if camera in self._connections:  # a reconnect: stream time restarted, old tracks are stale
-                self.track_sinks[camera].write_persons(self._reset_camera(camera))
-            self._connections[camera] = src.connections
+        if self._connections.get(camera) == src.connections:
+            return False
+        seen = camera in self._connections
+        self._connections[camera] = src.connections
+        return seen
 
-    def _reset_camera(self, camera: str) -> tuple[PersonResult, ...]:
-        """End the camera's tracks and forget its known faces: the persons its tracks were."""
+    def _reset_camera(self, camera: str) -> None:
+        """End the camera's tracks (written as persons) and forget its known faces."""
         self.detectors.reset(camera)
-        return self.analyzer.reset_source(camera)
+        self.track_sinks[camera].write_persons(self.analyzer.reset_source(camera))
 
     def _write_persons(self, persons: Sequence[PersonResult]) -> None:
         """Persons of any camera, each to its camera's tracks CSV (the run's end: every live track)."""
@@ -268,11 +310,14 @@ class CameraLoop:
             src.join(max(0.0, deadline - time.monotonic()))
         # Frames read before the stop are real rows: process what is waiting.
         leftovers = [f for s in self.sources if (f := s.slot.take()) is not None]
-        if leftovers:
-            try:
+        try:
+            if leftovers or self._in_flight:
                 self._process(leftovers)
-            except Exception as exc:
-                log.error("event=final_batch_failed error=%r", exc)
+            if self._in_flight:
+                self._process([])
+        except Exception as exc:
+            log.error("event=final_batch_failed error=%r", exc)
+        self._in_flight = []
         try:
             self._write_persons(self.analyzer.finish())  # every track still live ends with the run
         except Exception as exc:
@@ -284,6 +329,12 @@ class CameraLoop:
                 log.error("event=csv_close_failed camera=%s error=%r", name, exc)
         if self.server is not None:
             self.server.close()
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+        if self._cv_threads is not None:
+            cv2.setNumThreads(self._cv_threads)
+            self._cv_threads = None
         self._write_summary()
 
     def summary(self) -> LiveSummary:

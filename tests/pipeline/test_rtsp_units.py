@@ -13,6 +13,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -270,6 +271,34 @@ def test_camera_loop_writes_ended_persons_and_the_rest_at_the_end(
     runner.track_sinks["cam"].close()
     rows = _read_csv(runner.track_sinks["cam"].files[0])
     assert [r[1] for r in rows[1:]] == ["0", "1"] and runner.summary().cameras["cam"].persons == 2
+
+
+def test_camera_loop_pipelines_detection_and_ends_tracks_of_a_reconnect_after_their_frames(
+    tmp_path: Path, session: InferenceSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runner = CameraLoop([Camera("cam", "rtsp://127.0.0.1/1")], session, tmp_path)
+    events: list[str] = []
+    detected: list[int] = []
+    monkeypatch.setattr(
+        runner.analyzer, "analyze", lambda items: events.extend(f"analyse {f.index}" for f, _ in items) or []
+    )
+    monkeypatch.setattr(runner.analyzer, "reset_source", lambda cam: events.append(f"reset {cam}") or ())
+    real_detect = runner.detectors.detect
+    monkeypatch.setattr(runner.detectors, "detect", lambda f: detected.append(f.index) or real_detect(f))
+    src = runner.sources[0]
+    src.connections = 1
+    with ThreadPoolExecutor(1) as pool:
+        runner._pool = pool  # as run() does: detection in its own thread
+        runner._process([_frame(0)])
+        assert events == []  # frame 0 is being detected; it is analysed with the next call
+        runner._process([_frame(1)])
+        assert events == ["analyse 0"]
+        src.connections = 2  # the camera reconnected: frame 2 is the first of a new stream
+        runner._process([_frame(2)])
+        assert events == ["analyse 0", "analyse 1", "reset cam"]  # old tracks end after their frames
+        runner._process([])
+        assert events[-1] == "analyse 2" and detected == [0, 1, 2] and runner._in_flight == []
+        runner._pool = None
 
 
 def test_safe_file_stem_rejects_empty() -> None:
