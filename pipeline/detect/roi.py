@@ -41,6 +41,13 @@ ROI_DEFAULT_FULL_EVERY = 4
 ROI_SCORE_BELOW = 0.1  # regions' threshold under the frame's when roi_score_threshold is unset
 ROI_MAX_GAP_FRAMES = 8  # a frame more source frames after the last one than this is a key frame
 ROI_MAX_GROWTH = 3  # a missed face's margin grows with the frames since it was seen, up to this many
+# ``moving_share`` of live cameras (``live/detectors.py``; file runs: None). A face found in two
+# frames has a velocity (px per source frame, from its last two boxes): its region is centred where it
+# will be and its margin is this share of ``margin`` (the whole margin is for a face whose motion is
+# unknown). Lower: smaller regions, and faces that enter between key frames are found less often by
+# chance in another face's region (they wait for the next key frame); followed faces were found as
+# often at 0.35-1.0 (docs/BENCHMARKS.md, issue 23, eighth session).
+ROI_MOVING_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -73,6 +80,10 @@ class RoiDetector:
         max_gap_frames: a frame more source frames after the one before than this is a key frame;
             None: gaps only widen the regions (they are clipped to the frame, so a region frame never
             costs much more than a key frame).
+        moving_share: None: regions stay where the faces were, ``margin`` wide. A share (0-1]: a face
+            whose velocity is known (found in two frames) is looked for where it will be, with this
+            share of ``margin``, while it keeps being found; once missed, where it was last seen, with
+            the whole margin (``ROI_MOVING_SHARE``: live cameras).
     """
 
     def __init__(
@@ -89,6 +100,7 @@ class RoiDetector:
         face_px: float = ROI_FACE_PX,
         min_frame_px: int = 0,
         max_gap_frames: int | None = ROI_MAX_GAP_FRAMES,
+        moving_share: float | None = None,
     ) -> None:
         hold_frames = full_every if hold_frames is None else hold_frames
         if full_every < 1 or margin < 0 or min_margin_px < 0 or hold_frames < 0:
@@ -103,6 +115,7 @@ class RoiDetector:
         self.faces_too_small = 0  # region boxes dropped as smaller than the minimum (key frames: full's)
         self.min_frame_px = min_frame_px
         self.max_gap_frames = max_gap_frames
+        self.moving_share = moving_share
         self._key_scale: Callable[[tuple[int, int]], float] = key_scale or (lambda wh: 1.0)
         self._large = large
         self.frames_full = 0
@@ -115,6 +128,7 @@ class RoiDetector:
         """Forget the known faces: the next frame is a key frame (call between sources)."""
         self._boxes = np.zeros((0, 4), np.float32)  # faces to look around
         self._ages = np.zeros(0, np.int64)  # frames since each was last detected
+        self._vel = np.zeros((0, 2), np.float32)  # px per source frame of each; NaN: unknown
         self._since_key: int | None = None  # frames since the last key frame; None: none yet
         self._last_index: int | None = None
         self._size: tuple[int, int] | None = None
@@ -169,17 +183,15 @@ class RoiDetector:
         """The regions to look at on the next region frame: (x1, y1, x2, y2, smallest face width).
 
         Each known box grown by ``max(margin x width, min_margin_px) x (gap + age)`` per side (at most
-        ``ROI_MAX_GROWTH x gap``; age: source frames since it was last found), clipped
-        to the frame; overlapping regions merged.
+        ``ROI_MAX_GROWTH x gap``; age: source frames since it was last found); a box whose velocity
+        is known (``moving_share`` set) and that was found in the last frame is moved by it first and
+        gets ``moving_share x margin``; clipped to the frame; overlapping regions merged.
         """
         w, h = wh
-        boxes = self._boxes
-        if len(boxes) == 0:
+        if len(self._boxes) == 0:
             return []
+        boxes, m = self._grown(gap)
         bw = boxes[:, 2] - boxes[:, 0]
-        m = np.maximum(self.margin * bw, self.min_margin_px) * np.minimum(
-            gap + self._ages, ROI_MAX_GROWTH * gap
-        )
         rects = [
             [max(0.0, b[0] - mi), max(0.0, b[1] - mi), min(float(w), b[2] + mi), min(float(h), b[3] + mi), wi]
             for b, mi, wi in zip(boxes.tolist(), m.tolist(), bw.tolist(), strict=True)
@@ -254,22 +266,49 @@ class RoiDetector:
         s = self._key_scale(wh)
         return wh[0] * s * wh[1] * s
 
+    def _grown(self, gap: int) -> tuple[np.ndarray, np.ndarray]:
+        """The known boxes where they are expected ``gap`` source frames on (moved by their velocity
+        where known) and their margins per side (see ``regions_for``)."""
+        frames = self._ages + gap
+        bw = self._boxes[:, 2] - self._boxes[:, 0]
+        if self.moving_share is None:
+            m = np.maximum(self.margin * bw, self.min_margin_px) * np.minimum(frames, ROI_MAX_GROWTH * gap)
+            return self._boxes, m
+        # followed: velocity known and found in the last frame; a face missed since may have turned,
+        # stopped or been hidden: its region is the wide one around where it was last seen
+        followed = ~np.isnan(self._vel[:, 0]) & (self._ages == 0)
+        shift = np.where(followed[:, None], self._vel, 0.0) * frames[:, None]
+        boxes = self._boxes + np.tile(shift, 2).astype(np.float32)
+        margin = np.where(followed, self.moving_share * self.margin, self.margin)
+        m = np.maximum(margin * bw, self.min_margin_px) * np.minimum(frames, ROI_MAX_GROWTH * gap)
+        return boxes, m
+
     def _remember(self, xyxy: np.ndarray, gap: int, wh: tuple[int, int], key: bool) -> None:
-        """New boxes (age 0) plus, on region frames, earlier ones not found again, aged by ``gap``."""
+        """New boxes (age 0) plus earlier ones not found again, aged by ``gap``; a new box in an old
+        one's region continues it (the nearest to where it was expected): its velocity is updated."""
         boxes, ages = xyxy.astype(np.float32), np.zeros(len(xyxy), np.int64)
+        vel = np.full((len(xyxy), 2), np.nan, np.float32)
         if len(self._boxes):  # key frames too: a weak face missed on a key frame keeps its region
             old_age = self._ages + gap
-            bw = self._boxes[:, 2] - self._boxes[:, 0]
-            m = np.maximum(self.margin * bw, self.min_margin_px) * np.minimum(old_age, ROI_MAX_GROWTH * gap)
+            b, m = self._grown(gap)
+            mi = m[:, None]
             cx, cy = (xyxy[None, :, 0] + xyxy[None, :, 2]) / 2, (xyxy[None, :, 1] + xyxy[None, :, 3]) / 2
-            b, mi = self._boxes, m[:, None]  # (old, new): a new box's centre inside an old region
-            inside = (cx >= b[:, :1] - mi) & (cx <= b[:, 2:3] + mi)
+            inside = (cx >= b[:, :1] - mi) & (cx <= b[:, 2:3] + mi)  # (old, new): centre in the region
             inside &= (cy >= b[:, 1:2] - mi) & (cy <= b[:, 3:4] + mi)
+            if inside.size and self.moving_share is not None:
+                ex, ey = (b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2
+                dist = np.where(inside, np.hypot(cx - ex[:, None], cy - ey[:, None]), np.inf)
+                for j in np.flatnonzero(inside.any(axis=0)):
+                    i = int(np.argmin(dist[:, j]))
+                    old_c = (self._boxes[i, :2] + self._boxes[i, 2:]) / 2
+                    new_c = np.array([cx[0, j], cy[0, j]], np.float32)
+                    vel[j] = (new_c - old_c) / np.float32(old_age[i])  # the last step: a turn counts at once
             found = inside.any(axis=1)
             lost = ~found & (old_age <= self.hold_frames * gap)  # hold counts processed frames
             boxes = np.concatenate([boxes, self._boxes[lost]])
             ages = np.concatenate([ages, old_age[lost]])
-        self._boxes, self._ages = boxes, ages
+            vel = np.concatenate([vel, self._vel[lost]])
+        self._boxes, self._ages, self._vel = boxes, ages, vel
 
     def describe(self) -> dict[str, Any]:
         """The key-frame detector's summary plus the key-frame interval and what the regions cost."""

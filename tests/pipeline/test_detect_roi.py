@@ -270,3 +270,58 @@ def test_stateless_detectors_reset_as_a_no_op(frames: list[np.ndarray]) -> None:
     before = det.detect(frames[0])
     det.reset()
     np.testing.assert_array_equal(det.detect(frames[0]).xyxy, before.xyxy)
+
+
+def _walker(frames: list[np.ndarray], xs: list[int], y: int = 90) -> list[np.ndarray]:
+    """The sample's largest face (with some head around it) pasted on grey at each x of ``xs``."""
+    faces = make_detector(DetectorConfig(full_every=1)).detect(frames[0]).accepted()
+    x1, y1, x2, y2 = faces.xyxy[np.argmax(faces.xyxy[:, 2] - faces.xyxy[:, 0])].astype(int).tolist()
+    pad = (x2 - x1) // 3
+    patch = frames[0][max(0, y1 - pad) : y2 + pad, max(0, x1 - pad) : x2 + pad]
+    out = []
+    for x in xs:
+        img = np.full((270, 480, 3), 128, np.uint8)
+        img[y : y + patch.shape[0], x : x + patch.shape[1]] = patch
+        out.append(img)
+    return out
+
+
+def _area(rs: list[tuple[int, int, int, int, float]]) -> int:
+    return sum((r[2] - r[0]) * (r[3] - r[1]) for r in rs)
+
+
+def test_moving_share_follows_a_walker_with_smaller_regions(frames: list[np.ndarray]) -> None:
+    xs = list(range(20, 380, 30))  # 30 px a frame: about half a face width
+    imgs = _walker(frames, xs)
+    wide, moving = roi_detector(50, roi_margin=1.0), roi_detector(50, roi_margin=1.0)
+    moving.moving_share = 0.5
+    for i, img in enumerate(imgs):
+        regions = (wide.regions_for((480, 270)), moving.regions_for((480, 270)))
+        found = [len(d.detect(img, i).accepted()) for d in (wide, moving)]
+        assert found == [1, 1], f"frame {i}: {found}"
+        if i >= 2:  # the velocity is known from the second frame on
+            assert _area(regions[1]) < 0.7 * _area(regions[0])
+            x1, _, x2, _, _ = regions[1][0]
+            w1, _, w2, _, _ = regions[0][0]
+            assert (x1 + x2) / 2 > (w1 + w2) / 2 + 15  # ahead of where the face was: where it will be
+    assert moving.frames_full == wide.frames_full == 1
+
+
+def test_moving_share_finds_a_walker_that_turns_back(frames: list[np.ndarray]) -> None:
+    xs = [100, 130, 160, 190, 160, 130, 100, 70]  # turns back after four frames
+    det = roi_detector(50, roi_margin=1.0)
+    det.moving_share = 0.5
+    found = [len(det.detect(img, i).accepted()) for i, img in enumerate(_walker(frames, xs))]
+    assert sum(found) >= len(xs) - 1  # at most the turning frame is missed; then the wide margin finds it
+    assert found[-1] == 1
+    assert det.frames_full == 1
+
+
+def test_without_moving_share_regions_stay_where_faces_were(frames: list[np.ndarray]) -> None:
+    det = roi_detector(50, roi_margin=1.0)
+    imgs = _walker(frames, [100, 130, 160])
+    det.detect(imgs[0], 0)
+    det.detect(imgs[1], 1)
+    x1, _, x2, _, _ = det.regions_for((480, 270))[0]
+    box = det._boxes[0]
+    assert (x1 + x2) / 2 == pytest.approx((box[0] + box[2]) / 2, abs=1.0)  # centred on the last box
