@@ -46,7 +46,7 @@ ROI_MAX_GROWTH = 3  # a missed face's margin grows with the frames since it was 
 # will be and its margin is this share of ``margin`` (the whole margin is for a face whose motion is
 # unknown). Lower: smaller regions, and faces that enter between key frames are found less often by
 # chance in another face's region (they wait for the next key frame); followed faces were found as
-# often at 0.35-1.0 (docs/BENCHMARKS.md, issue 23, eighth session).
+# often at 0.35 and 0.5 as with the wide regions (docs/BENCHMARKS.md, issue 23, eighth session).
 ROI_MOVING_SHARE = 0.5
 
 
