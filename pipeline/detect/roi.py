@@ -48,6 +48,15 @@ ROI_MAX_GROWTH = 3  # a missed face's margin grows with the frames since it was 
 # chance in another face's region (they wait for the next key frame); followed faces were found as
 # often at 0.35 and 0.5 as with the wide regions (docs/BENCHMARKS.md, issue 23, eighth session).
 ROI_MOVING_SHARE = 0.5
+ROI_SAME_FACE_WIDTH_RATIO = 1.5  # an old and a new box wider than this apart are not one moving face
+
+
+def _centres_inside(boxes: np.ndarray, margins: np.ndarray, cx: np.ndarray, cy: np.ndarray) -> np.ndarray:
+    """(old, new): whether each new box's centre (``cx``, ``cy``: shape (1, new)) lies in each old
+    box grown by its margin."""
+    m = margins[:, None]
+    inside = (cx >= boxes[:, :1] - m) & (cx <= boxes[:, 2:3] + m)
+    return np.asarray(inside & (cy >= boxes[:, 1:2] - m) & (cy <= boxes[:, 3:4] + m))
 
 
 @dataclass(frozen=True)
@@ -266,49 +275,80 @@ class RoiDetector:
         s = self._key_scale(wh)
         return wh[0] * s * wh[1] * s
 
+    def _wide(self, gap: int) -> np.ndarray:
+        """Each known box's margin per side where its motion is unknown (see ``regions_for``)."""
+        bw = self._boxes[:, 2] - self._boxes[:, 0]
+        frames = self._ages + gap
+        return np.maximum(self.margin * bw, self.min_margin_px) * np.minimum(frames, ROI_MAX_GROWTH * gap)
+
     def _grown(self, gap: int) -> tuple[np.ndarray, np.ndarray]:
         """The known boxes where they are expected ``gap`` source frames on (moved by their velocity
         where known) and their margins per side (see ``regions_for``)."""
-        frames = self._ages + gap
-        bw = self._boxes[:, 2] - self._boxes[:, 0]
         if self.moving_share is None:
-            m = np.maximum(self.margin * bw, self.min_margin_px) * np.minimum(frames, ROI_MAX_GROWTH * gap)
-            return self._boxes, m
+            return self._boxes, self._wide(gap)
+        frames = self._ages + gap
         # followed: velocity known and found in the last frame; a face missed since may have turned,
         # stopped or been hidden: its region is the wide one around where it was last seen
         followed = ~np.isnan(self._vel[:, 0]) & (self._ages == 0)
         shift = np.where(followed[:, None], self._vel, 0.0) * frames[:, None]
         boxes = self._boxes + np.tile(shift, 2).astype(np.float32)
-        margin = np.where(followed, self.moving_share * self.margin, self.margin)
-        m = np.maximum(margin * bw, self.min_margin_px) * np.minimum(frames, ROI_MAX_GROWTH * gap)
-        return boxes, m
+        return boxes, np.where(followed, self.moving_share * self._wide(gap), self._wide(gap))
 
     def _remember(self, xyxy: np.ndarray, gap: int, wh: tuple[int, int], key: bool) -> None:
-        """New boxes (age 0) plus earlier ones not found again, aged by ``gap``; a new box in an old
-        one's region continues it (the nearest to where it was expected): its velocity is updated."""
+        """New boxes (age 0) plus earlier ones not found again, aged by ``gap``. A new box whose centre
+        is in an old box's region (with ``moving_share``: the region where it was expected) found that
+        face again; with ``moving_share`` new boxes get velocities (``_step_velocities``). A followed
+        face that stopped and is found outside its narrow region keeps its old box as a missed face
+        (a wide region for ``hold_frames``): a few more pixels, no face lost (measured: treating any
+        box in the wide region as found lost 0.9 points of recall, docs/BENCHMARKS.md)."""
         boxes, ages = xyxy.astype(np.float32), np.zeros(len(xyxy), np.int64)
         vel = np.full((len(xyxy), 2), np.nan, np.float32)
         if len(self._boxes):  # key frames too: a weak face missed on a key frame keeps its region
             old_age = self._ages + gap
-            b, m = self._grown(gap)
-            mi = m[:, None]
             cx, cy = (xyxy[None, :, 0] + xyxy[None, :, 2]) / 2, (xyxy[None, :, 1] + xyxy[None, :, 3]) / 2
-            inside = (cx >= b[:, :1] - mi) & (cx <= b[:, 2:3] + mi)  # (old, new): centre in the region
-            inside &= (cy >= b[:, 1:2] - mi) & (cy <= b[:, 3:4] + mi)
-            if inside.size and self.moving_share is not None:
-                ex, ey = (b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2
-                dist = np.where(inside, np.hypot(cx - ex[:, None], cy - ey[:, None]), np.inf)
-                for j in np.flatnonzero(inside.any(axis=0)):
-                    i = int(np.argmin(dist[:, j]))
-                    old_c = (self._boxes[i, :2] + self._boxes[i, 2:]) / 2
-                    new_c = np.array([cx[0, j], cy[0, j]], np.float32)
-                    vel[j] = (new_c - old_c) / np.float32(old_age[i])  # the last step: a turn counts at once
+            b, m = self._grown(gap)  # with moving_share: a followed face's narrow region ahead
+            inside = _centres_inside(b, m, cx, cy)  # (old, new)
+            if self.moving_share is not None and inside.shape[1]:
+                vel = self._step_velocities(xyxy, b, inside, old_age)
             found = inside.any(axis=1)
             lost = ~found & (old_age <= self.hold_frames * gap)  # hold counts processed frames
             boxes = np.concatenate([boxes, self._boxes[lost]])
             ages = np.concatenate([ages, old_age[lost]])
             vel = np.concatenate([vel, self._vel[lost]])
         self._boxes, self._ages, self._vel = boxes, ages, vel
+
+    def _step_velocities(
+        self, xyxy: np.ndarray, expected: np.ndarray, inside: np.ndarray, old_age: np.ndarray
+    ) -> np.ndarray:
+        """Velocity (px per source frame) of each new box paired with an old one, NaN for the rest.
+
+        Pairs: the new centre in the old box's region where it was expected (``inside``: the narrow
+        region ahead of a followed face, the wide one around any other), widths within
+        ``ROI_SAME_FACE_WIDTH_RATIO``, one to one, the nearest first (to where the old face was
+        expected or last seen). So a face that appears beside a followed one is not given its motion.
+        """
+        old_c = (self._boxes[:, :2] + self._boxes[:, 2:]) / 2
+        exp_c = (expected[:, :2] + expected[:, 2:]) / 2
+        new_c = (xyxy[:, :2] + xyxy[:, 2:]) / 2
+        ow, nw = self._boxes[:, 2] - self._boxes[:, 0], xyxy[:, 2] - xyxy[:, 0]
+        ratio = np.maximum(ow[:, None], nw[None, :]) / np.maximum(np.minimum(ow[:, None], nw[None, :]), 1e-3)
+        dist = np.minimum(
+            np.linalg.norm(new_c[None, :, :] - exp_c[:, None, :], axis=2),
+            np.linalg.norm(new_c[None, :, :] - old_c[:, None, :], axis=2),
+        )
+        dist = np.where(inside & (ratio <= ROI_SAME_FACE_WIDTH_RATIO), dist, np.inf)
+        vel = np.full((len(xyxy), 2), np.nan, np.float32)
+        used_old, used_new = set(), set()
+        for flat in np.argsort(dist, axis=None):
+            i, j = divmod(int(flat), dist.shape[1])
+            if not np.isfinite(dist[i, j]):
+                break  # sorted: no pair left
+            if i in used_old or j in used_new:
+                continue
+            used_old.add(i)
+            used_new.add(j)
+            vel[j] = (new_c[j] - old_c[i]) / np.float32(old_age[i])  # the last step: a turn counts at once
+        return vel
 
     def describe(self) -> dict[str, Any]:
         """The key-frame detector's summary plus the key-frame interval and what the regions cost."""

@@ -44,7 +44,7 @@ class CameraDetectors:
                 # frames the machine dropped widen the regions but force no whole frame: that would only
                 # make a loop that fell behind fall further behind (key frames come every full_every)
                 det.max_gap_frames = None
-                # regions follow each face's motion, tighter: a camera's regions cost 0.7x (issue 23)
+                # regions follow each face's motion, tighter: a camera's detection ~0.75x the CPU (issue 23)
                 det.moving_share = ROI_MOVING_SHARE
         return det
 

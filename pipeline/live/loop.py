@@ -47,6 +47,14 @@ log = logging.getLogger(__name__)
 MAX_ANALYZE_FAILURES = 10
 
 
+def _usable_cpus() -> int:
+    """CPUs this process may run on (Linux affinity; elsewhere the machine's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 class MetricsPortError(RuntimeError):
     """The metrics/health HTTP server cannot bind its address."""
 
@@ -101,7 +109,7 @@ class CameraLoop:
         self.rtsp = session.cfg.rtsp  # held, never copied: its values are the run's
         sampling = session.cfg.sampling
         self.analyzer = session.analyzer()  # one for every camera: their faces share batches
-        self.detect_threads = min(self.rtsp.detect_threads or len(os.sched_getaffinity(0)), len(cameras))
+        self.detect_threads = min(self.rtsp.detect_threads or _usable_cpus(), len(cameras))
         self.detectors = CameraDetectors(session, self.detect_threads)
         self._pool: ThreadPoolExecutor | None = None  # detect threads, while run() runs
         self._in_flight: list[tuple[Frame, Future[Faces | None]]] = []  # frames detected, not yet analysed
@@ -166,17 +174,17 @@ class CameraLoop:
                     f"cannot serve metrics on {host}:{port}: {exc.strerror or exc}; "
                     "set rtsp.metrics_port to a free port, 0 (any) or null (off)"
                 ) from exc
-        if self.detect_threads > 1:
-            # cameras are detected at once, each call on one OpenCV thread: two threads of one call
-            # cost ~25-35% more CPU than one (docs/BENCHMARKS.md, issue 23, eighth session)
-            self._cv_threads = cv2.getNumThreads()
-            cv2.setNumThreads(1)
-        self._pool = ThreadPoolExecutor(self.detect_threads, thread_name_prefix="detect")
-        for src in self.sources:
-            log.info("event=camera_start camera=%s url=%s", src.name, src.safe_url)
-            src.start()
         code = 0
         try:
+            if self.detect_threads > 1:
+                # cameras are detected at once, each call on one OpenCV thread: two threads of one
+                # call cost 1.36x the CPU of one (docs/BENCHMARKS.md, issue 23, eighth session)
+                self._cv_threads = cv2.getNumThreads()
+                cv2.setNumThreads(1)
+            self._pool = ThreadPoolExecutor(self.detect_threads, thread_name_prefix="detect")
+            for src in self.sources:
+                log.info("event=camera_start camera=%s url=%s", src.name, src.safe_url)
+                src.start()
             while not self.stop_event.is_set():
                 self._notify.wait(0.2)
                 self._notify.clear()
@@ -199,7 +207,15 @@ class CameraLoop:
             log.error("event=run_failed error=%r", redact_text(str(exc), self.secrets))
             code = 1
         finally:
-            self._shutdown()
+            try:
+                self._shutdown()
+            finally:  # whatever the shutdown raised: no detect thread left, OpenCV as it was
+                if self._pool is not None:
+                    self._pool.shutdown()
+                    self._pool = None
+                if self._cv_threads is not None:
+                    cv2.setNumThreads(self._cv_threads)
+                    self._cv_threads = None
         return code
 
     def _detect(self, frame: Frame) -> Faces | None:
@@ -329,12 +345,6 @@ class CameraLoop:
                 log.error("event=csv_close_failed camera=%s error=%r", name, exc)
         if self.server is not None:
             self.server.close()
-        if self._pool is not None:
-            self._pool.shutdown()
-            self._pool = None
-        if self._cv_threads is not None:
-            cv2.setNumThreads(self._cv_threads)
-            self._cv_threads = None
         self._write_summary()
 
     def summary(self) -> LiveSummary:

@@ -325,3 +325,42 @@ def test_without_moving_share_regions_stay_where_faces_were(frames: list[np.ndar
     x1, _, x2, _, _ = det.regions_for((480, 270))[0]
     box = det._boxes[0]
     assert (x1 + x2) / 2 == pytest.approx((box[0] + box[2]) / 2, abs=1.0)  # centred on the last box
+
+
+def test_a_face_that_appears_beside_a_followed_one_gets_no_velocity() -> None:
+    det = RoiDetector(_NoFaces(), _NoFaces(), 50, 1.0, 24.0, 32.0, moving_share=0.5)
+    a = np.array([[400, 100, 450, 150]], np.float32)
+    b = np.array([[520, 100, 570, 150]], np.float32)  # appears 120 px right of A (A's wide region)
+    det._remember(a, 3, (1280, 720), key=True)
+    det._remember(a + _dx(9), 3, (1280, 720), key=False)  # A moves 3 px a frame: followed
+    assert det._vel[0].tolist() == pytest.approx([3.0, 0.0])
+    det._remember(np.concatenate([a + _dx(18), b]), 3, (1280, 720), key=False)
+    assert det._vel[0].tolist() == pytest.approx([3.0, 0.0]) and np.isnan(det._vel[1]).all()
+    det._remember(b + _dx(3), 3, (1280, 720), key=False)  # A missed: B is paired with B, not A
+    assert det._vel[0].tolist() == pytest.approx([1.0, 0.0])
+
+
+def test_velocity_is_per_source_frame_across_sampling_gaps() -> None:
+    det = RoiDetector(_NoFaces(), _NoFaces(), 50, 1.0, 24.0, 32.0, moving_share=0.5)
+    box = np.array([[100, 100, 150, 150]], np.float32)
+    for k in range(3):  # every 3rd source frame, 30 px a step: 10 px a source frame
+        det._remember(box + _dx(30 * k), 3, (1280, 720), key=k == 0)
+    assert det._vel[0].tolist() == pytest.approx([10.0, 0.0])
+    ((x1, _, x2, _, _),) = det.regions_for((1280, 720), 3)
+    assert (x1 + x2) / 2 == pytest.approx(125 + 60 + 30, abs=1.0)  # centred 3 frames ahead
+
+
+def _dx(px: float) -> np.ndarray:
+    return np.array([px, 0, px, 0], np.float32)
+
+
+class _NoFaces:
+    """Stand-in detector for ``RoiDetector``'s bookkeeping tests (``_remember`` is fed boxes)."""
+
+    name, framing = "none", "utkface"
+
+    def detect(self, image: np.ndarray) -> Faces:
+        return Faces.empty()
+
+    def reset(self) -> None:
+        pass

@@ -42,7 +42,7 @@ from facelog.pipeline.live.rtsp import (
 )
 from facelog.pipeline.live.source import Backoff, LatestFrame, RtspSource, Sampler
 from facelog.pipeline.session import InferenceSession
-from facelog.pipeline.types import Frame, FrameResult, PersonResult, Prediction
+from facelog.pipeline.types import Faces, Frame, FrameResult, PersonResult, Prediction
 
 HOUR_NS = 3600 * 10**9
 SINK = {"decimals": 2, "rotate_s": 3600.0, "flush_s": 2.0}  # a rotating sink's arguments in these tests
@@ -278,26 +278,47 @@ def test_camera_loop_pipelines_detection_and_ends_tracks_of_a_reconnect_after_th
 ) -> None:
     runner = CameraLoop([Camera("cam", "rtsp://127.0.0.1/1")], session, tmp_path)
     events: list[str] = []
-    detected: list[int] = []
-    monkeypatch.setattr(
-        runner.analyzer, "analyze", lambda items: events.extend(f"analyse {f.index}" for f, _ in items) or []
-    )
-    monkeypatch.setattr(runner.analyzer, "reset_source", lambda cam: events.append(f"reset {cam}") or ())
-    real_detect = runner.detectors.detect
-    monkeypatch.setattr(runner.detectors, "detect", lambda f: detected.append(f.index) or real_detect(f))
+    real_detect, real_reset = runner.detectors.detect, runner.detectors.reset
+
+    def analyze(items: list[tuple[Frame, Faces]]) -> list[FrameResult]:
+        events.extend(f"analyse {f.index}" for f, _ in items)
+        return []
+
+    def end_tracks(cam: str) -> tuple[PersonResult, ...]:
+        events.append(f"end tracks {cam}")
+        return ()
+
+    def slow_detect(frame: Frame) -> Faces:  # a detection still running when the loop moves on
+        time.sleep(0.05)
+        faces = real_detect(frame)
+        events.append(f"detected {frame.index}")
+        return faces
+
+    def forget(cam: str) -> None:
+        events.append(f"forget faces {cam}")
+        real_reset(cam)
+
+    monkeypatch.setattr(runner.analyzer, "analyze", analyze)
+    monkeypatch.setattr(runner.analyzer, "reset_source", end_tracks)
+    monkeypatch.setattr(runner.detectors, "detect", slow_detect)
+    monkeypatch.setattr(runner.detectors, "reset", forget)
     src = runner.sources[0]
     src.connections = 1
     with ThreadPoolExecutor(1) as pool:
         runner._pool = pool  # as run() does: detection in its own thread
         runner._process([_frame(0)])
-        assert events == []  # frame 0 is being detected; it is analysed with the next call
+        assert "analyse 0" not in events  # frame 0 is being detected; it is analysed with the next call
         runner._process([_frame(1)])
-        assert events == ["analyse 0"]
+        assert events == ["detected 0", "analyse 0"]
         src.connections = 2  # the camera reconnected: frame 2 is the first of a new stream
         runner._process([_frame(2)])
-        assert events == ["analyse 0", "analyse 1", "reset cam"]  # old tracks end after their frames
+        # frame 1 detected before the camera's known faces are forgotten, frame 2 after; the old
+        # tracks end after frame 1 is analysed
+        order = [e for e in events[2:] if e != "detected 2"]  # frame 2's detection runs meanwhile
+        assert order == ["detected 1", "forget faces cam", "analyse 1", "end tracks cam"]
         runner._process([])
-        assert events[-1] == "analyse 2" and detected == [0, 1, 2] and runner._in_flight == []
+        assert events.index("detected 2") > events.index("forget faces cam") and events[-1] == "analyse 2"
+        assert runner._in_flight == []
         runner._pool = None
 
 
