@@ -52,7 +52,7 @@ from facelog.pipeline.appearance import BackgroundModel, body_histogram
 from facelog.pipeline.config import FusionConfig, TrackingConfig
 from facelog.pipeline.fusion import FusionParams, PersonFusion, frontalness, quality_weight, sharpness
 from facelog.pipeline.identity import Embedder, FrameFaces, IdentityEmbedder, face_thumbs, thumb_change
-from facelog.pipeline.tracker import Tracker, TrackerParams
+from facelog.pipeline.tracker import Tracker, TrackerParams, at_frame_edge
 from facelog.pipeline.types import Faces, Frame, PersonResult, Prediction
 
 log = logging.getLogger(__name__)
@@ -191,7 +191,11 @@ class PersonTracks:
         ident = (
             FrameFaces(self.embedder, frame.image, faces.xyxy, frame.index) if self.embedder and n else None
         )
-        step = self.tracker.update(frame.index, faces.xyxy, faces.score, emb, body, faces.track_only, ident)
+        h, w = frame.image.shape[:2]
+        edge = at_frame_edge(faces.xyxy, w, h)
+        step = self.tracker.update(
+            frame.index, faces.xyxy, faces.score, emb, body, faces.track_only, ident, edge
+        )
         ended = self._end(step.ended) + self._forget_spots(frame.pts_ns)
         looks = ident.thumbs if ident is not None else face_thumbs(frame.image, faces.xyxy) if n else None
         nose = (

@@ -148,10 +148,11 @@ def test_gate_with_identity_leaves_unvouched_reidentifications_to_the_identity(
 
 @pytest.mark.parametrize(
     ("state", "strong_gap", "refused"),
-    [(F, 1, False), (M, 25, False), (M, 26, True), (F | T, 1, True), (M | T, 2, True)],
+    [(F, 1, False), (M, 25, False), (M, 26, True), (F | T, 1, False), (M | T, 2, False), (M | T, 26, True)],
 )
 def test_gate_track_only_detections(state: TrackState, strong_gap: int, refused: bool) -> None:
-    """Never a tentative track; not more than max_low_score_frames (25) after a strong detection."""
+    """Not more than max_low_score_frames (25) after a strong detection; a tentative track too (it
+    keeps it alive, never confirms it: ``test_tracker_splits``)."""
     assert _gate(state, None, None, track_only=True, strong_gap=strong_gap) == (refused, False)
     assert _gate(state, None, None, track_only=False, strong_gap=strong_gap) == (False, False)
 
