@@ -13,7 +13,8 @@ frame, then ``associate``, which decides the pairs in these steps:
   re-identifications that the identity must vouch for; the decision table is in its docstring.
 - step 4, high-score detections (``high_score``, not ``track_only``) against every live track
   (followed, missed, re-identification window, tentative), at ``match_high``
-  (``assign_two_passes``; ByteTrack's first association).
+  (``assign_two_passes``; ByteTrack's first association); a followed track keeps its detection over
+  a lost track that the detection also fits (DeepSORT's matching cascade, as one assignment).
 - step 5, the remaining (low-score) detections against the tracks left, at the stricter ``match_low``
   (ByteTrack's second association).
 - step 6, identity veto (with ``identity.FrameFaces``): each chosen pair is questioned
@@ -55,8 +56,9 @@ class TrackState(enum.Flag):
                   ``max_lost_frames`` + 1 frames ago             the stricter ``reid_max_cosine``
     REID          last detected more than ``max_lost_frames``   as MISSED, and the face embedding (or
                   + 1 frames ago (re-identification window)     the identity) must vouch
-    TENTATIVE     added to one of the above: born from a        as that state; never by a ``track_only``
-                  low-score detection, not matched since        detection
+    TENTATIVE     added to one of the above: born from a        as that state; a ``track_only`` detection
+                  low-score detection, not matched since by a   keeps it alive (unlogged) but never
+                  detection at the detector's threshold         confirms it
     ============= ============================================= =========================================
 
     Frames are frames of ``frame_index`` (source frames, whatever the stride). With a frame stride
@@ -72,12 +74,13 @@ class TrackState(enum.Flag):
     - ``reid_frames`` (40): the re-identification window after that; up if a face missed for a
       second (small, blurred, turned) gets a new id, 0 to end tracks at ``max_lost_frames``. A track
       ends (and its person is reported) this much later.
-    - ``max_tentative_lost_frames`` (4): short, so a low-score false positive ends soon, but long
-      enough for a small face that scores around the detector's threshold (0.55 on one frame, 0.3-0.5
-      on the next three, which only continue confirmed tracks) to be matched again and confirmed: at
-      2, walk720_nobody's 35-px walkers started a new track every 4 frames (seed 0: people split
-      0.19 -> 0.16, id switches 8 -> 6; textures, walkers in clothes unchanged; docs/BENCHMARKS.md,
-      seventh session); up if such faces split, down if ghosts linger.
+    - ``max_tentative_lost_frames`` (10): long enough for a small face that scores around the
+      detector's threshold (0.55-0.69 on one frame, 0.3-0.5 or nothing for the next 5-9) to be matched
+      again and confirmed: at 2, walk720_nobody's 35-px walkers started a new track every 4 frames; at
+      4 (with ``track_only`` boxes unable to reach a tentative track) 24-33 px walkers still did, 6-13
+      frames apart (docs/BENCHMARKS.md, seventh and eighth sessions). A tentative track is never
+      logged after its first row unless confirmed, and its person needs ``min_evidence_frames``; up
+      if such faces split, down if ghosts linger.
     """
 
     FOLLOWED = enum.auto()
@@ -176,7 +179,9 @@ def gate(
                                                                     with the identity veto such a pair is
                                                                     kept for the identity to vouch for
                                                                     (``Gate.vouch``)
-    TENTATIVE  track_only    always                                 the detection is ``track_only``
+    any        cut by the    the face's box within ``EDGE_SHARE``   never: its embedding, body and
+               frame edge    (6%) of its size of the frame edge     identity are unknown
+                             (``tracker.at_frame_edge``)
     any        track_only    ``max_low_score_frames`` since the     the detection is ``track_only`` and
                              last detection that was not            the limit has passed
     ========== ============= ====================================== ======================================
@@ -184,7 +189,7 @@ def gate(
     Identity veto (``identity_question``, after each assignment): a chosen pair is questioned when the
     track is not FOLLOWED (``gap``), when the face's thumbnail changed by more than ``identity_jump``
     (``jump``), when the identity was last checked ``identity_check_frames`` ago (``periodic``), and
-    for a ``vouch`` pair (``reid``). A ``jump``/``periodic`` pair whose embedding is within
+    for a ``vouch`` pair (``reid``). A ``gap``/``jump``/``periodic`` pair whose embedding is within
     ``identity_keep_cosine`` is kept without a descriptor (``embedding_keeps``). Otherwise the pair is
     refused when the face descriptors are further apart than ``identity_max_distance``; an unknown
     descriptor (a face under ``identity.MIN_FACE_PX`` or cut by the frame edge) refuses only ``reid``.
@@ -193,6 +198,12 @@ def gate(
 
     - ``match_high`` (0.2) / ``match_low`` (0.4): minimum motion similarity of a pass-1 / pass-2
       pair; down if fast or jittery faces split, up if tracks jump between nearby faces.
+    - ``tracker.EDGE_SHARE`` (0.06): a half face entering the frame is 0.19-0.24 from its whole face
+      a frame later in the model's embedding and far in the identity's; judged on those, walkers
+      split where they entered or left (10 of 19 split people on walk720_nobody, two seeds). Up if
+      walkers still split at the frame edge, down if someone entering at an edge continues the track
+      of someone who just left there (an edge face can never re-identify a lost track: it cannot
+      vouch).
     - ``center_radius`` (1.0): centre distance, in box sizes (sqrt(w*h) of the larger box) plus the
       track's predicted position uncertainty, at which the centre similarity reaches 0; it keeps
       small fast faces (24-60 px moving 5-14 px a frame) matchable when the boxes barely overlap. Up
@@ -232,7 +243,11 @@ def gate(
       question more often, 0 never.
     - ``identity_keep_cosine`` (0.07): real heads that roll or turn move dlib's descriptor 0.6+ from
       their own last frame, while the same face moves <= 0.085 in the model's embedding frame to
-      frame and different people on the shared clips are >= 0.10 apart. Down if tracks hold two
+      frame and different people on the shared clips are >= 0.10 apart. After a miss (``gap``) too:
+      on the CCTV benchmark (both seeds, walkers and the counter) every different person a ``gap``
+      question refused was 0.105-0.147 from the track in the model's embedding, while 11 of the 12
+      refusals of the same person (33-46 px faces scoring 0.3-0.7, descriptors 0.66 apart) were
+      within 0.056. Down if tracks hold two
       people after an instant replacement, up if one person splits; 0: the descriptor alone decides.
 
     Args:
@@ -266,7 +281,7 @@ def gate(
         vouch = unvouched & ~forbidden
     else:
         forbidden |= unvouched
-    if track_only.any():  # track_only: never a tentative track, never long without a strong detection
+    if track_only.any():  # track_only: never long without a strong detection
         stale = states.strong_gap > p.max_low_score_frames
         forbidden[np.ix_(track_only, stale)] = True
     return Gate(forbidden=forbidden, vouch=vouch)
@@ -296,7 +311,8 @@ def identity_question(
 def embedding_keeps(dist: dict[str, np.ndarray], i: int, j: int, p: TrackerParams) -> bool:
     """Whether the model's face embedding puts detection ``i`` within ``identity_keep_cosine`` of
     track ``j`` (known on both sides): frame to frame the same real face moves <= 0.085, different
-    people on the shared clips are >= 0.10 apart (docs/BENCHMARKS.md, "Identity on real clips")."""
+    people on the shared clips are >= 0.10 apart (docs/BENCHMARKS.md, "Identity on real clips"),
+    different walkers after a miss on the CCTV benchmark >= 0.105 (``gate``'s limits)."""
     emb = dist.get("embedding")
     if emb is None or p.identity_keep_cosine <= 0:
         return False
@@ -364,9 +380,9 @@ def associate(
                     continue
                 if (i, j) not in checks:
                     if reason in _KEEP_REASONS and embedding_keeps(dist, i, j, p):
-                        # a followed track whose model embedding barely moved: no descriptor (it could
-                        # not refuse the pair: a rolled or turned real head reads 0.6+ from its own
-                        # last frame), so the check costs nothing
+                        # a model embedding that barely moved: no descriptor (it could not refuse
+                        # the pair: a rolled or turned real head reads 0.6+ from its own last frame,
+                        # a weak 33-px face 0.66), so the check costs nothing
                         checks[i, j] = Check(reason, None, True)
                     else:
                         checks[i, j] = Check(reason, same_face(i, j, reason), False)
