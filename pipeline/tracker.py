@@ -19,8 +19,10 @@ ids, the identity counters. Per processed frame, ``Tracker.update``:
    tentative track becomes confirmed), ends the tracks that can no longer be matched, and starts a
    track for each unmatched detection but a ``track_only`` one (id -1). A track born from a
    high-score detection is confirmed at once; one born from a low-score detection is tentative
-   until matched again. ``TrackStep.confirmed`` tells them apart, so a caller may drop
-   never-confirmed tracks (typically one-frame false positives) from a per-person log.
+   until matched again by a detection that is not ``track_only`` (those keep it alive with id -1).
+   ``TrackStep.confirmed`` tells them apart, so a caller may drop never-confirmed tracks (typically
+   one-frame false positives) from a per-person log. A face cut by the frame edge
+   (``at_frame_edge``) is matched by motion alone: its looks are unknown.
 
 Ids increase from 0 and are never reused within a tracker, also across ``reset()`` and ``finish()``.
 """
