@@ -155,6 +155,7 @@ def gate(
     track_only: np.ndarray,
     p: TrackerParams,
     with_identity: bool,
+    at_edge: np.ndarray | None = None,
 ) -> Gate:
     """The pairs (detection, track) that the track's state and the cues allow.
 
@@ -179,9 +180,10 @@ def gate(
                                                                     with the identity veto such a pair is
                                                                     kept for the identity to vouch for
                                                                     (``Gate.vouch``)
-    any        cut by the    the face's box within ``EDGE_SHARE``   never: its embedding, body and
-               frame edge    (6%) of its size of the frame edge     identity are unknown
-                             (``tracker.at_frame_edge``)
+    any        cut by the    the face's box within ``EDGE_SHARE``   its embedding, body and identity are
+               frame edge    (6%) of its size of the frame edge     unknown (``tracker`` zeroes them), so
+                             (``tracker.at_frame_edge``)            only a FOLLOWED track may take it:
+                                                                    after a miss the looks must be known
     any        track_only    ``max_low_score_frames`` since the     the detection is ``track_only`` and
                              last detection that was not            the limit has passed
     ========== ============= ====================================== ======================================
@@ -202,8 +204,9 @@ def gate(
       a frame later in the model's embedding and far in the identity's; judged on those, walkers
       split where they entered or left (10 of 19 split people on walk720_nobody, two seeds). Up if
       walkers still split at the frame edge, down if someone entering at an edge continues the track
-      of someone who just left there (an edge face can never re-identify a lost track: it cannot
-      vouch).
+      of someone who just left there. An edge face continues only a FOLLOWED track: with its looks
+      unknown, static720_nobody's people who stepped up 3-5 frames after another left a spot at the
+      frame edge took over that track (both seeds, 4 merges).
     - ``center_radius`` (1.0): centre distance, in box sizes (sqrt(w*h) of the larger box) plus the
       track's predicted position uncertainty, at which the centre similarity reaches 0; it keeps
       small fast faces (24-60 px moving 5-14 px a frame) matchable when the boxes barely overlap. Up
@@ -257,6 +260,7 @@ def gate(
         p: the tracker's limits.
         with_identity: the identity veto runs (a re-identification the embedding does not vouch for
             goes to the identity instead of being refused).
+        at_edge: (n,) bool, the detections cut by the frame edge (``tracker.at_frame_edge``).
     """
     n, m = len(track_only), len(states.gap)
     forbidden = np.zeros((n, m), bool)
@@ -281,6 +285,8 @@ def gate(
         vouch = unvouched & ~forbidden
     else:
         forbidden |= unvouched
+    if at_edge is not None and at_edge.any():  # looks unknown: a lost track is not re-acquired by it
+        forbidden[np.ix_(at_edge, ~states.followed)] = True
     if track_only.any():  # track_only: never long without a strong detection
         stale = states.strong_gap > p.max_low_score_frames
         forbidden[np.ix_(track_only, stale)] = True
@@ -348,6 +354,7 @@ def associate(
     p: TrackerParams,
     identity: FrameFaces | None,
     same_face: Callable[[int, int, str], bool | None],
+    at_edge: np.ndarray | None = None,
 ) -> Association:
     """Pair this frame's detections with the live tracks (steps 1-6 of the module docstring).
 
@@ -359,7 +366,7 @@ def associate(
     # step 2: appearance terms, cosine distance per cue
     dist = {name: cue_distance(name, feats, tracks) for name, feats in cues.items()}
     # step 3: the gate (state x cue)
-    g = gate(states, dist, track_only, p, identity is not None)
+    g = gate(states, dist, track_only, p, identity is not None, at_edge)
     sim = np.where(g.forbidden, FORBIDDEN, sim)
     high = (score >= p.high_score) & ~track_only
     checks: dict[tuple[int, int], Check] = {}

@@ -22,7 +22,8 @@ ids, the identity counters. Per processed frame, ``Tracker.update``:
    until matched again by a detection that is not ``track_only`` (those keep it alive with id -1).
    ``TrackStep.confirmed`` tells them apart, so a caller may drop never-confirmed tracks (typically
    one-frame false positives) from a per-person log. A face cut by the frame edge
-   (``at_frame_edge``) is matched by motion alone: its looks are unknown.
+   (``at_frame_edge``) is matched by motion alone, and only to a track followed in the previous
+   frame: its looks are unknown.
 
 Ids increase from 0 and are never reused within a tracker, also across ``reset()`` and ``finish()``.
 """
@@ -302,7 +303,7 @@ class Tracker:
         def same_face(i: int, j: int, reason: str) -> bool | None:
             return None if edge[i] else self._same_face(i, tracks[j], reason, identity)
 
-        match = associate(frame_index, boxes, score, only, cues, tracks, states, p, identity, same_face)
+        match = associate(frame_index, boxes, score, only, cues, tracks, states, p, identity, same_face, edge)
         for check in match.checks.values():  # counted in the order asked
             self.identity_checks[check.reason] += 1
             if check.by_embedding:

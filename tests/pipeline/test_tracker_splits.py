@@ -177,3 +177,25 @@ def test_low_score_boxes_alone_never_confirm_a_track_and_it_ends() -> None:
     assert ids == [0] + [-1] * 59
     assert ended == [0]
     assert t.live_ids == ()
+
+
+def test_someone_stepping_up_at_the_frame_edge_after_a_gap_gets_a_new_id() -> None:
+    """A person standing at the left edge leaves; 3 frames later someone else stands in the same
+    spot (static720_nobody). With the edge face's looks unknown, only motion could tell: a lost track
+    is not re-acquired by an edge face."""
+    rng = np.random.default_rng(4)
+    a, b = _unit(rng), _unit(rng)
+    box = np.array([[0, 100, 60, 160]], np.float32)
+    t = Tracker()
+    edge = at_frame_edge(box, W, H)
+    ids = [
+        t.update(k, box, np.array([0.9], np.float32), a[None], at_edge=edge).track_ids.tolist()
+        for k in range(6)
+    ]
+    for k in (6, 7, 8):
+        t.update(k, np.zeros((0, 4), np.float32), np.zeros(0, np.float32))
+    ids += [
+        t.update(k, box, np.array([0.9], np.float32), b[None], at_edge=edge).track_ids.tolist()
+        for k in range(9, 12)
+    ]
+    assert ids == [[0]] * 6 + [[1]] * 3
