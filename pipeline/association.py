@@ -202,7 +202,7 @@ def gate(
       pair; down if fast or jittery faces split, up if tracks jump between nearby faces.
     - ``tracker.EDGE_SHARE`` (0.06): a half face entering the frame is 0.19-0.24 from its whole face
       a frame later in the model's embedding and far in the identity's; judged on those, walkers
-      split where they entered or left (10 of 19 split people on walk720_nobody, two seeds). Up if
+      split where they entered or left (11 of 19 split people on walk720_nobody, two seeds). Up if
       walkers still split at the frame edge, down if someone entering at an edge continues the track
       of someone who just left there. An edge face continues only a FOLLOWED track: with its looks
       unknown, static720_nobody's people who stepped up 3-5 frames after another left a spot at the
@@ -247,10 +247,10 @@ def gate(
     - ``identity_keep_cosine`` (0.07): real heads that roll or turn move dlib's descriptor 0.6+ from
       their own last frame, while the same face moves <= 0.085 in the model's embedding frame to
       frame and different people on the shared clips are >= 0.10 apart. After a miss (``gap``) too:
-      on the CCTV benchmark (both seeds, walkers and the counter) every different person a ``gap``
-      question refused was 0.105-0.147 from the track in the model's embedding, while 11 of the 12
-      refusals of the same person (33-46 px faces scoring 0.3-0.7, descriptors 0.66 apart) were
-      within 0.056. Down if tracks hold two
+      on the CCTV benchmark (both seeds, walkers, printed face and counter) every different person a
+      ``gap`` question refused (8) was 0.114-0.147 from the track in the model's embedding, while 11
+      of the 13 refusals of the same person (33-46 px faces scoring 0.3-0.7, descriptors 0.66 apart)
+      were within 0.056. Down if tracks hold two
       people after an instant replacement, up if one person splits; 0: the descriptor alone decides.
 
     Args:
@@ -318,7 +318,7 @@ def embedding_keeps(dist: dict[str, np.ndarray], i: int, j: int, p: TrackerParam
     """Whether the model's face embedding puts detection ``i`` within ``identity_keep_cosine`` of
     track ``j`` (known on both sides): frame to frame the same real face moves <= 0.085, different
     people on the shared clips are >= 0.10 apart (docs/BENCHMARKS.md, "Identity on real clips"),
-    different walkers after a miss on the CCTV benchmark >= 0.105 (``gate``'s limits)."""
+    different walkers after a miss on the CCTV benchmark >= 0.114 (``gate``'s limits)."""
     emb = dist.get("embedding")
     if emb is None or p.identity_keep_cosine <= 0:
         return False
