@@ -3,38 +3,20 @@ clothes and the model's embedding cannot tell two people apart, and the face ide
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
-from facelog.pipeline.identity import FacePatch, FrameFaces, IdentityEmbedder
+from facelog.pipeline.identity import FrameFaces, IdentityEmbedder
 from facelog.pipeline.tracker import Tracker, TrackerParams
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from drawn_faces import PatternEmbedder, face_texture  # the tracker tests' drawn faces
+
 H, W = 240, 400
-
-
-class PatternEmbedder:
-    """A small but real identity for drawn faces: the face region's 6x6 grey pattern, mean-removed and
-    scaled to length 1 (two different random patterns are ~1.4 apart, the same one ~0)."""
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def embed(self, patch: FacePatch) -> np.ndarray | None:
-        self.calls += 1
-        x1, y1, x2, y2 = (round(v) for v in patch.xyxy)
-        grey = cv2.cvtColor(patch.image[y1:y2, x1:x2], cv2.COLOR_BGR2GRAY).astype(np.float32)
-        v = cv2.resize(grey, (6, 6), interpolation=cv2.INTER_AREA).ravel()
-        v -= v.mean()
-        return np.asarray(v / max(float(np.linalg.norm(v)), 1e-6), np.float32)
-
-
-def _face_texture(person: int, side: int) -> np.ndarray:
-    rng = np.random.default_rng(person)
-    coarse = rng.integers(40, 220, (6, 6, 3)).astype(np.uint8)
-    return np.asarray(cv2.resize(coarse, (side, side), interpolation=cv2.INTER_NEAREST))
 
 
 def _frame(people: list[tuple[int, float, float]], side: int = 40, body: bool = False) -> np.ndarray:
@@ -49,7 +31,7 @@ def _frame(people: list[tuple[int, float, float]], side: int = 40, body: bool = 
                 60,
                 40,
             )
-        img[y0 : y0 + side, x0 : x0 + side] = _face_texture(person, side)
+        img[y0 : y0 + side, x0 : x0 + side] = face_texture(person, side)
     return img
 
 

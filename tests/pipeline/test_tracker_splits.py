@@ -4,44 +4,27 @@ that a bad descriptor refused."""
 
 from __future__ import annotations
 
-import cv2
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from facelog.pipeline.association import assign_two_passes
-from facelog.pipeline.identity import FacePatch, FrameFaces
+from facelog.pipeline.identity import FrameFaces
 from facelog.pipeline.tracker import Tracker, at_frame_edge
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from drawn_faces import PatternEmbedder, face_texture  # the tracker tests' drawn faces
 
 H, W = 240, 400
 D = 16
 
 
-class PatternEmbedder:
-    """A small but real identity for drawn faces: the face region's 6x6 grey pattern, mean-removed
-    and scaled to length 1 (a half face is far from its whole face, as dlib's descriptor is)."""
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def embed(self, patch: FacePatch) -> np.ndarray | None:
-        self.calls += 1
-        x1, y1, x2, y2 = (max(0, round(v)) for v in patch.xyxy)
-        grey = cv2.cvtColor(patch.image[y1:y2, x1:x2], cv2.COLOR_BGR2GRAY).astype(np.float32)
-        v = cv2.resize(grey, (6, 6), interpolation=cv2.INTER_AREA).ravel()
-        v -= v.mean()
-        return np.asarray(v / max(float(np.linalg.norm(v)), 1e-6), np.float32)
-
-
-def _face(person: int, side: int) -> np.ndarray:
-    rng = np.random.default_rng(person)
-    coarse = rng.integers(40, 220, (6, 6, 3)).astype(np.uint8)
-    return np.asarray(cv2.resize(coarse, (side, side), interpolation=cv2.INTER_NEAREST))
-
-
 def _draw(person: int, x0: int, y0: int, side: int) -> tuple[np.ndarray, np.ndarray]:
     """A grey frame with the face's visible part drawn, and the detector's box (clipped to the frame)."""
     img = np.full((H, W, 3), 100, np.uint8)
-    face = _face(person, side)
+    face = face_texture(person, side)
     a, b = max(0, x0), min(W, x0 + side)
     img[y0 : y0 + side, a:b] = face[:, a - x0 : b - x0]
     return img, np.array([[a, y0, b, y0 + side]], np.float32)
