@@ -13,6 +13,8 @@ Modes, each in its own fresh process (so each peak RSS is its own), on the same 
 - ``detector``: decode then detect, one frame at a time; reports the fps of the detect calls alone
   (``detect_fps``: the bound the pipeline is compared against) and of the whole loop.
 - ``naive``: decode, detect, then crop and classify each face one at a time (batch of 1), write rows.
+- ``pipeline-opencv``, ``detector-opencv``: ``pipeline-1det`` and ``detector`` with YuNet on OpenCV's
+  ``cv2.FaceDetectorYN`` instead of ONNX Runtime (what facelog ran before; same boxes).
 
 Prints a Markdown table and the ratios pipeline/detect-only and pipeline/naive.
 """
@@ -196,7 +198,18 @@ def _repeat(video: Path, n: int, folder: Path) -> str:
     return str(out)
 
 
+def _opencv_yunet() -> None:
+    """Make this process's YuNet run on ``cv2.FaceDetectorYN``: the file counts as one ONNX Runtime
+    cannot run (``yunet.YuNetDetector`` then falls back to OpenCV)."""
+    from facelog.pipeline.detect import yunet
+
+    yunet.dynamic_model = lambda path: None  # type: ignore[assignment]
+
+
 def _child(mode: str, args: dict[str, Any], q: Any) -> None:
+    if mode.endswith("-opencv"):
+        _opencv_yunet()
+        mode = {"pipeline-opencv": "pipeline-1det", "detector-opencv": "detector"}[mode]
     q.put(MODES[mode](args))
 
 
@@ -249,7 +262,7 @@ def main() -> int:
             f"| {mode} | {first[mode]['frames']} | {first[mode]['faces']} | {statistics.median(fps):.1f} "
             f"({min(fps):.1f}-{max(fps):.1f}){extra} | {cpu:.1f} | {rss:.0f} |"
         )
-    for name in ("pipeline-1det", "pipeline-2det"):
+    for name in ("pipeline-1det", "pipeline-2det", "pipeline-opencv"):
         if name not in first:
             continue
         print(
@@ -257,13 +270,22 @@ def main() -> int:
             f"timings {first[name]['timings']}"
         )
         # detector: issue 10's target (the first plan's was 0.8); naive: the first plan's
-        for other, target in (("detector", 0.9), ("naive", 3.0)):
+        detector = "detector-opencv" if name == "pipeline-opencv" else "detector"
+        for other, target in ((detector, 0.9), ("naive", 3.0)):
             if other in first:
                 ratios = [r[name]["fps"] / r[other]["fps"] for r in rounds]
                 print(
                     f"{name} / {other}: median {statistics.median(ratios):.2f} per round "
                     f"{[round(x, 2) for x in ratios]} (target >= {target})"
                 )
+    for ort, ocv in (("pipeline-1det", "pipeline-opencv"), ("detector", "detector-opencv")):
+        if ort in first and ocv in first:
+            ratios = [r[ort]["fps"] / r[ocv]["fps"] for r in rounds]
+            cpu = [r[ocv]["cpu_ms"] / r[ort]["cpu_ms"] for r in rounds]
+            print(
+                f"YuNet on ONNX Runtime vs OpenCV, {ort}: fps x{statistics.median(ratios):.2f} per round "
+                f"{[round(x, 2) for x in ratios]}, CPU per frame / {statistics.median(cpu):.2f}"
+            )
     return 0
 
 

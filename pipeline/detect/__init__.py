@@ -1,11 +1,12 @@
 """Face detectors behind one protocol: ``detect(image_bgr, frame_index) -> Faces`` in full-frame pixels.
 
-- ``yunet`` (``auto``, the default): OpenCV's ``cv2.FaceDetectorYN`` with the YuNet ONNX shipped in
-  ``pipeline/models/`` (Apache-2.0, sha256-checked; ``--yunet PATH`` / ``$FACELOG_YUNET`` name another,
-  see :mod:`facelog.pipeline.weights`). It runs at the scale the smallest face to find needs: the frame
-  is resized so that a face of ``min_face_px`` becomes ``input_face_px`` at the detector's input (at
-  most ``max_input_scale``, 1: never enlarged), and boxes and landmarks are mapped back to full-frame
-  pixels, so crops keep every pixel.
+- ``yunet`` (``auto``, the default): the YuNet ONNX shipped in ``pipeline/models/`` (Apache-2.0,
+  sha256-checked; ``--yunet PATH`` / ``$FACELOG_YUNET`` name another, see :mod:`facelog.pipeline.weights`)
+  on ONNX Runtime with OpenCV's decoding (``yunet_ort``; ~1.6x less CPU than ``cv2.FaceDetectorYN``,
+  which runs YuNet files without the 2023 outputs). It runs at the scale the smallest face to find
+  needs: the frame is resized so that a face of ``min_face_px`` becomes ``input_face_px`` at the
+  detector's input (at most ``max_input_scale``, 1: never enlarged), and boxes and landmarks are
+  mapped back to full-frame pixels, so crops keep every pixel.
 - ``blazeface``: MediaPipe's BlazeFace full-range model (Apache-2.0, shipped), run by OpenCV's TFLite
   importer with our own anchor decoding and NMS. Better on heads rolled ~35 degrees, but its fixed
   192x192 input shrinks a 720p frame 6.7x, so small faces are lost.
@@ -27,7 +28,8 @@ detect worker) wraps either in ``RoiDetector`` (``detect/roi.py``): full frames 
 ``full_every`` frames, only the regions around the faces of the frames before in between; every box
 is still a detection in its own frame.
 
-Modules: ``base`` (protocol, box helpers), ``yunet``, ``blazeface``, ``roi``; this one chooses and builds.
+Modules: ``base`` (protocol, box helpers), ``yunet`` (+ ``yunet_ort``), ``blazeface``, ``roi``; this one
+chooses and builds.
 """
 
 from __future__ import annotations

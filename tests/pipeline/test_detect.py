@@ -260,6 +260,70 @@ def test_unloadable_yunet_file_is_a_model_error(tmp_path: Path) -> None:
     assert "\n" not in str(info.value)
 
 
+# ------------------------------------------------------------------ ONNX Runtime vs OpenCV
+def _sample_frames(n: int) -> list[np.ndarray]:
+    """Every 10th frame of the real clip that ships with facelog (two people, 55-77 px faces)."""
+    from facelog.pipeline.cli.sample import sample_path
+
+    cap = cv2.VideoCapture(str(sample_path()))
+    frames = []
+    while len(frames) < n:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        frames.append(frame)
+        for _ in range(9):
+            cap.grab()
+    cap.release()
+    return frames
+
+
+@pytest.mark.parametrize("crop", [None, (101, 37, 1180, 700)], ids=["frame", "odd-sized-region"])
+def test_onnxruntime_and_opencv_find_the_same_faces(crop: tuple[int, int, int, int] | None) -> None:
+    """The two engines run one network; our decoding of its outputs must be OpenCV's."""
+    frames = [*_sample_frames(8), draw_faces(SMALL)]
+    if crop is not None:
+        frames = [np.ascontiguousarray(f[crop[1] : crop[3], crop[0] : crop[2]]) for f in frames]
+    kw = {"min_face_px": 0, "continue_threshold": 0.3}
+    ort = YuNetDetector(YUNET_PATH, engine="onnxruntime", **kw)
+    ocv = YuNetDetector(YUNET_PATH, engine="opencv", **kw)
+    assert (ort.engine, ocv.engine) == ("onnxruntime", "opencv")
+    found = 0
+    for frame in frames:
+        a, b = ort.detect(frame), ocv.detect(frame)
+        assert len(a) == len(b)
+        order_a, order_b = np.argsort(-a.score), np.argsort(-b.score)
+        assert np.allclose(a.xyxy[order_a], b.xyxy[order_b], atol=0.05)
+        assert np.allclose(a.score[order_a], b.score[order_b], atol=1e-3)
+        if len(a):
+            assert a.landmarks is not None and b.landmarks is not None
+            assert np.allclose(a.landmarks[order_a], b.landmarks[order_b], atol=0.05)
+        found += len(a)
+    assert found >= len(frames)  # the comparison saw faces, not only empty frames
+
+
+def test_onnxruntime_threads_do_not_change_the_boxes() -> None:
+    frame = _sample_frames(1)[0]
+    one, two = YuNetDetector(YUNET_PATH, threads=1), YuNetDetector(YUNET_PATH, threads=2)
+    a, b = one.detect(frame), two.detect(frame)
+    assert len(a) >= 1 and np.allclose(a.xyxy, b.xyxy, atol=1e-3)
+    assert one.describe()["engine"] == "onnxruntime"
+
+
+def test_yunet_without_the_2023_outputs_is_left_to_opencv(tmp_path: Path) -> None:
+    """A file that is not YuNet 2023 (here: the age/gender model) is not run on ONNX Runtime."""
+    from facelog.pipeline.config import default_model_path
+    from facelog.pipeline.detect.yunet_ort import dynamic_model
+
+    assert dynamic_model(default_model_path()) is None
+    assert dynamic_model(YUNET_PATH) is not None
+    with pytest.raises(ModelError, match="lacks YuNet 2023's outputs") as info:
+        YuNetDetector(default_model_path(), engine="onnxruntime")
+    assert "\n" not in str(info.value)
+    with pytest.raises(ValueError, match="engine must be"):
+        YuNetDetector(YUNET_PATH, engine="tensorrt")
+
+
 # ------------------------------------------------------------------ labelled photos (../shared)
 @pytest.fixture(scope="module", params=["yunet", "blazeface"])
 def detector(request: pytest.FixtureRequest) -> Detector:
