@@ -320,10 +320,20 @@ class CameraLoop:
     def _shutdown(self) -> None:
         for src in self.sources:
             src.stop()
-        # Readers blocked in read() return within the read timeout; they are daemons, so don't wait long.
+        # Readers blocked in read() return within the read timeout.
         deadline = time.monotonic() + 1.0
         for src in self.sources:
             src.join(max(0.0, deadline - time.monotonic()))
+        # A reader still inside FFmpeg (an open, a read) when the process exits aborts it: "terminate
+        # called without an active exception", exit -6 after the outputs were written (seen with a
+        # camera reconnecting at the stop). Wait for those calls to time out.
+        busy = [s for s in self.sources if s.alive]
+        if busy:
+            wait_s = max(self.rtsp.open_timeout_s, self.rtsp.read_timeout_s) + 1.0
+            log.info("event=waiting_for_readers cameras=%s max_s=%g", ",".join(s.name for s in busy), wait_s)
+            deadline = time.monotonic() + wait_s
+            for src in busy:
+                src.join(max(0.0, deadline - time.monotonic()))
         # Frames read before the stop are real rows: process what is waiting.
         leftovers = [f for s in self.sources if (f := s.slot.take()) is not None]
         try:
