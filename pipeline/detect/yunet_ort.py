@@ -17,6 +17,7 @@ A YuNet file without these outputs (an older release) runs on ``cv2.FaceDetector
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -30,14 +31,23 @@ OUTPUTS = tuple(f"{kind}_{stride}" for kind in ("cls", "obj", "bbox", "kps") for
 
 def dynamic_model(path: str | Path) -> bytes | None:
     """The YuNet ONNX at ``path`` with a symbolic input height and width, serialized; None when the
-    file is not a YuNet with the decoded outputs ``OUTPUTS`` (such a file is left to OpenCV).
+    file is not a YuNet with the decoded outputs ``OUTPUTS`` (such a file is left to OpenCV). Made
+    once per file version and process: a live run builds two detectors per camera.
 
     Raises:
-        ValueError: the file is not an ONNX model (onnx's DecodeError is one).
+        OSError: the file cannot be read; protobuf's DecodeError: it is not an ONNX model.
     """
-    import onnx  # a base dependency; imported here so that importing the detectors stays light
+    st = Path(path).stat()
+    return _dynamic_model(str(path), st.st_mtime_ns, st.st_size)
 
-    model = onnx.load(str(path))
+
+@functools.lru_cache(maxsize=4)
+def _dynamic_model(path: str, _mtime_ns: int, _size: int) -> bytes | None:
+    # onnx is a base dependency, imported here so that importing the detectors stays light; its
+    # import costs ~0.75 s once per process (ml_dtypes), see docs/BENCHMARKS.md "YuNet on ONNX Runtime"
+    import onnx
+
+    model = onnx.load(path)
     if {o.name for o in model.graph.output} != set(OUTPUTS) or len(model.graph.input) != 1:
         return None
     dims = model.graph.input[0].type.tensor_type.shape.dim
