@@ -450,7 +450,7 @@ def similarity(
     if center_radius > 0:
         cd = (det[:, None, :2] + det[:, None, 2:]) / 2 - (trk[None, :, :2] + trk[None, :, 2:]) / 2
         radius = center_radius * big + (0.0 if trk_std_px is None else trk_std_px[None, :])
-        near = np.clip(1.0 - np.hypot(cd[..., 0], cd[..., 1]) / radius, 0.0, 1.0)
+        near = np.minimum(np.maximum(1.0 - np.hypot(cd[..., 0], cd[..., 1]) / radius, 0.0), 1.0)
         sim = np.maximum(sim, near * ratio)
     sim[ratio < 1.0 / max_size_ratio] = FORBIDDEN
     return sim

@@ -30,4 +30,4 @@ def intersection_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Intersection areas (n, m) of xyxy boxes ``a`` (n, 4) and ``b`` (m, 4), in their dtype."""
     ix = np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])
     iy = np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1])
-    return np.asarray(np.clip(ix, 0, None) * np.clip(iy, 0, None))
+    return np.maximum(ix, 0) * np.maximum(iy, 0)  # np.clip costs ~5x more on small arrays

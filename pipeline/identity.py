@@ -89,14 +89,15 @@ def cut_patch(image_bgr: np.ndarray, xyxy: np.ndarray, frame_index: int) -> Face
     box = np.asarray(xyxy, np.float64)
     if box.shape != (4,):
         raise ValueError(f"xyxy must be (4,), got {box.shape}")
-    size = max(box[2] - box[0], box[3] - box[1], 1.0)
+    bx0, by0, bx1, by1 = box.tolist()
+    size = max(bx1 - bx0, by1 - by0, 1.0)
     h, w = img.shape[:2]
-    x0 = int(np.clip(math.floor(box[0] - PATCH_MARGIN * size), 0, w - 1))
-    y0 = int(np.clip(math.floor(box[1] - PATCH_MARGIN * size), 0, h - 1))
-    x1 = int(np.clip(math.ceil(box[2] + PATCH_MARGIN * size), x0 + 1, w))
-    y1 = int(np.clip(math.ceil(box[3] + PATCH_MARGIN * size), y0 + 1, h))
+    x0 = min(max(math.floor(bx0 - PATCH_MARGIN * size), 0), w - 1)
+    y0 = min(max(math.floor(by0 - PATCH_MARGIN * size), 0), h - 1)
+    x1 = min(max(math.ceil(bx1 + PATCH_MARGIN * size), x0 + 1), w)
+    y1 = min(max(math.ceil(by1 + PATCH_MARGIN * size), y0 + 1), h)
     crop = np.ascontiguousarray(img[y0:y1, x0:x1], dtype=np.uint8)
-    rel = (float(box[0] - x0), float(box[1] - y0), float(box[2] - x0), float(box[3] - y0))
+    rel = (bx0 - x0, by0 - y0, bx1 - x0, by1 - y0)
     return FacePatch(image=crop, xyxy=rel, frame_index=frame_index)
 
 
