@@ -37,6 +37,8 @@ class StageTimes:
     identity_embeddings: int = 0  # identity embeddings computed for the tracker (``identity``)
     identity_s: float = 0.0  # ... and the time they took (part of track_s)
     persons_dropped: dict[str, int] = field(default_factory=dict)  # tracks left out of persons, by why
+    gender_read: int = 0  # persons whose gender the identity descriptor also read (persons.py)...
+    gender_changed: int = 0  # ... and those where it changed the model's answer
 
 
 def model_id(backend: Backend) -> str:
@@ -115,6 +117,8 @@ class FaceAnalyzer:
             for why, n in (*t.dropped.items(), ("static", t.static)):
                 dropped[why] = dropped.get(why, 0) + n
         self.times.persons_dropped = dropped
+        self.times.gender_read = sum(t.gender_read for t in self._persons.values())
+        self.times.gender_changed = sum(t.gender_changed for t in self._persons.values())
 
     def crops(self, frame: Frame, faces: Faces) -> list[np.ndarray]:
         """The BGR chips of one frame's faces (see ``facelog.pipeline.crop``)."""
@@ -167,7 +171,7 @@ class FaceAnalyzer:
             if self.tracking is not None:
                 tracks = self._persons.get(frame.source_id)
                 if tracks is None:
-                    if self._embedder is None and self.tracking.use_identity:
+                    if self._embedder is None and (self.tracking.use_identity or self.tracking.gender_faces):
                         self._embedder = IdentityEmbedder()
                     tracks = self._persons[frame.source_id] = PersonTracks(
                         frame.source_id, self.tracking, self._fusion, self._embedder

@@ -296,6 +296,9 @@ class TrackingConfig(_Section):
     evidence_score: float = Field(default=0.6, ge=0, le=1)  # ...at or above this score (not track_only)
     static_after_s: float = Field(default=10.0, gt=0)  # a track seen this long whose face never moved...
     static_max_motion: float = Field(default=0.03, ge=0)  # ...(1-s means, in face sizes) is "static"
+    # a person's gender also read from the identity descriptor of this many of its best faces (>= 32
+    # px, >= 1 s apart), computed when the track ends; 0: the age/gender model alone (persons.py)
+    gender_faces: int = Field(default=1, ge=0, le=10)
 
 
 class FusionConfig(_Section):

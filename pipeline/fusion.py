@@ -188,16 +188,23 @@ class PersonFusion:
         z = np.exp(z - z.max())
         return np.asarray(z / z.sum())
 
-    def female_prob(self) -> float:
-        """The fused probability of female.
+    def female_logit(self) -> float:
+        """The fused log-odds of female (``female_prob``'s logit).
 
         Raises:
             ValueError: no frame was added.
         """
         if not self._face_px:
             raise ValueError("no frames added: nothing to estimate")
-        logit = self.sharpening() * self._logit / self._weight
-        return 1.0 / (1.0 + math.exp(-logit)) if logit >= -700 else 0.0
+        return self.sharpening() * self._logit / self._weight
+
+    def female_prob(self) -> float:
+        """The fused probability of female.
+
+        Raises:
+            ValueError: no frame was added.
+        """
+        return logistic(self.female_logit())
 
     def age_gender(self) -> tuple[float, Gender]:
         """The fused age and gender so far: ``estimate()``'s ``age`` and ``gender`` at a fraction of
@@ -229,6 +236,11 @@ class PersonFusion:
             face_px=float(np.median(self._face_px)),
             weight=self._weight,
         )
+
+
+def logistic(logit: float) -> float:
+    """1 / (1 + exp(-logit)), 0 far below (no overflow)."""
+    return 1.0 / (1.0 + math.exp(-logit)) if logit >= -700 else 0.0
 
 
 def central_interval(dist: np.ndarray, mass: float) -> tuple[float, float]:

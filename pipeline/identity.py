@@ -205,6 +205,52 @@ class IdentityEmbedder:
         return vec
 
 
+class IdentityGender:
+    """Gender read from identity descriptors: a logistic regression on dlib's 128 numbers.
+
+    The age/gender model reads some real camera faces wrong for a whole clip, confidently (rolled
+    heads, glasses; issue 21); the descriptor, trained for identity on many real photos, reads them
+    right (docs/BENCHMARKS.md, "Gender from the identity descriptor"). ``persons.PersonTracks``
+    averages this reading of a few of a person's best faces with the model's fused answer.
+
+    Args:
+        path: the fitted file (``training/identity_gender.py``); None: the shipped one
+            (``weights.shipped_identity_gender_path``; UTKFace terms: engines/models/MODEL_CARD.md).
+
+    Raises:
+        IdentityError: the file is missing or not a fitted classifier of 128 descriptor numbers.
+    """
+
+    def __init__(self, path: Path | None = None) -> None:
+        import json
+
+        from facelog.pipeline.weights import shipped_identity_gender_path
+
+        p = Path(path) if path is not None else shipped_identity_gender_path()
+        try:
+            doc = json.loads(p.read_text())
+            self._mean, self._std, self._weight = (
+                np.asarray(doc[k], np.float64) for k in ("mean", "std", "weight")
+            )
+            self._bias = float(doc["bias"])
+            self.version = str(doc.get("version", "?"))
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise IdentityError(f"identity gender file {p} unreadable: {e}") from None
+        arrays = (self._mean, self._std, self._weight)
+        if (
+            any(a.shape != (IDENTITY_DIM,) or not np.isfinite(a).all() for a in arrays)
+            or (self._std <= 0).any()
+        ):
+            raise IdentityError(
+                f"identity gender file {p}: mean, std, weight must be {IDENTITY_DIM} finite numbers"
+            )
+
+    def female_logit(self, descriptors: np.ndarray) -> np.ndarray:
+        """(k,) log-odds of female for (k, 128) descriptors."""
+        d = np.asarray(descriptors, np.float64).reshape(-1, IDENTITY_DIM)
+        return np.asarray(((d - self._mean) / self._std) @ self._weight + self._bias)
+
+
 def identity_distance(a: np.ndarray, b: np.ndarray) -> float:
     """Euclidean distance of two identity embeddings (same person below ~0.4, different above ~0.6)."""
     return float(np.linalg.norm(np.asarray(a, np.float64) - np.asarray(b, np.float64)))

@@ -32,6 +32,7 @@ YUNET_ENV = "FACELOG_YUNET"
 # Where the shipped file was published (for messages and NOTICE; facelog never downloads it)
 YUNET_URL = f"https://github.com/opencv/opencv_zoo/raw/main/models/face_detection_yunet/{YUNET_NAME}"
 AGE_GENDER_NAME = "facelog_age_gender.onnx"
+IDENTITY_GENDER_NAME = "identity_gender.json"  # gender read from the identity descriptor
 
 
 @dataclass(frozen=True)
@@ -108,3 +109,10 @@ def shipped_model_path() -> Path:
     """
     root = resources.files("facelog.engines")
     return Path(str(root.joinpath("models", AGE_GENDER_NAME)))
+
+
+def shipped_identity_gender_path() -> Path:
+    """The shipped read-out of gender from the identity descriptor,
+    ``facelog/engines/models/identity_gender.json`` (``identity.IdentityGender``; may be absent)."""
+    root = resources.files("facelog.engines")
+    return Path(str(root.joinpath("models", IDENTITY_GENDER_NAME)))

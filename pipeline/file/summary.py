@@ -123,6 +123,8 @@ def build_summary(
             "track_s": round(times.track_s, 3),
             "identity_embeddings": times.identity_embeddings,  # computed only where they decide a match
             "identity_s": round(times.identity_s, 3),
+            "gender_read": times.gender_read,  # persons whose gender the identity descriptor also read
+            "gender_changed": times.gender_changed,  # ... where that changed the model's answer
             "write_s": round(counts.write_s, 3),
             "batches": times.batches,
         },

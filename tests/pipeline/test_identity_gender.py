@@ -1,0 +1,173 @@
+"""Gender from the identity descriptor: the shipped read-out on the real faces of the shipped sample clip,
+the person's answer as the mean of two readers' log-odds, which faces a track keeps for it, and a
+damaged read-out file."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+
+from facelog.pipeline.config import TrackingConfig
+from facelog.pipeline.fusion import FusionParams
+from facelog.pipeline.identity import (
+    IDENTITY_DIM,
+    IdentityEmbedder,
+    IdentityError,
+    IdentityGender,
+    cut_patch,
+)
+from facelog.pipeline.persons import FaceOutputs, PersonTracks
+from facelog.pipeline.types import Faces, Frame, PersonResult, Prediction
+from facelog.pipeline.weights import YUNET_PATH
+
+SAMPLE = (
+    Path(__file__).resolve().parents[2] / "pipeline" / "samples" / "face-demographics-walking-and-pause.mp4"
+)
+
+
+@pytest.fixture(scope="module")
+def sample_faces() -> list[tuple[Frame, Faces]]:
+    """Every frame of the shipped sample clip (480x270, 3 s, three people side by side) with its YuNet
+    faces (score >= 0.6)."""
+    cap = cv2.VideoCapture(str(SAMPLE))
+    fps = cap.get(cv2.CAP_PROP_FPS)
+    det = cv2.FaceDetectorYN.create(str(YUNET_PATH), "", (480, 270), 0.6)
+    out = []
+    k = 0
+    while True:
+        ok, img = cap.read()
+        if not ok:
+            break
+        _, rows = det.detect(img)
+        rows = np.zeros((0, 15), np.float32) if rows is None else rows
+        xyxy = np.c_[rows[:, :2], rows[:, :2] + rows[:, 2:4]].astype(np.float32)
+        lm = rows[:, 4:14].reshape(-1, 5, 2).astype(np.float32)
+        frame = Frame("sample", k, round(k * 1e9 / fps), np.asarray(img))
+        out.append((frame, Faces(xyxy, rows[:, 14].astype(np.float32), lm)))
+        k += 1
+    assert len(out) >= 30
+    return out
+
+
+def _write_reader(path: Path, bias: float, weight: float = 0.0) -> Path:
+    doc = {
+        "mean": [0.0] * IDENTITY_DIM,
+        "std": [1.0] * IDENTITY_DIM,
+        "weight": [weight] * IDENTITY_DIM,
+        "bias": bias,
+    }
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def test_shipped_reader_reads_the_sample_clips_woman_with_glasses_as_female(
+    sample_faces: list[tuple[Frame, Faces]],
+) -> None:
+    """The woman on the right of the sample clip (blond, glasses, 43-57 px), whom the age/gender model
+    reads as male in every frame (issue 21), is female to the descriptor on most of her faces; the
+    bald man in the middle is male on most of his."""
+    emb, reader = IdentityEmbedder(), IdentityGender()
+    by_side: dict[str, list[float]] = {"right": [], "middle": []}
+    for frame, faces in sample_faces[::3]:
+        for box in faces.xyxy:
+            cx = (box[0] + box[2]) / 2
+            side = "right" if cx >= 270 else "middle" if cx >= 160 else None
+            if side is None:
+                continue
+            d = emb.embed(cut_patch(frame.image, box, frame.index))
+            if d is not None:
+                by_side[side].append(float(reader.female_logit(d)[0]))
+    assert len(by_side["right"]) >= 5 and len(by_side["middle"]) >= 5
+    assert np.mean(np.array(by_side["right"]) > 0) >= 0.8
+    assert np.mean(np.array(by_side["middle"]) < 0) >= 0.8
+
+
+def _step(tracks: PersonTracks, frame: Frame, faces: Faces, female: float) -> tuple[PersonResult, ...]:
+    """One frame through ``tracks``, every face read by the model as 40 years and ``female``."""
+    n = len(faces)
+    age = np.zeros((n, 101), np.float32)
+    age[:, 40] = 1.0
+    out = FaceOutputs(age, np.full(n, female, np.float32))
+    preds = tuple(
+        Prediction(i, tuple(float(v) for v in faces.xyxy[i]), float(faces.score[i]), 40.0, "male", 0.9)
+        for i in range(n)
+    )
+    return tracks.update(frame, faces, out, preds)[1]
+
+
+def _run(tracks: PersonTracks, items: list[tuple[Frame, Faces]], female: float) -> list[PersonResult]:
+    persons: list[PersonResult] = []
+    for frame, faces in items:
+        persons += _step(tracks, frame, faces, female)
+    return persons + list(tracks.finish())
+
+
+def _tracks(**cfg: Any) -> PersonTracks:
+    return PersonTracks("sample", TrackingConfig(**({"use_body": False} | cfg)), FusionParams())
+
+
+def test_person_gender_is_the_mean_of_both_readers_log_odds(
+    sample_faces: list[tuple[Frame, Faces]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a read-out that says female at log-odds +6 whatever the face, each person's answer is the
+    model's fused log-odds (here male, 0.2 a frame) and +6, averaged; without it, the model's alone.
+    The frame rows keep the model's running answer either way."""
+    alone = _run(_tracks(gender_faces=0), sample_faces, female=0.2)
+    assert len(alone) == 3 and all(p.gender == "male" for p in alone)
+
+    path = _write_reader(tmp_path / "reader.json", bias=6.0)
+    monkeypatch.setattr("facelog.pipeline.weights.shipped_identity_gender_path", lambda: path)
+    tracks = _tracks(gender_faces=2)
+    both = _run(tracks, sample_faces, female=0.2)
+    assert [p.track_id for p in both] == [p.track_id for p in alone]
+    for a, b in zip(alone, both, strict=True):
+        model_logit = math.log((1 - a.gender_score) / a.gender_score)  # a is male: P(female) = 1 - score
+        want = 1 / (1 + math.exp(-(model_logit + 6.0) / 2))
+        got = b.gender_score if b.gender == "female" else 1 - b.gender_score
+        assert got == pytest.approx(want, abs=1e-4)
+        assert (b.age, b.frames) == (a.age, a.frames)
+    assert tracks.gender_read == 3 and tracks.gender_changed == sum(p.gender == "female" for p in both)
+
+
+def _frame(k: int, px: float) -> tuple[Frame, Faces]:
+    """A grey 25-fps frame with one face box of ``px`` at a fixed place."""
+    img = np.full((240, 320, 3), 90, np.uint8)
+    cv2.circle(img, (160, 120), int(px // 2), (160, 170, 200), -1)
+    box = np.array([[160 - px / 2, 120 - px / 2, 160 + px / 2, 120 + px / 2]], np.float32)
+    return Frame("c", k, k * 40_000_000, img), Faces(box, np.array([0.9], np.float32))
+
+
+def test_kept_faces_are_the_best_one_a_second_and_never_small(tmp_path: Path, monkeypatch: Any) -> None:
+    """A track keeps at most ``gender_faces`` faces, at least a second apart, and none under 32 px."""
+    path = _write_reader(tmp_path / "reader.json", bias=0.0)
+    monkeypatch.setattr("facelog.pipeline.weights.shipped_identity_gender_path", lambda: path)
+    tracks = _tracks(gender_faces=3, use_identity=False)
+    _run(tracks, [_frame(k, 24.0) for k in range(50)], female=0.5)  # 2 s of a 24-px face: none kept
+    assert tracks.gender_read == 0
+    tracks = _tracks(gender_faces=3, use_identity=False)
+    for k in range(150):  # 6 s of a 40-px face
+        _step(tracks, *_frame(k, 40.0), female=0.5)
+        kept = next(iter(tracks._live.values())).gender_faces
+        assert len(kept) <= 3
+        times = sorted(pts for _, pts, _ in kept)
+        assert all(b - a >= 1_000_000_000 for a, b in itertools.pairwise(times))
+    assert len(kept) == 3 and all(patch.face_px >= 32 for _, _, patch in kept)
+
+
+def test_a_damaged_reader_file_is_one_clear_error(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"mean": [0.0], "std": [1.0], "weight": [1.0], "bias": 0}')
+    with pytest.raises(IdentityError, match="128 finite numbers"):
+        IdentityGender(bad)
+    bad.write_text("not json")
+    with pytest.raises(IdentityError, match="unreadable"):
+        IdentityGender(bad)
+    with pytest.raises(IdentityError, match="unreadable"):
+        IdentityGender(tmp_path / "missing.json")
