@@ -24,6 +24,7 @@ from typing import Any
 
 import cv2
 
+from facelog.pipeline.config import TrackingConfig
 from facelog.pipeline.live.detectors import CameraDetectors
 from facelog.pipeline.live.monitoring import (
     BEHIND_REPEAT_S,
@@ -74,6 +75,15 @@ class Camera:
         return f"Camera(name={self.name!r}, url={redact_url(self.url)!r})"
 
 
+def live_tracking(cfg: TrackingConfig) -> TrackingConfig:
+    """The tracking settings of a live run: ``gender_faces`` 0 unless the config sets it. The reading
+    costs ~100 ms of the loop thread per person who leaves; with 8 cameras of people walking through
+    (0.7 a second each) it halved the analysed rate (docs/BENCHMARKS.md, tenth session)."""
+    if "gender_faces" in cfg.model_fields_set:
+        return cfg
+    return cfg.model_copy(update={"gender_faces": 0})
+
+
 class CameraLoop:
     """The processing loop over many cameras (see the module docstring).
 
@@ -108,7 +118,7 @@ class CameraLoop:
         self.session = session
         self.rtsp = session.cfg.rtsp  # held, never copied: its values are the run's
         sampling = session.cfg.sampling
-        self.analyzer = session.analyzer()  # one for every camera: their faces share batches
+        self.analyzer = session.analyzer(live_tracking(session.cfg.tracking))  # one for every camera
         self.detect_threads = min(self.rtsp.detect_threads or _usable_cpus(), len(cameras))
         self.detectors = CameraDetectors(session, self.detect_threads)
         self._pool: ThreadPoolExecutor | None = None  # detect threads, while run() runs

@@ -592,3 +592,18 @@ def test_live_run_detects_around_known_faces_per_camera() -> None:
         for i in range(3):
             dets.detect(Frame("a", i, 0, img))
         assert dets.describe("a")["frames_full"] == 3
+
+
+def test_live_runs_read_gender_from_the_descriptor_only_when_the_config_asks(tmp_path: Path) -> None:
+    """The descriptor's gender reading costs the loop thread ~100 ms a person: off live, unless set."""
+    from facelog.pipeline.config import TrackingConfig
+    from facelog.pipeline.live.loop import live_tracking
+
+    assert TrackingConfig().gender_faces == 1  # files read it by default
+    assert live_tracking(TrackingConfig()).gender_faces == 0
+    assert live_tracking(TrackingConfig(gender_faces=2)).gender_faces == 2
+    cfg = tmp_path / "cams.yaml"
+    cfg.write_text("tracking:\n  gender_faces: 1\n")
+    assert live_tracking(load_config(cfg).tracking).gender_faces == 1
+    cfg.write_text("tracking:\n  max_lost_frames: 50\n")
+    assert live_tracking(load_config(cfg).tracking).gender_faces == 0
