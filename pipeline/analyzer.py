@@ -20,7 +20,7 @@ from facelog.engines.base import Backend
 from facelog.engines.preprocess import crops_to_pixels, decode_age
 from facelog.pipeline.config import BatchingConfig, CropConfig, FusionConfig, TrackingConfig, default_of
 from facelog.pipeline.crop import YUNET_FRAMING, Framing, crop_faces
-from facelog.pipeline.identity import IdentityEmbedder
+from facelog.pipeline.identity import IdentityEmbedder, IdentityGender
 from facelog.pipeline.persons import FaceOutputs, PersonTracks, fusion_params
 from facelog.pipeline.types import Faces, Frame, FrameResult, Gender, PersonResult, Prediction, gender_of
 
@@ -57,6 +57,8 @@ class FaceAnalyzer:
             ``batching.batch_size``'s.
         tracking: tracker settings; None or ``enabled: false`` = no tracking (track_id -1, no persons).
         fusion: per-person fusion settings (None: defaults).
+        gender_reader: the persons' second gender reading (``identity.IdentityGender``); None: the
+            shipped one when ``tracking.gender_faces`` asks for it.
     """
 
     def __init__(
@@ -68,6 +70,7 @@ class FaceAnalyzer:
         batch_size: int = default_of(BatchingConfig, "batch_size"),
         tracking: TrackingConfig | None = None,
         fusion: FusionConfig | None = None,
+        gender_reader: IdentityGender | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -91,6 +94,10 @@ class FaceAnalyzer:
         self._embedding = "embedding" if "embedding" in meta.outputs else None
         self._persons: dict[str, PersonTracks] = {}
         self._embedder: IdentityEmbedder | None = None  # one identity model for all sources
+        # the persons' second gender reading (identity.GenderReading): loaded before any frame
+        self._gender_reader = gender_reader
+        if self._gender_reader is None and self.tracking is not None and self.tracking.gender_faces:
+            self._gender_reader = IdentityGender()
         self._side = int(meta.input_hw[0])
 
     def reset_source(self, source_id: str) -> tuple[PersonResult, ...]:
@@ -117,8 +124,8 @@ class FaceAnalyzer:
             for why, n in (*t.dropped.items(), ("static", t.static)):
                 dropped[why] = dropped.get(why, 0) + n
         self.times.persons_dropped = dropped
-        self.times.gender_read = sum(t.gender_read for t in self._persons.values())
-        self.times.gender_changed = sum(t.gender_changed for t in self._persons.values())
+        self.times.gender_read = sum(t.gender.read for t in self._persons.values() if t.gender)
+        self.times.gender_changed = sum(t.gender.changed for t in self._persons.values() if t.gender)
 
     def crops(self, frame: Frame, faces: Faces) -> list[np.ndarray]:
         """The BGR chips of one frame's faces (see ``facelog.pipeline.crop``)."""
@@ -174,7 +181,7 @@ class FaceAnalyzer:
                     if self._embedder is None and (self.tracking.use_identity or self.tracking.gender_faces):
                         self._embedder = IdentityEmbedder()
                     tracks = self._persons[frame.source_id] = PersonTracks(
-                        frame.source_id, self.tracking, self._fusion, self._embedder
+                        frame.source_id, self.tracking, self._fusion, self._embedder, self._gender_reader
                     )
                 preds, ended = tracks.update(frame, faces, part, preds)
             k += n

@@ -76,7 +76,8 @@ class BackgroundModel:
             left, right = max(0, int(x1 * self._scale)), min(w, math.ceil(x2 * self._scale))
             if bottom > top and right > left:  # only the regions: the whole frame cost ~10x more
                 region = np.s_[top:bottom, left:right]
-                out[i] = float(cv2.absdiff(small[region], self._scene[region]).mean())
+                # per pixel over B, G, R first, then over the region: the sums' order of before
+                out[i] = float(cv2.absdiff(small[region], self._scene[region]).mean(axis=2).mean())
         return out
 
 

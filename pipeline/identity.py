@@ -20,6 +20,20 @@ cheap thumbnail (``face_thumbs``) jumped from its track's last one, a periodic c
 and a re-identification. ``FacePatch`` keeps a small copy of a track's last face so the track's side
 can be embedded later, only when it is needed.
 
+A person's gender read a second time (``GenderReading``, ``tracking.gender_faces``, default 1; live
+runs 0 unless set, ``live.loop.live_tracking``): the age/gender model reads some real camera faces
+confidently wrong for a whole clip (rolled heads, glasses: issue 21), and the descriptor carries
+gender (``IdentityGender``: a logistic regression fitted on UTKFace training faces,
+``training/identity_gender.py``). Each track keeps a copy of up to that many faces
+(``GenderReading.offer``): at least ``MIN_FACE_PX`` wide (the descriptor's own limit), not cut by
+the frame edge, the best by fusion weight of each ``GAP_NS`` of stream time, and when all places
+are taken a better face replaces the weakest kept one. When the track ends as a person
+(``persons.PersonTracks``) their descriptors are computed and read; the person's female log-odds is
+the mean of the model's fused log-odds and the mean reading (equal weights: the two are not
+calibrated against each other). Only the person's answer changes (tracks CSV, report): the frame
+rows' ``gender_smooth`` stays the model's running answer. Measured in docs/BENCHMARKS.md, "Gender
+from the identity descriptor".
+
 Alignment: dlib's 5-point shape predictor (eye corners and the base of the nose) on a square around
 the detector's box, then ``dlib.get_face_chip`` (150 px, padding 0.25), as dlib's own examples do.
 """
@@ -27,15 +41,22 @@ the detector's box, then ``dlib.get_face_chip`` (150 px, padding 0.25), as dlib'
 from __future__ import annotations
 
 import importlib.util
+import json
 import logging
 import math
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 import cv2
 import numpy as np
+
+from facelog.pipeline.errors import ModelError
+from facelog.pipeline.fusion import logistic
+from facelog.pipeline.types import Gender, gender_of
+from facelog.pipeline.weights import shipped_identity_gender_path
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +70,9 @@ PATCH_MARGIN = 0.5  # a patch keeps this share of the face size around the box o
 THUMB_PX = 8  # side of the grey thumbnail of ``face_thumbs``
 
 
-class IdentityError(RuntimeError):
-    """The identity model cannot be loaded (package missing or model files unreadable)."""
+class IdentityError(ModelError):
+    """The identity model cannot be loaded (package missing or model files unreadable): one line,
+    exit 2, as any model error."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +118,7 @@ def cut_patch(image_bgr: np.ndarray, xyxy: np.ndarray, frame_index: int) -> Face
     y0 = min(max(math.floor(by0 - PATCH_MARGIN * size), 0), h - 1)
     x1 = min(max(math.ceil(bx1 + PATCH_MARGIN * size), x0 + 1), w)
     y1 = min(max(math.ceil(by1 + PATCH_MARGIN * size), y0 + 1), h)
-    crop = np.ascontiguousarray(img[y0:y1, x0:x1], dtype=np.uint8)
+    crop = np.array(img[y0:y1, x0:x1], dtype=np.uint8, copy=True)  # never a view that pins the frame
     rel = (bx0 - x0, by0 - y0, bx1 - x0, by1 - y0)
     return FacePatch(image=crop, xyxy=rel, frame_index=frame_index)
 
@@ -222,10 +244,6 @@ class IdentityGender:
     """
 
     def __init__(self, path: Path | None = None) -> None:
-        import json
-
-        from facelog.pipeline.weights import shipped_identity_gender_path
-
         p = Path(path) if path is not None else shipped_identity_gender_path()
         try:
             doc = json.loads(p.read_text())
@@ -240,14 +258,23 @@ class IdentityGender:
         if (
             any(a.shape != (IDENTITY_DIM,) or not np.isfinite(a).all() for a in arrays)
             or (self._std <= 0).any()
+            or not math.isfinite(self._bias)
         ):
             raise IdentityError(
-                f"identity gender file {p}: mean, std, weight must be {IDENTITY_DIM} finite numbers"
+                f"identity gender file {p}: mean, std, weight must be {IDENTITY_DIM} finite numbers "
+                "(std > 0), bias one finite number"
             )
 
     def female_logit(self, descriptors: np.ndarray) -> np.ndarray:
-        """(k,) log-odds of female for (k, 128) descriptors."""
-        d = np.asarray(descriptors, np.float64).reshape(-1, IDENTITY_DIM)
+        """(k,) log-odds of female for (k, 128) descriptors (one (128,) descriptor: (1,)).
+
+        Raises:
+            ValueError: not 128 numbers per descriptor.
+        """
+        d = np.asarray(descriptors, np.float64)
+        d = d[None, :] if d.ndim == 1 else d
+        if d.ndim != 2 or d.shape[1] != IDENTITY_DIM:
+            raise ValueError(f"descriptors must be (k, {IDENTITY_DIM}), got {np.shape(descriptors)}")
         return np.asarray(((d - self._mean) / self._std) @ self._weight + self._bias)
 
 
@@ -303,3 +330,70 @@ class FrameFaces:
     def computed(self, i: int) -> np.ndarray | None:
         """Detection ``i``'s embedding if it was already computed (never computes one)."""
         return self._embeddings.get(i)
+
+
+# -- a person's gender read a second time ---------------------------------------------------------
+
+GAP_NS = 1_000_000_000  # the gender reading keeps one face per this much stream time (the better one)
+
+
+@dataclass(slots=True)
+class KeptFaces:
+    """The faces one track keeps for the reading: (fusion weight, pts_ns, face) each."""
+
+    faces: list[tuple[float, int, FacePatch]] = field(default_factory=list)
+
+
+class GenderReading:
+    """Keeps faces per track and reads a person's gender from them when the track ends.
+
+    Args:
+        faces: faces kept per track (``tracking.gender_faces``, >= 1).
+        reader: the descriptor's gender read-out.
+        embedder: the identity descriptor.
+    """
+
+    def __init__(self, faces: int, reader: IdentityGender, embedder: Embedder) -> None:
+        if faces < 1:
+            raise ValueError(f"faces must be >= 1, got {faces}")
+        self.faces = faces
+        self.reader = reader
+        self.embedder = embedder
+        self.read = 0  # persons whose gender the descriptor also read...
+        self.changed = 0  # ...and those where that turned the model's answer
+
+    def offer(
+        self, kept: KeptFaces, weight: float, pts_ns: int, xyxy: np.ndarray, patch: Callable[[], FacePatch]
+    ) -> None:
+        """Keep this face (box ``xyxy``, cut by ``patch()`` only if kept) if it is among the track's
+        best (see the module docstring)."""
+        if float(xyxy[2] - xyxy[0]) < MIN_FACE_PX:  # the descriptor's limit: it would give none
+            return
+        faces = kept.faces
+        near = [k for k, (_, t, _) in enumerate(faces) if abs(t - pts_ns) < GAP_NS]
+        slot: int | None = None  # None: a new place
+        if near or len(faces) >= self.faces:
+            slot = near[0] if near else min(range(len(faces)), key=lambda k: faces[k][0])
+            if faces[slot][0] >= weight:
+                return
+        entry = (weight, pts_ns, patch())
+        if slot is None:
+            faces.append(entry)
+        else:
+            faces[slot] = entry
+
+    def person_gender(
+        self, kept: KeptFaces, model_logit: float, model_gender: Gender
+    ) -> tuple[Gender, float]:
+        """The person's gender and its probability from the model's fused log-odds and the kept faces'
+        reading; the model's alone (``logistic(model_logit)``) when no face gave a descriptor."""
+        found = [d for _, _, face in kept.faces if (d := self.embedder.embed(face)) is not None]
+        logit = model_logit
+        if found:
+            logit = (model_logit + float(np.mean(self.reader.female_logit(np.array(found))))) / 2
+        female = logistic(logit)
+        gender = gender_of(female)
+        if found:
+            self.read += 1
+            self.changed += gender != model_gender
+        return gender, female if gender == "female" else 1.0 - female

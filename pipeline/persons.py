@@ -39,16 +39,8 @@ becomes a ``PersonResult``, with two exceptions counted in ``dropped``:
 With ``tracking.use_identity`` the tracker also gets the faces' identity embeddings
 (``identity.IdentityEmbedder``, only where a match is questioned; see ``tracker``).
 
-**Gender from the identity descriptor** (``tracking.gender_faces``, default 1): a track keeps a copy of
-its best faces (quality weight, at least ``identity.MIN_FACE_PX``, not cut by the frame edge, at
-least ``_GENDER_FACE_GAP_NS`` apart: one a second, the better one kept), and when it ends as a person
-their identity descriptors are computed (~100 ms each on one core) and read by
-``identity.IdentityGender``. The person's female log-odds is the mean of the model's fused log-odds
-and the mean of those readings: two readers of equal say. The age/gender model reads some real
-faces confidently wrong for a whole clip (rolled heads, glasses); the descriptor reads those right
-and is slightly behind the model on UTKFace chips, where the mean of the two is level with or ahead
-of the model (docs/BENCHMARKS.md, "Gender from the identity descriptor"). Only the person's answer
-(tracks CSV, report) changes: the frame rows' ``gender_smooth`` stays the model's running answer.
+With ``tracking.gender_faces`` (default 1) each person's gender is also read from the identity
+descriptor of its best face when its track ends (``identity.GenderReading``).
 """
 
 from __future__ import annotations
@@ -56,32 +48,27 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import dataclass, field, replace
+from functools import partial
 
 import numpy as np
 
 from facelog.pipeline.appearance import BackgroundModel, body_histogram
 from facelog.pipeline.config import FusionConfig, TrackingConfig
-from facelog.pipeline.fusion import (
-    FusionParams,
-    PersonFusion,
-    frontalness,
-    logistic,
-    quality_weight,
-    sharpness,
-)
+from facelog.pipeline.fusion import FusionParams, PersonFusion, frontalness, quality_weight, sharpness
 from facelog.pipeline.identity import (
-    MIN_FACE_PX,
     Embedder,
     FacePatch,
     FrameFaces,
+    GenderReading,
     IdentityEmbedder,
     IdentityGender,
+    KeptFaces,
     cut_patch,
     face_thumbs,
     thumb_change,
 )
 from facelog.pipeline.tracker import Tracker, TrackerParams, at_frame_edge
-from facelog.pipeline.types import Faces, Frame, Gender, PersonResult, Prediction, gender_of
+from facelog.pipeline.types import Faces, Frame, PersonResult, Prediction
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +76,6 @@ _NOT_TRACKER = {
     "enabled", "use_embedding", "use_body", "use_identity", "min_evidence_frames", "evidence_score",
     "static_after_s", "static_max_motion", "gender_faces",
 }  # fmt: skip
-_GENDER_FACE_GAP_NS = 1_000_000_000  # faces kept for the gender reading are at least this far apart
 _WINDOW_NS = 1_000_000_000  # static test: positions are averaged over windows of this much stream time
 _FAINT_SCORE = 0.7  # a track whose median detection score is below this ...
 _FAINT_REACH = 1.0  # ... and whose centre stays within this many face sizes (10-90% of its detections)
@@ -149,7 +135,9 @@ class _Person:
     looks: list[np.ndarray] = field(default_factory=list)  # grey thumbnails along the track (_sample)
     look_every: int = 1  # keep every this-many-th face's thumbnail
     faces: int = 0
-    gender_faces: list[tuple[float, int, FacePatch]] = field(default_factory=list)  # weight, pts_ns, face
+    kept: KeptFaces = field(
+        default_factory=KeptFaces
+    )  # faces for the gender reading (identity.GenderReading)
 
 
 @dataclass(slots=True)
@@ -175,7 +163,12 @@ class PersonTracks:
     """
 
     def __init__(
-        self, source_id: str, tracking: TrackingConfig, fusion: FusionParams, embedder: Embedder | None = None
+        self,
+        source_id: str,
+        tracking: TrackingConfig,
+        fusion: FusionParams,
+        embedder: Embedder | None = None,
+        gender_reader: IdentityGender | None = None,
     ) -> None:
         self.source_id = source_id
         self.cfg = tracking
@@ -184,9 +177,10 @@ class PersonTracks:
         self.embedder: Embedder | None = embedder
         if self.embedder is None and (tracking.use_identity or tracking.gender_faces):
             self.embedder = IdentityEmbedder()
-        self.gender_reader = IdentityGender() if tracking.gender_faces else None
-        self.gender_read = 0  # persons whose gender the identity descriptor also read...
-        self.gender_changed = 0  # ...and those where that changed the model's answer
+        self.gender: GenderReading | None = None  # the second gender reading (identity.GenderReading)
+        if tracking.gender_faces and self.embedder is not None:
+            reader = gender_reader if gender_reader is not None else IdentityGender()
+            self.gender = GenderReading(tracking.gender_faces, reader, self.embedder)
         self.background = BackgroundModel() if tracking.use_body else None
         self.dropped: Counter[str] = Counter()  # tracks not reported as persons, by reason
         self.static = 0  # persons reported with status "static"
@@ -233,6 +227,10 @@ class PersonTracks:
         )
         ended = self._end(step.ended) + self._forget_spots(frame.pts_ns)
         looks = ident.thumbs if ident is not None else face_thumbs(frame.image, faces.xyxy) if n else None
+
+        def patch(i: int) -> FacePatch:  # a face kept for the gender reading (cut once per frame)
+            return ident.patch(i) if ident is not None else cut_patch(frame.image, faces.xyxy[i], frame.index)
+
         nose = (
             _nose_offsets(faces.landmarks) if faces.landmarks is not None and n else np.full((n, 2), np.nan)
         )
@@ -262,8 +260,8 @@ class PersonTracks:
             )  # fmt: skip
             if looks is not None and looks[i, 0] > 0:
                 _sample_look(person, looks[i])
-            if self.gender_reader is not None and not only and not edge[i]:
-                self._offer_gender_face(person, i, weights[i], frame, faces.xyxy, ident)
+            if self.gender is not None and not only and not edge[i]:
+                self.gender.offer(person.kept, weights[i], frame.pts_ns, faces.xyxy[i], partial(patch, i))
             age, gender = person.fusion.age_gender()
             result.append(
                 replace(p, face_index=len(result), track_id=tid, age_smooth=age, gender_smooth=gender)
@@ -285,41 +283,6 @@ class PersonTracks:
         """End every live track and forget the frame order (reconnect or seek); ids keep increasing."""
         return self._end(self.tracker.reset()) + self._forget_spots(None)
 
-    def _offer_gender_face(
-        self, person: _Person, i: int, weight: float, frame: Frame, xyxy: np.ndarray, ident: FrameFaces | None
-    ) -> None:
-        """Keep detection ``i``'s face for the gender reading if it is among the track's best
-        ``gender_faces`` (one a ``_GENDER_FACE_GAP_NS``: the better of two closer ones)."""
-        if _face_px(xyxy[i]) < MIN_FACE_PX:
-            return
-        kept = person.gender_faces
-        near = [k for k, (_, pts, _) in enumerate(kept) if abs(pts - frame.pts_ns) < _GENDER_FACE_GAP_NS]
-        slot: int | None = None  # None: a new one
-        if near or len(kept) >= self.cfg.gender_faces:
-            slot = near[0] if near else min(range(len(kept)), key=lambda k: kept[k][0])
-            if kept[slot][0] >= weight:
-                return
-        patch = ident.patch(i) if ident is not None else cut_patch(frame.image, xyxy[i], frame.index)
-        if slot is None:
-            kept.append((weight, frame.pts_ns, patch))
-        else:
-            kept[slot] = (weight, frame.pts_ns, patch)
-
-    def _gender(self, person: _Person, est_gender: Gender, est_score: float) -> tuple[Gender, float]:
-        """The person's gender and its probability: the model's fused answer, averaged (log-odds) with
-        the identity descriptor's reading of the kept faces where there are any."""
-        if self.gender_reader is None or self.embedder is None or not person.gender_faces:
-            return est_gender, est_score
-        found = [d for _, _, patch in person.gender_faces if (d := self.embedder.embed(patch)) is not None]
-        if not found:
-            return est_gender, est_score
-        reading = float(np.mean(self.gender_reader.female_logit(np.array(found))))
-        female = logistic((person.fusion.female_logit() + reading) / 2)
-        gender = gender_of(female)
-        self.gender_read += 1
-        self.gender_changed += gender != est_gender
-        return gender, female if gender == "female" else 1.0 - female
-
     def _end(self, ids: tuple[int, ...]) -> tuple[PersonResult, ...]:
         out = []
         for tid in ids:
@@ -330,12 +293,11 @@ class PersonTracks:
                 self.dropped["low_evidence"] += 1
                 continue
             est = person.fusion.estimate()
-            still_pattern = _faint_pattern(np.array(person.motion, np.float64))
-            gender, gender_score = (
-                (est.gender, est.gender_score)
-                if still_pattern
-                else self._gender(person, est.gender, est.gender_score)
-            )
+            gender, gender_score = est.gender, est.gender_score
+            if self.gender is not None and not _faint_pattern(np.array(person.motion, np.float64)):
+                gender, gender_score = self.gender.person_gender(
+                    person.kept, person.fusion.female_logit(), gender
+                )
             result = PersonResult(
                 source_id=self.source_id,
                 track_id=tid,

@@ -31,6 +31,7 @@ from facelog.pipeline.analyzer import FaceAnalyzer
 from facelog.pipeline.config import AppConfig, TrackingConfig, backend_options
 from facelog.pipeline.detect import Detector, DetectorChoice, RoiDetector, choose_detector, make_detector
 from facelog.pipeline.errors import ModelError
+from facelog.pipeline.identity import IdentityGender
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +112,9 @@ class InferenceSession:
         if threads and "threads" in opts:
             opts["threads"] = threads
         self.backend: Backend = open_backend(self.resolved.backend, self.resolved.model_path, **opts)
+        # the persons' second gender reading, loaded once: a damaged file is a model error at start
+        track = cfg.tracking
+        self.gender_reader = IdentityGender() if track.enabled and track.gender_faces else None
 
     def detectors(self, n: int) -> list[Detector]:
         """``n`` detector objects (one per detect thread of a file run), built once, kept for later files.
@@ -144,6 +148,7 @@ class InferenceSession:
             framing=self.detector.framing,
             batch_size=self.cfg.batching.batch_size,
             tracking=tracking if tracking is not None else self.cfg.tracking,
+            gender_reader=self.gender_reader,
             fusion=self.cfg.fusion,
         )
 

@@ -21,12 +21,14 @@ validation part scores the fit, clean ("full") and at 32 px. Each chip's face bo
 Fit: descriptors standardised (mean, std of the training faces), L2-regularised logistic regression
 (``scipy.optimize.minimize``, L-BFGS-B) with ``LAMBDA``: 5-fold cross-validation on the same faces gave
 90.8-91.0% for every lambda from 1e-4 to 0.1 (a one-off check), so the choice hardly matters.
-Descriptors cost ~100 ms a face on one core, so they are cached per chunk in ``--cache`` (resumable).
+Descriptors cost ~100 ms a face on one core, so they are cached per chunk in ``--cache`` (default: the
+user cache folder, ``engines.cache.cache_root``), under a key of the faces chosen (resumable).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
 import sys
@@ -114,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, required=True, help="the fitted classifier (JSON)")
     ap.add_argument("--train", type=int, default=4500, help="training faces (random, seed 0)")
     ap.add_argument("--val", type=int, default=1000, help="validation faces scored (random, seed 0)")
-    ap.add_argument("--cache", type=Path, default=None, help="descriptor cache (default: beside --out)")
+    ap.add_argument("--cache", type=Path, default=None, help="descriptor cache (default: the user cache)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     from facelog.training import datasets as dsets
@@ -129,7 +131,11 @@ def main(argv: list[str] | None = None) -> int:
     tr = np.sort(rng.choice(train_idx, min(args.train, len(train_idx)), replace=False))
     va = np.sort(rng.choice(val_idx, min(args.val, len(val_idx)), replace=False))
     tr_size = np.where(rng.random(len(tr)) < 1 / 3, rng.choice(DEGRADE_SIZES, len(tr)), 0)
-    cache = args.cache or args.out.parent / f"{args.out.stem}_cache"
+    from facelog.engines.cache import cache_root
+
+    # keyed by the faces and sizes asked for: another data folder or count never reuses stale rows
+    key = hashlib.sha256(repr(([table.paths[i].name for i in tr], tr_size.tolist(), va.tolist())).encode())
+    cache = (args.cache or cache_root() / "identity_gender") / key.hexdigest()[:12]
     gender = table.labels["gender"]
 
     x = _descriptors([table.paths[i] for i in tr], tr_size, cache, f"train{len(tr)}")

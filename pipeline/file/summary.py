@@ -52,6 +52,9 @@ class RunSummary:
     persons_dropped: dict[str, int] | None = None
     warnings: list[str] = field(default_factory=list)  # damage that still decoded (``VideoSource.warnings``)
     tracks: str | None = None  # the tracks CSV (``sinks.tracks_path``); None: tracking off
+    # the persons' second gender reading (identity.GenderReading): "identity_gender VERSION, N face(s)
+    # a person"; None: off (tracking.gender_faces 0 or tracking off)
+    gender_reading: str | None = None
 
     @property
     def frames(self) -> int:
@@ -121,7 +124,9 @@ def build_summary(
             "crop_s": round(times.crop_s, 3),
             "infer_s": round(times.infer_s, 3),
             "track_s": round(times.track_s, 3),
-            "identity_embeddings": times.identity_embeddings,  # computed only where they decide a match
+            # identity descriptors: the tracker's veto (only where they decide a match) and the persons'
+            # gender reading (identity.GenderReading)
+            "identity_embeddings": times.identity_embeddings,
             "identity_s": round(times.identity_s, 3),
             "gender_read": times.gender_read,  # persons whose gender the identity descriptor also read
             "gender_changed": times.gender_changed,  # ... where that changed the model's answer
@@ -132,4 +137,10 @@ def build_summary(
         extra={"pts": "derived from index / fps (stream had none)"} if src.pts_derived else {},
         warnings=list(src.warnings),
         persons_dropped=dict(times.persons_dropped) if session.cfg.tracking.enabled else None,
+        gender_reading=(
+            f"identity_gender {session.gender_reader.version}, "
+            f"{session.cfg.tracking.gender_faces} face(s) a person"
+            if session.gender_reader is not None
+            else None
+        ),
     )  # fmt: skip

@@ -153,9 +153,9 @@ class CameraLoop:
             self.metrics.add_camera(c.name)
         r = session.resolved
         log.info(
-            "event=inference detector=%s full_every=%s detect_threads=%d backend=%s model=%s",
+            "event=inference detector=%s full_every=%s detect_threads=%d backend=%s model=%s gender_faces=%d",
             r.detector.name, self.detectors.cfg.full_every or "auto", self.detect_threads, r.backend.name,
-            model,
+            model, self.analyzer.tracking.gender_faces if self.analyzer.tracking else 0,
         )  # fmt: skip
 
     # -- health ----------------------------------------------------------------------------------

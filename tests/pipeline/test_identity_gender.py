@@ -109,12 +109,12 @@ def _run(tracks: PersonTracks, items: list[tuple[Frame, Faces]], female: float) 
     return persons + list(tracks.finish())
 
 
-def _tracks(**cfg: Any) -> PersonTracks:
-    return PersonTracks("sample", TrackingConfig(**({"use_body": False} | cfg)), FusionParams())
+def _tracks(reader: IdentityGender | None = None, **cfg: Any) -> PersonTracks:
+    return PersonTracks("sample", TrackingConfig(**({"use_body": False} | cfg)), FusionParams(), None, reader)
 
 
 def test_person_gender_is_the_mean_of_both_readers_log_odds(
-    sample_faces: list[tuple[Frame, Faces]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    sample_faces: list[tuple[Frame, Faces]], tmp_path: Path
 ) -> None:
     """With a read-out that says female at log-odds +6 whatever the face, each person's answer is the
     model's fused log-odds (here male, 0.2 a frame) and +6, averaged; without it, the model's alone.
@@ -122,9 +122,7 @@ def test_person_gender_is_the_mean_of_both_readers_log_odds(
     alone = _run(_tracks(gender_faces=0), sample_faces, female=0.2)
     assert len(alone) == 3 and all(p.gender == "male" for p in alone)
 
-    path = _write_reader(tmp_path / "reader.json", bias=6.0)
-    monkeypatch.setattr("facelog.pipeline.weights.shipped_identity_gender_path", lambda: path)
-    tracks = _tracks(gender_faces=2)
+    tracks = _tracks(IdentityGender(_write_reader(tmp_path / "reader.json", bias=6.0)), gender_faces=2)
     both = _run(tracks, sample_faces, female=0.2)
     assert [p.track_id for p in both] == [p.track_id for p in alone]
     for a, b in zip(alone, both, strict=True):
@@ -133,32 +131,68 @@ def test_person_gender_is_the_mean_of_both_readers_log_odds(
         got = b.gender_score if b.gender == "female" else 1 - b.gender_score
         assert got == pytest.approx(want, abs=1e-4)
         assert (b.age, b.frames) == (a.age, a.frames)
-    assert tracks.gender_read == 3 and tracks.gender_changed == sum(p.gender == "female" for p in both)
+    assert tracks.gender is not None
+    assert tracks.gender.read == 3 and tracks.gender.changed == sum(p.gender == "female" for p in both)
 
 
-def _frame(k: int, px: float) -> tuple[Frame, Faces]:
-    """A grey 25-fps frame with one face box of ``px`` at a fixed place."""
+def _frame(k: int, w: float, h: float | None = None, score: float = 0.9) -> tuple[Frame, Faces]:
+    """A grey 25-fps frame with one face box of ``w`` x ``h`` px at a fixed place."""
+    h = w if h is None else h
     img = np.full((240, 320, 3), 90, np.uint8)
-    cv2.circle(img, (160, 120), int(px // 2), (160, 170, 200), -1)
-    box = np.array([[160 - px / 2, 120 - px / 2, 160 + px / 2, 120 + px / 2]], np.float32)
-    return Frame("c", k, k * 40_000_000, img), Faces(box, np.array([0.9], np.float32))
+    cv2.ellipse(img, (160, 120), (int(w // 2), int(h // 2)), 0, 0, 360, (160, 170, 200), -1)
+    box = np.array([[160 - w / 2, 120 - h / 2, 160 + w / 2, 120 + h / 2]], np.float32)
+    return Frame("c", k, k * 40_000_000, img), Faces(box, np.array([score], np.float32))
 
 
-def test_kept_faces_are_the_best_one_a_second_and_never_small(tmp_path: Path, monkeypatch: Any) -> None:
-    """A track keeps at most ``gender_faces`` faces, at least a second apart, and none under 32 px."""
-    path = _write_reader(tmp_path / "reader.json", bias=0.0)
-    monkeypatch.setattr("facelog.pipeline.weights.shipped_identity_gender_path", lambda: path)
-    tracks = _tracks(gender_faces=3, use_identity=False)
-    _run(tracks, [_frame(k, 24.0) for k in range(50)], female=0.5)  # 2 s of a 24-px face: none kept
-    assert tracks.gender_read == 0
-    tracks = _tracks(gender_faces=3, use_identity=False)
-    for k in range(150):  # 6 s of a 40-px face
-        _step(tracks, *_frame(k, 40.0), female=0.5)
-        kept = next(iter(tracks._live.values())).gender_faces
-        assert len(kept) <= 3
-        times = sorted(pts for _, pts, _ in kept)
-        assert all(b - a >= 1_000_000_000 for a, b in itertools.pairwise(times))
-    assert len(kept) == 3 and all(patch.face_px >= 32 for _, _, patch in kept)
+def _kept(tracks: PersonTracks) -> list[tuple[float, int, Any]]:
+    return next(iter(tracks._live.values())).kept.faces
+
+
+def test_faces_narrower_than_the_descriptor_takes_are_never_kept(tmp_path: Path) -> None:
+    """The descriptor needs a box 32 px wide: a 24-px face and a 30 x 40 one (sqrt area 34.6) are not
+    kept, so they can take no place from a face that gives a reading."""
+    reader = IdentityGender(_write_reader(tmp_path / "reader.json", bias=0.0))
+    for w, h in ((24.0, 24.0), (30.0, 40.0)):
+        tracks = _tracks(reader, gender_faces=3, use_identity=False)
+        for k in range(50):
+            _step(tracks, *_frame(k, w, h), female=0.5)
+            assert _kept(tracks) == []
+    tracks = _tracks(reader, gender_faces=3, use_identity=False)
+    _step(tracks, *_frame(0, 32.0, 40.0), female=0.5)
+    assert len(_kept(tracks)) == 1
+
+
+def test_kept_faces_are_the_best_and_a_second_apart(tmp_path: Path) -> None:
+    """One place: the best face of the whole track is kept (the weight follows the detector score,
+    which peaks at frame 77); three places: at most three, at least a second apart."""
+    reader = IdentityGender(_write_reader(tmp_path / "reader.json", bias=0.0))
+    scores = [0.75 + 0.2 * float(np.exp(-(((k - 77) / 15) ** 2))) for k in range(150)]
+    tracks = _tracks(reader, gender_faces=1, use_identity=False)
+    for k in range(150):
+        _step(tracks, *_frame(k, 40.0, score=scores[k]), female=0.5)
+    (kept,) = _kept(tracks)
+    assert kept[2].frame_index == 77
+    tracks = _tracks(reader, gender_faces=3, use_identity=False)
+    for k in range(150):
+        _step(tracks, *_frame(k, 40.0, score=scores[k]), female=0.5)
+        times = sorted(t for _, t, _ in _kept(tracks))
+        assert len(times) <= 3 and all(b - a >= 1_000_000_000 for a, b in itertools.pairwise(times))
+    assert len(_kept(tracks)) == 3 and 77 in {face.frame_index for _, _, face in _kept(tracks)}
+
+
+def test_a_damaged_reader_file_stops_a_run_with_one_line_before_any_output(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from facelog.cli import main
+
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"mean": [0.0], "std": [1.0], "weight": [1.0], "bias": 0}')
+    monkeypatch.setattr("facelog.pipeline.identity.shipped_identity_gender_path", lambda: bad)
+    out = tmp_path / "out.csv"
+    assert main(["run", str(SAMPLE), "-o", str(out), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("facelog: error: identity gender file") and "128 finite numbers" in err[-1]
+    assert not out.exists() and not list(tmp_path.glob("out*"))
 
 
 def test_a_damaged_reader_file_is_one_clear_error(tmp_path: Path) -> None:
@@ -166,6 +200,11 @@ def test_a_damaged_reader_file_is_one_clear_error(tmp_path: Path) -> None:
     bad.write_text('{"mean": [0.0], "std": [1.0], "weight": [1.0], "bias": 0}')
     with pytest.raises(IdentityError, match="128 finite numbers"):
         IdentityGender(bad)
+    _write_reader(bad, bias=float("nan"))
+    with pytest.raises(IdentityError, match="bias one finite number"):
+        IdentityGender(bad)
+    with pytest.raises(ValueError, match=r"\(k, 128\)"):
+        IdentityGender(_write_reader(tmp_path / "ok.json", bias=0.0)).female_logit(np.zeros((2, 64)))
     bad.write_text("not json")
     with pytest.raises(IdentityError, match="unreadable"):
         IdentityGender(bad)
