@@ -57,8 +57,8 @@ class FaceAnalyzer:
             ``batching.batch_size``'s.
         tracking: tracker settings; None or ``enabled: false`` = no tracking (track_id -1, no persons).
         fusion: per-person fusion settings (None: defaults).
-        gender_reader: the persons' second gender reading (``identity.IdentityGender``); None: the
-            shipped one when ``tracking.gender_faces`` asks for it.
+        gender_reader: the persons' second gender reading (``identity.IdentityGender``); None: each
+            source's ``PersonTracks`` loads the shipped one when ``tracking.gender_faces`` asks for it.
     """
 
     def __init__(
@@ -94,10 +94,7 @@ class FaceAnalyzer:
         self._embedding = "embedding" if "embedding" in meta.outputs else None
         self._persons: dict[str, PersonTracks] = {}
         self._embedder: IdentityEmbedder | None = None  # one identity model for all sources
-        # the persons' second gender reading (identity.GenderReading): loaded before any frame
-        self._gender_reader = gender_reader
-        if self._gender_reader is None and self.tracking is not None and self.tracking.gender_faces:
-            self._gender_reader = IdentityGender()
+        self._gender_reader = gender_reader  # the session's (loaded at start); None: PersonTracks loads it
         self._side = int(meta.input_hw[0])
 
     def reset_source(self, source_id: str) -> tuple[PersonResult, ...]:

@@ -135,9 +135,8 @@ class _Person:
     looks: list[np.ndarray] = field(default_factory=list)  # grey thumbnails along the track (_sample)
     look_every: int = 1  # keep every this-many-th face's thumbnail
     faces: int = 0
-    kept: KeptFaces = field(
-        default_factory=KeptFaces
-    )  # faces for the gender reading (identity.GenderReading)
+    # faces kept for the gender reading (identity.GenderReading)
+    kept: KeptFaces = field(default_factory=KeptFaces)
 
 
 @dataclass(slots=True)
@@ -293,8 +292,10 @@ class PersonTracks:
                 self.dropped["low_evidence"] += 1
                 continue
             est = person.fusion.estimate()
+            m = np.array(person.motion, np.float64)
+            faint = _faint_pattern(m)
             gender, gender_score = est.gender, est.gender_score
-            if self.gender is not None and not _faint_pattern(np.array(person.motion, np.float64)):
+            if self.gender is not None and not faint:
                 gender, gender_score = self.gender.person_gender(
                     person.kept, person.fusion.female_logit(), gender
                 )
@@ -315,15 +316,17 @@ class PersonTracks:
                 first_wall_ns=person.first_wall_ns,
                 last_wall_ns=person.last_wall_ns,
             )
-            out.extend(self._decide(person, result))
+            out.extend(self._decide(person, result, m, faint))
         return tuple(sorted(out, key=lambda p: p.track_id))
 
-    def _decide(self, person: _Person, result: PersonResult) -> list[PersonResult]:
+    def _decide(
+        self, person: _Person, result: PersonResult, m: np.ndarray, faint: bool
+    ) -> list[PersonResult]:
         """The persons to report now for one ended track: itself with its status, the tracks its spot
-        held when that spot is now proven static, or nothing while its spot holds it."""
-        m = np.array(person.motion, np.float64)
+        held when that spot is now proven static, or nothing while its spot holds it. ``m``: the track's
+        motion rows (``_Person.motion``); ``faint``: ``_faint_pattern(m)``, computed once by the caller."""
         span = int(m[-1, 0] - m[0, 0])
-        if _faint_pattern(m):
+        if faint:
             self.static += 1
             return [replace(result, status="static")]
         if not self._still(m):  # it moved: a person, whatever its spot

@@ -107,12 +107,15 @@ def shipped_model_path() -> Path:
 
     Located through the installed ``facelog.engines`` package, so it works from a checkout and a wheel.
     """
-    root = resources.files("facelog.engines")
-    return Path(str(root.joinpath("models", AGE_GENDER_NAME)))
+    return _engines_model(AGE_GENDER_NAME)
 
 
 def shipped_identity_gender_path() -> Path:
     """The shipped read-out of gender from the identity descriptor,
     ``facelog/engines/models/identity_gender.json`` (``identity.IdentityGender``; may be absent)."""
-    root = resources.files("facelog.engines")
-    return Path(str(root.joinpath("models", IDENTITY_GENDER_NAME)))
+    return _engines_model(IDENTITY_GENDER_NAME)
+
+
+def _engines_model(name: str) -> Path:
+    """A file of ``facelog/engines/models/``, found through the installed package (checkout or wheel)."""
+    return Path(str(resources.files("facelog.engines").joinpath("models", name)))
