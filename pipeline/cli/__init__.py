@@ -13,13 +13,17 @@ runs install their own handler and stop cleanly).
 
 from __future__ import annotations
 
+import _thread
 import argparse
+import contextlib
 import logging
 import os
 import signal
 import sys
 import threading
+from collections.abc import Iterator
 from types import FrameType
+from typing import Any
 
 from facelog.cli import batch, doctor, engine, report, run
 from facelog.cli.console import print_error
@@ -39,6 +43,36 @@ _terminated = threading.Event()  # set by the handler: the exit is 143 whatever 
 def _terminate(signum: int, frame: FrameType | None) -> None:
     _terminated.set()
     raise Terminated
+
+
+def _redeliver_lost_terminate(unraisable: Any) -> None:
+    """``sys.unraisablehook``: a SIGTERM that landed where Python cannot raise is delivered again.
+
+    The handler runs wherever the main thread is; inside a weakref callback or a ``__del__`` (the
+    import system runs one) its exception is "ignored" and printed, and the run would go on to
+    commit its output. Instead the message is dropped and the signal is simulated again a moment
+    later, from a timer thread, so it lands back in ordinary code and unwinds the run.
+    """
+    if issubclass(unraisable.exc_type, Terminated):
+        threading.Timer(0.01, _thread.interrupt_main, args=(signal.SIGTERM,)).start()
+        return
+    sys.__unraisablehook__(unraisable)
+
+
+@contextlib.contextmanager
+def _sigterm_unwinds() -> Iterator[None]:
+    """SIGTERM raises `Terminated` in the main thread while the block runs (elsewhere: no change)."""
+    _terminated.clear()
+    if threading.current_thread() is not threading.main_thread():  # only it may set handlers
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    previous_hook, sys.unraisablehook = sys.unraisablehook, _redeliver_lost_terminate
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        sys.unraisablehook = previous_hook
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -87,11 +121,9 @@ def main(argv: list[str] | None = None) -> int:
     args.quiet = args.quiet or early.quiet
     args.verbose = max(args.verbose, early.verbose)
     _setup_logging(args.quiet, args.verbose)
-    in_main = threading.current_thread() is threading.main_thread()  # only it may set handlers
-    previous = signal.signal(signal.SIGTERM, _terminate) if in_main else None
-    _terminated.clear()
     try:
-        rc = int(args.func(args))
+        with _sigterm_unwinds():
+            rc = int(args.func(args))
         if _terminated.is_set():  # a library turned the interrupt into an error that was reported
             print_error("terminated (SIGTERM)")
             return 143
@@ -105,6 +137,3 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print_error("interrupted")
         return 130
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)

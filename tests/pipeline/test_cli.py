@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -274,3 +275,36 @@ def test_sigterm_exits_143_even_when_a_library_reported_it_as_an_error(
     assert cli.main(["run", "x.mp4", "-o", "x.csv"]) == 143
     assert "terminated (SIGTERM)" in capsys.readouterr().err
     assert cli.main(["run", "x.mp4", "-o", "x.csv"]) == 143  # the flag is per call, the handler raised again
+
+
+def test_sigterm_that_lands_in_a_weakref_callback_still_unwinds_the_run(tmp_path: Path) -> None:
+    # CI once caught SIGTERM inside the import system's weakref callback: Python printed "Exception
+    # ignored", the run went on and committed its output. The signal must be delivered again.
+    script = tmp_path / "lost.py"
+    script.write_text(
+        textwrap.dedent("""
+        import os, signal, time, weakref
+        from facelog import cli
+
+        class Thing:
+            pass
+
+        def callback(_ref):
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.05)  # the handler runs here, inside the callback: its exception is lost
+
+        with cli._sigterm_unwinds():
+            try:
+                thing = Thing()
+                ref = weakref.ref(thing, callback)
+                del thing
+                for _ in range(200):
+                    time.sleep(0.01)
+                print("ran to the end")
+            except cli.Terminated:
+                print("terminated")
+    """)
+    )
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "terminated", done.stdout + done.stderr
+    assert "Exception ignored" not in done.stderr, done.stderr
