@@ -53,6 +53,7 @@ from typing import Any, Protocol
 import cv2
 import numpy as np
 
+from facelog.engines.dlib_resnet import DlibModelError, DlibResNetOnnx
 from facelog.pipeline.errors import ModelError
 from facelog.pipeline.fusion import logistic
 from facelog.pipeline.types import Gender, gender_of
@@ -203,7 +204,10 @@ class IdentityEmbedder:
                 raise IdentityError(f"identity model file not found: {p}")
         self._dlib: Any = dlib
         self._shape = dlib.shape_predictor(str(shape_path))
-        self._net = dlib.face_recognition_model_v1(str(model_path))
+        try:  # the same network on ONNX Runtime: ~12x faster than dlib's own (engines/dlib_resnet.py)
+            self._net = DlibResNetOnnx(Path(model_path))
+        except DlibModelError as e:
+            raise IdentityError(f"identity model {model_path}: {e}") from None
         self.calls = 0  # embeddings computed
         self.seconds = 0.0  # time spent computing them
 
@@ -221,7 +225,7 @@ class IdentityEmbedder:
         rgb = np.ascontiguousarray(patch.image[:, :, ::-1])
         shape = self._shape(rgb, rect)
         chip = self._dlib.get_face_chip(rgb, shape, size=150, padding=0.25)
-        vec = np.asarray(self._net.compute_face_descriptor(chip), np.float32)
+        vec = self._net.descriptors(np.asarray(chip)[None])[0]
         self.calls += 1
         self.seconds += time.perf_counter() - t0
         return vec
