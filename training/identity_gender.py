@@ -21,8 +21,9 @@ validation part scores the fit, clean ("full") and at 32 px. Each chip's face bo
 Fit: descriptors standardised (mean, std of the training faces), L2-regularised logistic regression
 (``scipy.optimize.minimize``, L-BFGS-B) with ``LAMBDA``: 5-fold cross-validation on the same faces gave
 90.8-91.0% for every lambda from 1e-4 to 0.1 (a one-off check), so the choice hardly matters.
-Descriptors cost ~100 ms a face on one core, so they are cached per chunk in ``--cache`` (default: the
-user cache folder, ``engines.cache.cache_root``), under a key of the faces chosen (resumable).
+Descriptors cost ~8 ms a face on one core (~100 ms before they ran on ONNX Runtime), and are
+cached per chunk in ``--cache`` (default: the user cache folder, ``engines.cache.cache_root``),
+under a key of the faces chosen (resumable).
 """
 
 from __future__ import annotations

@@ -595,7 +595,7 @@ def test_live_run_detects_around_known_faces_per_camera() -> None:
 
 
 def test_live_runs_read_gender_from_the_descriptor_only_when_the_config_asks(tmp_path: Path) -> None:
-    """The descriptor's gender reading costs the loop thread ~100 ms a person: off live, unless set."""
+    """The descriptor's gender reading is off live unless the config sets it (docs/RTSP.md says why)."""
     from facelog.pipeline.config import TrackingConfig
     from facelog.pipeline.live.loop import live_tracking
 
