@@ -74,7 +74,7 @@ class _Reader:
     def tensor(self) -> np.ndarray:
         """A ``resizable_tensor`` (version 2) flattened: num_samples, k, nr, nc, then raw float32."""
         if self.integer() != 2:
-            raise DlibModelError("unexpected tensor version")
+            raise DlibModelError("damaged, or not a dlib network (unexpected tensor version)")
         count = int(np.prod([self.integer() for _ in range(4)]))
         if self.pos + 4 * count > len(self.data):
             raise DlibModelError("file ends inside a tensor")
@@ -85,7 +85,7 @@ class _Reader:
     def alias(self) -> tuple[int, ...]:
         """An ``alias_tensor`` (version 1): its four dimensions."""
         if self.integer() != 1:
-            raise DlibModelError("unexpected alias tensor version")
+            raise DlibModelError("damaged, or not a dlib network (unexpected alias tensor version)")
         return tuple(self.integer() for _ in range(4))
 
 

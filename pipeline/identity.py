@@ -178,8 +178,12 @@ class IdentityEmbedder:
             ``face_recognition_models``.
         shape_path: ``shape_predictor_5_face_landmarks.dat``; None: the one in that package.
 
+    The network itself runs on ONNX Runtime (``engines.dlib_resnet``), built from ``model_path``;
+    dlib finds the landmarks and cuts the chip.
+
     Raises:
-        IdentityError: ``dlib`` or the model files are missing.
+        IdentityError: ``dlib`` or the model files are missing, or the model file is not dlib's
+            face recognition network.
     """
 
     def __init__(self, model_path: Path | None = None, shape_path: Path | None = None) -> None:

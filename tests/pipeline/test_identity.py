@@ -146,3 +146,12 @@ def test_an_interrupt_during_the_dlib_import_stays_an_interrupt(monkeypatch: pyt
     monkeypatch.setattr(builtins, "__import__", interrupted)
     with pytest.raises(KeyboardInterrupt):
         IdentityEmbedder()
+
+
+def test_a_model_file_that_is_not_the_descriptor_network_is_an_identity_error(tmp_path: Path) -> None:
+    from facelog.pipeline.identity import IdentityError
+
+    damaged = tmp_path / "dlib_face_recognition_resnet_model_v1.dat"
+    damaged.write_bytes(b"\x01\x05con_4" + bytes(64))  # a record name, then nothing readable
+    with pytest.raises(IdentityError, match=r"identity model .*dlib_face_recognition.*damaged"):
+        IdentityEmbedder(model_path=damaged)
