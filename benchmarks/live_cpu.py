@@ -5,8 +5,8 @@
 The frames of CLIP are decoded beforehand and every ``--gap``-th one (3 = 5 of 15 fps: a machine
 that keeps up) goes through what ``live.loop.CameraLoop`` does per frame: its camera's detector
 (``live.detectors.CameraDetectors``: regions around known faces, key frames) and the run's analyzer
-(crops, model, tracking, identity checks, fusion; the live tracking settings,
-``live.loop.live_tracking``). Process CPU time, after 4 warm-up frames. Each
+(crops, model, tracking, identity checks, fusion, the gender reading of persons who leave).
+Process CPU time, after 4 warm-up frames. Each
 ``--set`` is a config override (``tracking.use_identity=false``, ``detector.full_every=1``); give
 several configurations in one run with ``--compare`` to get ratios measured side by side:
 
@@ -30,7 +30,6 @@ import cv2
 
 from facelog.pipeline.config import load_config
 from facelog.pipeline.live.detectors import CameraDetectors
-from facelog.pipeline.live.loop import live_tracking
 from facelog.pipeline.session import InferenceSession
 from facelog.pipeline.types import Frame
 
@@ -104,7 +103,7 @@ def measure(frames: list[Frame], overrides: dict[str, Any], gt: Path | None = No
     """CPU ms per analysed frame for one configuration (and what its detector and tracker did; with
     ``gt``, the recall of its logged boxes)."""
     session = InferenceSession(load_config(None, overrides))
-    detectors, analyzer = CameraDetectors(session), session.analyzer(live_tracking(session.cfg.tracking))
+    detectors, analyzer = CameraDetectors(session), session.analyzer()
     for f in frames[:WARM_UP]:
         analyzer.analyze([(f, detectors.detect(f))])
     c0, t0, faces = _cpu_s(), time.perf_counter(), 0

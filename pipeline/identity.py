@@ -21,8 +21,8 @@ continues a track after a gap, a detection whose cheap thumbnail (``face_thumbs`
 track's last one, a periodic check of long tracks and a re-identification. ``FacePatch`` keeps a
 small copy of a track's last face so the track's side can be embedded later, only when it is needed.
 
-A person's gender read a second time (``GenderReading``, ``tracking.gender_faces``, default 1; live
-runs 0 unless set, ``live.loop.live_tracking``): the age/gender model reads some real camera faces
+A person's gender read a second time (``GenderReading``, ``tracking.gender_faces``, default 1, file
+and live runs alike): the age/gender model reads some real camera faces
 confidently wrong for a whole clip (rolled heads, glasses: issue 21), and the descriptor carries
 gender (``IdentityGender``: a logistic regression fitted on UTKFace training faces,
 ``training/identity_gender.py``). Each track keeps a copy of up to that many faces

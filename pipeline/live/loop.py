@@ -24,7 +24,6 @@ from typing import Any
 
 import cv2
 
-from facelog.pipeline.config import TrackingConfig
 from facelog.pipeline.live.detectors import CameraDetectors
 from facelog.pipeline.live.monitoring import (
     BEHIND_REPEAT_S,
@@ -75,17 +74,6 @@ class Camera:
         return f"Camera(name={self.name!r}, url={redact_url(self.url)!r})"
 
 
-def live_tracking(cfg: TrackingConfig) -> TrackingConfig:
-    """The tracking settings of a live run: ``gender_faces`` 0 unless the config sets it. Since the
-    descriptor runs on ONNX Runtime (~8 ms a person) the reading no longer costs capacity, but on the
-    synthetic live cameras it lowered the per-person gender (29.4 of 33.9 people right against 30.6
-    of 33.6), while on the real clips it reads 3 of 13 people right that the model reads wrong
-    (docs/BENCHMARKS.md, eleventh session): the operator decides per deployment."""
-    if "gender_faces" in cfg.model_fields_set:
-        return cfg
-    return cfg.model_copy(update={"gender_faces": 0})
-
-
 class CameraLoop:
     """The processing loop over many cameras (see the module docstring).
 
@@ -120,7 +108,7 @@ class CameraLoop:
         self.session = session
         self.rtsp = session.cfg.rtsp  # held, never copied: its values are the run's
         sampling = session.cfg.sampling
-        self.analyzer = session.analyzer(live_tracking(session.cfg.tracking))  # one for every camera
+        self.analyzer = session.analyzer()  # one for every camera
         self.detect_threads = min(self.rtsp.detect_threads or _usable_cpus(), len(cameras))
         self.detectors = CameraDetectors(session, self.detect_threads)
         self._pool: ThreadPoolExecutor | None = None  # detect threads, while run() runs

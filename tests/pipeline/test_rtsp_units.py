@@ -594,16 +594,15 @@ def test_live_run_detects_around_known_faces_per_camera() -> None:
         assert dets.describe("a")["frames_full"] == 3
 
 
-def test_live_runs_read_gender_from_the_descriptor_only_when_the_config_asks(tmp_path: Path) -> None:
-    """The descriptor's gender reading is off live unless the config sets it (docs/RTSP.md says why)."""
-    from facelog.pipeline.config import TrackingConfig
-    from facelog.pipeline.live.loop import live_tracking
-
-    assert TrackingConfig().gender_faces == 1  # files read it by default
-    assert live_tracking(TrackingConfig()).gender_faces == 0
-    assert live_tracking(TrackingConfig(gender_faces=2)).gender_faces == 2
-    cfg = tmp_path / "cams.yaml"
-    cfg.write_text("tracking:\n  gender_faces: 1\n")
-    assert live_tracking(load_config(cfg).tracking).gender_faces == 1
-    cfg.write_text("tracking:\n  max_lost_frames: 50\n")
-    assert live_tracking(load_config(cfg).tracking).gender_faces == 0
+def test_live_runs_read_gender_from_the_descriptor_as_file_runs_do(tmp_path: Path, tiny_model: Path) -> None:
+    """The descriptor's gender reading (``tracking.gender_faces``) is the config's, live as in files:
+    since it runs on ONNX Runtime it costs ~8 ms a person (docs/BENCHMARKS.md, eleventh session)."""
+    cams = [Camera("cam", "rtsp://127.0.0.1/1")]
+    with _session(tiny_model) as s:
+        loop = CameraLoop(cams, s, tmp_path)
+        assert loop.analyzer.tracking is not None and loop.analyzer.tracking.gender_faces == 1
+    over = {"model.path": str(tiny_model), "backend.kind": "onnxruntime", "rtsp": {"metrics_port": None},
+            "tracking.gender_faces": 0}  # fmt: skip
+    with InferenceSession(load_config(None, over)) as s:
+        loop = CameraLoop(cams, s, tmp_path)
+        assert loop.analyzer.tracking is not None and loop.analyzer.tracking.gender_faces == 0
