@@ -28,7 +28,7 @@ from facelog.engines.registry import (
     precision_of,
 )
 from facelog.pipeline.analyzer import FaceAnalyzer
-from facelog.pipeline.config import AppConfig, TrackingConfig, backend_options
+from facelog.pipeline.config import AppConfig, backend_options
 from facelog.pipeline.detect import Detector, DetectorChoice, RoiDetector, choose_detector, make_detector
 from facelog.pipeline.errors import ModelError
 from facelog.pipeline.identity import IdentityGender
@@ -139,15 +139,14 @@ class InferenceSession:
             ]
         return self._by_workers[n]
 
-    def analyzer(self, tracking: TrackingConfig | None = None) -> FaceAnalyzer:
-        """A fresh analyzer on this session's backend: its own tracks and timings (one per video).
-        ``tracking``: other tracking settings than the config's (live runs)."""
+    def analyzer(self) -> FaceAnalyzer:
+        """A fresh analyzer on this session's backend: its own tracks and timings (one per video)."""
         return FaceAnalyzer(
             self.backend,
             self.cfg.crop,
             framing=self.detector.framing,
             batch_size=self.cfg.batching.batch_size,
-            tracking=tracking if tracking is not None else self.cfg.tracking,
+            tracking=self.cfg.tracking,
             gender_reader=self.gender_reader,
             fusion=self.cfg.fusion,
         )
