@@ -45,34 +45,41 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
     raise Terminated
 
 
-def _redeliver_lost_terminate(unraisable: Any) -> None:
-    """``sys.unraisablehook``: a SIGTERM that landed where Python cannot raise is delivered again.
-
-    The handler runs wherever the main thread is; inside a weakref callback or a ``__del__`` (the
-    import system runs one) its exception is "ignored" and printed, and the run would go on to
-    commit its output. Instead the message is dropped and the signal is simulated again a moment
-    later, from a timer thread, so it lands back in ordinary code and unwinds the run.
-    """
-    if issubclass(unraisable.exc_type, Terminated):
-        threading.Timer(0.01, _thread.interrupt_main, args=(signal.SIGTERM,)).start()
-        return
-    sys.__unraisablehook__(unraisable)
-
-
 @contextlib.contextmanager
 def _sigterm_unwinds() -> Iterator[None]:
-    """SIGTERM raises `Terminated` in the main thread while the block runs (elsewhere: no change)."""
+    """SIGTERM raises `Terminated` in the main thread while the block runs (elsewhere: no change).
+
+    An interrupt lost where Python cannot raise is delivered again: the handler runs wherever the
+    main thread is, and inside a weakref callback or a ``__del__`` (the import system runs one) its
+    exception is only printed ("Exception ignored") while the run goes on to commit its output. A
+    ``sys.unraisablehook`` drops that message and simulates the signal again 10 ms later from a timer
+    thread (``_thread.interrupt_main``), so it lands in ordinary code and unwinds the run; timers
+    still pending when the block ends are cancelled. Other unraisable errors go to the hook before.
+    """
     _terminated.clear()
     if threading.current_thread() is not threading.main_thread():  # only it may set handlers
         yield
         return
+    timers: list[threading.Timer] = []
+    previous_hook = sys.unraisablehook
+
+    def redeliver(unraisable: Any) -> None:
+        if not issubclass(unraisable.exc_type, KeyboardInterrupt):  # Terminated is one too
+            previous_hook(unraisable)
+            return
+        signum = signal.SIGTERM if issubclass(unraisable.exc_type, Terminated) else signal.SIGINT
+        timers.append(threading.Timer(0.01, _thread.interrupt_main, args=(signum,)))
+        timers[-1].start()
+
     previous = signal.signal(signal.SIGTERM, _terminate)
-    previous_hook, sys.unraisablehook = sys.unraisablehook, _redeliver_lost_terminate
+    sys.unraisablehook = redeliver
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
         sys.unraisablehook = previous_hook
+        for t in timers:
+            t.cancel()
+        signal.signal(signal.SIGTERM, previous)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -277,12 +277,15 @@ def test_sigterm_exits_143_even_when_a_library_reported_it_as_an_error(
     assert cli.main(["run", "x.mp4", "-o", "x.csv"]) == 143  # the flag is per call, the handler raised again
 
 
-def test_sigterm_that_lands_in_a_weakref_callback_still_unwinds_the_run(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("signame", "expected"), [("SIGTERM", "terminated"), ("SIGINT", "interrupted")])
+def test_an_interrupt_that_lands_in_a_weakref_callback_still_unwinds_the_run(
+    tmp_path: Path, signame: str, expected: str
+) -> None:
     # CI once caught SIGTERM inside the import system's weakref callback: Python printed "Exception
     # ignored", the run went on and committed its output. The signal must be delivered again.
     script = tmp_path / "lost.py"
     script.write_text(
-        textwrap.dedent("""
+        textwrap.dedent(f"""
         import os, signal, time, weakref
         from facelog import cli
 
@@ -290,7 +293,7 @@ def test_sigterm_that_lands_in_a_weakref_callback_still_unwinds_the_run(tmp_path
             pass
 
         def callback(_ref):
-            os.kill(os.getpid(), signal.SIGTERM)
+            os.kill(os.getpid(), signal.{signame})
             time.sleep(0.05)  # the handler runs here, inside the callback: its exception is lost
 
         with cli._sigterm_unwinds():
@@ -303,8 +306,25 @@ def test_sigterm_that_lands_in_a_weakref_callback_still_unwinds_the_run(tmp_path
                 print("ran to the end")
             except cli.Terminated:
                 print("terminated")
+            except KeyboardInterrupt:
+                print("interrupted")
     """)
     )
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
-    assert done.stdout.strip() == "terminated", done.stdout + done.stderr
+    assert done.stdout.strip() == expected, done.stdout + done.stderr
     assert "Exception ignored" not in done.stderr, done.stderr
+
+
+def test_a_redelivery_still_pending_when_the_command_ends_is_cancelled() -> None:
+    """A lost interrupt whose command finished first must not hit the next command (tests run
+    ``cli.main`` several times in one process)."""
+
+    class Unraisable:
+        exc_type = cli.Terminated
+
+    import time
+
+    with cli._sigterm_unwinds():
+        sys.unraisablehook(Unraisable())  # type: ignore[arg-type]  # as Python reports a lost one
+    with cli._sigterm_unwinds():  # the next command
+        time.sleep(0.1)  # the timer (10 ms) would have fired by now: no Terminated here
