@@ -9,8 +9,12 @@ memory (no file written, 0.15 s); ONNX Runtime runs it ~12x faster (7.9 ms a chi
 
 The file format is dlib's serialization (``dlib/dnn/core.h``, ``layers.h``, ``cuda/tensor.h`` of the
 dlib sources): after the loss layer, each layer's details in order from the input outwards, each
-starting with its type's name (``con_4``, ``affine_``, ``relu_``, ``max_pool_2``, ``avg_pool_2``,
-``add_prev_``, ``fc_2``); a tensor is its four dimensions then raw little-endian float32. The
+starting with its type's version tag (``con_4``, ``affine_``, ``relu_``, ``max_pool_2``,
+``avg_pool_2``, ``add_prev_``, ``fc_2``: those of the file ``face-recognition-models`` ships); a
+tensor is its four dimensions then raw little-endian float32. The reader scans for those tags and
+reads what follows each; everything else (input and loss layers, tags, skips, saved gradients) is
+skipped. Every kernel, stride, padding and size is then checked against the network below, as dlib
+itself does when it loads the file, and anything else is refused. The
 network (dlib's ``dnn_face_recognition_ex.cpp``)::
 
     input 150x150 RGB, (x - mean) / 256
@@ -28,6 +32,7 @@ the same with ``Pad``. The output is checked against dlib itself in
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +43,7 @@ import numpy as np
 from facelog.engines.base import FacelogError
 
 CHIP = 150  # dlib's chip side: input_rgb_image_sized<150>
+DESCRIPTOR_DIM = 128
 MEAN_RGB = (122.782, 117.001, 104.298)  # input_rgb_image's defaults (avg_red, avg_green, avg_blue)
 _NAMES = (b"con_4", b"affine_", b"relu_", b"max_pool_2", b"avg_pool_2", b"add_prev_", b"fc_2")
 _RECORD = re.compile(b"\x01(" + b"|".join(bytes([len(n)]) + re.escape(n) for n in _NAMES) + b")")
@@ -52,7 +58,8 @@ class Layer:
     """One layer record of the file: its type and what it holds."""
 
     kind: str  # con, affine, relu, max_pool, avg_pool, add_prev, fc
-    # con: filters, nr, nc, stride y/x, pad y/x; pools: nr, nc, stride y/x, pad y/x; fc: inputs, outputs
+    # con: filters, nr, nc, stride y/x, pad y/x; affine: channels; pools: nr, nc, stride y/x, pad y/x
+    # (0, 0, ...: the whole input); fc: inputs, outputs
     ints: tuple[int, ...] = ()
     weight: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))  # con OIHW, affine gamma, fc
     bias: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))  # con bias, affine beta
@@ -74,7 +81,10 @@ class _Reader:
         """A ``resizable_tensor`` (version 2) flattened: num_samples, k, nr, nc, then raw float32."""
         if self.integer() != 2:
             raise DlibModelError("damaged, or not a dlib network (unexpected tensor version)")
-        count = int(np.prod([self.integer() for _ in range(4)]))
+        dims = [self.integer() for _ in range(4)]
+        if min(dims) < 0:
+            raise DlibModelError("damaged, or not a dlib network (negative tensor size)")
+        count = math.prod(dims)
         if self.pos + 4 * count > len(self.data):
             raise DlibModelError("file ends inside a tensor")
         out = np.frombuffer(self.data, "<f4", count, self.pos).astype(np.float32)
@@ -117,12 +127,19 @@ def _read_layers(data: bytes) -> list[Layer]:
             layers.append(Layer(kind, tuple(r.integer() for _ in range(6))))
         elif kind == "fc":
             n_out, n_in = r.integer(), r.integer()
-            layers.append(Layer(kind, (n_in, n_out), r.tensor()[: n_in * n_out].reshape(n_in, n_out)))
+            params = r.tensor()
+            if params.size != n_in * n_out:  # the network's fc has no bias
+                raise DlibModelError("not dlib's face recognition ResNet (an fc layer with a bias)")
+            layers.append(Layer(kind, (n_in, n_out), params.reshape(n_in, n_out)))
         else:
             layers.append(Layer(kind))
     return layers
 
 
+# kernel, stride and padding (nr, nc, sy, sx, py, px) of each kind of layer in the network
+_STEM_CONV, _STEM_POOL = (7, 7, 2, 2, 0, 0), (3, 3, 2, 2, 0, 0)
+_CONV, _CONV_DOWN, _POOL_DOWN = (3, 3, 1, 1, 1, 1), (3, 3, 2, 2, 0, 0), (2, 2, 2, 2, 0, 0)
+_POOL_ALL = (0, 0, 1, 1, 0, 0)  # avg_pool_everything
 _ARES = ("con", "affine", "relu", "con", "affine", "add_prev", "relu")
 _ARES_DOWN = ("con", "affine", "relu", "con", "affine", "avg_pool", "add_prev", "relu")
 
@@ -156,12 +173,20 @@ class _Graph:
         self.shape[out] = shape
         return out
 
-    def conv_affine(self, x: str, con: Layer, aff: Layer) -> str:
-        """dlib's con then affine, folded: w * gamma, b * gamma + beta."""
+    def conv_affine(self, x: str, con: Layer, aff: Layer, geometry: tuple[int, ...]) -> str:
+        """dlib's con then affine, folded: w * gamma, b * gamma + beta. ``geometry``: the kernel,
+        stride and padding (nr, nc, sy, sx, py, px) the network has there."""
         filters, nr, nc, sy, sx, py, px = con.ints
-        if aff.ints[0] != filters or con.weight.shape[1] != self.shape[x][0]:
-            raise DlibModelError("layer sizes do not chain")
         gamma, beta = aff.weight, aff.bias
+        if (
+            (nr, nc, sy, sx, py, px) != geometry
+            or con.weight.shape != (filters, self.shape[x][0], nr, nc)
+            or con.bias.size not in (0, filters)
+            or aff.ints[0] != filters
+            or gamma.shape != (filters,)
+            or beta.shape != (filters,)
+        ):
+            raise DlibModelError("not dlib's face recognition ResNet (a convolution differs)")
         w = con.weight * gamma[:, None, None, None]
         b = (con.bias if con.bias.size else np.zeros(filters, np.float32)) * gamma + beta
         _, h, wd = self.shape[x]
@@ -169,13 +194,15 @@ class _Graph:
         return self.node("Conv", [x, self.const(w), self.const(b)], out,
                          kernel_shape=[nr, nc], strides=[sy, sx], pads=[py, px, py, px])  # fmt: skip
 
-    def pool(self, x: str, layer: Layer, op: str) -> str:
+    def pool(self, x: str, layer: Layer, op: str, geometry: tuple[int, ...]) -> str:
+        """dlib's max_pool or avg_pool; ``geometry`` (nr, nc, sy, sx, py, px) as the network has it
+        there (nr 0: the whole input)."""
+        if layer.ints != geometry:
+            raise DlibModelError("not dlib's face recognition ResNet (a pooling layer differs)")
         nr, nc, sy, sx, py, px = layer.ints
         c, h, w = self.shape[x]
         if nr == 0:  # avg_pool_everything
             return self.node("GlobalAveragePool", [x], (c, 1, 1))
-        if op == "AveragePool" and (py or px):
-            raise DlibModelError("padded average pooling is not supported")
         out = (c, 1 + (h + 2 * py - nr) // sy, 1 + (w + 2 * px - nc) // sx)
         return self.node(op, [x], out, kernel_shape=[nr, nc], strides=[sy, sx], pads=[py, px, py, px])
 
@@ -207,36 +234,34 @@ def build_onnx(data: bytes) -> Any:
 
     layers = read_layers(data)
     kinds = tuple(layer.kind for layer in layers)
-    g = _Graph()
-    scale = np.float32(1 / 256)
-    x = g.node("Transpose", ["chips"], (3, CHIP, CHIP), perm=[0, 3, 1, 2])
-    x = g.node(
-        "Sub", [x, g.const(np.array(MEAN_RGB, np.float32).reshape(1, 3, 1, 1), "mean")], (3, CHIP, CHIP)
-    )
-    x = g.node("Mul", [x, g.const(np.array(scale, np.float32), "scale")], (3, CHIP, CHIP))
     if kinds[:4] != ("con", "affine", "relu", "max_pool"):
         raise DlibModelError("not dlib's face recognition ResNet (the stem differs)")
-    x = g.pool(g.relu(g.conv_affine(x, layers[0], layers[1])), layers[3], "MaxPool")
+    g = _Graph()
+    x = g.node("Transpose", ["chips"], (3, CHIP, CHIP), perm=[0, 3, 1, 2])
+    mean = g.const(np.array(MEAN_RGB, np.float32).reshape(1, 3, 1, 1), "mean")
+    x = g.node("Sub", [x, mean], (3, CHIP, CHIP))
+    x = g.node("Mul", [x, g.const(np.array(1 / 256, np.float32), "scale")], (3, CHIP, CHIP))
+    x = g.conv_affine(x, layers[0], layers[1], _STEM_CONV)
+    x = g.pool(g.relu(x), layers[3], "MaxPool", _STEM_POOL)
     i, blocks = 4, 0
     while i < len(layers) - 2:
         down = kinds[i : i + len(_ARES_DOWN)] == _ARES_DOWN
         if not down and kinds[i : i + len(_ARES)] != _ARES:
             raise DlibModelError(f"not dlib's face recognition ResNet (layer {i}: {kinds[i]})")
-        y = g.conv_affine(x, layers[i], layers[i + 1])
-        y = g.conv_affine(g.relu(y), layers[i + 3], layers[i + 4])
-        shortcut = g.pool(x, layers[i + 5], "AveragePool") if down else x
+        y = g.conv_affine(x, layers[i], layers[i + 1], _CONV_DOWN if down else _CONV)
+        y = g.conv_affine(g.relu(y), layers[i + 3], layers[i + 4], _CONV)
+        shortcut = g.pool(x, layers[i + 5], "AveragePool", _POOL_DOWN) if down else x
         x = g.relu(g.add(y, shortcut))
         i += len(_ARES_DOWN) if down else len(_ARES)
         blocks += 1
     if kinds[i:] != ("avg_pool", "fc") or blocks != 14:
         raise DlibModelError("not dlib's face recognition ResNet (the head differs)")
-    x = g.pool(x, layers[i], "AveragePool")
-    c = g.shape[x][0]
-    x = g.node("Flatten", [x], (c, 1, 1), axis=1)  # (n, c); the shape table keeps (c, 1, 1)
+    x = g.pool(x, layers[i], "AveragePool", _POOL_ALL)
     n_in, n_out = layers[i + 1].ints
-    if n_in != c:
-        raise DlibModelError("the fc layer does not fit the pooled features")
-    g.nodes.append(helper.make_node("MatMul", [x, g.const(layers[i + 1].weight)], ["descriptor"]))
+    if n_in != g.shape[x][0] or n_out != DESCRIPTOR_DIM:
+        raise DlibModelError("not dlib's face recognition ResNet (the fc layer differs)")
+    g.nodes.append(helper.make_node("Flatten", [x], ["pooled"], axis=1))  # (n, 256)
+    g.nodes.append(helper.make_node("MatMul", ["pooled", g.const(layers[i + 1].weight)], ["descriptor"]))
     graph = helper.make_graph(
         g.nodes, "dlib_face_recognition_resnet_model_v1",
         [helper.make_tensor_value_info("chips", TensorProto.FLOAT, ["n", CHIP, CHIP, 3])],
@@ -255,7 +280,7 @@ class DlibResNetOnnx:
         threads: ONNX Runtime intra-op threads.
 
     Raises:
-        DlibModelError: the file is not that network.
+        DlibModelError: the file is not that network, or ONNX Runtime cannot run what it gives.
     """
 
     def __init__(self, dat_path: Path, threads: int = 1) -> None:
@@ -265,14 +290,20 @@ class DlibResNetOnnx:
             data = Path(dat_path).read_bytes()
         except OSError as e:
             raise DlibModelError(f"cannot read {dat_path}: {e}") from None
-        model = build_onnx(data)
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = max(1, threads)
         opts.inter_op_num_threads = 1
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self._session = ort.InferenceSession(
-            model.SerializeToString(), opts, providers=["CPUExecutionProvider"]
-        )
+        try:  # build it and run it once now, so a file that passes the checks but fails later fails here
+            model = build_onnx(data)
+            self._session = ort.InferenceSession(
+                model.SerializeToString(), opts, providers=["CPUExecutionProvider"]
+            )
+            self.descriptors(np.zeros((1, CHIP, CHIP, 3), np.uint8))
+        except DlibModelError:
+            raise
+        except Exception as e:  # numpy or ONNX Runtime refusing what a damaged file made
+            raise DlibModelError(f"not a usable dlib network ({type(e).__name__}: {e})") from None
 
     def descriptors(self, chips: np.ndarray) -> np.ndarray:
         """(n, 128) float32 descriptors of ``chips`` (n, 150, 150, 3) uint8 RGB aligned by dlib."""
