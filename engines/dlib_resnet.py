@@ -32,6 +32,7 @@ the same with ``Pad``. The output is checked against dlib itself in
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass, field
@@ -271,6 +272,17 @@ def build_onnx(data: bytes) -> Any:
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
 
 
+@functools.lru_cache(maxsize=2)
+def _onnx_bytes(path: str, size: int, mtime_ns: int) -> bytes:
+    """The serialized graph of the file at ``path``, built once per process and version of the file
+    (every video of a run has its own analyzer, hence its own embedder; a failure is not cached)."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as e:
+        raise DlibModelError(f"cannot read {path}: {e}") from None
+    return bytes(build_onnx(data).SerializeToString())
+
+
 class DlibResNetOnnx:
     """dlib's face descriptor network on ONNX Runtime (one intra-op thread: it runs beside the
     detector's workers in a CPU-bound process).
@@ -287,7 +299,7 @@ class DlibResNetOnnx:
         import onnxruntime as ort
 
         try:
-            data = Path(dat_path).read_bytes()
+            st = Path(dat_path).stat()
         except OSError as e:
             raise DlibModelError(f"cannot read {dat_path}: {e}") from None
         opts = ort.SessionOptions()
@@ -295,10 +307,8 @@ class DlibResNetOnnx:
         opts.inter_op_num_threads = 1
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:  # build it and run it once now, so a file that passes the checks but fails later fails here
-            model = build_onnx(data)
-            self._session = ort.InferenceSession(
-                model.SerializeToString(), opts, providers=["CPUExecutionProvider"]
-            )
+            model = _onnx_bytes(str(dat_path), st.st_size, st.st_mtime_ns)
+            self._session = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
             self.descriptors(np.zeros((1, CHIP, CHIP, 3), np.uint8))
         except DlibModelError:
             raise

@@ -54,7 +54,7 @@ from typing import Any, Protocol
 import cv2
 import numpy as np
 
-from facelog.engines.dlib_resnet import DlibModelError, DlibResNetOnnx
+from facelog.engines.dlib_resnet import DESCRIPTOR_DIM, DlibModelError, DlibResNetOnnx
 from facelog.pipeline.errors import ModelError
 from facelog.pipeline.fusion import logistic
 from facelog.pipeline.types import Gender, gender_of
@@ -62,7 +62,7 @@ from facelog.pipeline.weights import shipped_identity_gender_path
 
 log = logging.getLogger(__name__)
 
-IDENTITY_DIM = 128
+IDENTITY_DIM = DESCRIPTOR_DIM  # dlib's descriptor: 128 numbers
 IDENTITY_MAX_DISTANCE = 0.5  # Euclidean; same face p95 <= 0.42 down to 24 px, different p1 >= 0.41
 # faces narrower than this give no embedding (unknown): at 24 px the same face under two degradations
 # is up to 0.42 apart (p95) and 8% of different people within 0.48 (FACTS), too close to tell; on the
