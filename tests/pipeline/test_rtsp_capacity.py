@@ -120,13 +120,14 @@ def test_cameras_the_machine_cannot_keep_up_with_are_named(
         Camera("yard", server.url("/b")),
         Camera("mute", server.url("/silent")),
     ]
-    # two cameras at 5 fps need 10 analysed frames a second; 0.3 s per frame gives ~3
+    # two cameras at 5 fps need 10 analysed frames a second; 0.3 s per frame on each of the 2 detect
+    # threads allows at most 1 / 0.3 = 3.33 a camera (CI once measured 3.003 once the rest got cheaper)
     loop, _ = _loop(tmp_path, cams, tiny_model, yunet_path, slow_s=0.3)
     code, summary, scrape = _run(loop, 12.0, ("door", "yard"))
     assert code == 0
     for name in ("door", "yard"):
         cam = summary["cameras"][name]
-        assert cam["keeping_up"] is False and cam["analysed_fps"] < 3.0 and cam["dropped_share"] > 0.3, cam
+        assert cam["keeping_up"] is False and cam["analysed_fps"] < 3.4 and cam["dropped_share"] > 0.3, cam
         assert f'facelog_camera_behind{{camera="{name}"}} 1.0'.encode() in scrape
     # a camera that sends nothing is not one the machine falls behind on
     assert summary["cameras"]["mute"]["keeping_up"] is True
