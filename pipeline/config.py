@@ -114,7 +114,10 @@ class DetectorConfig(_Section):
     # score threshold inside regions (around faces already found); None: score_threshold - 0.1
     roi_score_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
     # frames smaller than this (megapixels) are detected in full every time (720p: 0.92 MP)
-    roi_min_megapixels: float = Field(default=1.5, ge=0)
+    roi_min_megapixels: float = Field(default=0.6, ge=0)
+    # between key frames also look where the frame changed since the frame before (faces that enter then;
+    # detect/motion.py); false: only around known faces (a moving camera changes every frame: key frames)
+    roi_motion: bool = True
 
 
 class CropConfig(_Section):

@@ -47,6 +47,7 @@ from facelog.pipeline.detect.base import (
     to_frame_pixels,
 )
 from facelog.pipeline.detect.blazeface import BLAZEFACE_DEFAULT_SCORE, BlazeFaceDetector
+from facelog.pipeline.detect.motion import FrameChange
 from facelog.pipeline.detect.roi import ROI_DEFAULT_FULL_EVERY, ROI_SCORE_BELOW, LargeFaceRule, RoiDetector
 from facelog.pipeline.detect.yunet import (
     YUNET_CONTINUE_SCORE,
@@ -160,7 +161,7 @@ def make_detector(
         roi, large, key_scale = BlazeFaceDetector(choice.path, thr, cfg.nms, 0), None, None
     return RoiDetector(
         full, roi, every, cfg.roi_margin, cfg.roi_min_margin_px, cfg.min_face_px, key_scale, large,
-        min_frame_px=round(cfg.roi_min_megapixels * 1e6),
+        min_frame_px=round(cfg.roi_min_megapixels * 1e6), change=FrameChange() if cfg.roi_motion else None,
     )  # fmt: skip
 
 

@@ -29,6 +29,7 @@ import cv2
 import numpy as np
 
 from facelog.pipeline.detect.base import Detector, check_image, finish_faces, min_face_for
+from facelog.pipeline.detect.motion import CHANGE_MAX_SHARE, FrameChange
 from facelog.pipeline.types import Faces
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,9 @@ ROI_MAX_GROWTH = 3  # a missed face's margin grows with the frames since it was 
 # chance in another face's region (they wait for the next key frame); followed faces were found as
 # often at 0.35 and 0.5 as with the wide regions (docs/BENCHMARKS.md, issue 23, eighth session).
 ROI_MOVING_SHARE = 0.5
+# the body below a known face, for the frame-change regions: its motion is not a new face's
+ROI_BODY_WIDTHS = 3.0  # face widths, centred on the face
+ROI_BODY_HEIGHTS = 6.0  # face heights below the face
 ROI_SAME_FACE_WIDTH_RATIO = 1.5  # an old and a new box wider than this apart are not one moving face
 
 
@@ -93,6 +97,12 @@ class RoiDetector:
             whose velocity is known (found in two frames) is looked for where it will be, with this
             share of ``margin``, while it keeps being found; once missed, where it was last seen, with
             the whole margin (``ROI_MOVING_SHARE``: live cameras).
+        change: also look where the frame changed since the frame before, outside the known faces'
+            regions, at the key frame's scale (``motion.FrameChange``: faces that enter between key
+            frames); boxes found only there need the key frame's score (below it they may only
+            continue a track, as on key frames). A frame whose changed part is larger than
+            ``CHANGE_MAX_SHARE``, or whose regions would cost more than a key frame, is a key frame.
+            None: regions around known faces only.
     """
 
     def __init__(
@@ -110,6 +120,7 @@ class RoiDetector:
         min_frame_px: int = 0,
         max_gap_frames: int | None = ROI_MAX_GAP_FRAMES,
         moving_share: float | None = None,
+        change: FrameChange | None = None,
     ) -> None:
         hold_frames = full_every if hold_frames is None else hold_frames
         if full_every < 1 or margin < 0 or min_margin_px < 0 or hold_frames < 0:
@@ -125,6 +136,8 @@ class RoiDetector:
         self.min_frame_px = min_frame_px
         self.max_gap_frames = max_gap_frames
         self.moving_share = moving_share
+        self.change = change
+        self.change_regions = 0  # regions added where the frame changed
         self._key_scale: Callable[[tuple[int, int]], float] = key_scale or (lambda wh: 1.0)
         self._large = large
         self.frames_full = 0
@@ -143,6 +156,8 @@ class RoiDetector:
         self._size: tuple[int, int] | None = None
         self.faces_too_small = 0
         self.full.reset()
+        if self.change is not None:
+            self.change.reset()
 
     def detect(self, image_bgr: np.ndarray, frame_index: int | None = None) -> Faces:
         """Detect faces in the next frame of the source.
@@ -167,12 +182,21 @@ class RoiDetector:
         if self._size is not None and self._size != (w, h):
             self.reset()
         self._last_index, self._size = frame_index, (w, h)
+        changed = self.change.observe(image_bgr) if self.change is not None else 0.0
         key = (
             self._since_key is None
             or self._since_key + 1 >= self.full_every  # processed frames, whatever the stride
             or (self.max_gap_frames is not None and gap > self.max_gap_frames)
             or w * h < self.min_frame_px
+            or changed > CHANGE_MAX_SHARE  # a light change or a moved camera: look everywhere
         )
+        regions: list[tuple[int, int, int, int, float]] = []
+        known: list[tuple[int, int, int, int, float]] = []
+        if not key:
+            known = self.regions_for((w, h), gap)
+            regions = self._with_changes(known, (w, h))
+            if regions is not known:  # change regions were added: never more than a key frame costs
+                key = sum(self._region_input_px(r) for r in regions) >= self._key_input_px((w, h))
         if key:
             faces = self.full.detect(image_bgr)
             self._since_key = 0
@@ -183,7 +207,7 @@ class RoiDetector:
         assert self._since_key is not None
         self._since_key += 1
         self.frames_roi += 1
-        faces = self._detect_regions(image_bgr, gap)
+        faces = self._detect_regions(image_bgr, regions, known)
         self._remember(faces.accepted().xyxy, gap, (w, h), key=False)
         return faces
 
@@ -205,27 +229,51 @@ class RoiDetector:
             [max(0.0, b[0] - mi), max(0.0, b[1] - mi), min(float(w), b[2] + mi), min(float(h), b[3] + mi), wi]
             for b, mi, wi in zip(boxes.tolist(), m.tolist(), bw.tolist(), strict=True)
         ]
-        merged = True
-        while merged:  # a handful of regions: quadratic is fine
-            merged = False
-            for i in range(len(rects)):
-                for j in range(i + 1, len(rects)):
-                    a, b = rects[i], rects[j]
-                    if a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]:
-                        rects[i] = [min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]),
-                                    min(a[4], b[4])]  # fmt: skip
-                        del rects[j]
-                        merged = True
-                        break
-                if merged:
-                    break
-        return [(int(r[0]), int(r[1]), int(np.ceil(r[2])), int(np.ceil(r[3])), r[4]) for r in rects]
+        return _merged(rects)
 
-    def _detect_regions(self, image: np.ndarray, gap: int) -> Faces:
+    def _with_changes(
+        self, known: list[tuple[int, int, int, int, float]], wh: tuple[int, int]
+    ) -> list[tuple[int, int, int, int, float]]:
+        """``known`` plus regions where the frame changed outside them, at the key frame's scale
+        (their smallest face: one that is ``face_px`` wide at the key frame's input), merged."""
+        if self.change is None:
+            return known
+        moving = self.change.boxes([r[:4] for r in known] + self._bodies(wh), wh)
+        if len(moving) == 0:
+            return known
+        self.change_regions += len(moving)
+        face_w = self.face_px / max(self._key_scale(wh), 1e-6)
+        return _merged([list(r) for r in known] + [[*b, face_w] for b in moving.tolist()])
+
+    def _bodies(self, wh: tuple[int, int]) -> list[tuple[int, int, int, int]]:
+        """Where the bodies of the known faces are (``ROI_BODY_WIDTHS`` face widths wide, down to
+        ``ROI_BODY_HEIGHTS`` face heights below the face): their motion is the known people's own."""
+        out = []
+        for x1, y1, x2, y2 in self._boxes.tolist():
+            fw, fh = x2 - x1, y2 - y1
+            cx = (x1 + x2) / 2
+            half = ROI_BODY_WIDTHS * fw / 2
+            bottom = min(wh[1], y2 + ROI_BODY_HEIGHTS * fh)
+            out.append((int(max(0.0, cx - half)), int(max(0.0, y1)), int(min(wh[0], cx + half)), int(bottom)))
+        return out
+
+    def _region_input_px(self, region: tuple[int, int, int, int, float]) -> float:
+        """The detector input pixels of one region (shrunk and padded as ``_detect_regions`` does)."""
+        x1, y1, x2, y2, face_w = region
+        scale = min(1.0, self.face_px / max(face_w, 1.0))
+        cw, ch = max(1, round((x2 - x1) * scale)), max(1, round((y2 - y1) * scale))
+        return float(-(-cw // ROI_PAD_PX) * ROI_PAD_PX * -(-ch // ROI_PAD_PX) * ROI_PAD_PX)
+
+    def _detect_regions(
+        self,
+        image: np.ndarray,
+        regions: list[tuple[int, int, int, int, float]],
+        known: list[tuple[int, int, int, int, float]],
+    ) -> Faces:
         h, w = image.shape[:2]
         parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
         examined = 0.0
-        for x1, y1, x2, y2, face_w in self.regions_for((w, h), gap):
+        for x1, y1, x2, y2, face_w in regions:
             if x2 - x1 < 2 or y2 - y1 < 2:
                 continue
             scale = min(1.0, self.face_px / max(face_w, 1.0))
@@ -266,6 +314,13 @@ class RoiDetector:
             wide = (xyxy[:, 2] - xyxy[:, 0]) * self._key_scale((w, h)) >= self._large.width_px
             ok = ~wide | (score >= self._large.min_score)
             xyxy, score, lm, only = xyxy[ok], score[ok], lm[ok], only[ok]
+        if len(regions) > len(known) and len(xyxy):  # a face found only where the frame changed is
+            # new to the regions: it needs the key frame's score (below: it may only continue a track)
+            cx, cy = (xyxy[None, :, 0] + xyxy[None, :, 2]) / 2, (xyxy[None, :, 1] + xyxy[None, :, 3]) / 2
+            rects = np.asarray([r[:4] for r in known], np.float32).reshape(-1, 4)
+            in_known = _centres_inside(rects, np.zeros(len(rects), np.float32), cx, cy).any(axis=0)
+            key_thr = getattr(self.full, "score_threshold", 0.0)
+            only = only | (~in_known & (score < key_thr))
         min_px = min_face_for(self.min_face_px, h, getattr(self.full, "min_face_ref_height", 0))
         faces = finish_faces(xyxy, score, lm, w, h, min_px, only if only.any() else None)
         self.faces_too_small += len(xyxy) - len(faces)
@@ -365,6 +420,28 @@ class RoiDetector:
             "frames_full": self.frames_full,
             "frames_roi": self.frames_roi,
             "roi_regions": self.regions,
+            "roi_change_regions": self.change_regions if self.change is not None else None,
             # detector input pixels per frame / a key frame's, averaged over every frame (key = 1)
             "input_pixel_fraction": round(self._pixel_fraction_sum / frames, 4) if frames else None,
         }
+
+
+def _merged(rects: list[list[float]]) -> list[tuple[int, int, int, int, float]]:
+    """Overlapping rectangles ``[x1, y1, x2, y2, smallest face width]`` merged (their union box, the
+    smaller face width), as integer pixel boxes."""
+    rects = [list(r) for r in rects]
+    merged = True
+    while merged:  # a handful of regions: quadratic is fine
+        merged = False
+        for i in range(len(rects)):
+            for j in range(i + 1, len(rects)):
+                a, b = rects[i], rects[j]
+                if a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]:
+                    rects[i] = [min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]),
+                                min(a[4], b[4])]  # fmt: skip
+                    del rects[j]
+                    merged = True
+                    break
+            if merged:
+                break
+    return [(int(r[0]), int(r[1]), int(np.ceil(r[2])), int(np.ceil(r[3])), r[4]) for r in rects]

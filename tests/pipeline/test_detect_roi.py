@@ -42,6 +42,7 @@ def frames() -> list[np.ndarray]:
 
 def roi_detector(full_every: int = 5, **kw: float) -> RoiDetector:
     kw.setdefault("roi_min_megapixels", 0)  # the sample is 480x270: below the default size
+    kw.setdefault("roi_motion", False)  # regions around known faces only (frame changes: test_detect_motion)
     det = make_detector(DetectorConfig(full_every=full_every, **kw))
     assert isinstance(det, RoiDetector)
     return det
