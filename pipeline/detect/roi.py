@@ -8,7 +8,9 @@ shrunk so its smallest face is ``face_px`` wide (never enlarged) and padded to a
 ``ROI_PAD_PX`` (few distinct input sizes, so the detector's input size rarely changes).
 
 Every box it returns was detected in that frame: nothing is carried over. A face that enters between
-key frames is found on the next key frame at the latest; a face missed (on a region or a key frame)
+key frames is found where the frame changed (``change``, ``motion.FrameChange``: regions at the key
+frame's scale where the frame differs from the one before, outside the known faces and their bodies),
+else on the next key frame at the latest; a face missed (on a region or a key frame)
 keeps its region for ``hold_frames`` frames (default ``full_every``), its margin growing with the
 frames since it was seen, up to ``ROI_MAX_GROWTH`` times. It needs frames in order (one detect
 thread) and ``reset()`` between sources; ``detect(image, frame_index)`` resets by itself when the
