@@ -116,8 +116,9 @@ class DetectorConfig(_Section):
     # frames smaller than this (megapixels) are detected in full every time (720p: 0.92 MP)
     roi_min_megapixels: float = Field(default=0.6, ge=0)
     # between key frames also look where the frame changed since the frame before (faces that enter then;
-    # detect/motion.py); false: only around known faces (a moving camera changes every frame: key frames)
-    roi_motion: bool = True
+    # detect/motion.py). None: live cameras at every size, file runs below 1.5 MP (720p; 1080p files keep
+    # their speed, a new face waits at most 3 frames there); true: always; false: never
+    roi_motion: bool | None = None
 
 
 class CropConfig(_Section):

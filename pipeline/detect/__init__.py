@@ -48,7 +48,13 @@ from facelog.pipeline.detect.base import (
 )
 from facelog.pipeline.detect.blazeface import BLAZEFACE_DEFAULT_SCORE, BlazeFaceDetector
 from facelog.pipeline.detect.motion import FrameChange
-from facelog.pipeline.detect.roi import ROI_DEFAULT_FULL_EVERY, ROI_SCORE_BELOW, LargeFaceRule, RoiDetector
+from facelog.pipeline.detect.roi import (
+    ROI_CHANGE_FILE_MAX_PX,
+    ROI_DEFAULT_FULL_EVERY,
+    ROI_SCORE_BELOW,
+    LargeFaceRule,
+    RoiDetector,
+)
 from facelog.pipeline.detect.yunet import (
     YUNET_CONTINUE_SCORE,
     YUNET_DEFAULT_SCORE,
@@ -161,7 +167,9 @@ def make_detector(
         roi, large, key_scale = BlazeFaceDetector(choice.path, thr, cfg.nms, 0), None, None
     return RoiDetector(
         full, roi, every, cfg.roi_margin, cfg.roi_min_margin_px, cfg.min_face_px, key_scale, large,
-        min_frame_px=round(cfg.roi_min_megapixels * 1e6), change=FrameChange() if cfg.roi_motion else None,
+        min_frame_px=round(cfg.roi_min_megapixels * 1e6),
+        change=None if cfg.roi_motion is False else FrameChange(),
+        change_max_frame_px=ROI_CHANGE_FILE_MAX_PX if cfg.roi_motion is None else None,
     )  # fmt: skip
 
 

@@ -41,6 +41,10 @@ ROI_PAD_PX = 32  # region inputs are padded to multiples of this
 ROI_EDGE_PX = 2.0  # a box this close to a region's inner edge is a face the region cuts: dropped
 # detector.full_every when unset, with one detect worker (docs/BENCHMARKS.md, issue 12)
 ROI_DEFAULT_FULL_EVERY = 4
+# detector.full_every of live cameras when unset: with the frame-change regions (as many faces found per
+# analysed frame as whole frames at 4 and at 8, and 12 cameras kept up at 8 where 1 of 12 did at 4;
+# docs/BENCHMARKS.md, twelfth session)
+ROI_LIVE_FULL_EVERY = 8
 ROI_SCORE_BELOW = 0.1  # regions' threshold under the frame's when roi_score_threshold is unset
 ROI_MAX_GAP_FRAMES = 8  # a frame more source frames after the last one than this is a key frame
 ROI_MAX_GROWTH = 3  # a missed face's margin grows with the frames since it was seen, up to this many
@@ -52,6 +56,10 @@ ROI_MAX_GROWTH = 3  # a missed face's margin grows with the frames since it was 
 # often at 0.35 and 0.5 as with the wide regions (docs/BENCHMARKS.md, issue 23, eighth session).
 ROI_MOVING_SHARE = 0.5
 # the body below a known face, for the frame-change regions: its motion is not a new face's
+# detector.roi_motion unset: file frames this large and larger get no frame-change regions (1080p: at
+# 25 fps a new face waits at most 3 frames for a key frame, and the change regions cost 22% of the fps
+# there; docs/BENCHMARKS.md, twelfth session); live cameras get them at every size
+ROI_CHANGE_FILE_MAX_PX = 1_500_000
 ROI_BODY_WIDTHS = 3.0  # face widths, centred on the face
 ROI_BODY_HEIGHTS = 6.0  # face heights below the face
 ROI_SAME_FACE_WIDTH_RATIO = 1.5  # an old and a new box wider than this apart are not one moving face
@@ -105,6 +113,7 @@ class RoiDetector:
             continue a track, as on key frames). A frame whose changed part is larger than
             ``CHANGE_MAX_SHARE``, or whose regions would cost more than a key frame, is a key frame.
             None: regions around known faces only.
+        change_max_frame_px: frames of this many pixels or more get no change regions (None: any).
     """
 
     def __init__(
@@ -123,6 +132,7 @@ class RoiDetector:
         max_gap_frames: int | None = ROI_MAX_GAP_FRAMES,
         moving_share: float | None = None,
         change: FrameChange | None = None,
+        change_max_frame_px: int | None = None,
     ) -> None:
         hold_frames = full_every if hold_frames is None else hold_frames
         if full_every < 1 or margin < 0 or min_margin_px < 0 or hold_frames < 0:
@@ -139,6 +149,8 @@ class RoiDetector:
         self.max_gap_frames = max_gap_frames
         self.moving_share = moving_share
         self.change = change
+        self.change_max_frame_px = change_max_frame_px
+        self._changing = False  # this frame uses the change regions
         self.change_regions = 0  # regions added where the frame changed
         self._key_scale: Callable[[tuple[int, int]], float] = key_scale or (lambda wh: 1.0)
         self._large = large
@@ -184,7 +196,10 @@ class RoiDetector:
         if self._size is not None and self._size != (w, h):
             self.reset()
         self._last_index, self._size = frame_index, (w, h)
-        changed = self.change.observe(image_bgr) if self.change is not None else 0.0
+        self._changing = self.change is not None and (
+            self.change_max_frame_px is None or w * h < self.change_max_frame_px
+        )
+        changed = self.change.observe(image_bgr) if self.change is not None and self._changing else 0.0
         key = (
             self._since_key is None
             or self._since_key + 1 >= self.full_every  # processed frames, whatever the stride
@@ -238,7 +253,7 @@ class RoiDetector:
     ) -> list[tuple[int, int, int, int, float]]:
         """``known`` plus regions where the frame changed outside them, at the key frame's scale
         (their smallest face: one that is ``face_px`` wide at the key frame's input), merged."""
-        if self.change is None:
+        if self.change is None or not self._changing:
             return known
         moving = self.change.boxes([r[:4] for r in known] + self._bodies(wh), wh)
         if len(moving) == 0:

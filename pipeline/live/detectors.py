@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from facelog.pipeline.detect import Detector, RoiDetector, make_detector, make_whole_frame_detector
-from facelog.pipeline.detect.roi import ROI_MOVING_SHARE
+from facelog.pipeline.detect.roi import ROI_LIVE_FULL_EVERY, ROI_MOVING_SHARE
 from facelog.pipeline.session import InferenceSession
 from facelog.pipeline.types import Faces, Frame
 
@@ -13,21 +13,25 @@ from facelog.pipeline.types import Faces, Frame
 class CameraDetectors:
     """One detector per camera, built at its first frame: detection around that camera's known faces.
 
-    A ``RoiDetector`` keeps the faces of the frames before, so each camera needs its own (frames of
-    one camera come in index order; sampling gaps widen the regions). With ``threads`` 1 they run one
-    at a time and share the session's whole-frame detector for key frames; with more (cameras
-    detected at once) each camera has a whole-frame detector of its own. Unset, ``detector.full_every``
-    is ``ROI_DEFAULT_FULL_EVERY`` here, and ``detector.roi_min_megapixels`` 0 (regions at every frame
-    size): a camera the machine cannot keep up with loses whole frames, which costs far more recall
-    than regions do (docs/RTSP.md). Frames dropped before a frame only widen its regions (no gap
-    makes a key frame). Regions follow each face's motion (``ROI_MOVING_SHARE``; file runs keep the
-    wide regions around where faces were). ``full_every: 1`` detects every frame in full.
+    A ``RoiDetector`` keeps the faces of the frames before, so each camera needs its own (frames of one
+    camera come in index order; sampling gaps widen the regions). With ``threads`` 1 they run one at a
+    time and share the session's whole-frame detector for key frames; with more (cameras detected at
+    once) each camera has a whole-frame detector of its own. Unset, ``detector.full_every`` is
+    ``ROI_LIVE_FULL_EVERY`` (8) here, ``detector.roi_motion`` on at every frame size (regions where the
+    frame changed find the faces that enter, so key frames matter less), and
+    ``detector.roi_min_megapixels`` 0 (regions at every frame size): a camera the machine cannot keep up
+    with loses whole frames, which costs far more recall than regions do (docs/RTSP.md). Frames dropped
+    before a frame only widen its regions (no gap makes a key frame). Regions follow each face's motion
+    (``ROI_MOVING_SHARE``; file runs keep the wide regions around where faces were). ``full_every: 1``
+    detects every frame in full.
     """
 
     def __init__(self, session: InferenceSession, threads: int = 1) -> None:
         cfg = session.cfg.detector
         if "roi_min_megapixels" not in cfg.model_fields_set:
             cfg = cfg.model_copy(update={"roi_min_megapixels": 0.0})
+        if cfg.full_every is None:  # unset: the frame-change regions find new faces, key frames matter less
+            cfg = cfg.model_copy(update={"full_every": ROI_LIVE_FULL_EVERY})
         self.cfg = cfg
         self._choice = session.resolved.detector
         plain = session.detector
@@ -46,6 +50,8 @@ class CameraDetectors:
                 det.max_gap_frames = None
                 # regions follow each face's motion, tighter: a camera's detection ~0.75x the CPU (issue 23)
                 det.moving_share = ROI_MOVING_SHARE
+                if self.cfg.roi_motion is None:  # unset: change regions at every frame size (a camera's
+                    det.change_max_frame_px = None  # new face would wait up to a second at 5 fps)
         return det
 
     def detect(self, frame: Frame) -> Faces:

@@ -94,7 +94,7 @@ def test_bad_parameters_are_refused() -> None:
         FrameChange(width_px=4)
 
 
-def roi(full_every: int, motion: bool = True, **kw: float) -> RoiDetector:
+def roi(full_every: int, motion: bool | None = True, **kw: float) -> RoiDetector:
     det = make_detector(DetectorConfig(full_every=full_every, roi_min_megapixels=0, roi_motion=motion, **kw))
     assert isinstance(det, RoiDetector)
     return det
@@ -115,9 +115,9 @@ def without_faces(img: np.ndarray) -> np.ndarray:
     return out
 
 
-def on_wall(img: np.ndarray) -> np.ndarray:
-    """The 480x270 frame inside a still 1280x720 one (a camera whose people are in one part)."""
-    out = np.full((720, 1280, 3), 90, np.uint8)
+def on_wall(img: np.ndarray, w: int = 1280, h: int = 720) -> np.ndarray:
+    """The 480x270 frame inside a still ``w`` x ``h`` one (a camera whose people are in one part)."""
+    out = np.full((h, w, 3), 90, np.uint8)
     out[300:570, 400:880] = img
     return out
 
@@ -162,3 +162,14 @@ def test_a_frame_that_changed_almost_everywhere_is_a_key_frame(frames: list[np.n
     brighter = np.clip(frames[2].astype(np.int16) + 70, 0, 255).astype(np.uint8)  # lights on
     det.detect(brighter, 2)
     assert det.frames_full == 2
+
+
+def test_unset_file_runs_use_frame_change_regions_below_1_5_megapixels(frames: list[np.ndarray]) -> None:
+    # 1080p file frames keep regions around known faces only (a new face waits at most 3 frames there,
+    # and the change regions would cost ~22% of the fps); 720p gets them
+    for (w, h), found in (((1280, 720), 3), ((1920, 1080), 0)):
+        det = roi(10, motion=None)
+        seq = [on_wall(without_faces(frames[0]), w, h), on_wall(frames[1], w, h)]
+        got = [len(det.detect(img, i).accepted()) for i, img in enumerate(seq)]
+        assert got == [0, found], (w, h)
+        assert det.frames_full == 1

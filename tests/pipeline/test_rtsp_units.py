@@ -566,6 +566,7 @@ def test_live_run_rejects_batching_keys_it_would_ignore(key: str) -> None:
 def test_live_run_detects_around_known_faces_per_camera() -> None:
     from facelog.pipeline.config import load_config
     from facelog.pipeline.detect import RoiDetector
+    from facelog.pipeline.detect.roi import ROI_LIVE_FULL_EVERY
     from facelog.pipeline.live.rtsp import CameraDetectors, check_live_config
     from facelog.pipeline.session import InferenceSession
 
@@ -581,6 +582,8 @@ def test_live_run_detects_around_known_faces_per_camera() -> None:
         assert isinstance(a, RoiDetector) and isinstance(b, RoiDetector) and a is not b
         assert a.full is b.full  # key frames share the session's whole-frame detector
         assert dets.cfg.roi_min_megapixels == 0.0  # unset: regions at every frame size
+        assert a.change is not None and a.change_max_frame_px is None  # frame-change regions at every size
+        assert a.full_every == 4  # set explicitly: kept
         img = np.zeros((720, 1280, 3), np.uint8)
         for i in (0, 3, 30):  # 27 camera frames dropped before the third: still a region frame
             dets.detect(Frame("a", i, 0, img))
@@ -590,6 +593,8 @@ def test_live_run_detects_around_known_faces_per_camera() -> None:
         assert a.frames_full == 2 and dets.describe("a")["frames_roi"] == 2 and dets.describe("c") == {}
     with InferenceSession(load_config(None, {"detector.roi_min_megapixels": 1.5})) as session:
         dets = CameraDetectors(session)  # set explicitly, it is kept: 720p frames all in full
+        det = dets.detector("a")
+        assert isinstance(det, RoiDetector) and det.full_every == ROI_LIVE_FULL_EVERY  # unset: 8 (files: 4)
         for i in range(3):
             dets.detect(Frame("a", i, 0, img))
         assert dets.describe("a")["frames_full"] == 3
