@@ -55,11 +55,11 @@ ROI_MAX_GROWTH = 3  # a missed face's margin grows with the frames since it was 
 # chance in another face's region (they wait for the next key frame); followed faces were found as
 # often at 0.35 and 0.5 as with the wide regions (docs/BENCHMARKS.md, issue 23, eighth session).
 ROI_MOVING_SHARE = 0.5
-# the body below a known face, for the frame-change regions: its motion is not a new face's
 # detector.roi_motion unset: file frames this large and larger get no frame-change regions (1080p: at
 # 25 fps a new face waits at most 3 frames for a key frame, and the change regions cost 22% of the fps
 # there; docs/BENCHMARKS.md, twelfth session); live cameras get them at every size
 ROI_CHANGE_FILE_MAX_PX = 1_500_000
+# the body below a known face, for the frame-change regions: its motion is not a new face's
 ROI_BODY_WIDTHS = 3.0  # face widths, centred on the face
 ROI_BODY_HEIGHTS = 6.0  # face heights below the face
 ROI_SAME_FACE_WIDTH_RATIO = 1.5  # an old and a new box wider than this apart are not one moving face
@@ -331,7 +331,7 @@ class RoiDetector:
             wide = (xyxy[:, 2] - xyxy[:, 0]) * self._key_scale((w, h)) >= self._large.width_px
             ok = ~wide | (score >= self._large.min_score)
             xyxy, score, lm, only = xyxy[ok], score[ok], lm[ok], only[ok]
-        if len(regions) > len(known) and len(xyxy):  # a face found only where the frame changed is
+        if regions is not known and len(xyxy):  # change regions were added: a face found only there is
             # new to the regions: it needs the key frame's score (below: it may only continue a track)
             cx, cy = (xyxy[None, :, 0] + xyxy[None, :, 2]) / 2, (xyxy[None, :, 1] + xyxy[None, :, 3]) / 2
             rects = np.asarray([r[:4] for r in known], np.float32).reshape(-1, 4)
