@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from facelog.pipeline.config import load_config
+from facelog.pipeline.detect.roi import ROI_LIVE_FULL_EVERY
 from facelog.pipeline.live.rtsp import SUMMARY_NAME, Camera, CameraLoop
 from facelog.pipeline.session import InferenceSession
 from facelog.pipeline.types import Faces, Frame
@@ -102,9 +103,9 @@ def test_a_camera_the_machine_keeps_up_with(
     assert 0.7 < cam["frames_skipped"] / cam["frames_read"] < 0.9, cam
     assert cam["target_fps"] == 2.0 and 1.6 <= cam["analysed_fps"] <= 2.3, cam
     assert cam["keeping_up"] is True and cam["dropped_share"] <= 0.1, cam
-    # its own detector: key frames every 4 analysed frames, regions around its face between
+    # its own detector: key frames every 8 analysed frames, regions around its face between
     det = cam["detector"]
-    assert det["full_every"] == 4 and det["frames_roi"] > det["frames_full"] > 0, det
+    assert det["full_every"] == ROI_LIVE_FULL_EVERY and det["frames_roi"] > det["frames_full"] > 0, det
     assert cam["rows"] > 0.8 * cam["frames_processed"], cam  # the one face is found on region frames too
     assert b'facelog_target_fps{camera="door"} 2.0' in scrape
     assert b'facelog_camera_behind{camera="door"} 0.0' in scrape
