@@ -289,6 +289,9 @@ def test_an_interrupt_that_lands_in_a_weakref_callback_still_unwinds_the_run(
         import os, signal, time, weakref
         from facelog import cli
 
+        # a shell starts a background job with SIGINT ignored, and then Python installs no handler
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
         class Thing:
             pass
 
