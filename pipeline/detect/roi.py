@@ -151,6 +151,7 @@ class RoiDetector:
         self.change = change
         self.change_max_frame_px = change_max_frame_px
         self._changing = False  # this frame uses the change regions
+        self._added = 0  # change regions _with_changes added for this frame
         self.change_regions = 0  # regions added where the frame changed
         self._key_scale: Callable[[tuple[int, int]], float] = key_scale or (lambda wh: 1.0)
         self._large = large
@@ -213,7 +214,8 @@ class RoiDetector:
             known = self.regions_for((w, h), gap)
             regions = self._with_changes(known, (w, h))
             if regions is not known:  # change regions were added: never more than a key frame costs
-                key = sum(self._region_input_px(r) for r in regions) >= self._key_input_px((w, h))
+                cost = sum(pw * ph for *_, pw, ph in map(self._region_input, regions))
+                key = cost >= self._key_input_px((w, h))
         if key:
             faces = self.full.detect(image_bgr)
             self._since_key = 0
@@ -224,6 +226,7 @@ class RoiDetector:
         assert self._since_key is not None
         self._since_key += 1
         self.frames_roi += 1
+        self.change_regions += self._added  # regions added where the frame changed, on a region frame
         faces = self._detect_regions(image_bgr, regions, known)
         self._remember(faces.accepted().xyxy, gap, (w, h), key=False)
         return faces
@@ -253,12 +256,13 @@ class RoiDetector:
     ) -> list[tuple[int, int, int, int, float]]:
         """``known`` plus regions where the frame changed outside them, at the key frame's scale
         (their smallest face: one that is ``face_px`` wide at the key frame's input), merged."""
+        self._added = 0
         if self.change is None or not self._changing:
             return known
         moving = self.change.boxes([r[:4] for r in known] + self._bodies(wh), wh)
         if len(moving) == 0:
             return known
-        self.change_regions += len(moving)
+        self._added = len(moving)
         face_w = self.face_px / max(self._key_scale(wh), 1e-6)
         return _merged([list(r) for r in known] + [[*b, face_w] for b in moving.tolist()])
 
@@ -274,12 +278,13 @@ class RoiDetector:
             out.append((int(max(0.0, cx - half)), int(max(0.0, y1)), int(min(wh[0], cx + half)), int(bottom)))
         return out
 
-    def _region_input_px(self, region: tuple[int, int, int, int, float]) -> float:
-        """The detector input pixels of one region (shrunk and padded as ``_detect_regions`` does)."""
+    def _region_input(self, region: tuple[int, int, int, int, float]) -> tuple[float, int, int, int, int]:
+        """How one region is fed to the detector: its scale (shrunk so its smallest face is ``face_px``
+        wide, never enlarged), its shrunk width and height, and those padded to ``ROI_PAD_PX``."""
         x1, y1, x2, y2, face_w = region
         scale = min(1.0, self.face_px / max(face_w, 1.0))
         cw, ch = max(1, round((x2 - x1) * scale)), max(1, round((y2 - y1) * scale))
-        return float(-(-cw // ROI_PAD_PX) * ROI_PAD_PX * -(-ch // ROI_PAD_PX) * ROI_PAD_PX)
+        return scale, cw, ch, -(-cw // ROI_PAD_PX) * ROI_PAD_PX, -(-ch // ROI_PAD_PX) * ROI_PAD_PX
 
     def _detect_regions(
         self,
@@ -290,15 +295,14 @@ class RoiDetector:
         h, w = image.shape[:2]
         parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
         examined = 0.0
-        for x1, y1, x2, y2, face_w in regions:
+        for region in regions:
+            x1, y1, x2, y2, _ = region
             if x2 - x1 < 2 or y2 - y1 < 2:
                 continue
-            scale = min(1.0, self.face_px / max(face_w, 1.0))
+            scale, cw, ch, pw, ph = self._region_input(region)
             crop = image[y1:y2, x1:x2]
-            cw, ch = max(1, round((x2 - x1) * scale)), max(1, round((y2 - y1) * scale))
             if (cw, ch) != (x2 - x1, y2 - y1):
                 crop = cv2.resize(crop, (cw, ch), interpolation=cv2.INTER_AREA)
-            pw, ph = -(-cw // ROI_PAD_PX) * ROI_PAD_PX, -(-ch // ROI_PAD_PX) * ROI_PAD_PX
             crop = cv2.copyMakeBorder(crop, 0, ph - ch, 0, pw - cw, cv2.BORDER_CONSTANT, value=0)
             examined += pw * ph
             self.regions += 1
