@@ -29,7 +29,7 @@ becomes a ``PersonResult``, with two exceptions counted in ``dropped``:
   put; a person who scores that low is small or blurred and walking, and crosses several face sizes;
   real faces that stand still score high).
   A still pattern that walkers hide now and then is seen as several short tracks at one place: a
-  still track that ends remembers its *spot* (its box and its looks, grey thumbnails sampled by
+  still track that ends (faint or not) remembers its *spot* (its box and its looks, grey thumbnails sampled by
   ``identity.face_thumbs`` along it), and the still tracks at one spot whose looks match are tested together
   (their times added up, their 1-second means pooled). A still track held at a spot is reported
   when the spot is proven static (then all of them are ``static``) or forgotten (``_SPOT_MEMORY_S``
@@ -326,22 +326,27 @@ class PersonTracks:
         held when that spot is now proven static, or nothing while its spot holds it. ``m``: the track's
         motion rows (``_Person.motion``); ``faint``: ``_faint_pattern(m)``, computed once by the caller."""
         span = int(m[-1, 0] - m[0, 0])
-        if faint:
-            self.static += 1
-            return [replace(result, status="static")]
-        if not self._still(m):  # it moved: a person, whatever its spot
+        still = self._still(m)
+        if not (faint or still):  # it moved: a person, whatever its spot
             return [result]
-        static = self._long_enough(span)
-        spot = self._spot_of(m, person.looks, span)
+        long_enough = self._long_enough(span)
+        # a faint piece of a pattern is static by itself; a still one also adds its time to its spot
+        # (textures720 s0: a pattern scoring ~0.7 was seen as short faint and not-quite-faint pieces;
+        # only the faint ones proved its spot, so the others stayed persons)
+        spot = self._spot_of(m, person.looks, span) if still else None
         if spot is None:
+            static = faint or long_enough
             self.static += static
             return [replace(result, status="static")] if static else [result]
         spot.static = (
             spot.static
-            or static
+            or long_enough
             or (self._long_enough(spot.seen_ns) and self._still(np.array(spot.motion, np.float64)))
         )
         if not spot.static:
+            if faint:
+                self.static += 1
+                return [replace(result, status="static")]
             spot.pending.append(result)
             return []
         out = [replace(r, status="static") for r in (*spot.pending, result)]
