@@ -153,6 +153,12 @@ def to_cells(row: CsvRow | TrackRow) -> list[Any]:
     return ["" if isinstance(v, float) and math.isnan(v) else v for v in astuple(row)]
 
 
+def static_path(csv_path: str | Path) -> Path:
+    """``out.csv`` -> ``out.static.csv``: the frame rows of the tracks found ``static`` (a file run)."""
+    p = Path(csv_path)
+    return p.with_name(f"{p.stem}.static.csv")
+
+
 def partial_path(csv_path: str | Path) -> Path:
     """``out.csv`` -> ``out.csv.partial``: the rows kept from an input that broke off (truncated)."""
     p = Path(csv_path)
@@ -243,6 +249,39 @@ class CsvSink(AtomicCsv):
     def write(self, result: FrameResult) -> int:
         """Write one frame's rows; returns how many."""
         return self.write_rows(result_rows(result, self.model, self.decimals))
+
+    def split_off(self, track_ids: set[int], other: AtomicCsv) -> int:
+        """Move the rows of ``track_ids`` from this CSV, not yet committed, to ``other`` (same header);
+        returns how many moved. One pass over the written rows; their order is kept in both files."""
+        if self._done:
+            raise ValueError(f"{self.path}: already committed or aborted")
+        self._f.close()
+        col, wanted = HEADER.index("track_id"), {str(t) for t in track_ids}
+        kept = self._tmp.with_name(self._tmp.name + ".kept")
+        moved = 0
+        try:
+            with (
+                self._tmp.open(newline="", encoding="utf-8") as src,
+                kept.open("w", newline="", encoding="utf-8") as dst,
+            ):
+                reader, writer = csv.reader(src), csv.writer(dst)
+                writer.writerow(next(reader))
+                for row in reader:
+                    if row[col] in wanted:
+                        other._w.writerow(row)
+                        moved += 1
+                    else:
+                        writer.writerow(row)
+            kept.replace(self._tmp)
+        except BaseException:
+            kept.unlink(missing_ok=True)
+            raise
+        finally:
+            self._f = self._tmp.open("a", newline="", encoding="utf-8")  # commit/abort close it
+            self._w = csv.writer(self._f)
+        self.rows -= moved
+        other.rows += moved
+        return moved
 
 
 class TracksSink(AtomicCsv):

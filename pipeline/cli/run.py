@@ -156,6 +156,13 @@ def _run_files(args: argparse.Namespace, cfg: AppConfig, outs: list[Path], sessi
                     f"(--min-face {max(1, int(px * 0.8) // 2 * 2 - 2)} logs them)",
                     file=sys.stderr,
                 )
+            if s.static_rows:  # left out of the frame log as of the persons count: say where they are
+                print(
+                    f"{src}: {s.static_rows} rows of faces that never moved (static tracks: posters, "
+                    f"screens, patterns) are in {s.static_csv}, not in {out} (output.static_rows: keep "
+                    "keeps them)",
+                    file=sys.stderr,
+                )
             for line in people_lines(tracks_path(out), Path(src).name):  # the answer: who was there
                 print(line, file=sys.stderr)
     if args.sample and not failed and not args.quiet:

@@ -7,6 +7,11 @@ removed first, so no older output may pass for this run's. The tracks CSV (``OUT
 row per person, with tracking on) is committed with the frame CSV; a truncated input keeps the frame
 rows before the break as ``OUT.csv.partial`` and their persons (tracks ended at the break) as
 ``OUT.tracks.csv.partial``, and no summary.
+
+The frame rows of tracks found ``static`` (a poster, a screen, a face-like pattern: ``persons``) are
+moved at commit from ``OUT.csv`` to ``OUT.static.csv`` (same columns), unless
+``output.static_rows: keep``: the frame log then holds the faces of people, as the persons count
+does, and nothing is lost. Only a complete run is split (a ``.partial`` keeps every row).
 """
 
 from __future__ import annotations
@@ -19,7 +24,15 @@ from facelog.engines.fileio import write_text_atomic
 from facelog.pipeline.errors import SourceError
 from facelog.pipeline.file.annotate import AnnotatedVideo
 from facelog.pipeline.file.summary import RunSummary
-from facelog.pipeline.sinks import CsvSink, TracksSink, partial_path, tracks_path
+from facelog.pipeline.sinks import (
+    HEADER,
+    AtomicCsv,
+    CsvSink,
+    TracksSink,
+    partial_path,
+    static_path,
+    tracks_path,
+)
 from facelog.pipeline.types import Frame, FrameResult, PersonResult
 
 
@@ -33,7 +46,8 @@ def output_paths(out_csv: str | Path, annotate: str | Path | None = None) -> lis
     """Every file a run may write or replace: the CSV, its summary, the tracks CSV, their ``.partial``
     files and the annotated mp4."""
     out = Path(out_csv)
-    paths = [out, summary_path(out), partial_path(out), tracks_path(out), partial_path(tracks_path(out))]
+    tracks = tracks_path(out)
+    paths = [out, summary_path(out), partial_path(out), tracks, partial_path(tracks), static_path(out)]
     return [*paths, Path(annotate)] if annotate is not None else paths
 
 
@@ -61,6 +75,7 @@ class RunOutputs:
         decimals: rounding of boxes, scores and ages.
         annotate: also write an mp4 here, at ``annotate_fps`` frames/s and ``size`` (width, height).
         tracks: also write the per-person ``tracks_path(out_csv)`` (tracking on).
+        separate_static: at commit, move the static tracks' frame rows to ``static_path(out_csv)``.
     """
 
     def __init__(
@@ -72,11 +87,15 @@ class RunOutputs:
         annotate_fps: float = 10.0,
         size: tuple[int, int] = (0, 0),
         tracks: bool = False,
+        separate_static: bool = True,
     ) -> None:
         self.out_csv = out_csv
         self.sink = CsvSink(out_csv, model_id, decimals)
         self.video: AnnotatedVideo | None = None
         self.tracks: TracksSink | None = None
+        self.separate_static = separate_static
+        self.static_ids: set[int] = set()  # tracks written to the tracks CSV as static
+        self.static: AtomicCsv | None = None  # their frame rows, made at commit
         try:
             if tracks:
                 self.tracks = TracksSink(tracks_path(out_csv), model_id, decimals)
@@ -111,6 +130,7 @@ class RunOutputs:
         """Persons whose tracks ended (at the end of input: ``FaceAnalyzer.finish()``)."""
         if self.tracks is not None and persons:
             self.tracks.write(persons)
+            self.static_ids.update(p.track_id for p in persons if p.status == "static")
 
     def write(self, frame: Frame, result: FrameResult) -> None:
         """One processed frame: its CSV rows, its ended tracks and, with ``annotate``, its drawn image."""
@@ -126,18 +146,28 @@ class RunOutputs:
         temporary files with it: a run is committed whole or not at all.
 
         Returns:
-            ``summary`` with ``persons`` and ``tracks`` (the tracks CSV) filled in.
+            ``summary`` with ``persons``, ``tracks`` (the tracks CSV), ``rows`` and ``static_rows``
+            filled in.
         """
         tracks = self.tracks_csv
         static = (summary.persons_dropped or {}).get("static", 0)  # rows, but not counted as persons
         persons = self.persons - static if self.persons is not None else None
-        summary = replace(summary, persons=persons, tracks=str(tracks) if tracks else None)
         done: list[Path] = []
         try:
+            if self.separate_static and self.static_ids:
+                self.static = AtomicCsv(static_path(self.out_csv), HEADER)
+                self.sink.split_off(self.static_ids, self.static)
+            moved = self.static.rows if self.static is not None else 0
+            summary = replace(
+                summary, persons=persons, tracks=str(tracks) if tracks else None, rows=self.sink.rows,
+                static_rows=moved, static_csv=str(self.static.path) if self.static is not None else None,
+            )  # fmt: skip
             if self.video is not None:
                 done.append(self.video.commit())
             if self.tracks is not None:
                 done.append(self.tracks.commit())
+            if self.static is not None:
+                done.append(self.static.commit())
             done.append(self.sink.commit())
             write_text_atomic(summary_path(self.out_csv), json.dumps(summary.to_dict(), indent=2) + "\n")
         except BaseException:
@@ -152,6 +182,8 @@ class RunOutputs:
         self.sink.abort()
         if self.tracks is not None:
             self.tracks.abort()
+        if self.static is not None:
+            self.static.abort()
         if self.video is not None:
             self.video.abort()
 

@@ -90,7 +90,7 @@ def process_video(
             size = (src.info.width, src.info.height)
             outputs = RunOutputs(
                 out_csv, analyzer.model_id, cfg.output.decimals, annotate, fps or 10.0, size,
-                tracks=analyzer.tracking is not None,
+                tracks=analyzer.tracking is not None, separate_static=cfg.output.static_rows == "separate",
             )  # fmt: skip
             if outputs.video is not None:
                 outputs.video.blur_faces = blur_faces

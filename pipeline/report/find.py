@@ -156,6 +156,11 @@ def _discover_one(path: Path, tz: ZoneInfo, skipped: Counter[str]) -> list[Recor
             rec = _run_recording(f, batch_roots, tz, skipped, mtimes)
             if rec is not None:
                 out.append(rec)
+        elif (
+            f.name.endswith(".static.csv")
+            and str(f.with_name(f.name.removesuffix(".static.csv") + ".csv")) in names
+        ):
+            continue  # a run's static tracks' frame rows (sinks.static_path): evidence, not a recording
         elif f.name.endswith(".tracks.csv"):
             stem = f.name.removesuffix(".tracks.csv")
             if (
