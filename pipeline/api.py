@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from facelog.pipeline.config import AppConfig, with_overrides
 from facelog.pipeline.errors import SourceError
-from facelog.pipeline.sinks import HEADER, TRACKS_HEADER, static_path, tracks_path
+from facelog.pipeline.sinks import HEADER, TRACKS_HEADER, left_out_path, tracks_path
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -56,8 +56,8 @@ def analyze_video(
 
     The run summary is in ``df.attrs["summary"]``; the persons (one row per confirmed person track,
     columns = the tracks CSV header, ``sinks.TRACKS_HEADER``) in ``df.attrs["persons"]``, a DataFrame
-    (empty, with those columns, when tracking is off); the rows of tracks found static (the file's
-    ``OUT.static.csv``, ``output.static_rows``) in ``df.attrs["static_rows"]`` (same columns as ``df``).
+    (empty, with those columns, when tracking is off); the rows of tracks that are not persons (the
+    file's ``OUT.left_out.csv``, ``output.left_out_rows``) in ``df.attrs["left_out"]`` (same columns).
 
     Args:
         path: the video.
@@ -89,10 +89,10 @@ def analyze_video(
             raise TruncatedVideoError(msg, path=exc.path, rows=rows, persons=persons) from exc
         df = _read_rows(out)
         persons = _read_persons(tracks_path(out))
-        static = _read_rows(static_path(out)) if summary.static_csv else df.iloc[:0].copy()
+        left_out = _read_rows(left_out_path(out)) if summary.left_out_csv else df.iloc[:0].copy()
     df.attrs["summary"] = summary.to_dict()
     df.attrs["persons"] = persons
-    df.attrs["static_rows"] = static
+    df.attrs["left_out"] = left_out
     return df
 
 

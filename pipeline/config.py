@@ -331,9 +331,10 @@ class OutputConfig(_Section):
     """CSV output."""
 
     decimals: int = Field(default=DECIMALS, ge=0, le=6)  # rounding of boxes, scores and ages (sinks')
-    # file runs: the frame rows of tracks found static (posters, screens, patterns) go to OUT.static.csv
-    # ("separate") or stay in OUT.csv ("keep"); live CSVs are written as frames come and keep them
-    static_rows: Literal["separate", "keep"] = "separate"
+    # file runs with tracking: the frame rows of tracks that are not persons (static: posters, screens,
+    # patterns; too little evidence: a few low-score boxes) go to OUT.left_out.csv ("separate") or stay
+    # in OUT.csv ("keep"); live CSVs are written as frames come and keep them
+    left_out_rows: Literal["separate", "keep"] = "separate"
 
 
 class CameraConfig(_Section):

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import csv
 import math
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import astuple, dataclass, fields
 from pathlib import Path
 from types import TracebackType
@@ -153,10 +155,11 @@ def to_cells(row: CsvRow | TrackRow) -> list[Any]:
     return ["" if isinstance(v, float) and math.isnan(v) else v for v in astuple(row)]
 
 
-def static_path(csv_path: str | Path) -> Path:
-    """``out.csv`` -> ``out.static.csv``: the frame rows of the tracks found ``static`` (a file run)."""
+def left_out_path(csv_path: str | Path) -> Path:
+    """``out.csv`` -> ``out.left_out.csv``: the frame rows of tracks that are not persons (a file run:
+    static tracks, and tracks with too little evidence)."""
     p = Path(csv_path)
-    return p.with_name(f"{p.stem}.static.csv")
+    return p.with_name(f"{p.stem}.left_out.csv")
 
 
 def partial_path(csv_path: str | Path) -> Path:
@@ -250,15 +253,16 @@ class CsvSink(AtomicCsv):
         """Write one frame's rows; returns how many."""
         return self.write_rows(result_rows(result, self.model, self.decimals))
 
-    def split_off(self, track_ids: set[int], other: AtomicCsv) -> int:
-        """Move the rows of ``track_ids`` from this CSV, not yet committed, to ``other`` (same header);
-        returns how many moved. One pass over the written rows; their order is kept in both files."""
+    def split_off(self, leave_out: Callable[[int], bool], other: AtomicCsv) -> Counter[int]:
+        """Move the rows of the tracks ``leave_out(track_id)`` picks (never untracked rows, id -1) from
+        this CSV, not yet committed, to ``other`` (same header); returns the rows moved per track id.
+        One pass over the written rows; their order is kept in both files."""
         if self._done:
             raise ValueError(f"{self.path}: already committed or aborted")
         self._f.close()
-        col, wanted = HEADER.index("track_id"), {str(t) for t in track_ids}
+        col = HEADER.index("track_id")
         kept = self._tmp.with_name(self._tmp.name + ".kept")
-        moved = 0
+        moved: Counter[int] = Counter()
         try:
             with (
                 self._tmp.open(newline="", encoding="utf-8") as src,
@@ -267,9 +271,10 @@ class CsvSink(AtomicCsv):
                 reader, writer = csv.reader(src), csv.writer(dst)
                 writer.writerow(next(reader))
                 for row in reader:
-                    if row[col] in wanted:
+                    tid = int(row[col]) if row[col] else -1
+                    if tid != -1 and leave_out(tid):
                         other._w.writerow(row)
-                        moved += 1
+                        moved[tid] += 1
                     else:
                         writer.writerow(row)
             kept.replace(self._tmp)
@@ -279,8 +284,8 @@ class CsvSink(AtomicCsv):
         finally:
             self._f = self._tmp.open("a", newline="", encoding="utf-8")  # commit/abort close it
             self._w = csv.writer(self._f)
-        self.rows -= moved
-        other.rows += moved
+        self.rows -= moved.total()
+        other.rows += moved.total()
         return moved
 
 

@@ -43,7 +43,7 @@ from facelog.pipeline.archive.discovery import (
 from facelog.pipeline.config import backend_options
 from facelog.pipeline.file.outputs import summary_path
 from facelog.pipeline.session import resolve, resolved_identity
-from facelog.pipeline.sinks import partial_path, static_path, tracks_path
+from facelog.pipeline.sinks import left_out_path, partial_path, tracks_path
 
 if TYPE_CHECKING:
     from facelog.pipeline.config import AppConfig
@@ -249,7 +249,12 @@ def _record_failure(
 ) -> None:
     db.mark(rel_path, "failed", ident, run.run_id, error=error)
     out = output_path(out_dir, rel_path)
-    for stale in (out, summary_path(out), tracks_path(out), static_path(out)):  # only a done row has outputs
+    for stale in (
+        out,
+        summary_path(out),
+        tracks_path(out),
+        left_out_path(out),
+    ):  # only a done row has outputs
         stale.unlink(missing_ok=True)
     run.failed += 1
     run.failures.append({"rel_path": rel_path, "error": error})

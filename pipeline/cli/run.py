@@ -156,11 +156,13 @@ def _run_files(args: argparse.Namespace, cfg: AppConfig, outs: list[Path], sessi
                     f"(--min-face {max(1, int(px * 0.8) // 2 * 2 - 2)} logs them)",
                     file=sys.stderr,
                 )
-            if s.static_rows:  # left out of the frame log as of the persons count: say where they are
+            if s.left_out_csv:  # left out of the frame log as of the persons count: say where they are
+                why = s.left_out_rows or {}
                 print(
-                    f"{src}: {s.static_rows} rows of faces that never moved (static tracks: posters, "
-                    f"screens, patterns) are in {s.static_csv}, not in {out} (output.static_rows: keep "
-                    "keeps them)",
+                    f"{src}: rows of tracks that are not persons are in {s.left_out_csv}, not in {out}: "
+                    f"{why.get('static', 0)} of faces that never moved (static: posters, screens, patterns), "
+                    f"{why.get('low_evidence', 0)} of tracks with too little evidence "
+                    "(output.left_out_rows: keep keeps them)",
                     file=sys.stderr,
                 )
             for line in people_lines(tracks_path(out), Path(src).name):  # the answer: who was there

@@ -8,10 +8,12 @@ row per person, with tracking on) is committed with the frame CSV; a truncated i
 rows before the break as ``OUT.csv.partial`` and their persons (tracks ended at the break) as
 ``OUT.tracks.csv.partial``, and no summary.
 
-The frame rows of tracks found ``static`` (a poster, a screen, a face-like pattern: ``persons``) are
-moved at commit from ``OUT.csv`` to ``OUT.static.csv`` (same columns), unless
-``output.static_rows: keep``: the frame log then holds the faces of people, as the persons count
-does, and nothing is lost. Only a complete run is split (a ``.partial`` keeps every row).
+With tracking on, the frame rows of tracks that are not persons are moved at commit from ``OUT.csv``
+to ``OUT.left_out.csv`` (same columns, same order), unless ``output.left_out_rows: keep``: tracks
+found ``static`` (a poster, a screen, a face-like pattern; their tracks CSV row says so) and tracks
+with too little evidence to be a person (no tracks CSV row: ``persons``). Every track id left in
+``OUT.csv`` is then a person of the tracks CSV, the frame log holds what the persons count counts,
+and nothing is lost. Only a complete run is split (a ``.partial`` keeps every row).
 """
 
 from __future__ import annotations
@@ -29,8 +31,8 @@ from facelog.pipeline.sinks import (
     AtomicCsv,
     CsvSink,
     TracksSink,
+    left_out_path,
     partial_path,
-    static_path,
     tracks_path,
 )
 from facelog.pipeline.types import Frame, FrameResult, PersonResult
@@ -47,7 +49,7 @@ def output_paths(out_csv: str | Path, annotate: str | Path | None = None) -> lis
     files and the annotated mp4."""
     out = Path(out_csv)
     tracks = tracks_path(out)
-    paths = [out, summary_path(out), partial_path(out), tracks, partial_path(tracks), static_path(out)]
+    paths = [out, summary_path(out), partial_path(out), tracks, partial_path(tracks), left_out_path(out)]
     return [*paths, Path(annotate)] if annotate is not None else paths
 
 
@@ -75,7 +77,11 @@ class RunOutputs:
         decimals: rounding of boxes, scores and ages.
         annotate: also write an mp4 here, at ``annotate_fps`` frames/s and ``size`` (width, height).
         tracks: also write the per-person ``tracks_path(out_csv)`` (tracking on).
-        separate_static: at commit, move the static tracks' frame rows to ``static_path(out_csv)``.
+        separate_left_out: at commit, move the frame rows of tracks that are not persons to
+            ``left_out_path(out_csv)`` (with ``tracks`` only).
+        min_evidence_frames: ``tracking.min_evidence_frames``: an input with fewer processed frames
+            (a still image) cannot give a track that much evidence, so only its static tracks' rows
+            move.
     """
 
     def __init__(
@@ -87,15 +93,18 @@ class RunOutputs:
         annotate_fps: float = 10.0,
         size: tuple[int, int] = (0, 0),
         tracks: bool = False,
-        separate_static: bool = True,
+        separate_left_out: bool = True,
+        min_evidence_frames: int = 0,
     ) -> None:
         self.out_csv = out_csv
         self.sink = CsvSink(out_csv, model_id, decimals)
         self.video: AnnotatedVideo | None = None
         self.tracks: TracksSink | None = None
-        self.separate_static = separate_static
-        self.static_ids: set[int] = set()  # tracks written to the tracks CSV as static
-        self.static: AtomicCsv | None = None  # their frame rows, made at commit
+        self.separate_left_out = separate_left_out
+        self.min_evidence_frames = min_evidence_frames
+        self.person_ids: set[int] = set()  # tracks written to the tracks CSV as persons...
+        self.static_ids: set[int] = set()  # ... and as static
+        self.left_out: AtomicCsv | None = None  # the frame rows of the others, made at commit
         try:
             if tracks:
                 self.tracks = TracksSink(tracks_path(out_csv), model_id, decimals)
@@ -130,7 +139,8 @@ class RunOutputs:
         """Persons whose tracks ended (at the end of input: ``FaceAnalyzer.finish()``)."""
         if self.tracks is not None and persons:
             self.tracks.write(persons)
-            self.static_ids.update(p.track_id for p in persons if p.status == "static")
+            for p in persons:
+                (self.static_ids if p.status == "static" else self.person_ids).add(p.track_id)
 
     def write(self, frame: Frame, result: FrameResult) -> None:
         """One processed frame: its CSV rows, its ended tracks and, with ``annotate``, its drawn image."""
@@ -146,28 +156,38 @@ class RunOutputs:
         temporary files with it: a run is committed whole or not at all.
 
         Returns:
-            ``summary`` with ``persons``, ``tracks`` (the tracks CSV), ``rows`` and ``static_rows``
-            filled in.
+            ``summary`` with ``persons``, ``tracks`` (the tracks CSV), ``rows``, ``left_out_rows`` and
+            ``left_out_csv`` filled in.
         """
         tracks = self.tracks_csv
         static = (summary.persons_dropped or {}).get("static", 0)  # rows, but not counted as persons
         persons = self.persons - static if self.persons is not None else None
         done: list[Path] = []
         try:
-            if self.separate_static and self.static_ids:
-                self.static = AtomicCsv(static_path(self.out_csv), HEADER)
-                self.sink.split_off(self.static_ids, self.static)
-            moved = self.static.rows if self.static is not None else 0
+            left_out: dict[str, int] = {}
+            if self.separate_left_out and self.tracks is not None:
+                self.left_out = AtomicCsv(left_out_path(self.out_csv), HEADER)
+                short = summary.frames_processed < self.min_evidence_frames
+                keep, static_ids = self.person_ids, self.static_ids
+                moved = self.sink.split_off(
+                    lambda t: t in static_ids or (not short and t not in keep), self.left_out
+                )
+                if not moved:  # nothing to leave out: no empty file
+                    self.left_out.abort()
+                    self.left_out = None
+                static_rows = sum(n for t, n in moved.items() if t in self.static_ids)
+                left_out = {"static": static_rows, "low_evidence": moved.total() - static_rows}
             summary = replace(
                 summary, persons=persons, tracks=str(tracks) if tracks else None, rows=self.sink.rows,
-                static_rows=moved, static_csv=str(self.static.path) if self.static is not None else None,
+                left_out_rows=left_out or None,
+                left_out_csv=str(self.left_out.path) if self.left_out is not None else None,
             )  # fmt: skip
             if self.video is not None:
                 done.append(self.video.commit())
             if self.tracks is not None:
                 done.append(self.tracks.commit())
-            if self.static is not None:
-                done.append(self.static.commit())
+            if self.left_out is not None:
+                done.append(self.left_out.commit())
             done.append(self.sink.commit())
             write_text_atomic(summary_path(self.out_csv), json.dumps(summary.to_dict(), indent=2) + "\n")
         except BaseException:
@@ -182,8 +202,8 @@ class RunOutputs:
         self.sink.abort()
         if self.tracks is not None:
             self.tracks.abort()
-        if self.static is not None:
-            self.static.abort()
+        if self.left_out is not None:
+            self.left_out.abort()
         if self.video is not None:
             self.video.abort()
 

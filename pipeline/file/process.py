@@ -90,7 +90,9 @@ def process_video(
             size = (src.info.width, src.info.height)
             outputs = RunOutputs(
                 out_csv, analyzer.model_id, cfg.output.decimals, annotate, fps or 10.0, size,
-                tracks=analyzer.tracking is not None, separate_static=cfg.output.static_rows == "separate",
+                tracks=analyzer.tracking is not None,
+                separate_left_out=cfg.output.left_out_rows == "separate",
+                min_evidence_frames=cfg.tracking.min_evidence_frames,
             )  # fmt: skip
             if outputs.video is not None:
                 outputs.video.blur_faces = blur_faces

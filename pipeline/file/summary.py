@@ -52,10 +52,11 @@ class RunSummary:
     persons_dropped: dict[str, int] | None = None
     warnings: list[str] = field(default_factory=list)  # damage that still decoded (``VideoSource.warnings``)
     tracks: str | None = None  # the tracks CSV (``sinks.tracks_path``); None: tracking off
-    # frame rows of the static tracks, moved from the CSV (``rows`` excludes them) to ``static_csv``
-    # (``sinks.static_path``; None: no static track, or ``output.static_rows: keep``)
-    static_rows: int = 0
-    static_csv: str | None = None
+    # frame rows of tracks that are not persons, moved from the CSV (``rows`` excludes them) to
+    # ``left_out_csv`` (``sinks.left_out_path``; None: none moved), by why: "static" (the tracks CSV
+    # says static), "low_evidence" (no tracks CSV row); None: tracking off or output.left_out_rows keep
+    left_out_rows: dict[str, int] | None = None
+    left_out_csv: str | None = None
     # the persons' second gender reading (identity.GenderReading): "identity_gender VERSION, N face(s)
     # a person"; None: off (tracking.gender_faces 0 or tracking off)
     gender_reading: str | None = None

@@ -157,10 +157,10 @@ def _discover_one(path: Path, tz: ZoneInfo, skipped: Counter[str]) -> list[Recor
             if rec is not None:
                 out.append(rec)
         elif (
-            f.name.endswith(".static.csv")
-            and str(f.with_name(f.name.removesuffix(".static.csv") + ".csv")) in names
+            f.name.endswith(".left_out.csv")
+            and str(f.with_name(f.name.removesuffix(".left_out.csv") + ".csv")) in names
         ):
-            continue  # a run's static tracks' frame rows (sinks.static_path): evidence, not a recording
+            continue  # a run's rows of tracks that are not persons (sinks.left_out_path)
         elif f.name.endswith(".tracks.csv"):
             stem = f.name.removesuffix(".tracks.csv")
             if (
