@@ -3,7 +3,9 @@
 ``pack_utkface`` runs here, next to the dataset (``python -m facelog.training.gpu_train pack``);
 ``read_pack`` and ``degrade_pool`` run on the accelerator's host before training: the recipe's
 degradation (``augment.degrade``) is done once with OpenCV, ``variants`` random copies per face,
-which ``gpu_train.fit_budget`` draws from each epoch.
+which ``gpu_train.fit_budget`` draws from each epoch. Sizes: training chips at the recipe's
+``data.load_size``, validation chips at its ``data.image_size`` (default 72 and 64 px; the pack's
+own sizes are read back from its images).
 """
 
 from __future__ import annotations
@@ -23,16 +25,32 @@ from facelog.training.degrade import degrade_chip
 
 log = logging.getLogger(__name__)
 
-LOAD_PX = 72  # training chips are packed at the recipe's load size
+LOAD_PX = 72  # default sizes: training chips at the recipe's load size, validation chips at its input size
 INPUT_PX = 64
+CODECS = {"jpg": cv2.IMWRITE_JPEG_QUALITY, "webp": cv2.IMWRITE_WEBP_QUALITY}
 
 
 def pack_utkface(
-    root: Path, split: Path, out: Path, jpeg_quality: int = 88, threads: int = 2, val: bool = True
+    root: Path,
+    split: Path,
+    out: Path,
+    jpeg_quality: int = 88,
+    threads: int = 2,
+    val: bool = True,
+    load_px: int = LOAD_PX,
+    input_px: int = INPUT_PX,
+    codec: str = "jpg",
 ) -> None:
-    """JPEG bytes of the training chips (72 px) and of the validation chips as ``facelog eval`` feeds
-    them (64 px, full and ``shrink-jpeg60`` at 32 px), plus labels and the training names, in one .npz.
+    """Encoded bytes of the training chips (``load_px``) and of the validation chips as ``facelog eval``
+    feeds them (``input_px``, full and ``shrink-jpeg60`` at 32 px), plus labels and the training
+    names, in one .npz. ``codec`` "jpg" or "webp" (smaller and closer to the chip at the same
+    ``jpeg_quality``, e.g. for 88-px chips that must travel under a size limit); the keys stay
+    ``*_jpg`` for either.
     """
+    if codec not in CODECS:
+        raise dsets.DatasetError(f"codec must be one of {sorted(CODECS)}, got {codec!r}")
+    if not 0 < input_px <= load_px:
+        raise dsets.DatasetError(f"need 0 < input px <= load px, got {input_px} and {load_px}")
     table = dsets.read_utkface(root)
     names = dsets.split_names(table)
     if not split.is_file():
@@ -46,14 +64,14 @@ def pack_utkface(
 
     def enc(rgb: np.ndarray) -> bytes:
         ok, buf = cv2.imencode(
-            ".jpg", np.ascontiguousarray(rgb[:, :, ::-1]), [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality]
+            f".{codec}", np.ascontiguousarray(rgb[:, :, ::-1]), [CODECS[codec], jpeg_quality]
         )
         if not ok:
-            raise RuntimeError("OpenCV could not encode JPEG")
+            raise RuntimeError(f"OpenCV could not encode {codec}")
         return bytes(buf.tobytes())
 
     def train_one(i: int) -> bytes:
-        img = dsets.load_image_rgb(table.paths[i], LOAD_PX)
+        img = dsets.load_image_rgb(table.paths[i], load_px)
         if img is None:
             raise dsets.DatasetError(f"unreadable: {table.paths[i]}")
         return enc(img)
@@ -62,8 +80,8 @@ def pack_utkface(
         bgr = cv2.imread(str(table.paths[i]), cv2.IMREAD_COLOR)
         if bgr is None:
             raise dsets.DatasetError(f"unreadable: {table.paths[i]}")
-        full = cv2.resize(bgr, (INPUT_PX, INPUT_PX), interpolation=cv2.INTER_AREA)
-        d32 = cv2.resize(degrade_chip(bgr, 32), (INPUT_PX, INPUT_PX), interpolation=cv2.INTER_AREA)
+        full = cv2.resize(bgr, (input_px, input_px), interpolation=cv2.INTER_AREA)
+        d32 = cv2.resize(degrade_chip(bgr, 32), (input_px, input_px), interpolation=cv2.INTER_AREA)
         return enc(full[:, :, ::-1]), enc(d32[:, :, ::-1])
 
     with ThreadPoolExecutor(threads) as pool:
@@ -90,11 +108,11 @@ def pack_utkface(
 class Pack:
     """Decoded pack: uint8 RGB images, labels (age float32 years, gender 0 = male / 1 = female)."""
 
-    train: np.ndarray  # (n, 72, 72, 3)
+    train: np.ndarray  # (n, L, L, 3), L = the load size (72 by default)
     train_age: np.ndarray
     train_gender: np.ndarray
     train_names: np.ndarray
-    val: dict[str, np.ndarray]  # "full", "32px": (m, 64, 64, 3)
+    val: dict[str, np.ndarray]  # "full", "32px": (m, S, S, 3), S = the input size (64 by default)
     val_age: np.ndarray
     val_gender: np.ndarray
 
@@ -126,17 +144,19 @@ def read_pack(path: Path, threads: int, limit: int | None = None) -> Pack:
 def _decode_rgb(buf: np.ndarray) -> np.ndarray:
     bgr = cv2.imdecode(buf, cv2.IMREAD_COLOR)
     if bgr is None:
-        raise RuntimeError("OpenCV could not decode a JPEG")
+        raise RuntimeError("OpenCV could not decode a packed image")
     return np.asarray(bgr[:, :, ::-1])
 
 
-def degrade_copy(rgb: np.ndarray, cfg: DegradeConfig, rng: np.random.Generator) -> np.ndarray:
+def degrade_copy(
+    rgb: np.ndarray, cfg: DegradeConfig, rng: np.random.Generator, input_px: int = INPUT_PX
+) -> np.ndarray:
     """One degraded copy of an (S, S, 3) uint8 chip, as ``augment.degrade_batch`` does to a chosen face:
     gamma, Gaussian or motion blur, shrinking, noise and JPEG at the small size, bilinear enlargement.
-    The recipe's pixel sizes are input pixels (64); they are scaled to S.
+    The recipe's pixel sizes are pixels of the model input (``input_px``); they are scaled to S.
     """
     s = rgb.shape[0]
-    k = s / INPUT_PX
+    k = s / input_px
     x: np.ndarray = rgb.astype(np.float32)
     if rng.random() < cfg.gamma_prob:
         x = 255.0 * (x / 255.0) ** np.exp(rng.uniform(np.log(cfg.gamma[0]), np.log(cfg.gamma[1])))
@@ -164,9 +184,10 @@ def degrade_copy(rgb: np.ndarray, cfg: DegradeConfig, rng: np.random.Generator) 
 
 
 def degrade_pool(
-    images: np.ndarray, cfg: DegradeConfig, variants: int, seed: int, threads: int
+    images: np.ndarray, cfg: DegradeConfig, variants: int, seed: int, threads: int, input_px: int = INPUT_PX
 ) -> np.ndarray:
-    """(variants, n, S, S, 3) uint8: ``variants`` degraded copies of every image (OpenCV, threads)."""
+    """(variants, n, S, S, 3) uint8: ``variants`` degraded copies of every image (OpenCV, threads);
+    ``input_px``: the model's input size, which the recipe's pixel sizes refer to."""
     pool = np.empty((variants, *images.shape), np.uint8)
     chunks = [(v, lo) for v in range(variants) for lo in range(0, len(images), 512)]
 
@@ -174,7 +195,7 @@ def degrade_pool(
         v, lo = job
         rng = np.random.default_rng([seed, v, lo])
         for i in range(lo, min(lo + 512, len(images))):
-            pool[v, i] = degrade_copy(images[i], cfg, rng)
+            pool[v, i] = degrade_copy(images[i], cfg, rng, input_px)
 
     with ThreadPoolExecutor(threads) as ex:
         list(ex.map(run, chunks))

@@ -10,6 +10,10 @@ machine, and its ``.weights.h5`` load into the TensorFlow model here for the pro
         --recipe configs/train_utkface_gpu.yaml --out OUT --budget-s 460
     python -m facelog.training.cli export RUN --weights OUT/student_ema.weights.h5 --out m.onnx
 
+Other input sizes: pack with ``--load-px`` and ``--input-px`` equal to the recipe's ``data.load_size``
+and ``data.image_size`` (``configs/train_utkface_gpu80.yaml``: 88 and 80; ``--codec webp`` keeps such a
+pack under the device's 64 MiB); ``train`` refuses a pack whose sizes differ from the recipe's.
+
 ``train``: (1) ``--folds`` K wider teachers (``--teacher-width`` x the recipe's channels), teacher k
 trained on the training faces outside fold k; all K share one compiled step (each head's labels are
 masked on its own fold). (2) Soft targets: each training face gets the flip-averaged probabilities of
@@ -178,8 +182,8 @@ def _predict(
     return {k: np.asarray(v[:n], np.float32) for k, v in out.items()}
 
 
-def _to_input(images: np.ndarray) -> np.ndarray:
-    return np.stack([cv2.resize(im, (INPUT_PX, INPUT_PX), interpolation=cv2.INTER_AREA) for im in images])
+def _to_input(images: np.ndarray, size: int) -> np.ndarray:
+    return np.stack([cv2.resize(im, (size, size), interpolation=cv2.INTER_AREA) for im in images])
 
 
 def _head_labels(data: Pack, heads: tuple[HeadConfig, ...]) -> dict[str, np.ndarray]:
@@ -211,16 +215,17 @@ def train_teachers(
 ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """K teachers on K-1 folds each; returns the training faces' out-of-fold soft targets and a report."""
     heads, k_folds = recipe.heads, args.folds
+    size, load = recipe.data.image_size, recipe.data.load_size
     fold = fold_ids(len(data.train), k_folds, args.seed)
     blocks = tuple(int(b) for b in args.teacher_blocks.split(",")) if args.teacher_blocks else None
     cfg = teacher_config(recipe.model, args.teacher_width, blocks)
     keras.mixed_precision.set_global_policy("mixed_bfloat16" if args.bf16 else "float32")
     try:
-        teachers = [build_model(cfg, heads, INPUT_PX) for _ in range(k_folds)]
+        teachers = [build_model(cfg, heads, size) for _ in range(k_folds)]
     finally:
         keras.mixed_precision.set_global_policy("float32")
-    inp = keras.Input((LOAD_PX, LOAD_PX, 3), dtype="uint8")
-    x = Augment(recipe.augment, INPUT_PX, recipe.mean, recipe.std, args.seed, name="augment")(inp)
+    inp = keras.Input((load, load, 3), dtype="uint8")
+    x = Augment(recipe.augment, size, recipe.mean, recipe.std, args.seed, name="augment")(inp)
     outs, losses, labels = {}, {}, {}
     hard = _head_labels(data, heads)
     for k, m in enumerate(teachers):
@@ -238,11 +243,11 @@ def train_teachers(
         0.998, budget_s, args.max_teacher_epochs, args.seed, "teachers",
     )  # fmt: skip
     set_values(float_variables(model), avg)
-    x_in = keras.Input((INPUT_PX, INPUT_PX, 3))
+    x_in = keras.Input((size, size, 3))
     infer = keras.Model(
         x_in, {f"t{k}_{h.name}": m(x_in)[h.name] for k, m in enumerate(teachers) for h in heads}
     )
-    p = _predict(infer, _to_input(data.train), recipe.mean, recipe.std, flip=True)
+    p = _predict(infer, _to_input(data.train, size), recipe.mean, recipe.std, flip=True)
     oof = out_of_fold(p, fold, [h.name for h in heads])
     report: dict[str, Any] = {
         "config": cfg.model_dump(mode="json"),
@@ -275,11 +280,12 @@ def train_student(
     """The recipe's network on the packed labels (hard + ``soft``); returns the model holding its EMA."""
     keras.mixed_precision.set_global_policy("mixed_bfloat16" if args.bf16 else "float32")
     try:
-        base = build_model(recipe.model, recipe.heads, INPUT_PX)
+        base = build_model(recipe.model, recipe.heads, recipe.data.image_size)
     finally:
         keras.mixed_precision.set_global_policy("float32")
-    inp = keras.Input((LOAD_PX, LOAD_PX, 3), dtype="uint8")
-    out = base(Augment(recipe.augment, INPUT_PX, recipe.mean, recipe.std, args.seed + 1, name="augment")(inp))
+    load, size = recipe.data.load_size, recipe.data.image_size
+    inp = keras.Input((load, load, 3), dtype="uint8")
+    out = base(Augment(recipe.augment, size, recipe.mean, recipe.std, args.seed + 1, name="augment")(inp))
     model = keras.Model(inp, {h.name: out[h.name] for h in recipe.heads})
     o, w = recipe.optim, recipe.distill.weight
     model.compile(
@@ -311,21 +317,32 @@ def _val_scores(model: keras.Model, data: Pack, recipe: Any, flip: bool) -> dict
     return out
 
 
+def check_sizes(data: Pack, recipe: Any, recipe_path: Path) -> None:
+    """Raise ``ConfigError`` unless the pack's chips have the recipe's load size (training) and input
+    size (validation, where the pack has it)."""
+    train_px = data.train.shape[1]
+    val_px = next(iter(data.val.values())).shape[1] if data.val else recipe.data.image_size
+    if (train_px, val_px) != (recipe.data.load_size, recipe.data.image_size):
+        raise ConfigError(
+            f"{recipe_path}: the pack has {train_px} px training and {val_px} px validation chips, the recipe"
+            f" data.load_size {recipe.data.load_size} and data.image_size {recipe.data.image_size}"
+            " (pack again with --load-px and --input-px)"
+        )
+
+
 def train(args: argparse.Namespace) -> dict[str, Any]:
     """Teachers, out-of-fold targets, student; everything under ``args.out`` (see the module docstring)."""
     start = time.monotonic()
     recipe = load_recipe(args.recipe)
     if recipe.distill is None:
         raise ConfigError(f"{args.recipe}: the recipe needs a distill section (its weight is used)")
-    if (recipe.data.load_size, recipe.data.image_size) != (LOAD_PX, INPUT_PX):
-        raise ConfigError(
-            f"{args.recipe}: gpu_train packs {LOAD_PX} px chips and trains at {INPUT_PX} px, the recipe has"
-            f" data.load_size {recipe.data.load_size} and data.image_size {recipe.data.image_size}"
-        )
     args.out.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(args.seed)
     data = read_pack(args.pack, args.threads, args.limit)
-    pool = degrade_pool(data.train, recipe.augment.degrade, args.variants, args.seed, args.threads)
+    check_sizes(data, recipe, args.recipe)
+    pool = degrade_pool(
+        data.train, recipe.augment.degrade, args.variants, args.seed, args.threads, recipe.data.image_size
+    )
     report: dict[str, Any] = {
         "backend": keras.backend.backend(),
         "n_train": len(data.train),
@@ -364,8 +381,15 @@ def main(argv: list[str] | None = None) -> int:
     pk.add_argument("--data", type=Path, required=True, help="UTKFace folder")
     pk.add_argument("--split", type=Path, required=True, help="split.json (seed-1234 split)")
     pk.add_argument("--out", type=Path, required=True)
-    pk.add_argument("--jpeg-quality", type=int, default=88)
+    pk.add_argument("--jpeg-quality", type=int, default=88, help="quality of either codec")
+    pk.add_argument("--codec", choices=["jpg", "webp"], default="jpg")
     pk.add_argument("--no-val", dest="val", action="store_false", help="leave the validation faces out")
+    pk.add_argument(
+        "--load-px", type=int, default=LOAD_PX, help="training chips (the recipe's data.load_size)"
+    )
+    pk.add_argument(
+        "--input-px", type=int, default=INPUT_PX, help="validation chips (the recipe's data.image_size)"
+    )
     tr = sub.add_parser("train", help="teachers, out-of-fold targets and the student")
     tr.add_argument("--pack", type=Path, required=True)
     tr.add_argument(
@@ -396,7 +420,10 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"--folds must be at least 2 (teacher k trains outside fold k), got {args.folds}")
     try:
         if args.command == "pack":
-            pack_utkface(args.data, args.split, args.out, args.jpeg_quality, val=args.val)
+            pack_utkface(
+                args.data, args.split, args.out, args.jpeg_quality, val=args.val,
+                load_px=args.load_px, input_px=args.input_px, codec=args.codec,
+            )  # fmt: skip
             return 0
         report = train(args)
     except (ConfigError, DatasetError, FileNotFoundError) as err:  # bad input: one line, no traceback

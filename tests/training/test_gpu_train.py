@@ -98,6 +98,23 @@ def test_pack_without_validation(utk: tuple[Path, Path], tmp_path: Path) -> None
     assert len(data.train) == N_FACES - 5 and data.val == {} and len(data.val_age) == 0
 
 
+def test_pack_at_the_recipe_sizes_in_webp(utk: tuple[Path, Path], packed: Path, tmp_path: Path) -> None:
+    out = tmp_path / "utk80.npz"
+    argv = ["pack", "--data", str(utk[0]), "--split", str(utk[1]), "--out", str(out)]
+    assert main([*argv, "--load-px", "88", "--input-px", "80", "--codec", "webp"]) == 0
+    data, jpg = read_pack(out, threads=2), read_pack(packed, threads=2)
+    assert data.train.shape == (N_FACES - 5, 88, 88, 3)
+    assert all(v.shape == (5, 80, 80, 3) for v in data.val.values())
+    assert list(data.train_names) == list(jpg.train_names)
+    np.testing.assert_array_equal(data.train_age, jpg.train_age)
+    with np.load(out) as doc:  # WebP bytes under the same keys
+        blob = doc["train_jpg"][: doc["train_len"][0]]
+        assert bytes(blob[:4]) == b"RIFF" and bytes(blob[8:12]) == b"WEBP"
+    img = cv2.imread(str(utk[0] / str(data.train_names[0])))[:, :, ::-1]  # the drawn ellipse at the centre
+    np.testing.assert_allclose(data.train[0, 44, 44], img[100, 100], atol=12)
+    np.testing.assert_allclose(data.val["full"][0, 40, 40], jpg.val["full"][0, 32, 32], atol=12)
+
+
 def _bad_argv(case: str, tmp: Path, utk: tuple[Path, Path], packed: Path) -> list[str]:
     """The command line of one bad-input case (``pack`` cases first, then ``train`` ones)."""
     data, split = utk
@@ -108,10 +125,14 @@ def _bad_argv(case: str, tmp: Path, utk: tuple[Path, Path], packed: Path) -> lis
     data = tmp / "nowhere" if case == "missing-folder" else data
     split = tmp / "nowhere.json" if case == "missing-split" else split
     if not case.startswith("train-"):
-        return ["pack", "--data", str(data), "--split", str(split), "--out", str(tmp / "p.npz")]
+        sizes = ["--load-px", "72", "--input-px", "80"] if case == "input-above-load" else []
+        return ["pack", "--data", str(data), "--split", str(split), "--out", str(tmp / "p.npz"), *sizes]
     recipe = _tiny_recipe(tmp / "recipe.yaml", data, batch=4)
     if case == "train-wrong-size":
         recipe.write_text(recipe.read_text().replace("image_size: 64", "image_size: 32"))
+    if case == "train-pack-smaller":  # an 80-px recipe with the 72/64-px pack
+        text = recipe.read_text().replace("image_size: 64", "image_size: 80")
+        recipe.write_text(text.replace("load_size: 72", "load_size: 88"))
     argv = ["train", "--pack", str(tmp / "no.npz" if case == "train-missing-pack" else packed)]
     argv += ["--recipe", str(recipe), "--out", str(tmp / "out"), "--budget-s", "60", "--no-bf16"]
     return argv + {"train-one-fold": ["--folds", "1"], "train-big-batch": ["--teacher-batch", "64"]}.get(
@@ -126,9 +147,11 @@ def _bad_argv(case: str, tmp: Path, utk: tuple[Path, Path], packed: Path) -> lis
         ("missing-split", "split file not found"),
         ("empty-split", "0 training and 0 validation faces"),
         ("no-val-faces", "19 training and 0 validation faces"),
+        ("input-above-load", "need 0 < input px <= load px, got 80 and 72"),
         ("train-missing-pack", "No such file"),
         ("train-one-fold", "--folds must be at least 2"),
         ("train-wrong-size", "data.image_size 32"),
+        ("train-pack-smaller", "the pack has 72 px training and 64 px validation chips"),
         ("train-big-batch", "teachers: 19 training faces, fewer than one batch of 64"),
     ],
 )
