@@ -96,7 +96,7 @@ class DetectorConfig(_Section):
     # track (ByteTrack's low-score band); None: 0.3; score_threshold or more: none
     continue_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
     nms: float = Field(default=0.3, gt=0.0, le=1.0)  # IoU above which the weaker box is dropped
-    min_face_px: int = Field(default=32, ge=0)  # smallest face to find (box width, frame px); 0: all
+    min_face_px: int = Field(default=24, ge=0)  # smallest face to find (box width, frame px); 0: all
     # min_face_px holds for frames this high and more; shorter frames scale it down in proportion, not
     # below 12 px (a 480x270 camera keeps faces from 12 px: they are found at the frame's own size
     # anyway). 0: min_face_px at every frame size. Raise it (or min_face_px) to leave small faces out.

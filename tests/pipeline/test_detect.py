@@ -232,7 +232,7 @@ def test_auto_is_the_shipped_yunet(no_env: None) -> None:
     assert "shipped" in choice.reason and choice.sha256.startswith("8f2383e4")
     det = make_detector(DetectorConfig())  # one worker: key frames and regions (detect/roi.py)
     assert isinstance(det, RoiDetector) and isinstance(det.full, YuNetDetector)
-    assert det.full.min_face_px == 32 and det.min_face_px == 32
+    assert det.full.min_face_px == 24 and det.min_face_px == 24
 
 
 def test_blazeface_stays_selectable() -> None:
