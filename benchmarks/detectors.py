@@ -98,7 +98,8 @@ def main() -> int:
         rows.append(
             (f"yunet {thr}", evaluate(YuNetDetector(yunet, thr, min_face_px=0), folder, labels, args.repeats))
         )
-    rows.append(("yunet defaults (0.5, min_face_px 32)", evaluate(YuNetDetector(yunet), folder, labels, 1)))
+    det = YuNetDetector(yunet)
+    rows.append((f"yunet defaults (0.5, min_face_px {det.min_face_px:g})", evaluate(det, folder, labels, 1)))
     for thr in (0.4, 0.5, 0.6, 0.7):
         rows.append(
             (

@@ -90,6 +90,7 @@ _SPOT_IOU = 0.5  # a still track belongs to a spot whose box it overlaps this mu
 _SPOT_LOOK = 0.1  # ... and whose look it matches: two of their sampled thumbnails within this
 #                   thumb_change (pieces of one still pattern: <= 0.068; different people at one spot,
 #                   closest pair of 8 x 8: >= 0.15; docs/BENCHMARKS.md, seventh session)
+_SPOT_MOTION_ROWS = 4096  # a spot keeps its tracks' latest motion rows (about 3 min at 25 fps)
 _LOOKS = 8  # thumbnails sampled along a track (evenly: the sampling thins out as the track grows)
 
 
@@ -366,10 +367,12 @@ class PersonTracks:
             if _iou(spot.box, box) >= _SPOT_IOU and _looks_match(looks, spot.looks):
                 spot.box, spot.seen_ns = box, spot.seen_ns + span
                 spot.looks = (spot.looks + looks)[-4 * _LOOKS :]
-                spot.motion.extend(map(tuple, m.tolist()))
+                if not spot.static:  # decided: its motion is not tested again (a live wall pattern
+                    # would otherwise pool its pieces all day); undecided, the latest rows are enough
+                    spot.motion = (spot.motion + list(map(tuple, m.tolist())))[-_SPOT_MOTION_ROWS:]
                 spot.last_pts_ns = max(spot.last_pts_ns, int(m[-1, 0]))
                 return spot
-        spot = _Spot(box, list(looks), list(map(tuple, m.tolist())), span, int(m[-1, 0]))
+        spot = _Spot(box, list(looks), list(map(tuple, m.tolist()))[-_SPOT_MOTION_ROWS:], span, int(m[-1, 0]))
         self._spots.append(spot)
         return spot
 

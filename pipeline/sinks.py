@@ -11,7 +11,8 @@ Tracks CSV schema (``TRACKS_SCHEMA_VERSION`` 2), one row per person when its tra
 source, track_id, first_frame, last_frame, first_pts_ms, last_pts_ms, dwell_s, frames, age, age_low,
 age_high, gender, gender_score, face_px, status, model, schema_version
 
-A frame with no face has no row; the run summary JSON says which frames were processed. Both sinks
+A frame with no face has no row (in a file run, nor one whose faces were all left out at commit:
+``CsvSink.split_off``); the run summary JSON says which frames were processed. Both sinks
 write under a temporary name and rename on ``commit()`` (after fsync), so a CSV with the final name
 is always complete.
 """
@@ -203,6 +204,11 @@ class AtomicCsv:
         self.rows += len(rows)
         return len(rows)
 
+    def write_cells(self, cells: list[str]) -> None:
+        """Append one row given as its CSV cells (a row read back from a file of the same header)."""
+        self._w.writerow(cells)
+        self.rows += 1
+
     def commit(self) -> Path:
         """Flush, fsync and rename to the final name."""
         if self._done:
@@ -261,7 +267,8 @@ class CsvSink(AtomicCsv):
             raise ValueError(f"{self.path}: already committed or aborted")
         self._f.close()
         col = HEADER.index("track_id")
-        kept = self._tmp.with_name(self._tmp.name + ".kept")
+        # a temporary name of engines.fileio's form, so a batch run removes it after a hard kill
+        kept = temp_path(self.path.with_name(f"{self.path.stem}.kept{self.path.suffix}"))
         moved: Counter[int] = Counter()
         try:
             with (
@@ -273,7 +280,7 @@ class CsvSink(AtomicCsv):
                 for row in reader:
                     tid = int(row[col]) if row[col] else -1
                     if tid != -1 and leave_out(tid):
-                        other._w.writerow(row)
+                        other.write_cells(row)
                         moved[tid] += 1
                     else:
                         writer.writerow(row)
@@ -285,7 +292,6 @@ class CsvSink(AtomicCsv):
             self._f = self._tmp.open("a", newline="", encoding="utf-8")  # commit/abort close it
             self._w = csv.writer(self._f)
         self.rows -= moved.total()
-        other.rows += moved.total()
         return moved
 
 

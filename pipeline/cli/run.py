@@ -162,7 +162,7 @@ def _run_files(args: argparse.Namespace, cfg: AppConfig, outs: list[Path], sessi
                     f"{src}: rows of tracks that are not persons are in {s.left_out_csv}, not in {out}: "
                     f"{why.get('static', 0)} of faces that never moved (static: posters, screens, patterns), "
                     f"{why.get('low_evidence', 0)} of tracks with too little evidence "
-                    "(output.left_out_rows: keep keeps them)",
+                    "(output.left_out_rows: keep in a --config file keeps them)",
                     file=sys.stderr,
                 )
             for line in people_lines(tracks_path(out), Path(src).name):  # the answer: who was there

@@ -1,4 +1,5 @@
-"""The files a file run writes, and their commit: CSV, tracks CSV, annotated mp4, then the summary.
+"""The files a file run writes, and their commit: CSV, tracks CSV, left-out rows, annotated mp4,
+then the summary.
 
 Every output is written under a temporary name and renamed when complete (``engines.fileio``); the
 summary is renamed last, so a CSV is complete exactly when its summary exists. Stale outputs of an
@@ -46,7 +47,7 @@ def summary_path(out_csv: str | Path) -> Path:
 
 def output_paths(out_csv: str | Path, annotate: str | Path | None = None) -> list[Path]:
     """Every file a run may write or replace: the CSV, its summary, the tracks CSV, their ``.partial``
-    files and the annotated mp4."""
+    files, the left-out rows' CSV and the annotated mp4."""
     out = Path(out_csv)
     tracks = tracks_path(out)
     paths = [out, summary_path(out), partial_path(out), tracks, partial_path(tracks), left_out_path(out)]
@@ -164,7 +165,7 @@ class RunOutputs:
         persons = self.persons - static if self.persons is not None else None
         done: list[Path] = []
         try:
-            left_out: dict[str, int] = {}
+            counts: dict[str, int] = {}
             if self.separate_left_out and self.tracks is not None:
                 self.left_out = AtomicCsv(left_out_path(self.out_csv), HEADER)
                 short = summary.frames_processed < self.min_evidence_frames
@@ -176,10 +177,10 @@ class RunOutputs:
                     self.left_out.abort()
                     self.left_out = None
                 static_rows = sum(n for t, n in moved.items() if t in self.static_ids)
-                left_out = {"static": static_rows, "low_evidence": moved.total() - static_rows}
+                counts = {"static": static_rows, "low_evidence": moved.total() - static_rows}
             summary = replace(
                 summary, persons=persons, tracks=str(tracks) if tracks else None, rows=self.sink.rows,
-                left_out_rows=left_out or None,
+                left_out_rows=counts or None,
                 left_out_csv=str(self.left_out.path) if self.left_out is not None else None,
             )  # fmt: skip
             if self.video is not None:

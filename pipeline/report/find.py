@@ -156,11 +156,10 @@ def _discover_one(path: Path, tz: ZoneInfo, skipped: Counter[str]) -> list[Recor
             rec = _run_recording(f, batch_roots, tz, skipped, mtimes)
             if rec is not None:
                 out.append(rec)
-        elif (
-            f.name.endswith(".left_out.csv")
-            and str(f.with_name(f.name.removesuffix(".left_out.csv") + ".csv")) in names
-        ):
-            continue  # a run's rows of tracks that are not persons (sinks.left_out_path)
+        elif f.name.endswith(".left_out.csv") and _header(f) == HEADER:
+            # a run's rows of tracks that are not persons (sinks.left_out_path): evidence, not a recording
+            if str(f.with_name(f.name.removesuffix(".left_out.csv") + ".csv")) not in names:
+                skip(skipped, "left-out rows without their frame CSV", f)
         elif f.name.endswith(".tracks.csv"):
             stem = f.name.removesuffix(".tracks.csv")
             if (

@@ -143,12 +143,54 @@ def test_a_poster_s_rows_are_left_out_and_a_walker_s_stay(video: Path, poster_ru
     assert summary.left_out_rows == {"static": len(moved), "low_evidence": 0} and summary.rows == len(rows)
     assert summary.left_out_csv == str(out.with_name("run.left_out.csv"))
     assert summary.faces == len(rows) + len(moved)
-    # the report reads the run and says nothing about the static CSV
+    # the report reads the run and says nothing about the left-out CSV
     skipped: Counter[str] = Counter()
     assert len(discover([tmp_path], ZoneInfo("UTC"), skipped)) == 1 and not skipped
 
-    kept_out = tmp_path / "keep" / "run.csv"
-    summary_keep, _ = _run(video, kept_out, **{"output.left_out_rows": "keep"})
+
+def test_keep_at_the_same_path_removes_the_earlier_side_file_and_holds_every_row(
+    video: Path, poster_run: RunSummary, tmp_path: Path
+) -> None:
+    out = tmp_path / "run.csv"
+    first, _ = _run(video, out)
+    assert (tmp_path / "run.left_out.csv").exists()
+    both = sorted(_rows(out) + _rows(tmp_path / "run.left_out.csv"), key=lambda r: int(r["frame_index"]))
+    summary_keep, _ = _run(video, out, **{"output.left_out_rows": "keep"})
     assert summary_keep.left_out_rows is None and summary_keep.left_out_csv is None
-    assert not (tmp_path / "keep" / "run.left_out.csv").exists()
-    assert len(_rows(kept_out)) == len(rows) + len(moved)
+    assert not (tmp_path / "run.left_out.csv").exists()  # an earlier run's side file never stays
+    kept = _rows(out)
+    key = ("frame_index", "face_index", "track_id", "x1", "age")
+    assert [tuple(r[k] for k in key) for r in kept] == [tuple(r[k] for k in key) for r in sorted(
+        both, key=lambda r: (int(r["frame_index"]), int(r["face_index"])))]  # fmt: skip
+    assert summary_keep.faces == first.faces == len(kept)
+
+    off = load_config(None, {"detector.kind": "yunet", "tracking.enabled": False})
+    tracking_off = process_video(video, tmp_path / "off.csv", off)
+    assert tracking_off.left_out_rows is None and not (tmp_path / "off.left_out.csv").exists()
+    assert tracking_off.rows == tracking_off.faces  # without tracks nothing is left out
+
+
+def test_a_failing_split_leaves_no_file_behind(
+    tmp_path: Path, poster_run: RunSummary, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a full disk while the rows are split (a fake: a real full disk cannot be had here)
+    outputs = RunOutputs(tmp_path / "r.csv", "m@1", 2, tracks=True, min_evidence_frames=3)
+    _frames(outputs.sink)
+    outputs.write_persons((_person(1, "person"),))
+
+    def full_disk(self: AtomicCsv, cells: list[str]) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(AtomicCsv, "write_cells", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        outputs.commit(poster_run)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_split_s_temporary_name_is_one_a_batch_run_removes(tmp_path: Path) -> None:
+    from facelog.engines.fileio import temp_path
+    from facelog.pipeline.archive.discovery import STALE_TEMP
+
+    out = tmp_path / "a.mp4.csv"
+    kept = temp_path(out.with_name(f"{out.stem}.kept{out.suffix}"))  # as CsvSink.split_off names it
+    assert STALE_TEMP.search(kept.name) and STALE_TEMP.search(temp_path(left_out_path(out)).name)

@@ -199,6 +199,9 @@ def test_tracks_csv_without_frame_csv_and_run_without_summary(tmp_path: Path) ->
     (root / "orphan_20261120T110000.csv").unlink()  # tracks + summary, no frame CSV
     _run_outputs(root, "unfinished_20261120T120000", [(30.0, "male", 4.0, "person")], 60.0)
     (root / "unfinished_20261120T120000.summary.json").unlink()
+    header = (root / "good_20261120T100000.csv").read_text().splitlines()[0] + "\n"
+    (root / "good_20261120T100000.left_out.csv").write_text(header)  # beside its run: not a recording
+    (root / "gone_20261120T130000.left_out.csv").write_text(header)  # its run is gone
     live = tmp_path / "live"
     write_live_camera(live, "gate", START + dt.timedelta(hours=12), 3, random.Random(0), busy=20.0)
     next(iter(sorted((live / "gate").glob("gate_*Z.csv")))).unlink()
@@ -206,6 +209,7 @@ def test_tracks_csv_without_frame_csv_and_run_without_summary(tmp_path: Path) ->
     assert res.skipped == {
         "tracks CSV without its frame CSV": 2,
         "frame CSV without its summary (the run did not finish)": 1,
+        "left-out rows without their frame CSV": 1,
     }
     assert res.table.set_index("camera").loc["good_20261120T100000", "persons"] == 1
 
