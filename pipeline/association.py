@@ -53,18 +53,20 @@ class TrackState(enum.Flag):
     FOLLOWED      detected (matched or born) in the previous    motion + cue consensus (``gate``)
                   processed frame
     MISSED        not since, and last detected at most          motion + every known cue, the face at
-                  ``max_lost_frames`` + 1 frames ago             the stricter ``reid_max_cosine``
+                  ``max_lost_frames`` frames before the          the stricter ``reid_max_cosine``
+                  previous processed frame
     REID          last detected more than ``max_lost_frames``   as MISSED, and the face embedding (or
-                  + 1 frames ago (re-identification window)     the identity) must vouch
+                  frames before it (re-identification window)   the identity) must vouch
     TENTATIVE     added to one of the above: born from a        as that state; a ``track_only`` detection
                   low-score detection, not matched since by a   keeps it alive (unlogged) but never
                   detection at the detector's threshold         confirms it
     ============= ============================================= =========================================
 
-    Frames are frames of ``frame_index`` (source frames, whatever the stride). With a frame stride
-    larger than ``max_lost_frames`` + 1 a followed track is also in its re-identification window
-    (``FOLLOWED | REID``): both rows apply. ``static`` is not a tracker state: ``persons.py`` decides it
-    from a person's whole track.
+    Frames are frames of ``frame_index`` (source frames, whatever the stride); frames a stride never
+    analysed do not count as missed (``track_state``), so at any stride a track detected in the
+    previous processed frame is followed, and one that missed a processed frame enters the window
+    once ``max_lost_frames`` frames have passed since. ``static`` is not a tracker state:
+    ``persons.py`` decides it from a person's whole track.
 
     Lifetimes (``Tracker`` ends a track once it has gone this many frames without a detection):
     ``max_lost_frames`` + ``reid_frames`` (confirmed), ``max_tentative_lost_frames`` (tentative).
@@ -101,7 +103,11 @@ def track_state(gap: int, since_previous: int | None, confirmed: bool, max_lost_
     state = TrackState(0)
     if since_previous is not None and gap == since_previous:
         state |= TrackState.FOLLOWED
-    if gap - 1 > max_lost_frames:  # gap - 1 frames missed
+    # frames missed: those from its last detection to the previous processed frame (with a frame
+    # stride the frames never analysed are not missed: at --fps 2 of a 25-fps file every followed
+    # track was in the window, and a face entering at the frame edge, whose looks are unknown, could
+    # never be vouched for: each walker began and ended with a one-detection piece)
+    if gap - (since_previous or 1) > max_lost_frames:
         state |= TrackState.REID
     if not state:
         state = TrackState.MISSED

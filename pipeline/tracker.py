@@ -410,11 +410,15 @@ class Tracker:
         keep: list[Track] = []
         ended: list[Track] = []
         p = self.params
+        # frames from the previous processed frame to this one: with a frame stride (sampling) a track
+        # is not missed on the source frames that were never analysed, so it may wait for this frame
+        # (at --fps 2 of a 25-fps file, a tentative track, 10 frames, died before its second chance)
+        step = 1 if after_match or self._last_frame is None else max(1, frame_index - self._last_frame)
         for t in self._tracks:
             limit = p.max_lost_frames + p.reid_frames if t.confirmed else p.max_tentative_lost_frames
             gap = frame_index - t.last_frame
-            # after matching, the next frame would see `gap` or more missed frames
-            dead = gap > limit if after_match else gap - 1 > limit
+            # after matching, the next processed frame would see `gap` or more missed frames
+            dead = gap > limit if after_match else gap - step > limit
             (ended if dead else keep).append(t)
         self._tracks = keep
         return [t.track_id for t in ended]

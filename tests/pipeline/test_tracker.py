@@ -112,13 +112,15 @@ def test_ids_are_never_reused() -> None:
     assert _step(t, 0, [box]).track_ids.tolist() == [3], "after reset frame indices may restart"
 
 
-def test_a_gap_in_frame_indices_ends_lost_tracks_before_matching() -> None:
+def test_frames_never_analysed_are_not_missed_but_a_missed_processed_frame_counts() -> None:
+    # a frame stride (sampling) or frames a live reader dropped: the track had no chance to be seen
     t = Tracker(TrackerParams(max_lost_frames=5, reid_frames=0))
     box = _box(100, 100, 40)
     _step(t, 0, [box])
-    assert _step(t, 6, [box]).track_ids.tolist() == [0], "5 frames missed: still matched"
-    step = _step(t, 13, [box])
-    assert step.ended == (0,) and step.track_ids.tolist() == [1]
+    assert _step(t, 6, [box]).track_ids.tolist() == [0], "5 frames never analysed: still matched"
+    assert _step(t, 13, [box]).track_ids.tolist() == [0], "6 frames never analysed: still matched"
+    assert _step(t, 20, []).ended == (0,), "missed in a processed frame 7 > 5 frames after its detection"
+    assert _step(t, 27, [box]).track_ids.tolist() == [1]
 
 
 def test_low_score_detection_continues_a_track_but_alone_is_tentative() -> None:

@@ -22,7 +22,9 @@ NAN = float("nan")
         (2, 1, True, M),  # one frame missed
         (11, 1, True, M),  # max_lost_frames (10) frames missed: still MISSED
         (12, 1, True, R),  # one more: re-identification window
-        (12, 12, True, F | R),  # stride 12 > max_lost_frames + 1: followed and in the window
+        (12, 12, True, F),  # stride 12 > max_lost_frames + 1: frames never analysed are not missed
+        (24, 12, True, R),  # ... one processed frame missed: 12 frames before the previous one
+        (20, 10, True, M),  # stride 10: missed one processed frame, 10 frames: still MISSED
         (1, 1, False, F | T),  # born from a low-score detection in the previous frame
         (3, 1, False, M | T),  # ... and missed since
         (4, None, True, M),  # no previous frame (first frame after a reset)

@@ -79,6 +79,8 @@ def test_without_an_embedding_a_track_past_max_lost_frames_is_not_matched_and_en
     t = Tracker(TrackerParams(max_lost_frames=10, reid_frames=5))
     for k in range(3):
         _update(t, k, _box(100, 100, 40), None, None)
+    for k in range(3, 14):  # processed frames without the face (frames never analysed are not missed)
+        assert t.update(k, np.zeros((0, 4), np.float32), np.zeros(0, np.float32)).ended == ()
     assert _update(t, 14, _box(100, 100, 40), None, None) == 1, "12 frames lost, nothing vouches"
     ended = t.update(18, np.zeros((0, 4), np.float32), np.zeros(0, np.float32)).ended
     assert ended == (0,), "ended after max_lost_frames + reid_frames"
@@ -113,3 +115,22 @@ def test_body_regions_that_do_not_show_the_person_are_unknown() -> None:
     assert not both[0].any() and both[1].any()
     side_by_side = [100.0, 40.0, 120.0, 60.0]  # same size next to it: overlapping regions do not hide
     assert body_histogram(img, np.array([small, side_by_side]))[0].any()
+
+
+def test_a_walker_sampled_every_12th_frame_entering_at_the_edge_keeps_one_id() -> None:
+    """``--fps 2`` of a 25-fps file: a face enters cut by the frame edge (its looks unknown), then
+    walks 30 px between analysed frames. The frames never analysed are not missed: the track is
+    followed, not in its re-identification window where nothing could vouch for an edge face (each
+    walker began with a one-detection piece there)."""
+    rng = np.random.default_rng(7)
+    face = _unit(rng)
+    t = Tracker(TrackerParams(max_lost_frames=10))
+    edge = t.update(
+        0, _box(15, 200, 40), np.array([0.9], np.float32), np.zeros((1, D), np.float32), None,
+        at_edge=np.array([True]),
+    )  # fmt: skip
+    ids = [int(edge.track_ids[0])]
+    for step in range(1, 6):
+        near = _near(face, 0.02, rng)
+        ids.append(_update(t, 12 * step, _box(15 + 30 * step, 200, 40), near, None))
+    assert ids == [0] * 6
