@@ -65,7 +65,12 @@ class TrackState(enum.Flag):
     Frames are frames of ``frame_index`` (source frames, whatever the stride); frames a stride never
     analysed do not count as missed (``track_state``), so at any stride a track detected in the
     previous processed frame is followed, and one that missed a processed frame enters the window
-    once ``max_lost_frames`` frames have passed since. ``static`` is not a tracker state:
+    once ``max_lost_frames`` frames have passed since. A track followed across a stride longer than
+    ``max_lost_frames`` + 1 is ``FOLLOWED | MISSED``: motion continues it and a face cut by the frame
+    edge may (its looks unknown), but its known looks must all agree, as after a miss (``gate``). At
+    ``--fps 2`` of the CCTV clips (docs/BENCHMARKS.md, thirteenth session): people split 17% -> 6%,
+    tracks holding two people and new ids at vacated spots as before; ``FOLLOWED`` alone there let
+    four newcomers take over a track. ``static`` is not a tracker state:
     ``persons.py`` decides it from a person's whole track.
 
     Lifetimes (``Tracker`` ends a track once it has gone this many frames without a detection):
@@ -103,6 +108,8 @@ def track_state(gap: int, since_previous: int | None, confirmed: bool, max_lost_
     state = TrackState(0)
     if since_previous is not None and gap == since_previous:
         state |= TrackState.FOLLOWED
+        if since_previous - 1 > max_lost_frames:  # followed across a stride longer than a miss may be:
+            state |= TrackState.MISSED  # its known looks must all agree, as after a miss
     # frames missed: those from its last detection to the previous processed frame (with a frame
     # stride the frames never analysed are not missed: at --fps 2 of a 25-fps file every followed
     # track was in the window, and a face entering at the frame edge, whose looks are unknown, could
@@ -125,6 +132,7 @@ class FrameStates:
     strong_gap: np.ndarray  # (m,) int64: frames since its last detection that was not ``track_only``
     followed: np.ndarray  # (m,) bool: FOLLOWED in state
     reid: np.ndarray  # (m,) bool: REID in state
+    lenient: np.ndarray  # (m,) bool: FOLLOWED and not MISSED: cue consensus (``gate``)
     tentative: np.ndarray  # (m,) bool: TENTATIVE in state
 
 
@@ -143,6 +151,7 @@ def track_states(
         strong_gap=np.array([frame_index - t.last_strong_frame for t in tracks], np.int64),
         followed=np.array([TrackState.FOLLOWED in s for s in state], bool),
         reid=np.array([TrackState.REID in s for s in state], bool),
+        lenient=np.array([TrackState.FOLLOWED in s and TrackState.MISSED not in s for s in state], bool),
         tentative=np.array([TrackState.TENTATIVE in s for s in state], bool),
     )
 
@@ -270,10 +279,10 @@ def gate(
     """
     n, m = len(track_only), len(states.gap)
     forbidden = np.zeros((n, m), bool)
-    followed = states.followed[None, :]
+    followed = states.lenient[None, :]
     limit = {
         "embedding": np.where(
-            states.followed, p.max_cosine_distance, min(p.max_cosine_distance, p.reid_max_cosine)
+            states.lenient, p.max_cosine_distance, min(p.max_cosine_distance, p.reid_max_cosine)
         ),
         "body": np.full(m, p.max_body_distance),
     }
@@ -387,7 +396,7 @@ def associate(
                     reason: str | None = "reid"
                 else:
                     reason = identity_question(
-                        i, tracks[j], bool(states.followed[j]), frame_index, identity, p
+                        i, tracks[j], bool(states.lenient[j]), frame_index, identity, p
                     )
                 if reason is None:
                     continue

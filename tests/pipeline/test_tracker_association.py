@@ -22,7 +22,7 @@ NAN = float("nan")
         (2, 1, True, M),  # one frame missed
         (11, 1, True, M),  # max_lost_frames (10) frames missed: still MISSED
         (12, 1, True, R),  # one more: re-identification window
-        (12, 12, True, F),  # stride 12 > max_lost_frames + 1: frames never analysed are not missed
+        (12, 12, True, F | M),  # stride 12 > max_lost_frames + 1: not missed, but its looks must agree
         (24, 12, True, R),  # ... one processed frame missed: 12 frames before the previous one
         (20, 10, True, M),  # stride 10: missed one processed frame, 10 frames: still MISSED
         (1, 1, False, F | T),  # born from a low-score detection in the previous frame
@@ -75,6 +75,7 @@ def _states(*states: TrackState, strong_gap: int = 1) -> FrameStates:
         followed=np.array([F in s for s in states], bool),
         reid=np.array([R in s for s in states], bool),
         tentative=np.array([T in s for s in states], bool),
+        lenient=np.array([F in s and M not in s for s in states], bool),
     )
 
 
@@ -124,7 +125,9 @@ def _gate(
         # TENTATIVE: as its followed / missed state
         (F | T, 0.25, 0.05, False),
         (M | T, 0.18, 0.05, True),
-        (F | R, 0.25, 0.05, True),  # a stride past max_lost_frames: the window's rule applies too
+        (F | R, 0.25, 0.05, True),  # followed and in the window: the window's rule applies too
+        (F | M, 0.18, 0.05, True),  # followed across a long stride: every known cue must agree
+        (F | M, 0.10, 0.05, False),
     ],
 )
 def test_gate_decision_table(state: TrackState, emb: float | None, body: float | None, refused: bool) -> None:
