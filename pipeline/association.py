@@ -73,8 +73,12 @@ class TrackState(enum.Flag):
     four newcomers take over a track. ``static`` is not a tracker state:
     ``persons.py`` decides it from a person's whole track.
 
-    Lifetimes (``Tracker`` ends a track once it has gone this many frames without a detection):
-    ``max_lost_frames`` + ``reid_frames`` (confirmed), ``max_tentative_lost_frames`` (tentative).
+    Lifetimes (``Tracker`` ends a track once it has gone this many frames without a detection, checked
+    after each processed frame's matching, so with a stride it may be matched up to one stride later):
+    ``max_lost_frames`` + ``reid_frames`` (confirmed), ``max_tentative_lost_frames`` (tentative). A step
+    between processed frames longer than ``max_lost_frames`` + ``reid_frames`` is a break (a live
+    reader that dropped seconds): every track ends before matching. ``track_only`` boxes count source
+    frames (``max_low_score_frames``, 25): at a stride over 25 they continue no track.
 
     - ``max_lost_frames`` (10): up if a walker the detector misses for a few frames gets a new id,
       down if a track jumps to someone else who appears near where it was lost.
@@ -184,12 +188,13 @@ def gate(
                              ``match_low`` (low-score), sizes       further apart (``assign_two_passes``,
                              within ``max_size_ratio``              ``similarity``)
     FOLLOWED   embedding     ``max_cosine_distance``                every known cue is over its limit (a
-               body          ``max_body_distance``                  cue within its limit vouches for the
-                                                                    other: clothes hidden by someone in
+    (not       body          ``max_body_distance``                  cue within its limit vouches for the
+    MISSED)                                                         other: clothes hidden by someone in
                                                                     front, a face that grows or blurs)
     MISSED     embedding     ``min(max_cosine_distance,             any known cue is over its limit
-                             reid_max_cosine)``
-               body          ``max_body_distance``
+    (also                    reid_max_cosine)``
+    FOLLOWED | body          ``max_body_distance``
+    MISSED)
     REID       embedding     ``reid_max_cosine``                    as MISSED, and the embedding is not
                                                                     within the limit (unknown included);
                                                                     with the identity veto such a pair is
@@ -197,19 +202,21 @@ def gate(
                                                                     (``Gate.vouch``)
     any        cut by the    the face's box within ``EDGE_SHARE``   its embedding, body and identity are
                frame edge    (6%) of its size of the frame edge     unknown (``tracker`` zeroes them), so
-                             (``tracker.at_frame_edge``)            only a FOLLOWED track may take it:
-                                                                    after a miss the looks must be known
+                             (``tracker.at_frame_edge``)            only a FOLLOWED track (``FOLLOWED |
+                                                                    MISSED`` included) may take it: after
+                                                                    a miss the looks must be known
     any        track_only    ``max_low_score_frames`` since the     the detection is ``track_only`` and
                              last detection that was not            the limit has passed
     ========== ============= ====================================== ======================================
 
     Identity veto (``identity_question``, after each assignment): a chosen pair is questioned when the
-    track is not FOLLOWED (``gap``), when the face's thumbnail changed by more than ``identity_jump``
-    (``jump``), when the identity was last checked ``identity_check_frames`` ago (``periodic``), and
-    for a ``vouch`` pair (``reid``). A ``gap``/``jump``/``periodic`` pair whose embedding is within
-    ``identity_keep_cosine`` is kept without a descriptor (``embedding_keeps``). Otherwise the pair is
-    refused when the face descriptors are further apart than ``identity_max_distance``; an unknown
-    descriptor (a face under ``identity.MIN_FACE_PX`` or cut by the frame edge) refuses only ``reid``.
+    track is not FOLLOWED or is ``FOLLOWED | MISSED`` (``gap``), when the face's thumbnail changed by
+    more than ``identity_jump`` (``jump``), when the identity was last checked
+    ``identity_check_frames`` ago (``periodic``), and for a ``vouch`` pair (``reid``). A
+    ``gap``/``jump``/``periodic`` pair whose embedding is within ``identity_keep_cosine`` is kept
+    without a descriptor (``embedding_keeps``). Otherwise the pair is refused when the face
+    descriptors are further apart than ``identity_max_distance``; an unknown descriptor (a face under
+    ``identity.MIN_FACE_PX`` or cut by the frame edge) refuses only ``reid``.
 
     Limits, and which way to turn them:
 
@@ -309,18 +316,18 @@ def gate(
 
 
 def identity_question(
-    i: int, t: Track, followed: bool, frame_index: int, identity: FrameFaces | None, p: TrackerParams
+    i: int, t: Track, lenient: bool, frame_index: int, identity: FrameFaces | None, p: TrackerParams
 ) -> str | None:
     """Why the chosen pair (detection ``i``, track ``t``) needs an identity check, or None.
 
-    ``gap``: the track is not FOLLOWED; ``jump``: the face's thumbnail changed by more than
-    ``identity_jump``; ``periodic``: its identity was last checked ``identity_check_frames`` ago. A
-    track with no face kept (no patch, no checked descriptor) is never questioned. (``reid`` is the
-    gate's: ``Gate.vouch``.)
+    ``gap``: the track is not FOLLOWED, or ``FOLLOWED | MISSED`` (``lenient`` False); ``jump``: the
+    face's thumbnail changed by more than ``identity_jump``; ``periodic``: its identity was last
+    checked ``identity_check_frames`` ago. A track with no face kept (no patch, no checked
+    descriptor) is never questioned. (``reid`` is the gate's: ``Gate.vouch``.)
     """
     if identity is None or (t.patch is None and not t.gallery):
         return None
-    if not followed:
+    if not lenient:
         return "gap"
     if t.thumb is not None and thumb_change(identity.thumbs[i], t.thumb) > p.identity_jump:
         return "jump"

@@ -264,7 +264,8 @@ class TrackingConfig(_Section):
     """Person tracks: ``tracker.TrackerParams`` (every key but ``enabled``, ``use_*`` and the person
     evidence and static keys, same names). Their defaults are ``TrackerParams``' own.
 
-    ``max_lost_frames`` counts frames of the source (``frame_index``), not processed frames.
+    ``max_lost_frames`` counts frames of the source (``frame_index``), not processed frames; frames a
+    stride or a live reader never analysed are not missed (``association.TrackState``).
     """
 
     enabled: bool = True

@@ -94,7 +94,8 @@ class TrackerParams:
             detection (``association.motion_similarity``).
         reid_frames: frames after ``max_lost_frames`` during which a lost confirmed track can still
             be re-identified (``association.TrackState``); 0 ends tracks at ``max_lost_frames``.
-        reid_max_cosine: face-embedding gate after a miss and for a re-identification
+        reid_max_cosine: face-embedding gate after a miss, across a stride longer than
+            ``max_lost_frames`` + 1, and for a re-identification
             (``association.gate``).
         identity_max_distance: identity veto, dlib's descriptor distance (Euclidean) above which a
             questioned pair is refused (``association.gate``).
@@ -412,13 +413,17 @@ class Tracker:
         p = self.params
         # frames from the previous processed frame to this one: with a frame stride (sampling) a track
         # is not missed on the source frames that were never analysed, so it may wait for this frame
-        # (at --fps 2 of a 25-fps file, a tentative track, 10 frames, died before its second chance)
-        step = 1 if after_match or self._last_frame is None else max(1, frame_index - self._last_frame)
+        # (at --fps 2 of a 25-fps file, a tentative track, 10 frames, died before its second chance).
+        # A step longer than a confirmed track's lifetime is a break (a live reader that dropped
+        # seconds of frames): every track ends, as before a reset; motion says nothing across it.
+        step = 1 if after_match or self._last_frame is None else frame_index - self._last_frame
+        horizon = p.max_lost_frames + p.reid_frames
         for t in self._tracks:
-            limit = p.max_lost_frames + p.reid_frames if t.confirmed else p.max_tentative_lost_frames
+            limit = horizon if t.confirmed else p.max_tentative_lost_frames
             gap = frame_index - t.last_frame
-            # after matching, the next processed frame would see `gap` or more missed frames
-            dead = gap > limit if after_match else gap - step > limit
+            # after matching, the next processed frame would see `gap` or more missed frames; before
+            # matching this only ends tracks across a break (else the check after matching did it)
+            dead = gap > limit if after_match else (step > horizon or gap - step > limit)
             (ended if dead else keep).append(t)
         self._tracks = keep
         return [t.track_id for t in ended]

@@ -114,13 +114,18 @@ def test_ids_are_never_reused() -> None:
 
 def test_frames_never_analysed_are_not_missed_but_a_missed_processed_frame_counts() -> None:
     # a frame stride (sampling) or frames a live reader dropped: the track had no chance to be seen
-    t = Tracker(TrackerParams(max_lost_frames=5, reid_frames=0))
+    t = Tracker(TrackerParams(max_lost_frames=5, reid_frames=10))  # a confirmed track lives 15 frames
     box = _box(100, 100, 40)
     _step(t, 0, [box])
     assert _step(t, 6, [box]).track_ids.tolist() == [0], "5 frames never analysed: still matched"
     assert _step(t, 13, [box]).track_ids.tolist() == [0], "6 frames never analysed: still matched"
-    assert _step(t, 20, []).ended == (0,), "missed in a processed frame 7 > 5 frames after its detection"
-    assert _step(t, 27, [box]).track_ids.tolist() == [1]
+    assert _step(t, 20, []).ended == ()
+    assert _step(t, 27, []).ended == (), "14 frames since its detection, missed twice: alive"
+    assert _step(t, 34, []).ended == (0,), "21 > 15 frames without a detection"
+    # a step longer than a confirmed track's lifetime is a break: tracks end before matching
+    assert _step(t, 35, [box]).track_ids.tolist() == [1]
+    step = _step(t, 60, [box])
+    assert step.ended == (1,) and step.track_ids.tolist() == [2]
 
 
 def test_low_score_detection_continues_a_track_but_alone_is_tentative() -> None:

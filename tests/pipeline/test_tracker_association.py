@@ -22,7 +22,10 @@ NAN = float("nan")
         (2, 1, True, M),  # one frame missed
         (11, 1, True, M),  # max_lost_frames (10) frames missed: still MISSED
         (12, 1, True, R),  # one more: re-identification window
+        (11, 11, True, F),  # stride 11 = max_lost_frames + 1: followed
         (12, 12, True, F | M),  # stride 12 > max_lost_frames + 1: not missed, but its looks must agree
+        (12, 12, False, F | M | T),  # ... a tentative one too
+        (12, None, True, R),  # no previous frame: 11 frames missed
         (24, 12, True, R),  # ... one processed frame missed: 12 frames before the previous one
         (20, 10, True, M),  # stride 10: missed one processed frame, 10 frames: still MISSED
         (1, 1, False, F | T),  # born from a low-score detection in the previous frame
@@ -125,7 +128,7 @@ def _gate(
         # TENTATIVE: as its followed / missed state
         (F | T, 0.25, 0.05, False),
         (M | T, 0.18, 0.05, True),
-        (F | R, 0.25, 0.05, True),  # followed and in the window: the window's rule applies too
+        (F | R, 0.25, 0.05, True),  # (no longer occurs: track_state never gives it) the window's rule
         (F | M, 0.18, 0.05, True),  # followed across a long stride: every known cue must agree
         (F | M, 0.10, 0.05, False),
     ],

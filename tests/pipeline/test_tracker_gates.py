@@ -134,3 +134,25 @@ def test_a_walker_sampled_every_12th_frame_entering_at_the_edge_keeps_one_id() -
         near = _near(face, 0.02, rng)
         ids.append(_update(t, 12 * step, _box(15 + 30 * step, 200, 40), near, None))
     assert ids == [0] * 6
+
+
+@pytest.mark.parametrize(("emb_dist", "same_id"), [(0.10, True), (0.18, False)])
+def test_followed_across_a_long_stride_every_known_cue_must_agree(emb_dist: float, same_id: bool) -> None:
+    """At a stride of 12 frames (> max_lost_frames + 1) a followed track is FOLLOWED | MISSED: the face
+    embedding must be within the stricter reid_max_cosine (0.15); at a stride of 1 the same 0.18 is
+    within max_cosine_distance (0.2) and keeps the id. A break (a step over max_lost_frames +
+    reid_frames) ends the track: an edge face near its last box gets a new id."""
+    rng = np.random.default_rng(11)
+    face = _unit(rng)
+    t = Tracker(TrackerParams(max_lost_frames=10, reid_frames=40))
+    assert _update(t, 0, _box(200, 200, 40), face, None) == 0
+    got = _update(t, 12, _box(205, 200, 40), _near(face, emb_dist, rng), None)
+    assert (got == 0) == same_id
+    one = Tracker(TrackerParams(max_lost_frames=10, reid_frames=40))
+    assert _update(one, 0, _box(200, 200, 40), face, None) == 0
+    assert _update(one, 1, _box(201, 200, 40), _near(face, emb_dist, rng), None) == 0
+    after = one.update(
+        1000, _box(15, 200, 40), np.array([0.9], np.float32), np.zeros((1, D), np.float32), None,
+        at_edge=np.array([True]),
+    )  # fmt: skip
+    assert after.ended == (0,) and int(after.track_ids[0]) == 1
