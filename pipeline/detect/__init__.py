@@ -51,6 +51,8 @@ from facelog.pipeline.detect.motion import FrameChange
 from facelog.pipeline.detect.roi import (
     ROI_CHANGE_FILE_MAX_PX,
     ROI_DEFAULT_FULL_EVERY,
+    ROI_MAX_GAP_FRAMES,
+    ROI_MOVING_SHARE,
     ROI_SCORE_BELOW,
     LargeFaceRule,
     RoiDetector,
@@ -128,7 +130,11 @@ def choose_detector(cfg: DetectorConfig) -> DetectorChoice:
 
 
 def make_detector(
-    cfg: DetectorConfig, choice: DetectorChoice | None = None, workers: int = 1, full: Detector | None = None
+    cfg: DetectorConfig,
+    choice: DetectorChoice | None = None,
+    workers: int = 1,
+    full: Detector | None = None,
+    live: bool = False,
 ) -> Detector:
     """Build the detector ``cfg`` asks for (see ``choose_detector``; pass ``choice`` to reuse one).
 
@@ -144,6 +150,11 @@ def make_detector(
             frame in full.
         full: a whole-frame detector built before from the same ``cfg`` and ``choice``, to reuse
             (not loaded again); it must not be used by another thread at the same time.
+        live: one live camera's detector (``live.detectors.CameraDetectors``): frames the machine
+            dropped widen the regions but force no key frame (that would make a loop that fell
+            behind fall further behind), regions follow each face's motion (``ROI_MOVING_SHARE``:
+            ~0.75x the CPU, issue 23) and, with ``roi_motion`` unset, regions where the frame changed
+            at every frame size (a new face would wait up to a second at 5 fps).
 
     Raises:
         ConfigError: ``full_every`` > 1 set explicitly with more than one worker.
@@ -168,8 +179,10 @@ def make_detector(
     return RoiDetector(
         full, roi, every, cfg.roi_margin, cfg.roi_min_margin_px, cfg.min_face_px, key_scale, large,
         min_frame_px=round(cfg.roi_min_megapixels * 1e6),
+        max_gap_frames=None if live else ROI_MAX_GAP_FRAMES,
+        moving_share=ROI_MOVING_SHARE if live else None,
         change=None if cfg.roi_motion is False else FrameChange(),
-        change_max_frame_px=ROI_CHANGE_FILE_MAX_PX if cfg.roi_motion is None else None,
+        change_max_frame_px=ROI_CHANGE_FILE_MAX_PX if cfg.roi_motion is None and not live else None,
     )  # fmt: skip
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from facelog.pipeline.detect import Detector, RoiDetector, make_detector, make_whole_frame_detector
-from facelog.pipeline.detect.roi import ROI_LIVE_FULL_EVERY, ROI_MOVING_SHARE
+from facelog.pipeline.detect.roi import ROI_LIVE_FULL_EVERY
 from facelog.pipeline.session import InferenceSession
 from facelog.pipeline.types import Faces, Frame
 
@@ -43,15 +43,8 @@ class CameraDetectors:
         det = self._by_camera.get(camera)
         if det is None:
             full = self._full if self._shared_full else make_whole_frame_detector(self.cfg, self._choice)
-            det = self._by_camera[camera] = make_detector(self.cfg, self._choice, workers=1, full=full)
-            if isinstance(det, RoiDetector):
-                # frames the machine dropped widen the regions but force no whole frame: that would only
-                # make a loop that fell behind fall further behind (key frames come every full_every)
-                det.max_gap_frames = None
-                # regions follow each face's motion, tighter: a camera's detection ~0.75x the CPU (issue 23)
-                det.moving_share = ROI_MOVING_SHARE
-                if self.cfg.roi_motion is None:  # unset: change regions at every frame size (a camera's
-                    det.change_max_frame_px = None  # new face would wait up to a second at 5 fps)
+            det = make_detector(self.cfg, self._choice, workers=1, full=full, live=True)
+            self._by_camera[camera] = det
         return det
 
     def detect(self, frame: Frame) -> Faces:
