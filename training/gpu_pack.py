@@ -21,7 +21,7 @@ import numpy as np
 
 from facelog.training import datasets as dsets
 from facelog.training.config import DegradeConfig
-from facelog.training.degrade import degrade_chip
+from facelog.training.degrade import degrade_chip, size_label
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ def pack_utkface(
             raise dsets.DatasetError(f"unreadable: {table.paths[i]}")
         full = cv2.resize(bgr, (input_px, input_px), interpolation=cv2.INTER_AREA)
         d32 = cv2.resize(degrade_chip(bgr, 32), (input_px, input_px), interpolation=cv2.INTER_AREA)
-        return enc(full[:, :, ::-1]), enc(d32[:, :, ::-1])
+        return enc(full[:, :, ::-1]), enc(d32[:, :, ::-1])  # enc takes RGB
 
     with ThreadPoolExecutor(threads) as pool:
         parts = {"train": list(pool.map(train_one, tr))}
@@ -135,7 +135,7 @@ def read_pack(path: Path, threads: int, limit: int | None = None) -> Pack:
         train_age=doc["train_age"][:limit],
         train_gender=doc["train_gender"][:limit],
         train_names=doc["train_names"][:limit],
-        val={"full": decode("val_full"), "32px": decode("val_32")} if has_val else {},
+        val={size_label(None): decode("val_full"), size_label(32): decode("val_32")} if has_val else {},
         val_age=doc["val_age"][:limit] if has_val else np.zeros(0, np.float32),
         val_gender=doc["val_gender"][:limit] if has_val else np.zeros(0, np.int64),
     )

@@ -53,6 +53,7 @@ from facelog.training.datasets import DatasetError
 from facelog.training.distill import read_targets
 from facelog.training.gpu_ops import Augment, head_loss
 from facelog.training.gpu_pack import INPUT_PX, LOAD_PX, Pack, degrade_pool, pack_utkface, read_pack
+from facelog.training.metrics import accuracy, age_mae, expected_age
 from facelog.training.model import build_model
 
 log = logging.getLogger(__name__)
@@ -121,9 +122,8 @@ def fit_budget(
         x = images[idx]
         on = rng.random(n) < deg_prob
         pick = rng.integers(0, len(pool), n)
-        for v in range(len(pool)):
-            sel = np.flatnonzero(on & (pick == v))
-            x[sel] = pool[v][idx[sel]]
+        sel = np.flatnonzero(on)
+        x[sel] = pool[pick[sel], idx[sel]]  # each chosen face: its copy number pick
         return x, {k: v[idx] for k, v in labels.items()}
 
     start, planned, history = time.monotonic(), max_epochs, []
@@ -160,10 +160,9 @@ def set_values(variables: list[Any], values: list[np.ndarray]) -> None:
 
 
 def _scores(age_p: np.ndarray, gender_p: np.ndarray, age: np.ndarray, gender: np.ndarray) -> dict[str, float]:
-    expected = age_p @ np.arange(age_p.shape[1], dtype=np.float32)
-    return {
-        "mae": round(float(np.mean(np.abs(expected - age))), 4),
-        "gender_acc": round(float(np.mean(gender_p.argmax(1) == gender)), 4),
+    return {  # facelog eval's own scoring (``training.metrics``)
+        "mae": round(age_mae(expected_age(age_p), np.asarray(age, np.float64)), 4),
+        "gender_acc": round(accuracy(gender_p.argmax(1), gender), 4),
     }
 
 
@@ -319,7 +318,22 @@ def _val_scores(model: keras.Model, data: Pack, recipe: Any, flip: bool) -> dict
 
 def check_sizes(data: Pack, recipe: Any, recipe_path: Path) -> None:
     """Raise ``ConfigError`` unless the pack's chips have the recipe's load size (training) and input
-    size (validation, where the pack has it)."""
+    size (validation, where the pack has it), and the recipe asks for no augmentation this trainer
+    lacks (nothing is left out silently)."""
+    a = recipe.augment  # what the TensorFlow trainer applies and Augment (gpu_ops) does not: refused
+    asked = {
+        "augment.roll.prob": a.roll.prob,
+        "augment.occlude.prob": a.occlude.prob,
+        "augment.light.cast_prob": a.light.cast_prob,
+        "augment.light.dark_prob": a.light.dark_prob,
+        "augment.codec.prob": a.codec.prob,
+    }
+    missing = [name for name, prob in asked.items() if prob]
+    if missing:
+        raise ConfigError(
+            f"{recipe_path}: the GPU trainer does not apply {', '.join(missing)}: train this recipe with "
+            "facelog train, or set them to 0"
+        )
     train_px = data.train.shape[1]
     val_px = next(iter(data.val.values())).shape[1] if data.val else recipe.data.image_size
     if (train_px, val_px) != (recipe.data.load_size, recipe.data.image_size):

@@ -20,11 +20,11 @@ import keras
 
 from facelog.training import datasets as dsets
 from facelog.training import losses
-from facelog.training.config import AugmentConfig, HeadConfig, load_recipe
+from facelog.training.config import AugmentConfig, ConfigError, HeadConfig, load_recipe
 from facelog.training.distill import read_targets
 from facelog.training.gpu_ops import Augment, head_loss
 from facelog.training.gpu_pack import INPUT_PX, LOAD_PX, degrade_pool, read_pack
-from facelog.training.gpu_train import fold_ids, fold_labels, main, out_of_fold
+from facelog.training.gpu_train import check_sizes, fold_ids, fold_labels, main, out_of_fold
 from facelog.training.model import build_model
 
 REPO = Path(__file__).resolve().parents[2]
@@ -290,3 +290,12 @@ def test_train_report_and_ema_weights_load_into_the_recipe_model(trained: tuple[
     p: dict[str, Any] = model.predict(x, verbose=0)
     assert p["age"].shape == (3, 101) and p["gender"].shape == (3, 2)
     np.testing.assert_allclose(p["gender"].sum(1), 1.0, atol=1e-5)
+
+
+def test_a_recipe_with_augmentation_this_trainer_lacks_is_refused(packed: Path) -> None:
+    """train_utkface_real.yaml rolls, occludes, casts light and re-encodes faces: the GPU trainer does
+    none of it, so it refuses the recipe rather than train without them."""
+    real = REPO / "configs" / "train_utkface_real.yaml"
+    data = read_pack(packed, threads=1)
+    with pytest.raises(ConfigError, match=r"does not apply augment\.roll\.prob.*augment\.codec\.prob"):
+        check_sizes(data, load_recipe(real), real)
