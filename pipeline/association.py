@@ -62,8 +62,9 @@ class TrackState(enum.Flag):
                   detection at the detector's threshold         confirms it
     ============= ============================================= =========================================
 
-    Frames are frames of ``frame_index`` (source frames, whatever the stride); frames a stride never
-    analysed do not count as missed (``track_state``), so at any stride a track detected in the
+    Frames are frames of the tracker's clock: of a 25-fps source, timed by the frames' timestamps
+    (``tracker`` module docstring; a 5-fps recording steps 5 a frame), whatever the stride; frames a
+    stride never analysed do not count as missed (``track_state``), so at any stride a track detected in the
     previous processed frame is followed, and one that missed a processed frame enters the window
     once ``max_lost_frames`` frames have passed since. A track followed across a stride longer than
     ``max_lost_frames`` + 1 is ``FOLLOWED | MISSED``: motion continues it and a face cut by the frame
@@ -77,8 +78,8 @@ class TrackState(enum.Flag):
     after each processed frame's matching, so with a stride it may be matched up to one stride later):
     ``max_lost_frames`` + ``reid_frames`` (confirmed), ``max_tentative_lost_frames`` (tentative). A step
     between processed frames longer than ``max_lost_frames`` + ``reid_frames`` is a break (a live
-    reader that dropped seconds): every track ends before matching. ``track_only`` boxes count source
-    frames (``max_low_score_frames``, 25): at a stride over 25 they continue no track.
+    reader that dropped seconds): every track ends before matching. ``track_only`` boxes count frames
+    of the clock too (``max_low_score_frames``, 25): at a stride over 25 they continue no track.
 
     - ``max_lost_frames`` (10): up if a walker the detector misses for a few frames gets a new id,
       down if a track jumps to someone else who appears near where it was lost.
@@ -100,11 +101,13 @@ class TrackState(enum.Flag):
     TENTATIVE = enum.auto()
 
 
-def track_state(gap: int, since_previous: int | None, confirmed: bool, max_lost_frames: int) -> TrackState:
+def track_state(
+    gap: float, since_previous: float | None, confirmed: bool, max_lost_frames: int
+) -> TrackState:
     """The state of one track (``TrackState``).
 
     Args:
-        gap: frames since the track's last detection (``frame_index`` - its last detection's).
+        gap: frames since the track's last detection (of the tracker's clock: 25 fps).
         since_previous: frames since the previous processed frame; None on the first frame.
         confirmed: False while the track is tentative.
         max_lost_frames: ``TrackerParams.max_lost_frames``.
@@ -132,8 +135,8 @@ class FrameStates:
     """Every live track's state at one processed frame, as arrays over the tracker's track list."""
 
     state: tuple[TrackState, ...]
-    gap: np.ndarray  # (m,) int64: frames since the track's last detection
-    strong_gap: np.ndarray  # (m,) int64: frames since its last detection that was not ``track_only``
+    gap: np.ndarray  # (m,) float64: frames (of the clock) since the track's last detection
+    strong_gap: np.ndarray  # (m,) float64: ... since its last detection that was not ``track_only``
     followed: np.ndarray  # (m,) bool: FOLLOWED in state
     reid: np.ndarray  # (m,) bool: REID in state
     lenient: np.ndarray  # (m,) bool: FOLLOWED and not MISSED: cue consensus (``gate``)
@@ -141,18 +144,19 @@ class FrameStates:
 
 
 def track_states(
-    tracks: Sequence[Track], frame_index: int, previous: int | None, max_lost_frames: int
+    tracks: Sequence[Track], now: float, previous: float | None, max_lost_frames: int
 ) -> FrameStates:
-    """The states of all live tracks at ``frame_index`` (``previous``: the previous processed frame)."""
-    since = None if previous is None else frame_index - previous
-    gap = np.array([frame_index - t.last_frame for t in tracks], np.int64)
+    """The states of all live tracks at clock ``now`` (``previous``: the previous processed frame's;
+    ``tracker`` module docstring)."""
+    since = None if previous is None else now - previous
+    gap = np.array([now - t.last_frame for t in tracks], np.float64)
     state = tuple(
-        track_state(int(g), since, t.confirmed, max_lost_frames) for g, t in zip(gap, tracks, strict=True)
+        track_state(float(g), since, t.confirmed, max_lost_frames) for g, t in zip(gap, tracks, strict=True)
     )
     return FrameStates(
         state=state,
         gap=gap,
-        strong_gap=np.array([frame_index - t.last_strong_frame for t in tracks], np.int64),
+        strong_gap=np.array([now - t.last_strong_frame for t in tracks], np.float64),
         followed=np.array([TrackState.FOLLOWED in s for s in state], bool),
         reid=np.array([TrackState.REID in s for s in state], bool),
         lenient=np.array([TrackState.FOLLOWED in s and TrackState.MISSED not in s for s in state], bool),
@@ -316,7 +320,7 @@ def gate(
 
 
 def identity_question(
-    i: int, t: Track, lenient: bool, frame_index: int, identity: FrameFaces | None, p: TrackerParams
+    i: int, t: Track, lenient: bool, now: float, identity: FrameFaces | None, p: TrackerParams
 ) -> str | None:
     """Why the chosen pair (detection ``i``, track ``t``) needs an identity check, or None.
 
@@ -331,7 +335,7 @@ def identity_question(
         return "gap"
     if t.thumb is not None and thumb_change(identity.thumbs[i], t.thumb) > p.identity_jump:
         return "jump"
-    if p.identity_check_frames and frame_index - t.checked_frame >= p.identity_check_frames:
+    if p.identity_check_frames and now - t.checked_frame >= p.identity_check_frames:
         return "periodic"
     return None
 
@@ -366,7 +370,7 @@ class Association:
 
 
 def associate(
-    frame_index: int,
+    now: float,
     boxes: np.ndarray,
     score: np.ndarray,
     track_only: np.ndarray,
@@ -402,9 +406,7 @@ def associate(
                 if g.vouch[i, j]:
                     reason: str | None = "reid"
                 else:
-                    reason = identity_question(
-                        i, tracks[j], bool(states.lenient[j]), frame_index, identity, p
-                    )
+                    reason = identity_question(i, tracks[j], bool(states.lenient[j]), now, identity, p)
                 if reason is None:
                     continue
                 if (i, j) not in checks:

@@ -264,8 +264,9 @@ class TrackingConfig(_Section):
     """Person tracks: ``tracker.TrackerParams`` (every key but ``enabled``, ``use_*`` and the person
     evidence and static keys, same names). Their defaults are ``TrackerParams``' own.
 
-    ``max_lost_frames`` counts frames of the source (``frame_index``), not processed frames; frames a
-    stride or a live reader never analysed are not missed (``association.TrackState``).
+    ``max_lost_frames`` and the other ``*_frames`` keys count frames of a 25-fps source, timed by the
+    frames' timestamps (``tracker`` module docstring: a 5-fps camera steps 5 a frame), not processed
+    frames; frames a stride or a live reader never analysed are not missed (``association.TrackState``).
     """
 
     enabled: bool = True

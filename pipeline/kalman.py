@@ -1,7 +1,7 @@
 """The tracker's motion model: a constant-velocity Kalman filter on a face box (``tracker.Tracker``).
 
-State ``(cx, cy, w, h)`` and their velocities per frame of ``frame_index``; process and measurement
-noise scale with the box size, so a 24-px face and a 160-px face are followed alike.
+State ``(cx, cy, w, h)`` and their velocities per frame of the tracker's clock (25 fps); process and
+measurement noise scale with the box size, so a 24-px face and a 160-px face are followed alike.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ class BoxKalman:
         self.pv = 0.0
         self.vv = (p.init_std_velocity * s) ** 2
 
-    def predict(self, dt_frames: int) -> None:
+    def predict(self, dt_frames: float) -> None:
         dt = float(dt_frames)
         s = _size(self.x[:4])
         x = self.x

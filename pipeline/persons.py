@@ -223,7 +223,7 @@ class PersonTracks:
         h, w = frame.image.shape[:2]
         edge = at_frame_edge(faces.xyxy, w, h)
         step = self.tracker.update(
-            frame.index, faces.xyxy, faces.score, emb, body, faces.track_only, ident, edge
+            frame.index, faces.xyxy, faces.score, emb, body, faces.track_only, ident, edge, frame.pts_ns
         )
         ended = self._end(step.ended) + self._forget_spots(frame.pts_ns)
         looks = ident.thumbs if ident is not None else face_thumbs(frame.image, faces.xyxy) if n else None

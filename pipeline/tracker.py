@@ -9,7 +9,7 @@ ids, the identity counters. Per processed frame, ``Tracker.update``:
 
 1. ends the tracks past their lifetime (``association.TrackState``), and predicts every live track's
    box to this frame (``kalman.BoxKalman``: constant velocity on ``(cx, cy, w, h)``, velocities per
-   frame of ``frame_index``, so a frame stride or a dropped frame is predicted correctly);
+   frame of the tracker's clock, so a frame stride or a dropped frame is predicted correctly);
 2. computes every live track's state once (``association.track_states``: followed, missed,
    re-identification window, tentative);
 3. pairs detections with tracks (``association.associate``: motion term, appearance terms, the gate,
@@ -24,6 +24,14 @@ ids, the identity counters. Per processed frame, ``Tracker.update``:
    one-frame false positives) from a per-person log. A face cut by the frame edge
    (``at_frame_edge``) is matched by motion alone, and only to a track followed in the previous
    frame: its looks are unknown.
+
+The clock: every frame count (``TrackerParams``, the Kalman velocities, the track states) is one of
+frames of a ``REFERENCE_FPS`` (25) source, timed by the frames' timestamps when the caller gives them
+(``update(..., pts_ns=)``): a 5-fps recording steps 5 of them a frame, as a 25-fps file analysed every
+5th frame does, and a 30-fps one 0.83. Measured: on the CCTV clips recorded at 5 fps (every 5th frame
+of the 25-fps clips), counting source frames gave a walker a new track at every frame (a face that
+moves 2-3 face sizes a frame is outside a one-frame search radius; docs/BENCHMARKS.md, "Cameras that
+record 5 and 8 frames a second"). Without timestamps (or where they do not increase) a frame is one.
 
 Ids increase from 0 and are never reused within a tracker, also across ``reset()`` and ``finish()``.
 """
@@ -50,6 +58,8 @@ _GALLERY = 4  # identity embeddings kept per track: its first checked one and th
 # 82% show under 90% of the face, 1-3% 47%, 3-6% 17%, 6-10% 1%, further none. The box of a face
 # leaving the frame often stops a few pixels short of the edge (a 117-px face 3-4 px).
 EDGE_SHARE = 0.06
+REFERENCE_FPS = 25  # the tracker's clock counts frames of a source at this rate (module docstring)
+_NS_PER_FRAME = 1e9 / REFERENCE_FPS
 
 
 def at_frame_edge(xyxy: np.ndarray, width: int, height: int, share: float = EDGE_SHARE) -> np.ndarray:
@@ -79,7 +89,7 @@ class TrackerParams:
             disables it (``association.gate``).
         max_size_ratio: pairs whose box sizes differ by more than this factor never match
             (``association.gate``).
-        max_lost_frames: frames (of ``frame_index``) a track is matched without a detection before
+        max_lost_frames: frames (of the clock: 25 fps) a track is matched without a detection before
             its re-identification window (``association.TrackState``).
         max_tentative_lost_frames: the lifetime of a tentative track without a match
             (``association.TrackState``).
@@ -176,20 +186,20 @@ class Track:
 
     track_id: int
     kf: BoxKalman
-    last_frame: int  # frame of the last matched detection
-    predicted_frame: int  # frame the Kalman state refers to
+    last_frame: float  # clock (module docstring) of the last matched detection
+    predicted_frame: float  # clock the Kalman state refers to
     confirmed: bool
     last_box: np.ndarray  # the last matched detection (xyxy)
     # per appearance cue ("embedding", "body"): (EMA of the unit vectors, the last unit vector)
     cues: dict[str, tuple[np.ndarray, np.ndarray]]
-    last_strong_frame: int  # frame of the last detection that was not ``track_only``
+    last_strong_frame: float  # clock of the last detection that was not ``track_only``
     # identity (only with ``FrameFaces``): the last face's thumbnail and patch, the first whole face,
     # the identity embeddings checked so far (first + last few) and when the identity was last checked
     thumb: np.ndarray | None = None
     patch: FacePatch | None = None
     first_patch: FacePatch | None = None
     gallery: list[np.ndarray] = field(default_factory=list)
-    checked_frame: int = 0
+    checked_frame: float = 0.0
     refused_thumb: np.ndarray | None = None  # thumbnail of the last face the identity refused
 
 
@@ -211,6 +221,8 @@ class Tracker:
         self._tracks: list[Track] = []
         self._next_id = 0
         self._last_frame: int | None = None
+        self._last_pts: int | None = None
+        self._clock = 0.0  # the previous processed frame's clock (module docstring)
         self.identity_checks: Counter[str] = Counter()  # questions asked of the identity, by reason
         self.identity_refusals: Counter[str] = Counter()  # ... answered "a different face"
         self.identity_vouched: Counter[str] = Counter()  # ... answered by the model embedding alone
@@ -231,7 +243,7 @@ class Tracker:
 
         Returns the ids of the tracks ended. New ids keep increasing.
         """
-        self._last_frame = None
+        self._last_frame = self._last_pts = None
         return self.finish()
 
     def update(
@@ -244,6 +256,7 @@ class Tracker:
         track_only: np.ndarray | None = None,
         identity: FrameFaces | None = None,
         at_edge: np.ndarray | None = None,
+        pts_ns: int | None = None,
     ) -> TrackStep:
         """Assign a track id to each detection of one frame.
 
@@ -268,6 +281,9 @@ class Tracker:
                 identity neither refuse nor vouch for a match and do not become their track's (a half
                 face is far from the whole face a frame later, and the body below it is leaving the
                 frame too: they split walkers in two where they entered or left).
+            pts_ns: optional timestamp of this frame (ns): the clock advances by the time since the
+                previous frame's, in frames of ``REFERENCE_FPS``; without it (or when it does not
+                increase) by the frames of ``frame_index`` (module docstring).
         Returns:
             The ids of this frame's detections (input order) and the ids of tracks that ended.
 
@@ -293,18 +309,19 @@ class Tracker:
         if identity is not None and len(identity) != len(boxes):
             raise ValueError(f"identity must hold {len(boxes)} faces, got {len(identity)}")
         p = self.params
-        ended = self._expire(frame_index, after_match=False)
-        previous, self._last_frame = self._last_frame, frame_index
+        previous = None if self._last_frame is None else self._clock
+        now = self._advance(frame_index, pts_ns)
+        ended = self._expire(now, previous)
         for t in self._tracks:
-            t.kf.predict(frame_index - t.predicted_frame)
-            t.predicted_frame = frame_index
+            t.kf.predict(now - t.predicted_frame)
+            t.predicted_frame = now
         tracks = self._tracks
-        states = track_states(tracks, frame_index, previous, p.max_lost_frames)
+        states = track_states(tracks, now, previous, p.max_lost_frames)
 
         def same_face(i: int, j: int, reason: str) -> bool | None:
             return None if edge[i] else self._same_face(i, tracks[j], reason, identity)
 
-        match = associate(frame_index, boxes, score, only, cues, tracks, states, p, identity, same_face, edge)
+        match = associate(now, boxes, score, only, cues, tracks, states, p, identity, same_face, edge)
         for check in match.checks.values():  # counted in the order asked
             self.identity_checks[check.reason] += 1
             if check.by_embedding:
@@ -316,13 +333,19 @@ class Tracker:
             t = tracks[j]
             t.kf.update(boxes[i])
             t.last_box = boxes[i]
-            t.last_frame = frame_index
+            t.last_frame = now
             if not only[i]:
-                t.last_strong_frame, t.confirmed = frame_index, True
+                t.last_strong_frame, t.confirmed = now, True
             if identity is not None:
                 asked = match.checks.get((i, j))
                 self._remember_face(
-                    t, i, identity, None if asked is None else asked.verdict, asked is not None, bool(edge[i])
+                    t,
+                    i,
+                    identity,
+                    now,
+                    None if asked is None else asked.verdict,
+                    asked is not None,
+                    bool(edge[i]),
                 )
             for name, feats in cues.items():
                 if feats[i].any():
@@ -330,7 +353,7 @@ class Tracker:
                         _ema(t.cues[name][0], feats[i], p.embedding_momentum) if name in t.cues else feats[i]
                     )
                     t.cues[name] = (ema, feats[i])
-        ended += self._expire(frame_index, after_match=True)
+        ended += self._expire(now, None, after_match=True)
         n = len(boxes)
         for i in range(n):
             if i not in det_track and not only[i]:
@@ -338,15 +361,15 @@ class Tracker:
                     track_id=self._next_id,
                     kf=BoxKalman(boxes[i], p),
                     last_box=boxes[i],
-                    last_frame=frame_index,
-                    predicted_frame=frame_index,
+                    last_frame=now,
+                    predicted_frame=now,
                     confirmed=bool(score[i] >= p.high_score),
                     cues={name: (f[i], f[i]) for name, f in cues.items() if f[i].any()},
-                    last_strong_frame=frame_index,
-                    checked_frame=frame_index,
+                    last_strong_frame=now,
+                    checked_frame=now,
                 )
                 if identity is not None:
-                    self._remember_face(t, i, identity, None, False, bool(edge[i]))
+                    self._remember_face(t, i, identity, now, None, False, bool(edge[i]))
                 self._next_id += 1
                 self._tracks.append(t)
         ids = np.array(
@@ -389,7 +412,14 @@ class Tracker:
         return same
 
     def _remember_face(
-        self, t: Track, i: int, identity: FrameFaces, verdict: bool | None, checked: bool, cut: bool
+        self,
+        t: Track,
+        i: int,
+        identity: FrameFaces,
+        now: float,
+        verdict: bool | None,
+        checked: bool,
+        cut: bool,
     ) -> None:
         """Keep detection ``i``'s look as its track's latest (its face only when not ``cut`` by the
         frame edge: the track's face stays its last whole one); a checked identity joins the gallery."""
@@ -400,14 +430,27 @@ class Tracker:
         if t.first_patch is None and t.patch.face_px >= MIN_FACE_PX and not identity.cut_by_edge(i):
             t.first_patch = t.patch
         if checked:
-            t.checked_frame = identity.frame_index
+            t.checked_frame = now
         mine = identity.computed(i) if verdict else None
         if mine is not None:
             t.gallery = (t.gallery[:1] + t.gallery[1:][-(_GALLERY - 2) :] + [mine])[-_GALLERY:]
 
-    def _expire(self, frame_index: int, after_match: bool) -> list[int]:
+    def _advance(self, frame_index: int, pts_ns: int | None) -> float:
+        """This frame's clock (module docstring): the previous one's plus the time between their
+        timestamps, or plus their ``frame_index`` difference without increasing timestamps."""
+        if self._last_frame is None:
+            clock = float(frame_index)
+        elif pts_ns is not None and self._last_pts is not None and pts_ns > self._last_pts:
+            clock = self._clock + (pts_ns - self._last_pts) / _NS_PER_FRAME
+        else:
+            clock = self._clock + (frame_index - self._last_frame)
+        self._last_frame, self._last_pts, self._clock = frame_index, pts_ns, clock
+        return clock
+
+    def _expire(self, now: float, previous: float | None, after_match: bool = False) -> list[int]:
         """End the tracks past their lifetime (``association.TrackState``): ``max_lost_frames`` +
-        ``reid_frames`` frames without a detection, ``max_tentative_lost_frames`` for a tentative one."""
+        ``reid_frames`` frames without a detection, ``max_tentative_lost_frames`` for a tentative one.
+        ``now``/``previous``: the clock of this and of the previous processed frame."""
         keep: list[Track] = []
         ended: list[Track] = []
         p = self.params
@@ -416,11 +459,11 @@ class Tracker:
         # (at --fps 2 of a 25-fps file, a tentative track, 10 frames, died before its second chance).
         # A step longer than a confirmed track's lifetime is a break (a live reader that dropped
         # seconds of frames): every track ends, as before a reset; motion says nothing across it.
-        step = 1 if after_match or self._last_frame is None else frame_index - self._last_frame
+        step = 1.0 if after_match or previous is None else now - previous
         horizon = p.max_lost_frames + p.reid_frames
         for t in self._tracks:
             limit = horizon if t.confirmed else p.max_tentative_lost_frames
-            gap = frame_index - t.last_frame
+            gap = now - t.last_frame
             # after matching, the next processed frame would see `gap` or more missed frames; before
             # matching this only ends tracks across a break (else the check after matching did it)
             dead = gap > limit if after_match else (step > horizon or gap - step > limit)
