@@ -324,10 +324,10 @@ class Tracker:
         match = associate(now, boxes, score, only, cues, tracks, states, p, identity, same_face, edge)
         for check in match.checks.values():  # counted in the order asked
             self.identity_checks[check.reason] += 1
-            if check.by_embedding:
-                self.identity_vouched[check.reason] += 1
-            elif check.verdict is False:
+            if check.verdict is False:
                 self.identity_refusals[check.reason] += 1
+            elif check.by_embedding:
+                self.identity_vouched[check.reason] += 1
         det_track = {i: tracks[j] for i, j in match.pairs.items()}
         for i, j in match.pairs.items():
             t = tracks[j]

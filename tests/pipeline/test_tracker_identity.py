@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from facelog.pipeline.identity import FrameFaces, IdentityEmbedder
+from facelog.pipeline.identity import MIN_FACE_PX, FacePatch, FrameFaces, IdentityEmbedder
 from facelog.pipeline.tracker import Tracker, TrackerParams
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -168,3 +168,47 @@ def test_a_check_the_model_embedding_answers_computes_no_descriptor() -> None:
     other = np.array([1, 1, 1, 1, 1, 1, 1, -0.5], np.float32)  # 0.15 from ``same``: gate passes, no keep
     assert _step_emb(t, 30, 1, other, emb) == 1  # the jump is questioned, the descriptor refuses
     assert t.identity_refusals["jump"] == 1 and emb.calls >= 1
+
+
+class _SmallBlind(PatternEmbedder):
+    """A drawn face's identity, none under ``MIN_FACE_PX`` (as ``IdentityEmbedder``)."""
+
+    def embed(self, patch: FacePatch) -> np.ndarray | None:
+        return None if patch.face_px < MIN_FACE_PX else super().embed(patch)
+
+
+def _at_cosine(d: float) -> np.ndarray:
+    """A unit vector at cosine distance ``d`` from ``ones(8)``."""
+    e1, e2 = np.ones(8) / np.sqrt(8), np.array([1, -1, 1, -1, 1, -1, 1, -1]) / np.sqrt(8)
+    return np.asarray((1 - d) * e1 + np.sqrt(1 - (1 - d) ** 2) * e2, np.float32)
+
+
+@pytest.mark.parametrize(
+    ("person", "gain", "emb_dist", "same_id"),
+    [(1, 1.0, 0.18, False), (0, 0.55, 0.12, True), (0, 0.55, 0.05, True)],
+    ids=["newcomer", "same-face-darker", "same-face-darker-keep"],
+)
+def test_a_small_face_the_descriptor_cannot_read_is_judged_by_the_model_embedding_after_a_jump(
+    person: int, gain: float, emb_dist: float, same_id: bool
+) -> None:
+    """24-px faces (under the descriptor's 32 px): a newcomer in the next frame of a 5-fps camera at
+    the spot just left, whose thumbnail jumps and whose model embedding is past ``reid_max_cosine``
+    (0.15) though within the followed gate (0.2), gets a new id; the same face after a jump in light
+    whose embedding stays within 0.15 keeps its id."""
+    t, side = Tracker(), 24
+    emb = _SmallBlind()
+    xyxy = np.array([[188, 108, 188 + side, 108 + side]], np.float32)
+
+    def step(k: int, who: int, g: float, vec: np.ndarray) -> int:
+        img = np.full((H, W, 3), 100, np.uint8)
+        img[108 : 108 + side, 188 : 188 + side] = (face_texture(who, side) * g).astype(np.uint8)
+        ident = FrameFaces(emb, img, xyxy, k)
+        pts = k * 200_000_000  # 5 fps
+        return int(t.update(k, xyxy, np.array([0.9], np.float32), vec[None, :], None, None, ident, pts_ns=pts)
+                   .track_ids[0])  # fmt: skip
+
+    ids = [step(k, 0, 1.0, _at_cosine(0.0)) for k in range(6)]
+    ids.append(step(6, person, gain, _at_cosine(emb_dist)))
+    assert ids[:6] == [0] * 6
+    assert (ids[6] == 0) == same_id
+    assert t.identity_refusals["jump"] == (0 if same_id else 1)
