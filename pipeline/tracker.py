@@ -25,13 +25,10 @@ ids, the identity counters. Per processed frame, ``Tracker.update``:
    (``at_frame_edge``) is matched by motion alone, and only to a track followed in the previous
    frame: its looks are unknown.
 
-The clock: every frame count (``TrackerParams``, the Kalman velocities, the track states) is one of
-frames of a ``REFERENCE_FPS`` (25) source, timed by the frames' timestamps when the caller gives them
-(``update(..., pts_ns=)``): a 5-fps recording steps 5 of them a frame, as a 25-fps file analysed every
-5th frame does, and a 30-fps one 0.83. Measured: on the CCTV clips recorded at 5 fps (every 5th frame
-of the 25-fps clips), counting source frames gave a walker a new track at every frame (a face that
-moves 2-3 face sizes a frame is outside a one-frame search radius; docs/BENCHMARKS.md, "Cameras that
-record 5 and 8 frames a second"). Without timestamps (or where they do not increase) a frame is one.
+The clock (``clock.FrameClock``): every frame count (``TrackerParams``, the Kalman velocities, the
+track states) is one of frames of a 25-fps source, timed by the frames' timestamps when the caller
+gives them (``update(..., pts_ns=)``): a 5-fps recording steps 5 a frame, as a 25-fps file analysed
+every 5th frame does, and a 30-fps one 0.83. Without timestamps a frame of ``frame_index`` is one.
 
 Ids increase from 0 and are never reused within a tracker, also across ``reset()`` and ``finish()``.
 """
@@ -46,6 +43,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from facelog.pipeline.association import associate, track_states
+from facelog.pipeline.clock import FrameClock
 from facelog.pipeline.identity import MIN_FACE_PX, FacePatch, FrameFaces, identity_distance, thumb_change
 from facelog.pipeline.kalman import BoxKalman
 
@@ -58,8 +56,6 @@ _GALLERY = 4  # identity embeddings kept per track: its first checked one and th
 # 82% show under 90% of the face, 1-3% 47%, 3-6% 17%, 6-10% 1%, further none. The box of a face
 # leaving the frame often stops a few pixels short of the edge (a 117-px face 3-4 px).
 EDGE_SHARE = 0.06
-REFERENCE_FPS = 25  # the tracker's clock counts frames of a source at this rate (module docstring)
-_NS_PER_FRAME = 1e9 / REFERENCE_FPS
 
 
 def at_frame_edge(xyxy: np.ndarray, width: int, height: int, share: float = EDGE_SHARE) -> np.ndarray:
@@ -221,8 +217,7 @@ class Tracker:
         self._tracks: list[Track] = []
         self._next_id = 0
         self._last_frame: int | None = None
-        self._last_pts: int | None = None
-        self._clock = 0.0  # the previous processed frame's clock (module docstring)
+        self._clock = FrameClock()  # this source's time in frames of 25 fps (module docstring)
         self.identity_checks: Counter[str] = Counter()  # questions asked of the identity, by reason
         self.identity_refusals: Counter[str] = Counter()  # ... answered "a different face"
         self.identity_vouched: Counter[str] = Counter()  # ... answered by the model embedding alone
@@ -243,7 +238,8 @@ class Tracker:
 
         Returns the ids of the tracks ended. New ids keep increasing.
         """
-        self._last_frame = self._last_pts = None
+        self._last_frame = None
+        self._clock.reset()
         return self.finish()
 
     def update(
@@ -282,7 +278,7 @@ class Tracker:
                 face is far from the whole face a frame later, and the body below it is leaving the
                 frame too: they split walkers in two where they entered or left).
             pts_ns: optional timestamp of this frame (ns): the clock advances by the time since the
-                previous frame's, in frames of ``REFERENCE_FPS``; without it (or when it does not
+                previous frame's, in frames of ``clock.REFERENCE_FPS``; without it (or when it does not
                 increase) by the frames of ``frame_index`` (module docstring).
         Returns:
             The ids of this frame's detections (input order) and the ids of tracks that ended.
@@ -309,8 +305,9 @@ class Tracker:
         if identity is not None and len(identity) != len(boxes):
             raise ValueError(f"identity must hold {len(boxes)} faces, got {len(identity)}")
         p = self.params
-        previous = None if self._last_frame is None else self._clock
-        now = self._advance(frame_index, pts_ns)
+        previous = None if self._last_frame is None else self._clock.now
+        self._last_frame = frame_index
+        now = self._clock.advance(frame_index, pts_ns)
         ended = self._expire(now, previous)
         for t in self._tracks:
             t.kf.predict(now - t.predicted_frame)
@@ -434,18 +431,6 @@ class Tracker:
         mine = identity.computed(i) if verdict else None
         if mine is not None:
             t.gallery = (t.gallery[:1] + t.gallery[1:][-(_GALLERY - 2) :] + [mine])[-_GALLERY:]
-
-    def _advance(self, frame_index: int, pts_ns: int | None) -> float:
-        """This frame's clock (module docstring): the previous one's plus the time between their
-        timestamps, or plus their ``frame_index`` difference without increasing timestamps."""
-        if self._last_frame is None:
-            clock = float(frame_index)
-        elif pts_ns is not None and self._last_pts is not None and pts_ns > self._last_pts:
-            clock = self._clock + (pts_ns - self._last_pts) / _NS_PER_FRAME
-        else:
-            clock = self._clock + (frame_index - self._last_frame)
-        self._last_frame, self._last_pts, self._clock = frame_index, pts_ns, clock
-        return clock
 
     def _expire(self, now: float, previous: float | None, after_match: bool = False) -> list[int]:
         """End the tracks past their lifetime (``association.TrackState``): ``max_lost_frames`` +

@@ -15,9 +15,11 @@ keeps its region for ``hold_frames`` frames (default ``full_every``), its margin
 frames since it was seen, up to ``ROI_MAX_GROWTH`` times. It needs frames in order (one detect
 thread) and ``reset()`` between sources; ``detect(image, frame_index)`` resets by itself when the
 index goes backwards or the frame size changes, and widens the margins by the frames a gap spans
-(``sampling.stride``); ``full_every`` counts processed frames, and a gap of more than
-``ROI_MAX_GAP_FRAMES`` source frames is a key frame (``max_gap_frames``; live cameras turn that off:
-there a gap means the machine dropped frames, and a whole frame would only make it drop more).
+(``sampling.stride``, or a recording at under 25 fps: file runs pass the frame's place on the
+source's clock, frames of 25 fps, ``clock.FrameClock.tick``; live cameras their own frame index);
+``full_every`` counts processed frames, and a gap of more than ``ROI_MAX_GAP_FRAMES`` frames is a key
+frame (``max_gap_frames``; live cameras turn that off: there a gap means the machine dropped frames,
+and a whole frame would only make it drop more).
 """
 
 from __future__ import annotations
@@ -46,7 +48,11 @@ ROI_DEFAULT_FULL_EVERY = 4
 # docs/BENCHMARKS.md, twelfth session)
 ROI_LIVE_FULL_EVERY = 8
 ROI_SCORE_BELOW = 0.1  # regions' threshold under the frame's when roi_score_threshold is unset
-ROI_MAX_GAP_FRAMES = 8  # a frame more source frames after the last one than this is a key frame
+# a frame more frames after the last one than this is a key frame (file runs count frames of 25 fps,
+# ``clock.FrameClock``): a recording at 5 fps (every 5th frame of the CCTV clips) lost 3-5% of the faces
+# in regions for no CPU saved; at 8 fps regions as wide as its motion cost as much as whole frames and
+# found as many (docs/BENCHMARKS.md, "Cameras that record 5 and 8 frames a second")
+ROI_MAX_GAP_FRAMES = 4
 ROI_MAX_GROWTH = 3  # a missed face's margin grows with the frames since it was seen, up to this many
 # ``moving_share`` of live cameras (``live/detectors.py``; file runs: None). A face found in two
 # frames has a velocity (px per source frame, from its last two boxes): its region is centred where it
@@ -100,7 +106,7 @@ class RoiDetector:
         face_px: regions are shrunk so their smallest known face is this wide (never enlarged).
         min_frame_px: frames with fewer pixels (w x h) are all key frames (regions only pay off, and
             keep recall, on large frames).
-        max_gap_frames: a frame more source frames after the one before than this is a key frame;
+        max_gap_frames: a frame more frames after the one before than this is a key frame;
             None: gaps only widen the regions (they are clipped to the frame, so a region frame never
             costs much more than a key frame).
         moving_share: None: regions stay where the faces were, ``margin`` wide. A share (0-1]: a face

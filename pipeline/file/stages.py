@@ -4,7 +4,8 @@ OpenCV (decode, DNN) and ONNX Runtime release the GIL, so plain threads overlap 
 Queues are bounded, so memory stays flat however long the video. Each detect worker owns its own
 detector object. ``DetectStages.get`` hands frames back in decode order. A ``RoiDetector`` (state
 from frame to frame) is ``reset()`` when the stages are built (one source per ``DetectStages``), gets
-each frame's index, and needs the frames in order: it must be the only detect worker.
+each frame's place on the source's clock (``clock.FrameClock.tick``: frames of 25 fps), and needs the
+frames in order: it must be the only detect worker.
 
 Errors are raised where they happen and re-raised in the caller's thread, never passed down the
 queues as items: a stage that fails records its exception in the shared ``StageFailure`` and sets
@@ -21,6 +22,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
+from facelog.pipeline.clock import FrameClock
 from facelog.pipeline.detect import Detector, RoiDetector
 from facelog.pipeline.errors import SourceError
 from facelog.pipeline.types import Faces, Frame
@@ -177,6 +179,7 @@ class DetectStages:
             _put(self._q_frames, END, self.stop)
 
     def _detect(self, det: Detector) -> None:
+        clock = FrameClock()  # the regions count frames of 25 fps: a 5-fps file's faces move 5 a frame
         try:
             while not self.stop.is_set():
                 try:
@@ -188,7 +191,8 @@ class DetectStages:
                     return
                 assert isinstance(item, _Read)
                 t0 = time.perf_counter()
-                faces = det.detect(item.frame.image, item.frame.index)
+                clock.advance(item.frame.index, item.frame.pts_ns)
+                faces = det.detect(item.frame.image, clock.tick)
                 self.detect_times.append(time.perf_counter() - t0)
                 if not _put(self._q_faces, Detected(item.seq, item.frame, faces), self.stop):
                     return

@@ -239,6 +239,20 @@ def test_stages_feed_indices_in_order(frames: list[np.ndarray]) -> None:
     assert (roi.frames_full, roi.frames_roi) == (2, 4)
 
 
+@pytest.mark.parametrize(("fps", "full"), [(12.5, 2), (5.0, 6)])
+def test_stages_count_frames_of_25_fps_so_a_5_fps_recording_gets_whole_frames(
+    frames: list[np.ndarray], fps: float, full: int
+) -> None:
+    # the same six frames, indices 0..5, timed as a recording at 12.5 fps (2 frames of 25 fps apart:
+    # regions twice as wide) and at 5 fps (5 apart: more than ROI_MAX_GAP_FRAMES, every one whole)
+    roi = roi_detector(3)
+    src = [Frame("s", i, round(i * 1e9 / fps), img) for i, img in enumerate(frames[:12:2])]
+    with DetectStages(src, [roi], 4, 4) as st:
+        while st.get(10.0) is not None:
+            pass
+    assert roi.frames_full == full and roi.frames_full + roi.frames_roi == 6
+
+
 def test_session_gives_several_workers_full_frames_unless_regions_are_asked_for() -> None:
     from facelog.pipeline.session import InferenceSession
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from facelog.pipeline.tracker import REFERENCE_FPS, Tracker, TrackerParams
+from facelog.pipeline.clock import REFERENCE_FPS, FrameClock
+from facelog.pipeline.tracker import Tracker, TrackerParams
 
 NS = 1_000_000_000
 
@@ -81,3 +82,25 @@ def test_timestamps_that_do_not_increase_fall_back_to_frame_indices(pts: list[in
     # the last step: 12 frames from frame 2, or by timestamps 40 ms (back: 60 ms) -> same id
     assert ids[:3] == [0, 0, 0]
     assert ids[3] == (0 if pts[2] is not None and pts[3] is not None and pts[3] > pts[2] else 1)
+
+
+@pytest.mark.parametrize(
+    ("fps", "stride", "ticks"),
+    [(25.0, 1, [0, 1, 2, 3, 4]), (5.0, 1, [0, 5, 10, 15, 20]), (30.0, 1, [0, 1, 2, 3, 4]),
+     (25.0, 12, [0, 12, 24, 36, 48]), (60.0, 2, [0, 1, 2, 3, 4]), (10.0, 1, [0, 2, 5, 8, 10])],
+)  # fmt: skip
+def test_frame_clock_counts_frames_of_25_fps(fps: float, stride: int, ticks: list[int]) -> None:
+    c = FrameClock()
+    got = []
+    for k in range(0, 5 * stride, stride):
+        now = c.advance(k, round(k * NS / fps))
+        assert now == pytest.approx(k * REFERENCE_FPS / fps)
+        got.append(c.tick)
+    assert got == ticks, "whole frames, at least one a frame"
+
+
+def test_frame_clock_restarts_when_the_index_goes_back() -> None:
+    c = FrameClock()
+    c.advance(10, 0)
+    assert c.advance(11, NS // 5) == 15.0
+    assert c.advance(3, 0) == 3.0 and c.tick == 3, "a new source: the clock starts at its index"
