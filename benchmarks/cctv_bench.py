@@ -2,11 +2,13 @@
 
     nice -n 5 .venv/bin/python benchmarks/cctv_bench.py --work /work/scratch/B \\
         [--presets walk720 static720] [--label default] [--seed 0] [--det-frames 150] \\
-        [--json RESULT.json] [--reuse] [-- EXTRA FACELOG ARGS, e.g. --detector yunet --yunet PATH]
+        [--json RESULT.json] [--reuse] [--camera fps5|fps8|fps30|gray] [-- EXTRA FACELOG ARGS]
 
 Per preset: ``WORK/clips/NAME.mp4`` + ``NAME.gt.csv`` are made by ``cctv_synth`` when absent; then
 ``facelog run CLIP -o WORK/runs/LABEL/NAME.csv EXTRA`` (the ``facelog`` next to this Python, or
-``--facelog``). Reported:
+``--facelog``). ``--camera``: the clip as another camera records it (``CAMERAS``: at 5 or 8.3 fps, timed
+at 30 fps, monochrome), made once in ``WORK/clips_<camera>/`` (seed 0; ``clips_sN_<camera>/`` others).
+Reported:
 
 - ``fps``: the run summary's end-to-end fps (``timings.fps``: frames over the pipeline's wall time,
   decode included, start-up excluded); ``wall_s``: the whole command; ``cpu_ms``: CPU ms per frame
@@ -40,7 +42,7 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from cctv_common import SHARED, YUNET_PATH
+from cctv_common import SHARED, YUNET_PATH, read_csv_checked
 from cctv_score import score
 from cctv_synth import PRESETS, make_clip
 
@@ -61,6 +63,40 @@ def clip_paths(work: Path, preset: str, seed: int, shared: Path) -> tuple[Path, 
         log.info("rendering %s (seed %d) into %s", preset, seed, folder)
         mp4, gt = make_clip(folder, preset, seed, shared)
     return mp4, gt
+
+
+# ``--camera``: the same clips as another camera would record them (the worlds the presets, rendered
+# at 25 fps in colour, were not made for): a recorder at 5 or 8.3 fps (every 5th / 3rd frame and its
+# GT rows, renumbered), the same frames timed at 30 fps, a monochrome night camera. x264 CRF 23 (the
+# presets' own CRF 29 was applied once already).
+CAMERAS: dict[str, tuple[str, int]] = {  # name: (ffmpeg filter, keep every Nth GT frame)
+    "fps5": ("select=not(mod(n\\,5)),setpts=N/5/TB", 5),
+    "fps8": ("select=not(mod(n\\,3)),setpts=N/(25/3)/TB", 3),
+    "fps30": ("setpts=N/30/TB", 1),
+    "gray": ("hue=s=0", 1),
+}
+_CAMERA_RATE = {"fps5": "5", "fps8": "25/3", "fps30": "30", "gray": "25"}
+
+
+def camera_clip(mp4: Path, gt: Path, camera: str) -> tuple[Path, Path]:
+    """``mp4`` and its GT as ``camera`` (``CAMERAS``) records them, made once beside them in
+    ``<folder>_<camera>/``."""
+    folder = mp4.parent.with_name(f"{mp4.parent.name}_{camera}")
+    out_mp4, out_gt = folder / mp4.name, folder / gt.name
+    if out_mp4.is_file() and out_gt.is_file():
+        return out_mp4, out_gt
+    folder.mkdir(parents=True, exist_ok=True)
+    vf, every = CAMERAS[camera]
+    cmd = ["ffmpeg", "-loglevel", "error", "-y", "-i", str(mp4), "-vf", vf, "-r", _CAMERA_RATE[camera],
+           "-c:v", "libx264", "-crf", "23", "-pix_fmt", "yuv420p", str(out_mp4)]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise BenchError(f"ffmpeg failed on {mp4}: {proc.stderr.strip().splitlines()[-1:]}")
+    rows = read_csv_checked(gt, ("frame_index",), "GT")
+    rows = rows[rows.frame_index % every == 0].copy()
+    rows["frame_index"] //= every
+    rows.to_csv(out_gt, index=False)
+    return out_mp4, out_gt
 
 
 def _children_cpu_s() -> float:
@@ -141,6 +177,8 @@ def own_detect_fps(clip: Path, frames: int, extra: list[str]) -> float | None:
 def bench_preset(args: argparse.Namespace, preset: str, facelog: list[str]) -> dict[str, Any]:
     """Render (if needed), run, time and score one preset."""
     mp4, gt = clip_paths(args.work, preset, args.seed, args.shared)
+    if args.camera:
+        mp4, gt = camera_clip(mp4, gt, args.camera)
     out_csv = args.work / "runs" / args.label / f"{preset}.csv"
     summary_path = out_csv.with_suffix(".summary.json")
     if args.reuse and out_csv.is_file() and summary_path.is_file():
@@ -234,6 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--det-frames", type=int, default=150, help="frames for detect-only fps (0 = skip)")
     ap.add_argument("--json", type=Path, help="write all results here")
     ap.add_argument("--reuse", action="store_true", help="score existing runs/LABEL/NAME.csv, do not rerun")
+    ap.add_argument("--camera", choices=sorted(CAMERAS), help="the clips as another camera records them")
     args = ap.parse_args(argv)
     args.extra = extra
     logging.basicConfig(level=logging.INFO, format="%(message)s")

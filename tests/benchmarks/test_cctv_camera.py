@@ -1,0 +1,82 @@
+"""``cctv_bench --camera``: a clip and its GT as another camera records them (no ../shared)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+from cctv_bench import camera_clip
+
+
+@pytest.fixture()
+def moving_square(tmp_path: Path) -> tuple[Path, Path]:
+    """20 frames at 25 fps, a red square 10 px further right each frame; GT: its box per frame."""
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("the ffmpeg binary is not installed")
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    raw = b""
+    rows = []
+    for k in range(20):
+        img = np.full((96, 320, 3), 60, np.uint8)
+        img[30:62, 10 * k : 10 * k + 32] = (40, 40, 220)
+        raw += img.tobytes()
+        rows.append((k, 0, 10.0 * k, 30.0, 10.0 * k + 32, 62.0, 30.0, "male", 32))
+    mp4 = folder / "sq.mp4"
+    cmd = ["ffmpeg", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "bgr24", "-s", "320x96",
+           "-r", "25", "-i", "-", "-c:v", "libx264", "-crf", "18", "-pix_fmt", "yuv420p",
+           str(mp4)]  # fmt: skip
+    subprocess.run(cmd, input=raw, check=True)
+    gt = folder / "sq.gt.csv"
+    cols = ["frame_index", "person_id", "x1", "y1", "x2", "y2", "age", "gender", "face_px"]
+    pd.DataFrame(rows, columns=cols).to_csv(gt, index=False)
+    return mp4, gt
+
+
+def _frames(mp4: Path) -> tuple[list[np.ndarray], float]:
+    cap = cv2.VideoCapture(str(mp4))
+    fps = cap.get(cv2.CAP_PROP_FPS)
+    out = []
+    while True:
+        ok, img = cap.read()
+        if not ok:
+            break
+        out.append(img)
+    cap.release()
+    return out, fps
+
+
+def _square_x(img: np.ndarray) -> int:
+    red = (img[:, :, 2].astype(int) - img[:, :, 0].astype(int)) > 80
+    return int(np.flatnonzero(red.any(axis=0))[0])
+
+
+@pytest.mark.parametrize(("camera", "every", "fps"), [("fps5", 5, 5.0), ("fps8", 3, 25 / 3)])
+def test_a_low_rate_recorder_keeps_every_nth_frame_and_its_gt_rows(
+    moving_square: tuple[Path, Path], camera: str, every: int, fps: float
+) -> None:
+    mp4, gt = camera_clip(*moving_square, camera)
+    assert mp4.parent.name == f"clips_{camera}"
+    frames, got_fps = _frames(mp4)
+    rows = pd.read_csv(gt)
+    assert len(frames) == len(rows) == -(-20 // every)
+    assert got_fps == pytest.approx(fps, rel=0.01)
+    for j, img in enumerate(frames):
+        assert abs(_square_x(img) - 10 * every * j) <= 2, "frame j is source frame every * j"
+        assert rows.frame_index[j] == j and rows.x1[j] == 10 * every * j
+
+
+def test_gray_keeps_every_frame_and_drops_the_colour(moving_square: tuple[Path, Path]) -> None:
+    mp4, gt = camera_clip(*moving_square, "gray")
+    frames, _ = _frames(mp4)
+    assert len(frames) == 20 and pd.read_csv(gt).equals(pd.read_csv(moving_square[1]))
+    spread = max(int(np.abs(f.astype(int) - f.mean(axis=2, keepdims=True)).max()) for f in frames)
+    assert spread <= 3, "B, G and R are the same grey"
