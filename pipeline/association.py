@@ -220,10 +220,8 @@ def gate(
     ``gap``/``jump``/``periodic`` pair whose embedding is within ``identity_keep_cosine`` is kept
     without a descriptor (``embedding_keeps``). Otherwise the pair is refused when the face
     descriptors are further apart than ``identity_max_distance``; an unknown descriptor (a face under
-    ``identity.MIN_FACE_PX`` or cut by the frame edge) refuses ``reid``, and ``jump`` when the model
-    embedding is further than ``reid_max_cosine`` (``embedding_refuses``: at 5 fps a newcomer at a
-    just-vacated spot arrives the next frame, its track followed, not missed; walk720 seed 1 and
-    walk720_sameclothes seed 0 at 5 and 8 fps each had one such merge of 24-32 px faces).
+    ``identity.MIN_FACE_PX`` or cut by the frame edge) refuses ``reid``, and ``jump`` or ``gap`` when
+    the model embedding is further than ``identity_unknown_cosine`` (``embedding_refuses``).
 
     Limits, and which way to turn them:
 
@@ -259,6 +257,14 @@ def gate(
     - ``reid_max_cosine`` (0.15): the face embedding after a miss and for a re-identification;
       stricter than ``max_cosine_distance``. Up if walkers missed for a while get new ids, down if
       a newcomer takes over a lost track.
+    - ``identity_unknown_cosine`` (0.15): the model embedding's answer where the descriptor has none
+      (a face under 32 px). For ``jump``: at 5 fps a newcomer at a just-vacated spot arrives the next
+      frame, its track followed, not missed (walk720 seed 1 and walk720_sameclothes seed 0 at 5 and 8
+      fps each had one such merge of 24-32 px faces, 0.16 apart). For ``gap`` the gate already holds
+      the pair within ``reid_max_cosine``. A monochrome camera puts different small faces closer
+      (two merges at 0.136 and 0.148); 0.10 split walkers at 25 fps in colour (walk720_nobody seed 0
+      10%, poster720 5%; docs/BENCHMARKS.md, fourteenth session). Down if tracks hold two people, up
+      if one person splits.
     - ``max_low_score_frames`` (25): ByteTrack's low-score band kept a background patch alive for
       37 s; down if ghosts live long, up if a face that scores low for a while loses its rows.
     - ``identity_max_distance`` (0.5, Euclidean, dlib's descriptor): the same face under independent
@@ -356,15 +362,15 @@ def embedding_keeps(dist: dict[str, np.ndarray], i: int, j: int, p: TrackerParam
 
 
 def embedding_refuses(dist: dict[str, np.ndarray], i: int, j: int, p: TrackerParams) -> bool:
-    """Whether the model's face embedding puts detection ``i`` further than ``reid_max_cosine`` from
-    track ``j`` (known on both sides): the answer to a ``jump`` question the descriptor cannot give.
+    """Whether the model's face embedding puts detection ``i`` further than ``identity_unknown_cosine``
+    from track ``j`` (known on both sides): the answer to a question the descriptor cannot give.
     A newcomer at a just-vacated spot of a 5-fps camera arrives the next frame, so its track is
     followed, not missed; at 25 fps the same newcomer came after a miss, where this limit holds."""
     emb = dist.get("embedding")
     if emb is None:
         return False
     d = emb[i, j]
-    return bool(np.isfinite(d) and d > p.reid_max_cosine)
+    return bool(np.isfinite(d) and d > p.identity_unknown_cosine)
 
 
 @dataclass(frozen=True, slots=True)
@@ -432,7 +438,7 @@ def associate(
                         checks[i, j] = Check(reason, None, True)
                     else:
                         verdict = same_face(i, j, reason)
-                        if verdict is None and reason == "jump" and embedding_refuses(dist, i, j, p):
+                        if verdict is None and reason in ("jump", "gap") and embedding_refuses(dist, i, j, p):
                             # a face the descriptor cannot read (under 32 px) that changed at a
                             # glance: the model embedding at the re-identification limit refuses
                             checks[i, j] = Check(reason, False, True)

@@ -293,6 +293,8 @@ class TrackingConfig(_Section):
     identity_check_frames: int = Field(default=_TRACKER["identity_check_frames"], ge=0)
     # a followed track whose model embedding stays this close is not refused by the descriptor alone
     identity_keep_cosine: float = Field(default=_TRACKER["identity_keep_cosine"], ge=0, le=2)
+    # a question the descriptor cannot answer (face under 32 px): refused beyond this embedding distance
+    identity_unknown_cosine: float = Field(default=_TRACKER["identity_unknown_cosine"], ge=0, le=2)
     # low-score boxes continue a track this long at most
     max_low_score_frames: int = Field(default=_TRACKER["max_low_score_frames"], ge=0)
     use_embedding: bool = True  # gate on the model's embedding output (when the model has one)

@@ -110,6 +110,9 @@ class TrackerParams:
             checked this many frames ago; 0 never (``association.gate``).
         identity_keep_cosine: a questioned followed track whose model embedding stays within this is
             kept without a descriptor; 0: the descriptor alone decides (``association.gate``).
+        identity_unknown_cosine: a questioned pair (``jump``, ``gap``) whose descriptor is unknown (a
+            face under 32 px) is refused when the model embedding is further than this
+            (``association.gate``).
         max_low_score_frames: ``track_only`` detections continue a track at most this many frames
             after its last detection at the detector's own threshold (``association.gate``).
     """
@@ -134,6 +137,7 @@ class TrackerParams:
     identity_jump: float = 0.2
     identity_check_frames: int = 50
     identity_keep_cosine: float = 0.07
+    identity_unknown_cosine: float = 0.15
     max_low_score_frames: int = 25
 
     def __post_init__(self) -> None:
@@ -152,7 +156,8 @@ class TrackerParams:
             raise ValueError("identity_max_distance must be in [0, 4] and identity_jump in [0, 2]")
         if self.max_size_ratio < 1.0:
             raise ValueError(f"max_size_ratio must be >= 1, got {self.max_size_ratio}")
-        for name in ("max_cosine_distance", "max_body_distance", "reid_max_cosine"):
+        cosines = ("max_cosine_distance", "max_body_distance", "reid_max_cosine", "identity_unknown_cosine")
+        for name in cosines:
             if not 0.0 <= getattr(self, name) <= 2.0:
                 raise ValueError(f"{name} must be in [0, 2], got {getattr(self, name)}")
         if min(self.center_radius, self.std_position, self.std_velocity, self.init_std_velocity) < 0:

@@ -212,3 +212,28 @@ def test_a_small_face_the_descriptor_cannot_read_is_judged_by_the_model_embeddin
     assert ids[:6] == [0] * 6
     assert (ids[6] == 0) == same_id
     assert t.identity_refusals["jump"] == (0 if same_id else 1)
+
+
+@pytest.mark.parametrize(("limit", "same_id"), [(0.15, True), (0.10, False)])
+def test_after_a_miss_a_small_face_is_judged_by_the_embedding_at_identity_unknown_cosine(
+    limit: float, same_id: bool
+) -> None:
+    """A 24-px face (no descriptor) at the spot of a track missed for one frame, 0.12 from it in the
+    model's embedding (the gate's limit after a miss is 0.15): kept at the default 0.15, refused at
+    0.10 (monochrome cameras put different small faces 0.136-0.148 apart; 0.10 split walkers at 25
+    fps in colour: docs/BENCHMARKS.md, fourteenth session)."""
+    t, side, emb = Tracker(TrackerParams(identity_unknown_cosine=limit)), 24, _SmallBlind()
+    xyxy = np.array([[188, 108, 188 + side, 108 + side]], np.float32)
+
+    def step(k: int, who: int, vec: np.ndarray) -> int:
+        img = np.full((H, W, 3), 100, np.uint8)
+        img[108 : 108 + side, 188 : 188 + side] = face_texture(who, side)
+        ident = FrameFaces(emb, img, xyxy, k)
+        return int(
+            t.update(k, xyxy, np.array([0.9], np.float32), vec[None, :], None, None, ident).track_ids[0]
+        )
+
+    assert [step(k, 0, _at_cosine(0.0)) for k in range(5)] == [0] * 5
+    t.update(5, np.zeros((0, 4), np.float32), np.zeros(0, np.float32))  # missed
+    assert (step(6, 1, _at_cosine(0.12)) == 0) == same_id
+    assert t.identity_refusals["gap"] == (0 if same_id else 1)
