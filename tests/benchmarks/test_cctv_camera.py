@@ -7,13 +7,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pandas as pd
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 from cctv_bench import camera_clip
+
+from facelog.pipeline.file.reader import VideoSource
 
 
 @pytest.fixture()
@@ -42,16 +43,12 @@ def moving_square(tmp_path: Path) -> tuple[Path, Path]:
 
 
 def _frames(mp4: Path) -> tuple[list[np.ndarray], float]:
-    cap = cv2.VideoCapture(str(mp4))
-    fps = cap.get(cv2.CAP_PROP_FPS)
-    out = []
-    while True:
-        ok, img = cap.read()
-        if not ok:
-            break
-        out.append(img)
-    cap.release()
-    return out, fps
+    """The clip's frames and frame rate, read by the pipeline's own reader."""
+    src = VideoSource(mp4)
+    try:
+        return [f.image for f in src], src.info.fps
+    finally:
+        src.close()
 
 
 def _square_x(img: np.ndarray) -> int:
