@@ -439,8 +439,8 @@ def associate(
                     else:
                         verdict = same_face(i, j, reason)
                         if verdict is None and reason in ("jump", "gap") and embedding_refuses(dist, i, j, p):
-                            # a face the descriptor cannot read (under 32 px) that changed at a
-                            # glance: the model embedding at the re-identification limit refuses
+                            # a face the descriptor cannot read (under 32 px): the model
+                            # embedding answers, refusing beyond identity_unknown_cosine
                             checks[i, j] = Check(reason, False, True)
                         else:
                             checks[i, j] = Check(reason, verdict, False)
