@@ -25,7 +25,7 @@ ids, the identity counters. Per processed frame, ``Tracker.update``:
    (``at_frame_edge``) is matched by motion alone, and only to a track followed in the previous
    frame: its looks are unknown.
 
-The clock (``clock.FrameClock``): every frame count (``TrackerParams``, the Kalman velocities, the
+The clock (``kalman.FrameClock``): every frame count (``TrackerParams``, the Kalman velocities, the
 track states) is one of frames of a 25-fps source, timed by the frames' timestamps when the caller
 gives them (``update(..., pts_ns=)``): a 5-fps recording steps 5 a frame, as a 25-fps file analysed
 every 5th frame does, and a 30-fps one 0.83. Without timestamps a frame of ``frame_index`` is one.
@@ -43,9 +43,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from facelog.pipeline.association import associate, track_states
-from facelog.pipeline.clock import FrameClock
 from facelog.pipeline.identity import MIN_FACE_PX, FacePatch, FrameFaces, identity_distance, thumb_change
-from facelog.pipeline.kalman import BoxKalman
+from facelog.pipeline.kalman import BoxKalman, FrameClock
 
 log = logging.getLogger(__name__)
 
@@ -283,7 +282,7 @@ class Tracker:
                 face is far from the whole face a frame later, and the body below it is leaving the
                 frame too: they split walkers in two where they entered or left).
             pts_ns: optional timestamp of this frame (ns): the clock advances by the time since the
-                previous frame's, in frames of ``clock.REFERENCE_FPS``; without it (or when it does not
+                previous frame's, in frames of ``kalman.REFERENCE_FPS``; without it (or when it does not
                 increase) by the frames of ``frame_index`` (module docstring).
         Returns:
             The ids of this frame's detections (input order) and the ids of tracks that ended.

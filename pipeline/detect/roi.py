@@ -16,7 +16,7 @@ frames since it was seen, up to ``ROI_MAX_GROWTH`` times. It needs frames in ord
 thread) and ``reset()`` between sources; ``detect(image, frame_index)`` resets by itself when the
 index goes backwards or the frame size changes, and widens the margins by the frames a gap spans
 (``sampling.stride``, or a recording at under 25 fps: file runs pass the frame's place on the
-source's clock, frames of 25 fps, ``clock.FrameClock.tick``; live cameras their own frame index);
+source's clock, frames of 25 fps, ``kalman.FrameClock.tick``; live cameras their own frame index);
 ``full_every`` counts processed frames, and a gap of more than ``ROI_MAX_GAP_FRAMES`` frames is a key
 frame (``max_gap_frames``; live cameras turn that off: there a gap means the machine dropped frames,
 and a whole frame would only make it drop more).
@@ -49,7 +49,7 @@ ROI_DEFAULT_FULL_EVERY = 4
 ROI_LIVE_FULL_EVERY = 8
 ROI_SCORE_BELOW = 0.1  # regions' threshold under the frame's when roi_score_threshold is unset
 # a frame more frames after the last one than this is a key frame (file runs count frames of 25 fps,
-# ``clock.FrameClock``): a recording at 5 fps (every 5th frame of the CCTV clips) lost 3-5% of the faces
+# ``kalman.FrameClock``): a recording at 5 fps (every 5th frame of the CCTV clips) lost 3-5% of the faces
 # in regions for no CPU saved; at 8 fps regions as wide as its motion cost as much as whole frames and
 # found as many (docs/BENCHMARKS.md, "Cameras that record 5 and 8 frames a second")
 ROI_MAX_GAP_FRAMES = 4

@@ -4,7 +4,7 @@ OpenCV (decode, DNN) and ONNX Runtime release the GIL, so plain threads overlap 
 Queues are bounded, so memory stays flat however long the video. Each detect worker owns its own
 detector object. ``DetectStages.get`` hands frames back in decode order. A ``RoiDetector`` (state
 from frame to frame) is ``reset()`` when the stages are built (one source per ``DetectStages``), gets
-each frame's place on the source's clock (``clock.FrameClock.tick``: frames of 25 fps), and needs the
+each frame's place on the source's clock (``kalman.FrameClock.tick``: frames of 25 fps), and needs the
 frames in order: it must be the only detect worker.
 
 Errors are raised where they happen and re-raised in the caller's thread, never passed down the
@@ -22,9 +22,9 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-from facelog.pipeline.clock import FrameClock
 from facelog.pipeline.detect import Detector, RoiDetector
 from facelog.pipeline.errors import SourceError
+from facelog.pipeline.kalman import FrameClock
 from facelog.pipeline.types import Faces, Frame
 
 POLL_S = 0.1

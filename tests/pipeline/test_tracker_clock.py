@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from facelog.pipeline.clock import REFERENCE_FPS, FrameClock
+from facelog.pipeline.kalman import REFERENCE_FPS, FrameClock
 from facelog.pipeline.tracker import Tracker, TrackerParams
 
 NS = 1_000_000_000
