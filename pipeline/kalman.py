@@ -9,8 +9,8 @@ The clock: a source's time in frames of a 25-fps source (``REFERENCE_FPS``). The
 count frames. Counted as the source's own frames, a camera that records 5 frames a second would move
 its faces five times as far per counted frame as the 25-fps clips those limits were measured on: on
 the CCTV clips recorded at 5 fps (every 5th frame of the 25-fps clips) fast walkers got a new track at
-every frame, and regions around the known faces missed 3-5% of the faces whole frames found at the
-same CPU (docs/BENCHMARKS.md, "Cameras that record 5 and 8 frames a second"). ``FrameClock`` counts
+every frame, and regions around the known faces missed 3-5% of the faces whole frames found
+(docs/BENCHMARKS.md, "Cameras that record 5 and 8 frames a second"). ``FrameClock`` counts
 frames of 25 fps instead, from the frames' timestamps: a 5-fps recording steps 5 a frame, as a 25-fps
 file analysed every 5th frame does, and a 30-fps one 0.83. Where timestamps are missing or do not
 increase, a frame of the source counts as one.

@@ -50,8 +50,9 @@ ROI_LIVE_FULL_EVERY = 8
 ROI_SCORE_BELOW = 0.1  # regions' threshold under the frame's when roi_score_threshold is unset
 # a frame more frames after the last one than this is a key frame (file runs count frames of 25 fps,
 # ``kalman.FrameClock``): a recording at 5 fps (every 5th frame of the CCTV clips) lost 3-5% of the faces
-# in regions for no CPU saved; at 8 fps regions as wide as its motion cost as much as whole frames and
-# found as many (docs/BENCHMARKS.md, "Cameras that record 5 and 8 frames a second")
+# in regions sized for 25-fps motion, and regions sized for its own motion cost more than whole frames;
+# at 8 fps such regions cost about what whole frames cost and found as many (docs/BENCHMARKS.md,
+# "Cameras that record 5 and 8 frames a second")
 ROI_MAX_GAP_FRAMES = 4
 ROI_MAX_GROWTH = 3  # a missed face's margin grows with the frames since it was seen, up to this many
 # ``moving_share`` of live cameras (``live/detectors.py``; file runs: None). A face found in two
