@@ -31,6 +31,7 @@ import json
 import logging
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -69,13 +70,12 @@ def clip_paths(work: Path, preset: str, seed: int, shared: Path) -> tuple[Path, 
 # at 25 fps in colour, were not made for): a recorder at 5 or 8.3 fps (every 5th / 3rd frame and its
 # GT rows, renumbered), the same frames timed at 30 fps, a monochrome night camera. x264 CRF 23 (the
 # presets' own CRF 29 was applied once already).
-CAMERAS: dict[str, tuple[str, int]] = {  # name: (ffmpeg filter, keep every Nth GT frame)
-    "fps5": ("select=not(mod(n\\,5)),setpts=N/5/TB", 5),
-    "fps8": ("select=not(mod(n\\,3)),setpts=N/(25/3)/TB", 3),
-    "fps30": ("setpts=N/30/TB", 1),
-    "gray": ("hue=s=0", 1),
+CAMERAS: dict[str, tuple[str, str, int]] = {  # name: (ffmpeg filter, output rate, keep every Nth GT frame)
+    "fps5": ("select=not(mod(n\\,5)),setpts=N/5/TB", "5", 5),
+    "fps8": ("select=not(mod(n\\,3)),setpts=N/(25/3)/TB", "25/3", 3),
+    "fps30": ("setpts=N/30/TB", "30", 1),
+    "gray": ("hue=s=0", "25", 1),
 }
-_CAMERA_RATE = {"fps5": "5", "fps8": "25/3", "fps30": "30", "gray": "25"}
 
 
 def camera_clip(mp4: Path, gt: Path, camera: str) -> tuple[Path, Path]:
@@ -86,8 +86,11 @@ def camera_clip(mp4: Path, gt: Path, camera: str) -> tuple[Path, Path]:
     if out_mp4.is_file() and out_gt.is_file():
         return out_mp4, out_gt
     folder.mkdir(parents=True, exist_ok=True)
-    vf, every = CAMERAS[camera]
-    cmd = ["ffmpeg", "-loglevel", "error", "-y", "-i", str(mp4), "-vf", vf, "-r", _CAMERA_RATE[camera],
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        raise BenchError("--camera needs the ffmpeg binary on PATH (Debian: apt-get install ffmpeg)")
+    vf, rate, every = CAMERAS[camera]
+    cmd = [ffmpeg, "-loglevel", "error", "-y", "-i", str(mp4), "-vf", vf, "-r", rate,
            "-c:v", "libx264", "-crf", "23", "-pix_fmt", "yuv420p", str(out_mp4)]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:

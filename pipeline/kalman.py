@@ -113,7 +113,8 @@ class FrameClock:
 
     ``now``: this frame's time in frames of ``REFERENCE_FPS`` (float); ``tick``: the same as a whole
     number that grows by at least one a frame (for counters that need whole frames: a 30-fps source
-    ticks one a frame, a 5-fps one five).
+    ticks one a frame, a 5-fps one five); ``index``: this frame's ``frame_index`` (None before the
+    first frame after a ``reset``).
 
     Example:
         >>> c = FrameClock()
@@ -127,28 +128,23 @@ class FrameClock:
     def reset(self) -> None:
         """Forget the previous frame (a new source, a reconnect): the next frame starts the clock at
         its own index."""
-        self._index: int | None = None
+        self.index: int | None = None
         self._pts: int | None = None
         self.now = 0.0
         self.tick = 0
-
-    @property
-    def started(self) -> bool:
-        """Whether a frame was seen since the last ``reset``."""
-        return self._index is not None
 
     def advance(self, frame_index: int, pts_ns: int | None = None) -> float:
         """Move the clock to the frame ``frame_index`` (its timestamp ``pts_ns``, if known) and return
         ``now``: the previous frame's plus the time between their timestamps, or plus their index
         difference without increasing timestamps. An index that does not increase restarts the clock
         (a new source)."""
-        if self._index is None or frame_index <= self._index:
+        if self.index is None or frame_index <= self.index:
             self.now, self.tick = float(frame_index), frame_index
         else:
             if pts_ns is not None and self._pts is not None and pts_ns > self._pts:
                 self.now += (pts_ns - self._pts) / _NS_PER_FRAME
             else:
-                self.now += frame_index - self._index
+                self.now += frame_index - self.index
             self.tick = max(self.tick + 1, round(self.now))
-        self._index, self._pts = frame_index, pts_ns
+        self.index, self._pts = frame_index, pts_ns
         return self.now

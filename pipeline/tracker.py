@@ -220,7 +220,6 @@ class Tracker:
         self.params = params if params is not None else TrackerParams()
         self._tracks: list[Track] = []
         self._next_id = 0
-        self._last_frame: int | None = None
         self._clock = FrameClock()  # this source's time in frames of 25 fps (module docstring)
         self.identity_checks: Counter[str] = Counter()  # questions asked of the identity, by reason
         self.identity_refusals: Counter[str] = Counter()  # ... answered "a different face"
@@ -242,7 +241,6 @@ class Tracker:
 
         Returns the ids of the tracks ended. New ids keep increasing.
         """
-        self._last_frame = None
         self._clock.reset()
         return self.finish()
 
@@ -290,8 +288,9 @@ class Tracker:
         Raises:
             ValueError: frame_index not increasing, or arrays of the wrong shape or non-finite.
         """
-        if self._last_frame is not None and frame_index <= self._last_frame:
-            raise ValueError(f"frame_index must increase: expected > {self._last_frame}, got {frame_index}")
+        last = self._clock.index
+        if last is not None and frame_index <= last:
+            raise ValueError(f"frame_index must increase: expected > {last}, got {frame_index}")
         boxes, score = _check_boxes(xyxy, score)
         only = np.zeros(len(boxes), bool) if track_only is None else np.asarray(track_only, bool)
         if only.shape != (len(boxes),):
@@ -309,8 +308,7 @@ class Tracker:
         if identity is not None and len(identity) != len(boxes):
             raise ValueError(f"identity must hold {len(boxes)} faces, got {len(identity)}")
         p = self.params
-        previous = None if self._last_frame is None else self._clock.now
-        self._last_frame = frame_index
+        previous = None if self._clock.index is None else self._clock.now
         now = self._clock.advance(frame_index, pts_ns)
         ended = self._expire(now, previous)
         for t in self._tracks:
