@@ -141,6 +141,7 @@ class FrameStates:
     reid: np.ndarray  # (m,) bool: REID in state
     lenient: np.ndarray  # (m,) bool: FOLLOWED and not MISSED: cue consensus (``gate``)
     tentative: np.ndarray  # (m,) bool: TENTATIVE in state
+    behind: np.ndarray  # (m,) bool: lost behind a nearer face (``Track.behind``)
 
 
 def track_states(
@@ -161,6 +162,7 @@ def track_states(
         reid=np.array([TrackState.REID in s for s in state], bool),
         lenient=np.array([TrackState.FOLLOWED in s and TrackState.MISSED not in s for s in state], bool),
         tentative=np.array([TrackState.TENTATIVE in s for s in state], bool),
+        behind=np.array([t.behind for t in tracks], bool),
     )
 
 
@@ -179,6 +181,7 @@ def gate(
     p: TrackerParams,
     with_identity: bool,
     at_edge: np.ndarray | None = None,
+    hidden: np.ndarray | None = None,
 ) -> Gate:
     """The pairs (detection, track) that the track's state and the cues allow.
 
@@ -195,10 +198,10 @@ def gate(
     (not       body          ``max_body_distance``                  cue within its limit vouches for the
     MISSED)                                                         other: clothes hidden by someone in
                                                                     front, a face that grows or blurs)
-    MISSED     embedding     ``min(max_cosine_distance,             any known cue is over its limit
-    (also                    reid_max_cosine)``
-    FOLLOWED | body          ``max_body_distance``
-    MISSED)
+    MISSED     embedding     ``min(max_cosine_distance,             any known cue is over its limit; the
+    (also                    reid_max_cosine)``                     body not when the embedding is within
+    FOLLOWED | body          ``max_body_distance``                  ``identity_keep_cosine`` (people in
+    MISSED)                                                         front hide the body first)
     REID       embedding     ``reid_max_cosine``                    as MISSED, and the embedding is not
                                                                     within the limit (unknown included);
                                                                     with the identity veto such a pair is
@@ -209,6 +212,12 @@ def gate(
                              (``tracker.at_frame_edge``)            only a FOLLOWED track (``FOLLOWED |
                                                                     MISSED`` included) may take it: after
                                                                     a miss the looks must be known
+    any        behind a      another box at least as large covers   its looks are unknown, as at the edge;
+               nearer face   ``HIDDEN_SHARE`` (10%) of the face's   only a FOLLOWED track or one lost
+                             (``tracker.behind_nearer``)            behind a nearer face (``Track.behind``)
+                                                                    may take it, the latter by motion
+                                                                    alone (no REID vouch); a
+                                                                    ``track_only`` one continues none
     any        track_only    ``max_low_score_frames`` since the     the detection is ``track_only`` and
                              last detection that was not            the limit has passed
     ========== ============= ====================================== ======================================
@@ -234,6 +243,15 @@ def gate(
       of someone who just left there. An edge face continues only a FOLLOWED track: with its looks
       unknown, static720_nobody's people who stepped up 3-5 frames after another left a spot at the
       frame edge took over that track (both seeds, 4 merges).
+    - ``tracker.HIDDEN_SHARE`` (0.1): walkers who cross (``cross720``, docs/BENCHMARKS.md, fifteenth
+      session): the face going behind a nearer one is detected for a frame or two with its box cut
+      and its looks a mix of both faces (refused: a new track), then not at all, and comes out past
+      the re-identification limits (its first looks mixed again): people split 23-45% -> 3-31%.
+      The track it went in with is ``Track.behind`` (its predicted box covered by a nearer
+      detection when it was missed) and is continued by motion alone. A hidden ``track_only`` box
+      continues nothing: a still pattern that walkers pass in front of otherwise grows shifted
+      boxes and loses its ``static`` (textures720). Up if crossing faces still split, down if a
+      face next to a larger one loses its id.
     - ``center_radius`` (1.0): centre distance, in box sizes (sqrt(w*h) of the larger box) plus the
       track's predicted position uncertainty, at which the centre similarity reaches 0; it keeps
       small fast faces (24-60 px moving 5-14 px a frame) matchable when the boxes barely overlap. Up
@@ -307,14 +325,19 @@ def gate(
         "body": np.full(m, p.max_body_distance),
     }
     with np.errstate(invalid="ignore"):  # NaN (unknown) compares False: neither over nor within
-        over = [d > limit[name][None, :] for name, d in dist.items()]
+        over = {name: d > limit[name][None, :] for name, d in dist.items()}
         within = [d <= limit[name][None, :] for name, d in dist.items()]
         emb_vouches = (
             dist["embedding"] <= p.reid_max_cosine if "embedding" in dist else np.zeros((n, m), bool)
         )
+        if "body" in over and "embedding" in dist and p.identity_keep_cosine > 0:
+            # the body is what people in front hide first: a face the embedding keeps is not refused by it
+            over["body"] &= ~(dist["embedding"] <= p.identity_keep_cosine)
     if dist:  # FOLLOWED: refused only when no known cue is within its limit; otherwise any over refuses
-        forbidden |= np.logical_or.reduce(over) & ~(followed & np.logical_or.reduce(within))
+        forbidden |= np.logical_or.reduce(list(over.values())) & ~(followed & np.logical_or.reduce(within))
     unvouched = states.reid[None, :] & ~emb_vouches  # REID: the embedding must vouch ...
+    if hidden is not None and hidden.any():  # ... but for a face coming out from behind a nearer one
+        unvouched[np.ix_(hidden, states.behind)] = False  # where the track went in: motion decides
     vouch = np.zeros((n, m), bool)
     if with_identity:  # ... or the identity (asked after the assignment)
         vouch = unvouched & ~forbidden
@@ -322,10 +345,13 @@ def gate(
         forbidden |= unvouched
     if at_edge is not None and at_edge.any():  # looks unknown: a lost track is not re-acquired by it
         forbidden[np.ix_(at_edge, ~states.followed)] = True
+    if hidden is not None and hidden.any():  # looks unknown: only a track that went behind someone
+        forbidden[np.ix_(hidden, ~(states.followed | states.behind))] = True
+        forbidden[hidden & track_only, :] = True  # and a box under the detector's threshold: none
     if track_only.any():  # track_only: never long without a strong detection
         stale = states.strong_gap > p.max_low_score_frames
         forbidden[np.ix_(track_only, stale)] = True
-    return Gate(forbidden=forbidden, vouch=vouch)
+    return Gate(forbidden=forbidden, vouch=vouch & ~forbidden)
 
 
 def identity_question(
@@ -402,6 +428,7 @@ def associate(
     identity: FrameFaces | None,
     same_face: Callable[[int, int, str], bool | None],
     at_edge: np.ndarray | None = None,
+    hidden: np.ndarray | None = None,
 ) -> Association:
     """Pair this frame's detections with the live tracks (steps 1-6 of the module docstring).
 
@@ -413,7 +440,7 @@ def associate(
     # step 2: appearance terms, cosine distance per cue
     dist = {name: cue_distance(name, feats, tracks) for name, feats in cues.items()}
     # step 3: the gate (state x cue)
-    g = gate(states, dist, track_only, p, identity is not None, at_edge)
+    g = gate(states, dist, track_only, p, identity is not None, at_edge, hidden)
     sim = np.where(g.forbidden, FORBIDDEN, sim)
     high = (score >= p.high_score) & ~track_only
     checks: dict[tuple[int, int], Check] = {}

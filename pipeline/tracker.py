@@ -23,7 +23,9 @@ ids, the identity counters. Per processed frame, ``Tracker.update``:
    ``TrackStep.confirmed`` tells them apart, so a caller may drop never-confirmed tracks (typically
    one-frame false positives) from a per-person log. A face cut by the frame edge
    (``at_frame_edge``) is matched by motion alone, and only to a track followed in the previous
-   frame: its looks are unknown.
+   frame: its looks are unknown. So are those of a face partly behind a nearer (larger) one
+   (``behind_nearer``): it continues a followed track, or by motion alone the track that was lost
+   behind a nearer face (``Track.behind``, set after the matching): walkers who cross.
 
 The clock (``kalman.FrameClock``): every frame count (``TrackerParams``, the Kalman velocities, the
 track states) is one of frames of a 25-fps source, timed by the frames' timestamps when the caller
@@ -38,6 +40,7 @@ from __future__ import annotations
 import logging
 import math
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -65,6 +68,30 @@ def at_frame_edge(xyxy: np.ndarray, width: int, height: int, share: float = EDGE
     return np.asarray(
         (b[:, 0] <= margin) | (b[:, 1] <= margin) | (b[:, 2] >= width - margin) | (b[:, 3] >= height - margin)
     )
+
+
+# A detector box this much covered by a nearer face's box (a larger one: the nearer person), as a
+# share of its own area, is a face partly behind someone (``behind_nearer``): its looks are unknown,
+# as at the frame edge. Walkers who cross (cross720, docs/BENCHMARKS.md, fifteenth session): the face
+# behind is detected for a frame or two as it goes under and comes out, its box cut and its looks a
+# mix of both faces.
+HIDDEN_SHARE = 0.1
+
+
+def behind_nearer(xyxy: np.ndarray, share: float = HIDDEN_SHARE) -> np.ndarray:
+    """(n,) bool: the boxes ((n, 4) xyxy) of which another box at least as large covers ``share``
+    or more: a face partly hidden by a nearer one (two faces of one size overlapping: both)."""
+    b = np.asarray(xyxy, np.float64).reshape(-1, 4)
+    n = len(b)
+    if n < 2:
+        return np.zeros(n, bool)
+    area = np.maximum((b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]), 1e-9)
+    ix = np.clip(np.minimum(b[:, None, 2], b[None, :, 2]) - np.maximum(b[:, None, 0], b[None, :, 0]), 0, None)
+    iy = np.clip(np.minimum(b[:, None, 3], b[None, :, 3]) - np.maximum(b[:, None, 1], b[None, :, 1]), 0, None)
+    covered = (ix * iy) / area[:, None]  # [i, k]: share of box i inside box k
+    nearer = area[None, :] >= area[:, None]
+    np.fill_diagonal(nearer, False)
+    return np.asarray(((covered >= share) & nearer).any(axis=1))
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +228,7 @@ class Track:
     gallery: list[np.ndarray] = field(default_factory=list)
     checked_frame: float = 0.0
     refused_thumb: np.ndarray | None = None  # thumbnail of the last face the identity refused
+    behind: bool = False  # lost (or last seen) behind a nearer face (``behind_nearer``): see ``gate``
 
 
 class Tracker:
@@ -303,8 +331,10 @@ class Tracker:
             for name, v in (("embedding", embedding), ("body", body))
             if v is not None
         }
-        if edge.any():  # a face cut by the frame edge: its looks are unknown (rows of zeros)
-            cues = {name: np.where(edge[:, None], 0.0, feats) for name, feats in cues.items()}
+        hidden = behind_nearer(boxes)  # a face partly behind a nearer one: its looks are unknown too
+        unknown = edge | hidden
+        if unknown.any():  # a face cut by the frame edge or by a nearer face: looks unknown (zeros)
+            cues = {name: np.where(unknown[:, None], 0.0, feats) for name, feats in cues.items()}
         if identity is not None and len(identity) != len(boxes):
             raise ValueError(f"identity must hold {len(boxes)} faces, got {len(identity)}")
         p = self.params
@@ -318,9 +348,9 @@ class Tracker:
         states = track_states(tracks, now, previous, p.max_lost_frames)
 
         def same_face(i: int, j: int, reason: str) -> bool | None:
-            return None if edge[i] else self._same_face(i, tracks[j], reason, identity)
+            return None if unknown[i] else self._same_face(i, tracks[j], reason, identity)
 
-        match = associate(now, boxes, score, only, cues, tracks, states, p, identity, same_face, edge)
+        match = associate(now, boxes, score, only, cues, tracks, states, p, identity, same_face, edge, hidden)
         for check in match.checks.values():  # counted in the order asked
             self.identity_checks[check.reason] += 1
             if check.verdict is False:
@@ -333,6 +363,7 @@ class Tracker:
             t.kf.update(boxes[i])
             t.last_box = boxes[i]
             t.last_frame = now
+            t.behind = bool(hidden[i])
             if not only[i]:
                 t.last_strong_frame, t.confirmed = now, True
             if identity is not None:
@@ -344,7 +375,7 @@ class Tracker:
                     now,
                     None if asked is None else asked.verdict,
                     asked is not None,
-                    bool(edge[i]),
+                    bool(unknown[i]),
                 )
             for name, feats in cues.items():
                 if feats[i].any():
@@ -352,6 +383,7 @@ class Tracker:
                         _ema(t.cues[name][0], feats[i], p.embedding_momentum) if name in t.cues else feats[i]
                     )
                     t.cues[name] = (ema, feats[i])
+        _mark_behind(tracks, set(match.pairs.values()), boxes)
         ended += self._expire(now, None, after_match=True)
         n = len(boxes)
         for i in range(n):
@@ -368,7 +400,7 @@ class Tracker:
                     checked_frame=now,
                 )
                 if identity is not None:
-                    self._remember_face(t, i, identity, now, None, False, bool(edge[i]))
+                    self._remember_face(t, i, identity, now, None, False, bool(unknown[i]))
                 self._next_id += 1
                 self._tracks.append(t)
         ids = np.array(
@@ -457,6 +489,17 @@ class Tracker:
             (ended if dead else keep).append(t)
         self._tracks = keep
         return [t.track_id for t in ended]
+
+
+def _mark_behind(tracks: Sequence[Track], matched: set[int], boxes: np.ndarray) -> None:
+    """A confirmed track missed this frame whose predicted box a nearer (larger) detection covers by
+    ``HIDDEN_SHARE`` or more went behind that person: ``Track.behind`` (kept until it is matched)."""
+    if not len(boxes):
+        return
+    for j, t in enumerate(tracks):
+        if j in matched or t.behind or not t.confirmed:
+            continue
+        t.behind = bool(behind_nearer(np.vstack([t.kf.box()[None, :], boxes]))[0])
 
 
 def _ema(old: np.ndarray, new: np.ndarray, momentum: float) -> np.ndarray:

@@ -69,7 +69,7 @@ def test_track_states_are_the_arrays_of_track_state() -> None:
     assert s.tentative.tolist() == [False, False, False, True, False]
 
 
-def _states(*states: TrackState, strong_gap: int = 1) -> FrameStates:
+def _states(*states: TrackState, strong_gap: int = 1, behind: bool = False) -> FrameStates:
     m = len(states)
     return FrameStates(
         state=states,
@@ -79,6 +79,7 @@ def _states(*states: TrackState, strong_gap: int = 1) -> FrameStates:
         reid=np.array([R in s for s in states], bool),
         tentative=np.array([T in s for s in states], bool),
         lenient=np.array([F in s and M not in s for s in states], bool),
+        behind=np.full(m, behind),
     )
 
 
@@ -113,10 +114,12 @@ def _gate(
         (F, 0.25, NAN, True),  # the only known cue is over
         (F, 0.25, None, True),
         (F, NAN, NAN, False),  # nothing known: motion decides
-        # MISSED: any known cue over its limit refuses; the face at reid_max_cosine
+        # MISSED: any known cue over its limit refuses; the face at reid_max_cosine; the body not
+        # when the face is within identity_keep_cosine (0.07: people in front hide the body first)
         (M, 0.18, 0.05, True),
         (M, 0.10, 0.05, False),
-        (M, 0.05, 0.9, True),
+        (M, 0.10, 0.9, True),
+        (M, 0.05, 0.9, False),
         (M, 0.10, NAN, False),
         (M, NAN, NAN, False),
         # REID: as MISSED, and the face embedding must vouch (unknown included)
@@ -125,6 +128,7 @@ def _gate(
         (R, NAN, None, True),
         (R, None, None, True),
         (R, 0.10, 0.9, True),
+        (R, 0.05, 0.9, False),
         # TENTATIVE: as its followed / missed state
         (F | T, 0.25, 0.05, False),
         (M | T, 0.18, 0.05, True),
@@ -167,7 +171,8 @@ def test_gate_track_only_detections(state: TrackState, strong_gap: int, refused:
 
 def test_gate_consensus_on_random_pairs_matches_the_rule_in_words() -> None:
     """FOLLOWED: refused iff some known cue is over and none is within its limit; otherwise: iff some
-    known cue is over (the face at the smaller limit)."""
+    known cue is over (the face at the smaller limit; the body is not over when the face is within
+    identity_keep_cosine)."""
     rng = np.random.default_rng(0)
     p = TrackerParams()
     n, m = 40, 30
@@ -182,6 +187,30 @@ def test_gate_consensus_on_random_pairs_matches_the_rule_in_words() -> None:
             face = p.max_cosine_distance if followed else min(p.max_cosine_distance, p.reid_max_cosine)
             limits = {"embedding": face, "body": p.max_body_distance}
             known = {c: float(d[i, j]) for c, d in dist.items() if not np.isnan(d[i, j])}
-            over = any(v > limits[c] for c, v in known.items())
+            kept = known.get("embedding", 1.0) <= p.identity_keep_cosine
+            over = any(v > limits[c] and not (c == "body" and kept) for c, v in known.items())
             within = any(v <= limits[c] for c, v in known.items())
             assert forbidden[i, j] == (over and not (followed and within)), (i, j, known, followed)
+
+
+def test_gate_face_behind_a_nearer_one() -> None:
+    """A detection behind a nearer face (looks unknown): a followed track or one lost behind a nearer
+    face may take it, the latter without the window's vouch; a lost track lost in the open may not;
+    a ``track_only`` one continues nothing."""
+    states = FrameStates(
+        state=(F, R, R, M),
+        gap=np.array([1, 15, 15, 3]),
+        strong_gap=np.array([1, 15, 15, 3]),
+        followed=np.array([True, False, False, False]),
+        reid=np.array([False, True, True, False]),
+        tentative=np.zeros(4, bool),
+        lenient=np.array([True, False, False, False]),
+        behind=np.array([False, True, False, False]),
+    )
+    dist = {"embedding": np.full((2, 4), NAN)}
+    g = gate(states, dist, np.array([False, True]), TrackerParams(), True, None, np.array([True, True]))
+    assert g.forbidden[0].tolist() == [False, False, True, True]
+    assert g.vouch[0].tolist() == [False, False, False, False]
+    assert g.forbidden[1].all()
+    g = gate(states, dist, np.array([False, False]), TrackerParams(), True, None, np.array([False, False]))
+    assert g.vouch[0].tolist() == [False, True, True, False]  # not hidden: the window asks the identity

@@ -43,7 +43,9 @@ def _update(t: Tracker, k: int, box: np.ndarray, emb: np.ndarray | None, body: n
         (0.03, 0.9, 1, True),  # clothes hidden by someone in front, face unchanged: same person
         (0.25, 0.01, 1, True),  # face blurred or growing fast, clothes unchanged: same person
         (0.3, 0.9, 1, False),  # both cues disagree: someone else
-        (0.03, 0.9, 3, False),  # after a miss every known cue must agree: a replacement in the same face
+        (0.10, 0.9, 3, False),  # after a miss every known cue must agree: a replacement in the same face
+        (0.03, 0.9, 3, True),  # ... but the body (what people in front hide first) does not refuse a
+        # face the embedding keeps (within identity_keep_cosine, 0.07): a walker coming out from behind
         (0.17, 0.01, 3, False),  # after a miss the face gate is reid_max_cosine (0.15), not 0.2
         (0.10, 0.01, 3, True),
     ],
