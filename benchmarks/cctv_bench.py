@@ -2,12 +2,13 @@
 
     nice -n 5 .venv/bin/python benchmarks/cctv_bench.py --work /work/scratch/B \\
         [--presets walk720 static720] [--label default] [--seed 0] [--det-frames 150] \\
-        [--json RESULT.json] [--reuse] [--camera fps5|fps8|fps30|gray] [-- EXTRA FACELOG ARGS]
+        [--json RESULT.json] [--reuse] [--camera fps5|fps8|fps30|gray|low270] [-- EXTRA FACELOG ARGS]
 
 Per preset: ``WORK/clips/NAME.mp4`` + ``NAME.gt.csv`` are made by ``cctv_synth`` when absent; then
 ``facelog run CLIP -o WORK/runs/LABEL/NAME.csv EXTRA`` (the ``facelog`` next to this Python, or
-``--facelog``). ``--camera``: the clip as another camera records it (``CAMERAS``: at 5 or 8.3 fps, timed
-at 30 fps, monochrome), made once in ``WORK/clips_<camera>/`` (seed 0; ``clips_sN_<camera>/`` others).
+``--facelog``). ``--camera``: the clip as another camera records it (``CAMERAS``: at 5 or 8.3 fps,
+timed at 30 fps, monochrome, shrunk to 480x270), made once in ``WORK/clips_<camera>/`` (seed 0;
+``clips_sN_<camera>/`` others).
 Reported:
 
 - ``fps``: the run summary's end-to-end fps (``timings.fps``: frames over the pipeline's wall time,
@@ -70,11 +71,14 @@ def clip_paths(work: Path, preset: str, seed: int, shared: Path) -> tuple[Path, 
 # at 25 fps in colour, were not made for): a recorder at 5 or 8.3 fps (every 5th / 3rd frame and its
 # GT rows, renumbered), the same frames timed at 30 fps, a monochrome night camera. x264 CRF 23 (the
 # presets' own CRF 29 was applied once already).
-CAMERAS: dict[str, tuple[str, str, int]] = {  # name: (ffmpeg filter, output rate, keep every Nth GT frame)
-    "fps5": ("select=not(mod(n\\,5)),setpts=N/5/TB", "5", 5),
-    "fps8": ("select=not(mod(n\\,3)),setpts=N/(25/3)/TB", "25/3", 3),
-    "fps30": ("setpts=N/30/TB", "30", 1),
-    "gray": ("hue=s=0", "25", 1),
+# name: (ffmpeg filter, output rate, keep every Nth GT frame, GT box scale)
+CAMERAS: dict[str, tuple[str, str, int, float]] = {
+    "fps5": ("select=not(mod(n\\,5)),setpts=N/5/TB", "5", 5, 1.0),
+    "fps8": ("select=not(mod(n\\,3)),setpts=N/(25/3)/TB", "25/3", 3, 1.0),
+    "fps30": ("setpts=N/30/TB", "30", 1, 1.0),
+    "gray": ("hue=s=0", "25", 1, 1.0),
+    # A 480x270 camera (the real clips' size) seeing the same scene: a 1280x720 clip shrunk 0.375x.
+    "low270": ("scale=iw*3/8:ih*3/8:flags=area", "25", 1, 0.375),
 }
 
 
@@ -89,7 +93,7 @@ def camera_clip(mp4: Path, gt: Path, camera: str) -> tuple[Path, Path]:
     ffmpeg = shutil.which("ffmpeg")
     if ffmpeg is None:
         raise BenchError("--camera needs the ffmpeg binary on PATH (Debian: apt-get install ffmpeg)")
-    vf, rate, every = CAMERAS[camera]
+    vf, rate, every, scale = CAMERAS[camera]
     cmd = [ffmpeg, "-loglevel", "error", "-y", "-i", str(mp4), "-vf", vf, "-r", rate,
            "-c:v", "libx264", "-crf", "23", "-pix_fmt", "yuv420p", str(out_mp4)]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
@@ -98,6 +102,9 @@ def camera_clip(mp4: Path, gt: Path, camera: str) -> tuple[Path, Path]:
     rows = read_csv_checked(gt, ("frame_index",), "GT")
     rows = rows[rows.frame_index % every == 0].copy()
     rows["frame_index"] //= every
+    for col in ("x1", "y1", "x2", "y2"):
+        rows[col] = (rows[col] * scale).round(1)
+    rows["face_px"] = (rows["face_px"] * scale).round().astype(int)
     rows.to_csv(out_gt, index=False)
     return out_mp4, out_gt
 

@@ -30,7 +30,7 @@ GT_BOX_ASPECT = (GT_BOX_IN_CHIP[3] - GT_BOX_IN_CHIP[1]) / GT_BOX_W  # height / w
 
 # Face size buckets of the report (GT box width in px): [lo, hi).
 SIZE_BUCKETS: tuple[tuple[int, int], ...] = ((16, 32), (32, 48), (48, 64), (64, 96), (96, 100_000))
-# A GT face cut by the frame edge to less than this share of its area is "don't care": a detection
+# A GT face cut by the frame edge (or hidden) to less than this share of its area is "don't care": a detection
 # on it is neither a hit nor a false positive, and it is not counted in recall.
 MIN_VISIBLE_SHARE = 0.75
 
@@ -61,11 +61,14 @@ def read_csv_checked(path: str | Path, columns: tuple[str, ...], what: str) -> p
 
 
 def read_gt(path: str | Path) -> pd.DataFrame:
-    """The GT table plus ``visible`` (share of the unclipped box inside the frame) and ``care``."""
+    """The GT table plus ``visible`` (share of the unclipped box inside the frame and, where the GT
+    has an ``occluded`` column, not hidden by faces in front) and ``care``."""
     gt = read_csv_checked(path, GT_COLUMNS, "ground truth")
     full_area = gt["face_px"].astype(float) ** 2 * GT_BOX_ASPECT
     area = (gt["x2"] - gt["x1"]).clip(lower=0) * (gt["y2"] - gt["y1"]).clip(lower=0)
     gt["visible"] = np.minimum(area / full_area.clip(lower=1.0), 1.0)
+    if "occluded" in gt.columns:  # ``cross`` presets: the share that faces in front cover
+        gt["visible"] *= 1.0 - gt["occluded"].clip(0.0, 1.0)
     gt["care"] = gt["visible"] >= MIN_VISIBLE_SHARE
     return gt
 

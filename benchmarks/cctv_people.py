@@ -1,7 +1,8 @@
 """Who appears where in a synthetic CCTV clip: seeded paths for ``cctv_synth`` (no pixels here).
 
 A path is (frames, 3) float64: centre x, centre y of the pasted chip and the GT face width (px) per
-frame from ``Person.first_frame`` on. Faces of different people never overlap (chip squares).
+frame from ``Person.first_frame`` on. Faces of different people never overlap (chip squares), except
+in ``cross`` presets, where walkers pass in front of one another.
 """
 
 from __future__ import annotations
@@ -212,6 +213,8 @@ def plan_people(preset: Preset, faces: pd.DataFrame, seed: int) -> list[Person]:
     if preset.mode in ("counter", "queue"):
         people = _line_up(preset, rng, faces, face_rows)
         return _link_replacements(people)
+    if preset.mode == "cross":
+        return _cross(preset, rng, faces, face_rows)
     # Arrivals spread over the clip: about people / (1 + vanish share) arrivals, placed in random
     # order (so running out of people drops random ones, not the last ones), then extra arrivals
     # until the count is reached. Each arrival may bring replacements.
@@ -306,6 +309,43 @@ def _arrive(preset: Preset, rng: np.random.Generator, people: list[Person], t: i
         if not vanish:
             return
         t, at = t + len(path) + int(rng.integers(1, 5)), (path[-1, 0], path[-1, 1], path[-1, 2])
+
+
+def _cross(
+    preset: Preset, rng: np.random.Generator, faces: pd.DataFrame, face_rows: np.ndarray
+) -> list[Person]:
+    """``cross``: pairs of walkers who meet, one from each side at about one height, and pass: the
+    nearer (larger) face goes in front of the other and hides it for a few frames. Pairs arrive
+    spread over the clip; nobody vanishes mid-frame."""
+    w, h = preset.width, preset.height
+    lo, hi = preset.face_px
+    people: list[Person] = []
+    n_pairs = preset.people // 2
+    meets = np.sort(rng.uniform(0.05, 0.95, n_pairs)) * preset.frames  # the frame each pair meets
+    for t_meet in meets:
+        s_a = _loguniform(rng, lo, hi)
+        s_b = float(np.clip(s_a * _loguniform(rng, 0.7, 1.4), lo, hi))  # one nearer than the other
+        y = rng.uniform(0.2, 0.8) * h
+        dy = rng.uniform(-0.35, 0.35) * min(s_a, s_b) / GT_BOX_W  # faces at about one height
+        x_meet = rng.uniform(0.25, 0.75) * w
+        for s0, cy, direction in ((s_a, y, 1.0), (s_b, y + dy, -1.0)):
+            speed = rng.uniform(*preset.speed_px)
+            half = s0 / GT_BOX_W / 2
+            x0 = -half + 1 if direction > 0 else w + half - 1
+            first = round(t_meet - abs(x_meet - x0) / speed)
+            vel = (direction * speed, 0.0)
+            path = _roll((x0, cy), vel, (s0, s0), (0.03, rng.uniform(10, 16)), preset.frames + 400, w, h)
+            if first < 0:
+                path, first = path[-first:], 0
+            path = path[: max(preset.frames - first, 0)]
+            if len(path) < 8 or len(people) >= len(face_rows):
+                continue
+            row = int(face_rows[len(people)])
+            age, gender = float(faces.age.iloc[row]), str(faces.gender.iloc[row])
+            look = _look(rng, vel, preset.same_clothes)
+            people.append(Person(len(people), row, age, gender, first, path, velocity=vel, **look))
+    people.sort(key=lambda q: q.first_frame)
+    return [replace(q, person_id=i) for i, q in enumerate(people)]
 
 
 def _link_replacements(people: list[Person]) -> list[Person]:

@@ -42,6 +42,12 @@ the static rule cannot tell from a poster); ``textures720`` (walkers plus ``Pres
 face-like patterns: validation faces upside down, blurred and faded, in the scene and in no GT);
 ``poster720`` (walkers plus one real validation face pasted still for the whole clip, a printed
 face: in no GT, to be marked ``static`` in the tracks CSV).
+
+``cross720`` (and ``_nobody``) breaks the rule that faces never overlap: pairs of walkers meet, one
+from each side at about one height, and the nearer (larger) one passes in front, hiding the other's
+face for a few frames (the identity switch of every tracker's textbook). Its GT has one more column,
+``occluded``: the share of the face box that people in front cover (``cctv_common.read_gt`` counts a
+face more than a quarter hidden as "don't care", like one the frame edge cuts).
 """
 
 from __future__ import annotations
@@ -93,7 +99,7 @@ class Preset:
     people: int
     face_px: tuple[float, float]
     speed_px: tuple[float, float]
-    mode: Literal["walk", "static", "counter", "queue"]
+    mode: Literal["walk", "static", "counter", "queue", "cross"]
     replace_share: float = 0.2  # share of people who vanish mid-frame and are replaced at that spot
     bodies: bool = True  # a torso in the person's clothing colour below each face
     same_clothes: bool = False  # everyone wears the same dark coat
@@ -125,6 +131,11 @@ PRESETS: dict[str, Preset] = {
         Preset("queue720_still", 1280, 720, 30, 6, (48, 96), (0, 0.1), "queue", sway=0.01),
         Preset("textures720", 1280, 720, 30, 20, (24, 160), (5, 14), "walk", textures=6),
         Preset("poster720", 1280, 720, 30, 20, (24, 160), (5, 14), "walk", poster=True),
+        # walkers who pass in front of one another (faces overlap): with and without bodies
+        Preset("cross720", 1280, 720, 30, 30, (32, 128), (5, 12), "cross", replace_share=0.0),
+        Preset(
+            "cross720_nobody", 1280, 720, 30, 30, (32, 128), (5, 12), "cross", replace_share=0.0, bodies=False
+        ),
         Preset("tiny", 320, 240, 2, 3, (40, 60), (3, 6), "walk"),  # for tests
     )
 }
@@ -281,14 +292,41 @@ def _paste(frame: np.ndarray, sprite: np.ndarray, mask: np.ndarray, x0: int, y0:
     frame[ay0:ay1, ax0:ax1] = np.clip(region * (1 - m) + c * m, 0, 255).astype(np.uint8)
 
 
-def _gt_rows(p: Person, f: int, x0: int, y0: int, side: int, w: int, h: int) -> list[tuple[object, ...]]:
-    bx1, by1 = x0 + GT_BOX_IN_CHIP[0] * side, y0 + GT_BOX_IN_CHIP[1] * side
-    bx2, by2 = x0 + GT_BOX_IN_CHIP[2] * side, y0 + GT_BOX_IN_CHIP[3] * side
+def _face_box(x0: int, y0: int, side: int) -> tuple[float, float, float, float]:
+    """The GT face box (unclipped) of a chip pasted at (x0, y0) with this side."""
+    return (x0 + GT_BOX_IN_CHIP[0] * side, y0 + GT_BOX_IN_CHIP[1] * side,
+            x0 + GT_BOX_IN_CHIP[2] * side, y0 + GT_BOX_IN_CHIP[3] * side)  # fmt: skip
+
+
+def _hidden_share(
+    box: tuple[float, float, float, float], front: list[tuple[Person, int, int, int, int]], bodies: bool
+) -> float:
+    """Share of ``box`` covered by the people pasted after it (their face boxes and torsos), on a
+    24 x 24 grid of points."""
+    xs = np.linspace(box[0], box[2], 24)[None, :]
+    ys = np.linspace(box[1], box[3], 24)[:, None]
+    covered = np.zeros((24, 24), bool)
+    for _, _, side, x0, y0 in front:
+        fx1, fy1, fx2, fy2 = _face_box(x0, y0, side)
+        covered |= (xs >= fx1) & (xs <= fx2) & (ys >= fy1) & (ys <= fy2)
+        if bodies:  # the torso below the face (``_ChipCache.body``): 1.9 chip sides wide
+            cx, top = x0 + side / 2, y0 + 1.25 * side
+            covered |= (np.abs(xs - cx) <= 0.95 * side) & (ys >= top)
+    return float(covered.mean())
+
+
+def _gt_rows(
+    p: Person, f: int, x0: int, y0: int, side: int, w: int, h: int, hidden: float | None = None
+) -> list[tuple[object, ...]]:
+    """The person's GT row in frame ``f`` (none when the box is outside the frame); ``hidden``: the
+    ``occluded`` column of ``cross`` presets."""
+    bx1, by1, bx2, by2 = _face_box(x0, y0, side)
     cx1, cy1, cx2, cy2 = max(bx1, 0), max(by1, 0), min(bx2, w), min(by2, h)
     if cx2 - cx1 < 1 or cy2 - cy1 < 1:
         return []
     box = (round(cx1, 1), round(cy1, 1), round(cx2, 1), round(cy2, 1))
-    return [(f, p.person_id, *box, p.age, p.gender, round(bx2 - bx1))]
+    row = (f, p.person_id, *box, p.age, p.gender, round(bx2 - bx1))
+    return [row if hidden is None else (*row, round(hidden, 3))]
 
 
 def _read_face(path: str) -> np.ndarray:
@@ -357,14 +395,25 @@ def _render(
                 cx, cy, face_px = p.path[k]
                 side = max(8, round(face_px / GT_BOX_W))
                 placed.append((p, k, side, round(cx - side / 2), round(cy - side / 2)))
-            if preset.bodies:  # all bodies first: a face is never covered by someone's body
+            if preset.mode == "cross":  # far to near (small to large): a nearer person hides the other
+                placed.sort(key=lambda item: item[2])
+                for i, (p, k, side, x0, y0) in enumerate(placed):
+                    if preset.bodies:
+                        body, mask = chips[p.person_id].body(side, p.blur_px(k))
+                        _paste(frame, body, mask, x0 + side // 2 - body.shape[1] // 2, y0 + round(0.8 * side))
+                    chip, mask = chips[p.person_id].get(side, p.blur_px(k))
+                    _paste(frame, chip, mask, x0, y0)
+                    hidden = _hidden_share(_face_box(x0, y0, side), placed[i + 1 :], preset.bodies)
+                    rows.extend(_gt_rows(p, f, x0, y0, side, w, h, hidden))
+            else:
+                if preset.bodies:  # all bodies first: a face is never covered by someone's body
+                    for p, k, side, x0, y0 in placed:
+                        body, mask = chips[p.person_id].body(side, p.blur_px(k))
+                        _paste(frame, body, mask, x0 + side // 2 - body.shape[1] // 2, y0 + round(0.8 * side))
                 for p, k, side, x0, y0 in placed:
-                    body, mask = chips[p.person_id].body(side, p.blur_px(k))
-                    _paste(frame, body, mask, x0 + side // 2 - body.shape[1] // 2, y0 + round(0.8 * side))
-            for p, k, side, x0, y0 in placed:
-                chip, mask = chips[p.person_id].get(side, p.blur_px(k))
-                _paste(frame, chip, mask, x0, y0)
-                rows.extend(_gt_rows(p, f, x0, y0, side, w, h))
+                    chip, mask = chips[p.person_id].get(side, p.blur_px(k))
+                    _paste(frame, chip, mask, x0, y0)
+                    rows.extend(_gt_rows(p, f, x0, y0, side, w, h))
             out = np.clip(frame.astype(np.int16) + noise[int(rng.integers(len(noise)))], 0, 255)
             enc.stdin.write(out.astype(np.uint8).tobytes())
     finally:
@@ -403,7 +452,8 @@ def make_clip(
     mp4, gt = out / f"{preset}.mp4", out / f"{preset}.gt.csv"
     mp4_tmp, gt_tmp = out / f".{preset}.tmp.mp4", out / f".{preset}.gt.tmp.csv"
     rows = _render(p, people, faces, shared, seed, mp4_tmp)
-    pd.DataFrame(rows, columns=list(GT_COLUMNS)).to_csv(gt_tmp, index=False)
+    columns = [*GT_COLUMNS, "occluded"] if p.mode == "cross" else list(GT_COLUMNS)
+    pd.DataFrame(rows, columns=columns).to_csv(gt_tmp, index=False)
     os.replace(mp4_tmp, mp4)
     os.replace(gt_tmp, gt)
     log.info("%s: %d frames, %d people, %d GT rows -> %s", preset, p.frames, len(people), len(rows), mp4)

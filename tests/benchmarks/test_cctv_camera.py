@@ -77,3 +77,13 @@ def test_gray_keeps_every_frame_and_drops_the_colour(moving_square: tuple[Path, 
     assert len(frames) == 20 and pd.read_csv(gt).equals(pd.read_csv(moving_square[1]))
     spread = max(int(np.abs(f.astype(int) - f.mean(axis=2, keepdims=True)).max()) for f in frames)
     assert spread <= 3, "B, G and R are the same grey"
+
+
+def test_low270_shrinks_the_frame_and_its_gt_boxes(moving_square: tuple[Path, Path]) -> None:
+    mp4, gt = camera_clip(*moving_square, "low270")
+    frames, _ = _frames(mp4)
+    rows = pd.read_csv(gt)
+    assert len(frames) == len(rows) == 20 and frames[0].shape == (36, 120, 3)  # 320x96 * 3/8
+    assert rows.x1.tolist() == [round(3.75 * k, 1) for k in range(20)] and (rows.face_px == 12).all()
+    for k in (4, 10, 16):
+        assert abs(_square_x(frames[k]) - 3.75 * k) <= 2

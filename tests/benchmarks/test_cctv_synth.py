@@ -69,3 +69,56 @@ def test_counter_people_step_up_into_the_same_spots_and_the_queue_stays(utkface:
     assert len(queue) == 6 and all(p.first_frame == 0 and len(p.path) == frames for p in queue)
     sway = [float(p.path[:, 0].max() - p.path[:, 0].min()) / float(p.path[0, 2]) for p in queue]
     assert min(sway) > 0.05  # they sway: people, not posters
+
+
+def _faces_table(n: int) -> pd.DataFrame:
+    """A validation-faces table for planning only (no pixels are read)."""
+    return pd.DataFrame(
+        {"path": [f"f{i}.jpg" for i in range(n)], "age": range(n), "gender": ["male", "female"] * (n // 2)}
+    )
+
+
+def test_crossing_walkers_meet_and_the_nearer_face_hides_the_other() -> None:
+    from cctv_people import plan_people
+    from cctv_synth import _face_box, _hidden_share
+
+    preset = PRESETS["cross720"]
+    people = plan_people(preset, _faces_table(60), 0)
+    assert len(people) >= preset.people - 2
+    met = 0
+    for a in people:
+        for b in people:
+            if a.velocity[0] <= 0 or b.velocity[0] >= 0:
+                continue  # a walks right, b walks left
+            f0, f1 = (
+                max(a.first_frame, b.first_frame),
+                min(a.first_frame + len(a.path), b.first_frame + len(b.path)),
+            )
+            for f in range(f0, f1):
+                pa, pb = a.path[f - a.first_frame], b.path[f - b.first_frame]
+                half = (pa[2] + pb[2]) / 2 / 0.875
+                if abs(pa[0] - pb[0]) < 0.3 * half and abs(pa[1] - pb[1]) < 0.5 * half:
+                    met += 1
+                    break
+    assert met >= preset.people // 2 - 2  # (almost) every pair passes face over face
+    # The share hidden: a face behind a same-sized one at its own place is all hidden, one beside it not.
+    box = _face_box(100, 100, 80)
+    assert _hidden_share(box, [(people[0], 0, 80, 100, 100)], bodies=False) == 1.0
+    assert _hidden_share(box, [(people[0], 0, 80, 300, 100)], bodies=False) == 0.0
+    half = _hidden_share(box, [(people[0], 0, 80, 140, 100)], bodies=False)
+    assert 0.4 < half < 0.6
+    assert _hidden_share(box, [(people[0], 0, 80, 100, -60)], bodies=True) > 0.9  # a torso above it
+
+
+def test_a_face_hidden_by_people_in_front_is_dont_care(tmp_path: Path) -> None:
+    from cctv_common import read_gt
+
+    rows = [
+        (0, 0, 10.0, 10.0, 50.0, 56.0, 30.0, "male", 40, 0.0),
+        (0, 1, 30.0, 10.0, 70.0, 56.0, 30.0, "male", 40, 0.5),
+    ]
+    path = tmp_path / "x.gt.csv"
+    pd.DataFrame(rows, columns=[*GT_COLUMNS, "occluded"]).to_csv(path, index=False)
+    gt = read_gt(path)
+    assert gt["care"].tolist() == [True, False]
+    assert gt["visible"][1] == pytest.approx(0.5 * gt["visible"][0])  # same box, half hidden
