@@ -105,6 +105,10 @@ class DetectorConfig(_Section):
     input_face_px: int = Field(default=32, ge=8, le=256)
     # 1: never enlarge; 1.5 finds blurred 32-47 px faces far better at 2.25x the detector's CPU
     max_input_scale: float = Field(default=1.0, gt=0.0, le=2.0)
+    # frames shorter than min_face_ref_height: enlarged up to this (never past min_face_ref_height
+    # lines), so their 12-px faces reach YuNet at 24 px; a 480x270 camera is detected at 960x540.
+    # 1: never enlarge them either (docs/BENCHMARKS.md, fifteenth session)
+    small_frame_scale: float = Field(default=2.0, ge=1.0, le=3.0)
     top_k: int = Field(default=5000, gt=0)
     # a full-frame key frame every full_every processed frames, and in between detection only around
     # the faces found before (detect/roi.py; > 1 needs batching.detect_workers 1). 1: all in full

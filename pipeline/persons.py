@@ -16,7 +16,8 @@ becomes a ``PersonResult``, with two exceptions counted in ``dropped``:
   person (Frigate counts a track only when the median of its scores reaches 0.7).
 * ``static`` (reported with ``status="static"``, not dropped): a track seen for at least
   ``tracking.static_after_s`` whose face never moved: the central 80% of the 1-second means of its
-  box centre (in face sizes) stay within ``tracking.static_max_motion``, and those of its box size
+  box centre (in face sizes) stay within ``tracking.static_max_motion`` (at least ``_STILL_MIN_PX``, a
+  frame pixel: what a small face's box can tell), and those of its box size
   and of its nose's place between the eyes (landmarks) within ``_NOISY`` times that: on a still,
   blurred pattern the detector's box size and landmarks jitter (textures720: size 0.042-0.046, nose
   0.05-0.08) while its centre stays within 0.028; people standing in a queue move their centre
@@ -84,6 +85,11 @@ _FAINT_SPEED = 0.5  # ... and moves no faster than this many face sizes a second
 #                     reach <= 0.38 and move <= 0.21 face sizes/s; walkers that score that low cross
 #                     >= 4.3 face sizes, and a 4-frame piece of one moved 0.67 in 0.12 s (seed 1); real
 #                     faces in ../shared's clips score 0.84-0.95 (docs/BENCHMARKS.md, seventh session)
+# static test: the centre's limit is at least this many frame pixels. Under it the detector's box of a
+# still face jitters by more than static_max_motion of a small face: a printed 26-px face at 480x270
+# spread 0.84 px (0.032 face sizes) and was a person; people in a queue there spread 1.3-2.6 px
+# (docs/BENCHMARKS.md, fifteenth session). Only faces under 33 px get a wider limit.
+_STILL_MIN_PX = 1.0
 _NOISY = 4.0  # static test: box size and landmarks may spread this many times static_max_motion
 _SPOT_MEMORY_S = 30.0  # a spot of still tracks is forgotten this long (stream time) after its last one
 _SPOT_IOU = 0.5  # a still track belongs to a spot whose box it overlaps this much (intersection/union)
@@ -407,8 +413,9 @@ class PersonTracks:
         spread = np.percentile(means[:, known], 90, axis=0) - np.percentile(means[:, known], 10, axis=0)
         log.debug("%s: still test spreads (x, y, size, nose along, nose across) %s", self.source_id,
                   dict(zip(known, np.round(spread, 3).tolist(), strict=True)))  # fmt: skip
-        limit = self.cfg.static_max_motion * np.array([1.0, 1.0, _NOISY, _NOISY, _NOISY])[known]
-        return bool((spread <= limit).all())
+        limit = self.cfg.static_max_motion * np.array([1.0, 1.0, _NOISY, _NOISY, _NOISY])
+        limit[:2] = np.maximum(limit[:2], _STILL_MIN_PX / size)  # a pixel: what a box can tell
+        return bool((spread <= limit[known]).all())
 
 
 def _faint_pattern(m: np.ndarray) -> bool:

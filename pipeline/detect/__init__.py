@@ -229,5 +229,6 @@ def make_whole_frame_detector(
             cfg.max_input_scale,
             YUNET_CONTINUE_SCORE if cfg.continue_threshold is None else cfg.continue_threshold,
             cfg.min_face_ref_height,
+            cfg.small_frame_scale,
         )
     return BlazeFaceDetector(choice.path, cfg.score_threshold, cfg.nms, cfg.min_face_px)

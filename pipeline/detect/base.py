@@ -73,6 +73,21 @@ def check_image(image: np.ndarray) -> None:
         raise ValueError(f"image must be (H, W, 3) uint8 BGR, got {image.shape} {image.dtype}")
 
 
+def small_frame_cap(frame_h: int, ref_height: int, max_scale: float, small_scale: float) -> float:
+    """The largest input scale for a frame ``frame_h`` lines high: ``max_scale`` from ``ref_height``
+    lines up (or when ``ref_height`` is 0); a shorter frame may be enlarged up to ``small_scale``, but
+    not past ``ref_height`` lines (its detector costs at most a ``ref_height`` frame's).
+
+    A 480x270 camera's faces are 12-18 px (``../shared``'s classroom clip); at its own size YuNet
+    misses many of them. On the CCTV presets shrunk to 480x270 (docs/BENCHMARKS.md, fifteenth
+    session), 2x found people whole runs left out, at twice the detector's CPU (still under a 720p
+    frame's).
+    """
+    if ref_height <= 0 or frame_h >= ref_height:
+        return max_scale
+    return max(max_scale, min(small_scale, ref_height / frame_h))
+
+
 def input_size_for(
     frame_wh: tuple[int, int], min_face_px: float, input_face_px: float, max_scale: float = 1.0
 ) -> tuple[int, int]:

@@ -106,7 +106,8 @@ class RoiDetector:
             ``full_every``: a weak face missed on one key frame is looked for until the next).
         face_px: regions are shrunk so their smallest known face is this wide (never enlarged).
         min_frame_px: frames with fewer pixels (w x h) are all key frames (regions only pay off, and
-            keep recall, on large frames).
+            keep recall, on large frames). So are frames ``full`` enlarges (``key_scale`` > 1: a
+            small camera's, ``detector.small_frame_scale``): regions would miss what enlarging finds.
         max_gap_frames: a frame more frames after the one before than this is a key frame;
             None: gaps only widen the regions (they are clipped to the frame, so a region frame never
             costs much more than a key frame).
@@ -213,6 +214,7 @@ class RoiDetector:
             or self._since_key + 1 >= self.full_every  # processed frames, whatever the stride
             or (self.max_gap_frames is not None and gap > self.max_gap_frames)
             or w * h < self.min_frame_px
+            or self._key_scale((w, h)) > 1.0  # an enlarged (small) frame: regions run at its own size
             or changed > CHANGE_MAX_SHARE  # a light change or a moved camera: look everywhere
         )
         regions: list[tuple[int, int, int, int, float]] = []

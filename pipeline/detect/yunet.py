@@ -18,6 +18,7 @@ from facelog.pipeline.detect.base import (
     finish_faces,
     input_size_for,
     min_face_for,
+    small_frame_cap,
     to_frame_pixels,
 )
 from facelog.pipeline.detect.yunet_ort import YuNetOrt, dynamic_model
@@ -66,6 +67,9 @@ class YuNetDetector:
             ``score_threshold``: none.
         min_face_ref_height: ``min_face_px`` holds for frames this high and more; shorter frames
             scale it down (``base.min_face_for``). 0: ``min_face_px`` at every size.
+        small_frame_scale: frames shorter than ``min_face_ref_height`` may be enlarged up to this
+            (instead of ``max_input_scale``), never past ``min_face_ref_height`` lines
+            (``small_frame_cap``).
         threads: CPU threads of one call; None: OpenCV's ``cv2.getNumThreads()`` at the call (the
             knob a live run turns to 1 when it detects several cameras at once).
         engine: ``auto`` (ONNX Runtime when the file allows it), ``onnxruntime`` (an error when it
@@ -90,6 +94,7 @@ class YuNetDetector:
         max_input_scale: float = default_of(DetectorConfig, "max_input_scale"),
         continue_threshold: float | None = None,
         min_face_ref_height: int = 0,
+        small_frame_scale: float = default_of(DetectorConfig, "small_frame_scale"),
         threads: int | None = None,
         engine: str = "auto",
     ) -> None:
@@ -106,6 +111,7 @@ class YuNetDetector:
         self.min_face_px = min_face_px
         self.input_face_px = YUNET_INPUT_FACE_PX if input_face_px is None else input_face_px
         self.max_input_scale = max_input_scale
+        self.small_frame_scale = small_frame_scale
         if self.min_face_px < 0 or self.input_face_px < 0 or not max_input_scale > 0:
             raise ValueError(
                 "need min_face_px >= 0, input_face_px >= 0 and max_input_scale > 0, got "
@@ -147,7 +153,10 @@ class YuNetDetector:
                 size = frame_wh
             else:
                 min_px = min_face_for(self.min_face_px, frame_wh[1], self.min_face_ref_height)
-                size = input_size_for(frame_wh, min_px, self.input_face_px, self.max_input_scale)
+                cap = small_frame_cap(
+                    frame_wh[1], self.min_face_ref_height, self.max_input_scale, self.small_frame_scale
+                )
+                size = input_size_for(frame_wh, min_px, self.input_face_px, cap)
             self._sizes[frame_wh] = size
             log.debug("yunet input %dx%d for %dx%d frames", *size, *frame_wh)
         return size
@@ -201,6 +210,7 @@ class YuNetDetector:
             "engine": self.engine,
             "input_face_px": self.input_face_px,
             "max_input_scale": self.max_input_scale,
+            "small_frame_scale": self.small_frame_scale,
             "frame_size": list(self.frame_size) if self.frame_size else None,
             "input_size": list(self.input_size) if self.input_size else None,
             "input_scale": round(self.input_size[0] / self.frame_size[0], 4)

@@ -129,7 +129,15 @@ def test_clean_run_outputs_failures_and_report(clean: tuple[Path, Path, batch.Ru
         0,
     )
     expected = [f"{rel}{ext}" for rel in GOOD for ext in (".csv", ".tracks.csv")]
-    assert sorted(csvs(out)) == sorted(expected)  # tree mirrored, frame + tracks CSV, none for bad files
+    # rows of tracks that are not persons (a far face seen a few times) go beside, in OUT.left_out.csv
+    left_out = [f"{rel}.left_out.csv" for rel in GOOD if (out / f"{rel}.left_out.csv").is_file()]
+    assert sorted(csvs(out)) == sorted(expected + left_out)  # tree mirrored, none for bad files
+    for name in left_out:  # same columns; its tracks are not in the frame CSV
+        rows = (out / name).read_text().splitlines()
+        frame_rows = (out / name.replace(".left_out", "")).read_text().splitlines()
+        assert rows[0] == frame_rows[0] and len(rows) > 1
+        track_ids = {line.split(",")[4] for line in rows[1:]} - {"-1"}
+        assert track_ids.isdisjoint(line.split(",")[4] for line in frame_rows[1:])
     n_rows = 0
     for rel in GOOD:  # header + complete rows (classroom's small seated faces may give none: still done)
         lines = (out / f"{rel}.csv").read_text().splitlines()
@@ -239,6 +247,7 @@ def test_kill9_midrun_then_rerun_is_exactly_once(
         {f"{rel}.csv" for rel in GOOD}
         | {f"{rel}.tracks.csv" for rel in GOOD}
         | {batch.summary_path(Path(f"{rel}.csv")).as_posix() for rel in GOOD}
+        | {name for name in csvs(clean[1]) if name.endswith(".left_out.csv")}
     )
     assert set(outputs(out)) == expected  # no temporary or duplicate files left
     assert statuses(out) == {**dict.fromkeys(GOOD, "done"), **dict.fromkeys(BAD, "failed")}
@@ -253,7 +262,11 @@ def test_ray_local_matches_local_executor(
     out = tmp_path / "out"
     run = batch.run_batch(archive, out, load(cfg_path, executor="ray", workers=2), progress=False)
     assert (run.processed, run.failed, run.executor) == (2, 0, "ray")
-    mine = {k: v for k, v in csvs(clean[1]).items() if k.removesuffix(".csv").removesuffix(".tracks") in two}
+    mine = {
+        k: v
+        for k, v in csvs(clean[1]).items()
+        if k.removesuffix(".csv").removesuffix(".tracks").removesuffix(".left_out") in two
+    }
     assert csvs(out) == mine
     assert statuses(out) == dict.fromkeys(two, "done")
 

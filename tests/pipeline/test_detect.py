@@ -165,13 +165,30 @@ def test_min_face_scales_with_short_frames(min_px: float, frame_h: int, ref: int
 def test_small_frames_keep_the_faces_the_detector_finds_at_their_own_size() -> None:
     """A 480x270 frame with a ~23-px face: logged by default, left out and counted with the scaling off."""
     img = cv2.resize(draw_faces(SMALL), (480, 270), interpolation=cv2.INTER_AREA)
-    scaled = YuNetDetector(YUNET_PATH, min_face_px=32, min_face_ref_height=720)
+    scaled = YuNetDetector(YUNET_PATH, min_face_px=32, min_face_ref_height=720, small_frame_scale=1.0)
     fixed = YuNetDetector(YUNET_PATH, min_face_px=32, min_face_ref_height=0)
     found, kept = scaled.detect(img), fixed.detect(img)
     assert len(found) >= 1 and len(kept) == len(found) - fixed.faces_too_small < len(found)
     assert scaled.describe()["min_face_px_used"] == 12.0 and scaled.describe()["faces_too_small"] == 0
     fixed.reset()
     assert fixed.describe()["faces_too_small"] == 0  # counted per source
+
+
+def test_small_frames_are_enlarged_so_their_smallest_faces_are_found() -> None:
+    """A 480x270 frame with 14- and 19-px faces: at its own size YuNet finds neither; enlarged 2x
+    (``small_frame_scale``, never past 720 lines) both, their boxes mapped back to the frame."""
+    small = cv2.resize(draw_faces(SMALL), None, fx=0.3, fy=0.3, interpolation=cv2.INTER_AREA)  # 384x216
+    img = cv2.copyMakeBorder(small, 0, 270 - small.shape[0], 0, 480 - small.shape[1], cv2.BORDER_REPLICATE)
+    native = YuNetDetector(YUNET_PATH, min_face_px=24, min_face_ref_height=720, small_frame_scale=1.0)
+    enlarged = YuNetDetector(YUNET_PATH, min_face_px=24, min_face_ref_height=720)
+    assert len(native.detect(img)) == 0 and native.input_size == (480, 270)
+    faces = enlarged.detect(img)
+    assert enlarged.input_size == (960, 540) and len(faces) == 2
+    for (cx, _, s), box in zip(SMALL, faces.xyxy, strict=True):
+        assert abs((box[0] + box[2]) / 2 - 0.3 * cx) < 0.1 * s * 0.3 + 2
+    # never past 720 lines, never at 720 lines and more
+    assert enlarged.input_size_for((1024, 576)) == (1280, 720)
+    assert enlarged.input_size_for((1280, 720)) == (1280, 720)
 
 
 def test_yunet_rejects_bad_image() -> None:

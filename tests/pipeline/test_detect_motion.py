@@ -95,6 +95,7 @@ def test_bad_parameters_are_refused() -> None:
 
 
 def roi(full_every: int, motion: bool | None = True, **kw: float) -> RoiDetector:
+    kw.setdefault("small_frame_scale", 1.0)  # the 480x270 frames would be enlarged: all key frames
     det = make_detector(DetectorConfig(full_every=full_every, roi_min_megapixels=0, roi_motion=motion, **kw))
     assert isinstance(det, RoiDetector)
     return det

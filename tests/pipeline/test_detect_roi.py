@@ -42,6 +42,7 @@ def frames() -> list[np.ndarray]:
 
 def roi_detector(full_every: int = 5, **kw: float) -> RoiDetector:
     kw.setdefault("roi_min_megapixels", 0)  # the sample is 480x270: below the default size
+    kw.setdefault("small_frame_scale", 1.0)  # ... and the key frames would be enlarged (all key frames)
     kw.setdefault("roi_motion", False)  # regions around known faces only (frame changes: test_detect_motion)
     det = make_detector(DetectorConfig(full_every=full_every, **kw))
     assert isinstance(det, RoiDetector)
@@ -82,7 +83,7 @@ def test_region_threshold_defaults_below_the_frame_threshold() -> None:
 
 
 def test_region_frames_find_the_faces_full_frames_find(frames: list[np.ndarray]) -> None:
-    full, roi = make_detector(DetectorConfig(full_every=1)), roi_detector(5)
+    full, roi = make_detector(DetectorConfig(full_every=1, small_frame_scale=1.0)), roi_detector(5)
     matched = total = 0
     for i, img in enumerate(frames):
         want, got = full.detect(img), roi.detect(img, i)
@@ -100,6 +101,13 @@ def test_small_frames_are_all_key_frames(frames: list[np.ndarray]) -> None:
         assert len(roi.detect(img, i)) == 3
     assert (roi.frames_full, roi.frames_roi) == (6, 0)
     assert roi.describe()["roi_min_frame_px"] == 200_000
+
+
+def test_frames_the_key_detector_enlarges_are_all_key_frames(frames: list[np.ndarray]) -> None:
+    roi = roi_detector(5, small_frame_scale=2.0)  # 480x270 is detected at 960x540: regions would not be
+    for i, img in enumerate(frames[:6]):
+        roi.detect(img, i)
+    assert (roi.frames_full, roi.frames_roi) == (6, 0)
 
 
 def test_key_frame_every_n_frames(frames: list[np.ndarray]) -> None:

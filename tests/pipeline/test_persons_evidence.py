@@ -112,6 +112,29 @@ def test_a_still_face_becomes_static_a_still_person_who_turns_the_head_does_not(
     assert [p.status for p in persons] == ["person"]
 
 
+def test_a_small_still_face_whose_box_wanders_under_a_pixel_is_static() -> None:
+    """A 24-px printed face (a 480x270 camera) whose box drifts 0.87 px over seconds (0.034 face sizes,
+    over static_max_motion 0.03): static, since a box cannot tell less than a pixel; a 24-px person
+    swaying 1.3 px (5%) is a person."""
+    box = np.array([100, 80, 124, 108], np.float32)
+    rng = np.random.default_rng(0)
+    frames = 15 * FPS
+
+    def drift(k: int, amp: float) -> np.ndarray:
+        return (
+            box
+            + rng.normal(0, 0.3, 4).astype(np.float32)
+            + amp * np.sin(2 * np.pi * k / (7 * FPS)) * np.array([0, 1, 0, 1], np.float32)
+        )
+
+    poster = _tracks()
+    assert [p.status for p in _run(poster, frames, lambda k: ([drift(k, 0.5)], [0.9], [False]))] == ["static"]
+    person = _tracks()
+    assert [p.status for p in _run(person, frames, lambda k: ([drift(k, 0.75)], [0.9], [False]))] == [
+        "person"
+    ]
+
+
 def test_a_short_still_track_is_not_static() -> None:
     t = _tracks()
     box = np.array([100, 80, 160, 154], np.float32)

@@ -70,7 +70,9 @@ def _loop(
         None,
         {
             "model": {"path": str(model)},
-            "detector": {"kind": "yunet", "yunet_path": str(yunet)},
+            # small_frame_scale 1: the test camera is 480x270, which would be detected enlarged, in
+            # whole frames (a live camera's regions are tested here)
+            "detector": {"kind": "yunet", "yunet_path": str(yunet), "small_frame_scale": 1.0},
             "backend": {"kind": "onnxruntime"},
             "sampling": {"target_fps": fps},
             # open_timeout 5 s: the test server may answer one mount late while another is opening
