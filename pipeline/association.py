@@ -223,8 +223,8 @@ def gate(
     ========== ============= ====================================== ======================================
 
     Identity veto (``identity_question``, after each assignment): a chosen pair is questioned when the
-    track is not FOLLOWED or is ``FOLLOWED | MISSED`` (``gap``), when the face's thumbnail changed by
-    more than ``identity_jump`` (``jump``), when the identity was last checked
+    track is not FOLLOWED, is ``FOLLOWED | MISSED`` or is ``Track.behind`` (``gap``), when the face's
+    thumbnail changed by more than ``identity_jump`` (``jump``), when the identity was last checked
     ``identity_check_frames`` ago (``periodic``), and for a ``vouch`` pair (``reid``). A
     ``gap``/``jump``/``periodic`` pair whose embedding is within ``identity_keep_cosine`` is kept
     without a descriptor (``embedding_keeps``). Otherwise the pair is refused when the face
@@ -359,14 +359,16 @@ def identity_question(
 ) -> str | None:
     """Why the chosen pair (detection ``i``, track ``t``) needs an identity check, or None.
 
-    ``gap``: the track is not FOLLOWED, or ``FOLLOWED | MISSED`` (``lenient`` False); ``jump``: the
+    ``gap``: the track is not FOLLOWED, or ``FOLLOWED | MISSED`` (``lenient`` False), or it comes out
+    from behind a nearer face (``Track.behind``: its first whole face is checked against the one it
+    went in with; walkers who cross swapped tracks at 2-4 px boxes apart); ``jump``: the
     face's thumbnail changed by more than ``identity_jump``; ``periodic``: its identity was last
     checked ``identity_check_frames`` ago. A track with no face kept (no patch, no checked
     descriptor) is never questioned. (``reid`` is the gate's: ``Gate.vouch``.)
     """
     if identity is None or (t.patch is None and not t.gallery):
         return None
-    if not lenient:
+    if not lenient or t.behind:  # behind: last matched (or lost) behind a nearer face, by motion alone
         return "gap"
     if t.thumb is not None and thumb_change(identity.thumbs[i], t.thumb) > p.identity_jump:
         return "jump"

@@ -237,3 +237,35 @@ def test_after_a_miss_a_small_face_is_judged_by_the_embedding_at_identity_unknow
     t.update(5, np.zeros((0, 4), np.float32), np.zeros(0, np.float32))  # missed
     assert (step(6, 1, _at_cosine(0.12)) == 0) == same_id
     assert t.identity_refusals["gap"] == (0 if same_id else 1)
+
+
+def test_a_face_that_came_out_from_behind_someone_is_checked_against_the_one_that_went_in() -> None:
+    """A (40 px) walks behind B (64 px, standing); where A would come out, someone else (C) appears,
+    first half behind B (continues A's track by motion alone: looks unknown), then whole: C's first
+    whole face is questioned against A's (``gap``) and refused, so C gets its own id."""
+    t, emb = Tracker(), PatternEmbedder()
+    b_box = [168.0, 88.0, 232.0, 152.0]
+    ids_c = []
+    for k in range(32):
+        people: list[tuple[int, list[float]]] = []
+        if k <= 14:  # A walks right; from k = 14 its box is partly inside B's
+            cx = 100 + 4 * k
+            people.append((0, [cx - 20, 100, cx + 20, 140]))
+        if k >= 25:  # C: half behind B at k = 25, clear of it from k = 26
+            cx = 226 + 24 * (k - 25)
+            people.append((2, [cx - 20, 100, cx + 20, 140]))
+        people.append((1, b_box))
+        img = np.full((H, W, 3), 100, np.uint8)
+        for person, box in people:  # B last: in front
+            x0, y0, side = round(box[0]), round(box[1]), round(box[2] - box[0])
+            img[y0 : y0 + side, x0 : x0 + side] = face_texture(person, side)
+        xyxy = np.array([box for _, box in people], np.float32)
+        ids = t.update(k, xyxy, np.full(len(xyxy), 0.9, np.float32), None, None, None,
+                       FrameFaces(emb, img, xyxy, k)).track_ids.tolist()  # fmt: skip
+        if k == 0:
+            a_id = ids[0]
+        if k >= 25:
+            ids_c.append(ids[0])
+    assert ids_c[0] == a_id  # half behind B where A went in: motion alone continues A's track
+    assert all(i != a_id for i in ids_c[1:]) and len(set(ids_c[1:])) == 1  # whole: not A
+    assert t.identity_refusals["gap"] >= 1
