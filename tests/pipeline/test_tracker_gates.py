@@ -4,27 +4,17 @@ regions that do not show the person (edge, occlusion) reported as unknown."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from facelog.pipeline.appearance import body_histogram
 from facelog.pipeline.tracker import Tracker, TrackerParams
 
-D = 16
-
-
-def _unit(rng: np.random.Generator) -> np.ndarray:
-    v = rng.normal(size=D)
-    return v / np.linalg.norm(v)
-
-
-def _near(v: np.ndarray, cos_dist: float, rng: np.random.Generator) -> np.ndarray:
-    """A unit vector at cosine distance ``cos_dist`` from unit ``v``."""
-    o = rng.normal(size=D)
-    o -= (o @ v) * v
-    o /= np.linalg.norm(o)
-    c = 1.0 - cos_dist
-    return c * v + np.sqrt(1 - c * c) * o
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from cue_vectors import D, near, unit  # the tracker tests' cue vectors
 
 
 def _box(cx: float, cy: float, side: float) -> np.ndarray:
@@ -54,13 +44,13 @@ def test_cue_consensus_for_followed_tracks_and_strict_gates_after_a_miss(
     emb_dist: float, body_dist: float, gap: int, same_id: bool
 ) -> None:
     rng = np.random.default_rng(1)
-    face, shirt = _unit(rng), _unit(rng)
+    face, shirt = unit(rng), unit(rng)
     t = Tracker()
     for k in range(5):
         assert _update(t, k, _box(100, 100, 40), face, shirt) == 0
     for k in range(5, 4 + gap):  # missed frames (processed, nothing detected)
         t.update(k, np.zeros((0, 4), np.float32), np.zeros(0, np.float32))
-    new = _update(t, 4 + gap, _box(100, 100, 40), _near(face, emb_dist, rng), _near(shirt, body_dist, rng))
+    new = _update(t, 4 + gap, _box(100, 100, 40), near(face, emb_dist, rng), near(shirt, body_dist, rng))
     assert (new == 0) == same_id
 
 
@@ -69,11 +59,11 @@ def test_a_walker_missed_longer_than_max_lost_frames_is_reidentified_by_face(
     emb_dist: float, same_id: bool
 ) -> None:
     rng = np.random.default_rng(2)
-    face = _unit(rng)
+    face = unit(rng)
     t = Tracker(TrackerParams(max_lost_frames=10, reid_frames=40))
     for k in range(8):
         assert _update(t, k, _box(100 + 8 * k, 300, 40), face, None) == 0
-    back = _update(t, 30, _box(100 + 8 * 30, 300, 40), _near(face, emb_dist, rng), None)
+    back = _update(t, 30, _box(100 + 8 * 30, 300, 40), near(face, emb_dist, rng), None)
     assert (back == 0) == same_id
 
 
@@ -92,7 +82,7 @@ def test_a_growing_walker_missed_for_a_while_is_matched_at_its_last_size() -> No
     """The Kalman size velocity of a fast-growing face, extrapolated over a long miss, would forbid
     the match (size ratio > 2); the predicted centre with the last detected size does not."""
     rng = np.random.default_rng(4)
-    face = _unit(rng)
+    face = unit(rng)
     t = Tracker(TrackerParams(max_lost_frames=20))
     for k in range(11):
         assert _update(t, k, _box(100 + 10 * k, 300, 40 + 8 * k), face, None) == 0
@@ -125,7 +115,7 @@ def test_a_walker_sampled_every_12th_frame_entering_at_the_edge_keeps_one_id() -
     followed, not in its re-identification window where nothing could vouch for an edge face (each
     walker began with a one-detection piece there)."""
     rng = np.random.default_rng(7)
-    face = _unit(rng)
+    face = unit(rng)
     t = Tracker(TrackerParams(max_lost_frames=10))
     edge = t.update(
         0, _box(15, 200, 40), np.array([0.9], np.float32), np.zeros((1, D), np.float32), None,
@@ -133,8 +123,8 @@ def test_a_walker_sampled_every_12th_frame_entering_at_the_edge_keeps_one_id() -
     )  # fmt: skip
     ids = [int(edge.track_ids[0])]
     for step in range(1, 6):
-        near = _near(face, 0.02, rng)
-        ids.append(_update(t, 12 * step, _box(15 + 30 * step, 200, 40), near, None))
+        close = near(face, 0.02, rng)
+        ids.append(_update(t, 12 * step, _box(15 + 30 * step, 200, 40), close, None))
     assert ids == [0] * 6
 
 
@@ -145,14 +135,14 @@ def test_followed_across_a_long_stride_every_known_cue_must_agree(emb_dist: floa
     within max_cosine_distance (0.2) and keeps the id. A break (a step over max_lost_frames +
     reid_frames) ends the track: an edge face near its last box gets a new id."""
     rng = np.random.default_rng(11)
-    face = _unit(rng)
+    face = unit(rng)
     t = Tracker(TrackerParams(max_lost_frames=10, reid_frames=40))
     assert _update(t, 0, _box(200, 200, 40), face, None) == 0
-    got = _update(t, 12, _box(205, 200, 40), _near(face, emb_dist, rng), None)
+    got = _update(t, 12, _box(205, 200, 40), near(face, emb_dist, rng), None)
     assert (got == 0) == same_id
     one = Tracker(TrackerParams(max_lost_frames=10, reid_frames=40))
     assert _update(one, 0, _box(200, 200, 40), face, None) == 0
-    assert _update(one, 1, _box(201, 200, 40), _near(face, emb_dist, rng), None) == 0
+    assert _update(one, 1, _box(201, 200, 40), near(face, emb_dist, rng), None) == 0
     after = one.update(
         1000, _box(15, 200, 40), np.array([0.9], np.float32), np.zeros((1, D), np.float32), None,
         at_edge=np.array([True]),

@@ -4,24 +4,15 @@ track lost in the open is not taken by a covered face."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import numpy as np
 
 from facelog.pipeline.tracker import Tracker, behind_nearer
 
-D = 16
-
-
-def _unit(rng: np.random.Generator) -> np.ndarray:
-    v = rng.normal(size=D)
-    return v / np.linalg.norm(v)
-
-
-def _near(v: np.ndarray, cos_dist: float, rng: np.random.Generator) -> np.ndarray:
-    o = rng.normal(size=D)
-    o -= (o @ v) * v
-    o /= np.linalg.norm(o)
-    c = 1.0 - cos_dist
-    return c * v + np.sqrt(1 - c * c) * o
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from cue_vectors import D, near, unit  # the tracker tests' cue vectors
 
 
 def _box(cx: float, cy: float, side: float) -> list[float]:
@@ -43,7 +34,7 @@ def _crossing(rng: np.random.Generator, occluder: bool) -> list[int]:
     embedding a mix of both faces while its box overlaps B's), not detected for frames 59-74 (16 > 10
     frames: past ``max_lost_frames``), covered again at 75, clean from 76. Without ``occluder`` B
     is left out of frames 59-74, where A vanished: A was lost in the open. Returns A's ids."""
-    a, b = _unit(rng), _unit(rng)
+    a, b = unit(rng), unit(rng)
     t = Tracker()
     ids = []
     for k in range(100):
@@ -52,10 +43,10 @@ def _crossing(rng: np.random.Generator, occluder: bool) -> list[int]:
         if not 59 <= k <= 74:
             boxes.append(_box(ax, 300, 40))
             covered = k in (58, 75)  # boxes overlapping by 8 and 10 px: a fifth and a quarter of A
-            embs.append(_near(a, 0.3, rng) if covered else _near(a, 0.02, rng))
+            embs.append(near(a, 0.3, rng) if covered else near(a, 0.02, rng))
         if occluder or not 59 <= k <= 76:
             boxes.append(_box(bx, 300, 80))
-            embs.append(_near(b, 0.02, rng))
+            embs.append(near(b, 0.02, rng))
         step = t.update(k, np.array(boxes, np.float32), np.full(len(boxes), 0.9, np.float32),
                         np.array(embs, np.float32))  # fmt: skip
         if not 59 <= k <= 74:
@@ -70,17 +61,17 @@ def test_a_walker_who_passes_behind_a_nearer_one_keeps_its_id() -> None:
 
 def test_a_covered_face_does_not_take_a_track_lost_in_the_open() -> None:
     rng = np.random.default_rng(0)
-    a, c = _unit(rng), _unit(rng)
+    a, c = unit(rng), unit(rng)
     t = Tracker()
     ids = []
     for k in range(40):
         boxes, embs = [], []
         if k < 10:  # A walks and is lost in the open
             boxes.append(_box(100 + 3 * k, 300, 40))
-            embs.append(_near(a, 0.02, rng))
+            embs.append(near(a, 0.02, rng))
         if k == 24:  # someone else, half behind C, where A's path would be (looks unknown)
             boxes += [_box(172, 300, 40), _box(205, 300, 80)]
-            embs += [_near(c, 0.3, rng), _near(c, 0.02, rng)]
+            embs += [near(c, 0.3, rng), near(c, 0.02, rng)]
         step = t.update(k, np.array(boxes, np.float32).reshape(-1, 4), np.full(len(boxes), 0.9, np.float32),
                         np.array(embs, np.float32).reshape(-1, D))  # fmt: skip
         if boxes:
