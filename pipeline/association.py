@@ -360,8 +360,9 @@ def identity_question(
     """Why the chosen pair (detection ``i``, track ``t``) needs an identity check, or None.
 
     ``gap``: the track is not FOLLOWED, or ``FOLLOWED | MISSED`` (``lenient`` False), or it comes out
-    from behind a nearer face (``Track.behind``: its first whole face is checked against the one it
-    went in with; walkers who cross swapped tracks at 2-4 px boxes apart); ``jump``: the
+    from behind a nearer face (``Track.behind``: continued by motion alone, its first whole face is
+    checked against the one it went in with; on cross720 a track that came out beside another walker
+    followed that one); ``jump``: the
     face's thumbnail changed by more than ``identity_jump``; ``periodic``: its identity was last
     checked ``identity_check_frames`` ago. A track with no face kept (no patch, no checked
     descriptor) is never questioned. (``reid`` is the gate's: ``Gate.vouch``.)

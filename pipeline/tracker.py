@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from facelog.pipeline.association import associate, track_states
+from facelog.pipeline.boxes import intersection_matrix
 from facelog.pipeline.identity import MIN_FACE_PX, FacePatch, FrameFaces, identity_distance, thumb_change
 from facelog.pipeline.kalman import BoxKalman, FrameClock
 
@@ -86,9 +87,7 @@ def behind_nearer(xyxy: np.ndarray, share: float = HIDDEN_SHARE) -> np.ndarray:
     if n < 2:
         return np.zeros(n, bool)
     area = np.maximum((b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]), 1e-9)
-    ix = np.clip(np.minimum(b[:, None, 2], b[None, :, 2]) - np.maximum(b[:, None, 0], b[None, :, 0]), 0, None)
-    iy = np.clip(np.minimum(b[:, None, 3], b[None, :, 3]) - np.maximum(b[:, None, 1], b[None, :, 1]), 0, None)
-    covered = (ix * iy) / area[:, None]  # [i, k]: share of box i inside box k
+    covered = intersection_matrix(b, b) / area[:, None]  # [i, k]: share of box i inside box k
     nearer = area[None, :] >= area[:, None]
     np.fill_diagonal(nearer, False)
     return np.asarray(((covered >= share) & nearer).any(axis=1))
