@@ -83,14 +83,19 @@ def behind_nearer(xyxy: np.ndarray, share: float = HIDDEN_SHARE) -> np.ndarray:
     """(n,) bool: the boxes ((n, 4) xyxy) of which another box at least as large covers ``share``
     or more: a face partly hidden by a nearer one (two faces of one size overlapping: both)."""
     b = np.asarray(xyxy, np.float64).reshape(-1, 4)
-    n = len(b)
-    if n < 2:
-        return np.zeros(n, bool)
-    area = np.maximum((b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]), 1e-9)
-    covered = intersection_matrix(b, b) / area[:, None]  # [i, k]: share of box i inside box k
-    nearer = area[None, :] >= area[:, None]
-    np.fill_diagonal(nearer, False)
-    return np.asarray(((covered >= share) & nearer).any(axis=1))
+    if len(b) < 2:
+        return np.zeros(len(b), bool)
+    covered = _covered_by_larger(b, b, share)
+    np.fill_diagonal(covered, False)
+    return np.asarray(covered.any(axis=1))
+
+
+def _covered_by_larger(a: np.ndarray, b: np.ndarray, share: float) -> np.ndarray:
+    """(n, m) bool: box ``b[k]`` is at least as large as ``a[i]`` and covers ``share`` of it or more."""
+    area_a = np.maximum((a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1]), 1e-9)
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    covered = intersection_matrix(a, b) / area_a[:, None]
+    return np.asarray((covered >= share) & (area_b[None, :] >= area_a[:, None]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -493,12 +498,13 @@ class Tracker:
 def _mark_behind(tracks: Sequence[Track], matched: set[int], boxes: np.ndarray) -> None:
     """A confirmed track missed this frame whose predicted box a nearer (larger) detection covers by
     ``HIDDEN_SHARE`` or more went behind that person: ``Track.behind`` (kept until it is matched)."""
-    if not len(boxes):
+    lost = [t for j, t in enumerate(tracks) if j not in matched and not t.behind and t.confirmed]
+    if not lost or not len(boxes):
         return
-    for j, t in enumerate(tracks):
-        if j in matched or t.behind or not t.confirmed:
-            continue
-        t.behind = bool(behind_nearer(np.vstack([t.kf.box()[None, :], boxes]))[0])
+    pred = np.array([t.kf.box() for t in lost], np.float64)
+    covered = np.asarray(_covered_by_larger(pred, np.asarray(boxes, np.float64), HIDDEN_SHARE).any(axis=1))
+    for t, behind in zip(lost, covered, strict=True):
+        t.behind = bool(behind)
 
 
 def _ema(old: np.ndarray, new: np.ndarray, momentum: float) -> np.ndarray:
