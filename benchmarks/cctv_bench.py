@@ -2,12 +2,14 @@
 
     nice -n 5 .venv/bin/python benchmarks/cctv_bench.py --work /work/scratch/B \\
         [--presets walk720 static720] [--label default] [--seed 0] [--det-frames 150] \\
-        [--json RESULT.json] [--reuse] [--camera fps5|fps8|fps30|gray|low270] [-- EXTRA FACELOG ARGS]
+        [--json RESULT.json] [--reuse] [--camera fps5|fps8|fps30|gray|low270|lowbit|dim]
+        [-- EXTRA FACELOG ARGS]
 
 Per preset: ``WORK/clips/NAME.mp4`` + ``NAME.gt.csv`` are made by ``cctv_synth`` when absent; then
 ``facelog run CLIP -o WORK/runs/LABEL/NAME.csv EXTRA`` (the ``facelog`` next to this Python, or
 ``--facelog``). ``--camera``: the clip as another camera records it (``CAMERAS``: at 5 or 8.3 fps,
-timed at 30 fps, monochrome, shrunk to 480x270), made once in ``WORK/clips_<camera>/`` (seed 0;
+timed at 30 fps, monochrome, shrunk to 480x270,
+short of bits, dim and noisy), made once in ``WORK/clips_<camera>/`` (seed 0;
 ``clips_sN_<camera>/`` others).
 Reported:
 
@@ -69,16 +71,30 @@ def clip_paths(work: Path, preset: str, seed: int, shared: Path) -> tuple[Path, 
 
 # ``--camera``: the same clips as another camera would record them (the worlds the presets, rendered
 # at 25 fps in colour, were not made for): a recorder at 5 or 8.3 fps (every 5th / 3rd frame and its
-# GT rows, renumbered), the same frames timed at 30 fps, a monochrome night camera. x264 CRF 23 (the
-# presets' own CRF 29 was applied once already).
-# name: (ffmpeg filter, output rate, keep every Nth GT frame, GT box scale)
-CAMERAS: dict[str, tuple[str, str, int, float]] = {
-    "fps5": ("select=not(mod(n\\,5)),setpts=N/5/TB", "5", 5, 1.0),
-    "fps8": ("select=not(mod(n\\,3)),setpts=N/(25/3)/TB", "25/3", 3, 1.0),
-    "fps30": ("setpts=N/30/TB", "30", 1, 1.0),
-    "gray": ("hue=s=0", "25", 1, 1.0),
+# GT rows, renumbered), the same frames timed at 30 fps, a monochrome night camera, a 480x270 camera, a
+# camera starved of bits, a dim room with sensor noise. x264 CRF 23 unless the entry says otherwise
+# (the presets' own CRF 29 was applied once already).
+X264 = ("-crf", "23")
+# name: (ffmpeg filter, output rate, keep every Nth GT frame, GT box scale, x264 rate options)
+CAMERAS: dict[str, tuple[str, str, int, float, tuple[str, ...]]] = {
+    "fps5": ("select=not(mod(n\\,5)),setpts=N/5/TB", "5", 5, 1.0, X264),
+    "fps8": ("select=not(mod(n\\,3)),setpts=N/(25/3)/TB", "25/3", 3, 1.0, X264),
+    "fps30": ("setpts=N/30/TB", "30", 1, 1.0, X264),
+    "gray": ("hue=s=0", "25", 1, 1.0, X264),
     # A 480x270 camera (the real clips' size) seeing the same scene: a 1280x720 clip shrunk 0.375x.
-    "low270": ("scale=iw*3/8:ih*3/8:flags=area", "25", 1, 0.375),
+    "low270": ("scale=iw*3/8:ih*3/8:flags=area", "25", 1, 0.375, X264),
+    # A camera short of bits: CRF 40 (x264 quantiser ~40 on faces: blocks, smeared features, as a
+    # cheap camera on a busy scene or a stream squeezed for a slow uplink).
+    "lowbit": ("null", "25", 1, 1.0, ("-crf", "40")),
+    # A dim room: half the contrast, darker, the gain's noise (new every frame), under a 1.5 Mbit/s cap
+    # that the noise fills (so the encoder smears faces as a night camera's does).
+    "dim": (
+        "eq=contrast=0.5:brightness=-0.25,noise=alls=18:allf=t",
+        "25",
+        1,
+        1.0,
+        ("-b:v", "1500k", "-maxrate", "1500k", "-bufsize", "3000k"),
+    ),
 }
 
 
@@ -93,9 +109,9 @@ def camera_clip(mp4: Path, gt: Path, camera: str) -> tuple[Path, Path]:
     ffmpeg = shutil.which("ffmpeg")
     if ffmpeg is None:
         raise BenchError("--camera needs the ffmpeg binary on PATH (Debian: apt-get install ffmpeg)")
-    vf, rate, every, scale = CAMERAS[camera]
+    vf, rate, every, scale, x264 = CAMERAS[camera]
     cmd = [ffmpeg, "-loglevel", "error", "-y", "-i", str(mp4), "-vf", vf, "-r", rate,
-           "-c:v", "libx264", "-crf", "23", "-pix_fmt", "yuv420p", str(out_mp4)]  # fmt: skip
+           "-c:v", "libx264", *x264, "-pix_fmt", "yuv420p", str(out_mp4)]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise BenchError(f"ffmpeg failed on {mp4}: {proc.stderr.strip().splitlines()[-1:]}")

@@ -2,12 +2,13 @@
 
     nice -n 2 .venv/bin/python benchmarks/live_capacity.py --work DIR [--cameras 2,4,8]
         [--seconds 45] [--target-fps 5] [--label new] [--json out.json] [--repo PATH]
-        [--config-extra detector.full_every=1]
+        [--config-extra detector.full_every=1] [--height 270]
 
 Per N: a GStreamer RTSP server (``tests/rtsp_server.py``) on 127.0.0.1 with N mounts of the same
 1280x720 H.264 clip at 15 fps (``cctv_synth``'s ``walk720``, seed 0, retimed from 25 to 15 fps by
 ffmpeg, one frame per GT frame: people walk through at 15 fps in real time; keyframe every second),
-each client getting the clip from its start; one ``facelog -v run --config cams.yaml -o OUT``
+each client getting the clip from its start (``--height``: the clip shrunk to that many lines, e.g. 270
+for 480x270 cameras like the real clips', with its GT boxes); one ``facelog -v run --config cams.yaml -o OUT``
 process (``sampling.target_fps``, the rest as ``configs/rtsp.yaml``: batch 32, tracking on,
 ``max_lost_frames`` 50) for ``--seconds`` after its cameras connect, then SIGTERM (the clip lasts
 50 s, so no camera loops). ``--repo`` runs the facelog of another checkout (a ``git worktree`` of
@@ -58,41 +59,31 @@ WRAPPER = (
 LOG_TIME = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) ")
 
 
-def make_camera_clip(work: Path) -> tuple[Path, Path]:
-    """walk720 (seed 0) retimed to 15 fps H.264, and its GT (frame k of the clip = GT frame k)."""
+def make_camera_clip(work: Path, height: int = 720) -> tuple[Path, Path]:
+    """walk720 (seed 0) retimed to 15 fps H.264 at ``height`` lines, and its GT (frame k of the clip =
+    GT frame k; boxes scaled with the frame)."""
     from cctv_synth import make_clip
 
     src, gt = work / "walk720.mp4", work / "walk720.gt.csv"
     if not (src.exists() and gt.exists()):
         src, gt = make_clip(work, "walk720", 0)
+    vf = f"setpts=PTS*25/{CLIP_FPS}"
     dst = work / "cam15.mp4"
+    if height != 720:
+        vf += f",scale=-2:{height}:flags=area"
+        dst = work / f"cam15_{height}.mp4"
+        scaled = work / f"walk720_{height}.gt.csv"
+        if not scaled.exists():
+            rows = pd.read_csv(gt)
+            for col in ("x1", "y1", "x2", "y2"):
+                rows[col] = (rows[col] * height / 720).round(1)
+            rows["face_px"] = (rows["face_px"] * height / 720).round().astype(int)
+            rows.to_csv(scaled, index=False)
+        gt = scaled
     if not dst.exists():
-        cmd = [
-            "ffmpeg",
-            "-v",
-            "error",
-            "-y",
-            "-i",
-            str(src),
-            "-vf",
-            f"setpts=PTS*25/{CLIP_FPS}",
-            "-r",
-            str(CLIP_FPS),
-            "-c:v",
-            "libx264",
-            "-preset",
-            "veryfast",
-            "-tune",
-            "zerolatency",
-            "-g",
-            str(CLIP_FPS),
-            "-crf",
-            "23",
-            "-pix_fmt",
-            "yuv420p",
-            "-an",
-            str(dst) + ".tmp.mp4",
-        ]
+        cmd = ["ffmpeg", "-v", "error", "-y", "-i", str(src), "-vf", vf, "-r", str(CLIP_FPS),
+               "-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency", "-g", str(CLIP_FPS),
+               "-crf", "23", "-pix_fmt", "yuv420p", "-an", str(dst) + ".tmp.mp4"]  # fmt: skip
         subprocess.run(cmd, check=True, timeout=600)
         os.replace(str(dst) + ".tmp.mp4", dst)
     return dst, gt
@@ -314,12 +305,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repo", type=Path, default=None, help="run the facelog of this checkout")
     ap.add_argument("--config-extra", nargs="*", default=[], help="section.key=value added to cams.yaml")
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--height", type=int, default=720, help="the cameras' lines (the clip shrunk)")
     args = ap.parse_args(argv)
     srv = load_server_module("live_capacity")
     if srv is None:
         return 2
     args.work.mkdir(parents=True, exist_ok=True)
-    clip, args.gt = make_camera_clip(args.work)
+    clip, args.gt = make_camera_clip(args.work, args.height)
     results = []
     for n in (int(x) for x in args.cameras.split(",")):
         r = run_n(args, n, clip, srv)

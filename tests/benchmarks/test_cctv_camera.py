@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pandas as pd
 import pytest
@@ -87,3 +89,32 @@ def test_low270_shrinks_the_frame_and_its_gt_boxes(moving_square: tuple[Path, Pa
     assert rows.x1.tolist() == [round(3.75 * k, 1) for k in range(20)] and (rows.face_px == 12).all()
     for k in (4, 10, 16):
         assert abs(_square_x(frames[k]) - 3.75 * k) <= 2
+
+
+def test_lowbit_keeps_every_frame_and_its_gt_in_fewer_bits(moving_square: tuple[Path, Path]) -> None:
+    mp4, gt = moving_square
+    rng = np.random.default_rng(0)  # a detailed scene (on a flat one every x264 rate is a few bytes)
+    texture = cv2.GaussianBlur(rng.integers(0, 255, (96, 320, 3), np.uint8), (0, 0), 1.0)
+    raw = b"".join(np.roll(texture, 4 * k, axis=1).tobytes() for k in range(20))
+    cmd = ["ffmpeg", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "bgr24", "-s", "320x96",
+           "-r", "25", "-i", "-", "-c:v", "libx264", "-crf", "18", "-pix_fmt", "yuv420p",
+           str(mp4)]  # fmt: skip
+    subprocess.run(cmd, input=raw, check=True)
+    low, low_gt = camera_clip(mp4, gt, "lowbit")
+    usual, _ = camera_clip(mp4, gt, "fps30")  # the same frames at the usual CRF 23
+    assert len(_frames(low)[0]) == 20 and pd.read_csv(low_gt).equals(pd.read_csv(gt))
+    assert low.stat().st_size < 0.5 * usual.stat().st_size
+
+
+def test_dim_is_darker_and_noisy_and_keeps_the_gt(moving_square: tuple[Path, Path]) -> None:
+    mp4, gt = camera_clip(*moving_square, "dim")
+    frames, _ = _frames(mp4)
+    source, _ = _frames(moving_square[0])
+    assert len(frames) == 20 and pd.read_csv(gt).equals(pd.read_csv(moving_square[1]))
+    assert np.mean([f.mean() for f in frames]) < 0.7 * np.mean([f.mean() for f in source])
+
+    def flicker(fs: list[np.ndarray]) -> float:  # the still background's change from frame to frame
+        bg = [f[70:, :, 1].astype(float) for f in fs]
+        return float(np.mean([np.abs(a - b).mean() for a, b in itertools.pairwise(bg)]))
+
+    assert flicker(frames) > flicker(source) + 0.5, "the gain's noise changes every frame"
