@@ -19,6 +19,8 @@ frame, then ``associate``, which decides the pairs in these steps:
   (ByteTrack's second association).
 - step 6, identity veto (with ``identity.FrameFaces``): each chosen pair is questioned
   (``identity_question``); a refused pair is forbidden and steps 4-5 run again without it.
+- step 7, a second look (``second_look``): a face refused in the previous frame started a new track;
+  if the refused track is free and the model embedding now keeps the face, it takes the face back.
 
 The tracker then updates the matched tracks, starts a track for each unmatched detection (but a
 ``track_only`` one) and ends the tracks past their lifetime (``TrackState``).
@@ -230,7 +232,9 @@ def gate(
     without a descriptor (``embedding_keeps``). Otherwise the pair is refused when the face
     descriptors are further apart than ``identity_max_distance``; an unknown descriptor (a face under
     ``identity.MIN_FACE_PX`` or cut by the frame edge) refuses ``reid``, and ``jump`` or ``gap`` when
-    the model embedding is further than ``identity_unknown_cosine`` (``embedding_refuses``).
+    the model embedding is further than ``identity_unknown_cosine`` (``embedding_refuses``). A refused
+    detection starts a new track; in the next frame the refused track may take its face back when the
+    model embedding keeps it (``second_look``, step 7).
 
     Limits, and which way to turn them:
 
@@ -305,6 +309,10 @@ def gate(
       of the 13 refusals of the same person (33-46 px faces scoring 0.3-0.7, descriptors 0.66 apart)
       were within 0.056. Down if tracks hold two
       people after an instant replacement, up if one person splits; 0: the descriptor alone decides.
+      The same limit lets a track refused in the previous frame take its face back (``second_look``):
+      a dim, noisy 720p camera (``--camera dim``) split still people in a queue where one poor frame
+      moved the embedding 0.089 and the descriptor refused them (queue720 11 and 8 persons for 6 ->
+      6 and 7; docs/BENCHMARKS.md, sixteenth session).
 
     Args:
         states: the tracks' states (``track_states``).
@@ -406,7 +414,7 @@ def embedding_refuses(dist: dict[str, np.ndarray], i: int, j: int, p: TrackerPar
 class Check:
     """One identity question of a chosen pair and its answer."""
 
-    reason: str  # gap | jump | periodic | reid
+    reason: str  # gap | jump | periodic | reid | second
     verdict: bool | None  # same face; False: refused; None: unknown
     by_embedding: bool  # answered by the model's embedding (``embedding_keeps``/``_refuses``), no descriptor
 
@@ -417,6 +425,7 @@ class Association:
 
     pairs: dict[int, int]  # detection -> track (index in the track list)
     checks: dict[tuple[int, int], Check]  # the identity questions asked, in the order asked
+    taken_back: tuple[int, ...] = ()  # tracks (indices) whose face a second look gave back (step 7)
 
 
 def associate(
@@ -479,7 +488,49 @@ def associate(
                     sim[i, j] = FORBIDDEN
                     refused = True
         if not refused:
-            return Association(pairs=pairs, checks=checks)
+            break
+    # step 7: a second look at a refusal (``second_look``)
+    taken_back = second_look(pairs, checks, sim, dist, tracks, p)
+    return Association(pairs=pairs, checks=checks, taken_back=taken_back)
+
+
+def second_look(
+    pairs: dict[int, int],
+    checks: dict[tuple[int, int], Check],
+    sim: np.ndarray,
+    dist: dict[str, np.ndarray],
+    tracks: Sequence[Track],
+    p: TrackerParams,
+) -> tuple[int, ...]:
+    """A face refused once is looked at again (step 7, in place on ``pairs`` and ``checks``); returns
+    the new tracks (indices) that gave their face back.
+
+    A detection that a track's identity check refused (``jump``, ``periodic`` or ``gap``, by the
+    descriptor) started a new track (``Track.second_look`` names the refused one). One frame later,
+    when that new track is paired, the refused track is free and may take the same detection (``sim``
+    at least ``match_high``, not forbidden) and the model embedding puts the detection within
+    ``identity_keep_cosine`` of the refused track (``embedding_keeps``: what a ``gap`` question
+    accepts without a descriptor), the refused track takes it back (reason ``second``; the tracker
+    ends the one-frame track). A refusal means the embedding had moved past that limit: a single poor
+    frame (the last one before an H.264 keyframe under a bit-rate cap, a burst of sensor noise) moves
+    it and the next frame brings it back; a newcomer stays far. No descriptor is asked again: it is
+    the cue that erred, and in a dim, noisy scene a newcomer's descriptor passed on its second frame
+    (``--camera dim``, docs/BENCHMARKS.md, sixteenth session). Without the model embedding (unknown,
+    or a model without one) there is no second look.
+    """
+    taken = set(pairs.values())
+    by_id = {t.track_id: j for j, t in enumerate(tracks)}
+    back = []
+    for i, jn in list(pairs.items()):
+        refused = tracks[jn].second_look
+        jx = by_id.get(refused) if refused is not None else None
+        if jx is None or jx in taken or sim[i, jx] < p.match_high or not embedding_keeps(dist, i, jx, p):
+            continue
+        checks[i, jx] = Check("second", True, True)
+        pairs[i] = jx
+        taken.add(jx)
+        back.append(jn)
+    return tuple(back)
 
 
 def motion_similarity(

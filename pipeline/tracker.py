@@ -13,8 +13,9 @@ ids, the identity counters. Per processed frame, ``Tracker.update``:
 2. computes every live track's state once (``association.track_states``: followed, missed,
    re-identification window, tentative);
 3. pairs detections with tracks (``association.associate``: motion term, appearance terms, the gate,
-   high-score then low-score assignment, identity veto), answering the identity veto's questions
-   with the face descriptors it keeps on its tracks (``_same_face``);
+   high-score then low-score assignment, identity veto, a second look at last frame's refusals),
+   answering the identity veto's questions with the face descriptors it keeps on its tracks
+   (``_same_face``);
 4. updates each matched track (Kalman update, appearance EMA, face kept for the identity; a
    tentative track becomes confirmed), ends the tracks that can no longer be matched, and starts a
    track for each unmatched detection but a ``track_only`` one (id -1). A track born from a
@@ -25,7 +26,10 @@ ids, the identity counters. Per processed frame, ``Tracker.update``:
    (``at_frame_edge``) is matched by motion alone, and only to a track followed in the previous
    frame: its looks are unknown. So are those of a face partly behind a nearer (larger) one
    (``behind_nearer``): it continues a followed track, or by motion alone the track that was lost
-   behind a nearer face (``Track.behind``, set after the matching): walkers who cross.
+   behind a nearer face (``Track.behind``, set after the matching): walkers who cross. A track
+   started by a detection that an identity check refused remembers the refused track
+   (``Track.second_look``); when the next frame gives its face back to that track
+   (``association.second_look``) the one-frame track ends.
 
 The clock (``kalman.FrameClock``): every frame count (``TrackerParams``, the Kalman velocities, the
 track states) is one of frames of a 25-fps source, timed by the frames' timestamps when the caller
@@ -233,6 +237,9 @@ class Track:
     checked_frame: float = 0.0
     refused_thumb: np.ndarray | None = None  # thumbnail of the last face the identity refused
     behind: bool = False  # lost (or last seen) behind a nearer face (``behind_nearer``): see ``gate``
+    # born this frame from a detection that this track's identity check refused: the next frame
+    # looks again (``association.second_look``); None otherwise
+    second_look: int | None = None
 
 
 class Tracker:
@@ -361,6 +368,9 @@ class Tracker:
                 self.identity_refusals[check.reason] += 1
             elif check.by_embedding:
                 self.identity_vouched[check.reason] += 1
+        for t in tracks:  # a second look is for the frame after the refusal only
+            t.second_look = None
+        given_back = [tracks[j] for j in match.taken_back]
         det_track = {i: tracks[j] for i, j in match.pairs.items()}
         for i, j in match.pairs.items():
             t = tracks[j]
@@ -372,6 +382,8 @@ class Tracker:
                 t.last_strong_frame, t.confirmed = now, True
             if identity is not None:
                 asked = match.checks.get((i, j))
+                if asked is not None and asked.reason == "second":  # taken back: its refusal was wrong
+                    t.refused_thumb = None
                 self._remember_face(
                     t,
                     i,
@@ -389,6 +401,14 @@ class Tracker:
                     t.cues[name] = (ema, feats[i])
         _mark_behind(tracks, set(match.pairs.values()), boxes)
         ended += self._expire(now, None, after_match=True)
+        if given_back:  # a one-frame track whose face a second look gave back to the refused track
+            self._tracks = [t for t in self._tracks if all(t is not g for g in given_back)]
+            ended += [g.track_id for g in given_back]
+        refused_by = {
+            i: tracks[j].track_id
+            for (i, j), c in match.checks.items()
+            if c.verdict is False and not c.by_embedding and c.reason in ("jump", "periodic", "gap")
+        }
         n = len(boxes)
         for i in range(n):
             if i not in det_track and not only[i]:
@@ -402,6 +422,7 @@ class Tracker:
                     cues={name: (f[i], f[i]) for name, f in cues.items() if f[i].any()},
                     last_strong_frame=now,
                     checked_frame=now,
+                    second_look=refused_by.get(i),
                 )
                 if identity is not None:
                     self._remember_face(t, i, identity, now, None, False, bool(unknown[i]))
