@@ -490,7 +490,7 @@ def associate(
         if not refused:
             break
     # step 7: a second look at a refusal (``second_look``)
-    taken_back = second_look(pairs, checks, sim, dist, tracks, p)
+    taken_back = second_look(pairs, checks, sim, high, dist, tracks, p)
     return Association(pairs=pairs, checks=checks, taken_back=taken_back)
 
 
@@ -498,6 +498,7 @@ def second_look(
     pairs: dict[int, int],
     checks: dict[tuple[int, int], Check],
     sim: np.ndarray,
+    high: np.ndarray,
     dist: dict[str, np.ndarray],
     tracks: Sequence[Track],
     p: TrackerParams,
@@ -508,15 +509,16 @@ def second_look(
     A detection that a track's identity check refused (``jump``, ``periodic`` or ``gap``, by the
     descriptor) started a new track (``Track.second_look`` names the refused one). One frame later,
     when that new track is paired, the refused track is free and may take the same detection (``sim``
-    at least ``match_high``, not forbidden) and the model embedding puts the detection within
-    ``identity_keep_cosine`` of the refused track (``embedding_keeps``: what a ``gap`` question
-    accepts without a descriptor), the refused track takes it back (reason ``second``; the tracker
-    ends the one-frame track). A refusal means the embedding had moved past that limit: a single poor
-    frame (the last one before an H.264 keyframe under a bit-rate cap, a burst of sensor noise) moves
-    it and the next frame brings it back; a newcomer stays far. No descriptor is asked again: it is
-    the cue that erred, and in a dim, noisy scene a newcomer's descriptor passed on its second frame
-    (``--camera dim``, docs/BENCHMARKS.md, sixteenth session). Without the model embedding (unknown,
-    or a model without one) there is no second look.
+    at least ``match_high``, ``match_low`` for a low-score one; not forbidden) and the model
+    embedding puts the detection within ``identity_keep_cosine`` of the refused track
+    (``embedding_keeps``: what a ``gap`` question accepts without a descriptor), the refused track
+    takes it back (reason ``second``; the tracker ends the one-frame track). A refusal means the
+    embedding had moved past that limit: a single poor frame (the last one before an H.264 keyframe
+    under a bit-rate cap, a burst of sensor noise) moves it and the next frame brings it back; a
+    newcomer stays far. No descriptor is asked again: it is the cue that erred, and in a dim, noisy
+    scene a newcomer's descriptor passed on its second frame (``--camera dim``, docs/BENCHMARKS.md,
+    sixteenth session). Without the model embedding (unknown, or a model without one) there is no
+    second look.
     """
     taken = set(pairs.values())
     by_id = {t.track_id: j for j, t in enumerate(tracks)}
@@ -524,7 +526,8 @@ def second_look(
     for i, jn in list(pairs.items()):
         refused = tracks[jn].second_look
         jx = by_id.get(refused) if refused is not None else None
-        if jx is None or jx in taken or sim[i, jx] < p.match_high or not embedding_keeps(dist, i, jx, p):
+        least = p.match_high if high[i] else p.match_low
+        if jx is None or jx in taken or sim[i, jx] < least or not embedding_keeps(dist, i, jx, p):
             continue
         checks[i, jx] = Check("second", True, True)
         pairs[i] = jx

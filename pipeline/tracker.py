@@ -402,8 +402,8 @@ class Tracker:
         _mark_behind(tracks, set(match.pairs.values()), boxes)
         ended += self._expire(now, None, after_match=True)
         if given_back:  # a one-frame track whose face a second look gave back to the refused track
+            ended += [t.track_id for t in self._tracks if any(t is g for g in given_back)]
             self._tracks = [t for t in self._tracks if all(t is not g for g in given_back)]
-            ended += [g.track_id for g in given_back]
         refused_by = {
             i: tracks[j].track_id
             for (i, j), c in match.checks.items()
