@@ -370,7 +370,7 @@ class Tracker:
                 self.identity_vouched[check.reason] += 1
         for t in tracks:  # a second look is for the frame after the refusal only
             t.second_look = None
-        given_back = [tracks[j] for j in match.taken_back]
+        given_back = [tracks[j] for j in match.taken_back]  # ended below, after the matching
         det_track = {i: tracks[j] for i, j in match.pairs.items()}
         for i, j in match.pairs.items():
             t = tracks[j]
@@ -402,8 +402,9 @@ class Tracker:
         _mark_behind(tracks, set(match.pairs.values()), boxes)
         ended += self._expire(now, None, after_match=True)
         if given_back:  # a one-frame track whose face a second look gave back to the refused track
-            ended += [t.track_id for t in self._tracks if any(t is g for g in given_back)]
-            self._tracks = [t for t in self._tracks if all(t is not g for g in given_back)]
+            back = {t.track_id for t in given_back}
+            ended += [t.track_id for t in self._tracks if t.track_id in back]
+            self._tracks = [t for t in self._tracks if t.track_id not in back]
         refused_by = {
             i: tracks[j].track_id
             for (i, j), c in match.checks.items()

@@ -183,6 +183,7 @@ def make_detector(
         moving_share=ROI_MOVING_SHARE if live else None,
         change=None if cfg.roi_motion is False else FrameChange(),
         change_max_frame_px=ROI_CHANGE_FILE_MAX_PX if cfg.roi_motion is None and not live else None,
+        small_frame_lines=cfg.min_face_ref_height,
     )  # fmt: skip
 
 

@@ -106,8 +106,10 @@ class RoiDetector:
             ``full_every``: a weak face missed on one key frame is looked for until the next).
         face_px: regions are shrunk so their smallest known face is this wide (never enlarged).
         min_frame_px: frames with fewer pixels (w x h) are all key frames (regions only pay off, and
-            keep recall, on large frames). So are frames ``full`` enlarges (``key_scale`` > 1: a
-            small camera's, ``detector.small_frame_scale``): regions would miss what enlarging finds.
+            keep recall, on large frames).
+        small_frame_lines: frames with fewer lines than this that ``full`` enlarges (``key_scale`` >
+            1: a small camera's, ``detector.small_frame_scale``) are all key frames: regions would miss
+            what enlarging finds. Taller frames keep their regions with any ``max_input_scale``.
         max_gap_frames: a frame more frames after the one before than this is a key frame;
             None: gaps only widen the regions (they are clipped to the frame, so a region frame never
             costs much more than a key frame).
@@ -141,6 +143,7 @@ class RoiDetector:
         moving_share: float | None = None,
         change: FrameChange | None = None,
         change_max_frame_px: int | None = None,
+        small_frame_lines: int = 0,
     ) -> None:
         hold_frames = full_every if hold_frames is None else hold_frames
         if full_every < 1 or margin < 0 or min_margin_px < 0 or hold_frames < 0:
@@ -153,7 +156,7 @@ class RoiDetector:
         self.full_every, self.margin, self.min_margin_px = full_every, margin, min_margin_px
         self.min_face_px, self.hold_frames, self.face_px = min_face_px, hold_frames, face_px
         self.faces_too_small = 0  # region boxes dropped as smaller than the minimum (key frames: full's)
-        self.min_frame_px = min_frame_px
+        self.min_frame_px, self.small_frame_lines = min_frame_px, small_frame_lines
         self.max_gap_frames = max_gap_frames
         self.moving_share = moving_share
         self.change = change
@@ -214,7 +217,7 @@ class RoiDetector:
             or self._since_key + 1 >= self.full_every  # processed frames, whatever the stride
             or (self.max_gap_frames is not None and gap > self.max_gap_frames)
             or w * h < self.min_frame_px
-            or self._key_scale((w, h)) > 1.0  # an enlarged (small) frame: regions run at its own size
+            or (h < self.small_frame_lines and self._key_scale((w, h)) > 1.0)  # an enlarged small frame
             or changed > CHANGE_MAX_SHARE  # a light change or a moved camera: look everywhere
         )
         regions: list[tuple[int, int, int, int, float]] = []

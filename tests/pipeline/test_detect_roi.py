@@ -110,6 +110,15 @@ def test_frames_the_key_detector_enlarges_are_all_key_frames(frames: list[np.nda
     assert (roi.frames_full, roi.frames_roi) == (6, 0)
 
 
+def test_an_enlarged_720p_key_frame_keeps_its_regions(frames: list[np.ndarray]) -> None:
+    # max_input_scale 1.5 enlarges 720p key frames; only frames under min_face_ref_height lines that the
+    # key detector enlarges are all key frames (a 720p camera kept regions before small_frame_scale)
+    roi = roi_detector(5, small_frame_scale=2.0, max_input_scale=1.5)
+    for i, img in enumerate(frames[:6]):
+        roi.detect(cv2.resize(img, (1280, 720), interpolation=cv2.INTER_LINEAR), i)
+    assert roi.frames_full == 2 and roi.frames_roi == 4
+
+
 def test_key_frame_every_n_frames(frames: list[np.ndarray]) -> None:
     roi = roi_detector(4)
     keys = []
