@@ -292,6 +292,18 @@ def _paste(frame: np.ndarray, sprite: np.ndarray, mask: np.ndarray, x0: int, y0:
     frame[ay0:ay1, ax0:ax1] = np.clip(region * (1 - m) + c * m, 0, 255).astype(np.uint8)
 
 
+def _paste_body(frame: np.ndarray, chips: _ChipCache, blur: float, side: int, x0: int, y0: int) -> None:
+    """A person's torso below the face chip pasted at (x0, y0) with this side."""
+    body, mask = chips.body(side, blur)
+    _paste(frame, body, mask, x0 + side // 2 - body.shape[1] // 2, y0 + round(0.8 * side))
+
+
+def _paste_face(frame: np.ndarray, chips: _ChipCache, blur: float, side: int, x0: int, y0: int) -> None:
+    """A person's face chip pasted at (x0, y0) with this side."""
+    chip, mask = chips.get(side, blur)
+    _paste(frame, chip, mask, x0, y0)
+
+
 def _face_box(x0: int, y0: int, side: int) -> tuple[float, float, float, float]:
     """The GT face box (unclipped) of a chip pasted at (x0, y0) with this side."""
     return (x0 + GT_BOX_IN_CHIP[0] * side, y0 + GT_BOX_IN_CHIP[1] * side,
@@ -399,20 +411,16 @@ def _render(
                 placed.sort(key=lambda item: item[2])
                 for i, (p, k, side, x0, y0) in enumerate(placed):
                     if preset.bodies:
-                        body, mask = chips[p.person_id].body(side, p.blur_px(k))
-                        _paste(frame, body, mask, x0 + side // 2 - body.shape[1] // 2, y0 + round(0.8 * side))
-                    chip, mask = chips[p.person_id].get(side, p.blur_px(k))
-                    _paste(frame, chip, mask, x0, y0)
+                        _paste_body(frame, chips[p.person_id], p.blur_px(k), side, x0, y0)
+                    _paste_face(frame, chips[p.person_id], p.blur_px(k), side, x0, y0)
                     hidden = _hidden_share(_face_box(x0, y0, side), placed[i + 1 :], preset.bodies)
                     rows.extend(_gt_rows(p, f, x0, y0, side, w, h, hidden))
             else:
                 if preset.bodies:  # all bodies first: a face is never covered by someone's body
                     for p, k, side, x0, y0 in placed:
-                        body, mask = chips[p.person_id].body(side, p.blur_px(k))
-                        _paste(frame, body, mask, x0 + side // 2 - body.shape[1] // 2, y0 + round(0.8 * side))
+                        _paste_body(frame, chips[p.person_id], p.blur_px(k), side, x0, y0)
                 for p, k, side, x0, y0 in placed:
-                    chip, mask = chips[p.person_id].get(side, p.blur_px(k))
-                    _paste(frame, chip, mask, x0, y0)
+                    _paste_face(frame, chips[p.person_id], p.blur_px(k), side, x0, y0)
                     rows.extend(_gt_rows(p, f, x0, y0, side, w, h))
             out = np.clip(frame.astype(np.int16) + noise[int(rng.integers(len(noise)))], 0, 255)
             enc.stdin.write(out.astype(np.uint8).tobytes())
