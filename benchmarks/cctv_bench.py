@@ -2,15 +2,15 @@
 
     nice -n 5 .venv/bin/python benchmarks/cctv_bench.py --work /work/scratch/B \\
         [--presets walk720 static720] [--label default] [--seed 0] [--det-frames 150] \\
-        [--json RESULT.json] [--reuse] [--camera fps5|fps8|fps30|gray|low270|lowbit|dim]
+        [--json RESULT.json] [--reuse] [--camera fps5|fps8|fps30|gray|low270|lowbit|dim|shake|lights]
         [-- EXTRA FACELOG ARGS]
 
 Per preset: ``WORK/clips/NAME.mp4`` + ``NAME.gt.csv`` are made by ``cctv_synth`` when absent; then
 ``facelog run CLIP -o WORK/runs/LABEL/NAME.csv EXTRA`` (the ``facelog`` next to this Python, or
 ``--facelog``). ``--camera``: the clip as another camera records it (``CAMERAS``: at 5 or 8.3 fps,
-timed at 30 fps, monochrome, shrunk to 480x270,
-short of bits, dim and noisy), made once in ``WORK/clips_<camera>/`` (seed 0;
-``clips_sN_<camera>/`` others).
+timed at 30 fps, monochrome, shrunk to 480x270, short of bits, dim and noisy, shaking on a pole,
+under lights that switch), made once in ``WORK/clips_<camera>/`` (seed 0; ``clips_sN_<camera>/``
+others).
 Reported:
 
 - ``fps``: the run summary's end-to-end fps (``timings.fps``: frames over the pipeline's wall time,
@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import os
 import resource
 import shutil
@@ -40,7 +41,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import cv2
 import numpy as np
@@ -70,31 +71,76 @@ def clip_paths(work: Path, preset: str, seed: int, shared: Path) -> tuple[Path, 
 
 
 # ``--camera``: the same clips as another camera would record them (the worlds the presets, rendered
-# at 25 fps in colour, were not made for): a recorder at 5 or 8.3 fps (every 5th / 3rd frame and its
-# GT rows, renumbered), the same frames timed at 30 fps, a monochrome night camera, a 480x270 camera, a
-# camera starved of bits, a dim room with sensor noise. x264 CRF 23 unless the entry says otherwise
-# (the presets' own CRF 29 was applied once already).
+# at 25 fps in colour by a camera fixed in a steady light, were not made for): a recorder at 5 or 8.3
+# fps (every 5th / 3rd frame and its GT rows, renumbered), the same frames timed at 30 fps, a
+# monochrome night camera, a 480x270 camera, a camera starved of bits, a dim room with sensor noise, a
+# camera on a pole that shakes in the wind, lights that switch. x264 CRF 23 unless the entry says
+# otherwise (the presets' own CRF 29 was applied once already).
 X264 = ("-crf", "23")
-# name: (ffmpeg filter, output rate, keep every Nth GT frame, GT box scale, x264 rate options)
-CAMERAS: dict[str, tuple[str, str, int, float, tuple[str, ...]]] = {
-    "fps5": ("select=not(mod(n\\,5)),setpts=N/5/TB", "5", 5, 1.0, X264),
-    "fps8": ("select=not(mod(n\\,3)),setpts=N/(25/3)/TB", "25/3", 3, 1.0, X264),
-    "fps30": ("setpts=N/30/TB", "30", 1, 1.0, X264),
-    "gray": ("hue=s=0", "25", 1, 1.0, X264),
+
+# The shaking camera: the view (the frame less SHAKE_MARGIN px on every side) moves as a pole in the
+# wind moves it, two sways per axis of 0.8-3.1 Hz, up to SHAKE_PX px from its rest (~4 px a frame at
+# most, 1-2 typical); ffmpeg's crop and the GT shift evaluate the same offset per frame, in steps of 2
+# px (a 4:2:0 frame is cut at even rows: an odd y would come out one row less).
+SHAKE_PX, SHAKE_MARGIN = 12, 24
+_SWAY_X = ((0.6, 1.1, 0.0), (0.4, 2.7, 1.3))  # (share of SHAKE_PX, Hz, phase) per sway
+_SWAY_Y = ((0.6, 0.8, 0.5), (0.4, 3.1, 2.1))
+
+
+def _sway_expr(sways: tuple[tuple[float, float, float], ...]) -> str:
+    terms = "+".join(f"{a}*sin(2*PI*{hz}*n/25+{ph})" for a, hz, ph in sways)
+    return f"{SHAKE_MARGIN}+2*trunc({SHAKE_PX / 2}*({terms}))"
+
+
+def shake_offset(frame_index: int) -> tuple[int, int]:
+    """Where the shaking camera's view starts in the steady frame at this frame (x, y px)."""
+
+    def sway(sways: tuple[tuple[float, float, float], ...]) -> int:
+        s = sum(a * math.sin(2 * math.pi * hz * frame_index / 25 + ph) for a, hz, ph in sways)
+        return SHAKE_MARGIN + 2 * math.trunc(SHAKE_PX / 2 * s)
+
+    return sway(_SWAY_X), sway(_SWAY_Y)
+
+
+class Camera(NamedTuple):
+    """How ``--camera NAME`` records a clip."""
+
+    vf: str  # ffmpeg filter
+    rate: str  # output frame rate
+    every: int = 1  # keep every Nth GT frame (renumbered)
+    scale: float = 1.0  # GT box scale
+    x264: tuple[str, ...] = X264  # x264 rate options
+    shift: Callable[[int], tuple[int, int]] | None = None  # per (source) frame: GT boxes move by -shift
+
+
+CAMERAS: dict[str, Camera] = {
+    "fps5": Camera("select=not(mod(n\\,5)),setpts=N/5/TB", "5", every=5),
+    "fps8": Camera("select=not(mod(n\\,3)),setpts=N/(25/3)/TB", "25/3", every=3),
+    "fps30": Camera("setpts=N/30/TB", "30"),
+    "gray": Camera("hue=s=0", "25"),
     # A 480x270 camera (the real clips' size) seeing the same scene: a 1280x720 clip shrunk 0.375x.
-    "low270": ("scale=iw*3/8:ih*3/8:flags=area", "25", 1, 0.375, X264),
+    "low270": Camera("scale=iw*3/8:ih*3/8:flags=area", "25", scale=0.375),
     # A camera short of bits: CRF 40 (x264 quantiser ~40 on faces: blocks, smeared features, as a
     # cheap camera on a busy scene or a stream squeezed for a slow uplink).
-    "lowbit": ("null", "25", 1, 1.0, ("-crf", "40")),
+    "lowbit": Camera("null", "25", x264=("-crf", "40")),
     # A dim room: half the contrast, darker, the gain's noise (new every frame), under a 1.5 Mbit/s cap
     # that the noise fills (so the encoder smears faces as a night camera's does).
-    "dim": (
+    "dim": Camera(
         "eq=contrast=0.5:brightness=-0.25,noise=alls=18:allf=t",
         "25",
-        1,
-        1.0,
-        ("-b:v", "1500k", "-maxrate", "1500k", "-bufsize", "3000k"),
+        x264=("-b:v", "1500k", "-maxrate", "1500k", "-bufsize", "3000k"),
     ),
+    # A camera on a pole in the wind: the whole view, people, posters and patterns alike, shakes
+    # (1232x672: the 1280x720 scene less the margin).
+    "shake": Camera(
+        f"crop=w=iw-{2 * SHAKE_MARGIN}:h=ih-{2 * SHAKE_MARGIN}:exact=1"
+        f":x='{_sway_expr(_SWAY_X)}':y='{_sway_expr(_SWAY_Y)}'",
+        "25",
+        shift=shake_offset,
+    ),
+    # Lights that switch (or an exposure that steps): every 2 s the scene drops to a darker, flatter
+    # picture and back, at once, for every face in view.
+    "lights": Camera("eq=eval=frame:contrast='1-0.3*lt(mod(t,4),2)':brightness='-0.15*lt(mod(t,4),2)'", "25"),
 }
 
 
@@ -109,18 +155,22 @@ def camera_clip(mp4: Path, gt: Path, camera: str) -> tuple[Path, Path]:
     ffmpeg = shutil.which("ffmpeg")
     if ffmpeg is None:
         raise BenchError("--camera needs the ffmpeg binary on PATH (Debian: apt-get install ffmpeg)")
-    vf, rate, every, scale, x264 = CAMERAS[camera]
-    cmd = [ffmpeg, "-loglevel", "error", "-y", "-i", str(mp4), "-vf", vf, "-r", rate,
-           "-c:v", "libx264", *x264, "-pix_fmt", "yuv420p", str(out_mp4)]  # fmt: skip
+    cam = CAMERAS[camera]
+    cmd = [ffmpeg, "-loglevel", "error", "-y", "-i", str(mp4), "-vf", cam.vf, "-r", cam.rate,
+           "-c:v", "libx264", *cam.x264, "-pix_fmt", "yuv420p", str(out_mp4)]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise BenchError(f"ffmpeg failed on {mp4}: {proc.stderr.strip().splitlines()[-1:]}")
     rows = read_csv_checked(gt, ("frame_index",), "GT")
-    rows = rows[rows.frame_index % every == 0].copy()
-    rows["frame_index"] //= every
+    if cam.shift is not None:
+        shift = np.array([cam.shift(int(k)) for k in rows["frame_index"]], np.float64).reshape(-1, 2)
+        rows[["x1", "x2"]] = rows[["x1", "x2"]].to_numpy() - shift[:, :1]
+        rows[["y1", "y2"]] = rows[["y1", "y2"]].to_numpy() - shift[:, 1:]
+    rows = rows[rows.frame_index % cam.every == 0].copy()
+    rows["frame_index"] //= cam.every
     for col in ("x1", "y1", "x2", "y2"):
-        rows[col] = (rows[col] * scale).round(1)
-    rows["face_px"] = (rows["face_px"] * scale).round().astype(int)
+        rows[col] = (rows[col] * cam.scale).round(1)
+    rows["face_px"] = (rows["face_px"] * cam.scale).round().astype(int)
     rows.to_csv(out_gt, index=False)
     return out_mp4, out_gt
 

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-from cctv_bench import camera_clip
+from cctv_bench import SHAKE_MARGIN, SHAKE_PX, camera_clip, shake_offset
 
 from facelog.pipeline.file.reader import VideoSource
 
@@ -118,3 +118,58 @@ def test_dim_is_darker_and_noisy_and_keeps_the_gt(moving_square: tuple[Path, Pat
         return float(np.mean([np.abs(a - b).mean() for a, b in itertools.pairwise(bg)]))
 
     assert flicker(frames) > flicker(source) + 0.5, "the gain's noise changes every frame"
+
+
+def test_shake_moves_the_view_and_its_gt_boxes_by_the_same_whole_pixels(tmp_path: Path) -> None:
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("the ffmpeg binary is not installed")
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    rng = np.random.default_rng(1)  # a detailed still scene, so every offset is visible
+    scene = cv2.GaussianBlur(rng.integers(0, 255, (160, 256, 3), np.uint8), (0, 0), 1.5)
+    scene[60:100, 100:140] = (40, 40, 220)  # a red "face" that never moves in the scene
+    mp4 = folder / "still.mp4"
+    cmd = ["ffmpeg", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "bgr24", "-s", "256x160",
+           "-r", "25", "-i", "-", "-c:v", "libx264", "-crf", "12", "-pix_fmt", "yuv420p",
+           str(mp4)]  # fmt: skip
+    subprocess.run(cmd, input=scene.tobytes() * 30, check=True)
+    gt = folder / "still.gt.csv"
+    cols = ["frame_index", "person_id", "x1", "y1", "x2", "y2", "age", "gender", "face_px"]
+    pd.DataFrame(
+        [(k, 0, 100.0, 60.0, 140.0, 100.0, 30.0, "male", 40) for k in range(30)], columns=cols
+    ).to_csv(gt, index=False)
+    out, out_gt = camera_clip(mp4, gt, "shake")
+    frames, _ = _frames(out)
+    rows = pd.read_csv(out_gt)
+    m = SHAKE_MARGIN
+    assert len(frames) == len(rows) == 30 and frames[0].shape == (160 - 2 * m, 256 - 2 * m, 3)
+    offsets = {shake_offset(k) for k in range(30)}
+    assert len(offsets) > 10 and all(abs(x - m) <= SHAKE_PX and abs(y - m) <= SHAKE_PX for x, y in offsets)
+
+    def error(img: np.ndarray, x: int, y: int) -> float:  # the frame against the scene seen from (x, y)
+        return float(np.abs(img.astype(int) - scene[y : y + img.shape[0], x : x + img.shape[1]]).mean())
+
+    for k, img in enumerate(frames):
+        dx, dy = shake_offset(k)
+        near = [(dx + ex, dy + ey) for ex in (-1, 0, 1) for ey in (-1, 0, 1) if ex or ey]
+        assert error(img, dx, dy) < 0.85 * min(error(img, x, y) for x, y in near), (
+            f"frame {k}: view at {dx, dy}"
+        )
+        assert (rows.x1[k], rows.y1[k]) == (100 - dx, 60 - dy)
+
+
+def test_lights_switch_every_two_seconds_and_keep_the_gt(moving_square: tuple[Path, Path]) -> None:
+    mp4, gt = moving_square
+    raw = np.full((96, 320, 3), 128, np.uint8).tobytes() * 125  # 5 s of an even grey at 25 fps
+    cmd = ["ffmpeg", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "bgr24", "-s", "320x96",
+           "-r", "25", "-i", "-", "-c:v", "libx264", "-crf", "18", "-pix_fmt", "yuv420p",
+           str(mp4)]  # fmt: skip
+    subprocess.run(cmd, input=raw, check=True)
+    out, out_gt = camera_clip(mp4, gt, "lights")
+    frames, _ = _frames(out)
+    assert len(frames) == 125 and pd.read_csv(out_gt).equals(pd.read_csv(gt))
+    level = np.array([f.mean() for f in frames])
+    dark, bright = level[5:45], level[55:95]  # 0-2 s dark, 2-4 s bright (away from the switches)
+    assert (
+        dark.max() < 0.8 * bright.min() and np.ptp(bright) < 3 and level[105:120].max() < 0.8 * bright.min()
+    )
