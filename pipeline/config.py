@@ -304,6 +304,9 @@ class TrackingConfig(_Section):
     use_embedding: bool = True  # gate on the model's embedding output (when the model has one)
     use_body: bool = True  # gate on the colour below the face (appearance.body_histogram)
     use_identity: bool = True  # identity veto (identity.IdentityEmbedder: dlib's face descriptor)
+    # follow the view of a camera that shakes (detect.motion.ViewMotion): predictions and the static
+    # test in scene coordinates; a fixed camera is measured every 5th frame and left as it is
+    camera_motion: bool = True
     min_evidence_frames: int = Field(default=3, ge=0)  # a person needs this many detections...
     evidence_score: float = Field(default=0.6, ge=0, le=1)  # ...at or above this score (not track_only)
     static_after_s: float = Field(default=10.0, gt=0)  # a track seen this long whose face never moved...

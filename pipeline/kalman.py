@@ -85,6 +85,11 @@ class BoxKalman:
         self.pv -= k_pos * self.pv
         self.pp -= k_pos * self.pp
 
+    def shift(self, dx: float, dy: float) -> None:
+        """Move the box by (dx, dy) px, velocity and uncertainty unchanged (the camera moved)."""
+        self.x[0] += dx
+        self.x[1] += dy
+
     def position_std(self) -> float:
         """Standard deviation (px) of the predicted centre: large for a young or long-lost track."""
         return math.sqrt(self.pp)

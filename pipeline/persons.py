@@ -55,6 +55,7 @@ import numpy as np
 
 from facelog.pipeline.appearance import BackgroundModel, body_histogram
 from facelog.pipeline.config import FusionConfig, TrackingConfig
+from facelog.pipeline.detect.motion import ViewMotion
 from facelog.pipeline.fusion import FusionParams, PersonFusion, frontalness, quality_weight, sharpness
 from facelog.pipeline.identity import (
     Embedder,
@@ -75,7 +76,7 @@ log = logging.getLogger(__name__)
 
 _NOT_TRACKER = {
     "enabled", "use_embedding", "use_body", "use_identity", "min_evidence_frames", "evidence_score",
-    "static_after_s", "static_max_motion", "gender_faces",
+    "static_after_s", "static_max_motion", "gender_faces", "camera_motion",
 }  # fmt: skip
 _WINDOW_NS = 1_000_000_000  # static test: positions are averaged over windows of this much stream time
 _FAINT_SCORE = 0.7  # a track whose median detection score is below this ...
@@ -188,6 +189,8 @@ class PersonTracks:
             reader = gender_reader if gender_reader is not None else IdentityGender()
             self.gender = GenderReading(tracking.gender_faces, reader, self.embedder)
         self.background = BackgroundModel() if tracking.use_body else None
+        self.view = ViewMotion() if tracking.camera_motion else None  # a camera that shakes
+        self._view_at = np.zeros(2)  # the view's shift at the previous frame
         self.dropped: Counter[str] = Counter()  # tracks not reported as persons, by reason
         self.static = 0  # persons reported with status "static"
         self._live: dict[int, _Person] = {}
@@ -228,9 +231,12 @@ class PersonTracks:
         )
         h, w = frame.image.shape[:2]
         edge = at_frame_edge(faces.xyxy, w, h)
+        view = self._view_at if self.view is None else self.view.observe(frame.image, faces.xyxy)
+        moved, self._view_at = view - self._view_at, view
         step = self.tracker.update(
-            frame.index, faces.xyxy, faces.score, emb, body, faces.track_only, ident, edge, frame.pts_ns
-        )
+            frame.index, faces.xyxy, faces.score, emb, body, faces.track_only, ident, edge, frame.pts_ns,
+            camera_shift=moved,
+        )  # fmt: skip
         ended = self._end(step.ended) + self._forget_spots(frame.pts_ns)
         looks = ident.thumbs if ident is not None else face_thumbs(frame.image, faces.xyxy) if n else None
 
@@ -260,9 +266,9 @@ class PersonTracks:
             only = faces.track_only is not None and bool(faces.track_only[i])
             person.evidence += not only and float(faces.score[i]) >= self.cfg.evidence_score
             x1, y1, x2, y2 = (float(v) for v in faces.xyxy[i])
-            person.motion.append(
-                (frame.pts_ns, (x1 + x2) / 2, (y1 + y2) / 2, _face_px(faces.xyxy[i]), *nose[i].tolist(),
-                 float(faces.score[i]))
+            person.motion.append(  # the centre in scene coordinates (a shaking camera's view taken out)
+                (frame.pts_ns, (x1 + x2) / 2 + view[0], (y1 + y2) / 2 + view[1], _face_px(faces.xyxy[i]),
+                 *nose[i].tolist(), float(faces.score[i]))
             )  # fmt: skip
             if looks is not None and looks[i, 0] > 0:
                 _sample_look(person, looks[i])
@@ -287,6 +293,9 @@ class PersonTracks:
 
     def reset(self) -> tuple[PersonResult, ...]:
         """End every live track and forget the frame order (reconnect or seek); ids keep increasing."""
+        if self.view is not None:
+            self.view.reset()
+        self._view_at = np.zeros(2)
         return self._end(self.tracker.reset()) + self._forget_spots(None)
 
     def _end(self, ids: tuple[int, ...]) -> tuple[PersonResult, ...]:

@@ -1,4 +1,5 @@
-"""Where a frame changed since the frame before: regions for faces that no known face's region covers.
+"""Motion of the picture: where a frame changed since the frame before (``FrameChange``: regions for
+faces that no known face's region covers), and how far a shaking camera's view moved (``ViewMotion``).
 
 ``RoiDetector`` looks only around the faces it found before, so a face that enters between two key
 frames waits for the next key frame (up to ``full_every`` frames). Most such faces move: this module
@@ -11,6 +12,32 @@ What it rests on: a fixed camera (a moving or zooming camera changes the whole f
 ``CHANGE_MAX_SHARE`` of it changed makes that frame a key frame) and faces that move between analysed
 frames. Sensor and H.264 noise on a still scene stays under ``CHANGE_DIFF`` grey levels once 8x8 pixel
 blocks are averaged; leaves, screens and rain are motion too and only cost detector time.
+
+``ViewMotion``: how far a camera's view moved over the scene, for a camera that shakes.
+
+The tracker predicts a face where its motion alone would take it, and the static test
+(``persons``) calls a face that never moved in the frame a poster. Both assume a fixed camera. A
+camera on a pole in the wind moves the whole picture a few pixels, several times a second: every
+prediction is off by that much, and a printed face or a face-like pattern moves with the picture
+and becomes a person (docs/BENCHMARKS.md, "A camera that shakes, lights that switch").
+``ViewMotion`` measures the view's shift over the scene so that both can take it out, as BoT-SORT's
+global motion compensation does (translation only: no zoom, no rotation).
+
+Method: corners of the scene (``cv2.goodFeaturesToTrack``) in a reference frame, away from the faces
+and the bodies below them, followed into each frame by pyramidal Lucas-Kanade
+(``cv2.calcOpticalFlowPyrLK``); the shift is the mean of the flows within ``INLIER_PX`` of their
+median (people who walk over a corner move it their own way and are left out). Frames are sampled
+every ``width / SAMPLE_WIDTH_PX``-th pixel of the green channel (no resize: ~0.2 ms at 720p). The
+reference is renewed when fewer than ``MIN_POINTS`` corners agree, or every ``REFRESH_FRAMES``
+frames; the shift carries over.
+
+A fixed camera is not touched: on the synthetic clips of every fixed camera (dim, short of bits,
+grey, 5 fps, 480x270, lights that switch) a check measures under 1 px (moving people, H.264 noise),
+so until ``MOVED_CHECKS`` checks in a row measure ``MOVED_PX`` or more against a reference of at
+most 1 s ago the view is fixed (exactly 0: the tracker and the static test work as before) and is
+measured only every ``CHECK_EVERY`` frames; from then on, every frame. Where no corner can be
+followed (a bare wall filling the view), the shift is unknown and kept as it was. Measured in
+docs/BENCHMARKS.md, "A camera that shakes, lights that switch".
 """
 
 from __future__ import annotations
@@ -88,3 +115,133 @@ class FrameChange:
             out.append([max(0.0, x * s - grow), max(0.0, y * s - grow),
                         min(float(w), (x + bw) * s + grow), min(float(h), (y + bh) * s + grow)])  # fmt: skip
         return np.asarray(out, np.float32).reshape(-1, 4)
+
+
+# -- a camera that shakes ------------------------------------------------------------------------
+SAMPLE_WIDTH_PX = 320  # frames are sampled down to about this width (1280 px: every 4th pixel)
+MAX_POINTS = 100  # corners followed from a reference frame
+MIN_POINTS = 20  # fewer followed corners agree: a new reference frame
+MIN_AGREE = 8  # fewer agree, or under AGREE_SHARE of those followed: no measurement (shift kept)
+AGREE_SHARE = 0.3
+INLIER_PX = 0.5  # (sampled px) a corner's flow within this of the median flow counts
+REFRESH_FRAMES = 125  # a new reference at least this often (people arrive, the light changes)...
+STEADY_REFRESH_FRAMES = 25  # ...and this often while the camera is fixed (noise wears corners down)
+MOVED_PX = 2.0  # frame px: a fixed camera's checks measure less (synthetic clips: at most 0.97)
+MOVED_CHECKS = 2  # the camera moves once this many checks in a row measure MOVED_PX or more
+CHECK_EVERY = 5  # while fixed, the view is measured every this many frames
+MAX_FAILED = 5  # measurements in a row without agreement: a new reference (the shift kept as it was)
+# what is not scene around each face box (in face widths / heights): the face and the body below it
+_MASK_SIDE, _MASK_ABOVE, _MASK_BELOW = 0.8, 0.3, 4.0
+
+
+class ViewMotion:
+    """The view's shift over the scene, frame by frame, for one source (frames in order).
+
+    ``observe`` returns the shift (x, y) in frame pixels since the first frame: a point of the scene
+    seen at ``p`` in the first frame is seen at ``p - shift`` in this one, so ``p_frame + shift``
+    are scene coordinates.
+    """
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the reference (the next frame starts at shift 0, as a fixed camera)."""
+        self._ref: np.ndarray | None = None  # sampled reference frame
+        self._ref_points = np.zeros((0, 1, 2), np.float32)
+        self._ref_shift = np.zeros(2)  # where the view was at the reference frame (``_at``)
+        self._at = np.zeros(2)  # where the view is, as measured (drifts a little with each reference)
+        self._base = np.zeros(2)  # ``_at`` of the fixed camera before it moved: shift = _at - _base
+        self._ref_age = 0  # frames since the reference was taken
+        self._failed = 0  # measurements in a row that found no agreement
+        self._size: tuple[int, int] | None = None
+        self._step = 1
+        self.shift = np.zeros(2)
+        self.moving = False  # MOVED_CHECKS checks in a row measured MOVED_PX or more since reset
+        self._moved_checks = 0
+        self.frames = 0
+        self.measured = 0  # frames measured (every one once moving)
+
+    def observe(self, image_bgr: np.ndarray, faces_xyxy: np.ndarray) -> np.ndarray:
+        """The shift (2,) at this frame, in frame pixels (see the class docstring).
+
+        Args:
+            image_bgr: (H, W, 3) uint8 frame.
+            faces_xyxy: (n, 4) this frame's face boxes (their faces and bodies are not scene).
+        """
+        h, w = image_bgr.shape[:2]
+        if self._size != (w, h):  # a new source or size: start again
+            self.reset()
+            self._size, self._step = (w, h), max(1, round(w / SAMPLE_WIDTH_PX))
+        due = self.moving or self.frames % CHECK_EVERY == 0
+        self.frames += 1
+        if not due:
+            return self.shift.copy()
+        small = _sample(image_bgr, self._step)
+        self.measured += 1
+        flow = None if self._ref is None else self._flow(small, self._not_scene(small.shape, faces_xyxy))
+        if flow is not None:
+            mean = flow[1]
+            self._failed = 0
+            # where the view is, followed through every reference (while the camera is fixed too,
+            # so that a reference taken before it moved is placed right)
+            self._at = self._ref_shift - mean * self._step
+            if not self.moving:  # moved against a reference of at most 1 s ago: not drift
+                big = np.abs(mean * self._step).max() >= MOVED_PX
+                self._moved_checks = self._moved_checks + 1 if big else 0
+                self.moving = self._moved_checks >= MOVED_CHECKS
+                self._base = self._ref_shift.copy()  # where the fixed camera was taken to be
+            if self.moving:
+                self.shift = self._at - self._base
+        else:
+            self._failed += 1
+        self._ref_age += 1 if self.moving else CHECK_EVERY
+        refresh = REFRESH_FRAMES if self.moving else STEADY_REFRESH_FRAMES
+        worn = flow is not None and (flow[0] < MIN_POINTS or self._ref_age >= refresh)
+        if self._ref is None or worn or self._failed >= MAX_FAILED:  # failed: the place is a guess
+            self._new_reference(small, faces_xyxy)
+        return self.shift.copy()
+
+    def _flow(self, small: np.ndarray, not_scene: np.ndarray) -> tuple[int, np.ndarray] | None:
+        """(corners that agree, their mean flow in sampled px) from the reference, or None. Corners
+        that are now under a face or a body (``not_scene`` > 0: someone walked over them) are left
+        out."""
+        assert self._ref is not None
+        if len(self._ref_points) < MIN_AGREE:
+            return None
+        moved, status, _ = cv2.calcOpticalFlowPyrLK(
+            self._ref, small, self._ref_points, None, winSize=(11, 11), maxLevel=2
+        )
+        h, w = small.shape
+        x, y = (np.clip(moved[:, 0, k], 0, lim - 1).astype(np.int64) for k, lim in ((0, w), (1, h)))
+        ok = (status[:, 0] == 1) & (not_scene[y, x] == 0)
+        d = (moved - self._ref_points)[ok, 0]
+        if len(d) < MIN_AGREE:
+            return None
+        agree = np.linalg.norm(d - np.median(d, axis=0), axis=1) < INLIER_PX
+        if agree.sum() < max(MIN_AGREE, AGREE_SHARE * len(d)):
+            return None
+        return int(agree.sum()), d[agree].mean(axis=0).astype(np.float64)
+
+    def _not_scene(self, shape: tuple[int, ...], faces_xyxy: np.ndarray) -> np.ndarray:
+        """(h, w) uint8 of the sampled frame: 1 over the faces and the bodies below them, else 0."""
+        mask = np.zeros(shape[:2], np.uint8)
+        for x1, y1, x2, y2 in np.asarray(faces_xyxy, np.float64).reshape(-1, 4) / self._step:
+            fw, fh = x2 - x1, y2 - y1
+            top, bottom = int(max(y1 - _MASK_ABOVE * fh, 0)), int(y2 + _MASK_BELOW * fh) + 1
+            left, right = int(max(x1 - _MASK_SIDE * fw, 0)), int(x2 + _MASK_SIDE * fw) + 1
+            mask[top:bottom, left:right] = 1
+        return mask
+
+    def _new_reference(self, small: np.ndarray, faces_xyxy: np.ndarray) -> None:
+        scene = (1 - self._not_scene(small.shape, faces_xyxy)) * 255
+        points = cv2.goodFeaturesToTrack(small, MAX_POINTS, 0.01, 6, mask=scene.astype(np.uint8))
+        self._ref = small
+        self._ref_points = np.zeros((0, 1, 2), np.float32) if points is None else points.astype(np.float32)
+        self._ref_shift = self._at.copy()
+        self._ref_age = 0
+
+
+def _sample(image_bgr: np.ndarray, step: int) -> np.ndarray:
+    """Every ``step``-th pixel of the green channel."""
+    return np.ascontiguousarray(image_bgr[::step, ::step, 1])
