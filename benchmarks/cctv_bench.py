@@ -78,28 +78,32 @@ def clip_paths(work: Path, preset: str, seed: int, shared: Path) -> tuple[Path, 
 # otherwise (the presets' own CRF 29 was applied once already).
 X264 = ("-crf", "23")
 
-# The shaking camera: the view (the frame less SHAKE_MARGIN px on every side) moves as a pole in the
-# wind moves it, two sways per axis of 0.8-3.1 Hz, up to SHAKE_PX px from its rest (~4 px a frame at
-# most, 1-2 typical); ffmpeg's crop and the GT shift evaluate the same offset per frame, in steps of 2
-# px (a 4:2:0 frame is cut at even rows: an odd y would come out one row less).
-SHAKE_PX, SHAKE_MARGIN = 12, 24
+# The shaking camera (for the 1280x720 presets): the camera's view, 1216x684 of the 1280x720 scene
+# (a margin of 32 x 18 px), moves as a pole in the wind moves it, two sways per axis of 0.8-3.1 Hz, up
+# to SHAKE_PX px from its rest (~4 px a frame at most, 1-2 typical), and is sent at 1280x720 again
+# (x 20/19), as a camera sends its full frame however it points. ffmpeg's crop and the GT evaluate the
+# same offset per frame, in steps of 2 px (a 4:2:0 frame is cut at even rows: an odd y would come out
+# one row less).
+SHAKE_PX = 12
+SHAKE_MARGIN = (32, 18)  # x, y: the view at rest
+SHAKE_VIEW = (1216, 684)  # the view's size in the scene (1280x720 x 19/20)
 _SWAY_X = ((0.6, 1.1, 0.0), (0.4, 2.7, 1.3))  # (share of SHAKE_PX, Hz, phase) per sway
 _SWAY_Y = ((0.6, 0.8, 0.5), (0.4, 3.1, 2.1))
 
 
-def _sway_expr(sways: tuple[tuple[float, float, float], ...]) -> str:
+def _sway_expr(sways: tuple[tuple[float, float, float], ...], margin: int) -> str:
     terms = "+".join(f"{a}*sin(2*PI*{hz}*n/25+{ph})" for a, hz, ph in sways)
-    return f"{SHAKE_MARGIN}+2*trunc({SHAKE_PX / 2}*({terms}))"
+    return f"{margin}+2*trunc({SHAKE_PX / 2}*({terms}))"
 
 
 def shake_offset(frame_index: int) -> tuple[int, int]:
-    """Where the shaking camera's view starts in the steady frame at this frame (x, y px)."""
+    """Where the shaking camera's view starts in the 1280x720 scene at this frame (x, y px)."""
 
-    def sway(sways: tuple[tuple[float, float, float], ...]) -> int:
+    def sway(sways: tuple[tuple[float, float, float], ...], margin: int) -> int:
         s = sum(a * math.sin(2 * math.pi * hz * frame_index / 25 + ph) for a, hz, ph in sways)
-        return SHAKE_MARGIN + 2 * math.trunc(SHAKE_PX / 2 * s)
+        return margin + 2 * math.trunc(SHAKE_PX / 2 * s)
 
-    return sway(_SWAY_X), sway(_SWAY_Y)
+    return sway(_SWAY_X, SHAKE_MARGIN[0]), sway(_SWAY_Y, SHAKE_MARGIN[1])
 
 
 class Camera(NamedTuple):
@@ -111,6 +115,7 @@ class Camera(NamedTuple):
     scale: float = 1.0  # GT box scale
     x264: tuple[str, ...] = X264  # x264 rate options
     shift: Callable[[int], tuple[int, int]] | None = None  # per (source) frame: GT boxes move by -shift
+    size: tuple[int, int] | None = None  # the only source frame size it takes (w, h)
 
 
 CAMERAS: dict[str, Camera] = {
@@ -130,13 +135,14 @@ CAMERAS: dict[str, Camera] = {
         "25",
         x264=("-b:v", "1500k", "-maxrate", "1500k", "-bufsize", "3000k"),
     ),
-    # A camera on a pole in the wind: the whole view, people, posters and patterns alike, shakes
-    # (1232x672: the 1280x720 scene less the margin).
+    # A camera on a pole in the wind: the whole view, people, posters and patterns alike, shakes.
     "shake": Camera(
-        f"crop=w=iw-{2 * SHAKE_MARGIN}:h=ih-{2 * SHAKE_MARGIN}:exact=1"
-        f":x='{_sway_expr(_SWAY_X)}':y='{_sway_expr(_SWAY_Y)}'",
+        f"crop=w={SHAKE_VIEW[0]}:h={SHAKE_VIEW[1]}:exact=1:x='{_sway_expr(_SWAY_X, SHAKE_MARGIN[0])}'"
+        f":y='{_sway_expr(_SWAY_Y, SHAKE_MARGIN[1])}',scale=1280:720:flags=bicubic",
         "25",
+        scale=1280 / SHAKE_VIEW[0],
         shift=shake_offset,
+        size=(1280, 720),
     ),
     # Lights that switch (or an exposure that steps): every 2 s the scene drops to a darker, flatter
     # picture and back, at once, for every face in view.
@@ -156,6 +162,12 @@ def camera_clip(mp4: Path, gt: Path, camera: str) -> tuple[Path, Path]:
     if ffmpeg is None:
         raise BenchError("--camera needs the ffmpeg binary on PATH (Debian: apt-get install ffmpeg)")
     cam = CAMERAS[camera]
+    if cam.size is not None:
+        cap = cv2.VideoCapture(str(mp4))
+        size = (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+        cap.release()
+        if size != cam.size:
+            raise BenchError(f"--camera {camera} takes {cam.size[0]}x{cam.size[1]} clips, {mp4} is {size}")
     cmd = [ffmpeg, "-loglevel", "error", "-y", "-i", str(mp4), "-vf", cam.vf, "-r", cam.rate,
            "-c:v", "libx264", *cam.x264, "-pix_fmt", "yuv420p", str(out_mp4)]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)

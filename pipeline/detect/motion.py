@@ -8,10 +8,12 @@ well under a millisecond) and returns the changed blobs outside the known faces'
 by ``CHANGE_MARGIN`` of its size, in frame pixels. A still face that appears between key frames (a
 person who steps in and stops in one frame gap) is still found on the next key frame.
 
-What it rests on: a fixed camera (a moving or zooming camera changes the whole frame: more than
-``CHANGE_MAX_SHARE`` of it changed makes that frame a key frame) and faces that move between analysed
-frames. Sensor and H.264 noise on a still scene stays under ``CHANGE_DIFF`` grey levels once 8x8 pixel
-blocks are averaged; leaves, screens and rain are motion too and only cost detector time.
+What it rests on: a camera that stays where it points (a shaking one is followed: the frame before is
+moved with the view, ``ViewMotion``, before the two are compared; one that pans or zooms changes the
+whole frame: more than ``CHANGE_MAX_SHARE`` of it changed makes that frame a key frame) and faces
+that move between analysed frames. Sensor and H.264 noise on a still scene stays under
+``CHANGE_DIFF`` grey levels once 8x8 pixel blocks are averaged; leaves, screens and rain are motion
+too and only cost detector time.
 
 ``ViewMotion``: how far a camera's view moved over the scene, for a camera that shakes.
 
@@ -21,7 +23,8 @@ camera on a pole in the wind moves the whole picture a few pixels, several times
 prediction is off by that much, and a printed face or a face-like pattern moves with the picture
 and becomes a person (docs/BENCHMARKS.md, "A camera that shakes, lights that switch").
 ``ViewMotion`` measures the view's shift over the scene so that both can take it out, as BoT-SORT's
-global motion compensation does (translation only: no zoom, no rotation).
+global motion compensation does (translation only: no zoom, no rotation); ``FrameChange`` (and with it
+``RoiDetector``'s regions) takes it out too, so a shaking 720p camera keeps its region frames.
 
 Method: corners of the scene (``cv2.goodFeaturesToTrack``) in a reference frame, away from the faces
 and the bodies below them, followed into each frame by pyramidal Lucas-Kanade
@@ -35,9 +38,10 @@ A fixed camera is not touched: on the synthetic clips of every fixed camera (dim
 grey, 5 fps, 480x270, lights that switch) a check measures under 1 px (moving people, H.264 noise),
 so until ``MOVED_CHECKS`` checks in a row measure ``MOVED_PX`` or more against a reference of at
 most 1 s ago the view is fixed (exactly 0: the tracker and the static test work as before) and is
-measured only every ``CHECK_EVERY`` frames; from then on, every frame. Where no corner can be
-followed (a bare wall filling the view), the shift is unknown and kept as it was. Measured in
-docs/BENCHMARKS.md, "A camera that shakes, lights that switch".
+measured only every ``CHECK_EVERY`` frames; from then on, every frame (rows taken before are in the
+frame's coordinates: at most ``MOVED_CHECKS x CHECK_EVERY`` frames of a camera that shakes from the
+start). Where no corner can be followed (a bare wall filling the view), the shift is unknown and
+kept as it was. Measured in docs/BENCHMARKS.md, "A camera that shakes, lights that switch".
 """
 
 from __future__ import annotations
@@ -76,10 +80,15 @@ class FrameChange:
         self._size: tuple[int, int] | None = None  # the frame size of _prev
         self._mask: np.ndarray | None = None
         self._scale = 1.0  # frame px per block
+        self.view = ViewMotion()  # a camera that shakes: frames are compared where the scene was
+        self._view_at = np.zeros(2)
+        self.moved = np.zeros(2)  # px the view moved since the frame before (ViewMotion)
 
-    def observe(self, image_bgr: np.ndarray) -> float:
+    def observe(self, image_bgr: np.ndarray, faces_xyxy: np.ndarray | None = None) -> float:
         """Compare ``image_bgr`` with the frame observed before; returns the share of the frame that
-        changed (0.0 for the first frame, or when the size changed)."""
+        changed (0.0 for the first frame, or when the size changed). ``faces_xyxy``: the faces known
+        so far (kept out of the view's measurement). When the camera's view moved (``moved``), the
+        frame before is moved with it first and the strip that came into view counts as unchanged."""
         h, w = image_bgr.shape[:2]
         sw = min(self.width_px, w)
         sh = max(1, round(h * sw / w))
@@ -87,11 +96,30 @@ class FrameChange:
         small = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
         prev, self._prev, self._scale = self._prev, small, w / sw
         size, self._size = self._size, (w, h)
+        at = self.view.observe(image_bgr, np.zeros((0, 4)) if faces_xyxy is None else faces_xyxy)
+        self.moved, self._view_at = at - self._view_at, at
         if prev is None or size != (w, h):
             self._mask = None
             return 0.0
-        self._mask = cv2.absdiff(small, prev) >= self.diff
-        return float(self._mask.mean())
+        if self.moved.any():  # the scene moved by minus the view's shift: compare where it went, give
+            # or take half a block (a block's mean is not shift-invariant at a sharp edge)
+            dx, dy = self.moved / self._scale
+            diffs = [
+                cv2.absdiff(
+                    small, np.asarray(cv2.warpAffine(prev, to, (sw, sh), borderMode=cv2.BORDER_REPLICATE))
+                )
+                for to in (
+                    np.array([[1.0, 0.0, -dx + ex], [0.0, 1.0, -dy + ey]], np.float32)
+                    for ex, ey in ((-0.5, 0.0), (0.5, 0.0), (0.0, -0.5), (0.0, 0.5))
+                )
+            ]
+            mask = np.minimum.reduce(diffs) >= self.diff
+            b = int(np.ceil(np.abs(self.moved).max() / self._scale)) + 1  # came into view: unchanged
+            mask[:b], mask[-b:], mask[:, :b], mask[:, -b:] = False, False, False, False
+        else:
+            mask = cv2.absdiff(small, prev) >= self.diff
+        self._mask = mask
+        return float(mask.mean())
 
     def boxes(self, covered: Sequence[tuple[int, int, int, int]], wh: tuple[int, int]) -> np.ndarray:
         """(N, 4) x1, y1, x2, y2 in frame pixels: the last observed frame's changed blobs outside

@@ -211,14 +211,19 @@ class RoiDetector:
         self._changing = self.change is not None and (
             self.change_max_frame_px is None or w * h < self.change_max_frame_px
         )
-        changed = self.change.observe(image_bgr) if self.change is not None and self._changing else 0.0
+        changed = 0.0
+        if self.change is not None and self._changing:
+            changed = self.change.observe(image_bgr, self._boxes)
+            if self.change.moved.any():  # a shaking camera: the known faces moved with the view
+                dx, dy = self.change.moved
+                self._boxes = self._boxes - np.array([dx, dy, dx, dy], np.float32)
         key = (
             self._since_key is None
             or self._since_key + 1 >= self.full_every  # processed frames, whatever the stride
             or (self.max_gap_frames is not None and gap > self.max_gap_frames)
             or w * h < self.min_frame_px
             or (h < self.small_frame_lines and self._key_scale((w, h)) > 1.0)  # an enlarged small frame
-            or changed > CHANGE_MAX_SHARE  # a light change or a moved camera: look everywhere
+            or changed > CHANGE_MAX_SHARE  # a light change or a camera moved (more than shaking)
         )
         regions: list[tuple[int, int, int, int, float]] = []
         known: list[tuple[int, int, int, int, float]] = []

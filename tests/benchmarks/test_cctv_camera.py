@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-from cctv_bench import SHAKE_MARGIN, SHAKE_PX, camera_clip, shake_offset
+from cctv_bench import SHAKE_MARGIN, SHAKE_PX, SHAKE_VIEW, BenchError, camera_clip, shake_offset
 
 from facelog.pipeline.file.reader import VideoSource
 
@@ -120,42 +120,54 @@ def test_dim_is_darker_and_noisy_and_keeps_the_gt(moving_square: tuple[Path, Pat
     assert flicker(frames) > flicker(source) + 0.5, "the gain's noise changes every frame"
 
 
-def test_shake_moves_the_view_and_its_gt_boxes_by_the_same_whole_pixels(tmp_path: Path) -> None:
+def _still_720(folder: Path, frames: int) -> tuple[Path, Path, np.ndarray]:
+    """A detailed still 1280x720 scene (so every offset is visible) as a clip, with one GT face."""
     if shutil.which("ffmpeg") is None:
         pytest.skip("the ffmpeg binary is not installed")
-    folder = tmp_path / "clips"
-    folder.mkdir()
-    rng = np.random.default_rng(1)  # a detailed still scene, so every offset is visible
-    scene = cv2.GaussianBlur(rng.integers(0, 255, (160, 256, 3), np.uint8), (0, 0), 1.5)
-    scene[60:100, 100:140] = (40, 40, 220)  # a red "face" that never moves in the scene
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(1)
+    scene = cv2.GaussianBlur(rng.integers(0, 255, (720, 1280, 3), np.uint8), (0, 0), 3.0)
     mp4 = folder / "still.mp4"
-    cmd = ["ffmpeg", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "bgr24", "-s", "256x160",
+    cmd = ["ffmpeg", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "bgr24", "-s", "1280x720",
            "-r", "25", "-i", "-", "-c:v", "libx264", "-crf", "12", "-pix_fmt", "yuv420p",
            str(mp4)]  # fmt: skip
-    subprocess.run(cmd, input=scene.tobytes() * 30, check=True)
+    subprocess.run(cmd, input=scene.tobytes() * frames, check=True)
     gt = folder / "still.gt.csv"
     cols = ["frame_index", "person_id", "x1", "y1", "x2", "y2", "age", "gender", "face_px"]
-    pd.DataFrame(
-        [(k, 0, 100.0, 60.0, 140.0, 100.0, 30.0, "male", 40) for k in range(30)], columns=cols
-    ).to_csv(gt, index=False)
+    still = [(k, 0, 600.0, 300.0, 640.0, 340.0, 30.0, "male", 40) for k in range(frames)]
+    pd.DataFrame(still, columns=cols).to_csv(gt, index=False)
+    return mp4, gt, scene
+
+
+def test_shake_moves_the_view_and_its_gt_boxes_by_the_same_pixels(tmp_path: Path) -> None:
+    mp4, gt, scene = _still_720(tmp_path / "clips", 12)
     out, out_gt = camera_clip(mp4, gt, "shake")
     frames, _ = _frames(out)
     rows = pd.read_csv(out_gt)
-    m = SHAKE_MARGIN
-    assert len(frames) == len(rows) == 30 and frames[0].shape == (160 - 2 * m, 256 - 2 * m, 3)
-    offsets = {shake_offset(k) for k in range(30)}
-    assert len(offsets) > 10 and all(abs(x - m) <= SHAKE_PX and abs(y - m) <= SHAKE_PX for x, y in offsets)
+    assert len(frames) == len(rows) == 12 and frames[0].shape == (720, 1280, 3)
+    offsets = {shake_offset(k) for k in range(12)}
+    mx, my = SHAKE_MARGIN
+    assert len(offsets) > 5 and all(abs(x - mx) <= SHAKE_PX and abs(y - my) <= SHAKE_PX for x, y in offsets)
+    vw, vh = SHAKE_VIEW
 
     def error(img: np.ndarray, x: int, y: int) -> float:  # the frame against the scene seen from (x, y)
-        return float(np.abs(img.astype(int) - scene[y : y + img.shape[0], x : x + img.shape[1]]).mean())
+        view = cv2.resize(scene[y : y + vh, x : x + vw], (1280, 720), interpolation=cv2.INTER_CUBIC)
+        return float(np.abs(img[40:-40, 40:-40].astype(int) - view[40:-40, 40:-40]).mean())
 
-    for k, img in enumerate(frames):
-        dx, dy = shake_offset(k)
-        near = [(dx + ex, dy + ey) for ex in (-1, 0, 1) for ey in (-1, 0, 1) if ex or ey]
+    s = 1280 / vw
+    for k in (0, 5, 11):
+        img, (dx, dy) = frames[k], shake_offset(k)
+        near = [(dx + ex, dy + ey) for ex in (-2, 0, 2) for ey in (-2, 0, 2) if ex or ey]
         assert error(img, dx, dy) < 0.85 * min(error(img, x, y) for x, y in near), (
             f"frame {k}: view at {dx, dy}"
         )
-        assert (rows.x1[k], rows.y1[k]) == (100 - dx, 60 - dy)
+        assert rows.x1[k] == round((600 - dx) * s, 1) and rows.y1[k] == round((300 - dy) * s, 1)
+        assert rows.face_px[k] == round(40 * s)
+
+
+def test_shake_takes_only_1280x720_clips(moving_square: tuple[Path, Path]) -> None:
+    with pytest.raises(BenchError, match="takes 1280x720 clips"):
+        camera_clip(*moving_square, "shake")
 
 
 def test_lights_switch_every_two_seconds_and_keep_the_gt(moving_square: tuple[Path, Path]) -> None:
@@ -173,3 +185,16 @@ def test_lights_switch_every_two_seconds_and_keep_the_gt(moving_square: tuple[Pa
     assert (
         dark.max() < 0.8 * bright.min() and np.ptp(bright) < 3 and level[105:120].max() < 0.8 * bright.min()
     )
+
+
+def test_view_motion_benchmark_finds_the_shake_and_leaves_a_fixed_camera(tmp_path: Path) -> None:
+    """``benchmarks/view_motion.py`` on the same still scene as a fixed and as a shaking camera."""
+    import view_motion
+
+    mp4, gt, _ = _still_720(tmp_path / "clips", 20)
+    shaken, _ = camera_clip(mp4, gt, "shake")
+    fixed = view_motion.measure(mp4)
+    assert not fixed["moving"] and fixed["max_shift_px"] == 0.0 and fixed["measured"] == 4  # every 5th
+    row = view_motion.measure(shaken)
+    assert row["moving"] and row["moving_from_frame"] <= 10
+    assert row["error_px_p50_p99_max"][1] < 1.0, row

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from facelog.pipeline.config import TrackingConfig
-from facelog.pipeline.detect.motion import CHECK_EVERY, ViewMotion
+from facelog.pipeline.detect.motion import CHECK_EVERY, MOVED_CHECKS, ViewMotion
 from facelog.pipeline.fusion import FusionParams
 from facelog.pipeline.persons import FaceOutputs, PersonTracks
 from facelog.pipeline.tracker import Tracker, TrackerParams
@@ -63,7 +63,7 @@ def test_a_shaking_view_is_followed_to_a_fraction_of_a_pixel(scene: np.ndarray) 
         true.append(np.array(_sway(k), np.float64))
     assert vm.moving and vm.measured > 80
     start = next(k for k, g in enumerate(got) if g.any())
-    assert start <= 2 * CHECK_EVERY
+    assert start <= MOVED_CHECKS * CHECK_EVERY  # found at the second check
     error = np.array(got[start:]) - np.array(true[start:])
     error -= np.median(error, axis=0)  # the shift counts from where the fixed camera was taken to be
     assert np.abs(error).max() < 0.5

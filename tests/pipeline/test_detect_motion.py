@@ -174,3 +174,31 @@ def test_unset_file_runs_use_frame_change_regions_below_1_5_megapixels(frames: l
         got = [len(det.detect(img, i).accepted()) for i, img in enumerate(seq)]
         assert got == [0, found], (w, h)
         assert det.frames_full == 1
+
+
+def test_a_shaking_camera_changes_only_where_something_moved() -> None:
+    """The whole textured view shifts by up to 10 px a frame: compared as they are, most of the frame
+    changed (every frame would be a key frame); moved with the view (``ViewMotion``), only the square
+    that walks across it, and the view's shift is reported in ``moved``."""
+    rng = np.random.default_rng(5)  # a room of tiles and shelves: 25-px cells of random greys
+    cells = rng.integers(20, 235, (16, 28, 1), np.uint8).repeat(3, axis=2)
+    room = cv2.resize(cells, (700, 400), interpolation=cv2.INTER_NEAREST)
+    room = cv2.GaussianBlur(room, (0, 0), 1.0)
+
+    def shaken(k: int) -> np.ndarray:
+        x, y = 30 + (10 if k % 2 else -10), 20 + (6 if k % 3 == 1 else 0)
+        img = room[y : y + 360, x : x + 640].copy()
+        img[150:190, 100 + 12 * k : 140 + 12 * k] = 250  # a face-sized square walking right
+        return img
+
+    ch = FrameChange()
+    shares = [ch.observe(shaken(k)) for k in range(16)]
+    assert ch.view.moving
+    late = shares[12:]  # the view found moving (two checks of every 5th frame), every frame followed
+    assert max(late) < 0.05, late
+    assert np.abs(ch.moved).max() > 5
+    boxes = ch.boxes([], (640, 360))
+    assert len(boxes) >= 1 and any(b[0] <= 100 + 12 * 15 + 20 <= b[2] and b[1] <= 170 <= b[3] for b in boxes)
+    first = FrameChange()  # the first shake, before the view is found moving: most of it changed
+    first.observe(shaken(0))
+    assert first.observe(shaken(1)) > CHANGE_MAX_SHARE
