@@ -80,7 +80,8 @@ X264 = ("-crf", "23")
 
 # The shaking camera (for the 1280x720 presets): the camera's view, 1216x684 of the 1280x720 scene
 # (a margin of 32 x 18 px), moves as a pole in the wind moves it, two sways per axis of 0.8-3.1 Hz, up
-# to SHAKE_PX px from its rest (~4 px a frame at most, 1-2 typical), and is sent at 1280x720 again
+# to SHAKE_PX px from its rest (+-10 px over a 30-s clip; steps of 2 px a frame typical, 6 at most, in
+# scene px), and is sent at 1280x720 again
 # (x 20/19), as a camera sends its full frame however it points. ffmpeg's crop and the GT evaluate the
 # same offset per frame, in steps of 2 px (a 4:2:0 frame is cut at even rows: an odd y would come out
 # one row less).

@@ -190,7 +190,6 @@ class PersonTracks:
             self.gender = GenderReading(tracking.gender_faces, reader, self.embedder)
         self.background = BackgroundModel() if tracking.use_body else None
         self.view = ViewMotion() if tracking.camera_motion else None  # a camera that shakes
-        self._view_at = np.zeros(2)  # the view's shift at the previous frame
         self.dropped: Counter[str] = Counter()  # tracks not reported as persons, by reason
         self.static = 0  # persons reported with status "static"
         self._live: dict[int, _Person] = {}
@@ -231,11 +230,11 @@ class PersonTracks:
         )
         h, w = frame.image.shape[:2]
         edge = at_frame_edge(faces.xyxy, w, h)
-        view = self._view_at if self.view is None else self.view.observe(frame.image, faces.xyxy)
-        moved, self._view_at = view - self._view_at, view
+        view = np.zeros(2) if self.view is None else self.view.observe(frame.image, faces.xyxy)
+        moved = None if self.view is None else self.view.moved
         step = self.tracker.update(
             frame.index, faces.xyxy, faces.score, emb, body, faces.track_only, ident, edge, frame.pts_ns,
-            camera_shift=moved,
+            camera_shift_px=moved,
         )  # fmt: skip
         ended = self._end(step.ended) + self._forget_spots(frame.pts_ns)
         looks = ident.thumbs if ident is not None else face_thumbs(frame.image, faces.xyxy) if n else None
@@ -295,7 +294,6 @@ class PersonTracks:
         """End every live track and forget the frame order (reconnect or seek); ids keep increasing."""
         if self.view is not None:
             self.view.reset()
-        self._view_at = np.zeros(2)
         return self._end(self.tracker.reset()) + self._forget_spots(None)
 
     def _end(self, ids: tuple[int, ...]) -> tuple[PersonResult, ...]:

@@ -294,7 +294,7 @@ class Tracker:
         identity: FrameFaces | None = None,
         at_edge: np.ndarray | None = None,
         pts_ns: int | None = None,
-        camera_shift: np.ndarray | None = None,
+        camera_shift_px: np.ndarray | None = None,
     ) -> TrackStep:
         """Assign a track id to each detection of one frame.
 
@@ -322,7 +322,7 @@ class Tracker:
             pts_ns: optional timestamp of this frame (ns): the clock advances by the time since the
                 previous frame's, in frames of ``kalman.REFERENCE_FPS``; without it (or when it does not
                 increase) by the frames of ``frame_index`` (module docstring).
-            camera_shift: optional (2,) px the camera's view moved since the previous call
+            camera_shift_px: optional (2,) px the camera's view moved since the previous call
                 (``detect.motion.ViewMotion``): every track's predicted and last box move by minus
                 this, so a shaking camera does not throw the predictions off.
         Returns:
@@ -356,13 +356,13 @@ class Tracker:
         previous = None if self._clock.index is None else self._clock.now
         now = self._clock.advance(frame_index, pts_ns)
         ended = self._expire(now, previous)
-        dx, dy = (0.0, 0.0) if camera_shift is None else (float(v) for v in camera_shift)
+        dx, dy = (0.0, 0.0) if camera_shift_px is None else (float(v) for v in camera_shift_px)
         for t in self._tracks:
             t.kf.predict(now - t.predicted_frame)
             t.predicted_frame = now
             if dx or dy:  # the scene moved by minus the view's shift
                 t.kf.shift(-dx, -dy)
-                t.last_box = t.last_box - np.array([dx, dy, dx, dy])
+                t.last_box = t.last_box - np.array([dx, dy, dx, dy], np.float32)
         tracks = self._tracks
         states = track_states(tracks, now, previous, p.max_lost_frames)
 

@@ -28,7 +28,7 @@ global motion compensation does (translation only: no zoom, no rotation); ``Fram
 
 Method: corners of the scene (``cv2.goodFeaturesToTrack``) in a reference frame, away from the faces
 and the bodies below them, followed into each frame by pyramidal Lucas-Kanade
-(``cv2.calcOpticalFlowPyrLK``); the shift is the mean of the flows within ``INLIER_PX`` of their
+(``cv2.calcOpticalFlowPyrLK``); the shift is the mean of the flows within ``INLIER_SAMPLED_PX`` of their
 median (people who walk over a corner move it their own way and are left out). Frames are sampled
 every ``width / SAMPLE_WIDTH_PX``-th pixel of the green channel (no resize: ~0.2 ms at 720p). The
 reference is renewed when fewer than ``MIN_POINTS`` corners agree, or every ``REFRESH_FRAMES``
@@ -37,11 +37,13 @@ frames; the shift carries over.
 A fixed camera is not touched: on the synthetic clips of every fixed camera (dim, short of bits,
 grey, 5 fps, 480x270, lights that switch) a check measures under 1 px (moving people, H.264 noise),
 so until ``MOVED_CHECKS`` checks in a row measure ``MOVED_PX`` or more against a reference of at
-most 1 s ago the view is fixed (exactly 0: the tracker and the static test work as before) and is
-measured only every ``CHECK_EVERY`` frames; from then on, every frame (rows taken before are in the
-frame's coordinates: at most ``MOVED_CHECKS x CHECK_EVERY`` frames of a camera that shakes from the
-start). Where no corner can be followed (a bare wall filling the view), the shift is unknown and
-kept as it was. Measured in docs/BENCHMARKS.md, "A camera that shakes, lights that switch".
+most 25 analysed frames ago the view is fixed (exactly 0: the tracker and the static test work as
+before) and is measured only every ``CHECK_EVERY`` frames; from then on, every frame, until the view
+stays within ``MOVED_PX`` for ``STILL_FRAMES`` frames (a bus that filled a fixed view has passed:
+fixed again, the shift kept). Rows taken before a shaking camera is found (a few checks) are in the
+frame's coordinates. Where no corner can be followed (a bare wall filling the view), the shift is
+unknown and kept as it was. Measured in docs/BENCHMARKS.md, "A camera that shakes, lights that
+switch".
 """
 
 from __future__ import annotations
@@ -81,7 +83,6 @@ class FrameChange:
         self._mask: np.ndarray | None = None
         self._scale = 1.0  # frame px per block
         self.view = ViewMotion()  # a camera that shakes: frames are compared where the scene was
-        self._view_at = np.zeros(2)
         self.moved = np.zeros(2)  # px the view moved since the frame before (ViewMotion)
 
     def observe(self, image_bgr: np.ndarray, faces_xyxy: np.ndarray | None = None) -> float:
@@ -96,8 +97,8 @@ class FrameChange:
         small = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
         prev, self._prev, self._scale = self._prev, small, w / sw
         size, self._size = self._size, (w, h)
-        at = self.view.observe(image_bgr, np.zeros((0, 4)) if faces_xyxy is None else faces_xyxy)
-        self.moved, self._view_at = at - self._view_at, at
+        self.view.observe(image_bgr, np.zeros((0, 4)) if faces_xyxy is None else faces_xyxy)
+        self.moved = self.view.moved
         if prev is None or size != (w, h):
             self._mask = None
             return 0.0
@@ -151,11 +152,12 @@ MAX_POINTS = 100  # corners followed from a reference frame
 MIN_POINTS = 20  # fewer followed corners agree: a new reference frame
 MIN_AGREE = 8  # fewer agree, or under AGREE_SHARE of those followed: no measurement (shift kept)
 AGREE_SHARE = 0.3
-INLIER_PX = 0.5  # (sampled px) a corner's flow within this of the median flow counts
+INLIER_SAMPLED_PX = 0.5  # a corner's flow within this of the median flow counts (sampled frame px)
 REFRESH_FRAMES = 125  # a new reference at least this often (people arrive, the light changes)...
 STEADY_REFRESH_FRAMES = 25  # ...and this often while the camera is fixed (noise wears corners down)
-MOVED_PX = 2.0  # frame px: a fixed camera's checks measure less (synthetic clips: at most 0.97)
-MOVED_CHECKS = 2  # the camera moves once this many checks in a row measure MOVED_PX or more
+MOVED_PX = 2.0  # frame px: a fixed camera's checks measure less (synthetic clips: under 1)
+MOVED_CHECKS = 2  # the camera moves once this many checks in a row measure MOVED_PX or more...
+STILL_FRAMES = 50  # ...and is fixed again once its view stayed within MOVED_PX for this many frames
 CHECK_EVERY = 5  # while fixed, the view is measured every this many frames
 MAX_FAILED = 5  # measurements in a row without agreement: a new reference (the shift kept as it was)
 # what is not scene around each face box (in face widths / heights): the face and the body below it
@@ -165,9 +167,10 @@ _MASK_SIDE, _MASK_ABOVE, _MASK_BELOW = 0.8, 0.3, 4.0
 class ViewMotion:
     """The view's shift over the scene, frame by frame, for one source (frames in order).
 
-    ``observe`` returns the shift (x, y) in frame pixels since the first frame: a point of the scene
-    seen at ``p`` in the first frame is seen at ``p - shift`` in this one, so ``p_frame + shift``
-    are scene coordinates.
+    ``observe`` returns the shift (x, y) in frame pixels since the camera was first found moving (0
+    before; constant while it is fixed again): a point of the scene seen at ``p`` then is seen at
+    ``p - shift`` in this frame, so ``p_frame + shift`` are scene coordinates. ``moved`` is the change
+    of the shift since the previous frame (0 on the first frame after a reset).
     """
 
     def __init__(self) -> None:
@@ -185,8 +188,10 @@ class ViewMotion:
         self._size: tuple[int, int] | None = None
         self._step = 1
         self.shift = np.zeros(2)
-        self.moving = False  # MOVED_CHECKS checks in a row measured MOVED_PX or more since reset
+        self.moved = np.zeros(2)
+        self.moving = False  # MOVED_CHECKS checks in a row measured MOVED_PX or more (see STILL_FRAMES)
         self._moved_checks = 0
+        self._recent: list[np.ndarray] = []  # ``_at`` of the last STILL_FRAMES frames while moving
         self.frames = 0
         self.measured = 0  # frames measured (every one once moving)
 
@@ -201,10 +206,16 @@ class ViewMotion:
         if self._size != (w, h):  # a new source or size: start again
             self.reset()
             self._size, self._step = (w, h), max(1, round(w / SAMPLE_WIDTH_PX))
+        before = self.shift.copy()
+        self._measure(image_bgr, faces_xyxy)
+        self.moved = self.shift - before
+        return self.shift.copy()
+
+    def _measure(self, image_bgr: np.ndarray, faces_xyxy: np.ndarray) -> None:
         due = self.moving or self.frames % CHECK_EVERY == 0
         self.frames += 1
         if not due:
-            return self.shift.copy()
+            return
         small = _sample(image_bgr, self._step)
         self.measured += 1
         flow = None if self._ref is None else self._flow(small, self._not_scene(small.shape, faces_xyxy))
@@ -214,21 +225,30 @@ class ViewMotion:
             # where the view is, followed through every reference (while the camera is fixed too,
             # so that a reference taken before it moved is placed right)
             self._at = self._ref_shift - mean * self._step
-            if not self.moving:  # moved against a reference of at most 1 s ago: not drift
+            if not self.moving:  # moved against a reference of at most 25 analysed frames: not drift
                 big = np.abs(mean * self._step).max() >= MOVED_PX
                 self._moved_checks = self._moved_checks + 1 if big else 0
                 self.moving = self._moved_checks >= MOVED_CHECKS
-                self._base = self._ref_shift.copy()  # where the fixed camera was taken to be
+                # the shift goes on from where it is (no jump: the frames between checks are unknown)
+                self._base = self._at - self.shift
+                self._recent = []
+            elif self._still_again():  # fixed again (a bus that filled the view has passed)
+                self.moving, self._moved_checks = False, 0
             if self.moving:
                 self.shift = self._at - self._base
         else:
             self._failed += 1
+            self._moved_checks = 0
         self._ref_age += 1 if self.moving else CHECK_EVERY
         refresh = REFRESH_FRAMES if self.moving else STEADY_REFRESH_FRAMES
         worn = flow is not None and (flow[0] < MIN_POINTS or self._ref_age >= refresh)
         if self._ref is None or worn or self._failed >= MAX_FAILED:  # failed: the place is a guess
             self._new_reference(small, faces_xyxy)
-        return self.shift.copy()
+
+    def _still_again(self) -> bool:
+        """Whether the view, moving, stayed within MOVED_PX over the last STILL_FRAMES frames."""
+        self._recent = [*self._recent[1 - STILL_FRAMES :], self._at.copy()]
+        return len(self._recent) == STILL_FRAMES and bool((np.ptp(self._recent, axis=0) < MOVED_PX).all())
 
     def _flow(self, small: np.ndarray, not_scene: np.ndarray) -> tuple[int, np.ndarray] | None:
         """(corners that agree, their mean flow in sampled px) from the reference, or None. Corners
@@ -246,7 +266,7 @@ class ViewMotion:
         d = (moved - self._ref_points)[ok, 0]
         if len(d) < MIN_AGREE:
             return None
-        agree = np.linalg.norm(d - np.median(d, axis=0), axis=1) < INLIER_PX
+        agree = np.linalg.norm(d - np.median(d, axis=0), axis=1) < INLIER_SAMPLED_PX
         if agree.sum() < max(MIN_AGREE, AGREE_SHARE * len(d)):
             return None
         return int(agree.sum()), d[agree].mean(axis=0).astype(np.float64)
@@ -256,8 +276,8 @@ class ViewMotion:
         mask = np.zeros(shape[:2], np.uint8)
         for x1, y1, x2, y2 in np.asarray(faces_xyxy, np.float64).reshape(-1, 4) / self._step:
             fw, fh = x2 - x1, y2 - y1
-            top, bottom = int(max(y1 - _MASK_ABOVE * fh, 0)), int(y2 + _MASK_BELOW * fh) + 1
-            left, right = int(max(x1 - _MASK_SIDE * fw, 0)), int(x2 + _MASK_SIDE * fw) + 1
+            top, bottom = int(max(y1 - _MASK_ABOVE * fh, 0)), int(max(y2 + _MASK_BELOW * fh, 0)) + 1
+            left, right = int(max(x1 - _MASK_SIDE * fw, 0)), int(max(x2 + _MASK_SIDE * fw, 0)) + 1
             mask[top:bottom, left:right] = 1
         return mask
 

@@ -1,5 +1,5 @@
 """A camera that shakes: its view's shift is measured (``detect.motion.ViewMotion``), predictions move
-with it (``Tracker.update(camera_shift=...)``) and a printed face that shakes with the picture is
+with it (``Tracker.update(camera_shift_px=...)``) and a printed face that shakes with the picture is
 still ``static`` (``persons``); a fixed camera is left exactly as it was."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from facelog.pipeline.config import TrackingConfig
-from facelog.pipeline.detect.motion import CHECK_EVERY, MOVED_CHECKS, ViewMotion
+from facelog.pipeline.detect.motion import CHECK_EVERY, MOVED_CHECKS, STILL_FRAMES, ViewMotion
 from facelog.pipeline.fusion import FusionParams
 from facelog.pipeline.persons import FaceOutputs, PersonTracks
 from facelog.pipeline.tracker import Tracker, TrackerParams
@@ -63,10 +63,28 @@ def test_a_shaking_view_is_followed_to_a_fraction_of_a_pixel(scene: np.ndarray) 
         true.append(np.array(_sway(k), np.float64))
     assert vm.moving and vm.measured > 80
     start = next(k for k, g in enumerate(got) if g.any())
-    assert start <= MOVED_CHECKS * CHECK_EVERY  # found at the second check
+    assert start <= MOVED_CHECKS * CHECK_EVERY + 1  # found at the second check, followed from the next
     error = np.array(got[start:]) - np.array(true[start:])
     error -= np.median(error, axis=0)  # the shift counts from where the fixed camera was taken to be
     assert np.abs(error).max() < 0.5
+    assert np.abs(got[start]).max() <= 8  # one frame's step (up to ~6 px), not the sway since the reference
+
+
+def test_a_view_that_stops_shaking_is_fixed_again_where_it_stopped(scene: np.ndarray) -> None:
+    """A bus filling the view, or a gust: the view shakes for 40 frames, then stays put; after
+    STILL_FRAMES frames the camera is fixed again, its shift kept (no jump), measured every 5th frame."""
+    vm = ViewMotion()
+    for k in range(40):
+        vm.observe(_view(scene, _sway(k)), np.zeros((0, 4)))
+    assert vm.moving
+    last = _sway(39)
+    shifts = [vm.observe(_view(scene, last), np.zeros((0, 4))) for _ in range(STILL_FRAMES + 10)]
+    assert not vm.moving
+    assert np.abs(np.array(shifts) - shifts[0]).max() < 0.5  # it stayed where it stopped
+    measured = vm.measured
+    for _ in range(10):
+        vm.observe(_view(scene, last), np.zeros((0, 4)))
+    assert vm.measured - measured == 10 // CHECK_EVERY
 
 
 def test_the_tracker_moves_its_predictions_with_the_view() -> None:
@@ -79,7 +97,9 @@ def test_the_tracker_moves_its_predictions_with_the_view() -> None:
             dx = 80.0 if k >= 5 else 0.0
             box = np.array([[200 - dx, 100, 232 - dx, 140]], np.float32)
             shift = np.array([80.0, 0.0]) if with_shift and k == 5 else None
-            out |= set(t.update(k, box, np.array([0.9], np.float32), camera_shift=shift).track_ids.tolist())
+            out |= set(
+                t.update(k, box, np.array([0.9], np.float32), camera_shift_px=shift).track_ids.tolist()
+            )
         return out
 
     assert ids(True) == {0}
