@@ -48,6 +48,7 @@ switch".
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Sequence
 
 import cv2
@@ -191,7 +192,7 @@ class ViewMotion:
         self.moved = np.zeros(2)
         self.moving = False  # MOVED_CHECKS checks in a row measured MOVED_PX or more (see STILL_FRAMES)
         self._moved_checks = 0
-        self._recent: list[np.ndarray] = []  # ``_at`` of the last STILL_FRAMES frames while moving
+        self._recent: deque[np.ndarray] = deque(maxlen=STILL_FRAMES)  # ``_at`` while moving
         self.frames = 0
         self.measured = 0  # frames measured (every one once moving)
 
@@ -218,7 +219,8 @@ class ViewMotion:
             return
         small = _sample(image_bgr, self._step)
         self.measured += 1
-        flow = None if self._ref is None else self._flow(small, self._not_scene(small.shape, faces_xyxy))
+        not_scene = self._not_scene(small.shape, faces_xyxy)
+        flow = None if self._ref is None else self._flow(small, not_scene)
         if flow is not None:
             mean = flow[1]
             self._failed = 0
@@ -231,7 +233,7 @@ class ViewMotion:
                 self.moving = self._moved_checks >= MOVED_CHECKS
                 # the shift goes on from where it is (no jump: the frames between checks are unknown)
                 self._base = self._at - self.shift
-                self._recent = []
+                self._recent.clear()
             elif self._still_again():  # fixed again (a bus that filled the view has passed)
                 self.moving, self._moved_checks = False, 0
             if self.moving:
@@ -243,11 +245,11 @@ class ViewMotion:
         refresh = REFRESH_FRAMES if self.moving else STEADY_REFRESH_FRAMES
         worn = flow is not None and (flow[0] < MIN_POINTS or self._ref_age >= refresh)
         if self._ref is None or worn or self._failed >= MAX_FAILED:  # failed: the place is a guess
-            self._new_reference(small, faces_xyxy)
+            self._new_reference(small, not_scene)
 
     def _still_again(self) -> bool:
         """Whether the view, moving, stayed within MOVED_PX over the last STILL_FRAMES frames."""
-        self._recent = [*self._recent[1 - STILL_FRAMES :], self._at.copy()]
+        self._recent.append(self._at.copy())
         return len(self._recent) == STILL_FRAMES and bool((np.ptp(self._recent, axis=0) < MOVED_PX).all())
 
     def _flow(self, small: np.ndarray, not_scene: np.ndarray) -> tuple[int, np.ndarray] | None:
@@ -281,9 +283,9 @@ class ViewMotion:
             mask[top:bottom, left:right] = 1
         return mask
 
-    def _new_reference(self, small: np.ndarray, faces_xyxy: np.ndarray) -> None:
-        scene = (1 - self._not_scene(small.shape, faces_xyxy)) * 255
-        points = cv2.goodFeaturesToTrack(small, MAX_POINTS, 0.01, 6, mask=scene.astype(np.uint8))
+    def _new_reference(self, small: np.ndarray, not_scene: np.ndarray) -> None:
+        scene = (not_scene == 0).astype(np.uint8)  # corners only where the scene shows
+        points = cv2.goodFeaturesToTrack(small, MAX_POINTS, 0.01, 6, mask=scene)
         self._ref = small
         self._ref_points = np.zeros((0, 1, 2), np.float32) if points is None else points.astype(np.float32)
         self._ref_shift = self._at.copy()
