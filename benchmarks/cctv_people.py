@@ -205,14 +205,15 @@ def plan_people(preset: Preset, faces: pd.DataFrame, seed: int) -> list[Person]:
     Returns:
         People in order of appearance; ``person_id`` 0..n-1; at most ``preset.people``.
     """
-    rng = np.random.default_rng([seed, zlib.crc32(preset.name.encode())])  # presets get different faces
+    # presets get different faces; an ``alike`` preset the same people as its preset without ``_alike``
+    rng = np.random.default_rng([seed, zlib.crc32(preset.name.removesuffix("_alike").encode())])
     if preset.people > len(faces):
         raise ValueError(f"preset {preset.name} wants {preset.people} people, only {len(faces)} faces")
     face_rows = rng.permutation(len(faces))[: preset.people]
     people: list[Person] = []
     if preset.mode in ("counter", "queue"):
         people = _line_up(preset, rng, faces, face_rows)
-        return _link_replacements(people)
+        return _alike(preset, _link_replacements(people), faces)
     if preset.mode == "cross":
         return _cross(preset, rng, faces, face_rows)
     # Arrivals spread over the clip: about people / (1 + vanish share) arrivals, placed in random
@@ -227,7 +228,30 @@ def plan_people(preset: Preset, faces: pd.DataFrame, seed: int) -> list[Person]:
         _arrive(preset, rng, people, int(first), faces, face_rows)
     people.sort(key=lambda q: q.first_frame)
     people = [replace(q, person_id=i) for i, q in enumerate(people)]
-    return _link_replacements(people)
+    return _alike(preset, _link_replacements(people), faces)
+
+
+def _alike(preset: Preset, people: list[Person], faces: pd.DataFrame) -> list[Person]:
+    """``Preset.alike``: each newcomer at a vacated spot becomes another validation face of the same
+    gender as the person who left and the nearest age (a face no one else in the clip has); paths and
+    looks stay, so the clip differs from the preset without it only in those faces."""
+    if not preset.alike:
+        return people
+    ages, genders = faces["age"].to_numpy(float), faces["gender"].to_numpy()
+    used = {p.face_row for p in people}
+    out: list[Person] = []
+    for p in people:  # in order of appearance: the person who left is already in ``out``
+        if p.replaces is not None:
+            q = out[p.replaces]
+            free = np.array([r not in used for r in range(len(faces))])
+            cand = np.flatnonzero(free & (genders == q.gender))
+            if len(cand):
+                row = int(cand[np.argmin(np.abs(ages[cand] - q.age))])
+                used.discard(p.face_row)
+                used.add(row)
+                p = replace(p, face_row=row, age=float(ages[row]), gender=str(genders[row]))
+        out.append(p)
+    return out
 
 
 def _line_up(

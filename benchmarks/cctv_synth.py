@@ -106,6 +106,7 @@ class Preset:
     textures: int = 0  # still face-like patterns in the scene (no GT rows)
     poster: bool = False  # one real face pasted still for the whole clip (no GT rows)
     sway: float = 0.05  # counter/queue: how far standing people sway (share of their face size)
+    alike: bool = False  # a newcomer at a vacated spot: the same gender and about the same age
     fps: int = 25
     crf: int = 29
 
@@ -136,6 +137,24 @@ PRESETS: dict[str, Preset] = {
         Preset(
             "cross720_nobody", 1280, 720, 30, 30, (32, 128), (5, 12), "cross", replace_share=0.0, bodies=False
         ),
+        # newcomers at vacated spots of the same gender and nearest age as the person who left
+        Preset(
+            "counter720_alike",
+            1280,
+            720,
+            30,
+            24,
+            (80, 160),
+            (0, 0.3),
+            "counter",
+            same_clothes=True,
+            alike=True,
+        ),
+        Preset(
+            "walk720_nobody_alike", 1280, 720, 30, 34, (24, 160), (5, 14), "walk", bodies=False, alike=True
+        ),
+        # a crowd: 120 walkers in 30 s, faces 24-72 px, about 15 in view at once (the others: 1-6)
+        Preset("crowd720", 1280, 720, 30, 120, (24, 72), (4, 10), "walk"),
         Preset("tiny", 320, 240, 2, 3, (40, 60), (3, 6), "walk"),  # for tests
     )
 }

@@ -122,3 +122,35 @@ def test_a_face_hidden_by_people_in_front_is_dont_care(tmp_path: Path) -> None:
     gt = read_gt(path)
     assert gt["care"].tolist() == [True, False]
     assert gt["visible"][1] == pytest.approx(0.5 * gt["visible"][0])  # same box, half hidden
+
+
+def test_the_crowd_has_many_faces_in_view_at_once() -> None:
+    from cctv_people import plan_people
+
+    preset = PRESETS["crowd720"]
+    people = plan_people(preset, _faces_table(200), 0)
+    assert len(people) == preset.people
+    in_view = [0] * preset.frames
+    for p in people:
+        for f in range(p.first_frame, p.first_frame + len(p.path)):
+            in_view[f] += 1
+    assert sum(in_view) / preset.frames > 12  # walk720: about 4
+
+
+def test_alike_newcomers_share_gender_and_age_with_the_person_who_left() -> None:
+    from cctv_people import plan_people
+
+    faces = _faces_table(300)
+    for name in ("counter720_alike", "walk720_nobody_alike"):
+        alike, plain = (
+            plan_people(PRESETS[name], faces, 0),
+            plan_people(PRESETS[name.removesuffix("_alike")], faces, 0),
+        )
+        assert [p.first_frame for p in alike] == [p.first_frame for p in plain]  # the same people and paths
+        newcomers = [p for p in alike if p.replaces is not None]
+        assert len(newcomers) >= 5
+        for p in newcomers:
+            q = alike[p.replaces]
+            assert p.gender == q.gender and abs(p.age - q.age) <= 5 and p.face_row != q.face_row
+        assert len({p.face_row for p in alike}) == len(alike)  # nobody appears twice
+        assert sum(p.face_row != q.face_row for p, q in zip(alike, plain, strict=True)) == len(newcomers)
