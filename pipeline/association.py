@@ -229,12 +229,14 @@ def gate(
     thumbnail changed by more than ``identity_jump`` (``jump``), when the identity was last checked
     ``identity_check_frames`` ago (``periodic``), and for a ``vouch`` pair (``reid``). A
     ``gap``/``jump``/``periodic`` pair whose embedding is within ``identity_keep_cosine`` is kept
-    without a descriptor (``embedding_keeps``). Otherwise the pair is refused when the face
-    descriptors are further apart than ``identity_max_distance``; an unknown descriptor (a face under
-    ``identity.MIN_FACE_PX`` or cut by the frame edge) refuses ``reid``, and ``jump`` or ``gap`` when
-    the model embedding is further than ``identity_unknown_cosine`` (``embedding_refuses``). A refused
-    detection starts a new track; in the next frame the refused track may take its face back when the
-    model embedding keeps it (``second_look``, step 7).
+    without a descriptor (``embedding_keeps``), unless the model reads both as small children
+    (``young_pair``). Otherwise the pair is refused when the face descriptors are further apart than
+    ``identity_max_distance`` (``identity_child_distance`` for small children); an unknown
+    descriptor (a face under ``identity.MIN_FACE_PX`` or cut by the frame edge) refuses ``reid``, and
+    ``jump`` or ``gap`` when the model embedding is further than ``identity_unknown_cosine``
+    (``embedding_refuses``). A refused detection starts a new track; in the next frame the refused
+    track may take its face back when the model embedding keeps it (``second_look``, step 7; not
+    for small children).
 
     Limits, and which way to turn them:
 
@@ -293,6 +295,10 @@ def gate(
       degradations is within 0.42 (p95) down to 24 px, different people are 0.60-0.72 apart (median)
       and 1-8% of them closer than 0.5 at 24-48 px. Up if one person splits into several tracks,
       down if tracks hold two people.
+    - ``identity_child_age`` (5 years) and ``identity_child_distance`` (0.38): different children of
+      0-3 of one gender are a median 0.50 apart, 42-51% of them within 0.5, 3-6% within 0.38; the
+      same child's face under two degradations within 0.40 (``young_pair``). Distance down (or age
+      up) if tracks of children hold two of them, distance up if one child splits; age 0: off.
     - ``identity_jump`` (0.2): the cheap first stage (``identity.thumb_change``: the larger of the
       relative brightness jump and 1 - the thumbnails' correlation). Same face in consecutive frames
       of the CCTV benchmark: still faces p99 0.013; walkers whose motion blur swings 5-9% above 0.1,
@@ -398,6 +404,23 @@ def embedding_keeps(dist: dict[str, np.ndarray], i: int, j: int, p: TrackerParam
     return bool(np.isfinite(d) and d <= p.identity_keep_cosine)
 
 
+def young_pair(identity: FrameFaces | None, i: int, t: Track, p: TrackerParams) -> bool:
+    """Whether the model reads both detection ``i`` and track ``t`` (its running mean, ``Track.age``)
+    younger than ``identity_child_age``: then the descriptor decides, at ``identity_child_distance``.
+
+    dlib's network was trained on adults. UTKFace faces of one gender, each under two degradations
+    at 48 and 32 px (``benchmarks/identity_by_age.py``; docs/BENCHMARKS.md, eighteenth session):
+    different children of 0-3 years are a median 0.50-0.52 apart, 42-51% of the pairs within the
+    adults' limit of 0.5 (4-9 years: 6-10%; 10 and older: at most 1.2%), while the same child's face
+    under two degradations stays within 0.40 (95th percentile 0.24-0.36). At 0.38, 3-6% of such
+    pairs pass and 0-4% of the same faces are refused (training and validation faces alike). Their
+    model embeddings (age and gender features) barely differ either, so no shortcut keeps them.
+    """
+    if identity is None or identity.ages is None or t.age is None or p.identity_child_age <= 0:
+        return False
+    return bool(identity.ages[i] < p.identity_child_age and t.age < p.identity_child_age)
+
+
 def embedding_refuses(dist: dict[str, np.ndarray], i: int, j: int, p: TrackerParams) -> bool:
     """Whether the model's face embedding puts detection ``i`` further than ``identity_unknown_cosine``
     from track ``j`` (known on both sides): the answer to a question the descriptor cannot give.
@@ -470,7 +493,11 @@ def associate(
                 if reason is None:
                     continue
                 if (i, j) not in checks:
-                    if reason in _KEEP_REASONS and embedding_keeps(dist, i, j, p):
+                    if (
+                        reason in _KEEP_REASONS
+                        and embedding_keeps(dist, i, j, p)
+                        and not young_pair(identity, i, tracks[j], p)
+                    ):
                         # a model embedding that barely moved: no descriptor (it could not refuse
                         # the pair: a rolled or turned real head reads 0.6+ from its own last frame,
                         # a weak 33-px face 0.66), so the check costs nothing
@@ -490,7 +517,7 @@ def associate(
         if not refused:
             break
     # step 7: a second look at a refusal (``second_look``)
-    taken_back = second_look(pairs, checks, sim, high, dist, tracks, p)
+    taken_back = second_look(pairs, checks, sim, high, dist, tracks, p, identity)
     return Association(pairs=pairs, checks=checks, taken_back=taken_back)
 
 
@@ -502,6 +529,7 @@ def second_look(
     dist: dict[str, np.ndarray],
     tracks: Sequence[Track],
     p: TrackerParams,
+    identity: FrameFaces | None = None,
 ) -> tuple[int, ...]:
     """A face refused once is looked at again (step 7, in place on ``pairs`` and ``checks``); returns
     the new tracks (indices) that gave their face back.
@@ -518,7 +546,8 @@ def second_look(
     newcomer stays far. No descriptor is asked again: it is the cue that erred, and in a dim, noisy
     scene a newcomer's descriptor passed on its second frame (``--camera dim``, docs/BENCHMARKS.md,
     sixteenth session). Without the model embedding (unknown, or a model without one) there is no
-    second look.
+    second look, nor for two faces the model reads as small children (``young_pair``: their
+    embeddings barely differ).
     """
     taken = set(pairs.values())
     by_id = {t.track_id: j for j, t in enumerate(tracks)}
@@ -528,6 +557,8 @@ def second_look(
         jx = by_id.get(refused) if refused is not None else None
         least = p.match_high if high[i] else p.match_low
         if jx is None or jx in taken or sim[i, jx] < least or not embedding_keeps(dist, i, jx, p):
+            continue
+        if young_pair(identity, i, tracks[jx], p):
             continue
         checks[i, jx] = Check("second", True, True)
         pairs[i] = jx

@@ -293,6 +293,9 @@ class TrackingConfig(_Section):
     # identity veto (face descriptor); a thumbnail change that questions a followed track; and a
     # periodic identity check (0: never)
     identity_max_distance: float = Field(default=_TRACKER["identity_max_distance"], ge=0, le=4)
+    # ...stricter where the model reads both faces younger than identity_child_age (0: never)
+    identity_child_age: float = Field(default=_TRACKER["identity_child_age"], ge=0)
+    identity_child_distance: float = Field(default=_TRACKER["identity_child_distance"], ge=0, le=4)
     identity_jump: float = Field(default=_TRACKER["identity_jump"], ge=0, le=2)
     identity_check_frames: int = Field(default=_TRACKER["identity_check_frames"], ge=0)
     # a followed track whose model embedding stays this close is not refused by the descriptor alone
@@ -313,7 +316,7 @@ class TrackingConfig(_Section):
     static_max_motion: float = Field(default=0.03, ge=0)  # ...(1-s means, in face sizes) is "static"
     # a person's gender also read from the identity descriptor of this many of its best faces (>= 32
     # px, >= 1 s apart), computed when the track ends; 0: the age/gender model alone (persons.py)
-    gender_faces: int = Field(default=1, ge=0, le=10)
+    gender_faces: int = Field(default=3, ge=0, le=10)
 
 
 class FusionConfig(_Section):

@@ -21,7 +21,7 @@ continues a track after a gap, a detection whose cheap thumbnail (``face_thumbs`
 track's last one, a periodic check of long tracks and a re-identification. ``FacePatch`` keeps a
 small copy of a track's last face so the track's side can be embedded later, only when it is needed.
 
-A person's gender read a second time (``GenderReading``, ``tracking.gender_faces``, default 1, file
+A person's gender read a second time (``GenderReading``, ``tracking.gender_faces``, default 3, file
 and live runs alike): the age/gender model reads some real camera faces
 confidently wrong for a whole clip (rolled heads, glasses: issue 21), and the descriptor carries
 gender (``IdentityGender``: a logistic regression fitted on UTKFace training faces,
@@ -301,9 +301,18 @@ class FrameFaces:
         image_bgr: (H, W, 3) uint8 frame.
         xyxy: (n, 4) face boxes in its pixels.
         frame_index: the frame's index.
+        ages: optional (n,) the model's age of each face (years): the tracker judges a pair of young
+            children at a stricter limit (``association.young_pair``); None: unknown (adults' limit).
     """
 
-    def __init__(self, embedder: Embedder, image_bgr: np.ndarray, xyxy: np.ndarray, frame_index: int) -> None:
+    def __init__(
+        self,
+        embedder: Embedder,
+        image_bgr: np.ndarray,
+        xyxy: np.ndarray,
+        frame_index: int,
+        ages: np.ndarray | None = None,
+    ) -> None:
         img = np.asarray(image_bgr)
         if img.ndim != 3 or img.shape[2] != 3:
             raise ValueError(f"image must be (H, W, 3), got {img.shape}")
@@ -311,6 +320,7 @@ class FrameFaces:
         self.image = img
         self.xyxy = np.asarray(xyxy, np.float64).reshape(-1, 4)
         self.frame_index = frame_index
+        self.ages = None if ages is None else np.asarray(ages, np.float64).reshape(len(self.xyxy))
         self.thumbs = face_thumbs(img, self.xyxy)
         self._patches: dict[int, FacePatch] = {}
         self._embeddings: dict[int, np.ndarray | None] = {}

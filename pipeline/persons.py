@@ -40,8 +40,8 @@ becomes a ``PersonResult``, with two exceptions counted in ``dropped``:
 With ``tracking.use_identity`` the tracker also gets the faces' identity embeddings
 (``identity.IdentityEmbedder``, only where a match is questioned; see ``tracker``).
 
-With ``tracking.gender_faces`` (default 1) each person's gender is also read from the identity
-descriptor of its best face when its track ends (``identity.GenderReading``).
+With ``tracking.gender_faces`` (default 3) each person's gender is also read from the identity
+descriptors of its best faces when its track ends (``identity.GenderReading``).
 """
 
 from __future__ import annotations
@@ -224,7 +224,7 @@ class PersonTracks:
         if self.background is not None:
             self.background.update(frame.image, faces.xyxy)
         ident = (
-            FrameFaces(self.embedder, frame.image, faces.xyxy, frame.index)
+            FrameFaces(self.embedder, frame.image, faces.xyxy, frame.index, np.array([p.age for p in preds]))
             if self.embedder and self.cfg.use_identity and n
             else None
         )

@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from facelog.pipeline.association import associate, track_states
+from facelog.pipeline.association import associate, track_states, young_pair
 from facelog.pipeline.boxes import intersection_matrix
 from facelog.pipeline.identity import MIN_FACE_PX, FacePatch, FrameFaces, identity_distance, thumb_change
 from facelog.pipeline.kalman import BoxKalman, FrameClock
@@ -57,6 +57,7 @@ from facelog.pipeline.kalman import BoxKalman, FrameClock
 log = logging.getLogger(__name__)
 
 _GALLERY = 4  # identity embeddings kept per track: its first checked one and the latest three
+_AGE_MOMENTUM = 0.8  # a track's age (``Track.age``): weight of the old mean when a face arrives
 # A detector box this close to the frame edge, in shares of its larger side, is a face partly outside
 # the frame (its appearance is unknown, ``at_frame_edge``). Boxes matched to ground truth on
 # walk720_nobody (both seeds), walk720_sameclothes and poster720 (seed 0): closer than 1% of their size
@@ -139,6 +140,11 @@ class TrackerParams:
             (``association.gate``).
         identity_max_distance: identity veto, dlib's descriptor distance (Euclidean) above which a
             questioned pair is refused (``association.gate``).
+        identity_child_age: a questioned pair whose face and track the model both read younger than
+            this (years) is judged at ``identity_child_distance`` instead, and never kept by the
+            model embedding alone (``identity_keep_cosine``): dlib's network tells small children
+            apart far less well than adults (``association.young_pair``); 0 turns this off.
+        identity_child_distance: the identity veto's limit for such a pair.
         identity_jump: thumbnail change that questions a followed track (``association.gate``).
         identity_check_frames: a followed track is also questioned when its identity was last
             checked this many frames ago; 0 never (``association.gate``).
@@ -168,6 +174,8 @@ class TrackerParams:
     reid_frames: int = 40
     reid_max_cosine: float = 0.15
     identity_max_distance: float = 0.5
+    identity_child_age: float = 5.0
+    identity_child_distance: float = 0.38
     identity_jump: float = 0.2
     identity_check_frames: int = 50
     identity_keep_cosine: float = 0.07
@@ -188,6 +196,8 @@ class TrackerParams:
             )
         if not 0.0 <= self.identity_max_distance <= 4.0 or not 0.0 <= self.identity_jump <= 2.0:
             raise ValueError("identity_max_distance must be in [0, 4] and identity_jump in [0, 2]")
+        if not 0.0 <= self.identity_child_distance <= 4.0 or self.identity_child_age < 0:
+            raise ValueError("identity_child_distance must be in [0, 4] and identity_child_age >= 0")
         if self.max_size_ratio < 1.0:
             raise ValueError(f"max_size_ratio must be >= 1, got {self.max_size_ratio}")
         cosines = ("max_cosine_distance", "max_body_distance", "reid_max_cosine", "identity_unknown_cosine")
@@ -237,6 +247,7 @@ class Track:
     checked_frame: float = 0.0
     refused_thumb: np.ndarray | None = None  # thumbnail of the last face the identity refused
     behind: bool = False  # lost (or last seen) behind a nearer face (``behind_nearer``): see ``gate``
+    age: float | None = None  # running mean of the model's age of its whole faces (``young_pair``)
     # born this frame from a detection that this track's identity check refused: the next frame
     # looks again (``association.second_look``); None otherwise
     second_look: int | None = None
@@ -459,6 +470,8 @@ class Tracker:
         mine = identity.embedding(i)
         if mine is None:
             return None
+        young = young_pair(identity, i, t, self.params)
+        limit = self.params.identity_child_distance if young else self.params.identity_max_distance
         if not t.gallery:
             patch = t.first_patch if reason == "periodic" and t.first_patch is not None else t.patch
             ref = identity.embedder.embed(patch) if patch is not None else None
@@ -466,12 +479,12 @@ class Tracker:
                 return None
             t.gallery.append(ref)
         d = min(identity_distance(mine, g) for g in t.gallery)
-        same = d <= self.params.identity_max_distance
+        same = d <= limit
         if not same:
             t.refused_thumb = look
         log.debug(
-            "frame %d: track %d %s check (%s): descriptor distance %.3f, face %.0f px",
-            identity.frame_index, t.track_id, "passed" if same else "refused", reason, d,
+            "frame %d: track %d %s check (%s): descriptor distance %.3f (limit %.2f), face %.0f px",
+            identity.frame_index, t.track_id, "passed" if same else "refused", reason, d, limit,
             identity.patch(i).face_px,
         )  # fmt: skip
         return same
@@ -491,6 +504,9 @@ class Tracker:
         t.thumb = identity.thumbs[i]
         if cut:
             return
+        if identity.ages is not None:
+            a = float(identity.ages[i])
+            t.age = a if t.age is None else _AGE_MOMENTUM * t.age + (1.0 - _AGE_MOMENTUM) * a
         t.patch = identity.patch(i)
         if t.first_patch is None and t.patch.face_px >= MIN_FACE_PX and not identity.cut_by_edge(i):
             t.first_patch = t.patch

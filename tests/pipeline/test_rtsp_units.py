@@ -606,7 +606,7 @@ def test_live_runs_read_gender_from_the_descriptor_as_file_runs_do(tmp_path: Pat
     cams = [Camera("cam", "rtsp://127.0.0.1/1")]
     with _session(tiny_model) as s:
         loop = CameraLoop(cams, s, tmp_path)
-        assert loop.analyzer.tracking is not None and loop.analyzer.tracking.gender_faces == 1
+        assert loop.analyzer.tracking is not None and loop.analyzer.tracking.gender_faces == 3
     with _session(tiny_model, {"tracking.gender_faces": 0}) as s:
         loop = CameraLoop(cams, s, tmp_path)
         assert loop.analyzer.tracking is not None and loop.analyzer.tracking.gender_faces == 0

@@ -316,3 +316,77 @@ def test_a_face_that_came_out_from_behind_someone_is_checked_against_the_one_tha
     assert ids_c[0] == a_id  # half behind B where A went in: motion alone continues A's track
     assert all(i != a_id for i in ids_c[1:]) and len(set(ids_c[1:])) == 1  # whole: not A
     assert t.identity_refusals["gap"] >= 1
+
+
+class _LookAlike(PatternEmbedder):
+    """Persons 0 and 1 as dlib's descriptor sees two small children of one gender: 0.44 apart, between
+    the children's limit (0.38) and the adults' (0.5). Their drawn faces differ, so the thumbnail
+    questions the pair."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        drawn = {p: FacePatch(face_texture(p, 40), (0, 0, 40, 40), 0) for p in (0, 1)}
+        self.refs = {p: PatternEmbedder.embed(self, patch) for p, patch in drawn.items()}
+        cos = 1 - 0.44**2 / 2  # unit vectors 0.44 apart
+        self.vecs = {0: _unit([1, 0, 0])[0], 1: _unit([cos, np.sqrt(1 - cos**2), 0])[0]}
+        self.calls = 0
+
+    def embed(self, patch: FacePatch) -> np.ndarray | None:
+        v = super().embed(patch)
+        assert v is not None
+        return self.vecs[max(self.refs, key=lambda p: float(v @ self.refs[p]))]
+
+
+@pytest.mark.parametrize(("age", "new_id"), [(2.0, True), (30.0, False)], ids=["small-children", "adults"])
+def test_a_look_alike_small_child_at_a_vacated_spot_gets_a_new_id(age: float, new_id: bool) -> None:
+    """A child replaced at the same spot by another of the same gender and age: the model embedding
+    does not move (it reads age and gender) and the descriptors are 0.44 apart. Read as children,
+    the descriptor is asked and refuses at 0.38; read as adults the same pair passes (0.5)."""
+    t, emb = Tracker(), _LookAlike()
+    ids = []
+    for k in range(20):
+        people = [(0 if k < 10 else 1, 200.0, 120.0)]
+        img, xyxy = _frame(people), _boxes(people)
+        ident = FrameFaces(emb, img, xyxy, k, np.array([age]))
+        step = t.update(k, xyxy, np.array([0.9], np.float32), np.ones((1, 8), np.float32), None, None, ident)
+        ids.append(int(step.track_ids[0]))
+    assert ids == [0] * 10 + ([1] * 10 if new_id else [0] * 10)
+    if new_id:
+        assert t.identity_refusals["jump"] == 1 and emb.calls >= 2
+    else:
+        assert t.identity_vouched["jump"] >= 1 and emb.calls == 0  # the model embedding kept it
+
+
+def test_real_small_children_who_look_alike_get_new_ids(shared: Path) -> None:
+    """Two real UTKFace 1-year-old boys whose descriptors are within the adults' limit (0.5) but not
+    the children's (0.38): one replaces the other in the same box, read as 1 year old."""
+    files = sorted((shared / "data" / "utkface" / "images").glob("1_0_*.jpg"))[:30]
+    faces = [np.asarray(cv2.imread(str(f))) for f in files]
+    emb = IdentityEmbedder()
+    side = 80
+    box = np.array([[150, 60, 150 + side, 60 + side * 1.24]], np.float32)
+
+    def frame(face: np.ndarray) -> np.ndarray:
+        img = np.full((H, W, 3), 90, np.uint8)
+        chip = cv2.resize(face, (round(side / 0.875),) * 2, interpolation=cv2.INTER_AREA)
+        x0, y0 = round(150 - 0.053 * chip.shape[0]), round(60 + 0.10 * chip.shape[0])
+        img[y0 : y0 + chip.shape[0], x0 : x0 + chip.shape[1]] = chip
+        return img
+
+    desc = [FrameFaces(emb, frame(f), box, 0).embedding(0) for f in faces]
+    dist = {
+        (a, b): float(np.linalg.norm(da - db))
+        for a, da in enumerate(desc) for b, db in enumerate(desc)
+        if a < b and da is not None and db is not None
+    }  # fmt: skip
+    pairs = [ab for ab, d in dist.items() if 0.40 < d < 0.48]
+    assert pairs, "no pair of 1-year-olds between the limits among the first 30"
+    a, b = pairs[0]
+    for age, expected in ((1.0, [0] * 8 + [1] * 8), (30.0, [0] * 16)):
+        t = Tracker()
+        ids = []
+        for k in range(16):
+            img = frame(faces[a] if k < 8 else faces[b])
+            ident = FrameFaces(emb, img, box, k, np.array([age]))
+            ids += t.update(k, box, np.array([0.9], np.float32), identity=ident).track_ids.tolist()
+        assert ids == expected
