@@ -205,8 +205,7 @@ def plan_people(preset: Preset, faces: pd.DataFrame, seed: int) -> list[Person]:
     Returns:
         People in order of appearance; ``person_id`` 0..n-1; at most ``preset.people``.
     """
-    # presets get different faces; an ``alike`` preset the same people as its preset without ``_alike``
-    rng = np.random.default_rng([seed, zlib.crc32(preset.name.removesuffix("_alike").encode())])
+    rng = np.random.default_rng([seed, zlib.crc32(preset.stream.encode())])  # presets get different faces
     if preset.people > len(faces):
         raise ValueError(f"preset {preset.name} wants {preset.people} people, only {len(faces)} faces")
     face_rows = rng.permutation(len(faces))[: preset.people]
@@ -215,7 +214,7 @@ def plan_people(preset: Preset, faces: pd.DataFrame, seed: int) -> list[Person]:
         people = _line_up(preset, rng, faces, face_rows)
         return _alike(preset, _link_replacements(people), faces)
     if preset.mode == "cross":
-        return _cross(preset, rng, faces, face_rows)
+        return _alike(preset, _cross(preset, rng, faces, face_rows), faces)
     # Arrivals spread over the clip: about people / (1 + vanish share) arrivals, placed in random
     # order (so running out of people drops random ones, not the last ones), then extra arrivals
     # until the count is reached. Each arrival may bring replacements.
@@ -238,18 +237,18 @@ def _alike(preset: Preset, people: list[Person], faces: pd.DataFrame) -> list[Pe
     if not preset.alike:
         return people
     ages, genders = faces["age"].to_numpy(float), faces["gender"].to_numpy()
-    used = {p.face_row for p in people}
+    free = np.ones(len(faces), bool)
+    free[[p.face_row for p in people]] = False
     out: list[Person] = []
     for p in people:  # in order of appearance: the person who left is already in ``out``
         if p.replaces is not None:
             q = out[p.replaces]
-            free = np.array([r not in used for r in range(len(faces))])
             cand = np.flatnonzero(free & (genders == q.gender))
-            if len(cand):
-                row = int(cand[np.argmin(np.abs(ages[cand] - q.age))])
-                used.discard(p.face_row)
-                used.add(row)
-                p = replace(p, face_row=row, age=float(ages[row]), gender=str(genders[row]))
+            if not len(cand):
+                raise ValueError(f"preset {preset.name}: no unused {q.gender} face left for a look-alike")
+            row = int(cand[np.argmin(np.abs(ages[cand] - q.age))])
+            free[p.face_row], free[row] = True, False
+            p = replace(p, face_row=row, age=float(ages[row]), gender=str(genders[row]))
         out.append(p)
     return out
 

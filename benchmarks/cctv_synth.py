@@ -43,6 +43,12 @@ face-like patterns: validation faces upside down, blurred and faded, in the scen
 ``poster720`` (walkers plus one real validation face pasted still for the whole clip, a printed
 face: in no GT, to be marked ``static`` in the tracks CSV).
 
+``*_alike`` (``counter720_alike``, ``walk720_nobody_alike``): each newcomer at a vacated spot is
+another validation face of the same gender and the nearest age as the person who left (the model's
+embedding, which reads age and gender, cannot tell them apart); the clip is the plain preset's in
+everything else. ``crowd720``: 120 walkers in 30 s, faces 24-72 px, 15-18 in view at once (bodies
+of the nearer overlap the faces behind them, so the colour below a face may be someone else's).
+
 ``cross720`` (and ``_nobody``) breaks the rule that faces never overlap: pairs of walkers meet, one
 from each side at about one height, and the nearer (larger) one passes in front, hiding the other's
 face for a few frames (the identity switch of every tracker's textbook). Its GT has one more column,
@@ -114,6 +120,12 @@ class Preset:
     def frames(self) -> int:
         return round(self.seconds * self.fps)
 
+    @property
+    def stream(self) -> str:
+        """Key of the preset's random streams (people, scene, noise): its name; an ``alike`` preset
+        shares its plain preset's, so the two clips differ only in the newcomers' faces."""
+        return self.name.removesuffix("_alike")
+
 
 PRESETS: dict[str, Preset] = {
     p.name: p
@@ -153,7 +165,7 @@ PRESETS: dict[str, Preset] = {
         Preset(
             "walk720_nobody_alike", 1280, 720, 30, 34, (24, 160), (5, 14), "walk", bodies=False, alike=True
         ),
-        # a crowd: 120 walkers in 30 s, faces 24-72 px, about 15 in view at once (the others: 1-6)
+        # a crowd: 120 walkers in 30 s, faces 24-72 px, 15-18 in view at once on average (walk720: 4-5)
         Preset("crowd720", 1280, 720, 30, 120, (24, 72), (4, 10), "walk"),
         Preset("tiny", 320, 240, 2, 3, (40, 60), (3, 6), "walk"),  # for tests
     )
@@ -195,7 +207,7 @@ def _still_sprites(
 ) -> list[tuple[np.ndarray, np.ndarray, int, int]]:
     """The preset's still patterns and poster: (sprite, mask, x0, y0), from validation faces no person
     of the clip uses; placed in the middle 80% of the frame, not overlapping each other."""
-    rng = np.random.default_rng([seed, zlib.crc32(preset.name.encode()), 2])
+    rng = np.random.default_rng([seed, zlib.crc32(preset.stream.encode()), 2])
     used = {p.face_row for p in people}
     free = [i for i in rng.permutation(len(faces)) if i not in used]
     out: list[tuple[np.ndarray, np.ndarray, int, int]] = []
@@ -406,7 +418,7 @@ def _encoder(path: Path, preset: Preset) -> subprocess.Popen[bytes]:
 def _render(
     preset: Preset, people: list[Person], faces: pd.DataFrame, shared: Path, seed: int, mp4_tmp: Path
 ) -> list[tuple[object, ...]]:
-    rng = np.random.default_rng([seed, zlib.crc32(preset.name.encode()), 1])
+    rng = np.random.default_rng([seed, zlib.crc32(preset.stream.encode()), 1])
     w, h = preset.width, preset.height
     background = _background(shared, w, h, rng)
     noise = [rng.normal(0, 2.5, (h, w, 3)).astype(np.int16) for _ in range(4)]

@@ -100,6 +100,8 @@ def summary(desc: pd.DataFrame) -> list[dict[str, Any]]:
         d0, d1, gender = np.stack(g.d0.to_numpy()), np.stack(g.d1.to_numpy()), g.gender.to_numpy()
         dist = np.linalg.norm(d0[:, None] - d1[None], axis=2)
         diff = dist[(gender[:, None] == gender[None]) & ~np.eye(len(g), dtype=bool)]
+        if not len(diff):
+            continue  # fewer than two faces of one gender: nothing to compare
         out.append({
             "group": group, "px": int(px), "faces": len(g),
             "same_p95": round(float(np.percentile(same, 95)), 3), "same_max": round(float(same.max()), 3),

@@ -405,16 +405,20 @@ def embedding_keeps(dist: dict[str, np.ndarray], i: int, j: int, p: TrackerParam
 
 
 def young_pair(identity: FrameFaces | None, i: int, t: Track, p: TrackerParams) -> bool:
-    """Whether the model reads both detection ``i`` and track ``t`` (its running mean, ``Track.age``)
-    younger than ``identity_child_age``: then the descriptor decides, at ``identity_child_distance``.
+    """Whether the model reads both detection ``i`` and track ``t`` (``Track.age``, an EMA of its
+    faces' ages) younger than ``identity_child_age``: then a questioned pair is judged by the
+    descriptor, at ``identity_child_distance``.
 
     dlib's network was trained on adults. UTKFace faces of one gender, each under two degradations
     at 48 and 32 px (``benchmarks/identity_by_age.py``; docs/BENCHMARKS.md, eighteenth session):
     different children of 0-3 years are a median 0.50-0.52 apart, 42-51% of the pairs within the
     adults' limit of 0.5 (4-9 years: 6-10%; 10 and older: at most 1.2%), while the same child's face
     under two degradations stays within 0.40 (95th percentile 0.24-0.36). At 0.38, 3-6% of such
-    pairs pass and 0-4% of the same faces are refused (training and validation faces alike). Their
+    pairs pass and 0-4% of the same photos are refused (training and validation faces alike). Their
     model embeddings (age and gender features) barely differ either, so no shortcut keeps them.
+    Not measured: the same real child turning the head (an adult's turned head reads 0.6+ from its
+    last frame, which the ``identity_keep_cosine`` shortcut keeps; a child's is then split), and
+    how often the model reads a 0-3-year-old 5 or older (then the adults' rule applies, as before).
     """
     if identity is None or identity.ages is None or t.age is None or p.identity_child_age <= 0:
         return False

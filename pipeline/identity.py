@@ -320,7 +320,9 @@ class FrameFaces:
         self.image = img
         self.xyxy = np.asarray(xyxy, np.float64).reshape(-1, 4)
         self.frame_index = frame_index
-        self.ages = None if ages is None else np.asarray(ages, np.float64).reshape(len(self.xyxy))
+        self.ages = None if ages is None else np.asarray(ages, np.float64)
+        if self.ages is not None and self.ages.shape != (len(self.xyxy),):
+            raise ValueError(f"ages must be ({len(self.xyxy)},), got {self.ages.shape}")
         self.thumbs = face_thumbs(img, self.xyxy)
         self._patches: dict[int, FacePatch] = {}
         self._embeddings: dict[int, np.ndarray | None] = {}

@@ -144,7 +144,7 @@ class TrackerParams:
             this (years) is judged at ``identity_child_distance`` instead, and never kept by the
             model embedding alone (``identity_keep_cosine``): dlib's network tells small children
             apart far less well than adults (``association.young_pair``); 0 turns this off.
-        identity_child_distance: the identity veto's limit for such a pair.
+        identity_child_distance: the identity veto's limit for such a pair (the adults' if lower).
         identity_jump: thumbnail change that questions a followed track (``association.gate``).
         identity_check_frames: a followed track is also questioned when its identity was last
             checked this many frames ago; 0 never (``association.gate``).
@@ -247,7 +247,7 @@ class Track:
     checked_frame: float = 0.0
     refused_thumb: np.ndarray | None = None  # thumbnail of the last face the identity refused
     behind: bool = False  # lost (or last seen) behind a nearer face (``behind_nearer``): see ``gate``
-    age: float | None = None  # running mean of the model's age of its whole faces (``young_pair``)
+    age: float | None = None  # the model's age of its whole faces, an EMA (``young_pair``); None: none yet
     # born this frame from a detection that this track's identity check refused: the next frame
     # looks again (``association.second_look``); None otherwise
     second_look: int | None = None
@@ -470,8 +470,9 @@ class Tracker:
         mine = identity.embedding(i)
         if mine is None:
             return None
-        young = young_pair(identity, i, t, self.params)
-        limit = self.params.identity_child_distance if young else self.params.identity_max_distance
+        limit = self.params.identity_max_distance
+        if young_pair(identity, i, t, self.params):  # never looser than the adults' limit
+            limit = min(limit, self.params.identity_child_distance)
         if not t.gallery:
             patch = t.first_patch if reason == "periodic" and t.first_patch is not None else t.patch
             ref = identity.embedder.embed(patch) if patch is not None else None
