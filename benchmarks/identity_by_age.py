@@ -8,8 +8,10 @@ UTKFace faces of one split (``cctv_synth``'s validation split or the rest, the t
 200x200 photo, shrunk so that the face is 48 or 32 px wide, blurred (sigma 0.3-0.8 px) and JPEG
 compressed (quality 40-70) twice independently, and each copy embedded as the pipeline does
 (``identity.cut_patch`` + ``IdentityEmbedder``: dlib's 5-point alignment and ResNet descriptor).
-Per group and size: the same face's two copies (distance percentiles) and different people of the
-same gender (one copy each: median, low percentiles, the share within each limit). It prints a
+Per group and size: the same face's two copies (distance percentiles), different people of the
+same gender (one copy each: median, low percentiles, the share within each limit), and how often the
+shipped age/gender model reads a copy (the shrunk photo in UTKFace's own framing) under 5 years, the
+reading the children's rule (``tracking.identity_child_age``) keys on. It prints a
 Markdown table and, for the child groups, the same faces refused and the different people kept at
 limits 0.36-0.5. ``association.young_pair``'s limit for small children rests on this.
 """
@@ -51,7 +53,17 @@ def faces_of_split(shared: Path, split: str) -> pd.DataFrame:
 
 def descriptors(faces: pd.DataFrame, per_group: int, seed: int = 0) -> pd.DataFrame:
     """Two degraded copies' descriptors of each sampled face at each size (rows: group, px, d0, d1)."""
+    from facelog.engines.onnxruntime_backend import OnnxRuntimeBackend
+    from facelog.engines.preprocess import crops_to_pixels, decode_age
     from facelog.pipeline.identity import IdentityEmbedder, cut_patch
+    from facelog.pipeline.weights import shipped_model_path
+
+    backend = OnnxRuntimeBackend(shipped_model_path())
+    age_head = backend.meta.head("age")
+    assert age_head is not None, "the shipped model has an age head"
+
+    def model_age(image: np.ndarray) -> float:
+        return float(decode_age(backend.infer(crops_to_pixels([image], backend.meta))[age_head.name])[0])
 
     det = cv2.FaceDetectorYN.create(str(REPO / "pipeline" / "models" / "face_detection_yunet_2023mar.onnx"),
                                     "", (200, 200), 0.6)  # fmt: skip
@@ -71,7 +83,7 @@ def descriptors(faces: pd.DataFrame, per_group: int, seed: int = 0) -> pd.DataFr
                 continue
             x, y, w, h = (float(v) for v in found[0][:4])
             for px in SIZES:
-                copies = []
+                copies, ages = [], []
                 for _ in range(2):
                     s = px / w
                     small = cv2.resize(img, None, fx=s, fy=s, interpolation=cv2.INTER_AREA)
@@ -79,6 +91,7 @@ def descriptors(faces: pd.DataFrame, per_group: int, seed: int = 0) -> pd.DataFr
                     _, buf = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, int(rng.uniform(40, 70))])
                     small = cv2.imdecode(buf, cv2.IMREAD_COLOR)
                     copies.append(emb.embed(cut_patch(small, np.array([x, y, x + w, y + h]) * s, 0)))
+                    ages.append(model_age(small))
                 if copies[0] is not None and copies[1] is not None:
                     rows.append(
                         {
@@ -87,6 +100,7 @@ def descriptors(faces: pd.DataFrame, per_group: int, seed: int = 0) -> pd.DataFr
                             "px": px,
                             "d0": copies[0],
                             "d1": copies[1],
+                            "under5": float(np.mean([a < 5 for a in ages])),
                         }
                     )
     return pd.DataFrame(rows)
@@ -107,6 +121,7 @@ def summary(desc: pd.DataFrame) -> list[dict[str, Any]]:
             "same_p95": round(float(np.percentile(same, 95)), 3), "same_max": round(float(same.max()), 3),
             "diff_p1": round(float(np.percentile(diff, 1)), 3),
             "diff_median": round(float(np.median(diff)), 3),
+            "model_under_5": round(float(g.under5.mean()), 3),
             "limits": {str(lim): {"same_refused": round(float((same > lim).mean()), 3),
                                   "different_kept": round(float((diff <= lim).mean()), 3)} for lim in LIMITS},
         })  # fmt: skip
@@ -127,14 +142,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"UTKFace {args.split} faces, dlib descriptor distances (same gender for different people)\n")
     print(
         "| age | face px | faces | same face p95 / max | different people median / p1 "
-        "| within 0.5 | within 0.38 |"
+        "| within 0.5 | within 0.38 | model reads < 5 |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|")
     for r in rows:
         lim = r["limits"]
         print(f"| {r['group']} | {r['px']} | {r['faces']} | {r['same_p95']:.2f} / {r['same_max']:.2f} "
               f"| {r['diff_median']:.2f} / {r['diff_p1']:.2f} | {lim['0.5']['different_kept']:.1%} "
-              f"| {lim['0.38']['different_kept']:.1%} |")  # fmt: skip
+              f"| {lim['0.38']['different_kept']:.1%} | {r['model_under_5']:.1%} |")  # fmt: skip
     print("\nchildren: same face refused / different people kept, by limit")
     for r in rows:
         if r["group"] in ("0-3", "4-9"):
