@@ -52,13 +52,18 @@ def faces_of_split(shared: Path, split: str) -> pd.DataFrame:
 
 
 def descriptors(faces: pd.DataFrame, per_group: int, seed: int = 0) -> pd.DataFrame:
-    """Two degraded copies' descriptors of each sampled face at each size (rows: group, px, d0, d1)."""
+    """Two degraded copies of each sampled face at each size: rows of group, gender, px, their
+    descriptors d0 and d1, and under5 (the share of the two the model reads under the children's age)."""
     from facelog.engines.onnxruntime_backend import OnnxRuntimeBackend
     from facelog.engines.preprocess import crops_to_pixels, decode_age
+    from facelog.engines.registry import pick_model_variant
     from facelog.pipeline.identity import IdentityEmbedder, cut_patch
+    from facelog.pipeline.tracker import TrackerParams
     from facelog.pipeline.weights import shipped_model_path
 
-    backend = OnnxRuntimeBackend(shipped_model_path())
+    child_age = TrackerParams().identity_child_age
+    # the model file a CPU run uses by default (the INT8 twin where it is accepted)
+    backend = OnnxRuntimeBackend(pick_model_variant(shipped_model_path(), "onnxruntime", "auto").path)
     age_head = backend.meta.head("age")
     assert age_head is not None, "the shipped model has an age head"
 
@@ -100,7 +105,7 @@ def descriptors(faces: pd.DataFrame, per_group: int, seed: int = 0) -> pd.DataFr
                             "px": px,
                             "d0": copies[0],
                             "d1": copies[1],
-                            "under5": float(np.mean([a < 5 for a in ages])),
+                            "under5": float(np.mean([a < child_age for a in ages])),
                         }
                     )
     return pd.DataFrame(rows)
@@ -138,7 +143,11 @@ def main(argv: list[str] | None = None) -> int:
     if not (args.shared / "data" / "utkface").is_dir():
         print(f"identity_by_age: UTKFace not found under {args.shared}/data/utkface", file=sys.stderr)
         return 2
-    rows = summary(descriptors(faces_of_split(args.shared, args.split), args.per_group))
+    desc = descriptors(faces_of_split(args.shared, args.split), args.per_group)
+    if desc.empty:
+        print("identity_by_age: no face was found and embedded", file=sys.stderr)
+        return 2
+    rows = summary(desc)
     print(f"UTKFace {args.split} faces, dlib descriptor distances (same gender for different people)\n")
     print(
         "| age | face px | faces | same face p95 / max | different people median / p1 "

@@ -296,7 +296,7 @@ def gate(
       and 1-8% of them closer than 0.5 at 24-48 px. Up if one person splits into several tracks,
       down if tracks hold two people.
     - ``identity_child_age`` (5 years) and ``identity_child_distance`` (0.38): different children of
-      0-3 of one gender are a median 0.50 apart, 42-51% of them within 0.5, 3-6% within 0.38; the
+      0-3 of one gender are a median 0.50-0.52 apart, 42-51% within 0.5, 3-6% within 0.38; the
       same child's face under two degradations within 0.40 (``young_pair``). Distance down (or age
       up) if tracks of children hold two of them, distance up if one child splits; age 0: off.
     - ``identity_jump`` (0.2): the cheap first stage (``identity.thumb_change``: the larger of the
@@ -417,7 +417,7 @@ def young_pair(identity: FrameFaces | None, i: int, t: Track, p: TrackerParams) 
     pairs pass and 0-4% of the same photos are refused (training and validation faces alike). Their
     model embeddings (age and gender features) barely differ either, so no shortcut keeps them.
     Not measured: the same real child turning the head (an adult's turned head reads 0.6+ from its
-    last frame, which the ``identity_keep_cosine`` shortcut keeps; a child's is then split). The
+    last frame, which the ``identity_keep_cosine`` shortcut keeps; a child's may then be split). The
     model reads 90-92% of validation 0-3-year-olds under 5 (the rest keep the adults' rule), a fifth
     of 4-9-year-olds, nobody older.
     """

@@ -365,9 +365,10 @@ def test_a_look_alike_small_child_at_a_vacated_spot_gets_a_new_id() -> None:
 @pytest.mark.parametrize(
     ("ages", "embedding", "descriptor_asked"),
     [((30.0, 30.0), True, False), ((30.0, 30.0), False, True), ((2.0, 30.0), False, True),
-     ((30.0, 2.0), False, True)],
+     ((30.0, 2.0), False, True), ((2.0, 30.0), True, False), ((30.0, 2.0), True, False)],
     ids=["adults-embedding-keeps", "adults-descriptor-0.5", "child-track-adult-face",
-         "adult-track-child-face"],
+         "adult-track-child-face", "child-track-adult-face-embedding-keeps",
+         "adult-track-child-face-embedding-keeps"],
 )  # fmt: skip
 def test_the_childrens_limit_needs_both_read_as_children(
     ages: tuple[float, float], embedding: bool, descriptor_asked: bool
@@ -381,6 +382,8 @@ def test_the_childrens_limit_needs_both_read_as_children(
 
 
 def test_the_childrens_limit_is_off_at_age_0_and_never_looser_than_the_adults() -> None:
+    """``identity_child_age`` 0: the adults' limit (0.5) keeps the pair; a children's limit set above
+    a stricter adults' one (0.3) does not loosen it: refused."""
     off = Tracker(TrackerParams(identity_child_age=0))
     assert _replace_at_one_spot(off, _LookAlike(), (2.0, 2.0), None) == [0] * 20
     strict = Tracker(TrackerParams(identity_max_distance=0.3, identity_child_distance=0.6))
@@ -422,3 +425,9 @@ def test_real_small_children_who_look_alike_get_new_ids(shared: Path) -> None:
             ident = FrameFaces(emb, img, box, k, np.array([age]))
             ids += t.update(k, box, np.array([0.9], np.float32), identity=ident).track_ids.tolist()
         assert ids == expected
+
+
+def test_ages_must_match_the_detections() -> None:
+    img, xyxy = _frame([(0, 200.0, 120.0)]), _boxes([(0, 200.0, 120.0)])
+    with pytest.raises(ValueError, match=r"ages must be \(1,\)"):
+        FrameFaces(PatternEmbedder(), img, xyxy, 0, np.array([2.0, 3.0]))
