@@ -42,6 +42,10 @@ if TYPE_CHECKING:
     from facelog.pipeline.tracker import Track, TrackerParams
 
 FORBIDDEN = -1.0  # similarity of a pair that may never be matched
+# ``young_pair`` only for faces at least this wide: one child's photo degraded twice stays within
+# 0.33 at 48 px, 0.40 at 32 (``benchmarks/identity_by_age.py``), and in a dim, noisy crowd of 24-72 px
+# faces the children's limit split small children (crowd720 on ``--camera dim``: 121 -> 132 persons)
+CHILD_MIN_FACE_PX = 48.0
 # identity questions the model's embedding may answer (``embedding_keeps``): not a re-identification
 _KEEP_REASONS = ("jump", "periodic", "gap")
 
@@ -297,8 +301,9 @@ def gate(
       down if tracks hold two people.
     - ``identity_child_age`` (5 years) and ``identity_child_distance`` (0.38): different children of
       0-3 of one gender are a median 0.50-0.52 apart, 42-51% within 0.5, 3-6% within 0.38; the
-      same child's face under two degradations within 0.40 (``young_pair``). Distance down (or age
-      up) if tracks of children hold two of them, distance up if one child splits; age 0: off.
+      same child's face under two degradations within 0.40; faces from 48 px (``young_pair``).
+      Distance down (or age up) if tracks of children hold two of them, distance up if one child
+      splits; age 0: off.
     - ``identity_jump`` (0.2): the cheap first stage (``identity.thumb_change``: the larger of the
       relative brightness jump and 1 - the thumbnails' correlation). Same face in consecutive frames
       of the CCTV benchmark: still faces p99 0.013; walkers whose motion blur swings 5-9% above 0.1,
@@ -405,9 +410,9 @@ def embedding_keeps(dist: dict[str, np.ndarray], i: int, j: int, p: TrackerParam
 
 
 def young_pair(identity: FrameFaces | None, i: int, t: Track, p: TrackerParams) -> bool:
-    """Whether the model reads both detection ``i`` and track ``t`` (``Track.age``, an EMA of its
-    faces' ages) younger than ``identity_child_age``: then a questioned pair is judged by the
-    descriptor, at ``identity_child_distance``.
+    """Whether the model reads both detection ``i`` (a face at least ``CHILD_MIN_FACE_PX`` wide) and
+    track ``t`` (``Track.age``, an EMA of its faces' ages) younger than ``identity_child_age``: then a
+    questioned pair is judged by the descriptor, at ``identity_child_distance``.
 
     dlib's network was trained on adults. UTKFace faces of one gender, each under two degradations
     at 48 and 32 px (``benchmarks/identity_by_age.py``; docs/BENCHMARKS.md, eighteenth session):
@@ -422,6 +427,9 @@ def young_pair(identity: FrameFaces | None, i: int, t: Track, p: TrackerParams) 
     of 4-9-year-olds, nobody older.
     """
     if identity is None or identity.ages is None or t.age is None or p.identity_child_age <= 0:
+        return False
+    x1, _, x2, _ = identity.xyxy[i]
+    if x2 - x1 < CHILD_MIN_FACE_PX:
         return False
     return bool(identity.ages[i] < p.identity_child_age and t.age < p.identity_child_age)
 

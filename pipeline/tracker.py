@@ -140,9 +140,9 @@ class TrackerParams:
             (``association.gate``).
         identity_max_distance: identity veto, dlib's descriptor distance (Euclidean) above which a
             questioned pair is refused (``association.gate``).
-        identity_child_age: a questioned pair whose face and track the model both read younger than
-            this (years) is judged at ``identity_child_distance`` instead, and never kept by the
-            model embedding alone (``identity_keep_cosine``): dlib's network tells small children
+        identity_child_age: a questioned pair whose face (48 px or wider) and track the model both
+            read younger than this (years) is judged at ``identity_child_distance`` instead, never
+            kept by the model embedding alone (``identity_keep_cosine``): dlib's network tells small children
             apart far less well than adults (``association.young_pair``); 0 turns this off.
         identity_child_distance: the identity veto's limit for such a pair (the adults' if lower).
         identity_jump: thumbnail change that questions a followed track (``association.gate``).

@@ -338,14 +338,14 @@ class _LookAlike(PatternEmbedder):
 
 
 def _replace_at_one_spot(
-    t: Tracker, emb: PatternEmbedder, ages: tuple[float, float], embedding: np.ndarray | None
+    t: Tracker, emb: PatternEmbedder, ages: tuple[float, float], embedding: np.ndarray | None, side: int = 64
 ) -> list[int]:
     """Person 0 for 10 frames, then person 1 in the same box for 10, read as ``ages[0]`` and
     ``ages[1]`` years old; ``embedding``: the model embedding of both (None: unknown)."""
     ids = []
     for k in range(20):
         people = [(0 if k < 10 else 1, 200.0, 120.0)]
-        img, xyxy = _frame(people), _boxes(people)
+        img, xyxy = _frame(people, side), _boxes(people, side)
         ident = FrameFaces(emb, img, xyxy, k, np.array([ages[0] if k < 10 else ages[1]]))
         step = t.update(k, xyxy, np.array([0.9], np.float32), embedding, None, None, ident)
         ids.append(int(step.track_ids[0]))
@@ -425,6 +425,14 @@ def test_real_small_children_who_look_alike_get_new_ids(shared: Path) -> None:
             ident = FrameFaces(emb, img, box, k, np.array([age]))
             ids += t.update(k, box, np.array([0.9], np.float32), identity=ident).track_ids.tolist()
         assert ids == expected
+
+
+def test_the_childrens_limit_needs_a_face_of_48_px() -> None:
+    """Under ``association.CHILD_MIN_FACE_PX`` one child's photo degraded twice reaches 0.40: the
+    adults' rule (the model embedding keeps the 40-px pair, as for adults)."""
+    t, emb = Tracker(), _LookAlike()
+    assert _replace_at_one_spot(t, emb, (2.0, 2.0), np.ones((1, 8), np.float32), side=40) == [0] * 20
+    assert emb.calls == 0
 
 
 def test_ages_must_match_the_detections() -> None:
