@@ -174,11 +174,16 @@ PRESETS: dict[str, Preset] = {
 
 def validation_faces(shared: Path) -> pd.DataFrame:
     """The shipped model's validation faces: columns ``path, age, gender`` (male/female), 2,071 rows."""
+    return utkface_split(shared, "val")
+
+
+def utkface_split(shared: Path, split: str) -> pd.DataFrame:
+    """UTKFace faces of the model card's ``split`` (``train`` or ``val``): ``path, age, gender``."""
     from facelog.training import datasets as dsets
 
     table = dsets.read_utkface(shared / "data" / "utkface")
-    _, val = dsets.split_indices(dsets.split_names(table), VAL_FRACTION, SPLIT_SEED)
-    sub = table.subset(val)
+    train, val = dsets.split_indices(dsets.split_names(table), VAL_FRACTION, SPLIT_SEED)
+    sub = table.subset(val if split == "val" else train)
     genders = np.array(dsets.GENDER_LABELS)[sub.labels["gender"]]
     return pd.DataFrame({"path": [str(p) for p in sub.paths], "age": sub.labels["age"], "gender": genders})
 

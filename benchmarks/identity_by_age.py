@@ -30,25 +30,13 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from cctv_synth import SPLIT_SEED, VAL_FRACTION
+from cctv_synth import utkface_split
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("FACELOG_SHARED", REPO.parent / "shared"))
 GROUPS = ((0, 3), (4, 9), (10, 17), (18, 59), (60, 116))
 SIZES = (48, 32)
 LIMITS = (0.36, 0.38, 0.4, 0.42, 0.45, 0.5)
-
-
-def faces_of_split(shared: Path, split: str) -> pd.DataFrame:
-    """UTKFace faces of ``split`` (``train`` or ``val``, as the model card's split): path, age, gender."""
-    from facelog.training import datasets as dsets
-
-    table = dsets.read_utkface(shared / "data" / "utkface")
-    train, val = dsets.split_indices(dsets.split_names(table), VAL_FRACTION, SPLIT_SEED)
-    sub = table.subset(train if split == "train" else val)
-    return pd.DataFrame(
-        {"path": [str(p) for p in sub.paths], "age": sub.labels["age"], "gender": sub.labels["gender"]}
-    )
 
 
 def descriptors(faces: pd.DataFrame, per_group: int, seed: int = 0) -> pd.DataFrame:
@@ -143,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     if not (args.shared / "data" / "utkface").is_dir():
         print(f"identity_by_age: UTKFace not found under {args.shared}/data/utkface", file=sys.stderr)
         return 2
-    desc = descriptors(faces_of_split(args.shared, args.split), args.per_group)
+    desc = descriptors(utkface_split(args.shared, args.split), args.per_group)
     if desc.empty:
         print("identity_by_age: no face was found and embedded", file=sys.stderr)
         return 2
