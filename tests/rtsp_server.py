@@ -62,6 +62,10 @@ def main(argv: list[str] | None = None) -> int:
     server = GstRtspServer.RTSPServer()
     server.set_address(args.host)
     server.set_service(str(args.port))
+    # a thread for each client, as a camera serves each viewer on its own: with the default one
+    # thread for all clients, a client of the silent mount (whose DESCRIBE waits ~20 s for a preroll
+    # that never comes) stalls every other client's requests behind it
+    server.get_thread_pool().set_max_threads(-1)
     mounts = server.get_mount_points()
 
     if args.user:

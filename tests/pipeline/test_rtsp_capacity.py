@@ -75,7 +75,7 @@ def _loop(
             "detector": {"kind": "yunet", "yunet_path": str(yunet), "small_frame_scale": 1.0},
             "backend": {"kind": "onnxruntime"},
             "sampling": {"target_fps": fps},
-            # open_timeout 5 s: the test server may answer one mount late while another is opening
+            # open_timeout 5 s: a loaded test machine may be slow to open a mount
             "rtsp": {"open_timeout_s": 5.0, "read_timeout_s": 1.0, "metrics_port": 0, "flush_s": 0.2},
         },
     )
