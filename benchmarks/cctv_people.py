@@ -55,6 +55,11 @@ class Person:
     tint: tuple[float, float, float]
     clothes: tuple[float, float, float]  # BGR colour of the torso below the face
     replaces: int | None = None  # person_id of the person whose spot this one took
+    away: tuple[tuple[int, int], ...] = ()  # (first, end) of the person's frames turned away: no face
+
+    def turned_away(self, k: int) -> bool:
+        """Whether the person shows the back of the head in its ``k``-th frame (``Preset.away``)."""
+        return any(a <= k < b for a, b in self.away)
 
     def blur_px(self, k: int) -> float:
         """Motion blur length (px) in the person's ``k``-th frame: some frames are sharp, some smeared."""
@@ -211,8 +216,9 @@ def plan_people(preset: Preset, faces: pd.DataFrame, seed: int) -> list[Person]:
     face_rows = rng.permutation(len(faces))[: preset.people]
     people: list[Person] = []
     if preset.mode in ("counter", "queue"):
-        people = _line_up(preset, rng, faces, face_rows)
-        return _alike(preset, _link_replacements(people), faces)
+        people = _line_up(preset, rng, faces, face_rows, seed)
+        max_gap = round(preset.spot_gap_s[1] * preset.fps) + 5
+        return _turn_away(preset, _alike(preset, _link_replacements(people, max_gap), faces), seed)
     if preset.mode == "cross":
         return _alike(preset, _cross(preset, rng, faces, face_rows), faces)
     # Arrivals spread over the clip: about people / (1 + vanish share) arrivals, placed in random
@@ -227,7 +233,38 @@ def plan_people(preset: Preset, faces: pd.DataFrame, seed: int) -> list[Person]:
         _arrive(preset, rng, people, int(first), faces, face_rows)
     people.sort(key=lambda q: q.first_frame)
     people = [replace(q, person_id=i) for i, q in enumerate(people)]
-    return _alike(preset, _link_replacements(people), faces)
+    return _turn_away(preset, _alike(preset, _link_replacements(people), faces), seed)
+
+
+AWAY_S = (2.5, 6.0)  # how long a person who turns away shows the back of the head (at most)
+AWAY_MARGIN_S = 1.0  # the face is seen at least this long before and after each spell
+AWAY_EVERY_S = 12.0  # one spell per this much of a stay (at least one)
+
+
+def _turn_away(preset: Preset, people: list[Person], seed: int) -> list[Person]:
+    """``Preset.away``: that share of the people who stay long enough turn away (look down, talk to
+    someone behind them) for ``AWAY_S`` seconds, once per ``AWAY_EVERY_S`` of their stay, while their
+    body stays where it was. Drawn from a stream of their own, so paths, looks and faces stay the
+    preset's without it."""
+    if not preset.away:
+        return people
+    rng = np.random.default_rng([seed, zlib.crc32(preset.stream.encode()), 3])
+    margin = round(AWAY_MARGIN_S * preset.fps)
+    out = []
+    for p in people:
+        draws = rng.random(), rng.uniform(0, 1, 8), rng.uniform(*AWAY_S, 8)  # fixed draws per person
+        spells: list[tuple[int, int]] = []
+        if draws[0] < preset.away:
+            n = max(1, int(len(p.path) / (AWAY_EVERY_S * preset.fps)))
+            slot = len(p.path) / n  # one spell inside each equal share of the stay
+            for i in range(n):  # as long as drawn, or as the stay allows (a counter visit: 3-8 s)
+                length = min(round(draws[2][i] * preset.fps), int(slot) - 2 * margin)
+                if length < AWAY_S[0] * preset.fps:
+                    continue
+                first = round(i * slot + margin + draws[1][i] * (slot - length - 2 * margin))
+                spells.append((first, first + length))
+        out.append(replace(p, away=tuple(spells)))
+    return out
 
 
 def _alike(preset: Preset, people: list[Person], faces: pd.DataFrame) -> list[Person]:
@@ -254,10 +291,12 @@ def _alike(preset: Preset, people: list[Person], faces: pd.DataFrame) -> list[Pe
 
 
 def _line_up(
-    preset: Preset, rng: np.random.Generator, faces: pd.DataFrame, face_rows: np.ndarray
+    preset: Preset, rng: np.random.Generator, faces: pd.DataFrame, face_rows: np.ndarray, seed: int = 0
 ) -> list[Person]:
     """``counter``: two spots where people step up one after another (3-8 s each, the next 0-3 frames
-    after the previous one left); ``queue``: ``preset.people`` people standing in a row all clip."""
+    after the previous one left, plus ``Preset.spot_gap_s`` seconds drawn from a stream of their own);
+    ``queue``: ``preset.people`` people standing in a row all clip."""
+    gap_rng = np.random.default_rng([seed, zlib.crc32(preset.stream.encode()), 4])
     w, h = preset.width, preset.height
     lo, hi = preset.face_px
     spots: list[list[tuple[int, int]]]  # per spot: (first frame, frames) of each visit
@@ -274,7 +313,8 @@ def _line_up(
             while len(visits) < per_spot and t < preset.frames - 8:
                 n_frames = min(int(rng.uniform(3, 8) * preset.fps), preset.frames - t)
                 visits.append((t, n_frames))
-                t += n_frames + int(rng.integers(0, 4))
+                gap = round(gap_rng.uniform(*preset.spot_gap_s) * preset.fps)
+                t += n_frames + int(rng.integers(0, 4)) + gap
             spots.append(visits)
     people: list[Person] = []
     for (cx0, cy0), visits in zip(places, spots, strict=True):
@@ -371,14 +411,15 @@ def _cross(
     return [replace(q, person_id=i) for i, q in enumerate(people)]
 
 
-def _link_replacements(people: list[Person]) -> list[Person]:
-    """Set ``replaces`` from geometry: the person whose last chip centre is nearest this one's first."""
+def _link_replacements(people: list[Person], max_gap: int = 5) -> list[Person]:
+    """Set ``replaces`` from geometry: the person whose last chip centre is nearest this one's first,
+    among those who left fewer than ``max_gap`` frames before."""
     out = []
     for p in people:
         best = None
         for q in people:
             gap = p.first_frame - (q.first_frame + len(q.path))
-            if q is p or not 0 <= gap < 5:
+            if q is p or not 0 <= gap < max_gap:
                 continue
             dist = np.hypot(*(p.path[0, :2] - q.path[-1, :2]))
             if dist < 0.5 * q.path[-1, 2] and (best is None or dist < best[0]):

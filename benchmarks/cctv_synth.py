@@ -88,6 +88,7 @@ BACKGROUND_CLIP = Path("data/videos/people-detection.mp4")
 MASK_AXES = (0.52, 0.57)
 MASK_FEATHER = 0.18
 BODY_SIZE = (2.2, 3.0)  # torso sprite (w, h) in chip sides
+HAIR_BGR = ((20, 20, 25), (25, 35, 50), (40, 60, 90), (120, 120, 125))  # the back of a head (``away``)
 
 
 class SynthError(RuntimeError):
@@ -113,6 +114,8 @@ class Preset:
     poster: bool = False  # one real face pasted still for the whole clip (no GT rows)
     sway: float = 0.05  # counter/queue: how far standing people sway (share of their face size)
     alike: bool = False  # a newcomer at a vacated spot: the same gender and about the same age
+    away: float = 0.0  # share of standing people who turn away for seconds (no face, body stays)
+    spot_gap_s: tuple[float, float] = (0.0, 0.0)  # counter: seconds between one person and the next
     fps: int = 25
     crf: int = 29
 
@@ -122,9 +125,10 @@ class Preset:
 
     @property
     def stream(self) -> str:
-        """Key of the preset's random streams (people, scene, noise): its name; an ``alike`` preset
-        shares its plain preset's, so the two clips differ only in the newcomers' faces."""
-        return self.name.removesuffix("_alike")
+        """Key of the preset's random streams (people, scene, noise): its name; an ``alike`` or
+        ``away`` preset shares its plain preset's (``gap_alike``: the counter's), so the two clips differ
+        only in the newcomers' faces, the turned-away spells or the time between visits."""
+        return self.name.removesuffix("_alike").removesuffix("_away").removesuffix("_gap")
 
 
 PRESETS: dict[str, Preset] = {
@@ -164,6 +168,27 @@ PRESETS: dict[str, Preset] = {
         ),
         Preset(
             "walk720_nobody_alike", 1280, 720, 30, 34, (24, 160), (5, 14), "walk", bodies=False, alike=True
+        ),
+        # standing people who turn away (look down, talk to someone behind) for 2.5-6 s and back
+        Preset("queue720_away", 1280, 720, 30, 6, (48, 96), (0, 0.1), "queue", away=1.0),
+        Preset(
+            "counter720_away", 1280, 720, 30, 24, (80, 160), (0, 0.3), "counter", same_clothes=True, away=1.0
+        ),
+        Preset("static720_away", 1280, 720, 30, 30, (40, 160), (0, 1.2), "static", away=0.5),
+        # the next person steps up 2.5-8 s after the previous one left (a still track waits 10 s for
+        # its person to turn back): the same gender and nearest age, no body below the face; 60 s
+        Preset(
+            "counter720_gap_alike",
+            1280,
+            720,
+            60,
+            24,
+            (80, 160),
+            (0, 0.3),
+            "counter",
+            bodies=False,
+            alike=True,
+            spot_gap_s=(2.5, 8.0),
         ),
         # a crowd: 120 walkers in 30 s, faces 24-72 px, 15-18 in view at once on average (walk720: 4-5)
         Preset("crowd720", 1280, 720, 30, 120, (24, 72), (4, 10), "walk"),
@@ -314,6 +339,17 @@ class _ChipCache:
             self.cache[key] = (img, mask[..., None])
         return self.cache[key]
 
+    def back(self, side: int) -> tuple[np.ndarray, np.ndarray]:
+        """The back of the head (``Preset.away``): a hair-coloured, lightly textured ellipse where the
+        face chip goes."""
+        key = (-side, -1)
+        if key not in self.cache:
+            rng = np.random.default_rng([self.p.person_id, 7])
+            hair = np.array(HAIR_BGR[int(rng.integers(len(HAIR_BGR)))], np.float32) * self.p.gain
+            texture = cv2.GaussianBlur(rng.normal(0, 8, (side, side, 3)).astype(np.float32), (0, 0), 1.0)
+            self.cache[key] = (hair + texture, _mask(side)[..., None])
+        return self.cache[key]
+
 
 def _paste(frame: np.ndarray, sprite: np.ndarray, mask: np.ndarray, x0: int, y0: int) -> None:
     """Blend ``sprite`` (h, w, 3) float32 through ``mask`` (h, w, 1) into ``frame`` at (x0, y0), clipped."""
@@ -456,6 +492,10 @@ def _render(
                     for p, k, side, x0, y0 in placed:
                         _paste_body(frame, chips[p.person_id], p.blur_px(k), side, x0, y0)
                 for p, k, side, x0, y0 in placed:
+                    if p.turned_away(k):  # the back of the head: no face to find, no GT row
+                        back, bmask = chips[p.person_id].back(side)
+                        _paste(frame, back, bmask, x0, y0)
+                        continue
                     _paste_face(frame, chips[p.person_id], p.blur_px(k), side, x0, y0)
                     rows.extend(_gt_rows(p, f, x0, y0, side, w, h))
             out = np.clip(frame.astype(np.int16) + noise[int(rng.integers(len(noise)))], 0, 255)

@@ -6,7 +6,7 @@ frame, then ``associate``, which decides the pairs in these steps:
 - step 1, motion term (``motion_similarity``): ``max(IoU, centre similarity)`` of each detection to
   each track's Kalman-predicted box (``kalman.BoxKalman``); a track without a detection in the
   previous source frame is also compared at its predicted centre with its last detected size and
-  (``match_last_box``) at its last detection.
+  (``match_last_box``) at its last detection; a LATE one only at its last detection.
 - step 2, appearance terms (``cue_distance``): cosine distance of each cue (the model's face
   ``embedding``, the ``body`` colour below the face) to the track's, NaN where either side is unknown.
 - step 3, the gate (``gate``): the pairs the track's state and the cues forbid, and the
@@ -46,6 +46,14 @@ FORBIDDEN = -1.0  # similarity of a pair that may never be matched
 # 0.33 at 48 px, 0.40 at 32 (``benchmarks/identity_by_age.py``), and in a dim, noisy crowd of 24-72 px
 # faces the children's limit split small children (crowd720 on ``--camera dim``: 121 -> 132 persons)
 CHILD_MIN_FACE_PX = 48.0
+# A track stood still (``Track.still``) when its detected box moved (centre and size) less than
+# ``STILL_SPEED`` face sizes a frame (of 25 fps) over its last ``STILL_MIN_FRAMES`` to ``STILL_SPAN``
+# frames: people in a queue sway 0.004-0.01 a frame, walkers move 0.03 and more (benchmarks/cctv_synth.py
+# presets). Measured over frames, not from the Kalman velocity: on a 51-px face the detector's box
+# jitter swung that between 0.005 and 0.02 from frame to frame (queue720_away seed 1).
+STILL_SPEED = 0.02
+STILL_MIN_FRAMES = 12
+STILL_SPAN = 25
 # identity questions the model's embedding may answer (``embedding_keeps``): not a re-identification
 _KEEP_REASONS = ("jump", "periodic", "gap")
 
@@ -63,6 +71,9 @@ class TrackState(enum.Flag):
                   previous processed frame
     REID          last detected more than ``max_lost_frames``   as MISSED, and the face embedding (or
                   frames before it (re-identification window)   the identity) must vouch
+    LATE          added to REID: a still track (``Track.still``) as REID, but only the identity vouches
+                  past ``max_lost_frames`` + ``reid_frames``     (the model embedding does not)
+                  (its longer window, ``reid_still_frames``)
     TENTATIVE     added to one of the above: born from a        as that state; a ``track_only`` detection
                   low-score detection, not matched since by a   keeps it alive (unlogged) but never
                   detection at the detector's threshold         confirms it
@@ -82,7 +93,8 @@ class TrackState(enum.Flag):
 
     Lifetimes (``Tracker`` ends a track once it has gone this many frames without a detection, checked
     after each processed frame's matching, so with a stride it may be matched up to one stride later):
-    ``max_lost_frames`` + ``reid_frames`` (confirmed), ``max_tentative_lost_frames`` (tentative). A step
+    ``max_lost_frames`` + ``reid_frames`` (confirmed), ``max_lost_frames`` + ``reid_still_frames`` (a
+    confirmed track that stood still, ``Track.still``), ``max_tentative_lost_frames`` (tentative). A step
     between processed frames longer than ``max_lost_frames`` + ``reid_frames`` is a break (a live
     reader that dropped seconds): every track ends before matching. ``track_only`` boxes count frames
     of the clock too (``max_low_score_frames``, 25): at a stride over 25 they continue no track.
@@ -92,6 +104,12 @@ class TrackState(enum.Flag):
     - ``reid_frames`` (40): the re-identification window after that; up if a face missed for a
       second (small, blurred, turned) gets a new id, 0 to end tracks at ``max_lost_frames``. A track
       ends (and its person is reported) this much later.
+    - ``reid_still_frames`` (250, 10 s): the window of a track that stood still (``STILL_SPEED``):
+      a person in a queue or at a counter who looks down or turns to someone behind for 2.5-6 s
+      (``queue720_away``: each of 6 people became 3 tracks at 40). Past ``reid_frames`` only the
+      identity descriptor vouches (LATE), so a face under 32 px is not re-identified there. Up if
+      still people who turn away longer get new ids, down (to ``reid_frames`` or less: off) if a
+      newcomer at a spot vacated seconds before continues the track of the person who left.
     - ``max_tentative_lost_frames`` (10): long enough for a small face that scores around the
       detector's threshold (0.55-0.69 on one frame, 0.3-0.5 or nothing for the next 5-9) to be matched
       again and confirmed: at 2, walk720_nobody's 35-px walkers started a new track every 4 frames; at
@@ -104,11 +122,12 @@ class TrackState(enum.Flag):
     FOLLOWED = enum.auto()
     MISSED = enum.auto()
     REID = enum.auto()
+    LATE = enum.auto()
     TENTATIVE = enum.auto()
 
 
 def track_state(
-    gap: float, since_previous: float | None, confirmed: bool, max_lost_frames: int
+    gap: float, since_previous: float | None, confirmed: bool, max_lost_frames: int, reid_frames: int = -1
 ) -> TrackState:
     """The state of one track (``TrackState``).
 
@@ -117,6 +136,8 @@ def track_state(
         since_previous: frames since the previous processed frame; None on the first frame.
         confirmed: False while the track is tentative.
         max_lost_frames: ``TrackerParams.max_lost_frames``.
+        reid_frames: ``TrackerParams.reid_frames``: REID past it is also LATE (only a still track lives
+            that long); -1: never LATE.
     """
     state = TrackState(0)
     if since_previous is not None and gap == since_previous:
@@ -129,6 +150,8 @@ def track_state(
     # never be vouched for: each walker began and ended with a one-detection piece)
     if gap - (since_previous or 1) > max_lost_frames:
         state |= TrackState.REID
+        if reid_frames >= 0 and gap - (since_previous or 1) > max_lost_frames + reid_frames:
+            state |= TrackState.LATE
     if not state:
         state = TrackState.MISSED
     if not confirmed:
@@ -145,20 +168,22 @@ class FrameStates:
     strong_gap: np.ndarray  # (m,) float64: ... since its last detection that was not ``track_only``
     followed: np.ndarray  # (m,) bool: FOLLOWED in state
     reid: np.ndarray  # (m,) bool: REID in state
+    late: np.ndarray  # (m,) bool: LATE in state (only the identity vouches)
     lenient: np.ndarray  # (m,) bool: FOLLOWED and not MISSED: cue consensus (``gate``)
     tentative: np.ndarray  # (m,) bool: TENTATIVE in state
     behind: np.ndarray  # (m,) bool: lost behind a nearer face (``Track.behind``)
 
 
 def track_states(
-    tracks: Sequence[Track], now: float, previous: float | None, max_lost_frames: int
+    tracks: Sequence[Track], now: float, previous: float | None, max_lost_frames: int, reid_frames: int = -1
 ) -> FrameStates:
     """The states of all live tracks at clock ``now`` (``previous``: the previous processed frame's;
     ``tracker`` module docstring)."""
     since = None if previous is None else now - previous
     gap = np.array([now - t.last_frame for t in tracks], np.float64)
     state = tuple(
-        track_state(float(g), since, t.confirmed, max_lost_frames) for g, t in zip(gap, tracks, strict=True)
+        track_state(float(g), since, t.confirmed, max_lost_frames, reid_frames)
+        for g, t in zip(gap, tracks, strict=True)
     )
     return FrameStates(
         state=state,
@@ -166,6 +191,7 @@ def track_states(
         strong_gap=np.array([now - t.last_strong_frame for t in tracks], np.float64),
         followed=np.array([TrackState.FOLLOWED in s for s in state], bool),
         reid=np.array([TrackState.REID in s for s in state], bool),
+        late=np.array([TrackState.LATE in s for s in state], bool),
         lenient=np.array([TrackState.FOLLOWED in s and TrackState.MISSED not in s for s in state], bool),
         tentative=np.array([TrackState.TENTATIVE in s for s in state], bool),
         behind=np.array([t.behind for t in tracks], bool),
@@ -213,6 +239,11 @@ def gate(
                                                                     with the identity veto such a pair is
                                                                     kept for the identity to vouch for
                                                                     (``Gate.vouch``)
+    LATE       embedding     none: the identity vouches             as MISSED, and always kept for the
+                                                                    identity to vouch for (without the
+                                                                    identity veto: refused; a pair the
+                                                                    model reads as small children:
+                                                                    refused, ``young_pair``)
     any        cut by the    the face's box within ``EDGE_SHARE``   its embedding, body and identity are
                frame edge    (6%) of its size of the frame edge     unknown (``tracker`` zeroes them), so
                              (``tracker.at_frame_edge``)            only a FOLLOWED track (``FOLLOWED |
@@ -354,7 +385,8 @@ def gate(
             over["body"] &= ~(dist["embedding"] <= p.identity_keep_cosine)
     if dist:  # FOLLOWED: refused only when no known cue is within its limit; otherwise any over refuses
         forbidden |= np.logical_or.reduce(list(over.values())) & ~(followed & np.logical_or.reduce(within))
-    unvouched = states.reid[None, :] & ~emb_vouches  # REID: the embedding must vouch ...
+    # REID: the embedding must vouch (LATE: only the identity may) ...
+    unvouched = states.reid[None, :] & ~(emb_vouches & ~states.late[None, :])
     if hidden is not None and hidden.any():  # ... but for a face coming out from behind a nearer one
         unvouched[np.ix_(hidden, states.behind)] = False  # where the track went in: motion decides
     vouch = np.zeros((n, m), bool)
@@ -409,10 +441,14 @@ def embedding_keeps(dist: dict[str, np.ndarray], i: int, j: int, p: TrackerParam
     return bool(np.isfinite(d) and d <= p.identity_keep_cosine)
 
 
-def young_pair(identity: FrameFaces | None, i: int, t: Track, p: TrackerParams) -> bool:
-    """Whether the model reads both detection ``i`` (a face at least ``CHILD_MIN_FACE_PX`` wide) and
+def young_pair(
+    identity: FrameFaces | None, i: int, t: Track, p: TrackerParams, min_face_px: float = CHILD_MIN_FACE_PX
+) -> bool:
+    """Whether the model reads both detection ``i`` (a face at least ``min_face_px`` wide) and
     track ``t`` (``Track.age``, an EMA of its faces' ages) younger than ``identity_child_age``: then a
-    questioned pair is judged by the descriptor, at ``identity_child_distance``.
+    questioned pair is judged by the descriptor, at ``identity_child_distance``; a LATE
+    re-identification (``TrackState``) of such a pair, of any face size, is refused: no descriptor
+    vouches for a small child seconds later.
 
     dlib's network was trained on adults. UTKFace faces of one gender, each under two degradations
     at 48 and 32 px (``benchmarks/identity_by_age.py``; docs/BENCHMARKS.md, eighteenth session):
@@ -429,7 +465,7 @@ def young_pair(identity: FrameFaces | None, i: int, t: Track, p: TrackerParams) 
     if identity is None or identity.ages is None or t.age is None or p.identity_child_age <= 0:
         return False
     x1, _, x2, _ = identity.xyxy[i]
-    if x2 - x1 < CHILD_MIN_FACE_PX:
+    if x2 - x1 < min_face_px:
         return False
     return bool(identity.ages[i] < p.identity_child_age and t.age < p.identity_child_age)
 
@@ -452,7 +488,9 @@ class Check:
 
     reason: str  # gap | jump | periodic | reid | second
     verdict: bool | None  # same face; False: refused; None: unknown
-    by_embedding: bool  # answered by the model's embedding (``embedding_keeps``/``_refuses``), no descriptor
+    # answered by the model (its embedding: ``embedding_keeps``/``_refuses``; or its age reading),
+    # no descriptor
+    by_embedding: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -484,7 +522,7 @@ def associate(
     computes them and keeps them on its tracks): True, False, or None (unknown).
     """
     # step 1: motion term, IoU / centre similarity to the predicted (and, if missed, last) boxes
-    sim = motion_similarity(boxes, tracks, states.gap, p)
+    sim = motion_similarity(boxes, tracks, states.gap, p, states.late)
     # step 2: appearance terms, cosine distance per cue
     dist = {name: cue_distance(name, feats, tracks) for name, feats in cues.items()}
     # step 3: the gate (state x cue)
@@ -506,7 +544,11 @@ def associate(
                 if reason is None:
                     continue
                 if (i, j) not in checks:
-                    if (
+                    if reason == "reid" and states.late[j] and young_pair(identity, i, tracks[j], p, 0.0):
+                        # small children seconds apart: the descriptor cannot vouch (two 1-year-olds
+                        # 10 s apart at one counter spot read 0.32 and 0.38; counter720_gap_alike)
+                        checks[i, j] = Check(reason, False, True)
+                    elif (
                         reason in _KEEP_REASONS
                         and embedding_keeps(dist, i, j, p)
                         and not young_pair(identity, i, tracks[j], p)
@@ -581,13 +623,20 @@ def second_look(
 
 
 def motion_similarity(
-    boxes: np.ndarray, tracks: Sequence[Track], gap: np.ndarray, p: TrackerParams
+    boxes: np.ndarray,
+    tracks: Sequence[Track],
+    gap: np.ndarray,
+    p: TrackerParams,
+    late: np.ndarray | None = None,
 ) -> np.ndarray:
     """(n, m) motion term: ``similarity`` to each track's predicted box. A track without a detection in
     the previous source frame (``gap`` > 1) is also compared at its predicted centre with its last
     detected size (the size velocity of a walker who grew or shrank before being missed is not
     extrapolated) and, with ``match_last_box``, at its last detection (OC-SORT's observation-centric
-    recovery: someone who stopped while missed); the best of these counts."""
+    recovery: someone who stopped while missed); the best of these counts. A LATE track (``late``,
+    (m,) bool: one that stood still, lost for seconds) only at its last detection, without the
+    prediction's grown uncertainty: the person turns back where they stood (a faint pattern's track
+    otherwise hopped to the next pattern, textures720 on ``--camera dim``)."""
     pred = np.array([t.kf.box() for t in tracks], np.float64).reshape(-1, 4)
     sigma = np.array([t.kf.position_std() for t in tracks], np.float64)
     radius = (p.center_radius, p.max_size_ratio)
@@ -601,6 +650,9 @@ def motion_similarity(
         if p.match_last_box:
             cands.append(similarity(boxes, last, *radius))
         sim[:, lost] = np.maximum.reduce(cands)
+    if late is not None and late.any():
+        last = np.array([t.last_box for t in tracks], np.float64)[late]
+        sim[:, late] = similarity(boxes, last, *radius)
     return sim
 
 

@@ -49,7 +49,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from facelog.pipeline.association import associate, track_states, young_pair
+from facelog.pipeline.association import (
+    STILL_MIN_FRAMES,
+    STILL_SPAN,
+    STILL_SPEED,
+    associate,
+    track_states,
+    young_pair,
+)
 from facelog.pipeline.boxes import intersection_matrix
 from facelog.pipeline.identity import MIN_FACE_PX, FacePatch, FrameFaces, identity_distance, thumb_change
 from facelog.pipeline.kalman import BoxKalman, FrameClock
@@ -135,6 +142,9 @@ class TrackerParams:
             detection (``association.motion_similarity``).
         reid_frames: frames after ``max_lost_frames`` during which a lost confirmed track can still
             be re-identified (``association.TrackState``); 0 ends tracks at ``max_lost_frames``.
+        reid_still_frames: the same for a confirmed track that stood still (``Track.still``: a person
+            in a queue who looks down or turns away), where only the identity vouches past
+            ``reid_frames`` (``association.TrackState``); at or under ``reid_frames``: off.
         reid_max_cosine: face-embedding gate after a miss, across a stride longer than
             ``max_lost_frames`` + 1, and for a re-identification
             (``association.gate``).
@@ -172,6 +182,7 @@ class TrackerParams:
     init_std_velocity: float = 0.5
     match_last_box: bool = True
     reid_frames: int = 40
+    reid_still_frames: int = 250
     reid_max_cosine: float = 0.15
     identity_max_distance: float = 0.5
     identity_child_age: float = 5.0
@@ -188,11 +199,11 @@ class TrackerParams:
             if not 0.0 <= v <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {v}")
         counts = (self.max_lost_frames, self.max_tentative_lost_frames, self.reid_frames,
-                  self.identity_check_frames, self.max_low_score_frames)  # fmt: skip
+                  self.reid_still_frames, self.identity_check_frames, self.max_low_score_frames)  # fmt: skip
         if min(counts) < 0:
             raise ValueError(
-                "max_lost_frames, max_tentative_lost_frames, reid_frames, identity_check_frames and "
-                "max_low_score_frames must be >= 0"
+                "max_lost_frames, max_tentative_lost_frames, reid_frames, reid_still_frames, "
+                "identity_check_frames and max_low_score_frames must be >= 0"
             )
         if not 0.0 <= self.identity_max_distance <= 4.0 or not 0.0 <= self.identity_jump <= 2.0:
             raise ValueError("identity_max_distance must be in [0, 4] and identity_jump in [0, 2]")
@@ -238,6 +249,10 @@ class Track:
     # per appearance cue ("embedding", "body"): (EMA of the unit vectors, the last unit vector)
     cues: dict[str, tuple[np.ndarray, np.ndarray]]
     last_strong_frame: float  # clock of the last detection that was not ``track_only``
+    # stood still over its last detections (``association.STILL_SPEED``): its window is
+    # ``reid_still_frames``; measured from ``still_ref``, (clock, cx, cy, size) of an earlier detection
+    still: bool = False
+    still_ref: tuple[float, float, float, float] | None = None
     # identity (only with ``FrameFaces``): the last face's thumbnail and patch, the first whole face,
     # the identity embeddings checked so far (first + last few) and when the identity was last checked
     thumb: np.ndarray | None = None
@@ -374,8 +389,11 @@ class Tracker:
             if dx or dy:  # the scene moved by minus the view's shift
                 t.kf.shift(-dx, -dy)
                 t.last_box = t.last_box - np.array([dx, dy, dx, dy], np.float32)
+                if t.still_ref is not None:
+                    c, cx, cy, s = t.still_ref
+                    t.still_ref = (c, cx - dx, cy - dy, s)
         tracks = self._tracks
-        states = track_states(tracks, now, previous, p.max_lost_frames)
+        states = track_states(tracks, now, previous, p.max_lost_frames, p.reid_frames)
 
         def same_face(i: int, j: int, reason: str) -> bool | None:
             return None if unknown[i] else self._same_face(i, tracks[j], reason, identity)
@@ -396,6 +414,7 @@ class Tracker:
             t.kf.update(boxes[i])
             t.last_box = boxes[i]
             t.last_frame = now
+            _stood_still(t, now, boxes[i])
             t.behind = bool(hidden[i])
             if not only[i]:
                 t.last_strong_frame, t.confirmed = now, True
@@ -446,6 +465,7 @@ class Tracker:
                 )
                 if identity is not None:
                     self._remember_face(t, i, identity, now, None, False, bool(unknown[i]))
+                _stood_still(t, now, boxes[i])
                 self._next_id += 1
                 self._tracks.append(t)
         ids = np.array(
@@ -519,7 +539,8 @@ class Tracker:
 
     def _expire(self, now: float, previous: float | None, after_match: bool = False) -> list[int]:
         """End the tracks past their lifetime (``association.TrackState``): ``max_lost_frames`` +
-        ``reid_frames`` frames without a detection, ``max_tentative_lost_frames`` for a tentative one.
+        ``reid_frames`` frames without a detection (``reid_still_frames`` if longer, for a track that
+        stood still), ``max_tentative_lost_frames`` for a tentative one.
         ``now``/``previous``: the clock of this and of the previous processed frame."""
         keep: list[Track] = []
         ended: list[Track] = []
@@ -531,8 +552,9 @@ class Tracker:
         # seconds of frames): every track ends, as before a reset; motion says nothing across it.
         step = 1.0 if after_match or previous is None else now - previous
         horizon = p.max_lost_frames + p.reid_frames
+        still_horizon = p.max_lost_frames + max(p.reid_frames, p.reid_still_frames)
         for t in self._tracks:
-            limit = horizon if t.confirmed else p.max_tentative_lost_frames
+            limit = (still_horizon if t.still else horizon) if t.confirmed else p.max_tentative_lost_frames
             gap = now - t.last_frame
             # after matching, the next processed frame would see `gap` or more missed frames; before
             # matching this only ends tracks across a break (else the check after matching did it)
@@ -552,6 +574,24 @@ def _mark_behind(tracks: Sequence[Track], matched: set[int], boxes: np.ndarray) 
     covered = np.asarray(_covered_by_larger(pred, np.asarray(boxes, np.float64), HIDDEN_SHARE).any(axis=1))
     for t, behind in zip(lost, covered, strict=True):
         t.behind = bool(behind)
+
+
+def _stood_still(t: Track, now: float, box: np.ndarray) -> None:
+    """Update ``Track.still`` with detection ``box`` at clock ``now``: the box's centre and size moved
+    less than ``STILL_SPEED`` sizes a frame since ``still_ref``, once that is ``STILL_MIN_FRAMES`` old;
+    the reference moves on every ``STILL_SPAN`` frames."""
+    x1, y1, x2, y2 = (float(v) for v in box)
+    here = (now, (x1 + x2) / 2, (y1 + y2) / 2, math.sqrt(max((x2 - x1) * (y2 - y1), 1e-9)))
+    if t.still_ref is None:
+        t.still_ref = here
+        return
+    then, cx, cy, size = t.still_ref
+    span = now - then
+    if span >= STILL_MIN_FRAMES:
+        moved = math.hypot(here[1] - cx, here[2] - cy, here[3] - size) / max(here[3], size)
+        t.still = moved / span < STILL_SPEED
+    if span >= STILL_SPAN:
+        t.still_ref = here
 
 
 def _ema(old: np.ndarray, new: np.ndarray, momentum: float) -> np.ndarray:

@@ -154,3 +154,70 @@ def test_alike_newcomers_share_gender_and_age_with_the_person_who_left() -> None
             assert p.gender == q.gender and abs(p.age - q.age) <= 5 and p.face_row != q.face_row
         assert len({p.face_row for p in alike}) == len(alike)  # nobody appears twice
         assert sum(p.face_row != q.face_row for p, q in zip(alike, plain, strict=True)) == len(newcomers)
+
+
+def test_away_presets_turn_people_away_inside_their_stay() -> None:
+    """``*_away``: the plain preset's people and paths, some of them turned away (no face) for 2.5-6 s,
+    at least 1 s after stepping up and before leaving."""
+    from cctv_people import AWAY_MARGIN_S, AWAY_S, plan_people
+
+    faces = _faces_table(300)
+    for name in ("queue720_away", "counter720_away", "static720_away"):
+        preset = PRESETS[name]
+        away, plain = plan_people(preset, faces, 0), plan_people(PRESETS[preset.stream], faces, 0)
+        assert [(p.first_frame, p.face_row) for p in away] == [(p.first_frame, p.face_row) for p in plain]
+        assert all((a.path == b.path).all() and not b.away for a, b in zip(away, plain, strict=True))
+        spells = [(p, a, b) for p in away for a, b in p.away]
+        assert len(spells) >= 4, name
+        margin = AWAY_MARGIN_S * preset.fps
+        for p, a, b in spells:
+            assert AWAY_S[0] * preset.fps <= b - a <= AWAY_S[1] * preset.fps + 1
+            assert a >= margin - 1 and b <= len(p.path) - margin + 1
+            assert p.turned_away(a) and not p.turned_away(b) and not p.turned_away(a - 1)
+
+
+def test_a_turned_away_person_has_no_ground_truth_rows(utkface: Path, tmp_path: Path) -> None:
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("the ffmpeg binary is not installed")
+    from dataclasses import replace
+
+    import cctv_synth
+
+    # the tiny preset with everyone turned away once (at 25 fps a 2-s clip: spells of 0.2-0.5 s)
+    tiny = replace(PRESETS["tiny"], name="tiny_away", away=1.0)
+    orig = cctv_synth.PRESETS
+    cctv_synth.PRESETS = {**orig, "tiny_away": tiny}
+    import cctv_people
+
+    saved = cctv_people.AWAY_S, cctv_people.AWAY_MARGIN_S
+    cctv_people.AWAY_S, cctv_people.AWAY_MARGIN_S = (0.2, 0.5), 0.2
+    try:
+        _, gt_path = make_clip(tmp_path, "tiny_away", seed=3, shared=utkface)
+        people = cctv_people.plan_people(tiny, validation_faces(utkface), 3)
+    finally:
+        cctv_synth.PRESETS = orig
+        cctv_people.AWAY_S, cctv_people.AWAY_MARGIN_S = saved
+    gt = pd.read_csv(gt_path)
+    assert sum(len(p.away) for p in people) >= 1
+    for p in people:
+        rows = set(gt[gt.person_id == p.person_id].frame_index)
+        for a, b in p.away:
+            assert not rows & {p.first_frame + k for k in range(a, b)}  # no row while turned away
+        assert rows, "seen before and after"
+
+
+def test_gap_newcomers_step_up_seconds_after_the_person_who_left() -> None:
+    """``counter720_gap_alike``: at each counter spot the next person steps up 2.5-8 s after the one
+    before left (inside a still track's longer re-identification window), of the same gender and the
+    nearest age."""
+    from cctv_people import plan_people
+
+    preset = PRESETS["counter720_gap_alike"]
+    people = plan_people(preset, _faces_table(300), 0)
+    newcomers = [p for p in people if p.replaces is not None]
+    assert len(newcomers) >= 8
+    for p in newcomers:
+        q = people[p.replaces]
+        gap = p.first_frame - (q.first_frame + len(q.path))
+        assert 2.5 * preset.fps <= gap <= 8 * preset.fps + 4
+        assert p.gender == q.gender and abs(p.age - q.age) <= 5

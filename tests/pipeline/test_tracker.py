@@ -114,7 +114,8 @@ def test_ids_are_never_reused() -> None:
 
 def test_frames_never_analysed_are_not_missed_but_a_missed_processed_frame_counts() -> None:
     # a frame stride (sampling) or frames a live reader dropped: the track had no chance to be seen
-    t = Tracker(TrackerParams(max_lost_frames=5, reid_frames=10))  # a confirmed track lives 15 frames
+    # a confirmed track lives 15 frames (this one stands still: its longer window off)
+    t = Tracker(TrackerParams(max_lost_frames=5, reid_frames=10, reid_still_frames=0))
     box = _box(100, 100, 40)
     _step(t, 0, [box])
     assert _step(t, 6, [box]).track_ids.tolist() == [0], "5 frames never analysed: still matched"

@@ -11,6 +11,7 @@ from facelog.pipeline.kalman import BoxKalman
 from facelog.pipeline.tracker import Track, TrackerParams
 
 F, M, R, T = TrackState.FOLLOWED, TrackState.MISSED, TrackState.REID, TrackState.TENTATIVE
+L = TrackState.LATE
 NAN = float("nan")
 
 
@@ -35,6 +36,20 @@ NAN = float("nan")
 )
 def test_track_state(gap: int, since_previous: int | None, confirmed: bool, expected: TrackState) -> None:
     assert track_state(gap, since_previous, confirmed, max_lost_frames=10) == expected
+
+
+@pytest.mark.parametrize(
+    ("gap", "since_previous", "expected"),
+    [
+        (51, 1, R),  # max_lost_frames (10) + reid_frames (40) missed: still the ordinary window
+        (52, 1, R | L),  # one more: only a still track lives here, and only the identity vouches
+        (62, 10, R | L),  # with a stride: frames missed up to the previous processed frame
+        (60, 10, R),
+    ],
+)
+def test_track_state_late(gap: int, since_previous: int, expected: TrackState) -> None:
+    assert track_state(gap, since_previous, True, max_lost_frames=10, reid_frames=40) == expected
+    assert track_state(gap, since_previous, True, max_lost_frames=10) == R  # reid_frames not given
 
 
 def _track(last_frame: int, confirmed: bool = True, last_strong_frame: int | None = None) -> Track:
@@ -77,6 +92,7 @@ def _states(*states: TrackState, strong_gap: int = 1, behind: bool = False) -> F
         strong_gap=np.full(m, strong_gap, np.int64),
         followed=np.array([F in s for s in states], bool),
         reid=np.array([R in s for s in states], bool),
+        late=np.array([L in s for s in states], bool),
         tentative=np.array([T in s for s in states], bool),
         lenient=np.array([F in s and M not in s for s in states], bool),
         behind=np.full(m, behind),
@@ -129,6 +145,9 @@ def _gate(
         (R, None, None, True),
         (R, 0.10, 0.9, True),
         (R, 0.05, 0.9, False),
+        # LATE (a still track's longer window): only the identity vouches, never the embedding
+        (R | L, 0.05, None, True),
+        (R | L, NAN, None, True),
         # TENTATIVE: as its followed / missed state
         (F | T, 0.25, 0.05, False),
         (M | T, 0.18, 0.05, True),
@@ -156,6 +175,28 @@ def test_gate_with_identity_leaves_unvouched_reidentifications_to_the_identity(
     emb: float, expected: tuple[bool, bool]
 ) -> None:
     assert _gate(R, emb, None, identity=True) == expected
+
+
+@pytest.mark.parametrize(
+    ("emb", "body", "expected"),
+    [
+        (0.02, None, (False, True)),
+        (NAN, None, (False, True)),
+        (0.18, None, (True, False)),
+        (0.10, 0.9, (True, False)),
+    ],
+    ids=[
+        "embedding-close-identity-still-asked",
+        "unknown",
+        "refused-by-the-face-gate",
+        "refused-by-the-body",
+    ],
+)
+def test_gate_late_reidentification_is_the_identity_s_alone(
+    emb: float, body: float | None, expected: tuple[bool, bool]
+) -> None:
+    """Past reid_frames (a still track's longer window) the embedding may still refuse, never vouch."""
+    assert _gate(R | L, emb, body, identity=True) == expected
 
 
 @pytest.mark.parametrize(
@@ -203,6 +244,7 @@ def test_gate_face_behind_a_nearer_one() -> None:
         strong_gap=np.array([1, 15, 15, 3]),
         followed=np.array([True, False, False, False]),
         reid=np.array([False, True, True, False]),
+        late=np.zeros(4, bool),
         tentative=np.zeros(4, bool),
         lenient=np.array([True, False, False, False]),
         behind=np.array([False, True, False, False]),

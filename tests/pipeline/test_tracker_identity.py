@@ -439,3 +439,72 @@ def test_ages_must_match_the_detections() -> None:
     img, xyxy = _frame([(0, 200.0, 120.0)]), _boxes([(0, 200.0, 120.0)])
     with pytest.raises(ValueError, match=r"ages must be \(1,\)"):
         FrameFaces(PatternEmbedder(), img, xyxy, 0, np.array([2.0, 3.0]))
+
+
+def _away(t: Tracker, emb: PatternEmbedder, person_after: int, away: range, cx: float = 200.0) -> list[int]:
+    """Person 0 stands at (cx, 120) for 60 frames (swaying 1 px), is gone for ``away`` frames (turned
+    away, nothing detected) and then ``person_after`` stands there; the ids of the frames seen."""
+    ids = []
+    for k in range(60 + len(away) + 40):
+        if 60 <= k < 60 + len(away):
+            t.update(k, np.zeros((0, 4), np.float32), np.zeros(0, np.float32))
+            continue
+        who = 0 if k < 60 else person_after
+        ids += _step(t, k, [(who, cx + (k % 3 == 0), 120.0)], emb)
+    return ids
+
+
+def test_a_still_person_who_turns_away_for_seconds_keeps_the_id() -> None:
+    # 4 s without a face (looking down, talking to someone behind) at 25 fps: past max_lost_frames +
+    # reid_frames (50) but within reid_still_frames (250); the identity vouches
+    t, emb = Tracker(), PatternEmbedder()
+    ids = _away(t, emb, 0, range(100))
+    assert set(ids) == {0}
+    assert t.identity_checks["reid"] >= 1 and t.identity_refusals["reid"] == 0
+    # without the longer window the same person comes back as a new track
+    t = Tracker(TrackerParams(reid_still_frames=0))
+    assert set(_away(t, PatternEmbedder(), 0, range(100))) == {0, 1}
+
+
+def test_a_newcomer_at_a_spot_vacated_seconds_ago_gets_a_new_id() -> None:
+    # the still track waits (reid_still_frames), but only the identity may give it a face: another
+    # person stepping up where it stood 4 s ago is refused
+    t, emb = Tracker(), PatternEmbedder()
+    ids = _away(t, emb, 1, range(100))
+    assert ids[:60] == [0] * 60 and set(ids[60:]) == {1}
+    assert t.identity_refusals["reid"] >= 1
+
+
+def test_only_a_still_track_waits_longer() -> None:
+    # a walker (3 px a frame, 0.075 face sizes) lost for 4 s has ended by the time a face with its
+    # look appears where it was last seen: a new id; a still one gone longer than reid_still_frames too
+    t, emb = Tracker(), PatternEmbedder()
+    for k in range(30):
+        _step(t, k, [(0, 100.0 + 3 * k, 120.0)], emb)
+    for k in range(30, 130):
+        t.update(k, np.zeros((0, 4), np.float32), np.zeros(0, np.float32))
+    assert t.live_ids == ()
+    t = Tracker(TrackerParams(reid_still_frames=60))
+    assert set(_away(t, PatternEmbedder(), 0, range(100))) == {0, 1}
+
+
+def test_a_small_child_is_not_re_identified_seconds_later() -> None:
+    # the same still face gone 4 s: an adult keeps the id (above), a face the model reads as a
+    # 1-year-old does not: no descriptor vouches for a small child past reid_frames (two different
+    # 1-year-olds at one counter spot were 0.32-0.38 apart); within reid_frames it still may
+    def run(gone: int, age: float) -> set[int]:
+        t, emb = Tracker(), PatternEmbedder()
+        ids = []
+        for k in range(60 + gone + 40):
+            if 60 <= k < 60 + gone:
+                t.update(k, np.zeros((0, 4), np.float32), np.zeros(0, np.float32))
+                continue
+            people = [(0, 200.0 + (k % 3 == 0), 120.0)]
+            img, xyxy = _frame(people, side=64), _boxes(people, side=64)
+            ident = FrameFaces(emb, img, xyxy, k, ages=np.array([age]))
+            ids += t.update(k, xyxy, np.array([0.9], np.float32), None, None, None, ident).track_ids.tolist()
+        return set(ids)
+
+    assert run(100, 30.0) == {0}
+    assert run(100, 1.0) == {0, 1}
+    assert run(30, 1.0) == {0}  # 1.2 s: the ordinary window, the descriptor at the children's limit
