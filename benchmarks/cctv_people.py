@@ -255,7 +255,7 @@ def _turn_away(preset: Preset, people: list[Person], seed: int) -> list[Person]:
         draws = rng.random(), rng.uniform(0, 1, 8), rng.uniform(*AWAY_S, 8)  # fixed draws per person
         spells: list[tuple[int, int]] = []
         if draws[0] < preset.away:
-            n = max(1, int(len(p.path) / (AWAY_EVERY_S * preset.fps)))
+            n = min(8, max(1, int(len(p.path) / (AWAY_EVERY_S * preset.fps))))  # 8 draws a person
             slot = len(p.path) / n  # one spell inside each equal share of the stay
             for i in range(n):  # as long as drawn, or as the stay allows (a counter visit: 3-8 s)
                 length = min(round(draws[2][i] * preset.fps), int(slot) - 2 * margin)
@@ -291,7 +291,7 @@ def _alike(preset: Preset, people: list[Person], faces: pd.DataFrame) -> list[Pe
 
 
 def _line_up(
-    preset: Preset, rng: np.random.Generator, faces: pd.DataFrame, face_rows: np.ndarray, seed: int = 0
+    preset: Preset, rng: np.random.Generator, faces: pd.DataFrame, face_rows: np.ndarray, seed: int
 ) -> list[Person]:
     """``counter``: two spots where people step up one after another (3-8 s each, the next 0-3 frames
     after the previous one left, plus ``Preset.spot_gap_s`` seconds drawn from a stream of their own);

@@ -6,7 +6,7 @@ frame, then ``associate``, which decides the pairs in these steps:
 - step 1, motion term (``motion_similarity``): ``max(IoU, centre similarity)`` of each detection to
   each track's Kalman-predicted box (``kalman.BoxKalman``); a track without a detection in the
   previous source frame is also compared at its predicted centre with its last detected size and
-  (``match_last_box``) at its last detection; a LATE one only at its last detection.
+  (``match_last_box``) at its last detection; a LATE one without the prediction's grown uncertainty.
 - step 2, appearance terms (``cue_distance``): cosine distance of each cue (the model's face
   ``embedding``, the ``body`` colour below the face) to the track's, NaN where either side is unknown.
 - step 3, the gate (``gate``): the pairs the track's state and the cues forbid, and the
@@ -46,11 +46,12 @@ FORBIDDEN = -1.0  # similarity of a pair that may never be matched
 # 0.33 at 48 px, 0.40 at 32 (``benchmarks/identity_by_age.py``), and in a dim, noisy crowd of 24-72 px
 # faces the children's limit split small children (crowd720 on ``--camera dim``: 121 -> 132 persons)
 CHILD_MIN_FACE_PX = 48.0
-# A track stood still (``Track.still``) when its detected box moved (centre and size) less than
-# ``STILL_SPEED`` face sizes a frame (of 25 fps) over its last ``STILL_MIN_FRAMES`` to ``STILL_SPAN``
-# frames: people in a queue sway 0.004-0.01 a frame, walkers move 0.03 and more (benchmarks/cctv_synth.py
-# presets). Measured over frames, not from the Kalman velocity: on a 51-px face the detector's box
-# jitter swung that between 0.005 and 0.02 from frame to frame (queue720_away seed 1).
+# A track stood still (``Track.still``, scored at least ``high_score`` on average) when its detected
+# box moved (centre and size) less than ``STILL_SPEED`` face sizes a frame (of 25 fps) over its last
+# ``STILL_MIN_FRAMES`` to ``STILL_SPAN`` frames: people in a queue sway 0.004-0.01 a frame, walkers
+# move 0.03 and more (benchmarks/cctv_synth.py presets). Measured over frames, not from the Kalman
+# velocity: on a 51-px face the detector's box jitter swung that between 0.005 and 0.02 from frame
+# to frame (queue720_away seed 1).
 STILL_SPEED = 0.02
 STILL_MIN_FRAMES = 12
 STILL_SPAN = 25
@@ -388,7 +389,8 @@ def gate(
     # REID: the embedding must vouch (LATE: only the identity may) ...
     unvouched = states.reid[None, :] & ~(emb_vouches & ~states.late[None, :])
     if hidden is not None and hidden.any():  # ... but for a face coming out from behind a nearer one
-        unvouched[np.ix_(hidden, states.behind)] = False  # where the track went in: motion decides
+        # where the track went in: motion decides (not seconds later: LATE is the identity's)
+        unvouched[np.ix_(hidden, states.behind & ~states.late)] = False
     vouch = np.zeros((n, m), bool)
     if with_identity:  # ... or the identity (asked after the assignment)
         vouch = unvouched & ~forbidden
@@ -545,8 +547,9 @@ def associate(
                     continue
                 if (i, j) not in checks:
                     if reason == "reid" and states.late[j] and young_pair(identity, i, tracks[j], p, 0.0):
-                        # small children seconds apart: the descriptor cannot vouch (two 1-year-olds
-                        # 10 s apart at one counter spot read 0.32 and 0.38; counter720_gap_alike)
+                        # small children seconds apart: the descriptor cannot vouch (1-year-olds who
+                        # stepped up 3-8 s apart at one counter spot read 0.32 and 0.38 from the track
+                        # before; counter720_gap_alike)
                         checks[i, j] = Check(reason, False, True)
                     elif (
                         reason in _KEEP_REASONS
@@ -634,9 +637,9 @@ def motion_similarity(
     detected size (the size velocity of a walker who grew or shrank before being missed is not
     extrapolated) and, with ``match_last_box``, at its last detection (OC-SORT's observation-centric
     recovery: someone who stopped while missed); the best of these counts. A LATE track (``late``,
-    (m,) bool: one that stood still, lost for seconds) only at its last detection, without the
-    prediction's grown uncertainty: the person turns back where they stood (a faint pattern's track
-    otherwise hopped to the next pattern, textures720 on ``--camera dim``)."""
+    (m,) bool: one that stood still, lost for seconds) at its predicted and its last box without the
+    prediction's grown uncertainty: the person turns back about where they stood or drifted to (a
+    faint pattern's track otherwise hopped to the next pattern, textures720 on ``--camera dim``)."""
     pred = np.array([t.kf.box() for t in tracks], np.float64).reshape(-1, 4)
     sigma = np.array([t.kf.position_std() for t in tracks], np.float64)
     radius = (p.center_radius, p.max_size_ratio)
@@ -652,7 +655,7 @@ def motion_similarity(
         sim[:, lost] = np.maximum.reduce(cands)
     if late is not None and late.any():
         last = np.array([t.last_box for t in tracks], np.float64)[late]
-        sim[:, late] = similarity(boxes, last, *radius)
+        sim[:, late] = np.maximum(similarity(boxes, pred[late], *radius), similarity(boxes, last, *radius))
     return sim
 
 

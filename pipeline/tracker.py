@@ -65,6 +65,7 @@ log = logging.getLogger(__name__)
 
 _GALLERY = 4  # identity embeddings kept per track: its first checked one and the latest three
 _AGE_MOMENTUM = 0.8  # a track's age (``Track.age``): weight of the old mean when a face arrives
+_SCORE_MOMENTUM = 0.8  # ``Track.score_ema``: weight of the old mean when a detection arrives
 # A detector box this close to the frame edge, in shares of its larger side, is a face partly outside
 # the frame (its appearance is unknown, ``at_frame_edge``). Boxes matched to ground truth on
 # walk720_nobody (both seeds), walk720_sameclothes and poster720 (seed 0): closer than 1% of their size
@@ -144,7 +145,8 @@ class TrackerParams:
             be re-identified (``association.TrackState``); 0 ends tracks at ``max_lost_frames``.
         reid_still_frames: the same for a confirmed track that stood still (``Track.still``: a person
             in a queue who looks down or turns away), where only the identity vouches past
-            ``reid_frames`` (``association.TrackState``); at or under ``reid_frames``: off.
+            ``reid_frames`` (``association.TrackState``; without the identity veto nothing is
+            re-identified there and the track only ends later); at or under ``reid_frames``: off.
         reid_max_cosine: face-embedding gate after a miss, across a stride longer than
             ``max_lost_frames`` + 1, and for a re-identification
             (``association.gate``).
@@ -249,10 +251,12 @@ class Track:
     # per appearance cue ("embedding", "body"): (EMA of the unit vectors, the last unit vector)
     cues: dict[str, tuple[np.ndarray, np.ndarray]]
     last_strong_frame: float  # clock of the last detection that was not ``track_only``
-    # stood still over its last detections (``association.STILL_SPEED``): its window is
-    # ``reid_still_frames``; measured from ``still_ref``, (clock, cx, cy, size) of an earlier detection
+    # stood still over its last detections (``association.STILL_SPEED``), scored confidently
+    # (``score_ema`` at least ``high_score``): its window is ``reid_still_frames``; measured from
+    # ``still_ref``, (clock, cx, cy, size) of an earlier detection
     still: bool = False
     still_ref: tuple[float, float, float, float] | None = None
+    score_ema: float = 0.0  # EMA (``_SCORE_MOMENTUM``) of its detections' scores
     # identity (only with ``FrameFaces``): the last face's thumbnail and patch, the first whole face,
     # the identity embeddings checked so far (first + last few) and when the identity was last checked
     thumb: np.ndarray | None = None
@@ -414,7 +418,7 @@ class Tracker:
             t.kf.update(boxes[i])
             t.last_box = boxes[i]
             t.last_frame = now
-            _stood_still(t, now, boxes[i])
+            _stood_still(t, now, boxes[i], float(score[i]), p.high_score)
             t.behind = bool(hidden[i])
             if not only[i]:
                 t.last_strong_frame, t.confirmed = now, True
@@ -465,7 +469,7 @@ class Tracker:
                 )
                 if identity is not None:
                     self._remember_face(t, i, identity, now, None, False, bool(unknown[i]))
-                _stood_still(t, now, boxes[i])
+                _stood_still(t, now, boxes[i], float(score[i]), p.high_score)
                 self._next_id += 1
                 self._tracks.append(t)
         ids = np.array(
@@ -548,8 +552,9 @@ class Tracker:
         # frames from the previous processed frame to this one: with a frame stride (sampling) a track
         # is not missed on the source frames that were never analysed, so it may wait for this frame
         # (at --fps 2 of a 25-fps file, a tentative track, 10 frames, died before its second chance).
-        # A step longer than a confirmed track's lifetime is a break (a live reader that dropped
-        # seconds of frames): every track ends, as before a reset; motion says nothing across it.
+        # A step longer than a moving confirmed track's lifetime (max_lost + reid_frames) is a break (a
+        # live reader that dropped seconds of frames): every track ends, as before a reset; motion says
+        # nothing across it.
         step = 1.0 if after_match or previous is None else now - previous
         horizon = p.max_lost_frames + p.reid_frames
         still_horizon = p.max_lost_frames + max(p.reid_frames, p.reid_still_frames)
@@ -576,10 +581,16 @@ def _mark_behind(tracks: Sequence[Track], matched: set[int], boxes: np.ndarray) 
         t.behind = bool(behind)
 
 
-def _stood_still(t: Track, now: float, box: np.ndarray) -> None:
-    """Update ``Track.still`` with detection ``box`` at clock ``now``: the box's centre and size moved
-    less than ``STILL_SPEED`` sizes a frame since ``still_ref``, once that is ``STILL_MIN_FRAMES`` old;
-    the reference moves on every ``STILL_SPAN`` frames."""
+def _stood_still(t: Track, now: float, box: np.ndarray, score: float, high_score: float) -> None:
+    """Update ``Track.still`` with detection ``box`` (``score``) at clock ``now``: the box's centre and
+    size moved less than ``STILL_SPEED`` sizes a frame since ``still_ref``, once that is
+    ``STILL_MIN_FRAMES`` old (the reference moves on every ``STILL_SPAN`` frames), and the scores' EMA
+    is at least ``high_score``; decided on a detection at ``high_score`` or above only (the last few
+    detections of a head that turns away score low). Real faces standing in a queue score a median
+    0.85-0.91 on the dim camera, the face-like patterns of textures720 0.42-0.56 (with the longer
+    window their pieces joined and hopped to the next pattern)."""
+    first = t.still_ref is None
+    t.score_ema = score if first else _SCORE_MOMENTUM * t.score_ema + (1 - _SCORE_MOMENTUM) * score
     x1, y1, x2, y2 = (float(v) for v in box)
     here = (now, (x1 + x2) / 2, (y1 + y2) / 2, math.sqrt(max((x2 - x1) * (y2 - y1), 1e-9)))
     if t.still_ref is None:
@@ -587,9 +598,9 @@ def _stood_still(t: Track, now: float, box: np.ndarray) -> None:
         return
     then, cx, cy, size = t.still_ref
     span = now - then
-    if span >= STILL_MIN_FRAMES:
+    if span >= STILL_MIN_FRAMES and score >= high_score:  # a head turning away scores low first
         moved = math.hypot(here[1] - cx, here[2] - cy, here[3] - size) / max(here[3], size)
-        t.still = moved / span < STILL_SPEED
+        t.still = moved / span < STILL_SPEED and t.score_ema >= high_score
     if span >= STILL_SPAN:
         t.still_ref = here
 

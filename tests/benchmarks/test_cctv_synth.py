@@ -176,34 +176,30 @@ def test_away_presets_turn_people_away_inside_their_stay() -> None:
             assert p.turned_away(a) and not p.turned_away(b) and not p.turned_away(a - 1)
 
 
-def test_a_turned_away_person_has_no_ground_truth_rows(utkface: Path, tmp_path: Path) -> None:
+def test_a_turned_away_person_has_no_ground_truth_rows(
+    utkface: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     if shutil.which("ffmpeg") is None:
         pytest.skip("the ffmpeg binary is not installed")
     from dataclasses import replace
 
+    import cctv_people
     import cctv_synth
 
     # the tiny preset with everyone turned away once (at 25 fps a 2-s clip: spells of 0.2-0.5 s)
     tiny = replace(PRESETS["tiny"], name="tiny_away", away=1.0)
-    orig = cctv_synth.PRESETS
-    cctv_synth.PRESETS = {**orig, "tiny_away": tiny}
-    import cctv_people
-
-    saved = cctv_people.AWAY_S, cctv_people.AWAY_MARGIN_S
-    cctv_people.AWAY_S, cctv_people.AWAY_MARGIN_S = (0.2, 0.5), 0.2
-    try:
-        _, gt_path = make_clip(tmp_path, "tiny_away", seed=3, shared=utkface)
-        people = cctv_people.plan_people(tiny, validation_faces(utkface), 3)
-    finally:
-        cctv_synth.PRESETS = orig
-        cctv_people.AWAY_S, cctv_people.AWAY_MARGIN_S = saved
+    monkeypatch.setattr(cctv_synth, "PRESETS", {**PRESETS, "tiny_away": tiny})
+    monkeypatch.setattr(cctv_people, "AWAY_S", (0.2, 0.5))
+    monkeypatch.setattr(cctv_people, "AWAY_MARGIN_S", 0.2)
+    _, gt_path = make_clip(tmp_path, "tiny_away", seed=3, shared=utkface)
+    people = cctv_people.plan_people(tiny, validation_faces(utkface), 3)
     gt = pd.read_csv(gt_path)
     assert sum(len(p.away) for p in people) >= 1
     for p in people:
         rows = set(gt[gt.person_id == p.person_id].frame_index)
         for a, b in p.away:
             assert not rows & {p.first_frame + k for k in range(a, b)}  # no row while turned away
-        assert rows, "seen before and after"
+            assert min(rows) < p.first_frame + a and max(rows) >= p.first_frame + b  # seen before and after
 
 
 def test_gap_newcomers_step_up_seconds_after_the_person_who_left() -> None:

@@ -6,7 +6,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from facelog.pipeline.association import FrameStates, TrackState, gate, track_state, track_states
+from facelog.pipeline.association import (
+    FrameStates,
+    TrackState,
+    gate,
+    motion_similarity,
+    track_state,
+    track_states,
+)
 from facelog.pipeline.kalman import BoxKalman
 from facelog.pipeline.tracker import Track, TrackerParams
 
@@ -256,3 +263,25 @@ def test_gate_face_behind_a_nearer_one() -> None:
     assert g.forbidden[1].all()
     g = gate(states, dist, np.array([False, False]), TrackerParams(), True, None, np.array([False, False]))
     assert g.vouch[0].tolist() == [False, True, True, False]  # not hidden: the window asks the identity
+
+
+def test_gate_late_track_behind_a_nearer_face_still_needs_the_identity() -> None:
+    """Lost behind a nearer face within reid_frames: motion decides; seconds later (LATE) the face
+    coming out must be vouched for by the identity, as any LATE re-identification."""
+    states = _states(R, R | L, behind=True)
+    dist = {"embedding": np.full((1, 2), NAN)}
+    g = gate(states, dist, np.array([False]), TrackerParams(), True, None, np.array([True]))
+    assert g.forbidden[0].tolist() == [False, False]
+    assert g.vouch[0].tolist() == [False, True]
+
+
+def test_motion_of_a_late_track_does_not_search_wider_with_time() -> None:
+    # a track lost 200 frames: its predicted centre's uncertainty has grown to several face sizes, so
+    # a face 2 face sizes away fits it; a LATE track is compared without that growth
+    t = _track(0)
+    t.kf.predict(200)
+    far, near = np.array([[180.0, 100.0, 220.0, 140.0]]), np.array([[104.0, 100.0, 144.0, 140.0]])
+    gap, p = np.array([200.0]), TrackerParams()
+    assert motion_similarity(far, [t], gap, p)[0, 0] > p.match_high
+    assert motion_similarity(far, [t], gap, p, np.array([True]))[0, 0] < p.match_high
+    assert motion_similarity(near, [t], gap, p, np.array([True]))[0, 0] > p.match_high

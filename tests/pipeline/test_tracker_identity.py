@@ -475,9 +475,39 @@ def test_a_newcomer_at_a_spot_vacated_seconds_ago_gets_a_new_id() -> None:
     assert t.identity_refusals["reid"] >= 1
 
 
+def test_a_faint_still_pattern_does_not_wait_longer() -> None:
+    # a face-like pattern the detector scores 0.6 (under high_score 0.7; real faces standing in a
+    # queue score 0.85-0.91 even on a dim camera): lost for 4 s, its track has ended
+    t, emb = Tracker(), PatternEmbedder()
+    for k in range(60):
+        people = [(0, 200.0 + (k % 3 == 0), 120.0)]
+        img, xyxy = _frame(people), _boxes(people)
+        t.update(k, xyxy, np.array([0.6], np.float32), None, None, None, FrameFaces(emb, img, xyxy, k))
+    assert t.live_ids == (0,)
+    for k in range(60, 160):
+        t.update(k, np.zeros((0, 4), np.float32), np.zeros(0, np.float32))
+    assert t.live_ids == ()
+
+
+def test_a_head_that_scores_low_while_turning_away_keeps_the_longer_window() -> None:
+    # the last 4 frames before the face is lost score 0.55 (under high_score): the track stood still
+    # until then and keeps waiting
+    t, emb = Tracker(), PatternEmbedder()
+    ids = []
+    for k in range(164):
+        if 60 <= k < 160:
+            t.update(k, np.zeros((0, 4), np.float32), np.zeros(0, np.float32))
+            continue
+        people = [(0, 200.0 + (k % 3 == 0), 120.0)]
+        img, xyxy = _frame(people), _boxes(people)
+        score = np.array([0.55 if 56 <= k < 60 else 0.9], np.float32)
+        ids += t.update(k, xyxy, score, None, None, None, FrameFaces(emb, img, xyxy, k)).track_ids.tolist()
+    assert set(ids) == {0}
+
+
 def test_only_a_still_track_waits_longer() -> None:
-    # a walker (3 px a frame, 0.075 face sizes) lost for 4 s has ended by the time a face with its
-    # look appears where it was last seen: a new id; a still one gone longer than reid_still_frames too
+    # a walker (3 px a frame, 0.075 face sizes) lost for 4 s has ended (nothing left to continue);
+    # a still one gone longer than reid_still_frames too
     t, emb = Tracker(), PatternEmbedder()
     for k in range(30):
         _step(t, k, [(0, 100.0 + 3 * k, 120.0)], emb)
