@@ -637,9 +637,10 @@ def motion_similarity(
     detected size (the size velocity of a walker who grew or shrank before being missed is not
     extrapolated) and, with ``match_last_box``, at its last detection (OC-SORT's observation-centric
     recovery: someone who stopped while missed); the best of these counts. A LATE track (``late``,
-    (m,) bool: one that stood still, lost for seconds) at its predicted and its last box without the
-    prediction's grown uncertainty: the person turns back about where they stood or drifted to (a
-    faint pattern's track otherwise hopped to the next pattern, textures720 on ``--camera dim``)."""
+    (m,) bool: one that stood still, lost for seconds) at its predicted centre with its last size and
+    at its last box, without the prediction's grown uncertainty: the person turns back about where
+    they stood or drifted to (a faint pattern's track otherwise hopped to the next pattern,
+    textures720 on ``--camera dim``)."""
     pred = np.array([t.kf.box() for t in tracks], np.float64).reshape(-1, 4)
     sigma = np.array([t.kf.position_std() for t in tracks], np.float64)
     radius = (p.center_radius, p.max_size_ratio)
@@ -653,9 +654,12 @@ def motion_similarity(
         if p.match_last_box:
             cands.append(similarity(boxes, last, *radius))
         sim[:, lost] = np.maximum.reduce(cands)
-    if late is not None and late.any():
+    if late is not None and late.any():  # the predicted centre with the last size (its size velocity
+        # extrapolated over seconds shrank a box to 1 px), and the last box
         last = np.array([t.last_box for t in tracks], np.float64)[late]
-        sim[:, late] = np.maximum(similarity(boxes, pred[late], *radius), similarity(boxes, last, *radius))
+        centre, half = (pred[late, :2] + pred[late, 2:]) / 2, (last[:, 2:] - last[:, :2]) / 2
+        moved = similarity(boxes, np.hstack([centre - half, centre + half]), *radius)
+        sim[:, late] = np.maximum(moved, similarity(boxes, last, *radius))
     return sim
 
 

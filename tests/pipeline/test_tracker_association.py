@@ -285,3 +285,9 @@ def test_motion_of_a_late_track_does_not_search_wider_with_time() -> None:
     assert motion_similarity(far, [t], gap, p)[0, 0] > p.match_high
     assert motion_similarity(far, [t], gap, p, np.array([True]))[0, 0] < p.match_high
     assert motion_similarity(near, [t], gap, p, np.array([True]))[0, 0] > p.match_high
+    # a box whose size shrank while it was last seen: extrapolated over seconds it would be 1 px wide
+    t = _track(0)
+    t.kf.x[4:] = [0.3, 0.0, -0.3, -0.3]  # drifting right, shrinking
+    t.kf.predict(120)
+    moved = np.array([[136.0, 100.0, 176.0, 140.0]])  # 36 px to the right, the last size
+    assert motion_similarity(moved, [t], np.array([120.0]), p, np.array([True]))[0, 0] > p.match_high
