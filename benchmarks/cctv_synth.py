@@ -65,9 +65,9 @@ import shutil
 import subprocess
 import sys
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import cv2
 import numpy as np
@@ -153,48 +153,42 @@ PRESETS: dict[str, Preset] = {
         Preset(
             "cross720_nobody", 1280, 720, 30, 30, (32, 128), (5, 12), "cross", replace_share=0.0, bodies=False
         ),
-        # newcomers at vacated spots of the same gender and nearest age as the person who left
-        Preset(
-            "counter720_alike",
-            1280,
-            720,
-            30,
-            24,
-            (80, 160),
-            (0, 0.3),
-            "counter",
-            same_clothes=True,
-            alike=True,
-        ),
-        Preset(
-            "walk720_nobody_alike", 1280, 720, 30, 34, (24, 160), (5, 14), "walk", bodies=False, alike=True
-        ),
-        # standing people who turn away (look down, talk to someone behind) for 2.5-6 s and back
-        Preset("queue720_away", 1280, 720, 30, 6, (48, 96), (0, 0.1), "queue", away=1.0),
-        Preset(
-            "counter720_away", 1280, 720, 30, 24, (80, 160), (0, 0.3), "counter", same_clothes=True, away=1.0
-        ),
-        Preset("static720_away", 1280, 720, 30, 30, (40, 160), (0, 1.2), "static", away=0.5),
-        # the next person steps up 2.5-8 s after the previous one left (a still track waits 10 s for
-        # its person to turn back): the same gender and nearest age, no body below the face; 60 s
-        Preset(
-            "counter720_gap_alike",
-            1280,
-            720,
-            60,
-            24,
-            (80, 160),
-            (0, 0.3),
-            "counter",
-            bodies=False,
-            alike=True,
-            spot_gap_s=(2.5, 8.0),
-        ),
         # a crowd: 120 walkers in 30 s, faces 24-72 px, 15-18 in view at once on average (walk720: 4-5)
         Preset("crowd720", 1280, 720, 30, 120, (24, 72), (4, 10), "walk"),
         Preset("tiny", 320, 240, 2, 3, (40, 60), (3, 6), "walk"),  # for tests
     )
 }
+
+
+def _variant(base: str, suffix: str, **changes: Any) -> Preset:
+    """``base`` with ``changes``, named ``base + suffix`` (its random streams are the base's:
+    ``Preset.stream``)."""
+    return replace(PRESETS[base], name=base + suffix, **changes)
+
+
+PRESETS.update(
+    (p.name, p)
+    for p in (
+        # newcomers at vacated spots of the same gender and nearest age as the person who left
+        _variant("counter720", "_alike", alike=True),
+        _variant("walk720_nobody", "_alike", alike=True),
+        # standing people who turn away (look down, talk to someone behind) for 2.5-6 s and back
+        _variant("queue720", "_away", away=1.0),
+        _variant("counter720", "_away", away=1.0),
+        _variant("static720", "_away", away=0.5),
+        # the next person steps up 2.5-8 s after the previous one left (a still track waits 10 s for
+        # its person to turn back): the same gender and nearest age, no body below the face; 60 s
+        _variant(
+            "counter720",
+            "_gap_alike",
+            seconds=60,
+            bodies=False,
+            same_clothes=False,
+            alike=True,
+            spot_gap_s=(2.5, 8.0),
+        ),
+    )
+)
 
 
 def validation_faces(shared: Path) -> pd.DataFrame:
