@@ -538,3 +538,26 @@ def test_a_small_child_is_not_re_identified_seconds_later() -> None:
     assert run(100, 30.0) == {0}
     assert run(100, 1.0) == {0, 1}
     assert run(30, 1.0) == {0}  # 1.2 s: the ordinary window, the descriptor at the children's limit
+
+
+def test_a_still_person_who_turns_away_keeps_the_id_at_a_frame_stride() -> None:
+    # every 5th frame analysed (--fps 5 of a 25-fps file): the clock counts source frames, so the
+    # longer window is as long in seconds, and a 4-s absence is bridged as at every frame
+    t, emb = Tracker(), PatternEmbedder()
+    ids = []
+    for k in range(0, 300, 5):
+        if 100 <= k < 200:  # analysed, nobody's face in view
+            t.update(k, np.zeros((0, 4), np.float32), np.zeros(0, np.float32))
+            continue
+        ids += _step(t, k, [(0, 200.0 + (k % 15 == 0), 120.0)], emb)
+    assert set(ids) == {0}
+    assert t.identity_checks["reid"] >= 1
+
+
+def test_a_break_in_the_input_ends_a_still_track_too() -> None:
+    # a step longer than max_lost_frames + reid_frames between processed frames (a live reader that
+    # dropped seconds) ends every track before matching, the still ones included
+    t, emb = Tracker(), PatternEmbedder()
+    for k in range(60):
+        _step(t, k, [(0, 200.0 + (k % 3 == 0), 120.0)], emb)
+    assert _step(t, 60 + 100, [(0, 200.0, 120.0)], emb) == [1]
