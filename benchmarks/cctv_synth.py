@@ -176,6 +176,7 @@ PRESETS.update(
         _variant("queue720", "_away", away=1.0),
         _variant("counter720", "_away", away=1.0),
         _variant("static720", "_away", away=0.5),
+        _variant("walk720", "_away", away=0.5),  # walkers who look aside (a shop window) while walking
         # the next person steps up 2.5-8 s after the previous one left (a still track waits 10 s for
         # its person to turn back): the same gender and nearest age, no body below the face; 60 s
         _variant(

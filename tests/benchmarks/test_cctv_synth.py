@@ -162,7 +162,7 @@ def test_away_presets_turn_people_away_inside_their_stay() -> None:
     from cctv_people import AWAY_MARGIN_S, AWAY_S, plan_people
 
     faces = _faces_table(300)
-    for name in ("queue720_away", "counter720_away", "static720_away"):
+    for name in ("queue720_away", "counter720_away", "static720_away", "walk720_away"):
         preset = PRESETS[name]
         away, plain = plan_people(preset, faces, 0), plan_people(PRESETS[preset.stream], faces, 0)
         assert [(p.first_frame, p.face_row) for p in away] == [(p.first_frame, p.face_row) for p in plain]
