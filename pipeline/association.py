@@ -647,19 +647,18 @@ def motion_similarity(
     sim = similarity(boxes, pred, *radius, sigma)
     lost = gap > 1
     if lost.any():
+        # LATE: not at the predicted box (its size velocity extrapolated over seconds shrank a box to
+        # 1 px) and without the grown uncertainty; always at its last box
+        late_lost = np.zeros(int(lost.sum()), bool) if late is None else late[lost]
         last = np.array([t.last_box for t in tracks], np.float64)[lost]
         centre, half = (pred[lost, :2] + pred[lost, 2:]) / 2, (last[:, 2:] - last[:, :2]) / 2
-        cands = [sim[:, lost], similarity(boxes, np.hstack([centre - half, centre + half]), *radius,
-                                          sigma[lost])]  # fmt: skip
-        if p.match_last_box:
-            cands.append(similarity(boxes, last, *radius))
-        sim[:, lost] = np.maximum.reduce(cands)
-    if late is not None and late.any():  # the predicted centre with the last size (its size velocity
-        # extrapolated over seconds shrank a box to 1 px), and the last box
-        last = np.array([t.last_box for t in tracks], np.float64)[late]
-        centre, half = (pred[late, :2] + pred[late, 2:]) / 2, (last[:, 2:] - last[:, :2]) / 2
-        moved = similarity(boxes, np.hstack([centre - half, centre + half]), *radius)
-        sim[:, late] = np.maximum(moved, similarity(boxes, last, *radius))
+        std = np.where(late_lost, 0.0, sigma[lost])
+        at_last = similarity(boxes, last, *radius)
+        if not p.match_last_box:
+            at_last = np.where(late_lost[None, :], at_last, FORBIDDEN)
+        at_pred = np.where(late_lost[None, :], FORBIDDEN, sim[:, lost])
+        at_centre = similarity(boxes, np.hstack([centre - half, centre + half]), *radius, std)
+        sim[:, lost] = np.maximum.reduce([at_pred, at_centre, at_last])
     return sim
 
 
