@@ -29,6 +29,7 @@ The tracker then updates the matched tracks, starts a track for each unmatched d
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -55,6 +56,18 @@ CHILD_MIN_FACE_PX = 48.0
 STILL_SPEED = 0.02
 STILL_MIN_FRAMES = 12
 STILL_SPAN = 25
+# A confirmed track walked steadily (``Track.walk``) when, on being missed, its whole confident
+# detections of the last ``WALK_SPAN`` frames span at least ``WALK_MIN_FRAMES`` frames and fit a line
+# at a constant pace (least squares) of at least ``STILL_SPEED`` face sizes a frame, within
+# ``WALK_RESIDUAL`` face sizes (root mean square; the synthetic walkers sway 3% of a face size, the
+# detector's boxes jitter 2-4%; a zigzag of 0.4 face sizes strays 0.2). Lost past ``reid_frames``, it is
+# sought where that line leads, within ``center_radius`` face sizes plus ``WALK_SLACK`` of the
+# distance walked since (real walkers keep their pace within ~5-10% over seconds; 0.15 is ~100 px
+# after 4 s at 7 px a frame).
+WALK_SPAN = 50
+WALK_MIN_FRAMES = 12
+WALK_RESIDUAL = 0.1
+WALK_SLACK = 0.15
 # identity questions the model's embedding may answer (``embedding_keeps``): not a re-identification
 _KEEP_REASONS = ("jump", "periodic", "gap")
 
@@ -73,8 +86,10 @@ class TrackState(enum.Flag):
     REID          last detected more than ``max_lost_frames``   as MISSED, and the face embedding (or
                   frames before it (re-identification window)   the identity) must vouch
     LATE          added to REID: a still track (``Track.still``) as REID, but only the identity vouches
-                  past ``max_lost_frames`` + ``reid_frames``     (the model embedding does not)
-                  (its longer window, ``reid_still_frames``)
+                  or a steady walker (``Track.walk``) past       (the model embedding does not)
+                  ``max_lost_frames`` + ``reid_frames`` (their
+                  longer windows, ``reid_still_frames`` and
+                  ``reid_walk_frames``)
     TENTATIVE     added to one of the above: born from a        as that state; a ``track_only`` detection
                   low-score detection, not matched since by a   keeps it alive (unlogged) but never
                   detection at the detector's threshold         confirms it
@@ -95,7 +110,8 @@ class TrackState(enum.Flag):
     Lifetimes (``Tracker`` ends a track once it has gone this many frames without a detection, checked
     after each processed frame's matching, so with a stride it may be matched up to one stride later):
     ``max_lost_frames`` + ``reid_frames`` (confirmed), ``max_lost_frames`` + ``reid_still_frames`` (a
-    confirmed track that stood still, ``Track.still``), ``max_tentative_lost_frames`` (tentative). A step
+    confirmed track that stood still, ``Track.still``), ``max_lost_frames`` + ``reid_walk_frames`` (one
+    that walked steadily, ``Track.walk``), ``max_tentative_lost_frames`` (tentative). A step
     between processed frames longer than ``max_lost_frames`` + ``reid_frames`` is a break (a live
     reader that dropped seconds): every track ends before matching. ``track_only`` boxes count frames
     of the clock too (``max_low_score_frames``, 25): at a stride over 25 they continue no track.
@@ -111,6 +127,12 @@ class TrackState(enum.Flag):
       identity descriptor vouches (LATE), so a face under 32 px is not re-identified there. Up if
       still people who turn away longer get new ids, down (to ``reid_frames`` or less: off) if a
       newcomer at a spot vacated seconds before continues the track of the person who left.
+    - ``reid_walk_frames`` (150, 6 s): the window of a track that walked steadily (``WALK_RESIDUAL``):
+      a walker who looks aside for 2.7-5.6 s and walks on (``walk720_away``: each of them split at
+      40). Past ``reid_frames`` only the identity vouches (LATE), where the walk leads
+      (``motion_similarity``, ``WALK_SLACK``); a track whose last face was cut by the frame edge
+      (leaving) does not wait. Up if walkers who look aside longer split, down (to ``reid_frames``
+      or less: off) if a walker's track is continued by someone else crossing where it led.
     - ``max_tentative_lost_frames`` (10): long enough for a small face that scores around the
       detector's threshold (0.55-0.69 on one frame, 0.3-0.5 or nothing for the next 5-9) to be matched
       again and confirmed: at 2, walk720_nobody's 35-px walkers started a new track every 4 frames; at
@@ -640,7 +662,10 @@ def motion_similarity(
     (m,) bool: one that stood still, lost for seconds) at its predicted centre with its last size and
     at its last box, without the prediction's grown uncertainty: the person turns back about where
     they stood or drifted to (a faint pattern's track otherwise hopped to the next pattern,
-    textures720 on ``--camera dim``)."""
+    textures720 on ``--camera dim``). A LATE walker (``Track.walk``) is sought where the line fitted
+    to its last detections leads (not the Kalman velocity: its frame-to-frame noise, ~0.5 px a
+    frame, is ~50 px after 4 s), with ``WALK_SLACK`` of the distance walked as uncertainty, and at
+    its last box (someone who stopped at a shop window)."""
     pred = np.array([t.kf.box() for t in tracks], np.float64).reshape(-1, 4)
     sigma = np.array([t.kf.position_std() for t in tracks], np.float64)
     radius = (p.center_radius, p.max_size_ratio)
@@ -653,6 +678,13 @@ def motion_similarity(
         last = np.array([t.last_box for t in tracks], np.float64)[lost]
         centre, half = (pred[lost, :2] + pred[lost, 2:]) / 2, (last[:, 2:] - last[:, :2]) / 2
         std = np.where(late_lost, 0.0, sigma[lost])
+        lost_tracks = [t for t, gone in zip(tracks, lost, strict=True) if gone]
+        for k, t in enumerate(lost_tracks):
+            if late_lost[k] and t.walk is not None:  # where the walk leads
+                clock, cx, cy, vx, vy = t.walk
+                walked = t.predicted_frame - clock
+                centre[k] = (cx + vx * walked, cy + vy * walked)
+                std[k] = WALK_SLACK * math.hypot(vx, vy) * walked
         at_last = similarity(boxes, last, *radius)
         if not p.match_last_box:
             at_last = np.where(late_lost[None, :], at_last, FORBIDDEN)

@@ -291,6 +291,8 @@ class TrackingConfig(_Section):
     reid_frames: int = Field(default=_TRACKER["reid_frames"], ge=0)
     # ...longer for a track that stood still (a person who looked down or turned away), identity only
     reid_still_frames: int = Field(default=_TRACKER["reid_still_frames"], ge=0)
+    # ...and for a track that walked steadily (a walker who looked aside), where the walk leads
+    reid_walk_frames: int = Field(default=_TRACKER["reid_walk_frames"], ge=0)
     reid_max_cosine: float = Field(default=_TRACKER["reid_max_cosine"], ge=0, le=2)
     # identity veto (face descriptor); a thumbnail change that questions a followed track; and a
     # periodic identity check (0: never)

@@ -7,8 +7,9 @@ has one and ``tracking.use_embedding``; the clothes colour below the face, ``bod
 track's fusion with a quality weight (face size, detector score, frontalness from the landmarks,
 sharpness of the box's pixels). A prediction's ``age_smooth``/``gender_smooth`` is its track's
 fused answer so far. A track that ends (lost for ``max_lost_frames``, or a confirmed one for
-``max_lost_frames`` + ``reid_frames``, + ``reid_still_frames`` for one that stood still; end of
-input; reconnect) becomes a ``PersonResult``, with two exceptions counted in ``dropped``:
+``max_lost_frames`` + ``reid_frames``, + ``reid_still_frames`` for one that stood still,
++ ``reid_walk_frames`` for one that walked steadily; end of input; reconnect) becomes a
+``PersonResult``, with two exceptions counted in ``dropped``:
 
 * ``low_evidence``: a track with fewer than ``tracking.min_evidence_frames`` detections at or above
   ``tracking.evidence_score`` (never-confirmed tracks among them). A face-like patch of background

@@ -53,6 +53,9 @@ from facelog.pipeline.association import (
     STILL_MIN_FRAMES,
     STILL_SPAN,
     STILL_SPEED,
+    WALK_MIN_FRAMES,
+    WALK_RESIDUAL,
+    WALK_SPAN,
     associate,
     track_states,
     young_pair,
@@ -147,6 +150,9 @@ class TrackerParams:
             in a queue who looks down or turns away), where only the identity vouches past
             ``reid_frames`` (``association.TrackState``; without the identity veto nothing is
             re-identified there and the track only ends later); at or under ``reid_frames``: off.
+        reid_walk_frames: the same for a confirmed track that walked steadily (``Track.walk``: a
+            walker who looks aside, at a shop window or at someone, and walks on), sought where its
+            walk leads (``association.motion_similarity``); at or under ``reid_frames``: off.
         reid_max_cosine: face-embedding gate after a miss, across a stride longer than
             ``max_lost_frames`` + 1, and for a re-identification
             (``association.gate``).
@@ -185,6 +191,7 @@ class TrackerParams:
     match_last_box: bool = True
     reid_frames: int = 40
     reid_still_frames: int = 250
+    reid_walk_frames: int = 150
     reid_max_cosine: float = 0.15
     identity_max_distance: float = 0.5
     identity_child_age: float = 5.0
@@ -201,11 +208,12 @@ class TrackerParams:
             if not 0.0 <= v <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {v}")
         counts = (self.max_lost_frames, self.max_tentative_lost_frames, self.reid_frames,
-                  self.reid_still_frames, self.identity_check_frames, self.max_low_score_frames)  # fmt: skip
+                  self.reid_still_frames, self.reid_walk_frames, self.identity_check_frames,
+                  self.max_low_score_frames)  # fmt: skip
         if min(counts) < 0:
             raise ValueError(
                 "max_lost_frames, max_tentative_lost_frames, reid_frames, reid_still_frames, "
-                "identity_check_frames and max_low_score_frames must be >= 0"
+                "reid_walk_frames, identity_check_frames and max_low_score_frames must be >= 0"
             )
         if not 0.0 <= self.identity_max_distance <= 4.0 or not 0.0 <= self.identity_jump <= 2.0:
             raise ValueError("identity_max_distance must be in [0, 4] and identity_jump in [0, 2]")
@@ -256,6 +264,14 @@ class Track:
     # ``still_ref``, (clock, cx, cy, size) of an earlier detection
     still: bool = False
     still_ref: tuple[float, float, float, float] | None = None
+    # a walker's recent whole, confident detections (clock, cx, cy, size) over its last ``WALK_SPAN``
+    # frames, and the steady walk it was lost on (``_fit_walk``: clock, cx, cy, vx, vy, the fitted
+    # centre at the last of them and its velocity in px per frame of the clock; decided when the
+    # track is first missed, at clock ``walk_at`` = its last detection): its window is
+    # ``reid_walk_frames``; None: not a steady walker
+    path: list[tuple[float, float, float, float]] = field(default_factory=list)
+    walk: tuple[float, float, float, float, float] | None = None
+    walk_at: float = -1.0
     score_ema: float = 0.0  # EMA (``_SCORE_MOMENTUM``) of its detections' scores
     # identity (only with ``FrameFaces``): the last face's thumbnail and patch, the first whole face,
     # the identity embeddings checked so far (first + last few) and when the identity was last checked
@@ -396,6 +412,10 @@ class Tracker:
                 if t.still_ref is not None:
                     c, cx, cy, s = t.still_ref
                     t.still_ref = (c, cx - dx, cy - dy, s)
+                t.path = [(c, cx - dx, cy - dy, s) for c, cx, cy, s in t.path]
+                if t.walk is not None:
+                    c, cx, cy, vx, vy = t.walk
+                    t.walk = (c, cx - dx, cy - dy, vx, vy)
         tracks = self._tracks
         states = track_states(tracks, now, previous, p.max_lost_frames, p.reid_frames)
 
@@ -419,6 +439,7 @@ class Tracker:
             t.last_box = boxes[i]
             t.last_frame = now
             _stood_still(t, now, boxes[i], float(score[i]), p.high_score)
+            _walk_path(t, now, boxes[i], bool(score[i] >= p.high_score), bool(edge[i]), bool(hidden[i]))
             t.behind = bool(hidden[i])
             if not only[i]:
                 t.last_strong_frame, t.confirmed = now, True
@@ -470,6 +491,7 @@ class Tracker:
                 if identity is not None:
                     self._remember_face(t, i, identity, now, None, False, bool(unknown[i]))
                 _stood_still(t, now, boxes[i], float(score[i]), p.high_score)
+                _walk_path(t, now, boxes[i], bool(score[i] >= p.high_score), bool(edge[i]), bool(hidden[i]))
                 self._next_id += 1
                 self._tracks.append(t)
         ids = np.array(
@@ -544,7 +566,8 @@ class Tracker:
     def _expire(self, now: float, previous: float | None, after_match: bool = False) -> list[int]:
         """End the tracks past their lifetime (``association.TrackState``): ``max_lost_frames`` +
         ``reid_frames`` frames without a detection (``reid_still_frames`` if longer, for a track that
-        stood still), ``max_tentative_lost_frames`` for a tentative one.
+        stood still; ``reid_walk_frames`` for one that walked steadily), ``max_tentative_lost_frames``
+        for a tentative one.
         ``now``/``previous``: the clock of this and of the previous processed frame."""
         keep: list[Track] = []
         ended: list[Track] = []
@@ -558,9 +581,15 @@ class Tracker:
         step = 1.0 if after_match or previous is None else now - previous
         horizon = p.max_lost_frames + p.reid_frames
         still_horizon = p.max_lost_frames + max(p.reid_frames, p.reid_still_frames)
+        walk_horizon = p.max_lost_frames + max(p.reid_frames, p.reid_walk_frames)
         for t in self._tracks:
-            limit = (still_horizon if t.still else horizon) if t.confirmed else p.max_tentative_lost_frames
             gap = now - t.last_frame
+            if gap > 0 and t.walk_at != t.last_frame:  # just missed: did it walk steadily?
+                t.walk, t.walk_at = (None if t.still else _fit_walk(t.path)), t.last_frame
+            if not t.confirmed:
+                limit = p.max_tentative_lost_frames
+            else:
+                limit = still_horizon if t.still else walk_horizon if t.walk is not None else horizon
             # after matching, the next processed frame would see `gap` or more missed frames; before
             # matching this only ends tracks across a break (else the check after matching did it)
             dead = gap > limit if after_match else (step > horizon or gap - step > limit)
@@ -603,6 +632,42 @@ def _stood_still(t: Track, now: float, box: np.ndarray, score: float, high_score
         t.still = moved / span < STILL_SPEED and t.score_ema >= high_score
     if span >= STILL_SPAN:
         t.still_ref = here
+
+
+def _walk_path(t: Track, now: float, box: np.ndarray, confident: bool, edge: bool, hidden: bool) -> None:
+    """Add detection ``box`` at clock ``now`` to ``Track.path`` when it is whole and ``confident`` (at
+    ``high_score``: a head turning away scores low and its box slides); one cut by the frame edge
+    empties it (a face leaving the frame is not waited for; one entering starts its path whole); one
+    behind a nearer face is left out (its box is cut)."""
+    if edge:
+        t.path = []
+    elif confident and not hidden:
+        x1, y1, x2, y2 = (float(v) for v in box)
+        t.path = [q for q in t.path if q[0] >= now - WALK_SPAN]
+        t.path.append((now, (x1 + x2) / 2, (y1 + y2) / 2, math.sqrt(max((x2 - x1) * (y2 - y1), 1e-9))))
+
+
+def _fit_walk(
+    path: list[tuple[float, float, float, float]],
+) -> tuple[float, float, float, float, float] | None:
+    """The steady walk of ``Track.path`` (least squares of the centre on the clock): (clock, cx, cy,
+    vx, vy) at its last point, or None when it spans under ``WALK_MIN_FRAMES`` frames, moves under
+    ``STILL_SPEED`` face sizes a frame or strays from the line by more than ``WALK_RESIDUAL`` face
+    sizes (root mean square): someone who turns, zigzags or stops is not sought where a line leads."""
+    if not path or path[-1][0] - path[0][0] < WALK_MIN_FRAMES:
+        return None
+    pts = np.array(path, np.float64)
+    clock = pts[:, 0] - pts[-1, 0]
+    design = np.stack([np.ones_like(clock), clock], axis=1)
+    coef = np.linalg.lstsq(design, pts[:, 1:3], rcond=None)[0]  # rows: centre at the last point, velocity
+    size = float(np.median(pts[:, 3]))
+    resid = pts[:, 1:3] - design @ coef
+    if (
+        math.hypot(*coef[1]) < STILL_SPEED * size
+        or math.sqrt(float((resid**2).sum(1).mean())) > WALK_RESIDUAL * size
+    ):
+        return None
+    return (float(pts[-1, 0]), float(coef[0, 0]), float(coef[0, 1]), float(coef[1, 0]), float(coef[1, 1]))
 
 
 def _ema(old: np.ndarray, new: np.ndarray, momentum: float) -> np.ndarray:

@@ -505,13 +505,14 @@ def test_a_head_that_scores_low_while_turning_away_keeps_the_longer_window() -> 
     assert set(ids) == {0}
 
 
-def test_only_a_still_track_waits_longer() -> None:
-    # a walker (3 px a frame, 0.075 face sizes) lost for 4 s has ended (nothing left to continue);
-    # a still one gone longer than reid_still_frames too
+def test_only_a_still_track_or_a_steady_walker_waits_longer() -> None:
+    # a walker (3 px a frame, 0.075 face sizes) seen for 10 frames (under WALK_MIN_FRAMES: its pace
+    # is not known) and lost for 4 s has ended (nothing left to continue); a still one gone longer
+    # than reid_still_frames too
     t, emb = Tracker(), PatternEmbedder()
-    for k in range(30):
+    for k in range(10):
         _step(t, k, [(0, 100.0 + 3 * k, 120.0)], emb)
-    for k in range(30, 130):
+    for k in range(10, 110):
         t.update(k, np.zeros((0, 4), np.float32), np.zeros(0, np.float32))
     assert t.live_ids == ()
     t = Tracker(TrackerParams(reid_still_frames=60))
@@ -561,3 +562,72 @@ def test_a_break_in_the_input_ends_a_still_track_too() -> None:
     for k in range(60):
         _step(t, k, [(0, 200.0 + (k % 3 == 0), 120.0)], emb)
     assert _step(t, 60 + 100, [(0, 200.0, 120.0)], emb) == [1]
+
+
+def _walk_aside(
+    t: Tracker,
+    emb: PatternEmbedder,
+    person_after: int = 0,
+    back_at: tuple[float, float] = (0.0, 0.0),
+    edge_last: bool = False,
+    wobble: float = 0.0,
+) -> list[int]:
+    """Person 0 walks right at 1.2 px a frame (0.03 face sizes) from x 60 for 60 frames, looks aside
+    for 100 (nothing detected) while walking on, and ``person_after`` is seen for 40 frames where the
+    walk leads, moved by ``back_at`` px; ``edge_last``: the last face before was cut by the frame
+    edge; ``wobble``: px a frame the walk swings up and down every 20 frames (an unsteady pace)."""
+    ids = []
+    for k in range(200):
+        cx, cy = 60.0 + 1.2 * k, 120.0 + wobble * (min(k % 40, 40 - k % 40) - 10)
+        if 60 <= k < 160:
+            t.update(k, np.zeros((0, 4), np.float32), np.zeros(0, np.float32))
+            continue
+        who = 0 if k < 60 else person_after
+        people = [(who, cx + back_at[0] * (k >= 160), cy + back_at[1] * (k >= 160))]
+        img, xyxy = _frame(people), _boxes(people)
+        edge = np.array([edge_last and k == 59])
+        ident = FrameFaces(emb, img, xyxy, k)
+        ids += t.update(
+            k, xyxy, np.array([0.9], np.float32), None, None, None, ident, edge
+        ).track_ids.tolist()
+    return ids
+
+
+def test_a_walker_who_looks_aside_for_seconds_keeps_the_id() -> None:
+    # 4 s without a face while walking on (a shop window, someone across the street): past
+    # max_lost_frames + reid_frames (50) but within reid_walk_frames (150); found where the walk
+    # leads, and the identity vouches
+    t = Tracker()
+    assert set(_walk_aside(t, PatternEmbedder())) == {0}
+    assert t.identity_checks["reid"] >= 1 and t.identity_refusals["reid"] == 0
+    # without the longer window the same walker comes back as a new track
+    assert set(_walk_aside(Tracker(TrackerParams(reid_walk_frames=0)), PatternEmbedder())) == {0, 1}
+
+
+def test_someone_else_where_the_walk_leads_gets_a_new_id() -> None:
+    t = Tracker()
+    ids = _walk_aside(t, PatternEmbedder(), person_after=1)
+    assert ids[:60] == [0] * 60 and set(ids[60:]) == {1}
+    assert t.identity_refusals["reid"] >= 1
+
+
+def test_a_walker_is_sought_only_where_the_walk_leads() -> None:
+    # 120 px (3 face sizes) off the walk's line 4 s later: WALK_SLACK (0.15 of the 121 px walked, 18
+    # px) plus a face size does not reach there: a new track
+    assert set(_walk_aside(Tracker(), PatternEmbedder(), back_at=(0.0, 100.0))) == {0, 1}
+    # 20 px behind (it slowed down by a sixth): still the walker
+    assert set(_walk_aside(Tracker(), PatternEmbedder(), back_at=(-20.0, 0.0))) == {0}
+
+
+def test_a_walker_who_stopped_to_look_aside_is_found_where_it_stopped() -> None:
+    # back 4 s later at its last box (121 px behind where the walk leads: it stopped at a window)
+    assert set(_walk_aside(Tracker(), PatternEmbedder(), back_at=(-121.2, 0.0))) == {0}
+
+
+def test_a_walker_that_left_the_frame_or_walked_unsteadily_does_not_wait() -> None:
+    # its last face cut by the frame edge: leaving, not looking aside
+    ids = _walk_aside(Tracker(), PatternEmbedder(), edge_last=True)
+    assert ids[:60] == [0] * 60 and set(ids[60:]) == {1}
+    # a zigzag (1.5 px a frame down, then up, every 20 frames): the spans' velocities disagree
+    ids = _walk_aside(Tracker(), PatternEmbedder(), wobble=1.5)
+    assert ids[:60] == [0] * 60 and set(ids[60:]) == {1}
