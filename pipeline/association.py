@@ -6,7 +6,8 @@ frame, then ``associate``, which decides the pairs in these steps:
 - step 1, motion term (``motion_similarity``): ``max(IoU, centre similarity)`` of each detection to
   each track's Kalman-predicted box (``kalman.BoxKalman``); a track without a detection in the
   previous source frame is also compared at its predicted centre with its last detected size and
-  (``match_last_box``) at its last detection; a LATE one without the prediction's grown uncertainty.
+  (``match_last_box``) at its last detection; a LATE still one without the prediction's grown
+  uncertainty, a LATE walker where its fitted walk leads.
 - step 2, appearance terms (``cue_distance``): cosine distance of each cue (the model's face
   ``embedding``, the ``body`` colour below the face) to the track's, NaN where either side is unknown.
 - step 3, the gate (``gate``): the pairs the track's state and the cues forbid, and the
@@ -56,8 +57,9 @@ CHILD_MIN_FACE_PX = 48.0
 STILL_SPEED = 0.02
 STILL_MIN_FRAMES = 12
 STILL_SPAN = 25
-# A confirmed track walked steadily (``Track.walk``) when, on being missed, its whole confident
-# detections of the last ``WALK_SPAN`` frames span at least ``WALK_MIN_FRAMES`` frames and fit a line
+# A confirmed track walked steadily (``Track.walk``) when, at the end of its ordinary window, its whole
+# confident detections of the last ``WALK_SPAN`` frames (at least ``WALK_MIN_POINTS``, the last of
+# them at most ``WALK_MIN_FRAMES`` before its last detection) span ``WALK_MIN_FRAMES`` frames and fit a line
 # at a constant pace (least squares) of at least ``STILL_SPEED`` face sizes a frame, within
 # ``WALK_RESIDUAL`` face sizes (root mean square; the synthetic walkers sway 3% of a face size, the
 # detector's boxes jitter 2-4%; a zigzag of 0.4 face sizes strays 0.2). Lost past ``reid_frames``, it is
@@ -66,6 +68,7 @@ STILL_SPAN = 25
 # after 4 s at 7 px a frame).
 WALK_SPAN = 50
 WALK_MIN_FRAMES = 12
+WALK_MIN_POINTS = 5  # a line through 2-4 points says little (at --fps 2 two points are 13 frames apart)
 WALK_RESIDUAL = 0.1
 WALK_SLACK = 0.15
 # identity questions the model's embedding may answer (``embedding_keeps``): not a re-identification
@@ -109,9 +112,10 @@ class TrackState(enum.Flag):
 
     Lifetimes (``Tracker`` ends a track once it has gone this many frames without a detection, checked
     after each processed frame's matching, so with a stride it may be matched up to one stride later):
-    ``max_lost_frames`` + ``reid_frames`` (confirmed), ``max_lost_frames`` + ``reid_still_frames`` (a
-    confirmed track that stood still, ``Track.still``), ``max_lost_frames`` + ``reid_walk_frames`` (one
-    that walked steadily, ``Track.walk``), ``max_tentative_lost_frames`` (tentative). A step
+    ``max_lost_frames`` + ``reid_frames`` (confirmed), ``max_lost_frames`` + max(``reid_frames``,
+    ``reid_still_frames``) (a confirmed track that stood still, ``Track.still``), ``max_lost_frames`` +
+    max(``reid_frames``, ``reid_walk_frames``) (one that walked steadily, ``Track.walk``: decided when
+    its ordinary window is over), ``max_tentative_lost_frames`` (tentative). A step
     between processed frames longer than ``max_lost_frames`` + ``reid_frames`` is a break (a live
     reader that dropped seconds): every track ends before matching. ``track_only`` boxes count frames
     of the clock too (``max_low_score_frames``, 25): at a stride over 25 they continue no track.
@@ -159,8 +163,8 @@ def track_state(
         since_previous: frames since the previous processed frame; None on the first frame.
         confirmed: False while the track is tentative.
         max_lost_frames: ``TrackerParams.max_lost_frames``.
-        reid_frames: ``TrackerParams.reid_frames``: REID past it is also LATE (only a still track lives
-            that long); -1: never LATE.
+        reid_frames: ``TrackerParams.reid_frames``: REID past it is also LATE (only a still track or
+            a steady walker lives that long); -1: never LATE.
     """
     state = TrackState(0)
     if since_previous is not None and gap == since_previous:
@@ -659,13 +663,13 @@ def motion_similarity(
     detected size (the size velocity of a walker who grew or shrank before being missed is not
     extrapolated) and, with ``match_last_box``, at its last detection (OC-SORT's observation-centric
     recovery: someone who stopped while missed); the best of these counts. A LATE track (``late``,
-    (m,) bool: one that stood still, lost for seconds) at its predicted centre with its last size and
-    at its last box, without the prediction's grown uncertainty: the person turns back about where
+    (m,) bool: lost for seconds) that stood still: at its predicted centre with its last size and at
+    its last box, without the prediction's grown uncertainty: the person turns back about where
     they stood or drifted to (a faint pattern's track otherwise hopped to the next pattern,
     textures720 on ``--camera dim``). A LATE walker (``Track.walk``) is sought where the line fitted
     to its last detections leads (not the Kalman velocity: its frame-to-frame noise, ~0.5 px a
-    frame, is ~50 px after 4 s), with ``WALK_SLACK`` of the distance walked as uncertainty, and at
-    its last box (someone who stopped at a shop window)."""
+    frame, is ~50 px after 4 s) with its last size, with ``WALK_SLACK`` of the distance walked as
+    uncertainty, and at its last box (someone who stopped at a shop window)."""
     pred = np.array([t.kf.box() for t in tracks], np.float64).reshape(-1, 4)
     sigma = np.array([t.kf.position_std() for t in tracks], np.float64)
     radius = (p.center_radius, p.max_size_ratio)
@@ -681,10 +685,10 @@ def motion_similarity(
         lost_tracks = [t for t, gone in zip(tracks, lost, strict=True) if gone]
         for k, t in enumerate(lost_tracks):
             if late_lost[k] and t.walk is not None:  # where the walk leads
-                clock, cx, cy, vx, vy = t.walk
-                walked = t.predicted_frame - clock
-                centre[k] = (cx + vx * walked, cy + vy * walked)
-                std[k] = WALK_SLACK * math.hypot(vx, vy) * walked
+                w = t.walk
+                walked = t.predicted_frame - w.clock
+                centre[k] = (w.cx + w.vx * walked, w.cy + w.vy * walked)
+                std[k] = WALK_SLACK * math.hypot(w.vx, w.vy) * walked
         at_last = similarity(boxes, last, *radius)
         if not p.match_last_box:
             at_last = np.where(late_lost[None, :], at_last, FORBIDDEN)

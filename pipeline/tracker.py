@@ -43,9 +43,10 @@ from __future__ import annotations
 
 import logging
 import math
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -54,6 +55,7 @@ from facelog.pipeline.association import (
     STILL_SPAN,
     STILL_SPEED,
     WALK_MIN_FRAMES,
+    WALK_MIN_POINTS,
     WALK_RESIDUAL,
     WALK_SPAN,
     associate,
@@ -246,6 +248,17 @@ class TrackStep:
     ended: tuple[int, ...]
 
 
+class Walk(NamedTuple):
+    """A steady walk (``Track.walk``, ``_fit_walk``): the fitted centre at ``clock`` and its velocity
+    (px per frame of the clock)."""
+
+    clock: float
+    cx: float
+    cy: float
+    vx: float
+    vy: float
+
+
 @dataclass(slots=True)
 class Track:
     """One live track (internal: the tracker's state, read by ``association``)."""
@@ -265,13 +278,10 @@ class Track:
     still: bool = False
     still_ref: tuple[float, float, float, float] | None = None
     # a walker's recent whole, confident detections (clock, cx, cy, size) over its last ``WALK_SPAN``
-    # frames, and the steady walk it was lost on (``_fit_walk``: clock, cx, cy, vx, vy, the fitted
-    # centre at the last of them and its velocity in px per frame of the clock; decided when the
-    # track is first missed, at clock ``walk_at`` = its last detection): its window is
-    # ``reid_walk_frames``; None: not a steady walker
-    path: list[tuple[float, float, float, float]] = field(default_factory=list)
-    walk: tuple[float, float, float, float, float] | None = None
-    walk_at: float = -1.0
+    # frames, and the steady walk it was lost on (``_fit_walk``; decided when its ordinary window is
+    # over, cleared by a match): its window is ``reid_walk_frames``; None: not (or not yet) one
+    path: deque[tuple[float, float, float, float]] = field(default_factory=deque)
+    walk: Walk | None = None
     score_ema: float = 0.0  # EMA (``_SCORE_MOMENTUM``) of its detections' scores
     # identity (only with ``FrameFaces``): the last face's thumbnail and patch, the first whole face,
     # the identity embeddings checked so far (first + last few) and when the identity was last checked
@@ -412,10 +422,9 @@ class Tracker:
                 if t.still_ref is not None:
                     c, cx, cy, s = t.still_ref
                     t.still_ref = (c, cx - dx, cy - dy, s)
-                t.path = [(c, cx - dx, cy - dy, s) for c, cx, cy, s in t.path]
+                t.path = deque((c, cx - dx, cy - dy, s) for c, cx, cy, s in t.path)
                 if t.walk is not None:
-                    c, cx, cy, vx, vy = t.walk
-                    t.walk = (c, cx - dx, cy - dy, vx, vy)
+                    t.walk = t.walk._replace(cx=t.walk.cx - dx, cy=t.walk.cy - dy)
         tracks = self._tracks
         states = track_states(tracks, now, previous, p.max_lost_frames, p.reid_frames)
 
@@ -575,24 +584,27 @@ class Tracker:
         # frames from the previous processed frame to this one: with a frame stride (sampling) a track
         # is not missed on the source frames that were never analysed, so it may wait for this frame
         # (at --fps 2 of a 25-fps file, a tentative track, 10 frames, died before its second chance).
-        # A step longer than a moving confirmed track's lifetime (max_lost + reid_frames) is a break (a
-        # live reader that dropped seconds of frames): every track ends, as before a reset; motion says
-        # nothing across it.
+        # A step longer than an ordinary confirmed track's lifetime (max_lost + reid_frames) is a break
+        # (a live reader that dropped seconds of frames): every track ends, still and walking ones too,
+        # as before a reset; motion says nothing across it.
         step = 1.0 if after_match or previous is None else now - previous
         horizon = p.max_lost_frames + p.reid_frames
         still_horizon = p.max_lost_frames + max(p.reid_frames, p.reid_still_frames)
         walk_horizon = p.max_lost_frames + max(p.reid_frames, p.reid_walk_frames)
+        broken = not after_match and step > horizon
         for t in self._tracks:
-            gap = now - t.last_frame
-            if gap > 0 and t.walk_at != t.last_frame:  # just missed: did it walk steadily?
-                t.walk, t.walk_at = (None if t.still else _fit_walk(t.path)), t.last_frame
-            if not t.confirmed:
-                limit = p.max_tentative_lost_frames
-            else:
-                limit = still_horizon if t.still else walk_horizon if t.walk is not None else horizon
-            # after matching, the next processed frame would see `gap` or more missed frames; before
+            # after matching, the next processed frame would see `missed` or more missed frames; before
             # matching this only ends tracks across a break (else the check after matching did it)
-            dead = gap > limit if after_match else (step > horizon or gap - step > limit)
+            missed = now - t.last_frame - (0.0 if after_match else step)
+            if not t.confirmed:
+                dead = broken or missed > p.max_tentative_lost_frames
+            elif t.still:
+                dead = broken or missed > still_horizon
+            else:
+                dead = broken or missed > (walk_horizon if t.walk is not None else horizon)
+                if dead and not broken and t.walk is None and walk_horizon > horizon:  # walked steadily?
+                    t.walk = _fit_walk(t.path, t.last_frame)  # once a loss: a match clears it
+                    dead = t.walk is None or missed > walk_horizon
             (ended if dead else keep).append(t)
         self._tracks = keep
         return [t.track_id for t in ended]
@@ -620,8 +632,7 @@ def _stood_still(t: Track, now: float, box: np.ndarray, score: float, high_score
     window their pieces joined and hopped to the next pattern)."""
     first = t.still_ref is None
     t.score_ema = score if first else _SCORE_MOMENTUM * t.score_ema + (1 - _SCORE_MOMENTUM) * score
-    x1, y1, x2, y2 = (float(v) for v in box)
-    here = (now, (x1 + x2) / 2, (y1 + y2) / 2, math.sqrt(max((x2 - x1) * (y2 - y1), 1e-9)))
+    here = (now, *_centre_size(box))
     if t.still_ref is None:
         t.still_ref = here
         return
@@ -639,35 +650,45 @@ def _walk_path(t: Track, now: float, box: np.ndarray, confident: bool, edge: boo
     ``high_score``: a head turning away scores low and its box slides); one cut by the frame edge
     empties it (a face leaving the frame is not waited for; one entering starts its path whole); one
     behind a nearer face is left out (its box is cut)."""
+    t.walk = None
     if edge:
-        t.path = []
+        t.path.clear()
     elif confident and not hidden:
-        x1, y1, x2, y2 = (float(v) for v in box)
-        t.path = [q for q in t.path if q[0] >= now - WALK_SPAN]
-        t.path.append((now, (x1 + x2) / 2, (y1 + y2) / 2, math.sqrt(max((x2 - x1) * (y2 - y1), 1e-9))))
+        while t.path and t.path[0][0] < now - WALK_SPAN:
+            t.path.popleft()
+        t.path.append((now, *_centre_size(box)))
 
 
-def _fit_walk(
-    path: list[tuple[float, float, float, float]],
-) -> tuple[float, float, float, float, float] | None:
-    """The steady walk of ``Track.path`` (least squares of the centre on the clock): (clock, cx, cy,
-    vx, vy) at its last point, or None when it spans under ``WALK_MIN_FRAMES`` frames, moves under
-    ``STILL_SPEED`` face sizes a frame or strays from the line by more than ``WALK_RESIDUAL`` face
-    sizes (root mean square): someone who turns, zigzags or stops is not sought where a line leads."""
-    if not path or path[-1][0] - path[0][0] < WALK_MIN_FRAMES:
+def _fit_walk(path: deque[tuple[float, float, float, float]], last_frame: float) -> Walk | None:
+    """The steady walk of ``Track.path`` (least squares of the centre on the clock) up to the track's
+    last detection at clock ``last_frame``, or None when the path has under ``WALK_MIN_POINTS`` points
+    (two always fit a line), spans under ``WALK_MIN_FRAMES`` frames, ends more than
+    ``WALK_MIN_FRAMES`` before ``last_frame`` (detected unconfidently since: where it went then is
+    unknown), moves under ``STILL_SPEED`` face sizes a frame or strays from the line by more than
+    ``WALK_RESIDUAL`` face sizes (root mean square): someone who turns, zigzags or stops is not sought
+    where a line leads."""
+    if len(path) < WALK_MIN_POINTS or path[-1][0] - path[0][0] < WALK_MIN_FRAMES:
+        return None
+    if last_frame - path[-1][0] > WALK_MIN_FRAMES:
         return None
     pts = np.array(path, np.float64)
     clock = pts[:, 0] - pts[-1, 0]
-    design = np.stack([np.ones_like(clock), clock], axis=1)
-    coef = np.linalg.lstsq(design, pts[:, 1:3], rcond=None)[0]  # rows: centre at the last point, velocity
+    lag = clock - clock.mean()
+    velocity = lag @ (pts[:, 1:3] - pts[:, 1:3].mean(axis=0)) / (lag @ lag)
+    at_last = pts[:, 1:3].mean(axis=0) - velocity * clock.mean()  # the line's centre at the last point
+    stray = math.sqrt(float(((pts[:, 1:3] - at_last - clock[:, None] * velocity) ** 2).sum(axis=1).mean()))
     size = float(np.median(pts[:, 3]))
-    resid = pts[:, 1:3] - design @ coef
-    if (
-        math.hypot(*coef[1]) < STILL_SPEED * size
-        or math.sqrt(float((resid**2).sum(1).mean())) > WALK_RESIDUAL * size
-    ):
+    if math.hypot(*velocity) < STILL_SPEED * size or stray > WALK_RESIDUAL * size:
         return None
-    return (float(pts[-1, 0]), float(coef[0, 0]), float(coef[0, 1]), float(coef[1, 0]), float(coef[1, 1]))
+    return Walk(
+        float(pts[-1, 0]), float(at_last[0]), float(at_last[1]), float(velocity[0]), float(velocity[1])
+    )
+
+
+def _centre_size(box: np.ndarray) -> tuple[float, float, float]:
+    """(cx, cy, sqrt(area)) of an xyxy box."""
+    x1, y1, x2, y2 = (float(v) for v in box)
+    return (x1 + x2) / 2, (y1 + y2) / 2, math.sqrt(max((x2 - x1) * (y2 - y1), 1e-9))
 
 
 def _ema(old: np.ndarray, new: np.ndarray, momentum: float) -> np.ndarray:

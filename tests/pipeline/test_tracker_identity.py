@@ -4,14 +4,18 @@ clothes and the model's embedding cannot tell two people apart, and the face ide
 from __future__ import annotations
 
 import sys
+from collections import deque
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
+from facelog.pipeline import association
+from facelog.pipeline.association import WALK_SPAN
 from facelog.pipeline.identity import MIN_FACE_PX, FacePatch, FrameFaces, IdentityEmbedder
-from facelog.pipeline.tracker import Tracker, TrackerParams
+from facelog.pipeline.kalman import BoxKalman
+from facelog.pipeline.tracker import Track, Tracker, TrackerParams, _fit_walk, _walk_path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from drawn_faces import PatternEmbedder, face_texture  # the tracker tests' drawn faces
@@ -571,25 +575,37 @@ def _walk_aside(
     back_at: tuple[float, float] = (0.0, 0.0),
     edge_last: bool = False,
     wobble: float = 0.0,
+    stride: int = 1,
+    pan: float = 0.0,
+    turning: int = 0,
 ) -> list[int]:
     """Person 0 walks right at 1.2 px a frame (0.03 face sizes) from x 60 for 60 frames, looks aside
     for 100 (nothing detected) while walking on, and ``person_after`` is seen for 40 frames where the
     walk leads, moved by ``back_at`` px; ``edge_last``: the last face before was cut by the frame
-    edge; ``wobble``: px a frame the walk swings up and down every 20 frames (an unsteady pace)."""
+    edge; ``wobble``: px a frame the walk swings up and down every 20 frames (an unsteady pace);
+    ``stride``: every that many frames analysed; ``pan``: the camera turns that many px a frame to
+    the right (the scene moves left; ``camera_shift_px`` says so; x starts at 300); ``turning``: the
+    last that many faces before the loss score 0.55 and slide back 4 px a frame (a head turning)."""
     ids = []
-    for k in range(200):
-        cx, cy = 60.0 + 1.2 * k, 120.0 + wobble * (min(k % 40, 40 - k % 40) - 10)
+    for k in range(0, 200, stride):
+        shift = np.array([pan * stride, 0.0]) if pan and k else None
+        cx = (300.0 if pan else 60.0) + 1.2 * k - pan * k
+        cy = 120.0 + wobble * (min(k % 40, 40 - k % 40) - 10)
         if 60 <= k < 160:
-            t.update(k, np.zeros((0, 4), np.float32), np.zeros(0, np.float32))
+            t.update(k, np.zeros((0, 4), np.float32), np.zeros(0, np.float32), camera_shift_px=shift)
             continue
+        score = 0.9
+        if 60 - turning <= k < 60:
+            score, cx = 0.55, cx - 4.0 * (k - 59 + turning)
         who = 0 if k < 60 else person_after
         people = [(who, cx + back_at[0] * (k >= 160), cy + back_at[1] * (k >= 160))]
         img, xyxy = _frame(people), _boxes(people)
         edge = np.array([edge_last and k == 59])
         ident = FrameFaces(emb, img, xyxy, k)
-        ids += t.update(
-            k, xyxy, np.array([0.9], np.float32), None, None, None, ident, edge
-        ).track_ids.tolist()
+        step = t.update(
+            k, xyxy, np.array([score], np.float32), None, None, None, ident, edge, camera_shift_px=shift
+        )
+        ids += step.track_ids.tolist()
     return ids
 
 
@@ -631,3 +647,54 @@ def test_a_walker_that_left_the_frame_or_walked_unsteadily_does_not_wait() -> No
     # a zigzag (1.5 px a frame down, then up, every 20 frames): the spans' velocities disagree
     ids = _walk_aside(Tracker(), PatternEmbedder(), wobble=1.5)
     assert ids[:60] == [0] * 60 and set(ids[60:]) == {1}
+
+
+def test_a_walker_is_sought_on_its_fitted_line_not_where_the_kalman_leads() -> None:
+    # its last 6 faces score 0.55 and slide back 4 px a frame (a head turning away): the Kalman
+    # velocity turns backwards, the line fitted to its whole confident faces does not
+    assert set(_walk_aside(Tracker(), PatternEmbedder(), turning=6)) == {0}
+
+
+def test_the_search_widens_with_the_distance_walked(monkeypatch: pytest.MonkeyPatch) -> None:
+    # it slowed by a third while looking aside: 40 px (a face size) short of where the line leads,
+    # inside a face size + WALK_SLACK x 121 px walked, outside a face size alone
+    assert set(_walk_aside(Tracker(), PatternEmbedder(), back_at=(-40.0, 0.0))) == {0}
+    monkeypatch.setattr(association, "WALK_SLACK", 0.0)
+    assert set(_walk_aside(Tracker(), PatternEmbedder(), back_at=(-40.0, 0.0))) == {0, 1}
+
+
+def test_a_walker_who_looks_aside_keeps_the_id_while_the_camera_pans() -> None:
+    # the camera turns 2 px a frame: the walker's path and walk move with the scene
+    assert set(_walk_aside(Tracker(), PatternEmbedder(), pan=2.0)) == {0}
+
+
+def test_a_walker_who_looks_aside_keeps_the_id_at_a_frame_stride() -> None:
+    assert set(_walk_aside(Tracker(), PatternEmbedder(), stride=5)) == {0}
+
+
+def test_a_steady_walk_needs_five_recent_confident_faces_on_a_line() -> None:
+    line = deque((float(k), 100.0 + 1.2 * k, 120.0, 40.0) for k in range(0, 30, 3))
+    walk = _fit_walk(line, 27.0)
+    assert walk is not None and walk.clock == 27.0
+    assert walk.vx == pytest.approx(1.2) and walk.cx == pytest.approx(132.4) and walk.vy == pytest.approx(0.0)
+    two = deque([(0.0, 100.0, 120.0, 40.0), (13.0, 115.0, 120.0, 40.0)])  # 2 points fit any line
+    assert _fit_walk(two, 13.0) is None
+    assert _fit_walk(line, 27.0 + 100) is None  # detected, unconfidently, for 4 s since: not known
+    slow = deque((float(k), 100.0 + 0.5 * k, 120.0, 40.0) for k in range(0, 30, 3))  # 0.0125 sizes
+    assert _fit_walk(slow, 27.0) is None
+
+
+def test_a_walkers_path_holds_its_whole_confident_faces_of_the_last_span() -> None:
+    t = Track(
+        track_id=0, kf=BoxKalman(np.zeros(4), TrackerParams()), last_frame=0.0, predicted_frame=0.0,
+        confirmed=True, last_box=np.zeros(4), cues={}, last_strong_frame=0.0,
+    )  # fmt: skip
+    box = np.array([0.0, 0.0, 40.0, 40.0])
+    for k in range(60):
+        _walk_path(t, float(k), box + np.array([k, 0, k, 0]), True, False, False)
+    assert t.path[0][0] == 60 - 1 - WALK_SPAN and len(t.path) == WALK_SPAN + 1
+    _walk_path(t, 60.0, box, False, False, False)  # under high_score
+    _walk_path(t, 61.0, box, True, False, True)  # behind a nearer face
+    assert t.path[-1][0] == 59.0
+    _walk_path(t, 62.0, box, True, True, False)  # cut by the frame edge: leaving
+    assert not t.path
