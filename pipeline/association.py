@@ -682,11 +682,10 @@ def motion_similarity(
         last = np.array([t.last_box for t in tracks], np.float64)[lost]
         centre, half = (pred[lost, :2] + pred[lost, 2:]) / 2, (last[:, 2:] - last[:, :2]) / 2
         std = np.where(late_lost, 0.0, sigma[lost])
-        lost_tracks = [t for t, gone in zip(tracks, lost, strict=True) if gone]
-        for k, t in enumerate(lost_tracks):
-            if late_lost[k] and t.walk is not None:  # where the walk leads
-                w = t.walk
-                walked = t.predicted_frame - w.clock
+        for k, j in zip(np.flatnonzero(late_lost), np.flatnonzero(lost)[late_lost], strict=True):
+            w = tracks[j].walk
+            if w is not None:  # a LATE walker: where the walk leads
+                walked = tracks[j].predicted_frame - w.clock
                 centre[k] = (w.cx + w.vx * walked, w.cy + w.vy * walked)
                 std[k] = WALK_SLACK * math.hypot(w.vx, w.vy) * walked
         at_last = similarity(boxes, last, *radius)
