@@ -118,7 +118,7 @@ class FaceAnalyzer:
             self.times.identity_s = self._embedder.seconds
         dropped: dict[str, int] = {}
         for t in self._persons.values():
-            for why, n in (*t.dropped.items(), ("static", t.static)):
+            for why, n in (*t.dropped.items(), ("static", t.static), ("no_face", t.no_face)):
                 dropped[why] = dropped.get(why, 0) + n
         self.times.persons_dropped = dropped
         self.times.gender_read = sum(t.gender.read for t in self._persons.values() if t.gender)

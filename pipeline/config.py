@@ -321,6 +321,9 @@ class TrackingConfig(_Section):
     # a person's gender also read from the identity descriptor of this many of its best faces (>= 32
     # px, >= 1 s apart), computed when the track ends; 0: the age/gender model alone (persons.py)
     gender_faces: int = Field(default=3, ge=0, le=10)
+    # a person's best faces (up to 8, >= 32 px) shown to dlib's frontal face detector when the track
+    # ends: a track none of them passes is the back or side of a head, status "no_face" (detect/frontal.py)
+    frontal_check: bool = True
 
 
 class FusionConfig(_Section):

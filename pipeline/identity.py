@@ -360,9 +360,28 @@ GAP_NS = 1_000_000_000  # the gender reading keeps one face per this much stream
 
 @dataclass(slots=True)
 class KeptFaces:
-    """The faces one track keeps for the reading: (fusion weight, pts_ns, face) each."""
+    """The faces one track keeps for a later look: (fusion weight, pts_ns, face) each."""
 
     faces: list[tuple[float, int, FacePatch]] = field(default_factory=list)
+
+    def offer(
+        self, limit: int, gap_ns: int, weight: float, pts_ns: int, patch: Callable[[], FacePatch]
+    ) -> None:
+        """Keep this face (cut by ``patch()`` only if kept) if it is among the best: at most ``limit``,
+        one per ``gap_ns`` of stream time (a better face replaces a nearer one), and when all places are
+        taken a better face replaces the weakest."""
+        faces = self.faces
+        near = [k for k, (_, t, _) in enumerate(faces) if abs(t - pts_ns) < gap_ns]
+        slot: int | None = None  # None: a new place
+        if near or len(faces) >= limit:
+            slot = near[0] if near else min(range(len(faces)), key=lambda k: faces[k][0])
+            if faces[slot][0] >= weight:
+                return
+        entry = (weight, pts_ns, patch())
+        if slot is None:
+            faces.append(entry)
+        else:
+            faces[slot] = entry
 
 
 class GenderReading:
@@ -388,20 +407,8 @@ class GenderReading:
     ) -> None:
         """Keep this face (box ``xyxy``, cut by ``patch()`` only if kept) if it is among the track's
         best (see the module docstring)."""
-        if float(xyxy[2] - xyxy[0]) < MIN_FACE_PX:  # the descriptor's limit: it would give none
-            return
-        faces = kept.faces
-        near = [k for k, (_, t, _) in enumerate(faces) if abs(t - pts_ns) < GAP_NS]
-        slot: int | None = None  # None: a new place
-        if near or len(faces) >= self.faces:
-            slot = near[0] if near else min(range(len(faces)), key=lambda k: faces[k][0])
-            if faces[slot][0] >= weight:
-                return
-        entry = (weight, pts_ns, patch())
-        if slot is None:
-            faces.append(entry)
-        else:
-            faces[slot] = entry
+        if float(xyxy[2] - xyxy[0]) >= MIN_FACE_PX:  # the descriptor's limit: under it, none
+            kept.offer(self.faces, GAP_NS, weight, pts_ns, patch)
 
     def person_gender(
         self, kept: KeptFaces, model_logit: float, model_gender: Gender

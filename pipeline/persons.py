@@ -42,7 +42,11 @@ With ``tracking.use_identity`` the tracker also gets the faces' identity embeddi
 (``identity.IdentityEmbedder``, only where a match is questioned; see ``tracker``).
 
 With ``tracking.gender_faces`` (default 3) each person's gender is also read from the identity
-descriptors of its best faces when its track ends (``identity.GenderReading``).
+descriptors of its best faces when its track ends (``identity.GenderReading``). With
+``tracking.frontal_check`` (default on) a track's best faces are shown to dlib's frontal face detector
+when it ends (``detect.frontal.FrontalCheck``): a track none of whose kept faces it finds is the back or
+side of a head, reported with ``status="no_face"`` (left out of person counts, as ``static``;
+counted in ``no_face``).
 """
 
 from __future__ import annotations
@@ -56,6 +60,7 @@ import numpy as np
 
 from facelog.pipeline.appearance import BackgroundModel, body_histogram
 from facelog.pipeline.config import FusionConfig, TrackingConfig
+from facelog.pipeline.detect.frontal import FrontalCheck
 from facelog.pipeline.detect.motion import ViewMotion
 from facelog.pipeline.fusion import FusionParams, PersonFusion, frontalness, quality_weight, sharpness
 from facelog.pipeline.identity import (
@@ -77,7 +82,7 @@ log = logging.getLogger(__name__)
 
 _NOT_TRACKER = {
     "enabled", "use_embedding", "use_body", "use_identity", "min_evidence_frames", "evidence_score",
-    "static_after_s", "static_max_motion", "gender_faces", "camera_motion",
+    "static_after_s", "static_max_motion", "gender_faces", "camera_motion", "frontal_check",
 }  # fmt: skip
 _WINDOW_NS = 1_000_000_000  # static test: positions are averaged over windows of this much stream time
 _FAINT_SCORE = 0.7  # a track whose median detection score is below this ...
@@ -144,8 +149,9 @@ class _Person:
     looks: list[np.ndarray] = field(default_factory=list)  # grey thumbnails along the track (_sample)
     look_every: int = 1  # keep every this-many-th face's thumbnail
     faces: int = 0
-    # faces kept for the gender reading (identity.GenderReading)
+    # faces kept for the gender reading (identity.GenderReading) and for the frontal check
     kept: KeptFaces = field(default_factory=KeptFaces)
+    front: KeptFaces = field(default_factory=KeptFaces)
 
 
 @dataclass(slots=True)
@@ -189,10 +195,12 @@ class PersonTracks:
         if tracking.gender_faces and self.embedder is not None:
             reader = gender_reader if gender_reader is not None else IdentityGender()
             self.gender = GenderReading(tracking.gender_faces, reader, self.embedder)
+        self.frontal = FrontalCheck() if tracking.frontal_check else None  # a person's faces looked at again
         self.background = BackgroundModel() if tracking.use_body else None
         self.view = ViewMotion() if tracking.camera_motion else None  # a camera that shakes
         self.dropped: Counter[str] = Counter()  # tracks not reported as persons, by reason
         self.static = 0  # persons reported with status "static"
+        self.no_face = 0  # ... and with status "no_face"
         self._live: dict[int, _Person] = {}
         self._spots: list[_Spot] = []
 
@@ -240,7 +248,7 @@ class PersonTracks:
         ended = self._end(step.ended) + self._forget_spots(frame.pts_ns)
         looks = ident.thumbs if ident is not None else face_thumbs(frame.image, faces.xyxy) if n else None
 
-        def patch(i: int) -> FacePatch:  # a face kept for the gender reading (cut once per frame)
+        def patch(i: int) -> FacePatch:  # a face kept for a later look (cut once per frame with identity)
             return ident.patch(i) if ident is not None else cut_patch(frame.image, faces.xyxy[i], frame.index)
 
         nose = (
@@ -274,6 +282,8 @@ class PersonTracks:
                 _sample_look(person, looks[i])
             if self.gender is not None and not only and not edge[i]:
                 self.gender.offer(person.kept, weights[i], frame.pts_ns, faces.xyxy[i], partial(patch, i))
+            if self.frontal is not None and not only and not edge[i]:
+                self.frontal.offer(person.front, weights[i], frame.pts_ns, faces.xyxy[i], partial(patch, i))
             age, gender = person.fusion.age_gender()
             result.append(
                 replace(p, face_index=len(result), track_id=tid, age_smooth=age, gender_smooth=gender)
@@ -309,8 +319,9 @@ class PersonTracks:
             est = person.fusion.estimate()
             m = np.array(person.motion, np.float64)
             faint = _faint_pattern(m)
+            no_face = self.frontal is not None and self.frontal.seen_from_front(person.front) is False
             gender, gender_score = est.gender, est.gender_score
-            if self.gender is not None and not faint:
+            if self.gender is not None and not faint and not no_face:
                 gender, gender_score = self.gender.person_gender(
                     person.kept, person.fusion.female_logit(), gender
                 )
@@ -331,6 +342,10 @@ class PersonTracks:
                 first_wall_ns=person.first_wall_ns,
                 last_wall_ns=person.last_wall_ns,
             )
+            if no_face:  # the back or side of a head, moving or not: not a person
+                self.no_face += 1
+                out.append(replace(result, status="no_face"))
+                continue
             out.extend(self._decide(person, result, m, faint))
         return tuple(sorted(out, key=lambda p: p.track_id))
 

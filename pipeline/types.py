@@ -11,7 +11,7 @@ from typing import Literal
 import numpy as np
 
 Gender = Literal["female", "male"]
-PersonStatus = Literal["person", "static"]
+PersonStatus = Literal["person", "static", "no_face"]
 
 
 def gender_of(female_prob: float) -> Gender:
@@ -120,8 +120,9 @@ class PersonResult:
     face_px: float  # median face size (sqrt of the box area, px)
     first_wall_ns: int = 0  # wall-clock UTC of the first / last frame (ns); 0 for files
     last_wall_ns: int = 0
-    # "person", or "static": the track never moved for long (a poster, a screen, a face-like
-    # pattern); kept in the tracks CSV, left out of person counts by default
+    # "person"; "static": the track never moved for long (a poster, a screen, a face-like pattern);
+    # "no_face": none of its best faces is a face seen from the front (the back or side of a head,
+    # detect.frontal.FrontalCheck). The last two are kept in the tracks CSV, left out of person counts
     status: PersonStatus = "person"
 
     @property

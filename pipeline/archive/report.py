@@ -11,8 +11,9 @@ shared ``report.html`` beside them. Conventions (docs/BATCH.md):
   length (``report.read.recording_start``); ``day_of`` gives the day a file starts on.
 
 People are tracks-CSV rows with ``status == "person"`` (what the tracks CSV marks as static is left
-out and counted in ``static``); a file without a tracks CSV (tracking off) or with another schema is
-skipped and counted (``skipped_files``, logged), so it adds neither people nor video.
+out and counted in ``static``; ``no_face`` rows, heads seen from behind, are left out); a file
+without a tracks CSV (tracking off) or with another schema is skipped and counted (``skipped_files``,
+logged), so it adds neither people nor video.
 """
 
 from __future__ import annotations

@@ -161,6 +161,7 @@ def _run_files(args: argparse.Namespace, cfg: AppConfig, outs: list[Path], sessi
                 print(
                     f"{src}: rows of tracks that are not persons are in {s.left_out_csv}, not in {out}: "
                     f"{why.get('static', 0)} of faces that never moved (static: posters, screens, patterns), "
+                    f"{why.get('no_face', 0)} of heads never seen from the front (no_face), "
                     f"{why.get('low_evidence', 0)} of tracks with too little evidence "
                     "(output.left_out_rows: keep in a --config file keeps them)",
                     file=sys.stderr,

@@ -104,7 +104,8 @@ class RunOutputs:
         self.separate_left_out = separate_left_out
         self.min_evidence_frames = min_evidence_frames
         self.person_ids: set[int] = set()  # tracks written to the tracks CSV as persons...
-        self.static_ids: set[int] = set()  # ... and as static
+        self.static_ids: set[int] = set()  # ... as static...
+        self.no_face_ids: set[int] = set()  # ... and as no_face
         self.left_out: AtomicCsv | None = None  # the frame rows of the others, made at commit
         try:
             if tracks:
@@ -140,8 +141,9 @@ class RunOutputs:
         """Persons whose tracks ended (at the end of input: ``FaceAnalyzer.finish()``)."""
         if self.tracks is not None and persons:
             self.tracks.write(persons)
+            ids = {"person": self.person_ids, "static": self.static_ids, "no_face": self.no_face_ids}
             for p in persons:
-                (self.static_ids if p.status == "static" else self.person_ids).add(p.track_id)
+                ids[p.status].add(p.track_id)
 
     def write(self, frame: Frame, result: FrameResult) -> None:
         """One processed frame: its CSV rows, its ended tracks and, with ``annotate``, its drawn image."""
@@ -161,23 +163,27 @@ class RunOutputs:
             ``left_out_csv`` filled in.
         """
         tracks = self.tracks_csv
-        static = (summary.persons_dropped or {}).get("static", 0)  # rows, but not counted as persons
-        persons = self.persons - static if self.persons is not None else None
+        persons = len(self.person_ids) if self.tracks is not None else None  # not static, not no_face
         done: list[Path] = []
         try:
             counts: dict[str, int] = {}
             if self.separate_left_out and self.tracks is not None:
                 self.left_out = AtomicCsv(left_out_path(self.out_csv), HEADER)
                 short = summary.frames_processed < self.min_evidence_frames
-                keep, static_ids = self.person_ids, self.static_ids
+                keep, marked = self.person_ids, self.static_ids | self.no_face_ids
                 moved = self.sink.split_off(
-                    lambda t: t in static_ids or (not short and t not in keep), self.left_out
+                    lambda t: t in marked or (not short and t not in keep), self.left_out
                 )
                 if not moved:  # nothing to leave out: no empty file
                     self.left_out.abort()
                     self.left_out = None
                 static_rows = sum(n for t, n in moved.items() if t in self.static_ids)
-                counts = {"static": static_rows, "low_evidence": moved.total() - static_rows}
+                no_face_rows = sum(n for t, n in moved.items() if t in self.no_face_ids)
+                counts = {
+                    "static": static_rows,
+                    "no_face": no_face_rows,
+                    "low_evidence": moved.total() - static_rows - no_face_rows,
+                }
             summary = replace(
                 summary, persons=persons, tracks=str(tracks) if tracks else None, rows=self.sink.rows,
                 left_out_rows=counts or None,

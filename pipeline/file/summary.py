@@ -48,13 +48,15 @@ class RunSummary:
     extra: dict[str, Any] = field(default_factory=dict)
     persons: int | None = None  # tracks CSV rows with status "person"; None: tracking off
     # tracks left out of ``persons``, by why: "low_evidence" (no row: too few high-score detections),
-    # "static" (a row with status "static": a face that never moved); None: tracking off
+    # "static" (a row with status "static": a face that never moved), "no_face" (a row with status
+    # "no_face": a head never seen from the front, detect/frontal.py); None: tracking off
     persons_dropped: dict[str, int] | None = None
     warnings: list[str] = field(default_factory=list)  # damage that still decoded (``VideoSource.warnings``)
     tracks: str | None = None  # the tracks CSV (``sinks.tracks_path``); None: tracking off
     # frame rows of tracks that are not persons, moved from the CSV (``rows`` excludes them) to
     # ``left_out_csv`` (``sinks.left_out_path``; None: none moved), by why: "static" (the tracks CSV
-    # says static), "low_evidence" (no tracks CSV row); None: tracking off or output.left_out_rows keep
+    # says static), "no_face" (... no_face), "low_evidence" (no tracks CSV row); None: tracking off or
+    # output.left_out_rows keep
     left_out_rows: dict[str, int] | None = None
     left_out_csv: str | None = None
     # the persons' second gender reading (identity.GenderReading): "identity_gender VERSION, N face(s)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import logging
+from collections import Counter
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -18,7 +19,8 @@ def _clock(ms: float) -> str:
 
 def people_lines(tracks_csv: Path, source: str) -> list[str]:
     """``N people in SOURCE:`` then one line per person (``status == "person"``) in order of arrival:
-    gender, fused age with its 80% interval, seconds in view and when they were first seen.
+    gender, fused age with its 80% interval, seconds in view and when they were first seen. The tracks
+    left out (``static``, ``no_face``) are counted in the first line.
 
     Returns no lines when the tracks CSV is absent (tracking off) or of another schema (logged).
     """
@@ -32,9 +34,13 @@ def people_lines(tracks_csv: Path, source: str) -> list[str]:
             return []
         rows = list(reader)
     people = sorted((r for r in rows if r["status"] == "person"), key=lambda r: float(r["first_pts_ms"]))
-    static = len(rows) - len(people)
+    left = Counter(r["status"] for r in rows if r["status"] != "person")  # static, no_face
     head = f"{len(people)} {'person' if len(people) == 1 else 'people'} in {source}"
-    head += f" ({static} static track{'s' if static != 1 else ''} left out)" if static else ""
+    if left:
+        parts = ", ".join(
+            f"{n} {status}" for status, n in sorted(left.items(), key=lambda kv: kv[0] != "static")
+        )
+        head += f" ({parts} track{'s' if left.total() != 1 else ''} left out)"
     lines = [head + (":" if people else "")]
     for i, r in enumerate(people, 1):
         lines.append(

@@ -1,7 +1,8 @@
 """The report table: one row per camera and period (hour or day, in a time zone) from a ``Readout``.
 
 People are tracks-CSV rows with ``status == "person"``, placed in the period of their first sighting;
-``static`` counts the rows left out (``status == "static"``). ``female_share`` and ``male_share`` are of
+``static`` counts the static rows left out (``status == "static"``; ``no_face`` rows, heads seen from
+behind, are left out uncounted). ``female_share`` and ``male_share`` are of
 the people with a known gender. Video hours are the union of the recordings' spans (a restarted live
 camera's two files of one hour count once); ``no_video_h`` is the rest of the period, up to now.
 """

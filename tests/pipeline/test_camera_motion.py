@@ -110,7 +110,13 @@ def _printed_face(scene: np.ndarray, camera_motion: bool, shaking: bool) -> str:
     """A face printed on the wall (fixed in the scene), seen for 12 s; its tracks CSV status."""
     tracks = PersonTracks(
         "cam",
-        TrackingConfig(use_identity=False, use_body=False, gender_faces=0, camera_motion=camera_motion),
+        TrackingConfig(  # a drawn face: no face to the frontal check (test_frontal.py)
+            use_identity=False,
+            use_body=False,
+            gender_faces=0,
+            camera_motion=camera_motion,
+            frontal_check=False,
+        ),
         FusionParams(),
     )
     persons = []

@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -25,35 +26,15 @@ from facelog.pipeline.identity import (
 )
 from facelog.pipeline.persons import FaceOutputs, PersonTracks
 from facelog.pipeline.types import Faces, Frame, PersonResult, Prediction
-from facelog.pipeline.weights import YUNET_PATH
 
-SAMPLE = (
-    Path(__file__).resolve().parents[2] / "pipeline" / "samples" / "face-demographics-walking-and-pause.mp4"
-)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from sample_faces import SAMPLE, read_sample_faces  # the shipped clip's real faces
 
 
 @pytest.fixture(scope="module")
 def sample_faces() -> list[tuple[Frame, Faces]]:
-    """Every frame of the shipped sample clip (480x270, 3 s, three people side by side) with its YuNet
-    faces (score >= 0.6)."""
-    cap = cv2.VideoCapture(str(SAMPLE))
-    fps = cap.get(cv2.CAP_PROP_FPS)
-    det = cv2.FaceDetectorYN.create(str(YUNET_PATH), "", (480, 270), 0.6)
-    out = []
-    k = 0
-    while True:
-        ok, img = cap.read()
-        if not ok:
-            break
-        _, rows = det.detect(img)
-        rows = np.zeros((0, 15), np.float32) if rows is None else rows
-        xyxy = np.c_[rows[:, :2], rows[:, :2] + rows[:, 2:4]].astype(np.float32)
-        lm = rows[:, 4:14].reshape(-1, 5, 2).astype(np.float32)
-        frame = Frame("sample", k, round(k * 1e9 / fps), np.asarray(img))
-        out.append((frame, Faces(xyxy, rows[:, 14].astype(np.float32), lm)))
-        k += 1
-    assert len(out) >= 30
-    return out
+    """Every frame of the shipped sample clip with its YuNet faces (``sample_faces.read_sample_faces``)."""
+    return read_sample_faces()
 
 
 def _write_reader(path: Path, bias: float, weight: float = 0.0) -> Path:

@@ -18,6 +18,7 @@ from facelog.pipeline.config import load_config
 from facelog.pipeline.file.outputs import RunOutputs
 from facelog.pipeline.file.process import process_video
 from facelog.pipeline.file.summary import RunSummary
+from facelog.pipeline.report.answer import people_lines
 from facelog.pipeline.report.find import discover
 from facelog.pipeline.sinks import HEADER, AtomicCsv, CsvSink, left_out_path, tracks_path
 from facelog.pipeline.types import FrameResult, PersonResult, Prediction
@@ -68,7 +69,7 @@ def test_run_outputs_leave_out_static_and_unreported_tracks(tmp_path: Path, post
     _frames(outputs.sink)
     outputs.write_persons((_person(1, "person"), _person(2, "static")))  # 3: too little evidence
     s = outputs.commit(poster_run)
-    assert s.left_out_rows == {"static": 6, "low_evidence": 6} and s.rows == 12
+    assert s.left_out_rows == {"static": 6, "no_face": 0, "low_evidence": 6} and s.rows == 12
     assert s.left_out_csv == str(tmp_path / "r.left_out.csv")
     assert {r["track_id"] for r in _rows(out)} == {"1", "-1"}
     # every track id left in the frame CSV is a person of the tracks CSV
@@ -85,8 +86,24 @@ def test_run_outputs_leave_out_static_and_unreported_tracks(tmp_path: Path, post
     _frames(image.sink, n=1)
     image.write_persons((_person(2, "static"),))
     s = image.commit(replace(poster_run, frames_processed=1))
-    assert s.left_out_rows == {"static": 1, "low_evidence": 0}
+    assert s.left_out_rows == {"static": 1, "no_face": 0, "low_evidence": 0}
     assert [r["track_id"] for r in _rows(tmp_path / "i.csv")] == ["1", "3", "-1"]
+
+
+def test_no_face_rows_are_left_out_and_counted_apart(tmp_path: Path, poster_run: RunSummary) -> None:
+    """A ``no_face`` track (a head never seen from the front, detect/frontal.py) is not a person: its rows
+    move with the static ones, counted apart, and the answer line names both."""
+    out = tmp_path / "r.csv"
+    outputs = RunOutputs(out, "m@1", 2, tracks=True, min_evidence_frames=3)
+    _frames(outputs.sink, ids=(1, 2, 3, 4, -1))
+    outputs.write_persons((_person(1, "person"), _person(2, "static"), _person(3, "no_face")))  # 4: no row
+    s = outputs.commit(poster_run)
+    assert s.persons == 1 and s.rows == 12
+    assert s.left_out_rows == {"static": 6, "no_face": 6, "low_evidence": 6}
+    assert {r["track_id"] for r in _rows(out)} == {"1", "-1"}
+    assert [r["status"] for r in _rows(tracks_path(out))] == ["person", "static", "no_face"]
+    head = people_lines(tracks_path(out), "a.mp4")[0]
+    assert head == "1 person in a.mp4 (1 static, 1 no_face tracks left out):"
 
 
 @pytest.fixture(scope="module")
@@ -140,7 +157,8 @@ def test_a_poster_s_rows_are_left_out_and_a_walker_s_stay(video: Path, poster_ru
     rows, moved = _rows(out), _rows(tmp_path / "run.left_out.csv")
     assert moved and {r["track_id"] for r in moved} == {poster}
     assert rows and poster not in {r["track_id"] for r in rows}
-    assert summary.left_out_rows == {"static": len(moved), "low_evidence": 0} and summary.rows == len(rows)
+    assert summary.left_out_rows == {"static": len(moved), "no_face": 0, "low_evidence": 0}
+    assert summary.rows == len(rows)
     assert summary.left_out_csv == str(out.with_name("run.left_out.csv"))
     assert summary.faces == len(rows) + len(moved)
     # the report reads the run and says nothing about the left-out CSV

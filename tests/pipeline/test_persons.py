@@ -215,7 +215,13 @@ def scene_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def session(tiny_model: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     cfg = load_config(
-        None, {"model.path": str(tiny_model), "detector.kind": "blazeface", "batching.batch_size": 2}
+        None,
+        {
+            "model.path": str(tiny_model),
+            "detector.kind": "blazeface",
+            "batching.batch_size": 2,
+            "tracking.frontal_check": False,  # drawn squares: not faces to the check (test_frontal.py)
+        },
     )
     with InferenceSession(cfg) as s:
         monkeypatch.setattr(s, "detectors", lambda n: [SquareDetector() for _ in range(n)])

@@ -21,7 +21,8 @@ STEP_NS = 1_000_000_000 // FPS
 
 
 def _tracks(**cfg: Any) -> PersonTracks:
-    base: dict[str, Any] = {"use_identity": False, "use_body": False}
+    # blank frames, no face pixels: the frontal check (test_frontal.py) would call every track no_face
+    base: dict[str, Any] = {"use_identity": False, "use_body": False, "frontal_check": False}
     return PersonTracks("cam", TrackingConfig(**(base | cfg)), FusionParams())
 
 

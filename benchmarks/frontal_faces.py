@@ -1,0 +1,96 @@
+"""How often the frontal check (``facelog.pipeline.detect.frontal.FrontalCheck``) finds a real face, by
+the UTKFace race label and the face's size: the share of validation faces it would call "not a face".
+
+    FACELOG_SHARED=../shared python benchmarks/frontal_faces.py [--sides 34 40 56] [--json OUT.json]
+
+Each validation face (the model card's split, ``cctv_synth.validation_faces``) is shrunk to a chip of
+``side`` px (area interpolation, then a Gaussian blur of sigma 0.7: a CCTV camera's softness), put in
+the middle of a grey canvas three times as wide, found by YuNet (score >= 0.5, the box as the pipeline
+gets it) and cut with ``identity.cut_patch`` as a track's kept face is; the check looks at that one
+face. A track is called ``no_face`` only when none of its 2-8 kept faces passes, so a track's miss
+rate is lower than a face's when its faces differ. UTKFace's race labels (0 White, 1 Black, 2 Asian,
+3 Indian, 4 others) are the dataset's own, coarse, and used here only to ask whether the check fails
+some people more often than others.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from cctv_synth import validation_faces  # the model card's validation split
+
+from facelog.pipeline.detect.frontal import FrontalCheck
+from facelog.pipeline.identity import cut_patch
+from facelog.pipeline.weights import YUNET_PATH
+
+REPO = Path(__file__).resolve().parents[1]
+RACES = {0: "White", 1: "Black", 2: "Asian", 3: "Indian", 4: "others"}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--shared", type=Path, default=REPO.parent / "shared")
+    ap.add_argument("--sides", type=int, nargs="+", default=[34, 40, 56], help="chip sizes (px)")
+    ap.add_argument("--json", type=Path, help="also write the table here")
+    args = ap.parse_args(argv)
+    labels = args.shared / "data" / "utkface" / "labels.csv"
+    if not labels.is_file():
+        print(f"frontal_faces: {labels} not found (set --shared)", file=sys.stderr)
+        return 2
+    val = validation_faces(args.shared)
+    race = pd.read_csv(labels).set_index("file")["race"]
+    check, rows = FrontalCheck(), []
+    for path in val["path"]:
+        chip = cv2.imread(path)
+        for side in args.sides:
+            small = cv2.GaussianBlur(
+                cv2.resize(chip, (side, side), interpolation=cv2.INTER_AREA), (0, 0), 0.7
+            )
+            canvas = np.full((3 * side, 3 * side, 3), 110, np.uint8)
+            canvas[side : 2 * side, side : 2 * side] = small
+            det = cv2.FaceDetectorYN.create(str(YUNET_PATH), "", (3 * side, 3 * side), 0.5)
+            _, found = det.detect(canvas)
+            row = {
+                "race": RACES.get(int(race[Path(path).name]), "?"),
+                "side": side,
+                "found": found is not None,
+            }
+            if found is not None:
+                x, y, w, h = (float(v) for v in found[0][:4])
+                row["face_px"] = float(np.sqrt(w * h))
+                row["frontal"] = check.frontal(cut_patch(canvas, np.array([x, y, x + w, y + h]), 0))
+            rows.append(row)
+    d = pd.DataFrame(rows)
+    d["frontal"] = d["frontal"].astype(float)  # NaN where YuNet found no face
+    table = (
+        d.groupby(["side", "race"])
+        .agg(
+            faces=("found", "size"),
+            yunet=("found", "mean"),
+            face_px=("face_px", "median"),
+            frontal=("frontal", "mean"),
+        )
+        .round(4)
+        .reset_index()
+    )
+    table["not_a_face"] = (1 - table["frontal"]).round(4)
+    print("| " + " | ".join(table.columns) + " |")
+    print("|" + "---|" * len(table.columns))
+    for rec in table.itertuples(index=False):
+        print("| " + " | ".join(str(v) for v in rec) + " |")
+    print(f"{check.calls} faces looked at, {1000 * check.seconds / max(check.calls, 1):.1f} ms a face")
+    if args.json:
+        args.json.write_text(json.dumps(table.to_dict(orient="records"), indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

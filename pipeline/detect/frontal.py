@@ -1,0 +1,95 @@
+"""A second opinion on a person's faces: was any of them seen from the front?
+
+YuNet also fires on the backs and sides of heads, at scores a small or blurred real face gets too.
+In ``../shared``'s `one-by-one-person-detection.mp4` (people walking away from the camera) every
+track is the back or side of a head, scoring 0.43-0.83, and the tracks CSV named 8 people "of 24-29
+years" read from their hair. No score limit separates them from real faces: the synthetic
+benchmark's low-scoring real people (odd photos, a dim camera) score as low.
+
+dlib's frontal face detector does (``dlib.get_frontal_face_detector``: HOG features and five linear
+filters, frontal to half-profile, built into ``dlib-bin``, which the identity descriptor already
+installs; no model file). Each track keeps up to ``FRONT_FACES`` of its faces (``offer``: the best
+by fusion weight, one per ``FRONT_GAP_NS``, at least ``FRONT_MIN_PX``); when it ends,
+``persons.PersonTracks`` shows them, best first, each scaled so the face is ``FRONT_FACE_PX`` wide,
+and stops at the first one found. A track none of whose faces is found gets the status ``no_face``
+(left out of the persons, as ``static`` is); one with fewer than ``FRONT_MIN_FACES`` kept faces is
+not asked. ~9 ms a face, only when a track ends. ``tracking.frontal_check: false`` turns it off.
+
+Measured (docs/BENCHMARKS.md, "Heads seen from behind"): on that clip no face of any of its head
+tracks is found at the lenient ``FRONT_THRESHOLD``, and its tracks CSV names no person (was 8);
+every real clip's 13 people pass; UTKFace validation faces at 32-39 px are found 98.9-100% of the
+time for every race label, the darker-skinned a little less often (``benchmarks/frontal_faces.py``);
+on the synthetic benchmark the check loses the real person whose every kept face it misses (a dark
+face in a bright, low-contrast scene, at 35 px).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import cv2
+import numpy as np
+
+from facelog.pipeline.identity import FacePatch, IdentityError, KeptFaces
+
+FRONT_FACES = 8  # faces kept per track for the look (the best by fusion weight)...
+FRONT_GAP_NS = 200_000_000  # ... one per this much stream time (5 frames at 25 fps: not one moment)
+FRONT_MIN_PX = 32.0  # ... at least this big (sqrt of the box area: a head seen from behind is tall)
+# a track with fewer kept faces is not asked: one face is too little to judge (crowd720 seed 1: two
+# people of 24-27 px whose one face that reached 32 px was not found); heads seen from behind kept 2-8
+FRONT_MIN_FACES = 2
+FRONT_FACE_PX = 100.0  # a face is scaled to this width first: the detector's window is 80 x 80 px
+# the detector's score offset (dlib's own default 0; lower finds more): small, soft real faces often
+# score between -1 and 0; on the heads seen from behind nothing was found at -1
+FRONT_THRESHOLD = -1.0
+FRONT_CENTRE = 0.4  # a detection is this face when its centre is within this many face widths of the box's
+
+
+class FrontalCheck:
+    """Whether a kept face shows a face from the front: dlib's HOG face detector, counting its calls.
+
+    Raises:
+        IdentityError: dlib is not installed.
+    """
+
+    def __init__(self) -> None:
+        try:
+            import dlib
+        except ImportError as e:  # as in identity.IdentityEmbedder
+            if isinstance(e.__cause__, BaseException) and not isinstance(e.__cause__, Exception):
+                raise e.__cause__ from None
+            raise IdentityError("dlib is not installed: pip install dlib-bin face-recognition-models") from e
+        self._detector: Any = dlib.get_frontal_face_detector()
+        self.calls = 0  # faces looked at
+        self.seconds = 0.0  # time spent on them
+
+    def offer(
+        self, kept: KeptFaces, weight: float, pts_ns: int, xyxy: np.ndarray, patch: Callable[[], FacePatch]
+    ) -> None:
+        """Keep this face (box ``xyxy``, cut by ``patch()`` only if kept) among the track's
+        ``FRONT_FACES`` best, ``FRONT_GAP_NS`` apart, if it is ``FRONT_MIN_PX`` or more."""
+        w, h = float(xyxy[2] - xyxy[0]), float(xyxy[3] - xyxy[1])
+        if w > 0 and h > 0 and np.sqrt(w * h) >= FRONT_MIN_PX:
+            kept.offer(FRONT_FACES, FRONT_GAP_NS, weight, pts_ns, patch)
+
+    def frontal(self, patch: FacePatch) -> bool:
+        """Whether the detector finds a face centred on the patch's box."""
+        t0 = time.perf_counter()
+        x1, y1, x2, y2 = patch.xyxy
+        scale = FRONT_FACE_PX / max(x2 - x1, y2 - y1, 1.0)
+        img = cv2.resize(patch.image, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)
+        rects, _, _ = self._detector.run(np.ascontiguousarray(img[:, :, ::-1]), 0, FRONT_THRESHOLD)
+        cx, cy, reach = (x1 + x2) / 2 * scale, (y1 + y2) / 2 * scale, FRONT_CENTRE * FRONT_FACE_PX
+        found = any(abs(r.center().x - cx) <= reach and abs(r.center().y - cy) <= reach for r in rects)
+        self.calls += 1
+        self.seconds += time.perf_counter() - t0
+        return found
+
+    def seen_from_front(self, kept: KeptFaces) -> bool | None:
+        """Whether any kept face (best fusion weight first) is frontal; None (not asked) with fewer
+        than ``FRONT_MIN_FACES`` kept faces."""
+        if len(kept.faces) < FRONT_MIN_FACES:
+            return None
+        return any(self.frontal(face) for _, _, face in sorted(kept.faces, key=lambda f: -f[0]))
