@@ -321,7 +321,7 @@ def summary_table(results: list[dict[str, Any]]) -> str:
         "| CPU ms/frame | recall>=32 | recall>=40 "
         "| precision | IDF1 | ID sw | split | repl. new id | frame MAE / gender "
         "| person last-smooth MAE / gender | person tracks.csv MAE / gender "
-        "| tracks 2+ people | persons / static rows / GT people | identity embeddings |"
+        "| tracks 2+ people | persons / static / no_face rows / GT people | identity embeddings |"
     )
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in results:
@@ -339,7 +339,7 @@ def summary_table(results: list[dict[str, Any]]) -> str:
             f"| {_f(tc.get('age_mae'), 2)} / {_f(tc.get('gender_acc'))} "
             f"| {_f(i.get('tracks_multi_person'), 3)} "
             f"| {tc.get('tracks_rows_person', '-')} / {tc.get('tracks_rows_static', '-')} "
-            f"/ {r['gt']['persons']} "
+            f"/ {tc.get('tracks_rows_no_face', '-')} / {r['gt']['persons']} "
             f"| {_f(run.get('identity_embeddings'))} |"
         )
     return "\n".join(lines)

@@ -190,13 +190,14 @@ def per_person_metrics(gt: pd.DataFrame, det: pd.DataFrame, tracks: pd.DataFrame
 
 
 def tracks_rows(tracks: pd.DataFrame) -> dict[str, int]:
-    """Rows of the tracks CSV: all, and by ``status`` (``person``/``static``; all persons when the CSV
-    has no status column, schema 1)."""
+    """Rows of the tracks CSV: all, and by ``status`` (``person``/``static``/``no_face``; all persons
+    when the CSV has no status column, schema 1)."""
     status = tracks["status"] if "status" in tracks.columns else pd.Series(["person"] * len(tracks))
     return {
         "tracks_rows": len(tracks),
         "tracks_rows_person": int((status == "person").sum()),
         "tracks_rows_static": int((status == "static").sum()),
+        "tracks_rows_no_face": int((status == "no_face").sum()),
     }
 
 

@@ -39,6 +39,8 @@ class StageTimes:
     persons_dropped: dict[str, int] = field(default_factory=dict)  # tracks left out of persons, by why
     gender_read: int = 0  # persons whose gender the identity descriptor also read (persons.py)...
     gender_changed: int = 0  # ... and those where it changed the model's answer
+    frontal_checks: int = 0  # faces the frontal check looked at when tracks ended (detect/frontal.py)...
+    frontal_s: float = 0.0  # ... and the time they took
 
 
 def model_id(backend: Backend) -> str:
@@ -123,6 +125,8 @@ class FaceAnalyzer:
         self.times.persons_dropped = dropped
         self.times.gender_read = sum(t.gender.read for t in self._persons.values() if t.gender)
         self.times.gender_changed = sum(t.gender.changed for t in self._persons.values() if t.gender)
+        self.times.frontal_checks = sum(t.frontal.calls for t in self._persons.values() if t.frontal)
+        self.times.frontal_s = sum(t.frontal.seconds for t in self._persons.values() if t.frontal)
 
     def crops(self, frame: Frame, faces: Faces) -> list[np.ndarray]:
         """The BGR chips of one frame's faces (see ``facelog.pipeline.crop``)."""

@@ -4,7 +4,7 @@ Example:
     >>> from facelog.pipeline.api import analyze_video  # doctest: +SKIP
     >>> df = analyze_video("clip.mp4", stride=2, detector="blazeface")  # doctest: +SKIP
     >>> df.groupby("track_id").age_smooth.last()  # doctest: +SKIP
-    >>> persons = df.attrs["persons"]  # one row per person (the tracks CSV)  # doctest: +SKIP
+    >>> persons = df.attrs["persons"]  # the tracks CSV: people where status == "person"  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -55,7 +55,8 @@ def analyze_video(
     """Analyze one video file and return its CSV rows as a DataFrame (columns = the CSV header).
 
     The run summary is in ``df.attrs["summary"]``; the persons (one row per confirmed person track,
-    columns = the tracks CSV header, ``sinks.TRACKS_HEADER``) in ``df.attrs["persons"]``, a DataFrame
+    columns = the tracks CSV header, ``sinks.TRACKS_HEADER``; people are the rows with ``status``
+    ``person``, see ``PersonResult.status``) in ``df.attrs["persons"]``, a DataFrame
     (empty, with those columns, when tracking is off); the rows of tracks that are not persons (the
     file's ``OUT.left_out.csv``, ``output.left_out_rows``) in ``df.attrs["left_out"]`` (same columns).
 

@@ -367,8 +367,9 @@ class KeptFaces:
     def offer(
         self, limit: int, gap_ns: int, weight: float, pts_ns: int, patch: Callable[[], FacePatch]
     ) -> None:
-        """Keep this face (cut by ``patch()`` only if kept) if it is among the best: at most ``limit``,
-        one per ``gap_ns`` of stream time (a better face replaces a nearer one), and when all places are
+        """Keep this face (cut by ``patch()`` only if kept) if it is among the best: at most ``limit``; a
+        face within ``gap_ns`` of stream time of a kept one replaces it if better (so kept faces are
+        mostly, not always, ``gap_ns`` apart: a replacement moves its place), and when all places are
         taken a better face replaces the weakest."""
         faces = self.faces
         near = [k for k, (_, t, _) in enumerate(faces) if abs(t - pts_ns) < gap_ns]

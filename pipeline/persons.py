@@ -43,10 +43,11 @@ With ``tracking.use_identity`` the tracker also gets the faces' identity embeddi
 
 With ``tracking.gender_faces`` (default 3) each person's gender is also read from the identity
 descriptors of its best faces when its track ends (``identity.GenderReading``). With
-``tracking.frontal_check`` (default on) a track's best faces are shown to dlib's frontal face detector
-when it ends (``detect.frontal.FrontalCheck``): a track none of whose kept faces it finds is the back or
-side of a head, reported with ``status="no_face"`` (left out of person counts, as ``static``;
-counted in ``no_face``).
+``tracking.frontal_check`` (default on) a track's best faces are shown to dlib's frontal face
+detector when it ends (``detect.frontal.FrontalCheck``; not a faint pattern's): a track with two or
+more kept faces none of which it finds is the back or side of a head, reported with
+``status="no_face"`` (left out of person counts, as ``static``; counted in ``no_face``) unless the
+static rules make it ``static`` (a still pattern stays one pattern whatever its pieces show).
 """
 
 from __future__ import annotations
@@ -245,7 +246,7 @@ class PersonTracks:
             frame.index, faces.xyxy, faces.score, emb, body, faces.track_only, ident, edge, frame.pts_ns,
             camera_shift_px=moved,
         )  # fmt: skip
-        ended = self._end(step.ended) + self._forget_spots(frame.pts_ns)
+        ended = self._count(self._end(step.ended) + self._forget_spots(frame.pts_ns))
         looks = ident.thumbs if ident is not None else face_thumbs(frame.image, faces.xyxy) if n else None
 
         def patch(i: int) -> FacePatch:  # a face kept for a later look (cut once per frame with identity)
@@ -283,7 +284,8 @@ class PersonTracks:
             if self.gender is not None and not only and not edge[i]:
                 self.gender.offer(person.kept, weights[i], frame.pts_ns, faces.xyxy[i], partial(patch, i))
             if self.frontal is not None and not only and not edge[i]:
-                self.frontal.offer(person.front, weights[i], frame.pts_ns, faces.xyxy[i], partial(patch, i))
+                score = float(faces.score[i])  # the detector's most face-like faces are the ones to ask about
+                self.frontal.offer(person.front, score, frame.pts_ns, faces.xyxy[i], partial(patch, i))
             age, gender = person.fusion.age_gender()
             result.append(
                 replace(p, face_index=len(result), track_id=tid, age_smooth=age, gender_smooth=gender)
@@ -292,12 +294,12 @@ class PersonTracks:
 
     def finish(self) -> tuple[PersonResult, ...]:
         """End every live track (end of input): their persons."""
-        ended = self._end(self.tracker.finish()) + self._forget_spots(None)
+        ended = self._count(self._end(self.tracker.finish()) + self._forget_spots(None))
         t = self.tracker
         log.info(
             "%s: identity questions %s, answered by the model embedding %s, refused %s; tracks left out "
-            "%s, static %d", self.source_id, dict(t.identity_checks), dict(t.identity_vouched),
-            dict(t.identity_refusals), dict(self.dropped), self.static,
+            "%s, static %d, no_face %d", self.source_id, dict(t.identity_checks), dict(t.identity_vouched),
+            dict(t.identity_refusals), dict(self.dropped), self.static, self.no_face,
         )  # fmt: skip
         return ended
 
@@ -305,7 +307,12 @@ class PersonTracks:
         """End every live track and forget the frame order (reconnect or seek); ids keep increasing."""
         if self.view is not None:
             self.view.reset()
-        return self._end(self.tracker.reset()) + self._forget_spots(None)
+        return self._count(self._end(self.tracker.reset()) + self._forget_spots(None))
+
+    def _count(self, persons: tuple[PersonResult, ...]) -> tuple[PersonResult, ...]:
+        """Count the ``no_face`` ones among persons reported now (``static`` is counted in ``_decide``)."""
+        self.no_face += sum(p.status == "no_face" for p in persons)
+        return persons
 
     def _end(self, ids: tuple[int, ...]) -> tuple[PersonResult, ...]:
         out = []
@@ -319,9 +326,11 @@ class PersonTracks:
             est = person.fusion.estimate()
             m = np.array(person.motion, np.float64)
             faint = _faint_pattern(m)
-            no_face = self.frontal is not None and self.frontal.seen_from_front(person.front) is False
+            # a faint pattern is static whatever it shows: not looked at
+            front = None if faint or self.frontal is None else self.frontal.seen_from_front(person.front)
+            no_face = front is False
             gender, gender_score = est.gender, est.gender_score
-            if self.gender is not None and not faint and not no_face:
+            if self.gender is not None and not faint:
                 gender, gender_score = self.gender.person_gender(
                     person.kept, person.fusion.female_logit(), gender
                 )
@@ -341,11 +350,8 @@ class PersonTracks:
                 face_px=est.face_px,
                 first_wall_ns=person.first_wall_ns,
                 last_wall_ns=person.last_wall_ns,
+                status="no_face" if no_face else "person",  # a head seen from behind; static still wins
             )
-            if no_face:  # the back or side of a head, moving or not: not a person
-                self.no_face += 1
-                out.append(replace(result, status="no_face"))
-                continue
             out.extend(self._decide(person, result, m, faint))
         return tuple(sorted(out, key=lambda p: p.track_id))
 

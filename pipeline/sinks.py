@@ -82,7 +82,9 @@ class TrackRow:
     gender: str  # "male" | "female"
     gender_score: float  # fused probability of ``gender``
     face_px: float  # median face size (sqrt of the box area, px)
-    status: str  # "person" | "static" (never moved: left out of person counts)
+    # "person" | "static" (never moved) | "no_face" (a head never seen from the front); the last two
+    # are left out of person counts
+    status: str
     model: str
     schema_version: int
 
@@ -160,7 +162,7 @@ def to_cells(row: CsvRow | TrackRow) -> list[Any]:
 
 def left_out_path(csv_path: str | Path) -> Path:
     """``out.csv`` -> ``out.left_out.csv``: the frame rows of tracks that are not persons (a file run:
-    static tracks, and tracks with too little evidence)."""
+    static and no_face tracks, and tracks with too little evidence)."""
     p = Path(csv_path)
     return p.with_name(f"{p.stem}.left_out.csv")
 

@@ -9,7 +9,7 @@ benchmark's low-scoring real people (odd photos, a dim camera) score as low.
 dlib's frontal face detector does (``dlib.get_frontal_face_detector``: HOG features and five linear
 filters, frontal to half-profile, built into ``dlib-bin``, which the identity descriptor already
 installs; no model file). Each track keeps up to ``FRONT_FACES`` of its faces (``offer``: the best
-by fusion weight, one per ``FRONT_GAP_NS``, at least ``FRONT_MIN_PX``); when it ends,
+by detector score, about one per ``FRONT_GAP_NS``, at least ``FRONT_MIN_PX``); when it ends,
 ``persons.PersonTracks`` shows them, best first, each scaled so the face is ``FRONT_FACE_PX`` wide,
 and stops at the first one found. A track none of whose faces is found gets the status ``no_face``
 (left out of the persons, as ``static`` is); one with fewer than ``FRONT_MIN_FACES`` kept faces is
@@ -34,13 +34,13 @@ import numpy as np
 
 from facelog.pipeline.identity import FacePatch, IdentityError, KeptFaces
 
-FRONT_FACES = 8  # faces kept per track for the look (the best by fusion weight)...
+FRONT_FACES = 8  # faces kept per track for the look (the best by detector score)...
 FRONT_GAP_NS = 200_000_000  # ... one per this much stream time (5 frames at 25 fps: not one moment)
 FRONT_MIN_PX = 32.0  # ... at least this big (sqrt of the box area: a head seen from behind is tall)
 # a track with fewer kept faces is not asked: one face is too little to judge (crowd720 seed 1: two
 # people of 24-27 px whose one face that reached 32 px was not found); heads seen from behind kept 2-8
 FRONT_MIN_FACES = 2
-FRONT_FACE_PX = 100.0  # a face is scaled to this width first: the detector's window is 80 x 80 px
+FRONT_FACE_PX = 100.0  # a face's box is scaled to this longer side first: the detector's window is 80 x 80 px
 # the detector's score offset (dlib's own default 0; lower finds more): small, soft real faces often
 # score between -1 and 0; on the heads seen from behind nothing was found at -1
 FRONT_THRESHOLD = -1.0
@@ -69,17 +69,17 @@ class FrontalCheck:
         self, kept: KeptFaces, weight: float, pts_ns: int, xyxy: np.ndarray, patch: Callable[[], FacePatch]
     ) -> None:
         """Keep this face (box ``xyxy``, cut by ``patch()`` only if kept) among the track's
-        ``FRONT_FACES`` best, ``FRONT_GAP_NS`` apart, if it is ``FRONT_MIN_PX`` or more."""
+        ``FRONT_FACES`` best, about ``FRONT_GAP_NS`` apart, if it is ``FRONT_MIN_PX`` or more; a big
+        face is kept shrunk to ``FRONT_FACE_PX`` (8 patches of a 300-px face would be ~9 MB a track)."""
         w, h = float(xyxy[2] - xyxy[0]), float(xyxy[3] - xyxy[1])
         if w > 0 and h > 0 and np.sqrt(w * h) >= FRONT_MIN_PX:
-            kept.offer(FRONT_FACES, FRONT_GAP_NS, weight, pts_ns, patch)
+            kept.offer(FRONT_FACES, FRONT_GAP_NS, weight, pts_ns, lambda: _at_most(patch(), FRONT_FACE_PX))
 
     def frontal(self, patch: FacePatch) -> bool:
         """Whether the detector finds a face centred on the patch's box."""
         t0 = time.perf_counter()
         x1, y1, x2, y2 = patch.xyxy
-        scale = FRONT_FACE_PX / max(x2 - x1, y2 - y1, 1.0)
-        img = cv2.resize(patch.image, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)
+        img, scale = _scaled(patch, FRONT_FACE_PX)
         rects, _, _ = self._detector.run(np.ascontiguousarray(img[:, :, ::-1]), 0, FRONT_THRESHOLD)
         cx, cy, reach = (x1 + x2) / 2 * scale, (y1 + y2) / 2 * scale, FRONT_CENTRE * FRONT_FACE_PX
         found = any(abs(r.center().x - cx) <= reach and abs(r.center().y - cy) <= reach for r in rects)
@@ -88,8 +88,27 @@ class FrontalCheck:
         return found
 
     def seen_from_front(self, kept: KeptFaces) -> bool | None:
-        """Whether any kept face (best fusion weight first) is frontal; None (not asked) with fewer
+        """Whether any kept face (best first) is frontal; None (not asked) with fewer
         than ``FRONT_MIN_FACES`` kept faces."""
         if len(kept.faces) < FRONT_MIN_FACES:
             return None
         return any(self.frontal(face) for _, _, face in sorted(kept.faces, key=lambda f: -f[0]))
+
+
+def _scaled(patch: FacePatch, face_px: float) -> tuple[np.ndarray, float]:
+    """The patch's image scaled so its face box's longer side is ``face_px``, and the scale."""
+    x1, y1, x2, y2 = patch.xyxy
+    scale = face_px / max(x2 - x1, y2 - y1, 1.0)
+    h, w = patch.image.shape[:2]
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    return cv2.resize(patch.image, size, interpolation=interpolation), scale
+
+
+def _at_most(patch: FacePatch, face_px: float) -> FacePatch:
+    """The patch, shrunk where its face box's longer side is over ``face_px``."""
+    img, scale = _scaled(patch, face_px)
+    if scale >= 1:
+        return patch
+    box = tuple(v * scale for v in patch.xyxy)
+    return FacePatch(np.ascontiguousarray(img), (box[0], box[1], box[2], box[3]), patch.frame_index)

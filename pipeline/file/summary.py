@@ -137,6 +137,8 @@ def build_summary(
             "identity_s": round(times.identity_s, 3),
             "gender_read": times.gender_read,  # persons whose gender the identity descriptor also read
             "gender_changed": times.gender_changed,  # ... where that changed the model's answer
+            "frontal_checks": times.frontal_checks,  # faces the frontal check looked at (detect/frontal.py)
+            "frontal_s": round(times.frontal_s, 3),
             "write_s": round(counts.write_s, 3),
             "batches": times.batches,
         },

@@ -46,7 +46,7 @@ class CameraSummary:
     faces: int
     rows: int
     files: list[str]  # the camera's frame CSVs, one per rotation period
-    persons: int  # tracks CSV rows
+    persons: int  # tracks CSV rows, every status (static and no_face ones too)
     tracks_files: list[str]
     detector: dict[str, Any]  # ``Detector.describe()`` of the camera's detector; {} before a frame
 

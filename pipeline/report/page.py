@@ -150,7 +150,7 @@ def render_page(
         f"<title>facelog report</title><style>{_CSS}</style></head><body>",
         "<h1>facelog report: people per camera and " + esc(by) + "</h1>",
         f"<p class='note'>Periods in {esc(tz)}. Read: {esc(', '.join(sources))}. People are person tracks "
-        "(static ones left out), placed in the period of their first sighting.</p>",
+        "(static and no_face ones left out), placed in the period of their first sighting.</p>",
     ]
     if skipped:
         items = "".join(f"<li>{esc(k)}: {v}</li>" for k, v in sorted(skipped.items()))

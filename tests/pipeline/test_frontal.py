@@ -6,6 +6,7 @@ walking away from the camera. (Its rows left out: test_left_out_rows.py.)"""
 from __future__ import annotations
 
 import csv
+import json
 import os
 import sys
 from dataclasses import replace
@@ -18,6 +19,7 @@ import pytest
 
 from facelog.pipeline.config import TrackingConfig
 from facelog.pipeline.detect.frontal import FRONT_FACES, FRONT_MIN_FACES, FrontalCheck
+from facelog.pipeline.file.outputs import summary_path
 from facelog.pipeline.fusion import FusionParams
 from facelog.pipeline.identity import KeptFaces, cut_patch
 from facelog.pipeline.persons import FaceOutputs, PersonTracks
@@ -69,14 +71,16 @@ def test_the_best_faces_are_looked_at_first_and_only_until_one_passes(
     frame, faces = sample_faces[0]
     face = cut_patch(frame.image, faces.xyxy[0], frame.index)
     head = cut_patch(_blurred(frame, faces).image, faces.xyxy[0], frame.index)
-    for k in range(2 * FRONT_FACES):  # the face weighs least: looked at last
-        check.offer(kept, 1.0 - 0.01 * k, k * 10**9, faces.xyxy[0], lambda k=k: face if k == 15 else head)
-    assert len(kept.faces) == FRONT_FACES and kept.faces[-1][2] is head  # the face weighed too little
-    assert check.seen_from_front(kept) is False and check.calls == FRONT_FACES
-    kept.faces[3] = (2.0, 0, face)  # the best one now
+    for k in range(2 * FRONT_FACES):  # the face is the weakest of the 8 best: looked at last
+        check.offer(kept, 1.0 - 0.01 * k, k * 10**9, faces.xyxy[0], lambda k=k: face if k == 7 else head)
+    assert len(kept.faces) == FRONT_FACES == 8
+    assert check.seen_from_front(kept) is True and check.calls == FRONT_FACES
+    kept.faces[7] = (2.0, *kept.faces[7][1:])  # now the best: looked at first, and alone
     assert check.seen_from_front(kept) is True and check.calls == FRONT_FACES + 1
+    kept.faces[7] = (2.0, kept.faces[7][1], head)  # no face among them: every one looked at
+    assert check.seen_from_front(kept) is False and check.calls == 2 * FRONT_FACES + 1
     kept.faces[FRONT_MIN_FACES - 1 :] = []  # too few faces to judge: not asked
-    assert check.seen_from_front(kept) is None and check.calls == FRONT_FACES + 1
+    assert check.seen_from_front(kept) is None and check.calls == 2 * FRONT_FACES + 1
 
 
 def test_a_small_face_is_not_kept_for_the_look(sample_faces: list[tuple[Frame, Faces]]) -> None:
@@ -127,6 +131,26 @@ def test_a_track_never_seen_from_the_front_is_no_face_and_not_a_person(
     assert [p.status for p in _run(unchecked, heads)] == ["person"] * 3 and unchecked.frontal is None
 
 
+def test_a_short_track_is_not_asked_and_a_still_pattern_stays_static(
+    sample_faces: list[tuple[Frame, Faces]],
+) -> None:
+    """Three frames (0.12 s: one kept face) of the blurred heads: too little to judge, persons. One
+    blurred head held still for 12 s: the static rules win, ``static`` (a still pattern stays one)."""
+    short = _tracks()
+    assert [p.status for p in _run(short, [(_blurred(f, x), x) for f, x in sample_faces[:3]])] == [
+        "person"
+    ] * 3
+    assert short.no_face == 0
+    frame, faces = sample_faces[0]
+    still = _blurred(frame, faces)
+    one = faces.select(np.array([True] + [False] * (len(faces) - 1)))
+    items = [(replace(still, index=k, pts_ns=k * 40_000_000), one) for k in range(300)]
+    tracks = _tracks()
+    assert (
+        [p.status for p in _run(tracks, items)] == ["static"] and tracks.no_face == 0 and tracks.static == 1
+    )
+
+
 @pytest.mark.skipif(not AWAY.is_file(), reason=f"needs ../shared ({AWAY} not found)")
 def test_people_walking_away_from_the_camera_are_not_persons(tmp_path: Path) -> None:
     """``one-by-one-person-detection.mp4`` (768x432, 10 fps): people walk away from the camera; every
@@ -139,3 +163,6 @@ def test_people_walking_away_from_the_camera_are_not_persons(tmp_path: Path) -> 
     with open(tracks_path(out), newline="") as f:
         statuses = [r["status"] for r in csv.DictReader(f)]
     assert statuses.count("person") == 0 and statuses.count("no_face") >= 8
+    summary = json.loads(summary_path(out).read_text())
+    assert summary["persons"] == 0 and summary["persons_dropped"]["no_face"] == statuses.count("no_face")
+    assert summary["left_out_rows"]["no_face"] > 0 and summary["timings"]["frontal_checks"] >= 2 * 8

@@ -105,6 +105,17 @@ def test_no_face_rows_are_left_out_and_counted_apart(tmp_path: Path, poster_run:
     head = people_lines(tracks_path(out), "a.mp4")[0]
     assert head == "1 person in a.mp4 (1 static, 1 no_face tracks left out):"
 
+    heads = RunOutputs(tmp_path / "h.csv", "m@1", 2, tracks=True, min_evidence_frames=3)
+    _frames(heads.sink, ids=(3,))
+    heads.write_persons((_person(3, "no_face"),))
+    s = heads.commit(poster_run)
+    assert (
+        s.persons == 0 and s.rows == 0 and s.left_out_rows == {"static": 0, "no_face": 6, "low_evidence": 0}
+    )
+    assert people_lines(tracks_path(tmp_path / "h.csv"), "a.mp4") == [
+        "0 people in a.mp4 (1 no_face track left out)"
+    ]
+
 
 @pytest.fixture(scope="module")
 def video(tmp_path_factory: pytest.TempPathFactory) -> Path:
