@@ -360,7 +360,8 @@ GAP_NS = 1_000_000_000  # the gender reading keeps one face per this much stream
 
 @dataclass(slots=True)
 class KeptFaces:
-    """The faces one track keeps for a later look: (fusion weight, pts_ns, face) each."""
+    """The faces one track keeps for a later look: (weight, pts_ns, face) each; the weight ranks them
+    (the gender reading's: the fusion weight; the frontal check's: the detector score)."""
 
     faces: list[tuple[float, int, FacePatch]] = field(default_factory=list)
 

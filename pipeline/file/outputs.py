@@ -5,15 +5,15 @@ Every output is written under a temporary name and renamed when complete (``engi
 summary is renamed last, so a CSV is complete exactly when its summary exists. Stale outputs of an
 earlier run (every path of ``output_paths``: also ``.partial`` files and the annotated mp4) are
 removed first, so no older output may pass for this run's. The tracks CSV (``OUT.tracks.csv``, one
-row per person track, with tracking on) is committed with the frame CSV; a truncated input keeps the frame
-rows before the break as ``OUT.csv.partial`` and their persons (tracks ended at the break) as
+row per person track, with tracking on) is committed with the frame CSV; a truncated input keeps the
+frame rows before the break as ``OUT.csv.partial`` and their persons (tracks ended at the break) as
 ``OUT.tracks.csv.partial``, and no summary.
 
 With tracking on, the frame rows of tracks that are not persons are moved at commit from ``OUT.csv``
 to ``OUT.left_out.csv`` (same columns, same order), unless ``output.left_out_rows: keep``: tracks
 found ``static`` (a poster, a screen, a face-like pattern) or ``no_face`` (a head seen from behind;
-their tracks CSV row says so) and tracks
-with too little evidence to be a person (no tracks CSV row: ``persons``). Every track id left in
+their tracks CSV row says so) and tracks with too little evidence to be a person (no tracks CSV row:
+``persons``). Every track id left in
 ``OUT.csv`` is then a person of the tracks CSV, the frame log holds what the persons count counts,
 and nothing is lost. Only a complete run is split (a ``.partial`` keeps every row).
 """
