@@ -13,7 +13,8 @@ by detector score, about one per ``FRONT_GAP_NS``, at least ``FRONT_MIN_PX``); w
 ``persons.PersonTracks`` shows them, best first, each scaled so the box's longer side is
 ``FRONT_FACE_PX``, and stops at the first one found. A track none of whose faces is found gets the
 status ``no_face`` (left out of the persons, as ``static`` is); one with fewer than
-``FRONT_MIN_FACES`` kept faces is not asked. ~9 ms a face, only when a track ends. ``tracking.frontal_check: false`` turns it off.
+``FRONT_MIN_FACES`` kept faces is not asked. ~9 ms a face, only when a track ends.
+``tracking.frontal_check: false`` turns it off.
 
 Measured (docs/BENCHMARKS.md, "Heads seen from behind"): on that clip no face of any of its head
 tracks is found at the lenient ``FRONT_THRESHOLD``, and its tracks CSV names no person (was 8);
