@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -61,6 +62,8 @@ class FaceAnalyzer:
         fusion: per-person fusion settings (None: defaults).
         gender_reader: the persons' second gender reading (``identity.IdentityGender``); None: each
             source's ``PersonTracks`` loads the shipped one when ``tracking.gender_faces`` asks for it.
+        frontal_detector: the frontal check's dlib detector (``detect.frontal.load_frontal_detector``,
+            ~0.4 s to build), shared by this analyzer's sources; None: each source builds its own.
     """
 
     def __init__(
@@ -73,6 +76,7 @@ class FaceAnalyzer:
         tracking: TrackingConfig | None = None,
         fusion: FusionConfig | None = None,
         gender_reader: IdentityGender | None = None,
+        frontal_detector: Any | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -97,6 +101,7 @@ class FaceAnalyzer:
         self._persons: dict[str, PersonTracks] = {}
         self._embedder: IdentityEmbedder | None = None  # one identity model for all sources
         self._gender_reader = gender_reader  # the session's (loaded at start); None: PersonTracks loads it
+        self._frontal_detector = frontal_detector  # the same for the frontal check's detector
         self._side = int(meta.input_hw[0])
 
     def reset_source(self, source_id: str) -> tuple[PersonResult, ...]:
@@ -182,7 +187,12 @@ class FaceAnalyzer:
                     if self._embedder is None and (self.tracking.use_identity or self.tracking.gender_faces):
                         self._embedder = IdentityEmbedder()
                     tracks = self._persons[frame.source_id] = PersonTracks(
-                        frame.source_id, self.tracking, self._fusion, self._embedder, self._gender_reader
+                        frame.source_id,
+                        self.tracking,
+                        self._fusion,
+                        self._embedder,
+                        self._gender_reader,
+                        self._frontal_detector,
                     )
                 preds, ended = tracks.update(frame, faces, part, preds)
             k += n

@@ -77,6 +77,23 @@ class IdentityError(ModelError):
     exit 2, as any model error."""
 
 
+def import_dlib() -> Any:
+    """The ``dlib`` module (``dlib-bin``).
+
+    Raises:
+        IdentityError: not installed.
+    """
+    try:
+        import dlib
+    except ImportError as e:
+        # pybind11 turns a Ctrl-C/SIGTERM that lands inside dlib's module init into
+        # ImportError("initialization failed"): let the interrupt through, not a wrong hint
+        if isinstance(e.__cause__, BaseException) and not isinstance(e.__cause__, Exception):
+            raise e.__cause__ from None
+        raise IdentityError("dlib is not installed: pip install dlib-bin face-recognition-models") from e
+    return dlib
+
+
 @dataclass(frozen=True, slots=True)
 class FacePatch:
     """A face and a margin copied out of one frame, to be embedded later if needed.
@@ -187,14 +204,7 @@ class IdentityEmbedder:
     """
 
     def __init__(self, model_path: Path | None = None, shape_path: Path | None = None) -> None:
-        try:
-            import dlib
-        except ImportError as e:
-            # pybind11 turns a Ctrl-C/SIGTERM that lands inside dlib's module init into
-            # ImportError("initialization failed"): let the interrupt through, not a wrong hint
-            if isinstance(e.__cause__, BaseException) and not isinstance(e.__cause__, Exception):
-                raise e.__cause__ from None
-            raise IdentityError("dlib is not installed: pip install dlib-bin face-recognition-models") from e
+        dlib = import_dlib()
         if model_path is None or shape_path is None:
             # the package's files, found without importing it (its __init__ needs pkg_resources,
             # which recent setuptools no longer ships)

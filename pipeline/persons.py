@@ -56,6 +56,7 @@ import logging
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from functools import partial
+from typing import Any
 
 import numpy as np
 
@@ -184,6 +185,7 @@ class PersonTracks:
         fusion: FusionParams,
         embedder: Embedder | None = None,
         gender_reader: IdentityGender | None = None,
+        frontal_detector: Any | None = None,
     ) -> None:
         self.source_id = source_id
         self.cfg = tracking
@@ -196,7 +198,8 @@ class PersonTracks:
         if tracking.gender_faces and self.embedder is not None:
             reader = gender_reader if gender_reader is not None else IdentityGender()
             self.gender = GenderReading(tracking.gender_faces, reader, self.embedder)
-        self.frontal = FrontalCheck() if tracking.frontal_check else None  # a person's faces looked at again
+        # a person's faces looked at again (frontal_detector: the session's, shared; None: built here)
+        self.frontal = FrontalCheck(frontal_detector) if tracking.frontal_check else None
         self.background = BackgroundModel() if tracking.use_body else None
         self.view = ViewMotion() if tracking.camera_motion else None  # a camera that shakes
         self.dropped: Counter[str] = Counter()  # tracks not reported as persons, by reason

@@ -30,6 +30,7 @@ from facelog.engines.registry import (
 from facelog.pipeline.analyzer import FaceAnalyzer
 from facelog.pipeline.config import AppConfig, backend_options
 from facelog.pipeline.detect import Detector, DetectorChoice, RoiDetector, choose_detector, make_detector
+from facelog.pipeline.detect.frontal import load_frontal_detector
 from facelog.pipeline.errors import ModelError
 from facelog.pipeline.identity import IdentityGender
 
@@ -115,6 +116,8 @@ class InferenceSession:
         # the persons' second gender reading, loaded once: a damaged file is a model error at start
         track = cfg.tracking
         self.gender_reader = IdentityGender() if track.enabled and track.gender_faces else None
+        # the frontal check's detector, built once (~0.4 s): not per video or camera
+        self.frontal_detector = load_frontal_detector() if track.enabled and track.frontal_check else None
 
     def detectors(self, n: int) -> list[Detector]:
         """``n`` detector objects (one per detect thread of a file run), built once, kept for later files.
@@ -148,6 +151,7 @@ class InferenceSession:
             batch_size=self.cfg.batching.batch_size,
             tracking=self.cfg.tracking,
             gender_reader=self.gender_reader,
+            frontal_detector=self.frontal_detector,
             fusion=self.cfg.fusion,
         )
 

@@ -33,7 +33,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from facelog.pipeline.identity import FacePatch, IdentityError, KeptFaces
+from facelog.pipeline.identity import FacePatch, KeptFaces, import_dlib
 
 FRONT_FACES = 8  # faces kept per track for the look (the best by detector score)...
 FRONT_GAP_NS = 200_000_000  # ... one per this much stream time (5 frames at 25 fps: not one moment)
@@ -48,21 +48,28 @@ FRONT_THRESHOLD = -1.0
 FRONT_CENTRE = 0.4  # a detection is this face when its centre is within this many face widths of the box's
 
 
+def load_frontal_detector() -> Any:
+    """dlib's frontal face detector: ~0.4 s to build, so a session builds it once (``session.py``).
+    One object must not run in two threads at a time.
+
+    Raises:
+        IdentityError: dlib is not installed.
+    """
+    return import_dlib().get_frontal_face_detector()
+
+
 class FrontalCheck:
     """Whether a kept face shows a face from the front: dlib's HOG face detector, counting its calls.
+
+    Args:
+        detector: ``load_frontal_detector()``'s, shared by the sources of one analyzer; None: built here.
 
     Raises:
         IdentityError: dlib is not installed.
     """
 
-    def __init__(self) -> None:
-        try:
-            import dlib
-        except ImportError as e:  # as in identity.IdentityEmbedder
-            if isinstance(e.__cause__, BaseException) and not isinstance(e.__cause__, Exception):
-                raise e.__cause__ from None
-            raise IdentityError("dlib is not installed: pip install dlib-bin face-recognition-models") from e
-        self._detector: Any = dlib.get_frontal_face_detector()
+    def __init__(self, detector: Any | None = None) -> None:
+        self._detector: Any = detector if detector is not None else load_frontal_detector()
         self.calls = 0  # faces looked at
         self.seconds = 0.0  # time spent on them
 
@@ -102,6 +109,8 @@ def _scaled(patch: FacePatch, face_px: float) -> tuple[np.ndarray, float]:
     scale = face_px / max(x2 - x1, y2 - y1, 1.0)
     h, w = patch.image.shape[:2]
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    if size == (w, h):  # a big face kept shrunk already
+        return patch.image, scale
     interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
     return cv2.resize(patch.image, size, interpolation=interpolation), scale
 
