@@ -380,7 +380,9 @@ class CameraLoop:
                 faces=self.counts[n].faces,
                 rows=self.sinks[n].rows_written,
                 files=[str(p) for p in self.sinks[n].files],
-                persons=self.track_sinks[n].rows_written,
+                persons=self.track_sinks[n].statuses["person"],
+                tracks_rows=self.track_sinks[n].rows_written,
+                left_out={k: v for k, v in sorted(self.track_sinks[n].statuses.items()) if k != "person"},
                 tracks_files=[str(p) for p in self.track_sinks[n].files],
                 detector=self.detectors.describe(n),
             )
@@ -392,8 +394,8 @@ class CameraLoop:
         for name, c in summary.cameras.items():
             log.info(
                 "event=camera_summary camera=%s frames_read=%d processed=%d dropped=%d faces=%d rows=%d"
-                " reconnects=%d state=%s analysed_fps=%.2f target_fps=%s keeping_up=%s",
-                name, c.frames_read, c.frames_processed, c.frames_dropped, c.faces, c.rows,
+                " persons=%d reconnects=%d state=%s analysed_fps=%.2f target_fps=%s keeping_up=%s",
+                name, c.frames_read, c.frames_processed, c.frames_dropped, c.faces, c.rows, c.persons,
                 c.reconnects, c.state, c.analysed_fps, c.target_fps, c.keeping_up,
             )  # fmt: skip
         behind = sorted(n for n, c in summary.cameras.items() if not c.keeping_up)

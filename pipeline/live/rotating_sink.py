@@ -22,9 +22,10 @@ import logging
 import os
 import re
 import time
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from facelog.pipeline.sinks import HEADER, TRACKS_HEADER, result_rows, to_cells, track_row
 from facelog.pipeline.types import FrameResult, PersonResult
@@ -203,9 +204,14 @@ class RotatingTracksSink(RotatingCsvSink):
     COLUMNS = LIVE_TRACKS_HEADER
     FILE_SUFFIX = "_tracks"
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.statuses: Counter[str] = Counter()  # rows written by ``status``: person, static, no_face
+
     def write_persons(self, persons: Sequence[PersonResult]) -> int:
         """Write ended persons, each to the file of its last sighting's period; returns how many."""
         for p in persons:
+            self.statuses[p.status] += 1
             extra = [
                 wall_time_utc(p.first_wall_ns),
                 wall_time_utc(p.last_wall_ns),

@@ -46,7 +46,9 @@ class CameraSummary:
     faces: int
     rows: int
     files: list[str]  # the camera's frame CSVs, one per rotation period
-    persons: int  # tracks CSV rows, every status (static and no_face ones too)
+    persons: int  # people counted: tracks CSV rows with status "person", as a file run's summary
+    tracks_rows: int  # tracks CSV rows, every status
+    left_out: dict[str, int]  # tracks CSV rows left out of ``persons``, by status (static, no_face)
     tracks_files: list[str]
     detector: dict[str, Any]  # ``Detector.describe()`` of the camera's detector; {} before a frame
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import json
 import logging
@@ -266,12 +267,17 @@ def test_camera_loop_writes_ended_persons_and_the_rest_at_the_end(
     runner = CameraLoop([Camera("cam", "rtsp://127.0.0.1/1")], session, tmp_path)
     # the session's analyzer, told which persons ended (a real one needs minutes of video for that)
     monkeypatch.setattr(runner.analyzer, "analyze", lambda items: [ended])
-    monkeypatch.setattr(runner.analyzer, "finish", lambda: (_person(1, t0, t0 + 1),))
+    still = dataclasses.replace(_person(2, t0, t0 + 1), status="static")
+    no_face = dataclasses.replace(_person(3, t0, t0 + 1), status="no_face")
+    monkeypatch.setattr(runner.analyzer, "finish", lambda: (_person(1, t0, t0 + 1), still, no_face))
     runner._process([_frame(0)])
     runner._write_persons(runner.analyzer.finish())
     runner.track_sinks["cam"].close()
     rows = _read_csv(runner.track_sinks["cam"].files[0])
-    assert [r[1] for r in rows[1:]] == ["0", "1"] and runner.summary().cameras["cam"].persons == 2
+    assert [r[1] for r in rows[1:]] == ["0", "1", "2", "3"]  # every track is on disk as evidence
+    cam = runner.summary().cameras["cam"]
+    # the summary counts people as a file run does: static and no_face rows are left out, by why
+    assert (cam.persons, cam.tracks_rows, cam.left_out) == (2, 4, {"no_face": 1, "static": 1})
 
 
 def test_camera_loop_pipelines_detection_and_ends_tracks_of_a_reconnect_after_their_frames(
