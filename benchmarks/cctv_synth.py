@@ -41,7 +41,10 @@ after another, 0-3 frames after the previous one left, head-and-shoulders with t
 the static rule cannot tell from a poster); ``textures720`` (walkers plus ``Preset.textures`` still,
 face-like patterns: validation faces upside down, blurred and faded, in the scene and in no GT);
 ``poster720`` (walkers plus one real validation face pasted still for the whole clip, a printed
-face: in no GT, to be marked ``static`` in the tracks CSV).
+face: in no GT, to be marked ``static`` in the tracks CSV). ``screen720`` (walkers plus a wall screen,
+``SCREEN_BOX``, whose advert shows another validation face every 3-6 s, each drifting and zooming
+the whole time: real faces that move, in no GT; neither the static rule nor the frontal check can
+leave them out, only a zone the operator draws, ``detector.ignore_zones``).
 
 ``*_alike`` (``counter720_alike``, ``walk720_nobody_alike``): each newcomer at a vacated spot is
 another validation face of the same gender and the nearest age as the person who left (the model's
@@ -91,6 +94,12 @@ BODY_SIZE = (2.2, 3.0)  # torso sprite (w, h) in chip sides
 HAIR_BGR = ((20, 20, 25), (25, 35, 50), (40, 60, 90), (120, 120, 125))  # the back of a head (``away``)
 
 
+# ``screen``: the screen's box (x0, y0, x1, y1) as fractions of the frame (high on the wall, right of
+# centre), and how long each advert face is shown (s)
+SCREEN_BOX = (0.60, 0.06, 0.80, 0.34)
+SCREEN_SLIDE_S = (3.0, 6.0)
+
+
 class SynthError(RuntimeError):
     """A clip cannot be made (missing data or ffmpeg failed)."""
 
@@ -112,6 +121,7 @@ class Preset:
     same_clothes: bool = False  # everyone wears the same dark coat
     textures: int = 0  # still face-like patterns in the scene (no GT rows)
     poster: bool = False  # one real face pasted still for the whole clip (no GT rows)
+    screen: bool = False  # a wall screen showing an advert of real faces that move (no GT rows)
     sway: float = 0.05  # counter/queue: how far standing people sway (share of their face size)
     alike: bool = False  # a newcomer at a vacated spot: the same gender and about the same age
     away: float = 0.0  # share of standing people who turn away for seconds (no face, body stays)
@@ -148,6 +158,8 @@ PRESETS: dict[str, Preset] = {
         Preset("queue720_still", 1280, 720, 30, 6, (48, 96), (0, 0.1), "queue", sway=0.01),
         Preset("textures720", 1280, 720, 30, 20, (24, 160), (5, 14), "walk", textures=6),
         Preset("poster720", 1280, 720, 30, 20, (24, 160), (5, 14), "walk", poster=True),
+        # walkers plus a wall screen whose advert shows a real face every 3-6 s, drifting and zooming
+        Preset("screen720", 1280, 720, 30, 20, (24, 160), (5, 14), "walk", screen=True),
         # walkers who pass in front of one another (faces overlap): with and without bodies
         Preset("cross720", 1280, 720, 30, 30, (32, 128), (5, 12), "cross", replace_share=0.0),
         Preset(
@@ -255,6 +267,66 @@ def _still_sprites(
             chip = 128 + 0.6 * (chip - 128)
         out.append((chip, _mask(side)[..., None], x0, y0))
     return out
+
+
+@dataclass(frozen=True)
+class _Slide:
+    """One face of the ``screen`` advert: shown from ``start`` to ``end`` (frames), its chip's side
+    zooming from ``side0`` to ``side1`` px while its centre drifts from ``c0`` to ``c1`` (screen px)."""
+
+    chip: np.ndarray
+    start: int
+    end: int
+    side0: float
+    side1: float
+    c0: tuple[float, float]
+    c1: tuple[float, float]
+    backdrop: tuple[int, int, int]
+
+
+def _screen_slides(preset: Preset, faces: pd.DataFrame, people: list[Person], seed: int) -> list[_Slide]:
+    """The advert: validation faces no person of the clip uses, one after another, each for
+    ``SCREEN_SLIDE_S`` seconds with half a second of plain backdrop between them."""
+    if not preset.screen:
+        return []
+    rng = np.random.default_rng([seed, zlib.crc32(preset.stream.encode()), 4])
+    used = {p.face_row for p in people}
+    free = [i for i in rng.permutation(len(faces)) if i not in used]
+    sw = (SCREEN_BOX[2] - SCREEN_BOX[0]) * preset.width
+    sh = (SCREEN_BOX[3] - SCREEN_BOX[1]) * preset.height
+    slides, f = [], round(0.5 * preset.fps)
+    while f < preset.frames:
+        n = round(rng.uniform(*SCREEN_SLIDE_S) * preset.fps)
+        side0 = rng.uniform(0.45, 0.6) * sh
+        side1 = side0 * rng.uniform(1.1, 1.3)
+        c0 = (sw / 2 + rng.uniform(-0.15, 0.15) * sw, sh / 2 + rng.uniform(-0.05, 0.05) * sh)
+        c1 = (c0[0] + rng.uniform(-0.15, 0.15) * sw, c0[1] + rng.uniform(-0.05, 0.05) * sh)
+        backdrop = tuple(int(v) for v in rng.integers(40, 200, 3))
+        chip = _read_face(faces.path.iloc[free.pop()]).astype(np.float32)
+        slides.append(_Slide(chip, f, f + n, side0, side1, c0, c1, (backdrop[0], backdrop[1], backdrop[2])))
+        f += n + round(0.5 * preset.fps)
+    return slides
+
+
+def _draw_screen(frame: np.ndarray, slides: list[_Slide], f: int) -> None:
+    """The screen at frame ``f``: a dark bezel, the backdrop, and the face shown then (if any)."""
+    h, w = frame.shape[:2]
+    x0, y0 = round(SCREEN_BOX[0] * w), round(SCREEN_BOX[1] * h)
+    x1, y1 = round(SCREEN_BOX[2] * w), round(SCREEN_BOX[3] * h)
+    frame[y0 - 6 : y1 + 6, x0 - 6 : x1 + 6] = 25  # the bezel
+    now = [s for s in slides if s.start <= f < s.end]
+    frame[y0:y1, x0:x1] = now[0].backdrop if now else (60, 60, 60)
+    if not now:
+        return
+    s = now[0]
+    t = (f - s.start) / max(1, s.end - s.start - 1)
+    side = max(8, round(s.side0 + t * (s.side1 - s.side0)))
+    cx, cy = (s.c0[0] + t * (s.c1[0] - s.c0[0]), s.c0[1] + t * (s.c1[1] - s.c0[1]))
+    chip = cv2.resize(s.chip, (side, side), interpolation=cv2.INTER_AREA)
+    # the screen's own picture: cut at its edges, brighter than the room
+    screen = frame[y0:y1, x0:x1]
+    bright = np.clip(chip * 1.1, 0, 255)
+    _paste(screen, bright, _mask(side)[..., None], round(cx - side / 2), round(cy - side / 2))
 
 
 def _mask(side: int) -> np.ndarray:
@@ -460,6 +532,7 @@ def _render(
     noise = [rng.normal(0, 2.5, (h, w, 3)).astype(np.int16) for _ in range(4)]
     chips = {p.person_id: _ChipCache(p, _read_face(faces.path.iloc[p.face_row])) for p in people}
     stills = _still_sprites(preset, faces, people, seed)
+    slides = _screen_slides(preset, faces, people, seed)
     rows: list[tuple[object, ...]] = []
     enc = _encoder(mp4_tmp, preset)
     assert enc.stdin is not None
@@ -468,6 +541,8 @@ def _render(
             frame = background[f % len(background)].copy()
             for sprite, smask, sx, sy in stills:
                 _paste(frame, sprite, smask, sx, sy)
+            if slides:
+                _draw_screen(frame, slides, f)
             visible = [(p, f - p.first_frame) for p in people if 0 <= f - p.first_frame < len(p.path)]
             placed = []
             for p, k in visible:
