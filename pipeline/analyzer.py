@@ -24,6 +24,7 @@ from facelog.pipeline.crop import YUNET_FRAMING, Framing, crop_faces
 from facelog.pipeline.identity import IdentityEmbedder, IdentityGender
 from facelog.pipeline.persons import FaceOutputs, PersonTracks, fusion_params
 from facelog.pipeline.types import Faces, Frame, FrameResult, Gender, PersonResult, Prediction, gender_of
+from facelog.pipeline.zones import IgnoreZones
 
 
 @dataclass(slots=True)
@@ -42,6 +43,7 @@ class StageTimes:
     gender_changed: int = 0  # ... and those where it changed the model's answer
     frontal_checks: int = 0  # faces the frontal check looked at when tracks ended (detect/frontal.py)...
     frontal_s: float = 0.0  # ... and the time they took
+    faces_ignored: int = 0  # detections in the ignore zones, dropped before anything else (``zones``)
 
 
 def model_id(backend: Backend) -> str:
@@ -64,6 +66,7 @@ class FaceAnalyzer:
             source's ``PersonTracks`` loads the shipped one when ``tracking.gender_faces`` asks for it.
         frontal_detector: the frontal check's dlib detector (``detect.frontal.load_frontal_detector``,
             ~0.4 s to build), shared by this analyzer's sources; None: each source builds its own.
+        ignore_zones: where each source's faces are ignored (``zones.IgnoreZones``); None: nowhere.
     """
 
     def __init__(
@@ -77,6 +80,7 @@ class FaceAnalyzer:
         fusion: FusionConfig | None = None,
         gender_reader: IdentityGender | None = None,
         frontal_detector: Any | None = None,
+        ignore_zones: IgnoreZones | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -103,6 +107,8 @@ class FaceAnalyzer:
         self._gender_reader = gender_reader  # the session's (loaded at start); None: PersonTracks loads it
         self._frontal_detector = frontal_detector  # the same for the frontal check's detector
         self._side = int(meta.input_hw[0])
+        self._zones = ignore_zones if ignore_zones else None
+        self.faces_ignored: dict[str, int] = {}  # by source: faces in its ignore zones (live summary)
 
     def reset_source(self, source_id: str) -> tuple[PersonResult, ...]:
         """End the tracks of one source (after a reconnect): their persons. Its ids keep increasing."""
@@ -163,6 +169,8 @@ class FaceAnalyzer:
         """
         t0 = time.perf_counter()
         chips: list[np.ndarray] = []
+        if self._zones is not None:  # the operator's zones first: those faces are not there at all
+            items = [(frame, self._outside_zones(frame, faces)) for frame, faces in items]
         if self.tracking is None:  # boxes that may only continue a track are not logged without one
             items = [(frame, faces.accepted()) for frame, faces in items]
         for frame, faces in items:
@@ -205,6 +213,15 @@ class FaceAnalyzer:
         self.times.track_s += t3 - t2
         self.times.faces += len(chips)
         return results
+
+    def _outside_zones(self, frame: Frame, faces: Faces) -> Faces:
+        assert self._zones is not None
+        h, w = frame.image.shape[:2]
+        kept, ignored = self._zones.outside(frame.source_id, faces, w, h)
+        if ignored:
+            self.times.faces_ignored += ignored
+            self.faces_ignored[frame.source_id] = self.faces_ignored.get(frame.source_id, 0) + ignored
+        return kept
 
     def _predictions(self, faces: Faces, out: FaceOutputs) -> tuple[Prediction, ...]:
         """Single-frame predictions of one frame's faces."""

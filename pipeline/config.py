@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Discriminator,
@@ -33,6 +34,7 @@ from facelog.pipeline.errors import ConfigError, first_line
 from facelog.pipeline.fusion import FusionParams
 from facelog.pipeline.sinks import DECIMALS
 from facelog.pipeline.tracker import TrackerParams
+from facelog.pipeline.zones import zone_problem
 
 __all__ = [
     "AppConfig",
@@ -74,6 +76,18 @@ def default_of(section: type[BaseModel], key: str) -> Any:
     """The default of one config key, e.g. ``default_of(RtspConfig, "flush_s")``: for code that takes
     that value as an argument, so that the default stays written once, in the config section."""
     return section.model_fields[key].get_default(call_default_factory=True)
+
+
+def _usable_zones(zones: list[list[tuple[float, float]]]) -> list[list[tuple[float, float]]]:
+    for i, zone in enumerate(zones):
+        why = zone_problem(zone)
+        if why is not None:
+            raise ValueError(f"zone {i}: {why}")
+    return zones
+
+
+# polygons of [x, y] points, fractions of the frame's width and height (pipeline/zones.py)
+Zones = Annotated[list[list[tuple[float, float]]], AfterValidator(_usable_zones)]
 
 
 class DetectorConfig(_Section):
@@ -123,6 +137,11 @@ class DetectorConfig(_Section):
     # detect/motion.py). None: live cameras at every size, file runs below 1.5 MP (720p; 1080p files keep
     # their speed, a new face waits at most 3 frames there); true: always; false: never
     roi_motion: bool | None = None
+    # faces whose box centre lies in one of these polygons are ignored (a wall screen, a mirror, a
+    # glass door: pipeline/zones.py): [[x, y], ...] as fractions of the frame's width and height from
+    # the top left, e.g. [[0.6, 0], [1, 0], [1, 0.35], [0.6, 0.35]] (the top right); every source of
+    # the run (a live camera's own rtsp.cameras[].ignore_zones replaces them)
+    ignore_zones: Zones = Field(default_factory=list)
 
 
 class CropConfig(_Section):
@@ -367,6 +386,7 @@ class CameraConfig(_Section):
 
     name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     url: SecretStr
+    ignore_zones: Zones | None = None  # this camera's (detector.ignore_zones' form); None: those
 
 
 class RtspConfig(_Section):

@@ -33,6 +33,7 @@ from facelog.pipeline.detect import Detector, DetectorChoice, RoiDetector, choos
 from facelog.pipeline.detect.frontal import load_frontal_detector
 from facelog.pipeline.errors import ModelError
 from facelog.pipeline.identity import IdentityGender
+from facelog.pipeline.zones import IgnoreZones
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +119,11 @@ class InferenceSession:
         self.gender_reader = IdentityGender() if track.enabled and track.gender_faces else None
         # the frontal check's detector, built once (~0.4 s): not per video or camera
         self.frontal_detector = load_frontal_detector() if track.enabled and track.frontal_check else None
+        # where faces are ignored: every source's zones, a live camera's own where it has them
+        self.ignore_zones = IgnoreZones(
+            cfg.detector.ignore_zones,
+            {c.name: c.ignore_zones for c in cfg.rtsp.cameras if c.ignore_zones is not None},
+        )
 
     def detectors(self, n: int) -> list[Detector]:
         """``n`` detector objects (one per detect thread of a file run), built once, kept for later files.
@@ -153,6 +159,7 @@ class InferenceSession:
             gender_reader=self.gender_reader,
             frontal_detector=self.frontal_detector,
             fusion=self.cfg.fusion,
+            ignore_zones=self.ignore_zones,
         )
 
     def close(self) -> None:

@@ -62,6 +62,7 @@ class RunSummary:
     # the persons' second gender reading (identity.GenderReading): "identity_gender VERSION, N face(s)
     # a person"; None: off (tracking.gender_faces 0 or tracking off)
     gender_reading: str | None = None
+    faces_ignored: int = 0  # detections in detector.ignore_zones, dropped before anything (pipeline/zones.py)
 
     @property
     def frames(self) -> int:
@@ -146,6 +147,7 @@ def build_summary(
         extra={"pts": "derived from index / fps (stream had none)"} if src.pts_derived else {},
         warnings=list(src.warnings),
         persons_dropped=dict(times.persons_dropped) if session.cfg.tracking.enabled else None,
+        faces_ignored=times.faces_ignored,
         gender_reading=(
             f"identity_gender {session.gender_reader.version}, "
             f"{session.cfg.tracking.gender_faces} face(s) a person"

@@ -378,6 +378,7 @@ class CameraLoop:
                 dropped_share=round(rate.dropped_share, 4),
                 keeping_up=not rate.behind,
                 faces=self.counts[n].faces,
+                faces_ignored=self.analyzer.faces_ignored.get(n, 0),
                 rows=self.sinks[n].rows_written,
                 files=[str(p) for p in self.sinks[n].files],
                 persons=self.track_sinks[n].statuses["person"],

@@ -1,0 +1,162 @@
+"""Ignore zones (``pipeline/zones.py``): a face centred in a zone the operator drew is not logged,
+tracked or counted. Polygon tests, config errors, the CLI's one-line error, and a real file run of
+the clip shipped in the package (three people side by side) with a zone over one of them; no ../shared.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from facelog.pipeline.config import load_config
+from facelog.pipeline.errors import ConfigError
+from facelog.pipeline.file.process import process_video
+from facelog.pipeline.session import InferenceSession
+from facelog.pipeline.sinks import tracks_path
+from facelog.pipeline.types import Faces
+from facelog.pipeline.zones import IgnoreZones, in_zones, zone_problem
+
+REPO = Path(__file__).resolve().parents[2]
+SAMPLE = REPO / "pipeline" / "samples" / "face-demographics-walking-and-pause.mp4"
+LEFT_THIRD = [[0.0, 0.0], [1 / 3, 0.0], [1 / 3, 1.0], [0.0, 1.0]]  # the sample's left person (x < 160 of 480)
+
+
+def _boxes(*centres: tuple[float, float], side: float = 10.0) -> np.ndarray:
+    return np.array(
+        [[x - side / 2, y - side / 2, x + side / 2, y + side / 2] for x, y in centres], np.float32
+    )
+
+
+def test_a_face_is_in_a_zone_by_its_box_centre_at_any_frame_size() -> None:
+    triangle = [(0.0, 0.0), (0.5, 0.0), (0.0, 0.5)]  # the top-left corner cut along the diagonal
+    boxes = _boxes((10, 10), (60, 10), (20, 20), (49, 1), (40, 40))
+    assert in_zones(boxes, [triangle], 100, 100).tolist() == [
+        True,
+        False,
+        True,
+        True,
+        False,
+    ]  # (49, 1): the edge
+    # the same zone on a frame twice as big: the same faces at twice the pixels
+    assert in_zones(boxes * 2, [triangle], 200, 200).tolist() == [True, False, True, True, False]
+    # a box whose corner is in the zone but whose centre is not stays
+    assert not in_zones(np.array([[45.0, 0.0, 75.0, 30.0]]), [triangle], 100, 100)[0]
+    # the edge counts as inside; two zones: inside either
+    assert in_zones(_boxes((50, 50)), [[(0.5, 0.5), (1, 0.5), (1, 1)]], 100, 100).tolist() == [True]
+    two = [triangle, [(0.9, 0.9), (1, 0.9), (1, 1), (0.9, 1)]]
+    assert in_zones(_boxes((95, 95), (60, 10)), two, 100, 100).tolist() == [True, False]
+    assert in_zones(np.zeros((0, 4)), [triangle], 100, 100).shape == (0,)
+
+
+def test_zone_problems_are_named() -> None:
+    assert zone_problem([(0, 0), (1, 0), (1, 1)]) is None
+    assert "at least 3" in str(zone_problem([(0, 0), (1, 1)]))
+    assert "0 to 1" in str(zone_problem([(0, 0), (640, 0), (640, 360)]))  # pixels, not fractions
+    assert "area" in str(zone_problem([(0, 0), (0.5, 0.5), (1, 1)]))
+
+
+def test_a_camera_s_own_zones_replace_the_run_s() -> None:
+    zones = IgnoreZones([LEFT_THIRD], {"lobby": [[(0.5, 0), (1, 0), (1, 1)]], "door": []})
+    faces = Faces(_boxes((100, 100), (400, 50)), np.array([0.9, 0.9], np.float32))
+    kept, ignored = zones.outside("file.mp4", faces, 480, 270)  # the run's zones
+    assert ignored == 1 and kept.xyxy.tolist() == faces.xyxy[1:].tolist()
+    kept, ignored = zones.outside("lobby", faces, 480, 270)  # the camera's own
+    assert ignored == 1 and kept.xyxy.tolist() == faces.xyxy[:1].tolist()
+    assert zones.outside("door", faces, 480, 270) == (faces, 0)  # a camera with none
+    assert not IgnoreZones() and IgnoreZones([LEFT_THIRD])
+
+
+def test_config_takes_zones_and_names_a_bad_one(tmp_path: Path) -> None:
+    cfg = load_config(
+        None,
+        {
+            "detector.ignore_zones": [LEFT_THIRD],
+            "rtsp": {"cameras": [{"name": "lobby", "url": "rtsp://h/1", "ignore_zones": []}]},
+        },
+    )
+    assert cfg.detector.ignore_zones == [[tuple(p) for p in LEFT_THIRD]]
+    assert cfg.rtsp.cameras[0].ignore_zones == []
+    assert load_config(None).detector.ignore_zones == []
+    with pytest.raises(ConfigError, match=r"detector.ignore_zones: .*zone 1: .*0 to 1"):
+        load_config(None, {"detector.ignore_zones": [LEFT_THIRD, [[0, 0], [640, 0], [640, 360]]]})
+    with pytest.raises(ConfigError, match=r"rtsp.cameras.0.ignore_zones.*at least 3"):
+        load_config(
+            None, {"rtsp": {"cameras": [{"name": "a", "url": "rtsp://h/1", "ignore_zones": [[[0, 0]]]}]}}
+        )
+    with pytest.raises(ConfigError, match=r"detector.ignore_zones"):  # a point that is not [x, y]
+        load_config(None, {"detector.ignore_zones": [[[0, 0, 0], [1, 0], [1, 1]]]})
+
+
+def test_cli_bad_zone_is_one_line_and_writes_nothing(tmp_path: Path) -> None:
+    config = tmp_path / "zones.yaml"
+    config.write_text(yaml.safe_dump({"detector": {"ignore_zones": [[[0, 0], [1, 1]]]}}))
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "facelog.cli", "run", str(SAMPLE), "-o", str(out), "--config", str(config)]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2
+    assert r.stderr.strip().count("\n") == 0 and r.stderr.startswith("facelog: error: config ")
+    assert "ignore_zones" in r.stderr and "at least 3" in r.stderr and "Traceback" not in r.stderr
+    assert not out.exists()
+
+
+def _run(
+    tmp_path: Path, name: str, zones: list[list[list[float]]]
+) -> tuple[list[dict[str, str]], dict, list]:
+    cfg = load_config(None, {"detector.ignore_zones": zones})
+    out = tmp_path / f"{name}.csv"
+    with InferenceSession(cfg) as session:
+        process_video(SAMPLE, out, cfg, session=session)
+    with out.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    with tracks_path(out).open(newline="") as f:
+        persons = [r for r in csv.DictReader(f) if r["status"] == "person"]
+    return rows, json.loads((tmp_path / f"{name}.summary.json").read_text()), persons
+
+
+def _centre_x(r: dict[str, str]) -> float:
+    return (float(r["x1"]) + float(r["x2"])) / 2
+
+
+def test_a_person_in_a_zone_is_not_logged_and_the_others_are(tmp_path: Path) -> None:
+    rows, summary, persons = _run(tmp_path, "all", [])
+    in_left = [r for r in rows if _centre_x(r) < 160]
+    assert in_left and len(persons) == 3 and summary["faces_ignored"] == 0
+    z_rows, z_summary, z_persons = _run(tmp_path, "zoned", [LEFT_THIRD])
+    assert not [r for r in z_rows if _centre_x(r) <= 160]  # nobody logged in the zone...
+    assert len(z_persons) == 2  # ... or counted
+    # the others' rows are the same detections, frame by frame
+    key = ("frame_index", "x1", "y1", "x2", "y2")
+    assert {tuple(r[k] for k in key) for r in z_rows} == {
+        tuple(r[k] for k in key) for r in rows if _centre_x(r) >= 160
+    }
+    assert z_summary["faces_ignored"] >= len(in_left) and z_summary["faces"] == len(z_rows)
+
+
+def test_a_live_camera_s_zones_apply_to_its_frames_only() -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from sample_faces import read_sample_faces
+
+    cfg = load_config(
+        None, {"rtsp": {"cameras": [{"name": "lobby", "url": "rtsp://h/1", "ignore_zones": [LEFT_THIRD]}]}}
+    )
+    frames = read_sample_faces()[:10]
+    with InferenceSession(cfg) as session:
+        analyzer = session.analyzer()  # the one a live run shares between its cameras
+        for frame, faces in frames:
+            lobby, door = (dataclasses.replace(frame, source_id=s) for s in ("lobby", "door"))
+            got = {r.source_id: r for r in analyzer.analyze([(lobby, faces), (door, faces)])}
+            left = in_zones(faces.xyxy, [LEFT_THIRD], 480, 270)
+            assert [p.xyxy for p in got["lobby"].predictions] == [
+                tuple(map(float, b)) for b in faces.xyxy[~left]
+            ]
+            assert len(got["door"].predictions) == len(faces.accepted())
+    ignored = sum(int(in_zones(f.xyxy, [LEFT_THIRD], 480, 270).sum()) for _, f in frames)
+    assert analyzer.faces_ignored == {"lobby": ignored} and ignored >= 5
