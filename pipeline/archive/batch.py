@@ -109,6 +109,8 @@ def output_config_hash(cfg: AppConfig, identity: dict[str, str]) -> str:
     opts = backend_options(cfg.backend, identity["backend"])
     backend = {k: v for k, v in opts.items() if k not in ("threads", "cache_dir")}  # cannot change a CSV
     values = {**cfg.model_dump(mode="json", exclude=_NOT_HASHED), "backend": backend, "resolved": identity}
+    if not cfg.detector.ignore_zones:  # no zones hash as before zones existed: an archive is not redone
+        del values["detector"]["ignore_zones"]
     return st.config_hash(values)
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from facelog.pipeline.archive import batch, discovery, report
 from facelog.pipeline.archive import state as st
+from facelog.pipeline.config import backend_options
 from facelog.pipeline.sinks import HEADER, SCHEMA_VERSION, TRACKS_HEADER, TRACKS_SCHEMA_VERSION, tracks_path
 
 MiB = 1 << 20
@@ -359,6 +360,18 @@ def test_shipped_batch_config_loads_and_hash_ignores_batch_section() -> None:
     ident = {"detector": "yunet", "detector_sha256": "ab", "backend": "onnxruntime", "precision": "fp32"}
     assert batch.output_config_hash(same, ident) == batch.output_config_hash(cfg, ident)
     assert batch.output_config_hash(other, ident) != batch.output_config_hash(cfg, ident)
+    # a zone changes the outputs (a new hash); no zones hash as the config did before zones existed, so
+    # an archive processed then is not redone after the upgrade
+    zone = [[[0, 0], [0.5, 0], [0.5, 0.5]]]
+    zoned = load_config(repo / "configs" / "batch.yaml", {"detector.ignore_zones": zone})
+    assert batch.output_config_hash(zoned, ident) != batch.output_config_hash(cfg, ident)
+    before = {
+        **cfg.model_dump(mode="json", exclude=batch._NOT_HASHED),
+        "backend": {k: v for k, v in backend_options(cfg.backend, "onnxruntime").items() if k != "threads"},
+        "resolved": ident,
+    }
+    del before["detector"]["ignore_zones"]
+    assert batch.output_config_hash(cfg, ident) == st.config_hash(before)
 
 
 def test_state_hashes_what_auto_resolved_to_not_auto(tiny_model: Path) -> None:
