@@ -11,6 +11,13 @@ face. A track is called ``no_face`` only when none of its 2-8 kept faces passes,
 rate is lower than a face's when its faces differ. UTKFace's race labels (0 White, 1 Black, 2 Asian,
 3 Indian, 4 others) are the dataset's own, coarse, and used here only to ask whether the check fails
 some people more often than others.
+
+``--worlds`` also shows each face as the presets never do (``WORLDS``): ``mask`` (a surgical mask,
+``../shared``'s ``stills/insightface/mask_white.jpg``, over the nose and mouth, placed by YuNet's
+landmarks on the 200-px chip), ``aboveNN`` (the chip as a flat card tilted NN degrees top towards the
+camera, as a camera mounted high sees a face: foreshortened, wider at the top; a flat warp has no
+nose or brow occlusion, so it flatters both detectors). The table then has a ``world`` column; YuNet's
+share found is the detector's limit there, ``frontal`` the check's among those found.
 """
 
 from __future__ import annotations
@@ -33,6 +40,49 @@ from facelog.pipeline.weights import YUNET_PATH
 
 REPO = Path(__file__).resolve().parents[1]
 RACES = {0: "White", 1: "Black", 2: "Asian", 3: "Indian", 4: "others"}
+WORLDS = ("plain", "mask", "above35", "above50")  # examples; any aboveNN works
+
+
+def masked(chip: np.ndarray, mask: np.ndarray, detector: cv2.FaceDetectorYN) -> np.ndarray | None:
+    """The chip with a surgical mask from halfway between the eyes and the nose tip to below the mouth,
+    1.05 eye distances each side of the nose; None when YuNet finds no face to place it on."""
+    _, found = detector.detect(chip)
+    if found is None:
+        return None
+    lm = found[0][4:14].reshape(5, 2)  # right eye, left eye, nose tip, mouth corners
+    eye_y, eye_d, nose = lm[:2, 1].mean(), abs(lm[0, 0] - lm[1, 0]), lm[2]
+    mouth_y = lm[3:5, 1].mean()
+    top, bottom = (
+        int(eye_y + 0.45 * (nose[1] - eye_y)),
+        int(min(chip.shape[0] - 1, mouth_y + 1.3 * (mouth_y - nose[1]))),
+    )
+    x0, x1 = int(max(0, nose[0] - 1.05 * eye_d)), int(min(chip.shape[1], nose[0] + 1.05 * eye_d))
+    if bottom - top < 5 or x1 - x0 < 5:
+        return None
+    w, h = x1 - x0, bottom - top
+    alpha = np.zeros((h, w), np.float32)
+    cv2.ellipse(alpha, (w // 2, h // 2), (w // 2, int(h * 0.62)), 0, 0, 360, 1.0, -1)
+    alpha = cv2.GaussianBlur(alpha, (0, 0), 1.5)[..., None]
+    cloth = cv2.resize(mask, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32)
+    cloth *= (0.85 + 0.15 * np.linspace(1, 0.6, h))[:, None, None]  # shaded towards the chin
+    out = chip.copy()
+    out[top:bottom, x0:x1] = (alpha * cloth + (1 - alpha) * out[top:bottom, x0:x1]).astype(np.uint8)
+    return out
+
+
+def from_above(chip: np.ndarray, degrees: float) -> np.ndarray:
+    """The chip as a flat card tilted ``degrees`` about its horizontal axis, top towards the camera,
+    seen through a pinhole 2.5 chip heights away."""
+    h, w = chip.shape[:2]
+    dist, t = 2.5 * h, np.deg2rad(degrees)
+    src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+    dst = []
+    for x, y in src.tolist():
+        sx, sy = x - w / 2, y - h / 2
+        z = sy * np.sin(t)
+        dst.append([dist * sx / (dist + z) + w / 2, dist * sy * np.cos(t) / (dist + z) + h / 2])
+    warp = cv2.getPerspectiveTransform(src, np.float32(dst))
+    return cv2.warpPerspective(chip, warp, (w, h), borderMode=cv2.BORDER_REPLICATE)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,16 +90,35 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--shared", type=Path, default=REPO.parent / "shared")
     ap.add_argument("--sides", type=int, nargs="+", default=[34, 40, 56], help="chip sizes (px)")
     ap.add_argument("--json", type=Path, help="also write the table here")
+    ap.add_argument("--worlds", nargs="+", default=["plain"], help=f"e.g. {' '.join(WORLDS)}")
+    ap.add_argument("--faces", type=int, default=0, help="a random sample of this many faces (0: all)")
     args = ap.parse_args(argv)
+    for world in args.worlds:
+        if world not in ("plain", "mask") and not (world.startswith("above") and world[5:].isdigit()):
+            print(f"frontal_faces: unknown world {world!r} (plain, mask, aboveNN)", file=sys.stderr)
+            return 2
     labels = args.shared / "data" / "utkface" / "labels.csv"
     if not labels.is_file():
         print(f"frontal_faces: {labels} not found (set --shared)", file=sys.stderr)
         return 2
     val = validation_faces(args.shared)
+    if args.faces:
+        val = val.sample(min(args.faces, len(val)), random_state=0)
     race = pd.read_csv(labels).set_index("file")["race"]
+    cloth = cv2.imread(str(args.shared / "data" / "stills" / "insightface" / "mask_white.jpg"))
+    if "mask" in args.worlds and cloth is None:
+        print("frontal_faces: stills/insightface/mask_white.jpg not found (set --shared)", file=sys.stderr)
+        return 2
+    on_chip = cv2.FaceDetectorYN.create(str(YUNET_PATH), "", (200, 200), 0.5)
     check, rows = FrontalCheck(), []
-    for path in val["path"]:
+    for path, world in ((p, w) for p in val["path"] for w in args.worlds):
         chip = cv2.imread(path)
+        if world == "mask":
+            chip = masked(chip, cloth, on_chip)
+            if chip is None:  # no landmarks to place the mask on (0.1% of the faces)
+                continue
+        elif world.startswith("above"):
+            chip = from_above(chip, float(world[5:]))
         for side in args.sides:
             small = cv2.GaussianBlur(
                 cv2.resize(chip, (side, side), interpolation=cv2.INTER_AREA), (0, 0), 0.7
@@ -59,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
             det = cv2.FaceDetectorYN.create(str(YUNET_PATH), "", (3 * side, 3 * side), 0.5)
             _, found = det.detect(canvas)
             row = {
+                "world": world,
                 "race": RACES.get(int(race[Path(path).name]), "?"),
                 "side": side,
                 "found": found is not None,
@@ -70,8 +140,9 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(row)
     d = pd.DataFrame(rows)
     d["frontal"] = d["frontal"].astype(float)  # NaN where YuNet found no face
+    keys = ["side", "race"] if args.worlds == ["plain"] else ["world", "side"]
     table = (
-        d.groupby(["side", "race"])
+        d.groupby(keys)
         .agg(
             faces=("found", "size"),
             yunet=("found", "mean"),
