@@ -52,6 +52,12 @@ embedding, which reads age and gender, cannot tell them apart); the clip is the 
 everything else. ``crowd720``: 120 walkers in 30 s, faces 24-72 px, 15-18 in view at once (bodies
 of the nearer overlap the faces behind them, so the colour below a face may be someone else's).
 
+``*_masks`` (``walk720_masks``, ``counter720_masks``): half the people (drawn per person) wear a
+surgical mask over nose and mouth (``face_worlds.masked``); ``*_above`` (``walk720_above``,
+``static720_above``): every face seen from a camera 40 degrees above (``face_worlds.from_above``, a flat
+warp: an upper bound on what a real high camera gives); the GT boxes are the plain chip's. Both keep
+their plain preset's people, paths and scene.
+
 ``cross720`` (and ``_nobody``) breaks the rule that faces never overlap: pairs of walkers meet, one
 from each side at about one height, and the nearer (larger) one passes in front, hiding the other's
 face for a few frames (the identity switch of every tracker's textbook). Its GT has one more column,
@@ -79,6 +85,9 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cctv_common import GT_BOX_IN_CHIP, GT_BOX_W, GT_COLUMNS, SHARED
 from cctv_people import Person, plan_people
+from face_worlds import MASK_FILE, from_above, masked
+
+from facelog.pipeline.weights import YUNET_PATH
 
 log = logging.getLogger("cctv_synth")
 
@@ -122,6 +131,8 @@ class Preset:
     textures: int = 0  # still face-like patterns in the scene (no GT rows)
     poster: bool = False  # one real face pasted still for the whole clip (no GT rows)
     screen: bool = False  # a wall screen showing an advert of real faces that move (no GT rows)
+    masks: float = 0.0  # share of people wearing a surgical mask (face_worlds.masked)
+    pitch: float = 0.0  # degrees a camera mounted high looks down at the faces (face_worlds.from_above)
     sway: float = 0.05  # counter/queue: how far standing people sway (share of their face size)
     alike: bool = False  # a newcomer at a vacated spot: the same gender and about the same age
     away: float = 0.0  # share of standing people who turn away for seconds (no face, body stays)
@@ -135,10 +146,12 @@ class Preset:
 
     @property
     def stream(self) -> str:
-        """Key of the preset's random streams (people, scene, noise): its name; an ``alike`` or
-        ``away`` preset shares its plain preset's (``gap_alike``: the counter's), so the two clips differ
-        only in the newcomers' faces, the turned-away spells or the time between visits."""
-        return self.name.removesuffix("_alike").removesuffix("_away").removesuffix("_gap")
+        """Key of the preset's random streams (people, scene, noise): its name; an ``alike``, ``away``,
+        ``masks`` or ``above`` preset shares its plain preset's (``gap_alike``: the counter's), so the two
+        clips differ only in the newcomers' faces, the turned-away spells, the time between visits, the
+        masks or the angle faces are seen at."""
+        name = self.name.removesuffix("_masks").removesuffix("_above")
+        return name.removesuffix("_alike").removesuffix("_away").removesuffix("_gap")
 
 
 PRESETS: dict[str, Preset] = {
@@ -191,6 +204,12 @@ PRESETS.update(
         _variant("walk720", "_away", away=0.5),  # walkers who look aside (a shop window) while walking
         # the next person steps up 2.5-8 s after the previous one left (a still track waits 10 s for
         # its person to turn back): the same gender and nearest age, no body below the face; 60 s
+        # half the people in surgical masks (a pharmacy, a hospital, winter): faces the presets never had
+        _variant("walk720", "_masks", masks=0.5),
+        _variant("counter720", "_masks", masks=0.5),
+        # a camera mounted high: every face seen 40 degrees from above (a flat warp, an upper bound)
+        _variant("walk720", "_above", pitch=40.0),
+        _variant("static720", "_above", pitch=40.0),
         _variant(
             "counter720",
             "_gap_alike",
@@ -480,6 +499,23 @@ def _gt_rows(
     return [row if hidden is None else (*row, round(hidden, 3))]
 
 
+def _face_image(preset: Preset, p: Person, faces: pd.DataFrame, shared: Path, seed: int) -> np.ndarray:
+    """The person's chip as the preset shows it: in a mask (``Preset.masks`` of the people, drawn per
+    person) or seen from above (``Preset.pitch``)."""
+    chip = _read_face(faces.path.iloc[p.face_row])
+    if preset.masks and np.random.default_rng([seed, p.person_id, 11]).random() < preset.masks:
+        cloth = cv2.imread(str(Path(shared) / MASK_FILE))
+        if cloth is None:
+            raise SynthError(f"mask texture not found: {Path(shared) / MASK_FILE}")
+        on_chip = cv2.FaceDetectorYN.create(str(YUNET_PATH), "", (chip.shape[1], chip.shape[0]), 0.5)
+        # a face YuNet finds no landmarks on (about 1 in 1,000) goes without
+        covered = masked(chip, cloth, on_chip)
+        chip = chip if covered is None else covered
+    if preset.pitch:
+        chip = from_above(chip, preset.pitch)
+    return chip
+
+
 def _read_face(path: str) -> np.ndarray:
     img = cv2.imread(path, cv2.IMREAD_COLOR)
     if img is None:
@@ -530,7 +566,7 @@ def _render(
     w, h = preset.width, preset.height
     background = _background(shared, w, h, rng)
     noise = [rng.normal(0, 2.5, (h, w, 3)).astype(np.int16) for _ in range(4)]
-    chips = {p.person_id: _ChipCache(p, _read_face(faces.path.iloc[p.face_row])) for p in people}
+    chips = {p.person_id: _ChipCache(p, _face_image(preset, p, faces, shared, seed)) for p in people}
     stills = _still_sprites(preset, faces, people, seed)
     slides = _screen_slides(preset, faces, people, seed)
     rows: list[tuple[object, ...]] = []

@@ -33,6 +33,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cctv_synth import validation_faces  # the model card's validation split
+from face_worlds import MASK_FILE, from_above, masked
 
 from facelog.pipeline.detect.frontal import FrontalCheck
 from facelog.pipeline.identity import cut_patch
@@ -41,48 +42,6 @@ from facelog.pipeline.weights import YUNET_PATH
 REPO = Path(__file__).resolve().parents[1]
 RACES = {0: "White", 1: "Black", 2: "Asian", 3: "Indian", 4: "others"}
 WORLDS = ("plain", "mask", "above35", "above50")  # examples; any aboveNN works
-
-
-def masked(chip: np.ndarray, mask: np.ndarray, detector: cv2.FaceDetectorYN) -> np.ndarray | None:
-    """The chip with a surgical mask from halfway between the eyes and the nose tip to below the mouth,
-    1.05 eye distances each side of the nose; None when YuNet finds no face to place it on."""
-    _, found = detector.detect(chip)
-    if found is None:
-        return None
-    lm = found[0][4:14].reshape(5, 2)  # right eye, left eye, nose tip, mouth corners
-    eye_y, eye_d, nose = lm[:2, 1].mean(), abs(lm[0, 0] - lm[1, 0]), lm[2]
-    mouth_y = lm[3:5, 1].mean()
-    top, bottom = (
-        int(eye_y + 0.45 * (nose[1] - eye_y)),
-        int(min(chip.shape[0] - 1, mouth_y + 1.3 * (mouth_y - nose[1]))),
-    )
-    x0, x1 = int(max(0, nose[0] - 1.05 * eye_d)), int(min(chip.shape[1], nose[0] + 1.05 * eye_d))
-    if bottom - top < 5 or x1 - x0 < 5:
-        return None
-    w, h = x1 - x0, bottom - top
-    alpha = np.zeros((h, w), np.float32)
-    cv2.ellipse(alpha, (w // 2, h // 2), (w // 2, int(h * 0.62)), 0, 0, 360, 1.0, -1)
-    alpha = cv2.GaussianBlur(alpha, (0, 0), 1.5)[..., None]
-    cloth = cv2.resize(mask, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32)
-    cloth *= (0.85 + 0.15 * np.linspace(1, 0.6, h))[:, None, None]  # shaded towards the chin
-    out = chip.copy()
-    out[top:bottom, x0:x1] = (alpha * cloth + (1 - alpha) * out[top:bottom, x0:x1]).astype(np.uint8)
-    return out
-
-
-def from_above(chip: np.ndarray, degrees: float) -> np.ndarray:
-    """The chip as a flat card tilted ``degrees`` about its horizontal axis, top towards the camera,
-    seen through a pinhole 2.5 chip heights away."""
-    h, w = chip.shape[:2]
-    dist, t = 2.5 * h, np.deg2rad(degrees)
-    src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
-    dst = []
-    for x, y in src.tolist():
-        sx, sy = x - w / 2, y - h / 2
-        z = sy * np.sin(t)
-        dst.append([dist * sx / (dist + z) + w / 2, dist * sy * np.cos(t) / (dist + z) + h / 2])
-    warp = cv2.getPerspectiveTransform(src, np.float32(dst))
-    return cv2.warpPerspective(chip, warp, (w, h), borderMode=cv2.BORDER_REPLICATE)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -105,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.faces:
         val = val.sample(min(args.faces, len(val)), random_state=0)
     race = pd.read_csv(labels).set_index("file")["race"]
-    cloth = cv2.imread(str(args.shared / "data" / "stills" / "insightface" / "mask_white.jpg"))
+    cloth = cv2.imread(str(args.shared / MASK_FILE))
     if "mask" in args.worlds and cloth is None:
         print("frontal_faces: stills/insightface/mask_white.jpg not found (set --shared)", file=sys.stderr)
         return 2

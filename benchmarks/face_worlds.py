@@ -1,0 +1,59 @@
+"""Faces as the benchmark's presets never showed them: behind a surgical mask, seen from a camera
+mounted high. Used by ``frontal_faces.py --worlds`` (one face at a time) and by ``cctv_synth.py``'s
+``Preset.masks`` and ``Preset.pitch`` (whole clips).
+
+Both work on a UTKFace chip (200 x 200, the face aligned in it). The mask is ``../shared``'s
+``stills/insightface/mask_white.jpg`` (a mask texture, no face in it) placed by YuNet's landmarks on the
+chip. The camera above is a flat warp: the chip tilted about its horizontal axis, top towards the
+camera; a real head also hides its chin and shows its hair from above, so the warp flatters every
+detector, and numbers from it are an upper bound.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+MASK_FILE = "data/stills/insightface/mask_white.jpg"  # under ../shared
+
+
+def masked(chip: np.ndarray, mask: np.ndarray, detector: cv2.FaceDetectorYN) -> np.ndarray | None:
+    """The chip with a surgical mask from halfway between the eyes and the nose tip to below the mouth,
+    1.05 eye distances each side of the nose; None when YuNet finds no face to place it on."""
+    _, found = detector.detect(chip)
+    if found is None:
+        return None
+    lm = found[0][4:14].reshape(5, 2)  # right eye, left eye, nose tip, mouth corners
+    eye_y, eye_d, nose = lm[:2, 1].mean(), abs(lm[0, 0] - lm[1, 0]), lm[2]
+    mouth_y = lm[3:5, 1].mean()
+    top, bottom = (
+        int(eye_y + 0.45 * (nose[1] - eye_y)),
+        int(min(chip.shape[0] - 1, mouth_y + 1.3 * (mouth_y - nose[1]))),
+    )
+    x0, x1 = int(max(0, nose[0] - 1.05 * eye_d)), int(min(chip.shape[1], nose[0] + 1.05 * eye_d))
+    if bottom - top < 5 or x1 - x0 < 5:
+        return None
+    w, h = x1 - x0, bottom - top
+    alpha = np.zeros((h, w), np.float32)
+    cv2.ellipse(alpha, (w // 2, h // 2), (w // 2, int(h * 0.62)), 0, 0, 360, 1.0, -1)
+    alpha = cv2.GaussianBlur(alpha, (0, 0), 1.5)[..., None]
+    cloth = cv2.resize(mask, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32)
+    cloth *= (0.85 + 0.15 * np.linspace(1, 0.6, h))[:, None, None]  # shaded towards the chin
+    out = chip.copy()
+    out[top:bottom, x0:x1] = (alpha * cloth + (1 - alpha) * out[top:bottom, x0:x1]).astype(np.uint8)
+    return out
+
+
+def from_above(chip: np.ndarray, degrees: float) -> np.ndarray:
+    """The chip as a flat card tilted ``degrees`` about its horizontal axis, top towards the camera,
+    seen through a pinhole 2.5 chip heights away."""
+    h, w = chip.shape[:2]
+    dist, t = 2.5 * h, np.deg2rad(degrees)
+    src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+    dst = []
+    for x, y in src.tolist():
+        sx, sy = x - w / 2, y - h / 2
+        z = sy * np.sin(t)
+        dst.append([dist * sx / (dist + z) + w / 2, dist * sy * np.cos(t) / (dist + z) + h / 2])
+    warp = cv2.getPerspectiveTransform(src, np.float32(dst))
+    return cv2.warpPerspective(chip, warp, (w, h), borderMode=cv2.BORDER_REPLICATE)
