@@ -34,7 +34,6 @@ from facelog.pipeline.errors import ConfigError, first_line
 from facelog.pipeline.fusion import FusionParams
 from facelog.pipeline.sinks import DECIMALS
 from facelog.pipeline.tracker import TrackerParams
-from facelog.pipeline.zones import zone_problem
 
 __all__ = [
     "AppConfig",
@@ -78,6 +77,20 @@ def default_of(section: type[BaseModel], key: str) -> Any:
     return section.model_fields[key].get_default(call_default_factory=True)
 
 
+def zone_problem(zone: list[tuple[float, float]]) -> str | None:
+    """Why ``zone`` (``detector.ignore_zones``' polygon) is not usable, a sentence for a config error;
+    None when it is."""
+    if len(zone) < 3:
+        return f"a zone needs at least 3 [x, y] points, got {len(zone)}"
+    xs, ys = [float(p[0]) for p in zone], [float(p[1]) for p in zone]
+    if not all(0.0 <= v <= 1.0 for v in xs + ys):  # NaN fails too
+        return "points are fractions of the frame's width and height: 0 to 1"
+    twice_area = sum(xs[i - 1] * ys[i] - xs[i] * ys[i - 1] for i in range(len(zone)))  # the shoelace
+    if abs(twice_area) <= 1e-12:
+        return "a zone must enclose an area (its points lie on one line)"
+    return None
+
+
 def _usable_zones(zones: list[list[tuple[float, float]]]) -> list[list[tuple[float, float]]]:
     for i, zone in enumerate(zones):
         why = zone_problem(zone)
@@ -86,7 +99,7 @@ def _usable_zones(zones: list[list[tuple[float, float]]]) -> list[list[tuple[flo
     return zones
 
 
-# polygons of [x, y] points, fractions of the frame's width and height (pipeline/zones.py)
+# polygons of [x, y] points, fractions of the frame's width and height (pipeline/detect/zones.py)
 Zones = Annotated[list[list[tuple[float, float]]], AfterValidator(_usable_zones)]
 
 
@@ -138,7 +151,7 @@ class DetectorConfig(_Section):
     # their speed, a new face waits at most 3 frames there); true: always; false: never
     roi_motion: bool | None = None
     # faces whose box centre lies in one of these polygons are ignored (a wall screen, a mirror, a
-    # glass door: pipeline/zones.py): [[x, y], ...] as fractions of the frame's width and height from
+    # glass door: pipeline/detect/zones.py): [[x, y], ...] as fractions of the frame's width and height from
     # the top left, e.g. [[0.6, 0], [1, 0], [1, 0.35], [0.6, 0.35]] (the top right); every source of
     # the run (a live camera's own rtsp.cameras[].ignore_zones replaces them)
     ignore_zones: Zones = Field(default_factory=list)

@@ -31,9 +31,9 @@ from facelog.pipeline.analyzer import FaceAnalyzer
 from facelog.pipeline.config import AppConfig, backend_options
 from facelog.pipeline.detect import Detector, DetectorChoice, RoiDetector, choose_detector, make_detector
 from facelog.pipeline.detect.frontal import load_frontal_detector
+from facelog.pipeline.detect.zones import IgnoreZones
 from facelog.pipeline.errors import ModelError
 from facelog.pipeline.identity import IdentityGender
-from facelog.pipeline.zones import IgnoreZones
 
 log = logging.getLogger(__name__)
 

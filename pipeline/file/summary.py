@@ -62,7 +62,9 @@ class RunSummary:
     # the persons' second gender reading (identity.GenderReading): "identity_gender VERSION, N face(s)
     # a person"; None: off (tracking.gender_faces 0 or tracking off)
     gender_reading: str | None = None
-    faces_ignored: int = 0  # detections in detector.ignore_zones, dropped before anything (pipeline/zones.py)
+    faces_ignored: int = (
+        0  # detections in detector.ignore_zones, dropped before anything (pipeline/detect/zones.py)
+    )
 
     @property
     def frames(self) -> int:

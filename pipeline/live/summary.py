@@ -44,7 +44,7 @@ class CameraSummary:
     dropped_share: float
     keeping_up: bool
     faces: int
-    faces_ignored: int  # detections in the camera's ignore zones, dropped (pipeline/zones.py)
+    faces_ignored: int  # detections in the camera's ignore zones, dropped (pipeline/detect/zones.py)
     rows: int
     files: list[str]  # the camera's frame CSVs, one per rotation period
     persons: int  # people counted: tracks CSV rows with status "person", as a file run's summary

@@ -1,4 +1,4 @@
-"""Ignore zones (``pipeline/zones.py``): a face centred in a zone the operator drew is not logged,
+"""Ignore zones (``pipeline/detect/zones.py``): a face centred in a zone the operator drew is not logged,
 tracked or counted. Polygon tests, config errors, the CLI's one-line error, and a real file run of
 the clip shipped in the package (three people side by side) with a zone over one of them; no ../shared.
 """
@@ -16,13 +16,13 @@ import numpy as np
 import pytest
 import yaml
 
-from facelog.pipeline.config import load_config
+from facelog.pipeline.config import load_config, zone_problem
+from facelog.pipeline.detect.zones import IgnoreZones, in_zones
 from facelog.pipeline.errors import ConfigError
 from facelog.pipeline.file.process import process_video
 from facelog.pipeline.session import InferenceSession
 from facelog.pipeline.sinks import tracks_path
 from facelog.pipeline.types import Faces
-from facelog.pipeline.zones import IgnoreZones, in_zones, zone_problem
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "pipeline" / "samples" / "face-demographics-walking-and-pause.mp4"

@@ -8,10 +8,10 @@ Video analytics tools let the operator mask such parts of the view (Frigate's ob
 facelog's are ``detector.ignore_zones`` for every source of a run and ``rtsp.cameras[].ignore_zones``
 for one live camera.
 
-A zone is a polygon of 3 or more ``[x, y]`` points, as fractions of the frame's width and height
-(0..1, from the top left), so it holds at any stream resolution. A face whose box centre lies inside
-a zone (or on its edge) is dropped before tracking: no frame row, no track, not in the persons; the
-run's summary counts them (``faces_ignored``).
+A zone is a polygon of 3 or more ``[x, y]`` points (checked by ``config.zone_problem``), as fractions
+of the frame's width and height (0..1, from the top left), so it holds at any stream resolution. A
+face whose box centre lies inside a zone (or on its edge) is dropped before tracking: no frame row,
+no track, not in the persons; the run's summary counts them (``faces_ignored``).
 """
 
 from __future__ import annotations
@@ -25,20 +25,6 @@ from facelog.pipeline.types import Faces
 
 Point = tuple[float, float]
 Zone = Sequence[Point]
-
-
-def zone_problem(zone: Zone) -> str | None:
-    """Why ``zone`` is not a usable polygon (a sentence for a config error), or None when it is."""
-    if len(zone) < 3:
-        return f"a zone needs at least 3 [x, y] points, got {len(zone)}"
-    pts = np.asarray(zone, np.float64)
-    if pts.shape != (len(zone), 2):
-        return "each point must be [x, y]"
-    if not np.isfinite(pts).all() or pts.min() < 0 or pts.max() > 1:
-        return "points are fractions of the frame's width and height: 0 to 1"
-    if abs(cv2.contourArea(pts.astype(np.float32))) <= 0:
-        return "a zone must enclose an area (its points lie on one line)"
-    return None
 
 
 def in_zones(xyxy: np.ndarray, zones: Sequence[Zone], width: int, height: int) -> np.ndarray:
