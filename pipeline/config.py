@@ -151,7 +151,7 @@ class DetectorConfig(_Section):
     # their speed, a new face waits at most 3 frames there); true: always; false: never
     roi_motion: bool | None = None
     # faces whose box centre lies in one of these polygons are ignored (a wall screen, a mirror, a
-    # glass door: pipeline/detect/zones.py): [[x, y], ...] as fractions of the frame's width and height from
+    # glass door: detect/zones.py): [[x, y], ...] as fractions of the frame's width and height from
     # the top left, e.g. [[0.6, 0], [1, 0], [1, 0.35], [0.6, 0.35]] (the top right); every source of
     # the run (a live camera's own rtsp.cameras[].ignore_zones replaces them)
     ignore_zones: Zones = Field(default_factory=list)

@@ -62,9 +62,8 @@ class RunSummary:
     # the persons' second gender reading (identity.GenderReading): "identity_gender VERSION, N face(s)
     # a person"; None: off (tracking.gender_faces 0 or tracking off)
     gender_reading: str | None = None
-    faces_ignored: int = (
-        0  # detections in detector.ignore_zones, dropped before anything (pipeline/detect/zones.py)
-    )
+    # detections centred in detector.ignore_zones, dropped before anything else (detect/zones.py)
+    faces_ignored: int = 0
 
     @property
     def frames(self) -> int:
