@@ -160,3 +160,34 @@ def test_a_live_camera_s_zones_apply_to_its_frames_only() -> None:
             assert len(got["door"].predictions) == len(faces.accepted())
     ignored = sum(int(in_zones(f.xyxy, [LEFT_THIRD], 480, 270).sum()) for _, f in frames)
     assert analyzer.faces_ignored == {"lobby": ignored} and ignored >= 5
+
+
+def test_a_live_camera_loop_leaves_its_zone_out_of_its_csv_and_counts_it(tmp_path: Path) -> None:
+    from facelog.pipeline.live.loop import Camera, CameraLoop
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from sample_faces import read_sample_faces
+
+    lobby = {"name": "lobby", "url": "rtsp://127.0.0.1/1", "ignore_zones": [LEFT_THIRD]}
+    cfg = load_config(None, {"rtsp": {"metrics_port": None, "cameras": [lobby]}})
+    frames = [
+        dataclasses.replace(f, source_id="lobby", wall_ns=10**18 + f.pts_ns) for f, _ in read_sample_faces()
+    ]
+    with InferenceSession(cfg) as session:
+        runner = CameraLoop(
+            [Camera("lobby", "rtsp://127.0.0.1/1"), Camera("door", "rtsp://127.0.0.1/2")], session, tmp_path
+        )
+        for frame in frames[:12]:  # the loop's own detection (no detect threads outside run())
+            runner._process([frame, dataclasses.replace(frame, source_id="door")])
+        runner._process([])
+        summary = runner.summary().cameras
+        for sink in runner.sinks.values():
+            sink.close()
+    rows = {}
+    for cam in ("lobby", "door"):
+        with runner.sinks[cam].files[0].open(newline="") as f:
+            rows[cam] = list(csv.DictReader(f))
+    assert rows["door"] and any(_centre_x(r) < 160 for r in rows["door"])  # the other camera keeps them
+    assert rows["lobby"] and not any(_centre_x(r) <= 160 for r in rows["lobby"])
+    assert summary["lobby"].faces_ignored > 0 and summary["door"].faces_ignored == 0
+    assert summary["lobby"].rows == len(rows["lobby"]) < len(rows["door"])
