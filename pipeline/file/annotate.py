@@ -1,4 +1,5 @@
-"""``--annotate``: an mp4 of the processed frames with boxes and age/gender labels drawn.
+"""``--annotate``: an mp4 of the processed frames with boxes and age/gender labels drawn, and the
+run's ignore zones (``detector.ignore_zones``) outlined, so an operator can check where they lie.
 
 With ``--blur-faces`` every detected face (its box plus a margin) is blurred before the box and
 label are drawn, so the video can be shared without showing faces.
@@ -12,9 +13,11 @@ import cv2
 import numpy as np
 
 from facelog.engines.fileio import commit_file, temp_path
+from facelog.pipeline.detect.zones import Zone
 from facelog.pipeline.types import FrameResult
 
 _COLOURS = {"female": (180, 105, 255), "male": (255, 160, 60)}  # BGR
+ZONE_COLOUR = (0, 215, 255)  # BGR amber: an ignore zone's outline and label
 BLUR_MARGIN = 0.15  # of the box's width/height, on each side: hair, ears and chin go too
 
 
@@ -36,10 +39,20 @@ def blur_box(image_bgr: np.ndarray, xyxy: tuple[float, float, float, float]) -> 
     image_bgr[top:bottom, left:right] = cv2.GaussianBlur(big, (k, k), 0)
 
 
-def draw(image_bgr: np.ndarray, result: FrameResult, blur_faces: bool = False) -> np.ndarray:
+def draw(
+    image_bgr: np.ndarray, result: FrameResult, blur_faces: bool = False, zones: tuple[Zone, ...] = ()
+) -> np.ndarray:
     """A copy of ``image_bgr`` with each prediction's box and "F 34 #3" label (faces blurred first
-    with ``blur_faces``)."""
+    with ``blur_faces``), and each ignore zone (fractions of the frame) outlined and labelled."""
     out = image_bgr.copy()
+    h, w = out.shape[:2]
+    for zone in zones:
+        pts = np.round(np.asarray(zone, np.float64) * [w - 1, h - 1]).astype(np.int32).reshape(-1, 1, 2)
+        cv2.polylines(out, [pts], True, ZONE_COLOUR, 2, cv2.LINE_AA)
+        x, y = (int(v) for v in pts[:, 0].min(axis=0))
+        cv2.putText(
+            out, "ignored", (x + 4, y + 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, ZONE_COLOUR, 1, cv2.LINE_AA
+        )
     if blur_faces:
         for p in result.predictions:
             blur_box(out, p.xyxy)
@@ -65,10 +78,17 @@ class AnnotatedVideo:
         fps: frame rate of the written video (the processed-frame rate).
         size: (width, height).
         blur_faces: blur every face before drawing its box (``--blur-faces``).
+        zones: the run's ignore zones, outlined on every frame.
     """
 
     def __init__(
-        self, path: str | Path, fps: float, size: tuple[int, int], *, blur_faces: bool = False
+        self,
+        path: str | Path,
+        fps: float,
+        size: tuple[int, int],
+        *,
+        blur_faces: bool = False,
+        zones: tuple[Zone, ...] = (),
     ) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -78,9 +98,10 @@ class AnnotatedVideo:
             raise OSError(f"cannot write annotated video {self.path} (OpenCV VideoWriter mp4v failed)")
         self.size = size
         self.blur_faces = blur_faces
+        self.zones = zones
 
     def write(self, image_bgr: np.ndarray, result: FrameResult) -> None:
-        img = draw(image_bgr, result, self.blur_faces)
+        img = draw(image_bgr, result, self.blur_faces, self.zones)
         if (img.shape[1], img.shape[0]) != self.size:
             img = cv2.resize(img, self.size)
         self._w.write(img)

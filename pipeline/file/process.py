@@ -96,6 +96,7 @@ def process_video(
             )  # fmt: skip
             if outputs.video is not None:
                 outputs.video.blur_faces = blur_faces
+                outputs.video.zones = sess.ignore_zones.zones(src.source_id)
             bc = cfg.batching
             stages = DetectStages(src, detectors, bc.frame_queue, bc.face_queue, src.close)
             counts = _write_frames(src, stages, analyzer, outputs, cfg, progress)

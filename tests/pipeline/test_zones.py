@@ -191,3 +191,16 @@ def test_a_live_camera_loop_leaves_its_zone_out_of_its_csv_and_counts_it(tmp_pat
     assert rows["lobby"] and not any(_centre_x(r) <= 160 for r in rows["lobby"])
     assert summary["lobby"].faces_ignored > 0 and summary["door"].faces_ignored == 0
     assert summary["lobby"].rows == len(rows["lobby"]) < len(rows["door"])
+
+
+def test_the_annotated_video_outlines_the_zones() -> None:
+    from facelog.pipeline.file.annotate import ZONE_COLOUR, draw
+    from facelog.pipeline.types import FrameResult
+
+    image = np.zeros((270, 480, 3), np.uint8)
+    result = FrameResult("a.mp4", 0, 0, ())
+    assert not draw(image, result).any()  # no zones, no faces: nothing drawn
+    out = draw(image, result, zones=(tuple((x, y) for x, y in LEFT_THIRD),))
+    edge = out[100:200, 158:162].reshape(-1, 3)  # the zone's right side, x = 1/3 of 480
+    assert (edge == ZONE_COLOUR).all(axis=1).any()
+    assert not out[100:200, 300:].any()  # nothing outside the zone's outline
