@@ -202,14 +202,14 @@ PRESETS.update(
         _variant("counter720", "_away", away=1.0),
         _variant("static720", "_away", away=0.5),
         _variant("walk720", "_away", away=0.5),  # walkers who look aside (a shop window) while walking
-        # the next person steps up 2.5-8 s after the previous one left (a still track waits 10 s for
-        # its person to turn back): the same gender and nearest age, no body below the face; 60 s
         # half the people in surgical masks (a pharmacy, a hospital, winter): faces the presets never had
         _variant("walk720", "_masks", masks=0.5),
         _variant("counter720", "_masks", masks=0.5),
         # a camera mounted high: every face seen 40 degrees from above (a flat warp, an upper bound)
         _variant("walk720", "_above", pitch=40.0),
         _variant("static720", "_above", pitch=40.0),
+        # the next person steps up 2.5-8 s after the previous one left (a still track waits 10 s for
+        # its person to turn back): the same gender and nearest age, no body below the face; 60 s
         _variant(
             "counter720",
             "_gap_alike",
@@ -499,15 +499,26 @@ def _gt_rows(
     return [row if hidden is None else (*row, round(hidden, 3))]
 
 
-def _face_image(preset: Preset, p: Person, faces: pd.DataFrame, shared: Path, seed: int) -> np.ndarray:
+_Masking = tuple[np.ndarray, cv2.FaceDetectorYN]  # the mask texture, YuNet for the chips
+
+
+def _masking(shared: Path) -> _Masking:
+    """What ``face_worlds.masked`` needs, loaded once per clip."""
+    cloth = cv2.imread(str(Path(shared) / MASK_FILE))
+    if cloth is None:
+        raise SynthError(f"mask texture not found: {Path(shared) / MASK_FILE}")
+    return cloth, cv2.FaceDetectorYN.create(str(YUNET_PATH), "", (200, 200), 0.5)
+
+
+def _face_image(
+    preset: Preset, p: Person, faces: pd.DataFrame, masking: _Masking | None, seed: int
+) -> np.ndarray:
     """The person's chip as the preset shows it: in a mask (``Preset.masks`` of the people, drawn per
-    person) or seen from above (``Preset.pitch``)."""
+    person, with ``masking``) or seen from above (``Preset.pitch``)."""
     chip = _read_face(faces.path.iloc[p.face_row])
-    if preset.masks and np.random.default_rng([seed, p.person_id, 11]).random() < preset.masks:
-        cloth = cv2.imread(str(Path(shared) / MASK_FILE))
-        if cloth is None:
-            raise SynthError(f"mask texture not found: {Path(shared) / MASK_FILE}")
-        on_chip = cv2.FaceDetectorYN.create(str(YUNET_PATH), "", (chip.shape[1], chip.shape[0]), 0.5)
+    if masking is not None and np.random.default_rng([seed, p.person_id, 11]).random() < preset.masks:
+        cloth, on_chip = masking
+        on_chip.setInputSize((chip.shape[1], chip.shape[0]))
         # a face YuNet finds no landmarks on (about 1 in 1,000) goes without
         covered = masked(chip, cloth, on_chip)
         chip = chip if covered is None else covered
@@ -566,7 +577,8 @@ def _render(
     w, h = preset.width, preset.height
     background = _background(shared, w, h, rng)
     noise = [rng.normal(0, 2.5, (h, w, 3)).astype(np.int16) for _ in range(4)]
-    chips = {p.person_id: _ChipCache(p, _face_image(preset, p, faces, shared, seed)) for p in people}
+    masking = _masking(shared) if preset.masks else None
+    chips = {p.person_id: _ChipCache(p, _face_image(preset, p, faces, masking, seed)) for p in people}
     stills = _still_sprites(preset, faces, people, seed)
     slides = _screen_slides(preset, faces, people, seed)
     rows: list[tuple[object, ...]] = []

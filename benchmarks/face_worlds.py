@@ -3,7 +3,7 @@ mounted high. Used by ``frontal_faces.py --worlds`` (one face at a time) and by 
 ``Preset.masks`` and ``Preset.pitch`` (whole clips).
 
 Both work on a UTKFace chip (200 x 200, the face aligned in it). The mask is ``../shared``'s
-``stills/insightface/mask_white.jpg`` (a mask texture, no face in it) placed by YuNet's landmarks on the
+``data/stills/insightface/mask_white.jpg`` (a mask texture, no face in it) placed by YuNet's landmarks on the
 chip. The camera above is a flat warp: the chip tilted about its horizontal axis, top towards the
 camera; a real head also hides its chin and shows its hair from above, so the warp flatters every
 detector, and numbers from it are an upper bound.

@@ -13,7 +13,7 @@ rate is lower than a face's when its faces differ. UTKFace's race labels (0 Whit
 some people more often than others.
 
 ``--worlds`` also shows each face as the presets never do (``WORLDS``): ``mask`` (a surgical mask,
-``../shared``'s ``stills/insightface/mask_white.jpg``, over the nose and mouth, placed by YuNet's
+``../shared``'s ``data/stills/insightface/mask_white.jpg``, over the nose and mouth, placed by YuNet's
 landmarks on the 200-px chip), ``aboveNN`` (the chip as a flat card tilted NN degrees top towards the
 camera, as a camera mounted high sees a face: foreshortened, wider at the top; a flat warp has no
 nose or brow occlusion, so it flatters both detectors). The table then has a ``world`` column; YuNet's
@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from cctv_common import SHARED  # $FACELOG_SHARED or ../shared
 from cctv_synth import validation_faces  # the model card's validation split
 from face_worlds import MASK_FILE, from_above, masked
 
@@ -39,14 +40,13 @@ from facelog.pipeline.detect.frontal import FrontalCheck
 from facelog.pipeline.identity import cut_patch
 from facelog.pipeline.weights import YUNET_PATH
 
-REPO = Path(__file__).resolve().parents[1]
 RACES = {0: "White", 1: "Black", 2: "Asian", 3: "Indian", 4: "others"}
 WORLDS = ("plain", "mask", "above35", "above50")  # examples; any aboveNN works
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--shared", type=Path, default=REPO.parent / "shared")
+    ap.add_argument("--shared", type=Path, default=SHARED)
     ap.add_argument("--sides", type=int, nargs="+", default=[34, 40, 56], help="chip sizes (px)")
     ap.add_argument("--json", type=Path, help="also write the table here")
     ap.add_argument("--worlds", nargs="+", default=["plain"], help=f"e.g. {' '.join(WORLDS)}")
@@ -66,7 +66,9 @@ def main(argv: list[str] | None = None) -> int:
     race = pd.read_csv(labels).set_index("file")["race"]
     cloth = cv2.imread(str(args.shared / MASK_FILE))
     if "mask" in args.worlds and cloth is None:
-        print("frontal_faces: stills/insightface/mask_white.jpg not found (set --shared)", file=sys.stderr)
+        print(
+            "frontal_faces: data/stills/insightface/mask_white.jpg not found (set --shared)", file=sys.stderr
+        )
         return 2
     on_chip = cv2.FaceDetectorYN.create(str(YUNET_PATH), "", (200, 200), 0.5)
     check, rows = FrontalCheck(), []

@@ -2,8 +2,8 @@
 
     python benchmarks/masked_rows.py --work WORK --label L --seed S [--presets walk720_masks counter720_masks]
 
-Reads ``WORK/clips[_sS]/PRESET.gt.csv`` and the run ``WORK/runs/L_sS/PRESET.csv`` that
-``cctv_bench.py --label L --seed S`` made; who wears a mask is drawn per person as ``cctv_synth``
+Reads ``WORK/clips[_sS]/PRESET.gt.csv`` and the run ``WORK/runs/L/PRESET.csv`` that
+``cctv_bench.py --work WORK --label L --seed S`` made; who wears a mask is drawn per person as ``cctv_synth``
 draws it (``masked_people``). A frame row belongs to the GT face whose box holds its box centre.
 Prints, for masked and unmasked people: GT faces, rows found, age MAE, mean signed age error, gender.
 """
@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     for preset in args.presets:
         gt_path, run = (
             clips / f"{preset}.gt.csv",
-            args.work / "runs" / f"{args.label}_s{args.seed}" / f"{preset}.csv",
+            args.work / "runs" / args.label / f"{preset}.csv",
         )
         if not gt_path.is_file() or not run.is_file():
             print(f"masked_rows: {gt_path} or {run} not found", file=sys.stderr)

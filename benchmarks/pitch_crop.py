@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from cctv_common import SHARED  # $FACELOG_SHARED or ../shared
 from cctv_synth import validation_faces  # the model card's validation split
 from face_worlds import from_above
 
@@ -34,8 +35,14 @@ from facelog.pipeline.config import load_config
 from facelog.pipeline.session import InferenceSession
 from facelog.pipeline.types import Faces
 
-REPO = Path(__file__).resolve().parents[1]
 ANGLES = (0, 25, 40, 55)
+
+
+def _canvas(small: np.ndarray) -> np.ndarray:
+    """The face on a 400 x 400 grey canvas at (150, 150) (kept small per row: rebuilt when needed)."""
+    canvas = np.full((400, 400, 3), 110, np.uint8)
+    canvas[150 : 150 + small.shape[0], 150 : 150 + small.shape[1]] = small
+    return canvas
 
 
 def mouth_below_eyes(mat: np.ndarray, face: Faces, eye_y: float) -> float:
@@ -57,7 +64,7 @@ def stretched(mat: np.ndarray, r: float, r0: float, below: float, eye_y: float) 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--shared", type=Path, default=REPO.parent / "shared")
+    ap.add_argument("--shared", type=Path, default=SHARED)
     ap.add_argument("--faces", type=int, default=400)
     ap.add_argument("--sides", type=int, nargs="+", default=[48, 96])
     args = ap.parse_args(argv)
@@ -76,18 +83,18 @@ def main(argv: list[str] | None = None) -> int:
             for angle in ANGLES:
                 chip = from_above(face_chip, angle) if angle else face_chip
                 for side in args.sides:
-                    canvas = np.full((400, 400, 3), 110, np.uint8)
-                    small = cv2.resize(chip, (side, side), interpolation=cv2.INTER_AREA)
-                    canvas[150 : 150 + side, 150 : 150 + side] = cv2.GaussianBlur(small, (0, 0), 0.7)
-                    found = session.detector.detect(canvas)
+                    small = cv2.GaussianBlur(
+                        cv2.resize(chip, (side, side), interpolation=cv2.INTER_AREA), (0, 0), 0.7
+                    )
+                    found = session.detector.detect(_canvas(small))
                     if not len(found) or found.landmarks is None:
                         continue
                     j = int(np.argmax(found.score))
                     face = Faces(found.xyxy[j : j + 1], found.score[j : j + 1], found.landmarks[j : j + 1])
                     mats, sides = crop.chip_transforms(face, cfg.crop, framing)
                     r = mouth_below_eyes(mats[0], face, framing.eye_y)
-                    rows.append((angle, side, age, gender, r, canvas, mats[0], float(sides[0])))
-        d = pd.DataFrame(rows, columns=["angle", "side", "age", "gender", "r", "canvas", "mat", "chip_side"])
+                    rows.append((angle, side, age, gender, r, small, mats[0], float(sides[0])))
+        d = pd.DataFrame(rows, columns=["angle", "side", "age", "gender", "r", "small", "mat", "chip_side"])
         r0 = float(d[(d.angle == 0) & (d.side == max(args.sides))].r.median())
         crops = {"cur": 2.0, "stretch": 1.0, "stretch_0.9": 0.9}  # stretch when r < below x r0 (2: never)
         for name, below in crops.items():
@@ -95,7 +102,9 @@ def main(argv: list[str] | None = None) -> int:
             for rec in d.itertuples():
                 mat = stretched(rec.mat, rec.r, r0, below, framing.eye_y) if below < 2 else rec.mat
                 k = int(min(crop.MAX_CHIP, max(64, round(rec.chip_side))))
-                chips.append(cv2.warpAffine(rec.canvas, mat * k, (k, k), borderMode=cv2.BORDER_REPLICATE))
+                chips.append(
+                    cv2.warpAffine(_canvas(rec.small), mat * k, (k, k), borderMode=cv2.BORDER_REPLICATE)
+                )
             out = analyzer.infer_chips(chips)
             d[f"mae_{name}"] = np.abs(decode_age(out.age_probs) - d.age)
             d[f"gender_{name}"] = np.where(out.female > 0.5, "female", "male") == d.gender

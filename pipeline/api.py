@@ -65,7 +65,8 @@ def analyze_video(
         config: an ``AppConfig``, a YAML path, or None for defaults.
         **overrides: shortcuts (``stride``, ``target_fps``, ``detector``, ``det_threshold``,
             ``min_face_px``, ``batch_size``, ``backend``, ``model``, ``yunet_path``) or whole sections
-            (``tracking={"enabled": False}``).
+            (``tracking={"enabled": False}``); dotted keys for the rest, e.g. ignore zones:
+            ``**{"detector.ignore_zones": [[[0.6, 0], [1, 0], [1, 0.35]]]}``.
 
     Raises:
         TruncatedVideoError: the video breaks off; the rows before the break and their persons are

@@ -20,6 +20,7 @@ import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Discriminator,
     Field,
@@ -87,8 +88,22 @@ def zone_problem(zone: list[tuple[float, float]]) -> str | None:
         return "points are fractions of the frame's width and height: 0 to 1"
     twice_area = sum(xs[i - 1] * ys[i] - xs[i] * ys[i - 1] for i in range(len(zone)))  # the shoelace
     if abs(twice_area) <= 1e-12:
-        return "a zone must enclose an area (its points lie on one line)"
+        return "a zone must enclose an area (its points lie on one line, or its edges cross)"
     return None
+
+
+def _zones_list(value: Any) -> Any:
+    """A single polygon written without the outer list (``[[x, y], ...]``) is the likeliest slip: name it."""
+    if (
+        isinstance(value, list)
+        and value
+        and all(
+            isinstance(p, (list, tuple)) and len(p) == 2 and all(isinstance(v, (int, float)) for v in p)
+            for p in value
+        )
+    ):
+        raise ValueError("a list of zones, each a list of [x, y] points: wrap one zone in one more [ ]")
+    return value
 
 
 def _usable_zones(zones: list[list[tuple[float, float]]]) -> list[list[tuple[float, float]]]:
@@ -100,7 +115,9 @@ def _usable_zones(zones: list[list[tuple[float, float]]]) -> list[list[tuple[flo
 
 
 # polygons of [x, y] points, fractions of the frame's width and height (pipeline/detect/zones.py)
-Zones = Annotated[list[list[tuple[float, float]]], AfterValidator(_usable_zones)]
+Zones = Annotated[
+    list[list[tuple[float, float]]], BeforeValidator(_zones_list), AfterValidator(_usable_zones)
+]
 
 
 class DetectorConfig(_Section):
@@ -152,8 +169,8 @@ class DetectorConfig(_Section):
     roi_motion: bool | None = None
     # faces whose box centre lies in one of these polygons are ignored (a wall screen, a mirror, a
     # glass door: detect/zones.py): [[x, y], ...] as fractions of the frame's width and height from
-    # the top left, e.g. [[0.6, 0], [1, 0], [1, 0.35], [0.6, 0.35]] (the top right); every source of
-    # the run (a live camera's own rtsp.cameras[].ignore_zones replaces them)
+    # the top left, e.g. one zone, the top right: [[[0.6, 0], [1, 0], [1, 0.35], [0.6, 0.35]]]; every
+    # source of the run (a live camera's own rtsp.cameras[].ignore_zones replaces them)
     ignore_zones: Zones = Field(default_factory=list)
 
 

@@ -119,8 +119,10 @@ class InferenceSession:
         self.gender_reader = IdentityGender() if track.enabled and track.gender_faces else None
         # the frontal check's detector, built once (~0.4 s): not per video or camera
         self.frontal_detector = load_frontal_detector() if track.enabled and track.frontal_check else None
-        # where faces are ignored: every source's zones, a live camera's own where it has them
-        self.ignore_zones = IgnoreZones(
+        # where faces are ignored: every file's, and each live camera's (its own where it has them; by
+        # camera name, so only a live run's analyzer gets them: a file path could be a camera's name)
+        self.ignore_zones = IgnoreZones(cfg.detector.ignore_zones)
+        self.camera_zones = IgnoreZones(
             cfg.detector.ignore_zones,
             {c.name: c.ignore_zones for c in cfg.rtsp.cameras if c.ignore_zones is not None},
         )
@@ -148,8 +150,9 @@ class InferenceSession:
             ]
         return self._by_workers[n]
 
-    def analyzer(self) -> FaceAnalyzer:
-        """A fresh analyzer on this session's backend: its own tracks and timings (one per video)."""
+    def analyzer(self, live: bool = False) -> FaceAnalyzer:
+        """A fresh analyzer on this session's backend: its own tracks and timings (one per video; one
+        for all the cameras of a live run, ``live``: with each camera's own ignore zones)."""
         return FaceAnalyzer(
             self.backend,
             self.cfg.crop,
@@ -159,7 +162,7 @@ class InferenceSession:
             gender_reader=self.gender_reader,
             frontal_detector=self.frontal_detector,
             fusion=self.cfg.fusion,
-            ignore_zones=self.ignore_zones,
+            ignore_zones=self.camera_zones if live else self.ignore_zones,
         )
 
     def close(self) -> None:

@@ -156,6 +156,10 @@ def _run_files(args: argparse.Namespace, cfg: AppConfig, outs: list[Path], sessi
                     f"(--min-face {max(1, int(px * 0.8) // 2 * 2 - 2)} logs them)",
                     file=sys.stderr,
                 )
+            if s.faces_ignored:  # the operator's zones: how much they took (a zone drawn too wide shows here)
+                print(
+                    f"{src}: {s.faces_ignored} faces in detector.ignore_zones were ignored", file=sys.stderr
+                )
             if s.left_out_csv:  # left out of the frame log as of the persons count: say where they are
                 why = s.left_out_rows or {}
                 print(

@@ -28,8 +28,13 @@ Zone = Sequence[Point]
 
 
 def in_zones(xyxy: np.ndarray, zones: Sequence[Zone], width: int, height: int) -> np.ndarray:
-    """(n,) bool: whether each box's (n, 4) centre lies inside or on the edge of any zone, the zones
-    scaled to a ``width`` x ``height`` frame."""
+    """(n,) bool: whether each box's centre lies inside or on the edge of any zone.
+
+    Args:
+        xyxy: (n, 4) boxes in frame pixels.
+        zones: polygons of ``[x, y]`` fractions of the frame.
+        width, height: the frame's size in pixels (the zones are scaled to it).
+    """
     boxes = np.asarray(xyxy, np.float64).reshape(-1, 4)
     inside = np.zeros(len(boxes), bool)
     if not len(boxes):

@@ -47,7 +47,7 @@ def draw(
     out = image_bgr.copy()
     h, w = out.shape[:2]
     for zone in zones:
-        pts = np.round(np.asarray(zone, np.float64) * [w - 1, h - 1]).astype(np.int32).reshape(-1, 1, 2)
+        pts = np.round(np.asarray(zone, np.float64) * [w, h]).astype(np.int32).reshape(-1, 1, 2)
         cv2.polylines(out, [pts], True, ZONE_COLOUR, 2, cv2.LINE_AA)
         x, y = (int(v) for v in pts[:, 0].min(axis=0))
         cv2.putText(

@@ -108,7 +108,7 @@ class CameraLoop:
         self.session = session
         self.rtsp = session.cfg.rtsp  # held, never copied: its values are the run's
         sampling = session.cfg.sampling
-        self.analyzer = session.analyzer()  # one for every camera
+        self.analyzer = session.analyzer(live=True)  # one for every camera, with their ignore zones
         self.detect_threads = min(self.rtsp.detect_threads or _usable_cpus(), len(cameras))
         self.detectors = CameraDetectors(session, self.detect_threads)
         self._pool: ThreadPoolExecutor | None = None  # detect threads, while run() runs
@@ -258,6 +258,7 @@ class CameraLoop:
         n_faces = sum(len(faces) for _, faces in items)
         if n_faces:
             self.metrics.batch_faces.observe(n_faces)
+        ignored_before = dict(self.analyzer.faces_ignored)
         try:
             results = self.analyzer.analyze(items)
         except Exception as exc:
@@ -275,6 +276,9 @@ class CameraLoop:
                 ) from exc
             return
         self._analyze_failures = 0
+        for cam, n in self.analyzer.faces_ignored.items():
+            if n > ignored_before.get(cam, 0):
+                self.metrics.faces_ignored.labels(cam).inc(n - ignored_before.get(cam, 0))
         done_ns = time.time_ns()
         for result in results:
             cam = result.source_id
@@ -394,9 +398,11 @@ class CameraLoop:
         summary.write(self.out_dir, self.secrets)
         for name, c in summary.cameras.items():
             log.info(
-                "event=camera_summary camera=%s frames_read=%d processed=%d dropped=%d faces=%d rows=%d"
-                " persons=%d reconnects=%d state=%s analysed_fps=%.2f target_fps=%s keeping_up=%s",
-                name, c.frames_read, c.frames_processed, c.frames_dropped, c.faces, c.rows, c.persons,
+                "event=camera_summary camera=%s frames_read=%d processed=%d dropped=%d faces=%d"
+                " faces_ignored=%d rows=%d persons=%d reconnects=%d state=%s analysed_fps=%.2f target_fps=%s"
+                " keeping_up=%s",
+                name, c.frames_read, c.frames_processed, c.frames_dropped, c.faces, c.faces_ignored, c.rows,
+                c.persons,
                 c.reconnects, c.state, c.analysed_fps, c.target_fps, c.keeping_up,
             )  # fmt: skip
         behind = sorted(n for n, c in summary.cameras.items() if not c.keeping_up)

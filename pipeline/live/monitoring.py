@@ -45,6 +45,7 @@ class Metrics:
         frames_skipped: frames left out on purpose by sampling (``stride``/``target_fps``).
         frames_processed: frames that went through detection and inference.
         faces: faces logged.
+        faces_ignored: faces dropped in the camera's ignore zones (``detect/zones.py``).
         rows: CSV rows written.
         connected: 1 while the camera delivers frames, else 0.
         fps: frames processed per second over the last few seconds.
@@ -75,6 +76,9 @@ class Metrics:
         )
         self.frames_processed = Counter("facelog_frames_processed", "Frames analysed", cam, registry=r)
         self.faces = Counter("facelog_faces", "Faces logged", cam, registry=r)
+        self.faces_ignored = Counter(
+            "facelog_faces_ignored", "Faces dropped in ignore zones", cam, registry=r
+        )
         self.rows = Counter("facelog_csv_rows", "CSV rows written", cam, registry=r)
         self.errors = Counter(
             "facelog_rtsp_errors", "Failed opens and reads, by kind", [*cam, "kind"], registry=r
@@ -114,7 +118,7 @@ class Metrics:
             self.frames_skipped,
         ):
             metric.labels(camera)
-        for metric in (self.frames_processed, self.faces, self.rows):
+        for metric in (self.frames_processed, self.faces, self.faces_ignored, self.rows):
             metric.labels(camera)
         self.connected.labels(camera).set(0)
         self.fps.labels(camera).set(0)

@@ -211,7 +211,6 @@ class RotatingTracksSink(RotatingCsvSink):
     def write_persons(self, persons: Sequence[PersonResult]) -> int:
         """Write ended persons, each to the file of its last sighting's period; returns how many."""
         for p in persons:
-            self.statuses[p.status] += 1
             extra = [
                 wall_time_utc(p.first_wall_ns),
                 wall_time_utc(p.last_wall_ns),
@@ -219,4 +218,5 @@ class RotatingTracksSink(RotatingCsvSink):
                 p.last_wall_ns,
             ]
             self._write_rows(p.last_wall_ns, [to_cells(track_row(p, self.model, self.decimals)) + extra])
+            self.statuses[p.status] += 1  # counted once on its way to the file, as rows_written
         return len(persons)

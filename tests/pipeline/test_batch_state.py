@@ -12,10 +12,12 @@ import pytest
 
 from facelog.pipeline.archive import batch, discovery, report
 from facelog.pipeline.archive import state as st
-from facelog.pipeline.config import backend_options
 from facelog.pipeline.sinks import HEADER, SCHEMA_VERSION, TRACKS_HEADER, TRACKS_SCHEMA_VERSION, tracks_path
 
 MiB = 1 << 20
+
+# configs/batch.yaml's output hash at eeb876b, before ignore zones (test_shipped_batch_config_...)
+BATCH_YAML_HASH_EEB876B = "2b4051164ac2579b9fc304b4b858f373b2508dad65814ea888c3eb05b27bf438"
 
 
 # ---------------------------------------------------------------- fingerprints and hashes
@@ -365,13 +367,9 @@ def test_shipped_batch_config_loads_and_hash_ignores_batch_section() -> None:
     zone = [[[0, 0], [0.5, 0], [0.5, 0.5]]]
     zoned = load_config(repo / "configs" / "batch.yaml", {"detector.ignore_zones": zone})
     assert batch.output_config_hash(zoned, ident) != batch.output_config_hash(cfg, ident)
-    before = {
-        **cfg.model_dump(mode="json", exclude=batch._NOT_HASHED),
-        "backend": {k: v for k, v in backend_options(cfg.backend, "onnxruntime").items() if k != "threads"},
-        "resolved": ident,
-    }
-    del before["detector"]["ignore_zones"]
-    assert batch.output_config_hash(cfg, ident) == st.config_hash(before)
+    # the digest eeb876b (before zones) gave for this config: when it changes, every archive already
+    # processed is redone on the next run after the upgrade; change it only on purpose
+    assert batch.output_config_hash(cfg, ident) == BATCH_YAML_HASH_EEB876B
 
 
 def test_state_hashes_what_auto_resolved_to_not_auto(tiny_model: Path) -> None:

@@ -24,6 +24,9 @@ from facelog.pipeline.session import InferenceSession
 from facelog.pipeline.sinks import tracks_path
 from facelog.pipeline.types import Faces
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from sample_faces import read_sample_faces  # the sample clip's frames and YuNet faces
+
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "pipeline" / "samples" / "face-demographics-walking-and-pause.mp4"
 LEFT_THIRD = [[0.0, 0.0], [1 / 3, 0.0], [1 / 3, 1.0], [0.0, 1.0]]  # the sample's left person (x < 160 of 480)
@@ -60,7 +63,10 @@ def test_zone_problems_are_named() -> None:
     assert zone_problem([(0, 0), (1, 0), (1, 1)]) is None
     assert "at least 3" in str(zone_problem([(0, 0), (1, 1)]))
     assert "0 to 1" in str(zone_problem([(0, 0), (640, 0), (640, 360)]))  # pixels, not fractions
-    assert "area" in str(zone_problem([(0, 0), (0.5, 0.5), (1, 1)]))
+    assert "0 to 1" in str(zone_problem([(0, 0), (float("nan"), 0), (1, 1)]))
+    assert "0 to 1" in str(zone_problem([(0, 0), (float("inf"), 0), (1, 1)]))
+    assert "area" in str(zone_problem([(0, 0), (0.5, 0.5), (1, 1)]))  # on one line
+    assert "cross" in str(zone_problem([(0, 0), (1, 1), (1, 0), (0, 1)]))  # a bowtie: its two halves cancel
 
 
 def test_a_camera_s_own_zones_replace_the_run_s() -> None:
@@ -93,6 +99,9 @@ def test_config_takes_zones_and_names_a_bad_one(tmp_path: Path) -> None:
         )
     with pytest.raises(ConfigError, match=r"detector.ignore_zones"):  # a point that is not [x, y]
         load_config(None, {"detector.ignore_zones": [[[0, 0, 0], [1, 0], [1, 1]]]})
+    # one zone without the outer list, the likeliest slip: said so, not "not a valid tuple"
+    with pytest.raises(ConfigError, match=r"detector.ignore_zones: .*wrap one zone in one more \[ \]"):
+        load_config(None, {"detector.ignore_zones": LEFT_THIRD})
 
 
 def test_cli_bad_zone_is_one_line_and_writes_nothing(tmp_path: Path) -> None:
@@ -141,32 +150,41 @@ def test_a_person_in_a_zone_is_not_logged_and_the_others_are(tmp_path: Path) -> 
 
 
 def test_a_live_camera_s_zones_apply_to_its_frames_only() -> None:
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from sample_faces import read_sample_faces
-
-    cfg = load_config(
-        None, {"rtsp": {"cameras": [{"name": "lobby", "url": "rtsp://h/1", "ignore_zones": [LEFT_THIRD]}]}}
-    )
+    # the run's zone is the right two thirds; "lobby" has its own (the left third), "hall" none
+    right = [[1 / 3, 0.0], [1.0, 0.0], [1.0, 1.0], [1 / 3, 1.0]]
+    cameras = [
+        {"name": "lobby", "url": "rtsp://h/1", "ignore_zones": [LEFT_THIRD]},
+        {"name": "hall", "url": "rtsp://h/2", "ignore_zones": []},
+    ]
+    cfg = load_config(None, {"detector.ignore_zones": [right], "rtsp": {"cameras": cameras}})
     frames = read_sample_faces()[:10]
     with InferenceSession(cfg) as session:
-        analyzer = session.analyzer()  # the one a live run shares between its cameras
+        analyzer = session.analyzer(live=True)  # the one a live run shares between its cameras
         for frame, faces in frames:
-            lobby, door = (dataclasses.replace(frame, source_id=s) for s in ("lobby", "door"))
-            got = {r.source_id: r for r in analyzer.analyze([(lobby, faces), (door, faces)])}
+            sources = ("lobby", "door", "hall")
+            got = {
+                r.source_id: r
+                for r in analyzer.analyze([(dataclasses.replace(frame, source_id=s), faces) for s in sources])
+            }
             left = in_zones(faces.xyxy, [LEFT_THIRD], 480, 270)
             assert [p.xyxy for p in got["lobby"].predictions] == [
                 tuple(map(float, b)) for b in faces.xyxy[~left]
             ]
-            assert len(got["door"].predictions) == len(faces.accepted())
+            assert [p.xyxy for p in got["door"].predictions] == [
+                tuple(map(float, b)) for b in faces.xyxy[left]
+            ]
+            assert len(got["hall"].predictions) == len(faces)  # its empty list: nothing ignored
+        # a file run's analyzer knows no cameras: a file named like one gets the run's zones only
+        file_run = session.analyzer()
+        frame, faces = frames[0]
+        (res,) = file_run.analyze([(dataclasses.replace(frame, source_id="lobby"), faces)])
+        assert [p.xyxy for p in res.predictions] == [tuple(map(float, b)) for b in faces.xyxy[left]]
     ignored = sum(int(in_zones(f.xyxy, [LEFT_THIRD], 480, 270).sum()) for _, f in frames)
-    assert analyzer.faces_ignored == {"lobby": ignored} and ignored >= 5
+    assert analyzer.faces_ignored["lobby"] == ignored >= 5 and "hall" not in analyzer.faces_ignored
 
 
 def test_a_live_camera_loop_leaves_its_zone_out_of_its_csv_and_counts_it(tmp_path: Path) -> None:
     from facelog.pipeline.live.loop import Camera, CameraLoop
-
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from sample_faces import read_sample_faces
 
     lobby = {"name": "lobby", "url": "rtsp://127.0.0.1/1", "ignore_zones": [LEFT_THIRD]}
     cfg = load_config(None, {"rtsp": {"metrics_port": None, "cameras": [lobby]}})
@@ -190,6 +208,9 @@ def test_a_live_camera_loop_leaves_its_zone_out_of_its_csv_and_counts_it(tmp_pat
     assert rows["door"] and any(_centre_x(r) < 160 for r in rows["door"])  # the other camera keeps them
     assert rows["lobby"] and not any(_centre_x(r) <= 160 for r in rows["lobby"])
     assert summary["lobby"].faces_ignored > 0 and summary["door"].faces_ignored == 0
+    metrics = runner.metrics.exposition().decode()  # what Prometheus scrapes while the run goes on
+    assert f'facelog_faces_ignored_total{{camera="lobby"}} {float(summary["lobby"].faces_ignored)}' in metrics
+    assert 'facelog_faces_ignored_total{camera="door"} 0.0' in metrics
     assert summary["lobby"].rows == len(rows["lobby"]) < len(rows["door"])
 
 
@@ -204,3 +225,21 @@ def test_the_annotated_video_outlines_the_zones() -> None:
     edge = out[100:200, 158:162].reshape(-1, 3)  # the zone's right side, x = 1/3 of 480
     assert (edge == ZONE_COLOUR).all(axis=1).any()
     assert not out[100:200, 300:].any()  # nothing outside the zone's outline
+
+
+def test_zones_come_first_with_tracking_off_too() -> None:
+    """Without tracking, boxes that could only continue a track are dropped too; a zone still wins."""
+    cfg = load_config(None, {"detector.ignore_zones": [LEFT_THIRD], "tracking.enabled": False})
+    frame, faces = next(
+        (f, x) for f, x in read_sample_faces() if in_zones(x.xyxy, [LEFT_THIRD], 480, 270).any()
+    )
+    left = in_zones(faces.xyxy, [LEFT_THIRD], 480, 270)
+    only = np.zeros(len(faces), bool)
+    only[int(np.flatnonzero(~left)[0])] = True  # a face outside the zone, below the detector's threshold
+    marked = dataclasses.replace(faces, track_only=only)
+    with InferenceSession(cfg) as session:
+        analyzer = session.analyzer()
+        (res,) = analyzer.analyze([(frame, marked)])
+    kept = faces.xyxy[~left & ~only]
+    assert len(kept) >= 1 and [p.xyxy for p in res.predictions] == [tuple(map(float, b)) for b in kept]
+    assert analyzer.times.faces_ignored == int(left.sum()) >= 1
