@@ -78,6 +78,7 @@ class RunReport:
     frames: int = 0
     rows: int = 0
     faces: int = 0
+    faces_ignored: int = 0  # in detector.ignore_zones, over the files processed in this run
     video_s: float = 0.0
     files_per_hour: float = 0.0
     video_hours_per_hour: float = 0.0
@@ -293,6 +294,7 @@ def _collect(
                 run.frames += r.frames
                 run.rows += r.rows
                 run.faces += r.faces
+                run.faces_ignored += r.faces_ignored
                 run.video_s = round(run.video_s + r.video_s, 3)
                 frames_bar.update(r.frames)
                 partial_path(out).unlink(missing_ok=True)  # rows of an earlier truncated version

@@ -55,6 +55,7 @@ class FileResult:
     rows: int = 0
     frames: int = 0
     faces: int = 0
+    faces_ignored: int = 0  # in detector.ignore_zones
     video_s: float = 0.0
     wall_s: float = 0.0
     error: str | None = None
@@ -133,6 +134,7 @@ class Worker:
             rows=s.rows,
             frames=s.frames,
             faces=s.faces,
+            faces_ignored=s.faces_ignored,
             video_s=s.video_s,
             wall_s=time.perf_counter() - t0,
             worker=self.name,

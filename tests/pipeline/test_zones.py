@@ -243,3 +243,16 @@ def test_zones_come_first_with_tracking_off_too() -> None:
     kept = faces.xyxy[~left & ~only]
     assert len(kept) >= 1 and [p.xyxy for p in res.predictions] == [tuple(map(float, b)) for b in kept]
     assert analyzer.times.faces_ignored == int(left.sum()) >= 1
+
+
+def test_a_batch_run_counts_the_faces_its_zones_took(tmp_path: Path) -> None:
+    from facelog.pipeline.archive import batch
+
+    archive = tmp_path / "archive" / "cam1" / "2026-12-05"
+    archive.mkdir(parents=True)
+    (archive / "sample.mp4").write_bytes(SAMPLE.read_bytes())
+    cfg = load_config(None, {"detector.ignore_zones": [LEFT_THIRD], "batch.workers": 1})
+    run = batch.run_batch(tmp_path / "archive", tmp_path / "out", cfg, progress=False)
+    assert (run.processed, run.failed) == (1, 0) and run.faces_ignored > 0
+    saved = json.loads((tmp_path / "out" / "batch_summary.json").read_text())
+    assert saved["faces_ignored"] == run.faces_ignored
