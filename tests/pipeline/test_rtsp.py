@@ -326,3 +326,35 @@ def test_sigterm_to_cli_leaves_complete_csvs_and_exit_0(
         )
         total += len(rows)
     assert total == summary[camera]["rows"] > 5  # every row the run counted is on disk
+
+
+def test_a_camera_s_ignore_zone_takes_its_faces_the_other_camera_keeps_them(
+    server: Any, tmp_path: Path, tiny_model: Path, yunet_path: Path
+) -> None:
+    """Two cameras on one stream; one has a zone over its whole view (docs/PIPELINE.md "Ignore zones")."""
+    whole = [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]
+    cameras = [
+        {"name": "door", "url": server.url("/cam")},
+        {"name": "screen", "url": server.url("/cam"), "ignore_zones": [whole]},
+    ]
+    overrides = {
+        "model": {"path": str(tiny_model)},
+        "detector": {"kind": "yunet", "yunet_path": str(yunet_path)},
+        "backend": {"kind": "onnxruntime"},
+        "rtsp": {**RTSP_TEST_SETTINGS, "cameras": cameras},
+    }
+    cfg = load_config(None, overrides)
+    run = Run(out=tmp_path / "zones")
+
+    def target() -> None:
+        run.code.append(run_cameras(cfg, [], run.out, stop=run.stop))
+
+    run.thread = threading.Thread(target=target, daemon=True)
+    run.thread.start()
+    assert run.wait_rows("door", time.time() - 5, timeout_s=15) is not None, "no rows within 15 s"
+    time.sleep(2.0)
+    assert run.finish() == 0
+    summary = json.loads((run.out / SUMMARY_NAME).read_text())["cameras"]
+    assert len(run.rows("door")) >= 10 and summary["door"]["faces_ignored"] == 0
+    assert run.rows("screen") == [] and summary["screen"]["faces_ignored"] >= 10
+    assert summary["screen"]["frames_processed"] > 0 and summary["screen"]["persons"] == 0
