@@ -5,7 +5,8 @@
 Reads ``WORK/clips[_sS]/PRESET.gt.csv`` and the run ``WORK/runs/L/PRESET.csv`` that
 ``cctv_bench.py --work WORK --label L --seed S`` made; who wears a mask is drawn per person as ``cctv_synth``
 draws it (``masked_people``). A frame row belongs to the GT face whose box holds its box centre.
-Prints, for masked and unmasked people: GT faces, rows found, age MAE, mean signed age error, gender.
+Prints, for masked and unmasked people: how many never appear in the frame log (which holds only the
+rows of persons), GT faces, rows found, age MAE, mean signed age error, gender.
 """
 
 from __future__ import annotations
@@ -51,9 +52,11 @@ def main(argv: list[str] | None = None) -> int:
         rows = rows.assign(right=rows.gender == rows.gender_gt)
         for masked, part in rows.groupby("masked"):
             gt_part = gt[gt.masked == masked]
+            unseen = gt_part.person_id.nunique() - part.person_id.nunique()  # no row: not a person
             print(
                 f"{preset} seed {args.seed} {'masked' if masked else 'unmasked'}: "
-                f"{gt_part.person_id.nunique()} people, {len(gt_part)} GT faces, {len(part)} rows found "
+                f"{gt_part.person_id.nunique()} people ({unseen} never in the frame log), "
+                f"{len(gt_part)} GT faces, {len(part)} rows found "
                 f"({len(part) / len(gt_part):.0%}), age MAE {part.err.mean():.2f}, "
                 f"signed {part.signed.mean():+.2f}, gender {part.right.mean():.3f}"
             )
