@@ -1,12 +1,13 @@
 """Faces as the benchmark's presets never showed them: behind a surgical mask, seen from a camera
-mounted high. Used by ``frontal_faces.py --worlds`` (one face at a time) and by ``cctv_synth.py``'s
-``Preset.masks`` and ``Preset.pitch`` (whole clips).
+mounted high, reflected in glass. Used by ``frontal_faces.py --worlds`` (one face at a time) and by
+``cctv_synth.py``'s ``Preset.masks`` and ``Preset.pitch`` (whole clips).
 
 Both work on a UTKFace chip (200 x 200, the face aligned in it). The mask is ``../shared``'s
 ``data/stills/insightface/mask_white.jpg`` (a mask texture, no face in it) placed by YuNet's landmarks on the
 chip. The camera above is a flat warp: the chip tilted about its horizontal axis, top towards the
 camera; a real head also hides its chin and shows its hair from above, so the warp flatters every
-detector, and numbers from it are an upper bound.
+detector, and numbers from it are an upper bound. A reflection is the chip mirrored at a share of its
+light over a flat grey (what the glass lets through from behind).
 """
 
 from __future__ import annotations
@@ -57,3 +58,10 @@ def from_above(chip: np.ndarray, degrees: float) -> np.ndarray:
         dst.append([dist * sx / (dist + z) + w / 2, dist * sy * np.cos(t) / (dist + z) + h / 2])
     warp = cv2.getPerspectiveTransform(src, np.float32(dst))
     return cv2.warpPerspective(chip, warp, (w, h), borderMode=cv2.BORDER_REPLICATE)
+
+
+def reflected(chip: np.ndarray, share: float, behind: int = 110) -> np.ndarray:
+    """The chip as a reflection in a glass door or shop window: mirrored left to right and only
+    ``share`` of its light over what is behind the glass (a flat ``behind`` grey, as the canvas)."""
+    out = share * chip[:, ::-1].astype(np.float32) + (1 - share) * behind
+    return np.clip(out, 0, 255).astype(np.uint8)
