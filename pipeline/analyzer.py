@@ -169,8 +169,13 @@ class FaceAnalyzer:
         """
         t0 = time.perf_counter()
         chips: list[np.ndarray] = []
+        ignored: dict[int, np.ndarray] = {}  # by item: boxes in the operator's zones
         if self._zones is not None:  # the operator's zones first: those faces are not there at all
-            items = [(frame, self._outside_zones(frame, faces)) for frame, faces in items]
+            kept = []
+            for k, (frame, faces) in enumerate(items):
+                outside, ignored[k] = self._outside_zones(frame, faces)
+                kept.append((frame, outside))
+            items = kept
         if self.tracking is None:  # boxes that may only continue a track are not logged without one
             items = [(frame, faces.accepted()) for frame, faces in items]
         for frame, faces in items:
@@ -181,7 +186,7 @@ class FaceAnalyzer:
         t2 = time.perf_counter()
         results = []
         k = 0
-        for frame, faces in items:
+        for item, (frame, faces) in enumerate(items):
             n = len(faces)
             part = FaceOutputs(
                 out.age_probs[k : k + n], out.female[k : k + n],
@@ -204,8 +209,10 @@ class FaceAnalyzer:
                     )
                 preds, ended = tracks.update(frame, faces, part, preds)
             k += n
+            zoned = ignored.get(item)
+            boxes = () if zoned is None else tuple((b[0], b[1], b[2], b[3]) for b in zoned.tolist())
             results.append(
-                FrameResult(frame.source_id, frame.index, frame.pts_ns, preds, frame.wall_ns, ended)
+                FrameResult(frame.source_id, frame.index, frame.pts_ns, preds, frame.wall_ns, ended, boxes)
             )
         t3 = time.perf_counter()
         self.times.crop_s += t1 - t0
@@ -214,14 +221,14 @@ class FaceAnalyzer:
         self.times.faces += len(chips)
         return results
 
-    def _outside_zones(self, frame: Frame, faces: Faces) -> Faces:
+    def _outside_zones(self, frame: Frame, faces: Faces) -> tuple[Faces, np.ndarray]:
         assert self._zones is not None
         h, w = frame.image.shape[:2]
-        kept, ignored = self._zones.outside(frame.source_id, faces, w, h)
-        if ignored:
-            self.times.faces_ignored += ignored
-            self.faces_ignored[frame.source_id] = self.faces_ignored.get(frame.source_id, 0) + ignored
-        return kept
+        kept, inside = self._zones.outside(frame.source_id, faces, w, h)
+        if len(inside):
+            self.times.faces_ignored += len(inside)
+            self.faces_ignored[frame.source_id] = self.faces_ignored.get(frame.source_id, 0) + len(inside)
+        return kept, inside
 
     def _predictions(self, faces: Faces, out: FaceOutputs) -> tuple[Prediction, ...]:
         """Single-frame predictions of one frame's faces."""

@@ -141,3 +141,6 @@ class FrameResult:
     predictions: tuple[Prediction, ...]  # empty = frame seen, no faces
     wall_ns: int = 0
     ended: tuple[PersonResult, ...] = ()  # person tracks of this source that ended at this frame
+    # boxes of faces dropped in the source's ignore zones (detect/zones.py): never written, only
+    # blurred in an annotated video with --blur-faces
+    ignored: tuple[tuple[float, float, float, float], ...] = ()

@@ -69,10 +69,10 @@ class IgnoreZones:
         """The zones of one source."""
         return self.by_source.get(source_id, self.default)
 
-    def outside(self, source_id: str, faces: Faces, width: int, height: int) -> tuple[Faces, int]:
-        """The faces of one frame of ``source_id`` outside its zones, and how many were inside."""
+    def outside(self, source_id: str, faces: Faces, width: int, height: int) -> tuple[Faces, np.ndarray]:
+        """The faces of one frame of ``source_id`` outside its zones, and the (k, 4) boxes inside."""
         zones = self.zones(source_id)
         if not zones or not len(faces):
-            return faces, 0
+            return faces, np.zeros((0, 4), np.float32)
         inside = in_zones(faces.xyxy, zones, width, height)
-        return faces.select(~inside), int(inside.sum())
+        return faces.select(~inside), faces.xyxy[inside]

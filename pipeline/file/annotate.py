@@ -2,7 +2,8 @@
 run's ignore zones (``detector.ignore_zones``) outlined, so an operator can check where they lie.
 
 With ``--blur-faces`` every detected face (its box plus a margin) is blurred before the box and
-label are drawn, so the video can be shared without showing faces.
+label are drawn, so the video can be shared without showing faces; the faces dropped in an ignore
+zone too (``FrameResult.ignored``: no box or label is drawn for them).
 """
 
 from __future__ import annotations
@@ -56,6 +57,8 @@ def draw(
     if blur_faces:
         for p in result.predictions:
             blur_box(out, p.xyxy)
+        for box in result.ignored:  # detected, dropped in a zone: still a face in the picture
+            blur_box(out, box)
     for p in result.predictions:
         gender = p.gender_smooth or p.gender
         age = p.age if p.age_smooth != p.age_smooth else p.age_smooth  # NaN without tracking

@@ -73,10 +73,11 @@ def test_a_camera_s_own_zones_replace_the_run_s() -> None:
     zones = IgnoreZones([LEFT_THIRD], {"lobby": [[(0.5, 0), (1, 0), (1, 1)]], "door": []})
     faces = Faces(_boxes((100, 100), (400, 50)), np.array([0.9, 0.9], np.float32))
     kept, ignored = zones.outside("file.mp4", faces, 480, 270)  # the run's zones
-    assert ignored == 1 and kept.xyxy.tolist() == faces.xyxy[1:].tolist()
+    assert ignored.tolist() == faces.xyxy[:1].tolist() and kept.xyxy.tolist() == faces.xyxy[1:].tolist()
     kept, ignored = zones.outside("lobby", faces, 480, 270)  # the camera's own
-    assert ignored == 1 and kept.xyxy.tolist() == faces.xyxy[:1].tolist()
-    assert zones.outside("door", faces, 480, 270) == (faces, 0)  # a camera with none
+    assert ignored.tolist() == faces.xyxy[1:].tolist() and kept.xyxy.tolist() == faces.xyxy[:1].tolist()
+    kept, ignored = zones.outside("door", faces, 480, 270)  # a camera with none
+    assert kept is faces and ignored.shape == (0, 4)
     assert not IgnoreZones() and IgnoreZones([LEFT_THIRD])
 
 
@@ -173,6 +174,8 @@ def test_a_live_camera_s_zones_apply_to_its_frames_only() -> None:
             assert [p.xyxy for p in got["door"].predictions] == [
                 tuple(map(float, b)) for b in faces.xyxy[left]
             ]
+            # what was dropped travels with the frame (blurred in an annotated video), never as a row
+            assert list(got["lobby"].ignored) == [tuple(map(float, b)) for b in faces.xyxy[left]]
             assert len(got["hall"].predictions) == len(faces)  # its empty list: nothing ignored
         # a file run's analyzer knows no cameras: a file named like one gets the run's zones only
         file_run = session.analyzer()
@@ -256,3 +259,17 @@ def test_a_batch_run_counts_the_faces_its_zones_took(tmp_path: Path) -> None:
     assert (run.processed, run.failed) == (1, 0) and run.faces_ignored > 0
     saved = json.loads((tmp_path / "out" / "batch_summary.json").read_text())
     assert saved["faces_ignored"] == run.faces_ignored
+
+
+def test_blur_faces_blurs_the_faces_a_zone_dropped_too() -> None:
+    from facelog.pipeline.file.annotate import draw
+    from facelog.pipeline.types import FrameResult
+
+    image = np.random.default_rng(0).integers(0, 256, (270, 480, 3), dtype=np.uint8)  # all detail
+    box = (300.0, 100.0, 360.0, 170.0)
+    result = FrameResult("a.mp4", 0, 0, (), ignored=(box,))
+    assert (draw(image, result) == image).all()  # no box or label is drawn for an ignored face...
+    blurred = draw(image, result, blur_faces=True)
+    face = np.s_[100:170, 300:360]
+    assert blurred[face].std() < 0.3 * image[face].std()  # ... but with --blur-faces it is blurred
+    assert (blurred[:, :280] == image[:, :280]).all()  # and nothing else
