@@ -108,7 +108,7 @@ class FaceAnalyzer:
         self._frontal_detector = frontal_detector  # the same for the frontal check's detector
         self._side = int(meta.input_hw[0])
         self._zones = ignore_zones if ignore_zones else None
-        self.faces_ignored: dict[str, int] = {}  # by source: faces in its ignore zones (live summary)
+        self.faces_ignored: dict[str, int] = {}  # by source: faces in its ignore zones (all calls)
 
     def reset_source(self, source_id: str) -> tuple[PersonResult, ...]:
         """End the tracks of one source (after a reconnect): their persons. Its ids keep increasing."""

@@ -258,7 +258,6 @@ class CameraLoop:
         n_faces = sum(len(faces) for _, faces in items)
         if n_faces:
             self.metrics.batch_faces.observe(n_faces)
-        ignored_before = dict(self.analyzer.faces_ignored)
         try:
             results = self.analyzer.analyze(items)
         except Exception as exc:
@@ -276,9 +275,6 @@ class CameraLoop:
                 ) from exc
             return
         self._analyze_failures = 0
-        for cam, n in self.analyzer.faces_ignored.items():
-            if n > ignored_before.get(cam, 0):
-                self.metrics.faces_ignored.labels(cam).inc(n - ignored_before.get(cam, 0))
         done_ns = time.time_ns()
         for result in results:
             cam = result.source_id
@@ -291,8 +287,10 @@ class CameraLoop:
             counts = self.counts[cam]
             counts.frames_processed += 1
             counts.faces += len(result.predictions)
+            counts.faces_ignored += len(result.ignored)
             self.metrics.frames_processed.labels(cam).inc()
             self.metrics.faces.labels(cam).inc(len(result.predictions))
+            self.metrics.faces_ignored.labels(cam).inc(len(result.ignored))
             self.metrics.rows.labels(cam).inc(rows)
             self.metrics.latency.labels(cam).observe(max(0.0, (done_ns - result.wall_ns) / 1e9))
             self.metrics.fps.labels(cam).set(self._fps.tick(cam))
@@ -382,7 +380,7 @@ class CameraLoop:
                 dropped_share=round(rate.dropped_share, 4),
                 keeping_up=not rate.behind,
                 faces=self.counts[n].faces,
-                faces_ignored=self.analyzer.faces_ignored.get(n, 0),
+                faces_ignored=self.counts[n].faces_ignored,
                 rows=self.sinks[n].rows_written,
                 files=[str(p) for p in self.sinks[n].files],
                 persons=self.track_sinks[n].statuses["person"],

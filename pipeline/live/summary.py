@@ -23,6 +23,7 @@ class LoopCounts:
 
     frames_processed: int = 0
     faces: int = 0
+    faces_ignored: int = 0  # in the camera's ignore zones (``FrameResult.ignored``)
 
 
 @dataclass(frozen=True, slots=True)
