@@ -55,6 +55,7 @@ class Person:
     tint: tuple[float, float, float]
     clothes: tuple[float, float, float]  # BGR colour of the torso below the face
     replaces: int | None = None  # person_id of the person whose spot this one took
+    same_as: int | None = None  # person_id of this person's first visit (``Preset.returns``)
     away: tuple[tuple[int, int], ...] = ()  # (first, end) of the person's frames turned away: no face
 
     def turned_away(self, k: int) -> bool:
@@ -218,7 +219,8 @@ def plan_people(preset: Preset, faces: pd.DataFrame, seed: int) -> list[Person]:
     if preset.mode in ("counter", "queue"):
         people = _line_up(preset, rng, faces, face_rows, seed)
         max_gap = round(preset.spot_gap_s[1] * preset.fps) + 5
-        return _turn_away(preset, _alike(preset, _link_replacements(people, max_gap), faces), seed)
+        people = _turn_away(preset, _alike(preset, _link_replacements(people, max_gap), faces), seed)
+        return _returns(preset, people, seed)
     if preset.mode == "cross":
         return _alike(preset, _cross(preset, rng, faces, face_rows), faces)
     # Arrivals spread over the clip: about people / (1 + vanish share) arrivals, placed in random
@@ -233,7 +235,40 @@ def plan_people(preset: Preset, faces: pd.DataFrame, seed: int) -> list[Person]:
         _arrive(preset, rng, people, int(first), faces, face_rows)
     people.sort(key=lambda q: q.first_frame)
     people = [replace(q, person_id=i) for i, q in enumerate(people)]
-    return _turn_away(preset, _alike(preset, _link_replacements(people), faces), seed)
+    return _returns(preset, _turn_away(preset, _alike(preset, _link_replacements(people), faces), seed), seed)
+
+
+RETURN_MIN_GAP_S = 0.5  # a person comes back at least this long after their last visit left the view
+
+
+def _returns(preset: Preset, people: list[Person], seed: int) -> list[Person]:
+    """``Preset.returns``: that share of the people (drawn per person; not a newcomer at a vacated
+    spot) is an earlier person coming back: the face, age, gender and clothes of a person drawn among
+    those none of whose visits is in view within ``RETURN_MIN_GAP_S`` of this one's arrival, with
+    ``same_as`` set to that person's first visit. Everything else (path, light, blur) stays this
+    person's, so the clip differs from the preset without returns only in those faces and clothes; the
+    GT keeps one ``person_id`` per visit. Drawn from a stream of their own."""
+    if not preset.returns:
+        return people
+    rng = np.random.default_rng([seed, zlib.crc32(preset.stream.encode()), 5])
+    min_gap = round(RETURN_MIN_GAP_S * preset.fps)
+    out: list[Person] = []
+    for p in people:  # in order of appearance: person_id is the index in ``out``
+        draw, pick = rng.random(), rng.random()  # fixed draws per person
+        if draw < preset.returns and p.replaces is None:
+            visits: dict[int, list[Person]] = {}
+            for q in out:
+                visits.setdefault(q.person_id if q.same_as is None else q.same_as, []).append(q)
+            gone = [
+                first for first, vs in visits.items()
+                if all(v.first_frame + len(v.path) + min_gap <= p.first_frame for v in vs)
+            ]  # fmt: skip
+            if gone:
+                q = out[gone[int(pick * len(gone))]]
+                same = {"face_row": q.face_row, "age": q.age, "gender": q.gender, "clothes": q.clothes}
+                p = replace(p, **same, same_as=q.person_id)
+        out.append(p)
+    return out
 
 
 AWAY_S = (2.5, 6.0)  # how long a person who turns away shows the back of the head (at most)

@@ -52,6 +52,12 @@ embedding, which reads age and gender, cannot tell them apart); the clip is the 
 everything else. ``crowd720``: 120 walkers in 30 s, faces 24-72 px, 15-18 in view at once (bodies
 of the nearer overlap the faces behind them, so the colour below a face may be someone else's).
 
+``*_returns`` (``walk720_returns``, ``static720_returns``): 40% of the people (drawn per person) are
+an earlier person of the clip coming back, 0.5 s or more after leaving the view: that person's face,
+age, gender and clothes on this one's path (``cctv_people._returns``); the GT keeps one ``person_id``
+per visit, and ``cctv_people.plan_people`` says which visits are one person (``Person.same_as``;
+``returns.py`` scores them). Every other pixel is the plain preset's.
+
 ``*_masks`` (``walk720_masks``, ``counter720_masks``): half the people (drawn per person) wear a
 surgical mask over nose and mouth (``face_worlds.masked``); ``*_above`` (``walk720_above``,
 ``static720_above``): every face seen from a camera 40 degrees above (``face_worlds.from_above``, a flat
@@ -135,6 +141,7 @@ class Preset:
     pitch: float = 0.0  # degrees a camera mounted high looks down at the faces (face_worlds.from_above)
     sway: float = 0.05  # counter/queue: how far standing people sway (share of their face size)
     alike: bool = False  # a newcomer at a vacated spot: the same gender and about the same age
+    returns: float = 0.0  # share of people who are an earlier person coming back (``Person.same_as``)
     away: float = 0.0  # share of standing people who turn away for seconds (no face, body stays)
     spot_gap_s: tuple[float, float] = (0.0, 0.0)  # counter: seconds between one person and the next
     fps: int = 25
@@ -147,10 +154,10 @@ class Preset:
     @property
     def stream(self) -> str:
         """Key of the preset's random streams (people, scene, noise): its name; an ``alike``, ``away``,
-        ``masks`` or ``above`` preset shares its plain preset's (``gap_alike``: the counter's), so the two
-        clips differ only in the newcomers' faces, the turned-away spells, the time between visits, the
-        masks or the angle faces are seen at."""
-        name = self.name.removesuffix("_masks").removesuffix("_above")
+        ``masks``, ``above`` or ``returns`` preset shares its plain preset's (``gap_alike``: the
+        counter's), so the two clips differ only in the newcomers' faces, the turned-away spells, the
+        time between visits, the masks, the angle faces are seen at or the faces of people who return."""
+        name = self.name.removesuffix("_masks").removesuffix("_above").removesuffix("_returns")
         return name.removesuffix("_alike").removesuffix("_away").removesuffix("_gap")
 
 
@@ -205,6 +212,10 @@ PRESETS.update(
         # half the people in surgical masks (a pharmacy, a hospital, winter): faces the presets never had
         _variant("walk720", "_masks", masks=0.5),
         _variant("counter720", "_masks", masks=0.5),
+        # people who come back: 40% of the people are an earlier person again (its face and clothes),
+        # 0.5 s or more after that person left the view (a shop floor, an aisle, a corridor)
+        _variant("walk720", "_returns", returns=0.4),
+        _variant("static720", "_returns", returns=0.4),
         # a camera mounted high: every face seen 40 degrees from above (a flat warp, an upper bound)
         _variant("walk720", "_above", pitch=40.0),
         _variant("static720", "_above", pitch=40.0),
