@@ -450,6 +450,8 @@ def identity_question(
         return None
     if not lenient or t.behind:  # behind: last matched (or lost) behind a nearer face, by motion alone
         return "gap"
+    if t.open_check and identity.readable(i):
+        return "open"
     if t.thumb is not None and thumb_change(identity.thumbs[i], t.thumb) > p.identity_jump:
         return "jump"
     if p.identity_check_frames and now - t.checked_frame >= p.identity_check_frames:
@@ -514,7 +516,7 @@ def embedding_refuses(dist: dict[str, np.ndarray], i: int, j: int, p: TrackerPar
 class Check:
     """One identity question of a chosen pair and its answer."""
 
-    reason: str  # gap | jump | periodic | reid | second
+    reason: str  # gap | jump | periodic | open | reid | second
     verdict: bool | None  # same face; False: refused; None: unknown
     # answered by the model (its embedding: ``embedding_keeps``/``_refuses``; or its age reading),
     # no descriptor

@@ -352,6 +352,10 @@ class FrameFaces:
             self._embeddings[i] = self.embedder.embed(self.patch(i))
         return self._embeddings[i]
 
+    def readable(self, i: int) -> bool:
+        """Whether face ``i`` gets a descriptor: at least ``MIN_FACE_PX`` wide, not cut by the edge."""
+        return bool(self.patch(i).face_px >= MIN_FACE_PX and not self.cut_by_edge(i))
+
     def cut_by_edge(self, i: int) -> bool:
         """Whether detection ``i``'s box touches the frame edge (part of the face may be missing)."""
         x1, y1, x2, y2 = self.xyxy[i]

@@ -291,6 +291,9 @@ class Track:
     gallery: list[np.ndarray] = field(default_factory=list)
     checked_frame: float = 0.0
     refused_thumb: np.ndarray | None = None  # thumbnail of the last face the identity refused
+    # a ``gap``/``jump`` question the descriptor could not read (a face under 32 px or cut) and the
+    # model embedding did not answer: asked again (``open``) at the track's next readable face
+    open_check: bool = False
     behind: bool = False  # lost (or last seen) behind a nearer face (``behind_nearer``): see ``gate``
     age: float | None = None  # the model's age of its whole faces, an EMA (``young_pair``); None: none yet
     # born this frame from a detection that this track's identity check refused: the next frame
@@ -456,6 +459,11 @@ class Tracker:
                 asked = match.checks.get((i, j))
                 if asked is not None and asked.reason == "second":  # taken back: its refusal was wrong
                     t.refused_thumb = None
+                if asked is not None and not asked.by_embedding:  # the descriptor answered, or could not
+                    if asked.verdict is None and asked.reason in ("gap", "jump"):
+                        t.open_check = True
+                    elif asked.verdict:
+                        t.open_check = False
                 self._remember_face(
                     t,
                     i,
@@ -529,7 +537,7 @@ class Tracker:
         if young_pair(identity, i, t, self.params):  # never looser than the adults' limit
             limit = min(limit, self.params.identity_child_distance)
         if not t.gallery:
-            patch = t.first_patch if reason == "periodic" and t.first_patch is not None else t.patch
+            patch = t.first_patch if reason in ("periodic", "open") and t.first_patch is not None else t.patch
             ref = identity.embedder.embed(patch) if patch is not None else None
             if ref is None:
                 return None
