@@ -289,7 +289,10 @@ def gate(
     Identity veto (``identity_question``, after each assignment): a chosen pair is questioned when the
     track is not FOLLOWED, is ``FOLLOWED | MISSED`` or is ``Track.behind`` (``gap``), when the face's
     thumbnail changed by more than ``identity_jump`` (``jump``), when the identity was last checked
-    ``identity_check_frames`` ago (``periodic``), and for a ``vouch`` pair (``reid``). A
+    ``identity_check_frames`` ago (``periodic``), when a ``gap``/``jump`` question about an earlier face
+    of the track got no answer (``Track.open_check``: no descriptor, and the model embedding let it
+    through) and this face is readable (``open``: the descriptor alone, against the track's faces
+    before; a refusal gets no second look), and for a ``vouch`` pair (``reid``). A
     ``gap``/``jump``/``periodic`` pair whose embedding is within ``identity_keep_cosine`` is kept
     without a descriptor (``embedding_keeps``), unless the model reads both as small children
     (``young_pair``). Otherwise the pair is refused when the face descriptors are further apart than
@@ -441,7 +444,8 @@ def identity_question(
     ``gap``: the track is not FOLLOWED, or ``FOLLOWED | MISSED`` (``lenient`` False), or it comes out
     from behind a nearer face (``Track.behind``: continued by motion alone, its first whole face is
     checked against the one it went in with; on cross720 a track that came out beside another walker
-    followed that one); ``jump``: the
+    followed that one); ``open``: a ``gap``/``jump`` question about an earlier face got no answer
+    (``Track.open_check``) and this one is readable (``FrameFaces.readable``); ``jump``: the
     face's thumbnail changed by more than ``identity_jump``; ``periodic``: its identity was last
     checked ``identity_check_frames`` ago. A track with no face kept (no patch, no checked
     descriptor) is never questioned. (``reid`` is the gate's: ``Gate.vouch``.)
