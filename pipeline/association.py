@@ -292,7 +292,8 @@ def gate(
     ``identity_check_frames`` ago (``periodic``), when a ``gap``/``jump`` question about an earlier face
     of the track got no answer (``Track.open_check``: no descriptor, and the model embedding let it
     through) and this face is readable (``open``: the descriptor alone, against the track's faces
-    before; a refusal gets no second look), and for a ``vouch`` pair (``reid``). A
+    before; two far reads in a row refuse, the first is answered None and keeps the pair; a refusal
+    gets no second look), and for a ``vouch`` pair (``reid``). A
     ``gap``/``jump``/``periodic`` pair whose embedding is within ``identity_keep_cosine`` is kept
     without a descriptor (``embedding_keeps``), unless the model reads both as small children
     (``young_pair``). Otherwise the pair is refused when the face descriptors are further apart than
@@ -521,7 +522,7 @@ class Check:
     """One identity question of a chosen pair and its answer."""
 
     reason: str  # gap | jump | periodic | open | reid | second
-    verdict: bool | None  # same face; False: refused; None: unknown
+    verdict: bool | None  # same face; False: refused; None: unknown (``open``: one far read, asked again)
     # answered by the model (its embedding: ``embedding_keeps``/``_refuses``; or its age reading),
     # no descriptor
     by_embedding: bool
@@ -598,6 +599,11 @@ def associate(
                             # a face the descriptor cannot read (under 32 px): the model
                             # embedding answers, refusing beyond identity_unknown_cosine
                             checks[i, j] = Check(reason, False, True)
+                        elif reason == "open" and verdict is False and not tracks[j].open_far:
+                            # one far read is not enough: the same walker's 32-33-px faces read
+                            # 0.52-0.54 from its own after a miss (walk720, cross720_nobody,
+                            # walk720_nobody_alike), a newcomer 0.75 at every read
+                            checks[i, j] = Check(reason, None, False)
                         else:
                             checks[i, j] = Check(reason, verdict, False)
                 verdict = checks[i, j].verdict

@@ -292,8 +292,10 @@ class Track:
     checked_frame: float = 0.0
     refused_thumb: np.ndarray | None = None  # thumbnail of the last face the identity refused
     # a ``gap``/``jump`` question the descriptor could not read (a face under 32 px or cut) and the
-    # model embedding did not answer: asked again (``open``) at the track's next readable face
+    # model embedding did not answer: asked again (``open``) at the track's next readable faces, and
+    # whether one of them already read far (a second far read refuses: ``association.associate``)
     open_check: bool = False
+    open_far: bool = False
     behind: bool = False  # lost (or last seen) behind a nearer face (``behind_nearer``): see ``gate``
     age: float | None = None  # the model's age of its whole faces, an EMA (``young_pair``); None: none yet
     # born this frame from a detection that this track's identity check refused: the next frame
@@ -460,10 +462,12 @@ class Tracker:
                 if asked is not None and asked.reason == "second":  # taken back: its refusal was wrong
                     t.refused_thumb = None
                 if asked is not None and not asked.by_embedding:  # the descriptor answered, or could not
-                    if asked.verdict is None and asked.reason in ("gap", "jump"):
+                    if asked.reason == "open" and asked.verdict is None:  # one far read: kept, asked again
+                        t.open_far, t.refused_thumb = True, None
+                    elif asked.verdict is None and asked.reason in ("gap", "jump"):
                         t.open_check = True
                     elif asked.verdict:
-                        t.open_check = False
+                        t.open_check = t.open_far = False
                 self._remember_face(
                     t,
                     i,
@@ -527,7 +531,11 @@ class Tracker:
         if identity is None or identity.cut_by_edge(i):
             return None
         look = identity.thumbs[i]
-        if t.refused_thumb is not None and thumb_change(look, t.refused_thumb) <= self.params.identity_jump:
+        if (
+            reason != "open"  # an open question is asked of each readable face anew
+            and t.refused_thumb is not None
+            and thumb_change(look, t.refused_thumb) <= self.params.identity_jump
+        ):
             t.refused_thumb = look  # the face refused last frame, still there: no new embedding needed
             return False
         mine = identity.embedding(i)

@@ -296,9 +296,10 @@ def test_a_question_the_descriptor_could_not_read_is_asked_at_the_next_readable_
 ) -> None:
     """After a miss, a 30-px face (no descriptor) at the spot of a 40-px track, 0.12 from it in the
     model's embedding: kept (``identity_unknown_cosine``), and the question stays open; at the next
-    face of 40 px the descriptor alone answers it against the track's face before the miss. A
-    newcomer gets a new id there (walk720_returns seed 1: a woman of 21 who stepped in at 31.9 px
-    after a woman of 44 left kept that track for 89 frames), the same person keeps the id."""
+    faces of 40 px the descriptor alone answers it against the track's face before the miss, two far
+    reads in a row refusing. A newcomer gets a new id at the second (walk720_returns seed 1: a woman
+    of 21 who stepped in at 31.9 px after a woman of 44 left kept that track for 89 frames), the
+    same person keeps the id."""
     t, emb = Tracker(), _SmallBlind()
 
     def step(k: int, person: int, side: int, vec: np.ndarray) -> int:
@@ -314,9 +315,33 @@ def test_a_question_the_descriptor_could_not_read_is_asked_at_the_next_readable_
     assert [step(k, 0, 40, _at_cosine(0.0)) for k in range(5)] == [0] * 5
     t.update(5, np.zeros((0, 4), np.float32), np.zeros(0, np.float32))  # missed
     assert step(6, who, 30, _at_cosine(0.12)) == 0  # unread: the model embedding lets it through
-    assert [step(k, who, 40, _at_cosine(0.12)) for k in range(7, 10)] == [0 if same_id else 1] * 3
-    assert t.identity_checks["open"] == 1, "asked once: answered, the question closes"
+    ids = [step(k, who, 40, _at_cosine(0.12)) for k in range(7, 11)]
+    assert ids == ([0] * 4 if same_id else [0, 1, 1, 1])
+    assert t.identity_checks["open"] == (1 if same_id else 2), "answered: the question closes"
     assert t.identity_refusals["open"] == (0 if same_id else 1)
+
+
+def test_one_far_read_of_an_open_question_does_not_split() -> None:
+    """The open question's first readable face reads far (a face at the descriptor's limit), the next
+    near: the id stays and the question closes."""
+    t, emb = Tracker(), _SmallBlind()
+
+    def step(k: int, person: int, side: int, vec: np.ndarray) -> int:
+        img = np.full((H, W, 3), 100, np.uint8)
+        x0, y0 = 200 - side // 2, 120 - side // 2
+        img[y0 : y0 + side, x0 : x0 + side] = face_texture(person, side)
+        xyxy = np.array([[x0, y0, x0 + side, y0 + side]], np.float32)
+        ident = FrameFaces(emb, img, xyxy, k)
+        return int(
+            t.update(k, xyxy, np.array([0.9], np.float32), vec[None, :], None, None, ident).track_ids[0]
+        )
+
+    assert [step(k, 0, 40, _at_cosine(0.0)) for k in range(5)] == [0] * 5
+    t.update(5, np.zeros((0, 4), np.float32), np.zeros(0, np.float32))  # missed
+    assert step(6, 0, 30, _at_cosine(0.12)) == 0
+    assert step(7, 1, 40, _at_cosine(0.12)) == 0  # one far read: kept
+    assert [step(k, 0, 40, _at_cosine(0.12)) for k in range(8, 12)] == [0] * 4
+    assert t.identity_checks["open"] == 2 and t.identity_refusals["open"] == 0
 
 
 def test_a_face_that_came_out_from_behind_someone_is_checked_against_the_one_that_went_in() -> None:
