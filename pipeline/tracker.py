@@ -303,6 +303,12 @@ class Track:
     second_look: int | None = None
 
 
+# an open question (``association.identity_question``) refuses a face read further than this from the
+# track, twice in a row: after a miss the same walker's 32-35-px faces read up to 0.63 from its own
+# (walk720, cross720, crowd720), a newcomer who stepped into a just-vacated spot 0.75
+OPEN_MAX_DISTANCE = 0.7
+
+
 class Tracker:
     """Tracks the faces of one source. Call ``update`` once per processed frame, in frame order.
 
@@ -544,6 +550,8 @@ class Tracker:
         limit = self.params.identity_max_distance
         if young_pair(identity, i, t, self.params):  # never looser than the adults' limit
             limit = min(limit, self.params.identity_child_distance)
+        if reason == "open":  # it overrules the model embedding: only a face that reads far from the track
+            limit = max(limit, OPEN_MAX_DISTANCE)
         if not t.gallery:
             patch = t.first_patch if reason in ("periodic", "open") and t.first_patch is not None else t.patch
             ref = identity.embedder.embed(patch) if patch is not None else None
