@@ -474,6 +474,8 @@ class Tracker:
                         t.open_check = True
                     elif asked.verdict:
                         t.open_check = t.open_far = False
+                    if asked.reason == "open":  # it may only refuse: a pass confirms nothing (gallery, clock)
+                        asked = None
                 self._remember_face(
                     t,
                     i,
