@@ -445,22 +445,23 @@ def identity_question(
     ``gap``: the track is not FOLLOWED, or ``FOLLOWED | MISSED`` (``lenient`` False), or it comes out
     from behind a nearer face (``Track.behind``: continued by motion alone, its first whole face is
     checked against the one it went in with; on cross720 a track that came out beside another walker
-    followed that one); ``open``: a ``gap``/``jump`` question about an earlier face got no answer
-    (``Track.open_check``) and this one is readable (``FrameFaces.readable``); ``jump``: the
+    followed that one); ``jump``: the
     face's thumbnail changed by more than ``identity_jump``; ``periodic``: its identity was last
-    checked ``identity_check_frames`` ago. A track with no face kept (no patch, no checked
-    descriptor) is never questioned. (``reid`` is the gate's: ``Gate.vouch``.)
+    checked ``identity_check_frames`` ago; ``open``: none of those, and a ``gap``/``jump`` question about
+    an earlier face got no answer (``Track.open_check``) while this face is readable
+    (``FrameFaces.readable``). A track with no face kept (no patch, no checked descriptor) is never
+    questioned. (``reid`` is the gate's: ``Gate.vouch``.)
     """
     if identity is None or (t.patch is None and not t.gallery):
         return None
     if not lenient or t.behind:  # behind: last matched (or lost) behind a nearer face, by motion alone
         return "gap"
-    if t.open_check and identity.readable(i):
-        return "open"
     if t.thumb is not None and thumb_change(identity.thumbs[i], t.thumb) > p.identity_jump:
         return "jump"
     if p.identity_check_frames and now - t.checked_frame >= p.identity_check_frames:
         return "periodic"
+    if t.open_check and identity.readable(i):  # last: it never stands in for another question
+        return "open"
     return None
 
 
