@@ -341,7 +341,9 @@ def test_one_far_read_of_an_open_question_does_not_split() -> None:
     assert step(6, 0, 30, _at_cosine(0.12)) == 0
     assert step(7, 1, 40, _at_cosine(0.12)) == 0  # one far read: kept
     assert [step(k, 0, 40, _at_cosine(0.12)) for k in range(8, 12)] == [0] * 4
-    assert t.identity_checks["open"] == 2 and t.identity_refusals["open"] == 0
+    # the face back is a thumbnail jump: asked as ``jump`` (before ``open``), whose pass closes it
+    assert t.identity_checks["open"] == 1 and t.identity_refusals["open"] == 0
+    assert t.identity_checks["jump"] >= 1 and t.identity_refusals["jump"] == 0
 
 
 def test_a_face_that_came_out_from_behind_someone_is_checked_against_the_one_that_went_in() -> None:
