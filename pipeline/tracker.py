@@ -554,13 +554,16 @@ class Tracker:
             limit = min(limit, self.params.identity_child_distance)
         if reason == "open":  # it overrules the model embedding: only a face that reads far from the track
             limit = max(limit, OPEN_MAX_DISTANCE)
-        if not t.gallery:
+        gallery = t.gallery
+        if not gallery:
             patch = t.first_patch if reason in ("periodic", "open") and t.first_patch is not None else t.patch
             ref = identity.embedder.embed(patch) if patch is not None else None
             if ref is None:
                 return None
-            t.gallery.append(ref)
-        d = min(identity_distance(mine, g) for g in t.gallery)
+            gallery = [ref]
+            if reason != "open":  # an open question leaves the track as it found it
+                t.gallery.append(ref)
+        d = min(identity_distance(mine, g) for g in gallery)
         same = d <= limit
         if not same:
             t.refused_thumb = look
