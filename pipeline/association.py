@@ -289,11 +289,12 @@ def gate(
     Identity veto (``identity_question``, after each assignment): a chosen pair is questioned when the
     track is not FOLLOWED, is ``FOLLOWED | MISSED`` or is ``Track.behind`` (``gap``), when the face's
     thumbnail changed by more than ``identity_jump`` (``jump``), when the identity was last checked
-    ``identity_check_frames`` ago (``periodic``), when a ``gap``/``jump`` question about an earlier face
-    of the track got no answer (``Track.open_check``: no descriptor, and the model embedding let it
-    through) and this face is readable (``open``: the descriptor alone, against the track's faces
-    before; two far reads in a row refuse, the first is answered None and keeps the pair; a refusal
-    gets no second look), and for a ``vouch`` pair (``reid``). A
+    ``identity_check_frames`` ago (``periodic``), when none of those applies but a ``gap``/``jump``
+    question about an earlier face of the track got no answer (``Track.open_check``: no descriptor,
+    and the model embedding let it through) and this face is readable (``open``: the descriptor alone,
+    against the track's faces before; two reads in a row further than ``tracker.OPEN_MAX_DISTANCE``
+    refuse, the first is answered None and keeps the pair; it may only refuse, and a refusal gets no
+    second look), and for a ``vouch`` pair (``reid``). A
     ``gap``/``jump``/``periodic`` pair whose embedding is within ``identity_keep_cosine`` is kept
     without a descriptor (``embedding_keeps``), unless the model reads both as small children
     (``young_pair``). Otherwise the pair is refused when the face descriptors are further apart than
@@ -361,6 +362,10 @@ def gate(
       degradations is within 0.42 (p95) down to 24 px, different people are 0.60-0.72 apart (median)
       and 1-8% of them closer than 0.5 at 24-48 px. Up if one person splits into several tracks,
       down if tracks hold two people.
+    - ``tracker.OPEN_MAX_DISTANCE`` (0.7): the open question's limit (two reads in a row beyond it
+      refuse). After a miss the same walker's 32-35-px faces read up to 0.63 from its own (0.5 split
+      8 people over the 21 presets x 2 seeds), a newcomer at a just-vacated spot 0.75. Down if
+      newcomers who arrive under 32 px keep a leaver's id, up if walkers split after a miss.
     - ``identity_child_age`` (5 years) and ``identity_child_distance`` (0.38): different children of
       0-3 of one gender are a median 0.50-0.52 apart, 42-51% within 0.5, 3-6% within 0.38; the
       same child's face under two degradations within 0.40; faces from 48 px (``young_pair``).
