@@ -298,7 +298,8 @@ def gate(
     ``gap``/``jump``/``periodic`` pair whose embedding is within ``identity_keep_cosine`` is kept
     without a descriptor (``embedding_keeps``), unless the model reads both as small children
     (``young_pair``). Otherwise the pair is refused when the face descriptors are further apart than
-    ``identity_max_distance`` (``identity_child_distance`` for small children); an unknown
+    ``identity_max_distance`` (``identity_child_distance`` for small children; ``open``: further than
+    ``tracker.OPEN_MAX_DISTANCE`` twice in a row); an unknown
     descriptor (a face under ``identity.MIN_FACE_PX`` or cut by the frame edge) refuses ``reid``, and
     ``jump`` or ``gap`` when the model embedding is further than ``identity_unknown_cosine``
     (``embedding_refuses``). A refused detection starts a new track; in the next frame the refused
@@ -487,7 +488,8 @@ def young_pair(
 ) -> bool:
     """Whether the model reads both detection ``i`` (a face at least ``min_face_px`` wide) and
     track ``t`` (``Track.age``, an EMA of its faces' ages) younger than ``identity_child_age``: then a
-    questioned pair is judged by the descriptor, at ``identity_child_distance``; a LATE
+    questioned pair is judged by the descriptor, at ``identity_child_distance`` (not ``open``, which
+    only refuses faces read far); a LATE
     re-identification (``TrackState``) of such a pair, of any face size, is refused: no descriptor
     vouches for a small child seconds later.
 
@@ -528,10 +530,11 @@ class Check:
     """One identity question of a chosen pair and its answer."""
 
     reason: str  # gap | jump | periodic | open | reid | second
-    verdict: bool | None  # same face; False: refused; None: unknown (``open``: one far read, asked again)
+    verdict: bool | None  # same face; False: refused; None: unknown (or ``open``'s first far read)
     # answered by the model (its embedding: ``embedding_keeps``/``_refuses``; or its age reading),
     # no descriptor
     by_embedding: bool
+    far: bool = False  # ``open``: the descriptor read the face far from the track once (kept, asked again)
 
 
 @dataclass(frozen=True, slots=True)
@@ -606,10 +609,9 @@ def associate(
                             # embedding answers, refusing beyond identity_unknown_cosine
                             checks[i, j] = Check(reason, False, True)
                         elif reason == "open" and verdict is False and not tracks[j].open_far:
-                            # one far read is not enough: the same walker's 32-33-px faces read
-                            # 0.52-0.54 from its own after a miss (walk720, cross720_nobody,
-                            # walk720_nobody_alike), a newcomer 0.75 at every read
-                            checks[i, j] = Check(reason, None, False)
+                            # one far read is not enough (a face at the descriptor's limit): the
+                            # next readable face must read far too (``tracker.OPEN_MAX_DISTANCE``)
+                            checks[i, j] = Check(reason, None, False, far=True)
                         else:
                             checks[i, j] = Check(reason, verdict, False)
                 verdict = checks[i, j].verdict

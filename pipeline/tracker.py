@@ -380,7 +380,8 @@ class Tracker:
                 same order): enables the identity veto (when a chosen pair is questioned and
                 refused: ``association.gate``). ``identity_checks`` / ``identity_refusals`` /
                 ``identity_vouched`` count the questions, the refusals and the questions the model
-                embedding answered, by reason (``gap``, ``jump``, ``periodic``, ``reid``).
+                embedding answered, by reason (``gap``, ``jump``, ``periodic``, ``open``, ``reid``,
+                ``second``).
             at_edge: optional (n,) bool: faces cut by the frame edge (``at_frame_edge``), entering
                 or leaving. Their looks are unknown: their ``embedding`` and ``body`` rows and their
                 identity neither refuse nor vouch for a match and do not become their track's (a half
@@ -468,10 +469,15 @@ class Tracker:
                 if asked is not None and asked.reason == "second":  # taken back: its refusal was wrong
                     t.refused_thumb = None
                 if asked is not None and not asked.by_embedding:  # the descriptor answered, or could not
-                    if asked.reason == "open" and asked.verdict is None:  # one far read: kept, asked again
-                        t.open_far, t.refused_thumb = True, None
-                    elif asked.verdict is None and asked.reason in ("gap", "jump"):
-                        t.open_check = True
+                    if asked.far:  # ``open``: one far read, kept and asked again
+                        t.open_far = True
+                    elif (
+                        asked.verdict is None
+                        and asked.reason in ("gap", "jump")
+                        and (unknown[i] or not identity.readable(i))  # this face unread...
+                        and (t.gallery or t.first_patch is not None)  # ...the track's side readable
+                    ):
+                        t.open_check, t.open_far = True, False
                     elif asked.verdict:
                         t.open_check = t.open_far = False
                     if asked.reason == "open":  # it may only refuse: a pass confirms nothing (gallery, clock)
@@ -497,6 +503,9 @@ class Tracker:
             back = {t.track_id for t in given_back}
             ended += [t.track_id for t in self._tracks if t.track_id in back]
             self._tracks = [t for t in self._tracks if t.track_id not in back]
+        for (_, j), asked_open in match.checks.items():
+            if asked_open.reason == "open" and asked_open.verdict is False:  # answered: asked no more
+                tracks[j].open_check = tracks[j].open_far = False
         refused_by = {
             i: tracks[j].track_id
             for (i, j), c in match.checks.items()
@@ -534,7 +543,8 @@ class Tracker:
         """Whether detection ``i`` shows the face of track ``t`` (None: unknown on either side).
 
         The track's side is its gallery of checked embeddings; without one, its last face (or, for the
-        periodic check, its first whole face) is embedded now and becomes the gallery.
+        periodic and the open check, its first whole face) is embedded now and becomes the gallery
+        (not for the open check: it leaves the track as it found it).
         """
         if identity is None or identity.cut_by_edge(i):
             return None
@@ -549,11 +559,12 @@ class Tracker:
         mine = identity.embedding(i)
         if mine is None:
             return None
-        limit = self.params.identity_max_distance
-        if young_pair(identity, i, t, self.params):  # never looser than the adults' limit
-            limit = min(limit, self.params.identity_child_distance)
         if reason == "open":  # it overrules the model embedding: only a face that reads far from the track
-            limit = max(limit, OPEN_MAX_DISTANCE)
+            limit = max(self.params.identity_max_distance, OPEN_MAX_DISTANCE)
+        elif young_pair(identity, i, t, self.params):  # never looser than the adults' limit
+            limit = min(self.params.identity_max_distance, self.params.identity_child_distance)
+        else:
+            limit = self.params.identity_max_distance
         gallery = t.gallery
         if not gallery:
             patch = t.first_patch if reason in ("periodic", "open") and t.first_patch is not None else t.patch
@@ -565,7 +576,7 @@ class Tracker:
                 t.gallery.append(ref)
         d = min(identity_distance(mine, g) for g in gallery)
         same = d <= limit
-        if not same:
+        if not same and (reason != "open" or t.open_far):  # an open question's first far read keeps the pair
             t.refused_thumb = look
         log.debug(
             "frame %d: track %d %s check (%s): descriptor distance %.3f (limit %.2f), face %.0f px",

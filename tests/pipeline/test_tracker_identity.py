@@ -290,60 +290,79 @@ def test_after_a_miss_a_small_face_is_judged_by_the_embedding_at_identity_unknow
     assert t.identity_refusals["gap"] == (0 if same_id else 1)
 
 
+def _at_spot(
+    t: Tracker, emb: PatternEmbedder, k: int, person: int, side: int, cos: float, edge: bool = False
+) -> int:
+    """Frame ``k``: person ``person``'s face, ``side`` px, centred at (200, 120), its model embedding
+    ``cos`` from ``ones(8)`` (``edge``: the tracker told it is cut by the frame edge); its track id."""
+    img = np.full((H, W, 3), 100, np.uint8)
+    x0, y0 = 200 - side // 2, 120 - side // 2
+    img[y0 : y0 + side, x0 : x0 + side] = face_texture(person, side)
+    xyxy = np.array([[x0, y0, x0 + side, y0 + side]], np.float32)
+    vec = _at_cosine(cos)[None, :]
+    at_edge = np.array([edge])
+    return int(t.update(k, xyxy, np.array([0.9], np.float32), vec, None, None, FrameFaces(emb, img, xyxy, k),
+                        at_edge).track_ids[0])  # fmt: skip
+
+
+def _open(t: Tracker, emb: PatternEmbedder, who: int) -> None:
+    """Person 0 at 40 px for 5 frames, a miss, then ``who`` at 30 px (no descriptor) 0.12 from it in
+    the model's embedding: kept (``identity_unknown_cosine``), and the question stays open."""
+    assert [_at_spot(t, emb, k, 0, 40, 0.0) for k in range(5)] == [0] * 5
+    t.update(5, np.zeros((0, 4), np.float32), np.zeros(0, np.float32))  # missed
+    assert _at_spot(t, emb, 6, who, 30, 0.12) == 0
+
+
 @pytest.mark.parametrize(("who", "same_id"), [(1, False), (0, True)], ids=["newcomer", "same-person"])
 def test_a_question_the_descriptor_could_not_read_is_asked_at_the_next_readable_face(
     who: int, same_id: bool
 ) -> None:
-    """After a miss, a 30-px face (no descriptor) at the spot of a 40-px track, 0.12 from it in the
-    model's embedding: kept (``identity_unknown_cosine``), and the question stays open; at the next
-    faces of 40 px the descriptor alone answers it against the track's face before the miss, two far
-    reads in a row refusing. A newcomer gets a new id at the second (walk720_returns seed 1: a woman
-    of 21 who stepped in at 31.9 px after a woman of 44 left kept that track for 89 frames), the
-    same person keeps the id."""
+    """After a miss, an unread face let through by the model embedding leaves its question open; at
+    the next faces of 40 px the descriptor alone answers it against the track's face before the miss,
+    two far reads in a row refusing. A newcomer gets a new id at the second (walk720_returns seed 1:
+    a woman of 21 who stepped in at 31.9 px after a woman of 44 left kept that track for 89
+    frames), the same person keeps the id."""
     t, emb = Tracker(), _SmallBlind()
-
-    def step(k: int, person: int, side: int, vec: np.ndarray) -> int:
-        img = np.full((H, W, 3), 100, np.uint8)
-        x0, y0 = 200 - side // 2, 120 - side // 2
-        img[y0 : y0 + side, x0 : x0 + side] = face_texture(person, side)
-        xyxy = np.array([[x0, y0, x0 + side, y0 + side]], np.float32)
-        ident = FrameFaces(emb, img, xyxy, k)
-        return int(
-            t.update(k, xyxy, np.array([0.9], np.float32), vec[None, :], None, None, ident).track_ids[0]
-        )
-
-    assert [step(k, 0, 40, _at_cosine(0.0)) for k in range(5)] == [0] * 5
-    t.update(5, np.zeros((0, 4), np.float32), np.zeros(0, np.float32))  # missed
-    assert step(6, who, 30, _at_cosine(0.12)) == 0  # unread: the model embedding lets it through
-    ids = [step(k, who, 40, _at_cosine(0.12)) for k in range(7, 11)]
+    _open(t, emb, who)
+    ids = [_at_spot(t, emb, k, who, 40, 0.12) for k in range(7, 11)]
     assert ids == ([0] * 4 if same_id else [0, 1, 1, 1])
     assert t.identity_checks["open"] == (1 if same_id else 2), "answered: the question closes"
     assert t.identity_refusals["open"] == (0 if same_id else 1)
+    assert t.identity_checks["second"] == 0, "an open refusal gets no second look"
 
 
 def test_one_far_read_of_an_open_question_does_not_split() -> None:
     """The open question's first readable face reads far (a face at the descriptor's limit), the next
     near: the id stays and the question closes."""
     t, emb = Tracker(), _SmallBlind()
-
-    def step(k: int, person: int, side: int, vec: np.ndarray) -> int:
-        img = np.full((H, W, 3), 100, np.uint8)
-        x0, y0 = 200 - side // 2, 120 - side // 2
-        img[y0 : y0 + side, x0 : x0 + side] = face_texture(person, side)
-        xyxy = np.array([[x0, y0, x0 + side, y0 + side]], np.float32)
-        ident = FrameFaces(emb, img, xyxy, k)
-        return int(
-            t.update(k, xyxy, np.array([0.9], np.float32), vec[None, :], None, None, ident).track_ids[0]
-        )
-
-    assert [step(k, 0, 40, _at_cosine(0.0)) for k in range(5)] == [0] * 5
-    t.update(5, np.zeros((0, 4), np.float32), np.zeros(0, np.float32))  # missed
-    assert step(6, 0, 30, _at_cosine(0.12)) == 0
-    assert step(7, 1, 40, _at_cosine(0.12)) == 0  # one far read: kept
-    assert [step(k, 0, 40, _at_cosine(0.12)) for k in range(8, 12)] == [0] * 4
+    _open(t, emb, 0)
+    assert _at_spot(t, emb, 7, 1, 40, 0.12) == 0  # one far read: kept
+    assert [_at_spot(t, emb, k, 0, 40, 0.12) for k in range(8, 12)] == [0] * 4
     # the face back is a thumbnail jump: asked as ``jump`` (before ``open``), whose pass closes it
     assert t.identity_checks["open"] == 1 and t.identity_refusals["open"] == 0
     assert t.identity_checks["jump"] >= 1 and t.identity_refusals["jump"] == 0
+
+
+def test_an_open_question_that_passes_changes_nothing() -> None:
+    """Its pass adds no descriptor to the track's and resets no clock: a run where it refuses nothing
+    gives what the tracker gave without it."""
+    t, emb = Tracker(), _SmallBlind()
+    _open(t, emb, 0)
+    (track,) = t._tracks
+    before = (len(track.gallery), track.checked_frame)
+    assert _at_spot(t, emb, 7, 0, 40, 0.12) == 0
+    assert t.identity_checks["open"] == 1 and not track.open_check
+    assert (len(track.gallery), track.checked_frame) == before
+
+
+def test_a_face_cut_by_the_edge_is_not_a_far_read() -> None:
+    """A face the tracker cannot judge (cut by the frame edge) gets no answer from the open question;
+    it takes two readable far faces after it to refuse."""
+    t, emb = Tracker(), _SmallBlind()
+    _open(t, emb, 1)
+    assert _at_spot(t, emb, 7, 1, 40, 0.12, edge=True) == 0
+    assert [_at_spot(t, emb, k, 1, 40, 0.12) for k in range(8, 11)] == [0, 1, 1]
+    assert t.identity_refusals["open"] == 1
 
 
 def test_a_face_that_came_out_from_behind_someone_is_checked_against_the_one_that_went_in() -> None:
