@@ -52,8 +52,9 @@ embedding, which reads age and gender, cannot tell them apart); the clip is the 
 everything else. ``crowd720``: 120 walkers in 30 s, faces 24-72 px, 15-18 in view at once (bodies
 of the nearer overlap the faces behind them, so the colour below a face may be someone else's).
 
-``*_returns`` (``walk720_returns``, ``static720_returns``): 40% of the people (drawn per person) are
-an earlier person of the clip coming back, 0.5 s or more after leaving the view: that person's face,
+``*_returns`` (``walk720_returns``, ``static720_returns``): each person is drawn (at 0.4; not a
+newcomer at a vacated spot, and only where someone left the view 0.5 s or more before) to be an
+earlier person of the clip coming back (12-30% of the visits on seeds 0-3): that person's face,
 age, gender and clothes on this one's path (``cctv_people._returns``); the GT keeps one ``person_id``
 per visit, and ``cctv_people.plan_people`` says which visits are one person (``Person.same_as``;
 ``returns.py`` scores them). Every other pixel is the plain preset's.
@@ -212,8 +213,8 @@ PRESETS.update(
         # half the people in surgical masks (a pharmacy, a hospital, winter): faces the presets never had
         _variant("walk720", "_masks", masks=0.5),
         _variant("counter720", "_masks", masks=0.5),
-        # people who come back: 40% of the people are an earlier person again (its face and clothes),
-        # 0.5 s or more after that person left the view (a shop floor, an aisle, a corridor)
+        # people who come back: each person (drawn at 0.4, where someone has left the view 0.5 s or more
+        # before) is an earlier person again, its face and clothes (a shop floor, an aisle, a corridor)
         _variant("walk720", "_returns", returns=0.4),
         _variant("static720", "_returns", returns=0.4),
         # a camera mounted high: every face seen 40 degrees from above (a flat warp, an upper bound)

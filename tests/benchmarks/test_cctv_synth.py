@@ -217,3 +217,62 @@ def test_gap_newcomers_step_up_seconds_after_the_person_who_left() -> None:
         gap = p.first_frame - (q.first_frame + len(q.path))
         assert 2.5 * preset.fps <= gap <= 8 * preset.fps + 4
         assert p.gender == q.gender and abs(p.age - q.age) <= 5
+
+
+def test_returning_people_are_earlier_people_after_they_left() -> None:
+    """``*_returns``: the plain preset's paths; a returner wears an earlier person's face, age, gender
+    and clothes, arrives ``RETURN_MIN_GAP_S`` or more after every visit of that person left, and is
+    never a newcomer at a vacated spot; nobody else changes."""
+    from cctv_people import RETURN_MIN_GAP_S, plan_people
+
+    faces = _faces_table(300)
+    for name in ("walk720_returns", "static720_returns"):
+        back, plain = (
+            plan_people(PRESETS[name], faces, 1),
+            plan_people(PRESETS[name.removesuffix("_returns")], faces, 1),
+        )
+        assert [(p.first_frame, len(p.path)) for p in back] == [(p.first_frame, len(p.path)) for p in plain]
+        returns = [p for p in back if p.same_as is not None]
+        assert len(returns) >= 3
+        gap = RETURN_MIN_GAP_S * PRESETS[name].fps
+        for p in returns:
+            first = back[p.same_as]
+            assert p.replaces is None and first.same_as is None
+            assert (p.face_row, p.age, p.gender, p.clothes) == (
+                first.face_row,
+                first.age,
+                first.gender,
+                first.clothes,
+            )
+            for v in back:  # every earlier visit of that person has left the view by then
+                if v is not p and (v is first or v.same_as == p.same_as) and v.first_frame < p.first_frame:
+                    assert v.first_frame + len(v.path) + gap <= p.first_frame
+        changed = [
+            (p.face_row, p.clothes) != (q.face_row, q.clothes) for p, q in zip(back, plain, strict=True)
+        ]
+        assert sum(changed) == len(returns)
+
+
+def test_returns_score_says_which_visits_were_linked() -> None:
+    """``returns.score_returns`` on a hand-made clip: person 0, then visit 1 (person 0 again) on its
+    own track, visit 2 (person 0 once more) on visit 0's track, visit 3 (a new person) never found."""
+    from returns import score_returns
+
+    box = {"x1": 10.0, "y1": 10.0, "x2": 50.0, "y2": 60.0}
+    gt = pd.DataFrame(
+        [{"frame_index": f, "person_id": v, **box, "age": 30, "gender": "male", "face_px": 40.0, "care": True}
+         for v, frames in ((0, range(0, 5)), (1, range(20, 25)), (2, range(40, 45)), (3, range(60, 65)))
+         for f in frames]
+    )  # fmt: skip
+    spans = ((7, range(0, 5)), (8, range(20, 25)), (7, range(40, 45)))
+    frames = pd.DataFrame([{"frame_index": f, "track_id": t, **box} for t, span in spans for f in span])
+    visits = pd.DataFrame(
+        {"person_id": [0, 1, 2, 3], "who": [0, 0, 0, 3], "first": [0, 20, 40, 60], "end": [5, 25, 45, 65]}
+    )
+    tracks = pd.DataFrame({"track_id": [7, 8], "status": ["person", "person"]})
+    res = score_returns(gt, frames, tracks, visits, fps=25)
+    assert (res["visits"], res["people"], res["persons"], res["tracks_two_people"]) == (4, 2, 2, 0)
+    assert [(r["visit"], r["gap_s"], r["state"]) for r in res["returns"]] == [
+        (1, 0.6, "counted again"),
+        (2, 0.6, "linked"),
+    ]
