@@ -53,7 +53,7 @@ AGES = np.arange(101, dtype=np.float64)
 def recording(rows: list[dict[str, Any]]) -> Iterator[None]:
     """While active, every ``PersonTracks.update`` appends one dict per logged face to ``rows`` (a
     ``track_only`` box that continues no track is not logged, so not recorded)."""
-    from facelog.pipeline import persons
+    from facelog.pipeline.tracking import persons
 
     original = persons.PersonTracks.update
 
@@ -132,7 +132,7 @@ def oracle(preset: str, seed: int, shared: Path, model_path: str) -> pd.DataFram
 
 def person_answers(det: pd.DataFrame) -> pd.DataFrame:
     """One row per GT person: the answer of each method from that person's detections."""
-    from facelog.pipeline.fusion import FusionParams, PersonFusion
+    from facelog.pipeline.tracking.fusion import FusionParams, PersonFusion
 
     out = {}
     for pid, g in det[det["person_id"] >= 0].groupby("person_id"):

@@ -38,7 +38,7 @@ from cctv_synth import validation_faces  # the model card's validation split
 from face_worlds import MASK_FILE, from_above, masked, reflected
 
 from facelog.pipeline.detect.frontal import FrontalCheck
-from facelog.pipeline.identity import cut_patch
+from facelog.pipeline.tracking.identity import cut_patch
 from facelog.pipeline.weights import YUNET_PATH
 
 RACES = {0: "White", 1: "Black", 2: "Asian", 3: "Indian", 4: "others"}

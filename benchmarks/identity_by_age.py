@@ -13,7 +13,7 @@ same gender (one copy each: median, low percentiles, the share within each limit
 shipped age/gender model reads a copy (the shrunk photo in UTKFace's own framing) under 5 years, the
 reading the children's rule (``tracking.identity_child_age``) keys on. It prints a
 Markdown table and, for the child groups, the same faces refused and the different people kept at
-limits 0.36-0.5. ``association.young_pair``'s limit for small children rests on this.
+limits 0.36-0.5. ``policy.young_pair``'s limit for small children rests on this.
 """
 
 from __future__ import annotations
@@ -45,8 +45,8 @@ def descriptors(faces: pd.DataFrame, per_group: int, seed: int = 0) -> pd.DataFr
     from facelog.engines.onnxruntime_backend import OnnxRuntimeBackend
     from facelog.engines.preprocess import crops_to_pixels, decode_age
     from facelog.engines.registry import pick_model_variant
-    from facelog.pipeline.identity import IdentityEmbedder, cut_patch
-    from facelog.pipeline.tracker import TrackerParams
+    from facelog.pipeline.tracking.identity import IdentityEmbedder, cut_patch
+    from facelog.pipeline.tracking.track import TrackerParams
     from facelog.pipeline.weights import shipped_model_path
 
     child_age = TrackerParams().identity_child_age

@@ -24,11 +24,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from facelog.pipeline import persons
 from facelog.pipeline.config import load_config
 from facelog.pipeline.file.process import process_video
-from facelog.pipeline.identity import IdentityEmbedder
 from facelog.pipeline.session import InferenceSession
+from facelog.pipeline.tracking import persons
+from facelog.pipeline.tracking.identity import IdentityEmbedder
 
 
 def record(clip: Path, out: Path) -> None:

@@ -22,8 +22,8 @@ from facelog.engines.preprocess import crops_to_pixels, decode_age
 from facelog.pipeline.config import BatchingConfig, CropConfig, FusionConfig, TrackingConfig, default_of
 from facelog.pipeline.crop import YUNET_FRAMING, Framing, crop_faces
 from facelog.pipeline.detect.zones import IgnoreZones
-from facelog.pipeline.identity import IdentityEmbedder, IdentityGender
-from facelog.pipeline.persons import FaceOutputs, PersonTracks, fusion_params
+from facelog.pipeline.tracking.identity import IdentityEmbedder, IdentityGender
+from facelog.pipeline.tracking.persons import FaceOutputs, PersonTracks, fusion_params
 from facelog.pipeline.types import Faces, Frame, FrameResult, Gender, PersonResult, Prediction, gender_of
 
 

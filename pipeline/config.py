@@ -32,9 +32,9 @@ from pydantic import (
 
 from facelog.engines.base import did_you_mean
 from facelog.pipeline.errors import ConfigError, first_line
-from facelog.pipeline.fusion import FusionParams
 from facelog.pipeline.sinks import DECIMALS
-from facelog.pipeline.tracker import TrackerParams
+from facelog.pipeline.tracking.fusion import FusionParams
+from facelog.pipeline.tracking.track import TrackerParams
 
 __all__ = [
     "AppConfig",
@@ -314,12 +314,12 @@ _FUSION = _defaults(FusionParams)
 
 
 class TrackingConfig(_Section):
-    """Person tracks: ``tracker.TrackerParams`` (every key but ``enabled``, ``use_*`` and the person
+    """Person tracks: ``track.TrackerParams`` (every key but ``enabled``, ``use_*`` and the person
     evidence and static keys, same names). Their defaults are ``TrackerParams``' own.
 
     ``max_lost_frames`` and the other ``*_frames`` keys count frames of a 25-fps source, timed by the
     frames' timestamps (``tracker`` module docstring: a 5-fps camera steps 5 a frame), not processed
-    frames; frames a stride or a live reader never analysed are not missed (``association.TrackState``).
+    frames; frames a stride or a live reader never analysed are not missed (``states.TrackState``).
     """
 
     enabled: bool = True

@@ -79,7 +79,7 @@ def _descriptors(
     mono = np.zeros(len(paths), bool) if gray is None else gray
     import cv2
 
-    from facelog.pipeline.identity import FacePatch, IdentityEmbedder
+    from facelog.pipeline.tracking.identity import FacePatch, IdentityEmbedder
     from facelog.pipeline.weights import YUNET_PATH
     from facelog.training.degrade import degrade_chip
 

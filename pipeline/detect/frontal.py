@@ -33,7 +33,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from facelog.pipeline.identity import FacePatch, KeptFaces, import_dlib
+from facelog.pipeline.tracking.identity import FacePatch, KeptFaces, import_dlib
 
 FRONT_FACES = 8  # faces kept per track for the look (the best by detector score)...
 FRONT_GAP_NS = 200_000_000  # ... one per this much stream time (5 frames at 25 fps: not one moment)

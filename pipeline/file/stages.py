@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from facelog.pipeline.detect import Detector, RoiDetector
 from facelog.pipeline.errors import SourceError
-from facelog.pipeline.kalman import FrameClock
+from facelog.pipeline.tracking.kalman import FrameClock
 from facelog.pipeline.types import Faces, Frame
 
 POLL_S = 0.1

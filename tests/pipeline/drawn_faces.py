@@ -8,7 +8,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from facelog.pipeline.identity import FacePatch
+from facelog.pipeline.tracking.identity import FacePatch
 
 
 class PatternEmbedder:

@@ -12,9 +12,10 @@ import pytest
 
 from facelog.pipeline.config import TrackingConfig
 from facelog.pipeline.detect.motion import CHECK_EVERY, MOVED_CHECKS, STILL_FRAMES, ViewMotion
-from facelog.pipeline.fusion import FusionParams
-from facelog.pipeline.persons import FaceOutputs, PersonTracks
-from facelog.pipeline.tracker import Tracker, TrackerParams
+from facelog.pipeline.tracking.fusion import FusionParams
+from facelog.pipeline.tracking.persons import FaceOutputs, PersonTracks
+from facelog.pipeline.tracking.track import TrackerParams
+from facelog.pipeline.tracking.tracker import Tracker
 from facelog.pipeline.types import Faces, Frame, Prediction
 
 H, W, MARGIN = 360, 640, 16

@@ -151,9 +151,9 @@ def test_run_flags_and_the_notebook_api_share_one_override_table() -> None:
 def test_tracking_and_fusion_defaults_are_the_parameter_classes_own() -> None:
     """Each default is written once, in ``TrackerParams`` / ``FusionParams``; the config takes it there."""
     from facelog.pipeline.config import FusionConfig, TrackingConfig
-    from facelog.pipeline.fusion import FusionParams
-    from facelog.pipeline.persons import fusion_params, tracker_params
-    from facelog.pipeline.tracker import TrackerParams
+    from facelog.pipeline.tracking.fusion import FusionParams
+    from facelog.pipeline.tracking.persons import fusion_params, tracker_params
+    from facelog.pipeline.tracking.track import TrackerParams
 
     assert tracker_params(TrackingConfig()) == TrackerParams()
     assert fusion_params(FusionConfig()) == FusionParams()

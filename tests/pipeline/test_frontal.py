@@ -19,10 +19,10 @@ import pytest
 from facelog.pipeline.config import TrackingConfig
 from facelog.pipeline.detect.frontal import FRONT_FACES, FRONT_MIN_FACES, FrontalCheck
 from facelog.pipeline.file.outputs import summary_path
-from facelog.pipeline.fusion import FusionParams
-from facelog.pipeline.identity import KeptFaces, cut_patch
-from facelog.pipeline.persons import FaceOutputs, PersonTracks
 from facelog.pipeline.sinks import tracks_path
+from facelog.pipeline.tracking.fusion import FusionParams
+from facelog.pipeline.tracking.identity import KeptFaces, cut_patch
+from facelog.pipeline.tracking.persons import FaceOutputs, PersonTracks
 from facelog.pipeline.types import Faces, Frame, PersonResult, Prediction
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

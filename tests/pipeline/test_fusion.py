@@ -8,7 +8,7 @@ from contextlib import nullcontext
 import numpy as np
 import pytest
 
-from facelog.pipeline.fusion import (
+from facelog.pipeline.tracking.fusion import (
     N_AGES,
     FusionParams,
     PersonFusion,

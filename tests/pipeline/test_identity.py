@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from facelog.pipeline.identity import (
+from facelog.pipeline.tracking.identity import (
     IDENTITY_MAX_DISTANCE,
     FrameFaces,
     IdentityEmbedder,
@@ -149,7 +149,7 @@ def test_an_interrupt_during_the_dlib_import_stays_an_interrupt(monkeypatch: pyt
 
 
 def test_a_model_file_that_is_not_the_descriptor_network_is_an_identity_error(tmp_path: Path) -> None:
-    from facelog.pipeline.identity import IdentityError
+    from facelog.pipeline.tracking.identity import IdentityError
 
     damaged = tmp_path / "dlib_face_recognition_resnet_model_v1.dat"
     damaged.write_bytes(b"\x01\x05con_4" + bytes(64))  # a record name, then nothing readable

@@ -9,10 +9,10 @@ from typing import Any
 import cv2
 import numpy as np
 
-from facelog.pipeline.appearance import BackgroundModel, body_histogram
 from facelog.pipeline.config import TrackingConfig
-from facelog.pipeline.fusion import FusionParams
-from facelog.pipeline.persons import FaceOutputs, PersonTracks
+from facelog.pipeline.tracking.appearance import BackgroundModel, body_histogram
+from facelog.pipeline.tracking.fusion import FusionParams
+from facelog.pipeline.tracking.persons import FaceOutputs, PersonTracks
 from facelog.pipeline.types import Faces, Frame, PersonResult, Prediction
 
 H, W = 240, 320

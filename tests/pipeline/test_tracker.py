@@ -7,9 +7,10 @@ from contextlib import nullcontext
 import numpy as np
 import pytest
 
-from facelog.pipeline.appearance import body_histogram
-from facelog.pipeline.association import similarity
-from facelog.pipeline.tracker import Tracker, TrackerParams, TrackStep
+from facelog.pipeline.tracking.appearance import body_histogram
+from facelog.pipeline.tracking.association import similarity
+from facelog.pipeline.tracking.track import TrackerParams, TrackStep
+from facelog.pipeline.tracking.tracker import Tracker
 
 D = 16
 

@@ -1,21 +1,16 @@
-"""The tracker's policy as tables: each track state (``association.track_state``) and each row of the
-gate's decision table (``association.gate``: state x cue -> limit -> refused)."""
+"""The tracker's policy as tables: each track state (``states.track_state``) and each row of the
+gate's decision table (``policy.gate``: state x cue -> limit -> refused)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from facelog.pipeline.association import (
-    FrameStates,
-    TrackState,
-    gate,
-    motion_similarity,
-    track_state,
-    track_states,
-)
-from facelog.pipeline.kalman import BoxKalman
-from facelog.pipeline.tracker import Track, TrackerParams
+from facelog.pipeline.tracking.association import motion_similarity
+from facelog.pipeline.tracking.kalman import BoxKalman
+from facelog.pipeline.tracking.policy import gate
+from facelog.pipeline.tracking.states import FrameStates, TrackState, track_state, track_states
+from facelog.pipeline.tracking.track import Track, TrackerParams
 
 F, M, R, T = TrackState.FOLLOWED, TrackState.MISSED, TrackState.REID, TrackState.TENTATIVE
 L = TrackState.LATE

@@ -6,8 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from facelog.pipeline.kalman import REFERENCE_FPS, FrameClock
-from facelog.pipeline.tracker import Tracker, TrackerParams
+from facelog.pipeline.tracking.kalman import REFERENCE_FPS, FrameClock
+from facelog.pipeline.tracking.track import TrackerParams
+from facelog.pipeline.tracking.tracker import Tracker
 
 NS = 1_000_000_000
 

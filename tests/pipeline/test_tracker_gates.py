@@ -10,8 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from facelog.pipeline.appearance import body_histogram
-from facelog.pipeline.tracker import Tracker, TrackerParams
+from facelog.pipeline.tracking.appearance import body_histogram
+from facelog.pipeline.tracking.track import TrackerParams
+from facelog.pipeline.tracking.tracker import Tracker
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cue_vectors import D, near, unit  # the tracker tests' cue vectors

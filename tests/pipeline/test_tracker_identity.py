@@ -11,11 +11,12 @@ import cv2
 import numpy as np
 import pytest
 
-from facelog.pipeline import association
-from facelog.pipeline.association import WALK_SPAN
-from facelog.pipeline.identity import MIN_FACE_PX, FacePatch, FrameFaces, IdentityEmbedder
-from facelog.pipeline.kalman import BoxKalman
-from facelog.pipeline.tracker import Track, Tracker, TrackerParams, _fit_walk, _walk_path
+from facelog.pipeline.tracking import association
+from facelog.pipeline.tracking.identity import MIN_FACE_PX, FacePatch, FrameFaces, IdentityEmbedder
+from facelog.pipeline.tracking.kalman import BoxKalman
+from facelog.pipeline.tracking.states import WALK_SPAN, fit_walk, walk_path
+from facelog.pipeline.tracking.track import Track, TrackerParams
+from facelog.pipeline.tracking.tracker import Tracker
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from drawn_faces import PatternEmbedder, face_texture  # the tracker tests' drawn faces
@@ -50,7 +51,7 @@ def _step(
     img = _frame(people, body=body)
     xyxy = _boxes(people)
     n = len(xyxy)
-    from facelog.pipeline.appearance import body_histogram
+    from facelog.pipeline.tracking.appearance import body_histogram
 
     hist = body_histogram(img, xyxy) if body and n else None
     ident = FrameFaces(emb, img, xyxy, k) if n else None
@@ -121,7 +122,7 @@ def test_replacement_with_the_same_body_colour_gets_a_new_id() -> None:
     for k in range(16):
         people = [(0 if k < 8 else 1, 200.0, 100.0)]
         img, xyxy = _frame(people, body=True), _boxes(people)
-        from facelog.pipeline.appearance import body_histogram
+        from facelog.pipeline.tracking.appearance import body_histogram
 
         ids.append(
             int(
@@ -507,7 +508,7 @@ def test_real_small_children_who_look_alike_get_new_ids(shared: Path) -> None:
 
 
 def test_the_childrens_limit_needs_a_face_of_48_px() -> None:
-    """Under ``association.CHILD_MIN_FACE_PX`` one child's photo degraded twice reaches 0.40: the
+    """Under ``policy.CHILD_MIN_FACE_PX`` one child's photo degraded twice reaches 0.40: the
     adults' rule (the model embedding keeps the 40-px pair, as for adults)."""
     t, emb = Tracker(), _LookAlike()
     assert _replace_at_one_spot(t, emb, (2.0, 2.0), np.ones((1, 8), np.float32), side=40) == [0] * 20
@@ -749,14 +750,14 @@ def test_a_walker_who_looks_aside_keeps_the_id_at_a_frame_stride() -> None:
 
 def test_a_steady_walk_needs_five_recent_confident_faces_on_a_line() -> None:
     line = deque((float(k), 100.0 + 1.2 * k, 120.0, 40.0) for k in range(0, 30, 3))
-    walk = _fit_walk(line, 27.0)
+    walk = fit_walk(line, 27.0)
     assert walk is not None and walk.clock == 27.0
     assert walk.vx == pytest.approx(1.2) and walk.cx == pytest.approx(132.4) and walk.vy == pytest.approx(0.0)
     two = deque([(0.0, 100.0, 120.0, 40.0), (13.0, 115.0, 120.0, 40.0)])  # 2 points fit any line
-    assert _fit_walk(two, 13.0) is None
-    assert _fit_walk(line, 27.0 + 100) is None  # detected, unconfidently, for 4 s since: not known
+    assert fit_walk(two, 13.0) is None
+    assert fit_walk(line, 27.0 + 100) is None  # detected, unconfidently, for 4 s since: not known
     slow = deque((float(k), 100.0 + 0.5 * k, 120.0, 40.0) for k in range(0, 30, 3))  # 0.0125 sizes
-    assert _fit_walk(slow, 27.0) is None
+    assert fit_walk(slow, 27.0) is None
 
 
 def test_a_walkers_path_holds_its_whole_confident_faces_of_the_last_span() -> None:
@@ -766,10 +767,10 @@ def test_a_walkers_path_holds_its_whole_confident_faces_of_the_last_span() -> No
     )  # fmt: skip
     box = np.array([0.0, 0.0, 40.0, 40.0])
     for k in range(60):
-        _walk_path(t, float(k), box + np.array([k, 0, k, 0]), True, False, False)
+        walk_path(t, float(k), box + np.array([k, 0, k, 0]), True, False, False)
     assert t.path[0][0] == 60 - 1 - WALK_SPAN and len(t.path) == WALK_SPAN + 1
-    _walk_path(t, 60.0, box, False, False, False)  # under high_score
-    _walk_path(t, 61.0, box, True, False, True)  # behind a nearer face
+    walk_path(t, 60.0, box, False, False, False)  # under high_score
+    walk_path(t, 61.0, box, True, False, True)  # behind a nearer face
     assert t.path[-1][0] == 59.0
-    _walk_path(t, 62.0, box, True, True, False)  # cut by the frame edge: leaving
+    walk_path(t, 62.0, box, True, True, False)  # cut by the frame edge: leaving
     assert not t.path

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from facelog.pipeline.fusion import N_AGES, PersonFusion
-from facelog.pipeline.kalman import BoxKalman
-from facelog.pipeline.tracker import TrackerParams
+from facelog.pipeline.tracking.fusion import N_AGES, PersonFusion
+from facelog.pipeline.tracking.kalman import BoxKalman
+from facelog.pipeline.tracking.track import TrackerParams
 
 
 class _FullKalman:

@@ -1,4 +1,4 @@
-"""Faces that pass behind one another (``tracker.behind_nearer``, ``association.gate``): the face behind
+"""Faces that pass behind one another (``track.behind_nearer``, ``policy.gate``): the face behind
 keeps its id when it comes out where it went in, its looks unknown while a nearer face covers it; a
 track lost in the open is not taken by a covered face."""
 
@@ -9,7 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from facelog.pipeline.tracker import Tracker, behind_nearer
+from facelog.pipeline.tracking.track import behind_nearer
+from facelog.pipeline.tracking.tracker import Tracker
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cue_vectors import D, near, unit  # the tracker tests' cue vectors

@@ -10,9 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from facelog.pipeline.association import assign_two_passes
-from facelog.pipeline.identity import FrameFaces
-from facelog.pipeline.tracker import Tracker, at_frame_edge
+from facelog.pipeline.tracking.association import assign_two_passes
+from facelog.pipeline.tracking.identity import FrameFaces
+from facelog.pipeline.tracking.track import at_frame_edge
+from facelog.pipeline.tracking.tracker import Tracker
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from drawn_faces import PatternEmbedder, face_texture  # the tracker tests' drawn faces

@@ -60,12 +60,18 @@ from typing import Any
 
 import numpy as np
 
-from facelog.pipeline.appearance import BackgroundModel, body_histogram
 from facelog.pipeline.config import FusionConfig, TrackingConfig
 from facelog.pipeline.detect.frontal import FrontalCheck
 from facelog.pipeline.detect.motion import ViewMotion
-from facelog.pipeline.fusion import FusionParams, PersonFusion, frontalness, quality_weight, sharpness
-from facelog.pipeline.identity import (
+from facelog.pipeline.tracking.appearance import BackgroundModel, body_histogram
+from facelog.pipeline.tracking.fusion import (
+    FusionParams,
+    PersonFusion,
+    frontalness,
+    quality_weight,
+    sharpness,
+)
+from facelog.pipeline.tracking.identity import (
     Embedder,
     FacePatch,
     FrameFaces,
@@ -77,7 +83,8 @@ from facelog.pipeline.identity import (
     face_thumbs,
     thumb_change,
 )
-from facelog.pipeline.tracker import Tracker, TrackerParams, at_frame_edge
+from facelog.pipeline.tracking.track import TrackerParams, at_frame_edge
+from facelog.pipeline.tracking.tracker import Tracker
 from facelog.pipeline.types import Faces, Frame, PersonResult, Prediction
 
 log = logging.getLogger(__name__)

@@ -7,10 +7,10 @@ the named cost terms, the gate and its decision table, the two-pass assignment, 
 questions) and ``kalman`` (the motion model). This module keeps the state: the live tracks, their
 ids, the identity counters. Per processed frame, ``Tracker.update``:
 
-1. ends the tracks past their lifetime (``association.TrackState``), and predicts every live track's
+1. ends the tracks past their lifetime (``states.TrackState``), and predicts every live track's
    box to this frame (``kalman.BoxKalman``: constant velocity on ``(cx, cy, w, h)``, velocities per
    frame of the tracker's clock, so a frame stride or a dropped frame is predicted correctly);
-2. computes every live track's state once (``association.track_states``: followed, missed,
+2. computes every live track's state once (``states.track_states``: followed, missed,
    re-identification window, tentative);
 3. pairs detections with tracks (``association.associate``: motion term, appearance terms, the gate,
    high-score then low-score assignment, identity veto, a second look at last frame's refusals),
@@ -23,9 +23,9 @@ ids, the identity counters. Per processed frame, ``Tracker.update``:
    until matched again by a detection that is not ``track_only`` (those keep it alive with id -1).
    ``TrackStep.confirmed`` tells them apart, so a caller may drop never-confirmed tracks (typically
    one-frame false positives) from a per-person log. A face cut by the frame edge
-   (``at_frame_edge``) is matched by motion alone, and only to a track followed in the previous
+   (``track.at_frame_edge``) is matched by motion alone, and only to a track followed in the previous
    frame: its looks are unknown. So are those of a face partly behind a nearer (larger) one
-   (``behind_nearer``): it continues a followed track, or by motion alone the track that was lost
+   (``track.behind_nearer``): it continues a followed track, or by motion alone the track that was lost
    behind a nearer face (``Track.behind``, set after the matching): walkers who cross. A track
    started by a detection that an identity check refused remembers the refused track
    (``Track.second_look``); when the next frame gives its face back to that track
@@ -45,265 +45,34 @@ import logging
 import math
 from collections import Counter, deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import NamedTuple
 
 import numpy as np
 
-from facelog.pipeline.association import (
-    STILL_MIN_FRAMES,
-    STILL_SPAN,
-    STILL_SPEED,
-    WALK_MIN_FRAMES,
-    WALK_MIN_POINTS,
-    WALK_RESIDUAL,
-    WALK_SPAN,
-    associate,
-    track_states,
-    young_pair,
+from facelog.pipeline.tracking.association import associate
+from facelog.pipeline.tracking.identity import (
+    MIN_FACE_PX,
+    FrameFaces,
+    identity_distance,
+    thumb_change,
 )
-from facelog.pipeline.boxes import intersection_matrix
-from facelog.pipeline.identity import MIN_FACE_PX, FacePatch, FrameFaces, identity_distance, thumb_change
-from facelog.pipeline.kalman import BoxKalman, FrameClock
+from facelog.pipeline.tracking.kalman import BoxKalman, FrameClock
+from facelog.pipeline.tracking.policy import young_pair
+from facelog.pipeline.tracking.states import fit_walk, stood_still, track_states, walk_path
+from facelog.pipeline.tracking.track import (
+    HIDDEN_SHARE,
+    Track,
+    TrackerParams,
+    TrackStep,
+    behind_nearer,
+    covered_by_larger,
+)
 
 log = logging.getLogger(__name__)
 
 _GALLERY = 4  # identity embeddings kept per track: its first checked one and the latest three
 _AGE_MOMENTUM = 0.8  # a track's age (``Track.age``): weight of the old mean when a face arrives
-_SCORE_MOMENTUM = 0.8  # ``Track.score_ema``: weight of the old mean when a detection arrives
-# A detector box this close to the frame edge, in shares of its larger side, is a face partly outside
-# the frame (its appearance is unknown, ``at_frame_edge``). Boxes matched to ground truth on
-# walk720_nobody (both seeds), walk720_sameclothes and poster720 (seed 0): closer than 1% of their size
-# 82% show under 90% of the face, 1-3% 47%, 3-6% 17%, 6-10% 1%, further none. The box of a face
-# leaving the frame often stops a few pixels short of the edge (a 117-px face 3-4 px).
-EDGE_SHARE = 0.06
 
-
-def at_frame_edge(xyxy: np.ndarray, width: int, height: int, share: float = EDGE_SHARE) -> np.ndarray:
-    """(n,) bool: the boxes ((n, 4) xyxy) that reach within ``share`` of their larger side (at least
-    1 px) of the edge of a ``width`` x ``height`` frame: faces entering or leaving, partly outside."""
-    b = np.asarray(xyxy, np.float64).reshape(-1, 4)
-    margin = np.maximum(share * np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]), 1.0)
-    return np.asarray(
-        (b[:, 0] <= margin) | (b[:, 1] <= margin) | (b[:, 2] >= width - margin) | (b[:, 3] >= height - margin)
-    )
-
-
-# A detector box this much covered by a nearer face's box (a larger one: the nearer person), as a
-# share of its own area, is a face partly behind someone (``behind_nearer``): its looks are unknown,
-# as at the frame edge. Walkers who cross (cross720, docs/BENCHMARKS.md, fifteenth session): the face
-# behind is detected for a frame or two as it goes under and comes out, its box cut and its looks a
-# mix of both faces.
-HIDDEN_SHARE = 0.1
-
-
-def behind_nearer(xyxy: np.ndarray, share: float = HIDDEN_SHARE) -> np.ndarray:
-    """(n,) bool: the boxes ((n, 4) xyxy) of which another box at least as large covers ``share``
-    or more: a face partly hidden by a nearer one (two faces of one size overlapping: both)."""
-    b = np.asarray(xyxy, np.float64).reshape(-1, 4)
-    if len(b) < 2:
-        return np.zeros(len(b), bool)
-    covered = _covered_by_larger(b, b, share)
-    np.fill_diagonal(covered, False)
-    return np.asarray(covered.any(axis=1))
-
-
-def _covered_by_larger(a: np.ndarray, b: np.ndarray, share: float) -> np.ndarray:
-    """(n, m) bool: box ``b[k]`` is at least as large as ``a[i]`` and covers ``share`` of it or more."""
-    area_a = np.maximum((a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1]), 1e-9)
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    covered = intersection_matrix(a, b) / area_a[:, None]
-    return np.asarray((covered >= share) & (area_b[None, :] >= area_a[:, None]))
-
-
-@dataclass(frozen=True, slots=True)
-class TrackerParams:
-    """Tracker settings (the pipeline maps its YAML ``tracking`` section onto these).
-
-    What each limit does to a pair, its measurements and which way to turn it are written once, in
-    ``association.gate`` (the decision table); the lifetimes in ``association.TrackState``.
-
-    Attributes:
-        high_score: detections at or above this score may start confirmed tracks and take part in
-            pass 1; below it they are only used to continue tracks (pass 2). Pair it with a lower
-            detector threshold (e.g. YuNet 0.5) so that pass 2 has detections to work with.
-        match_high: minimum motion similarity for a pass-1 match (``association.gate``).
-        match_low: minimum motion similarity for a pass-2 (low-score) match (``association.gate``).
-        center_radius: centre distance, in box sizes, at which the centre similarity reaches 0; 0
-            disables it (``association.gate``).
-        max_size_ratio: pairs whose box sizes differ by more than this factor never match
-            (``association.gate``).
-        max_lost_frames: frames (of the clock: 25 fps) a track is matched without a detection before
-            its re-identification window (``association.TrackState``).
-        max_tentative_lost_frames: the lifetime of a tentative track without a match
-            (``association.TrackState``).
-        max_cosine_distance: the model ``embedding``'s gate, cosine distance (``association.gate``).
-        max_body_distance: the body colour's gate, cosine distance (``association.gate``).
-        embedding_momentum: EMA weight of the old appearance when a new vector arrives.
-        std_position: Kalman measurement and process noise of positions and sizes, per unit of box size.
-        std_velocity: Kalman process noise of velocities, per unit of box size per frame.
-        init_std_velocity: initial velocity uncertainty, per unit of box size per frame (large, so
-            the second detection of a fast face sets the velocity almost entirely).
-        match_last_box: a track missed in the previous source frame may also match near its last
-            detection (``association.motion_similarity``).
-        reid_frames: frames after ``max_lost_frames`` during which a lost confirmed track can still
-            be re-identified (``association.TrackState``); 0 ends tracks at ``max_lost_frames``.
-        reid_still_frames: the same for a confirmed track that stood still (``Track.still``: a person
-            in a queue who looks down or turns away), where only the identity vouches past
-            ``reid_frames`` (``association.TrackState``; without the identity veto nothing is
-            re-identified there and the track only ends later); at or under ``reid_frames``: off.
-        reid_walk_frames: the same for a confirmed track that walked steadily (``Track.walk``: a
-            walker who looks aside, at a shop window or at someone, and walks on), sought where its
-            walk leads (``association.motion_similarity``); at or under ``reid_frames``: off.
-        reid_max_cosine: face-embedding gate after a miss, across a stride longer than
-            ``max_lost_frames`` + 1, and for a re-identification
-            (``association.gate``).
-        identity_max_distance: identity veto, dlib's descriptor distance (Euclidean) above which a
-            questioned pair is refused (``association.gate``).
-        identity_child_age: a questioned pair whose face (48 px or wider) and track the model both
-            read younger than this (years) is judged at ``identity_child_distance`` instead, never
-            kept by the model embedding alone (``identity_keep_cosine``): dlib's network tells small children
-            apart far less well than adults (``association.young_pair``); 0 turns this off.
-        identity_child_distance: the identity veto's limit for such a pair (the adults' if lower).
-        identity_jump: thumbnail change that questions a followed track (``association.gate``).
-        identity_check_frames: a followed track is also questioned when its identity was last
-            checked this many frames ago; 0 never (``association.gate``).
-        identity_keep_cosine: a questioned followed track whose model embedding stays within this is
-            kept without a descriptor; 0: the descriptor alone decides (``association.gate``).
-        identity_unknown_cosine: a questioned pair (``jump``, ``gap``) whose descriptor is unknown (a
-            face under 32 px) is refused when the model embedding is further than this
-            (``association.gate``).
-        max_low_score_frames: ``track_only`` detections continue a track at most this many frames
-            after its last detection at the detector's own threshold (``association.gate``).
-    """
-
-    high_score: float = 0.7
-    match_high: float = 0.2
-    match_low: float = 0.4
-    center_radius: float = 1.0
-    max_size_ratio: float = 2.0
-    max_lost_frames: int = 10
-    max_tentative_lost_frames: int = 10
-    max_cosine_distance: float = 0.2
-    max_body_distance: float = 0.2
-    embedding_momentum: float = 0.8
-    std_position: float = 0.05
-    std_velocity: float = 0.02
-    init_std_velocity: float = 0.5
-    match_last_box: bool = True
-    reid_frames: int = 40
-    reid_still_frames: int = 250
-    reid_walk_frames: int = 150
-    reid_max_cosine: float = 0.15
-    identity_max_distance: float = 0.5
-    identity_child_age: float = 5.0
-    identity_child_distance: float = 0.38
-    identity_jump: float = 0.2
-    identity_check_frames: int = 50
-    identity_keep_cosine: float = 0.07
-    identity_unknown_cosine: float = 0.15
-    max_low_score_frames: int = 25
-
-    def __post_init__(self) -> None:
-        for name in ("match_high", "match_low", "high_score", "embedding_momentum"):
-            v = getattr(self, name)
-            if not 0.0 <= v <= 1.0:
-                raise ValueError(f"{name} must be in [0, 1], got {v}")
-        counts = (self.max_lost_frames, self.max_tentative_lost_frames, self.reid_frames,
-                  self.reid_still_frames, self.reid_walk_frames, self.identity_check_frames,
-                  self.max_low_score_frames)  # fmt: skip
-        if min(counts) < 0:
-            raise ValueError(
-                "max_lost_frames, max_tentative_lost_frames, reid_frames, reid_still_frames, "
-                "reid_walk_frames, identity_check_frames and max_low_score_frames must be >= 0"
-            )
-        if not 0.0 <= self.identity_max_distance <= 4.0 or not 0.0 <= self.identity_jump <= 2.0:
-            raise ValueError("identity_max_distance must be in [0, 4] and identity_jump in [0, 2]")
-        if not 0.0 <= self.identity_child_distance <= 4.0 or self.identity_child_age < 0:
-            raise ValueError("identity_child_distance must be in [0, 4] and identity_child_age >= 0")
-        if self.max_size_ratio < 1.0:
-            raise ValueError(f"max_size_ratio must be >= 1, got {self.max_size_ratio}")
-        cosines = ("max_cosine_distance", "max_body_distance", "reid_max_cosine", "identity_unknown_cosine")
-        for name in cosines:
-            if not 0.0 <= getattr(self, name) <= 2.0:
-                raise ValueError(f"{name} must be in [0, 2], got {getattr(self, name)}")
-        if min(self.center_radius, self.std_position, self.std_velocity, self.init_std_velocity) < 0:
-            raise ValueError("center_radius and the std_* noise levels must be >= 0")
-
-
-@dataclass(frozen=True, slots=True)
-class TrackStep:
-    """What one ``Tracker.update`` decided.
-
-    Attributes:
-        track_ids: (n,) int64, the track id of each detection, in input order; -1 for a
-            ``track_only`` detection that continues no confirmed track (not to be logged).
-        confirmed: (n,) bool, False for a detection whose track is still tentative (born from a
-            low-score detection this frame).
-        ended: ids of the tracks that ended at this step (lost too long, or tentative and unmatched).
-    """
-
-    track_ids: np.ndarray
-    confirmed: np.ndarray
-    ended: tuple[int, ...]
-
-
-class Walk(NamedTuple):
-    """A steady walk (``Track.walk``, ``_fit_walk``): the fitted centre at ``clock`` and its velocity
-    (px per frame of the clock)."""
-
-    clock: float
-    cx: float
-    cy: float
-    vx: float
-    vy: float
-
-
-@dataclass(slots=True)
-class Track:
-    """One live track (internal: the tracker's state, read by ``association``)."""
-
-    track_id: int
-    kf: BoxKalman
-    last_frame: float  # clock (module docstring) of the last matched detection
-    predicted_frame: float  # clock the Kalman state refers to
-    confirmed: bool
-    last_box: np.ndarray  # the last matched detection (xyxy)
-    # per appearance cue ("embedding", "body"): (EMA of the unit vectors, the last unit vector)
-    cues: dict[str, tuple[np.ndarray, np.ndarray]]
-    last_strong_frame: float  # clock of the last detection that was not ``track_only``
-    # stood still over its last detections (``association.STILL_SPEED``), scored confidently
-    # (``score_ema`` at least ``high_score``): its window is ``reid_still_frames``; measured from
-    # ``still_ref``, (clock, cx, cy, size) of an earlier detection
-    still: bool = False
-    still_ref: tuple[float, float, float, float] | None = None
-    # a walker's recent whole, confident detections (clock, cx, cy, size) over its last ``WALK_SPAN``
-    # frames, and the steady walk it was lost on (``_fit_walk``; decided when its ordinary window is
-    # over, cleared by a match): its window is ``reid_walk_frames``; None: not (or not yet) one
-    path: deque[tuple[float, float, float, float]] = field(default_factory=deque)
-    walk: Walk | None = None
-    score_ema: float = 0.0  # EMA (``_SCORE_MOMENTUM``) of its detections' scores
-    # identity (only with ``FrameFaces``): the last face's thumbnail and patch, the first whole face,
-    # the identity embeddings checked so far (first + last few) and when the identity was last checked
-    thumb: np.ndarray | None = None
-    patch: FacePatch | None = None
-    first_patch: FacePatch | None = None
-    gallery: list[np.ndarray] = field(default_factory=list)
-    checked_frame: float = 0.0
-    refused_thumb: np.ndarray | None = None  # thumbnail of the last face the identity refused
-    # a ``gap``/``jump`` question the descriptor could not read (a face under 32 px or cut) and the
-    # model embedding did not answer: asked again (``open``) at the track's next readable faces, and
-    # whether one of them already read far (a second far read refuses: ``association.associate``)
-    open_check: bool = False
-    open_far: bool = False
-    behind: bool = False  # lost (or last seen) behind a nearer face (``behind_nearer``): see ``gate``
-    age: float | None = None  # the model's age of its whole faces, an EMA (``young_pair``); None: none yet
-    # born this frame from a detection that this track's identity check refused: the next frame
-    # looks again (``association.second_look``); None otherwise
-    second_look: int | None = None
-
-
-# an open question (``association.identity_question``) refuses a face read further than this from the
+# an open question (``policy.identity_question``) refuses a face read further than this from the
 # track, twice in a row: after a miss the same walker's 32-35-px faces read up to 0.63 from its own
 # (walk720, cross720, crowd720), a newcomer who stepped into a just-vacated spot 0.75
 OPEN_MAX_DISTANCE = 0.7
@@ -378,11 +147,11 @@ class Tracker:
                 none gets id -1 and starts no track.
             identity: optional identity view of this frame's detections (``identity.FrameFaces``,
                 same order): enables the identity veto (when a chosen pair is questioned and
-                refused: ``association.gate``). ``identity_checks`` / ``identity_refusals`` /
+                refused: ``policy.gate``). ``identity_checks`` / ``identity_refusals`` /
                 ``identity_vouched`` count the questions, the refusals and the questions the model
                 embedding answered, by reason (``gap``, ``jump``, ``periodic``, ``open``, ``reid``,
                 ``second``).
-            at_edge: optional (n,) bool: faces cut by the frame edge (``at_frame_edge``), entering
+            at_edge: optional (n,) bool: faces cut by the frame edge (``track.at_frame_edge``), entering
                 or leaving. Their looks are unknown: their ``embedding`` and ``body`` rows and their
                 identity neither refuse nor vouch for a match and do not become their track's (a half
                 face is far from the whole face a frame later, and the body below it is leaving the
@@ -459,8 +228,8 @@ class Tracker:
             t.kf.update(boxes[i])
             t.last_box = boxes[i]
             t.last_frame = now
-            _stood_still(t, now, boxes[i], float(score[i]), p.high_score)
-            _walk_path(t, now, boxes[i], bool(score[i] >= p.high_score), bool(edge[i]), bool(hidden[i]))
+            stood_still(t, now, boxes[i], float(score[i]), p.high_score)
+            walk_path(t, now, boxes[i], bool(score[i] >= p.high_score), bool(edge[i]), bool(hidden[i]))
             t.behind = bool(hidden[i])
             if not only[i]:
                 t.last_strong_frame, t.confirmed = now, True
@@ -528,8 +297,8 @@ class Tracker:
                 )
                 if identity is not None:
                     self._remember_face(t, i, identity, now, None, False, bool(unknown[i]))
-                _stood_still(t, now, boxes[i], float(score[i]), p.high_score)
-                _walk_path(t, now, boxes[i], bool(score[i] >= p.high_score), bool(edge[i]), bool(hidden[i]))
+                stood_still(t, now, boxes[i], float(score[i]), p.high_score)
+                walk_path(t, now, boxes[i], bool(score[i] >= p.high_score), bool(edge[i]), bool(hidden[i]))
                 self._next_id += 1
                 self._tracks.append(t)
         ids = np.array(
@@ -613,7 +382,7 @@ class Tracker:
             t.gallery = (t.gallery[:1] + t.gallery[1:][-(_GALLERY - 2) :] + [mine])[-_GALLERY:]
 
     def _expire(self, now: float, previous: float | None, after_match: bool = False) -> list[int]:
-        """End the tracks past their lifetime (``association.TrackState``): ``max_lost_frames`` +
+        """End the tracks past their lifetime (``states.TrackState``): ``max_lost_frames`` +
         ``reid_frames`` frames without a detection (``reid_still_frames`` if longer, for a track that
         stood still; ``reid_walk_frames`` for one that walked steadily), ``max_tentative_lost_frames``
         for a tentative one.
@@ -643,7 +412,7 @@ class Tracker:
             else:
                 dead = broken or missed > (walk_horizon if t.walk is not None else horizon)
                 if dead and not broken and t.walk is None and walk_horizon > horizon:  # walked steadily?
-                    t.walk = _fit_walk(t.path, t.last_frame)  # once a loss: a match clears it
+                    t.walk = fit_walk(t.path, t.last_frame)  # once a loss: a match clears it
                     dead = t.walk is None or missed > walk_horizon
             (ended if dead else keep).append(t)
         self._tracks = keep
@@ -652,83 +421,14 @@ class Tracker:
 
 def _mark_behind(tracks: Sequence[Track], matched: set[int], boxes: np.ndarray) -> None:
     """A confirmed track missed this frame whose predicted box a nearer (larger) detection covers by
-    ``HIDDEN_SHARE`` or more went behind that person: ``Track.behind`` (kept until it is matched)."""
+    ``track.HIDDEN_SHARE`` or more went behind that person: ``Track.behind`` (kept until it is matched)."""
     lost = [t for j, t in enumerate(tracks) if j not in matched and not t.behind and t.confirmed]
     if not lost or not len(boxes):
         return
     pred = np.array([t.kf.box() for t in lost], np.float64)
-    covered = np.asarray(_covered_by_larger(pred, np.asarray(boxes, np.float64), HIDDEN_SHARE).any(axis=1))
+    covered = np.asarray(covered_by_larger(pred, np.asarray(boxes, np.float64), HIDDEN_SHARE).any(axis=1))
     for t, behind in zip(lost, covered, strict=True):
         t.behind = bool(behind)
-
-
-def _stood_still(t: Track, now: float, box: np.ndarray, score: float, high_score: float) -> None:
-    """Update ``Track.still`` with detection ``box`` (``score``) at clock ``now``: the box's centre and
-    size moved less than ``STILL_SPEED`` sizes a frame since ``still_ref``, once that is
-    ``STILL_MIN_FRAMES`` old (the reference moves on every ``STILL_SPAN`` frames), and the scores' EMA
-    is at least ``high_score``; decided on a detection at ``high_score`` or above only (the last few
-    detections of a head that turns away score low). Real faces standing in a queue score a median
-    0.85-0.91 on the dim camera, the face-like patterns of textures720 0.42-0.56 (with the longer
-    window their pieces joined and hopped to the next pattern)."""
-    first = t.still_ref is None
-    t.score_ema = score if first else _SCORE_MOMENTUM * t.score_ema + (1 - _SCORE_MOMENTUM) * score
-    here = (now, *_centre_size(box))
-    if t.still_ref is None:
-        t.still_ref = here
-        return
-    then, cx, cy, size = t.still_ref
-    span = now - then
-    if span >= STILL_MIN_FRAMES and score >= high_score:  # a head turning away scores low first
-        moved = math.hypot(here[1] - cx, here[2] - cy, here[3] - size) / max(here[3], size)
-        t.still = moved / span < STILL_SPEED and t.score_ema >= high_score
-    if span >= STILL_SPAN:
-        t.still_ref = here
-
-
-def _walk_path(t: Track, now: float, box: np.ndarray, confident: bool, edge: bool, hidden: bool) -> None:
-    """Add detection ``box`` at clock ``now`` to ``Track.path`` when it is whole and ``confident`` (at
-    ``high_score``: a head turning away scores low and its box slides); one cut by the frame edge
-    empties it (a face leaving the frame is not waited for; one entering starts its path whole); one
-    behind a nearer face is left out (its box is cut)."""
-    t.walk = None
-    if edge:
-        t.path.clear()
-    elif confident and not hidden:
-        while t.path and t.path[0][0] < now - WALK_SPAN:
-            t.path.popleft()
-        t.path.append((now, *_centre_size(box)))
-
-
-def _fit_walk(path: deque[tuple[float, float, float, float]], last_frame: float) -> Walk | None:
-    """The steady walk of ``Track.path`` (least squares of the centre on the clock) up to the track's
-    last detection at clock ``last_frame``, or None when the path has under ``WALK_MIN_POINTS`` points
-    (two always fit a line), spans under ``WALK_MIN_FRAMES`` frames, ends more than
-    ``WALK_MIN_FRAMES`` before ``last_frame`` (detected unconfidently since: where it went then is
-    unknown), moves under ``STILL_SPEED`` face sizes a frame or strays from the line by more than
-    ``WALK_RESIDUAL`` face sizes (root mean square): someone who turns, zigzags or stops is not sought
-    where a line leads."""
-    if len(path) < WALK_MIN_POINTS or path[-1][0] - path[0][0] < WALK_MIN_FRAMES:
-        return None
-    if last_frame - path[-1][0] > WALK_MIN_FRAMES:
-        return None
-    pts = np.array(path, np.float64)
-    clock = pts[:, 0] - pts[-1, 0]
-    lag = clock - clock.mean()
-    velocity = lag @ (pts[:, 1:3] - pts[:, 1:3].mean(axis=0)) / (lag @ lag)
-    at_last = pts[:, 1:3].mean(axis=0) - velocity * clock.mean()  # the line's centre at the last point
-    stray = math.sqrt(float(((pts[:, 1:3] - at_last - clock[:, None] * velocity) ** 2).sum(axis=1).mean()))
-    size = float(np.median(pts[:, 3]))
-    if math.hypot(*velocity) < STILL_SPEED * size or stray > WALK_RESIDUAL * size:
-        return None
-    return Walk(
-        float(pts[-1, 0]), float(at_last[0]), float(at_last[1]), float(velocity[0]), float(velocity[1])
-    )
-
-
-def _centre_size(box: np.ndarray) -> tuple[float, float, float]:
-    """(cx, cy, sqrt(area)) of an xyxy box."""
-    x1, y1, x2, y2 = (float(v) for v in box)
-    return (x1 + x2) / 2, (y1 + y2) / 2, math.sqrt(max((x2 - x1) * (y2 - y1), 1e-9))
 
 
 def _ema(old: np.ndarray, new: np.ndarray, momentum: float) -> np.ndarray:

@@ -25,7 +25,7 @@ import numpy as np
 
 
 class KalmanNoise(Protocol):
-    """The noise levels ``BoxKalman`` reads (``tracker.TrackerParams`` has them)."""
+    """The noise levels ``BoxKalman`` reads (``track.TrackerParams`` has them)."""
 
     @property
     def std_position(self) -> float:

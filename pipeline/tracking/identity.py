@@ -56,7 +56,7 @@ import numpy as np
 
 from facelog.engines.dlib_resnet import DESCRIPTOR_DIM, DlibModelError, DlibResNetOnnx
 from facelog.pipeline.errors import ModelError
-from facelog.pipeline.fusion import logistic
+from facelog.pipeline.tracking.fusion import logistic
 from facelog.pipeline.types import Gender, gender_of
 from facelog.pipeline.weights import shipped_identity_gender_path
 
@@ -312,7 +312,7 @@ class FrameFaces:
         xyxy: (n, 4) face boxes in its pixels.
         frame_index: the frame's index.
         ages: optional (n,) the model's age of each face (years): the tracker judges a pair of young
-            children at a stricter limit (``association.young_pair``); None: unknown (adults' limit).
+            children at a stricter limit (``policy.young_pair``); None: unknown (adults' limit).
     """
 
     def __init__(

@@ -1,0 +1,338 @@
+"""Which detection continues which track: track states, named cost terms, the gate and the assignment.
+
+``tracker.Tracker`` keeps the state (the live tracks, ids, counters) and calls ``states.track_states`` once a
+frame, then ``associate``, which decides the pairs in these steps:
+
+- step 1, motion term (``motion_similarity``): ``max(IoU, centre similarity)`` of each detection to
+  each track's Kalman-predicted box (``kalman.BoxKalman``); a track without a detection in the
+  previous source frame is also compared at its predicted centre with its last detected size and
+  (``match_last_box``) at its last detection; a LATE still one without the prediction's grown
+  uncertainty, a LATE walker where its fitted walk leads.
+- step 2, appearance terms (``cue_distance``): cosine distance of each cue (the model's face
+  ``embedding``, the ``body`` colour below the face) to the track's, NaN where either side is unknown.
+- step 3, the gate (``policy.gate``): the pairs the track's state and the cues forbid, and the
+  re-identifications that the identity must vouch for; the decision table is in its docstring.
+- step 4, high-score detections (``high_score``, not ``track_only``) against every live track
+  (followed, missed, re-identification window, tentative), at ``match_high``
+  (``assign_two_passes``; ByteTrack's first association); a followed track keeps its detection over
+  a lost track that the detection also fits (DeepSORT's matching cascade, as one assignment).
+- step 5, the remaining (low-score) detections against the tracks left, at the stricter ``match_low``
+  (ByteTrack's second association).
+- step 6, identity veto (with ``identity.FrameFaces``): each chosen pair is questioned
+  (``policy.identity_question``); a refused pair is forbidden and steps 4-5 run again without it.
+- step 7, a second look (``second_look``): a face refused in the previous frame started a new track;
+  if the refused track is free and the model embedding now keeps the face, it takes the face back.
+
+The tracker then updates the matched tracks, starts a track for each unmatched detection (but a
+``track_only`` one) and ends the tracks past their lifetime (``states.TrackState``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from facelog.pipeline.boxes import iou_matrix
+from facelog.pipeline.tracking.identity import FrameFaces
+from facelog.pipeline.tracking.policy import (
+    embedding_keeps,
+    embedding_refuses,
+    gate,
+    identity_question,
+    young_pair,
+)
+from facelog.pipeline.tracking.states import FrameStates
+from facelog.pipeline.tracking.track import Track, TrackerParams
+
+FORBIDDEN = -1.0  # similarity of a pair that may never be matched
+# a steady walker lost past ``reid_frames`` (``states.fit_walk``) is sought where its walk leads,
+# within ``center_radius`` face sizes plus ``WALK_SLACK`` of the distance walked since (real walkers
+# keep their pace within ~5-10% over seconds; 0.15 is ~100 px after 4 s at 7 px a frame)
+WALK_SLACK = 0.15
+# identity questions the model's embedding may answer (``policy.embedding_keeps``): not a re-identification
+_KEEP_REASONS = ("jump", "periodic", "gap")
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One identity question of a chosen pair and its answer."""
+
+    reason: str  # gap | jump | periodic | open | reid | second
+    verdict: bool | None  # same face; False: refused; None: unknown (or ``open``'s first far read)
+    # answered by the model (its embedding: ``policy.embedding_keeps``/``_refuses``; or its age reading),
+    # no descriptor
+    by_embedding: bool
+    far: bool = False  # ``open``: the descriptor read the face far from the track once (kept, asked again)
+
+
+@dataclass(frozen=True, slots=True)
+class Association:
+    """What ``associate`` decided."""
+
+    pairs: dict[int, int]  # detection -> track (index in the track list)
+    checks: dict[tuple[int, int], Check]  # the identity questions asked, in the order asked
+    taken_back: tuple[int, ...] = ()  # tracks (indices) whose face a second look gave back (step 7)
+
+
+def associate(
+    now: float,
+    boxes: np.ndarray,
+    score: np.ndarray,
+    track_only: np.ndarray,
+    cues: dict[str, np.ndarray],
+    tracks: Sequence[Track],
+    states: FrameStates,
+    p: TrackerParams,
+    identity: FrameFaces | None,
+    same_face: Callable[[int, int, str], bool | None],
+    at_edge: np.ndarray | None = None,
+    hidden: np.ndarray | None = None,
+) -> Association:
+    """Pair this frame's detections with the live tracks (steps 1-6 of the module docstring).
+
+    ``same_face(i, j, reason)`` answers an identity question with the face descriptors (the tracker
+    computes them and keeps them on its tracks): True, False, or None (unknown).
+    """
+    # step 1: motion term, IoU / centre similarity to the predicted (and, if missed, last) boxes
+    sim = motion_similarity(boxes, tracks, states.gap, p, states.late)
+    # step 2: appearance terms, cosine distance per cue
+    dist = {name: cue_distance(name, feats, tracks) for name, feats in cues.items()}
+    # step 3: the gate (state x cue)
+    g = gate(states, dist, track_only, p, identity is not None, at_edge, hidden)
+    sim = np.where(g.forbidden, FORBIDDEN, sim)
+    high = (score >= p.high_score) & ~track_only
+    checks: dict[tuple[int, int], Check] = {}
+    while True:
+        # step 4: high-score detections against every live track; step 5: the rest against the rest
+        pairs = assign_two_passes(sim, high, p.match_high, p.match_low, states.followed)
+        # step 6: identity veto: question the chosen pairs, refuse different faces, assign again
+        refused = False
+        if identity is not None or g.vouch.any():
+            for i, j in pairs.items():
+                if g.vouch[i, j]:
+                    reason: str | None = "reid"
+                else:
+                    reason = identity_question(i, tracks[j], bool(states.lenient[j]), now, identity, p)
+                if reason is None:
+                    continue
+                if (i, j) not in checks:
+                    if reason == "reid" and states.late[j] and young_pair(identity, i, tracks[j], p, 0.0):
+                        # small children seconds apart: the descriptor cannot vouch (1-year-olds who
+                        # stepped up 3-8 s apart at one counter spot read 0.32 and 0.38 from the track
+                        # before; counter720_gap_alike)
+                        checks[i, j] = Check(reason, False, True)
+                    elif (
+                        reason in _KEEP_REASONS
+                        and embedding_keeps(dist, i, j, p)
+                        and not young_pair(identity, i, tracks[j], p)
+                    ):
+                        # a model embedding that barely moved: no descriptor (it could not refuse
+                        # the pair: a rolled or turned real head reads 0.6+ from its own last frame,
+                        # a weak 33-px face 0.66), so the check costs nothing
+                        checks[i, j] = Check(reason, None, True)
+                    else:
+                        verdict = same_face(i, j, reason)
+                        if verdict is None and reason in ("jump", "gap") and embedding_refuses(dist, i, j, p):
+                            # a face the descriptor cannot read (under 32 px): the model
+                            # embedding answers, refusing beyond identity_unknown_cosine
+                            checks[i, j] = Check(reason, False, True)
+                        elif reason == "open" and verdict is False and not tracks[j].open_far:
+                            # one far read is not enough (a face at the descriptor's limit): the
+                            # next readable face must read far too (``tracker.OPEN_MAX_DISTANCE``)
+                            checks[i, j] = Check(reason, None, False, far=True)
+                        else:
+                            checks[i, j] = Check(reason, verdict, False)
+                verdict = checks[i, j].verdict
+                if verdict is False or (reason == "reid" and verdict is None):
+                    sim[i, j] = FORBIDDEN
+                    refused = True
+        if not refused:
+            break
+    # step 7: a second look at a refusal (``second_look``)
+    taken_back = second_look(pairs, checks, sim, high, dist, tracks, p, identity)
+    return Association(pairs=pairs, checks=checks, taken_back=taken_back)
+
+
+def second_look(
+    pairs: dict[int, int],
+    checks: dict[tuple[int, int], Check],
+    sim: np.ndarray,
+    high: np.ndarray,
+    dist: dict[str, np.ndarray],
+    tracks: Sequence[Track],
+    p: TrackerParams,
+    identity: FrameFaces | None = None,
+) -> tuple[int, ...]:
+    """A face refused once is looked at again (step 7, in place on ``pairs`` and ``checks``); returns
+    the new tracks (indices) that gave their face back.
+
+    A detection that a track's identity check refused (``jump``, ``periodic`` or ``gap``, by the
+    descriptor) started a new track (``Track.second_look`` names the refused one). One frame later,
+    when that new track is paired, the refused track is free and may take the same detection (``sim``
+    at least ``match_high``, ``match_low`` for a low-score one; not forbidden) and the model
+    embedding puts the detection within ``identity_keep_cosine`` of the refused track
+    (``policy.embedding_keeps``: what a ``gap`` question accepts without a descriptor), the refused track
+    takes it back (reason ``second``; the tracker ends the one-frame track). A refusal means the
+    embedding had moved past that limit: a single poor frame (the last one before an H.264 keyframe
+    under a bit-rate cap, a burst of sensor noise) moves it and the next frame brings it back; a
+    newcomer stays far. No descriptor is asked again: it is the cue that erred, and in a dim, noisy
+    scene a newcomer's descriptor passed on its second frame (``--camera dim``, docs/BENCHMARKS.md,
+    sixteenth session). Without the model embedding (unknown, or a model without one) there is no
+    second look, nor for two faces the model reads as small children (``policy.young_pair``: their
+    embeddings barely differ).
+    """
+    taken = set(pairs.values())
+    by_id = {t.track_id: j for j, t in enumerate(tracks)}
+    back = []
+    for i, jn in list(pairs.items()):
+        refused = tracks[jn].second_look
+        jx = by_id.get(refused) if refused is not None else None
+        least = p.match_high if high[i] else p.match_low
+        if jx is None or jx in taken or sim[i, jx] < least or not embedding_keeps(dist, i, jx, p):
+            continue
+        if young_pair(identity, i, tracks[jx], p):
+            continue
+        checks[i, jx] = Check("second", True, True)
+        pairs[i] = jx
+        taken.add(jx)
+        back.append(jn)
+    return tuple(back)
+
+
+def motion_similarity(
+    boxes: np.ndarray,
+    tracks: Sequence[Track],
+    gap: np.ndarray,
+    p: TrackerParams,
+    late: np.ndarray | None = None,
+) -> np.ndarray:
+    """(n, m) motion term: ``similarity`` to each track's predicted box. A track without a detection in
+    the previous source frame (``gap`` > 1) is also compared at its predicted centre with its last
+    detected size (the size velocity of a walker who grew or shrank before being missed is not
+    extrapolated) and, with ``match_last_box``, at its last detection (OC-SORT's observation-centric
+    recovery: someone who stopped while missed); the best of these counts. A LATE track (``late``,
+    (m,) bool: lost for seconds) that stood still: at its predicted centre with its last size and at
+    its last box, without the prediction's grown uncertainty: the person turns back about where
+    they stood or drifted to (a faint pattern's track otherwise hopped to the next pattern,
+    textures720 on ``--camera dim``). A LATE walker (``Track.walk``) is sought where the line fitted
+    to its last detections leads (not the Kalman velocity: its frame-to-frame noise, ~0.5 px a
+    frame, is ~50 px after 4 s) with its last size, with ``WALK_SLACK`` of the distance walked as
+    uncertainty, and at its last box (someone who stopped at a shop window)."""
+    pred = np.array([t.kf.box() for t in tracks], np.float64).reshape(-1, 4)
+    sigma = np.array([t.kf.position_std() for t in tracks], np.float64)
+    radius = (p.center_radius, p.max_size_ratio)
+    sim = similarity(boxes, pred, *radius, sigma)
+    lost = gap > 1
+    if lost.any():
+        # LATE: not at the predicted box (its size velocity extrapolated over seconds shrank a box to
+        # 1 px) and without the grown uncertainty; always at its last box
+        late_lost = np.zeros(int(lost.sum()), bool) if late is None else late[lost]
+        last = np.array([t.last_box for t in tracks], np.float64)[lost]
+        centre, half = (pred[lost, :2] + pred[lost, 2:]) / 2, (last[:, 2:] - last[:, :2]) / 2
+        std = np.where(late_lost, 0.0, sigma[lost])
+        for k, j in zip(np.flatnonzero(late_lost), np.flatnonzero(lost)[late_lost], strict=True):
+            w = tracks[j].walk
+            if w is not None:  # a LATE walker: where the walk leads
+                walked = tracks[j].predicted_frame - w.clock
+                centre[k] = (w.cx + w.vx * walked, w.cy + w.vy * walked)
+                std[k] = WALK_SLACK * math.hypot(w.vx, w.vy) * walked
+        at_last = similarity(boxes, last, *radius)
+        if not p.match_last_box:
+            at_last = np.where(late_lost[None, :], at_last, FORBIDDEN)
+        at_pred = np.where(late_lost[None, :], FORBIDDEN, sim[:, lost])
+        at_centre = similarity(boxes, np.hstack([centre - half, centre + half]), *radius, std)
+        sim[:, lost] = np.maximum.reduce([at_pred, at_centre, at_last])
+    return sim
+
+
+def similarity(
+    det: np.ndarray,
+    trk: np.ndarray,
+    center_radius: float,
+    max_size_ratio: float,
+    trk_std_px: np.ndarray | None = None,
+) -> np.ndarray:
+    """Match similarity in [0, 1] between (n, 4) detections and (m, 4) predicted boxes: (n, m).
+
+    ``max(IoU, centre similarity x size similarity)``; the centre similarity falls linearly from 1 to
+    0 at ``center_radius`` box sizes (sqrt(area) of the larger box) plus the track's predicted
+    position uncertainty ``trk_std_px`` ((m,) px), so a track seen once (velocity unknown) or lost for
+    a while searches wider than a steady one. Pairs whose sizes differ by more than ``max_size_ratio``
+    get ``-1`` (never matched).
+    """
+    sim = iou_matrix(det, trk).astype(np.float64)
+    if sim.size == 0:
+        return sim
+    size_d = np.sqrt(np.maximum((det[:, 2] - det[:, 0]) * (det[:, 3] - det[:, 1]), 1e-9))
+    size_t = np.sqrt(np.maximum((trk[:, 2] - trk[:, 0]) * (trk[:, 3] - trk[:, 1]), 1e-9))
+    big = np.maximum(size_d[:, None], size_t[None, :])
+    ratio = np.minimum(size_d[:, None], size_t[None, :]) / big
+    if center_radius > 0:
+        cd = (det[:, None, :2] + det[:, None, 2:]) / 2 - (trk[None, :, :2] + trk[None, :, 2:]) / 2
+        radius = center_radius * big + (0.0 if trk_std_px is None else trk_std_px[None, :])
+        near = np.minimum(np.maximum(1.0 - np.hypot(cd[..., 0], cd[..., 1]) / radius, 0.0), 1.0)
+        sim = np.maximum(sim, near * ratio)
+    sim[ratio < 1.0 / max_size_ratio] = FORBIDDEN
+    return sim
+
+
+def cue_distance(name: str, feats: np.ndarray, tracks: Sequence[Track]) -> np.ndarray:
+    """(n, m) cosine distances of detections to each track's appearance of one cue, NaN where either
+    side is unknown. The smaller of the distances to the EMA and to the last vector: a face that
+    turns slowly stays close to its previous frame even when it drifts from the average.
+    """
+    dist = np.full((len(feats), len(tracks)), np.nan)
+    cols = [j for j, t in enumerate(tracks) if name in t.cues]
+    if not cols:
+        return dist  # no appearance of this kind yet: nothing to compare
+    ema = np.array([tracks[j].cues[name][0] for j in cols])
+    last = np.array([tracks[j].cues[name][1] for j in cols])
+    if ema.shape[1:] != feats.shape[1:]:
+        raise ValueError(f"{name} must be (n, {ema.shape[1]}), got {feats.shape}")
+    known = feats.any(axis=1, keepdims=True)
+    dist[:, cols] = np.where(known, 1.0 - np.maximum(feats @ ema.T, feats @ last.T), np.nan)
+    return dist
+
+
+def assign_two_passes(
+    sim: np.ndarray,
+    high: np.ndarray,
+    match_high: float,
+    match_low: float,
+    followed: np.ndarray | None = None,
+) -> dict[int, int]:
+    """ByteTrack's two passes: high-score detections first (``match_high``), then the rest against the
+    tracks left (``match_low``). ``followed`` ((m,) bool): the tracks that keep their detection over a
+    lost track the detection also fits (``_assign``). Returns {detection: track column}."""
+    pairs: dict[int, int] = {}
+    free = np.ones(sim.shape[1], bool)
+    first = np.zeros(sim.shape[1], bool) if followed is None else followed
+    for dets, threshold in ((np.flatnonzero(high), match_high), (np.flatnonzero(~high), match_low)):
+        cols = np.flatnonzero(free)
+        for a, b in _assign(sim[np.ix_(dets, cols)], threshold, first[cols]):
+            pairs[int(dets[a])] = int(cols[b])
+            free[cols[b]] = False
+    return pairs
+
+
+def _assign(sim: np.ndarray, threshold: float, first: np.ndarray | None = None) -> list[tuple[int, int]]:
+    """Optimal assignment maximising the number of pairs >= threshold, then the number of them with a
+    ``first`` track ((m,) bool: the followed ones), then their summed similarity. A followed track keeps
+    its walker over a lost one that the walker's path also fits (DeepSORT's matching cascade: recently
+    seen tracks first): on walk720_nobody seed 1 a walker who took over the path of one lost 40 frames
+    earlier went to the lost track (similarity 0.90 vs 0.88), though its own was 0.02 away in the
+    model's embedding."""
+    if sim.size == 0:
+        return []
+    ok = sim >= threshold
+    if not ok.any():
+        return []
+    from scipy.optimize import linear_sum_assignment  # here: importing the config need not load scipy
+
+    # a followed pair outweighs any sum of similarities (each <= 1), a missing pair any bonus
+    bonus = 0.0 if first is None else np.where(first, min(sim.shape) + 1.0, 0.0)[None, :]
+    rows, cols = linear_sum_assignment(np.where(ok, sim + bonus, -1e6), maximize=True)
+    return [(int(r), int(c)) for r, c in zip(rows, cols, strict=True) if ok[r, c]]

@@ -1,0 +1,251 @@
+"""One track's record, the tracker's settings, and the faces whose looks are unknown.
+
+``tracker.Tracker`` keeps a ``Track`` for each face it follows and returns a ``TrackStep`` a frame.
+``TrackerParams`` holds its limits: what each does to a pair, its measurements and which way to
+turn it are written once, in ``policy.gate`` (the decision table), the lifetimes in
+``states.TrackState``. A face cut by the frame edge (``at_frame_edge``) or partly behind a nearer
+one (``behind_nearer``) has unknown looks: the policy lets motion alone decide it.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import numpy as np
+
+from facelog.pipeline.boxes import intersection_matrix
+from facelog.pipeline.tracking.identity import FacePatch
+from facelog.pipeline.tracking.kalman import BoxKalman
+
+# A detector box this close to the frame edge, in shares of its larger side, is a face partly outside
+# the frame (its appearance is unknown, ``at_frame_edge``). Boxes matched to ground truth on
+# walk720_nobody (both seeds), walk720_sameclothes and poster720 (seed 0): closer than 1% of their size
+# 82% show under 90% of the face, 1-3% 47%, 3-6% 17%, 6-10% 1%, further none. The box of a face
+# leaving the frame often stops a few pixels short of the edge (a 117-px face 3-4 px).
+EDGE_SHARE = 0.06
+
+
+def at_frame_edge(xyxy: np.ndarray, width: int, height: int, share: float = EDGE_SHARE) -> np.ndarray:
+    """(n,) bool: the boxes ((n, 4) xyxy) that reach within ``share`` of their larger side (at least
+    1 px) of the edge of a ``width`` x ``height`` frame: faces entering or leaving, partly outside."""
+    b = np.asarray(xyxy, np.float64).reshape(-1, 4)
+    margin = np.maximum(share * np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]), 1.0)
+    return np.asarray(
+        (b[:, 0] <= margin) | (b[:, 1] <= margin) | (b[:, 2] >= width - margin) | (b[:, 3] >= height - margin)
+    )
+
+
+# A detector box this much covered by a nearer face's box (a larger one: the nearer person), as a
+# share of its own area, is a face partly behind someone (``behind_nearer``): its looks are unknown,
+# as at the frame edge. Walkers who cross (cross720, docs/BENCHMARKS.md, fifteenth session): the face
+# behind is detected for a frame or two as it goes under and comes out, its box cut and its looks a
+# mix of both faces.
+HIDDEN_SHARE = 0.1
+
+
+def behind_nearer(xyxy: np.ndarray, share: float = HIDDEN_SHARE) -> np.ndarray:
+    """(n,) bool: the boxes ((n, 4) xyxy) of which another box at least as large covers ``share``
+    or more: a face partly hidden by a nearer one (two faces of one size overlapping: both)."""
+    b = np.asarray(xyxy, np.float64).reshape(-1, 4)
+    if len(b) < 2:
+        return np.zeros(len(b), bool)
+    covered = covered_by_larger(b, b, share)
+    np.fill_diagonal(covered, False)
+    return np.asarray(covered.any(axis=1))
+
+
+def covered_by_larger(a: np.ndarray, b: np.ndarray, share: float) -> np.ndarray:
+    """(n, m) bool: box ``b[k]`` is at least as large as ``a[i]`` and covers ``share`` of it or more."""
+    area_a = np.maximum((a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1]), 1e-9)
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    covered = intersection_matrix(a, b) / area_a[:, None]
+    return np.asarray((covered >= share) & (area_b[None, :] >= area_a[:, None]))
+
+
+@dataclass(frozen=True, slots=True)
+class TrackerParams:
+    """Tracker settings (the pipeline maps its YAML ``tracking`` section onto these).
+
+    What each limit does to a pair, its measurements and which way to turn it are written once, in
+    ``policy.gate`` (the decision table); the lifetimes in ``states.TrackState``.
+
+    Attributes:
+        high_score: detections at or above this score may start confirmed tracks and take part in
+            pass 1; below it they are only used to continue tracks (pass 2). Pair it with a lower
+            detector threshold (e.g. YuNet 0.5) so that pass 2 has detections to work with.
+        match_high: minimum motion similarity for a pass-1 match (``policy.gate``).
+        match_low: minimum motion similarity for a pass-2 (low-score) match (``policy.gate``).
+        center_radius: centre distance, in box sizes, at which the centre similarity reaches 0; 0
+            disables it (``policy.gate``).
+        max_size_ratio: pairs whose box sizes differ by more than this factor never match
+            (``policy.gate``).
+        max_lost_frames: frames (of the clock: 25 fps) a track is matched without a detection before
+            its re-identification window (``states.TrackState``).
+        max_tentative_lost_frames: the lifetime of a tentative track without a match
+            (``states.TrackState``).
+        max_cosine_distance: the model ``embedding``'s gate, cosine distance (``policy.gate``).
+        max_body_distance: the body colour's gate, cosine distance (``policy.gate``).
+        embedding_momentum: EMA weight of the old appearance when a new vector arrives.
+        std_position: Kalman measurement and process noise of positions and sizes, per unit of box size.
+        std_velocity: Kalman process noise of velocities, per unit of box size per frame.
+        init_std_velocity: initial velocity uncertainty, per unit of box size per frame (large, so
+            the second detection of a fast face sets the velocity almost entirely).
+        match_last_box: a track missed in the previous source frame may also match near its last
+            detection (``association.motion_similarity``).
+        reid_frames: frames after ``max_lost_frames`` during which a lost confirmed track can still
+            be re-identified (``states.TrackState``); 0 ends tracks at ``max_lost_frames``.
+        reid_still_frames: the same for a confirmed track that stood still (``Track.still``: a person
+            in a queue who looks down or turns away), where only the identity vouches past
+            ``reid_frames`` (``states.TrackState``; without the identity veto nothing is
+            re-identified there and the track only ends later); at or under ``reid_frames``: off.
+        reid_walk_frames: the same for a confirmed track that walked steadily (``Track.walk``: a
+            walker who looks aside, at a shop window or at someone, and walks on), sought where its
+            walk leads (``association.motion_similarity``); at or under ``reid_frames``: off.
+        reid_max_cosine: face-embedding gate after a miss, across a stride longer than
+            ``max_lost_frames`` + 1, and for a re-identification
+            (``policy.gate``).
+        identity_max_distance: identity veto, dlib's descriptor distance (Euclidean) above which a
+            questioned pair is refused (``policy.gate``).
+        identity_child_age: a questioned pair whose face (48 px or wider) and track the model both
+            read younger than this (years) is judged at ``identity_child_distance`` instead, never
+            kept by the model embedding alone (``identity_keep_cosine``): dlib's network tells small children
+            apart far less well than adults (``policy.young_pair``); 0 turns this off.
+        identity_child_distance: the identity veto's limit for such a pair (the adults' if lower).
+        identity_jump: thumbnail change that questions a followed track (``policy.gate``).
+        identity_check_frames: a followed track is also questioned when its identity was last
+            checked this many frames ago; 0 never (``policy.gate``).
+        identity_keep_cosine: a questioned followed track whose model embedding stays within this is
+            kept without a descriptor; 0: the descriptor alone decides (``policy.gate``).
+        identity_unknown_cosine: a questioned pair (``jump``, ``gap``) whose descriptor is unknown (a
+            face under 32 px) is refused when the model embedding is further than this
+            (``policy.gate``).
+        max_low_score_frames: ``track_only`` detections continue a track at most this many frames
+            after its last detection at the detector's own threshold (``policy.gate``).
+    """
+
+    high_score: float = 0.7
+    match_high: float = 0.2
+    match_low: float = 0.4
+    center_radius: float = 1.0
+    max_size_ratio: float = 2.0
+    max_lost_frames: int = 10
+    max_tentative_lost_frames: int = 10
+    max_cosine_distance: float = 0.2
+    max_body_distance: float = 0.2
+    embedding_momentum: float = 0.8
+    std_position: float = 0.05
+    std_velocity: float = 0.02
+    init_std_velocity: float = 0.5
+    match_last_box: bool = True
+    reid_frames: int = 40
+    reid_still_frames: int = 250
+    reid_walk_frames: int = 150
+    reid_max_cosine: float = 0.15
+    identity_max_distance: float = 0.5
+    identity_child_age: float = 5.0
+    identity_child_distance: float = 0.38
+    identity_jump: float = 0.2
+    identity_check_frames: int = 50
+    identity_keep_cosine: float = 0.07
+    identity_unknown_cosine: float = 0.15
+    max_low_score_frames: int = 25
+
+    def __post_init__(self) -> None:
+        for name in ("match_high", "match_low", "high_score", "embedding_momentum"):
+            v = getattr(self, name)
+            if not 0.0 <= v <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {v}")
+        counts = (self.max_lost_frames, self.max_tentative_lost_frames, self.reid_frames,
+                  self.reid_still_frames, self.reid_walk_frames, self.identity_check_frames,
+                  self.max_low_score_frames)  # fmt: skip
+        if min(counts) < 0:
+            raise ValueError(
+                "max_lost_frames, max_tentative_lost_frames, reid_frames, reid_still_frames, "
+                "reid_walk_frames, identity_check_frames and max_low_score_frames must be >= 0"
+            )
+        if not 0.0 <= self.identity_max_distance <= 4.0 or not 0.0 <= self.identity_jump <= 2.0:
+            raise ValueError("identity_max_distance must be in [0, 4] and identity_jump in [0, 2]")
+        if not 0.0 <= self.identity_child_distance <= 4.0 or self.identity_child_age < 0:
+            raise ValueError("identity_child_distance must be in [0, 4] and identity_child_age >= 0")
+        if self.max_size_ratio < 1.0:
+            raise ValueError(f"max_size_ratio must be >= 1, got {self.max_size_ratio}")
+        cosines = ("max_cosine_distance", "max_body_distance", "reid_max_cosine", "identity_unknown_cosine")
+        for name in cosines:
+            if not 0.0 <= getattr(self, name) <= 2.0:
+                raise ValueError(f"{name} must be in [0, 2], got {getattr(self, name)}")
+        if min(self.center_radius, self.std_position, self.std_velocity, self.init_std_velocity) < 0:
+            raise ValueError("center_radius and the std_* noise levels must be >= 0")
+
+
+@dataclass(frozen=True, slots=True)
+class TrackStep:
+    """What one ``Tracker.update`` decided.
+
+    Attributes:
+        track_ids: (n,) int64, the track id of each detection, in input order; -1 for a
+            ``track_only`` detection that continues no confirmed track (not to be logged).
+        confirmed: (n,) bool, False for a detection whose track is still tentative (born from a
+            low-score detection this frame).
+        ended: ids of the tracks that ended at this step (lost too long, or tentative and unmatched).
+    """
+
+    track_ids: np.ndarray
+    confirmed: np.ndarray
+    ended: tuple[int, ...]
+
+
+class Walk(NamedTuple):
+    """A steady walk (``Track.walk``, ``states.fit_walk``): the fitted centre at ``clock`` and its velocity
+    (px per frame of the clock)."""
+
+    clock: float
+    cx: float
+    cy: float
+    vx: float
+    vy: float
+
+
+@dataclass(slots=True)
+class Track:
+    """One live track (internal: the tracker's state, read by ``states``, ``policy`` and ``association``)."""
+
+    track_id: int
+    kf: BoxKalman
+    last_frame: float  # clock (module docstring) of the last matched detection
+    predicted_frame: float  # clock the Kalman state refers to
+    confirmed: bool
+    last_box: np.ndarray  # the last matched detection (xyxy)
+    # per appearance cue ("embedding", "body"): (EMA of the unit vectors, the last unit vector)
+    cues: dict[str, tuple[np.ndarray, np.ndarray]]
+    last_strong_frame: float  # clock of the last detection that was not ``track_only``
+    # stood still over its last detections (``states.STILL_SPEED``), scored confidently
+    # (``score_ema`` at least ``high_score``): its window is ``reid_still_frames``; measured from
+    # ``still_ref``, (clock, cx, cy, size) of an earlier detection
+    still: bool = False
+    still_ref: tuple[float, float, float, float] | None = None
+    # a walker's recent whole, confident detections (clock, cx, cy, size) over its last ``states.WALK_SPAN``
+    # frames, and the steady walk it was lost on (``states.fit_walk``; decided when its ordinary window is
+    # over, cleared by a match): its window is ``reid_walk_frames``; None: not (or not yet) one
+    path: deque[tuple[float, float, float, float]] = field(default_factory=deque)
+    walk: Walk | None = None
+    score_ema: float = 0.0  # EMA (``states.stood_still``) of its detections' scores
+    # identity (only with ``FrameFaces``): the last face's thumbnail and patch, the first whole face,
+    # the identity embeddings checked so far (first + last few) and when the identity was last checked
+    thumb: np.ndarray | None = None
+    patch: FacePatch | None = None
+    first_patch: FacePatch | None = None
+    gallery: list[np.ndarray] = field(default_factory=list)
+    checked_frame: float = 0.0
+    refused_thumb: np.ndarray | None = None  # thumbnail of the last face the identity refused
+    # a ``gap``/``jump`` question the descriptor could not read (a face under 32 px or cut) and the
+    # model embedding did not answer: asked again (``open``) at the track's next readable faces, and
+    # whether one of them already read far (a second far read refuses: ``association.associate``)
+    open_check: bool = False
+    open_far: bool = False
+    behind: bool = False  # lost (or last seen) behind a nearer face (``behind_nearer``): see ``policy.gate``
+    age: float | None = None  # the model's age of its whole faces, an EMA (``policy.young_pair``); None: none
+    # born this frame from a detection that this track's identity check refused: the next frame
+    # looks again (``association.second_look``); None otherwise
+    second_look: int | None = None
