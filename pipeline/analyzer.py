@@ -108,7 +108,6 @@ class FaceAnalyzer:
         self._frontal_detector = frontal_detector  # the same for the frontal check's detector
         self._side = int(meta.input_hw[0])
         self._zones = ignore_zones if ignore_zones else None
-        self.faces_ignored: dict[str, int] = {}  # by source: faces in its ignore zones (all calls)
 
     def reset_source(self, source_id: str) -> tuple[PersonResult, ...]:
         """End the tracks of one source (after a reconnect): their persons. Its ids keep increasing."""
@@ -227,7 +226,6 @@ class FaceAnalyzer:
         kept, inside = self._zones.outside(frame.source_id, faces, w, h)
         if len(inside):
             self.times.faces_ignored += len(inside)
-            self.faces_ignored[frame.source_id] = self.faces_ignored.get(frame.source_id, 0) + len(inside)
         return kept, inside
 
     def _predictions(self, faces: Faces, out: FaceOutputs) -> tuple[Prediction, ...]:
