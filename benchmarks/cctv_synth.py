@@ -60,7 +60,9 @@ per visit, and ``cctv_people.plan_people`` says which visits are one person (``P
 ``returns.py`` scores them). Every other pixel is the plain preset's.
 
 ``*_masks`` (``walk720_masks``, ``counter720_masks``): half the people (drawn per person) wear a
-surgical mask over nose and mouth (``face_worlds.masked``); ``*_above`` (``walk720_above``,
+surgical mask over nose and mouth (``face_worlds.masked``); ``*_sunglasses`` (``walk720_sunglasses``,
+``walk720_nobody_sunglasses``, ``counter720_sunglasses``): half the people wear dark sunglasses
+(``face_worlds.sunglasses``); ``*_above`` (``walk720_above``,
 ``static720_above``): every face seen from a camera 40 degrees above (``face_worlds.from_above``, a flat
 warp: an upper bound on what a real high camera gives); the GT boxes are the plain chip's. Both keep
 their plain preset's people, paths and scene.
@@ -92,7 +94,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cctv_common import GT_BOX_IN_CHIP, GT_BOX_W, GT_COLUMNS, SHARED
 from cctv_people import Person, plan_people
-from face_worlds import MASK_FILE, from_above, masked
+from face_worlds import MASK_FILE, from_above, masked, sunglasses
 
 from facelog.pipeline.weights import YUNET_PATH
 
@@ -139,6 +141,7 @@ class Preset:
     poster: bool = False  # one real face pasted still for the whole clip (no GT rows)
     screen: bool = False  # a wall screen showing an advert of real faces that move (no GT rows)
     masks: float = 0.0  # share of people wearing a surgical mask (face_worlds.masked)
+    sunglasses: float = 0.0  # share of people wearing dark sunglasses (face_worlds.sunglasses)
     pitch: float = 0.0  # degrees a camera mounted high looks down at the faces (face_worlds.from_above)
     sway: float = 0.05  # counter/queue: how far standing people sway (share of their face size)
     alike: bool = False  # a newcomer at a vacated spot: the same gender and about the same age
@@ -155,10 +158,12 @@ class Preset:
     @property
     def stream(self) -> str:
         """Key of the preset's random streams (people, scene, noise): its name; an ``alike``, ``away``,
-        ``masks``, ``above`` or ``returns`` preset shares its plain preset's (``gap_alike``: the
-        counter's), so the two clips differ only in the newcomers' faces, the turned-away spells, the
-        time between visits, the masks, the angle faces are seen at or the faces of people who return."""
-        name = self.name.removesuffix("_masks").removesuffix("_above").removesuffix("_returns")
+        ``masks``, ``sunglasses``, ``above`` or ``returns`` preset shares its plain preset's
+        (``gap_alike``: the counter's), so the two clips differ only in the newcomers' faces, the
+        turned-away spells, the time between visits, the masks or sunglasses, the angle faces are seen
+        at or the faces of people who return."""
+        name = self.name.removesuffix("_masks").removesuffix("_sunglasses").removesuffix("_above")
+        name = name.removesuffix("_returns")
         return name.removesuffix("_alike").removesuffix("_away").removesuffix("_gap")
 
 
@@ -213,6 +218,11 @@ PRESETS.update(
         # half the people in surgical masks (a pharmacy, a hospital, winter): faces the presets never had
         _variant("walk720", "_masks", masks=0.5),
         _variant("counter720", "_masks", masks=0.5),
+        # half the people in dark sunglasses (outdoors, a shop entrance in summer): the eyes hidden,
+        # which the identity descriptor and the frontal check both look at
+        _variant("walk720", "_sunglasses", sunglasses=0.5),
+        _variant("walk720_nobody", "_sunglasses", sunglasses=0.5),
+        _variant("counter720", "_sunglasses", sunglasses=0.5),
         # people who come back: each person (drawn at 0.4, where someone has left the view 0.5 s or more
         # before) is an earlier person again, its face and clothes (a shop floor, an aisle, a corridor)
         _variant("walk720", "_returns", returns=0.4),
@@ -511,13 +521,13 @@ def _gt_rows(
     return [row if hidden is None else (*row, round(hidden, 3))]
 
 
-_Masking = tuple[np.ndarray, cv2.FaceDetectorYN]  # the mask texture, YuNet for the chips
+_Masking = tuple[np.ndarray | None, cv2.FaceDetectorYN]  # the mask texture, YuNet for the chips
 
 
-def _masking(shared: Path) -> _Masking:
-    """What ``face_worlds.masked`` needs, loaded once per clip."""
-    cloth = cv2.imread(str(Path(shared) / MASK_FILE))
-    if cloth is None:
+def _masking(shared: Path, masks: bool) -> _Masking:
+    """What ``face_worlds.masked`` (``masks``) and ``face_worlds.sunglasses`` need, loaded once per clip."""
+    cloth = cv2.imread(str(Path(shared) / MASK_FILE)) if masks else None
+    if masks and cloth is None:
         raise SynthError(f"mask texture not found: {Path(shared) / MASK_FILE}")
     return cloth, cv2.FaceDetectorYN.create(str(YUNET_PATH), "", (200, 200), 0.5)
 
@@ -525,14 +535,19 @@ def _masking(shared: Path) -> _Masking:
 def _face_image(
     preset: Preset, p: Person, faces: pd.DataFrame, masking: _Masking | None, seed: int
 ) -> np.ndarray:
-    """The person's chip as the preset shows it: in a mask (``Preset.masks`` of the people, drawn per
-    person, with ``masking``) or seen from above (``Preset.pitch``)."""
+    """The person's chip as the preset shows it: in a mask or sunglasses (``Preset.masks``,
+    ``Preset.sunglasses`` of the people, drawn per person, with ``masking``) or seen from above
+    (``Preset.pitch``)."""
     chip = _read_face(faces.path.iloc[p.face_row])
-    if masking is not None and np.random.default_rng([seed, p.person_id, 11]).random() < preset.masks:
+    if masking is not None:
         cloth, on_chip = masking
         on_chip.setInputSize((chip.shape[1], chip.shape[0]))
         # a face YuNet finds no landmarks on (about 1 in 1,000) goes without
-        covered = masked(chip, cloth, on_chip)
+        covered = None
+        if cloth is not None and np.random.default_rng([seed, p.person_id, 11]).random() < preset.masks:
+            covered = masked(chip, cloth, on_chip)
+        elif np.random.default_rng([seed, p.person_id, 13]).random() < preset.sunglasses:
+            covered = sunglasses(chip, on_chip)
         chip = chip if covered is None else covered
     if preset.pitch:
         chip = from_above(chip, preset.pitch)
@@ -589,7 +604,7 @@ def _render(
     w, h = preset.width, preset.height
     background = _background(shared, w, h, rng)
     noise = [rng.normal(0, 2.5, (h, w, 3)).astype(np.int16) for _ in range(4)]
-    masking = _masking(shared) if preset.masks else None
+    masking = _masking(shared, preset.masks > 0) if preset.masks or preset.sunglasses else None
     chips = {p.person_id: _ChipCache(p, _face_image(preset, p, faces, masking, seed)) for p in people}
     stills = _still_sprites(preset, faces, people, seed)
     slides = _screen_slides(preset, faces, people, seed)

@@ -1,13 +1,16 @@
-"""Faces as the benchmark's presets never showed them: behind a surgical mask, seen from a camera
-mounted high, reflected in glass. Used by ``frontal_faces.py --worlds`` (one face at a time) and by
-``cctv_synth.py``'s ``Preset.masks`` and ``Preset.pitch`` (whole clips).
+"""Faces as the benchmark's presets never showed them: behind a surgical mask, behind dark
+sunglasses, seen from a camera mounted high, reflected in glass. Used by ``frontal_faces.py
+--worlds`` (one face at a time) and by ``cctv_synth.py``'s ``Preset.masks``, ``Preset.sunglasses``
+and ``Preset.pitch`` (whole clips).
 
-Both work on a UTKFace chip (200 x 200, the face aligned in it). The mask is ``../shared``'s
-``data/stills/insightface/mask_white.jpg`` (a mask texture, no face in it) placed by YuNet's landmarks on the
-chip. The camera above is a flat warp: the chip tilted about its horizontal axis, top towards the
-camera; a real head also hides its chin and shows its hair from above, so the warp flatters every
-detector, and numbers from it are an upper bound. A reflection is the chip mirrored at a share of its
-light over a flat grey (what the glass lets through from behind).
+All work on a UTKFace chip (200 x 200, the face aligned in it). The mask is ``../shared``'s
+``data/stills/insightface/mask_white.jpg`` (a mask texture, no face in it) placed by YuNet's
+landmarks on the chip. Sunglasses are drawn there too: two dark lenses over the eyes, a bridge and
+the start of the arms (no real pair's texture: dark glass over the eyes is what hides them). The
+camera above is a flat warp: the chip tilted about its horizontal axis, top towards the camera; a
+real head also hides its chin and shows its hair from above, so the warp flatters every detector,
+and numbers from it are an upper bound. A reflection is the chip mirrored at a share of its light
+over a flat grey (what the glass lets through from behind).
 """
 
 from __future__ import annotations
@@ -43,6 +46,42 @@ def masked(chip: np.ndarray, mask: np.ndarray, detector: cv2.FaceDetectorYN) -> 
     out = chip.copy()
     out[top:bottom, x0:x1] = (alpha * cloth + (1 - alpha) * out[top:bottom, x0:x1]).astype(np.uint8)
     return out
+
+
+def sunglasses(chip: np.ndarray, detector: cv2.FaceDetectorYN) -> np.ndarray | None:
+    """The chip with dark sunglasses: a lens 0.84 x 0.6 eye distances over each eye (tilted with the
+    eyes), a bridge between them and the start of each arm; None when YuNet finds no face to place
+    them on. The lenses are nearly black at the top and a little lighter below (tinted glass)."""
+    _, found = detector.detect(chip)
+    if found is None:
+        return None
+    lm = found[0][4:14].reshape(5, 2).astype(np.float64)  # right eye, left eye, nose tip, mouth corners
+    right, left = lm[0], lm[1]
+    eye_d = float(np.hypot(*(left - right)))
+    if eye_d < 4:
+        return None
+    u = (left - right) / eye_d  # along the eyes
+    up = np.array([u[1], -u[0]])  # towards the forehead (image y grows downwards)
+    alpha = np.zeros(chip.shape[:2], np.float32)
+    axes = (round(0.42 * eye_d), round(0.30 * eye_d))
+    angle = float(np.degrees(np.arctan2(u[1], u[0])))
+    for eye in (right, left):
+        centre = eye - 0.03 * eye_d * up
+        cv2.ellipse(alpha, (round(centre[0]), round(centre[1])), axes, angle, 0, 360, 1.0, -1)
+    thick = max(1, round(0.06 * eye_d))
+    for a, b in (
+        (right + 0.40 * eye_d * u + 0.10 * eye_d * up, left - 0.40 * eye_d * u + 0.10 * eye_d * up),  # bridge
+        (right - 0.40 * eye_d * u + 0.05 * eye_d * up, right - 0.75 * eye_d * u + 0.08 * eye_d * up),
+        (left + 0.40 * eye_d * u + 0.05 * eye_d * up, left + 0.75 * eye_d * u + 0.08 * eye_d * up),
+    ):
+        cv2.line(alpha, (round(a[0]), round(a[1])), (round(b[0]), round(b[1])), 1.0, thick)
+    alpha = cv2.GaussianBlur(alpha, (0, 0), 0.8)[..., None]
+    rows = np.arange(chip.shape[0], dtype=np.float32)
+    eye_y = float(right[1] + left[1]) / 2
+    shade = 18.0 + 30.0 * np.clip((rows - eye_y + 0.3 * eye_d) / (0.6 * eye_d), 0, 1)  # tint: darker at top
+    glass = np.repeat(shade[:, None, None], chip.shape[1], axis=1)
+    out = alpha * glass + (1 - alpha) * chip.astype(np.float32)
+    return np.clip(out, 0, 255).astype(np.uint8)
 
 
 def from_above(chip: np.ndarray, degrees: float) -> np.ndarray:

@@ -14,7 +14,8 @@ some people more often than others.
 
 ``--worlds`` also shows each face as the presets never do (``WORLDS``): ``mask`` (a surgical mask,
 ``../shared``'s ``data/stills/insightface/mask_white.jpg``, over the nose and mouth, placed by YuNet's
-landmarks on the 200-px chip), ``aboveNN`` (the chip as a flat card tilted NN degrees top towards the
+landmarks on the 200-px chip), ``sunglasses`` (dark lenses over the eyes, placed the same way),
+``aboveNN`` (the chip as a flat card tilted NN degrees top towards the
 camera, as a camera mounted high sees a face: foreshortened, wider at the top; a flat warp has no
 nose or brow occlusion, so it flatters both detectors), ``glassNN`` (the face mirrored and at NN% of
 its light over the grey behind: a reflection in a glass door). The table then has a ``world`` column; YuNet's
@@ -35,14 +36,15 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cctv_common import SHARED  # $FACELOG_SHARED or ../shared
 from cctv_synth import validation_faces  # the model card's validation split
-from face_worlds import MASK_FILE, from_above, masked, reflected
+from face_worlds import MASK_FILE, from_above, masked, reflected, sunglasses
 
 from facelog.pipeline.detect.frontal import FrontalCheck
 from facelog.pipeline.tracking.identity import cut_patch
 from facelog.pipeline.weights import YUNET_PATH
 
 RACES = {0: "White", 1: "Black", 2: "Asian", 3: "Indian", 4: "others"}
-WORLDS = ("plain", "mask", "above35", "above50", "glass35")  # examples; any aboveNN and glassNN work
+# examples; any aboveNN and glassNN work
+WORLDS = ("plain", "mask", "sunglasses", "above35", "above50", "glass35")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,8 +56,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--faces", type=int, default=0, help="a random sample of this many faces (0: all)")
     args = ap.parse_args(argv)
     for world in args.worlds:
-        if world not in ("plain", "mask") and not (world[:5] in ("above", "glass") and world[5:].isdigit()):
-            print(f"frontal_faces: unknown world {world!r} (plain, mask, aboveNN, glassNN)", file=sys.stderr)
+        if world not in ("plain", "mask", "sunglasses") and not (
+            world[:5] in ("above", "glass") and world[5:].isdigit()
+        ):
+            print(
+                f"frontal_faces: unknown world {world!r} (plain, mask, sunglasses, aboveNN, glassNN)",
+                file=sys.stderr,
+            )
             return 2
     labels = args.shared / "data" / "utkface" / "labels.csv"
     if not labels.is_file():
@@ -78,6 +85,10 @@ def main(argv: list[str] | None = None) -> int:
         if world == "mask":
             chip = masked(chip, cloth, on_chip)
             if chip is None:  # no landmarks to place the mask on (0.1% of the faces)
+                continue
+        elif world == "sunglasses":
+            chip = sunglasses(chip, on_chip)
+            if chip is None:
                 continue
         elif world.startswith("above"):
             chip = from_above(chip, float(world[5:]))

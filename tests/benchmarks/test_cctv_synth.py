@@ -276,3 +276,26 @@ def test_returns_score_says_which_visits_were_linked() -> None:
         (1, 0.6, "counted again"),
         (2, 0.6, "linked"),
     ]
+
+
+def test_sunglasses_darken_the_eyes_only_and_need_a_face(utkface: Path) -> None:
+    from face_worlds import sunglasses
+
+    from facelog.pipeline.weights import YUNET_PATH
+
+    detector = cv2.FaceDetectorYN.create(str(YUNET_PATH), "", (200, 200), 0.5)
+    chip = cv2.imread(str(validation_faces(utkface)["path"].iloc[0]))
+    _, found = detector.detect(chip)
+    (rx, ry), (lx, ly), _, (_, my), _ = found[0][4:14].reshape(5, 2).round().astype(int)
+    shaded = sunglasses(chip, detector)
+    assert shaded is not None and shaded.shape == chip.shape
+    for x, y in ((rx, ry), (lx, ly)):  # the eyes: behind nearly black glass
+        glass, eye = shaded[y - 4 : y + 5, x - 8 : x + 9], chip[y - 4 : y + 5, x - 8 : x + 9]
+        assert glass.mean() < 60 and (glass != eye).any(axis=2).mean() > 0.9
+    assert (shaded[my:, :] == chip[my:, :]).all()  # the mouth and chin as they were
+    assert sunglasses(chip, detector).tobytes() == shaded.tobytes()  # the same pair every time
+    assert sunglasses(chip[:, :, :] * 0, detector) is None  # no face: nothing to place them on
+    half = [p for p in PRESETS.values() if p.sunglasses]
+    names = {"walk720_sunglasses", "walk720_nobody_sunglasses", "counter720_sunglasses"}
+    assert {p.name for p in half} == names
+    assert all(p.sunglasses == 0.5 and p.stream == p.name.removesuffix("_sunglasses") for p in half)
