@@ -1,6 +1,6 @@
 """dlib's face descriptor network (``dlib_face_recognition_resnet_model_v1.dat``) run by ONNX Runtime.
 
-The identity veto and the gender reading (``pipeline/identity.py``) use dlib's ResNet descriptor.
+The identity veto and the gender reading (``pipeline/tracking/identity.py``) use dlib's ResNet descriptor.
 The ``dlib-bin`` wheel computes it without AVX or BLAS: ~100 ms a face on this project's CPUs, the
 largest single cost of tracking. The network is small (29 convolutions on a 150x150 chip), so this
 module reads its weights from dlib's own file and builds the same network as an ONNX graph in

@@ -1,7 +1,7 @@
-"""Which detection continues which track: track states, named cost terms, the gate and the assignment.
+"""Which detection continues which track: the named cost terms and the steps of the matching.
 
-``tracker.Tracker`` keeps the state (the live tracks, ids, counters) and calls ``states.track_states`` once a
-frame, then ``associate``, which decides the pairs in these steps:
+``tracker.Tracker`` keeps the state (the live tracks, ids, counters) and calls
+``states.track_states`` once a frame, then ``associate``, which decides the pairs in these steps:
 
 - step 1, motion term (``motion_similarity``): ``max(IoU, centre similarity)`` of each detection to
   each track's Kalman-predicted box (``kalman.BoxKalman``); a track without a detection in the

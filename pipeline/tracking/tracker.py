@@ -2,10 +2,11 @@
 
 ByteTrack / OC-SORT class, written compactly on numpy and ``scipy.optimize.linear_sum_assignment``
 (norfair, the permissive package that came closest, pins ``numpy<2``, depends on the unmaintained
-``filterpy`` and matches greedily). The policy lives in two modules: ``association`` (track states,
-the named cost terms, the gate and its decision table, the two-pass assignment, the identity veto's
-questions) and ``kalman`` (the motion model). This module keeps the state: the live tracks, their
-ids, the identity counters. Per processed frame, ``Tracker.update``:
+``filterpy`` and matches greedily). The policy lives beside it: ``states`` (each track's state and
+lifetime), ``policy`` (the gate and its decision table, the identity veto's questions),
+``association`` (the named cost terms and the steps of the matching) and ``kalman`` (the motion
+model); ``track`` holds the records (``Track``, ``TrackerParams``, ``TrackStep``). This module keeps
+the state: the live tracks, their ids, the identity counters. Per processed frame, ``Tracker.update``:
 
 1. ends the tracks past their lifetime (``states.TrackState``), and predicts every live track's
    box to this frame (``kalman.BoxKalman``: constant velocity on ``(cx, cy, w, h)``, velocities per
