@@ -4,7 +4,8 @@ The tracker (one per source) and the per-person answer built on it, in the order
 
 - ``persons.PersonTracks``: per source, feeds each frame's faces to its ``tracker.Tracker``, fuses
   each person's age and gender (``fusion``) and reports a person when its track ends (the tracks
-  CSV's rows, ``static`` and ``no_face`` included).
+  CSV's rows, ``static`` and ``no_face`` included); ``static.StaticRule`` decides which ended tracks
+  never moved (a poster, a screen, a pattern).
 - ``tracker.Tracker``: the state kept from frame to frame (the live tracks, ids, counters), one
   ``Tracker.update`` a frame.
 - ``track``: a track's record (``Track``) and the tracker's settings (``TrackerParams``).
