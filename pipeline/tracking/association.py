@@ -53,7 +53,7 @@ FORBIDDEN = -1.0  # similarity of a pair that may never be matched
 # keep their pace within ~5-10% over seconds; 0.15 is ~100 px after 4 s at 7 px a frame)
 WALK_SLACK = 0.15
 # identity questions the model's embedding may answer (``policy.embedding_keeps``): not a re-identification
-_KEEP_REASONS = ("jump", "periodic", "gap")
+_KEEP_REASONS = ("jump", "body", "periodic", "gap")
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +105,7 @@ def associate(
     sim = np.where(g.forbidden, FORBIDDEN, sim)
     high = (score >= p.high_score) & ~track_only
     checks: dict[tuple[int, int], Check] = {}
+    body = dist.get("body")  # NaN (unknown) compares False: never over
     while True:
         # step 4: high-score detections against every live track; step 5: the rest against the rest
         pairs = assign_two_passes(sim, high, p.match_high, p.match_low, states.followed)
@@ -115,7 +116,10 @@ def associate(
                 if g.vouch[i, j]:
                     reason: str | None = "reid"
                 else:
-                    reason = identity_question(i, tracks[j], bool(states.lenient[j]), now, identity, p)
+                    body_over = bool(body[i, j] > p.max_body_distance) if body is not None else False
+                    reason = identity_question(
+                        i, tracks[j], bool(states.lenient[j]), now, identity, p, body_over
+                    )
                 if reason is None:
                     continue
                 if (i, j) not in checks:

@@ -86,23 +86,23 @@ def gate(
 
     Identity veto (``identity_question``, after each assignment): a chosen pair is questioned when the
     track is not FOLLOWED, is ``FOLLOWED | MISSED`` or is ``Track.behind`` (``gap``), when the face's
-    thumbnail changed by more than ``identity_jump`` (``jump``), when the identity was last checked
-    ``identity_check_frames`` ago (``periodic``), when none of those applies but a ``gap``/``jump``
-    question about an earlier face of the track got no answer (``Track.open_check``: no descriptor,
-    and the model embedding let it through) and this face is readable (``open``: the descriptor alone,
-    against the track's faces before; two reads in a row further than ``tracker.OPEN_MAX_DISTANCE``
-    refuse, the first is answered None and keeps the pair; it may only refuse, and a refusal gets no
-    second look), and for a ``vouch`` pair (``reid``). A
-    ``gap``/``jump``/``periodic`` pair whose embedding is within ``identity_keep_cosine`` is kept
-    without a descriptor (``embedding_keeps``), unless the model reads both as small children
+    thumbnail changed by more than ``identity_jump`` (``jump``), when the body colour is over its limit
+    though the model embedding kept the pair (``body``: the cues disagree), when the identity was last
+    checked ``identity_check_frames`` ago (``periodic``), when none of those applies but a
+    ``gap``/``jump`` question about an earlier face of the track got no answer (``Track.open_check``: no
+    descriptor, and the model embedding let it through) and this face is readable (``open``: the
+    descriptor alone, against the track's faces before; two reads in a row further than
+    ``tracker.OPEN_MAX_DISTANCE`` refuse, the first is answered None and keeps the pair; it may only
+    refuse, and a refusal gets no second look), and for a ``vouch`` pair (``reid``). A
+    ``gap``/``jump``/``body``/``periodic`` pair whose embedding is within ``identity_keep_cosine`` is
+    kept without a descriptor (``embedding_keeps``), unless the model reads both as small children
     (``young_pair``). Otherwise the pair is refused when the face descriptors are further apart than
     ``identity_max_distance`` (``identity_child_distance`` for small children; ``open``: further than
-    ``tracker.OPEN_MAX_DISTANCE`` twice in a row); an unknown
-    descriptor (a face under ``identity.MIN_FACE_PX`` or cut by the frame edge) refuses ``reid``, and
-    ``jump`` or ``gap`` when the model embedding is further than ``identity_unknown_cosine``
-    (``embedding_refuses``). A refused detection starts a new track; in the next frame the refused
-    track may take its face back when the model embedding keeps it (``association.second_look``, step 7; not
-    for small children).
+    ``tracker.OPEN_MAX_DISTANCE`` twice in a row); an unknown descriptor (a face under
+    ``identity.MIN_FACE_PX`` or cut by the frame edge) refuses ``reid``, and ``jump`` or ``gap`` when
+    the model embedding is further than ``identity_unknown_cosine`` (``embedding_refuses``). A refused
+    detection starts a new track; in the next frame the refused track may take its face back when the
+    model embedding keeps it (``association.second_look``, step 7; not for small children).
 
     Limits, and which way to turn them:
 
@@ -241,7 +241,13 @@ def gate(
 
 
 def identity_question(
-    i: int, t: Track, lenient: bool, now: float, identity: FrameFaces | None, p: TrackerParams
+    i: int,
+    t: Track,
+    lenient: bool,
+    now: float,
+    identity: FrameFaces | None,
+    p: TrackerParams,
+    body_over: bool = False,
 ) -> str | None:
     """Why the chosen pair (detection ``i``, track ``t``) needs an identity check, or None.
 
@@ -249,7 +255,9 @@ def identity_question(
     from behind a nearer face (``Track.behind``: continued by motion alone, its first whole face is
     checked against the one it went in with; on cross720 a track that came out beside another walker
     followed that one); ``jump``: the
-    face's thumbnail changed by more than ``identity_jump``; ``periodic``: its identity was last
+    face's thumbnail changed by more than ``identity_jump``; ``body``: the body colour below the face
+    is further than ``max_body_distance`` from the track's (``body_over``, known on both sides; the
+    gate kept the pair because the model embedding vouched); ``periodic``: its identity was last
     checked ``identity_check_frames`` ago; ``open``: none of those, and a ``gap``/``jump`` question about
     an earlier face got no answer (``Track.open_check``) while this face is readable
     (``FrameFaces.readable``). A track with no face kept (no patch, no checked descriptor) is never
@@ -261,6 +269,8 @@ def identity_question(
         return "gap"
     if t.thumb is not None and thumb_change(identity.thumbs[i], t.thumb) > p.identity_jump:
         return "jump"
+    if body_over:  # the clothes changed and only the face vouched: the face descriptor decides
+        return "body"
     if p.identity_check_frames and now - t.checked_frame >= p.identity_check_frames:
         return "periodic"
     if t.open_check and identity.readable(i):  # last: it never stands in for another question

@@ -279,7 +279,7 @@ class Tracker:
         refused_by = {
             i: tracks[j].track_id
             for (i, j), c in match.checks.items()
-            if c.verdict is False and not c.by_embedding and c.reason in ("jump", "periodic", "gap")
+            if c.verdict is False and not c.by_embedding and c.reason in ("jump", "body", "periodic", "gap")
         }
         n = len(boxes)
         for i in range(n):
