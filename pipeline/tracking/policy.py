@@ -143,7 +143,10 @@ def gate(
       ``appearance.BackgroundModel`` finds the scene behind). On the shared clips' real faces no
       same-track pair exceeds 0.06; 84% of pairs of different people in one frame exceed 0.2 (the
       face embedding: 25%). Down if people in similar clothes merge, up if one person splits when
-      the light or the pose changes the clothes' colour.
+      the light or the pose changes the clothes' colour. A followed pair whose body is over it while
+      the face embedding vouched asks the identity (``body``): at a counter three people in dark
+      sunglasses (thumbnails 0.16-0.17 apart, clothes 0.68-0.87, descriptors 0.70-0.75) kept one
+      track without it (counter720_sunglasses s0; docs/BENCHMARKS.md, twenty-fourth session).
     - ``reid_max_cosine`` (0.15): the face embedding after a miss and for a re-identification;
       stricter than ``max_cosine_distance``. Up if walkers missed for a while get new ids, down if
       a newcomer takes over a lost track.

@@ -213,7 +213,7 @@ class Track:
 
     track_id: int
     kf: BoxKalman
-    last_frame: float  # clock (module docstring) of the last matched detection
+    last_frame: float  # clock (``tracker`` module docstring) of the last matched detection
     predicted_frame: float  # clock the Kalman state refers to
     confirmed: bool
     last_box: np.ndarray  # the last matched detection (xyxy)
