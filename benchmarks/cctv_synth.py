@@ -61,7 +61,8 @@ per visit, and ``cctv_people.plan_people`` says which visits are one person (``P
 
 ``*_masks`` (``walk720_masks``, ``counter720_masks``): half the people (drawn per person) wear a
 surgical mask over nose and mouth (``face_worlds.masked``); ``*_sunglasses`` (``walk720_sunglasses``,
-``walk720_nobody_sunglasses``, ``counter720_sunglasses``): half the people wear dark sunglasses
+``walk720_nobody_sunglasses``, ``counter720_sunglasses``, ``static720_nobody_sunglasses``): half
+the people wear dark sunglasses
 (``face_worlds.sunglasses``); ``*_above`` (``walk720_above``,
 ``static720_above``): every face seen from a camera 40 degrees above (``face_worlds.from_above``, a flat
 warp: an upper bound on what a real high camera gives); the GT boxes are the plain chip's. Both keep
@@ -223,6 +224,7 @@ PRESETS.update(
         _variant("walk720", "_sunglasses", sunglasses=0.5),
         _variant("walk720_nobody", "_sunglasses", sunglasses=0.5),
         _variant("counter720", "_sunglasses", sunglasses=0.5),
+        _variant("static720_nobody", "_sunglasses", sunglasses=0.5),  # no clothes to disagree
         # people who come back: each person (drawn at 0.4, where someone has left the view 0.5 s or more
         # before) is an earlier person again, its face and clothes (a shop floor, an aisle, a corridor)
         _variant("walk720", "_returns", returns=0.4),

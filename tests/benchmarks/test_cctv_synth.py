@@ -296,6 +296,11 @@ def test_sunglasses_darken_the_eyes_only_and_need_a_face(utkface: Path) -> None:
     assert sunglasses(chip, detector).tobytes() == shaded.tobytes()  # the same pair every time
     assert sunglasses(chip[:, :, :] * 0, detector) is None  # no face: nothing to place them on
     half = [p for p in PRESETS.values() if p.sunglasses]
-    names = {"walk720_sunglasses", "walk720_nobody_sunglasses", "counter720_sunglasses"}
+    names = {
+        "walk720_sunglasses",
+        "walk720_nobody_sunglasses",
+        "counter720_sunglasses",
+        "static720_nobody_sunglasses",
+    }
     assert {p.name for p in half} == names
     assert all(p.sunglasses == 0.5 and p.stream == p.name.removesuffix("_sunglasses") for p in half)
