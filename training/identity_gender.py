@@ -5,9 +5,9 @@
 
 Why: the age/gender CNN reads some real camera faces wrong for a whole clip (rolled heads, glasses;
 issue 21), confidently. dlib's ResNet descriptor, which the tracker already computes for its identity
-veto (``pipeline.identity.IdentityEmbedder``), was trained on millions of real photos for identity
+veto (``pipeline.tracking.identity.IdentityEmbedder``), was trained on millions of real photos for identity
 and carries gender well: a linear read-out of its 128 numbers gets the three clip people the CNN
-misses right (docs/BENCHMARKS.md, issue 21, tenth session). ``pipeline.persons`` averages its reading
+misses right (docs/BENCHMARKS.md, issue 21, tenth session). ``pipeline.tracking.persons`` averages its reading
 of a few of a person's faces with the CNN's fused answer (``identity.IdentityGender``).
 
 Data: UTKFace (non-commercial research only: the fitted file inherits that, see

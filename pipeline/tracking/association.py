@@ -60,10 +60,10 @@ _KEEP_REASONS = ("jump", "body", "periodic", "gap")
 class Check:
     """One identity question of a chosen pair and its answer."""
 
-    reason: str  # gap | jump | periodic | open | reid | second
+    reason: str  # gap | jump | body | periodic | open | reid | second
     verdict: bool | None  # same face; False: refused; None: unknown (or ``open``'s first far read)
-    # answered by the model (its embedding: ``policy.embedding_keeps``/``_refuses``; or its age reading),
-    # no descriptor
+    # answered by the model (its embedding: ``policy.embedding_keeps``/``embedding_refuses``; or its
+    # age reading), no descriptor
     by_embedding: bool
     far: bool = False  # ``open``: the descriptor read the face far from the track once (kept, asked again)
 
@@ -173,8 +173,8 @@ def second_look(
     """A face refused once is looked at again (step 7, in place on ``pairs`` and ``checks``); returns
     the new tracks (indices) that gave their face back.
 
-    A detection that a track's identity check refused (``jump``, ``periodic`` or ``gap``, by the
-    descriptor) started a new track (``Track.second_look`` names the refused one). One frame later,
+    A detection that a track's identity check refused (``jump``, ``body``, ``periodic`` or ``gap``, by
+    the descriptor) started a new track (``Track.second_look`` names the refused one). One frame later,
     when that new track is paired, the refused track is free and may take the same detection (``sim``
     at least ``match_high``, ``match_low`` for a low-score one; not forbidden) and the model
     embedding puts the detection within ``identity_keep_cosine`` of the refused track

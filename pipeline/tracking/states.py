@@ -75,7 +75,7 @@ class TrackState(enum.Flag):
     ``--fps 2`` of the CCTV clips (docs/BENCHMARKS.md, thirteenth session): people split 17% -> 6%,
     tracks holding two people and new ids at vacated spots as before; ``FOLLOWED`` alone there let
     four newcomers take over a track. ``static`` is not a tracker state:
-    ``persons.py`` decides it from a person's whole track.
+    ``static.StaticRule`` decides it from a person's whole track.
 
     Lifetimes (``Tracker`` ends a track once it has gone this many frames without a detection, checked
     after each processed frame's matching, so with a stride it may be matched up to one stride later):

@@ -150,8 +150,8 @@ class Tracker:
                 same order): enables the identity veto (when a chosen pair is questioned and
                 refused: ``policy.gate``). ``identity_checks`` / ``identity_refusals`` /
                 ``identity_vouched`` count the questions, the refusals and the questions the model
-                embedding answered, by reason (``gap``, ``jump``, ``periodic``, ``open``, ``reid``,
-                ``second``).
+                embedding answered, by reason (``gap``, ``jump``, ``body``, ``periodic``, ``open``,
+                ``reid``, ``second``).
             at_edge: optional (n,) bool: faces cut by the frame edge (``track.at_frame_edge``), entering
                 or leaving. Their looks are unknown: their ``embedding`` and ``body`` rows and their
                 identity neither refuse nor vouch for a match and do not become their track's (a half

@@ -295,6 +295,9 @@ def test_sunglasses_darken_the_eyes_only_and_need_a_face(utkface: Path) -> None:
     assert (shaded[my:, :] == chip[my:, :]).all()  # the mouth and chin as they were
     assert sunglasses(chip, detector).tobytes() == shaded.tobytes()  # the same pair every time
     assert sunglasses(chip[:, :, :] * 0, detector) is None  # no face: nothing to place them on
+
+
+def test_the_sunglasses_presets_are_their_plain_presets_with_half_the_people_in_them() -> None:
     half = [p for p in PRESETS.values() if p.sunglasses]
     names = {
         "walk720_sunglasses",
