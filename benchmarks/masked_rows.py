@@ -1,12 +1,15 @@
-"""Per-frame age and gender of the masked and the unmasked people of a ``*_masks`` preset run.
+"""Per-frame age and gender of the people with and without a mask (or sunglasses) in a preset run.
 
-    python benchmarks/masked_rows.py --work WORK --label L --seed S [--presets walk720_masks counter720_masks]
+    python benchmarks/masked_rows.py --work WORK --label L --seed S [--world masks|sunglasses]
+        [--presets walk720_masks counter720_masks]
 
-Reads ``WORK/clips[_sS]/PRESET.gt.csv`` and the run ``WORK/runs/L/PRESET.csv`` that
-``cctv_bench.py --work WORK --label L --seed S`` made; who wears a mask is drawn per person as ``cctv_synth``
-draws it (``masked_people``). A frame row belongs to the GT face whose box holds its box centre.
-Prints, for masked and unmasked people: how many never appear in the frame log (which holds only the
-rows of persons), GT faces, rows found, age MAE, mean signed age error, gender.
+Reads ``WORK/clips[_sS]/PRESET.gt.csv`` and the run ``WORK/runs/L/PRESET.csv`` that ``cctv_bench.py
+--work WORK --label L --seed S`` made; who wears a mask (``--world masks``, the default) or sunglasses
+is drawn per person as ``cctv_synth`` draws it (``covered_people``). A plain preset (``walk720``) is
+split as its ``_masks`` / ``_sunglasses`` variant draws its people, which are the same people on the
+same paths: the same faces with and without. A frame row belongs to the GT face whose box holds its box
+centre. Prints, for the people with and without: how many never appear in the frame log (which holds
+only the rows of persons), GT faces, rows found, age MAE, mean signed age error, gender.
 """
 
 from __future__ import annotations
@@ -21,10 +24,13 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cctv_synth import PRESETS
 
+STREAMS = {"masks": 11, "sunglasses": 13}  # ``cctv_synth._face_image``'s random stream per world
 
-def masked_people(person_ids: pd.Series, seed: int, share: float) -> pd.Series:
-    """Whether each person wears a mask, drawn as ``cctv_synth._face_image`` draws it."""
-    return person_ids.map(lambda p: bool(np.random.default_rng([seed, int(p), 11]).random() < share))
+
+def covered_people(person_ids: pd.Series, seed: int, share: float, world: str = "masks") -> pd.Series:
+    """Whether each person wears a mask (or sunglasses), drawn as ``cctv_synth._face_image`` draws it."""
+    stream = STREAMS[world]
+    return person_ids.map(lambda p: bool(np.random.default_rng([seed, int(p), stream]).random() < share))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,10 +38,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--work", type=Path, required=True)
     ap.add_argument("--label", required=True)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--presets", nargs="+", default=["walk720_masks", "counter720_masks"])
+    ap.add_argument("--world", choices=sorted(STREAMS), default="masks")
+    ap.add_argument("--presets", nargs="+", help="default: walk720_WORLD counter720_WORLD")
     args = ap.parse_args(argv)
+    presets = args.presets or [f"walk720_{args.world}", f"counter720_{args.world}"]
+    for preset in presets:
+        drawn = preset if preset.endswith("_" + args.world) else f"{preset}_{args.world}"
+        if drawn not in PRESETS:
+            print(f"masked_rows: no preset {drawn} draws the people of {preset}", file=sys.stderr)
+            return 2
     clips = args.work / ("clips" if args.seed == 0 else f"clips_s{args.seed}")
-    for preset in args.presets:
+    for preset in presets:
         gt_path, run = (
             clips / f"{preset}.gt.csv",
             args.work / "runs" / args.label / f"{preset}.csv",
@@ -44,7 +57,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"masked_rows: {gt_path} or {run} not found", file=sys.stderr)
             return 2
         gt = pd.read_csv(gt_path)
-        gt["masked"] = masked_people(gt["person_id"], args.seed, PRESETS[preset].masks)
+        drawn = preset if preset.endswith("_" + args.world) else f"{preset}_{args.world}"
+        share = getattr(PRESETS[drawn], args.world)
+        gt["masked"] = covered_people(gt["person_id"], args.seed, share, args.world)
         rows = pd.read_csv(run).merge(gt, on="frame_index", suffixes=("", "_gt"))
         cx, cy = (rows.x1 + rows.x2) / 2, (rows.y1 + rows.y2) / 2
         rows = rows[(cx > rows.x1_gt) & (cx < rows.x2_gt) & (cy > rows.y1_gt) & (cy < rows.y2_gt)]
@@ -54,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
             gt_part = gt[gt.masked == masked]
             unseen = gt_part.person_id.nunique() - part.person_id.nunique()  # no row: not a person
             print(
-                f"{preset} seed {args.seed} {'masked' if masked else 'unmasked'}: "
+                f"{preset} seed {args.seed} {'with' if masked else 'without'} {args.world}: "
                 f"{gt_part.person_id.nunique()} people ({unseen} never in the frame log), "
                 f"{len(gt_part)} GT faces, {len(part)} rows found "
                 f"({len(part) / len(gt_part):.0%}), age MAE {part.err.mean():.2f}, "
