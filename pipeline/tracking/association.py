@@ -52,8 +52,9 @@ FORBIDDEN = -1.0  # similarity of a pair that may never be matched
 # within ``center_radius`` face sizes plus ``WALK_SLACK`` of the distance walked since (real walkers
 # keep their pace within ~5-10% over seconds; 0.15 is ~100 px after 4 s at 7 px a frame)
 WALK_SLACK = 0.15
-# identity questions the model's embedding may answer (``policy.embedding_keeps``): not a re-identification
-_KEEP_REASONS = ("jump", "body", "periodic", "gap")
+# identity questions the model's embedding may answer (``policy.embedding_keeps``), and whose refusal
+# by the descriptor gets a second look (``second_look``): not a re-identification
+KEEP_REASONS = ("jump", "body", "periodic", "gap")
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +130,7 @@ def associate(
                         # before; counter720_gap_alike)
                         checks[i, j] = Check(reason, False, True)
                     elif (
-                        reason in _KEEP_REASONS
+                        reason in KEEP_REASONS
                         and embedding_keeps(dist, i, j, p)
                         and not young_pair(identity, i, tracks[j], p)
                     ):

@@ -49,7 +49,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from facelog.pipeline.tracking.association import associate
+from facelog.pipeline.tracking.association import KEEP_REASONS, associate
 from facelog.pipeline.tracking.identity import (
     MIN_FACE_PX,
     FrameFaces,
@@ -279,7 +279,7 @@ class Tracker:
         refused_by = {
             i: tracks[j].track_id
             for (i, j), c in match.checks.items()
-            if c.verdict is False and not c.by_embedding and c.reason in ("jump", "body", "periodic", "gap")
+            if c.verdict is False and not c.by_embedding and c.reason in KEEP_REASONS
         }
         n = len(boxes)
         for i in range(n):
