@@ -523,6 +523,15 @@ def _gt_rows(
     return [row if hidden is None else (*row, round(hidden, 3))]
 
 
+WORLD_STREAMS = {"masks": 11, "sunglasses": 13}  # the random stream that draws who wears what
+
+
+def wears(seed: int, person_id: int, world: str, share: float) -> bool:
+    """Whether person ``person_id`` of a clip of ``seed`` wears a mask or sunglasses (``world``), at
+    ``share`` of the people (``Preset.masks``, ``Preset.sunglasses``); also read by ``masked_rows.py``."""
+    return bool(np.random.default_rng([seed, person_id, WORLD_STREAMS[world]]).random() < share)
+
+
 _Masking = tuple[np.ndarray | None, cv2.FaceDetectorYN]  # the mask texture, YuNet for the chips
 
 
@@ -546,9 +555,9 @@ def _face_image(
         on_chip.setInputSize((chip.shape[1], chip.shape[0]))
         # a face YuNet finds no landmarks on (about 1 in 1,000) goes without
         covered = None
-        if cloth is not None and np.random.default_rng([seed, p.person_id, 11]).random() < preset.masks:
+        if cloth is not None and wears(seed, p.person_id, "masks", preset.masks):
             covered = masked(chip, cloth, on_chip)
-        elif np.random.default_rng([seed, p.person_id, 13]).random() < preset.sunglasses:
+        elif wears(seed, p.person_id, "sunglasses", preset.sunglasses):
             covered = sunglasses(chip, on_chip)
         chip = chip if covered is None else covered
     if preset.pitch:

@@ -18,19 +18,15 @@ import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from cctv_synth import PRESETS
-
-STREAMS = {"masks": 11, "sunglasses": 13}  # ``cctv_synth._face_image``'s random stream per world
+from cctv_synth import PRESETS, WORLD_STREAMS, wears
 
 
 def covered_people(person_ids: pd.Series, seed: int, share: float, world: str = "masks") -> pd.Series:
-    """Whether each person wears a mask (or sunglasses), drawn as ``cctv_synth._face_image`` draws it."""
-    stream = STREAMS[world]
-    return person_ids.map(lambda p: bool(np.random.default_rng([seed, int(p), stream]).random() < share))
+    """Whether each person wears a mask (or sunglasses), drawn as the clip drew it (``cctv_synth.wears``)."""
+    return person_ids.map(lambda p: wears(seed, int(p), world, share))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--work", type=Path, required=True)
     ap.add_argument("--label", required=True)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--world", choices=sorted(STREAMS), default="masks")
+    ap.add_argument("--world", choices=sorted(WORLD_STREAMS), default="masks")
     ap.add_argument("--presets", nargs="+", help="default: walk720_WORLD counter720_WORLD")
     args = ap.parse_args(argv)
     presets = args.presets or [f"walk720_{args.world}", f"counter720_{args.world}"]
