@@ -21,7 +21,9 @@ Definitions (all from the GT file and facelog's CSVs; nothing is tuned per detec
   that track's ``age_smooth``/``gender_smooth`` on the person's last matched row of that track (what a
   user reads today). ``tracks_csv`` (with ``--tracks``): that track's ``age``/``gender`` row in
   ``OUT.tracks.csv``. ``per_frame_by_person``: the same persons' per-frame errors, averaged per person
-  first (the fair comparison for per-person numbers).
+  first (the fair comparison for per-person numbers). ``frames_majority``: a reference answer, what
+  each person would get from its own frames alone: the gender most of them give and their median age
+  (per-person gender can beat per-frame only where it gets right people whom most frames read wrong).
 """
 
 from __future__ import annotations
@@ -154,6 +156,8 @@ def per_person_metrics(gt: pd.DataFrame, det: pd.DataFrame, tracks: pd.DataFrame
             "gt_gender": last["gt_gender"],
             "frame_age_err": float(np.abs(rows_p["age"] - rows_p["gt_age"]).mean()),
             "frame_gender_ok": float((rows_p["gender"] == rows_p["gt_gender"]).mean()),
+            "majority_age": float(rows_p["age"].median()),
+            "majority_gender": _majority(rows_p["gender"]),
             "smooth_age": float(last["age_smooth"]),
             "smooth_gender": last["gender_smooth"],
             "track_age": np.nan,
@@ -182,11 +186,18 @@ def per_person_metrics(gt: pd.DataFrame, det: pd.DataFrame, tracks: pd.DataFrame
             "gender_acc": round(float(pp["frame_gender_ok"].mean()), 4),
         },
         "last_smooth": summary(pp["smooth_age"], pp["smooth_gender"]),
+        "frames_majority": summary(pp["majority_age"], pp["majority_gender"]),
     }
     out["tracks_csv"] = summary(pp["track_age"], pp["track_gender"]) if tracks is not None else None
     if tracks is not None:
         out["tracks_csv"] |= tracks_rows(tracks)
     return out
+
+
+def _majority(genders: pd.Series) -> Any:
+    """The gender most of a person's frames give (a tie reads female, as ``types.gender_of`` does)."""
+    female = int((genders == "female").sum())
+    return "female" if 2 * female >= len(genders) else "male"
 
 
 def tracks_rows(tracks: pd.DataFrame) -> dict[str, int]:
@@ -278,7 +289,7 @@ def print_report(res: dict[str, Any]) -> None:
     mae, acc = _fmt(pf["age_mae"]), _fmt(pf["gender_acc"])
     print(f"{'per frame (rows):':24s} age MAE {mae}  gender {acc}  n {pf['n']}")
     if pp.get("persons"):
-        for key in ("per_frame_by_person", "last_smooth", "tracks_csv"):
+        for key in ("per_frame_by_person", "frames_majority", "last_smooth", "tracks_csv"):
             s = pp.get(key)
             if s:
                 mae, acc = _fmt(s["age_mae"]), _fmt(s["gender_acc"])

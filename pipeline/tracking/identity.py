@@ -427,16 +427,20 @@ class GenderReading:
             kept.offer(self.faces, GAP_NS, weight, pts_ns, patch)
 
     def person_gender(
-        self, kept: KeptFaces, model_logit: float, model_gender: Gender
+        self, kept: KeptFaces, model_logit: float, model_gender: Gender, track_id: int = -1
     ) -> tuple[Gender, float]:
         """The person's gender and its probability from the model's fused log-odds and the kept faces'
-        reading; the model's alone (``logistic(model_logit)``) when no face gave a descriptor."""
+        reading; the model's alone (``logistic(model_logit)``) when no face gave a descriptor.
+        ``track_id`` names the person in the debug log line (``benchmarks/gender_rules.py`` reads it)."""
         found = [d for _, _, face in kept.faces if (d := self.embedder.embed(face)) is not None]
+        readings = self.reader.female_logit(np.array(found)) if found else np.zeros(0)
         logit = model_logit
         if found:
-            logit = (model_logit + float(np.mean(self.reader.female_logit(np.array(found))))) / 2
+            logit = (model_logit + float(np.mean(readings))) / 2
         female = logistic(logit)
         gender = gender_of(female)
+        read = [round(float(x), 4) for x in readings]
+        log.debug("track %d gender readings: model %.4f, descriptor %s", track_id, model_logit, read)
         if found:
             self.read += 1
             self.changed += gender != model_gender

@@ -289,7 +289,7 @@ class PersonTracks:
             gender, gender_score = est.gender, est.gender_score
             if self.gender is not None and not faint:
                 gender, gender_score = self.gender.person_gender(
-                    person.kept, person.fusion.female_logit(), gender
+                    person.kept, person.fusion.female_logit(), gender, tid
                 )
             result = PersonResult(
                 source_id=self.source_id,

@@ -102,3 +102,16 @@ def test_detection_only_needs_boxes_only(tmp_path: Path) -> None:
     assert res["detection"]["recall"] == 0.75
     assert res["detection"]["per_frame"]["age_mae"] is None
     assert "identity" not in res
+
+
+def test_frames_majority_is_what_most_frames_say(tmp_path: Path) -> None:
+    # a woman read male in 2 of 3 frames, at ages 20, 30, 70: her frames' majority is male, age 30
+    gt = [_gt_row(f, 0, 100, age=35, gender="female") for f in range(3)]
+    det = [
+        _det_row(0, 1, 100, age=20, gender="male"),
+        _det_row(1, 1, 100, age=30, gender="male"),
+        _det_row(2, 1, 100, age=70, gender="female"),
+    ]
+    pp = score(*_write(tmp_path, gt, det), None)["per_person"]
+    assert pp["frames_majority"] == {"n": 1, "age_mae": 5.0, "gender_acc": 0.0}
+    assert pp["per_frame_by_person"]["gender_acc"] == round(1 / 3, 4)
