@@ -22,6 +22,10 @@
   (``policy.identity_question``); a refused pair is forbidden and steps 4-5 run again without it.
 - step 7, a second look (``second_look``): a face refused in the previous frame started a new track;
   if the refused track is free and the model embedding now keeps the face, it takes the face back.
+  So may a lost track whose cue limits alone held a face back (a face coming out from behind a
+  nearer body), for ``track.HELD_BACK_FRAMES`` frames.
+- step 8 (``held_back``): for each detection left unmatched, the lost track that only the cue
+  limits kept from it, which the new track names for step 7.
 
 The tracker then updates the matched tracks, starts a track for each unmatched detection (but a
 ``track_only`` one) and ends the tracks past their lifetime (``states.TrackState``).
@@ -31,7 +35,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -45,7 +49,7 @@ from facelog.pipeline.tracking.policy import (
     young_pair,
 )
 from facelog.pipeline.tracking.states import FrameStates
-from facelog.pipeline.tracking.track import Track, TrackerParams
+from facelog.pipeline.tracking.track import HELD_BACK_FRAMES, Track, TrackerParams
 
 FORBIDDEN = -1.0  # similarity of a pair that may never be matched
 # a steady walker lost past ``reid_frames`` (``states.fit_walk``) is sought where its walk leads,
@@ -76,6 +80,8 @@ class Association:
     pairs: dict[int, int]  # detection -> track (index in the track list)
     checks: dict[tuple[int, int], Check]  # the identity questions asked, in the order asked
     taken_back: tuple[int, ...] = ()  # tracks (indices) whose face a second look gave back (step 7)
+    # unmatched detection -> the lost track (index) that only the cue limits kept from it (step 8)
+    held_back: dict[int, int] = field(default_factory=dict)
 
 
 def associate(
@@ -98,7 +104,7 @@ def associate(
     computes them and keeps them on its tracks): True, False, or None (unknown).
     """
     # step 1: motion term, IoU / centre similarity to the predicted (and, if missed, last) boxes
-    sim = motion_similarity(boxes, tracks, states.gap, p, states.late)
+    motion = sim = motion_similarity(boxes, tracks, states.gap, p, states.late)
     # step 2: appearance terms, cosine distance per cue
     dist = {name: cue_distance(name, feats, tracks) for name, feats in cues.items()}
     # step 3: the gate (state x cue)
@@ -157,8 +163,44 @@ def associate(
         if not refused:
             break
     # step 7: a second look at a refusal (``second_look``)
-    taken_back = second_look(pairs, checks, sim, high, dist, tracks, p, identity)
-    return Association(pairs=pairs, checks=checks, taken_back=taken_back)
+    taken_back = second_look(pairs, checks, sim, high, dist, tracks, p, identity, same_face)
+    # step 8: the lost tracks that only the cue limits kept from a detection left unmatched (``held_back``)
+    held = held_back(pairs, g.by_cues, motion, high, track_only, states, p)
+    return Association(pairs=pairs, checks=checks, taken_back=taken_back, held_back=held)
+
+
+def held_back(
+    pairs: dict[int, int],
+    by_cues: np.ndarray | None,
+    motion: np.ndarray,
+    high: np.ndarray,
+    track_only: np.ndarray,
+    states: FrameStates,
+    p: TrackerParams,
+) -> dict[int, int]:
+    """Detection -> lost track, for each detection left unmatched (it starts a track) that the motion
+    term fits to a lost, confirmed track (MISSED or REID, not LATE, left unmatched too) which only the
+    gate's cue limits refused (``policy.Gate.by_cues``): the best such track by motion.
+
+    The face of a walker coming out from behind a nearer body is cut and its looks are a mix of the
+    face and the body in front for a frame or two (cross720: the model embedding 0.24 from its own
+    track's on its first frame out; 0.057 two frames later), so the gate refuses it and it starts a
+    new track; that track may give its face back to the lost one for ``track.HELD_BACK_FRAMES``
+    frames (``second_look``)."""
+    out: dict[int, int] = {}
+    if by_cues is None or HELD_BACK_FRAMES <= 0:
+        return out
+    taken = set(pairs.values())
+    lost = ~states.followed & ~states.late & ~states.tentative
+    for i in range(len(high)):
+        if i in pairs or track_only[i]:
+            continue
+        least = p.match_high if high[i] else p.match_low
+        fit = by_cues[i] & lost & (motion[i] >= least)
+        fit[list(taken)] = False
+        if fit.any():
+            out[i] = int(np.argmax(np.where(fit, motion[i], -np.inf)))
+    return out
 
 
 def second_look(
@@ -170,6 +212,7 @@ def second_look(
     tracks: Sequence[Track],
     p: TrackerParams,
     identity: FrameFaces | None = None,
+    same_face: Callable[[int, int, str], bool | None] | None = None,
 ) -> tuple[int, ...]:
     """A face refused once is looked at again (step 7, in place on ``pairs`` and ``checks``); returns
     the new tracks (indices) that gave their face back.
@@ -188,6 +231,13 @@ def second_look(
     sixteenth session). Without the model embedding (unknown, or a model without one) there is no
     second look, nor for two faces the model reads as small children (``policy.young_pair``: their
     embeddings barely differ).
+
+    A track born from a detection that the gate's cue limits held back from a lost track
+    (``Track.second_look_held``, ``held_back``) looks for ``track.HELD_BACK_FRAMES`` frames, and the
+    face descriptor must also pass (``same_face``, asked as a ``gap`` question): the look may last
+    several frames of someone who may be a newcomer where a walker went out of sight, and the model
+    embedding alone puts look-alikes, and people behind the same dark lenses, within
+    ``identity_keep_cosine`` (docs/BENCHMARKS.md, twenty-fourth session).
     """
     taken = set(pairs.values())
     by_id = {t.track_id: j for j, t in enumerate(tracks)}
@@ -200,7 +250,13 @@ def second_look(
             continue
         if young_pair(identity, i, tracks[jx], p):
             continue
-        checks[i, jx] = Check("second", True, True)
+        if tracks[jn].second_look_held:  # the embedding and the descriptor must both agree
+            verdict = same_face(i, jx, "gap") if same_face is not None else None
+            if verdict is not True:
+                if verdict is False:
+                    checks[i, jx] = Check("gap", False, False)
+                continue
+        checks[i, jx] = Check("second", True, not tracks[jn].second_look_held)
         pairs[i] = jx
         taken.add(jx)
         back.append(jn)

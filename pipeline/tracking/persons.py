@@ -9,12 +9,15 @@ sharpness of the box's pixels). A prediction's ``age_smooth``/``gender_smooth`` 
 fused answer so far. A track that ends (lost for ``max_lost_frames``, or a confirmed one for
 ``max_lost_frames`` + ``reid_frames``, + ``reid_still_frames`` for one that stood still,
 + ``reid_walk_frames`` for one that walked steadily; end of input; reconnect) becomes a
-``PersonResult``, with two exceptions counted in ``dropped``:
+``PersonResult``, with these exceptions counted in ``dropped``:
 
 * ``low_evidence``: a track with fewer than ``tracking.min_evidence_frames`` detections at or above
   ``tracking.evidence_score`` (never-confirmed tracks among them). A face-like patch of background
   that scores around the detector's threshold a few times, kept alive by low-score boxes, is not a
   person (Frigate counts a track only when the median of its scores reaches 0.7).
+* ``given_back``: a young track whose face went back to an older track (``association.second_look``:
+  a face refused for one frame, or held back for up to ``track.HELD_BACK_FRAMES`` frames as it came
+  out from behind a nearer body): its few frames are that older track's person's.
 * ``static`` (reported with ``status="static"``, not dropped): a track whose face never moved (a
   poster, a screen, a pattern; ``static.StaticRule``, whose docstring has the rule): left out of
   person counts, kept in the tracks CSV as evidence.
@@ -205,7 +208,7 @@ class PersonTracks:
             frame.index, faces.xyxy, faces.score, emb, body, faces.track_only, ident, edge, frame.pts_ns,
             camera_shift_px=moved,
         )  # fmt: skip
-        ended = self._count(self._end(step.ended) + self.rule.forget(frame.pts_ns))
+        ended = self._count(self._end(step.ended, step.given_back) + self.rule.forget(frame.pts_ns))
         looks = ident.thumbs if ident is not None else face_thumbs(frame.image, faces.xyxy) if n else None
 
         def patch(i: int) -> FacePatch:  # a face kept for a later look (cut once per frame with identity)
@@ -271,11 +274,14 @@ class PersonTracks:
         self.no_face += sum(p.status == "no_face" for p in persons)
         return persons
 
-    def _end(self, ids: tuple[int, ...]) -> tuple[PersonResult, ...]:
+    def _end(self, ids: tuple[int, ...], given_back: tuple[int, ...] = ()) -> tuple[PersonResult, ...]:
         out = []
         for tid in ids:
             person = self._live.pop(tid, None)
             if person is None:
+                continue
+            if tid in given_back:  # a few frames of an older track's person, not a person
+                self.dropped["given_back"] += 1
                 continue
             if not person.confirmed or person.evidence < self.cfg.min_evidence_frames:
                 self.dropped["low_evidence"] += 1

@@ -29,6 +29,7 @@ class Gate:
 
     forbidden: np.ndarray  # (n, m) bool: never matched
     vouch: np.ndarray  # (n, m) bool: matched only if the identity vouches (re-identification)
+    by_cues: np.ndarray | None = None  # (n, m) bool: forbidden by a cue over its limit (embedding, body)
 
 
 def gate(
@@ -102,7 +103,10 @@ def gate(
     ``identity.MIN_FACE_PX`` or cut by the frame edge) refuses ``reid``, and ``jump`` or ``gap`` when
     the model embedding is further than ``identity_unknown_cosine`` (``embedding_refuses``). A refused
     detection starts a new track; in the next frame the refused track may take its face back when the
-    model embedding keeps it (``association.second_look``, step 7; not for small children).
+    model embedding keeps it (``association.second_look``, step 7; not for small children). A lost
+    track that only the cue limits (``Gate.by_cues``) kept from a detection the motion fits may take
+    it back the same way for ``track.HELD_BACK_FRAMES`` frames, if the descriptor passes it too
+    (``association.held_back``: a face coming out from behind a nearer body, its first looks mixed).
 
     Limits, and which way to turn them:
 
@@ -222,6 +226,7 @@ def gate(
             over["body"] &= ~(dist["embedding"] <= p.identity_keep_cosine)
     if dist:  # FOLLOWED: refused only when no known cue is within its limit; otherwise any over refuses
         forbidden |= np.logical_or.reduce(list(over.values())) & ~(followed & np.logical_or.reduce(within))
+    by_cues = forbidden.copy()
     # REID: the embedding must vouch (LATE: only the identity may) ...
     unvouched = states.reid[None, :] & ~(emb_vouches & ~states.late[None, :])
     if hidden is not None and hidden.any():  # ... but for a face coming out from behind a nearer one
@@ -240,7 +245,7 @@ def gate(
     if track_only.any():  # track_only: never long without a strong detection
         stale = states.strong_gap > p.max_low_score_frames
         forbidden[np.ix_(track_only, stale)] = True
-    return Gate(forbidden=forbidden, vouch=vouch & ~forbidden)
+    return Gate(forbidden=forbidden, vouch=vouch & ~forbidden, by_cues=by_cues)
 
 
 def identity_question(

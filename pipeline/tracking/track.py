@@ -43,6 +43,15 @@ def at_frame_edge(xyxy: np.ndarray, width: int, height: int, share: float = EDGE
 # behind is detected for a frame or two as it goes under and comes out, its box cut and its looks a
 # mix of both faces.
 HIDDEN_SHARE = 0.1
+# frames after its birth during which a track born from a detection that the gate's cue limits held
+# back from a lost track may give its face to that track (``association.second_look``): a face coming
+# out from behind a nearer body reads mixed for a frame or two (cross720 s0: the model embedding 0.24
+# from its track's on its first frame out, its box cut; 0.057 two frames later). The track that gives
+# its face back ends ``given_back``, not a person (``persons.PersonTracks``). Two frames: 8 mended no
+# more on cross720 and cross720_nobody, seeds 0 and 1 (docs/BENCHMARKS.md, twenty-fifth session), and
+# each frame more is one more chance for a look-alike newcomer. Up if walkers who come out from behind
+# a nearer body still split, 0: off.
+HELD_BACK_FRAMES = 2
 
 
 def behind_nearer(xyxy: np.ndarray, share: float = HIDDEN_SHARE) -> np.ndarray:
@@ -189,11 +198,14 @@ class TrackStep:
         confirmed: (n,) bool, False for a detection whose track is still tentative (born from a
             low-score detection this frame).
         ended: ids of the tracks that ended at this step (lost too long, or tentative and unmatched).
+        given_back: those of them that ended because their face went back to an older track
+            (``association.second_look``): young pieces of that older track's person, not persons.
     """
 
     track_ids: np.ndarray
     confirmed: np.ndarray
     ended: tuple[int, ...]
+    given_back: tuple[int, ...] = ()
 
 
 class Walk(NamedTuple):
@@ -246,6 +258,9 @@ class Track:
     open_far: bool = False
     behind: bool = False  # lost (or last seen) behind a nearer face (``behind_nearer``): see ``policy.gate``
     age: float | None = None  # the model's age of its whole faces, an EMA (``policy.young_pair``); None: none
-    # born this frame from a detection that this track's identity check refused: the next frame
-    # looks again (``association.second_look``); None otherwise
+    # born from a detection that this track's identity check refused (the next frame looks again), or
+    # that the gate's cue limits held back from this lost track (``HELD_BACK_FRAMES`` frames look
+    # again: a face coming out from behind a nearer body): ``association.second_look``; None otherwise
     second_look: int | None = None
+    second_look_until: float = 0.0  # the last frame (of the clock) of that look
+    second_look_held: bool = False  # the look is for a held-back face: the descriptor must agree too

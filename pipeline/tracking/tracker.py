@@ -30,7 +30,9 @@ the state: the live tracks, their ids, the identity counters. Per processed fram
    behind a nearer face (``Track.behind``, set after the matching): walkers who cross. A track
    started by a detection that an identity check refused remembers the refused track
    (``Track.second_look``); when the next frame gives its face back to that track
-   (``association.second_look``) the one-frame track ends.
+   (``association.second_look``) the one-frame track ends. So does one started by a detection that
+   only the cue limits held back from a lost track (``association.held_back``: a face coming out from
+   behind a nearer body), for ``track.HELD_BACK_FRAMES`` frames, if the descriptor agrees.
 
 The clock (``kalman.FrameClock``): every frame count (``TrackerParams``, the Kalman velocities, the
 track states) is one of frames of a 25-fps source, timed by the frames' timestamps when the caller
@@ -60,6 +62,7 @@ from facelog.pipeline.tracking.kalman import BoxKalman, FrameClock
 from facelog.pipeline.tracking.policy import young_pair
 from facelog.pipeline.tracking.states import fit_walk, stood_still, track_states, walk_path
 from facelog.pipeline.tracking.track import (
+    HELD_BACK_FRAMES,
     HIDDEN_SHARE,
     Track,
     TrackerParams,
@@ -220,8 +223,9 @@ class Tracker:
                 self.identity_refusals[check.reason] += 1
             elif check.by_embedding:
                 self.identity_vouched[check.reason] += 1
-        for t in tracks:  # a second look is for the frame after the refusal only
-            t.second_look = None
+        for t in tracks:  # a second look is for the frame after the refusal only (HELD_BACK_FRAMES: those)
+            if now >= t.second_look_until:
+                t.second_look = None
         given_back = [tracks[j] for j in match.taken_back]  # ended below, after the matching
         det_track = {i: tracks[j] for i, j in match.pairs.items()}
         for i, j in match.pairs.items():
@@ -269,8 +273,8 @@ class Tracker:
                     t.cues[name] = (ema, feats[i])
         _mark_behind(tracks, set(match.pairs.values()), boxes)
         ended += self._expire(now, None, after_match=True)
-        if given_back:  # a one-frame track whose face a second look gave back to the refused track
-            back = {t.track_id for t in given_back}
+        back = {t.track_id for t in given_back}
+        if back:  # a young track whose face a second look gave back to the refused (or held-back) track
             ended += [t.track_id for t in self._tracks if t.track_id in back]
             self._tracks = [t for t in self._tracks if t.track_id not in back]
         for (_, j), asked_open in match.checks.items():
@@ -295,7 +299,12 @@ class Tracker:
                     last_strong_frame=now,
                     checked_frame=now,
                     second_look=refused_by.get(i),
+                    second_look_until=now + 1,
                 )
+                if t.second_look is None and i in match.held_back:
+                    t.second_look = tracks[match.held_back[i]].track_id
+                    t.second_look_until = now + HELD_BACK_FRAMES
+                    t.second_look_held = True
                 if identity is not None:
                     self._remember_face(t, i, identity, now, None, False, bool(unknown[i]))
                 stood_still(t, now, boxes[i], float(score[i]), p.high_score)
@@ -307,7 +316,9 @@ class Tracker:
              for i in range(n)], np.int64,
         )  # fmt: skip
         confirmed = np.array([i in det_track and det_track[i].confirmed for i in range(n)], bool)
-        return TrackStep(track_ids=ids, confirmed=confirmed, ended=tuple(ended))
+        return TrackStep(
+            track_ids=ids, confirmed=confirmed, ended=tuple(ended), given_back=tuple(sorted(back))
+        )
 
     def _same_face(self, i: int, t: Track, reason: str, identity: FrameFaces | None) -> bool | None:
         """Whether detection ``i`` shows the face of track ``t`` (None: unknown on either side).

@@ -4,6 +4,7 @@ head is a person. Also the body cue: unknown where the region below the face is 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import cv2
@@ -13,6 +14,7 @@ from facelog.pipeline.config import TrackingConfig
 from facelog.pipeline.tracking.appearance import BackgroundModel, body_histogram
 from facelog.pipeline.tracking.fusion import FusionParams
 from facelog.pipeline.tracking.persons import FaceOutputs, PersonTracks
+from facelog.pipeline.tracking.track import TrackStep
 from facelog.pipeline.types import Faces, Frame, PersonResult, Prediction
 
 H, W = 240, 320
@@ -91,6 +93,23 @@ def test_a_real_face_at_a_good_score_is_a_person() -> None:
         t, 30, lambda k: ([np.array([20 + 4 * k, 100, 60 + 4 * k, 150], np.float32)], [0.9], [False])
     )
     assert [p.status for p in persons] == ["person"] and not t.dropped
+
+
+def test_a_track_whose_face_went_back_to_an_older_track_is_not_a_person() -> None:
+    # the tracker's second look ends such a track (tests/pipeline/test_tracker_occlusion.py); here the
+    # tracker's step is the one fact injected: a 5-frame track ends as given back
+    t = _tracks()
+    for k in range(5):
+        _feed(t, k, [np.array([20 + 4 * k, 100, 60 + 4 * k, 150], np.float32)], [0.9], [False])
+    update = t.tracker.update
+
+    def given_back(*args: Any, **kwargs: Any) -> TrackStep:
+        step = update(*args, **kwargs)
+        return replace(step, ended=(*step.ended, 0), given_back=(0,))
+
+    t.tracker.update = given_back  # type: ignore[method-assign]
+    ended = _feed(t, 5, [], [], [])[1]
+    assert ended == () and t.dropped["given_back"] == 1 and not t.finish()
 
 
 def test_a_still_face_becomes_static_a_still_person_who_turns_the_head_does_not() -> None:

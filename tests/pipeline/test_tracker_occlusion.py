@@ -9,11 +9,13 @@ from pathlib import Path
 
 import numpy as np
 
+from facelog.pipeline.tracking.identity import FrameFaces
 from facelog.pipeline.tracking.track import behind_nearer
 from facelog.pipeline.tracking.tracker import Tracker
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cue_vectors import D, near, unit  # the tracker tests' cue vectors
+from drawn_faces import PatternEmbedder, face_texture  # the tracker tests' drawn faces
 
 
 def _box(cx: float, cy: float, side: float) -> list[float]:
@@ -78,3 +80,55 @@ def test_a_covered_face_does_not_take_a_track_lost_in_the_open() -> None:
         if boxes:
             ids.append(int(step.track_ids[0]))
     assert ids[-1] != ids[0]
+
+
+def _out_from_behind_a_body(
+    rng: np.random.Generator, same: bool, alike: bool = False
+) -> tuple[list[int], list[int]]:
+    """A (60 px) walks right at 4 px a frame and is not detected for frames 20-27 (behind a nearer
+    body: no face box covers it); its first face out (frame 28) is cut and mixed, 0.25 from A's in the
+    model embedding, at frame 29 0.12, from frame 30 A's again (``same``; or all three a newcomer's:
+    another face for the descriptor, ``drawn_faces``), its clothes A's (or the newcomer's)
+    throughout; ``alike``: the newcomer has A's model embedding (a look-alike for the age/gender
+    model). Returns the ids of the face at frame 19 and from frame 28 on, and the tracks given back."""
+    a, other, body_a, body_other = unit(rng), unit(rng), unit(rng), unit(rng)
+    embedder = PatternEmbedder()
+    t = Tracker()
+    ids, back = [], []
+    for k in range(40):
+        if 20 <= k <= 27:
+            t.update(k, np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros((0, D), np.float32),
+                     np.zeros((0, D), np.float32))  # fmt: skip
+            continue
+        him = same or k < 20
+        emb = near(a if him or alike else other, 0.25 if k == 28 else 0.12 if k == 29 else 0.02, rng)
+        body = near(body_a if him else body_other, 0.02, rng)
+        box = np.array([_box(100 + 4 * k, 300, 60)], np.float32)
+        img = np.full((480, 640, 3), 100, np.uint8)
+        x0, y0 = (round(v) for v in box[0, :2])
+        img[y0 : y0 + 60, x0 : x0 + 60] = face_texture(1 if him else 2, 60)
+        step = t.update(k, box, np.full(1, 0.9, np.float32), np.array([emb], np.float32),
+                        np.array([body], np.float32), None, FrameFaces(embedder, img, box, k))  # fmt: skip
+        if k >= 19:
+            ids.append(int(step.track_ids[0]))
+        back += step.given_back
+    return ids, back
+
+
+def test_a_walker_out_from_behind_a_body_gets_its_id_back() -> None:
+    ids, back = _out_from_behind_a_body(np.random.default_rng(1), same=True)
+    # the mixed faces start a track; the first face that is A's again goes back to A's track, and the
+    # young track ends as given back (not a person)
+    assert ids[1] == ids[2] != ids[0] and set(ids[3:]) == {ids[0]}, ids
+    assert back == [ids[1]]
+
+
+def test_a_newcomer_where_a_walker_went_out_of_sight_keeps_a_new_id() -> None:
+    ids, back = _out_from_behind_a_body(np.random.default_rng(1), same=False)
+    assert ids[0] not in ids[1:] and back == [], ids
+
+
+def test_a_look_alike_newcomer_there_is_not_given_the_walkers_id() -> None:
+    # the model embedding keeps the newcomer; the descriptor refuses: both must agree
+    ids, back = _out_from_behind_a_body(np.random.default_rng(1), same=False, alike=True)
+    assert ids[0] not in ids[1:] and back == [], ids
