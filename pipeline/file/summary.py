@@ -48,6 +48,7 @@ class RunSummary:
     extra: dict[str, Any] = field(default_factory=dict)
     persons: int | None = None  # tracks CSV rows with status "person"; None: tracking off
     # tracks left out of ``persons``, by why: "low_evidence" (no row: too few high-score detections),
+    # "given_back" (no row: a young track whose face went back to an older one, tracking/persons.py),
     # "static" (a row with status "static": a face that never moved), "no_face" (a row with status
     # "no_face": a head never seen from the front, detect/frontal.py); None: tracking off
     persons_dropped: dict[str, int] | None = None
@@ -55,8 +56,8 @@ class RunSummary:
     tracks: str | None = None  # the tracks CSV (``sinks.tracks_path``); None: tracking off
     # frame rows of tracks that are not persons, moved from the CSV (``rows`` excludes them) to
     # ``left_out_csv`` (``sinks.left_out_path``; None: none moved), by why: "static" (the tracks CSV
-    # says static), "no_face" (... no_face), "low_evidence" (no tracks CSV row); None: tracking off or
-    # output.left_out_rows keep
+    # says static), "no_face" (... no_face), "low_evidence" (no tracks CSV row, given-back tracks'
+    # too); None: tracking off or output.left_out_rows keep
     left_out_rows: dict[str, int] | None = None
     left_out_csv: str | None = None
     # the persons' second gender reading (identity.GenderReading): "identity_gender VERSION, N face(s)

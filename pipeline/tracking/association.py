@@ -223,7 +223,7 @@ def second_look(
     at least ``match_high``, ``match_low`` for a low-score one; not forbidden) and the model
     embedding puts the detection within ``identity_keep_cosine`` of the refused track
     (``policy.embedding_keeps``: what a ``gap`` question accepts without a descriptor), the refused track
-    takes it back (reason ``second``; the tracker ends the one-frame track). A refusal means the
+    takes it back (reason ``second``; the tracker ends the young track, ``given_back``). A refusal means the
     embedding had moved past that limit: a single poor frame (the last one before an H.264 keyframe
     under a bit-rate cap, a burst of sensor noise) moves it and the next frame brings it back; a
     newcomer stays far. No descriptor is asked again: it is the cue that erred, and in a dim, noisy
