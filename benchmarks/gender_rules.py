@@ -4,7 +4,7 @@
 
 Each clip (``cctv_bench.clip_paths``: rendered when absent, which needs ``../shared``) runs through
 ``process_video`` at default settings, in this process, while the debug line of
-``identity.GenderReading.person_gender`` is recorded: per person, the age/gender model's fused
+``gender.GenderReading.person_gender`` is recorded: per person, the age/gender model's fused
 female log-odds and the descriptor's reading of each kept face. The frame and tracks CSVs land in
 ``WORK/runs/L_sS/``. Each GT person gets its majority track (as ``cctv_score`` does), and every rule
 below is applied to that track's two readings:
@@ -39,7 +39,7 @@ from cctv_score import FRAME_COLUMNS, match_frames
 from facelog.pipeline.config import load_config
 from facelog.pipeline.file.process import process_video
 
-READINGS_LOGGER = "facelog.pipeline.tracking.identity"
+READINGS_LOGGER = "facelog.pipeline.tracking.gender"
 WEIGHTS = (0.3, 0.4, 0.6, 0.7)
 
 

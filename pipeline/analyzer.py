@@ -22,7 +22,8 @@ from facelog.engines.preprocess import crops_to_pixels, decode_age
 from facelog.pipeline.config import BatchingConfig, CropConfig, FusionConfig, TrackingConfig, default_of
 from facelog.pipeline.crop import YUNET_FRAMING, Framing, crop_faces
 from facelog.pipeline.detect.zones import IgnoreZones
-from facelog.pipeline.tracking.identity import IdentityEmbedder, IdentityGender
+from facelog.pipeline.tracking.gender import IdentityGender
+from facelog.pipeline.tracking.identity import IdentityEmbedder
 from facelog.pipeline.tracking.persons import FaceOutputs, PersonTracks, fusion_params
 from facelog.pipeline.types import Faces, Frame, FrameResult, Gender, PersonResult, Prediction, gender_of
 
@@ -62,7 +63,7 @@ class FaceAnalyzer:
             ``batching.batch_size``'s.
         tracking: tracker settings; None or ``enabled: false`` = no tracking (track_id -1, no persons).
         fusion: per-person fusion settings (None: defaults).
-        gender_reader: the persons' second gender reading (``identity.IdentityGender``); None: each
+        gender_reader: the persons' second gender reading (``gender.IdentityGender``); None: each
             source's ``PersonTracks`` loads the shipped one when ``tracking.gender_faces`` asks for it.
         frontal_detector: the frontal check's dlib detector (``detect.frontal.load_frontal_detector``,
             ~0.4 s to build), shared by this analyzer's sources; None: each source builds its own.

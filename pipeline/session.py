@@ -33,7 +33,7 @@ from facelog.pipeline.detect import Detector, DetectorChoice, RoiDetector, choos
 from facelog.pipeline.detect.frontal import load_frontal_detector
 from facelog.pipeline.detect.zones import IgnoreZones
 from facelog.pipeline.errors import ModelError
-from facelog.pipeline.tracking.identity import IdentityGender
+from facelog.pipeline.tracking.gender import IdentityGender
 
 log = logging.getLogger(__name__)
 

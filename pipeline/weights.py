@@ -112,7 +112,7 @@ def shipped_model_path() -> Path:
 
 def shipped_identity_gender_path() -> Path:
     """The shipped read-out of gender from the identity descriptor,
-    ``facelog/engines/models/identity_gender.json`` (``identity.IdentityGender``; may be absent)."""
+    ``facelog/engines/models/identity_gender.json`` (``tracking.gender.IdentityGender``; may be absent)."""
     return _engines_model(IDENTITY_GENDER_NAME)
 
 

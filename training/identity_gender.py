@@ -8,7 +8,7 @@ issue 21), confidently. dlib's ResNet descriptor, which the tracker already comp
 veto (``pipeline.tracking.identity.IdentityEmbedder``), was trained on millions of real photos for identity
 and carries gender well: a linear read-out of its 128 numbers gets the three clip people the CNN
 misses right (docs/BENCHMARKS.md, issue 21, tenth session). ``pipeline.tracking.persons`` averages its reading
-of a few of a person's faces with the CNN's fused answer (``identity.IdentityGender``).
+of a few of a person's faces with the CNN's fused answer (``pipeline.tracking.gender.IdentityGender``).
 
 Data: UTKFace (non-commercial research only: the fitted file inherits that, see
 engines/models/MODEL_CARD.md). The faces come from the training part of the split training uses

@@ -60,7 +60,7 @@ class RunSummary:
     # too); None: tracking off or output.left_out_rows keep
     left_out_rows: dict[str, int] | None = None
     left_out_csv: str | None = None
-    # the persons' second gender reading (identity.GenderReading): "identity_gender VERSION, N face(s)
+    # the persons' second gender reading (tracking.gender.GenderReading): "identity_gender VERSION, N face(s)
     # a person"; None: off (tracking.gender_faces 0 or tracking off)
     gender_reading: str | None = None
     # detections centred in detector.ignore_zones, dropped before anything else (detect/zones.py)
@@ -135,7 +135,7 @@ def build_summary(
             "infer_s": round(times.infer_s, 3),
             "track_s": round(times.track_s, 3),
             # identity descriptors: the tracker's veto (only where they decide a match) and the persons'
-            # gender reading (identity.GenderReading)
+            # gender reading (tracking.gender.GenderReading)
             "identity_embeddings": times.identity_embeddings,
             "identity_s": round(times.identity_s, 3),
             "gender_read": times.gender_read,  # persons whose gender the identity descriptor also read

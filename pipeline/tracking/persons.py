@@ -26,7 +26,7 @@ With ``tracking.use_identity`` the tracker also gets the faces' identity embeddi
 (``identity.IdentityEmbedder``, only where a match is questioned; see ``tracker``).
 
 With ``tracking.gender_faces`` (default 3) each person's gender is also read from the identity
-descriptors of its best faces when its track ends (``identity.GenderReading``). With
+descriptors of its best faces when its track ends (``gender.GenderReading``). With
 ``tracking.frontal_check`` (default on) a track's best faces are shown to dlib's frontal face
 detector when it ends (``detect.frontal.FrontalCheck``; not a faint pattern's): a track with two or
 more kept faces none of which it finds is the back or side of a head, reported with
@@ -55,13 +55,12 @@ from facelog.pipeline.tracking.fusion import (
     quality_weight,
     sharpness,
 )
+from facelog.pipeline.tracking.gender import GenderReading, IdentityGender
 from facelog.pipeline.tracking.identity import (
     Embedder,
     FacePatch,
     FrameFaces,
-    GenderReading,
     IdentityEmbedder,
-    IdentityGender,
     KeptFaces,
     cut_patch,
     face_thumbs,
@@ -119,7 +118,7 @@ class _Person:
     # (in eye distances; NaN without landmarks), detection score: the static test's input
     motion: list[tuple[float, ...]] = field(default_factory=list)
     looks: Looks = field(default_factory=Looks)  # grey thumbnails along the track
-    # faces kept for the gender reading (identity.GenderReading) and for the frontal check
+    # faces kept for the gender reading (gender.GenderReading) and for the frontal check
     kept: KeptFaces = field(default_factory=KeptFaces)
     front: KeptFaces = field(default_factory=KeptFaces)
 
@@ -149,7 +148,7 @@ class PersonTracks:
         self.embedder: Embedder | None = embedder
         if self.embedder is None and (tracking.use_identity or tracking.gender_faces):
             self.embedder = IdentityEmbedder()
-        self.gender: GenderReading | None = None  # the second gender reading (identity.GenderReading)
+        self.gender: GenderReading | None = None  # the second gender reading (gender.GenderReading)
         if tracking.gender_faces and self.embedder is not None:
             reader = gender_reader if gender_reader is not None else IdentityGender()
             self.gender = GenderReading(tracking.gender_faces, reader, self.embedder)

@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from facelog.pipeline.tracking.identity import FacePatch, GenderReading, IdentityGender, KeptFaces
+from facelog.pipeline.tracking.gender import GenderReading, IdentityGender
+from facelog.pipeline.tracking.identity import FacePatch, KeptFaces
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 from gender_rules import READINGS_LOGGER, _Readings, score

@@ -17,11 +17,11 @@ import pytest
 
 from facelog.pipeline.config import TrackingConfig
 from facelog.pipeline.tracking.fusion import FusionParams
+from facelog.pipeline.tracking.gender import IdentityGender
 from facelog.pipeline.tracking.identity import (
     IDENTITY_DIM,
     IdentityEmbedder,
     IdentityError,
-    IdentityGender,
     cut_patch,
 )
 from facelog.pipeline.tracking.persons import FaceOutputs, PersonTracks
@@ -168,7 +168,7 @@ def test_a_damaged_reader_file_stops_a_run_with_one_line_before_any_output(
 
     bad = tmp_path / "bad.json"
     bad.write_text('{"mean": [0.0], "std": [1.0], "weight": [1.0], "bias": 0}')
-    monkeypatch.setattr("facelog.pipeline.tracking.identity.shipped_identity_gender_path", lambda: bad)
+    monkeypatch.setattr("facelog.pipeline.tracking.gender.shipped_identity_gender_path", lambda: bad)
     out = tmp_path / "out.csv"
     assert main(["run", str(SAMPLE), "-o", str(out), "--no-progress"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
