@@ -15,6 +15,7 @@ The tracker (one per source) and the per-person answer built on it, in the order
   veto's questions.
 - ``association``: the named cost terms and the marked steps that pair detections with tracks.
 - ``kalman``: the motion model; ``appearance``: the body colour below a face and the scene behind
-  it; ``identity``: dlib's face descriptor (the veto); ``gender``: a person's gender read a second
-  time, from the descriptor.
+  it; ``identity``: dlib's face descriptor (the veto); ``gallery``: what a track keeps of its faces
+  and the descriptor's answer about them; ``gender``: a person's gender read a second time, from the
+  descriptor.
 """

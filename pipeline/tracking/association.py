@@ -152,7 +152,7 @@ def associate(
                             checks[i, j] = Check(reason, False, True)
                         elif reason == "open" and verdict is False and not tracks[j].open_far:
                             # one far read is not enough (a face at the descriptor's limit): the
-                            # next readable face must read far too (``tracker.OPEN_MAX_DISTANCE``)
+                            # next readable face must read far too (``gallery.OPEN_MAX_DISTANCE``)
                             checks[i, j] = Check(reason, None, False, far=True)
                         else:
                             checks[i, j] = Check(reason, verdict, False)

@@ -93,13 +93,13 @@ def gate(
     ``gap``/``jump`` question about an earlier face of the track got no answer (``Track.open_check``: no
     descriptor, and the model embedding let it through) and this face is readable (``open``: the
     descriptor alone, against the track's faces before; two reads in a row further than
-    ``tracker.OPEN_MAX_DISTANCE`` refuse, the first is answered None and keeps the pair; it may only
+    ``gallery.OPEN_MAX_DISTANCE`` refuse, the first is answered None and keeps the pair; it may only
     refuse, and a refusal gets no second look), and for a ``vouch`` pair (``reid``). A
     ``gap``/``jump``/``body``/``periodic`` pair whose embedding is within ``identity_keep_cosine`` is
     kept without a descriptor (``embedding_keeps``), unless the model reads both as small children
     (``young_pair``). Otherwise the pair is refused when the face descriptors are further apart than
     ``identity_max_distance`` (``identity_child_distance`` for small children; ``open``: further than
-    ``tracker.OPEN_MAX_DISTANCE`` twice in a row); an unknown descriptor (a face under
+    ``gallery.OPEN_MAX_DISTANCE`` twice in a row); an unknown descriptor (a face under
     ``identity.MIN_FACE_PX`` or cut by the frame edge) refuses ``reid``, and ``jump`` or ``gap`` when
     the model embedding is further than ``identity_unknown_cosine`` (``embedding_refuses``). A refused
     detection starts a new track; in the next frame the refused track may take its face back when the
@@ -168,7 +168,7 @@ def gate(
       degradations is within 0.42 (p95) down to 24 px, different people are 0.60-0.72 apart (median)
       and 1-8% of them closer than 0.5 at 24-48 px. Up if one person splits into several tracks,
       down if tracks hold two people.
-    - ``tracker.OPEN_MAX_DISTANCE`` (0.7): the open question's limit (two reads in a row beyond it
+    - ``gallery.OPEN_MAX_DISTANCE`` (0.7): the open question's limit (two reads in a row beyond it
       refuse). After a miss the same walker's 32-35-px faces read up to 0.63 from its own (0.5 split
       8 people over the 21 presets x 2 seeds), a newcomer at a just-vacated spot 0.75. Down if
       newcomers who arrive under 32 px keep a leaver's id, up if walkers split after a miss.

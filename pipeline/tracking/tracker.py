@@ -16,23 +16,23 @@ the state: the live tracks, their ids, the identity counters. Per processed fram
 3. pairs detections with tracks (``association.associate``: motion term, appearance terms, the gate,
    high-score then low-score assignment, identity veto, a second look at last frame's refusals),
    answering the identity veto's questions with the face descriptors it keeps on its tracks
-   (``_same_face``);
-4. updates each matched track (Kalman update, appearance EMA, face kept for the identity; a
-   tentative track becomes confirmed), ends the tracks that can no longer be matched, and starts a
-   track for each unmatched detection but a ``track_only`` one (id -1). A track born from a
-   high-score detection is confirmed at once; one born from a low-score detection is tentative
-   until matched again by a detection that is not ``track_only`` (those keep it alive with id -1).
-   ``TrackStep.confirmed`` tells them apart, so a caller may drop never-confirmed tracks (typically
-   one-frame false positives) from a per-person log. A face cut by the frame edge
+   (``gallery.same_face``);
+4. updates each matched track (Kalman update, appearance EMA, face kept for the identity,
+   ``gallery.remember_face``; a tentative track becomes confirmed), ends the tracks that can no longer
+   be matched, and starts a track for each unmatched detection but a ``track_only`` one (id -1). A
+   track born from a high-score detection is confirmed at once; one born from a low-score detection is
+   tentative until matched again by a detection that is not ``track_only`` (those keep it alive with
+   id -1). ``TrackStep.confirmed`` tells them apart, so a caller may drop never-confirmed tracks
+   (typically one-frame false positives) from a per-person log. A face cut by the frame edge
    (``track.at_frame_edge``) is matched by motion alone, and only to a track followed in the previous
    frame: its looks are unknown. So are those of a face partly behind a nearer (larger) one
    (``track.behind_nearer``): it continues a followed track, or by motion alone the track that was lost
-   behind a nearer face (``Track.behind``, set after the matching): walkers who cross. A track
-   started by a detection that an identity check refused remembers the refused track
-   (``Track.second_look``); when the next frame gives its face back to that track
-   (``association.second_look``) the one-frame track ends. So does one started by a detection that
-   only the cue limits held back from a lost track (``association.held_back``: a face coming out from
-   behind a nearer body), for ``track.HELD_BACK_FRAMES`` frames, if the descriptor agrees.
+   behind a nearer face (``Track.behind``, set after the matching): walkers who cross. A track started
+   by a detection that an identity check refused remembers the refused track (``Track.second_look``);
+   when the next frame gives its face back to that track (``association.second_look``) the one-frame
+   track ends. So does one started by a detection that only the cue limits held back from a lost track
+   (``association.held_back``: a face coming out from behind a nearer body), for
+   ``track.HELD_BACK_FRAMES`` frames, if the descriptor agrees.
 
 The clock (``kalman.FrameClock``): every frame count (``TrackerParams``, the Kalman velocities, the
 track states) is one of frames of a 25-fps source, timed by the frames' timestamps when the caller
@@ -51,15 +51,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from facelog.pipeline.tracking import gallery
 from facelog.pipeline.tracking.association import KEEP_REASONS, associate
 from facelog.pipeline.tracking.identity import (
-    MIN_FACE_PX,
     FrameFaces,
-    identity_distance,
-    thumb_change,
 )
 from facelog.pipeline.tracking.kalman import BoxKalman, FrameClock
-from facelog.pipeline.tracking.policy import young_pair
 from facelog.pipeline.tracking.states import fit_walk, stood_still, track_states, walk_path
 from facelog.pipeline.tracking.track import (
     HELD_BACK_FRAMES,
@@ -72,14 +69,6 @@ from facelog.pipeline.tracking.track import (
 )
 
 log = logging.getLogger(__name__)
-
-_GALLERY = 4  # identity embeddings kept per track: its first checked one and the latest three
-_AGE_MOMENTUM = 0.8  # a track's age (``Track.age``): weight of the old mean when a face arrives
-
-# an open question (``policy.identity_question``) refuses a face read further than this from the
-# track, twice in a row: after a miss the same walker's 32-35-px faces read up to 0.63 from its own
-# (walk720, cross720, crowd720), a newcomer who stepped into a just-vacated spot 0.75
-OPEN_MAX_DISTANCE = 0.7
 
 
 class Tracker:
@@ -214,7 +203,7 @@ class Tracker:
         states = track_states(tracks, now, previous, p.max_lost_frames, p.reid_frames)
 
         def same_face(i: int, j: int, reason: str) -> bool | None:
-            return None if unknown[i] else self._same_face(i, tracks[j], reason, identity)
+            return None if unknown[i] else gallery.same_face(i, tracks[j], reason, identity, self.params)
 
         match = associate(now, boxes, score, only, cues, tracks, states, p, identity, same_face, edge, hidden)
         for check in match.checks.values():  # counted in the order asked
@@ -256,7 +245,7 @@ class Tracker:
                         t.open_check = t.open_far = False
                     if asked.reason == "open":  # it may only refuse: a pass confirms nothing (gallery, clock)
                         asked = None
-                self._remember_face(
+                gallery.remember_face(
                     t,
                     i,
                     identity,
@@ -306,7 +295,7 @@ class Tracker:
                     t.second_look_until = now + HELD_BACK_FRAMES
                     t.second_look_held = True
                 if identity is not None:
-                    self._remember_face(t, i, identity, now, None, False, bool(unknown[i]))
+                    gallery.remember_face(t, i, identity, now, None, False, bool(unknown[i]))
                 stood_still(t, now, boxes[i], float(score[i]), p.high_score)
                 walk_path(t, now, boxes[i], bool(score[i] >= p.high_score), bool(edge[i]), bool(hidden[i]))
                 self._next_id += 1
@@ -319,79 +308,6 @@ class Tracker:
         return TrackStep(
             track_ids=ids, confirmed=confirmed, ended=tuple(ended), given_back=tuple(sorted(back))
         )
-
-    def _same_face(self, i: int, t: Track, reason: str, identity: FrameFaces | None) -> bool | None:
-        """Whether detection ``i`` shows the face of track ``t`` (None: unknown on either side).
-
-        The track's side is its gallery of checked embeddings; without one, its last face (or, for the
-        periodic and the open check, its first whole face) is embedded now and becomes the gallery
-        (not for the open check: it leaves the track as it found it).
-        """
-        if identity is None or identity.cut_by_edge(i):
-            return None
-        look = identity.thumbs[i]
-        if (
-            reason != "open"  # an open question is asked of each readable face anew
-            and t.refused_thumb is not None
-            and thumb_change(look, t.refused_thumb) <= self.params.identity_jump
-        ):
-            t.refused_thumb = look  # the face refused last frame, still there: no new embedding needed
-            return False
-        mine = identity.embedding(i)
-        if mine is None:
-            return None
-        if reason == "open":  # it overrules the model embedding: only a face that reads far from the track
-            limit = max(self.params.identity_max_distance, OPEN_MAX_DISTANCE)
-        elif young_pair(identity, i, t, self.params):  # never looser than the adults' limit
-            limit = min(self.params.identity_max_distance, self.params.identity_child_distance)
-        else:
-            limit = self.params.identity_max_distance
-        gallery = t.gallery
-        if not gallery:
-            patch = t.first_patch if reason in ("periodic", "open") and t.first_patch is not None else t.patch
-            ref = identity.embedder.embed(patch) if patch is not None else None
-            if ref is None:
-                return None
-            gallery = [ref]
-            if reason != "open":  # an open question leaves the track as it found it
-                t.gallery.append(ref)
-        d = min(identity_distance(mine, g) for g in gallery)
-        same = d <= limit
-        if not same and (reason != "open" or t.open_far):  # an open question's first far read keeps the pair
-            t.refused_thumb = look
-        log.debug(
-            "frame %d: track %d %s check (%s): descriptor distance %.3f (limit %.2f), face %.0f px",
-            identity.frame_index, t.track_id, "passed" if same else "refused", reason, d, limit,
-            identity.patch(i).face_px,
-        )  # fmt: skip
-        return same
-
-    def _remember_face(
-        self,
-        t: Track,
-        i: int,
-        identity: FrameFaces,
-        now: float,
-        verdict: bool | None,
-        checked: bool,
-        cut: bool,
-    ) -> None:
-        """Keep detection ``i``'s look as its track's latest (its face only when not ``cut`` by the
-        frame edge: the track's face stays its last whole one); a checked identity joins the gallery."""
-        t.thumb = identity.thumbs[i]
-        if cut:
-            return
-        if identity.ages is not None:
-            a = float(identity.ages[i])
-            t.age = a if t.age is None else _AGE_MOMENTUM * t.age + (1.0 - _AGE_MOMENTUM) * a
-        t.patch = identity.patch(i)
-        if t.first_patch is None and t.patch.face_px >= MIN_FACE_PX and not identity.cut_by_edge(i):
-            t.first_patch = t.patch
-        if checked:
-            t.checked_frame = now
-        mine = identity.computed(i) if verdict else None
-        if mine is not None:
-            t.gallery = (t.gallery[:1] + t.gallery[1:][-(_GALLERY - 2) :] + [mine])[-_GALLERY:]
 
     def _expire(self, now: float, previous: float | None, after_match: bool = False) -> list[int]:
         """End the tracks past their lifetime (``states.TrackState``): ``max_lost_frames`` +

@@ -1,0 +1,99 @@
+"""What a track remembers of its faces for the identity veto, and the descriptor's answer about them.
+
+``tracker.Tracker`` asks ``same_face`` when ``association.associate`` questions a pair (the reasons
+are ``policy.identity_question``'s), and ``remember_face`` after each match: the track's latest
+thumbnail and face patch, its first whole face, the model's age of its faces (``Track.age``), and a
+gallery of the descriptors it was confirmed with (its first and the latest three).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from facelog.pipeline.tracking.identity import MIN_FACE_PX, FrameFaces, identity_distance, thumb_change
+from facelog.pipeline.tracking.policy import young_pair
+from facelog.pipeline.tracking.track import Track, TrackerParams
+
+log = logging.getLogger(__name__)
+
+GALLERY = 4  # identity embeddings kept per track: its first checked one and the latest three
+AGE_MOMENTUM = 0.8  # a track's age (``Track.age``): weight of the old mean when a face arrives
+
+# an open question (``policy.identity_question``) refuses a face read further than this from the
+# track, twice in a row: after a miss the same walker's 32-35-px faces read up to 0.63 from its own
+# (walk720, cross720, crowd720), a newcomer who stepped into a just-vacated spot 0.75
+OPEN_MAX_DISTANCE = 0.7
+
+
+def same_face(i: int, t: Track, reason: str, identity: FrameFaces | None, p: TrackerParams) -> bool | None:
+    """Whether detection ``i`` shows the face of track ``t`` (None: unknown on either side).
+
+    The track's side is its gallery of checked embeddings; without one, its last face (or, for the
+    periodic and the open check, its first whole face) is embedded now and becomes the gallery
+    (not for the open check: it leaves the track as it found it).
+    """
+    if identity is None or identity.cut_by_edge(i):
+        return None
+    look = identity.thumbs[i]
+    if (
+        reason != "open"  # an open question is asked of each readable face anew
+        and t.refused_thumb is not None
+        and thumb_change(look, t.refused_thumb) <= p.identity_jump
+    ):
+        t.refused_thumb = look  # the face refused last frame, still there: no new embedding needed
+        return False
+    mine = identity.embedding(i)
+    if mine is None:
+        return None
+    if reason == "open":  # it overrules the model embedding: only a face that reads far from the track
+        limit = max(p.identity_max_distance, OPEN_MAX_DISTANCE)
+    elif young_pair(identity, i, t, p):  # never looser than the adults' limit
+        limit = min(p.identity_max_distance, p.identity_child_distance)
+    else:
+        limit = p.identity_max_distance
+    gallery = t.gallery
+    if not gallery:
+        patch = t.first_patch if reason in ("periodic", "open") and t.first_patch is not None else t.patch
+        ref = identity.embedder.embed(patch) if patch is not None else None
+        if ref is None:
+            return None
+        gallery = [ref]
+        if reason != "open":  # an open question leaves the track as it found it
+            t.gallery.append(ref)
+    d = min(identity_distance(mine, g) for g in gallery)
+    same = d <= limit
+    if not same and (reason != "open" or t.open_far):  # an open question's first far read keeps the pair
+        t.refused_thumb = look
+    log.debug(
+        "frame %d: track %d %s check (%s): descriptor distance %.3f (limit %.2f), face %.0f px",
+        identity.frame_index, t.track_id, "passed" if same else "refused", reason, d, limit,
+        identity.patch(i).face_px,
+    )  # fmt: skip
+    return same
+
+
+def remember_face(
+    t: Track,
+    i: int,
+    identity: FrameFaces,
+    now: float,
+    verdict: bool | None,
+    checked: bool,
+    cut: bool,
+) -> None:
+    """Keep detection ``i``'s look as its track's latest (its face only when not ``cut`` by the
+    frame edge: the track's face stays its last whole one); a checked identity joins the gallery."""
+    t.thumb = identity.thumbs[i]
+    if cut:
+        return
+    if identity.ages is not None:
+        a = float(identity.ages[i])
+        t.age = a if t.age is None else AGE_MOMENTUM * t.age + (1.0 - AGE_MOMENTUM) * a
+    t.patch = identity.patch(i)
+    if t.first_patch is None and t.patch.face_px >= MIN_FACE_PX and not identity.cut_by_edge(i):
+        t.first_patch = t.patch
+    if checked:
+        t.checked_frame = now
+    mine = identity.computed(i) if verdict else None
+    if mine is not None:
+        t.gallery = (t.gallery[:1] + t.gallery[1:][-(GALLERY - 2) :] + [mine])[-GALLERY:]
