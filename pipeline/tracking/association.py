@@ -171,7 +171,7 @@ def associate(
 
 def held_back(
     pairs: dict[int, int],
-    by_cues: np.ndarray | None,
+    by_cues: np.ndarray,
     motion: np.ndarray,
     high: np.ndarray,
     track_only: np.ndarray,
@@ -188,7 +188,7 @@ def held_back(
     new track; that track may give its face back to the lost one for ``track.HELD_BACK_FRAMES``
     frames (``second_look``)."""
     out: dict[int, int] = {}
-    if by_cues is None or HELD_BACK_FRAMES <= 0:
+    if HELD_BACK_FRAMES <= 0:
         return out
     taken = set(pairs.values())
     lost = ~states.followed & ~states.late & ~states.tentative

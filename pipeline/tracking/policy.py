@@ -29,7 +29,7 @@ class Gate:
 
     forbidden: np.ndarray  # (n, m) bool: never matched
     vouch: np.ndarray  # (n, m) bool: matched only if the identity vouches (re-identification)
-    by_cues: np.ndarray | None = None  # (n, m) bool: forbidden by a cue over its limit (embedding, body)
+    by_cues: np.ndarray  # (n, m) bool: forbidden by a cue over its limit (embedding, body)
 
 
 def gate(
