@@ -233,7 +233,7 @@ def second_look(
     embeddings barely differ).
 
     A track born from a detection that the gate's cue limits held back from a lost track
-    (``Track.second_look_held``, ``held_back``) looks for ``track.HELD_BACK_FRAMES`` frames, and the
+    (``track.SecondLook.held``, ``held_back``) looks for ``track.HELD_BACK_FRAMES`` frames, and the
     face descriptor must also pass (``same_face``, asked as a ``gap`` question): the look may last
     several frames of someone who may be a newcomer where a walker went out of sight, and the model
     embedding alone puts look-alikes, and people behind the same dark lenses, within
@@ -243,20 +243,21 @@ def second_look(
     by_id = {t.track_id: j for j, t in enumerate(tracks)}
     back = []
     for i, jn in list(pairs.items()):
-        refused = tracks[jn].second_look
-        jx = by_id.get(refused) if refused is not None else None
+        look = tracks[jn].second_look
+        jx = by_id.get(look.track_id) if look is not None else None
         least = p.match_high if high[i] else p.match_low
         if jx is None or jx in taken or sim[i, jx] < least or not embedding_keeps(dist, i, jx, p):
             continue
         if young_pair(identity, i, tracks[jx], p):
             continue
-        if tracks[jn].second_look_held:  # the embedding and the descriptor must both agree
+        held = look is not None and look.held
+        if held:  # the embedding and the descriptor must both agree
             verdict = same_face(i, jx, "gap") if same_face is not None else None
             if verdict is not True:
                 if verdict is False:
                     checks[i, jx] = Check("gap", False, False)
                 continue
-        checks[i, jx] = Check("second", True, not tracks[jn].second_look_held)
+        checks[i, jx] = Check("second", True, not held)
         pairs[i] = jx
         taken.add(jx)
         back.append(jn)

@@ -208,6 +208,20 @@ class TrackStep:
     given_back: tuple[int, ...] = ()
 
 
+class SecondLook(NamedTuple):
+    """A young track's face that an older track may take back (``association.second_look``).
+
+    Born from a detection that the older track's identity check refused: the next frame looks again
+    (``until`` = birth + 1). Born from one that the gate's cue limits held back from the older, lost
+    track (``held``, ``association.held_back``: a face coming out from behind a nearer body):
+    ``HELD_BACK_FRAMES`` frames look again, and the descriptor must agree too.
+    """
+
+    track_id: int  # the older track
+    until: float  # the last frame (of the clock) of the look
+    held: bool
+
+
 class Walk(NamedTuple):
     """A steady walk (``Track.walk``, ``states.fit_walk``): the fitted centre at ``clock`` and its velocity
     (px per frame of the clock)."""
@@ -258,9 +272,4 @@ class Track:
     open_far: bool = False
     behind: bool = False  # lost (or last seen) behind a nearer face (``behind_nearer``): see ``policy.gate``
     age: float | None = None  # the model's age of its whole faces, an EMA (``policy.young_pair``); None: none
-    # born from a detection that this track's identity check refused (the next frame looks again), or
-    # that the gate's cue limits held back from this lost track (``HELD_BACK_FRAMES`` frames look
-    # again: a face coming out from behind a nearer body): ``association.second_look``; None otherwise
-    second_look: int | None = None
-    second_look_until: float = 0.0  # the last frame (of the clock) of that look
-    second_look_held: bool = False  # the look is for a held-back face: the descriptor must agree too
+    second_look: SecondLook | None = None  # born from a face another track may take back; None otherwise

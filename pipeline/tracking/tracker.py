@@ -61,6 +61,7 @@ from facelog.pipeline.tracking.states import fit_walk, stood_still, track_states
 from facelog.pipeline.tracking.track import (
     HELD_BACK_FRAMES,
     HIDDEN_SHARE,
+    SecondLook,
     Track,
     TrackerParams,
     TrackStep,
@@ -213,7 +214,7 @@ class Tracker:
             elif check.by_embedding:
                 self.identity_vouched[check.reason] += 1
         for t in tracks:  # a second look is for the frame after the refusal only (HELD_BACK_FRAMES: those)
-            if now >= t.second_look_until:
+            if t.second_look is not None and now >= t.second_look.until:
                 t.second_look = None
         given_back = [tracks[j] for j in match.taken_back]  # ended below, after the matching
         det_track = {i: tracks[j] for i, j in match.pairs.items()}
@@ -287,13 +288,13 @@ class Tracker:
                     cues={name: (f[i], f[i]) for name, f in cues.items() if f[i].any()},
                     last_strong_frame=now,
                     checked_frame=now,
-                    second_look=refused_by.get(i),
-                    second_look_until=now + 1,
                 )
-                if t.second_look is None and i in match.held_back:
-                    t.second_look = tracks[match.held_back[i]].track_id
-                    t.second_look_until = now + HELD_BACK_FRAMES
-                    t.second_look_held = True
+                if i in refused_by:
+                    t.second_look = SecondLook(refused_by[i], now + 1, held=False)
+                elif i in match.held_back:
+                    t.second_look = SecondLook(
+                        tracks[match.held_back[i]].track_id, now + HELD_BACK_FRAMES, held=True
+                    )
                 if identity is not None:
                     gallery.remember_face(t, i, identity, now, None, False, bool(unknown[i]))
                 stood_still(t, now, boxes[i], float(score[i]), p.high_score)
