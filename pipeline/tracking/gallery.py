@@ -4,15 +4,23 @@
 are ``policy.identity_question``'s), and ``remember_face`` after each match: the track's latest
 thumbnail and face patch, its first whole face, the model's age of its faces (``Track.age``), and a
 gallery of the descriptors it was confirmed with (its first and the latest three).
+
+A followed track's questions are mostly answered by the model embedding, with no descriptor; the
+latest face it kept that way (``Track.vouched``) joins the gallery when the descriptor is next asked.
+Without it, a walker followed for seconds was compared, when it came out from behind someone, with
+its first faces only: on cross720 s1 (docs/BENCHMARKS.md, twenty-sixth session) a 104-px face read
+0.504 from the two faces it entered the frame with and 0.429 from a face of the seconds before.
 """
 
 from __future__ import annotations
 
 import logging
 
+import numpy as np
+
 from facelog.pipeline.tracking.identity import MIN_FACE_PX, FrameFaces, identity_distance, thumb_change
 from facelog.pipeline.tracking.policy import young_pair
-from facelog.pipeline.tracking.track import Track, TrackerParams
+from facelog.pipeline.tracking.track import HELD_MAX_DISTANCE, Track, TrackerParams
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +36,10 @@ OPEN_MAX_DISTANCE = 0.7
 def same_face(i: int, t: Track, reason: str, identity: FrameFaces | None, p: TrackerParams) -> bool | None:
     """Whether detection ``i`` shows the face of track ``t`` (None: unknown on either side).
 
+    A ``held`` question (``association.second_look``: the descriptor alone about a held-back face)
+    passes a face within ``track.HELD_MAX_DISTANCE`` and answers None past it: it refuses nothing and
+    leaves the track as it found it, apart from the gallery's vouched face.
+
     The track's side is its gallery of checked embeddings; without one, its last face (or, for the
     periodic and the open check, its first whole face) is embedded now and becomes the gallery
     (not for the open check: it leaves the track as it found it).
@@ -36,7 +48,7 @@ def same_face(i: int, t: Track, reason: str, identity: FrameFaces | None, p: Tra
         return None
     look = identity.thumbs[i]
     if (
-        reason != "open"  # an open question is asked of each readable face anew
+        reason not in ("open", "held")  # asked of each readable face anew
         and t.refused_thumb is not None
         and thumb_change(look, t.refused_thumb) <= p.identity_jump
     ):
@@ -51,6 +63,11 @@ def same_face(i: int, t: Track, reason: str, identity: FrameFaces | None, p: Tra
         limit = min(p.identity_max_distance, p.identity_child_distance)
     else:
         limit = p.identity_max_distance
+    if t.vouched is not None and t.gallery and reason != "open":
+        kept = identity.embedder.embed(t.vouched)
+        t.vouched = None
+        if kept is not None:
+            _add(t, kept)
     gallery = t.gallery
     if not gallery:
         patch = t.first_patch if reason in ("periodic", "open") and t.first_patch is not None else t.patch
@@ -61,15 +78,18 @@ def same_face(i: int, t: Track, reason: str, identity: FrameFaces | None, p: Tra
         if reason != "open":  # an open question leaves the track as it found it
             t.gallery.append(ref)
     d = min(identity_distance(mine, g) for g in gallery)
-    same = d <= limit
-    if not same and (reason != "open" or t.open_far):  # an open question's first far read keeps the pair
-        t.refused_thumb = look
+    if reason == "held":  # the descriptor alone may give a held-back face back: it refuses nothing
+        verdict = True if d <= HELD_MAX_DISTANCE else None
+    else:
+        verdict = same = d <= limit
+        if not same and (reason != "open" or t.open_far):  # an open question's first far read keeps the pair
+            t.refused_thumb = look
     log.debug(
         "frame %d: track %d %s check (%s): descriptor distance %.3f (limit %.2f), face %.0f px",
-        identity.frame_index, t.track_id, "passed" if same else "refused", reason, d, limit,
-        identity.patch(i).face_px,
+        identity.frame_index, t.track_id, {True: "passed", False: "refused", None: "unsure"}[verdict],
+        reason, d, HELD_MAX_DISTANCE if reason == "held" else limit, identity.patch(i).face_px,
     )  # fmt: skip
-    return same
+    return verdict
 
 
 def remember_face(
@@ -80,9 +100,11 @@ def remember_face(
     verdict: bool | None,
     checked: bool,
     cut: bool,
+    kept: bool = False,
 ) -> None:
     """Keep detection ``i``'s look as its track's latest (its face only when not ``cut`` by the
-    frame edge: the track's face stays its last whole one); a checked identity joins the gallery."""
+    frame edge: the track's face stays its last whole one); a checked identity joins the gallery; a
+    readable face the model embedding ``kept`` at a question becomes the track's ``vouched`` one."""
     t.thumb = identity.thumbs[i]
     if cut:
         return
@@ -96,4 +118,12 @@ def remember_face(
         t.checked_frame = now
     mine = identity.computed(i) if verdict else None
     if mine is not None:
-        t.gallery = (t.gallery[:1] + t.gallery[1:][-(GALLERY - 2) :] + [mine])[-GALLERY:]
+        _add(t, mine)
+        t.vouched = None
+    elif kept and identity.readable(i):
+        t.vouched = t.patch
+
+
+def _add(t: Track, descriptor: np.ndarray) -> None:
+    """Add a checked descriptor to the track's gallery: its first and the latest ``GALLERY`` - 1."""
+    t.gallery = (t.gallery[:1] + t.gallery[1:][-(GALLERY - 2) :] + [descriptor])[-GALLERY:]

@@ -105,8 +105,9 @@ def gate(
     detection starts a new track; in the next frame the refused track may take its face back when the
     model embedding keeps it (``association.second_look``, step 7; not for small children). A lost
     track that only the cue limits (``Gate.by_cues``) kept from a detection the motion fits may take
-    it back the same way for ``track.HELD_BACK_FRAMES`` frames, if the descriptor passes it too
-    (``association.held_back``: a face coming out from behind a nearer body, its first looks mixed).
+    it back the same way for ``track.HELD_BACK_FRAMES`` frames, if the descriptor passes it too, or by
+    the descriptor alone within ``track.HELD_MAX_DISTANCE`` (``association.held_back``: a face coming
+    out from behind a nearer body or face, its first looks mixed).
 
     Limits, and which way to turn them:
 

@@ -52,6 +52,14 @@ HIDDEN_SHARE = 0.1
 # each frame more is one more chance for a look-alike newcomer. Up if walkers who come out from behind
 # a nearer body still split, 0: off.
 HELD_BACK_FRAMES = 2
+# a held-back face (above) whose model embedding has not come back to its track's is given back when
+# the face descriptor alone puts it this close (``association.second_look``): the face of someone
+# who crossed behind another read 0.24, 0.17, 0.13 from its own in the model embedding for 10 frames
+# after it came out, the descriptor 0.25-0.28 (cross720_nobody s1, docs/BENCHMARKS.md, twenty-sixth
+# session). Different people are this close in under ~0.15% of pairs at 32 px, ~0.05% at 48 px
+# (../shared/FACTS.md: within 0.4); the same face under two degradations within 0.34 (p95, 32 px).
+# Down if newcomers take a lost walker's track, 0: the model embedding must keep the face.
+HELD_MAX_DISTANCE = 0.35
 
 
 def behind_nearer(xyxy: np.ndarray, share: float = HIDDEN_SHARE) -> np.ndarray:
@@ -264,6 +272,9 @@ class Track:
     first_patch: FacePatch | None = None
     gallery: list[np.ndarray] = field(default_factory=list)
     checked_frame: float = 0.0
+    # the latest readable face that the model embedding kept at an identity question (no descriptor
+    # computed): the gallery takes it when the descriptor is next asked (``gallery.same_face``)
+    vouched: FacePatch | None = None
     refused_thumb: np.ndarray | None = None  # thumbnail of the last face the identity refused
     # a ``gap``/``jump`` question the descriptor could not read (a face under 32 px or cut) and the
     # model embedding did not answer: asked again (``open``) at the track's next readable faces, and

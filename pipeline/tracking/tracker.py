@@ -254,6 +254,7 @@ class Tracker:
                     None if asked is None else asked.verdict,
                     asked is not None,
                     bool(unknown[i]),
+                    kept=asked is not None and asked.by_embedding and asked.verdict is None,
                 )
             for name, feats in cues.items():
                 if feats[i].any():
@@ -289,12 +290,12 @@ class Tracker:
                     last_strong_frame=now,
                     checked_frame=now,
                 )
-                if i in refused_by:
-                    t.second_look = SecondLook(refused_by[i], now + 1, held=False)
-                elif i in match.held_back:
+                if i in match.held_back:  # before a refusal: the lost track the motion fits is asked
                     t.second_look = SecondLook(
                         tracks[match.held_back[i]].track_id, now + HELD_BACK_FRAMES, held=True
                     )
+                elif i in refused_by:
+                    t.second_look = SecondLook(refused_by[i], now + 1, held=False)
                 if identity is not None:
                     gallery.remember_face(t, i, identity, now, None, False, bool(unknown[i]))
                 stood_still(t, now, boxes[i], float(score[i]), p.high_score)

@@ -1,0 +1,107 @@
+"""What a track remembers for the identity veto (``gallery``): a face the model embedding kept at a
+question joins the descriptor's gallery when the descriptor is next asked, so that a walker who comes
+out from behind someone is compared with its faces of the seconds before, not only with its first;
+the answer to a held-back face's descriptor-alone question (``held``)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from facelog.pipeline.tracking import gallery
+from facelog.pipeline.tracking.identity import FrameFaces, identity_distance
+from facelog.pipeline.tracking.kalman import BoxKalman
+from facelog.pipeline.tracking.track import HELD_MAX_DISTANCE, Track, TrackerParams
+from facelog.pipeline.tracking.tracker import Tracker
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from cue_vectors import D, near, unit  # the tracker tests' cue vectors
+from drawn_faces import PatternEmbedder, face_texture  # the tracker tests' drawn faces
+
+SIDE = 60
+
+
+def _walker_out_of_sight(same: bool) -> tuple[list[int], PatternEmbedder]:
+    """A walks right at 2 px a frame. Its first faces (frames 0-9) look one way (drawn face 1) and
+    the descriptor answers a periodic question about them (model embedding 0.1 from A's: not enough
+    to keep the pair alone), so they are its gallery; from frame 10 it looks another way (drawn face
+    3: the descriptor reads it far from face 1), which the model embedding keeps (0.02). Hidden for
+    frames 40-47; from frame 48 A again with face 3 (``same``), its model embedding 0.1 from A's for
+    two frames (no shortcut, no second look), then 0.02; or a newcomer with face 2 whose model
+    embedding stays 0.1 from A's (a look-alike for the model). Returns the ids of the face at frame
+    39 and from frame 48 on."""
+    rng = np.random.default_rng(3)
+    a = unit(rng)
+    out = near(a, 0.1, rng)  # the face out of sight, to the model
+    embedder = PatternEmbedder()
+    t = Tracker(TrackerParams(identity_check_frames=5))
+    ids = []
+    for k in range(60):
+        if 40 <= k <= 47:
+            t.update(k, np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros((0, D), np.float32))
+            continue
+        face = 1 if k < 10 else 3 if same or k < 40 else 2
+        if k >= 48 and (k <= 49 or not same):
+            emb = near(out, 0.005, rng)
+        else:
+            emb = near(a, 0.1 if k == 5 else 0.02, rng)
+        x0 = 100 + 2 * k
+        box = np.array([[x0, 300, x0 + SIDE, 300 + SIDE]], np.float32)
+        img = np.full((480, 640, 3), 100, np.uint8)
+        img[300 : 300 + SIDE, x0 : x0 + SIDE] = face_texture(face, SIDE)
+        step = t.update(k, box, np.full(1, 0.9, np.float32), np.array([emb], np.float32), None, None,
+                        FrameFaces(embedder, img, box, k))  # fmt: skip
+        if k >= 39:
+            ids.append(int(step.track_ids[0]))
+    return ids, embedder
+
+
+def test_a_walker_out_of_sight_is_compared_with_its_recent_faces() -> None:
+    ids, _ = _walker_out_of_sight(same=True)
+    # compared with its first faces only, its face out of sight is refused and starts a new track
+    assert set(ids) == {ids[0]}, ids
+
+
+def test_a_newcomer_where_the_walker_went_out_of_sight_keeps_a_new_id() -> None:
+    ids, _ = _walker_out_of_sight(same=False)
+    assert ids[0] not in ids[1:], ids
+
+
+def test_a_held_question_passes_only_a_close_face() -> None:
+    # a held-back face is given back by the descriptor alone only within HELD_MAX_DISTANCE; past it the
+    # answer is "not sure" (None), never a refusal; a gap question refuses past the ordinary limit
+    embedder = PatternEmbedder()
+    box = np.array([[100, 100, 100 + SIDE, 100 + SIDE]], np.float32)
+
+    def frame(mix: float) -> FrameFaces:
+        img = np.full((480, 640, 3), 100, np.uint8)
+        face = (1 - mix) * face_texture(1, SIDE).astype(np.float32) + mix * face_texture(2, SIDE)
+        img[100 : 100 + SIDE, 100 : 100 + SIDE] = face.astype(np.uint8)
+        return FrameFaces(embedder, img, box, 0)
+
+    a = frame(0.0).embedding(0)
+    assert a is not None
+    answers = {}
+    for mix in np.linspace(0.0, 1.0, 41):
+        faces = frame(float(mix))
+        mine = faces.embedding(0)
+        assert mine is not None
+        d = identity_distance(mine, a)
+        verdicts = []
+        for reason in ("held", "gap"):
+            t = Track(0, BoxKalman(box[0], TrackerParams()), 0.0, 0.0, True, box[0], {}, 0.0, gallery=[a])
+            verdicts.append(gallery.same_face(0, t, reason, faces, TrackerParams()))
+            # only a gap question's refusal remembers the refused face (asked no more while it stays)
+            assert (t.refused_thumb is not None) == (verdicts[-1] is False)
+        answers[round(d, 3)] = tuple(verdicts)
+    for d, (held, gap) in answers.items():
+        assert gap is (d <= 0.5), (d, gap)
+        assert held is (True if d <= HELD_MAX_DISTANCE else None), (d, held)
+    # the blends cover both answers of each question, and faces between the two limits
+    assert {v for v, _ in answers.values()} == {True, None} and {v for _, v in answers.values()} == {
+        True,
+        False,
+    }
+    assert any(HELD_MAX_DISTANCE < d <= 0.5 for d in answers), answers
