@@ -222,7 +222,9 @@ class SecondLook(NamedTuple):
     Born from a detection that the older track's identity check refused: the next frame looks again
     (``until`` = birth + 1). Born from one that the gate's cue limits held back from the older, lost
     track (``held``, ``association.held_back``: a face coming out from behind a nearer body):
-    ``HELD_BACK_FRAMES`` frames look again, and the descriptor must agree too.
+    ``HELD_BACK_FRAMES`` frames look again, and the descriptor must agree too (or, where the model
+    embedding has not come back, pass the face alone within ``HELD_MAX_DISTANCE``). A detection both
+    refused and held back looks at the lost track.
     """
 
     track_id: int  # the older track

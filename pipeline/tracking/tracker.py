@@ -32,7 +32,8 @@ the state: the live tracks, their ids, the identity counters. Per processed fram
    when the next frame gives its face back to that track (``association.second_look``) the one-frame
    track ends. So does one started by a detection that only the cue limits held back from a lost track
    (``association.held_back``: a face coming out from behind a nearer body), for
-   ``track.HELD_BACK_FRAMES`` frames, if the descriptor agrees.
+   ``track.HELD_BACK_FRAMES`` frames, if the descriptor agrees (a detection both refused and held
+   back remembers the lost track: the motion fits it, and the refusal said the face is not the other's).
 
 The clock (``kalman.FrameClock``): every frame count (``TrackerParams``, the Kalman velocities, the
 track states) is one of frames of a 25-fps source, timed by the frames' timestamps when the caller
