@@ -240,8 +240,8 @@ def second_look(
     ``identity_keep_cosine`` (docs/BENCHMARKS.md, twenty-fourth session). Where the model embedding
     has not come back to the track's yet (a face that crossed behind another reads 0.13-0.24 from its
     own for 10 frames), the descriptor alone gives the face back within ``track.HELD_MAX_DISTANCE``
-    (asked as a ``held`` question; between it and the ordinary limit it is not sure, and the look goes
-    on).
+    (asked as a ``held`` question; further, the descriptor is not sure: it refuses nothing, and the
+    look goes on).
     """
     taken = set(pairs.values())
     by_id = {t.track_id: j for j, t in enumerate(tracks)}
