@@ -218,7 +218,7 @@ def second_look(
     the new tracks (indices) that gave their face back.
 
     A detection that a track's identity check refused (``jump``, ``body``, ``periodic`` or ``gap``, by
-    the descriptor) started a new track (``Track.second_look`` names the refused one). One frame later,
+    the descriptor) started a new track (``Track.second_looks`` names the refused one). One frame later,
     when that new track is paired, the refused track is free and may take the same detection (``sim``
     at least ``match_high``, ``match_low`` for a low-score one; not forbidden) and the model
     embedding puts the detection within ``identity_keep_cosine`` of the refused track
@@ -247,25 +247,25 @@ def second_look(
     by_id = {t.track_id: j for j, t in enumerate(tracks)}
     back = []
     for i, jn in list(pairs.items()):
-        look = tracks[jn].second_look
-        jx = by_id.get(look.track_id) if look is not None else None
-        least = p.match_high if high[i] else p.match_low
-        if jx is None or jx in taken or sim[i, jx] < least:
-            continue
-        held = look is not None and look.held
-        keeps = embedding_keeps(dist, i, jx, p)
-        if (not keeps and not held) or young_pair(identity, i, tracks[jx], p):
-            continue
-        if held:  # the descriptor must agree; alone (closer) where the embedding does not keep the face
-            verdict = same_face(i, jx, "gap" if keeps else "held") if same_face is not None else None
-            if verdict is not True:
-                if verdict is False:
-                    checks[i, jx] = Check("gap", False, False)
+        for look in tracks[jn].second_looks:  # the refusing track's look first, then a held-back one
+            jx = by_id.get(look.track_id)
+            least = p.match_high if high[i] else p.match_low
+            if jx is None or jx in taken or sim[i, jx] < least:
                 continue
-        checks[i, jx] = Check("second", True, not held)
-        pairs[i] = jx
-        taken.add(jx)
-        back.append(jn)
+            keeps = embedding_keeps(dist, i, jx, p)
+            if (not keeps and not look.held) or young_pair(identity, i, tracks[jx], p):
+                continue
+            if look.held:  # the descriptor must agree; alone (closer) where the embedding does not keep it
+                verdict = same_face(i, jx, "gap" if keeps else "held") if same_face is not None else None
+                if verdict is not True:
+                    if verdict is False:
+                        checks[i, jx] = Check("gap", False, False)
+                    continue
+            checks[i, jx] = Check("second", True, not look.held)
+            pairs[i] = jx
+            taken.add(jx)
+            back.append(jn)
+            break
     return tuple(back)
 
 

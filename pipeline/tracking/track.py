@@ -224,7 +224,7 @@ class SecondLook(NamedTuple):
     track (``held``, ``association.held_back``: a face coming out from behind a nearer body):
     ``HELD_BACK_FRAMES`` frames look again, and the descriptor must agree too (or, where the model
     embedding has not come back, pass the face alone within ``HELD_MAX_DISTANCE``). A detection both
-    refused and held back looks at the lost track.
+    refused and held back gets both looks (``Track.second_looks``), the refusing track's first.
     """
 
     track_id: int  # the older track
@@ -285,4 +285,5 @@ class Track:
     open_far: bool = False
     behind: bool = False  # lost (or last seen) behind a nearer face (``behind_nearer``): see ``policy.gate``
     age: float | None = None  # the model's age of its whole faces, an EMA (``policy.young_pair``); None: none
-    second_look: SecondLook | None = None  # born from a face another track may take back; None otherwise
+    # born from a face other tracks may take back (a refusing track's look first, then a held-back one)
+    second_looks: tuple[SecondLook, ...] = ()

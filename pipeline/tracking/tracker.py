@@ -28,12 +28,12 @@ the state: the live tracks, their ids, the identity counters. Per processed fram
    frame: its looks are unknown. So are those of a face partly behind a nearer (larger) one
    (``track.behind_nearer``): it continues a followed track, or by motion alone the track that was lost
    behind a nearer face (``Track.behind``, set after the matching): walkers who cross. A track started
-   by a detection that an identity check refused remembers the refused track (``Track.second_look``);
+   by a detection that an identity check refused remembers the refused track (``Track.second_looks``);
    when the next frame gives its face back to that track (``association.second_look``) the one-frame
    track ends. So does one started by a detection that only the cue limits held back from a lost track
    (``association.held_back``: a face coming out from behind a nearer body), for
    ``track.HELD_BACK_FRAMES`` frames, if the descriptor agrees (a detection both refused and held
-   back remembers the lost track: the motion fits it, and the refusal said the face is not the other's).
+   back remembers both tracks: the refusal may have erred, and the motion fits the lost one).
 
 The clock (``kalman.FrameClock``): every frame count (``TrackerParams``, the Kalman velocities, the
 track states) is one of frames of a 25-fps source, timed by the frames' timestamps when the caller
@@ -215,8 +215,8 @@ class Tracker:
             elif check.by_embedding:
                 self.identity_vouched[check.reason] += 1
         for t in tracks:  # a second look is for the frame after the refusal only (HELD_BACK_FRAMES: those)
-            if t.second_look is not None and now >= t.second_look.until:
-                t.second_look = None
+            if t.second_looks:
+                t.second_looks = tuple(look for look in t.second_looks if now < look.until)
         given_back = [tracks[j] for j in match.taken_back]  # ended below, after the matching
         det_track = {i: tracks[j] for i, j in match.pairs.items()}
         for i, j in match.pairs.items():
@@ -291,12 +291,14 @@ class Tracker:
                     last_strong_frame=now,
                     checked_frame=now,
                 )
-                if i in match.held_back:  # before a refusal: the lost track the motion fits is asked
-                    t.second_look = SecondLook(
-                        tracks[match.held_back[i]].track_id, now + HELD_BACK_FRAMES, held=True
+                looks = []  # a refusal may have erred; a face held back may be a lost track's
+                if i in refused_by:
+                    looks.append(SecondLook(refused_by[i], now + 1, held=False))
+                if i in match.held_back:
+                    looks.append(
+                        SecondLook(tracks[match.held_back[i]].track_id, now + HELD_BACK_FRAMES, held=True)
                     )
-                elif i in refused_by:
-                    t.second_look = SecondLook(refused_by[i], now + 1, held=False)
+                t.second_looks = tuple(looks)
                 if identity is not None:
                     gallery.remember_face(t, i, identity, now, None, False, bool(unknown[i]))
                 stood_still(t, now, boxes[i], float(score[i]), p.high_score)
