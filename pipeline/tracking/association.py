@@ -247,9 +247,9 @@ def second_look(
     by_id = {t.track_id: j for j, t in enumerate(tracks)}
     back = []
     for i, jn in list(pairs.items()):
+        least = p.match_high if high[i] else p.match_low
         for look in tracks[jn].second_looks:  # the refusing track's look first, then a held-back one
             jx = by_id.get(look.track_id)
-            least = p.match_high if high[i] else p.match_low
             if jx is None or jx in taken or sim[i, jx] < least:
                 continue
             keeps = embedding_keeps(dist, i, jx, p)
