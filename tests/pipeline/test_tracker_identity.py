@@ -867,3 +867,31 @@ def test_the_body_question_needs_known_clothes_and_comes_after_a_jump() -> None:
     ids = [_tinted_step(t, k, False, BLUE_SHIRT if k < 8 else RED_SHIRT, MINE[0] if k < 8 else OTHER[0],
                         _Tinted(), person=0 if k < 8 else 5) for k in range(16)]  # fmt: skip
     assert t.identity_checks["jump"] >= 1 and t.identity_checks["body"] == 0
+
+
+def test_a_poor_frame_held_back_from_a_lost_track_still_goes_back_to_its_own() -> None:
+    # test_one_poor_frame_does_not_split_the_person's frames, and another person (face 7) who walked
+    # down towards the still face and was lost 5 frames before the poor one: the motion fits the
+    # poor frame to that lost track too (held back: only its looks refuse it). The young track looks
+    # at both; the refusing track's look gives the next face back to it (tracker.Tracker docstring).
+    t, emb = Tracker(), PatternEmbedder()
+    mine, theirs = face_texture(0, 40).astype(np.float32), face_texture(99, 40).astype(np.float32)
+    walker = _unit([0, 0, 1])  # the walker's model embedding, far from MINE
+    ids, ended = [], []
+    for k in range(16):
+        share = 0.0 if k < 10 else 0.4 if k == 10 else 0.2
+        img = np.full((H, W, 3), 100, np.uint8)
+        img[100:140, 180:220] = np.round((1 - share) * mine + share * theirs).astype(np.uint8)
+        people, embeddings = [(200.0, 120.0)], [SPOILT if k == 10 else MINE]
+        if k <= 5:  # the walker, 8 px a frame down, last seen at (200, 70)
+            cy = 30.0 + 8 * k
+            img[round(cy) - 20 : round(cy) + 20, 180:220] = face_texture(7, 40)
+            people.append((200.0, cy))
+            embeddings.append(walker)
+        xyxy = np.array([[cx - 20, cy - 20, cx + 20, cy + 20] for cx, cy in people], np.float32)
+        step = t.update(k, xyxy, np.full(len(xyxy), 0.9, np.float32), np.concatenate(embeddings), None, None,
+                        FrameFaces(emb, img, xyxy, k))  # fmt: skip
+        ids.append(int(step.track_ids[0]))
+        ended += step.ended
+    assert ids == [0] * 10 + [2] + [0] * 5, ids
+    assert 2 in ended and t.identity_vouched["second"] == 1
