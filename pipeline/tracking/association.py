@@ -104,12 +104,12 @@ def associate(
     computes them and keeps them on its tracks): True, False, or None (unknown).
     """
     # step 1: motion term, IoU / centre similarity to the predicted (and, if missed, last) boxes
-    motion = sim = motion_similarity(boxes, tracks, states.gap, p, states.late)
+    motion = motion_similarity(boxes, tracks, states.gap, p, states.late)
     # step 2: appearance terms, cosine distance per cue
     dist = {name: cue_distance(name, feats, tracks) for name, feats in cues.items()}
     # step 3: the gate (state x cue)
     g = gate(states, dist, track_only, p, identity is not None, at_edge, hidden)
-    sim = np.where(g.forbidden, FORBIDDEN, sim)
+    sim = np.where(g.forbidden, FORBIDDEN, motion)
     high = (score >= p.high_score) & ~track_only
     checks: dict[tuple[int, int], Check] = {}
     body = dist.get("body")  # NaN (unknown) compares False: never over

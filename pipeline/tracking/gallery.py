@@ -59,6 +59,8 @@ def same_face(i: int, t: Track, reason: str, identity: FrameFaces | None, p: Tra
         return None
     if reason == "open":  # it overrules the model embedding: only a face that reads far from the track
         limit = max(p.identity_max_distance, OPEN_MAX_DISTANCE)
+    elif reason == "held":  # the descriptor alone gives a held-back face back, only this close
+        limit = min(p.identity_max_distance, HELD_MAX_DISTANCE)
     elif young_pair(identity, i, t, p):  # never looser than the adults' limit
         limit = min(p.identity_max_distance, p.identity_child_distance)
     else:
@@ -78,16 +80,17 @@ def same_face(i: int, t: Track, reason: str, identity: FrameFaces | None, p: Tra
         if reason != "open":  # an open question leaves the track as it found it
             t.gallery.append(ref)
     d = min(identity_distance(mine, g) for g in gallery)
-    if reason == "held":  # the descriptor alone may give a held-back face back: it refuses nothing
-        verdict = True if d <= HELD_MAX_DISTANCE else None
+    same = d <= limit
+    if reason == "held":  # it refuses nothing: past its limit the descriptor is not sure
+        verdict = True if same else None
     else:
-        verdict = same = d <= limit
+        verdict = same
         if not same and (reason != "open" or t.open_far):  # an open question's first far read keeps the pair
             t.refused_thumb = look
     log.debug(
         "frame %d: track %d %s check (%s): descriptor distance %.3f (limit %.2f), face %.0f px",
         identity.frame_index, t.track_id, {True: "passed", False: "refused", None: "unsure"}[verdict],
-        reason, d, HELD_MAX_DISTANCE if reason == "held" else limit, identity.patch(i).face_px,
+        reason, d, limit, identity.patch(i).face_px,
     )  # fmt: skip
     return verdict
 

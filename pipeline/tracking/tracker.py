@@ -54,9 +54,7 @@ import numpy as np
 
 from facelog.pipeline.tracking import gallery
 from facelog.pipeline.tracking.association import KEEP_REASONS, associate
-from facelog.pipeline.tracking.identity import (
-    FrameFaces,
-)
+from facelog.pipeline.tracking.identity import FrameFaces
 from facelog.pipeline.tracking.kalman import BoxKalman, FrameClock
 from facelog.pipeline.tracking.states import fit_walk, stood_still, track_states, walk_path
 from facelog.pipeline.tracking.track import (
@@ -214,7 +212,7 @@ class Tracker:
                 self.identity_refusals[check.reason] += 1
             elif check.by_embedding:
                 self.identity_vouched[check.reason] += 1
-        for t in tracks:  # a second look is for the frame after the refusal only (HELD_BACK_FRAMES: those)
+        for t in tracks:  # a look lasts to its ``until``: the frame after a refusal, HELD_BACK_FRAMES if held
             if t.second_looks:
                 t.second_looks = tuple(look for look in t.second_looks if now < look.until)
         given_back = [tracks[j] for j in match.taken_back]  # ended below, after the matching
