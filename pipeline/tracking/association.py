@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from facelog.pipeline.boxes import iou_matrix
+from facelog.pipeline.tracking.gallery import read_again
 from facelog.pipeline.tracking.identity import FrameFaces
 from facelog.pipeline.tracking.policy import (
     embedding_keeps,
@@ -59,13 +60,15 @@ WALK_SLACK = 0.15
 # identity questions the model's embedding may answer (``policy.embedding_keeps``), and whose refusal
 # by the descriptor gets a second look (``second_look``): not a re-identification
 KEEP_REASONS = ("jump", "body", "periodic", "gap")
+# identity questions whose refusal by the descriptor gets an ``again`` look (``second_look``)
+AGAIN_REASONS = ("reid", "gap")
 
 
 @dataclass(frozen=True, slots=True)
 class Check:
     """One identity question of a chosen pair and its answer."""
 
-    reason: str  # gap | jump | body | periodic | open | reid | second
+    reason: str  # gap | jump | body | periodic | open | reid | second | again
     verdict: bool | None  # same face; False: refused; None: unknown (or ``open``'s first far read)
     # answered by the model (its embedding: ``policy.embedding_keeps``/``embedding_refuses``; or its
     # age reading), no descriptor
@@ -163,7 +166,7 @@ def associate(
         if not refused:
             break
     # step 7: a second look at a refusal (``second_look``)
-    taken_back = second_look(pairs, checks, sim, high, dist, tracks, p, identity, same_face)
+    taken_back = second_look(pairs, checks, sim, high, dist, tracks, p, identity, same_face, hidden)
     # step 8: the lost tracks that only the cue limits kept from a detection left unmatched (``held_back``)
     held = held_back(pairs, g.by_cues, motion, high, track_only, states, p)
     return Association(pairs=pairs, checks=checks, taken_back=taken_back, held_back=held)
@@ -213,6 +216,7 @@ def second_look(
     p: TrackerParams,
     identity: FrameFaces | None = None,
     same_face: Callable[[int, int, str], bool | None] | None = None,
+    hidden: np.ndarray | None = None,
 ) -> tuple[int, ...]:
     """A face refused once is looked at again (step 7, in place on ``pairs`` and ``checks``); returns
     the new tracks (indices) that gave their face back.
@@ -252,6 +256,23 @@ def second_look(
             jx = by_id.get(look.track_id)
             if jx is None or jx in taken or sim[i, jx] < least:
                 continue
+            if look.faces:  # ``again``: the mean of the young track's faces against the older track's
+                mixed = hidden is not None and bool(hidden[i])  # behind a nearer face: looks unknown
+                if identity is None or mixed or young_pair(identity, i, tracks[jx], p):
+                    continue
+                verdict, faces = read_again(look.faces, i, tracks[jx], identity)
+                tracks[jn].second_looks = tuple(
+                    other if other is not look else look._replace(faces=faces)
+                    for other in tracks[jn].second_looks
+                    if other is not look or verdict is None  # one verdict: no more tries
+                )
+                if verdict is not True:
+                    continue
+                checks[i, jx] = Check("again", True, False)
+                pairs[i] = jx
+                taken.add(jx)
+                back.append(jn)
+                break
             keeps = embedding_keeps(dist, i, jx, p)
             if (not keeps and not look.held) or young_pair(identity, i, tracks[jx], p):
                 continue

@@ -20,7 +20,13 @@ import numpy as np
 
 from facelog.pipeline.tracking.identity import MIN_FACE_PX, FrameFaces, identity_distance, thumb_change
 from facelog.pipeline.tracking.policy import young_pair
-from facelog.pipeline.tracking.track import HELD_MAX_DISTANCE, Track, TrackerParams
+from facelog.pipeline.tracking.track import (
+    AGAIN_FACES,
+    AGAIN_MAX_DISTANCE,
+    HELD_MAX_DISTANCE,
+    Track,
+    TrackerParams,
+)
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +99,29 @@ def same_face(i: int, t: Track, reason: str, identity: FrameFaces | None, p: Tra
         reason, d, limit, identity.patch(i).face_px,
     )  # fmt: skip
     return verdict
+
+
+def read_again(
+    faces: tuple[np.ndarray, ...], i: int, t: Track, identity: FrameFaces
+) -> tuple[bool | None, tuple[np.ndarray, ...]]:
+    """An ``again`` look (``track.SecondLook``): whether the young track's faces read so far
+    (``faces``) and detection ``i`` show track ``t``'s face, judged on their mean once there are
+    ``track.AGAIN_FACES`` of them, against the mean of ``t``'s gallery. Returns the verdict (None: not
+    yet, or nothing to compare) and the faces read so far (``i``'s added where readable)."""
+    mine = identity.embedding(i) if identity.readable(i) else None
+    if mine is None:
+        return None, faces
+    faces = (*faces, mine)
+    if len(faces) < AGAIN_FACES or not t.gallery:
+        return None, faces
+    d = identity_distance(np.mean(faces, axis=0), np.mean(t.gallery, axis=0))
+    same = d <= AGAIN_MAX_DISTANCE
+    log.debug(
+        "frame %d: track %d %s check (again): mean descriptor distance %.3f (limit %.2f) of %d faces, "
+        "face %.0f px", identity.frame_index, t.track_id, "passed" if same else "refused", d,
+        AGAIN_MAX_DISTANCE, len(faces), identity.patch(i).face_px,
+    )  # fmt: skip
+    return same, faces
 
 
 def remember_face(

@@ -60,6 +60,22 @@ HELD_BACK_FRAMES = 2
 # (../shared/FACTS.md: within 0.4); the same face under two degradations within 0.34 (p95, 32 px).
 # Down if newcomers take a lost walker's track, 0: the model embedding must keep the face.
 HELD_MAX_DISTANCE = 0.35
+# A face that the descriptor refused at a re-identification or after a gap (``reid``, ``gap``) started
+# a new track; that track may give its faces back when the mean descriptor of its first
+# ``AGAIN_FACES`` readable faces (the refused one included) lies within ``AGAIN_MAX_DISTANCE`` of the
+# mean of the lost track's gallery (``association.second_look``), looked at for ``AGAIN_FRAMES``
+# frames after its birth. In a dim room the sensor's noise, new every frame, moves one frame's
+# descriptor: people who turned away for seconds read 0.51-0.62 from their own track when they turned
+# back (``--camera dim``, static720_away s0), and a single read refused 17% of same-person pairs of
+# that clip 2 s or more apart, averaging three faces on each side 2.4% (docs/BENCHMARKS.md,
+# twenty-seventh session). Averages bring different people closer too (0.5% of different-person
+# pairs within 0.5 for single reads, 2.3% for averages), so the averaged limit is stricter than the
+# single one: 0.46 passed 0.8% of that clip's different-person pairs that a single read refused and
+# gave back 13 of its 29 refused same-person pairs. Down if newcomers at a vacated spot take the lost
+# track after two or three frames of their own, 0 (or AGAIN_FRAMES 0): off.
+AGAIN_FACES = 3
+AGAIN_FRAMES = 4
+AGAIN_MAX_DISTANCE = 0.46
 
 
 def behind_nearer(xyxy: np.ndarray, share: float = HIDDEN_SHARE) -> np.ndarray:
@@ -224,12 +240,18 @@ class SecondLook(NamedTuple):
     track (``held``, ``association.held_back``: a face coming out from behind a nearer body):
     ``HELD_BACK_FRAMES`` frames look again, and the descriptor must agree too (or, where the model
     embedding has not come back, pass the face alone within ``HELD_MAX_DISTANCE``). A detection both
-    refused and held back gets both looks (``Track.second_looks``), the refusing track's first.
+    refused and held back gets both looks (``Track.second_looks``), the refusing track's first. A
+    detection the descriptor refused at a ``reid`` or ``gap`` question also gets an ``again`` look
+    (``faces``): for ``AGAIN_FRAMES`` frames its young track's faces are read and their mean compared
+    with the older track's gallery (``AGAIN_MAX_DISTANCE``).
     """
 
     track_id: int  # the older track
     until: float  # the last frame (of the clock) of the look
     held: bool
+    # ``again``: the descriptors of the young track's faces read so far (the refused one first); the
+    # look decides on their mean once it has ``AGAIN_FACES`` of them; empty: not an ``again`` look
+    faces: tuple[np.ndarray, ...] = ()
 
 
 class Walk(NamedTuple):

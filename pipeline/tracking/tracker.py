@@ -53,11 +53,12 @@ from collections.abc import Sequence
 import numpy as np
 
 from facelog.pipeline.tracking import gallery
-from facelog.pipeline.tracking.association import KEEP_REASONS, associate
+from facelog.pipeline.tracking.association import AGAIN_REASONS, KEEP_REASONS, associate
 from facelog.pipeline.tracking.identity import FrameFaces
 from facelog.pipeline.tracking.kalman import BoxKalman, FrameClock
 from facelog.pipeline.tracking.states import fit_walk, stood_still, track_states, walk_path
 from facelog.pipeline.tracking.track import (
+    AGAIN_FRAMES,
     HELD_BACK_FRAMES,
     HIDDEN_SHARE,
     SecondLook,
@@ -229,7 +230,7 @@ class Tracker:
                 t.last_strong_frame, t.confirmed = now, True
             if identity is not None:
                 asked = match.checks.get((i, j))
-                if asked is not None and asked.reason == "second":  # taken back: its refusal was wrong
+                if asked is not None and asked.reason in ("second", "again"):  # taken back: refused wrongly
                     t.refused_thumb = None
                 if asked is not None and not asked.by_embedding:  # the descriptor answered, or could not
                     if asked.far:  # ``open``: one far read, kept and asked again
@@ -275,6 +276,12 @@ class Tracker:
             for (i, j), c in match.checks.items()
             if c.verdict is False and not c.by_embedding and c.reason in KEEP_REASONS
         }
+        read_by: dict[int, tuple[int, np.ndarray]] = {}  # refused by the descriptor: an ``again`` look
+        if identity is not None and AGAIN_FRAMES > 0:
+            for (i, j), refusal in match.checks.items():
+                face = identity.computed(i) if refusal.verdict is False and not refusal.by_embedding else None
+                if face is not None and refusal.reason in AGAIN_REASONS:
+                    read_by.setdefault(i, (tracks[j].track_id, face))
         n = len(boxes)
         for i in range(n):
             if i not in det_track and not only[i]:
@@ -296,6 +303,9 @@ class Tracker:
                     looks.append(
                         SecondLook(tracks[match.held_back[i]].track_id, now + HELD_BACK_FRAMES, held=True)
                     )
+                if i in read_by:
+                    refused, face = read_by[i]
+                    looks.append(SecondLook(refused, now + AGAIN_FRAMES, held=False, faces=(face,)))
                 t.second_looks = tuple(looks)
                 if identity is not None:
                     gallery.remember_face(t, i, identity, now, None, False, bool(unknown[i]))
