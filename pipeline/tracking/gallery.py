@@ -18,7 +18,7 @@ import logging
 
 import numpy as np
 
-from facelog.pipeline.tracking.identity import MIN_FACE_PX, FrameFaces, identity_distance, thumb_change
+from facelog.pipeline.tracking.identity import FrameFaces, identity_distance, thumb_change
 from facelog.pipeline.tracking.policy import young_pair
 from facelog.pipeline.tracking.track import (
     AGAIN_FACES,
@@ -106,15 +106,17 @@ def read_again(
 ) -> tuple[bool | None, tuple[np.ndarray, ...]]:
     """An ``again`` look (``track.SecondLook``): whether the young track's faces read so far
     (``faces``) and detection ``i`` show track ``t``'s face, judged on their mean once there are
-    ``track.AGAIN_FACES`` of them, against the mean of ``t``'s gallery. Returns the verdict (None: not
-    yet, or nothing to compare) and the faces read so far (``i``'s added where readable)."""
+    ``track.AGAIN_FACES`` of them, against the mean of ``t``'s gallery and its last faces
+    (``Track.recent``, embedded now). Returns the verdict (None: not yet, or nothing to compare) and
+    the faces read so far (``i``'s added where readable)."""
     mine = identity.embedding(i) if identity.readable(i) else None
     if mine is None:
         return None, faces
     faces = (*faces, mine)
-    if len(faces) < AGAIN_FACES or not t.gallery:
+    theirs = list(t.gallery) + [v for v in map(identity.embedder.embed, t.recent) if v is not None]
+    if len(faces) < AGAIN_FACES or not theirs:
         return None, faces
-    d = identity_distance(np.mean(faces, axis=0), np.mean(t.gallery, axis=0))
+    d = identity_distance(np.mean(faces, axis=0), np.mean(theirs, axis=0))
     same = d <= AGAIN_MAX_DISTANCE
     log.debug(
         "frame %d: track %d %s check (again): mean descriptor distance %.3f (limit %.2f) of %d faces, "
@@ -144,8 +146,10 @@ def remember_face(
         a = float(identity.ages[i])
         t.age = a if t.age is None else AGE_MOMENTUM * t.age + (1.0 - AGE_MOMENTUM) * a
     t.patch = identity.patch(i)
-    if t.first_patch is None and t.patch.face_px >= MIN_FACE_PX and not identity.cut_by_edge(i):
-        t.first_patch = t.patch
+    if identity.readable(i):
+        t.recent.append(t.patch)
+        if t.first_patch is None:
+            t.first_patch = t.patch
     if checked:
         t.checked_frame = now
     mine = identity.computed(i) if verdict else None

@@ -63,16 +63,18 @@ HELD_MAX_DISTANCE = 0.35
 # A face that the descriptor refused at a re-identification or after a gap (``reid``, ``gap``) started
 # a new track; that track may give its faces back when the mean descriptor of its first
 # ``AGAIN_FACES`` readable faces (the refused one included) lies within ``AGAIN_MAX_DISTANCE`` of the
-# mean of the lost track's gallery (``association.second_look``), looked at for ``AGAIN_FRAMES``
-# frames after its birth. In a dim room the sensor's noise, new every frame, moves one frame's
-# descriptor: people who turned away for seconds read 0.51-0.62 from their own track when they turned
-# back (``--camera dim``, static720_away s0), and a single read refused 17% of same-person pairs of
-# that clip 2 s or more apart, averaging three faces on each side 2.4% (docs/BENCHMARKS.md,
-# twenty-seventh session). Averages bring different people closer too (0.5% of different-person
-# pairs within 0.5 for single reads, 2.3% for averages), so the averaged limit is stricter than the
-# single one: 0.46 passed 0.8% of that clip's different-person pairs that a single read refused and
-# gave back 13 of its 29 refused same-person pairs. Down if newcomers at a vacated spot take the lost
-# track after two or three frames of their own, 0 (or AGAIN_FRAMES 0): off.
+# mean of the lost track's (its gallery and its last ``AGAIN_FACES`` readable faces:
+# ``Track.recent``), looked at for ``AGAIN_FRAMES`` frames after its birth (``association.second_look``).
+# In a dim room the sensor's noise, new every frame, moves one frame's descriptor: people who turned
+# away for seconds read 0.51-0.62 from their own track when they turned back (``--camera dim``,
+# static720_away s0). Over three dim clips' people (static720_away, walk720_away and
+# walk720_nobody_alike s0; faces 2 s or more apart), a single read refused 19-43% of same-person
+# pairs at 0.5; the mean of three faces against the mean of three 3-9%, and of one face against three
+# 9-19%: the noise of both sides must be averaged. Averages bring different people closer too (0.5-1%
+# of different-person pairs within 0.5 for single reads, 2.5-5% for three against three), so the
+# averaged limit is stricter: 0.46 is where three against three passes 1% of different-person pairs
+# on those clips (docs/BENCHMARKS.md, twenty-seventh session). Down if newcomers at a vacated spot
+# take the lost track after two or three frames of their own; AGAIN_FRAMES 0: off.
 AGAIN_FACES = 3
 AGAIN_FRAMES = 4
 AGAIN_MAX_DISTANCE = 0.46
@@ -295,6 +297,8 @@ class Track:
     patch: FacePatch | None = None
     first_patch: FacePatch | None = None
     gallery: list[np.ndarray] = field(default_factory=list)
+    # its last ``AGAIN_FACES`` readable faces, embedded only when an ``again`` look decides
+    recent: deque[FacePatch] = field(default_factory=lambda: deque(maxlen=AGAIN_FACES))
     checked_frame: float = 0.0
     # the latest readable face that the model embedding kept at an identity question (no descriptor
     # computed): the gallery takes it when the descriptor is next asked (``gallery.same_face``)

@@ -555,6 +555,40 @@ def test_a_newcomer_at_a_spot_vacated_seconds_ago_gets_a_new_id() -> None:
     assert t.identity_refusals["reid"] >= 1
 
 
+class _DimEmbedder(PatternEmbedder):
+    """A dim room's sensor noise, new every frame, from frame ``dim_from`` on: each face's identity
+    moves by 0.55 in a random direction (one read of the right person is past the 0.5 limit; the mean
+    of three is ~0.32 from it)."""
+
+    def __init__(self, dim_from: int) -> None:
+        super().__init__()
+        self.dim_from = dim_from
+
+    def embed(self, patch: FacePatch) -> np.ndarray | None:
+        v = super().embed(patch)
+        if v is None or patch.frame_index < self.dim_from:
+            return v
+        noise = np.random.default_rng(patch.frame_index).standard_normal(v.shape)
+        return np.asarray(v + 0.55 * noise / np.linalg.norm(noise), np.float32)
+
+
+def test_a_noisy_face_refused_once_is_read_again_over_three_frames(monkeypatch: pytest.MonkeyPatch) -> None:
+    # person 0 turns away for 4 s; the light dims meanwhile. Its first face back reads past the
+    # limit (a new track); the mean of that track's first three faces is read again and gives them
+    # back (``track.SecondLook.faces``); a newcomer's mean stays far: a new id
+    t, emb = Tracker(), _DimEmbedder(dim_from=160)
+    ids = _away(t, emb, 0, range(100))
+    assert t.identity_refusals["reid"] == 1 and t.identity_checks["again"] == 1
+    assert ids[:60] == [0] * 60 and ids[60:62] == [1, 1] and set(ids[62:]) == {0}, ids
+    t = Tracker()
+    ids = _away(t, _DimEmbedder(dim_from=160), 1, range(100))
+    assert ids[:60] == [0] * 60 and set(ids[60:]) == {1}, ids
+    # without the look the same person stays a new track
+    monkeypatch.setattr("facelog.pipeline.tracking.tracker.AGAIN_FRAMES", 0)
+    ids = _away(Tracker(), _DimEmbedder(dim_from=160), 0, range(100))
+    assert set(ids[60:]) == {1}, ids
+
+
 def test_a_faint_still_pattern_does_not_wait_longer() -> None:
     # a face-like pattern the detector scores 0.6 (under high_score 0.7; real faces standing in a
     # queue score 0.85-0.91 even on a dim camera): lost for 4 s, its track has ended
