@@ -23,7 +23,10 @@
 - step 7, a second look (``second_look``): a face refused in the previous frame started a new track;
   if the refused track is free and the model embedding now keeps the face, it takes the face back.
   So may a lost track whose cue limits alone held a face back (a face coming out from behind a
-  nearer body), for ``track.HELD_BACK_FRAMES`` frames.
+  nearer body), for ``track.HELD_BACK_FRAMES`` frames; and a track whose ``reid`` or ``gap``
+  question the descriptor refused, when the mean descriptor of the new track's first
+  ``track.AGAIN_FACES`` faces is close to the mean of its own (an ``again`` look: one noisy frame
+  read alone, for ``track.AGAIN_FRAMES`` frames).
 - step 8 (``held_back``): for each detection left unmatched, the lost track that only the cue
   limits kept from it, which the new track names for step 7.
 
@@ -246,6 +249,15 @@ def second_look(
     own for 10 frames), the descriptor alone gives the face back within ``track.HELD_MAX_DISTANCE``
     (asked as a ``held`` question; further, the descriptor is not sure: it refuses nothing, and the
     look goes on).
+
+    A track born from a face the descriptor refused at a ``reid`` or ``gap`` question also has an
+    ``again`` look (``track.SecondLook.faces``, ``gallery.read_again``): for ``track.AGAIN_FRAMES``
+    frames its readable faces are embedded, and once there are ``track.AGAIN_FACES`` of them (the
+    refused one first), their mean is compared once with the mean of the refused track's gallery and
+    last faces, at the stricter ``track.AGAIN_MAX_DISTANCE``. A dim room's sensor noise is new every
+    frame and moves one frame's descriptor; three faces averaged on each side cancel much of it, and
+    a newcomer's mean stays far. Not for small children (``policy.young_pair``), nor for a face
+    behind a nearer one (``hidden``: its looks are mixed).
     """
     taken = set(pairs.values())
     by_id = {t.track_id: j for j, t in enumerate(tracks)}

@@ -67,14 +67,15 @@ HELD_MAX_DISTANCE = 0.35
 # ``Track.recent``), looked at for ``AGAIN_FRAMES`` frames after its birth (``association.second_look``).
 # In a dim room the sensor's noise, new every frame, moves one frame's descriptor: people who turned
 # away for seconds read 0.51-0.62 from their own track when they turned back (``--camera dim``,
-# static720_away s0). Over three dim clips' people (static720_away, walk720_away and
-# walk720_nobody_alike s0; faces 2 s or more apart), a single read refused 19-43% of same-person
-# pairs at 0.5; the mean of three faces against the mean of three 3-9%, and of one face against three
-# 9-19%: the noise of both sides must be averaged. Averages bring different people closer too (0.5-1%
-# of different-person pairs within 0.5 for single reads, 2.5-5% for three against three), so the
-# averaged limit is stricter: 0.46 is where three against three passes 1% of different-person pairs
-# on those clips (docs/BENCHMARKS.md, twenty-seventh session). Down if newcomers at a vacated spot
-# take the lost track after two or three frames of their own; AGAIN_FRAMES 0: off.
+# static720_away s0). On three dim clips (``benchmarks/identity_averaging.py``: static720_away,
+# walk720_away, walk720_nobody_alike s0; one person's faces 2 s or more apart) one face against one
+# refused 19-43% of same-person pairs at 0.5, three against three 5-14%; averages bring different
+# people closer too (0.5-1.0% of different-person pairs within 0.5 one to one, 2.4-4.6% three to
+# three), so the averaged limit is stricter: 0.46 is about where three against three passes 1% of
+# different-person pairs (0.450-0.475 on those clips), refusing 9-16% of the same person's, where
+# one against one at its own 1% limit refuses 15-43% (docs/BENCHMARKS.md, twenty-seventh session).
+# Down if newcomers at a vacated spot take the lost track after two or three frames of their own;
+# AGAIN_FRAMES 0: off.
 AGAIN_FACES = 3
 AGAIN_FRAMES = 4
 AGAIN_MAX_DISTANCE = 0.46
