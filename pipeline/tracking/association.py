@@ -46,7 +46,6 @@ from facelog.pipeline.boxes import iou_matrix
 from facelog.pipeline.tracking.gallery import read_again
 from facelog.pipeline.tracking.identity import FrameFaces
 from facelog.pipeline.tracking.policy import (
-    JUMP_COSINE,
     embedding_keeps,
     embedding_refuses,
     gate,
@@ -120,7 +119,6 @@ def associate(
     high = (score >= p.high_score) & ~track_only
     checks: dict[tuple[int, int], Check] = {}
     body = dist.get("body")  # NaN (unknown) compares False: never over
-    emb = dist.get("embedding")
     while True:
         # step 4: high-score detections against every live track; step 5: the rest against the rest
         pairs = assign_two_passes(sim, high, p.match_high, p.match_low, states.followed)
@@ -132,9 +130,8 @@ def associate(
                     reason: str | None = "reid"
                 else:
                     body_over = bool(body[i, j] > p.max_body_distance) if body is not None else False
-                    moved = bool(emb[i, j] > JUMP_COSINE) if emb is not None else False
                     reason = identity_question(
-                        i, tracks[j], bool(states.lenient[j]), now, identity, p, body_over, moved
+                        i, tracks[j], bool(states.lenient[j]), now, identity, p, body_over
                     )
                 if reason is None:
                     continue

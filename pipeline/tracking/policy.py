@@ -21,14 +21,6 @@ from facelog.pipeline.tracking.track import Track, TrackerParams
 # 0.33 at 48 px, 0.40 at 32 (``benchmarks/identity_by_age.py``), and in a dim, noisy crowd of 24-72 px
 # faces the children's limit split small children (crowd720 on ``--camera dim``: 121 -> 132 persons)
 CHILD_MIN_FACE_PX = 48.0
-# a followed track's face whose model embedding moved further than this from the track's is
-# questioned (``jump``) even when its thumbnail barely changed: the same real face moves <= 0.085 in
-# the model's embedding frame to frame, different people on the shared clips are >= 0.10 apart
-# (``identity_keep_cosine`` below). On a dim, flat, noisy camera the thumbnail is mostly noise: a
-# 67-year-old man replaced at once by another changed it 0.17 (under ``identity_jump``), the same
-# man's next frame 0.47, while the model embedding moved 0.15 and 0.04 (counter720_alike s0,
-# ``--camera dim``; docs/BENCHMARKS.md, twenty-seventh session). Up to ask the descriptor less often.
-JUMP_COSINE = 0.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,8 +87,7 @@ def gate(
 
     Identity veto (``identity_question``, after each assignment): a chosen pair is questioned when the
     track is not FOLLOWED, is ``FOLLOWED | MISSED`` or is ``Track.behind`` (``gap``), when the face's
-    thumbnail changed by more than ``identity_jump`` or its model embedding moved further than
-    ``JUMP_COSINE`` (``jump``), when the body colour is over its limit
+    thumbnail changed by more than ``identity_jump`` (``jump``), when the body colour is over its limit
     though the model embedding kept the pair (``body``: the cues disagree), when the identity was last
     checked ``identity_check_frames`` ago (``periodic``), when none of those applies but a
     ``gap``/``jump`` question about an earlier face of the track got no answer (``Track.open_check``: no
@@ -268,7 +259,6 @@ def identity_question(
     identity: FrameFaces | None,
     p: TrackerParams,
     body_over: bool = False,
-    moved: bool = False,
 ) -> str | None:
     """Why the chosen pair (detection ``i``, track ``t``) needs an identity check, or None.
 
@@ -276,8 +266,7 @@ def identity_question(
     from behind a nearer face (``Track.behind``: continued by motion alone, its first whole face is
     checked against the one it went in with; on cross720 a track that came out beside another walker
     followed that one); ``jump``: the
-    face's thumbnail changed by more than ``identity_jump``, or its model embedding moved further than
-    ``JUMP_COSINE`` from the track's (``moved``); ``body``: the body colour below the face
+    face's thumbnail changed by more than ``identity_jump``; ``body``: the body colour below the face
     is further than ``max_body_distance`` from the track's (``body_over``, known on both sides; the
     gate kept the pair because the model embedding vouched); ``periodic``: its identity was last
     checked ``identity_check_frames`` ago; ``open``: none of those, and a ``gap``/``jump`` question about
@@ -289,7 +278,7 @@ def identity_question(
         return None
     if not lenient or t.behind:  # behind: last matched (or lost) behind a nearer face, by motion alone
         return "gap"
-    if moved or (t.thumb is not None and thumb_change(identity.thumbs[i], t.thumb) > p.identity_jump):
+    if t.thumb is not None and thumb_change(identity.thumbs[i], t.thumb) > p.identity_jump:
         return "jump"
     if body_over:  # the clothes changed and only the face vouched: the face descriptor decides
         return "body"
