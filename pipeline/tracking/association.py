@@ -25,8 +25,8 @@
   So may a lost track whose cue limits alone held a face back (a face coming out from behind a
   nearer body), for ``track.HELD_BACK_FRAMES`` frames; and a track whose ``reid`` or ``gap``
   question the descriptor refused, when the mean descriptor of the new track's first
-  ``track.AGAIN_FACES`` faces is close to the mean of its own (an ``again`` look: one noisy frame
-  read alone, for ``track.AGAIN_FRAMES`` frames).
+  ``track.AGAIN_FACES`` faces is close to the mean of its own (an ``again`` look, for
+  ``track.AGAIN_FRAMES`` frames: one noisy frame, read alone, may have erred).
 - step 8 (``held_back``): for each detection left unmatched, the lost track that only the cue
   limits kept from it, which the new track names for step 7.
 

@@ -246,7 +246,7 @@ class SecondLook(NamedTuple):
     refused and held back gets both looks (``Track.second_looks``), the refusing track's first. A
     detection the descriptor refused at a ``reid`` or ``gap`` question also gets an ``again`` look
     (``faces``): for ``AGAIN_FRAMES`` frames its young track's faces are read and their mean compared
-    with the older track's gallery (``AGAIN_MAX_DISTANCE``).
+    with the mean of the older track's gallery and last faces (``AGAIN_MAX_DISTANCE``).
     """
 
     track_id: int  # the older track

@@ -33,7 +33,10 @@ the state: the live tracks, their ids, the identity counters. Per processed fram
    track ends. So does one started by a detection that only the cue limits held back from a lost track
    (``association.held_back``: a face coming out from behind a nearer body), for
    ``track.HELD_BACK_FRAMES`` frames, if the descriptor agrees (a detection both refused and held
-   back remembers both tracks: the refusal may have erred, and the motion fits the lost one).
+   back remembers both tracks: the refusal may have erred, and the motion fits the lost one). One
+   that the descriptor refused at a ``reid`` or ``gap`` question gives its faces back when the mean of
+   its first three faces' descriptors reads close to the refused track's (``track.AGAIN_FRAMES``
+   frames; ``track.SecondLook.faces``).
 
 The clock (``kalman.FrameClock``): every frame count (``TrackerParams``, the Kalman velocities, the
 track states) is one of frames of a 25-fps source, timed by the frames' timestamps when the caller
@@ -276,12 +279,12 @@ class Tracker:
             for (i, j), c in match.checks.items()
             if c.verdict is False and not c.by_embedding and c.reason in KEEP_REASONS
         }
-        read_by: dict[int, tuple[int, np.ndarray]] = {}  # refused by the descriptor: an ``again`` look
+        again_of: dict[int, tuple[int, np.ndarray]] = {}  # refused by the descriptor: an ``again`` look
         if identity is not None and AGAIN_FRAMES > 0:
             for (i, j), refusal in match.checks.items():
                 face = identity.computed(i) if refusal.verdict is False and not refusal.by_embedding else None
                 if face is not None and refusal.reason in AGAIN_REASONS:
-                    read_by.setdefault(i, (tracks[j].track_id, face))
+                    again_of.setdefault(i, (tracks[j].track_id, face))
         n = len(boxes)
         for i in range(n):
             if i not in det_track and not only[i]:
@@ -303,8 +306,8 @@ class Tracker:
                     looks.append(
                         SecondLook(tracks[match.held_back[i]].track_id, now + HELD_BACK_FRAMES, held=True)
                     )
-                if i in read_by:
-                    refused, face = read_by[i]
+                if i in again_of:
+                    refused, face = again_of[i]
                     looks.append(SecondLook(refused, now + AGAIN_FRAMES, held=False, faces=(face,)))
                 t.second_looks = tuple(looks)
                 if identity is not None:
