@@ -1,7 +1,8 @@
 """What a track remembers for the identity veto (``gallery``): a face the model embedding kept at a
 question joins the descriptor's gallery when the descriptor is next asked, so that a walker who comes
 out from behind someone is compared with its faces of the seconds before, not only with its first;
-the answer to a held-back face's descriptor-alone question (``held``)."""
+the answer to a held-back face's descriptor-alone question (``held``); an ``again`` look's verdict
+on the mean of three faces."""
 
 from __future__ import annotations
 
@@ -11,9 +12,15 @@ from pathlib import Path
 import numpy as np
 
 from facelog.pipeline.tracking import gallery
-from facelog.pipeline.tracking.identity import FrameFaces, identity_distance
+from facelog.pipeline.tracking.identity import FacePatch, FrameFaces, identity_distance
 from facelog.pipeline.tracking.kalman import BoxKalman
-from facelog.pipeline.tracking.track import HELD_MAX_DISTANCE, Track, TrackerParams
+from facelog.pipeline.tracking.track import (
+    AGAIN_FACES,
+    AGAIN_MAX_DISTANCE,
+    HELD_MAX_DISTANCE,
+    Track,
+    TrackerParams,
+)
 from facelog.pipeline.tracking.tracker import Tracker
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -105,3 +112,51 @@ def test_a_held_question_passes_only_a_close_face() -> None:
         False,
     }
     assert any(HELD_MAX_DISTANCE < d <= 0.5 for d in answers), answers
+
+
+class _Noisy(PatternEmbedder):
+    """The drawn face's identity, moved by a given vector in the frames that have one (a dim camera's
+    noise, new every frame)."""
+
+    def __init__(self, moves: dict[int, np.ndarray]) -> None:
+        super().__init__()
+        self.moves = moves
+
+    def embed(self, patch: FacePatch) -> np.ndarray | None:
+        v = super().embed(patch)
+        move = self.moves.get(patch.frame_index)
+        return v if v is None or move is None else np.asarray(v + move, np.float32)
+
+
+def test_an_again_look_judges_the_mean_of_three_faces() -> None:
+    # the young track's faces are gathered (a face under 32 px is not counted) and the verdict comes
+    # with the third readable one, on the means: three faces of the track's person, one read 0.55
+    # from it alone, whose moves cancel, pass together; a newcomer's faces all 0.55 away do not
+    box = np.array([[100, 100, 100 + SIDE, 100 + SIDE]], np.float32)
+    img = np.full((480, 640, 3), 100, np.uint8)
+    img[100 : 100 + SIDE, 100 : 100 + SIDE] = face_texture(1, SIDE)
+    a = FrameFaces(PatternEmbedder(), img, box, 0).embedding(0)
+    assert a is not None
+    axis = np.random.default_rng(5).normal(size=a.size)
+    axis -= float(axis @ a) * a  # a direction away from the face
+    axis /= np.linalg.norm(axis)
+    emb = _Noisy({1: 0.55 * axis, 2: 0.55 * axis, 3: -0.25 * axis, 4: -0.25 * axis, 5: 0.55 * axis})
+
+    def look(k: int, side: int = SIDE) -> FrameFaces:
+        return FrameFaces(emb, img, np.array([[100, 100, 100 + side, 100 + side]], np.float32), k)
+
+    def track() -> Track:
+        return Track(0, BoxKalman(box[0], TrackerParams()), 0.0, 0.0, True, box[0], {}, 0.0, gallery=[a])
+
+    first = look(1).embedding(0)
+    assert first is not None and identity_distance(first, a) > 0.5  # the refused face, read alone
+    t, kept, verdicts = track(), (first,), []
+    for k, side in ((2, 20), (3, SIDE), (4, SIDE)):  # frame 2: a 20-px box, not read
+        verdict, kept = gallery.read_again(kept, 0, t, look(k, side))
+        verdicts.append(verdict)
+    assert verdicts == [None, None, True] and len(kept) == AGAIN_FACES
+    t, kept = track(), (first,)
+    for k in (5, 5):
+        verdict, kept = gallery.read_again(kept, 0, t, look(k))
+    assert verdict is False and len(kept) == AGAIN_FACES
+    assert identity_distance(np.mean(kept, axis=0), a) > AGAIN_MAX_DISTANCE
