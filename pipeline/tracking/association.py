@@ -281,20 +281,17 @@ def second_look(
                 if verdict is not True:
                     continue
                 checks[i, jx] = Check("again", True, False)
-                pairs[i] = jx
-                taken.add(jx)
-                back.append(jn)
-                break
-            keeps = embedding_keeps(dist, i, jx, p)
-            if (not keeps and not look.held) or young_pair(identity, i, tracks[jx], p):
-                continue
-            if look.held:  # the descriptor must agree; alone (closer) where the embedding does not keep it
-                verdict = same_face(i, jx, "gap" if keeps else "held") if same_face is not None else None
-                if verdict is not True:
-                    if verdict is False:
-                        checks[i, jx] = Check("gap", False, False)
+            else:
+                keeps = embedding_keeps(dist, i, jx, p)
+                if (not keeps and not look.held) or young_pair(identity, i, tracks[jx], p):
                     continue
-            checks[i, jx] = Check("second", True, not look.held)
+                if look.held:  # the descriptor must agree (alone, and closer, without the embedding)
+                    verdict = same_face(i, jx, "gap" if keeps else "held") if same_face is not None else None
+                    if verdict is not True:
+                        if verdict is False:
+                            checks[i, jx] = Check("gap", False, False)
+                        continue
+                checks[i, jx] = Check("second", True, not look.held)
             pairs[i] = jx
             taken.add(jx)
             back.append(jn)

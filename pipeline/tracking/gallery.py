@@ -113,8 +113,10 @@ def read_again(
     if mine is None:
         return None, faces
     faces = (*faces, mine)
+    if len(faces) < AGAIN_FACES:  # the older track's faces are embedded only for the verdict
+        return None, faces
     theirs = list(t.gallery) + [v for v in map(identity.embedder.embed, t.recent) if v is not None]
-    if len(faces) < AGAIN_FACES or not theirs:
+    if not theirs:
         return None, faces
     d = identity_distance(np.mean(faces, axis=0), np.mean(theirs, axis=0))
     same = d <= AGAIN_MAX_DISTANCE
