@@ -117,8 +117,9 @@ def _scaled(patch: FacePatch, face_px: float) -> tuple[np.ndarray, float]:
 
 def _at_most(patch: FacePatch, face_px: float) -> FacePatch:
     """The patch, shrunk where its face box's longer side is over ``face_px``."""
-    img, scale = _scaled(patch, face_px)
-    if scale >= 1:
+    x1, y1, x2, y2 = patch.xyxy
+    if face_px / max(x2 - x1, y2 - y1, 1.0) >= 1:  # not resized: ``_scaled`` would enlarge it
         return patch
+    img, scale = _scaled(patch, face_px)
     box = tuple(v * scale for v in patch.xyxy)
     return FacePatch(np.ascontiguousarray(img), (box[0], box[1], box[2], box[3]), patch.frame_index)
