@@ -67,6 +67,9 @@ class FaceAnalyzer:
             source's ``PersonTracks`` loads the shipped one when ``tracking.gender_faces`` asks for it.
         frontal_detector: the frontal check's dlib detector (``detect.frontal.load_frontal_detector``,
             ~0.4 s to build), shared by this analyzer's sources; None: each source builds its own.
+        embedder: the identity descriptor (``identity.IdentityEmbedder``, ~0.3 s to load in a fresh
+            process), shared; None: built at the first source that needs it. The summary's counts
+            (``StageTimes.identity_embeddings``, ``identity_s``) are this analyzer's own.
         ignore_zones: where each source's faces are ignored (``zones.IgnoreZones``); None: nowhere.
     """
 
@@ -82,6 +85,7 @@ class FaceAnalyzer:
         gender_reader: IdentityGender | None = None,
         frontal_detector: Any | None = None,
         ignore_zones: IgnoreZones | None = None,
+        embedder: IdentityEmbedder | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -104,7 +108,9 @@ class FaceAnalyzer:
         self._fusion = fusion_params(fusion if fusion is not None else FusionConfig())
         self._embedding = "embedding" if "embedding" in meta.outputs else None
         self._persons: dict[str, PersonTracks] = {}
-        self._embedder: IdentityEmbedder | None = None  # one identity model for all sources
+        self._embedder = embedder  # one identity model for all sources (the session's)
+        # its counts when this analyzer started: a session's embedder serves one video after another
+        self._embedded = (embedder.calls, embedder.seconds) if embedder is not None else (0, 0.0)
         self._gender_reader = gender_reader  # the session's (loaded at start); None: PersonTracks loads it
         self._frontal_detector = frontal_detector  # the same for the frontal check's detector
         self._side = int(meta.input_hw[0])
@@ -127,8 +133,8 @@ class FaceAnalyzer:
     def _count_persons(self) -> None:
         """Copy the identity model's counts and the tracks left out of persons into ``times``."""
         if self._embedder is not None:
-            self.times.identity_embeddings = self._embedder.calls
-            self.times.identity_s = self._embedder.seconds
+            self.times.identity_embeddings = self._embedder.calls - self._embedded[0]
+            self.times.identity_s = self._embedder.seconds - self._embedded[1]
         dropped: dict[str, int] = {}
         for t in self._persons.values():
             for why, n in (*t.dropped.items(), ("static", t.static), ("no_face", t.no_face)):

@@ -279,3 +279,18 @@ def test_failure_midway_leaves_neither_csv(
     with pytest.raises(RuntimeError, match="boom"):
         process_video(scene_video, out, session.cfg, session=session)
     assert list(tmp_path.iterdir()) == []  # no CSV, no tracks CSV, no summary, no temporary file
+
+
+def test_a_session_loads_the_identity_model_once_and_counts_each_video_alone(
+    scene_video: Path, session: Any, tmp_path: Path
+) -> None:
+    embedder = session.identity_embedder
+    assert embedder is not None  # loaded with the session (~0.3 s), not at each video's first face
+    first = process_video(scene_video, tmp_path / "a.csv", session.cfg, session=session)
+    second = process_video(scene_video, tmp_path / "b.csv", session.cfg, session=session)
+    assert session.identity_embedder is embedder
+    assert first.timings["identity_embeddings"] > 0  # the persons' gender reading embeds their faces
+    # the session's embedder has counted both videos; each summary counts its own
+    assert first.timings["identity_embeddings"] == second.timings["identity_embeddings"]
+    assert embedder.calls == 2 * first.timings["identity_embeddings"]
+    assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
