@@ -10,7 +10,7 @@ Modes, each in its own fresh process (so each peak RSS is its own), on the same 
 - ``pipeline-1det``: ``runner.process_video`` with defaults (threads: decode | detect |
   crop+batch+infer+track+CSV), warm: the session first runs the video's first ``WARM_FRAMES``
   frames (written to a short clip) untimed, as the detector modes run one frame untimed, so one-off
-  costs of a process (scipy's import at the first assignment, ~0.6 s; the first runs of each ONNX
+  costs of a process (scipy's import at the first assignment, ~0.5 s; the first runs of each ONNX
   Runtime session) are not counted as throughput.
 - ``pipeline-cold``: the same without that warm-up (what this script measured before the
   twenty-eighth session).
