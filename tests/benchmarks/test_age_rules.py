@@ -26,7 +26,11 @@ def _write(folder: Path, frame_ages: dict[int, list[float]], answers: dict[int, 
     pd.DataFrame(gt, columns=gt_cols).to_csv(folder / "c.gt.csv", index=False)
     cols = ["frame_index", "track_id", "x1", "y1", "x2", "y2", "age"]
     pd.DataFrame(rows, columns=cols).to_csv(folder / "c.csv", index=False)
-    tracks = [{"track_id": pid + 1, "age": a, "status": "person"} for pid, a in answers.items()]
+    # person 1 (track 2) was seen 12 s, person 0 (track 1) 3 s
+    tracks = [
+        {"track_id": pid + 1, "age": a, "status": "person", "dwell_s": 12.0 if pid else 3.0}
+        for pid, a in answers.items()
+    ]
     pd.DataFrame(tracks).to_csv(folder / "c.tracks.csv", index=False)
 
 
@@ -43,6 +47,8 @@ def test_the_pooled_answer_can_miss_the_rule_where_the_mean_cannot(
     assert "frames  MAE 7.000" in out
     assert "pooled  MAE 8.000 years, per-person <= per-frame on 0 of 1 clips" in out  # (1 + 15) / 2
     assert "mean    MAE 5.000 years, per-person <= per-frame on 1 of 1 clips" in out  # (0 + 10) / 2
+    # the long rule: the pooled 31 for person 0 (3 s), the mean 70 for person 1 (12 s)
+    assert "long    MAE 5.500 years, per-person <= per-frame on 1 of 1 clips" in out  # (1 + 10) / 2
     assert "c: pooled 8.00 > frames 7.00" in out
 
 
