@@ -389,6 +389,7 @@ class FusionConfig(_Section):
     max_observations: float = Field(default=_FUSION["max_observations"], ge=1)
     floor: float = Field(default=_FUSION["floor"], ge=0, le=1)
     interval: float = Field(default=_FUSION["interval"], gt=0, lt=1)
+    mean_after_s: float = Field(default=_FUSION["mean_after_s"], ge=0)
 
     @model_validator(mode="after")
     def _sizes(self) -> FusionConfig:

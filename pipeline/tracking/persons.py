@@ -227,7 +227,9 @@ class PersonTracks:
                 person = self._live[tid] = _Person(
                     PersonFusion(self.fusion), frame.index, frame.pts_ns, frame.wall_ns
                 )
-            person.fusion.add(out.age_probs[i], float(out.female[i]), weights[i], _face_px(faces.xyxy[i]))
+            person.fusion.add(
+                out.age_probs[i], float(out.female[i]), weights[i], _face_px(faces.xyxy[i]), frame.pts_ns
+            )
             person.last_frame, person.last_pts_ns = frame.index, frame.pts_ns
             person.last_wall_ns = frame.wall_ns
             person.confirmed = person.confirmed or bool(step.confirmed[i])
