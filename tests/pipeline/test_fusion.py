@@ -231,8 +231,46 @@ def test_sharpness_rejects_bad_crops(shape: tuple[int, ...], match: str) -> None
         {"max_observations": 0.5},
         {"floor": 2.0},
         {"min_weight": 0.0},
+        {"mean_after_s": -1.0},
     ],
 )
 def test_params_are_validated(kwargs: dict[str, float]) -> None:
     with pytest.raises(ValueError):
         FusionParams(**kwargs)
+
+
+def _skewed(mode: float) -> np.ndarray:
+    """An age distribution with its mode at ``mode`` and a long tail towards the young: its mean is
+    years under its mode (as the model's reads of older faces are)."""
+    sd = np.where(mode < AGES, 3.0, 12.0)
+    p = np.exp(-0.5 * ((AGES - mode) / sd) ** 2)
+    return p / p.sum()
+
+
+def _seen(seconds: float, params: FusionParams | None = None, frames: int = 50) -> PersonFusion:
+    f = PersonFusion(params)
+    for k in range(frames):  # the same face read the same way in every frame, over ``seconds``
+        f.add(_skewed(64.0), 0.2, 1.0, 80.0, pts_ns=round(k * seconds * 1e9 / (frames - 1)))
+    return f
+
+
+def test_a_person_seen_ten_seconds_is_answered_by_the_mean_of_the_frames() -> None:
+    frame_age = float(_skewed(64.0) @ AGES)
+    long, short = _seen(12.0), _seen(5.0)
+    assert long.seen_long() and not short.seen_long()
+    # pooling near-identical skewed frames moves the answer towards their mode; the mean stays put
+    pooled = short.estimate().age
+    assert pooled > frame_age + 1.0
+    e = long.estimate()
+    assert e.age == pytest.approx(frame_age) and long.age_gender()[0] == pytest.approx(frame_age)
+    assert e.age_low <= e.age <= e.age_high  # the interval holds the answer
+    assert e.gender == short.estimate().gender == "male"  # only the age changes
+
+
+def test_the_mean_after_a_long_time_can_be_turned_off_and_needs_timestamps() -> None:
+    off = _seen(12.0, FusionParams(mean_after_s=0.0))
+    assert not off.seen_long() and off.estimate().age == pytest.approx(_seen(5.0).estimate().age)
+    untimed = PersonFusion()
+    for _ in range(50):
+        untimed.add(_skewed(64.0), 0.2, 1.0, 80.0)
+    assert not untimed.seen_long()
