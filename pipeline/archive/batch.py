@@ -112,6 +112,8 @@ def output_config_hash(cfg: AppConfig, identity: dict[str, str]) -> str:
     values = {**cfg.model_dump(mode="json", exclude=_NOT_HASHED), "backend": backend, "resolved": identity}
     if not cfg.detector.ignore_zones:  # no zones hash as before zones existed: an archive is not redone
         del values["detector"]["ignore_zones"]
+    if not cfg.fusion.mean_after_s:  # off: the ages of before it existed, and their hash
+        del values["fusion"]["mean_after_s"]
     return st.config_hash(values)
 
 
