@@ -271,20 +271,18 @@ class Tracker:
         if back:  # a young track whose face a second look gave back to the refused (or held-back) track
             ended += [t.track_id for t in self._tracks if t.track_id in back]
             self._tracks = [t for t in self._tracks if t.track_id not in back]
-        for (_, j), asked_open in match.checks.items():
-            if asked_open.reason == "open" and asked_open.verdict is False:  # answered: asked no more
+        refused_by: dict[int, int] = {}  # refused by the descriptor: a second look (the last refusal)
+        again_of: dict[int, tuple[int, np.ndarray]] = {}  # ... and an ``again`` look (the first)
+        for (i, j), c in match.checks.items():
+            if c.reason == "open" and c.verdict is False:  # answered: asked no more
                 tracks[j].open_check = tracks[j].open_far = False
-        refused_by = {
-            i: tracks[j].track_id
-            for (i, j), c in match.checks.items()
-            if c.verdict is False and not c.by_embedding and c.reason in KEEP_REASONS
-        }
-        again_of: dict[int, tuple[int, np.ndarray]] = {}  # refused by the descriptor: an ``again`` look
-        if identity is not None and AGAIN_FRAMES > 0:
-            for (i, j), refusal in match.checks.items():
-                face = identity.computed(i) if refusal.verdict is False and not refusal.by_embedding else None
-                if face is not None and refusal.reason in AGAIN_REASONS:
-                    again_of.setdefault(i, (tracks[j].track_id, face))
+            if c.verdict is not False or c.by_embedding:
+                continue
+            if c.reason in KEEP_REASONS:
+                refused_by[i] = tracks[j].track_id
+            face = identity.computed(i) if identity is not None and AGAIN_FRAMES > 0 else None
+            if face is not None and c.reason in AGAIN_REASONS:
+                again_of.setdefault(i, (tracks[j].track_id, face))
         n = len(boxes)
         for i in range(n):
             if i not in det_track and not only[i]:
