@@ -50,6 +50,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from facelog.engines.preprocess import decode_age
 from facelog.pipeline.types import Gender, gender_of
 
 N_AGES = 101
@@ -189,7 +190,7 @@ class PersonFusion:
             raise ValueError(f"weight must be finite and > 0, got {weight}")
         if not (math.isfinite(face_px) and face_px >= 0):
             raise ValueError(f"face_px must be finite and >= 0, got {face_px}")
-        self._age_sum += float(p @ _AGES) / float(p.sum())
+        self._age_sum += float(decode_age(p[None] / p.sum(), np.float64)[0])  # the frame row's age
         if pts_ns is not None:
             self._pts_ns = (pts_ns, pts_ns) if self._pts_ns is None else (self._pts_ns[0], pts_ns)
         eps = self.params.floor
