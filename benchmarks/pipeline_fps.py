@@ -94,28 +94,6 @@ def _frames(args: dict[str, Any]) -> Any:
     src.close()
 
 
-def _first_frames(video: str, n: int, folder: Path) -> Path:
-    """The first ``n`` frames of ``video`` as a short mp4v clip in ``folder`` (the warm-up run's)."""
-    import cv2
-
-    cap = cv2.VideoCapture(video)
-    fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
-    out = folder / "warm.mp4"
-    writer = None
-    for _ in range(n):
-        ok, img = cap.read()
-        if not ok:
-            break
-        if writer is None:
-            h, w = img.shape[:2]
-            writer = cv2.VideoWriter(str(out), cv2.VideoWriter.fourcc(*"mp4v"), fps, (w, h))
-        writer.write(img)
-    cap.release()
-    if writer is not None:
-        writer.release()
-    return out
-
-
 def run_pipeline(
     args: dict[str, Any], workers: int = 1, extra: dict[str, Any] | None = None, warm: bool = True
 ) -> dict[str, Any]:
@@ -129,7 +107,7 @@ def run_pipeline(
     comps.detector.detect(next(iter(_frames(args))).image)  # warm-up
     if warm:  # the whole pipeline once, untimed, on the first frames: a process's one-off costs
         with tempfile.TemporaryDirectory() as tmp:
-            clip = _first_frames(args["video"], WARM_FRAMES, Path(tmp))
+            clip = _write_clip(Path(args["video"]), Path(tmp), "warm", first=WARM_FRAMES)
             process_video(clip, Path(tmp) / "warm.csv", cfg, session=comps)
     samples: list[float] = []
     done = threading.Event()
@@ -222,26 +200,28 @@ MODES = {
 }
 
 
-def _repeat(video: Path, n: int, folder: Path) -> str:
-    """Write ``video`` n times in a row into one mp4v file (frames re-encoded once)."""
+def _write_clip(video: Path, folder: Path, name: str, repeat: int = 1, first: int = 0) -> Path:
+    """``video``'s frames (its ``first`` ones; 0: all), ``repeat`` times in a row, as one mp4v file
+    ``folder/name.mp4`` (frames re-encoded once): a short clip repeated, or the warm-up run's clip."""
     import cv2
 
     cap = cv2.VideoCapture(str(video))
-    fps = cap.get(cv2.CAP_PROP_FPS)
+    fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
     frames = []
-    while True:
+    while not first or len(frames) < first:
         ok, img = cap.read()
         if not ok:
             break
         frames.append(img)
-    out = folder / f"{video.stem}_x{n}.mp4"
+    cap.release()
+    out = folder / f"{name}.mp4"
     h, w = frames[0].shape[:2]
     writer = cv2.VideoWriter(str(out), cv2.VideoWriter.fourcc(*"mp4v"), fps, (w, h))
-    for _ in range(n):
+    for _ in range(repeat):
         for img in frames:
             writer.write(img)
     writer.release()
-    return str(out)
+    return out
 
 
 def _opencv_yunet() -> None:
@@ -276,7 +256,10 @@ def main() -> int:
             return 2
     tmp = tempfile.TemporaryDirectory()
     if args["repeat_clip"] > 1:
-        args["video"] = _repeat(Path(args["video"]), args["repeat_clip"], Path(tmp.name))
+        video = Path(args["video"])
+        args["video"] = str(
+            _write_clip(video, Path(tmp.name), f"{video.stem}_x{args['repeat_clip']}", args["repeat_clip"])
+        )
     ctx = mp.get_context("spawn")
     modes = args["modes"].split(",")
     rounds: list[dict[str, dict[str, Any]]] = []
