@@ -30,7 +30,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cctv_common import GroundTruthError, read_gt
-from cctv_score import match_frames
+from cctv_score import match_frames, person_rows
 
 RULES = ("frames", "pooled", "mean", "long")
 LONG_S = 10.0  # ``long``: the mean for people seen this long
@@ -40,32 +40,27 @@ def person_errors(
     gt: pd.DataFrame, frames: pd.DataFrame, tracks: pd.DataFrame, long_s: float = LONG_S
 ) -> pd.DataFrame:
     """One row per GT person with a person row in ``tracks``: its error under each rule (years)."""
-    det = match_frames(gt, frames)
-    tp = det[det["status"] == "tp"].copy()
-    tp["pid"] = gt.loc[tp["gt_row"].to_numpy(), "person_id"].to_numpy()
-    tp["true_age"] = gt.loc[tp["gt_row"].to_numpy(), "age"].to_numpy()
     persons = tracks[tracks["status"] == "person"] if "status" in tracks.columns else tracks
-    answer = persons.set_index("track_id")["age"]
-    dwell = persons.set_index("track_id")["dwell_s"] if "dwell_s" in persons.columns else None
-    rows = []
-    for pid, r in tp.groupby("pid"):
-        track = r["track_id"].value_counts().idxmax()
-        if track not in answer.index:
-            continue
-        true = float(r["true_age"].iloc[0])
-        mine = det.loc[det["track_id"] == track, "age"]
-        pooled, mean = abs(float(answer.loc[track]) - true), abs(float(mine.mean()) - true)
-        seen_long = dwell is not None and float(dwell.loc[track]) >= long_s
-        rows.append(
-            {
-                "person_id": pid,
-                "frames": float((r["age"] - true).abs().mean()),
-                "pooled": pooled,
-                "mean": mean,
-                "long": mean if seen_long else pooled,
-            }
-        )
-    return pd.DataFrame(rows, columns=["person_id", *RULES])
+    det = match_frames(gt, frames)
+    pp = person_rows(gt, det, persons)  # cctv_score's people: each with its majority track
+    pp = pp[pp["track_age"].notna()] if not pp.empty else pp
+    if pp.empty:
+        return pd.DataFrame(columns=["person_id", *RULES])
+    dwell = persons.drop_duplicates("track_id").set_index("track_id")
+    mean = det.groupby("track_id")["age"].mean()  # each track's frame rows
+    tid = pp["track_id"]
+    mean_err = np.abs(mean.loc[tid].to_numpy() - pp["gt_age"].to_numpy())
+    pooled_err = (pp["track_age"] - pp["gt_age"]).abs().to_numpy()
+    seen_long = dwell["dwell_s"].loc[tid].to_numpy() >= long_s if "dwell_s" in dwell else False
+    return pd.DataFrame(
+        {
+            "person_id": pp["person_id"].to_numpy(),
+            "frames": pp["frame_age_err"].to_numpy(),
+            "pooled": pooled_err,
+            "mean": mean_err,
+            "long": np.where(seen_long, mean_err, pooled_err),
+        }
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

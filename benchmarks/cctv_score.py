@@ -134,8 +134,10 @@ def detection_metrics(gt: pd.DataFrame, det: pd.DataFrame) -> dict[str, Any]:
     return out
 
 
-def per_person_metrics(gt: pd.DataFrame, det: pd.DataFrame, tracks: pd.DataFrame | None) -> dict[str, Any]:
-    """Per-person age/gender: last smoothed value of the majority track, and the tracks CSV's answer."""
+def person_rows(gt: pd.DataFrame, det: pd.DataFrame, tracks: pd.DataFrame | None) -> pd.DataFrame:
+    """One row per GT person with a matched row: its majority ``track_id``, its frames' errors, that
+    track's last smoothed answer and (``track_age``/``track_gender``, NaN/None where absent) its
+    tracks-CSV row."""
     tp = det[det["status"] == "tp"].copy()
     tp["person_id"] = gt.loc[tp["gt_row"].to_numpy(), "person_id"].to_numpy()
     tp["gt_age"] = gt.loc[tp["gt_row"].to_numpy(), "age"].to_numpy(float)
@@ -151,6 +153,7 @@ def per_person_metrics(gt: pd.DataFrame, det: pd.DataFrame, tracks: pd.DataFrame
         last = rows_p[rows_p["track_id"] == track].sort_values("frame_index").iloc[-1]
         rec = {
             "person_id": int(rows_p["person_id"].to_numpy()[0]),
+            "track_id": track,
             "frames": len(rows_p),
             "gt_age": float(last["gt_age"]),
             "gt_gender": last["gt_gender"],
@@ -166,7 +169,12 @@ def per_person_metrics(gt: pd.DataFrame, det: pd.DataFrame, tracks: pd.DataFrame
         if track in by_track:
             rec["track_age"], rec["track_gender"] = by_track[track]
         rows.append(rec)
-    pp = pd.DataFrame(rows)
+    return pd.DataFrame(rows)
+
+
+def per_person_metrics(gt: pd.DataFrame, det: pd.DataFrame, tracks: pd.DataFrame | None) -> dict[str, Any]:
+    """Per-person age/gender: last smoothed value of the majority track, and the tracks CSV's answer."""
+    pp = person_rows(gt, det, tracks)
     if pp.empty:
         return {"persons": 0}
 

@@ -21,14 +21,14 @@ def _write(folder: Path, frame_ages: dict[int, list[float]], answers: dict[int, 
     for pid, (x1, y1, x2, y2) in BOXES.items():
         for f, age in enumerate(frame_ages[pid]):
             gt.append([f, pid, x1, y1, x2, y2, TRUE[pid], "male", x2 - x1])
-            rows.append([f, pid + 1, x1, y1, x2, y2, age])
+            rows.append([f, pid + 1, x1, y1, x2, y2, age, "male", age, "male"])
     gt_cols = ["frame_index", "person_id", "x1", "y1", "x2", "y2", "age", "gender", "face_px"]
     pd.DataFrame(gt, columns=gt_cols).to_csv(folder / "c.gt.csv", index=False)
-    cols = ["frame_index", "track_id", "x1", "y1", "x2", "y2", "age"]
+    cols = ["frame_index", "track_id", "x1", "y1", "x2", "y2", "age", "gender", "age_smooth", "gender_smooth"]
     pd.DataFrame(rows, columns=cols).to_csv(folder / "c.csv", index=False)
     # person 1 (track 2) was seen 12 s, person 0 (track 1) 3 s
     tracks = [
-        {"track_id": pid + 1, "age": a, "status": "person", "dwell_s": 12.0 if pid else 3.0}
+        {"track_id": pid + 1, "age": a, "gender": "male", "status": "person", "dwell_s": 12.0 if pid else 3.0}
         for pid, a in answers.items()
     ]
     pd.DataFrame(tracks).to_csv(folder / "c.tracks.csv", index=False)
