@@ -273,15 +273,15 @@ class Tracker:
             self._tracks = [t for t in self._tracks if t.track_id not in back]
         refused_by: dict[int, int] = {}  # refused by the descriptor: a second look (the last refusal)
         again_of: dict[int, tuple[int, np.ndarray]] = {}  # ... and an ``again`` look (the first)
-        for (i, j), c in match.checks.items():
-            if c.reason == "open" and c.verdict is False:  # answered: asked no more
+        for (i, j), check in match.checks.items():
+            if check.reason == "open" and check.verdict is False:  # answered: asked no more
                 tracks[j].open_check = tracks[j].open_far = False
-            if c.verdict is not False or c.by_embedding:
+            if check.verdict is not False or check.by_embedding:
                 continue
-            if c.reason in KEEP_REASONS:
+            if check.reason in KEEP_REASONS:
                 refused_by[i] = tracks[j].track_id
             face = identity.computed(i) if identity is not None and AGAIN_FRAMES > 0 else None
-            if face is not None and c.reason in AGAIN_REASONS:
+            if face is not None and check.reason in AGAIN_REASONS:
                 again_of.setdefault(i, (tracks[j].track_id, face))
         n = len(boxes)
         for i in range(n):
