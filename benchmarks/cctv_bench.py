@@ -2,15 +2,15 @@
 
     nice -n 5 .venv/bin/python benchmarks/cctv_bench.py --work /work/scratch/B \\
         [--presets walk720 static720] [--label default] [--seed 0] [--det-frames 150] \\
-        [--json RESULT.json] [--reuse] [--camera fps5|fps8|fps30|gray|low270|lowbit|dim|shake|lights]
+        [--json RESULT.json] [--reuse] [--camera fps5|fps8|fps30|gray|low270|lowbit|dim|shake|lights|pillar]
         [-- EXTRA FACELOG ARGS]
 
 Per preset: ``WORK/clips/NAME.mp4`` + ``NAME.gt.csv`` are made by ``cctv_synth`` when absent; then
 ``facelog run CLIP -o WORK/runs/LABEL/NAME.csv EXTRA`` (the ``facelog`` next to this Python, or
 ``--facelog``). ``--camera``: the clip as another camera records it (``CAMERAS``: at 5 or 8.3 fps,
 timed at 30 fps, monochrome, shrunk to 480x270, short of bits, dim and noisy, shaking on a pole,
-under lights that switch), made once in ``WORK/clips_<camera>/`` (seed 0; ``clips_sN_<camera>/``
-others).
+under lights that switch, with a pillar in the middle of the view), made once in
+``WORK/clips_<camera>/`` (seed 0; ``clips_sN_<camera>/`` others).
 Reported:
 
 - ``fps``: the run summary's end-to-end fps (``timings.fps``: frames over the pipeline's wall time,
@@ -74,8 +74,8 @@ def clip_paths(work: Path, preset: str, seed: int, shared: Path) -> tuple[Path, 
 # at 25 fps in colour by a camera fixed in a steady light, were not made for): a recorder at 5 or 8.3
 # fps (every 5th / 3rd frame and its GT rows, renumbered), the same frames timed at 30 fps, a
 # monochrome night camera, a 480x270 camera, a camera starved of bits, a dim room with sensor noise, a
-# camera on a pole that shakes in the wind, lights that switch. x264 CRF 23 unless the entry says
-# otherwise (the presets' own CRF 29 was applied once already).
+# camera on a pole that shakes in the wind, lights that switch, a pillar that hides passers-by. x264
+# CRF 23 unless the entry says otherwise (the presets' own CRF 29 was applied once already).
 X264 = ("-crf", "23")
 
 # The shaking camera (for the 1280x720 presets): the camera's view, 1216x684 of the 1280x720 scene
@@ -88,6 +88,7 @@ X264 = ("-crf", "23")
 SHAKE_PX = 12
 SHAKE_MARGIN = (32, 18)  # x, y: the view at rest
 SHAKE_VIEW = (1216, 684)  # the view's size in the scene (1280x720 x 19/20)
+PILLAR_X = (576, 704)  # the pillar camera's hidden columns (1280x720 source px)
 _SWAY_X = ((0.6, 1.1, 0.0), (0.4, 2.7, 1.3))  # (share of SHAKE_PX, Hz, phase) per sway
 _SWAY_Y = ((0.6, 0.8, 0.5), (0.4, 3.1, 2.1))
 
@@ -117,6 +118,7 @@ class Camera(NamedTuple):
     x264: tuple[str, ...] = X264  # x264 rate options
     shift: Callable[[int], tuple[int, int]] | None = None  # per (source) frame: GT boxes move by -shift
     size: tuple[int, int] | None = None  # the only source frame size it takes (w, h)
+    cover_x: tuple[int, int] | None = None  # columns [x0, x1) a fixed occluder hides: GT ``occluded``
 
 
 CAMERAS: dict[str, Camera] = {
@@ -144,6 +146,14 @@ CAMERAS: dict[str, Camera] = {
         scale=1280 / SHAKE_VIEW[0],
         shift=shake_offset,
         size=(1280, 720),
+    ),
+    # A pillar in the middle of the view (a column, a sign post, a door frame): 128 px of the 1280
+    # from top to bottom hide whoever passes behind; the GT marks that share of each face occluded.
+    "pillar": Camera(
+        f"drawbox=x={PILLAR_X[0]}:y=0:w={PILLAR_X[1] - PILLAR_X[0]}:h=ih:color=0x8a8f96@1:t=fill",
+        "25",
+        size=(1280, 720),
+        cover_x=PILLAR_X,
     ),
     # Lights that switch (or an exposure that steps): every 2 s the scene drops to a darker, flatter
     # picture and back, at once, for every face in view.
@@ -179,6 +189,13 @@ def camera_clip(mp4: Path, gt: Path, camera: str) -> tuple[Path, Path]:
         shift = np.array([cam.shift(int(k)) for k in rows["frame_index"]], np.float64).reshape(-1, 2)
         rows[["x1", "x2"]] = rows[["x1", "x2"]].to_numpy() - shift[:, :1]
         rows[["y1", "y2"]] = rows[["y1", "y2"]].to_numpy() - shift[:, 1:]
+    if cam.cover_x is not None:  # the share of each box's width behind the occluder, with the people's
+        x0, x1 = cam.cover_x
+        width = (rows["x2"] - rows["x1"]).clip(lower=1.0)
+        behind = (rows["x2"].clip(upper=x1) - rows["x1"].clip(lower=x0)).clip(lower=0.0)
+        hidden = (behind / width).clip(upper=1.0)
+        before = rows["occluded"] if "occluded" in rows.columns else 0.0
+        rows["occluded"] = (1.0 - (1.0 - before) * (1.0 - hidden)).round(3)
     rows = rows[rows.frame_index % cam.every == 0].copy()
     rows["frame_index"] //= cam.every
     for col in ("x1", "y1", "x2", "y2"):

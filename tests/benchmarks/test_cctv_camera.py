@@ -14,7 +14,15 @@ import pandas as pd
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-from cctv_bench import SHAKE_MARGIN, SHAKE_PX, SHAKE_VIEW, BenchError, camera_clip, shake_offset
+from cctv_bench import (
+    PILLAR_X,
+    SHAKE_MARGIN,
+    SHAKE_PX,
+    SHAKE_VIEW,
+    BenchError,
+    camera_clip,
+    shake_offset,
+)
 
 from facelog.pipeline.file.reader import VideoSource
 
@@ -168,6 +176,36 @@ def test_shake_moves_the_view_and_its_gt_boxes_by_the_same_pixels(tmp_path: Path
 def test_shake_takes_only_1280x720_clips(moving_square: tuple[Path, Path]) -> None:
     with pytest.raises(BenchError, match="takes 1280x720 clips"):
         camera_clip(*moving_square, "shake")
+
+
+def test_pillar_hides_its_columns_and_marks_the_faces_behind_it_occluded(tmp_path: Path) -> None:
+    mp4, gt, scene = _still_720(tmp_path / "clips", 3)
+    x0, x1 = PILLAR_X
+    cols = ["frame_index", "person_id", "x1", "y1", "x2", "y2", "age", "gender", "face_px"]
+    boxes = [(x0 - 200, 0.0), (x0 - 16, 0.6), (x0 + 24, 1.0), (x1 - 10, 0.25)]  # (x1, share behind)
+    rows = [
+        (k, j, float(x), 300.0, x + 40.0, 340.0, 30.0, "male", 40)
+        for k in range(3)
+        for j, (x, _) in enumerate(boxes)
+    ]
+    pd.DataFrame(rows, columns=cols).to_csv(gt, index=False)
+    out, out_gt = camera_clip(mp4, gt, "pillar")
+    frames, _ = _frames(out)
+    assert len(frames) == 3 and frames[0].shape == (720, 1280, 3)
+    for img in frames:
+        band = img[:, x0 + 2 : x1 - 2].astype(float)
+        assert band.std(axis=(0, 1)).max() < 2.0, "one flat colour from top to bottom"
+        assert np.abs(band.mean(axis=(0, 1)) - (0x96, 0x8F, 0x8A)).max() < 4  # BGR of 0x8a8f96
+        outside = np.abs(img[:, : x0 - 8].astype(int) - scene[:, : x0 - 8]).mean()
+        assert outside < 6, "the rest of the view as it was"
+    got = pd.read_csv(out_gt)
+    assert got[cols].equals(pd.read_csv(gt)[cols])
+    assert got.occluded.tolist() == [share for _ in range(3) for _, share in boxes]
+
+
+def test_pillar_takes_only_1280x720_clips(moving_square: tuple[Path, Path]) -> None:
+    with pytest.raises(BenchError, match="takes 1280x720 clips"):
+        camera_clip(*moving_square, "pillar")
 
 
 def test_lights_switch_every_two_seconds_and_keep_the_gt(moving_square: tuple[Path, Path]) -> None:
