@@ -53,7 +53,7 @@ from facelog.pipeline.tracking.policy import (
     young_pair,
 )
 from facelog.pipeline.tracking.states import FrameStates
-from facelog.pipeline.tracking.track import HELD_BACK_FRAMES, Track, TrackerParams
+from facelog.pipeline.tracking.track import HELD_BACK_FRAMES, Track, TrackerParams, narrower
 
 FORBIDDEN = -1.0  # similarity of a pair that may never be matched
 # a steady walker lost past ``reid_frames`` (``states.fit_walk``) is sought where its walk leads,
@@ -248,13 +248,16 @@ def second_look(
     has not come back to the track's yet (a face that crossed behind another reads 0.13-0.24 from its
     own for 10 frames), the descriptor alone gives the face back within ``track.HELD_MAX_DISTANCE``
     (asked as a ``held`` question; further, the descriptor is not sure: it refuses nothing, and the
-    look goes on).
+    look goes on). A face cut by something in front that is not a face (``track.narrower`` than the
+    held-back track's: coming out from behind a post) is not asked: the look waits
+    ``track.AGAIN_CUT_FRAMES`` frames longer for a whole one.
 
     A track born from a face the descriptor refused at a ``reid`` or ``gap`` question also has an
     ``again`` look (``track.SecondLook.faces``, ``gallery.read_again``): for ``track.AGAIN_FRAMES``
     frames its readable faces are embedded, and once there are ``track.AGAIN_FACES`` of them (the
     refused one first), their mean is compared once with the mean of the refused track's gallery and
-    last faces, at the stricter ``track.AGAIN_MAX_DISTANCE``. A dim room's sensor noise is new every
+    last faces, at the stricter ``track.AGAIN_MAX_DISTANCE`` (cut faces are not read, as for a held
+    look). A dim room's sensor noise is new every
     frame and moves one frame's descriptor; three faces averaged on each side cancel much of it, and
     a newcomer's mean stays far. Not for small children (``policy.young_pair``), nor for a face
     behind a nearer one (``hidden``: its looks are mixed).
@@ -268,7 +271,7 @@ def second_look(
             jx = by_id.get(look.track_id)
             if jx is None or jx in taken or sim[i, jx] < least:
                 continue
-            if look.faces:  # ``again``: the mean of the young track's faces against the older track's
+            if look.again:  # ``again``: the mean of the young track's faces against the older track's
                 mixed = hidden is not None and bool(hidden[i])  # behind a nearer face: looks unknown
                 if identity is None or mixed or young_pair(identity, i, tracks[jx], p):
                     continue
@@ -285,6 +288,8 @@ def second_look(
                 keeps = embedding_keeps(dist, i, jx, p)
                 if (not keeps and not look.held) or young_pair(identity, i, tracks[jx], p):
                     continue
+                if look.held and identity is not None and narrower(identity.xyxy[i], tracks[jx]):
+                    continue  # cut by a post: its looks are not its own yet (``track.NARROW_SHARE``)
                 if look.held:  # the descriptor must agree (alone, and closer, without the embedding)
                     verdict = same_face(i, jx, "gap" if keeps else "held") if same_face is not None else None
                     if verdict is not True:

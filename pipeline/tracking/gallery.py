@@ -26,6 +26,7 @@ from facelog.pipeline.tracking.track import (
     HELD_MAX_DISTANCE,
     Track,
     TrackerParams,
+    narrower,
 )
 
 log = logging.getLogger(__name__)
@@ -108,8 +109,9 @@ def read_again(
     (``faces``) and detection ``i`` show track ``t``'s face, judged on their mean once there are
     ``track.AGAIN_FACES`` of them, against the mean of ``t``'s gallery and its last faces
     (``Track.recent``, embedded now). Returns the verdict (None: not yet, or nothing to compare) and
-    the faces read so far (``i``'s added where readable)."""
-    mine = identity.embedding(i) if identity.readable(i) else None
+    the faces read so far (``i``'s added where readable and not cut: ``track.narrower`` than ``t``'s)."""
+    whole = identity.readable(i) and not narrower(identity.xyxy[i], t)
+    mine = identity.embedding(i) if whole else None
     if mine is None:
         return None, faces
     faces = (*faces, mine)
@@ -139,8 +141,9 @@ def remember_face(
     kept: bool = False,
 ) -> None:
     """Keep detection ``i``'s look as its track's latest (its face only when not ``cut`` by the
-    frame edge: the track's face stays its last whole one); a checked identity joins the gallery; a
-    readable face the model embedding ``kept`` at a question becomes the track's ``vouched`` one."""
+    frame edge or by something in front: the track's face stays its last whole one); a checked
+    identity joins the gallery; a readable face the model embedding ``kept`` at a question becomes
+    the track's ``vouched`` one."""
     t.thumb = identity.thumbs[i]
     if cut:
         return

@@ -61,6 +61,7 @@ from facelog.pipeline.tracking.identity import FrameFaces
 from facelog.pipeline.tracking.kalman import BoxKalman, FrameClock
 from facelog.pipeline.tracking.states import fit_walk, stood_still, track_states, walk_path
 from facelog.pipeline.tracking.track import (
+    AGAIN_CUT_FRAMES,
     AGAIN_FRAMES,
     HELD_BACK_FRAMES,
     HIDDEN_SHARE,
@@ -70,6 +71,9 @@ from facelog.pipeline.tracking.track import (
     TrackStep,
     behind_nearer,
     covered_by_larger,
+    narrower,
+    update_aspect,
+    whole_box,
 )
 
 log = logging.getLogger(__name__)
@@ -223,11 +227,16 @@ class Tracker:
         det_track = {i: tracks[j] for i, j in match.pairs.items()}
         for i, j in match.pairs.items():
             t = tracks[j]
-            t.kf.update(boxes[i])
-            t.last_box = boxes[i]
+            # a face cut by something in front (a post): the motion model gets the whole face it implies
+            cut = not unknown[i] and narrower(boxes[i], t)
+            seen = whole_box(boxes[i], t, t.kf.box()) if cut else boxes[i]
+            if not (unknown[i] or cut):
+                update_aspect(t, boxes[i])
+            t.kf.update(seen)
+            t.last_box = seen
             t.last_frame = now
-            stood_still(t, now, boxes[i], float(score[i]), p.high_score)
-            walk_path(t, now, boxes[i], bool(score[i] >= p.high_score), bool(edge[i]), bool(hidden[i]))
+            stood_still(t, now, seen, float(score[i]), p.high_score)
+            walk_path(t, now, seen, bool(score[i] >= p.high_score), bool(edge[i]), bool(hidden[i]) or cut)
             t.behind = bool(hidden[i])
             if not only[i]:
                 t.last_strong_frame, t.confirmed = now, True
@@ -256,7 +265,7 @@ class Tracker:
                     now,
                     None if asked is None else asked.verdict,
                     asked is not None,
-                    bool(unknown[i]),
+                    bool(unknown[i]) or cut,
                     kept=asked is not None and asked.by_embedding and asked.verdict is None,
                 )
             for name, feats in cues.items():
@@ -272,7 +281,7 @@ class Tracker:
             ended += [t.track_id for t in self._tracks if t.track_id in back]
             self._tracks = [t for t in self._tracks if t.track_id not in back]
         refused_by: dict[int, int] = {}  # refused by the descriptor: a second look (the last refusal)
-        again_of: dict[int, tuple[int, np.ndarray]] = {}  # ... and an ``again`` look (the first)
+        again_of: dict[int, tuple[Track, np.ndarray]] = {}  # ... and an ``again`` look (the first)
         for (i, j), check in match.checks.items():
             if check.reason == "open" and check.verdict is False:  # answered: asked no more
                 tracks[j].open_check = tracks[j].open_far = False
@@ -282,7 +291,7 @@ class Tracker:
                 refused_by[i] = tracks[j].track_id
             face = identity.computed(i) if identity is not None and AGAIN_FRAMES > 0 else None
             if face is not None and check.reason in AGAIN_REASONS:
-                again_of.setdefault(i, (tracks[j].track_id, face))
+                again_of.setdefault(i, (tracks[j], face))
         n = len(boxes)
         for i in range(n):
             if i not in det_track and not only[i]:
@@ -300,14 +309,19 @@ class Tracker:
                 looks = []  # a refusal may have erred; a face held back may be a lost track's
                 if i in refused_by:
                     looks.append(SecondLook(refused_by[i], now + 1, held=False))
-                if i in match.held_back:
-                    looks.append(
-                        SecondLook(tracks[match.held_back[i]].track_id, now + HELD_BACK_FRAMES, held=True)
-                    )
-                if i in again_of:
+                if i in match.held_back:  # cut by a post: the look waits for whole faces
+                    held = tracks[match.held_back[i]]
+                    until = now + HELD_BACK_FRAMES + (AGAIN_CUT_FRAMES if narrower(boxes[i], held) else 0)
+                    looks.append(SecondLook(held.track_id, until, held=True))
+                if i in again_of:  # a face cut by something in front: its whole faces come later
                     refused, face = again_of[i]
-                    looks.append(SecondLook(refused, now + AGAIN_FRAMES, held=False, faces=(face,)))
+                    cut = narrower(boxes[i], refused)
+                    until = now + AGAIN_FRAMES + (AGAIN_CUT_FRAMES if cut else 0)
+                    faces = () if cut else (face,)
+                    looks.append(SecondLook(refused.track_id, until, held=False, faces=faces, again=True))
                 t.second_looks = tuple(looks)
+                if not unknown[i]:
+                    update_aspect(t, boxes[i])
                 if identity is not None:
                     gallery.remember_face(t, i, identity, now, None, False, bool(unknown[i]))
                 stood_still(t, now, boxes[i], float(score[i]), p.high_score)

@@ -150,7 +150,9 @@ def test_a_short_track_is_not_asked_and_a_still_pattern_stays_static(
 def test_people_walking_away_from_the_camera_are_not_persons(shared: Path, tmp_path: Path) -> None:
     """``one-by-one-person-detection.mp4`` (768x432, 10 fps): people walk away from the camera; every
     track YuNet makes there is the back or side of a head (looked at: docs/BENCHMARKS.md, "Heads
-    seen from behind"). Without the check the tracks CSV named 8 people; with it none."""
+    seen from behind"). Without the check the tracks CSV named 8 people; with it none: every track
+    is ``no_face`` or ``static`` (6 and 3 since the twenty-ninth session, whose cut-face looks joined
+    two pieces of a man standing at the wall; 8 and 2 before)."""
     from facelog.cli import main
 
     out = tmp_path / "away.csv"
@@ -158,7 +160,7 @@ def test_people_walking_away_from_the_camera_are_not_persons(shared: Path, tmp_p
     assert main(["run", str(away), "-o", str(out), "--no-progress", "-q"]) == 0
     with open(tracks_path(out), newline="") as f:
         statuses = [r["status"] for r in csv.DictReader(f)]
-    assert statuses.count("person") == 0 and statuses.count("no_face") >= 8
+    assert set(statuses) <= {"no_face", "static"} and statuses.count("no_face") >= 5
     summary = json.loads(summary_path(out).read_text())
     assert summary["persons"] == 0 and summary["persons_dropped"]["no_face"] == statuses.count("no_face")
     assert summary["left_out_rows"]["no_face"] > 0 and summary["timings"]["frontal_checks"] >= 2 * 8

@@ -160,3 +160,26 @@ def test_an_again_look_judges_the_mean_of_three_faces() -> None:
         verdict, kept = gallery.read_again(kept, 0, t, look(k))
     assert verdict is False and len(kept) == AGAIN_FACES
     assert identity_distance(np.mean(kept, axis=0), a) > AGAIN_MAX_DISTANCE
+
+
+def test_an_again_look_leaves_out_faces_cut_by_something_in_front() -> None:
+    # a box under NARROW_SHARE of the track's width over height (a face coming out from behind a
+    # post) is not read; the whole faces after it are
+    box = np.array([[100, 100, 100 + SIDE, 100 + SIDE]], np.float32)
+    img = np.full((480, 640, 3), 100, np.uint8)
+    img[100 : 100 + SIDE, 100 : 100 + SIDE] = face_texture(1, SIDE)
+    a = FrameFaces(PatternEmbedder(), img, box, 0).embedding(0)
+    assert a is not None
+    t = Track(0, BoxKalman(box[0], TrackerParams()), 0.0, 0.0, True, box[0], {}, 0.0, gallery=[a], aspect=1.0)
+    t.kf.x[4] = 5.0  # walking sideways at 5 px a frame
+    cut = np.array([[120, 100, 100 + SIDE, 100 + SIDE]], np.float32)  # the right 40 px in view
+    kept: tuple[np.ndarray, ...] = ()
+    verdict, kept = gallery.read_again(kept, 0, t, FrameFaces(PatternEmbedder(), img, cut, 1))
+    assert verdict is None and kept == ()
+    for k in (2, 3, 4):
+        verdict, kept = gallery.read_again(kept, 0, t, FrameFaces(PatternEmbedder(), img, box, k))
+    assert verdict is True and len(kept) == AGAIN_FACES
+    for still in (True, False):  # a track that does not walk, or has no whole face yet: not cut
+        t.kf.x[4], t.aspect = (0.0, 1.0) if still else (5.0, None)
+        verdict, kept = gallery.read_again((), 0, t, FrameFaces(PatternEmbedder(), img, cut, 5))
+        assert verdict is None and len(kept) == 1
