@@ -128,15 +128,21 @@ class _Noisy(PatternEmbedder):
         return v if v is None or move is None else np.asarray(v + move, np.float32)
 
 
-def test_an_again_look_judges_the_mean_of_three_faces() -> None:
-    # the young track's faces are gathered (a face under 32 px is not counted) and the verdict comes
-    # with the third readable one, on the means: three faces of the track's person, one read 0.55
-    # from it alone, whose moves cancel, pass together; a newcomer's faces all 0.55 away do not
+def _drawn_face() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A frame with drawn face 1 at (100, 100): its box (1, 4), the frame and the face's identity."""
     box = np.array([[100, 100, 100 + SIDE, 100 + SIDE]], np.float32)
     img = np.full((480, 640, 3), 100, np.uint8)
     img[100 : 100 + SIDE, 100 : 100 + SIDE] = face_texture(1, SIDE)
     a = FrameFaces(PatternEmbedder(), img, box, 0).embedding(0)
     assert a is not None
+    return box, img, a
+
+
+def test_an_again_look_judges_the_mean_of_three_faces() -> None:
+    # the young track's faces are gathered (a face under 32 px is not counted) and the verdict comes
+    # with the third readable one, on the means: three faces of the track's person, one read 0.55
+    # from it alone, whose moves cancel, pass together; a newcomer's faces all 0.55 away do not
+    box, img, a = _drawn_face()
     axis = np.random.default_rng(5).normal(size=a.size)
     axis -= float(axis @ a) * a  # a direction away from the face
     axis /= np.linalg.norm(axis)
@@ -165,11 +171,7 @@ def test_an_again_look_judges_the_mean_of_three_faces() -> None:
 def test_an_again_look_leaves_out_faces_cut_by_something_in_front() -> None:
     # a box under NARROW_SHARE of the track's width over height (a face coming out from behind a
     # post) is not read; the whole faces after it are
-    box = np.array([[100, 100, 100 + SIDE, 100 + SIDE]], np.float32)
-    img = np.full((480, 640, 3), 100, np.uint8)
-    img[100 : 100 + SIDE, 100 : 100 + SIDE] = face_texture(1, SIDE)
-    a = FrameFaces(PatternEmbedder(), img, box, 0).embedding(0)
-    assert a is not None
+    box, img, a = _drawn_face()
     t = Track(0, BoxKalman(box[0], TrackerParams()), 0.0, 0.0, True, box[0], {}, 0.0, gallery=[a], aspect=1.0)
     t.kf.x[4] = 5.0  # walking sideways at 5 px a frame
     cut = np.array([[120, 100, 100 + SIDE, 100 + SIDE]], np.float32)  # the right 40 px in view
