@@ -44,7 +44,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cctv_common import SHARED, read_gt
 from cctv_people import plan_people
 from cctv_score import match_frames
-from cctv_synth import PRESETS, _read_face, validation_faces
+from cctv_sprites import read_face
+from cctv_synth import PRESETS, validation_faces
 
 AGES = np.arange(101, dtype=np.float64)
 
@@ -115,7 +116,7 @@ def oracle(preset: str, seed: int, shared: Path, model_path: str) -> pd.DataFram
     backend = load_backend("onnxruntime", model_path)
     try:
         out = backend.infer(
-            crops_to_pixels([_read_face(faces.path[p.face_row]) for p in people], backend.meta)
+            crops_to_pixels([read_face(faces.path[p.face_row]) for p in people], backend.meta)
         )
     finally:
         backend.close()

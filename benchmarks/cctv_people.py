@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cctv_common import GT_BOX_W
 
 if TYPE_CHECKING:
-    from cctv_synth import Preset
+    from cctv_presets import Preset
 
 MAX_TRIES = 40
 TOWARD_CAMERA_SHARE = 0.2  # walkers who come down the frame toward the camera and grow

@@ -26,53 +26,7 @@ plus a fixed fine texture and per-frame sensor noise; if that clip is absent, te
 person gets its own defocus blur, brightness gain and colour cast, and a motion blur along its velocity
 whose length swings from frame to frame (0.3x..1.3x of its mean), so some frames are sharper.
 
-Presets (``PRESETS``): ``walk*`` people walk through, entering and leaving at the left/right edges
-(some walk down toward the camera and grow), and some vanish mid-frame (turn away, step behind
-something) with a new person appearing at that spot 1-4 frames later; ``static*`` people appear,
-stand or sway slowly for 3-10 s and leave, with the same replacements. Faces never overlap. Each person
-has a neck and torso in a clothing colour (drawn before all faces, so bodies never cover a face);
-``*_nobody`` presets leave them out.
-
-Cases where clothes, place and stillness mislead a tracker (issue 20): ``walk720_sameclothes``
-(everyone in the same dark coat); ``counter720`` (two spots at a counter where people step up one
-after another, 0-3 frames after the previous one left, head-and-shoulders with the same coats);
-``queue720`` (people standing in a row for the whole clip, swaying a little: people, not
-``static``); ``queue720_still`` (the same queue swaying 1% of a face size instead of 5%: the case
-the static rule cannot tell from a poster); ``textures720`` (walkers plus ``Preset.textures`` still,
-face-like patterns: validation faces upside down, blurred and faded, in the scene and in no GT);
-``poster720`` (walkers plus one real validation face pasted still for the whole clip, a printed
-face: in no GT, to be marked ``static`` in the tracks CSV). ``screen720`` (walkers plus a wall screen,
-``SCREEN_BOX``, whose advert shows another validation face every 3-6 s, each drifting and zooming
-the whole time: real faces that move, in no GT; neither the static rule nor the frontal check can
-leave them out, only a zone the operator draws, ``detector.ignore_zones``).
-
-``*_alike`` (``counter720_alike``, ``walk720_nobody_alike``): each newcomer at a vacated spot is
-another validation face of the same gender and the nearest age as the person who left (the model's
-embedding, which reads age and gender, cannot tell them apart); the clip is the plain preset's in
-everything else. ``crowd720``: 120 walkers in 30 s, faces 24-72 px, 15-18 in view at once (bodies
-of the nearer overlap the faces behind them, so the colour below a face may be someone else's).
-
-``*_returns`` (``walk720_returns``, ``static720_returns``): each person is drawn (at 0.4; not a
-newcomer at a vacated spot, and only where someone left the view 0.5 s or more before) to be an
-earlier person of the clip coming back (12-30% of the visits on seeds 0-3): that person's face,
-age, gender and clothes on this one's path (``cctv_people._returns``); the GT keeps one ``person_id``
-per visit, and ``cctv_people.plan_people`` says which visits are one person (``Person.same_as``;
-``returns.py`` scores them). Every other pixel is the plain preset's.
-
-``*_masks`` (``walk720_masks``, ``counter720_masks``): half the people (drawn per person) wear a
-surgical mask over nose and mouth (``face_worlds.masked``); ``*_sunglasses`` (``walk720_sunglasses``,
-``walk720_nobody_sunglasses``, ``counter720_sunglasses``, ``static720_nobody_sunglasses``): half
-the people wear dark sunglasses
-(``face_worlds.sunglasses``); ``*_above`` (``walk720_above``,
-``static720_above``): every face seen from a camera 40 degrees above (``face_worlds.from_above``, a flat
-warp: an upper bound on what a real high camera gives); the GT boxes are the plain chip's. Both keep
-their plain preset's people, paths and scene.
-
-``cross720`` (and ``_nobody``) breaks the rule that faces never overlap: pairs of walkers meet, one
-from each side at about one height, and the nearer (larger) one passes in front, hiding the other's
-face for a few frames (the identity switch of every tracker's textbook). Its GT has one more column,
-``occluded``: the share of the face box that people in front cover (``cctv_common.read_gt`` counts a
-face more than a quarter hidden as "don't care", like one the frame edge cuts).
+Presets: ``cctv_presets.py`` (``PRESETS``), each a ``Preset``; what each is made for is said there.
 """
 
 from __future__ import annotations
@@ -84,9 +38,7 @@ import shutil
 import subprocess
 import sys
 import zlib
-from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Literal
 
 import cv2
 import numpy as np
@@ -95,6 +47,18 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cctv_common import GT_BOX_IN_CHIP, GT_BOX_W, GT_COLUMNS, SHARED
 from cctv_people import Person, plan_people
+from cctv_presets import PRESETS, Preset
+from cctv_sprites import (
+    ChipCache,
+    SynthError,
+    chip_mask,
+    draw_screen,
+    paste,
+    paste_body,
+    paste_face,
+    read_face,
+    screen_slides,
+)
 from face_worlds import MASK_FILE, from_above, masked, sunglasses
 
 from facelog.pipeline.weights import YUNET_PATH
@@ -104,147 +68,6 @@ log = logging.getLogger("cctv_synth")
 SPLIT_SEED = 1234  # the shipped model's split (configs/train_utkface.yaml)
 VAL_FRACTION = 0.1
 BACKGROUND_CLIP = Path("data/videos/people-detection.mp4")
-# Ellipse semi-axes (x, y) and feather kernel as shares of the chip side. On 300 validation chips at
-# 80 px over grey, the model's age MAE / gender accuracy: unmasked 5.37 / 94.0%, this mask 5.5 / 93.5%
-# (a tighter 0.44 x 0.50 ellipse cost 2.7 points of gender: it cuts off the hair).
-MASK_AXES = (0.52, 0.57)
-MASK_FEATHER = 0.18
-BODY_SIZE = (2.2, 3.0)  # torso sprite (w, h) in chip sides
-HAIR_BGR = ((20, 20, 25), (25, 35, 50), (40, 60, 90), (120, 120, 125))  # the back of a head (``away``)
-
-
-# ``screen``: the screen's box (x0, y0, x1, y1) as fractions of the frame (high on the wall, right of
-# centre), and how long each advert face is shown (s)
-SCREEN_BOX = (0.60, 0.06, 0.80, 0.34)
-SCREEN_SLIDE_S = (3.0, 6.0)
-
-
-class SynthError(RuntimeError):
-    """A clip cannot be made (missing data or ffmpeg failed)."""
-
-
-@dataclass(frozen=True)
-class Preset:
-    """One kind of clip. Sizes are GT box widths in px; speeds in px per frame."""
-
-    name: str
-    width: int
-    height: int
-    seconds: float
-    people: int
-    face_px: tuple[float, float]
-    speed_px: tuple[float, float]
-    mode: Literal["walk", "static", "counter", "queue", "cross"]
-    replace_share: float = 0.2  # share of people who vanish mid-frame and are replaced at that spot
-    bodies: bool = True  # a torso in the person's clothing colour below each face
-    same_clothes: bool = False  # everyone wears the same dark coat
-    textures: int = 0  # still face-like patterns in the scene (no GT rows)
-    poster: bool = False  # one real face pasted still for the whole clip (no GT rows)
-    screen: bool = False  # a wall screen showing an advert of real faces that move (no GT rows)
-    masks: float = 0.0  # share of people wearing a surgical mask (face_worlds.masked)
-    sunglasses: float = 0.0  # share of people wearing dark sunglasses (face_worlds.sunglasses)
-    pitch: float = 0.0  # degrees a camera mounted high looks down at the faces (face_worlds.from_above)
-    sway: float = 0.05  # counter/queue: how far standing people sway (share of their face size)
-    alike: bool = False  # a newcomer at a vacated spot: the same gender and about the same age
-    returns: float = 0.0  # share of people who are an earlier person coming back (``Person.same_as``)
-    away: float = 0.0  # share of standing people who turn away for seconds (no face, body stays)
-    spot_gap_s: tuple[float, float] = (0.0, 0.0)  # counter: seconds between one person and the next
-    fps: int = 25
-    crf: int = 29
-
-    @property
-    def frames(self) -> int:
-        return round(self.seconds * self.fps)
-
-    @property
-    def stream(self) -> str:
-        """Key of the preset's random streams (people, scene, noise): its name; an ``alike``, ``away``,
-        ``masks``, ``sunglasses``, ``above`` or ``returns`` preset shares its plain preset's
-        (``gap_alike``: the counter's), so the two clips differ only in the newcomers' faces, the
-        turned-away spells, the time between visits, the masks or sunglasses, the angle faces are seen
-        at or the faces of people who return."""
-        name = self.name.removesuffix("_masks").removesuffix("_sunglasses").removesuffix("_above")
-        name = name.removesuffix("_returns")
-        return name.removesuffix("_alike").removesuffix("_away").removesuffix("_gap")
-
-
-PRESETS: dict[str, Preset] = {
-    p.name: p
-    for p in (
-        Preset("walk720", 1280, 720, 30, 34, (24, 160), (5, 14), "walk"),
-        Preset("static720", 1280, 720, 30, 30, (40, 160), (0, 1.2), "static"),
-        Preset("walk1080", 1920, 1080, 16, 26, (24, 160), (7, 20), "walk"),
-        Preset("static1080", 1920, 1080, 16, 20, (40, 160), (0, 1.8), "static"),
-        Preset("walk4k", 3840, 2160, 6, 22, (32, 320), (10, 28), "walk", crf=30),
-        Preset("walk720_nobody", 1280, 720, 30, 34, (24, 160), (5, 14), "walk", bodies=False),
-        Preset("static720_nobody", 1280, 720, 30, 30, (40, 160), (0, 1.2), "static", bodies=False),
-        Preset("walk720_sameclothes", 1280, 720, 30, 34, (24, 160), (5, 14), "walk", same_clothes=True),
-        Preset("counter720", 1280, 720, 30, 24, (80, 160), (0, 0.3), "counter", same_clothes=True),
-        Preset("queue720", 1280, 720, 30, 6, (48, 96), (0, 0.1), "queue"),
-        # the queue standing 5x stiller (1% of a face size): breaks the static rule's assumption
-        Preset("queue720_still", 1280, 720, 30, 6, (48, 96), (0, 0.1), "queue", sway=0.01),
-        Preset("textures720", 1280, 720, 30, 20, (24, 160), (5, 14), "walk", textures=6),
-        Preset("poster720", 1280, 720, 30, 20, (24, 160), (5, 14), "walk", poster=True),
-        # walkers plus a wall screen whose advert shows a real face every 3-6 s, drifting and zooming
-        Preset("screen720", 1280, 720, 30, 20, (24, 160), (5, 14), "walk", screen=True),
-        # walkers who pass in front of one another (faces overlap): with and without bodies
-        Preset("cross720", 1280, 720, 30, 30, (32, 128), (5, 12), "cross", replace_share=0.0),
-        Preset(
-            "cross720_nobody", 1280, 720, 30, 30, (32, 128), (5, 12), "cross", replace_share=0.0, bodies=False
-        ),
-        # a crowd: 120 walkers in 30 s, faces 24-72 px, 15-18 in view at once on average (walk720: 4-5)
-        Preset("crowd720", 1280, 720, 30, 120, (24, 72), (4, 10), "walk"),
-        Preset("tiny", 320, 240, 2, 3, (40, 60), (3, 6), "walk"),  # for tests
-    )
-}
-
-
-def _variant(base: str, suffix: str, **changes: Any) -> Preset:
-    """``base`` with ``changes``, named ``base + suffix`` (its random streams are the base's:
-    ``Preset.stream``)."""
-    return replace(PRESETS[base], name=base + suffix, **changes)
-
-
-PRESETS.update(
-    (p.name, p)
-    for p in (
-        # newcomers at vacated spots of the same gender and nearest age as the person who left
-        _variant("counter720", "_alike", alike=True),
-        _variant("walk720_nobody", "_alike", alike=True),
-        # standing people who turn away (look down, talk to someone behind) for 2.5-6 s and back
-        _variant("queue720", "_away", away=1.0),
-        _variant("counter720", "_away", away=1.0),
-        _variant("static720", "_away", away=0.5),
-        _variant("walk720", "_away", away=0.5),  # walkers who look aside (a shop window) while walking
-        # half the people in surgical masks (a pharmacy, a hospital, winter): faces the presets never had
-        _variant("walk720", "_masks", masks=0.5),
-        _variant("counter720", "_masks", masks=0.5),
-        # half the people in dark sunglasses (outdoors, a shop entrance in summer): the eyes hidden,
-        # which the identity descriptor and the frontal check both look at
-        _variant("walk720", "_sunglasses", sunglasses=0.5),
-        _variant("walk720_nobody", "_sunglasses", sunglasses=0.5),
-        _variant("counter720", "_sunglasses", sunglasses=0.5),
-        _variant("static720_nobody", "_sunglasses", sunglasses=0.5),  # no clothes to disagree
-        # people who come back: each person (drawn at 0.4, where someone has left the view 0.5 s or more
-        # before) is an earlier person again, its face and clothes (a shop floor, an aisle, a corridor)
-        _variant("walk720", "_returns", returns=0.4),
-        _variant("static720", "_returns", returns=0.4),
-        # a camera mounted high: every face seen 40 degrees from above (a flat warp, an upper bound)
-        _variant("walk720", "_above", pitch=40.0),
-        _variant("static720", "_above", pitch=40.0),
-        # the next person steps up 2.5-8 s after the previous one left (a still track waits 10 s for
-        # its person to turn back): the same gender and nearest age, no body below the face; 60 s
-        _variant(
-            "counter720",
-            "_gap_alike",
-            seconds=60,
-            bodies=False,
-            same_clothes=False,
-            alike=True,
-            spot_gap_s=(2.5, 8.0),
-        ),
-    )
-)
 
 
 def validation_faces(shared: Path) -> pd.DataFrame:
@@ -303,187 +126,13 @@ def _still_sprites(
             ):
                 break
         boxes.append((x0, y0, side))
-        img = cv2.resize(_read_face(faces.path.iloc[free.pop()]), (side, side), interpolation=cv2.INTER_AREA)
+        img = cv2.resize(read_face(faces.path.iloc[free.pop()]), (side, side), interpolation=cv2.INTER_AREA)
         chip: np.ndarray = img.astype(np.float32)
         if kind == "texture":  # face-like, but no face: upside down, blurred, faded towards grey
             chip = cv2.GaussianBlur(chip[::-1], (0, 0), side / 40)
             chip = 128 + 0.6 * (chip - 128)
-        out.append((chip, _mask(side)[..., None], x0, y0))
+        out.append((chip, chip_mask(side)[..., None], x0, y0))
     return out
-
-
-@dataclass(frozen=True)
-class _Slide:
-    """One face of the ``screen`` advert: shown from ``start`` to ``end`` (frames), its chip's side
-    zooming from ``side0`` to ``side1`` px while its centre drifts from ``c0`` to ``c1`` (screen px)."""
-
-    chip: np.ndarray
-    start: int
-    end: int
-    side0: float
-    side1: float
-    c0: tuple[float, float]
-    c1: tuple[float, float]
-    backdrop: tuple[int, int, int]
-
-
-def _screen_slides(preset: Preset, faces: pd.DataFrame, people: list[Person], seed: int) -> list[_Slide]:
-    """The advert: validation faces no person of the clip uses, one after another, each for
-    ``SCREEN_SLIDE_S`` seconds with half a second of plain backdrop between them."""
-    if not preset.screen:
-        return []
-    rng = np.random.default_rng([seed, zlib.crc32(preset.stream.encode()), 4])
-    used = {p.face_row for p in people}
-    free = [i for i in rng.permutation(len(faces)) if i not in used]
-    sw = (SCREEN_BOX[2] - SCREEN_BOX[0]) * preset.width
-    sh = (SCREEN_BOX[3] - SCREEN_BOX[1]) * preset.height
-    slides, f = [], round(0.5 * preset.fps)
-    while f < preset.frames:
-        n = round(rng.uniform(*SCREEN_SLIDE_S) * preset.fps)
-        side0 = rng.uniform(0.45, 0.6) * sh
-        side1 = side0 * rng.uniform(1.1, 1.3)
-        c0 = (sw / 2 + rng.uniform(-0.15, 0.15) * sw, sh / 2 + rng.uniform(-0.05, 0.05) * sh)
-        c1 = (c0[0] + rng.uniform(-0.15, 0.15) * sw, c0[1] + rng.uniform(-0.05, 0.05) * sh)
-        backdrop = tuple(int(v) for v in rng.integers(40, 200, 3))
-        chip = _read_face(faces.path.iloc[free.pop()]).astype(np.float32)
-        slides.append(_Slide(chip, f, f + n, side0, side1, c0, c1, (backdrop[0], backdrop[1], backdrop[2])))
-        f += n + round(0.5 * preset.fps)
-    return slides
-
-
-def _draw_screen(frame: np.ndarray, slides: list[_Slide], f: int) -> None:
-    """The screen at frame ``f``: a dark bezel, the backdrop, and the face shown then (if any)."""
-    h, w = frame.shape[:2]
-    x0, y0 = round(SCREEN_BOX[0] * w), round(SCREEN_BOX[1] * h)
-    x1, y1 = round(SCREEN_BOX[2] * w), round(SCREEN_BOX[3] * h)
-    frame[y0 - 6 : y1 + 6, x0 - 6 : x1 + 6] = 25  # the bezel
-    now = [s for s in slides if s.start <= f < s.end]
-    frame[y0:y1, x0:x1] = now[0].backdrop if now else (60, 60, 60)
-    if not now:
-        return
-    s = now[0]
-    t = (f - s.start) / max(1, s.end - s.start - 1)
-    side = max(8, round(s.side0 + t * (s.side1 - s.side0)))
-    cx, cy = (s.c0[0] + t * (s.c1[0] - s.c0[0]), s.c0[1] + t * (s.c1[1] - s.c0[1]))
-    chip = cv2.resize(s.chip, (side, side), interpolation=cv2.INTER_AREA)
-    # the screen's own picture: cut at its edges, brighter than the room
-    screen = frame[y0:y1, x0:x1]
-    bright = np.clip(chip * 1.1, 0, 255)
-    _paste(screen, bright, _mask(side)[..., None], round(cx - side / 2), round(cy - side / 2))
-
-
-def _mask(side: int) -> np.ndarray:
-    """Feathered ellipse over the chip, (side, side) float32 in 0..1.
-
-    It keeps the hair at the sides (the model reads gender from it too) and fades the chip's corners.
-    """
-    m = np.zeros((side, side), np.float32)
-    axes = (round(side * MASK_AXES[0]), round(side * MASK_AXES[1]))
-    cv2.ellipse(m, (side // 2, side // 2), axes, 0, 0, 360, 1.0, -1)
-    k = max(3, round(side * MASK_FEATHER) | 1)
-    return cv2.GaussianBlur(m, (k, k), 0)
-
-
-def _motion_kernel(length_px: float, angle_rad: float) -> np.ndarray | None:
-    n = round(length_px)
-    if n < 2:
-        return None
-    k = np.zeros((n | 1, n | 1), np.float32)
-    c = (n | 1) // 2
-    dx, dy = np.cos(angle_rad) * (n / 2), np.sin(angle_rad) * (n / 2)
-    cv2.line(k, (round(c - dx), round(c - dy)), (round(c + dx), round(c + dy)), 1.0, 1)
-    return k / k.sum()
-
-
-class _ChipCache:
-    """One person's chip and mask, processed (size, blur, gain) once per side length."""
-
-    def __init__(self, person: Person, image: np.ndarray) -> None:
-        self.p = person
-        self.image = image
-        self.cache: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
-
-    def get(self, side: int, blur_px: float) -> tuple[np.ndarray, np.ndarray]:
-        key = (side, round(blur_px))
-        if key not in self.cache:
-            p = self.p
-            chip: np.ndarray = cv2.resize(self.image, (side, side), interpolation=cv2.INTER_AREA)
-            chip = chip.astype(np.float32)
-            mask: np.ndarray = _mask(side)
-            if p.defocus_px > 0.3:
-                chip = cv2.GaussianBlur(chip, (0, 0), p.defocus_px)
-            kern = _motion_kernel(key[1], float(np.arctan2(p.velocity[1], p.velocity[0])))
-            if kern is not None:
-                chip = cv2.filter2D(chip, -1, kern)
-                mask = cv2.filter2D(mask, -1, kern)
-            chip = chip * p.gain * np.array(p.tint, np.float32)
-            self.cache[key] = (chip, mask[..., None])
-        return self.cache[key]
-
-    def body(self, side: int, blur_px: float) -> tuple[np.ndarray, np.ndarray]:
-        """Neck and torso sprite (BODY_SIZE x chip side) whose top overlaps the chip's chin."""
-        key = (-side, round(blur_px))
-        if key not in self.cache:
-            p = self.p
-            w, h = round(BODY_SIZE[0] * side), round(BODY_SIZE[1] * side)
-            mask: np.ndarray = np.zeros((h, w), np.float32)
-            half, top, r, cx = round(0.95 * side), round(0.45 * side), round(0.4 * side), w // 2
-            cv2.rectangle(mask, (cx - half + r, top), (cx + half - r, h), 1.0, -1)  # torso with
-            cv2.rectangle(mask, (cx - half, top + r), (cx + half, h), 1.0, -1)  # rounded shoulders
-            for sx in (cx - half + r, cx + half - r):
-                cv2.circle(mask, (sx, top + r), r, 1.0, -1)
-            neck = round(0.2 * side)
-            cv2.rectangle(mask, (cx - neck, 0), (cx + neck, top + 2), 1.0, -1)
-            skin = np.median(self.image[170:, 70:130].reshape(-1, 3), axis=0) * p.gain * np.array(p.tint)
-            shade = np.linspace(1.1, 0.8, h, dtype=np.float32)[:, None, None]
-            rng = np.random.default_rng(p.person_id)
-            texture = cv2.GaussianBlur(rng.normal(0, 10, (h, w, 3)).astype(np.float32), (0, 0), 1.5)
-            img: np.ndarray = np.empty((h, w, 3), np.float32)
-            img[:] = np.array(p.clothes, np.float32) * p.gain
-            img = img * shade + texture
-            img[: top + 2, cx - neck : cx + neck] = skin
-            mask = cv2.GaussianBlur(mask, (0, 0), max(1.0, 0.06 * side))
-            kern = _motion_kernel(key[1], float(np.arctan2(p.velocity[1], p.velocity[0])))
-            if kern is not None:
-                img, mask = cv2.filter2D(img, -1, kern), cv2.filter2D(mask, -1, kern)
-            self.cache[key] = (img, mask[..., None])
-        return self.cache[key]
-
-    def back(self, side: int) -> tuple[np.ndarray, np.ndarray]:
-        """The back of the head (``Preset.away``): a hair-coloured, lightly textured ellipse where the
-        face chip goes."""
-        key = (-side, -1)
-        if key not in self.cache:
-            rng = np.random.default_rng([self.p.person_id, 7])
-            hair = np.array(HAIR_BGR[int(rng.integers(len(HAIR_BGR)))], np.float32) * self.p.gain
-            texture = cv2.GaussianBlur(rng.normal(0, 8, (side, side, 3)).astype(np.float32), (0, 0), 1.0)
-            self.cache[key] = (hair + texture, _mask(side)[..., None])
-        return self.cache[key]
-
-
-def _paste(frame: np.ndarray, sprite: np.ndarray, mask: np.ndarray, x0: int, y0: int) -> None:
-    """Blend ``sprite`` (h, w, 3) float32 through ``mask`` (h, w, 1) into ``frame`` at (x0, y0), clipped."""
-    h, w = frame.shape[:2]
-    sh, sw = sprite.shape[:2]
-    ax0, ay0, ax1, ay1 = max(x0, 0), max(y0, 0), min(x0 + sw, w), min(y0 + sh, h)
-    if ax1 <= ax0 or ay1 <= ay0:
-        return
-    c = sprite[ay0 - y0 : ay1 - y0, ax0 - x0 : ax1 - x0]
-    m = mask[ay0 - y0 : ay1 - y0, ax0 - x0 : ax1 - x0]
-    region = frame[ay0:ay1, ax0:ax1].astype(np.float32)
-    frame[ay0:ay1, ax0:ax1] = np.clip(region * (1 - m) + c * m, 0, 255).astype(np.uint8)
-
-
-def _paste_body(frame: np.ndarray, chips: _ChipCache, blur: float, side: int, x0: int, y0: int) -> None:
-    """A person's torso below the face chip pasted at (x0, y0) with this side."""
-    body, mask = chips.body(side, blur)
-    _paste(frame, body, mask, x0 + side // 2 - body.shape[1] // 2, y0 + round(0.8 * side))
-
-
-def _paste_face(frame: np.ndarray, chips: _ChipCache, blur: float, side: int, x0: int, y0: int) -> None:
-    """A person's face chip pasted at (x0, y0) with this side."""
-    chip, mask = chips.get(side, blur)
-    _paste(frame, chip, mask, x0, y0)
 
 
 def _face_box(x0: int, y0: int, side: int) -> tuple[float, float, float, float]:
@@ -503,7 +152,7 @@ def _hidden_share(
     for _, _, side, x0, y0 in front:
         fx1, fy1, fx2, fy2 = _face_box(x0, y0, side)
         covered |= (xs >= fx1) & (xs <= fx2) & (ys >= fy1) & (ys <= fy2)
-        if bodies:  # the torso below the face (``_ChipCache.body``): 1.9 chip sides wide
+        if bodies:  # the torso below the face (``ChipCache.body``): 1.9 chip sides wide
             cx, top = x0 + side / 2, y0 + 1.25 * side
             covered |= (np.abs(xs - cx) <= 0.95 * side) & (ys >= top)
     return float(covered.mean())
@@ -549,7 +198,7 @@ def _face_image(
     """The person's chip as the preset shows it: in a mask or sunglasses (``Preset.masks``,
     ``Preset.sunglasses`` of the people, drawn per person, with ``masking``) or seen from above
     (``Preset.pitch``)."""
-    chip = _read_face(faces.path.iloc[p.face_row])
+    chip = read_face(faces.path.iloc[p.face_row])
     if masking is not None:
         cloth, on_chip = masking
         on_chip.setInputSize((chip.shape[1], chip.shape[0]))
@@ -563,13 +212,6 @@ def _face_image(
     if preset.pitch:
         chip = from_above(chip, preset.pitch)
     return chip
-
-
-def _read_face(path: str) -> np.ndarray:
-    img = cv2.imread(path, cv2.IMREAD_COLOR)
-    if img is None:
-        raise SynthError(f"cannot read face image {path}")
-    return img
 
 
 def _encoder(path: Path, preset: Preset) -> subprocess.Popen[bytes]:
@@ -616,9 +258,9 @@ def _render(
     background = _background(shared, w, h, rng)
     noise = [rng.normal(0, 2.5, (h, w, 3)).astype(np.int16) for _ in range(4)]
     masking = _masking(shared, preset.masks > 0) if preset.masks or preset.sunglasses else None
-    chips = {p.person_id: _ChipCache(p, _face_image(preset, p, faces, masking, seed)) for p in people}
+    chips = {p.person_id: ChipCache(p, _face_image(preset, p, faces, masking, seed)) for p in people}
     stills = _still_sprites(preset, faces, people, seed)
-    slides = _screen_slides(preset, faces, people, seed)
+    slides = screen_slides(preset, faces, people, seed)
     rows: list[tuple[object, ...]] = []
     enc = _encoder(mp4_tmp, preset)
     assert enc.stdin is not None
@@ -626,9 +268,9 @@ def _render(
         for f in range(preset.frames):
             frame = background[f % len(background)].copy()
             for sprite, smask, sx, sy in stills:
-                _paste(frame, sprite, smask, sx, sy)
+                paste(frame, sprite, smask, sx, sy)
             if slides:
-                _draw_screen(frame, slides, f)
+                draw_screen(frame, slides, f)
             visible = [(p, f - p.first_frame) for p in people if 0 <= f - p.first_frame < len(p.path)]
             placed = []
             for p, k in visible:
@@ -639,20 +281,20 @@ def _render(
                 placed.sort(key=lambda item: item[2])
                 for i, (p, k, side, x0, y0) in enumerate(placed):
                     if preset.bodies:
-                        _paste_body(frame, chips[p.person_id], p.blur_px(k), side, x0, y0)
-                    _paste_face(frame, chips[p.person_id], p.blur_px(k), side, x0, y0)
+                        paste_body(frame, chips[p.person_id], p.blur_px(k), side, x0, y0)
+                    paste_face(frame, chips[p.person_id], p.blur_px(k), side, x0, y0)
                     hidden = _hidden_share(_face_box(x0, y0, side), placed[i + 1 :], preset.bodies)
                     rows.extend(_gt_rows(p, f, x0, y0, side, w, h, hidden))
             else:
                 if preset.bodies:  # all bodies first: a face is never covered by someone's body
                     for p, k, side, x0, y0 in placed:
-                        _paste_body(frame, chips[p.person_id], p.blur_px(k), side, x0, y0)
+                        paste_body(frame, chips[p.person_id], p.blur_px(k), side, x0, y0)
                 for p, k, side, x0, y0 in placed:
                     if p.turned_away(k):  # the back of the head: no face to find, no GT row
                         back, bmask = chips[p.person_id].back(side)
-                        _paste(frame, back, bmask, x0, y0)
+                        paste(frame, back, bmask, x0, y0)
                         continue
-                    _paste_face(frame, chips[p.person_id], p.blur_px(k), side, x0, y0)
+                    paste_face(frame, chips[p.person_id], p.blur_px(k), side, x0, y0)
                     rows.extend(_gt_rows(p, f, x0, y0, side, w, h))
             out = np.clip(frame.astype(np.int16) + noise[int(rng.integers(len(noise)))], 0, 255)
             enc.stdin.write(out.astype(np.uint8).tobytes())

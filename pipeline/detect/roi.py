@@ -12,7 +12,7 @@ key frames is found where the frame changed (``change``, ``motion.FrameChange``:
 frame's scale where the frame differs from the one before, outside the known faces and their bodies),
 else on the next key frame at the latest; a face missed (on a region or a key frame)
 keeps its region for ``hold_frames`` frames (default ``full_every``), its margin growing with the
-frames since it was seen, up to ``ROI_MAX_GROWTH`` times. It needs frames in order (one detect
+frames since it was seen, up to ``known_faces.ROI_MAX_GROWTH`` times. It needs frames in order (one detect
 thread) and ``reset()`` between sources; ``detect(image, frame_index)`` resets by itself when the
 index goes backwards or the frame size changes, and widens the margins by the frames a gap spans
 (``sampling.stride``, or a recording at under 25 fps: file runs pass the frame's place on the
@@ -33,6 +33,7 @@ import cv2
 import numpy as np
 
 from facelog.pipeline.detect.base import Detector, check_image, finish_faces, min_face_for
+from facelog.pipeline.detect.known_faces import KnownFaces, Region, centres_inside, merged_regions
 from facelog.pipeline.detect.motion import CHANGE_MAX_SHARE, FrameChange
 from facelog.pipeline.types import Faces
 
@@ -54,7 +55,6 @@ ROI_SCORE_BELOW = 0.1  # regions' threshold under the frame's when roi_score_thr
 # at 8 fps such regions cost about what whole frames cost and found as many (docs/BENCHMARKS.md,
 # "Cameras that record 5 and 8 frames a second")
 ROI_MAX_GAP_FRAMES = 4
-ROI_MAX_GROWTH = 3  # a missed face's margin grows with the frames since it was seen, up to this many
 # ``moving_share`` of live cameras (``live/detectors.py``; file runs: None). A face found in two
 # frames has a velocity (px per source frame, from its last two boxes): its region is centred where it
 # will be and its margin is this share of ``margin`` (the whole margin is for a face whose motion is
@@ -66,18 +66,6 @@ ROI_MOVING_SHARE = 0.5
 # 25 fps a new face waits at most 3 frames for a key frame, and the change regions cost 22% of the fps
 # there; docs/BENCHMARKS.md, twelfth session); live cameras get them at every size
 ROI_CHANGE_FILE_MAX_PX = 1_500_000
-# the body below a known face, for the frame-change regions: its motion is not a new face's
-ROI_BODY_WIDTHS = 3.0  # face widths, centred on the face
-ROI_BODY_HEIGHTS = 6.0  # face heights below the face
-ROI_SAME_FACE_WIDTH_RATIO = 1.5  # an old and a new box wider than this apart are not one moving face
-
-
-def _centres_inside(boxes: np.ndarray, margins: np.ndarray, cx: np.ndarray, cy: np.ndarray) -> np.ndarray:
-    """(old, new): whether each new box's centre (``cx``, ``cy``: shape (1, new)) lies in each old
-    box grown by its margin."""
-    m = margins[:, None]
-    inside = (cx >= boxes[:, :1] - m) & (cx <= boxes[:, 2:3] + m)
-    return np.asarray(inside & (cy >= boxes[:, 1:2] - m) & (cy <= boxes[:, 3:4] + m))
 
 
 @dataclass(frozen=True)
@@ -153,12 +141,10 @@ class RoiDetector:
             )
         self.full, self.roi = full, roi
         self.name, self.framing = full.name, full.framing
-        self.full_every, self.margin, self.min_margin_px = full_every, margin, min_margin_px
-        self.min_face_px, self.hold_frames, self.face_px = min_face_px, hold_frames, face_px
+        self.full_every, self.min_face_px, self.face_px = full_every, min_face_px, face_px
         self.faces_too_small = 0  # region boxes dropped as smaller than the minimum (key frames: full's)
         self.min_frame_px, self.small_frame_lines = min_frame_px, small_frame_lines
         self.max_gap_frames = max_gap_frames
-        self.moving_share = moving_share
         self.change = change
         self.change_max_frame_px = change_max_frame_px
         self._changing = False  # this frame uses the change regions
@@ -170,13 +156,12 @@ class RoiDetector:
         self.frames_roi = 0
         self.regions = 0
         self._pixel_fraction_sum = 0.0
+        self.known = KnownFaces(margin, min_margin_px, hold_frames, moving_share)
         self.reset()
 
     def reset(self) -> None:
         """Forget the known faces: the next frame is a key frame (call between sources)."""
-        self._boxes = np.zeros((0, 4), np.float32)  # faces to look around
-        self._ages = np.zeros(0, np.int64)  # frames since each was last detected
-        self._vel = np.zeros((0, 2), np.float32)  # px per source frame of each; NaN: unknown
+        self.known.reset()
         self._since_key: int | None = None  # frames since the last key frame; None: none yet
         self._last_index: int | None = None
         self._size: tuple[int, int] | None = None
@@ -213,10 +198,9 @@ class RoiDetector:
         )
         changed = 0.0
         if self.change is not None and self._changing:
-            changed = self.change.observe(image_bgr, self._boxes)
+            changed = self.change.observe(image_bgr, self.known.boxes)
             if self.change.moved.any():  # a shaking camera: the known faces moved with the view
-                dx, dy = self.change.moved
-                self._boxes = self._boxes - np.array([dx, dy, dx, dy], np.float32)
+                self.known.shift(*self.change.moved)
         key = (
             self._since_key is None
             or self._since_key + 1 >= self.full_every  # processed frames, whatever the stride
@@ -225,10 +209,10 @@ class RoiDetector:
             or (h < self.small_frame_lines and self._key_scale((w, h)) > 1.0)  # an enlarged small frame
             or changed > CHANGE_MAX_SHARE  # a light change or a camera moved (more than shaking)
         )
-        regions: list[tuple[int, int, int, int, float]] = []
-        known: list[tuple[int, int, int, int, float]] = []
+        regions: list[Region] = []
+        known: list[Region] = []
         if not key:
-            known = self.regions_for((w, h), gap)
+            known = self.known.regions((w, h), gap)
             regions = self._with_changes(known, (w, h))
             if regions is not known:  # change regions were added: never more than a key frame costs
                 cost = sum(pw * ph for *_, pw, ph in map(self._region_input, regions))
@@ -238,64 +222,35 @@ class RoiDetector:
             self._since_key = 0
             self.frames_full += 1
             self._pixel_fraction_sum += 1.0
-            self._remember(faces.accepted().xyxy, gap, (w, h), key=True)
+            self.known.remember(faces.accepted().xyxy, gap)
             return faces
         assert self._since_key is not None
         self._since_key += 1
         self.frames_roi += 1
         self.change_regions += self._added  # regions added where the frame changed, on a region frame
         faces = self._detect_regions(image_bgr, regions, known)
-        self._remember(faces.accepted().xyxy, gap, (w, h), key=False)
+        self.known.remember(faces.accepted().xyxy, gap)
         return faces
 
     # -- regions -----------------------------------------------------------------------------------
-    def regions_for(self, wh: tuple[int, int], gap: int = 1) -> list[tuple[int, int, int, int, float]]:
-        """The regions to look at on the next region frame: (x1, y1, x2, y2, smallest face width).
+    def regions_for(self, wh: tuple[int, int], gap: int = 1) -> list[Region]:
+        """The regions the next region frame would look at (``KnownFaces.regions``)."""
+        return self.known.regions(wh, gap)
 
-        Each known box grown by ``max(margin x width, min_margin_px) x (gap + age)`` per side (at most
-        ``ROI_MAX_GROWTH x gap``; age: source frames since it was last found); a box whose velocity
-        is known (``moving_share`` set) and that was found in the last frame is moved by it first and
-        gets ``moving_share x margin``; clipped to the frame; overlapping regions merged.
-        """
-        w, h = wh
-        if len(self._boxes) == 0:
-            return []
-        boxes, m = self._grown(gap)
-        bw = boxes[:, 2] - boxes[:, 0]
-        rects = [
-            [max(0.0, b[0] - mi), max(0.0, b[1] - mi), min(float(w), b[2] + mi), min(float(h), b[3] + mi), wi]
-            for b, mi, wi in zip(boxes.tolist(), m.tolist(), bw.tolist(), strict=True)
-        ]
-        return _merged(rects)
-
-    def _with_changes(
-        self, known: list[tuple[int, int, int, int, float]], wh: tuple[int, int]
-    ) -> list[tuple[int, int, int, int, float]]:
+    def _with_changes(self, known: list[Region], wh: tuple[int, int]) -> list[Region]:
         """``known`` plus regions where the frame changed outside them, at the key frame's scale
         (their smallest face: one that is ``face_px`` wide at the key frame's input), merged."""
         self._added = 0
         if self.change is None or not self._changing:
             return known
-        moving = self.change.boxes([r[:4] for r in known] + self._bodies(wh), wh)
+        moving = self.change.boxes([r[:4] for r in known] + self.known.bodies(wh), wh)
         if len(moving) == 0:
             return known
         self._added = len(moving)
         face_w = self.face_px / max(self._key_scale(wh), 1e-6)
-        return _merged([list(r) for r in known] + [[*b, face_w] for b in moving.tolist()])
+        return merged_regions([list(r) for r in known] + [[*b, face_w] for b in moving.tolist()])
 
-    def _bodies(self, wh: tuple[int, int]) -> list[tuple[int, int, int, int]]:
-        """Where the bodies of the known faces are (``ROI_BODY_WIDTHS`` face widths wide, down to
-        ``ROI_BODY_HEIGHTS`` face heights below the face): their motion is the known people's own."""
-        out = []
-        for x1, y1, x2, y2 in self._boxes.tolist():
-            fw, fh = x2 - x1, y2 - y1
-            cx = (x1 + x2) / 2
-            half = ROI_BODY_WIDTHS * fw / 2
-            bottom = min(wh[1], y2 + ROI_BODY_HEIGHTS * fh)
-            out.append((int(max(0.0, cx - half)), int(max(0.0, y1)), int(min(wh[0], cx + half)), int(bottom)))
-        return out
-
-    def _region_input(self, region: tuple[int, int, int, int, float]) -> tuple[float, int, int, int, int]:
+    def _region_input(self, region: Region) -> tuple[float, int, int, int, int]:
         """How one region is fed to the detector: its scale (shrunk so its smallest face is ``face_px``
         wide, never enlarged), its shrunk width and height, and those padded to ``ROI_PAD_PX``."""
         x1, y1, x2, y2, face_w = region
@@ -306,8 +261,8 @@ class RoiDetector:
     def _detect_regions(
         self,
         image: np.ndarray,
-        regions: list[tuple[int, int, int, int, float]],
-        known: list[tuple[int, int, int, int, float]],
+        regions: list[Region],
+        known: list[Region],
     ) -> Faces:
         h, w = image.shape[:2]
         parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
@@ -356,7 +311,7 @@ class RoiDetector:
             # new to the regions: it needs the key frame's score (below: it may only continue a track)
             cx, cy = (xyxy[None, :, 0] + xyxy[None, :, 2]) / 2, (xyxy[None, :, 1] + xyxy[None, :, 3]) / 2
             rects = np.asarray([r[:4] for r in known], np.float32).reshape(-1, 4)
-            in_known = _centres_inside(rects, np.zeros(len(rects), np.float32), cx, cy).any(axis=0)
+            in_known = centres_inside(rects, np.zeros(len(rects), np.float32), cx, cy).any(axis=0)
             key_thr = getattr(self.full, "score_threshold", 0.0)
             only = only | (~in_known & (score < key_thr))
         min_px = min_face_for(self.min_face_px, h, getattr(self.full, "min_face_ref_height", 0))
@@ -368,81 +323,6 @@ class RoiDetector:
         s = self._key_scale(wh)
         return wh[0] * s * wh[1] * s
 
-    def _wide(self, gap: int) -> np.ndarray:
-        """Each known box's margin per side where its motion is unknown (see ``regions_for``)."""
-        bw = self._boxes[:, 2] - self._boxes[:, 0]
-        frames = self._ages + gap
-        return np.maximum(self.margin * bw, self.min_margin_px) * np.minimum(frames, ROI_MAX_GROWTH * gap)
-
-    def _grown(self, gap: int) -> tuple[np.ndarray, np.ndarray]:
-        """The known boxes where they are expected ``gap`` source frames on (moved by their velocity
-        where known) and their margins per side (see ``regions_for``)."""
-        if self.moving_share is None:
-            return self._boxes, self._wide(gap)
-        frames = self._ages + gap
-        # followed: velocity known and found in the last frame; a face missed since may have turned,
-        # stopped or been hidden: its region is the wide one around where it was last seen
-        followed = ~np.isnan(self._vel[:, 0]) & (self._ages == 0)
-        shift = np.where(followed[:, None], self._vel, 0.0) * frames[:, None]
-        boxes = self._boxes + np.tile(shift, 2).astype(np.float32)
-        return boxes, np.where(followed, self.moving_share * self._wide(gap), self._wide(gap))
-
-    def _remember(self, xyxy: np.ndarray, gap: int, wh: tuple[int, int], key: bool) -> None:
-        """New boxes (age 0) plus earlier ones not found again, aged by ``gap``. A new box whose centre
-        is in an old box's region (with ``moving_share``: the region where it was expected) found that
-        face again; with ``moving_share`` new boxes get velocities (``_step_velocities``). A followed
-        face that stopped and is found outside its narrow region keeps its old box as a missed face
-        (a wide region for ``hold_frames``): a few more pixels, no face lost (measured: treating any
-        box in the wide region as found lost 0.9 points of recall, docs/BENCHMARKS.md)."""
-        boxes, ages = xyxy.astype(np.float32), np.zeros(len(xyxy), np.int64)
-        vel = np.full((len(xyxy), 2), np.nan, np.float32)
-        if len(self._boxes):  # key frames too: a weak face missed on a key frame keeps its region
-            old_age = self._ages + gap
-            cx, cy = (xyxy[None, :, 0] + xyxy[None, :, 2]) / 2, (xyxy[None, :, 1] + xyxy[None, :, 3]) / 2
-            b, m = self._grown(gap)  # with moving_share: a followed face's narrow region ahead
-            inside = _centres_inside(b, m, cx, cy)  # (old, new)
-            if self.moving_share is not None and inside.shape[1]:
-                vel = self._step_velocities(xyxy, b, inside, old_age)
-            found = inside.any(axis=1)
-            lost = ~found & (old_age <= self.hold_frames * gap)  # hold counts processed frames
-            boxes = np.concatenate([boxes, self._boxes[lost]])
-            ages = np.concatenate([ages, old_age[lost]])
-            vel = np.concatenate([vel, self._vel[lost]])
-        self._boxes, self._ages, self._vel = boxes, ages, vel
-
-    def _step_velocities(
-        self, xyxy: np.ndarray, expected: np.ndarray, inside: np.ndarray, old_age: np.ndarray
-    ) -> np.ndarray:
-        """Velocity (px per source frame) of each new box paired with an old one, NaN for the rest.
-
-        Pairs: the new centre in the old box's region where it was expected (``inside``: the narrow
-        region ahead of a followed face, the wide one around any other), widths within
-        ``ROI_SAME_FACE_WIDTH_RATIO``, one to one, the nearest first (to where the old face was
-        expected or last seen). So a face that appears beside a followed one is not given its motion.
-        """
-        old_c = (self._boxes[:, :2] + self._boxes[:, 2:]) / 2
-        exp_c = (expected[:, :2] + expected[:, 2:]) / 2
-        new_c = (xyxy[:, :2] + xyxy[:, 2:]) / 2
-        ow, nw = self._boxes[:, 2] - self._boxes[:, 0], xyxy[:, 2] - xyxy[:, 0]
-        ratio = np.maximum(ow[:, None], nw[None, :]) / np.maximum(np.minimum(ow[:, None], nw[None, :]), 1e-3)
-        dist = np.minimum(
-            np.linalg.norm(new_c[None, :, :] - exp_c[:, None, :], axis=2),
-            np.linalg.norm(new_c[None, :, :] - old_c[:, None, :], axis=2),
-        )
-        dist = np.where(inside & (ratio <= ROI_SAME_FACE_WIDTH_RATIO), dist, np.inf)
-        vel = np.full((len(xyxy), 2), np.nan, np.float32)
-        used_old, used_new = set(), set()
-        for flat in np.argsort(dist, axis=None):
-            i, j = divmod(int(flat), dist.shape[1])
-            if not np.isfinite(dist[i, j]):
-                break  # sorted: no pair left
-            if i in used_old or j in used_new:
-                continue
-            used_old.add(i)
-            used_new.add(j)
-            vel[j] = (new_c[j] - old_c[i]) / np.float32(old_age[i])  # the last step: a turn counts at once
-        return vel
-
     def describe(self) -> dict[str, Any]:
         """The key-frame detector's summary plus the key-frame interval and what the regions cost."""
         frames = self.frames_full + self.frames_roi
@@ -450,8 +330,8 @@ class RoiDetector:
             **self.full.describe(),
             "faces_too_small": getattr(self.full, "faces_too_small", 0) + self.faces_too_small,
             "full_every": self.full_every,
-            "roi_margin": self.margin,
-            "roi_min_margin_px": self.min_margin_px,
+            "roi_margin": self.known.margin,
+            "roi_min_margin_px": self.known.min_margin_px,
             "roi_score_threshold": getattr(self.roi, "score_threshold", None),
             "roi_face_px": self.face_px,
             "roi_min_frame_px": self.min_frame_px,
@@ -462,24 +342,3 @@ class RoiDetector:
             # detector input pixels per frame / a key frame's, averaged over every frame (key = 1)
             "input_pixel_fraction": round(self._pixel_fraction_sum / frames, 4) if frames else None,
         }
-
-
-def _merged(rects: list[list[float]]) -> list[tuple[int, int, int, int, float]]:
-    """Overlapping rectangles ``[x1, y1, x2, y2, smallest face width]`` merged (their union box, the
-    smaller face width), as integer pixel boxes."""
-    rects = [list(r) for r in rects]
-    merged = True
-    while merged:  # a handful of regions: quadratic is fine
-        merged = False
-        for i in range(len(rects)):
-            for j in range(i + 1, len(rects)):
-                a, b = rects[i], rects[j]
-                if a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]:
-                    rects[i] = [min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]),
-                                min(a[4], b[4])]  # fmt: skip
-                    del rects[j]
-                    merged = True
-                    break
-            if merged:
-                break
-    return [(int(r[0]), int(r[1]), int(np.ceil(r[2])), int(np.ceil(r[3])), r[4]) for r in rects]

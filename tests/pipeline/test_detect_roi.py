@@ -326,7 +326,7 @@ def test_moving_share_follows_a_walker_with_smaller_regions(frames: list[np.ndar
     xs = list(range(20, 380, 30))  # 30 px a frame: about half a face width
     imgs = _walker(frames, xs)
     wide, moving = roi_detector(50, roi_margin=1.0), roi_detector(50, roi_margin=1.0)
-    moving.moving_share = 0.5
+    moving.known.moving_share = 0.5
     for i, img in enumerate(imgs):
         regions = (wide.regions_for((480, 270)), moving.regions_for((480, 270)))
         found = [len(d.detect(img, i).accepted()) for d in (wide, moving)]
@@ -342,7 +342,7 @@ def test_moving_share_follows_a_walker_with_smaller_regions(frames: list[np.ndar
 def test_moving_share_finds_a_walker_that_turns_back(frames: list[np.ndarray]) -> None:
     xs = [100, 130, 160, 190, 160, 130, 100, 70]  # turns back after four frames
     det = roi_detector(50, roi_margin=1.0)
-    det.moving_share = 0.5
+    det.known.moving_share = 0.5
     found = [len(det.detect(img, i).accepted()) for i, img in enumerate(_walker(frames, xs))]
     assert sum(found) >= len(xs) - 1  # at most the turning frame is missed; then the wide margin finds it
     assert found[-1] == 1
@@ -355,29 +355,29 @@ def test_without_moving_share_regions_stay_where_faces_were(frames: list[np.ndar
     det.detect(imgs[0], 0)
     det.detect(imgs[1], 1)
     x1, _, x2, _, _ = det.regions_for((480, 270))[0]
-    box = det._boxes[0]
+    box = det.known.boxes[0]
     assert (x1 + x2) / 2 == pytest.approx((box[0] + box[2]) / 2, abs=1.0)  # centred on the last box
 
 
 def test_a_face_that_appears_beside_a_followed_one_gets_no_velocity() -> None:
-    det = RoiDetector(_NoFaces(), _NoFaces(), 50, 1.0, 24.0, 32.0, moving_share=0.5)
+    known = RoiDetector(_NoFaces(), _NoFaces(), 50, 1.0, 24.0, 32.0, moving_share=0.5).known
     a = np.array([[400, 100, 450, 150]], np.float32)
     b = np.array([[520, 100, 570, 150]], np.float32)  # appears 120 px right of A (A's wide region)
-    det._remember(a, 3, (1280, 720), key=True)
-    det._remember(a + _dx(9), 3, (1280, 720), key=False)  # A moves 3 px a frame: followed
-    assert det._vel[0].tolist() == pytest.approx([3.0, 0.0])
-    det._remember(np.concatenate([a + _dx(18), b]), 3, (1280, 720), key=False)
-    assert det._vel[0].tolist() == pytest.approx([3.0, 0.0]) and np.isnan(det._vel[1]).all()
-    det._remember(b + _dx(3), 3, (1280, 720), key=False)  # A missed: B is paired with B, not A
-    assert det._vel[0].tolist() == pytest.approx([1.0, 0.0])
+    known.remember(a, 3)
+    known.remember(a + _dx(9), 3)  # A moves 3 px a frame: followed
+    assert known.velocities[0].tolist() == pytest.approx([3.0, 0.0])
+    known.remember(np.concatenate([a + _dx(18), b]), 3)
+    assert known.velocities[0].tolist() == pytest.approx([3.0, 0.0]) and np.isnan(known.velocities[1]).all()
+    known.remember(b + _dx(3), 3)  # A missed: B is paired with B, not A
+    assert known.velocities[0].tolist() == pytest.approx([1.0, 0.0])
 
 
 def test_velocity_is_per_source_frame_across_sampling_gaps() -> None:
     det = RoiDetector(_NoFaces(), _NoFaces(), 50, 1.0, 24.0, 32.0, moving_share=0.5)
     box = np.array([[100, 100, 150, 150]], np.float32)
     for k in range(3):  # every 3rd source frame, 30 px a step: 10 px a source frame
-        det._remember(box + _dx(30 * k), 3, (1280, 720), key=k == 0)
-    assert det._vel[0].tolist() == pytest.approx([10.0, 0.0])
+        det.known.remember(box + _dx(30 * k), 3)
+    assert det.known.velocities[0].tolist() == pytest.approx([10.0, 0.0])
     ((x1, _, x2, _, _),) = det.regions_for((1280, 720), 3)
     assert (x1 + x2) / 2 == pytest.approx(125 + 60 + 30, abs=1.0)  # centred 3 frames ahead
 

@@ -1,22 +1,14 @@
-"""The one config loader: YAML (+ overrides) -> a frozen, validated ``AppConfig``.
+"""The config's sections for detection, crops, the model and its backend, batching, sampling,
+output, live cameras and archive jobs: pydantic models with ``extra="forbid"``, frozen.
 
-Every section is a pydantic model with ``extra="forbid"``: an unknown key is an error that names
-the closest known key ("did you mean"). Cross-field checks live next to the models and raise
-``ConfigError``. Load once in ``main()`` and pass the typed object down.
-
-Example:
-    >>> cfg = load_config("configs/default.yaml", {"sampling": {"stride": 2}})  # doctest: +SKIP
-    >>> cfg.sampling.stride  # doctest: +SKIP
-    2
+Each key's default is written once, here (or in the parameter dataclass a section mirrors:
+``tracking.py``); code that takes one as an argument reads it with ``default_of``.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -26,39 +18,11 @@ from pydantic import (
     Field,
     SecretStr,
     Tag,
-    ValidationError,
     model_validator,
 )
 
-from facelog.engines.base import did_you_mean
-from facelog.pipeline.errors import ConfigError, first_line
+from facelog.pipeline.errors import ConfigError
 from facelog.pipeline.sinks import DECIMALS
-from facelog.pipeline.tracking.fusion import FusionParams
-from facelog.pipeline.tracking.track import TrackerParams
-
-__all__ = [
-    "AppConfig",
-    "AutoBackendConfig",
-    "BackendConfig",
-    "BatchConfig",
-    "BatchingConfig",
-    "CameraConfig",
-    "ConfigError",
-    "CropConfig",
-    "DetectorConfig",
-    "FusionConfig",
-    "ModelConfig",
-    "OnnxRuntimeConfig",
-    "OutputConfig",
-    "RtspConfig",
-    "SamplingConfig",
-    "TensorRTConfig",
-    "TrackingConfig",
-    "backend_options",
-    "default_model_path",
-    "default_of",
-    "load_config",
-]
 
 
 def default_model_path() -> str:
@@ -303,101 +267,6 @@ class SamplingConfig(_Section):
         return self
 
 
-def _defaults(params: type) -> dict[str, Any]:
-    """The field defaults of a parameter dataclass (``TrackerParams``, ``FusionParams``), written there
-    once: the config sections take them from there."""
-    return {f.name: f.default for f in dataclasses.fields(params) if f.default is not dataclasses.MISSING}
-
-
-_TRACKER = _defaults(TrackerParams)
-_FUSION = _defaults(FusionParams)
-
-
-class TrackingConfig(_Section):
-    """Person tracks: ``track.TrackerParams`` (every key but ``enabled``, ``use_*`` and the person
-    evidence and static keys, same names). Their defaults are ``TrackerParams``' own.
-
-    ``max_lost_frames`` and the other ``*_frames`` keys count frames of a 25-fps source, timed by the
-    frames' timestamps (``tracker`` module docstring: a 5-fps camera steps 5 a frame), not processed
-    frames; frames a stride or a live reader never analysed are not missed (``states.TrackState``).
-    """
-
-    enabled: bool = True
-    high_score: float = Field(default=_TRACKER["high_score"], ge=0, le=1)  # below: only continues tracks
-    match_high: float = Field(default=_TRACKER["match_high"], ge=0, le=1)
-    match_low: float = Field(default=_TRACKER["match_low"], ge=0, le=1)
-    center_radius: float = Field(default=_TRACKER["center_radius"], ge=0)
-    max_size_ratio: float = Field(default=_TRACKER["max_size_ratio"], ge=1)
-    max_lost_frames: int = Field(default=_TRACKER["max_lost_frames"], ge=0)
-    max_tentative_lost_frames: int = Field(default=_TRACKER["max_tentative_lost_frames"], ge=0)
-    # face embedding gate, clothes colour gate
-    max_cosine_distance: float = Field(default=_TRACKER["max_cosine_distance"], ge=0, le=2)
-    max_body_distance: float = Field(default=_TRACKER["max_body_distance"], ge=0, le=2)
-    embedding_momentum: float = Field(default=_TRACKER["embedding_momentum"], ge=0, le=1)
-    match_last_box: bool = _TRACKER["match_last_box"]
-    # after max_lost_frames: re-identify by face embedding within reid_max_cosine (also the stricter
-    # gate after any miss)
-    reid_frames: int = Field(default=_TRACKER["reid_frames"], ge=0)
-    # ...longer for a track that stood still (a person who looked down or turned away), identity only
-    reid_still_frames: int = Field(default=_TRACKER["reid_still_frames"], ge=0)
-    # ...and for a track that walked steadily (a walker who looked aside), where the walk leads
-    reid_walk_frames: int = Field(default=_TRACKER["reid_walk_frames"], ge=0)
-    reid_max_cosine: float = Field(default=_TRACKER["reid_max_cosine"], ge=0, le=2)
-    # identity veto (face descriptor); a thumbnail change that questions a followed track; and a
-    # periodic identity check (0: never)
-    identity_max_distance: float = Field(default=_TRACKER["identity_max_distance"], ge=0, le=4)
-    # ...stricter where the model reads both faces younger than identity_child_age (0: never)
-    identity_child_age: float = Field(default=_TRACKER["identity_child_age"], ge=0)
-    identity_child_distance: float = Field(default=_TRACKER["identity_child_distance"], ge=0, le=4)
-    identity_jump: float = Field(default=_TRACKER["identity_jump"], ge=0, le=2)
-    identity_check_frames: int = Field(default=_TRACKER["identity_check_frames"], ge=0)
-    # a followed track whose model embedding stays this close is not refused by the descriptor alone
-    identity_keep_cosine: float = Field(default=_TRACKER["identity_keep_cosine"], ge=0, le=2)
-    # a question the descriptor cannot answer (face under 32 px): refused beyond this embedding distance
-    identity_unknown_cosine: float = Field(default=_TRACKER["identity_unknown_cosine"], ge=0, le=2)
-    # low-score boxes continue a track this long at most
-    max_low_score_frames: int = Field(default=_TRACKER["max_low_score_frames"], ge=0)
-    use_embedding: bool = True  # gate on the model's embedding output (when the model has one)
-    use_body: bool = True  # gate on the colour below the face (appearance.body_histogram)
-    use_identity: bool = True  # identity veto (identity.IdentityEmbedder: dlib's face descriptor)
-    # follow the view of a camera that shakes (detect.motion.ViewMotion): predictions and the static
-    # test in scene coordinates; a fixed camera is measured every 5th frame and left as it is
-    camera_motion: bool = True
-    min_evidence_frames: int = Field(default=3, ge=0)  # a person needs this many detections...
-    evidence_score: float = Field(default=0.6, ge=0, le=1)  # ...at or above this score (not track_only)
-    static_after_s: float = Field(default=10.0, gt=0)  # a track seen this long whose face never moved...
-    static_max_motion: float = Field(default=0.03, ge=0)  # ...(1-s means, in face sizes) is "static"
-    # a person's gender also read from the identity descriptor of this many of its best faces (>= 32
-    # px, >= 1 s apart), computed when the track ends; 0: the age/gender model alone (persons.py)
-    gender_faces: int = Field(default=3, ge=0, le=10)
-    # a person's best faces (up to 8, >= 32 px) shown to dlib's frontal face detector when the track
-    # ends: a track none of them passes is the back or side of a head, status "no_face" (detect/frontal.py)
-    frontal_check: bool = True
-
-
-class FusionConfig(_Section):
-    """One answer per person: ``fusion.FusionParams`` (same names, same meaning, its defaults)."""
-
-    min_face_px: float = Field(default=_FUSION["min_face_px"], ge=0)
-    full_face_px: float = Field(default=_FUSION["full_face_px"], gt=0)
-    size_floor: float = Field(default=_FUSION["size_floor"], ge=0, le=1)
-    frontal_floor: float = Field(default=_FUSION["frontal_floor"], ge=0, le=1)
-    sharpness_ref: float = Field(default=_FUSION["sharpness_ref"], gt=0)
-    sharpness_floor: float = Field(default=_FUSION["sharpness_floor"], ge=0, le=1)
-    min_weight: float = Field(default=_FUSION["min_weight"], gt=0)
-    frames_per_observation: float = Field(default=_FUSION["frames_per_observation"], gt=0)
-    max_observations: float = Field(default=_FUSION["max_observations"], ge=1)
-    floor: float = Field(default=_FUSION["floor"], ge=0, le=1)
-    interval: float = Field(default=_FUSION["interval"], gt=0, lt=1)
-    mean_after_s: float = Field(default=_FUSION["mean_after_s"], ge=0)
-
-    @model_validator(mode="after")
-    def _sizes(self) -> FusionConfig:
-        if self.min_face_px >= self.full_face_px:
-            raise ValueError(f"min_face_px ({self.min_face_px}) must be < full_face_px ({self.full_face_px})")
-        return self
-
-
 class OutputConfig(_Section):
     """CSV output."""
 
@@ -466,173 +335,3 @@ class BatchConfig(_Section):
     gpus: list[int] = Field(default_factory=list)  # local: GPU ids, worker i -> gpus[i % len]
     retry_failed: bool = False  # retry files that failed in an earlier run
     min_age_s: float = Field(default=0.0, ge=0)  # leave files modified more recently for the next run
-
-
-class AppConfig(_Section):
-    """Everything a run needs. Every section defaults to its defaults."""
-
-    detector: DetectorConfig = Field(default_factory=DetectorConfig)
-    crop: CropConfig = Field(default_factory=CropConfig)
-    model: ModelConfig = Field(default_factory=ModelConfig)
-    backend: BackendConfig = Field(default_factory=AutoBackendConfig)
-    batching: BatchingConfig = Field(default_factory=BatchingConfig)
-    sampling: SamplingConfig = Field(default_factory=SamplingConfig)
-    tracking: TrackingConfig = Field(default_factory=TrackingConfig)
-    fusion: FusionConfig = Field(default_factory=FusionConfig)
-    output: OutputConfig = Field(default_factory=OutputConfig)
-    rtsp: RtspConfig = Field(default_factory=RtspConfig)
-    batch: BatchConfig = Field(default_factory=BatchConfig)
-
-    @model_validator(mode="after")
-    def _check(self) -> AppConfig:
-        check_full_every(self.detector.full_every, self.batching.detect_workers)
-        return self
-
-
-def check_full_every(full_every: int | None, workers: int) -> None:
-    """Detection around known faces (``full_every`` > 1) needs one detect worker, seeing frames in order.
-
-    Raises:
-        ValueError: ``full_every`` > 1 with more than one worker.
-    """
-    if full_every is not None and full_every > 1 and workers > 1:
-        raise ValueError(
-            f"detector.full_every {full_every} needs the frames in order: set "
-            f"batching.detect_workers to 1 (got {workers}) or detector.full_every to 1"
-        )
-
-
-def _check_keys(data: Any, model: type[BaseModel], where: str, origin: str) -> None:
-    """Raise ConfigError for the first unknown key, with the closest known key as a hint."""
-    if not isinstance(data, dict):
-        return
-    fields = model.model_fields
-    for key, value in data.items():
-        if key not in fields:
-            hint = did_you_mean(str(key), fields, where)
-            raise ConfigError(f"unknown config key '{where}{key}' in {origin}{hint}")
-        ann = fields[key].annotation
-        if key == "backend" and model is AppConfig and isinstance(value, dict):
-            _check_backend_keys(value, origin)
-        elif isinstance(ann, type) and issubclass(ann, BaseModel):
-            _check_keys(value, ann, f"{where}{key}.", origin)
-
-
-def _check_backend_keys(data: dict[str, Any], origin: str) -> None:
-    """Each backend kind takes its own options: one that belongs to another kind names the backend."""
-    kind = data.get("kind", "auto")
-    model = _BACKEND_MODELS.get(kind) if isinstance(kind, str) else None
-    if model is None:
-        raise ConfigError(
-            f"config {origin}: backend.kind must be one of {', '.join(_BACKEND_MODELS)}, got {kind!r}"
-        )
-    every = set().union(*(m.model_fields for m in _BACKEND_MODELS.values()))
-    for key in data:
-        if key in model.model_fields:
-            continue
-        if key in every:
-            takes = ", ".join(k for k in model.model_fields if k != "kind")
-            raise ConfigError(
-                f"config key 'backend.{key}' in {origin} does not apply to backend {kind} (it takes: {takes})"
-            )
-        raise ConfigError(
-            f"unknown config key 'backend.{key}' in {origin}{did_you_mean(str(key), every, 'backend.')}"
-        )
-
-
-def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in over.items():
-        if "." in key:  # dotted override: {"detector.kind": "yunet"}
-            head, rest = key.split(".", 1)
-            value, key = {rest: value}, head
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
-        elif isinstance(value, dict) and any("." in k for k in value):
-            out[key] = _merge({}, value)
-        else:
-            out[key] = value
-    return out
-
-
-# The one override table: short names -> config keys, for `facelog run` flags (their argparse dest
-# is the short name) and the notebook API's keyword arguments (``api.analyze_video(stride=2)``).
-SHORTCUTS: dict[str, str] = {
-    "stride": "sampling.stride",
-    "target_fps": "sampling.target_fps",
-    "detector": "detector.kind",
-    "yunet_path": "detector.yunet_path",
-    "det_threshold": "detector.score_threshold",
-    "min_face_px": "detector.min_face_px",
-    "batch_size": "batching.batch_size",
-    "backend": "backend.kind",
-    "model": "model.path",
-}
-
-
-def with_overrides(config: AppConfig | str | Path | None = None, **overrides: Any) -> AppConfig:
-    """A config (a YAML path, None for defaults, or a ready ``AppConfig``) plus overrides given by
-    short name (``SHORTCUTS``), dotted key (``{"sampling.stride": 2}`` via ``**``) or whole section
-    (``tracking={"enabled": False}``); None values are ignored. Paths become strings.
-
-    Raises:
-        ConfigError: unknown override or invalid value.
-    """
-    mapped = {SHORTCUTS.get(k, k): str(v) if isinstance(v, Path) else v for k, v in overrides.items()}
-    if isinstance(config, AppConfig):
-        if not any(v is not None for v in mapped.values()):
-            return config
-        return load_config(None, _merge(config.model_dump(), mapped))
-    return load_config(config, mapped)
-
-
-def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> AppConfig:
-    """Load and validate a config.
-
-    Args:
-        path: a YAML file; None = all defaults.
-        overrides: nested (``{"sampling": {"stride": 2}}``) or dotted (``{"sampling.stride": 2}``)
-            values applied on top of the file; None values are ignored.
-
-    Returns:
-        The frozen ``AppConfig``.
-
-    Raises:
-        ConfigError: missing/unreadable file, bad YAML, unknown key (with a hint) or invalid value.
-    """
-    data: dict[str, Any] = {}
-    origin = "defaults"
-    if path is not None:
-        p = Path(path)
-        origin = str(p)
-        if not p.is_file():
-            raise ConfigError(f"config file not found: {p}")
-        try:
-            loaded = yaml.safe_load(p.read_text(encoding="utf-8"))
-        except (yaml.YAMLError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"config {p} is not valid YAML: {first_line(exc)}") from exc
-        if loaded is None:
-            loaded = {}
-        if not isinstance(loaded, dict):
-            raise ConfigError(f"config {p} must be a mapping of sections, got {type(loaded).__name__}")
-        data = loaded
-    if overrides:
-        data = _merge(data, _drop_none(overrides))
-        origin = f"{origin} + overrides"
-    _check_keys(data, AppConfig, "", origin)
-    try:
-        return AppConfig.model_validate(data)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(str(x) for x in err["loc"])
-        from facelog.pipeline.live.redact import redact_text  # camera URLs carry passwords
-
-        if loc:
-            message = f"config {origin}: {loc}: {err['msg']} (got {err.get('input')!r})"
-        else:  # a rule across sections
-            message = f"config {origin}: {str(err['msg']).removeprefix('Value error, ')}"
-        raise ConfigError(redact_text(message)) from exc
-
-
-def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
-    return {k: _drop_none(v) if isinstance(v, dict) else v for k, v in d.items() if v is not None}
