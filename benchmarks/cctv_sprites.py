@@ -1,7 +1,7 @@
 """The sprites of the synthetic CCTV clips (``cctv_synth.py``): a person's face chip through a feathered
 ellipse, with its defocus, motion blur, gain and tint; the neck and torso below it; the back of the
 head; a wall screen's advert of faces that drift and zoom; and the blend that pastes any of them
-into a frame.
+into a frame. Also ``read_face``, which every sprite's face comes through, and ``SynthError``.
 """
 
 from __future__ import annotations
@@ -149,6 +149,7 @@ class SynthError(RuntimeError):
 
 
 def read_face(path: str) -> np.ndarray:
+    """A face image (BGR uint8) from disk; ``SynthError`` when it cannot be read."""
     img = cv2.imread(path, cv2.IMREAD_COLOR)
     if img is None:
         raise SynthError(f"cannot read face image {path}")
