@@ -11,9 +11,12 @@ the sum of |persons - people| before and after. Clips in only one set are named,
 from __future__ import annotations
 
 import argparse
-import json
+import sys
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from cctv_targets import clip_name, load_clips
 
 FIELDS = ("split", "multi", "idf1", "persons", "new_id")
 
@@ -34,17 +37,8 @@ def clip_numbers(r: dict[str, Any]) -> dict[str, Any]:
 
 
 def load(paths: str) -> dict[str, dict[str, Any]]:
-    """Comma-separated JSON files -> {GT file: numbers}; a clip in two files counts once, the later."""
-    out: dict[str, dict[str, Any]] = {}
-    for path in paths.split(","):
-        for r in json.loads(Path(path).read_text()):
-            out[r["gt_file"]] = clip_numbers(r)
-    return out
-
-
-def _name(gt_file: str) -> str:
-    p = Path(gt_file)
-    return f"{p.parent.name}/{p.name.removesuffix('.gt.csv')}"
+    """Comma-separated JSON files -> {GT file: numbers} (``cctv_targets.load_clips``)."""
+    return {gt_file: clip_numbers(r) for gt_file, r in load_clips(paths).items()}
 
 
 def _fmt(v: Any) -> str:
@@ -66,12 +60,12 @@ def compare(before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]])
                 sums[k] += abs(side["persons"] - side["people"])
         if any(b[f] != a[f] for f in FIELDS):
             cells = [f"{_fmt(b[f])} -> {_fmt(a[f])}" if b[f] != a[f] else _fmt(b[f]) for f in FIELDS]
-            lines.append(f"| {_name(key)} | " + " | ".join(cells) + " |")
+            lines.append(f"| {clip_name(key)} | " + " | ".join(cells) + " |")
     lines.append(
         f"\n|persons - people| summed over {len(before.keys() & after.keys())} clips: {sums[0]} -> {sums[1]}"
     )
     for key in sorted(before.keys() ^ after.keys()):
-        lines.append(f"only {'before' if key in before else 'after'}: {_name(key)}")
+        lines.append(f"only {'before' if key in before else 'after'}: {clip_name(key)}")
     return lines
 
 
@@ -80,7 +74,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--before", required=True, help="comma-separated cctv_bench.py --json files")
     ap.add_argument("--after", required=True, help="the same clips run again")
     args = ap.parse_args(argv)
-    print("\n".join(compare(load(args.before), load(args.after))))
+    try:
+        before, after = load(args.before), load(args.after)
+    except ValueError as e:
+        print(f"cctv_compare: {e}", file=sys.stderr)
+        return 2
+    print("\n".join(compare(before, after)))
     return 0
 
 

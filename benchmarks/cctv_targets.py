@@ -62,6 +62,30 @@ def misses(r: dict[str, Any]) -> dict[str, str | None]:
     return out
 
 
+def load_clips(files: str, leave_out: tuple[str, ...] = ()) -> dict[str, dict[str, Any]]:
+    """Comma-separated ``cctv_bench.py --json`` files -> {GT file: result}, one clip each (a clip in two
+    files counts once, the later file's run); presets in ``leave_out`` are left out.
+
+    Raises:
+        ValueError: a file that cannot be read or is not JSON, named in one line.
+    """
+    clips: dict[str, dict[str, Any]] = {}
+    for f in filter(None, files.split(",")):
+        try:
+            rows = json.loads(Path(f).read_text())
+        except (OSError, ValueError) as e:
+            raise ValueError(f"{f}: {e}") from e
+        for r in rows:
+            if r.get("preset") not in leave_out:
+                clips[r["gt_file"]] = r
+    return clips
+
+
+def clip_name(gt_file: str) -> str:
+    """A clip's short name: its GT file's folder and preset (``clips_s1_dim/walk720``)."""
+    return "/".join(Path(gt_file).parts[-2:]).removesuffix(".gt.csv")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--world", action="append", required=True, help="NAME=RESULT.json[,RESULT.json...]")
@@ -72,16 +96,11 @@ def main(argv: list[str] | None = None) -> int:
     listed: list[str] = []
     for spec in args.world:
         name, _, files = spec.partition("=")
-        clips: dict[str, dict[str, Any]] = {}  # by GT file: one clip
-        for f in filter(None, files.split(",")):
-            try:
-                rows = json.loads(Path(f).read_text())
-            except (OSError, ValueError) as e:
-                print(f"cctv_targets: {f}: {e}", file=sys.stderr)
-                return 2
-            for r in rows:
-                if r["preset"] not in LEFT_OUT:
-                    clips[r["gt_file"]] = r
+        try:
+            clips = load_clips(files, LEFT_OUT)
+        except ValueError as e:
+            print(f"cctv_targets: {e}", file=sys.stderr)
+            return 2
         met = dict.fromkeys(COLUMNS, 0)
         asked = dict.fromkeys(COLUMNS, 0)
         for gt_file, r in sorted(clips.items()):
@@ -90,8 +109,7 @@ def main(argv: list[str] | None = None) -> int:
                 asked[k] += 1
                 met[k] += v is None
             if any(m.values()):
-                clip = "/".join(Path(gt_file).parts[-2:]).removesuffix(".gt.csv")
-                listed.append(f"{name}, {clip}: " + "; ".join(v for v in m.values() if v))
+                listed.append(f"{name}, {clip_name(gt_file)}: " + "; ".join(v for v in m.values() if v))
         cells = [str(met[k]) if asked[k] == len(clips) else f"{met[k]} of {asked[k]}" for k in COLUMNS]
         print(f"| {name} | {len(clips)} | " + " | ".join(cells) + " |")
     if args.misses:

@@ -40,3 +40,11 @@ def test_only_the_clips_that_changed_are_listed_and_the_persons_error_is_summed(
     assert rows == ["| c/cross720 | 0.1000 -> 0.0500 | 0.0000 | 0.9500 | 34 -> 32 | 10/10 |"]
     assert "summed over 2 clips: 5 -> 3" in out  # |31 - 30| + |34 - 30|, then 1 + 2
     assert "only before: c/old" in out
+
+
+def test_an_unreadable_result_is_a_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    assert main(["--before", str(bad), "--after", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("cctv_compare: ") and str(bad) in err and len(err.strip().splitlines()) == 1
