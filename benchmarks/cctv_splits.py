@@ -20,7 +20,7 @@ from typing import NamedTuple
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from cctv_common import read_csv_checked, read_gt
+from cctv_common import GroundTruthError, read_csv_checked, read_gt
 from cctv_score import FRAME_COLUMNS, match_frames
 
 
@@ -61,11 +61,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--frames", required=True, type=Path, help="the run's frame CSV (facelog run -o)")
     ap.add_argument("--left-out", action="store_true", help="also read FRAMES' .left_out.csv beside it")
     args = ap.parse_args(argv)
-    gt = read_gt(args.gt)
-    parts = [read_csv_checked(args.frames, FRAME_COLUMNS, "frame CSV")]
     left_out = args.frames.with_name(args.frames.stem + ".left_out.csv")
-    if args.left_out and left_out.is_file():
-        parts.append(read_csv_checked(left_out, FRAME_COLUMNS, "left-out CSV"))
+    try:
+        gt = read_gt(args.gt)
+        parts = [read_csv_checked(args.frames, FRAME_COLUMNS, "frame CSV")]
+        if args.left_out and left_out.is_file():
+            parts.append(read_csv_checked(left_out, FRAME_COLUMNS, "left-out CSV"))
+    except GroundTruthError as e:
+        print(f"cctv_splits: {e}", file=sys.stderr)
+        return 2
     det = pd.concat(parts, ignore_index=True)
     det = det[det["track_id"] >= 0]  # -1: a box that continued no track
     size = gt.groupby("person_id")["face_px"].median()

@@ -52,3 +52,9 @@ def test_a_young_track_given_back_shows_only_with_the_left_out_rows(
     assert capsys.readouterr().out == ""  # the scoring's view: one track
     main(["--gt", str(tmp_path / "c.gt.csv"), "--frames", str(frames), "--left-out"])
     assert capsys.readouterr().out.startswith("person 1 ~50 px: [3 f0-2")
+
+
+def test_a_missing_file_is_a_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--gt", str(tmp_path / "none.gt.csv"), "--frames", str(tmp_path / "none.csv")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("cctv_splits: ground truth not found") and len(err.strip().splitlines()) == 1
