@@ -5,24 +5,26 @@ ByteTrack / OC-SORT class, written compactly on numpy and ``scipy.optimize.linea
 ``filterpy`` and matches greedily). The policy lives beside it: ``states`` (each track's state and
 lifetime), ``policy`` (the gate and its decision table, the identity veto's questions),
 ``association`` (the named cost terms and the steps of the matching) and ``kalman`` (the motion
-model); ``track`` holds the records (``Track``, ``TrackerParams``, ``TrackStep``). This module keeps
-the state: the live tracks, their ids, the identity counters. Per processed frame, ``Tracker.update``:
+model); ``track`` holds the records (``Track``, ``TrackerParams``, ``TrackStep``); ``frame_input``
+checks a frame's detections. This module keeps the state: the live tracks, their ids, the identity
+counters. Per processed frame, ``Tracker.update`` (each step a method or function of its own):
 
-1. ends the tracks past their lifetime (``states.TrackState``), and predicts every live track's
-   box to this frame (``kalman.BoxKalman``: constant velocity on ``(cx, cy, w, h)``, velocities per
-   frame of the tracker's clock, so a frame stride or a dropped frame is predicted correctly);
+1. ends the tracks past their lifetime (``_expire``, ``states.TrackState``), and predicts every live
+   track's box to this frame (``_predict``, ``kalman.BoxKalman``: constant velocity on
+   ``(cx, cy, w, h)``, velocities per frame of the tracker's clock, so a frame stride or a dropped
+   frame is predicted correctly);
 2. computes every live track's state once (``states.track_states``: followed, missed,
    re-identification window, tentative);
 3. pairs detections with tracks (``association.associate``: motion term, appearance terms, the gate,
    high-score then low-score assignment, identity veto, a second look at last frame's refusals),
    answering the identity veto's questions with the face descriptors it keeps on its tracks
    (``gallery.same_face``);
-4. updates each matched track (Kalman update, appearance EMA, face kept for the identity,
-   ``gallery.remember_face``; a tentative track becomes confirmed), ends the tracks that can no longer
-   be matched, and starts a track for each unmatched detection but a ``track_only`` one (id -1). A
-   track born from a high-score detection is confirmed at once; one born from a low-score detection is
-   tentative until matched again by a detection that is not ``track_only`` (those keep it alive with
-   id -1). ``TrackStep.confirmed`` tells them apart, so a caller may drop never-confirmed tracks
+4. updates each matched track (``_continue``: Kalman update, appearance EMA, face kept for the
+   identity, ``gallery.remember_face``; a tentative track becomes confirmed), ends the tracks that can
+   no longer be matched, and starts a track for each unmatched detection but a ``track_only`` one
+   (``_start``; id -1). A track born from a high-score detection is confirmed at once; one born from
+   a low-score detection is tentative until matched again by a detection that is not ``track_only``
+   (those keep it alive with id -1). ``TrackStep.confirmed`` tells them apart, so a caller may drop never-confirmed tracks
    (typically one-frame false positives) from a per-person log. A face cut by the frame edge
    (``track.at_frame_edge``) is matched by motion alone, and only to a track followed in the previous
    frame: its looks are unknown. So are those of a face partly behind a nearer (larger) one
@@ -56,7 +58,14 @@ from collections.abc import Sequence
 import numpy as np
 
 from facelog.pipeline.tracking import gallery
-from facelog.pipeline.tracking.association import AGAIN_REASONS, KEEP_REASONS, associate
+from facelog.pipeline.tracking.association import (
+    AGAIN_REASONS,
+    KEEP_REASONS,
+    Association,
+    Check,
+    associate,
+)
+from facelog.pipeline.tracking.frame_input import FrameInput, read_frame
 from facelog.pipeline.tracking.identity import FrameFaces
 from facelog.pipeline.tracking.kalman import BoxKalman, FrameClock
 from facelog.pipeline.tracking.states import fit_walk, stood_still, track_states, walk_path
@@ -69,7 +78,6 @@ from facelog.pipeline.tracking.track import (
     Track,
     TrackerParams,
     TrackStep,
-    behind_nearer,
     covered_by_larger,
     narrower,
     update_aspect,
@@ -172,28 +180,53 @@ class Tracker:
         last = self._clock.index
         if last is not None and frame_index <= last:
             raise ValueError(f"frame_index must increase: expected > {last}, got {frame_index}")
-        boxes, score = _check_boxes(xyxy, score)
-        only = np.zeros(len(boxes), bool) if track_only is None else np.asarray(track_only, bool)
-        if only.shape != (len(boxes),):
-            raise ValueError(f"track_only must be ({len(boxes)},), got {only.shape}")
-        edge = np.zeros(len(boxes), bool) if at_edge is None else np.asarray(at_edge, bool)
-        if edge.shape != (len(boxes),):
-            raise ValueError(f"at_edge must be ({len(boxes)},), got {edge.shape}")
-        cues = {
-            name: _check_cue(name, v, len(boxes))
-            for name, v in (("embedding", embedding), ("body", body))
-            if v is not None
-        }
-        hidden = behind_nearer(boxes)  # a face partly behind a nearer one: its looks are unknown too
-        unknown = edge | hidden
-        if unknown.any():  # a face cut by the frame edge or by a nearer face: looks unknown (zeros)
-            cues = {name: np.where(unknown[:, None], 0.0, feats) for name, feats in cues.items()}
-        if identity is not None and len(identity) != len(boxes):
-            raise ValueError(f"identity must hold {len(boxes)} faces, got {len(identity)}")
+        f = read_frame(xyxy, score, embedding, body, track_only, identity, at_edge)
         p = self.params
         previous = None if self._clock.index is None else self._clock.now
         now = self._clock.advance(frame_index, pts_ns)
-        ended = self._expire(now, previous)
+        ended = self._expire(now, previous)  # step 1: lifetimes, predictions
+        self._predict(now, camera_shift_px)
+        tracks = self._tracks
+        states = track_states(tracks, now, previous, p.max_lost_frames, p.reid_frames)  # step 2
+
+        def same_face(i: int, j: int, reason: str) -> bool | None:
+            return None if f.unknown[i] else gallery.same_face(i, tracks[j], reason, f.identity, p)
+
+        match = associate(  # step 3: the pairs
+            now, f.boxes, f.score, f.only, f.cues, tracks, states, p, f.identity, same_face, f.edge, f.hidden
+        )
+        self._count_checks(match)
+        for t in tracks:  # a look lasts to its ``until``: the frame after a refusal, HELD_BACK_FRAMES if held
+            if t.second_looks:
+                t.second_looks = tuple(look for look in t.second_looks if now < look.until)
+        given_back = [tracks[j] for j in match.taken_back]  # ended below, after the matching
+        det_track = {i: tracks[j] for i, j in match.pairs.items()}
+        for i, j in match.pairs.items():  # step 4: matched tracks, ended tracks, new tracks
+            self._continue(tracks[j], i, f, now, match.checks.get((i, j)))
+        _mark_behind(tracks, set(match.pairs.values()), f.boxes)
+        ended += self._expire(now, None, after_match=True)
+        back = {t.track_id for t in given_back}
+        if back:  # a young track whose face a second look gave back to the refused (or held-back) track
+            ended += [t.track_id for t in self._tracks if t.track_id in back]
+            self._tracks = [t for t in self._tracks if t.track_id not in back]
+        refused_by, again_of = _refusals(match, tracks, f.identity)
+        held_of = {i: tracks[j] for i, j in match.held_back.items()}
+        n = len(f.boxes)
+        for i in range(n):
+            if i not in det_track and not f.only[i]:
+                det_track[i] = self._start(i, f, now, refused_by, again_of, held_of)
+        ids = np.array(
+            [det_track[i].track_id if i in det_track and (det_track[i].confirmed or not f.only[i]) else -1
+             for i in range(n)], np.int64,
+        )  # fmt: skip
+        confirmed = np.array([i in det_track and det_track[i].confirmed for i in range(n)], bool)
+        return TrackStep(
+            track_ids=ids, confirmed=confirmed, ended=tuple(ended), given_back=tuple(sorted(back))
+        )
+
+    def _predict(self, now: float, camera_shift_px: np.ndarray | None) -> None:
+        """Predict every live track's box to ``now``; a camera that moved moves the scene by minus its
+        shift (the predictions, last boxes, still references, paths and walks)."""
         dx, dy = (0.0, 0.0) if camera_shift_px is None else (float(v) for v in camera_shift_px)
         for t in self._tracks:
             t.kf.predict(now - t.predicted_frame)
@@ -207,135 +240,114 @@ class Tracker:
                 t.path = deque((c, cx - dx, cy - dy, s) for c, cx, cy, s in t.path)
                 if t.walk is not None:
                     t.walk = t.walk._replace(cx=t.walk.cx - dx, cy=t.walk.cy - dy)
-        tracks = self._tracks
-        states = track_states(tracks, now, previous, p.max_lost_frames, p.reid_frames)
 
-        def same_face(i: int, j: int, reason: str) -> bool | None:
-            return None if unknown[i] else gallery.same_face(i, tracks[j], reason, identity, self.params)
-
-        match = associate(now, boxes, score, only, cues, tracks, states, p, identity, same_face, edge, hidden)
+    def _count_checks(self, match: Association) -> None:
+        """Count the identity questions asked, refused and answered by the model embedding, by reason."""
         for check in match.checks.values():  # counted in the order asked
             self.identity_checks[check.reason] += 1
             if check.verdict is False:
                 self.identity_refusals[check.reason] += 1
             elif check.by_embedding:
                 self.identity_vouched[check.reason] += 1
-        for t in tracks:  # a look lasts to its ``until``: the frame after a refusal, HELD_BACK_FRAMES if held
-            if t.second_looks:
-                t.second_looks = tuple(look for look in t.second_looks if now < look.until)
-        given_back = [tracks[j] for j in match.taken_back]  # ended below, after the matching
-        det_track = {i: tracks[j] for i, j in match.pairs.items()}
-        for i, j in match.pairs.items():
-            t = tracks[j]
-            # a face cut by something in front (a post): the motion model gets the whole face it implies
-            cut = not unknown[i] and narrower(boxes[i], t)
-            seen = whole_box(boxes[i], t, t.kf.box()) if cut else boxes[i]
-            if not (unknown[i] or cut):
-                update_aspect(t, boxes[i])
-            t.kf.update(seen)
-            t.last_box = seen
-            t.last_frame = now
-            stood_still(t, now, seen, float(score[i]), p.high_score)
-            walk_path(t, now, seen, bool(score[i] >= p.high_score), bool(edge[i]), bool(hidden[i]) or cut)
-            t.behind = bool(hidden[i])
-            if not only[i]:
-                t.last_strong_frame, t.confirmed = now, True
-            if identity is not None:
-                asked = match.checks.get((i, j))
-                if asked is not None and asked.reason in ("second", "again"):  # taken back: refused wrongly
-                    t.refused_thumb = None
-                if asked is not None and not asked.by_embedding:  # the descriptor answered, or could not
-                    if asked.far:  # ``open``: one far read, kept and asked again
-                        t.open_far = True
-                    elif (
-                        asked.verdict is None
-                        and asked.reason in ("gap", "jump")
-                        and (unknown[i] or not identity.readable(i))  # this face unread...
-                        and (t.gallery or t.first_patch is not None)  # ...the track's side readable
-                    ):
-                        t.open_check, t.open_far = True, False
-                    elif asked.verdict:
-                        t.open_check = t.open_far = False
-                    if asked.reason == "open":  # it may only refuse: a pass confirms nothing (gallery, clock)
-                        asked = None
-                gallery.remember_face(
-                    t,
-                    i,
-                    identity,
-                    now,
-                    None if asked is None else asked.verdict,
-                    asked is not None,
-                    bool(unknown[i]) or cut,
-                    kept=asked is not None and asked.by_embedding and asked.verdict is None,
-                )
-            for name, feats in cues.items():
-                if feats[i].any():
-                    ema = (
-                        _ema(t.cues[name][0], feats[i], p.embedding_momentum) if name in t.cues else feats[i]
-                    )
-                    t.cues[name] = (ema, feats[i])
-        _mark_behind(tracks, set(match.pairs.values()), boxes)
-        ended += self._expire(now, None, after_match=True)
-        back = {t.track_id for t in given_back}
-        if back:  # a young track whose face a second look gave back to the refused (or held-back) track
-            ended += [t.track_id for t in self._tracks if t.track_id in back]
-            self._tracks = [t for t in self._tracks if t.track_id not in back]
-        refused_by: dict[int, int] = {}  # refused by the descriptor: a second look (the last refusal)
-        again_of: dict[int, tuple[Track, np.ndarray]] = {}  # ... and an ``again`` look (the first)
-        for (i, j), check in match.checks.items():
-            if check.reason == "open" and check.verdict is False:  # answered: asked no more
-                tracks[j].open_check = tracks[j].open_far = False
-            if check.verdict is not False or check.by_embedding:
-                continue
-            if check.reason in KEEP_REASONS:
-                refused_by[i] = tracks[j].track_id
-            face = identity.computed(i) if identity is not None and AGAIN_FRAMES > 0 else None
-            if face is not None and check.reason in AGAIN_REASONS:
-                again_of.setdefault(i, (tracks[j], face))
-        n = len(boxes)
-        for i in range(n):
-            if i not in det_track and not only[i]:
-                det_track[i] = t = Track(
-                    track_id=self._next_id,
-                    kf=BoxKalman(boxes[i], p),
-                    last_box=boxes[i],
-                    last_frame=now,
-                    predicted_frame=now,
-                    confirmed=bool(score[i] >= p.high_score),
-                    cues={name: (f[i], f[i]) for name, f in cues.items() if f[i].any()},
-                    last_strong_frame=now,
-                    checked_frame=now,
-                )
-                looks = []  # a refusal may have erred; a face held back may be a lost track's
-                if i in refused_by:
-                    looks.append(SecondLook(refused_by[i], now + 1, held=False))
-                if i in match.held_back:  # cut by a post: the look waits for whole faces
-                    held = tracks[match.held_back[i]]
-                    until = now + HELD_BACK_FRAMES + (AGAIN_CUT_FRAMES if narrower(boxes[i], held) else 0)
-                    looks.append(SecondLook(held.track_id, until, held=True))
-                if i in again_of:  # a face cut by something in front: its whole faces come later
-                    refused, face = again_of[i]
-                    cut = narrower(boxes[i], refused)
-                    until = now + AGAIN_FRAMES + (AGAIN_CUT_FRAMES if cut else 0)
-                    faces = () if cut else (face,)
-                    looks.append(SecondLook(refused.track_id, until, held=False, faces=faces, again=True))
-                t.second_looks = tuple(looks)
-                if not unknown[i]:
-                    update_aspect(t, boxes[i])
-                if identity is not None:
-                    gallery.remember_face(t, i, identity, now, None, False, bool(unknown[i]))
-                stood_still(t, now, boxes[i], float(score[i]), p.high_score)
-                walk_path(t, now, boxes[i], bool(score[i] >= p.high_score), bool(edge[i]), bool(hidden[i]))
-                self._next_id += 1
-                self._tracks.append(t)
-        ids = np.array(
-            [det_track[i].track_id if i in det_track and (det_track[i].confirmed or not only[i]) else -1
-             for i in range(n)], np.int64,
-        )  # fmt: skip
-        confirmed = np.array([i in det_track and det_track[i].confirmed for i in range(n)], bool)
-        return TrackStep(
-            track_ids=ids, confirmed=confirmed, ended=tuple(ended), given_back=tuple(sorted(back))
+
+    def _continue(self, t: Track, i: int, f: FrameInput, now: float, asked: Check | None) -> None:
+        """Track ``t`` takes detection ``i``: Kalman update, still and walk records, the identity's
+        bookkeeping (the ``open`` question, the face kept: ``gallery.remember_face``), the cues' EMA.
+        ``asked``: the identity question this pair answered, if any."""
+        p = self.params
+        # a face cut by something in front (a post): the motion model gets the whole face it implies
+        cut = not f.unknown[i] and narrower(f.boxes[i], t)
+        seen = whole_box(f.boxes[i], t, t.kf.box()) if cut else f.boxes[i]
+        if not (f.unknown[i] or cut):
+            update_aspect(t, f.boxes[i])
+        t.kf.update(seen)
+        t.last_box = seen
+        t.last_frame = now
+        stood_still(t, now, seen, float(f.score[i]), p.high_score)
+        walk_path(t, now, seen, bool(f.score[i] >= p.high_score), bool(f.edge[i]), bool(f.hidden[i]) or cut)
+        t.behind = bool(f.hidden[i])
+        if not f.only[i]:
+            t.last_strong_frame, t.confirmed = now, True
+        identity = f.identity
+        if identity is not None:
+            if asked is not None and asked.reason in ("second", "again"):  # taken back: refused wrongly
+                t.refused_thumb = None
+            if asked is not None and not asked.by_embedding:  # the descriptor answered, or could not
+                if asked.far:  # ``open``: one far read, kept and asked again
+                    t.open_far = True
+                elif (
+                    asked.verdict is None
+                    and asked.reason in ("gap", "jump")
+                    and (f.unknown[i] or not identity.readable(i))  # this face unread...
+                    and (t.gallery or t.first_patch is not None)  # ...the track's side readable
+                ):
+                    t.open_check, t.open_far = True, False
+                elif asked.verdict:
+                    t.open_check = t.open_far = False
+                if asked.reason == "open":  # it may only refuse: a pass confirms nothing (gallery, clock)
+                    asked = None
+            gallery.remember_face(
+                t,
+                i,
+                identity,
+                now,
+                None if asked is None else asked.verdict,
+                asked is not None,
+                bool(f.unknown[i]) or cut,
+                kept=asked is not None and asked.by_embedding and asked.verdict is None,
+            )
+        for name, feats in f.cues.items():
+            if feats[i].any():
+                ema = _ema(t.cues[name][0], feats[i], p.embedding_momentum) if name in t.cues else feats[i]
+                t.cues[name] = (ema, feats[i])
+
+    def _start(
+        self,
+        i: int,
+        f: FrameInput,
+        now: float,
+        refused_by: dict[int, int],
+        again_of: dict[int, tuple[Track, np.ndarray]],
+        held_of: dict[int, Track],
+    ) -> Track:
+        """A new track for unmatched detection ``i`` (confirmed if high-score), with its second looks at
+        the track that refused it (``refused_by``: its id; ``again_of``: it and the refused face's
+        descriptor) or that the cue limits held it back from (``held_of``)."""
+        p = self.params
+        t = Track(
+            track_id=self._next_id,
+            kf=BoxKalman(f.boxes[i], p),
+            last_box=f.boxes[i],
+            last_frame=now,
+            predicted_frame=now,
+            confirmed=bool(f.score[i] >= p.high_score),
+            cues={name: (v[i], v[i]) for name, v in f.cues.items() if v[i].any()},
+            last_strong_frame=now,
+            checked_frame=now,
         )
+        looks = []  # a refusal may have erred; a face held back may be a lost track's
+        if i in refused_by:
+            looks.append(SecondLook(refused_by[i], now + 1, held=False))
+        if i in held_of:  # cut by a post: the look waits for whole faces
+            held = held_of[i]
+            until = now + HELD_BACK_FRAMES + (AGAIN_CUT_FRAMES if narrower(f.boxes[i], held) else 0)
+            looks.append(SecondLook(held.track_id, until, held=True))
+        if i in again_of:  # a face cut by something in front: its whole faces come later
+            refused, face = again_of[i]
+            cut = narrower(f.boxes[i], refused)
+            until = now + AGAIN_FRAMES + (AGAIN_CUT_FRAMES if cut else 0)
+            faces = () if cut else (face,)
+            looks.append(SecondLook(refused.track_id, until, held=False, faces=faces, again=True))
+        t.second_looks = tuple(looks)
+        if not f.unknown[i]:
+            update_aspect(t, f.boxes[i])
+        if f.identity is not None:
+            gallery.remember_face(t, i, f.identity, now, None, False, bool(f.unknown[i]))
+        stood_still(t, now, f.boxes[i], float(f.score[i]), p.high_score)
+        walk_path(t, now, f.boxes[i], bool(f.score[i] >= p.high_score), bool(f.edge[i]), bool(f.hidden[i]))
+        self._next_id += 1
+        self._tracks.append(t)
+        return t
 
     def _expire(self, now: float, previous: float | None, after_match: bool = False) -> list[int]:
         """End the tracks past their lifetime (``states.TrackState``): ``max_lost_frames`` +
@@ -375,6 +387,28 @@ class Tracker:
         return [t.track_id for t in ended]
 
 
+def _refusals(
+    match: Association, tracks: Sequence[Track], identity: FrameFaces | None
+) -> tuple[dict[int, int], dict[int, tuple[Track, np.ndarray]]]:
+    """The descriptor's refusals of this frame, for the young tracks' looks: detection -> the id of the
+    track that refused it last at a ``KEEP_REASONS`` question (a second look), and detection -> the
+    track that refused it first at an ``AGAIN_REASONS`` question with the refused face's descriptor (an
+    ``again`` look). An ``open`` question answered by a refusal is asked no more."""
+    refused_by: dict[int, int] = {}
+    again_of: dict[int, tuple[Track, np.ndarray]] = {}
+    for (i, j), check in match.checks.items():
+        if check.reason == "open" and check.verdict is False:  # answered: asked no more
+            tracks[j].open_check = tracks[j].open_far = False
+        if check.verdict is not False or check.by_embedding:
+            continue
+        if check.reason in KEEP_REASONS:
+            refused_by[i] = tracks[j].track_id
+        face = identity.computed(i) if identity is not None and AGAIN_FRAMES > 0 else None
+        if face is not None and check.reason in AGAIN_REASONS:
+            again_of.setdefault(i, (tracks[j], face))
+    return refused_by, again_of
+
+
 def _mark_behind(tracks: Sequence[Track], matched: set[int], boxes: np.ndarray) -> None:
     """A confirmed track missed this frame whose predicted box a nearer (larger) detection covers by
     ``track.HIDDEN_SHARE`` or more went behind that person: ``Track.behind`` (kept until it is matched)."""
@@ -390,28 +424,3 @@ def _mark_behind(tracks: Sequence[Track], matched: set[int], boxes: np.ndarray) 
 def _ema(old: np.ndarray, new: np.ndarray, momentum: float) -> np.ndarray:
     v = momentum * old + (1.0 - momentum) * new
     return np.asarray(v / max(math.sqrt(float(v @ v)), 1e-12))
-
-
-def _check_boxes(xyxy: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    xyxy, score = np.asarray(xyxy), np.asarray(score)
-    if xyxy.ndim != 2 or xyxy.shape[1] != 4:
-        raise ValueError(f"xyxy must be (n, 4), got {xyxy.shape}")
-    if score.shape != (len(xyxy),):
-        raise ValueError(f"score must be ({len(xyxy)},), got {score.shape}")
-    boxes = xyxy.astype(np.float64)
-    if not (np.isfinite(boxes).all() and np.isfinite(score).all()):
-        raise ValueError("xyxy and score must be finite")
-    if (boxes[:, 2] < boxes[:, 0]).any() or (boxes[:, 3] < boxes[:, 1]).any():
-        raise ValueError("xyxy must have x2 >= x1 and y2 >= y1")
-    return boxes, score.astype(np.float64)
-
-
-def _check_cue(name: str, feats: np.ndarray, n: int) -> np.ndarray:
-    """(n, D) finite -> L2-normalised rows (rows of zeros stay zero: unknown)."""
-    v = np.asarray(feats, np.float64)
-    if v.ndim != 2 or v.shape[0] != n or v.shape[1] == 0:
-        raise ValueError(f"{name} must be ({n}, D), got {v.shape}")
-    if not np.isfinite(v).all():
-        raise ValueError(f"{name} must be finite")
-    norm = np.linalg.norm(v, axis=1, keepdims=True)
-    return np.asarray(np.where(norm > 0, v / np.maximum(norm, 1e-300), 0.0))
