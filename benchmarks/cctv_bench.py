@@ -2,14 +2,16 @@
 
     nice -n 5 .venv/bin/python benchmarks/cctv_bench.py --work /work/scratch/B \\
         [--presets walk720 static720] [--label default] [--seed 0] [--det-frames 150] \\
-        [--json RESULT.json] [--reuse] [--camera fps5|fps8|fps30|gray|low270|lowbit|dim|shake|lights|pillar]
+        [--json RESULT.json] [--reuse] [--camera fps5|fps8|fps30|gray|low270|lowbit|dim|shake|lights|pillar|\
+        interlaced|osd]
         [-- EXTRA FACELOG ARGS]
 
 Per preset: ``WORK/clips/NAME.mp4`` + ``NAME.gt.csv`` are made by ``cctv_synth`` when absent; then
 ``facelog run CLIP -o WORK/runs/LABEL/NAME.csv EXTRA`` (the ``facelog`` next to this Python, or
 ``--facelog``). ``--camera``: the clip as another camera records it (``CAMERAS``: at 5 or 8.3 fps,
 timed at 30 fps, monochrome, shrunk to 480x270, short of bits, dim and noisy, shaking on a pole,
-under lights that switch, with a pillar in the middle of the view), made once in
+under lights that switch, with a pillar in the middle of the view, interlaced, with a burned-in clock
+and camera name), made once in
 ``WORK/clips_<camera>/`` (seed 0; ``clips_sN_<camera>/`` others).
 Reported:
 
@@ -74,7 +76,8 @@ def clip_paths(work: Path, preset: str, seed: int, shared: Path) -> tuple[Path, 
 # at 25 fps in colour by a camera fixed in a steady light, were not made for): a recorder at 5 or 8.3
 # fps (every 5th / 3rd frame and its GT rows, renumbered), the same frames timed at 30 fps, a
 # monochrome night camera, a 480x270 camera, a camera starved of bits, a dim room with sensor noise, a
-# camera on a pole that shakes in the wind, lights that switch, a pillar that hides passers-by. x264
+# camera on a pole that shakes in the wind, lights that switch, a pillar that hides passers-by, an
+# interlaced camera recorded without deinterlacing, a clock and a name burned into the picture. x264
 # CRF 23 unless the entry says otherwise (the presets' own CRF 29 was applied once already).
 X264 = ("-crf", "23")
 
@@ -89,6 +92,7 @@ SHAKE_PX = 12
 SHAKE_MARGIN = (32, 18)  # x, y: the view at rest
 SHAKE_VIEW = (1216, 684)  # the view's size in the scene (1280x720 x 19/20)
 PILLAR_X = (576, 704)  # the pillar camera's hidden columns (1280x720 source px)
+OSD_EPOCH = 1796554800  # the on-screen clock's first second: 2026-12-06 11:00:00 UTC
 _SWAY_X = ((0.6, 1.1, 0.0), (0.4, 2.7, 1.3))  # (share of SHAKE_PX, Hz, phase) per sway
 _SWAY_Y = ((0.6, 0.8, 0.5), (0.4, 3.1, 2.1))
 
@@ -119,6 +123,7 @@ class Camera(NamedTuple):
     shift: Callable[[int], tuple[int, int]] | None = None  # per (source) frame: GT boxes move by -shift
     size: tuple[int, int] | None = None  # the only source frame size it takes (w, h)
     cover_x: tuple[int, int] | None = None  # columns [x0, x1) a fixed occluder hides: GT ``occluded``
+    offset: int = 0  # output frame k shows source frame k + offset (GT rows renumbered, earlier dropped)
 
 
 CAMERAS: dict[str, Camera] = {
@@ -158,6 +163,22 @@ CAMERAS: dict[str, Camera] = {
     # Lights that switch (or an exposure that steps): every 2 s the scene drops to a darker, flatter
     # picture and back, at once, for every face in view.
     "lights": Camera("eq=eval=frame:contrast='1-0.3*lt(mod(t,4),2)':brightness='-0.15*lt(mod(t,4),2)'", "25"),
+    # An interlaced camera (a DVR's analogue input) recorded without deinterlacing: each frame's even
+    # rows from one instant and its odd rows from the one before, so whatever moves is combed. The
+    # fields are 40 ms apart (a source frame's time: the presets have nothing between their frames),
+    # twice a 25i camera's 20 ms: the comb of a walker twice as fast. Frame k is source frame k + 1
+    # (even rows); the GT follows it.
+    "interlaced": Camera("tblend=all_expr='if(mod(Y,2),B,A)'", "25", offset=1),
+    # The date and time burned into the top left (changing every second) and the camera's name into
+    # the bottom right, white with a black border, as a recorder's on-screen display writes them:
+    # a corner of the picture that changes by itself, and faces passing under the text.
+    "osd": Camera(
+        f"drawtext=text='%{{pts\\:gmtime\\:{OSD_EPOCH}\\:%Y-%m-%d %H\\\\\\:%M\\\\\\:%S}}'"
+        ":x=24:y=20:fontsize=32:fontcolor=white:borderw=2:bordercolor=black,"
+        "drawtext=text='CAM 03 ENTRANCE':x=w-tw-24:y=h-th-20:fontsize=28:fontcolor=white:borderw=2"
+        ":bordercolor=black",
+        "25",
+    ),
 }
 
 
@@ -196,7 +217,8 @@ def camera_clip(mp4: Path, gt: Path, camera: str) -> tuple[Path, Path]:
         hidden = (behind / width).clip(upper=1.0)
         before = rows["occluded"] if "occluded" in rows.columns else 0.0
         rows["occluded"] = (1.0 - (1.0 - before) * (1.0 - hidden)).round(3)
-    rows = rows[rows.frame_index % cam.every == 0].copy()
+    rows["frame_index"] -= cam.offset
+    rows = rows[(rows.frame_index >= 0) & (rows.frame_index % cam.every == 0)].copy()
     rows["frame_index"] //= cam.every
     for col in ("x1", "y1", "x2", "y2"):
         rows[col] = (rows[col] * cam.scale).round(1)

@@ -236,3 +236,50 @@ def test_view_motion_benchmark_finds_the_shake_and_leaves_a_fixed_camera(tmp_pat
     row = view_motion.measure(shaken)
     assert row["moving"] and row["moving_from_frame"] <= 11
     assert row["error_px_p50_p99_max"][1] < 1.0, row
+
+
+def test_interlaced_combs_what_moves_and_follows_its_even_rows(tmp_path: Path) -> None:
+    """A white square 10 px further right each frame: frame k's even rows show source frame k + 1,
+    its odd rows frame k; the GT is source frame k + 1's, renumbered."""
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("the ffmpeg binary is not installed")
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    raw = b""
+    for k in range(20):
+        img = np.full((96, 320, 3), 30, np.uint8)
+        img[30:62, 10 * k : 10 * k + 32] = 230  # bright in luma (chroma is shared by two rows)
+        raw += img.tobytes()
+    mp4, gt = folder / "sq.mp4", folder / "sq.gt.csv"
+    cmd = ["ffmpeg", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "bgr24", "-s", "320x96",
+           "-r", "25", "-i", "-", "-c:v", "libx264", "-crf", "12", "-pix_fmt", "yuv420p",
+           str(mp4)]  # fmt: skip
+    subprocess.run(cmd, input=raw, check=True)
+    cols = ["frame_index", "person_id", "x1", "y1", "x2", "y2", "age", "gender", "face_px"]
+    rows = [(k, 0, 10.0 * k, 30.0, 10.0 * k + 32, 62.0, 30.0, "male", 32) for k in range(20)]
+    pd.DataFrame(rows, columns=cols).to_csv(gt, index=False)
+    out, out_gt = camera_clip(mp4, gt, "interlaced")
+    frames, fps = _frames(out)
+    got = pd.read_csv(out_gt)
+    assert len(frames) == len(got) == 19 and fps == pytest.approx(25.0, rel=0.01)
+    assert got.frame_index.tolist() == list(range(19))
+    assert got.x1.tolist() == [10.0 * (k + 1) for k in range(19)]
+    for k in (0, 7, 15):
+        bright = frames[k][:, :, 1] > 130
+        even, odd = np.flatnonzero(bright[40])[0], np.flatnonzero(bright[41])[0]
+        assert abs(even - 10 * (k + 1)) <= 1 and abs(odd - 10 * k) <= 1, (k, even, odd)
+
+
+def test_osd_burns_in_a_clock_that_ticks_every_second(tmp_path: Path) -> None:
+    mp4, gt, scene = _still_720(tmp_path / "clips", 30)
+    out, out_gt = camera_clip(mp4, gt, "osd")
+    frames, _ = _frames(out)
+    assert len(frames) == 30 and pd.read_csv(out_gt).equals(pd.read_csv(gt))
+    clock = (slice(15, 60), slice(20, 380))  # the top-left text
+    white = [int((f[clock].min(axis=2) > 235).sum()) for f in frames]
+    assert min(white) > 500, "white text where the scene has none"
+    assert int((scene[clock].min(axis=2) > 235).sum()) < 50
+    ticks = [int(np.abs(a[clock].astype(int) - b[clock]).max()) for a, b in itertools.pairwise(frames)]
+    assert max(ticks[:24]) < 60 and ticks[24] > 120, "the same second for 25 frames, then the next"
+    middle = np.abs(frames[10][200:520, 300:980].astype(int) - scene[200:520, 300:980]).mean()
+    assert middle < 6, "the rest of the view as it was"
