@@ -237,6 +237,11 @@ class PersonFusion:
         """
         return logistic(self.female_logit())
 
+    @property
+    def span_ns(self) -> tuple[int, int] | None:
+        """The first and last timestamp added (``add``'s ``pts_ns``); None: none was."""
+        return self._pts_ns
+
     def seen_long(self) -> bool:
         """Whether the person has been seen ``mean_after_s`` or longer (the age is the frames' mean)."""
         after, seen = self.params.mean_after_s, self._pts_ns

@@ -106,11 +106,9 @@ class FaceOutputs:
 @dataclass(slots=True)
 class _Person:
     fusion: PersonFusion
-    first_frame: int
-    first_pts_ns: int
+    first_frame: int  # timestamps: ``fusion.span_ns``
     first_wall_ns: int
     last_frame: int = 0
-    last_pts_ns: int = 0
     last_wall_ns: int = 0
     confirmed: bool = False
     evidence: int = 0  # detections at or above tracking.evidence_score (not track_only)
@@ -224,13 +222,11 @@ class PersonTracks:
                 continue
             person = self._live.get(tid)
             if person is None:
-                person = self._live[tid] = _Person(
-                    PersonFusion(self.fusion), frame.index, frame.pts_ns, frame.wall_ns
-                )
+                person = self._live[tid] = _Person(PersonFusion(self.fusion), frame.index, frame.wall_ns)
             person.fusion.add(
                 out.age_probs[i], float(out.female[i]), weights[i], _face_px(faces.xyxy[i]), frame.pts_ns
             )
-            person.last_frame, person.last_pts_ns = frame.index, frame.pts_ns
+            person.last_frame = frame.index
             person.last_wall_ns = frame.wall_ns
             person.confirmed = person.confirmed or bool(step.confirmed[i])
             only = faces.track_only is not None and bool(faces.track_only[i])
@@ -288,6 +284,8 @@ class PersonTracks:
                 self.dropped["low_evidence"] += 1
                 continue
             est = person.fusion.estimate()
+            span = person.fusion.span_ns  # every frame added was timed
+            first_pts_ns, last_pts_ns = span if span is not None else (0, 0)
             m = np.array(person.motion, np.float64)
             faint = faint_pattern(m)
             # a faint pattern is static whatever it shows: not looked at
@@ -303,8 +301,8 @@ class PersonTracks:
                 track_id=tid,
                 first_frame=person.first_frame,
                 last_frame=person.last_frame,
-                first_pts_ns=person.first_pts_ns,
-                last_pts_ns=person.last_pts_ns,
+                first_pts_ns=first_pts_ns,
+                last_pts_ns=last_pts_ns,
                 frames=est.frames,
                 age=est.age,
                 age_low=est.age_low,

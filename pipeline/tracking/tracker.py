@@ -22,23 +22,23 @@ counters. Per processed frame, ``Tracker.update`` (each step a method or functio
 4. updates each matched track (``_continue``: Kalman update, appearance EMA, face kept for the
    identity, ``gallery.remember_face``; a tentative track becomes confirmed), ends the tracks that can
    no longer be matched, and starts a track for each unmatched detection but a ``track_only`` one
-   (``_start``; id -1). A track born from a high-score detection is confirmed at once; one born from
-   a low-score detection is tentative until matched again by a detection that is not ``track_only``
-   (those keep it alive with id -1). ``TrackStep.confirmed`` tells them apart, so a caller may drop never-confirmed tracks
-   (typically one-frame false positives) from a per-person log. A face cut by the frame edge
-   (``track.at_frame_edge``) is matched by motion alone, and only to a track followed in the previous
-   frame: its looks are unknown. So are those of a face partly behind a nearer (larger) one
-   (``track.behind_nearer``): it continues a followed track, or by motion alone the track that was lost
-   behind a nearer face (``Track.behind``, set after the matching): walkers who cross. A track started
-   by a detection that an identity check refused remembers the refused track (``Track.second_looks``);
-   when the next frame gives its face back to that track (``association.second_look``) the one-frame
-   track ends. So does one started by a detection that only the cue limits held back from a lost track
-   (``association.held_back``: a face coming out from behind a nearer body), for
-   ``track.HELD_BACK_FRAMES`` frames, if the descriptor agrees (a detection both refused and held
-   back remembers both tracks: the refusal may have erred, and the motion fits the lost one). One
-   that the descriptor refused at a ``reid`` or ``gap`` question gives its faces back when the mean of
-   its first three faces' descriptors reads close to the refused track's (``track.AGAIN_FRAMES``
-   frames; ``track.SecondLook.faces``).
+   (``_start``; id -1). A track born from a high-score detection is confirmed at once; one born from a
+   low-score detection is tentative until matched again by a detection that is not ``track_only``
+   (those keep it alive with id -1). ``TrackStep.confirmed`` tells them apart, so a caller may drop
+   never-confirmed tracks (typically one-frame false positives) from a per-person log. A face cut by
+   the frame edge (``track.at_frame_edge``) is matched by motion alone, and only to a track followed in
+   the previous frame: its looks are unknown. So are those of a face partly behind a nearer (larger)
+   one (``track.behind_nearer``): it continues a followed track, or by motion alone the track that was
+   lost behind a nearer face (``Track.behind``, set after the matching): walkers who cross. A track
+   started by a detection that an identity check refused remembers the refused track
+   (``Track.second_looks``); when the next frame gives its face back to that track
+   (``association.second_look``) the one-frame track ends. So does one started by a detection that only
+   the cue limits held back from a lost track (``association.held_back``: a face coming out from behind
+   a nearer body), for ``track.HELD_BACK_FRAMES`` frames, if the descriptor agrees (a detection both
+   refused and held back remembers both tracks: the refusal may have erred, and the motion fits the
+   lost one). One that the descriptor refused at a ``reid`` or ``gap`` question gives its faces back
+   when the mean of its first three faces' descriptors reads close to the refused track's
+   (``track.AGAIN_FRAMES`` frames; ``track.SecondLook.faces``).
 
 The clock (``kalman.FrameClock``): every frame count (``TrackerParams``, the Kalman velocities, the
 track states) is one of frames of a 25-fps source, timed by the frames' timestamps when the caller
