@@ -253,10 +253,12 @@ class BatchingConfig(_Section):
 
 
 class SamplingConfig(_Section):
-    """Which frames are processed: every ``stride``-th, or about ``target_fps`` per second of video."""
+    """Which frames are processed: every ``stride``-th, or about ``target_fps`` per second of video;
+    and how they are read: interlaced frames reduced to one field (``deinterlace``, ``interlace.py``)."""
 
     stride: int = Field(default=1, gt=0)
     target_fps: float | None = Field(default=None, gt=0)
+    deinterlace: Literal["auto", "on", "off"] = "auto"  # auto: when frames show the comb of woven fields
 
     @model_validator(mode="after")
     def _one_of(self) -> SamplingConfig:

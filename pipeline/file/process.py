@@ -74,7 +74,13 @@ def process_video(
     check_outputs_spare_inputs([src_path], output_paths(out_csv, annotate))
     RunOutputs.remove_stale(out_csv, annotate)
     sampling = cfg.sampling
-    src = VideoSource(src_path, source_id, stride=sampling.stride, target_fps=sampling.target_fps)
+    src = VideoSource(
+        src_path,
+        source_id,
+        stride=sampling.stride,
+        target_fps=sampling.target_fps,
+        deinterlace=sampling.deinterlace,
+    )
     try:
         sess = session if session is not None else InferenceSession(cfg)
     except BaseException:

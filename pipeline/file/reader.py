@@ -24,6 +24,7 @@ import cv2
 
 from facelog.pipeline.errors import SourceError
 from facelog.pipeline.file import ffmpeg_log
+from facelog.pipeline.interlace import Deinterlacer, Mode
 from facelog.pipeline.types import Frame
 
 log = logging.getLogger(__name__)
@@ -79,13 +80,20 @@ class VideoSource:
         source_id: the ``source`` column value (default: the path as given).
         stride: process every ``stride``-th frame.
         target_fps: process about this many frames per second of video (by pts) instead.
+        deinterlace: interlaced frames reduced to one field (``interlace.Deinterlacer``: ``auto``,
+            ``on``, ``off``); ``VideoSource.deinterlacer`` says whether and from which frame.
 
     Raises:
         SourceError: on open, when the file cannot be read as video.
     """
 
     def __init__(
-        self, path: str | Path, source_id: str | None = None, stride: int = 1, target_fps: float | None = None
+        self,
+        path: str | Path,
+        source_id: str | None = None,
+        stride: int = 1,
+        target_fps: float | None = None,
+        deinterlace: Mode = "off",
     ) -> None:
         self.path = Path(path)
         self.source_id = source_id if source_id is not None else str(path)
@@ -93,6 +101,7 @@ class VideoSource:
             raise ValueError(f"stride must be >= 1, got {stride}")
         self.stride = stride
         self.target_fps = target_fps
+        self.deinterlacer = Deinterlacer(deinterlace)
         self.frames_read = 0
         self.frames_processed = 0
         self.decode_s = 0.0
@@ -182,12 +191,14 @@ class VideoSource:
             self.frames_read += 1
             if self._wanted(index, pts_ns):
                 ok, image = cap.retrieve()
-                self.decode_s += time.perf_counter() - t0
                 if not ok or image is None:
+                    self.decode_s += time.perf_counter() - t0
                     raise SourceError(
                         f"{self.path}: frame {index} could not be decoded (codec {codec})",
                         path=str(self.path),
                     )
+                image = self.deinterlacer(image)
+                self.decode_s += time.perf_counter() - t0
                 self.frames_processed += 1
                 yield Frame(self.source_id, index, pts_ns, image)
             else:

@@ -107,6 +107,15 @@ class FrameCounts:
         return self.processed[-1] if self.processed else None
 
 
+def _extra(src: VideoSource) -> dict[str, str]:
+    """What the reader did to the stream that a reader of the CSV should know."""
+    extra = {"pts": "derived from index / fps (stream had none)"} if src.pts_derived else {}
+    since = src.deinterlacer.since_frame
+    if since is not None:
+        extra["interlaced"] = f"one field of each frame kept from processed frame {since} on (interlace.py)"
+    return extra
+
+
 def build_summary(
     *, source: str, output: str, src: VideoSource, counts: FrameCounts, rows: int, session: InferenceSession,
     detector: Detector,
@@ -146,7 +155,7 @@ def build_summary(
             "batches": times.batches,
         },
         finished_utc=datetime.now(UTC).isoformat(timespec="seconds"),
-        extra={"pts": "derived from index / fps (stream had none)"} if src.pts_derived else {},
+        extra=_extra(src),
         warnings=list(src.warnings),
         persons_dropped=dict(times.persons_dropped) if session.cfg.tracking.enabled else None,
         faces_ignored=times.faces_ignored,

@@ -129,7 +129,7 @@ class CameraLoop:
         self.sources = [
             RtspSource(
                 c.name, c.url, self.rtsp, self.metrics, self._notify,
-                Sampler(sampling.stride, sampling.target_fps),
+                Sampler(sampling.stride, sampling.target_fps), sampling.deinterlace,
             )
             for c in cameras
         ]  # fmt: skip

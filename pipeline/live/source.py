@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Literal
 import cv2
 import numpy as np
 
+from facelog.pipeline.interlace import Deinterlacer, Mode
 from facelog.pipeline.live.monitoring import Metrics
 from facelog.pipeline.live.probe import diagnose, validate_url
 from facelog.pipeline.live.redact import redact_text, redact_url, url_secrets
@@ -141,6 +142,7 @@ class RtspSource:
         metrics: Prometheus counters to update (the reader also keeps its own counts for the summary).
         notify: set whenever a new frame is ready (shared by all cameras of a run).
         sampler: which frames to analyse (default: all); the others are grabbed but not converted.
+        deinterlace: interlaced frames reduced to one field (``interlace.Deinterlacer``).
     """
 
     def __init__(
@@ -151,6 +153,7 @@ class RtspSource:
         metrics: Metrics,
         notify: threading.Event,
         sampler: Sampler | None = None,
+        deinterlace: Mode = "off",
     ) -> None:
         self.name = name
         self._url = url
@@ -161,6 +164,7 @@ class RtspSource:
         self.metrics = metrics
         self.slot = LatestFrame(notify)
         self.sampler = sampler or Sampler()
+        self.deinterlacer = Deinterlacer(deinterlace)  # used by the reader thread only
         self.state: State = "connecting"
         self._state_lock = threading.Lock()  # the reader and check_stall() both move the state
         self.last_error = ""
@@ -384,7 +388,8 @@ class RtspSource:
             self.frames_skipped += 1
             return
         self.frames_due += 1
-        frame = Frame(self.name, index, pts_ns, np.ascontiguousarray(image), wall_ns=wall_ns)
+        image = self.deinterlacer(np.ascontiguousarray(image))
+        frame = Frame(self.name, index, pts_ns, image, wall_ns=wall_ns)
         if self.slot.put(frame):
             self.metrics.frames_dropped.labels(self.name).inc()
             self.frames_dropped += 1
