@@ -23,6 +23,7 @@ import numpy as np
 import pytest
 
 from facelog.pipeline.config import load_config
+from facelog.pipeline.interlace import Mode, keep_field
 from facelog.pipeline.live.monitoring import CameraRate, Metrics, MetricsServer, RateCheck
 from facelog.pipeline.live.probe import diagnose, validate_url
 from facelog.pipeline.live.redact import RedactingFilter, redact_text, redact_url, url_secrets
@@ -616,3 +617,14 @@ def test_live_runs_read_gender_from_the_descriptor_as_file_runs_do(tmp_path: Pat
     with _session(tiny_model, {"tracking.gender_faces": 0}) as s:
         loop = CameraLoop(cams, s, tmp_path)
         assert loop.analyzer.tracking is not None and loop.analyzer.tracking.gender_faces == 0
+
+
+@pytest.mark.parametrize("mode", ["on", "off"])
+def test_a_camera_hands_on_one_field_of_an_interlaced_frame(mode: Mode) -> None:
+    rtsp = load_config(None).rtsp
+    src = RtspSource("c", "rtsp://h/x", rtsp, Metrics(), threading.Event(), deinterlace=mode)
+    image = np.random.default_rng(3).integers(0, 255, (6, 8, 3), np.uint8)
+    src._deliver(image, 0, 10**9, 10**9)
+    frame = src.slot.take()
+    assert frame is not None
+    assert np.array_equal(frame.image, keep_field(image) if mode == "on" else image)
