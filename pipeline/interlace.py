@@ -73,16 +73,18 @@ class Deinterlacer:
 
     Args:
         mode: ``auto``: the comb test decides; ``on``: every frame is interlaced; ``off``: none is.
+        source: the source's name, for the log line that says it was found interlaced.
 
     Attributes:
         interlaced: whether frames are reduced to one field (from ``since_frame`` on).
         since_frame: the call (0-based) from which frames are reduced; None while they are not.
     """
 
-    def __init__(self, mode: Mode = "auto") -> None:
+    def __init__(self, mode: Mode = "auto", source: str = "") -> None:
         if mode not in ("auto", "on", "off"):
             raise ValueError(f"mode must be auto, on or off, got {mode!r}")
         self.interlaced = mode == "on"
+        self.source = source
         self.since_frame: int | None = 0 if self.interlaced else None
         self._testing = mode == "auto"
         self._previous: np.ndarray | None = None
@@ -110,6 +112,9 @@ class Deinterlacer:
         self._combed += ratio > COMB_RATIO
         if self._combed >= COMB_FRAMES:
             self.interlaced, self.since_frame, self._testing = True, self._calls, False
-            log.info("interlaced frames (comb ratio %.1f): one field kept from frame %d", ratio, self._calls)
+            log.info(
+                "%s: interlaced frames (comb ratio %.1f): one field kept from processed frame %d",
+                self.source, ratio, self._calls,
+            )  # fmt: skip
         elif self._judged >= PROGRESSIVE_FRAMES:
             self._testing, self._previous = False, None

@@ -156,6 +156,12 @@ def _run_files(args: argparse.Namespace, cfg: AppConfig, outs: list[Path], sessi
                     f"(--min-face {max(1, int(px * 0.8) // 2 * 2 - 2)} logs them)",
                     file=sys.stderr,
                 )
+            if "interlaced" in s.extra:  # the reader changed the pictures: say so, and how to stop it
+                print(
+                    f"{src}: interlaced video: {s.extra['interlaced']} "
+                    "(sampling.deinterlace: off keeps both fields)",
+                    file=sys.stderr,
+                )
             if s.faces_ignored:  # the operator's zones: how much they took (a zone drawn too wide shows here)
                 print(
                     f"{src}: {s.faces_ignored} faces in detector.ignore_zones were ignored", file=sys.stderr

@@ -101,7 +101,7 @@ class VideoSource:
             raise ValueError(f"stride must be >= 1, got {stride}")
         self.stride = stride
         self.target_fps = target_fps
-        self.deinterlacer = Deinterlacer(deinterlace)
+        self.deinterlacer = Deinterlacer(deinterlace, self.source_id)
         self.frames_read = 0
         self.frames_processed = 0
         self.decode_s = 0.0

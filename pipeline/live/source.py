@@ -164,7 +164,7 @@ class RtspSource:
         self.metrics = metrics
         self.slot = LatestFrame(notify)
         self.sampler = sampler or Sampler()
-        self.deinterlacer = Deinterlacer(deinterlace)  # used by the reader thread only
+        self.deinterlacer = Deinterlacer(deinterlace, name)  # used by the reader thread only
         self.state: State = "connecting"
         self._state_lock = threading.Lock()  # the reader and check_stall() both move the state
         self.last_error = ""

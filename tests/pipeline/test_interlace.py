@@ -144,5 +144,6 @@ def test_a_run_on_an_interlaced_clip_says_so_and_finds_its_people(tmp_path: Path
     assert r.returncode == 0, r.stderr
     summary = json.loads(out.with_suffix(".summary.json").read_text())
     assert "one field of each frame kept" in summary["extra"]["interlaced"]
+    assert f"{clip}: interlaced video: one field of each frame kept" in r.stderr
     persons = list(csv.DictReader(out.with_name("out.tracks.csv").open()))
     assert len(persons) == 3, persons  # the sample's three people, as in the progressive clip
