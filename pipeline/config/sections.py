@@ -18,6 +18,7 @@ from pydantic import (
     Field,
     SecretStr,
     Tag,
+    field_validator,
     model_validator,
 )
 
@@ -259,6 +260,12 @@ class SamplingConfig(_Section):
     stride: int = Field(default=1, gt=0)
     target_fps: float | None = Field(default=None, gt=0)
     deinterlace: Literal["auto", "on", "off"] = "auto"  # auto: when frames show the comb of woven fields
+
+    @field_validator("deinterlace", mode="before")
+    @classmethod
+    def _on_off(cls, v: object) -> object:
+        # YAML reads a bare on / off as true / false
+        return {True: "on", False: "off"}.get(v, v) if isinstance(v, bool) else v
 
     @model_validator(mode="after")
     def _one_of(self) -> SamplingConfig:

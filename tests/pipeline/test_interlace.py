@@ -147,3 +147,13 @@ def test_a_run_on_an_interlaced_clip_says_so_and_finds_its_people(tmp_path: Path
     assert f"{clip}: interlaced video: one field of each frame kept" in r.stderr
     persons = list(csv.DictReader(out.with_name("out.tracks.csv").open()))
     assert len(persons) == 3, persons  # the sample's three people, as in the progressive clip
+
+
+@pytest.mark.parametrize(("text", "mode"), [("off", "off"), ("on", "on"), ("auto", "auto"), ("'off'", "off")])
+def test_a_config_file_may_write_deinterlace_bare(tmp_path: Path, text: str, mode: str) -> None:
+    """YAML reads a bare on / off as a boolean: the setting still means what it says."""
+    from facelog.pipeline.config import load_config
+
+    p = tmp_path / "c.yaml"
+    p.write_text(f"sampling:\n  deinterlace: {text}\n")
+    assert load_config(p).sampling.deinterlace == mode
