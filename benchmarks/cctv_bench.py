@@ -2,8 +2,8 @@
 
     nice -n 5 .venv/bin/python benchmarks/cctv_bench.py --work /work/scratch/B \\
         [--presets walk720 static720] [--label default] [--seed 0] [--det-frames 150] \\
-        [--json RESULT.json] [--reuse] [--camera fps5|fps8|fps30|gray|low270|lowbit|dim|shake|lights|pillar|\
-        interlaced|osd]
+        [--json RESULT.json] [--reuse] \\
+        [--camera fps5|fps8|fps30|gray|low270|lowbit|dim|shake|lights|pillar|interlaced|osd|recoded] \\
         [-- EXTRA FACELOG ARGS]
 
 Per preset: ``WORK/clips/NAME.mp4`` + ``NAME.gt.csv`` are made by ``cctv_synth`` when absent; then
@@ -11,7 +11,7 @@ Per preset: ``WORK/clips/NAME.mp4`` + ``NAME.gt.csv`` are made by ``cctv_synth``
 ``--facelog``). ``--camera``: the clip as another camera records it (``CAMERAS``: at 5 or 8.3 fps,
 timed at 30 fps, monochrome, shrunk to 480x270, short of bits, dim and noisy, shaking on a pole,
 under lights that switch, with a pillar in the middle of the view, interlaced, with a burned-in clock
-and camera name), made once in
+and camera name; ``recoded``: only encoded again, their control), made once in
 ``WORK/clips_<camera>/`` (seed 0; ``clips_sN_<camera>/`` others).
 Reported:
 
@@ -130,6 +130,9 @@ CAMERAS: dict[str, Camera] = {
     "fps5": Camera("select=not(mod(n\\,5)),setpts=N/5/TB", "5", every=5),
     "fps8": Camera("select=not(mod(n\\,3)),setpts=N/(25/3)/TB", "25/3", every=3),
     "fps30": Camera("setpts=N/30/TB", "30"),
+    # The same frames through the same x264 pass and nothing else: the control for the cameras above
+    # and below, which all encode the clip a second time (what changes with that alone).
+    "recoded": Camera("null", "25"),
     "gray": Camera("hue=s=0", "25"),
     # A 480x270 camera (the real clips' size) seeing the same scene: a 1280x720 clip shrunk 0.375x.
     "low270": Camera("scale=iw*3/8:ih*3/8:flags=area", "25", scale=0.375),

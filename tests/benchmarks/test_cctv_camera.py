@@ -283,3 +283,12 @@ def test_osd_burns_in_a_clock_that_ticks_every_second(tmp_path: Path) -> None:
     assert max(ticks[:24]) < 60 and ticks[24] > 120, "the same second for 25 frames, then the next"
     middle = np.abs(frames[10][200:520, 300:980].astype(int) - scene[200:520, 300:980]).mean()
     assert middle < 6, "the rest of the view as it was"
+
+
+def test_recoded_keeps_every_frame_and_the_gt(moving_square: tuple[Path, Path]) -> None:
+    mp4, gt = camera_clip(*moving_square, "recoded")
+    frames, fps = _frames(mp4)
+    source, _ = _frames(moving_square[0])
+    assert len(frames) == 20 and fps == pytest.approx(25.0, rel=0.01)
+    assert pd.read_csv(gt).equals(pd.read_csv(moving_square[1]))
+    assert all(np.abs(a.astype(int) - b).mean() < 3 for a, b in zip(frames, source, strict=True))
