@@ -114,6 +114,8 @@ def output_config_hash(cfg: AppConfig, identity: dict[str, str]) -> str:
         del values["detector"]["ignore_zones"]
     if not cfg.fusion.mean_after_s:  # off: the ages of before it existed, and their hash
         del values["fusion"]["mean_after_s"]
+    if cfg.sampling.deinterlace == "off":  # the frames of before it existed, and their hash
+        del values["sampling"]["deinterlace"]
     return st.config_hash(values)
 
 

@@ -20,6 +20,8 @@ MiB = 1 << 20
 BATCH_YAML_HASH_EEB876B = "2b4051164ac2579b9fc304b4b858f373b2508dad65814ea888c3eb05b27bf438"
 # ... and since people seen 10 s or more are answered by the mean of their frames' ages (832981d)
 BATCH_YAML_HASH_MEAN_AFTER = "cec5157ccfc688a3fed917f434c1858f5dad12498305caf8e3578b04366540bf"
+# ... and with ``sampling.deinterlace: auto`` (thirty-first session): the default config's digest now
+BATCH_YAML_HASH_DEINTERLACE = "5fd9744f44110af690f61910680d5f1db69a309594f43e08ac47932962586c96"
 
 
 # ---------------------------------------------------------------- fingerprints and hashes
@@ -371,11 +373,16 @@ def test_shipped_batch_config_loads_and_hash_ignores_batch_section() -> None:
     assert batch.output_config_hash(zoned, ident) != batch.output_config_hash(cfg, ident)
     # the digest eeb876b (before zones) gave for this config: when it changes, every archive already
     # processed is redone on the next run after the upgrade; change it only on purpose. Changed on
-    # purpose once: people seen 10 s or more get a new age (``fusion.mean_after_s``); with it off the
-    # config hashes as before, so an archive processed that way is not redone
-    off = load_config(repo / "configs" / "batch.yaml", {"fusion.mean_after_s": 0.0})
+    # purpose twice: people seen 10 s or more get a new age (``fusion.mean_after_s``), interlaced frames
+    # keep one field (``sampling.deinterlace``); with both off the config hashes as before, so an
+    # archive processed that way is not redone
+    off = load_config(
+        repo / "configs" / "batch.yaml", {"fusion.mean_after_s": 0.0, "sampling.deinterlace": "off"}
+    )
     assert batch.output_config_hash(off, ident) == BATCH_YAML_HASH_EEB876B
-    assert batch.output_config_hash(cfg, ident) == BATCH_YAML_HASH_MEAN_AFTER
+    fields = load_config(repo / "configs" / "batch.yaml", {"sampling.deinterlace": "off"})
+    assert batch.output_config_hash(fields, ident) == BATCH_YAML_HASH_MEAN_AFTER
+    assert batch.output_config_hash(cfg, ident) == BATCH_YAML_HASH_DEINTERLACE
 
 
 def test_state_hashes_what_auto_resolved_to_not_auto(tiny_model: Path) -> None:
