@@ -10,14 +10,16 @@ pixels and then keeps one field:
 
 - **The comb test** (``comb_ratio``): where the frame changed since the previous one, rows one apart
   (the other field) against rows two apart (the same field). In a progressive picture neighbouring
-  rows are the closer ones (ratio 0.49-0.64 median, at most 0.95 on every clip measured: the
-  benchmark's presets, a dim noisy camera, the eight real clips in ../shared); in a woven frame
-  with motion the other field is the further one (3.7-5.3 on walkers; frames with little motion
-  read 0.5-1.5).
+  rows are the closer ones: a median of 0.49-0.61 on the presets, the eight real clips in ../shared,
+  a camera short of bits and lights that switch, at most 0.92; a dim camera's sensor noise reads
+  0.55-0.73 in the median and up to 2.17 (2 of its 722 frames over ``COMB_RATIO``). In a woven frame
+  with motion the other field is the further one: a median of 3.5-4.6 on walkers; people who stand
+  or step slowly give fewer such frames (``benchmarks/comb_ratio.py``).
 - **The decision** (``Deinterlacer``, ``sampling.deinterlace: auto``): ``COMB_FRAMES`` frames over
-  ``COMB_RATIO`` make the source interlaced for the rest of the run; ``PROGRESSIVE_FRAMES`` frames
-  with motion and fewer combed ones make it progressive, and the test stops (it costs ~1 ms a frame
-  at 720p while it runs).
+  ``COMB_RATIO`` make the source interlaced for the rest of the run (on the benchmark's 20 interlaced
+  clips by the 86th frame with motion, mostly the 4th-8th); ``PROGRESSIVE_FRAMES`` frames with
+  motion and fewer combed ones make it progressive, and the test stops (it costs ~1 ms a frame at
+  720p while it runs).
 - **The field kept** (``keep_field``): the even rows as they are, each odd row the mean of the even
   rows above and below it (a "bob" of one field: the full frame size, so boxes need no mapping; half
   the vertical detail, which is why a progressive source is never treated so).
@@ -36,7 +38,7 @@ log = logging.getLogger(__name__)
 Mode = Literal["auto", "on", "off"]
 
 COMB_RATIO = 2.0  # a combed frame: rows one apart differ this much more than rows two apart
-COMB_FRAMES = 3  # combed frames that make a source interlaced
+COMB_FRAMES = 5  # combed frames that make a source interlaced (a dim camera's noise gave 2 in 722 frames)
 PROGRESSIVE_FRAMES = 250  # frames with motion, without COMB_FRAMES combed ones: progressive
 MOVING_LEVEL = 16  # grey levels a pixel changes by since the previous frame to count as moving
 MIN_MOVING_PX = 50  # moving pixels (of the test's column sample) for a frame to be judged
