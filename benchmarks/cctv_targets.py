@@ -1,6 +1,7 @@
 """Issue 20's targets, clip by clip, from ``cctv_bench.py --json`` results: which clips meet each.
 
-    python benchmarks/cctv_targets.py --world "as made=R0.json,R1.json" --world "dim=D0.json" [--misses]
+    python benchmarks/cctv_targets.py --world "as made=R0.json,R1.json" --world "dim=D0.json" [--misses] \\
+        [--means] [--presets walk720,counter720]
 
 Each ``--world`` is a name and the JSON files of its runs (``benchmarks/cctv_bench.py --json``); a
 clip (its GT file: seed, camera and preset) run in two files of one world counts once, the later
@@ -16,6 +17,10 @@ Markdown table, per world, of the clips that meet each target of issue 20:
 
 ``queue720_still`` is left out (people as still as a poster: all ``static`` by design, nobody to
 count; docs/BENCHMARKS.md, thirteenth session). ``--misses`` also lists each clip's missed targets.
+``--means`` also prints, per world, means over its clips: detection recall (all faces, and 32-47 px),
+IDF1, people split, the per-frame age MAE and gender, the sum of |persons - people| and the tracks
+marked ``no_face``. ``--presets`` keeps only the named presets (so worlds run on more presets compare
+on the same ones).
 """
 
 from __future__ import annotations
@@ -86,14 +91,51 @@ def clip_name(gt_file: str) -> str:
     return "/".join(Path(gt_file).parts[-2:]).removesuffix(".gt.csv")
 
 
+MEANS_HEADER = (
+    "recall",
+    "recall 32-47 px",
+    "IDF1",
+    "people split",
+    "frame age MAE",
+    "frame gender",
+    "sum of abs(persons - people)",
+    "no_face tracks",
+)
+
+
+def means(clips: dict[str, dict[str, Any]]) -> list[str]:
+    """``--means``' cells for one world (``MEANS_HEADER``)."""
+
+    def mean(values: list[float]) -> float:
+        return sum(values) / len(values) if values else float("nan")
+
+    rs = list(clips.values())
+    det = [r["detection"] for r in rs]
+    small = [d["by_size"]["32-47"]["recall"] for d in det if d["by_size"]["32-47"]["recall"] is not None]
+    return [
+        f"{mean([d['recall'] for d in det]):.3f}",
+        f"{mean(small):.3f}",
+        f"{mean([r['identity']['idf1'] for r in rs]):.3f}",
+        f"{mean([r['identity']['people_split'] or 0.0 for r in rs]):.3f}",
+        f"{mean([d['per_frame']['age_mae'] for d in det]):.2f}",
+        f"{mean([d['per_frame']['gender_acc'] for d in det]):.3f}",
+        str(sum(abs(r["run"]["persons_reported"] - r["gt"]["persons"]) for r in rs)),
+        str(sum(r["run"]["persons_dropped"].get("no_face", 0) for r in rs)),
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--world", action="append", required=True, help="NAME=RESULT.json[,RESULT.json...]")
     ap.add_argument("--misses", action="store_true", help="also list each clip's missed targets")
+    ap.add_argument("--means", action="store_true", help="also print each world's means over its clips")
+    ap.add_argument("--presets", help="comma-separated presets: keep only these")
     args = ap.parse_args(argv)
     print("| world | clips | " + " | ".join(HEADER) + " |")
     print("|---" * (len(HEADER) + 2) + "|")
     listed: list[str] = []
+    mean_rows: list[str] = []
+    keep = set(args.presets.split(",")) if args.presets else None
     for spec in args.world:
         name, _, files = spec.partition("=")
         try:
@@ -101,6 +143,8 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError as e:
             print(f"cctv_targets: {e}", file=sys.stderr)
             return 2
+        if keep is not None:
+            clips = {k: r for k, r in clips.items() if r.get("preset") in keep}
         met = dict.fromkeys(COLUMNS, 0)
         asked = dict.fromkeys(COLUMNS, 0)
         for gt_file, r in sorted(clips.items()):
@@ -112,6 +156,13 @@ def main(argv: list[str] | None = None) -> int:
                 listed.append(f"{name}, {clip_name(gt_file)}: " + "; ".join(v for v in m.values() if v))
         cells = [str(met[k]) if asked[k] == len(clips) else f"{met[k]} of {asked[k]}" for k in COLUMNS]
         print(f"| {name} | {len(clips)} | " + " | ".join(cells) + " |")
+        if args.means:
+            mean_rows.append(f"| {name} | {len(clips)} | " + " | ".join(means(clips)) + " |")
+    if args.means:
+        print()
+        print("| world | clips | " + " | ".join(MEANS_HEADER) + " |")
+        print("|---" * (len(MEANS_HEADER) + 2) + "|")
+        print("\n".join(mean_rows))
     if args.misses:
         print()
         print("\n".join(listed))

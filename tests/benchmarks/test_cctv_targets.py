@@ -104,3 +104,37 @@ def test_an_unreadable_result_is_a_one_line_error(tmp_path: Path, capsys: pytest
     bad.write_text("{not json")
     assert main(["--world", f"x={bad}"]) == 2
     assert "cctv_targets:" in capsys.readouterr().err
+
+
+def _detection(recall: float, small: float | None, age: float, gender: float) -> dict[str, Any]:
+    return {
+        "recall": recall,
+        "by_size": {"32-47": {"recall": small}},
+        "per_frame": {"age_mae": age, "gender_acc": gender},
+    }
+
+
+def test_means_over_a_worlds_clips_of_the_presets_kept(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    results = tmp_path / "r.json"
+    rows = [
+        _result("walk720", "c/walk720.gt.csv", identity__people_split=0.1, identity__idf1=0.9),
+        _result("static720", "c/static720.gt.csv", identity__idf1=0.8, run__persons_reported=27),
+        _result("poster720", "c/poster720.gt.csv", identity__idf1=0.1),  # left out by --presets
+    ]
+    for r, det, no_face in zip(
+        rows,
+        [_detection(0.9, 0.8, 6.0, 0.9), _detection(0.7, None, 8.0, 0.8), _detection(0.0, 0.0, 0.0, 0.0)],
+        [1, 2, 5],
+        strict=True,
+    ):
+        r["detection"] = det
+        r["run"]["persons_dropped"] = {"no_face": no_face}
+    results.write_text(json.dumps(rows))
+    assert main(["--world", f"w={results}", "--means", "--presets", "walk720,static720"]) == 0
+    out = capsys.readouterr().out
+    mean_row = [line for line in out.splitlines() if line.startswith("| w |")][-1]
+    # recall, 32-47 px (the clip without such faces left out), IDF1, split, age, gender,
+    # |31 - 30| + |27 - 30|, no_face
+    assert mean_row.split(" | ")[1:] == ["2", "0.800", "0.800", "0.850", "0.050", "7.00", "0.850", "4", "3 |"]
