@@ -3,21 +3,21 @@
 An interlaced camera captures a frame's even rows and its odd rows one field apart (20 ms at 25i); a
 recorder that stores the woven frames as they are leaves everything that moves combed: alternate rows
 show the face at two places. On such footage (``benchmarks/cctv_bench.py --camera interlaced``, fields
-40 ms apart) YuNet found 43% of walking 32-47 px faces against 99% on the same clip progressive, and
-the per-person answer fell apart (docs/BENCHMARKS.md, thirty-first session). OpenCV's FFmpeg reader
+40 ms apart) YuNet found 43% of the 32-47 px faces against 95% on the same clips as made, and the
+per-person answer fell apart (docs/BENCHMARKS.md, thirty-first session). OpenCV's FFmpeg reader
 neither deinterlaces nor says whether a stream is interlaced, so ``Deinterlacer`` tells it from the
 pixels and then keeps one field:
 
 - **The comb test** (``comb_ratio``): where the frame changed since the previous one, rows one apart
   (the other field) against rows two apart (the same field). In a progressive picture neighbouring
   rows are the closer ones: a median of 0.49-0.61 on the presets, the eight real clips in ../shared,
-  a camera short of bits and lights that switch, at most 0.92; a dim camera's sensor noise reads
-  0.55-0.73 in the median and up to 2.17 (2 of its 722 frames over ``COMB_RATIO``). In a woven frame
-  with motion the other field is the further one: a median of 3.5-4.6 on walkers; people who stand
-  or step slowly give fewer such frames (``benchmarks/comb_ratio.py``).
+  a camera short of bits and lights that switch, at most 0.96; a dim camera's sensor noise reads
+  0.55-0.74 in the median and up to 2.26 (0-3 frames of a 30-s clip over ``COMB_RATIO``). In a woven
+  frame with motion the other field is the further one: a median of 3.5-4.9 on walkers; people who
+  stand or step slowly give fewer such frames (``benchmarks/comb_ratio.py``).
 - **The decision** (``Deinterlacer``, ``sampling.deinterlace: auto``): ``COMB_FRAMES`` frames over
-  ``COMB_RATIO`` make the source interlaced for the rest of the run (on the benchmark's 20 interlaced
-  clips by the 86th frame with motion, mostly the 4th-8th); ``PROGRESSIVE_FRAMES`` frames with
+  ``COMB_RATIO`` make the source interlaced for the rest of the run (the benchmark's 20 interlaced
+  clips from processed frame 5-87, mostly 5-9); ``PROGRESSIVE_FRAMES`` frames with
   motion and fewer combed ones make it progressive, and the test stops (it costs ~1 ms a frame at
   720p while it runs).
 - **The field kept** (``keep_field``): the even rows as they are, each odd row the mean of the even
@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 Mode = Literal["auto", "on", "off"]
 
 COMB_RATIO = 2.0  # a combed frame: rows one apart differ this much more than rows two apart
-COMB_FRAMES = 5  # combed frames that make a source interlaced (a dim camera's noise gave 2 in 722 frames)
+COMB_FRAMES = 5  # combed frames that make a source interlaced (a dim camera's noise gave up to 3 a clip)
 PROGRESSIVE_FRAMES = 250  # frames with motion, without COMB_FRAMES combed ones: progressive
 MOVING_LEVEL = 16  # grey levels a pixel changes by since the previous frame to count as moving
 MIN_MOVING_PX = 50  # moving pixels (of the test's column sample) for a frame to be judged
