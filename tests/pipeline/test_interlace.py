@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import shutil
 import subprocess
@@ -23,6 +22,9 @@ from facelog.pipeline.interlace import (
     comb_ratio,
     keep_field,
 )
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from cli_runs import facelog_run  # facelog run in a subprocess
 
 RNG = np.random.default_rng(7)
 SCENE = cv2.GaussianBlur(RNG.integers(0, 255, (120, 400, 3), np.uint8), (0, 0), 2.0)
@@ -135,17 +137,10 @@ def test_the_reader_keeps_one_field_of_an_interlaced_file_and_none_of_a_progress
 def test_a_run_on_an_interlaced_clip_says_so_and_finds_its_people(tmp_path: Path) -> None:
     clip = _interlaced_sample(tmp_path)
     out = tmp_path / "out.csv"
-    r = subprocess.run(
-        [sys.executable, "-m", "facelog.cli", "run", str(clip), "-o", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert r.returncode == 0, r.stderr
+    stderr, _, persons = facelog_run(clip, out)
     summary = json.loads(out.with_suffix(".summary.json").read_text())
     assert "one field of each frame kept" in summary["extra"]["interlaced"]
-    assert f"{clip}: interlaced video: one field of each frame kept" in r.stderr
-    persons = list(csv.DictReader(out.with_name("out.tracks.csv").open()))
+    assert f"{clip}: interlaced video: one field of each frame kept" in stderr
     assert len(persons) == 3, persons  # the sample's three people, as in the progressive clip
 
 

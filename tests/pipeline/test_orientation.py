@@ -4,7 +4,6 @@ upright, found and read as in the same clip stored upright."""
 
 from __future__ import annotations
 
-import csv
 import shutil
 import subprocess
 import sys
@@ -14,17 +13,8 @@ import pytest
 
 from facelog.cli.sample import sample_path
 
-
-def _run(clip: Path, out: Path) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
-    r = subprocess.run(
-        [sys.executable, "-m", "facelog.cli", "run", str(clip), "-o", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert r.returncode == 0, r.stderr
-    tracks = out.with_name(out.stem + ".tracks.csv")
-    return list(csv.DictReader(out.open())), list(csv.DictReader(tracks.open()))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from cli_runs import facelog_run  # facelog run in a subprocess
 
 
 def test_a_portrait_phone_video_is_read_upright(tmp_path: Path) -> None:
@@ -40,8 +30,8 @@ def test_a_portrait_phone_video_is_read_upright(tmp_path: Path) -> None:
     ]
     for args in steps:
         subprocess.run([ffmpeg, "-v", "error", "-y", *args], check=True, timeout=120)
-    rows, people = _run(phone, tmp_path / "phone.csv")
-    plain_rows, plain_people = _run(sample_path(), tmp_path / "plain.csv")
+    _, rows, people = facelog_run(phone, tmp_path / "phone.csv")
+    _, plain_rows, plain_people = facelog_run(sample_path(), tmp_path / "plain.csv")
     assert len(people) == len(plain_people) == 3
     assert sorted(p["gender"] for p in people) == sorted(p["gender"] for p in plain_people)
     assert len(rows) >= 0.9 * len(plain_rows)
