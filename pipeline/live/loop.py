@@ -388,6 +388,7 @@ class CameraLoop:
                 left_out={k: v for k, v in sorted(self.track_sinks[n].statuses.items()) if k != "person"},
                 tracks_files=[str(p) for p in self.track_sinks[n].files],
                 detector=self.detectors.describe(n),
+                interlaced_from=src.deinterlacer.since_frame,
             )
         return LiveSummary(cams)
 

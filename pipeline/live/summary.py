@@ -53,6 +53,8 @@ class CameraSummary:
     left_out: dict[str, int]  # tracks CSV rows left out of ``persons``, by status (static, no_face)
     tracks_files: list[str]
     detector: dict[str, Any]  # ``Detector.describe()`` of the camera's detector; {} before a frame
+    # the camera's frames were interlaced: one field kept from this analysed frame on (interlace.py)
+    interlaced_from: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 
 from facelog.pipeline.config import load_config
-from facelog.pipeline.interlace import Mode, keep_field
+from facelog.pipeline.interlace import Deinterlacer, Mode, keep_field
 from facelog.pipeline.live.monitoring import CameraRate, Metrics, MetricsServer, RateCheck
 from facelog.pipeline.live.probe import diagnose, validate_url
 from facelog.pipeline.live.redact import RedactingFilter, redact_text, redact_url, url_secrets
@@ -279,6 +279,10 @@ def test_camera_loop_writes_ended_persons_and_the_rest_at_the_end(
     cam = runner.summary().cameras["cam"]
     # the summary counts people as a file run does: static and no_face rows are left out, by why
     assert (cam.persons, cam.tracks_rows, cam.left_out) == (2, 4, {"no_face": 1, "static": 1})
+    assert cam.interlaced_from is None  # progressive (nothing read yet)
+    runner.sources[0].deinterlacer = Deinterlacer("on", "cam")  # an interlaced camera, as found
+    runner.sources[0]._deliver(np.zeros((4, 6, 3), np.uint8), 0, t0, t0)
+    assert runner.summary().cameras["cam"].interlaced_from == 0
 
 
 def test_camera_loop_pipelines_detection_and_ends_tracks_of_a_reconnect_after_their_frames(
