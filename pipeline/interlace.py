@@ -113,7 +113,7 @@ class Deinterlacer:
         self._judged += 1
         self._combed += ratio > COMB_RATIO
         if self._combed >= COMB_FRAMES:
-            self.interlaced, self.since_frame, self._testing = True, self._calls, False
+            self.interlaced, self.since_frame, self._testing, self._previous = True, self._calls, False, None
             log.info(
                 "%s: interlaced frames (comb ratio %.1f): one field kept from processed frame %d",
                 self.source, ratio, self._calls,
