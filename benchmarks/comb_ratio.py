@@ -2,8 +2,8 @@
 
     python benchmarks/comb_ratio.py CLIP [CLIP ...] [--frames 300]
 
-Per clip, over its first ``--frames`` frames read as the ``Deinterlacer`` reads them (every
-``COLUMN_STEP``-th column, grey, each frame against the one before): how many frames had enough motion
+Per clip, over its first ``--frames`` frames read as the ``Deinterlacer`` reads them
+(``interlace.grey_sample``, each frame against the one before): how many frames had enough motion
 to judge, the median, 90th percentile and largest ratio, how many were over ``COMB_RATIO``, and whether
 ``Deinterlacer("auto")`` calls the clip interlaced (and from which frame). A progressive clip should stay
 well under ``COMB_RATIO`` everywhere; a woven one should pass it within a few frames of motion.
@@ -18,7 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from facelog.pipeline.interlace import COLUMN_STEP, COMB_RATIO, Deinterlacer, comb_ratio
+from facelog.pipeline.interlace import COMB_RATIO, Deinterlacer, comb_ratio, grey_sample
 
 
 def read(clip: Path, frames: int) -> dict[str, object]:
@@ -34,7 +34,7 @@ def read(clip: Path, frames: int) -> dict[str, object]:
         if not ok:
             break
         auto(image)
-        grey = cv2.cvtColor(np.ascontiguousarray(image[:, ::COLUMN_STEP]), cv2.COLOR_BGR2GRAY)
+        grey = grey_sample(image)
         if previous is not None:
             r = comb_ratio(previous, grey)
             if r is not None:

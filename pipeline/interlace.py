@@ -45,6 +45,12 @@ MIN_MOVING_PX = 50  # moving pixels (of the test's column sample) for a frame to
 COLUMN_STEP = 4  # the test reads every 4th column (the comb runs along rows)
 
 
+def grey_sample(image: np.ndarray) -> np.ndarray:
+    """What the comb test reads of a frame: every ``COLUMN_STEP``-th column, grey, (H, W / step) uint8."""
+    sample = np.ascontiguousarray(image[:, ::COLUMN_STEP])
+    return cv2.cvtColor(sample, cv2.COLOR_BGR2GRAY) if sample.ndim == 3 else sample
+
+
 def comb_ratio(previous_grey: np.ndarray, grey: np.ndarray) -> float | None:
     """Where ``grey`` changed since ``previous_grey`` (both (H, W) uint8): the summed difference of rows
     one apart over that of rows two apart; None when too little moved to judge (``MIN_MOVING_PX``)."""
@@ -102,8 +108,7 @@ class Deinterlacer:
         return keep_field(image) if self.interlaced else image
 
     def _test(self, image: np.ndarray) -> None:
-        sample = np.ascontiguousarray(image[:, ::COLUMN_STEP])
-        grey = cv2.cvtColor(sample, cv2.COLOR_BGR2GRAY) if sample.ndim == 3 else sample
+        grey = grey_sample(image)
         previous, self._previous = self._previous, grey
         if previous is None or previous.shape != grey.shape:
             return
