@@ -116,6 +116,8 @@ def output_config_hash(cfg: AppConfig, identity: dict[str, str]) -> str:
         del values["fusion"]["mean_after_s"]
     if cfg.sampling.deinterlace == "off":  # the frames of before it existed, and their hash
         del values["sampling"]["deinterlace"]
+    if not cfg.tracking.min_evidence_s:  # off: the persons of before it existed, and their hash
+        del values["tracking"]["min_evidence_s"]
     return st.config_hash(values)
 
 

@@ -84,6 +84,8 @@ class RunOutputs:
         min_evidence_frames: ``tracking.min_evidence_frames``: an input with fewer processed frames
             (a still image) cannot give a track that much evidence, so only its static tracks' rows
             move.
+        min_evidence_s: ``tracking.min_evidence_s``: likewise for an input whose processed frames
+            span less time than that.
     """
 
     def __init__(
@@ -97,6 +99,7 @@ class RunOutputs:
         tracks: bool = False,
         separate_left_out: bool = True,
         min_evidence_frames: int = 0,
+        min_evidence_s: float = 0.0,
     ) -> None:
         self.out_csv = out_csv
         self.sink = CsvSink(out_csv, model_id, decimals)
@@ -104,6 +107,8 @@ class RunOutputs:
         self.tracks: TracksSink | None = None
         self.separate_left_out = separate_left_out
         self.min_evidence_frames = min_evidence_frames
+        self.min_evidence_ns = min_evidence_s * 1e9
+        self.pts_span: tuple[int, int] | None = None  # first and last processed frame's pts_ns
         self.person_ids: set[int] = set()  # tracks written to the tracks CSV as persons...
         self.static_ids: set[int] = set()  # ... as static...
         self.no_face_ids: set[int] = set()  # ... and as no_face
@@ -144,6 +149,8 @@ class RunOutputs:
     def write(self, frame: Frame, result: FrameResult) -> None:
         """One processed frame: its CSV rows, its ended tracks and, with ``annotate``, its drawn image."""
         self.sink.write(result)
+        first = frame.pts_ns if self.pts_span is None else self.pts_span[0]
+        self.pts_span = (first, frame.pts_ns)
         self.write_persons(result.ended)
         if self.video is not None:
             self.video.write(frame.image, result)
@@ -165,7 +172,8 @@ class RunOutputs:
             counts: dict[str, int] = {}
             if self.separate_left_out and self.tracks is not None:
                 self.left_out = AtomicCsv(left_out_path(self.out_csv), HEADER)
-                short = summary.frames_processed < self.min_evidence_frames
+                span = self.pts_span[1] - self.pts_span[0] if self.pts_span is not None else 0
+                short = summary.frames_processed < self.min_evidence_frames or span < self.min_evidence_ns
                 keep, marked = self.person_ids, self.static_ids | self.no_face_ids
                 moved = self.sink.split_off(
                     lambda t: t in marked or (not short and t not in keep), self.left_out

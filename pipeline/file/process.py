@@ -99,6 +99,7 @@ def process_video(
                 tracks=analyzer.tracking is not None,
                 separate_left_out=cfg.output.left_out_rows == "separate",
                 min_evidence_frames=cfg.tracking.min_evidence_frames,
+                min_evidence_s=cfg.tracking.min_evidence_s,
             )  # fmt: skip
             if outputs.video is not None:
                 outputs.video.blur_faces = blur_faces

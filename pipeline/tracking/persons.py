@@ -12,9 +12,14 @@ fused answer so far. A track that ends (lost for ``max_lost_frames``, or a confi
 ``PersonResult``, with these exceptions counted in ``dropped``:
 
 * ``low_evidence``: a track with fewer than ``tracking.min_evidence_frames`` detections at or above
-  ``tracking.evidence_score`` (never-confirmed tracks among them). A face-like patch of background
-  that scores around the detector's threshold a few times, kept alive by low-score boxes, is not a
-  person (Frigate counts a track only when the median of its scores reaches 0.7).
+  ``tracking.evidence_score`` (never-confirmed tracks among them), or whose faces span less than
+  ``tracking.min_evidence_s`` from first to last. A face-like patch of background that scores around
+  the detector's threshold a few times, kept alive by low-score boxes, is not a person (Frigate
+  counts a track only when the median of its scores reaches 0.7); nor is a piece of a walker that
+  the tracker split off for a few frames at a crossing. At 25 fps the span rule drops tracks of up
+  to 5 frames: on 128 synthetic CCTV clips 56 such pieces of people counted twice, and 3 people,
+  each detected in 3-4 frames (docs/BENCHMARKS.md, thirty-second session). Sampled at 10 fps or
+  less, 3 detections already span 0.2 s.
 * ``given_back``: a young track whose face went back to an older track (``association.second_look``:
   a face refused for one frame, or held back for up to ``track.HELD_BACK_FRAMES`` frames as it came
   out from behind a nearer body): its few frames are that older track's person's.
@@ -74,7 +79,7 @@ log = logging.getLogger(__name__)
 
 _NOT_TRACKER = {
     "enabled", "use_embedding", "use_body", "use_identity", "min_evidence_frames", "evidence_score",
-    "static_after_s", "static_max_motion", "gender_faces", "camera_motion", "frontal_check",
+    "min_evidence_s", "static_after_s", "static_max_motion", "gender_faces", "camera_motion", "frontal_check",
 }  # fmt: skip
 
 
@@ -280,12 +285,16 @@ class PersonTracks:
             if tid in given_back:  # a few frames of an older track's person, not a person
                 self.dropped["given_back"] += 1
                 continue
-            if not person.confirmed or person.evidence < self.cfg.min_evidence_frames:
+            span = person.fusion.span_ns  # every frame added was timed
+            first_pts_ns, last_pts_ns = span if span is not None else (0, 0)
+            if (
+                not person.confirmed
+                or person.evidence < self.cfg.min_evidence_frames
+                or last_pts_ns - first_pts_ns < self.cfg.min_evidence_s * 1e9
+            ):
                 self.dropped["low_evidence"] += 1
                 continue
             est = person.fusion.estimate()
-            span = person.fusion.span_ns  # every frame added was timed
-            first_pts_ns, last_pts_ns = span if span is not None else (0, 0)
             m = np.array(person.motion, np.float64)
             faint = faint_pattern(m)
             # a faint pattern is static whatever it shows: not looked at

@@ -22,6 +22,8 @@ BATCH_YAML_HASH_EEB876B = "2b4051164ac2579b9fc304b4b858f373b2508dad65814ea888c3e
 BATCH_YAML_HASH_MEAN_AFTER = "cec5157ccfc688a3fed917f434c1858f5dad12498305caf8e3578b04366540bf"
 # ... and with ``sampling.deinterlace: auto`` (thirty-first session): the default config's digest now
 BATCH_YAML_HASH_DEINTERLACE = "5fd9744f44110af690f61910680d5f1db69a309594f43e08ac47932962586c96"
+# ... and with ``tracking.min_evidence_s`` 0.2 (thirty-second session): the default config's digest now
+BATCH_YAML_HASH_EVIDENCE_SPAN = "9b4cab9f9e7f28f0b5d26563950dfe52c85643acefac3cb8fe01220b6098b2f2"
 
 
 # ---------------------------------------------------------------- fingerprints and hashes
@@ -373,16 +375,21 @@ def test_shipped_batch_config_loads_and_hash_ignores_batch_section() -> None:
     assert batch.output_config_hash(zoned, ident) != batch.output_config_hash(cfg, ident)
     # the digest eeb876b (before zones) gave for this config: when it changes, every archive already
     # processed is redone on the next run after the upgrade; change it only on purpose. Changed on
-    # purpose twice: people seen 10 s or more get a new age (``fusion.mean_after_s``), interlaced frames
-    # keep one field (``sampling.deinterlace``); with both off the config hashes as before, so an
-    # archive processed that way is not redone
+    # purpose three times: people seen 10 s or more get a new age (``fusion.mean_after_s``), interlaced
+    # frames keep one field (``sampling.deinterlace``), a person needs 0.2 s of faces
+    # (``tracking.min_evidence_s``); with all three off the config hashes as before, so an archive
+    # processed that way is not redone
+    span_off = {"tracking.min_evidence_s": 0.0}
     off = load_config(
-        repo / "configs" / "batch.yaml", {"fusion.mean_after_s": 0.0, "sampling.deinterlace": "off"}
+        repo / "configs" / "batch.yaml",
+        {"fusion.mean_after_s": 0.0, "sampling.deinterlace": "off"} | span_off,
     )
     assert batch.output_config_hash(off, ident) == BATCH_YAML_HASH_EEB876B
-    fields = load_config(repo / "configs" / "batch.yaml", {"sampling.deinterlace": "off"})
+    fields = load_config(repo / "configs" / "batch.yaml", {"sampling.deinterlace": "off"} | span_off)
     assert batch.output_config_hash(fields, ident) == BATCH_YAML_HASH_MEAN_AFTER
-    assert batch.output_config_hash(cfg, ident) == BATCH_YAML_HASH_DEINTERLACE
+    one_field = load_config(repo / "configs" / "batch.yaml", span_off)
+    assert batch.output_config_hash(one_field, ident) == BATCH_YAML_HASH_DEINTERLACE
+    assert batch.output_config_hash(cfg, ident) == BATCH_YAML_HASH_EVIDENCE_SPAN
 
 
 def test_state_hashes_what_auto_resolved_to_not_auto(tiny_model: Path) -> None:

@@ -130,9 +130,10 @@ def test_a_track_never_seen_from_the_front_is_no_face_and_not_a_person(
 def test_a_short_track_is_not_asked_and_a_still_pattern_stays_static(
     sample_faces: list[tuple[Frame, Faces]],
 ) -> None:
-    """Three frames (0.12 s: one kept face) of the blurred heads: too little to judge, persons. One
-    blurred head held still for 12 s: the static rules win, ``static`` (a still pattern stays one)."""
-    short = _tracks()
+    """Three frames (0.12 s: one kept face) of the blurred heads: too little to judge, persons (with
+    ``min_evidence_s`` 0: at the default 0.2 s so short a track is no person at all). One blurred head
+    held still for 12 s: the static rules win, ``static`` (a still pattern stays one)."""
+    short = _tracks(min_evidence_s=0.0)
     assert [p.status for p in _run(short, [(_blurred(f, x), x) for f, x in sample_faces[:3]])] == [
         "person"
     ] * 3

@@ -21,7 +21,7 @@ from facelog.pipeline.file.summary import RunSummary
 from facelog.pipeline.report.answer import people_lines
 from facelog.pipeline.report.find import discover
 from facelog.pipeline.sinks import HEADER, AtomicCsv, CsvSink, left_out_path, tracks_path
-from facelog.pipeline.types import FrameResult, PersonResult, Prediction
+from facelog.pipeline.types import Frame, FrameResult, PersonResult, Prediction
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "pipeline" / "samples" / "face-demographics-walking-and-pause.mp4"
@@ -88,6 +88,30 @@ def test_run_outputs_leave_out_static_and_unreported_tracks(tmp_path: Path, post
     s = image.commit(replace(poster_run, frames_processed=1))
     assert s.left_out_rows == {"static": 1, "no_face": 0, "low_evidence": 0}
     assert [r["track_id"] for r in _rows(tmp_path / "i.csv")] == ["1", "3", "-1"]
+
+
+def test_an_input_shorter_than_min_evidence_s_keeps_its_rows(tmp_path: Path, poster_run: RunSummary) -> None:
+    """Four processed frames 0.1 s apart (0.3 s from first to last) cannot give a track the 0.4 s of
+    faces a person needs here, so only static rows move; a longer input (0.5 s) moves the others too."""
+
+    def commit(name: str, frames: int) -> RunSummary:
+        outputs = RunOutputs(
+            tmp_path / name, "m@1", 2, tracks=True, min_evidence_frames=3, min_evidence_s=0.4
+        )
+        for k in range(frames):
+            preds = tuple(
+                Prediction(i, (10.0 * i, 0.0, 10.0 * i + 8, 8.0), 0.9, 30.0, "male", 0.8, tid, 30.0, "male")
+                for i, tid in enumerate((1, 2))
+            )
+            image = np.zeros((8, 8, 3), np.uint8)
+            outputs.write(
+                Frame("a.mp4", k, k * 100_000_000, image), FrameResult("a.mp4", k, k * 100_000_000, preds)
+            )
+        outputs.write_persons((_person(2, "static"),))  # 1: no person (too short)
+        return outputs.commit(replace(poster_run, frames_processed=frames))
+
+    assert commit("short.csv", 4).left_out_rows == {"static": 4, "no_face": 0, "low_evidence": 0}
+    assert commit("long.csv", 6).left_out_rows == {"static": 6, "no_face": 0, "low_evidence": 6}
 
 
 def test_no_face_rows_are_left_out_and_counted_apart(tmp_path: Path, poster_run: RunSummary) -> None:

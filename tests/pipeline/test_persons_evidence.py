@@ -42,7 +42,7 @@ def _landmarks(box: np.ndarray, turn: float) -> np.ndarray:
 
 def _feed(
     tracks: PersonTracks, k: int, boxes: list[np.ndarray], scores: list[float], only: list[bool],
-    turns: list[float] | None = None,
+    turns: list[float] | None = None, step_ns: int = STEP_NS,
 ) -> tuple[tuple[Prediction, ...], tuple[PersonResult, ...]]:  # fmt: skip
     n = len(boxes)
     xyxy = np.array(boxes, np.float32).reshape(-1, 4)
@@ -54,7 +54,7 @@ def _feed(
     preds = tuple(
         Prediction(i, tuple(float(v) for v in xyxy[i]), scores[i], 30.0, "male", 0.8) for i in range(n)
     )
-    frame = Frame("cam", k, k * STEP_NS, np.full((H, W, 3), 100, np.uint8))
+    frame = Frame("cam", k, k * step_ns, np.full((H, W, 3), 100, np.uint8))
     return tracks.update(frame, faces, out, preds)
 
 
@@ -85,6 +85,24 @@ def test_a_low_score_patch_never_becomes_a_person() -> None:
     assert t.dropped["low_evidence"] == 1
     limit = t.tracker.params.max_low_score_frames
     assert sum(logged) <= limit + 2  # not logged for 200 frames
+
+
+def test_a_person_needs_faces_over_min_evidence_s() -> None:
+    """A walker seen in 5 frames (0.16 s at 25 fps) is no person, in 6 (0.2 s) one; sampled at 10 fps
+    (an archive) 3 frames span 0.2 s: a person, as before the span rule."""
+
+    def walker(frames: int, step_ns: int = STEP_NS) -> tuple[list[PersonResult], PersonTracks]:
+        t = _tracks()
+        persons: list[PersonResult] = []
+        for k in range(frames):
+            box = np.array([20 + 4 * k, 100, 60 + 4 * k, 150], np.float32)
+            persons += _feed(t, k, [box], [0.9], [False], step_ns=step_ns)[1]
+        return persons + list(t.finish()), t
+
+    persons, t = walker(5)
+    assert persons == [] and t.dropped["low_evidence"] == 1
+    assert [p.status for p in walker(6)[0]] == ["person"]
+    assert [p.status for p in walker(3, step_ns=100_000_000)[0]] == ["person"]
 
 
 def test_a_real_face_at_a_good_score_is_a_person() -> None:
@@ -271,8 +289,10 @@ def test_a_faint_still_pattern_is_static_however_short_and_a_faint_walker_is_a_p
 
 def test_a_short_faint_piece_of_a_walker_is_a_person() -> None:
     """Four frames at score 0.65 moving 6 px a frame (0.5 face sizes in 0.12 s): within the faint
-    reach, but far too fast for a pattern: a person (a piece of a walker the tracker split off)."""
-    t = _tracks()
+    reach, but far too fast for a pattern: not static. With ``min_evidence_s`` 0 a person; at the
+    default 0.2 s no person at all (so short a piece is mostly a walker the tracker split off)."""
     box = np.array([200, 100, 236, 136], np.float32)
-    persons = _run(t, 4, lambda k: ([box + np.array([6 * k, 0, 6 * k, 0])], [0.65], [False]))
-    assert [p.status for p in persons] == ["person"]
+    walk = lambda k: ([box + np.array([6 * k, 0, 6 * k, 0])], [0.65], [False])  # noqa: E731
+    assert [p.status for p in _run(_tracks(min_evidence_s=0.0), 4, walk)] == ["person"]
+    t = _tracks()
+    assert _run(t, 4, walk) == [] and t.dropped["low_evidence"] == 1
