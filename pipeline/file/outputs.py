@@ -85,7 +85,7 @@ class RunOutputs:
             (a still image) cannot give a track that much evidence, so only its static tracks' rows
             move.
         min_evidence_s: ``tracking.min_evidence_s``: likewise for an input whose processed frames
-            span less time than that.
+            span less time than that (but more than none: frames without timestamps).
     """
 
     def __init__(
@@ -173,7 +173,7 @@ class RunOutputs:
             if self.separate_left_out and self.tracks is not None:
                 self.left_out = AtomicCsv(left_out_path(self.out_csv), HEADER)
                 span = self.pts_span[1] - self.pts_span[0] if self.pts_span is not None else 0
-                short = summary.frames_processed < self.min_evidence_frames or span < self.min_evidence_ns
+                short = summary.frames_processed < self.min_evidence_frames or 0 < span < self.min_evidence_ns
                 keep, marked = self.person_ids, self.static_ids | self.no_face_ids
                 moved = self.sink.split_off(
                     lambda t: t in marked or (not short and t not in keep), self.left_out

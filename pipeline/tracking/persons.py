@@ -13,13 +13,14 @@ fused answer so far. A track that ends (lost for ``max_lost_frames``, or a confi
 
 * ``low_evidence``: a track with fewer than ``tracking.min_evidence_frames`` detections at or above
   ``tracking.evidence_score`` (never-confirmed tracks among them), or whose faces span less than
-  ``tracking.min_evidence_s`` from first to last. A face-like patch of background that scores around
-  the detector's threshold a few times, kept alive by low-score boxes, is not a person (Frigate
-  counts a track only when the median of its scores reaches 0.7); nor is a piece of a walker that
-  the tracker split off for a few frames at a crossing. At 25 fps the span rule drops tracks of up
-  to 5 frames: on 142 synthetic CCTV clips 64 such pieces of people counted twice, and 3 people,
-  each detected in 3-4 frames (docs/BENCHMARKS.md, thirty-second session). Sampled at 10 fps or
-  less, 3 detections already span 0.2 s.
+  ``tracking.min_evidence_s`` from first to last (not zero: frames without timestamps). A face-like
+  patch of background that scores around the detector's threshold a few times, kept alive by
+  low-score boxes, is not a person (Frigate counts a track only when the median of its scores
+  reaches 0.7); nor is a piece of a walker that the tracker split off for a few frames at a
+  crossing. At 25 fps the span rule drops tracks of up to 5 frames: on 142 synthetic CCTV clips 64
+  such pieces of people counted twice, and 3 people, each detected in 3-4 frames
+  (docs/BENCHMARKS.md, thirty-second session). Sampled at 10 fps or less, 3 detections already span
+  0.2 s.
 * ``given_back``: a young track whose face went back to an older track (``association.second_look``:
   a face refused for one frame, or held back for up to ``track.HELD_BACK_FRAMES`` frames as it came
   out from behind a nearer body): its few frames are that older track's person's.
@@ -287,11 +288,10 @@ class PersonTracks:
                 continue
             span = person.fusion.span_ns  # every frame added was timed
             first_pts_ns, last_pts_ns = span if span is not None else (0, 0)
-            if (
-                not person.confirmed
-                or person.evidence < self.cfg.min_evidence_frames
-                or last_pts_ns - first_pts_ns < self.cfg.min_evidence_s * 1e9
-            ):
+            # faces over too short a time; none at all means no timestamps (a stream without them):
+            # the span is unknown, and only the detections count
+            brief = 0 < last_pts_ns - first_pts_ns < self.cfg.min_evidence_s * 1e9
+            if not person.confirmed or person.evidence < self.cfg.min_evidence_frames or brief:
                 self.dropped["low_evidence"] += 1
                 continue
             est = person.fusion.estimate()

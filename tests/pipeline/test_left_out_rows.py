@@ -92,9 +92,10 @@ def test_run_outputs_leave_out_static_and_unreported_tracks(tmp_path: Path, post
 
 def test_an_input_shorter_than_min_evidence_s_keeps_its_rows(tmp_path: Path, poster_run: RunSummary) -> None:
     """Four processed frames 0.1 s apart (0.3 s from first to last) cannot give a track the 0.4 s of
-    faces a person needs here, so only static rows move; a longer input (0.5 s) moves the others too."""
+    faces a person needs here, so only static rows move; a longer input (0.5 s) moves the others too,
+    and so do four frames without timestamps (every pts 0: the span is unknown, not short)."""
 
-    def commit(name: str, frames: int) -> RunSummary:
+    def commit(name: str, frames: int, step_ns: int = 100_000_000) -> RunSummary:
         outputs = RunOutputs(
             tmp_path / name, "m@1", 2, tracks=True, min_evidence_frames=3, min_evidence_s=0.4
         )
@@ -104,14 +105,13 @@ def test_an_input_shorter_than_min_evidence_s_keeps_its_rows(tmp_path: Path, pos
                 for i, tid in enumerate((1, 2))
             )
             image = np.zeros((8, 8, 3), np.uint8)
-            outputs.write(
-                Frame("a.mp4", k, k * 100_000_000, image), FrameResult("a.mp4", k, k * 100_000_000, preds)
-            )
+            outputs.write(Frame("a.mp4", k, k * step_ns, image), FrameResult("a.mp4", k, k * step_ns, preds))
         outputs.write_persons((_person(2, "static"),))  # 1: no person (too short)
         return outputs.commit(replace(poster_run, frames_processed=frames))
 
     assert commit("short.csv", 4).left_out_rows == {"static": 4, "no_face": 0, "low_evidence": 0}
     assert commit("long.csv", 6).left_out_rows == {"static": 6, "no_face": 0, "low_evidence": 6}
+    assert commit("untimed.csv", 4, step_ns=0).left_out_rows == {"static": 4, "no_face": 0, "low_evidence": 4}
 
 
 def test_no_face_rows_are_left_out_and_counted_apart(tmp_path: Path, poster_run: RunSummary) -> None:

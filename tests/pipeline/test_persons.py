@@ -165,7 +165,7 @@ def test_track_only_boxes_continue_a_track_or_are_not_logged(tracking: bool) -> 
 
 
 def test_reset_source_ends_the_tracks_and_allows_restarted_indices() -> None:
-    an = _analyzer(min_evidence_s=0.0)  # every pts 0 here: no span to require
+    an = _analyzer()  # every pts 0 here: no timestamps, so only the detections count (no span rule)
     for k in range(4):  # B (from frame 1) has its 3 detections: enough evidence for a person
         img, people = _scene(k)
         an.analyze([(Frame("cam", k, 0, img), _faces(people))])

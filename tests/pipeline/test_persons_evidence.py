@@ -89,7 +89,8 @@ def test_a_low_score_patch_never_becomes_a_person() -> None:
 
 def test_a_person_needs_faces_over_min_evidence_s() -> None:
     """A walker seen in 5 frames (0.16 s at 25 fps) is no person, in 6 (0.2 s) one; sampled at 10 fps
-    (an archive) 3 frames span 0.2 s: a person, as before the span rule."""
+    (an archive) 3 frames span 0.2 s: a person, as before the span rule; so are 3 frames without
+    timestamps."""
 
     def walker(frames: int, step_ns: int = STEP_NS) -> tuple[list[PersonResult], PersonTracks]:
         t = _tracks()
@@ -103,6 +104,8 @@ def test_a_person_needs_faces_over_min_evidence_s() -> None:
     assert persons == [] and t.dropped["low_evidence"] == 1
     assert [p.status for p in walker(6)[0]] == ["person"]
     assert [p.status for p in walker(3, step_ns=100_000_000)[0]] == ["person"]
+    # frames without timestamps (every pts 0): the span is unknown and only the detections count
+    assert [p.status for p in walker(3, step_ns=0)[0]] == ["person"]
 
 
 def test_a_real_face_at_a_good_score_is_a_person() -> None:
