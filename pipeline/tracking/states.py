@@ -31,13 +31,19 @@ STILL_MIN_FRAMES = 12
 STILL_SPAN = 25
 # A confirmed track walked steadily (``Track.walk``) when, at the end of its ordinary window, its whole
 # confident detections of the last ``WALK_SPAN`` frames (at least ``WALK_MIN_POINTS``, the last of
-# them at most ``WALK_MIN_FRAMES`` before its last detection) span ``WALK_MIN_FRAMES`` frames and fit
+# them at most ``WALK_MIN_FRAMES`` before its last detection) span ``WALK_MIN_SPAN`` frames and fit
 # a line at a constant pace (least squares) of at least ``STILL_SPEED`` face sizes a frame, within
 # ``WALK_RESIDUAL`` face sizes (root mean square; the synthetic walkers sway 3% of a face size, the
 # detector's boxes jitter 2-4%; a zigzag of 0.4 face sizes strays 0.2). Lost past ``reid_frames``, it
 # is sought where that line leads (``association.motion_similarity``, ``association.WALK_SLACK``).
 WALK_SPAN = 50
 WALK_MIN_FRAMES = 12
+# 8 frames (0.32 s): a walker who entered at the frame edge (its cut faces are not on the path) and
+# looked aside 10-13 frames later had too short a path at 12 and split (walk720_away s2: 39 -> 37
+# persons for 34; 53 other clips of seeds 0-3 and the dim camera byte-identical; docs/BENCHMARKS.md,
+# thirty-second session). At 8.3 fps or less 5 points span 12 frames anyway. Up if walkers who
+# turn are sought on a line, down if walkers who look aside soon after entering split.
+WALK_MIN_SPAN = 8
 WALK_MIN_POINTS = 5  # a line through 2-4 points says little (at --fps 2 two points are 13 frames apart)
 WALK_RESIDUAL = 0.1
 
@@ -233,12 +239,12 @@ def walk_path(t: Track, now: float, box: np.ndarray, confident: bool, edge: bool
 def fit_walk(path: deque[tuple[float, float, float, float]], last_frame: float) -> Walk | None:
     """The steady walk of ``Track.path`` (least squares of the centre on the clock) up to the track's
     last detection at clock ``last_frame``, or None when the path has under ``WALK_MIN_POINTS`` points
-    (two always fit a line), spans under ``WALK_MIN_FRAMES`` frames, ends more than
+    (two always fit a line), spans under ``WALK_MIN_SPAN`` frames, ends more than
     ``WALK_MIN_FRAMES`` before ``last_frame`` (detected unconfidently since: where it went then is
     unknown), moves under ``STILL_SPEED`` face sizes a frame or strays from the line by more than
     ``WALK_RESIDUAL`` face sizes (root mean square): someone who turns, zigzags or stops is not sought
     where a line leads."""
-    if len(path) < WALK_MIN_POINTS or path[-1][0] - path[0][0] < WALK_MIN_FRAMES:
+    if len(path) < WALK_MIN_POINTS or path[-1][0] - path[0][0] < WALK_MIN_SPAN:
         return None
     if last_frame - path[-1][0] > WALK_MIN_FRAMES:
         return None

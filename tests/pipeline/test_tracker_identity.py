@@ -620,11 +620,11 @@ def test_a_head_that_scores_low_while_turning_away_keeps_the_longer_window() -> 
 
 
 def test_only_a_still_track_or_a_steady_walker_waits_longer() -> None:
-    # a walker (3 px a frame, 0.075 face sizes) seen for 10 frames (under WALK_MIN_FRAMES: its pace
-    # is not known) and lost for 4 s has ended (nothing left to continue); a still one gone longer
-    # than reid_still_frames too
+    # a walker (3 px a frame, 0.075 face sizes) seen for 8 frames (a span of 7, under WALK_MIN_SPAN:
+    # its pace is not known) and lost for 4 s has ended (nothing left to continue); a still one gone
+    # longer than reid_still_frames too
     t, emb = Tracker(), PatternEmbedder()
-    for k in range(10):
+    for k in range(8):
         _step(t, k, [(0, 100.0 + 3 * k, 120.0)], emb)
     for k in range(10, 110):
         t.update(k, np.zeros((0, 4), np.float32), np.zeros(0, np.float32))
@@ -789,6 +789,12 @@ def test_a_steady_walk_needs_five_recent_confident_faces_on_a_line() -> None:
     assert walk.vx == pytest.approx(1.2) and walk.cx == pytest.approx(132.4) and walk.vy == pytest.approx(0.0)
     two = deque([(0.0, 100.0, 120.0, 40.0), (13.0, 115.0, 120.0, 40.0)])  # 2 points fit any line
     assert fit_walk(two, 13.0) is None
+    # five points over 8 frames (0.32 s: a walker who looked aside soon after entering) are a walk,
+    # over 7 not yet
+    short = deque((float(k), 100.0 + 3.0 * k, 120.0, 40.0) for k in (0, 2, 4, 6, 8))
+    assert fit_walk(short, 8.0) is not None
+    shorter = deque((float(k), 100.0 + 3.0 * k, 120.0, 40.0) for k in (0, 2, 4, 6, 7))
+    assert fit_walk(shorter, 7.0) is None
     assert fit_walk(line, 27.0 + 100) is None  # detected, unconfidently, for 4 s since: not known
     slow = deque((float(k), 100.0 + 0.5 * k, 120.0, 40.0) for k in range(0, 30, 3))  # 0.0125 sizes
     assert fit_walk(slow, 27.0) is None
