@@ -17,8 +17,8 @@ fused answer so far. A track that ends (lost for ``max_lost_frames``, or a confi
   patch of background that scores around the detector's threshold a few times, kept alive by
   low-score boxes, is not a person (Frigate counts a track only when the median of its scores
   reaches 0.7); nor is a piece of a walker that the tracker split off for a few frames at a
-  crossing. At 25 fps the span rule drops tracks of up to 5 frames: on 142 synthetic CCTV clips 64
-  such pieces of people counted twice, and 3 people, each detected in 3-4 frames
+  crossing. At 25 fps the span rule drops tracks of up to 5 frames: on 162 synthetic CCTV clips 68
+  such pieces of people counted twice, and 4 people, each detected in 3-5 frames
   (docs/BENCHMARKS.md, thirty-second session). Sampled at 10 fps or less, 3 detections already span
   0.2 s.
 * ``given_back``: a young track whose face went back to an older track (``association.second_look``:
