@@ -5,10 +5,11 @@ a minimum span of faces (``tracking.min_evidence_s``) would take from the person
 
 Each argument pairs a run folder (``cctv_bench.py``'s ``runs/LABEL``: ``NAME.csv`` and
 ``NAME.tracks.csv``) with the clips folder holding ``NAME.gt.csv``. A ``person`` row of the tracks CSV
-is its GT person's *main* track when it holds more of that person's matched frame rows than any other
-track (``cctv_score.match_frames``), else a *piece*. Per span S: the pieces and main tracks whose faces
-span less than S (``dwell_s``: first to last face), and, over the clips, the sum of
-``abs(persons - people)`` and the clips whose persons are within 10% of their people, were the
+is its GT person's *main* track when it holds most of that person's matched frame rows, as the
+scorer picks a person's track (``cctv_score.person_rows``), else a *piece*. Per span S: the pieces
+and main tracks whose faces span less than S (``dwell_s``: first to last face), and, over the
+clips, the sum of ``abs(persons - people)`` and the clips whose persons are within 10% of their
+people, were the
 tracks under S not persons (the rule drops whole tracks only, so this is what the tracks CSV would
 say; the frame rows of such tracks move to ``NAME.left_out.csv``). ``--list`` prints the main tracks
 under the largest span: people seen that briefly.
@@ -24,7 +25,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cctv_common import GroundTruthError, read_csv_checked, read_gt
-from cctv_score import FRAME_COLUMNS, match_frames
+from cctv_score import FRAME_COLUMNS, match_frames, person_rows
 
 TRACK_COLUMNS = ("track_id", "frames", "dwell_s", "face_px", "status")
 
@@ -36,11 +37,8 @@ def clip_tracks(run: Path, gt_file: Path) -> tuple[pd.DataFrame, int]:
     det = read_csv_checked(run / f"{name}.csv", FRAME_COLUMNS, "frame CSV")
     tracks = read_csv_checked(run / f"{name}.tracks.csv", TRACK_COLUMNS, "tracks CSV")
     tracks = tracks[tracks["status"] == "person"].copy()
-    m = match_frames(gt, det)
-    m = m[m["gt_row"] >= 0].copy()
-    m["person_id"] = gt["person_id"].to_numpy()[m["gt_row"].to_numpy()]
-    counts = m.groupby(["person_id", "track_id"]).size().reset_index(name="n")
-    main = set(counts.sort_values("n").groupby("person_id").tail(1)["track_id"])
+    per_person = person_rows(gt, match_frames(gt, det), None)  # the scorer's track of each GT person
+    main = set(per_person["track_id"]) if len(per_person) else set()
     tracks["main"] = tracks["track_id"].isin(main)
     tracks["clip"] = f"{run.name}/{name}"
     return tracks[["clip", "track_id", "frames", "dwell_s", "face_px", "main"]], int(
@@ -85,7 +83,8 @@ def main(argv: list[str] | None = None) -> int:
         pieces, mains = int((short & ~d["main"]).sum()), int((short & d["main"]).sum())
         print(f"| {label} | {pieces} | {mains} | {sum(diff)} | {within} |")
     if args.list:
-        print(d[d["main"] & (d["dwell_s"] < max(spans))].to_string(index=False))
+        brief = d[d["main"] & (d["dwell_s"] < max(spans))]
+        print(brief.to_string(index=False) if len(brief) else f"no main track under {max(spans):g} s")
     return 0
 
 
