@@ -22,7 +22,7 @@ from __future__ import annotations
 import csv
 import math
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from types import TracebackType
@@ -263,10 +263,17 @@ class CsvSink(AtomicCsv):
         """Write one frame's rows; returns how many."""
         return self.write_rows(result_rows(result, self.model, self.decimals))
 
-    def split_off(self, leave_out: Callable[[int], bool], other: AtomicCsv) -> Counter[int]:
+    def split_off(
+        self,
+        leave_out: Callable[[int], bool],
+        other: AtomicCsv | None,
+        relabel: Mapping[int, int] | None = None,
+    ) -> Counter[int]:
         """Move the rows of the tracks ``leave_out(track_id)`` picks (never untracked rows, id -1) from
-        this CSV, not yet committed, to ``other`` (same header); returns the rows moved per track id.
-        One pass over the written rows; their order is kept in both files."""
+        this CSV, not yet committed, to ``other`` (same header; None: move nothing); returns the rows
+        moved per track id. ``relabel`` first gives the rows of some track ids another id (pieces of a
+        person joined to a later track: ``PersonResult.pieces``). One pass over the written rows; their
+        order is kept in both files."""
         if self._done:
             raise ValueError(f"{self.path}: already committed or aborted")
         self._f.close()
@@ -283,7 +290,10 @@ class CsvSink(AtomicCsv):
                 writer.writerow(next(reader))
                 for row in reader:
                     tid = int(row[col]) if row[col] else -1
-                    if tid != -1 and leave_out(tid):
+                    if relabel and tid in relabel:
+                        tid = relabel[tid]
+                        row[col] = str(tid)
+                    if other is not None and tid != -1 and leave_out(tid):
                         other.write_cells(row)
                         moved[tid] += 1
                     else:

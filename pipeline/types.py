@@ -124,6 +124,9 @@ class PersonResult:
     # "no_face": none of its best faces is a face seen from the front (the back or side of a head,
     # detect.frontal.FrontalCheck). The last two are kept in the tracks CSV, left out of person counts
     status: PersonStatus = "person"
+    # the ids of other tracks of this person, joined to this one when they ended (tracking/join.py):
+    # their frame rows are this person's (a file run's frame CSV gives them this id)
+    pieces: tuple[int, ...] = ()
 
     @property
     def dwell_s(self) -> float:

@@ -118,6 +118,8 @@ def output_config_hash(cfg: AppConfig, identity: dict[str, str]) -> str:
         del values["sampling"]["deinterlace"]
     if not cfg.tracking.min_evidence_s:  # off: the persons of before it existed, and their hash
         del values["tracking"]["min_evidence_s"]
+    if not cfg.tracking.join_max_distance:  # likewise
+        del values["tracking"]["join_max_distance"]
     return st.config_hash(values)
 
 

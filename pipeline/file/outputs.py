@@ -112,6 +112,7 @@ class RunOutputs:
         self.person_ids: set[int] = set()  # tracks written to the tracks CSV as persons...
         self.static_ids: set[int] = set()  # ... as static...
         self.no_face_ids: set[int] = set()  # ... and as no_face
+        self.pieces: dict[int, int] = {}  # track id -> the id of the later track it was joined to
         self.left_out: AtomicCsv | None = None  # the frame rows of the others, made at commit
         try:
             if tracks:
@@ -145,6 +146,7 @@ class RunOutputs:
             ids = {"person": self.person_ids, "static": self.static_ids, "no_face": self.no_face_ids}
             for p in persons:
                 ids[p.status].add(p.track_id)
+                self.pieces.update(dict.fromkeys(p.pieces, p.track_id))
 
     def write(self, frame: Frame, result: FrameResult) -> None:
         """One processed frame: its CSV rows, its ended tracks and, with ``annotate``, its drawn image."""
@@ -176,7 +178,7 @@ class RunOutputs:
                 short = summary.frames_processed < self.min_evidence_frames or 0 < span < self.min_evidence_ns
                 keep, marked = self.person_ids, self.static_ids | self.no_face_ids
                 moved = self.sink.split_off(
-                    lambda t: t in marked or (not short and t not in keep), self.left_out
+                    lambda t: t in marked or (not short and t not in keep), self.left_out, self.pieces
                 )
                 if not moved:  # nothing to leave out: no empty file
                     self.left_out.abort()
@@ -188,6 +190,8 @@ class RunOutputs:
                     "no_face": no_face_rows,
                     "low_evidence": moved.total() - static_rows - no_face_rows,
                 }
+            elif self.pieces:  # rows of joined pieces under their person's id, nothing left out
+                self.sink.split_off(lambda t: False, None, self.pieces)
             summary = replace(
                 summary, persons=persons, tracks=str(tracks) if tracks else None, rows=self.sink.rows,
                 left_out_rows=counts or None,
@@ -231,6 +235,8 @@ class RunOutputs:
             return error
         if self.video is not None:
             self.video.abort()
+        if self.pieces:  # rows of joined pieces under their person's id, as a whole run's
+            self.sink.split_off(lambda t: False, None, self.pieces)
         kept = self.sink.abort(keep_partial=True)
         kept_tracks = self.tracks.abort(keep_partial=True) if self.tracks is not None else None
         partial = str(kept) if kept else None

@@ -49,6 +49,7 @@ class RunSummary:
     persons: int | None = None  # tracks CSV rows with status "person"; None: tracking off
     # tracks left out of ``persons``, by why: "low_evidence" (no row: too few high-score detections),
     # "given_back" (no row: a young track whose face went back to an older one, tracking/persons.py),
+    # "joined" (no row: a piece of another track's person, its frame rows under that id, tracking/join.py),
     # "static" (a row with status "static": a face that never moved), "no_face" (a row with status
     # "no_face": a head never seen from the front, detect/frontal.py); None: tracking off
     persons_dropped: dict[str, int] | None = None

@@ -201,6 +201,18 @@ class PersonFusion:
         self._weight += weight
         self._face_px.append(float(face_px))
 
+    def absorb(self, other: PersonFusion) -> None:
+        """Add the frames of ``other``, another piece of the same person (``persons.PersonTracks``
+        joins them: ``tracking/join.py``): the sums add up, as if its frames had been added here."""
+        self._log_age += other._log_age
+        self._logit += other._logit
+        self._weight += other._weight
+        self._face_px += other._face_px
+        self._age_sum += other._age_sum
+        if other._pts_ns is not None:
+            mine = self._pts_ns if self._pts_ns is not None else other._pts_ns
+            self._pts_ns = (min(other._pts_ns[0], mine[0]), max(other._pts_ns[1], mine[1]))
+
     def sharpening(self) -> float:
         """The exponent ``k`` applied to the weighted geometric mean (1 for one good frame)."""
         prm = self.params

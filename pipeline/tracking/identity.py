@@ -36,6 +36,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -301,6 +302,10 @@ class FrameFaces:
         return self._embeddings.get(i)
 
 
+def _same(face: FacePatch) -> FacePatch:
+    return face
+
+
 # -- a person's gender read a second time ---------------------------------------------------------
 
 
@@ -330,3 +335,8 @@ class KeptFaces:
             faces.append(entry)
         else:
             faces[slot] = entry
+
+    def absorb(self, other: KeptFaces, limit: int, gap_ns: int) -> None:
+        """Offer ``other``'s faces (another piece of the same person) as if seen here."""
+        for weight, pts_ns, face in other.faces:
+            self.offer(limit, gap_ns, weight, pts_ns, partial(_same, face))

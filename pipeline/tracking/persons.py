@@ -51,7 +51,7 @@ from typing import Any
 import numpy as np
 
 from facelog.pipeline.config import FusionConfig, TrackingConfig
-from facelog.pipeline.detect.frontal import FrontalCheck
+from facelog.pipeline.detect.frontal import FRONT_FACES, FRONT_GAP_NS, FrontalCheck
 from facelog.pipeline.detect.motion import ViewMotion
 from facelog.pipeline.tracking.appearance import BackgroundModel, body_histogram
 from facelog.pipeline.tracking.fusion import (
@@ -61,7 +61,7 @@ from facelog.pipeline.tracking.fusion import (
     quality_weight,
     sharpness,
 )
-from facelog.pipeline.tracking.gender import GenderReading, IdentityGender
+from facelog.pipeline.tracking.gender import GAP_NS, GenderReading, IdentityGender
 from facelog.pipeline.tracking.identity import (
     Embedder,
     FacePatch,
@@ -71,6 +71,7 @@ from facelog.pipeline.tracking.identity import (
     cut_patch,
     face_thumbs,
 )
+from facelog.pipeline.tracking.join import continues, descriptor_distance
 from facelog.pipeline.tracking.static import Looks, StaticRule, faint_pattern, nose_offsets
 from facelog.pipeline.tracking.track import TrackerParams, at_frame_edge
 from facelog.pipeline.tracking.tracker import Tracker
@@ -81,6 +82,7 @@ log = logging.getLogger(__name__)
 _NOT_TRACKER = {
     "enabled", "use_embedding", "use_body", "use_identity", "min_evidence_frames", "evidence_score",
     "min_evidence_s", "static_after_s", "static_max_motion", "gender_faces", "camera_motion", "frontal_check",
+    "join_max_distance",
 }  # fmt: skip
 
 
@@ -125,6 +127,7 @@ class _Person:
     # faces kept for the gender reading (gender.GenderReading) and for the frontal check
     kept: KeptFaces = field(default_factory=KeptFaces)
     front: KeptFaces = field(default_factory=KeptFaces)
+    pieces: tuple[int, ...] = ()  # tracks of this person joined to this one when they ended (``join``)
 
 
 class PersonTracks:
@@ -294,6 +297,8 @@ class PersonTracks:
             if not person.confirmed or person.evidence < self.cfg.min_evidence_frames or brief:
                 self.dropped["low_evidence"] += 1
                 continue
+            if self._join(tid, person):  # a later track goes on with this person
+                continue
             est = person.fusion.estimate()
             m = np.array(person.motion, np.float64)
             faint = faint_pattern(m)
@@ -322,9 +327,56 @@ class PersonTracks:
                 first_wall_ns=person.first_wall_ns,
                 last_wall_ns=person.last_wall_ns,
                 status="no_face" if no_face else "person",  # a head seen from behind; static still wins
+                pieces=person.pieces,
             )
             out.extend(self.rule.decide(result, m, person.looks, faint))
         return tuple(sorted(out, key=lambda p: p.track_id))
+
+    def _join(self, tid: int, person: _Person) -> bool:
+        """Join ended track ``tid`` (``person``) to the live track that continues it or that it
+        continues (an older track still waiting for its person), if one does (``join``); returns
+        whether it did."""
+        if self.cfg.join_max_distance <= 0 or self.gender is None or self.embedder is None:
+            return False
+        mine = np.array(person.motion, np.float64)
+        child = self.cfg.identity_child_age
+        young = child > 0 and person.fusion.age_gender()[0] < child
+        best: tuple[float, int] | None = None
+        for other_id, other in self._live.items():
+            if not other.motion or (young and other.fusion.age_gender()[0] < child):
+                continue
+            if other.motion[0][0] > mine[-1, 0]:  # born after this one's last face
+                goes_on = continues(mine, np.array(other.motion[0], np.float64))
+            elif other.motion[-1][0] < mine[0, 0]:  # last seen before this one's first face
+                goes_on = continues(np.array(other.motion, np.float64), mine[0])
+            else:  # seen beside it: someone else
+                continue
+            if not goes_on:
+                continue
+            d = descriptor_distance(self.embedder, person.kept, other.kept)
+            log.debug(
+                "track %d ended: is track %d the same person? mean descriptor distance %s (limit %.2f)",
+                tid, other_id, "unknown" if d is None else f"{d:.3f}", self.cfg.join_max_distance,
+            )  # fmt: skip
+            if d is not None and d <= self.cfg.join_max_distance and (best is None or d < best[0]):
+                best = (d, other_id)
+        if best is None:
+            return False
+        into = self._live[best[1]]
+        into.fusion.absorb(person.fusion)
+        if person.first_frame < into.first_frame:
+            into.first_frame, into.first_wall_ns = person.first_frame, person.first_wall_ns
+        if person.last_frame > into.last_frame:
+            into.last_frame, into.last_wall_ns = person.last_frame, person.last_wall_ns
+        into.confirmed = into.confirmed or person.confirmed
+        into.evidence += person.evidence
+        into.motion = sorted(person.motion + into.motion)
+        into.looks.absorb(person.looks)
+        into.kept.absorb(person.kept, self.gender.faces, GAP_NS)
+        into.front.absorb(person.front, FRONT_FACES, FRONT_GAP_NS)
+        into.pieces = (*into.pieces, *person.pieces, tid)
+        self.dropped["joined"] += 1  # no row of its own: a piece of that track's person
+        return True
 
 
 def frame_weights(frame: Frame, faces: Faces, params: FusionParams) -> list[float]:

@@ -93,6 +93,14 @@ class Looks:
                 self.every *= 2
         self.faces += 1
 
+    def absorb(self, other: Looks) -> None:
+        """Add ``other``'s thumbnails (another piece of the same person), thinned as ``add`` thins."""
+        self.thumbs = self.thumbs + other.thumbs
+        self.faces += other.faces
+        while len(self.thumbs) >= 2 * LOOKS:
+            self.thumbs = self.thumbs[::2]
+            self.every *= 2
+
 
 @dataclass(slots=True)
 class _Spot:

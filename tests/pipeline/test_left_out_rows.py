@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from facelog.pipeline.config import load_config
+from facelog.pipeline.errors import SourceError
 from facelog.pipeline.file.outputs import RunOutputs
 from facelog.pipeline.file.process import process_video
 from facelog.pipeline.file.summary import RunSummary
@@ -88,6 +89,32 @@ def test_run_outputs_leave_out_static_and_unreported_tracks(tmp_path: Path, post
     s = image.commit(replace(poster_run, frames_processed=1))
     assert s.left_out_rows == {"static": 1, "no_face": 0, "low_evidence": 0}
     assert [r["track_id"] for r in _rows(tmp_path / "i.csv")] == ["1", "3", "-1"]
+
+
+def test_the_rows_of_a_joined_piece_carry_the_persons_id(tmp_path: Path, poster_run: RunSummary) -> None:
+    """Tracks 1 (frames 0-2) and 2 (frames 3-5) are one person, reported as 2 with piece 1
+    (``tracking/join.py``); track 3 is another. In the frame CSV track 1's rows read 2, whether rows
+    are left out or not (nothing is left out for it), and in the rows a truncated input keeps."""
+
+    def outputs_of(out: Path, separate: bool = True) -> RunOutputs:
+        outputs = RunOutputs(out, "m@1", 2, tracks=True, separate_left_out=separate)
+        for k in range(6):
+            preds = tuple(
+                Prediction(i, (10.0 * i, 0.0, 10.0 * i + 8, 8.0), 0.9, 30.0, "male", 0.8, tid, 30.0, "male")
+                for i, tid in enumerate((1 if k < 3 else 2, 3))
+            )
+            outputs.sink.write(FrameResult("a.mp4", k, k * 100_000_000, preds))
+        outputs.write_persons((replace(_person(2, "person"), pieces=(1,)), _person(3, "person")))
+        return outputs
+
+    for separate in (True, False):
+        out = tmp_path / f"r{separate}.csv"
+        s = outputs_of(out, separate).commit(poster_run)
+        assert [r["track_id"] for r in _rows(out)] == ["2", "3"] * 6
+        assert s.rows == 12 and not any((s.left_out_rows or {}).values()) and not left_out_path(out).exists()
+        assert [r["track_id"] for r in _rows(tracks_path(out))] == ["2", "3"]
+    error = outputs_of(tmp_path / "t.csv").abort_truncated(SourceError("cut short", path="a.mp4"), 5)
+    assert error.partial is not None and [r["track_id"] for r in _rows(Path(error.partial))] == ["2", "3"] * 6
 
 
 def test_an_input_shorter_than_min_evidence_s_keeps_its_rows(tmp_path: Path, poster_run: RunSummary) -> None:

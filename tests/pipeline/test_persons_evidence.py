@@ -23,8 +23,11 @@ STEP_NS = 1_000_000_000 // FPS
 
 
 def _tracks(**cfg: Any) -> PersonTracks:
-    # blank frames, no face pixels: the frontal check (test_frontal.py) would call every track no_face
-    base: dict[str, Any] = {"use_identity": False, "use_body": False, "frontal_check": False}
+    # blank frames, no face pixels: the frontal check (test_frontal.py) would call every track no_face;
+    # drawn patterns, no faces: dlib's descriptor would join pieces of different looks (test_join.py)
+    base: dict[str, Any] = {
+        "use_identity": False, "use_body": False, "frontal_check": False, "join_max_distance": 0.0,
+    }  # fmt: skip
     return PersonTracks("cam", TrackingConfig(**(base | cfg)), FusionParams())
 
 

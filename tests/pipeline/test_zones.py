@@ -181,6 +181,9 @@ def test_a_live_camera_s_zones_apply_to_its_frames_only() -> None:
             dropped += len(got["lobby"].ignored) + len(got["door"].ignored)
         # a file run's analyzer knows no cameras: a file named like one gets the run's zones only
         file_run = session.analyzer()
+        # a live run's rows are written as they come: it joins no pieces of a person (tracking/join.py)
+        assert analyzer.tracking is not None and analyzer.tracking.join_max_distance == 0.0
+        assert file_run.tracking is not None and file_run.tracking.join_max_distance == 0.4
         frame, faces = frames[0]
         (res,) = file_run.analyze([(dataclasses.replace(frame, source_id="lobby"), faces)])
         assert [p.xyxy for p in res.predictions] == [tuple(map(float, b)) for b in faces.xyxy[left]]

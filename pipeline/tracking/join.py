@@ -1,0 +1,74 @@
+"""Pieces of one person joined after the fact, from their best faces (file runs).
+
+The tracker decides frame by frame, mostly from one face at a time. Where a walker comes out from
+behind another, its first faces are partly hidden, and the identity descriptor of one such face can
+read far from the walker's own (cross720 s3: 0.51 and 0.38 against a limit of 0.38). The walker then
+goes on as a new track, and the person is counted twice (docs/BENCHMARKS.md, thirty-third session).
+
+When a track ends as a person, ``PersonTracks`` looks among the live tracks for one of the same
+person: one born after its last face whose first face is where its walk could have led, or one last
+seen before its first face (still waiting for its person) from whose walk it could have come
+(``continues``; never one seen beside it). It compares the two tracks' best faces, the few each
+keeps for the gender reading (``gender.GenderReading``: up to 3, one a second): the distance between
+the means of each side's descriptors, at ``tracking.join_max_distance`` (``descriptor_distance``).
+These are a track's best faces, not the frame's: a half-hidden face read at a question is mostly not
+among them. The closest within the limit takes the ended track in (its frames, motion, faces and
+fusion are added to the live track's: one person, one tracks CSV row), and the ended track's frame
+rows carry the live track's id (``PersonResult.pieces``; ``file.outputs.RunOutputs`` relabels them at
+commit). The run summary counts such tracks in ``persons_dropped.joined``.
+
+Not for small children (both read under ``tracking.identity_child_age``: their descriptors barely
+differ), nor where either side has no readable kept face (under 32 px, cut by the frame edge, low-score
+boxes only). Live runs do not join: their frame rows are written as they come.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from facelog.pipeline.tracking.identity import Embedder, KeptFaces, identity_distance
+
+log = logging.getLogger(__name__)
+
+# a continuation's first face lies within JOIN_REACH face sizes of where the walk led (or of the last
+# face), plus JOIN_SLACK of the distance walked meanwhile. The pieces of one person on seeds 0-3 and
+# the pillar camera came out 0.12-0.75 face sizes off after gaps of 0.1-2.9 s (walked up to 13 face
+# sizes); a visitor who came back from the frame edge 1.9 s later was 2.2 off (walk720_returns s3),
+# and different people as close as the descriptor allows 2.9 and 7.5 (docs/BENCHMARKS.md,
+# thirty-third session). Up if pieces of one walker stay apart, down if different people are joined.
+JOIN_REACH = 1.0
+JOIN_SLACK = 0.1
+JOIN_SIZE = 1.5  # ...and of a size within this factor of the ended track's last faces
+JOIN_WALK_S = 1.0  # the ended track's velocity: over its last this many seconds of faces
+
+
+def continues(ended: np.ndarray, first: np.ndarray) -> bool:
+    """Whether a track whose first motion row is ``first`` may continue one whose motion rows are
+    ``ended`` (rows: pts_ns, centre x, centre y, size px, ...; the ``StaticRule`` rows): its first
+    face lies within ``JOIN_REACH`` face sizes, plus ``JOIN_SLACK`` of the distance walked, of where
+    the ended track's last second of faces led (or of its last face: someone who stopped), at a size
+    within ``JOIN_SIZE``."""
+    last = ended[-1]
+    size = float(np.median(ended[-5:, 3]))
+    if not 1 / JOIN_SIZE <= float(first[3]) / size <= JOIN_SIZE:
+        return False
+    recent = ended[ended[:, 0] >= last[0] - JOIN_WALK_S * 1e9]
+    dt = float(recent[-1, 0] - recent[0, 0]) / 1e9
+    velocity = (recent[-1, 1:3] - recent[0, 1:3]) / dt if dt > 0 else np.zeros(2)
+    gap = float(first[0] - last[0]) / 1e9
+    led = last[1:3] + velocity * gap
+    reach = JOIN_REACH * size + JOIN_SLACK * float(np.hypot(*(velocity * gap)))
+    off = min(float(np.hypot(*(first[1:3] - led))), float(np.hypot(*(first[1:3] - last[1:3]))))
+    return off <= reach
+
+
+def descriptor_distance(embedder: Embedder, a: KeptFaces, b: KeptFaces) -> float | None:
+    """The distance between the means of the descriptors of two tracks' kept faces; None where either
+    has none readable."""
+    found = [[d for _, _, face in kept.faces if (d := embedder.embed(face)) is not None] for kept in (a, b)]
+    if not all(found):
+        log.debug("kept faces %d and %d, readable %d and %d", len(a.faces), len(b.faces), *map(len, found))
+        return None
+    return identity_distance(np.mean(found[0], axis=0), np.mean(found[1], axis=0))

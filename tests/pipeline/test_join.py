@@ -1,0 +1,89 @@
+"""Pieces of one person joined after the fact (``tracking/join.py``): a walker the tracker split into
+two tracks is one person, with the earlier piece's frame rows under the person's id; a different face
+where the walker went, or the same face somewhere its walk did not lead, stays apart. Drawn faces and
+their small real identity (drawn_faces.py); no ../shared. The frame rows: test_left_out_rows.py."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from facelog.pipeline.config import TrackingConfig
+from facelog.pipeline.tracking.fusion import FusionParams
+from facelog.pipeline.tracking.identity import IDENTITY_DIM, FacePatch
+from facelog.pipeline.tracking.join import continues
+from facelog.pipeline.tracking.persons import FaceOutputs, PersonTracks
+from facelog.pipeline.types import Faces, Frame, PersonResult, Prediction
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from drawn_faces import PatternEmbedder, face_texture  # the tracker tests' drawn faces
+
+H, W, SIDE, FPS = 360, 720, 60, 25
+STEP_NS = 1_000_000_000 // FPS
+
+
+class _Embedder(PatternEmbedder):
+    """The drawn face's identity padded to the descriptor's 128 numbers (the gender reading's input)."""
+
+    def embed(self, patch: FacePatch) -> np.ndarray | None:
+        v = super().embed(patch)
+        return None if v is None else np.pad(v, (0, IDENTITY_DIM - len(v)))
+
+
+def _walk(second_face: int, second_x0: int | None = None) -> list[PersonResult]:
+    """A walker (drawn face 1) goes right at 4 px a frame for 30 frames, is hidden for 20 (longer
+    than ``max_lost_frames``: only a model embedding could find it again, and this model has none),
+    then a face (``second_face``) walks on for 30 frames from where the walk led (or from
+    ``second_x0``)."""
+    cfg = TrackingConfig(use_embedding=False, use_body=False, use_identity=False, frontal_check=False)
+    tracks = PersonTracks("cam", cfg, FusionParams(), embedder=_Embedder())
+    persons: list[PersonResult] = []
+    for k in range(80):
+        img = np.full((H, W, 3), 90, np.uint8)
+        boxes = []
+        if k < 30 or k >= 50:
+            x0 = 40 + 4 * k if k < 30 or second_x0 is None else second_x0 + 4 * (k - 50)
+            img[100 : 100 + SIDE, x0 : x0 + SIDE] = face_texture(1 if k < 30 else second_face, SIDE)
+            boxes.append([x0, 100, x0 + SIDE, 100 + SIDE])
+        n = len(boxes)
+        xyxy = np.array(boxes, np.float32).reshape(-1, 4)
+        faces = Faces(xyxy, np.full(n, 0.9, np.float32), None, np.zeros(n, bool))
+        age = np.zeros((n, 101), np.float32)
+        age[:, 30] = 1.0
+        preds = tuple(Prediction(i, tuple(map(float, xyxy[i])), 0.9, 30.0, "male", 0.8) for i in range(n))
+        out = FaceOutputs(age, np.full(n, 0.2, np.float32))
+        persons += tracks.update(Frame("cam", k, k * STEP_NS, img), faces, out, preds)[1]
+    return persons + list(tracks.finish())
+
+
+def test_a_walker_split_in_two_is_one_person_with_its_earlier_piece() -> None:
+    persons = _walk(second_face=1)
+    assert len(persons) == 1, persons
+    p = persons[0]
+    assert len(p.pieces) == 1 and p.pieces[0] != p.track_id
+    assert (p.first_frame, p.last_frame, p.frames) == (0, 79, 60)
+    assert p.status == "person"
+
+
+def test_a_different_face_where_the_walker_went_stays_another_person() -> None:
+    persons = _walk(second_face=2)
+    assert len(persons) == 2 and all(p.pieces == () for p in persons)
+
+
+def test_the_same_face_where_the_walk_did_not_lead_stays_another_person() -> None:
+    # the walk led the face's centre to x = 270 at frame 50 (its last seen at 186); this one comes in
+    # at 510, over 5 face sizes on
+    persons = _walk(second_face=1, second_x0=480)
+    assert len(persons) == 2 and all(p.pieces == () for p in persons)
+
+
+def test_continues_follows_the_walk_and_its_size() -> None:
+    # a walker at 100 px a second (4 px a frame at 25 fps), 40-px faces; rows: pts_ns, x, y, size
+    ended = np.array([[k * STEP_NS, 100 + 4 * k, 200, 40] for k in range(25)], np.float64)
+    later = 24 + 25  # one second after its last face
+    assert continues(ended, np.array([later * STEP_NS, 100 + 4 * later, 200, 40]))
+    assert continues(ended, np.array([later * STEP_NS, 196, 200, 40]))  # it stopped where it was seen
+    assert not continues(ended, np.array([later * STEP_NS, 100 + 4 * later + 150, 200, 40]))  # too far on
+    assert not continues(ended, np.array([later * STEP_NS, 100 + 4 * later, 200, 80]))  # twice the size
