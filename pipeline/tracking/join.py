@@ -17,8 +17,9 @@ fusion are added to the live track's: one person, one tracks CSV row), and the e
 rows carry the live track's id (``PersonResult.pieces``; ``file.outputs.RunOutputs`` relabels them at
 commit). The run summary counts such tracks in ``persons_dropped.joined``.
 
-Not for small children (both read under ``tracking.identity_child_age``: their descriptors barely
-differ), nor where either side has no readable kept face (under 32 px, cut by the frame edge, low-score
+Not where the age/gender model reads the two ``JOIN_AGE_YEARS`` or more apart, nor for small
+children (both read under ``tracking.identity_child_age``: their descriptors barely differ), nor where
+either side has no readable kept face (under 32 px, cut by the frame edge, low-score
 boxes only). Live runs do not join: their frame rows are written as they come.
 """
 
@@ -41,6 +42,11 @@ log = logging.getLogger(__name__)
 JOIN_REACH = 1.0
 JOIN_SLACK = 0.1
 JOIN_SIZE = 1.5  # ...and of a size within this factor of the ended track's last faces
+# two tracks the age/gender model reads this many years apart (their fused ages so far) are not joined:
+# on a dim, noisy camera two women read 67 and 29 were 0.396 apart in the descriptor (walk720_away s1,
+# ``--camera dim``); the pieces of one person within the descriptor's limit read at most 5 years apart
+# (docs/BENCHMARKS.md, thirty-third session). Down if people of different ages are joined.
+JOIN_AGE_YEARS = 20.0
 JOIN_WALK_S = 1.0  # the ended track's velocity: over its last this many seconds of faces
 
 

@@ -71,7 +71,7 @@ from facelog.pipeline.tracking.identity import (
     cut_patch,
     face_thumbs,
 )
-from facelog.pipeline.tracking.join import continues, descriptor_distance
+from facelog.pipeline.tracking.join import JOIN_AGE_YEARS, continues, descriptor_distance
 from facelog.pipeline.tracking.static import Looks, StaticRule, faint_pattern, nose_offsets
 from facelog.pipeline.tracking.track import TrackerParams, at_frame_edge
 from facelog.pipeline.tracking.tracker import Tracker
@@ -286,7 +286,9 @@ class PersonTracks:
             person = self._live.pop(tid, None)
             if person is None:
                 continue
-            if tid in given_back:  # a few frames of an older track's person, not a person
+            # a few frames of an older track's person, not a person; unless it took in an ended track
+            # (``join``) before it gave its face back: then those pieces are reported with it
+            if tid in given_back and not person.pieces:
                 self.dropped["given_back"] += 1
                 continue
             span = person.fusion.span_ns  # every frame added was timed
@@ -340,10 +342,13 @@ class PersonTracks:
             return False
         mine = np.array(person.motion, np.float64)
         child = self.cfg.identity_child_age
-        young = child > 0 and person.fusion.age_gender()[0] < child
+        age = person.fusion.age_gender()[0]
         best: tuple[float, int] | None = None
         for other_id, other in self._live.items():
-            if not other.motion or (young and other.fusion.age_gender()[0] < child):
+            if not other.motion:
+                continue
+            other_age = other.fusion.age_gender()[0]  # read years apart, or both small children: not joined
+            if abs(other_age - age) >= JOIN_AGE_YEARS or (child > 0 and max(age, other_age) < child):
                 continue
             if other.motion[0][0] > mine[-1, 0]:  # born after this one's last face
                 goes_on = continues(mine, np.array(other.motion[0], np.float64))

@@ -32,11 +32,11 @@ class _Embedder(PatternEmbedder):
         return None if v is None else np.pad(v, (0, IDENTITY_DIM - len(v)))
 
 
-def _walk(second_face: int, second_x0: int | None = None) -> list[PersonResult]:
+def _walk(second_face: int, second_x0: int | None = None, second_age: int = 30) -> list[PersonResult]:
     """A walker (drawn face 1) goes right at 4 px a frame for 30 frames, is hidden for 20 (longer
     than ``max_lost_frames``: only a model embedding could find it again, and this model has none),
     then a face (``second_face``) walks on for 30 frames from where the walk led (or from
-    ``second_x0``)."""
+    ``second_x0``), read ``second_age`` years old (the first: 30)."""
     cfg = TrackingConfig(use_embedding=False, use_body=False, use_identity=False, frontal_check=False)
     tracks = PersonTracks("cam", cfg, FusionParams(), embedder=_Embedder())
     persons: list[PersonResult] = []
@@ -51,7 +51,7 @@ def _walk(second_face: int, second_x0: int | None = None) -> list[PersonResult]:
         xyxy = np.array(boxes, np.float32).reshape(-1, 4)
         faces = Faces(xyxy, np.full(n, 0.9, np.float32), None, np.zeros(n, bool))
         age = np.zeros((n, 101), np.float32)
-        age[:, 30] = 1.0
+        age[:, 30 if k < 30 else second_age] = 1.0
         preds = tuple(Prediction(i, tuple(map(float, xyxy[i])), 0.9, 30.0, "male", 0.8) for i in range(n))
         out = FaceOutputs(age, np.full(n, 0.2, np.float32))
         persons += tracks.update(Frame("cam", k, k * STEP_NS, img), faces, out, preds)[1]
@@ -70,6 +70,13 @@ def test_a_walker_split_in_two_is_one_person_with_its_earlier_piece() -> None:
 def test_a_different_face_where_the_walker_went_stays_another_person() -> None:
     persons = _walk(second_face=2)
     assert len(persons) == 2 and all(p.pieces == () for p in persons)
+
+
+def test_the_same_face_read_decades_older_stays_another_person() -> None:
+    # the descriptor alone would join them (test above); the age/gender model reads 30 and 60
+    persons = _walk(second_face=1, second_age=60)
+    assert len(persons) == 2 and all(p.pieces == () for p in persons)
+    assert len(_walk(second_face=1, second_age=45)) == 1  # 15 years apart: joined
 
 
 def test_the_same_face_where_the_walk_did_not_lead_stays_another_person() -> None:
