@@ -112,7 +112,7 @@ class RunOutputs:
         self.person_ids: set[int] = set()  # tracks written to the tracks CSV as persons...
         self.static_ids: set[int] = set()  # ... as static...
         self.no_face_ids: set[int] = set()  # ... and as no_face
-        self.pieces: dict[int, int] = {}  # track id -> the id of the later track it was joined to
+        self.pieces: dict[int, int] = {}  # a joined track's id -> the id its person was reported under
         self.left_out: AtomicCsv | None = None  # the frame rows of the others, made at commit
         try:
             if tracks:

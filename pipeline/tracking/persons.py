@@ -24,6 +24,9 @@ fused answer so far. A track that ends (lost for ``max_lost_frames``, or a confi
 * ``given_back``: a young track whose face went back to an older track (``association.second_look``:
   a face refused for one frame, or held back for up to ``track.HELD_BACK_FRAMES`` frames as it came
   out from behind a nearer body): its few frames are that older track's person's.
+* ``joined``: a track that ended as a piece of a live track's person (``join``, file runs): its frames,
+  faces and answer go on in that track's, and its frame rows get that track's id
+  (``PersonResult.pieces``).
 * ``static`` (reported with ``status="static"``, not dropped): a track whose face never moved (a
   poster, a screen, a pattern; ``static.StaticRule``, whose docstring has the rule): left out of
   person counts, kept in the tracks CSV as evidence.
@@ -299,7 +302,7 @@ class PersonTracks:
             if not person.confirmed or person.evidence < self.cfg.min_evidence_frames or brief:
                 self.dropped["low_evidence"] += 1
                 continue
-            if self._join(tid, person):  # a later track goes on with this person
+            if self._join(tid, person):  # another live track goes on as this person
                 continue
             est = person.fusion.estimate()
             m = np.array(person.motion, np.float64)
