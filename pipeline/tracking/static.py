@@ -206,7 +206,9 @@ class StaticRule:
     def _still(self, m: np.ndarray) -> bool:
         """Whether motion rows ``m`` never moved (see the module docstring), however short."""
         size = float(np.median(m[:, 3]))
-        m = m[np.abs(m[:, 3] - size) <= _CUT_SIZE * size]  # boxes cut by someone in front: not the face's
+        whole = np.abs(m[:, 3] - size) <= _CUT_SIZE * size  # boxes cut by someone in front: not the face's
+        if whole.any():  # (two boxes far apart in size have a median near neither)
+            m = m[whole]
         window = ((m[:, 0] - m[0, 0]) // _WINDOW_NS).astype(np.int64)
         _, inverse, counts = np.unique(window, return_inverse=True, return_counts=True)
         feats = np.column_stack([m[:, 1] / size, m[:, 2] / size, m[:, 3] / size, m[:, 4], m[:, 5]])

@@ -14,6 +14,7 @@ from facelog.pipeline.config import TrackingConfig
 from facelog.pipeline.tracking.appearance import BackgroundModel, body_histogram
 from facelog.pipeline.tracking.fusion import FusionParams
 from facelog.pipeline.tracking.persons import FaceOutputs, PersonTracks
+from facelog.pipeline.tracking.static import StaticRule
 from facelog.pipeline.tracking.track import TrackStep
 from facelog.pipeline.types import Faces, Frame, PersonResult, Prediction
 
@@ -262,6 +263,15 @@ def test_a_still_pattern_whose_box_a_walker_cuts_before_hiding_it_is_static() ->
     assert len(persons) == 4 and {p.status for p in persons} == {"static"}
     persons = _pieces([5, 5, 5, None, 5, 5, 5, None, 5, 5, 5, None, 5, 5, 5], jitter=0.12, cut=8)
     assert len(persons) == 4 and {p.status for p in persons} == {"person"}
+
+
+def test_the_still_test_takes_two_boxes_far_apart_in_size() -> None:
+    """Two boxes of 50 and 100 px, a second apart: their median (75) is within 15% of neither, so none
+    is left out as cut (leaving out both left nothing to test)."""
+    rows = np.array(
+        [[0, 100, 100, 50, np.nan, np.nan, 0.9], [30 * STEP_NS, 100, 100, 100, np.nan, np.nan, 0.9]]
+    )
+    assert StaticRule("cam", 10.0, 0.03)._still(rows) is False  # the size moved: not still
 
 
 def test_a_pattern_seen_partly_faint_is_static_in_its_clear_pieces_too() -> None:
