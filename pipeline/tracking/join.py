@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 
 # a continuation's first face lies within JOIN_REACH face sizes of where the walk led (or of the last
 # face), plus JOIN_SLACK of the distance walked meanwhile. The pieces of one person on seeds 0-3 and
-# the pillar camera came out 0.12-0.75 face sizes off after gaps of 0.1-2.9 s (walked up to 13 face
+# the pillar camera came out 0.02-0.80 face sizes off after gaps of 0.04-2.9 s (walked up to 13 face
 # sizes); a visitor who came back from the frame edge 1.9 s later was 2.2 off (walk720_returns s3),
 # and different people as close as the descriptor allows 2.9 and 7.5 (docs/BENCHMARKS.md,
 # thirty-third session). Up if pieces of one walker stay apart, down if different people are joined.
@@ -44,7 +44,7 @@ JOIN_SLACK = 0.1
 JOIN_SIZE = 1.5  # ...and of a size within this factor of the ended track's last faces
 # two tracks the age/gender model reads this many years apart (their fused ages so far) are not joined:
 # on a dim, noisy camera two women read 67 and 29 were 0.396 apart in the descriptor (walk720_away s1,
-# ``--camera dim``); the pieces of one person within the descriptor's limit read at most 5 years apart
+# ``--camera dim``); the pieces of one person within the descriptor's limit read at most 5.1 years apart
 # (docs/BENCHMARKS.md, thirty-third session). Down if people of different ages are joined.
 JOIN_AGE_YEARS = 20.0
 JOIN_WALK_S = 1.0  # the ended track's velocity: over its last this many seconds of faces
