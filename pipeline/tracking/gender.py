@@ -125,7 +125,7 @@ class GenderReading:
         """The person's gender and its probability from the model's fused log-odds and the kept faces'
         reading; the model's alone (``logistic(model_logit)``) when no face gave a descriptor.
         ``track_id`` names the person in the debug log line (``benchmarks/gender_rules.py`` reads it)."""
-        found = [d for _, _, face in kept.faces if (d := self.embedder.embed(face)) is not None]
+        found = kept.descriptors(self.embedder)
         readings = self.reader.female_logit(np.array(found)) if found else np.zeros(0)
         logit = model_logit
         if found:

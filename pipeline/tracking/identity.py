@@ -315,6 +315,21 @@ class KeptFaces:
     (the gender reading's: the fusion weight; the frontal check's: the detector score)."""
 
     faces: list[tuple[float, int, FacePatch]] = field(default_factory=list)
+    # their descriptors by pts_ns (a track has one face a frame), computed once: a person's faces may
+    # be read for a join (tracking/join.py) and again for its gender (gender.GenderReading)
+    read: dict[int, np.ndarray | None] = field(default_factory=dict)
+
+    def descriptors(self, embedder: Embedder) -> list[np.ndarray]:
+        """The kept faces' descriptors, without the faces that give none; each computed once."""
+        if len(self.read) > len(self.faces):  # faces replaced since: forget theirs
+            self.read = {t: self.read[t] for _, t, _ in self.faces if t in self.read}
+        out = []
+        for _, pts_ns, face in self.faces:
+            if pts_ns not in self.read:
+                self.read[pts_ns] = embedder.embed(face)
+            if (d := self.read[pts_ns]) is not None:
+                out.append(d)
+        return out
 
     def offer(
         self, limit: int, gap_ns: int, weight: float, pts_ns: int, patch: Callable[[], FacePatch]
@@ -340,3 +355,4 @@ class KeptFaces:
         """Offer ``other``'s faces (another piece of the same person) as if seen here."""
         for weight, pts_ns, face in other.faces:
             self.offer(limit, gap_ns, weight, pts_ns, partial(_same, face))
+        self.read.update(other.read)

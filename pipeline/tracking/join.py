@@ -73,7 +73,7 @@ def continues(ended: np.ndarray, first: np.ndarray) -> bool:
 def descriptor_distance(embedder: Embedder, a: KeptFaces, b: KeptFaces) -> float | None:
     """The distance between the means of the descriptors of two tracks' kept faces; None where either
     has none readable."""
-    found = [[d for _, _, face in kept.faces if (d := embedder.embed(face)) is not None] for kept in (a, b)]
+    found = [a.descriptors(embedder), b.descriptors(embedder)]
     if not all(found):
         log.debug("kept faces %d and %d, readable %d and %d", len(a.faces), len(b.faces), *map(len, found))
         return None

@@ -6,13 +6,14 @@ their small real identity (drawn_faces.py); no ../shared. The frame rows: test_l
 from __future__ import annotations
 
 import sys
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 from facelog.pipeline.config import TrackingConfig
 from facelog.pipeline.tracking.fusion import FusionParams
-from facelog.pipeline.tracking.identity import IDENTITY_DIM, FacePatch
+from facelog.pipeline.tracking.identity import IDENTITY_DIM, FacePatch, KeptFaces
 from facelog.pipeline.tracking.join import continues
 from facelog.pipeline.tracking.persons import FaceOutputs, PersonTracks
 from facelog.pipeline.types import Faces, Frame, PersonResult, Prediction
@@ -94,3 +95,20 @@ def test_continues_follows_the_walk_and_its_size() -> None:
     assert continues(ended, np.array([later * STEP_NS, 196, 200, 40]))  # it stopped where it was seen
     assert not continues(ended, np.array([later * STEP_NS, 100 + 4 * later + 150, 200, 40]))  # too far on
     assert not continues(ended, np.array([later * STEP_NS, 100 + 4 * later, 200, 80]))  # twice the size
+
+
+def test_kept_faces_are_read_once_for_a_join_and_the_gender() -> None:
+    """The join and the gender reading ask for the same kept faces' descriptors: each is computed once,
+    and a piece taken in brings its own along."""
+    embedder = _Embedder()
+    mine, other = KeptFaces(), KeptFaces()
+    for kept, person, t0 in ((mine, 1, 0), (other, 1, 10)):
+        for k in range(3):
+            face = FacePatch(face_texture(person, SIDE), (0.0, 0.0, float(SIDE), float(SIDE)), t0 + k)
+            kept.offer(3, 1, t0 + 1.0 + k, (t0 + k) * STEP_NS, partial(lambda f: f, face))
+    assert len(mine.descriptors(embedder)) == 3 and embedder.calls == 3
+    assert len(mine.descriptors(embedder)) == 3 and embedder.calls == 3  # not again
+    other.descriptors(embedder)
+    mine.absorb(other, 3, 1)  # the better three of six: other's, read already
+    assert [t for _, t, _ in mine.faces] == [t for _, t, _ in other.faces]
+    assert len(mine.descriptors(embedder)) == 3 and embedder.calls == 6
