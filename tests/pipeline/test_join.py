@@ -33,19 +33,29 @@ class _Embedder(PatternEmbedder):
         return None if v is None else np.pad(v, (0, IDENTITY_DIM - len(v)))
 
 
-def _walk(second_face: int, second_x0: int | None = None, second_age: int = 30) -> list[PersonResult]:
+def _walk(
+    second_face: int,
+    second_x0: int | None = None,
+    second_age: int = 30,
+    stay: int = 0,
+    frames: int | None = None,
+) -> tuple[list[PersonResult], PersonTracks]:
     """A walker (drawn face 1) goes right at 4 px a frame for 30 frames, is hidden for 20 (longer
     than ``max_lost_frames``: only a model embedding could find it again, and this model has none),
     then a face (``second_face``) walks on for 30 frames from where the walk led (or from
-    ``second_x0``), read ``second_age`` years old (the first: 30)."""
+    ``second_x0``), read ``second_age`` years old (the first: 30), and stands there ``stay`` frames
+    more. The persons reported over the first ``frames`` frames (None: all, and at the end of input),
+    and the tracks."""
     cfg = TrackingConfig(use_embedding=False, use_body=False, use_identity=False, frontal_check=False)
     tracks = PersonTracks("cam", cfg, FusionParams(), embedder=_Embedder())
     persons: list[PersonResult] = []
-    for k in range(80):
+    total = 80 + stay
+    for k in range(total if frames is None else frames):
         img = np.full((H, W, 3), 90, np.uint8)
         boxes = []
         if k < 30 or k >= 50:
-            x0 = 40 + 4 * k if k < 30 or second_x0 is None else second_x0 + 4 * (k - 50)
+            j = min(k, 79)  # where it stands once it stopped
+            x0 = 40 + 4 * j if k < 30 or second_x0 is None else second_x0 + 4 * (j - 50)
             img[100 : 100 + SIDE, x0 : x0 + SIDE] = face_texture(1 if k < 30 else second_face, SIDE)
             boxes.append([x0, 100, x0 + SIDE, 100 + SIDE])
         n = len(boxes)
@@ -56,11 +66,11 @@ def _walk(second_face: int, second_x0: int | None = None, second_age: int = 30) 
         preds = tuple(Prediction(i, tuple(map(float, xyxy[i])), 0.9, 30.0, "male", 0.8) for i in range(n))
         out = FaceOutputs(age, np.full(n, 0.2, np.float32))
         persons += tracks.update(Frame("cam", k, k * STEP_NS, img), faces, out, preds)[1]
-    return persons + list(tracks.finish())
+    return (persons + list(tracks.finish()) if frames is None else persons), tracks
 
 
 def test_a_walker_split_in_two_is_one_person_with_its_earlier_piece() -> None:
-    persons = _walk(second_face=1)
+    persons, _ = _walk(second_face=1)
     assert len(persons) == 1, persons
     p = persons[0]
     assert len(p.pieces) == 1 and p.pieces[0] != p.track_id
@@ -69,22 +79,40 @@ def test_a_walker_split_in_two_is_one_person_with_its_earlier_piece() -> None:
 
 
 def test_a_different_face_where_the_walker_went_stays_another_person() -> None:
-    persons = _walk(second_face=2)
+    persons, _ = _walk(second_face=2)
     assert len(persons) == 2 and all(p.pieces == () for p in persons)
 
 
 def test_the_same_face_read_decades_older_stays_another_person() -> None:
     # the descriptor alone would join them (test above); the age/gender model reads 30 and 60
-    persons = _walk(second_face=1, second_age=60)
+    persons, _ = _walk(second_face=1, second_age=60)
     assert len(persons) == 2 and all(p.pieces == () for p in persons)
-    assert len(_walk(second_face=1, second_age=45)) == 1  # 15 years apart: joined
+    assert len(_walk(second_face=1, second_age=45)[0]) == 1  # 15 years apart: joined
 
 
 def test_the_same_face_where_the_walk_did_not_lead_stays_another_person() -> None:
     # the walk led the face's centre to x = 270 at frame 50 (its last seen at 186); this one comes in
     # at 510, over 5 face sizes on
-    persons = _walk(second_face=1, second_x0=480)
+    persons, _ = _walk(second_face=1, second_x0=480)
     assert len(persons) == 2 and all(p.pieces == () for p in persons)
+
+
+def test_a_track_that_took_in_a_piece_is_reported_if_it_gives_its_face_back() -> None:
+    """A young track whose face went back to an older one is not a person (``given_back``), but one
+    that took in an ended piece first is: dropping it would lose that piece's person too. The tracker
+    gives a face back only where a second look finds it an older track's, which these drawn walkers
+    do not script: the end is called as the tracker would call it."""
+    # the first piece ends (lost past its walk's re-identification window) while the second stands
+    persons, tracks = _walk(second_face=1, stay=200, frames=260)
+    assert persons == [] and tracks.dropped["joined"] == 1  # taken in, nothing reported yet
+    (tid,) = [t for t, p in tracks._live.items() if p.pieces]
+    reported = tracks._end((tid,), given_back=(tid,))
+    assert [(p.track_id, len(p.pieces)) for p in reported] == [(tid, 1)]
+    assert tracks.dropped["given_back"] == 0 and tracks.dropped["joined"] == 1
+    # one that took in nothing is dropped as before
+    _, plain = _walk(second_face=2, stay=200, frames=260)
+    young = max(plain._live)
+    assert plain._end((young,), given_back=(young,)) == () and plain.dropped["given_back"] == 1
 
 
 def test_continues_follows_the_walk_and_its_size() -> None:
