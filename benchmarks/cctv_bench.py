@@ -3,7 +3,8 @@
     nice -n 5 .venv/bin/python benchmarks/cctv_bench.py --work /work/scratch/B \\
         [--presets walk720 static720] [--label default] [--seed 0] [--det-frames 150] \\
         [--json RESULT.json] [--reuse] \\
-        [--camera fps5|fps8|fps30|gray|low270|lowbit|dim|shake|lights|pillar|interlaced|osd|recoded] \\
+        [--camera fps5|fps8|fps30|gray|low270|lowbit|dim|shake|lights|pillar|interlaced|osd|slowshutter|
+        recoded] \\
         [-- EXTRA FACELOG ARGS]
 
 Per preset: ``WORK/clips/NAME.mp4`` + ``NAME.gt.csv`` are made by ``cctv_synth`` when absent; then
@@ -11,7 +12,7 @@ Per preset: ``WORK/clips/NAME.mp4`` + ``NAME.gt.csv`` are made by ``cctv_synth``
 ``--facelog``). ``--camera``: the clip as another camera records it (``CAMERAS``: at 5 or 8.3 fps,
 timed at 30 fps, monochrome, shrunk to 480x270, short of bits, dim and noisy, shaking on a pole,
 under lights that switch, with a pillar in the middle of the view, interlaced, with a burned-in clock
-and camera name; ``recoded``: only encoded again, their control), made once in
+and camera name, through a slow shutter; ``recoded``: only encoded again, their control), made once in
 ``WORK/clips_<camera>/`` (seed 0; ``clips_sN_<camera>/`` others).
 Reported:
 
@@ -172,6 +173,13 @@ CAMERAS: dict[str, Camera] = {
     # twice a 25i camera's 20 ms: the comb of a walker twice as fast. Frame k is source frame k + 1
     # (even rows); the GT follows it.
     "interlaced": Camera("tblend=all_expr='if(mod(Y,2),B,A)'", "25", offset=1),
+    # A slow shutter in low light (a camera's "digital slow shutter", frame accumulation): each frame
+    # the mean of three source frames, the one at its time and its two neighbours, so whatever moves
+    # is smeared over three frames' walk (a 25-fps walker at 4-6 px a frame: 8-12 px, in ghosts at
+    # the edges). Centred: frame k is the mean of source frames k-1, k, k+1 (ffmpeg's tmix mixes a
+    # frame with the two before it; its first frame is dropped), with source frame k's GT; the last
+    # source frame has no frame of its own. A still face is as sharp as before.
+    "slowshutter": Camera("tmix=frames=3,trim=start_frame=1,setpts=PTS-STARTPTS", "25"),
     # The date and time burned into the top left (changing every second) and the camera's name into
     # the bottom right, white with a black border, as a recorder's on-screen display writes them:
     # a corner of the picture that changes by itself, and faces passing under the text.
@@ -222,6 +230,11 @@ def camera_clip(mp4: Path, gt: Path, camera: str) -> tuple[Path, Path]:
         rows["occluded"] = (1.0 - (1.0 - before) * (1.0 - hidden)).round(3)
     rows["frame_index"] -= cam.offset
     rows = rows[(rows.frame_index >= 0) & (rows.frame_index % cam.every == 0)].copy()
+    cap = cv2.VideoCapture(str(out_mp4))
+    frames = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+    cap.release()
+    if frames > 0:  # a filter that ends early (slowshutter): no frame, no GT row
+        rows = rows[rows.frame_index // cam.every < frames].copy()
     rows["frame_index"] //= cam.every
     for col in ("x1", "y1", "x2", "y2"):
         rows[col] = (rows[col] * cam.scale).round(1)
