@@ -4,7 +4,7 @@
         [--presets walk720 static720] [--label default] [--seed 0] [--det-frames 150] \\
         [--json RESULT.json] [--reuse] \\
         [--camera fps5|fps8|fps30|gray|low270|lowbit|dim|shake|lights|pillar|interlaced|osd|slowshutter|
-        recoded] \\
+        slowshutter2|recoded] \\
         [-- EXTRA FACELOG ARGS]
 
 Per preset: ``WORK/clips/NAME.mp4`` + ``NAME.gt.csv`` are made by ``cctv_synth`` when absent; then
@@ -180,6 +180,9 @@ CAMERAS: dict[str, Camera] = {
     # frame with the two before it; its first frame is dropped), with source frame k's GT; the last
     # source frame has no frame of its own. A still face is as sharp as before.
     "slowshutter": Camera("tmix=frames=3,trim=start_frame=1,setpts=PTS-STARTPTS", "25"),
+    # Half that: the mean of two frames (1/12.5 s), source frames k-1 and k, with source frame k's GT
+    # (half a frame's walk behind the picture's middle: 2.5-7 px).
+    "slowshutter2": Camera("tmix=frames=2", "25"),
     # The date and time burned into the top left (changing every second) and the camera's name into
     # the bottom right, white with a black border, as a recorder's on-screen display writes them:
     # a corner of the picture that changes by itself, and faces passing under the text.

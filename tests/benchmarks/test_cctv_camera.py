@@ -294,10 +294,13 @@ def test_recoded_keeps_every_frame_and_the_gt(moving_square: tuple[Path, Path]) 
     assert all(np.abs(a.astype(int) - b).mean() < 3 for a, b in zip(frames, source, strict=True))
 
 
-def test_slowshutter_smears_what_moves_over_three_frames_centred_on_its_gt(tmp_path: Path) -> None:
-    """A white square 10 px further right each frame: frame k is the mean of source frames k-1, k and
-    k+1 (full brightness only where all three cover it), its GT source frame k's; the last source
-    frame has no frame, and no GT row."""
+@pytest.mark.parametrize(("camera", "first", "frames"), [("slowshutter", -1, 19), ("slowshutter2", -1, 20)])
+def test_a_slow_shutter_smears_what_moves_over_the_frames_it_mixes(
+    tmp_path: Path, camera: str, first: int, frames: int
+) -> None:
+    """A white square 10 px further right each frame. slowshutter: frame k is the mean of source frames
+    k-1, k and k+1 (full brightness only where all three cover it), its GT source frame k's, and the
+    last source frame has no frame and no GT row; slowshutter2: frames k-1 and k, GT frame k's."""
     if shutil.which("ffmpeg") is None:
         pytest.skip("the ffmpeg binary is not installed")
     folder = tmp_path / "clips"
@@ -315,14 +318,16 @@ def test_slowshutter_smears_what_moves_over_three_frames_centred_on_its_gt(tmp_p
     cols = ["frame_index", "person_id", "x1", "y1", "x2", "y2", "age", "gender", "face_px"]
     rows = [(k, 0, 10.0 * k, 30.0, 10.0 * k + 32, 62.0, 30.0, "male", 32) for k in range(20)]
     pd.DataFrame(rows, columns=cols).to_csv(gt, index=False)
-    out, out_gt = camera_clip(mp4, gt, "slowshutter")
-    frames, fps = _frames(out)
+    out, out_gt = camera_clip(mp4, gt, camera)
+    got_frames, fps = _frames(out)
     got = pd.read_csv(out_gt)
-    assert len(frames) == len(got) == 19 and fps == pytest.approx(25.0, rel=0.01)
-    assert got.frame_index.tolist() == list(range(19)) and got.x1.tolist() == [10.0 * k for k in range(19)]
+    assert len(got_frames) == len(got) == frames and fps == pytest.approx(25.0, rel=0.01)
+    assert got.frame_index.tolist() == list(range(frames))
+    assert got.x1.tolist() == [10.0 * k for k in range(frames)]
+    last = 1 if camera == "slowshutter" else 0  # the last source frame mixed into frame k: k + last
     for k in (3, 8, 15):
-        row = frames[k][45, :, 1].astype(int)
+        row = got_frames[k][45, :, 1].astype(int)
         full, lit = np.flatnonzero(row > 200), np.flatnonzero(row > 60)
-        # all three copies overlap over [10(k+1), 10(k-1) + 32); the smear spans [10(k-1), 10(k+1) + 32)
-        assert abs(full[0] - 10 * (k + 1)) <= 1 and abs(full[-1] - (10 * (k - 1) + 31)) <= 1, (k, full)
-        assert abs(lit[0] - 10 * (k - 1)) <= 1 and abs(lit[-1] - (10 * (k + 1) + 31)) <= 1, (k, lit)
+        # every copy covers [10(k + last), 10(k + first) + 32); some copy [10(k + first), 10(k + last) + 32)
+        assert abs(full[0] - 10 * (k + last)) <= 1 and abs(full[-1] - (10 * (k + first) + 31)) <= 1, (k, full)
+        assert abs(lit[0] - 10 * (k + first)) <= 1 and abs(lit[-1] - (10 * (k + last) + 31)) <= 1, (k, lit)
