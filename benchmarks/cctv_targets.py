@@ -112,13 +112,18 @@ def means(clips: dict[str, dict[str, Any]]) -> list[str]:
     rs = list(clips.values())
     det = [r["detection"] for r in rs]
     small = [d["by_size"]["32-47"]["recall"] for d in det if d["by_size"]["32-47"]["recall"] is not None]
+    # a clip with no detection matched has no per-frame age or gender: left out of those means
+    per_frame = {
+        k: [d["per_frame"][k] for d in det if d["per_frame"][k] is not None]
+        for k in ("age_mae", "gender_acc")
+    }
     return [
         f"{mean([d['recall'] for d in det]):.3f}",
         f"{mean(small):.3f}",
         f"{mean([r['identity']['idf1'] for r in rs]):.3f}",
         f"{mean([r['identity']['people_split'] or 0.0 for r in rs]):.3f}",
-        f"{mean([d['per_frame']['age_mae'] for d in det]):.2f}",
-        f"{mean([d['per_frame']['gender_acc'] for d in det]):.3f}",
+        f"{mean(per_frame['age_mae']):.2f}",
+        f"{mean(per_frame['gender_acc']):.3f}",
         str(sum(abs(r["run"]["persons_reported"] - r["gt"]["persons"]) for r in rs)),
         str(sum(r["run"]["persons_dropped"].get("no_face", 0) for r in rs)),
     ]

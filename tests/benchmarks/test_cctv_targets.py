@@ -106,7 +106,7 @@ def test_an_unreadable_result_is_a_one_line_error(tmp_path: Path, capsys: pytest
     assert "cctv_targets:" in capsys.readouterr().err
 
 
-def _detection(recall: float, small: float | None, age: float, gender: float) -> dict[str, Any]:
+def _detection(recall: float, small: float | None, age: float | None, gender: float | None) -> dict[str, Any]:
     return {
         "recall": recall,
         "by_size": {"32-47": {"recall": small}},
@@ -138,3 +138,19 @@ def test_means_over_a_worlds_clips_of_the_presets_kept(
     # recall, 32-47 px (the clip without such faces left out), IDF1, split, age, gender,
     # |31 - 30| + |27 - 30|, no_face
     assert mean_row.split(" | ")[1:] == ["2", "0.800", "0.800", "0.850", "0.050", "7.00", "0.850", "4", "3 |"]
+
+
+def test_means_leave_out_a_clip_that_matched_no_detection(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a clip whose detections match none of its GT faces has no per-frame age or gender (None)
+    results = tmp_path / "r.json"
+    rows = [_result("walk720", "c/walk720.gt.csv"), _result("static720", "c/static720.gt.csv")]
+    rows[0]["detection"] = _detection(0.9, 0.8, 6.0, 0.9)
+    rows[1]["detection"] = _detection(0.0, 0.0, None, None)
+    for r in rows:
+        r["run"]["persons_dropped"] = {}
+    results.write_text(json.dumps(rows))
+    assert main(["--world", f"w={results}", "--means"]) == 0
+    mean_row = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| w |")][-1]
+    assert mean_row.split(" | ")[1:] == ["2", "0.450", "0.400", "0.950", "0.000", "6.00", "0.900", "2", "0 |"]
