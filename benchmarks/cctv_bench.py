@@ -50,7 +50,7 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from cctv_common import SHARED, YUNET_PATH, read_csv_checked
+from cctv_common import SHARED, YUNET_PATH, read_csv_checked, temp_beside
 from cctv_score import score
 from cctv_synth import PRESETS, make_clip
 
@@ -214,6 +214,19 @@ def camera_clip(mp4: Path, gt: Path, camera: str) -> tuple[Path, Path]:
         cap.release()
         if size != cam.size:
             raise BenchError(f"--camera {camera} takes {cam.size[0]}x{cam.size[1]} clips, {mp4} is {size}")
+    mp4_tmp, gt_tmp = temp_beside(out_mp4), temp_beside(out_gt)  # moved in when whole (temp_beside)
+    try:
+        _camera_clip(ffmpeg, mp4, gt, cam, mp4_tmp, gt_tmp)
+        os.replace(mp4_tmp, out_mp4)  # the clip first: a reader takes both only once the GT is there too
+        os.replace(gt_tmp, out_gt)
+    finally:
+        mp4_tmp.unlink(missing_ok=True)
+        gt_tmp.unlink(missing_ok=True)
+    return out_mp4, out_gt
+
+
+def _camera_clip(ffmpeg: str, mp4: Path, gt: Path, cam: Camera, out_mp4: Path, out_gt: Path) -> None:
+    """Write ``mp4`` as ``cam`` records it to ``out_mp4`` and its GT to ``out_gt`` (``camera_clip``)."""
     cmd = [ffmpeg, "-loglevel", "error", "-y", "-i", str(mp4), "-vf", cam.vf, "-r", cam.rate,
            "-c:v", "libx264", *cam.x264, "-pix_fmt", "yuv420p", str(out_mp4)]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
@@ -243,7 +256,6 @@ def camera_clip(mp4: Path, gt: Path, camera: str) -> tuple[Path, Path]:
         rows[col] = (rows[col] * cam.scale).round(1)
     rows["face_px"] = (rows["face_px"] * cam.scale).round().astype(int)
     rows.to_csv(out_gt, index=False)
-    return out_mp4, out_gt
 
 
 def _children_cpu_s() -> float:

@@ -9,6 +9,7 @@ to the pasted UTKFace chip.
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +38,17 @@ MIN_VISIBLE_SHARE = 0.75
 
 class GroundTruthError(ValueError):
     """A ground-truth or result file is missing or has the wrong columns."""
+
+
+def temp_beside(path: Path) -> Path:
+    """A new, empty hidden file beside ``path``, with its suffix, of this call alone: a clip is written
+    there and moved onto ``path`` (``os.replace``) when whole. Two runs that make one clip at once then
+    each write their own file, and whichever moves last leaves a whole one (the same bytes: clips are
+    made from their seed); with one shared name they wrote into each other's file, and a camera clip
+    was once made from such a mix (docs/BENCHMARKS.md, thirty-fourth session)."""
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
+    os.close(fd)
+    return Path(name)
 
 
 def bucket_name(lo: int, hi: int) -> str:

@@ -45,7 +45,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from cctv_common import GT_BOX_IN_CHIP, GT_BOX_W, GT_COLUMNS, SHARED
+from cctv_common import GT_BOX_IN_CHIP, GT_BOX_W, GT_COLUMNS, SHARED, temp_beside
 from cctv_people import Person, plan_people
 from cctv_presets import PRESETS, Preset
 from cctv_sprites import (
@@ -332,12 +332,16 @@ def make_clip(
     people = plan_people(p, faces, seed)
     out.mkdir(parents=True, exist_ok=True)
     mp4, gt = out / f"{preset}.mp4", out / f"{preset}.gt.csv"
-    mp4_tmp, gt_tmp = out / f".{preset}.tmp.mp4", out / f".{preset}.gt.tmp.csv"
-    rows = _render(p, people, faces, shared, seed, mp4_tmp)
-    columns = [*GT_COLUMNS, "occluded"] if p.mode == "cross" else list(GT_COLUMNS)
-    pd.DataFrame(rows, columns=columns).to_csv(gt_tmp, index=False)
-    os.replace(mp4_tmp, mp4)
-    os.replace(gt_tmp, gt)
+    mp4_tmp, gt_tmp = temp_beside(mp4), temp_beside(gt)
+    try:
+        rows = _render(p, people, faces, shared, seed, mp4_tmp)
+        columns = [*GT_COLUMNS, "occluded"] if p.mode == "cross" else list(GT_COLUMNS)
+        pd.DataFrame(rows, columns=columns).to_csv(gt_tmp, index=False)
+        os.replace(mp4_tmp, mp4)  # the clip first: a reader takes both only once the GT is there too
+        os.replace(gt_tmp, gt)
+    finally:
+        mp4_tmp.unlink(missing_ok=True)
+        gt_tmp.unlink(missing_ok=True)
     log.info("%s: %d frames, %d people, %d GT rows -> %s", preset, p.frames, len(people), len(rows), mp4)
     return mp4, gt
 

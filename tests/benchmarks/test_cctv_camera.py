@@ -6,6 +6,7 @@ import itertools
 import shutil
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import cv2
@@ -15,14 +16,17 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 from cctv_bench import (
+    CAMERAS,
     PILLAR_X,
     SHAKE_MARGIN,
     SHAKE_PX,
     SHAKE_VIEW,
     BenchError,
+    Camera,
     camera_clip,
     shake_offset,
 )
+from cctv_common import temp_beside
 
 from facelog.pipeline.file.reader import VideoSource
 
@@ -331,3 +335,29 @@ def test_a_slow_shutter_smears_what_moves_over_the_frames_it_mixes(
         # every copy covers [10(k + last), 10(k + first) + 32); some copy [10(k + first), 10(k + last) + 32)
         assert abs(full[0] - 10 * (k + last)) <= 1 and abs(full[-1] - (10 * (k + first) + 31)) <= 1, (k, full)
         assert abs(lit[0] - 10 * (k + first)) <= 1 and abs(lit[-1] - (10 * (k + last) + 31)) <= 1, (k, lit)
+
+
+def test_two_runs_that_make_one_camera_clip_at_once_leave_it_whole(moving_square: tuple[Path, Path]) -> None:
+    """Two chains of runs may need the same camera clip at the same moment: each writes its own
+    temporary file and moves it in whole, so both get the whole clip and no temporary file is left."""
+    with ThreadPoolExecutor(2) as pool:
+        outs = list(pool.map(lambda _: camera_clip(*moving_square, "recoded"), range(2)))
+    assert outs[0] == outs[1]
+    frames, _ = _frames(outs[0][0])
+    assert len(frames) == 20 and pd.read_csv(outs[0][1]).equals(pd.read_csv(moving_square[1]))
+    assert sorted(p.name for p in outs[0][0].parent.iterdir()) == ["sq.gt.csv", "sq.mp4"]
+
+
+def test_a_camera_clip_that_fails_leaves_nothing_behind(
+    moving_square: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(CAMERAS, "broken", Camera("no_such_filter", "25"))
+    with pytest.raises(BenchError, match="ffmpeg failed"):
+        camera_clip(*moving_square, "broken")
+    assert list((moving_square[0].parent.parent / "clips_broken").iterdir()) == []
+
+
+def test_temp_beside_names_a_new_hidden_file_of_the_same_kind(tmp_path: Path) -> None:
+    a, b = temp_beside(tmp_path / "walk720.gt.csv"), temp_beside(tmp_path / "walk720.gt.csv")
+    assert a != b and a.parent == b.parent == tmp_path
+    assert all(p.name.startswith(".walk720.gt.") and p.suffix == ".csv" and p.is_file() for p in (a, b))
