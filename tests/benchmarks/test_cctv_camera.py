@@ -56,6 +56,30 @@ def moving_square(tmp_path: Path) -> tuple[Path, Path]:
     return mp4, gt
 
 
+@pytest.fixture()
+def white_square(tmp_path: Path) -> tuple[Path, Path]:
+    """20 frames at 25 fps, a white square 10 px further right each frame, bright in luma (chroma is
+    shared by two rows), nearly lossless; GT: its box per frame."""
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("the ffmpeg binary is not installed")
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    raw = b""
+    for k in range(20):
+        img = np.full((96, 320, 3), 30, np.uint8)
+        img[30:62, 10 * k : 10 * k + 32] = 230
+        raw += img.tobytes()
+    mp4, gt = folder / "sq.mp4", folder / "sq.gt.csv"
+    cmd = ["ffmpeg", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "bgr24", "-s", "320x96",
+           "-r", "25", "-i", "-", "-c:v", "libx264", "-crf", "12", "-pix_fmt", "yuv420p",
+           str(mp4)]  # fmt: skip
+    subprocess.run(cmd, input=raw, check=True)
+    cols = ["frame_index", "person_id", "x1", "y1", "x2", "y2", "age", "gender", "face_px"]
+    rows = [(k, 0, 10.0 * k, 30.0, 10.0 * k + 32, 62.0, 30.0, "male", 32) for k in range(20)]
+    pd.DataFrame(rows, columns=cols).to_csv(gt, index=False)
+    return mp4, gt
+
+
 def _frames(mp4: Path) -> tuple[list[np.ndarray], float]:
     """The clip's frames and frame rate, read by the pipeline's own reader."""
     src = VideoSource(mp4)
@@ -242,27 +266,10 @@ def test_view_motion_benchmark_finds_the_shake_and_leaves_a_fixed_camera(tmp_pat
     assert row["error_px_p50_p99_max"][1] < 1.0, row
 
 
-def test_interlaced_combs_what_moves_and_follows_its_even_rows(tmp_path: Path) -> None:
+def test_interlaced_combs_what_moves_and_follows_its_even_rows(white_square: tuple[Path, Path]) -> None:
     """A white square 10 px further right each frame: frame k's even rows show source frame k + 1,
     its odd rows frame k; the GT is source frame k + 1's, renumbered."""
-    if shutil.which("ffmpeg") is None:
-        pytest.skip("the ffmpeg binary is not installed")
-    folder = tmp_path / "clips"
-    folder.mkdir()
-    raw = b""
-    for k in range(20):
-        img = np.full((96, 320, 3), 30, np.uint8)
-        img[30:62, 10 * k : 10 * k + 32] = 230  # bright in luma (chroma is shared by two rows)
-        raw += img.tobytes()
-    mp4, gt = folder / "sq.mp4", folder / "sq.gt.csv"
-    cmd = ["ffmpeg", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "bgr24", "-s", "320x96",
-           "-r", "25", "-i", "-", "-c:v", "libx264", "-crf", "12", "-pix_fmt", "yuv420p",
-           str(mp4)]  # fmt: skip
-    subprocess.run(cmd, input=raw, check=True)
-    cols = ["frame_index", "person_id", "x1", "y1", "x2", "y2", "age", "gender", "face_px"]
-    rows = [(k, 0, 10.0 * k, 30.0, 10.0 * k + 32, 62.0, 30.0, "male", 32) for k in range(20)]
-    pd.DataFrame(rows, columns=cols).to_csv(gt, index=False)
-    out, out_gt = camera_clip(mp4, gt, "interlaced")
+    out, out_gt = camera_clip(*white_square, "interlaced")
     frames, fps = _frames(out)
     got = pd.read_csv(out_gt)
     assert len(frames) == len(got) == 19 and fps == pytest.approx(25.0, rel=0.01)
@@ -298,37 +305,20 @@ def test_recoded_keeps_every_frame_and_the_gt(moving_square: tuple[Path, Path]) 
     assert all(np.abs(a.astype(int) - b).mean() < 3 for a, b in zip(frames, source, strict=True))
 
 
-@pytest.mark.parametrize(("camera", "first", "frames"), [("slowshutter", -1, 19), ("slowshutter2", -1, 20)])
+@pytest.mark.parametrize(("camera", "last", "frames"), [("slowshutter", 1, 19), ("slowshutter2", 0, 20)])
 def test_a_slow_shutter_smears_what_moves_over_the_frames_it_mixes(
-    tmp_path: Path, camera: str, first: int, frames: int
+    white_square: tuple[Path, Path], camera: str, last: int, frames: int
 ) -> None:
     """A white square 10 px further right each frame. slowshutter: frame k is the mean of source frames
     k-1, k and k+1 (full brightness only where all three cover it), its GT source frame k's, and the
     last source frame has no frame and no GT row; slowshutter2: frames k-1 and k, GT frame k's."""
-    if shutil.which("ffmpeg") is None:
-        pytest.skip("the ffmpeg binary is not installed")
-    folder = tmp_path / "clips"
-    folder.mkdir()
-    raw = b""
-    for k in range(20):
-        img = np.full((96, 320, 3), 30, np.uint8)
-        img[30:62, 10 * k : 10 * k + 32] = 230
-        raw += img.tobytes()
-    mp4, gt = folder / "sq.mp4", folder / "sq.gt.csv"
-    cmd = ["ffmpeg", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "bgr24", "-s", "320x96",
-           "-r", "25", "-i", "-", "-c:v", "libx264", "-crf", "12", "-pix_fmt", "yuv420p",
-           str(mp4)]  # fmt: skip
-    subprocess.run(cmd, input=raw, check=True)
-    cols = ["frame_index", "person_id", "x1", "y1", "x2", "y2", "age", "gender", "face_px"]
-    rows = [(k, 0, 10.0 * k, 30.0, 10.0 * k + 32, 62.0, 30.0, "male", 32) for k in range(20)]
-    pd.DataFrame(rows, columns=cols).to_csv(gt, index=False)
-    out, out_gt = camera_clip(mp4, gt, camera)
+    out, out_gt = camera_clip(*white_square, camera)
     got_frames, fps = _frames(out)
     got = pd.read_csv(out_gt)
     assert len(got_frames) == len(got) == frames and fps == pytest.approx(25.0, rel=0.01)
     assert got.frame_index.tolist() == list(range(frames))
     assert got.x1.tolist() == [10.0 * k for k in range(frames)]
-    last = 1 if camera == "slowshutter" else 0  # the last source frame mixed into frame k: k + last
+    first = -1  # frame k mixes source frames k + first ... k + last
     for k in (3, 8, 15):
         row = got_frames[k][45, :, 1].astype(int)
         full, lit = np.flatnonzero(row > 200), np.flatnonzero(row > 60)
