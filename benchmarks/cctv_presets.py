@@ -76,6 +76,7 @@ class Preset:
     screen: bool = False  # a wall screen showing an advert of real faces that move (no GT rows)
     masks: float = 0.0  # share of people wearing a surgical mask (face_worlds.masked)
     sunglasses: float = 0.0  # share of people wearing dark sunglasses (face_worlds.sunglasses)
+    prints: float = 0.0  # share of people (with bodies) whose shirt is printed with a face, not theirs
     pitch: float = 0.0  # degrees a camera mounted high looks down at the faces (face_worlds.from_above)
     sway: float = 0.05  # counter/queue: how far standing people sway (share of their face size)
     alike: bool = False  # a newcomer at a vacated spot: the same gender and about the same age
@@ -92,11 +93,12 @@ class Preset:
     @property
     def stream(self) -> str:
         """Key of the preset's random streams (people, scene, noise): its name; an ``alike``, ``away``,
-        ``masks``, ``sunglasses``, ``above`` or ``returns`` preset shares its plain preset's
+        ``masks``, ``sunglasses``, ``prints``, ``above`` or ``returns`` preset shares its plain preset's
         (``gap_alike``: the counter's), so the two clips differ only in the newcomers' faces, the
-        turned-away spells, the time between visits, the masks or sunglasses, the angle faces are seen
-        at or the faces of people who return."""
+        turned-away spells, the time between visits, the masks, sunglasses or shirt prints, the angle
+        faces are seen at or the faces of people who return."""
         name = self.name.removesuffix("_masks").removesuffix("_sunglasses").removesuffix("_above")
+        name = name.removesuffix("_prints")
         name = name.removesuffix("_returns")
         return name.removesuffix("_alike").removesuffix("_away").removesuffix("_gap")
 
@@ -162,6 +164,10 @@ PRESETS.update(
         # before) is an earlier person again, its face and clothes (a shop floor, an aisle, a corridor)
         _variant("walk720", "_returns", returns=0.4),
         _variant("static720", "_returns", returns=0.4),
+        # half the people in a shirt printed with a face (a band, a film, a cartoon face on a T-shirt):
+        # a face that walks with its wearer, never a person (no GT rows)
+        _variant("walk720", "_prints", prints=0.5),
+        _variant("static720", "_prints", prints=0.5),
         # a camera mounted high: every face seen 40 degrees from above (a flat warp, an upper bound)
         _variant("walk720", "_above", pitch=40.0),
         _variant("static720", "_above", pitch=40.0),

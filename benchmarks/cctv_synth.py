@@ -135,6 +135,34 @@ def _still_sprites(
     return out
 
 
+def _print_chips(
+    preset: Preset, faces: pd.DataFrame, people: list[Person], seed: int
+) -> dict[int, ChipCache]:
+    """The shirt prints of the people who wear one (``Preset.prints``): a validation face no person of
+    the clip has, in the wearer's light and motion blur (``ChipCache`` of the wearer)."""
+    if not (preset.prints and preset.bodies):
+        return {}
+    rng = np.random.default_rng([seed, zlib.crc32(preset.stream.encode()), 6])
+    used = {p.face_row for p in people}
+    free = [int(i) for i in rng.permutation(len(faces)) if i not in used]
+    return {
+        p.person_id: ChipCache(p, read_face(faces.path.iloc[free.pop()]))
+        for p in people
+        if wears(seed, p.person_id, "prints", preset.prints)
+    }
+
+
+def _paste_print(
+    frame: np.ndarray, prints: dict[int, ChipCache], p: Person, k: int, side: int, x0: int, y0: int
+) -> None:
+    """Person ``p``'s shirt print, if it wears one, on its torso (``PRINT_SIDE``, ``PRINT_TOP``)."""
+    cache = prints.get(p.person_id)
+    if cache is not None:
+        ps = max(8, round(PRINT_SIDE * side))
+        chip, mask = cache.get(ps, p.blur_px(k))
+        paste(frame, chip, mask, x0 + side // 2 - ps // 2, y0 + round(PRINT_TOP * side))
+
+
 def _face_box(x0: int, y0: int, side: int) -> tuple[float, float, float, float]:
     """The GT face box (unclipped) of a chip pasted at (x0, y0) with this side."""
     return (x0 + GT_BOX_IN_CHIP[0] * side, y0 + GT_BOX_IN_CHIP[1] * side,
@@ -172,12 +200,15 @@ def _gt_rows(
     return [row if hidden is None else (*row, round(hidden, 3))]
 
 
-WORLD_STREAMS = {"masks": 11, "sunglasses": 13}  # the random stream that draws who wears what
+WORLD_STREAMS = {"masks": 11, "sunglasses": 13, "prints": 17}  # the random stream that draws who wears what
+PRINT_SIDE = 0.8  # a shirt print's chip side, in its wearer's chip sides (the printed face ~0.8x theirs)
+PRINT_TOP = 1.5  # ... its top below the wearer's chip top, in chip sides (the torso starts at 1.25)
 
 
 def wears(seed: int, person_id: int, world: str, share: float) -> bool:
-    """Whether person ``person_id`` of a clip of ``seed`` wears a mask or sunglasses (``world``), at
-    ``share`` of the people (``Preset.masks``, ``Preset.sunglasses``); also read by ``masked_rows.py``."""
+    """Whether person ``person_id`` of a clip of ``seed`` wears a mask, sunglasses or a shirt print
+    (``world``), at ``share`` of the people (``Preset.masks``, ``Preset.sunglasses``, ``Preset.prints``);
+    also read by ``masked_rows.py``."""
     return bool(np.random.default_rng([seed, person_id, WORLD_STREAMS[world]]).random() < share)
 
 
@@ -261,6 +292,7 @@ def _render(
     chips = {p.person_id: ChipCache(p, _face_image(preset, p, faces, masking, seed)) for p in people}
     stills = _still_sprites(preset, faces, people, seed)
     slides = screen_slides(preset, faces, people, seed)
+    prints = _print_chips(preset, faces, people, seed)
     rows: list[tuple[object, ...]] = []
     enc = _encoder(mp4_tmp, preset)
     assert enc.stdin is not None
@@ -282,6 +314,7 @@ def _render(
                 for i, (p, k, side, x0, y0) in enumerate(placed):
                     if preset.bodies:
                         paste_body(frame, chips[p.person_id], p.blur_px(k), side, x0, y0)
+                        _paste_print(frame, prints, p, k, side, x0, y0)
                     paste_face(frame, chips[p.person_id], p.blur_px(k), side, x0, y0)
                     hidden = _hidden_share(_face_box(x0, y0, side), placed[i + 1 :], preset.bodies)
                     rows.extend(_gt_rows(p, f, x0, y0, side, w, h, hidden))
@@ -289,6 +322,7 @@ def _render(
                 if preset.bodies:  # all bodies first: a face is never covered by someone's body
                     for p, k, side, x0, y0 in placed:
                         paste_body(frame, chips[p.person_id], p.blur_px(k), side, x0, y0)
+                        _paste_print(frame, prints, p, k, side, x0, y0)
                 for p, k, side, x0, y0 in placed:
                     if p.turned_away(k):  # the back of the head: no face to find, no GT row
                         back, bmask = chips[p.person_id].back(side)

@@ -307,3 +307,57 @@ def test_the_sunglasses_presets_are_their_plain_presets_with_half_the_people_in_
     }
     assert {p.name for p in half} == names
     assert all(p.sunglasses == 0.5 and p.stream == p.name.removesuffix("_sunglasses") for p in half)
+
+
+def test_a_shirt_print_is_a_face_on_the_torso_and_no_ground_truth_row(
+    utkface: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The tiny preset with everyone in a printed shirt (``Preset.prints``) against the plain one: the
+    same GT (a print is nobody), the same faces, and a face-sized patch changed on each torso."""
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("the ffmpeg binary is not installed")
+    from dataclasses import replace
+
+    import cctv_synth
+    import numpy as np
+    from cctv_common import GT_BOX_IN_CHIP, GT_BOX_W
+
+    tiny = replace(PRESETS["tiny"], name="tiny_prints", prints=1.0)
+    monkeypatch.setattr(cctv_synth, "PRESETS", {**PRESETS, "tiny_prints": tiny})
+    assert tiny.stream == "tiny"  # the same people, paths and scene as the plain clip
+    plain_mp4, plain_gt = make_clip(tmp_path / "a", "tiny", seed=3, shared=utkface)
+    print_mp4, print_gt = make_clip(tmp_path / "b", "tiny_prints", seed=3, shared=utkface)
+    gt = pd.read_csv(plain_gt)
+    assert gt.equals(pd.read_csv(print_gt))
+
+    def frames(mp4: Path) -> list[np.ndarray]:
+        cap, out = cv2.VideoCapture(str(mp4)), []
+        while True:
+            ok, f = cap.read()
+            if not ok:
+                return out
+            out.append(f.astype(np.int16))
+
+    a, b = frames(plain_mp4), frames(print_mp4)
+    checked = 0
+    h, w = a[0].shape[:2]
+    for r in gt.itertuples():
+        side = r.face_px / GT_BOX_W
+        x0, y0 = r.x1 - GT_BOX_IN_CHIP[0] * side, r.y1 - GT_BOX_IN_CHIP[1] * side  # the chip's corner
+        top, ps = round(y0 + cctv_synth.PRINT_TOP * side), round(cctv_synth.PRINT_SIDE * side)
+        left = round(x0 + side / 2 - ps / 2)
+        if min(r.x1, r.y1) <= 0 or r.x2 >= w or r.y2 >= h or left < 0 or left + ps > w or top + ps > h:
+            continue  # a face or print cut by the frame edge
+        face = np.s_[round(r.y1) : round(r.y2), round(r.x1) : round(r.x2)]
+        shirt = np.s_[top + ps // 4 : top + 3 * ps // 4, left + ps // 4 : left + 3 * ps // 4]
+        k = int(r.frame_index)
+        assert np.abs(a[k][face] - b[k][face]).mean() < 6, (r, "the face itself changed")
+        assert np.abs(a[k][shirt] - b[k][shirt]).mean() > 12, (r, "no print on the torso")
+        checked += 1
+    assert checked >= 3  # the tiny frame cuts most torsos
+
+
+def test_the_prints_presets_are_their_plain_presets_with_half_the_people_in_printed_shirts() -> None:
+    half = [p for p in PRESETS.values() if p.prints]
+    assert {p.name for p in half} == {"walk720_prints", "static720_prints"}
+    assert all(p.prints == 0.5 and p.bodies and p.stream == p.name.removesuffix("_prints") for p in half)
