@@ -88,15 +88,17 @@ class Looks:
         """One more face's thumbnail (kept or not)."""
         if self.faces % self.every == 0:
             self.thumbs.append(look)
-            if len(self.thumbs) >= 2 * LOOKS:
-                self.thumbs = self.thumbs[::2]
-                self.every *= 2
+            self._thin()
         self.faces += 1
 
     def absorb(self, other: Looks) -> None:
         """Add ``other``'s thumbnails (another piece of the same person), thinned as ``add`` thins."""
         self.thumbs = self.thumbs + other.thumbs
         self.faces += other.faces
+        self._thin()
+
+    def _thin(self) -> None:
+        """Every other thumbnail dropped, and the step doubled, until fewer than 2 x ``LOOKS`` are left."""
         while len(self.thumbs) >= 2 * LOOKS:
             self.thumbs = self.thumbs[::2]
             self.every *= 2
