@@ -7,6 +7,7 @@ in ``cross`` presets, where walkers pass in front of one another.
 
 from __future__ import annotations
 
+import itertools
 import sys
 import zlib
 from dataclasses import dataclass, replace
@@ -223,6 +224,8 @@ def plan_people(preset: Preset, faces: pd.DataFrame, seed: int) -> list[Person]:
         return _returns(preset, people, seed)
     if preset.mode == "cross":
         return _alike(preset, _cross(preset, rng, faces, face_rows), faces)
+    if preset.mode == "group":
+        return _groups(preset, rng, faces, face_rows)
     # Arrivals spread over the clip: about people / (1 + vanish share) arrivals, placed in random
     # order (so running out of people drops random ones, not the last ones), then extra arrivals
     # until the count is reached. Each arrival may bring replacements.
@@ -444,6 +447,93 @@ def _cross(
             people.append(Person(len(people), row, age, gender, first, path, velocity=vel, **look))
     people.sort(key=lambda q: q.first_frame)
     return [replace(q, person_id=i) for i, q in enumerate(people)]
+
+
+GROUP_SIZES = (2, 2, 2, 3)  # members of a group, drawn from these (couples and pairs more often)
+GROUP_SPACING = (1.25, 2.2)  # centre to centre across the walk, in chip sides of the larger face
+GROUP_DRIFT = 0.15  # share the spacing swings by, over 2-5 s (people fall behind, catch up)
+CHILD_AGE = 12  # a member this old or younger walks with a smaller face, lower in the frame
+CHILD_SIZE = 0.75  # a child's face size against the adults' of its group
+CHILD_DROP = (0.6, 1.0)  # how much lower than the group's line a child's face is (chip sides)
+
+
+def _groups(
+    preset: Preset, rng: np.random.Generator, faces: pd.DataFrame, face_rows: np.ndarray
+) -> list[Person]:
+    """``group``: people who walk through together, 2-3 abreast at one speed (friends, a couple, a
+    parent with a child): each group enters at a left or right edge, and its members keep one
+    velocity, faces ``GROUP_SPACING`` apart across the walk (and up to 0.4 chip sides above or below
+    the group's line), a spacing that swings by ``GROUP_DRIFT`` of itself over seconds, never
+    overlapping; each has its own gait (the vertical sway). A member aged ``CHILD_AGE`` or under has
+    a face ``CHILD_SIZE`` of its group's size (which may be under the preset's smallest), ``CHILD_DROP``
+    below the line. Groups arrive spread over the clip; nobody vanishes mid-frame."""
+    people: list[Person] = []
+    arrivals = rng.uniform(*ARRIVAL_SPAN, preset.people * 4) * preset.frames
+    for t in arrivals:
+        if len(people) >= min(preset.people, len(face_rows)):
+            break
+        size = min(int(rng.choice(GROUP_SIZES)), preset.people - len(people))
+        rows = [int(r) for r in face_rows[len(people) : len(people) + size]]
+        for _ in range(MAX_TRIES):
+            group = _group_paths(preset, rng, faces, rows, int(t))
+            if group and not any(_overlaps(first, path, people) for first, path, _ in group):
+                break
+        else:
+            continue
+        for (first, path, vel), row in zip(group, rows, strict=True):
+            age, gender = float(faces.age.iloc[row]), str(faces.gender.iloc[row])
+            look = _look(rng, vel, preset.same_clothes)
+            people.append(Person(len(people), row, age, gender, first, path, velocity=vel, **look))
+    people.sort(key=lambda q: q.first_frame)
+    return [replace(q, person_id=i) for i, q in enumerate(people)]
+
+
+def _group_paths(
+    preset: Preset, rng: np.random.Generator, faces: pd.DataFrame, rows: list[int], t: int
+) -> list[tuple[int, np.ndarray, tuple[float, float]]]:
+    """Paths (first frame, path, velocity) of one group arriving about frame ``t``, in ``rows``'
+    order; empty if a member would not be in view for 8 frames."""
+    w, h = preset.width, preset.height
+    lo, hi = preset.face_px
+    s0 = _loguniform(rng, lo, hi)
+    speed = rng.uniform(*preset.speed_px)
+    direction = 1.0 if rng.random() < 0.5 else -1.0
+    vel = (direction * speed, rng.uniform(-0.08, 0.08) * speed)
+    child = [float(faces.age.iloc[r]) <= CHILD_AGE for r in rows]
+    sizes = [s0 * (CHILD_SIZE if c else rng.uniform(0.9, 1.1)) for c in child]
+    chip = max(sizes) / GT_BOX_W
+    # offsets across the walk (x, along the line of members) and up or down, in px at the start
+    dx, x = [0.0], 0.0
+    for a, b in itertools.pairwise(sizes):
+        x += rng.uniform(*GROUP_SPACING) * max(a, b) / GT_BOX_W
+        dx.append(x)
+    dy = [rng.uniform(*CHILD_DROP) * chip if c else rng.uniform(-0.4, 0.4) * chip for c in child]
+    reach = dx[-1] + chip
+    y0 = rng.uniform(0.2, 0.75) * h
+    x0 = -reach - chip if direction > 0 else w + chip  # the whole group starts out of view
+    n = round((w + 2 * reach + 4 * chip) / speed)
+    k = np.arange(n)
+    spread = 1 + GROUP_DRIFT * np.sin(
+        2 * np.pi * k / (rng.uniform(2, 5) * preset.fps) + rng.uniform(0, 2 * np.pi)
+    )
+    out = []
+    for size, off_x, off_y in zip(sizes, dx, dy, strict=True):
+        gait = 0.03 * size * np.sin(2 * np.pi * k / rng.uniform(10, 16) + rng.uniform(0, 2 * np.pi))
+        cx = x0 + off_x * spread + vel[0] * k
+        cy = y0 + off_y + vel[1] * k + gait
+        inside = np.array([_inside(a, b, size, w, h) for a, b in zip(cx, cy, strict=True)])
+        if not inside.any():
+            return []
+        k0, k1 = int(np.argmax(inside)), n - int(np.argmax(inside[::-1]))
+        path = np.stack([cx, cy, np.full(n, size)], axis=1)[k0:k1]
+        first = t + k0 - round((reach + chip) / speed)  # t: about when the group's first face enters
+        if first < 0:  # rows before frame 0 are dropped (a path starts when the face is in view)
+            path, first = path[-first:], 0
+        path = path[: max(preset.frames - first, 0)]
+        if len(path) < 8:
+            return []
+        out.append((first, path, vel))
+    return out
 
 
 def _link_replacements(people: list[Person], max_gap: int = 5) -> list[Person]:

@@ -48,6 +48,13 @@ from each side at about one height, and the nearer (larger) one passes in front,
 face for a few frames (the identity switch of every tracker's textbook). Its GT has one more column,
 ``occluded``: the share of the face box that people in front cover (``cctv_common.read_gt`` counts a
 face more than a quarter hidden as "don't care", like one the frame edge cuts).
+
+``groups720`` (and ``_nobody``) breaks the rule that everyone walks alone: people walk through in twos
+and threes abreast at one speed (friends, couples, a parent with a child), faces 1.25-2.2 chip sides
+apart, a spacing that swings by 15% over seconds, never overlapping; a child's face (12 or under) is
+0.75 of its group's size and lower (``cctv_people._groups``). Neighbours share a velocity, so motion
+alone cannot tell them apart after a missed face, and a neighbour's body overlaps the region below
+a face.
 """
 
 from __future__ import annotations
@@ -67,7 +74,7 @@ class Preset:
     people: int
     face_px: tuple[float, float]
     speed_px: tuple[float, float]
-    mode: Literal["walk", "static", "counter", "queue", "cross"]
+    mode: Literal["walk", "static", "counter", "queue", "cross", "group"]
     replace_share: float = 0.2  # share of people who vanish mid-frame and are replaced at that spot
     bodies: bool = True  # a torso in the person's clothing colour below each face
     same_clothes: bool = False  # everyone wears the same dark coat
@@ -126,6 +133,21 @@ PRESETS: dict[str, Preset] = {
         Preset("cross720", 1280, 720, 30, 30, (32, 128), (5, 12), "cross", replace_share=0.0),
         Preset(
             "cross720_nobody", 1280, 720, 30, 30, (32, 128), (5, 12), "cross", replace_share=0.0, bodies=False
+        ),
+        # people who walk through together, 2-3 abreast at one speed (friends, couples, a parent with a
+        # child): neighbours a chip side or two apart with one velocity; with and without bodies
+        Preset("groups720", 1280, 720, 30, 34, (32, 128), (4, 10), "group", replace_share=0.0),
+        Preset(
+            "groups720_nobody",
+            1280,
+            720,
+            30,
+            34,
+            (32, 128),
+            (4, 10),
+            "group",
+            replace_share=0.0,
+            bodies=False,
         ),
         # a crowd: 120 walkers in 30 s, faces 24-72 px, 15-18 in view at once on average (walk720: 4-5)
         Preset("crowd720", 1280, 720, 30, 120, (24, 72), (4, 10), "walk"),

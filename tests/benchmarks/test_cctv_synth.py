@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -361,3 +362,45 @@ def test_the_prints_presets_are_their_plain_presets_with_half_the_people_in_prin
     half = [p for p in PRESETS.values() if p.prints]
     assert {p.name for p in half} == {"walk720_prints", "static720_prints"}
     assert all(p.prints == 0.5 and p.bodies and p.stream == p.name.removesuffix("_prints") for p in half)
+
+
+def test_groups_walk_abreast_at_one_speed_and_a_child_is_smaller_and_lower() -> None:
+    from cctv_common import GT_BOX_W
+    from cctv_people import CHILD_AGE, _overlaps, plan_people
+
+    preset = PRESETS["groups720"]
+    faces = _faces_table(200)
+    faces["age"] = [3, 30, 45, 8, 60, 25, 70, 11, 35, 50] * 20  # a child in most groups
+    people = plan_people(preset, faces, 0)
+    assert len(people) == preset.people
+    groups: dict[tuple[float, float], list] = {}
+    for p in people:
+        groups.setdefault(p.velocity, []).append(p)
+    sizes = sorted(len(g) for g in groups.values())
+    assert sizes[0] >= 1 and sizes[1] >= 2 and sizes[-1] <= 3  # twos and threes (the last may be one)
+    assert 3 in sizes and 11 <= len(groups) <= 17
+    for p in people:  # faces never overlap, inside a group or across groups
+        assert not _overlaps(p.first_frame, p.path, [q for q in people if q is not p])
+    near = 0
+    for g in groups.values():
+        adults = [p for p in g if p.age > CHILD_AGE]
+        for c in (p for p in g if p.age <= CHILD_AGE):
+            for a in adults:  # a child's face: smaller, and lower than the adults' where both are seen
+                assert c.path[0, 2] < 0.85 * a.path[0, 2]
+                f0 = max(a.first_frame, c.first_frame)
+                f1 = min(a.first_frame + len(a.path), c.first_frame + len(c.path))
+                assert f1 > f0 and np.all(
+                    c.path[f0 - c.first_frame : f1 - c.first_frame, 1]
+                    > a.path[f0 - a.first_frame : f1 - a.first_frame, 1] - 0.2 * a.path[0, 2]
+                )
+        for a in g:
+            for b in g:
+                f0 = max(a.first_frame, b.first_frame)
+                f1 = min(a.first_frame + len(a.path), b.first_frame + len(b.path))
+                if a is b or f1 <= f0:
+                    continue
+                pa = a.path[f0 - a.first_frame : f1 - a.first_frame]
+                pb = b.path[f0 - b.first_frame : f1 - b.first_frame]
+                chips = np.abs(pa[:, 0] - pb[:, 0]) / np.maximum(pa[:, 2], pb[:, 2]) * GT_BOX_W
+                near += bool(np.all(chips < 2.6 * 2))  # within a few chip sides the whole way
+    assert near >= 2 * (len(people) - len(groups))  # every neighbour pair, both ways
