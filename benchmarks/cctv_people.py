@@ -450,8 +450,6 @@ def _cross(
 
 
 GROUP_SIZES = (2, 2, 2, 3)  # members of a group, drawn from these (couples and pairs more often)
-GROUP_SPACING = (1.25, 2.2)  # centre to centre across the walk, in chip sides of the larger face
-GROUP_DRIFT = 0.15  # share the spacing swings by, over 2-5 s (people fall behind, catch up)
 CHILD_AGE = 12  # a member this old or younger walks with a smaller face, lower in the frame
 CHILD_SIZE = 0.75  # a child's face size against the adults' of its group
 CHILD_DROP = (0.6, 1.0)  # how much lower than the group's line a child's face is (chip sides)
@@ -462,11 +460,13 @@ def _groups(
 ) -> list[Person]:
     """``group``: people who walk through together, 2-3 abreast at one speed (friends, a couple, a
     parent with a child): each group enters at a left or right edge, and its members keep one
-    velocity, faces ``GROUP_SPACING`` apart across the walk (and up to 0.4 chip sides above or below
-    the group's line), a spacing that swings by ``GROUP_DRIFT`` of itself over seconds, never
-    overlapping; each has its own gait (the vertical sway). A member aged ``CHILD_AGE`` or under has
-    a face ``CHILD_SIZE`` of its group's size (which may be under the preset's smallest), ``CHILD_DROP``
-    below the line. Groups arrive spread over the clip; nobody vanishes mid-frame."""
+    velocity, faces ``Preset.abreast`` chip sides (of the larger face) apart across the walk (and up
+    to 0.4 chip sides above or below the group's line), a spacing that swings by
+    ``Preset.abreast_swing`` of itself over 2-5 s (people fall behind and catch up). Apart, faces
+    never overlap; close (``Preset.overlapping``), they may. Each member has its own gait (the
+    vertical sway). A member aged ``CHILD_AGE`` or under has a face ``CHILD_SIZE`` of its group's size
+    (which may be under the preset's smallest), ``CHILD_DROP`` below the line. Groups arrive spread
+    over the clip; nobody vanishes mid-frame."""
     people: list[Person] = []
     arrivals = rng.uniform(*ARRIVAL_SPAN, preset.people * 4) * preset.frames
     for t in arrivals:
@@ -505,7 +505,7 @@ def _group_paths(
     # offsets across the walk (x, along the line of members) and up or down, in px at the start
     dx, x = [0.0], 0.0
     for a, b in itertools.pairwise(sizes):
-        x += rng.uniform(*GROUP_SPACING) * max(a, b) / GT_BOX_W
+        x += rng.uniform(*preset.abreast) * max(a, b) / GT_BOX_W
         dx.append(x)
     dy = [rng.uniform(*CHILD_DROP) * chip if c else rng.uniform(-0.4, 0.4) * chip for c in child]
     reach = dx[-1] + chip
@@ -513,7 +513,7 @@ def _group_paths(
     x0 = -reach - chip if direction > 0 else w + chip  # the whole group starts out of view
     n = round((w + 2 * reach + 4 * chip) / speed)
     k = np.arange(n)
-    spread = 1 + GROUP_DRIFT * np.sin(
+    spread = 1 + preset.abreast_swing * np.sin(
         2 * np.pi * k / (rng.uniform(2, 5) * preset.fps) + rng.uniform(0, 2 * np.pi)
     )
     out = []

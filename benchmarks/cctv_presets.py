@@ -54,7 +54,10 @@ and threes abreast at one speed (friends, couples, a parent with a child), faces
 apart, a spacing that swings by 15% over seconds, never overlapping; a child's face (12 or under) is
 0.75 of its group's size and lower (``cctv_people._groups``). Neighbours share a velocity, so motion
 alone cannot tell them apart after a missed face, and a neighbour's body overlaps the region below
-a face.
+a face. ``*_close`` (``groups720_close``, ``groups720_nobody_close``): the same groups (drawn from the same
+random streams) walking closer, 0.55-1.3 chip sides apart, swinging by 35%: one member is
+partly behind another (the larger face in front) for seconds at a time, at one speed, where crossing
+walkers hide each other for a few frames; its GT has the ``occluded`` column as ``cross`` has.
 """
 
 from __future__ import annotations
@@ -90,12 +93,21 @@ class Preset:
     returns: float = 0.0  # share of people who are an earlier person coming back (``Person.same_as``)
     away: float = 0.0  # share of standing people who turn away for seconds (no face, body stays)
     spot_gap_s: tuple[float, float] = (0.0, 0.0)  # counter: seconds between one person and the next
+    abreast: tuple[float, float] = (1.25, 2.2)  # group: face centres apart across the walk, chip sides
+    abreast_swing: float = 0.15  # group: the share that spacing swings by over seconds
     fps: int = 25
     crf: int = 29
 
     @property
     def frames(self) -> int:
         return round(self.seconds * self.fps)
+
+    @property
+    def overlapping(self) -> bool:
+        """Whether faces may overlap: rendered far to near, with the GT's ``occluded`` column."""
+        return self.mode == "cross" or (
+            self.mode == "group" and self.abreast[0] * (1 - self.abreast_swing) < 1.05
+        )
 
     @property
     def stream(self) -> str:
@@ -105,7 +117,7 @@ class Preset:
         turned-away spells, the time between visits, the masks, sunglasses or shirt prints, the angle
         faces are seen at or the faces of people who return."""
         name = self.name.removesuffix("_masks").removesuffix("_sunglasses").removesuffix("_above")
-        name = name.removesuffix("_prints")
+        name = name.removesuffix("_prints").removesuffix("_close")
         name = name.removesuffix("_returns")
         return name.removesuffix("_alike").removesuffix("_away").removesuffix("_gap")
 
@@ -190,6 +202,10 @@ PRESETS.update(
         # a face that walks with its wearer, never a person (no GT rows)
         _variant("walk720", "_prints", prints=0.5),
         _variant("static720", "_prints", prints=0.5),
+        # groups walking close: one member falls partly behind another (the nearer, larger face in
+        # front) for seconds at a time, at one speed: a longer hiding than crossing walkers'
+        _variant("groups720", "_close", abreast=(0.55, 1.3), abreast_swing=0.35),
+        _variant("groups720_nobody", "_close", abreast=(0.55, 1.3), abreast_swing=0.35),
         # a camera mounted high: every face seen 40 degrees from above (a flat warp, an upper bound)
         _variant("walk720", "_above", pitch=40.0),
         _variant("static720", "_above", pitch=40.0),

@@ -190,7 +190,7 @@ def _gt_rows(
     p: Person, f: int, x0: int, y0: int, side: int, w: int, h: int, hidden: float | None = None
 ) -> list[tuple[object, ...]]:
     """The person's GT row in frame ``f`` (none when the box is outside the frame); ``hidden``: the
-    ``occluded`` column of ``cross`` presets."""
+    ``occluded`` column of presets whose faces overlap (``Preset.overlapping``)."""
     bx1, by1, bx2, by2 = _face_box(x0, y0, side)
     cx1, cy1, cx2, cy2 = max(bx1, 0), max(by1, 0), min(bx2, w), min(by2, h)
     if cx2 - cx1 < 1 or cy2 - cy1 < 1:
@@ -309,7 +309,7 @@ def _render(
                 cx, cy, face_px = p.path[k]
                 side = max(8, round(face_px / GT_BOX_W))
                 placed.append((p, k, side, round(cx - side / 2), round(cy - side / 2)))
-            if preset.mode == "cross":  # far to near (small to large): a nearer person hides the other
+            if preset.overlapping:  # far to near (small to large): a nearer person hides the other
                 placed.sort(key=lambda item: item[2])
                 for i, (p, k, side, x0, y0) in enumerate(placed):
                     if preset.bodies:
@@ -369,7 +369,7 @@ def make_clip(
     mp4_tmp, gt_tmp = temp_beside(mp4), temp_beside(gt)
     try:
         rows = _render(p, people, faces, shared, seed, mp4_tmp)
-        columns = [*GT_COLUMNS, "occluded"] if p.mode == "cross" else list(GT_COLUMNS)
+        columns = [*GT_COLUMNS, "occluded"] if p.overlapping else list(GT_COLUMNS)
         pd.DataFrame(rows, columns=columns).to_csv(gt_tmp, index=False)
         os.replace(mp4_tmp, mp4)  # the clip first: a reader takes both only once the GT is there too
         os.replace(gt_tmp, gt)

@@ -404,3 +404,31 @@ def test_groups_walk_abreast_at_one_speed_and_a_child_is_smaller_and_lower() -> 
                 chips = np.abs(pa[:, 0] - pb[:, 0]) / np.maximum(pa[:, 2], pb[:, 2]) * GT_BOX_W
                 near += bool(np.all(chips < 2.6 * 2))  # within a few chip sides the whole way
     assert near >= 2 * (len(people) - len(groups))  # every neighbour pair, both ways
+
+
+def test_close_groups_are_the_groups_walking_closer_with_faces_that_overlap() -> None:
+    from cctv_people import plan_people
+
+    faces = _faces_table(200)
+    for plain, close in (("groups720", "groups720_close"), ("groups720_nobody", "groups720_nobody_close")):
+        assert not PRESETS[plain].overlapping and PRESETS[close].overlapping
+        assert PRESETS[close].stream == plain
+    people = plan_people(PRESETS["groups720_close"], faces, 0)
+    apart = plan_people(PRESETS["groups720"], faces, 0)
+    assert [p.face_row for p in people[:6]] == [p.face_row for p in apart[:6]]  # the same first people
+    hidden = 0
+    for a in people:
+        for b in people:
+            f0, f1 = (
+                max(a.first_frame, b.first_frame),
+                min(a.first_frame + len(a.path), b.first_frame + len(b.path)),
+            )
+            if a is b or f1 <= f0:
+                continue
+            pa, pb = (
+                a.path[f0 - a.first_frame : f1 - a.first_frame],
+                b.path[f0 - b.first_frame : f1 - b.first_frame],
+            )
+            half = (pa[:, 2] + pb[:, 2]) / 0.875 / 2
+            hidden += int(np.sum((np.abs(pa[:, 0] - pb[:, 0]) < half) & (np.abs(pa[:, 1] - pb[:, 1]) < half)))
+    assert hidden > 1000  # frame pairs of faces that overlap (the plain groups: none)
