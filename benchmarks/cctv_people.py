@@ -2,7 +2,8 @@
 
 A path is (frames, 3) float64: centre x, centre y of the pasted chip and the GT face width (px) per
 frame from ``Person.first_frame`` on. Faces of different people never overlap (chip squares), except
-in ``cross`` presets, where walkers pass in front of one another.
+in ``cross`` presets, where walkers pass in front of one another, and in groups that walk close
+(``Preset.overlapping``), where one member is partly behind another.
 """
 
 from __future__ import annotations
