@@ -351,3 +351,15 @@ def test_temp_beside_names_a_new_hidden_file_of_the_same_kind(tmp_path: Path) ->
     a, b = temp_beside(tmp_path / "walk720.gt.csv"), temp_beside(tmp_path / "walk720.gt.csv")
     assert a != b and a.parent == b.parent == tmp_path
     assert all(p.name.startswith(".walk720.gt.") and p.suffix == ".csv" and p.is_file() for p in (a, b))
+
+
+def test_the_dim_camera_makes_the_same_clip_each_time(tmp_path: Path) -> None:
+    """Under a bit-rate cap x264's threads made another clip each time; runs compared on two makings
+    of one clip compared two clips (a noisy 720p scene, as the dim camera's noise fills the cap)."""
+    mp4, gt, _ = _still_720(tmp_path / "clips", 40)
+    made = []
+    for _ in range(2):
+        out, _ = camera_clip(mp4, gt, "dim")
+        made.append(out.read_bytes())
+        shutil.rmtree(out.parent)
+    assert made[0] == made[1]
