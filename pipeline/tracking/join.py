@@ -8,14 +8,16 @@ goes on as a new track, and the person is counted twice (docs/BENCHMARKS.md, thi
 When a track ends as a person, ``PersonTracks`` looks among the live tracks for one of the same
 person: one born after its last face whose first face is where its walk could have led, or one last
 seen before its first face (still waiting for its person) from whose walk it could have come
-(``continues``; never one seen beside it). It compares the two tracks' best faces, the few each
-keeps for the gender reading (``gender.GenderReading``: up to 3, one a second): the distance between
-the means of each side's descriptors, at ``tracking.join_max_distance`` (``descriptor_distance``).
-These are a track's best faces, not the frame's: a half-hidden face read at a question is mostly not
-among them. The closest within the limit takes the ended track in (its frames, motion, faces and
-fusion are added to the live track's: one person, one tracks CSV row), and the ended track's frame
-rows carry the live track's id (``PersonResult.pieces``; ``file.outputs.RunOutputs`` relabels them at
-commit). The run summary counts such tracks in ``persons_dropped.joined``.
+(``continues``), or one whose gaps held all of its faces (``inside_gap``: a face handed back and
+forth between two tracks; never one seen beside it otherwise). It compares the two tracks' best
+faces, the few each keeps for the gender reading (``gender.GenderReading``: up to 3, one a second):
+the distance between the means of each side's descriptors, at ``tracking.join_max_distance``
+(``descriptor_distance``). These are a track's best faces, not the frame's: a half-hidden face read
+at a question is mostly not among them. The closest within the limit takes the ended track in (its
+frames, motion, faces and fusion are added to the live track's: one person, one tracks CSV row), and
+the ended track's frame rows carry the live track's id (``PersonResult.pieces``;
+``file.outputs.RunOutputs`` relabels them at commit). The run summary counts such tracks in
+``persons_dropped.joined``.
 
 Not where the age/gender model reads the two ``JOIN_AGE_YEARS`` or more apart, nor for small
 children (both read under ``tracking.identity_child_age``: their descriptors barely differ), nor where
@@ -68,6 +70,23 @@ def continues(ended: np.ndarray, first: np.ndarray) -> bool:
     reach = JOIN_REACH * size + JOIN_SLACK * float(np.hypot(*(velocity * gap)))
     off = min(float(np.hypot(*(first[1:3] - led))), float(np.hypot(*(first[1:3] - last[1:3]))))
     return off <= reach
+
+
+def inside_gap(track: np.ndarray, piece: np.ndarray) -> bool:
+    """Whether every face of ``piece`` (motion rows, in time order) fell in gaps of ``track`` (motion
+    rows, in time order), between faces of it: the two never had a face at one time, and each run of
+    the piece's faces continues ``track``'s faces before it (``continues``) as ``track``'s next face
+    continues the run. One face handed back and forth between two tracks: on a dim, noisy camera the
+    holding track's question refuses a noisy face, a new track takes it, and the first, lost a frame,
+    takes it back (docs/BENCHMARKS.md, thirty-fifth session)."""
+    if piece[0, 0] <= track[0, 0] or piece[-1, 0] >= track[-1, 0] or np.isin(piece[:, 0], track[:, 0]).any():
+        return False
+    slot = np.searchsorted(track[:, 0], piece[:, 0])  # the track's next face after each of the piece's
+    for k in np.unique(slot):
+        run = piece[slot == k]
+        if not (continues(track[:k], run[0]) and continues(run, track[k])):
+            return False
+    return True
 
 
 def descriptor_distance(embedder: Embedder, a: KeptFaces, b: KeptFaces) -> float | None:

@@ -74,7 +74,7 @@ from facelog.pipeline.tracking.identity import (
     cut_patch,
     face_thumbs,
 )
-from facelog.pipeline.tracking.join import JOIN_AGE_YEARS, continues, descriptor_distance
+from facelog.pipeline.tracking.join import JOIN_AGE_YEARS, continues, descriptor_distance, inside_gap
 from facelog.pipeline.tracking.static import Looks, StaticRule, faint_pattern, nose_offsets
 from facelog.pipeline.tracking.track import TrackerParams, at_frame_edge
 from facelog.pipeline.tracking.tracker import Tracker
@@ -338,9 +338,9 @@ class PersonTracks:
         return tuple(sorted(out, key=lambda p: p.track_id))
 
     def _join(self, tid: int, person: _Person) -> bool:
-        """Join ended track ``tid`` (``person``) to the live track that continues it or that it
-        continues (an older track still waiting for its person), if one does (``join``); returns
-        whether it did."""
+        """Join ended track ``tid`` (``person``) to the live track that continues it, that it
+        continues (an older track still waiting for its person) or whose gaps held all its faces (a
+        face handed back and forth), if one does (``join``); returns whether it did."""
         if self.cfg.join_max_distance <= 0 or self.gender is None or self.embedder is None:
             return False
         mine = np.array(person.motion, np.float64)
@@ -357,8 +357,8 @@ class PersonTracks:
                 goes_on = continues(mine, np.array(other.motion[0], np.float64))
             elif other.motion[-1][0] < mine[0, 0]:  # last seen before this one's first face
                 goes_on = continues(np.array(other.motion, np.float64), mine[0])
-            else:  # seen beside it: someone else
-                continue
+            else:  # seen beside it: someone else, unless all its faces fell in gaps of that track's
+                goes_on = inside_gap(np.array(other.motion, np.float64), mine)
             if not goes_on:
                 continue
             d = descriptor_distance(self.embedder, person.kept, other.kept)

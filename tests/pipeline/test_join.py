@@ -14,7 +14,7 @@ import numpy as np
 from facelog.pipeline.config import TrackingConfig
 from facelog.pipeline.tracking.fusion import FusionParams
 from facelog.pipeline.tracking.identity import IDENTITY_DIM, FacePatch, KeptFaces
-from facelog.pipeline.tracking.join import continues
+from facelog.pipeline.tracking.join import continues, inside_gap
 from facelog.pipeline.tracking.persons import FaceOutputs, PersonTracks
 from facelog.pipeline.types import Faces, Frame, PersonResult, Prediction
 
@@ -123,6 +123,22 @@ def test_continues_follows_the_walk_and_its_size() -> None:
     assert continues(ended, np.array([later * STEP_NS, 196, 200, 40]))  # it stopped where it was seen
     assert not continues(ended, np.array([later * STEP_NS, 100 + 4 * later + 150, 200, 40]))  # too far on
     assert not continues(ended, np.array([later * STEP_NS, 100 + 4 * later, 200, 80]))  # twice the size
+
+
+def test_a_piece_whose_faces_fill_gaps_of_a_track_is_inside_them() -> None:
+    # one walker at 4 px a frame, 40-px faces; the track holds frames 0-9, 12-14 and 18-30, the piece
+    # 10-11 and 15-17 (a face handed back and forth); rows: pts_ns, x, y, size
+    def rows(frames: list[int], dx: float = 0.0) -> np.ndarray:
+        return np.array([[k * STEP_NS, 100 + 4 * k + dx, 200, 40] for k in frames], np.float64)
+
+    track = rows([*range(10), 12, 13, 14, *range(18, 31)])
+    piece = [10, 11, 15, 16, 17]
+    assert inside_gap(track, rows(piece))
+    assert not inside_gap(track, rows([*piece, 20]))  # a face at a time the track had one: beside it
+    assert not inside_gap(track, rows([*piece, 31]))  # goes on after the track's last face
+    assert not inside_gap(track, rows([-1, *piece]))  # began before it
+    assert not inside_gap(track, rows(piece, dx=200))  # 5 face sizes off the walk: someone else
+    assert not inside_gap(rows(list(range(10))), rows([12]))  # the track has no face after it
 
 
 def test_kept_faces_are_read_once_for_a_join_and_the_gender() -> None:
