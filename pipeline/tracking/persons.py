@@ -357,8 +357,12 @@ class PersonTracks:
                 goes_on = continues(mine, np.array(other.motion[0], np.float64))
             elif other.motion[-1][0] < mine[0, 0]:  # last seen before this one's first face
                 goes_on = continues(np.array(other.motion, np.float64), mine[0])
-            else:  # seen beside it: someone else, unless all its faces fell in gaps of that track's
+            elif other.motion[0][0] < mine[0, 0] and other.motion[-1][0] > mine[-1, 0]:
+                # seen beside it: someone else, unless all its faces fell in gaps of that track's (the
+                # spans checked first: ending tracks in a crowd see many live ones beside them)
                 goes_on = inside_gap(np.array(other.motion, np.float64), mine)
+            else:
+                continue
             if not goes_on:
                 continue
             d = descriptor_distance(self.embedder, person.kept, other.kept)
