@@ -97,6 +97,7 @@ def write_live_camera(
                 "status": "static" if static else "person", "model": MODEL,
                 "schema_version": TRACKS_SCHEMA_VERSION, "first_seen_utc": wall_time_utc(first),
                 "last_seen_utc": wall_time_utc(last), "first_wall_ns": first, "last_wall_ns": last,
+                "pieces": "",
             }  # fmt: skip
             persons.append(row)
             tracks.append(",".join(str(row[c]) for c in LIVE_TRACKS_HEADER) + "\n")

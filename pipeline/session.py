@@ -157,15 +157,12 @@ class InferenceSession:
     def analyzer(self, live: bool = False) -> FaceAnalyzer:
         """A fresh analyzer on this session's backend: its own tracks and timings (one per video; one
         for all the cameras of a live run, ``live``: with each camera's own ignore zones)."""
-        tracking = self.cfg.tracking
-        if live:  # a live run writes frame rows as they come: no piece is joined to a later track
-            tracking = tracking.model_copy(update={"join_max_distance": 0.0})
         return FaceAnalyzer(
             self.backend,
             self.cfg.crop,
             framing=self.detector.framing,
             batch_size=self.cfg.batching.batch_size,
-            tracking=tracking,
+            tracking=self.cfg.tracking,
             gender_reader=self.gender_reader,
             frontal_detector=self.frontal_detector,
             embedder=self.identity_embedder,

@@ -10,7 +10,8 @@ Each file starts with the header, so every file parses on its own. Its only inpu
 ``RotatingTracksSink`` writes the per-person log beside it, ``<camera>_<YYYYmmddTHHMMSSZ>_tracks.csv``
 with the same periods: one row per person when its track ends (lost, reconnect, end of the run), in
 the file of the period of its last sighting; the columns are the file tracks schema's
-(``sinks.TRACKS_HEADER``) plus ``TRACK_WALL_COLUMNS`` (wall-clock first and last seen).
+(``sinks.TRACKS_HEADER``) plus ``TRACK_WALL_COLUMNS`` (wall-clock first and last seen) and
+``PIECES_COLUMN`` (the ids of the tracks joined to the person: their frame rows are its too).
 """
 
 from __future__ import annotations
@@ -34,7 +35,10 @@ from facelog.pipeline.types import FrameResult, PersonResult
 WALL_COLUMNS = ("wall_time_utc", "wall_ns")
 LIVE_HEADER = (*HEADER, *WALL_COLUMNS)
 TRACK_WALL_COLUMNS = ("first_seen_utc", "last_seen_utc", "first_wall_ns", "last_wall_ns")
-LIVE_TRACKS_HEADER = (*TRACKS_HEADER, *TRACK_WALL_COLUMNS)
+# the ids of tracks joined to this person as its pieces (``PersonResult.pieces``), space-separated: a
+# live CSV's rows are written as they come, so theirs keep those ids
+PIECES_COLUMN = "pieces"
+LIVE_TRACKS_HEADER = (*TRACKS_HEADER, *TRACK_WALL_COLUMNS, PIECES_COLUMN)
 
 log = logging.getLogger(__name__)
 
@@ -216,6 +220,7 @@ class RotatingTracksSink(RotatingCsvSink):
                 wall_time_utc(p.last_wall_ns),
                 p.first_wall_ns,
                 p.last_wall_ns,
+                " ".join(map(str, sorted(p.pieces))),
             ]
             self._write_rows(p.last_wall_ns, [to_cells(track_row(p, self.model, self.decimals)) + extra])
             self.statuses[p.status] += 1  # counted once on its way to the file, as rows_written

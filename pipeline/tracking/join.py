@@ -1,4 +1,4 @@
-"""Pieces of one person joined after the fact, from their best faces (file runs).
+"""Pieces of one person joined after the fact, from their best faces (file and live runs).
 
 The tracker decides frame by frame, mostly from one face at a time. Where a walker comes out from
 behind another, its first faces are partly hidden, and the identity descriptor of one such face can
@@ -16,13 +16,14 @@ the distance between the means of each side's descriptors, at ``tracking.join_ma
 at a question is mostly not among them. The closest within the limit takes the ended track in (its
 frames, motion, faces and fusion are added to the live track's: one person, one tracks CSV row), and
 the ended track's frame rows carry the live track's id (``PersonResult.pieces``;
-``file.outputs.RunOutputs`` relabels them at commit). The run summary counts such tracks in
-``persons_dropped.joined``.
+``file.outputs.RunOutputs`` relabels them at commit). A live run wrote those rows as they came: they
+keep the ended track's id, and the person's row in the live tracks CSV names it in ``pieces``
+(``live.rotating_sink``). The run summary counts such tracks in ``persons_dropped.joined``.
 
 Not where the age/gender model reads the two ``JOIN_AGE_YEARS`` or more apart, nor for small
 children (both read under ``tracking.identity_child_age``: their descriptors barely differ), nor where
 either side has no readable kept face (under 32 px, cut by the frame edge, low-score
-boxes only). Live runs do not join: their frame rows are written as they come.
+boxes only).
 """
 
 from __future__ import annotations

@@ -247,7 +247,8 @@ def test_tracks_sink_rotates_beside_the_frame_csv_with_wall_clock_seen(tmp_path:
     header = list(LIVE_TRACKS_HEADER)
     with RotatingTracksSink(tmp_path, "cam", "m@1", **SINK) as sink:
         assert sink.files == []  # no person, no file
-        assert sink.write_persons([_person(0, t0 + 1, t0 + 5), _person(1, t0 + 2, t0 + HOUR_NS + 3)]) == 2
+        joined = dataclasses.replace(_person(1, t0 + 2, t0 + HOUR_NS + 3), pieces=(9, 4))
+        assert sink.write_persons([_person(0, t0 + 1, t0 + 5), joined]) == 2
     assert [p.name for p in sink.files] == [
         "cam_20261118T080000Z_tracks.csv",
         "cam_20261118T090000Z_tracks.csv",
@@ -258,6 +259,8 @@ def test_tracks_sink_rotates_beside_the_frame_csv_with_wall_clock_seen(tmp_path:
     assert (row["track_id"], row["frames"], row["gender"], row["model"]) == ("1", "30", "female", "m@1")
     assert row["first_seen_utc"] == wall_time_utc(t0 + 2) and row["last_wall_ns"] == str(t0 + HOUR_NS + 3)
     assert row["last_pts_ms"] == "3700.0"
+    # the tracks joined to it as pieces: their frame rows, written as they came, keep their ids
+    assert row["pieces"] == "4 9" and dict(zip(header, first[1], strict=True))["pieces"] == ""
 
 
 def test_camera_loop_writes_ended_persons_and_the_rest_at_the_end(

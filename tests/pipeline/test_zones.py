@@ -181,8 +181,8 @@ def test_a_live_camera_s_zones_apply_to_its_frames_only() -> None:
             dropped += len(got["lobby"].ignored) + len(got["door"].ignored)
         # a file run's analyzer knows no cameras: a file named like one gets the run's zones only
         file_run = session.analyzer()
-        # a live run's rows are written as they come: it joins no pieces of a person (tracking/join.py)
-        assert analyzer.tracking is not None and analyzer.tracking.join_max_distance == 0.0
+        # a live run joins pieces of a person as a file run does (its tracks CSV names them: pieces)
+        assert analyzer.tracking is not None and analyzer.tracking.join_max_distance == 0.4
         assert file_run.tracking is not None and file_run.tracking.join_max_distance == 0.4
         frame, faces = frames[0]
         (res,) = file_run.analyze([(dataclasses.replace(frame, source_id="lobby"), faces)])
