@@ -24,6 +24,9 @@ Definitions (all from the GT file and facelog's CSVs; nothing is tuned per detec
   first (the fair comparison for per-person numbers). ``frames_majority``: a reference answer, what
   each person would get from its own frames alone: the gender most of them give and their median age
   (per-person gender can beat per-frame only where it gets right people whom most frames read wrong).
+- A run that sampled frames on purpose (its ``OUT.summary.json``'s ``sampling``: ``target_fps`` set or
+  ``stride`` > 1, i.e. ``facelog run --fps``) is scored on the frames it analysed (the summary's
+  ``processed_frames``): GT rows of the other frames are left out, as if the clip held only those.
 """
 
 from __future__ import annotations
@@ -220,6 +223,19 @@ def tracks_rows(tracks: pd.DataFrame) -> dict[str, int]:
     }
 
 
+def sampled_frames(frames_path: Path) -> set[int] | None:
+    """The frame indices a run analysed when it sampled frames on purpose (``--fps``, a stride), from
+    its summary beside ``frames_path``; None when it analysed every frame it could, or has no summary."""
+    summary = frames_path.with_suffix(".summary.json")
+    if not summary.is_file():
+        return None
+    s = json.loads(summary.read_text())
+    sampling = s.get("sampling") or {}
+    if sampling.get("target_fps") is None and (sampling.get("stride") or 1) <= 1:
+        return None
+    return {i for start, stop, step in s["processed_frames"] for i in range(start, stop, step)}
+
+
 def score(
     gt_path: Path,
     frames_path: Path,
@@ -241,6 +257,9 @@ def score(
             "detection": detection_metrics(gt, det),
         }
         return res | {"gt": {"persons": int(gt["person_id"].nunique()), "care_rows": int(gt["care"].sum())}}
+    analysed = sampled_frames(frames_path)
+    if analysed is not None:
+        gt = gt[gt["frame_index"].isin(analysed)].reset_index(drop=True)
     det = read_csv_checked(frames_path, FRAME_COLUMNS, "frame CSV")
     tracks = read_csv_checked(tracks_path, TRACK_COLUMNS, "tracks CSV") if tracks_path else None
     det = match_frames(gt, det)

@@ -11,7 +11,8 @@ each client getting the clip from its start (``--height``: the clip shrunk to th
 for 480x270 cameras like the real clips', with its GT boxes); one ``facelog -v run --config cams.yaml -o OUT``
 process (``sampling.target_fps``, the rest as ``configs/rtsp.yaml``: batch 32, tracking on,
 ``max_lost_frames`` 50) for ``--seconds`` after its cameras connect, then SIGTERM (the clip lasts
-50 s, so no camera loops). ``--repo`` runs the facelog of another checkout (a ``git worktree`` of
+50 s, so no camera loops; ``--clip``: another benchmark clip, e.g. one of ``cctv_bench --camera``'s).
+``--repo`` runs the facelog of another checkout (a ``git worktree`` of
 older code; its package is put first on ``PYTHONPATH`` through links in ``--work``).
 
 Per camera (from the run's log, CSVs and ``rtsp_summary.json``): analysed frames/s (frames analysed
@@ -19,9 +20,10 @@ from the camera's ``rtsp_connect`` to the stop), frames dropped at the reader (s
 and quality against the clip's ground truth with ``cctv_score``'s matching (one-to-one IoU >= 0.5,
 faces cut by the frame edge don't care): precision, recall over the frames analysed (a debug log line
 per analysed frame names them; the wrapper that starts facelog turns on only that logger), track
-purity (1 - share of tracks whose rows cover more than one person), persons found and per-person
-age MAE / gender accuracy from the tracks CSV. A camera "keeps up" at >= 0.9 x the target fps
-(4.5 at 5). Also: the facelog process's CPU seconds, the load average, the CPU model.
+purity (1 - share of tracks whose rows cover more than one person), persons found, people split,
+IDF1 and per-person age MAE / gender accuracy from the tracks CSV (a joined piece's frame rows, which
+a live run wrote under its own id, taken as its person's: the tracks CSV's ``pieces``). A camera
+"keeps up" at >= 0.9 x the target fps (4.5 at 5). Also: the facelog process's CPU seconds, the load average, the CPU model.
 """
 
 from __future__ import annotations
@@ -59,20 +61,28 @@ WRAPPER = (
 LOG_TIME = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) ")
 
 
-def make_camera_clip(work: Path, height: int = 720) -> tuple[Path, Path]:
-    """walk720 (seed 0) retimed to 15 fps H.264 at ``height`` lines, and its GT (frame k of the clip =
-    GT frame k; boxes scaled with the frame)."""
+def make_camera_clip(work: Path, height: int = 720, source: Path | None = None) -> tuple[Path, Path]:
+    """walk720 (seed 0), or ``source`` (a 25-fps 1280x720 benchmark clip with its ``.gt.csv`` beside
+    it), retimed to 15 fps H.264 at ``height`` lines, and its GT (frame k of the clip = GT frame k;
+    boxes scaled with the frame)."""
     from cctv_synth import make_clip
 
-    src, gt = work / "walk720.mp4", work / "walk720.gt.csv"
-    if not (src.exists() and gt.exists()):
-        src, gt = make_clip(work, "walk720", 0)
+    if source is None:
+        src, gt = work / "walk720.mp4", work / "walk720.gt.csv"
+        if not (src.exists() and gt.exists()):
+            src, gt = make_clip(work, "walk720", 0)
+        name = "cam15"
+    else:
+        src, gt = source, source.with_suffix(".gt.csv")
+        if not gt.is_file():
+            raise SystemExit(f"live_capacity: error: no ground truth {gt} beside {source}")
+        name = f"cam15_{source.parent.name}_{source.stem}"
     vf = f"setpts=PTS*25/{CLIP_FPS}"
-    dst = work / "cam15.mp4"
+    dst = work / f"{name}.mp4"
     if height != 720:
         vf += f",scale=-2:{height}:flags=area"
-        dst = work / f"cam15_{height}.mp4"
-        scaled = work / f"walk720_{height}.gt.csv"
+        dst = work / f"{name}_{height}.mp4"
+        scaled = work / f"{src.stem}_{height}.gt.csv"
         if not scaled.exists():
             rows = pd.read_csv(gt)
             for col in ("x1", "y1", "x2", "y2"):
@@ -242,13 +252,18 @@ def camera_result(
         ((det["pts_ms"] * CLIP_FPS / 1000).round().astype(int) != det["frame_index"]).sum()
     )
     gt = gt_all[gt_all["frame_index"].isin(analysed)].reset_index(drop=True)
-    m = match_frames(gt, det)
-    d = detection_metrics(gt, m)
-    ident = identity_metrics(gt, m, 10)
+    d = detection_metrics(gt, match_frames(gt, det))
     tr = pd.DataFrame(tracks)
+    piece_of: dict[int, int] = {}  # a joined piece's track id -> its person's (the tracks CSV's pieces)
     if len(tr):
         tr["track_id"] = tr["track_id"].astype(int)
         tr["age"] = tr["age"].astype(float)
+        for tid, pieces in zip(tr["track_id"], tr.get("pieces", pd.Series([""] * len(tr))), strict=True):
+            piece_of.update(dict.fromkeys(map(int, str(pieces or "").split()), int(tid)))
+    # the rows of a piece are its person's, as a reader of the live CSVs would take them
+    det["track_id"] = det["track_id"].map(lambda t: piece_of.get(t, t))
+    m = match_frames(gt, det)
+    ident = identity_metrics(gt, m, 10)
     pp = per_person_metrics(gt, m, tr if len(tr) else None)
     multi = ident.get("tracks_multi_person")
     res["quality"] = {
@@ -258,6 +273,9 @@ def camera_result(
         "track_purity": None if multi is None else round(1 - multi, 4),
         "persons_gt": int(gt["person_id"].nunique()),
         "persons_matched": ident.get("persons_matched"),
+        "people_split": ident.get("people_split"),
+        "idf1": ident.get("idf1"),
+        "pieces_joined": len(piece_of),
         "tracks_csv": pp.get("tracks_csv"),
     }
     return res
@@ -306,12 +324,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--config-extra", nargs="*", default=[], help="section.key=value added to cams.yaml")
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--height", type=int, default=720, help="the cameras' lines (the clip shrunk)")
+    ap.add_argument(
+        "--clip", type=Path, default=None, help="a 25-fps benchmark clip (GT beside it) instead of walk720 s0"
+    )
     args = ap.parse_args(argv)
     srv = load_server_module("live_capacity")
     if srv is None:
         return 2
     args.work.mkdir(parents=True, exist_ok=True)
-    clip, args.gt = make_camera_clip(args.work, args.height)
+    clip, args.gt = make_camera_clip(args.work, args.height, args.clip)
     results = []
     for n in (int(x) for x in args.cameras.split(",")):
         r = run_n(args, n, clip, srv)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -115,3 +116,18 @@ def test_frames_majority_is_what_most_frames_say(tmp_path: Path) -> None:
     pp = score(*_write(tmp_path, gt, det), None)["per_person"]
     assert pp["frames_majority"] == {"n": 1, "age_mae": 5.0, "gender_acc": 0.0}
     assert pp["per_frame_by_person"]["gender_acc"] == round(1 / 3, 4)
+
+
+def test_a_run_that_sampled_frames_is_scored_on_the_frames_it_analysed(tmp_path: Path) -> None:
+    gt = [_gt_row(f, 0, 100 + 5 * f) for f in range(20)]
+    det = [_det_row(f, 1, 100 + 5 * f) for f in range(0, 20, 5)]  # ``--fps 5`` of a 25-fps clip
+    g, d = _write(tmp_path, gt, det)
+    summary = d.with_suffix(".summary.json")
+    every = {"sampling": {"stride": 1, "target_fps": None}, "processed_frames": [[0, 20, 1]]}
+    summary.write_text(json.dumps(every))  # every frame analysed: the 15 without a row are misses
+    assert score(g, d, None)["detection"]["recall"] == 0.2
+    sampled = {"sampling": {"stride": 1, "target_fps": 5.0}, "processed_frames": [[0, 16, 5]]}
+    summary.write_text(json.dumps(sampled))
+    res = score(g, d, None)
+    assert res["detection"]["recall"] == 1.0 and res["detection"]["gt"] == 4
+    assert res["identity"]["idf1"] == 1.0
