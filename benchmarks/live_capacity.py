@@ -2,7 +2,7 @@
 
     nice -n 2 .venv/bin/python benchmarks/live_capacity.py --work DIR [--cameras 2,4,8]
         [--seconds 45] [--target-fps 5] [--label new] [--json out.json] [--repo PATH]
-        [--config-extra detector.full_every=1] [--height 270]
+        [--config-extra detector.full_every=1] [--height 270] [--clip WORK/clips_pillar/cross720.mp4]
 
 Per N: a GStreamer RTSP server (``tests/rtsp_server.py``) on 127.0.0.1 with N mounts of the same
 1280x720 H.264 clip at 15 fps (``cctv_synth``'s ``walk720``, seed 0, retimed from 25 to 15 fps by
@@ -11,7 +11,9 @@ each client getting the clip from its start (``--height``: the clip shrunk to th
 for 480x270 cameras like the real clips', with its GT boxes); one ``facelog -v run --config cams.yaml -o OUT``
 process (``sampling.target_fps``, the rest as ``configs/rtsp.yaml``: batch 32, tracking on,
 ``max_lost_frames`` 50) for ``--seconds`` after its cameras connect, then SIGTERM (the clip lasts
-50 s, so no camera loops; ``--clip``: another benchmark clip, e.g. one of ``cctv_bench --camera``'s).
+50 s, so no camera loops; ``--clip``: another 25-fps benchmark clip, e.g. one of ``cctv_bench
+--camera``'s, retimed the same way; a camera that reaches its end gets it again, and only the first
+pass is scored).
 ``--repo`` runs the facelog of another checkout (a ``git worktree`` of
 older code; its package is put first on ``PYTHONPATH`` through links in ``--work``).
 
@@ -20,10 +22,12 @@ from the camera's ``rtsp_connect`` to the stop), frames dropped at the reader (s
 and quality against the clip's ground truth with ``cctv_score``'s matching (one-to-one IoU >= 0.5,
 faces cut by the frame edge don't care): precision, recall over the frames analysed (a debug log line
 per analysed frame names them; the wrapper that starts facelog turns on only that logger), track
-purity (1 - share of tracks whose rows cover more than one person), persons found, people split,
-IDF1 and per-person age MAE / gender accuracy from the tracks CSV (a joined piece's frame rows, which
-a live run wrote under its own id, taken as its person's: the tracks CSV's ``pieces``). A camera
-"keeps up" at >= 0.9 x the target fps (4.5 at 5). Also: the facelog process's CPU seconds, the load average, the CPU model.
+purity (1 - share of tracks whose rows cover more than one person, over every row), persons found
+(tracks CSV rows of the clip's first pass), and over the rows a reader keeps (docs/RTSP.md: those of
+the tracks CSV's persons, a joined piece's frame rows, which a live run wrote under the piece's own
+id, taken as its person's: the tracks CSV's ``pieces``) people split, IDF1 and per-person age MAE /
+gender accuracy. A camera "keeps up" at >= 0.9 x the target fps (4.5 at 5). Also: the facelog
+process's CPU seconds, the load average, the CPU model.
 """
 
 from __future__ import annotations
@@ -232,11 +236,15 @@ def camera_result(
         if not p.stem.endswith("_tracks")
         for r in csv.DictReader(p.open(newline=""))
     ]
-    tracks = [
-        r for p in sorted((out / name).glob("*_tracks.csv")) for r in csv.DictReader(p.open(newline=""))
-    ]
     # a camera that reached the clip's end reconnects and gets it again: score its first pass only
+    # (frame_index counts the frames read across reconnects; so do the tracks CSV's first_frame)
     clip_frames = int(gt_all["frame_index"].max()) + 1
+    tracks = [
+        r
+        for p in sorted((out / name).glob("*_tracks.csv"))
+        for r in csv.DictReader(p.open(newline=""))
+        if int(r["first_frame"]) < clip_frames
+    ]
     analysed = [f for f in analysed if f < clip_frames]
     if not rows or not analysed:
         res["quality"] = None
@@ -260,12 +268,14 @@ def camera_result(
         tr["age"] = tr["age"].astype(float)
         for tid, pieces in zip(tr["track_id"], tr.get("pieces", pd.Series([""] * len(tr))), strict=True):
             piece_of.update(dict.fromkeys(map(int, str(pieces or "").split()), int(tid)))
-    # the rows of a piece are its person's, as a reader of the live CSVs would take them
+    # track purity over every row, as before; the rest over the rows a reader of the live CSVs keeps
+    # (docs/RTSP.md): those of persons' tracks, a joined piece's taken as its person's
+    multi = identity_metrics(gt, match_frames(gt, det), 10).get("tracks_multi_person")
+    persons = set(tr.loc[tr["status"] == "person", "track_id"]) if len(tr) else set()
     det["track_id"] = det["track_id"].map(lambda t: piece_of.get(t, t))
-    m = match_frames(gt, det)
+    m = match_frames(gt, det[det["track_id"].isin(persons)].reset_index(drop=True))
     ident = identity_metrics(gt, m, 10)
     pp = per_person_metrics(gt, m, tr if len(tr) else None)
-    multi = ident.get("tracks_multi_person")
     res["quality"] = {
         "precision": d["precision"],
         "recall": d["recall"],
