@@ -386,6 +386,7 @@ class CameraLoop:
                 persons=self.track_sinks[n].statuses["person"],
                 tracks_rows=self.track_sinks[n].rows_written,
                 left_out={k: v for k, v in sorted(self.track_sinks[n].statuses.items()) if k != "person"},
+                joined=self.track_sinks[n].pieces,
                 tracks_files=[str(p) for p in self.track_sinks[n].files],
                 detector=self.detectors.describe(n),
                 interlaced_from=src.deinterlacer.since_frame,

@@ -211,6 +211,7 @@ class RotatingTracksSink(RotatingCsvSink):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.statuses: Counter[str] = Counter()  # rows written by ``status``: person, static, no_face
+        self.pieces = 0  # tracks joined to the persons written (their ``pieces``)
 
     def write_persons(self, persons: Sequence[PersonResult]) -> int:
         """Write ended persons, each to the file of its last sighting's period; returns how many."""
@@ -224,4 +225,5 @@ class RotatingTracksSink(RotatingCsvSink):
             ]
             self._write_rows(p.last_wall_ns, [to_cells(track_row(p, self.model, self.decimals)) + extra])
             self.statuses[p.status] += 1  # counted once on its way to the file, as rows_written
+            self.pieces += len(p.pieces)
         return len(persons)

@@ -51,6 +51,7 @@ class CameraSummary:
     persons: int  # people counted: tracks CSV rows with status "person", as a file run's summary
     tracks_rows: int  # tracks CSV rows, every status
     left_out: dict[str, int]  # tracks CSV rows left out of ``persons``, by status (static, no_face)
+    joined: int  # tracks joined to a person written (its ``pieces``): not counted again (tracking/join.py)
     tracks_files: list[str]
     detector: dict[str, Any]  # ``Detector.describe()`` of the camera's detector; {} before a frame
     # the camera's frames were interlaced: one field kept from this analysed frame on (interlace.py)

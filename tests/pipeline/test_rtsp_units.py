@@ -261,6 +261,7 @@ def test_tracks_sink_rotates_beside_the_frame_csv_with_wall_clock_seen(tmp_path:
     assert row["last_pts_ms"] == "3700.0"
     # the tracks joined to it as pieces: their frame rows, written as they came, keep their ids
     assert row["pieces"] == "4 9" and dict(zip(header, first[1], strict=True))["pieces"] == ""
+    assert sink.pieces == 2 and sink.statuses["person"] == 2  # the summary's joined and persons
 
 
 def test_camera_loop_writes_ended_persons_and_the_rest_at_the_end(
