@@ -52,6 +52,12 @@ HIDDEN_SHARE = 0.1
 # each frame more is one more chance for a look-alike newcomer. Up if walkers who come out from behind
 # a nearer body still split, 0: off.
 HELD_BACK_FRAMES = 2
+# a track born from a face the descriptor refused to an older track, whose one face that track takes
+# back the next frame (a detection overlapping it by this IoU), ends ``given_back``
+# (``tracker._handed_back``): a noisy face handed back and forth between two tracks stays one track's.
+# Down (to ~0.3) if such young tracks still live on at low frame rates, where a face moves further
+# between frames; 0: off.
+HANDED_BACK_IOU = 0.5
 # a held-back face (above) whose model embedding has not come back to its track's is given back when
 # the face descriptor alone puts it this close (``association.second_look``): the face of someone
 # who crossed behind another read 0.24, 0.17, 0.13 from its own in the model embedding for 10 frames
@@ -367,3 +373,4 @@ class Track:
     aspect: float | None = None  # width over height of its whole faces' boxes, an EMA (``narrower``)
     # born from a face other tracks may take back (a refusing track's look first, then a held-back one)
     second_looks: tuple[SecondLook, ...] = ()
+    born: float = 0.0  # clock of its first detection

@@ -57,6 +57,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from facelog.pipeline.boxes import iou_matrix
 from facelog.pipeline.tracking import gallery
 from facelog.pipeline.tracking.association import (
     AGAIN_REASONS,
@@ -72,6 +73,7 @@ from facelog.pipeline.tracking.states import fit_walk, stood_still, track_states
 from facelog.pipeline.tracking.track import (
     AGAIN_CUT_FRAMES,
     AGAIN_FRAMES,
+    HANDED_BACK_IOU,
     HELD_BACK_FRAMES,
     HIDDEN_SHARE,
     SecondLook,
@@ -196,6 +198,7 @@ class Tracker:
             now, f.boxes, f.score, f.only, f.cues, tracks, states, p, f.identity, same_face, f.edge, f.hidden
         )
         self._count_checks(match)
+        handed = _handed_back(match, tracks, previous, f.boxes)  # before the looks below expire
         for t in tracks:  # a look lasts to its ``until``: the frame after a refusal, HELD_BACK_FRAMES if held
             if t.second_looks:
                 t.second_looks = tuple(look for look in t.second_looks if now < look.until)
@@ -205,7 +208,7 @@ class Tracker:
             self._continue(tracks[j], i, f, now, match.checks.get((i, j)))
         _mark_behind(tracks, set(match.pairs.values()), f.boxes)
         ended += self._expire(now, None, after_match=True)
-        back = {t.track_id for t in given_back}
+        back = {t.track_id for t in given_back} | handed
         if back:  # a young track whose face a second look gave back to the refused (or held-back) track
             ended += [t.track_id for t in self._tracks if t.track_id in back]
             self._tracks = [t for t in self._tracks if t.track_id not in back]
@@ -324,6 +327,7 @@ class Tracker:
             cues={name: (v[i], v[i]) for name, v in f.cues.items() if v[i].any()},
             last_strong_frame=now,
             checked_frame=now,
+            born=now,
         )
         looks = []  # a refusal may have erred; a face held back may be a lost track's
         if i in refused_by:
@@ -407,6 +411,37 @@ def _refusals(
         if face is not None and check.reason in AGAIN_REASONS:
             again_of.setdefault(i, (tracks[j], face))
     return refused_by, again_of
+
+
+def _handed_back(
+    match: Association, tracks: Sequence[Track], previous: float | None, boxes: np.ndarray
+) -> set[int]:
+    """Young tracks that end ``given_back`` because the track that refused their one face took it back
+    this frame by its own question (ids).
+
+    A track born in the previous frame from a face the descriptor refused to an older track
+    (``SecondLook`` of a refusal, not a held-back or ``again`` look) and not matched this frame, whose
+    refusing track took this frame a detection on the young track's face (IoU at least
+    ``HANDED_BACK_IOU`` with its one box). On a dim camera a noisy 32-46-px face is refused once
+    (0.55-0.61 against 0.50), a new track takes it, and the next frame the older track takes it back
+    (0.486): the young track lived on, lost, took the face again at the next refusal, and the person
+    was counted twice (docs/BENCHMARKS.md, thirty-fifth and thirty-sixth sessions)."""
+    if previous is None or HANDED_BACK_IOU <= 0:
+        return set()
+    taken = {tracks[j].track_id: i for i, j in match.pairs.items()}
+    matched = set(match.pairs.values())
+    out: set[int] = set()
+    for j, t in enumerate(tracks):
+        if j in matched or t.born != previous:
+            continue
+        for look in t.second_looks:
+            i = taken.get(look.track_id)
+            if look.held or look.again or i is None:
+                continue
+            if iou_matrix(boxes[i : i + 1], t.last_box[None])[0, 0] >= HANDED_BACK_IOU:
+                out.add(t.track_id)
+                break
+    return out
 
 
 def _mark_behind(tracks: Sequence[Track], matched: set[int], boxes: np.ndarray) -> None:

@@ -103,6 +103,35 @@ def test_one_poor_frame_does_not_split_the_person() -> None:
     assert t.identity_refusals["jump"] == 1 and t.identity_vouched["second"] == 1
 
 
+def test_a_face_handed_back_the_next_frame_ends_the_young_track(monkeypatch: pytest.MonkeyPatch) -> None:
+    # frames 10 and 14 are spoilt (40% another face) and the model gives no embedding (no second
+    # look): each refusal starts a young track, and the next frame the person's own track takes the
+    # face back by its own question. The young track ends then, given back (``tracker._handed_back``);
+    # without that it lived on, lost, and took the next spoilt face too (the dim camera's hand-offs)
+    def run() -> list[tuple[int, tuple[int, ...]]]:
+        t, emb = Tracker(), PatternEmbedder()
+        mine, theirs = face_texture(0, 40).astype(np.float32), face_texture(99, 40).astype(np.float32)
+        xyxy = _boxes([(0, 200.0, 120.0)])
+        steps = []
+        for k in range(20):
+            share = 0.4 if k in (10, 14) else 0.0
+            img = np.full((H, W, 3), 100, np.uint8)
+            img[100:140, 180:220] = np.round((1 - share) * mine + share * theirs).astype(np.uint8)
+            step = t.update(
+                k, xyxy, np.array([0.9], np.float32), None, None, None, FrameFaces(emb, img, xyxy, k)
+            )
+            steps.append((int(step.track_ids[0]), step.given_back))
+        return steps
+
+    steps = run()
+    assert [i for i, _ in steps] == [0] * 10 + [1, 0, 0, 0, 2] + [0] * 5
+    assert [k for k, (_, back) in enumerate(steps) if back] == [11, 15]
+    assert steps[11][1] == (1,) and steps[15][1] == (2,)
+    monkeypatch.setattr("facelog.pipeline.tracking.tracker.HANDED_BACK_IOU", 0.0)
+    steps = run()
+    assert [i for i, _ in steps] == [0] * 10 + [1, 0, 0, 0, 1] + [0] * 5 and not any(b for _, b in steps)
+
+
 def test_a_newcomer_is_not_taken_back() -> None:
     # the same frames, but from frame 10 on the model embedding stays 0.12 away (another person, the
     # same face pattern the descriptor saw): no second look, the new id stays
