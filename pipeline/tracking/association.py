@@ -31,7 +31,9 @@
   limits kept from it, which the new track names for step 7.
 
 The tracker then updates the matched tracks, starts a track for each unmatched detection (but a
-``track_only`` one) and ends the tracks past their lifetime (``states.TrackState``).
+``track_only`` one) and ends the tracks past their lifetime (``states.TrackState``), the young tracks
+whose face a second look gave back, and those whose one face the refusing track took back by its own
+question (``tracker._handed_back``).
 """
 
 from __future__ import annotations

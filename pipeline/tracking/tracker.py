@@ -209,7 +209,9 @@ class Tracker:
         _mark_behind(tracks, set(match.pairs.values()), f.boxes)
         ended += self._expire(now, None, after_match=True)
         back = {t.track_id for t in given_back} | handed
-        if back:  # a young track whose face a second look gave back to the refused (or held-back) track
+        # a young track whose face a second look gave back to the refused (or held-back) track, or that
+        # track took back by its own question (``_handed_back``)
+        if back:
             ended += [t.track_id for t in self._tracks if t.track_id in back]
             self._tracks = [t for t in self._tracks if t.track_id not in back]
         refused_by, again_of = _refusals(match, tracks, f.identity)
