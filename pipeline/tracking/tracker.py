@@ -430,11 +430,15 @@ def _handed_back(
     was counted twice (docs/BENCHMARKS.md, thirty-fifth and thirty-sixth sessions)."""
     if previous is None or HANDED_BACK_IOU <= 0:
         return set()
+    # most frames have no such track: nothing more is built for them (a crowd has ~17 live tracks)
+    young = [(j, t) for j, t in enumerate(tracks) if t.born == previous and t.second_looks]
+    if not young:
+        return set()
     taken = {tracks[j].track_id: i for i, j in match.pairs.items()}
     matched = set(match.pairs.values())
     out: set[int] = set()
-    for j, t in enumerate(tracks):
-        if j in matched or t.born != previous:
+    for j, t in young:
+        if j in matched:
             continue
         for look in t.second_looks:
             i = taken.get(look.track_id)
