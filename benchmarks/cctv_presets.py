@@ -42,6 +42,14 @@ the people wear dark sunglasses
 ``static720_above``): every face seen from a camera 40 degrees above (``face_worlds.from_above``, a flat
 warp: an upper bound on what a real high camera gives); the GT boxes are the plain chip's. Both keep
 their plain preset's people, paths and scene.
+``*_heads`` (``walk720_heads``, ``walk720_nobody_heads``, ``static720_heads``, ``counter720_heads``,
+``queue720_heads``, ``queue720_still_heads``) break the rule that a person's face is one photo held
+still: everyone looks around, the head turning up to 30 degrees to each side and back every 2-5 s
+and tilting up to a third of that (``Preset.head_turn``, ``face_worlds.turned``: the chip wrapped on a
+cylinder, an upper bound on what the descriptor sees of a real turned head; drawn per person,
+``cctv_synth.head_poses``). ``queue720_still_heads`` is the queue as still as a poster, looking around:
+people, where ``queue720_still``'s are ``static`` by design. The GT, people, paths and scene are the
+plain preset's.
 
 ``cross720`` (and ``_nobody``) breaks the rule that faces never overlap: pairs of walkers meet, one
 from each side at about one height, and the nearer (larger) one passes in front, hiding the other's
@@ -88,6 +96,7 @@ class Preset:
     sunglasses: float = 0.0  # share of people wearing dark sunglasses (face_worlds.sunglasses)
     prints: float = 0.0  # share of people (with bodies) whose shirt is printed with a face, not theirs
     pitch: float = 0.0  # degrees a camera mounted high looks down at the faces (face_worlds.from_above)
+    head_turn: float = 0.0  # degrees people turn their heads to each side and back (face_worlds.turned)
     sway: float = 0.05  # counter/queue: how far standing people sway (share of their face size)
     alike: bool = False  # a newcomer at a vacated spot: the same gender and about the same age
     returns: float = 0.0  # share of people who are an earlier person coming back (``Person.same_as``)
@@ -112,12 +121,12 @@ class Preset:
     @property
     def stream(self) -> str:
         """Key of the preset's random streams (people, scene, noise): its name; an ``alike``, ``away``,
-        ``masks``, ``sunglasses``, ``prints``, ``above`` or ``returns`` preset shares its plain preset's
-        (``gap_alike``: the counter's), so the two clips differ only in the newcomers' faces, the
-        turned-away spells, the time between visits, the masks, sunglasses or shirt prints, the angle
-        faces are seen at or the faces of people who return."""
+        ``masks``, ``sunglasses``, ``prints``, ``above``, ``heads`` or ``returns`` preset shares its
+        plain preset's (``gap_alike``: the counter's), so the two clips differ only in the newcomers'
+        faces, the turned-away spells, the time between visits, the masks, sunglasses or shirt prints,
+        the angle faces are seen at, the heads' turns or the faces of people who return."""
         name = self.name.removesuffix("_masks").removesuffix("_sunglasses").removesuffix("_above")
-        name = name.removesuffix("_prints").removesuffix("_close")
+        name = name.removesuffix("_prints").removesuffix("_close").removesuffix("_heads")
         name = name.removesuffix("_returns")
         return name.removesuffix("_alike").removesuffix("_away").removesuffix("_gap")
 
@@ -206,6 +215,15 @@ PRESETS.update(
         # front) for seconds at a time, at one speed: a longer hiding than crossing walkers'
         _variant("groups720", "_close", abreast=(0.55, 1.3), abreast_swing=0.35),
         _variant("groups720_nobody", "_close", abreast=(0.55, 1.3), abreast_swing=0.35),
+        # heads that move: everyone looks around while walking or standing, turning up to 30 degrees
+        # to each side and back every 2-5 s and tilting a third of that (``Preset.head_turn``): the
+        # presets' faces were one photo held still, frame after frame
+        _variant("walk720", "_heads", head_turn=30.0),
+        _variant("walk720_nobody", "_heads", head_turn=30.0),
+        _variant("static720", "_heads", head_turn=30.0),
+        _variant("counter720", "_heads", head_turn=30.0),
+        _variant("queue720", "_heads", head_turn=30.0),
+        _variant("queue720_still", "_heads", head_turn=30.0),  # as still as a poster, but looking around
         # a camera mounted high: every face seen 40 degrees from above (a flat warp, an upper bound)
         _variant("walk720", "_above", pitch=40.0),
         _variant("static720", "_above", pitch=40.0),

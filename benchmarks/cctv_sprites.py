@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from cctv_people import Person
 from cctv_presets import Preset
+from face_worlds import turned
 
 # ``screen``: the screen's box (x0, y0, x1, y1) as fractions of the frame (high on the wall, right of
 # centre), and how long each advert face is shown (s)
@@ -59,13 +60,16 @@ class ChipCache:
     def __init__(self, person: Person, image: np.ndarray) -> None:
         self.p = person
         self.image = image
-        self.cache: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+        self.cache: dict[tuple[int, ...], tuple[np.ndarray, np.ndarray]] = {}
 
-    def get(self, side: int, blur_px: float) -> tuple[np.ndarray, np.ndarray]:
-        key = (side, round(blur_px))
+    def get(self, side: int, blur_px: float, pose: tuple[int, int] = (0, 0)) -> tuple[np.ndarray, np.ndarray]:
+        """The chip at this side and blur, its head turned and tilted by ``pose`` (yaw, roll degrees;
+        ``face_worlds.turned``)."""
+        key = (side, round(blur_px), *pose)
         if key not in self.cache:
             p = self.p
-            chip: np.ndarray = cv2.resize(self.image, (side, side), interpolation=cv2.INTER_AREA)
+            image = turned(self.image, *pose)
+            chip: np.ndarray = cv2.resize(image, (side, side), interpolation=cv2.INTER_AREA)
             chip = chip.astype(np.float32)
             mask: np.ndarray = chip_mask(side)
             if p.defocus_px > 0.3:
@@ -138,9 +142,17 @@ def paste_body(frame: np.ndarray, chips: ChipCache, blur: float, side: int, x0: 
     paste(frame, body, mask, x0 + side // 2 - body.shape[1] // 2, y0 + round(0.8 * side))
 
 
-def paste_face(frame: np.ndarray, chips: ChipCache, blur: float, side: int, x0: int, y0: int) -> None:
-    """A person's face chip pasted at (x0, y0) with this side."""
-    chip, mask = chips.get(side, blur)
+def paste_face(
+    frame: np.ndarray,
+    chips: ChipCache,
+    blur: float,
+    side: int,
+    x0: int,
+    y0: int,
+    pose: tuple[int, int] = (0, 0),
+) -> None:
+    """A person's face chip pasted at (x0, y0) with this side, its head in this ``pose`` (yaw, roll)."""
+    chip, mask = chips.get(side, blur, pose)
     paste(frame, chip, mask, x0, y0)
 
 

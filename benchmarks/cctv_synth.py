@@ -200,7 +200,9 @@ def _gt_rows(
     return [row if hidden is None else (*row, round(hidden, 3))]
 
 
-WORLD_STREAMS = {"masks": 11, "sunglasses": 13, "prints": 17}  # the random stream that draws who wears what
+# the random stream that draws who wears what, and how each person's head moves
+WORLD_STREAMS = {"masks": 11, "sunglasses": 13, "prints": 17, "heads": 19}
+HEAD_STEP = (3, 2)  # a head's yaw and roll are drawn to whole multiples of these degrees (a chip cache)
 PRINT_SIDE = 0.8  # a shirt print's chip side, in its wearer's chip sides (the printed face ~0.8x theirs)
 PRINT_TOP = 1.5  # ... its top below the wearer's chip top, in chip sides (the torso starts at 1.25)
 
@@ -210,6 +212,32 @@ def wears(seed: int, person_id: int, world: str, share: float) -> bool:
     (``world``), at ``share`` of the people (``Preset.masks``, ``Preset.sunglasses``, ``Preset.prints``);
     also read by ``masked_rows.py``."""
     return bool(np.random.default_rng([seed, person_id, WORLD_STREAMS[world]]).random() < share)
+
+
+class HeadPoses:
+    """How one person's head moves (``Preset.head_turn``): the yaw swings up to ``turn`` degrees (a
+    share 0.6-1.0 of it, drawn per person) to each side and back every 2-5 s, the roll up to a third of
+    that with a period of its own; each drawn from the clip's seed and the person's id alone."""
+
+    def __init__(self, seed: int, person_id: int, turn: float) -> None:
+        rng = np.random.default_rng([seed, person_id, WORLD_STREAMS["heads"]])
+        self.yaw = turn * float(rng.uniform(0.6, 1.0))
+        self.yaw_period, self.yaw_phase = float(rng.uniform(50, 125)), float(rng.uniform(0, 2 * np.pi))
+        self.roll = self.yaw / 3
+        self.roll_period, self.roll_phase = float(rng.uniform(60, 150)), float(rng.uniform(0, 2 * np.pi))
+
+    def at(self, k: int) -> tuple[int, int]:
+        """(yaw, roll) degrees in the person's ``k``-th frame, to ``HEAD_STEP``."""
+        yaw = self.yaw * np.sin(2 * np.pi * k / self.yaw_period + self.yaw_phase)
+        roll = self.roll * np.sin(2 * np.pi * k / self.roll_period + self.roll_phase)
+        return HEAD_STEP[0] * round(yaw / HEAD_STEP[0]), HEAD_STEP[1] * round(roll / HEAD_STEP[1])
+
+
+def head_poses(preset: Preset, people: list[Person], seed: int) -> dict[int, HeadPoses]:
+    """Each person's ``HeadPoses`` where the preset turns heads (``Preset.head_turn``), else none."""
+    if not preset.head_turn:
+        return {}
+    return {p.person_id: HeadPoses(seed, p.person_id, preset.head_turn) for p in people}
 
 
 _Masking = tuple[np.ndarray | None, cv2.FaceDetectorYN]  # the mask texture, YuNet for the chips
@@ -293,6 +321,11 @@ def _render(
     stills = _still_sprites(preset, faces, people, seed)
     slides = screen_slides(preset, faces, people, seed)
     prints = _print_chips(preset, faces, people, seed)
+    heads = head_poses(preset, people, seed)
+
+    def pose(p: Person, k: int) -> tuple[int, int]:
+        return heads[p.person_id].at(k) if heads else (0, 0)
+
     rows: list[tuple[object, ...]] = []
     enc = _encoder(mp4_tmp, preset)
     assert enc.stdin is not None
@@ -315,7 +348,7 @@ def _render(
                     if preset.bodies:
                         paste_body(frame, chips[p.person_id], p.blur_px(k), side, x0, y0)
                         _paste_print(frame, prints, p, k, side, x0, y0)
-                    paste_face(frame, chips[p.person_id], p.blur_px(k), side, x0, y0)
+                    paste_face(frame, chips[p.person_id], p.blur_px(k), side, x0, y0, pose(p, k))
                     hidden = _hidden_share(_face_box(x0, y0, side), placed[i + 1 :], preset.bodies)
                     rows.extend(_gt_rows(p, f, x0, y0, side, w, h, hidden))
             else:
@@ -328,7 +361,7 @@ def _render(
                         back, bmask = chips[p.person_id].back(side)
                         paste(frame, back, bmask, x0, y0)
                         continue
-                    paste_face(frame, chips[p.person_id], p.blur_px(k), side, x0, y0)
+                    paste_face(frame, chips[p.person_id], p.blur_px(k), side, x0, y0, pose(p, k))
                     rows.extend(_gt_rows(p, f, x0, y0, side, w, h))
             out = np.clip(frame.astype(np.int16) + noise[int(rng.integers(len(noise)))], 0, 255)
             enc.stdin.write(out.astype(np.uint8).tobytes())

@@ -1,7 +1,7 @@
 """Faces as the benchmark's presets never showed them: behind a surgical mask, behind dark
-sunglasses, seen from a camera mounted high, reflected in glass. Used by ``frontal_faces.py
---worlds`` (one face at a time) and by ``cctv_synth.py``'s ``Preset.masks``, ``Preset.sunglasses``
-and ``Preset.pitch`` (whole clips).
+sunglasses, seen from a camera mounted high, reflected in glass, turned and tilted. Used by
+``frontal_faces.py --worlds`` (one face at a time) and by ``cctv_synth.py``'s ``Preset.masks``,
+``Preset.sunglasses``, ``Preset.pitch`` and ``Preset.head_turn`` (whole clips).
 
 All work on a UTKFace chip (200 x 200, the face aligned in it). The mask is ``../shared``'s
 ``data/stills/insightface/mask_white.jpg`` (a mask texture, no face in it) placed by YuNet's
@@ -10,7 +10,10 @@ the start of the arms (no real pair's texture: dark glass over the eyes is what 
 camera above is a flat warp: the chip tilted about its horizontal axis, top towards the camera; a
 real head also hides its chin and shows its hair from above, so the warp flatters every detector,
 and numbers from it are an upper bound. A reflection is the chip mirrored at a share of its light
-over a flat grey (what the glass lets through from behind).
+over a flat grey (what the glass lets through from behind). A turned head is the chip wrapped on a
+vertical cylinder and turned about its axis (the near cheek widens, the far one narrows and goes out
+of view), then tilted in the picture's plane: one photo cannot show the far side of a nose or an
+ear, so the turn flatters the identity descriptor, and numbers from it are an upper bound too.
 """
 
 from __future__ import annotations
@@ -104,3 +107,30 @@ def reflected(chip: np.ndarray, share: float, behind: int = 110) -> np.ndarray:
     ``share`` of its light over what is behind the glass (a flat ``behind`` grey, as the canvas)."""
     out = share * chip[:, ::-1].astype(np.float32) + (1 - share) * behind
     return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def turned(chip: np.ndarray, yaw: float, roll: float) -> np.ndarray:
+    """The chip's face turned ``yaw`` degrees about its vertical axis (positive: towards the chip's
+    right) and tilted ``roll`` degrees in the picture's plane (positive: anticlockwise).
+
+    The turn wraps the chip on a cylinder of its width: an output column at ``x`` (from the centre,
+    in half-widths) shows the surface at angle ``asin(x) - yaw``, the source column ``sin`` of that;
+    surface past the cylinder's side is out of view (the edge column repeats). ``turned(chip, 0, 0)``
+    is the chip.
+    """
+    if not yaw and not roll:
+        return chip
+    h, w = chip.shape[:2]
+    out = chip
+    if yaw:
+        r = w / 2
+        x = (np.arange(w, dtype=np.float64) + 0.5 - r) / r
+        angle = np.clip(np.arcsin(np.clip(x, -1, 1)) - np.deg2rad(yaw), -np.pi / 2, np.pi / 2)
+        src_x = (np.sin(angle) * r + r - 0.5).astype(np.float32)
+        map_x = np.repeat(src_x[None, :], h, axis=0)
+        map_y = np.repeat(np.arange(h, dtype=np.float32)[:, None], w, axis=1)
+        out = cv2.remap(out, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    if roll:
+        m = cv2.getRotationMatrix2D((w / 2 - 0.5, h / 2 - 0.5), roll, 1.0)
+        out = cv2.warpAffine(out, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return out

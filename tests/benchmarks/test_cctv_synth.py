@@ -432,3 +432,39 @@ def test_close_groups_are_the_groups_walking_closer_with_faces_that_overlap() ->
             half = (pa[:, 2] + pb[:, 2]) / 0.875 / 2
             hidden += int(np.sum((np.abs(pa[:, 0] - pb[:, 0]) < half) & (np.abs(pa[:, 1] - pb[:, 1]) < half)))
     assert hidden > 1000  # frame pairs of faces that overlap (the plain groups: none)
+
+
+def test_a_turned_head_moves_the_face_centre_and_a_tilt_rotates_it() -> None:
+    """``face_worlds.turned`` on a chip with a bright vertical line down its middle (the nose): a
+    turn moves the line towards the side turned to, by the cylinder's sine, and widens nothing off
+    the chip; a tilt of 90 degrees lays it flat."""
+    from face_worlds import turned
+
+    chip = np.zeros((200, 200, 3), np.uint8)
+    chip[:, 98:102] = 255
+    assert turned(chip, 0, 0) is chip
+    for yaw in (-30, -15, 15, 30):
+        out = turned(chip, yaw, 0)
+        assert out.shape == chip.shape
+        col = float(np.argmax(out[100, :, 0]))
+        assert abs(col - (99.5 + 100 * np.sin(np.deg2rad(yaw)))) <= 2, (yaw, col)
+    flat = turned(chip, 0, 90)
+    assert flat[100, 20:180, 0].min() > 200 and flat[20, :, 0].max() < 50  # the line now across
+
+
+def test_the_heads_presets_are_their_plain_presets_with_heads_that_move() -> None:
+    from cctv_synth import HEAD_STEP, HeadPoses
+
+    heads = [p for p in PRESETS.values() if p.head_turn]
+    names = {f"{n}_heads" for n in ("walk720", "walk720_nobody", "static720", "counter720", "queue720")}
+    assert {p.name for p in heads} == names | {"queue720_still_heads"}
+    assert all(p.head_turn == 30 and p.stream == p.name.removesuffix("_heads") for p in heads)
+    poses = HeadPoses(seed=1, person_id=4, turn=30.0)
+    seen = [poses.at(k) for k in range(300)]  # 12 s: at least two swings of the yaw
+    yaws, rolls = np.array([y for y, _ in seen]), np.array([r for _, r in seen])
+    assert np.abs(yaws).max() <= 30 and yaws.max() >= 15 and yaws.min() <= -15
+    assert np.abs(rolls).max() <= 10
+    assert (yaws % HEAD_STEP[0] == 0).all() and (rolls % HEAD_STEP[1] == 0).all()
+    assert np.abs(np.diff(yaws)).max() <= 2 * HEAD_STEP[0]  # under 4 degrees a frame: it turns, not jumps
+    assert seen == [HeadPoses(seed=1, person_id=4, turn=30.0).at(k) for k in range(300)]  # drawn, not random
+    assert seen != [HeadPoses(seed=1, person_id=5, turn=30.0).at(k) for k in range(300)]  # each their own
