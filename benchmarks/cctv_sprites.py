@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from cctv_people import Person
 from cctv_presets import Preset
-from face_worlds import turned
+from face_worlds import turned, turned_visible
 
 # ``screen``: the screen's box (x0, y0, x1, y1) as fractions of the frame (high on the wall, right of
 # centre), and how long each advert face is shown (s)
@@ -72,6 +72,8 @@ class ChipCache:
             chip: np.ndarray = cv2.resize(image, (side, side), interpolation=cv2.INTER_AREA)
             chip = chip.astype(np.float32)
             mask: np.ndarray = chip_mask(side)
+            if pose[0]:  # a turned head: the columns past its side show nothing of the photo
+                mask = mask * turned_visible(side, pose[0])[None, :]
             if p.defocus_px > 0.3:
                 chip = cv2.GaussianBlur(chip, (0, 0), p.defocus_px)
             kern = motion_kernel(key[1], float(np.arctan2(p.velocity[1], p.velocity[0])))

@@ -59,7 +59,7 @@ from cctv_sprites import (
     read_face,
     screen_slides,
 )
-from face_worlds import MASK_FILE, from_above, masked, sunglasses
+from face_worlds import MASK_FILE, from_above, masked, sunglasses, turned_box
 
 from facelog.pipeline.weights import YUNET_PATH
 
@@ -187,16 +187,28 @@ def _hidden_share(
 
 
 def _gt_rows(
-    p: Person, f: int, x0: int, y0: int, side: int, w: int, h: int, hidden: float | None = None
+    p: Person,
+    f: int,
+    x0: int,
+    y0: int,
+    side: int,
+    w: int,
+    h: int,
+    hidden: float | None = None,
+    yaw: float = 0.0,
 ) -> list[tuple[object, ...]]:
     """The person's GT row in frame ``f`` (none when the box is outside the frame); ``hidden``: the
-    ``occluded`` column of presets whose faces overlap (``Preset.overlapping``)."""
+    ``occluded`` column of presets whose faces overlap (``Preset.overlapping``); ``yaw``: the head's
+    turn (``Preset.head_turn``), which moves the box where the detector finds the face
+    (``face_worlds.turned_box``; ``face_px`` stays the chip's)."""
     bx1, by1, bx2, by2 = _face_box(x0, y0, side)
+    face_px = round(bx2 - bx1)
+    bx1, bx2 = turned_box(bx1, bx2, yaw)
     cx1, cy1, cx2, cy2 = max(bx1, 0), max(by1, 0), min(bx2, w), min(by2, h)
     if cx2 - cx1 < 1 or cy2 - cy1 < 1:
         return []
     box = (round(cx1, 1), round(cy1, 1), round(cx2, 1), round(cy2, 1))
-    row = (f, p.person_id, *box, p.age, p.gender, round(bx2 - bx1))
+    row = (f, p.person_id, *box, p.age, p.gender, face_px)
     return [row if hidden is None else (*row, round(hidden, 3))]
 
 
@@ -350,7 +362,7 @@ def _render(
                         _paste_print(frame, prints, p, k, side, x0, y0)
                     paste_face(frame, chips[p.person_id], p.blur_px(k), side, x0, y0, pose(p, k))
                     hidden = _hidden_share(_face_box(x0, y0, side), placed[i + 1 :], preset.bodies)
-                    rows.extend(_gt_rows(p, f, x0, y0, side, w, h, hidden))
+                    rows.extend(_gt_rows(p, f, x0, y0, side, w, h, hidden, pose(p, k)[0]))
             else:
                 if preset.bodies:  # all bodies first: a face is never covered by someone's body
                     for p, k, side, x0, y0 in placed:
@@ -362,7 +374,7 @@ def _render(
                         paste(frame, back, bmask, x0, y0)
                         continue
                     paste_face(frame, chips[p.person_id], p.blur_px(k), side, x0, y0, pose(p, k))
-                    rows.extend(_gt_rows(p, f, x0, y0, side, w, h))
+                    rows.extend(_gt_rows(p, f, x0, y0, side, w, h, yaw=pose(p, k)[0]))
             out = np.clip(frame.astype(np.int16) + noise[int(rng.integers(len(noise)))], 0, 255)
             enc.stdin.write(out.astype(np.uint8).tobytes())
     finally:

@@ -437,8 +437,8 @@ def test_close_groups_are_the_groups_walking_closer_with_faces_that_overlap() ->
 def test_a_turned_head_moves_the_face_centre_and_a_tilt_rotates_it() -> None:
     """``face_worlds.turned`` on a chip with a bright vertical line down its middle (the nose): a
     turn moves the line towards the side turned to, by the cylinder's sine, and widens nothing off
-    the chip; a tilt of 90 degrees lays it flat."""
-    from face_worlds import turned
+    the chip; a tilt of 90 degrees lays it flat. The columns past the cylinder's side are left out."""
+    from face_worlds import turned, turned_visible
 
     chip = np.zeros((200, 200, 3), np.uint8)
     chip[:, 98:102] = 255
@@ -450,6 +450,10 @@ def test_a_turned_head_moves_the_face_centre_and_a_tilt_rotates_it() -> None:
         assert abs(col - (99.5 + 100 * np.sin(np.deg2rad(yaw)))) <= 2, (yaw, col)
     flat = turned(chip, 0, 90)
     assert flat[100, 20:180, 0].min() > 200 and flat[20, :, 0].max() < 50  # the line now across
+    assert (turned_visible(200, 0) == 1).all()
+    seen = turned_visible(200, 30)  # past the side: x < -sin(60 degrees), 6.7% of the width, on the left
+    assert (seen[:12] == 0).all() and (seen[16:] == 1).all()
+    assert (turned_visible(200, -30) == seen[::-1]).all()
 
 
 def test_the_heads_presets_are_their_plain_presets_with_heads_that_move() -> None:
@@ -468,3 +472,29 @@ def test_the_heads_presets_are_their_plain_presets_with_heads_that_move() -> Non
     assert np.abs(np.diff(yaws)).max() <= 2 * HEAD_STEP[0]  # under 4 degrees a frame: it turns, not jumps
     assert seen == [HeadPoses(seed=1, person_id=4, turn=30.0).at(k) for k in range(300)]  # drawn, not random
     assert seen != [HeadPoses(seed=1, person_id=5, turn=30.0).at(k) for k in range(300)]  # each their own
+
+
+def test_a_turned_face_ground_truth_box_follows_the_face(utkface: Path) -> None:
+    """``face_worlds.turned_box`` moves the GT box where YuNet finds a turned face: over 30
+    validation faces turned 30 degrees either way, YuNet's box overlaps the moved box (IoU >= 0.5, the
+    scorer's match) on nearly all, more than it overlaps the chip's own box."""
+    from cctv_common import iou_matrix
+    from cctv_synth import _face_box
+    from face_worlds import turned, turned_box
+
+    from facelog.pipeline.weights import YUNET_PATH
+
+    detector = cv2.FaceDetectorYN.create(str(YUNET_PATH), "", (200, 200), 0.5)
+    x1, y1, x2, y2 = _face_box(0, 0, 200)
+    moved_ok = plain_ok = 0
+    for path in validation_faces(utkface)["path"].iloc[:30]:
+        chip = cv2.imread(str(path))
+        for yaw in (-30, 30):
+            _, found = detector.detect(turned(chip, yaw, 0))
+            assert found is not None
+            bx, by, bw, bh = found[0][:4]
+            box = np.array([[bx, by, bx + bw, by + bh]], float)
+            moved = np.array([[turned_box(x1, x2, yaw)[0], y1, turned_box(x1, x2, yaw)[1], y2]], float)
+            moved_ok += int(iou_matrix(box, moved)[0, 0] >= 0.5)
+            plain_ok += int(iou_matrix(box, np.array([[x1, y1, x2, y2]], float))[0, 0] >= 0.5)
+    assert moved_ok >= 57 and moved_ok > plain_ok, (moved_ok, plain_ok)
