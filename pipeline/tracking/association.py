@@ -23,8 +23,8 @@
 - step 7, a second look (``second_look``): a face refused in the previous frame started a new track;
   if the refused track is free and the model embedding now keeps the face, it takes the face back.
   So may a lost track whose cue limits alone held a face back (a face coming out from behind a
-  nearer body), for ``track.HELD_BACK_FRAMES`` frames; and a track whose ``reid`` or ``gap``
-  question the descriptor refused, when the mean descriptor of the new track's first
+  nearer body), for ``track.HELD_BACK_FRAMES`` frames; and a track whose ``reid``, ``gap`` or
+  ``jump`` question the descriptor refused, when the mean descriptor of the new track's first
   ``track.AGAIN_FACES`` faces is close to the mean of its own (an ``again`` look, for
   ``track.AGAIN_FRAMES`` frames: one noisy frame, read alone, may have erred).
 - step 8 (``held_back``): for each detection left unmatched, the lost track that only the cue
@@ -65,8 +65,10 @@ WALK_SLACK = 0.15
 # identity questions the model's embedding may answer (``policy.embedding_keeps``), and whose refusal
 # by the descriptor gets a second look (``second_look``): not a re-identification
 KEEP_REASONS = ("jump", "body", "periodic", "gap")
-# identity questions whose refusal by the descriptor gets an ``again`` look (``second_look``)
-AGAIN_REASONS = ("reid", "gap")
+# identity questions whose refusal by the descriptor gets an ``again`` look (``second_look``): a
+# ``jump`` too since the thirty-seventh session (a person whose head turns in a dim camera's noise reads
+# 0.50-0.68 from its own track; docs/BENCHMARKS.md)
+AGAIN_REASONS = ("reid", "gap", "jump")
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,7 +256,8 @@ def second_look(
     held-back track's: coming out from behind a post) is not asked: the look waits
     ``track.AGAIN_CUT_FRAMES`` frames longer for a whole one.
 
-    A track born from a face the descriptor refused at a ``reid`` or ``gap`` question also has an
+    A track born from a face the descriptor refused at a ``reid``, ``gap`` or ``jump`` question also
+    has an
     ``again`` look (``track.SecondLook.faces``, ``gallery.read_again``): for ``track.AGAIN_FRAMES``
     frames its readable faces are embedded, and once there are ``track.AGAIN_FACES`` of them (the
     refused one first), their mean is compared once with the mean of the refused track's gallery and
