@@ -257,8 +257,7 @@ def second_look(
     ``track.AGAIN_CUT_FRAMES`` frames longer for a whole one.
 
     A track born from a face the descriptor refused at a ``reid``, ``gap`` or ``jump`` question also
-    has an
-    ``again`` look (``track.SecondLook.faces``, ``gallery.read_again``): for ``track.AGAIN_FRAMES``
+    has an ``again`` look (``track.SecondLook.faces``, ``gallery.read_again``): for ``track.AGAIN_FRAMES``
     frames its readable faces are embedded, and once there are ``track.AGAIN_FACES`` of them (the
     refused one first), their mean is compared once with the mean of the refused track's gallery and
     last faces, at the stricter ``track.AGAIN_MAX_DISTANCE`` (cut faces are not read, as for a held
