@@ -360,9 +360,10 @@ def _render(
                     if preset.bodies:
                         paste_body(frame, chips[p.person_id], p.blur_px(k), side, x0, y0)
                         _paste_print(frame, prints, p, k, side, x0, y0)
-                    paste_face(frame, chips[p.person_id], p.blur_px(k), side, x0, y0, pose(p, k))
+                    head = pose(p, k)
+                    paste_face(frame, chips[p.person_id], p.blur_px(k), side, x0, y0, head)
                     hidden = _hidden_share(_face_box(x0, y0, side), placed[i + 1 :], preset.bodies)
-                    rows.extend(_gt_rows(p, f, x0, y0, side, w, h, hidden, pose(p, k)[0]))
+                    rows.extend(_gt_rows(p, f, x0, y0, side, w, h, hidden, head[0]))
             else:
                 if preset.bodies:  # all bodies first: a face is never covered by someone's body
                     for p, k, side, x0, y0 in placed:
@@ -373,8 +374,9 @@ def _render(
                         back, bmask = chips[p.person_id].back(side)
                         paste(frame, back, bmask, x0, y0)
                         continue
-                    paste_face(frame, chips[p.person_id], p.blur_px(k), side, x0, y0, pose(p, k))
-                    rows.extend(_gt_rows(p, f, x0, y0, side, w, h, yaw=pose(p, k)[0]))
+                    head = pose(p, k)
+                    paste_face(frame, chips[p.person_id], p.blur_px(k), side, x0, y0, head)
+                    rows.extend(_gt_rows(p, f, x0, y0, side, w, h, yaw=head[0]))
             out = np.clip(frame.astype(np.int16) + noise[int(rng.integers(len(noise)))], 0, 255)
             enc.stdin.write(out.astype(np.uint8).tobytes())
     finally:

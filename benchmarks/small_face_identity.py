@@ -41,7 +41,15 @@ import facelog.pipeline.tracking.identity as identity
 BOX = ["x1", "y1", "x2", "y2"]
 
 
-def clip_pairs(clips: Path, runs: Path, preset: str, lo: float, hi: float, rng: random.Random) -> list[dict]:
+def clip_pairs(
+    embedder: identity.IdentityEmbedder,
+    clips: Path,
+    runs: Path,
+    preset: str,
+    lo: float,
+    hi: float,
+    rng: random.Random,
+) -> list[dict]:
     """Descriptor distances of one clip's pairs (see the module docstring)."""
     gt = read_gt(clips / f"{preset}.gt.csv")
     det = match_frames(gt, pd.read_csv(runs / f"{preset}.csv"))
@@ -71,7 +79,6 @@ def clip_pairs(clips: Path, runs: Path, preset: str, lo: float, hi: float, rng: 
         cap.set(cv2.CAP_PROP_POS_FRAMES, f)
         images[f] = cap.read()[1]
     cap.release()
-    embedder = identity.IdentityEmbedder()
 
     def descriptor(f: int, pid: int) -> tuple[np.ndarray | None, float]:
         r = tp[(tp["frame_index"] == f) & (tp["pid"] == pid)].iloc[0]
@@ -95,10 +102,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-px", type=float, default=identity.MIN_FACE_PX)
     args = ap.parse_args(argv)
     identity.MIN_FACE_PX = 0.0  # the descriptor's floor lifted: what it would answer under it
-    rng, rows = random.Random(0), []
+    rng, rows, embedder = random.Random(0), [], identity.IdentityEmbedder()
     for spec in args.clips:
         clips, runs, preset = spec.split(":")
-        rows += clip_pairs(Path(clips), Path(runs), preset, args.min_px, args.max_px, rng)
+        rows += clip_pairs(embedder, Path(clips), Path(runs), preset, args.min_px, args.max_px, rng)
     df = pd.DataFrame(rows)
     df.to_csv(args.out, index=False)
     df["camera"] = np.where(df["clip"].str.split("/").str[0].str.endswith("_dim"), "dim", "other")

@@ -104,8 +104,9 @@ def gate(
     the model embedding is further than ``identity_unknown_cosine`` (``embedding_refuses``). A refused
     detection starts a new track; in the next frame the refused track may take its face back when the
     model embedding keeps it (``association.second_look``, step 7; not for small children), or, after
-    a ``reid``, ``gap`` or ``jump`` refusal, when the mean descriptor of the new track's first three faces is
-    within ``track.AGAIN_MAX_DISTANCE`` of the mean of the refused track's (an ``again`` look). A lost
+    a refusal at an ``association.AGAIN_REASONS`` question, when the mean descriptor of the new track's
+    first three faces is within ``track.AGAIN_MAX_DISTANCE`` of the mean of the refused track's (an
+    ``again`` look). A lost
     track that only the cue limits (``Gate.by_cues``) kept from a detection the motion fits may take
     it back the same way for ``track.HELD_BACK_FRAMES`` frames, if the descriptor passes it too, or by
     the descriptor alone within ``track.HELD_MAX_DISTANCE`` (``association.held_back``: a face coming

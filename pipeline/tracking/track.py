@@ -301,7 +301,7 @@ class SecondLook(NamedTuple):
     ``HELD_BACK_FRAMES`` frames look again, and the descriptor must agree too (or, where the model
     embedding has not come back, pass the face alone within ``HELD_MAX_DISTANCE``). A detection both
     refused and held back gets both looks (``Track.second_looks``), the refusing track's first. A
-    detection the descriptor refused at a ``reid``, ``gap`` or ``jump`` question also gets an ``again`` look
+    detection the descriptor refused at an ``association.AGAIN_REASONS`` question also gets an ``again`` look
     (``faces``): for ``AGAIN_FRAMES`` frames its young track's faces are read and their mean compared
     with the mean of the older track's gallery and last faces (``AGAIN_MAX_DISTANCE``).
     """

@@ -36,8 +36,8 @@ counters. Per processed frame, ``Tracker.update`` (each step a method or functio
    the cue limits held back from a lost track (``association.held_back``: a face coming out from behind
    a nearer body), for ``track.HELD_BACK_FRAMES`` frames, if the descriptor agrees (a detection both
    refused and held back remembers both tracks: the refusal may have erred, and the motion fits the
-   lost one). One that the descriptor refused at a ``reid``, ``gap`` or ``jump`` question gives its
-   faces back when the mean of its first three faces' descriptors reads close to the refused track's
+   lost one). One that the descriptor refused at an ``AGAIN_REASONS`` question gives its faces back
+   when the mean of its first three faces' descriptors reads close to the refused track's
    (``track.AGAIN_FRAMES`` frames; ``track.SecondLook.faces``).
 
 The clock (``kalman.FrameClock``): every frame count (``TrackerParams``, the Kalman velocities, the
