@@ -67,7 +67,7 @@ from facelog.pipeline.tracking.association import (
     associate,
 )
 from facelog.pipeline.tracking.frame_input import FrameInput, read_frame
-from facelog.pipeline.tracking.identity import FrameFaces
+from facelog.pipeline.tracking.identity import FrameFaces, identity_distance
 from facelog.pipeline.tracking.kalman import BoxKalman, FrameClock
 from facelog.pipeline.tracking.states import fit_walk, stood_still, track_states, walk_path
 from facelog.pipeline.tracking.track import (
@@ -398,10 +398,14 @@ def _refusals(
 ) -> tuple[dict[int, int], dict[int, tuple[Track, np.ndarray]]]:
     """The descriptor's refusals of this frame, for the young tracks' looks: detection -> the id of the
     track that refused it last at a ``KEEP_REASONS`` question (a second look), and detection -> the
-    track that refused it first at an ``AGAIN_REASONS`` question with the refused face's descriptor (an
-    ``again`` look). An ``open`` question answered by a refusal is asked no more."""
+    track that refused it at an ``AGAIN_REASONS`` question with the refused face's descriptor (an
+    ``again`` look). Of several such tracks, the look goes to the one whose gallery the face read
+    nearest: a walker behind a post, refused at a ``gap`` by its own lost track, may be refused first
+    at a ``jump`` by another's (cross720_nobody s0 on ``--camera pillar``, docs/BENCHMARKS.md,
+    thirty-eighth session). An ``open`` question answered by a refusal is asked no more."""
     refused_by: dict[int, int] = {}
     again_of: dict[int, tuple[Track, np.ndarray]] = {}
+    nearest: dict[int, float] = {}
     for (i, j), check in match.checks.items():
         if check.reason == "open" and check.verdict is False:  # answered: asked no more
             tracks[j].open_check = tracks[j].open_far = False
@@ -411,7 +415,9 @@ def _refusals(
             refused_by[i] = tracks[j].track_id
         face = identity.computed(i) if identity is not None and AGAIN_FRAMES > 0 else None
         if face is not None and check.reason in AGAIN_REASONS:
-            again_of.setdefault(i, (tracks[j], face))
+            d = min((identity_distance(face, g) for g in tracks[j].gallery), default=math.inf)
+            if d < nearest.get(i, math.inf) or i not in again_of:
+                again_of[i], nearest[i] = (tracks[j], face), d
     return refused_by, again_of
 
 

@@ -662,6 +662,34 @@ def test_a_noisy_face_refused_at_a_jump_is_read_again(monkeypatch: pytest.Monkey
     assert set(ids[60:]) == {1}, ids
 
 
+def test_of_two_tracks_that_refused_a_face_the_again_look_goes_to_the_nearer() -> None:
+    # a walker behind a post is refused at a ``jump`` by a followed track whose box it came near and
+    # at a ``gap`` by its own lost track; the question order put the other first, and the again look
+    # read the young track's faces against the wrong person (cross720_nobody s0 on the pillar camera)
+    from facelog.pipeline.tracking.association import Association, Check
+    from facelog.pipeline.tracking.tracker import _refusals
+
+    emb = PatternEmbedder()
+    people = [(0, 200.0, 120.0)]
+    ident = FrameFaces(emb, _frame(people), _boxes(people), 10)
+    mine = ident.embedding(0)
+    assert mine is not None
+    own = mine.copy()  # its own track: near
+    own[0] += 0.05
+    other = emb.embed(FrameFaces(emb, _frame([(5, 200.0, 120.0)]), _boxes(people), 10).patch(0))
+    assert other is not None
+    box = _boxes(people)[0]
+
+    def track(track_id: int, face: np.ndarray) -> Track:
+        return Track(track_id, BoxKalman(box, TrackerParams()), 9.0, 9.0, True, box, {}, 9.0, gallery=[face])
+
+    tracks = [track(7, other), track(3, own)]
+    for order in ([(0, 0), (0, 1)], [(0, 1), (0, 0)]):
+        checks = {pair: Check("jump" if pair[1] == 0 else "gap", False, False) for pair in order}
+        _, again_of = _refusals(Association(pairs={}, checks=checks), tracks, ident)
+        assert again_of[0][0].track_id == 3, order
+
+
 def test_a_faint_still_pattern_does_not_wait_longer() -> None:
     # a face-like pattern the detector scores 0.6 (under high_score 0.7; real faces standing in a
     # queue score 0.85-0.91 even on a dim camera): lost for 4 s, its track has ended
