@@ -9,7 +9,8 @@ When a track ends as a person, ``PersonTracks`` looks among the live tracks for 
 person: one born after its last face whose first face is where its walk could have led, or one last
 seen before its first face (still waiting for its person) from whose walk it could have come
 (``continues``), or one whose gaps held all of its faces (``inside_gap``: a face handed back and
-forth between two tracks; never one seen beside it otherwise). It compares the two tracks' best
+forth between two tracks), or one born in its gaps that went on after it (``hands_over``); never one
+seen beside it otherwise. It compares the two tracks' best
 faces, the few each keeps for the gender reading (``gender.GenderReading``: up to 3, one a second):
 the distance between the means of each side's descriptors, at ``tracking.join_max_distance``
 (``descriptor_distance``). These are a track's best faces, not the frame's: a half-hidden face read
@@ -88,6 +89,18 @@ def inside_gap(track: np.ndarray, piece: np.ndarray) -> bool:
         if not (continues(track[:k], run[0]) and continues(run, track[k])):
             return False
     return True
+
+
+def hands_over(ended: np.ndarray, live: np.ndarray) -> bool:
+    """Whether a ``live`` track born during the ``ended`` track's life and going on after its last face
+    took that face over (motion rows, in time order): its faces up to the ended track's last fell in
+    gaps of it (``inside_gap``) and its first face after continues it (``continues``). One face handed
+    back and forth between two tracks that the younger kept: on a dim, noisy camera a turning head's
+    faces read 0.54-0.68 from their own track, each refusal starts a track, and the one holding the
+    face last goes on as a second person (walk720_heads s1, ``--camera dim``; docs/BENCHMARKS.md,
+    thirty-eighth session)."""
+    before, after = live[live[:, 0] < ended[-1, 0]], live[live[:, 0] > ended[-1, 0]]
+    return bool(len(before) and len(after)) and inside_gap(ended, before) and continues(ended, after[0])
 
 
 def descriptor_distance(embedder: Embedder, a: KeptFaces, b: KeptFaces) -> float | None:

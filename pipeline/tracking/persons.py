@@ -74,7 +74,13 @@ from facelog.pipeline.tracking.identity import (
     cut_patch,
     face_thumbs,
 )
-from facelog.pipeline.tracking.join import JOIN_AGE_YEARS, continues, descriptor_distance, inside_gap
+from facelog.pipeline.tracking.join import (
+    JOIN_AGE_YEARS,
+    continues,
+    descriptor_distance,
+    hands_over,
+    inside_gap,
+)
 from facelog.pipeline.tracking.static import Looks, StaticRule, faint_pattern, nose_offsets
 from facelog.pipeline.tracking.track import TrackerParams, at_frame_edge
 from facelog.pipeline.tracking.tracker import Tracker
@@ -339,8 +345,9 @@ class PersonTracks:
 
     def _join(self, tid: int, person: _Person) -> bool:
         """Join ended track ``tid`` (``person``) to the live track that continues it, that it
-        continues (an older track still waiting for its person) or whose gaps held all its faces (a
-        face handed back and forth), if one does (``join``); returns whether it did."""
+        continues (an older track still waiting for its person), whose gaps held all its faces (a
+        face handed back and forth) or that took its face over (born in its gaps, going on after it),
+        if one does (``join``); returns whether it did."""
         if self.cfg.join_max_distance <= 0 or self.gender is None or self.embedder is None:
             return False
         mine = np.array(person.motion, np.float64)
@@ -354,21 +361,23 @@ class PersonTracks:
             if abs(other_age - age) >= JOIN_AGE_YEARS or (child > 0 and max(age, other_age) < child):
                 continue
             if other.motion[0][0] > mine[-1, 0]:  # born after this one's last face
-                goes_on = continues(mine, np.array(other.motion[0], np.float64))
+                how, goes_on = "after it", continues(mine, np.array(other.motion[0], np.float64))
             elif other.motion[-1][0] < mine[0, 0]:  # last seen before this one's first face
-                goes_on = continues(np.array(other.motion, np.float64), mine[0])
+                how, goes_on = "before it", continues(np.array(other.motion, np.float64), mine[0])
             elif other.motion[0][0] < mine[0, 0] and other.motion[-1][0] > mine[-1, 0]:
                 # seen beside it: someone else, unless all its faces fell in gaps of that track's (the
                 # spans checked first: ending tracks in a crowd see many live ones beside them)
-                goes_on = inside_gap(np.array(other.motion, np.float64), mine)
+                how, goes_on = "around it", inside_gap(np.array(other.motion, np.float64), mine)
+            elif other.motion[-1][0] > mine[-1, 0]:  # born while this one lived, and goes on after it
+                how, goes_on = "took it over", hands_over(mine, np.array(other.motion, np.float64))
             else:
                 continue
             if not goes_on:
                 continue
             d = descriptor_distance(self.embedder, person.kept, other.kept)
             log.debug(
-                "track %d ended: is track %d the same person? mean descriptor distance %s (limit %.2f)",
-                tid, other_id, "unknown" if d is None else f"{d:.3f}", self.cfg.join_max_distance,
+                "track %d ended: is track %d (%s) the same person? mean descriptor distance %s (limit %.2f)",
+                tid, other_id, how, "unknown" if d is None else f"{d:.3f}", self.cfg.join_max_distance,
             )  # fmt: skip
             if d is not None and d <= self.cfg.join_max_distance and (best is None or d < best[0]):
                 best = (d, other_id)

@@ -14,7 +14,7 @@ import numpy as np
 from facelog.pipeline.config import TrackingConfig
 from facelog.pipeline.tracking.fusion import FusionParams
 from facelog.pipeline.tracking.identity import IDENTITY_DIM, FacePatch, KeptFaces
-from facelog.pipeline.tracking.join import continues, inside_gap
+from facelog.pipeline.tracking.join import continues, hands_over, inside_gap
 from facelog.pipeline.tracking.persons import FaceOutputs, PersonTracks
 from facelog.pipeline.types import Faces, Frame, PersonResult, Prediction
 
@@ -139,6 +139,23 @@ def test_a_piece_whose_faces_fill_gaps_of_a_track_is_inside_them() -> None:
     assert not inside_gap(track, rows([-1, *piece]))  # began before it
     assert not inside_gap(track, rows(piece, dx=200))  # 5 face sizes off the walk: someone else
     assert not inside_gap(rows(list(range(10))), rows([12]))  # the track has no face after it
+
+
+def test_a_track_born_in_the_gaps_of_one_that_ended_took_it_over() -> None:
+    # one walker at 4 px a frame, 40-px faces; the ended track holds frames 0-9 and 12-14, the live
+    # one 10-11 (the face handed to it) and 15-30 (kept); rows: pts_ns, x, y, size
+    def rows(frames: list[int], dx: float = 0.0) -> np.ndarray:
+        return np.array([[k * STEP_NS, 100 + 4 * k + dx, 200, 40] for k in frames], np.float64)
+
+    ended = rows([*range(10), 12, 13, 14])
+    live = [10, 11, *range(15, 31)]
+    assert hands_over(ended, rows(live))
+    assert not hands_over(ended, rows([*live, 13]))  # a face at a time the ended track had one
+    assert not hands_over(ended, rows([10, 11]))  # did not go on after it: ``inside_gap``'s case
+    assert not hands_over(ended, rows(list(range(15, 31))))  # born after it: ``continues``' case
+    off = rows(live)
+    off[off[:, 0] > 14 * STEP_NS, 1] += 200  # went on 5 face sizes off the walk: someone else
+    assert not hands_over(ended, off)
 
 
 def test_kept_faces_are_read_once_for_a_join_and_the_gender() -> None:
