@@ -53,6 +53,24 @@ JOIN_SIZE = 1.5  # ...and of a size within this factor of the ended track's last
 JOIN_AGE_YEARS = 20.0
 JOIN_WALK_S = 1.0  # the ended track's velocity: over its last this many seconds of faces
 
+# how a live track stands to the ended one (``persons.PersonTracks._join``): born after its last
+# face, last seen before its first, its faces all in the ended one's gaps, or born in its gaps and
+# going on after it
+AFTER, BEFORE, AROUND, TOOK_OVER = "after it", "before it", "around it", "took it over"
+# where the two tracks' faces alternated on one walk, never two at one time, the join reads them at the
+# tracker's own limit for one face (``tracking.identity_max_distance``, 0.5) where that is looser than
+# ``tracking.join_max_distance``: over 98 benchmark clips every such question of 0.40-0.50 was one
+# person (7; none of two people), where 9 of the other relations' 25 were two people
+# (docs/BENCHMARKS.md, thirty-eighth session). Down to join_max_distance if people are joined.
+INTERLEAVED = (AROUND, TOOK_OVER)
+
+
+def join_limit(how: str, join_max_distance: float, identity_max_distance: float) -> float:
+    """The descriptor limit of a join question about a live track that stands ``how`` to the ended one:
+    ``join_max_distance``, or the tracker's limit for one face where that is looser and the two
+    tracks' faces alternated (``INTERLEAVED``)."""
+    return max(join_max_distance, identity_max_distance) if how in INTERLEAVED else join_max_distance
+
 
 def continues(ended: np.ndarray, first: np.ndarray) -> bool:
     """Whether a track whose first motion row is ``first`` may continue one whose motion rows are

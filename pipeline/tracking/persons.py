@@ -75,11 +75,16 @@ from facelog.pipeline.tracking.identity import (
     face_thumbs,
 )
 from facelog.pipeline.tracking.join import (
+    AFTER,
+    AROUND,
+    BEFORE,
     JOIN_AGE_YEARS,
+    TOOK_OVER,
     continues,
     descriptor_distance,
     hands_over,
     inside_gap,
+    join_limit,
 )
 from facelog.pipeline.tracking.static import Looks, StaticRule, faint_pattern, nose_offsets
 from facelog.pipeline.tracking.track import TrackerParams, at_frame_edge
@@ -361,25 +366,26 @@ class PersonTracks:
             if abs(other_age - age) >= JOIN_AGE_YEARS or (child > 0 and max(age, other_age) < child):
                 continue
             if other.motion[0][0] > mine[-1, 0]:  # born after this one's last face
-                how, goes_on = "after it", continues(mine, np.array(other.motion[0], np.float64))
+                how, goes_on = AFTER, continues(mine, np.array(other.motion[0], np.float64))
             elif other.motion[-1][0] < mine[0, 0]:  # last seen before this one's first face
-                how, goes_on = "before it", continues(np.array(other.motion, np.float64), mine[0])
+                how, goes_on = BEFORE, continues(np.array(other.motion, np.float64), mine[0])
             elif other.motion[0][0] < mine[0, 0] and other.motion[-1][0] > mine[-1, 0]:
                 # seen beside it: someone else, unless all its faces fell in gaps of that track's (the
                 # spans checked first: ending tracks in a crowd see many live ones beside them)
-                how, goes_on = "around it", inside_gap(np.array(other.motion, np.float64), mine)
+                how, goes_on = AROUND, inside_gap(np.array(other.motion, np.float64), mine)
             elif other.motion[-1][0] > mine[-1, 0]:  # born while this one lived, and goes on after it
-                how, goes_on = "took it over", hands_over(mine, np.array(other.motion, np.float64))
+                how, goes_on = TOOK_OVER, hands_over(mine, np.array(other.motion, np.float64))
             else:
                 continue
             if not goes_on:
                 continue
+            limit = join_limit(how, self.cfg.join_max_distance, self.cfg.identity_max_distance)
             d = descriptor_distance(self.embedder, person.kept, other.kept)
             log.debug(
                 "track %d ended: is track %d (%s) the same person? mean descriptor distance %s (limit %.2f)",
-                tid, other_id, how, "unknown" if d is None else f"{d:.3f}", self.cfg.join_max_distance,
+                tid, other_id, how, "unknown" if d is None else f"{d:.3f}", limit,
             )  # fmt: skip
-            if d is not None and d <= self.cfg.join_max_distance and (best is None or d < best[0]):
+            if d is not None and d <= limit and (best is None or d < best[0]):
                 best = (d, other_id)
         if best is None:
             return False

@@ -5,16 +5,27 @@ their small real identity (drawn_faces.py); no ../shared. The frame rows: test_l
 
 from __future__ import annotations
 
+import logging
 import sys
 from functools import partial
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from facelog.pipeline.config import TrackingConfig
 from facelog.pipeline.tracking.fusion import FusionParams
 from facelog.pipeline.tracking.identity import IDENTITY_DIM, FacePatch, KeptFaces
-from facelog.pipeline.tracking.join import continues, hands_over, inside_gap
+from facelog.pipeline.tracking.join import (
+    AFTER,
+    AROUND,
+    BEFORE,
+    TOOK_OVER,
+    continues,
+    hands_over,
+    inside_gap,
+    join_limit,
+)
 from facelog.pipeline.tracking.persons import FaceOutputs, PersonTracks
 from facelog.pipeline.types import Faces, Frame, PersonResult, Prediction
 
@@ -156,6 +167,22 @@ def test_a_track_born_in_the_gaps_of_one_that_ended_took_it_over() -> None:
     off = rows(live)
     off[off[:, 0] > 14 * STEP_NS, 1] += 200  # went on 5 face sizes off the walk: someone else
     assert not hands_over(ended, off)
+
+
+def test_faces_that_alternated_on_one_walk_are_joined_at_the_trackers_own_limit(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # where the two tracks' faces alternated (never two at a time) a join reads them at the tracker's
+    # limit for one face; pieces one after the other at join_max_distance; never looser than that
+    for how in (AROUND, TOOK_OVER):
+        assert join_limit(how, 0.4, 0.5) == 0.5 and join_limit(how, 0.45, 0.3) == 0.45
+    for how in (AFTER, BEFORE):
+        assert join_limit(how, 0.4, 0.5) == 0.4
+    # a walker split in two, one piece after the other: asked at join_max_distance
+    with caplog.at_level(logging.DEBUG, logger="facelog.pipeline.tracking.persons"):
+        _walk(second_face=1)
+    asked = [r.getMessage() for r in caplog.records if "the same person?" in r.getMessage()]
+    assert asked and all(f"({AFTER})" in m and m.endswith("(limit 0.40)") for m in asked), asked
 
 
 def test_kept_faces_are_read_once_for_a_join_and_the_gender() -> None:
