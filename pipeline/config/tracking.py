@@ -77,7 +77,8 @@ class TrackingConfig(_Section):
     evidence_score: float = Field(default=0.6, ge=0, le=1)  # ...at or above this score (not track_only)
     min_evidence_s: float = Field(default=0.2, ge=0)  # ...and its faces span this long (first to last)
     # a track that ends joins a live one of the same person (where its walk led) when their best faces'
-    # mean descriptors are this close (tracking/join.py); 0: off
+    # mean descriptors are this close (tracking/join.py; where the two tracks' faces alternated,
+    # identity_max_distance if that is looser: join.join_limit); 0: off
     join_max_distance: float = Field(default=0.4, ge=0)
     static_after_s: float = Field(default=10.0, gt=0)  # a track seen this long whose face never moved...
     static_max_motion: float = Field(default=0.03, ge=0)  # ...(1-s means, in face sizes) is "static"
