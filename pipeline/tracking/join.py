@@ -13,7 +13,8 @@ forth between two tracks), or one born in its gaps that went on after it (``hand
 seen beside it otherwise. It compares the two tracks' best
 faces, the few each keeps for the gender reading (``gender.GenderReading``: up to 3, one a second):
 the distance between the means of each side's descriptors, at ``tracking.join_max_distance``
-(``descriptor_distance``). These are a track's best faces, not the frame's: a half-hidden face read
+(``descriptor_distance``; where the two tracks' faces alternated, the last two relations, at the
+tracker's own limit for one face if that is looser: ``join_limit``). These are a track's best faces, not the frame's: a half-hidden face read
 at a question is mostly not among them. The closest within the limit takes the ended track in (its
 frames, motion, faces and fusion are added to the live track's: one person, one tracks CSV row), and
 the ended track's frame rows carry the live track's id (``PersonResult.pieces``;
@@ -60,8 +61,9 @@ AFTER, BEFORE, AROUND, TOOK_OVER = "after it", "before it", "around it", "took i
 # where the two tracks' faces alternated on one walk, never two at one time, the join reads them at the
 # tracker's own limit for one face (``tracking.identity_max_distance``, 0.5) where that is looser than
 # ``tracking.join_max_distance``: over 98 benchmark clips every such question of 0.40-0.50 was one
-# person (7; none of two people), where 9 of the other relations' 25 were two people
-# (docs/BENCHMARKS.md, thirty-eighth session). Down to join_max_distance if people are joined.
+# person (7, all on the dim camera; none of two people), where 9 of the other relations' 25 were two
+# people; 42 fresh clips had no such pair in that band (docs/BENCHMARKS.md, thirty-eighth session).
+# Down to join_max_distance if people are joined.
 INTERLEAVED = (AROUND, TOOK_OVER)
 
 
