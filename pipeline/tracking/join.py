@@ -10,12 +10,12 @@ person: one born after its last face whose first face is where its walk could ha
 seen before its first face (still waiting for its person) from whose walk it could have come
 (``continues``), or one whose gaps held all of its faces (``inside_gap``: a face handed back and
 forth between two tracks), or one born in its gaps that went on after it (``hands_over``); never one
-seen beside it otherwise. It compares the two tracks' best
-faces, the few each keeps for the gender reading (``gender.GenderReading``: up to 3, one a second):
-the distance between the means of each side's descriptors, at ``tracking.join_max_distance``
-(``descriptor_distance``; where the two tracks' faces alternated, the last two relations, at the
-tracker's own limit for one face if that is looser: ``join_limit``). These are a track's best faces, not the frame's: a half-hidden face read
-at a question is mostly not among them. The closest within the limit takes the ended track in (its
+seen beside it otherwise. It compares the two tracks' best faces, the few each keeps for the gender
+reading (``gender.GenderReading``: up to 3, one a second): the distance between the means of each
+side's descriptors, at ``tracking.join_max_distance`` (``descriptor_distance``; where the two tracks'
+faces alternated, the last two relations, at the tracker's own limit for one face if that is
+looser: ``join_limit``). These are a track's best faces, not the frame's: a half-hidden face read at
+a question is mostly not among them. The closest within the limit takes the ended track in (its
 frames, motion, faces and fusion are added to the live track's: one person, one tracks CSV row), and
 the ended track's frame rows carry the live track's id (``PersonResult.pieces``;
 ``file.outputs.RunOutputs`` relabels them at commit). A live run wrote those rows as they came: they
