@@ -129,6 +129,15 @@ def turned_box(x1: float, x2: float, yaw: float) -> tuple[float, float]:
     return centre - half, centre + half
 
 
+def _surface(width: int, yaw: float) -> tuple[float, np.ndarray]:
+    """The cylinder of ``turned`` for a chip ``width`` wide: its radius in columns and, per output
+    column, the angle of the surface it shows after a turn of ``yaw`` degrees (past +-pi/2: out of
+    view)."""
+    r = width / 2
+    x = (np.arange(width, dtype=np.float64) + 0.5 - r) / r
+    return r, np.arcsin(np.clip(x, -1, 1)) - np.deg2rad(yaw)
+
+
 def turned(chip: np.ndarray, yaw: float, roll: float) -> np.ndarray:
     """The chip's face turned ``yaw`` degrees about its vertical axis (positive: towards the chip's
     right) and tilted ``roll`` degrees in the picture's plane (positive: anticlockwise).
@@ -143,9 +152,8 @@ def turned(chip: np.ndarray, yaw: float, roll: float) -> np.ndarray:
     h, w = chip.shape[:2]
     out = chip
     if yaw:
-        r = w / 2
-        x = (np.arange(w, dtype=np.float64) + 0.5 - r) / r
-        angle = np.clip(np.arcsin(np.clip(x, -1, 1)) - np.deg2rad(yaw), -np.pi / 2, np.pi / 2)
+        r, surface = _surface(w, yaw)
+        angle = np.clip(surface, -np.pi / 2, np.pi / 2)
         src_x = (np.sin(angle) * r + r - 0.5).astype(np.float32)
         map_x = np.repeat(src_x[None, :], h, axis=0)
         map_y = np.repeat(np.arange(h, dtype=np.float32)[:, None], w, axis=1)
@@ -160,8 +168,7 @@ def turned_visible(width: int, yaw: float) -> np.ndarray:
     """(width,) float32: 1 on the columns of a chip ``width`` wide that show its face after a turn of
     ``yaw`` degrees (``turned``), 0 on those past the cylinder's side (what the photo cannot show: the
     repeated edge column, smeared streaks a detector can take for a face), a 2-column fade between."""
-    r = width / 2
-    x = (np.arange(width, dtype=np.float64) + 0.5 - r) / r
-    past = np.abs(np.arcsin(np.clip(x, -1, 1)) - np.deg2rad(yaw)) - np.pi / 2  # radians past the side
+    r, surface = _surface(width, yaw)
+    past = np.abs(surface) - np.pi / 2  # radians past the side
     edge = past * r  # about columns past it, near the side
     return np.clip(0.5 - edge / 2, 0, 1).astype(np.float32)

@@ -416,7 +416,7 @@ def _refusals(
         face = identity.computed(i) if identity is not None and AGAIN_FRAMES > 0 else None
         if face is not None and check.reason in AGAIN_REASONS:
             d = min((identity_distance(face, g) for g in tracks[j].gallery), default=math.inf)
-            if d < nearest.get(i, math.inf) or i not in again_of:
+            if i not in again_of or d < nearest[i]:
                 again_of[i], nearest[i] = (tracks[j], face), d
     return refused_by, again_of
 
