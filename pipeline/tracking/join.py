@@ -31,6 +31,7 @@ boxes only).
 from __future__ import annotations
 
 import logging
+from enum import StrEnum
 
 import numpy as np
 
@@ -54,20 +55,27 @@ JOIN_SIZE = 1.5  # ...and of a size within this factor of the ended track's last
 JOIN_AGE_YEARS = 20.0
 JOIN_WALK_S = 1.0  # the ended track's velocity: over its last this many seconds of faces
 
-# how a live track stands to the ended one (``persons.PersonTracks._join``): born after its last
-# face, last seen before its first, its faces all in the ended one's gaps, or born in its gaps and
-# going on after it
-AFTER, BEFORE, AROUND, TOOK_OVER = "after it", "before it", "around it", "took it over"
+
+class Relation(StrEnum):
+    """How a live track stands to the ended one (``persons.PersonTracks._join``); the value is what the
+    join's debug line says."""
+
+    AFTER = "after it"  # born after its last face
+    BEFORE = "before it"  # last seen before its first face
+    AROUND = "around it"  # seen beside it, its faces all in the ended one's gaps (``inside_gap``)
+    TOOK_OVER = "took it over"  # born in its gaps and going on after it (``hands_over``)
+
+
 # where the two tracks' faces alternated on one walk, never two at one time, the join reads them at the
 # tracker's own limit for one face (``tracking.identity_max_distance``, 0.5) where that is looser than
 # ``tracking.join_max_distance``: over 98 benchmark clips every such question of 0.40-0.50 was one
 # person (7, all on the dim camera; none of two people), where 9 of the other relations' 25 were two
 # people; 42 fresh clips had no such pair in that band (docs/BENCHMARKS.md, thirty-eighth session).
 # Down to join_max_distance if people are joined.
-INTERLEAVED = (AROUND, TOOK_OVER)
+INTERLEAVED = (Relation.AROUND, Relation.TOOK_OVER)
 
 
-def join_limit(how: str, join_max_distance: float, identity_max_distance: float) -> float:
+def join_limit(how: Relation, join_max_distance: float, identity_max_distance: float) -> float:
     """The descriptor limit of a join question about a live track that stands ``how`` to the ended one:
     ``join_max_distance``, or the tracker's limit for one face where that is looser and the two
     tracks' faces alternated (``INTERLEAVED``)."""

@@ -75,11 +75,8 @@ from facelog.pipeline.tracking.identity import (
     face_thumbs,
 )
 from facelog.pipeline.tracking.join import (
-    AFTER,
-    AROUND,
-    BEFORE,
     JOIN_AGE_YEARS,
-    TOOK_OVER,
+    Relation,
     continues,
     descriptor_distance,
     hands_over,
@@ -366,15 +363,15 @@ class PersonTracks:
             if abs(other_age - age) >= JOIN_AGE_YEARS or (child > 0 and max(age, other_age) < child):
                 continue
             if other.motion[0][0] > mine[-1, 0]:  # born after this one's last face
-                how, goes_on = AFTER, continues(mine, np.array(other.motion[0], np.float64))
+                how, goes_on = Relation.AFTER, continues(mine, np.array(other.motion[0], np.float64))
             elif other.motion[-1][0] < mine[0, 0]:  # last seen before this one's first face
-                how, goes_on = BEFORE, continues(np.array(other.motion, np.float64), mine[0])
+                how, goes_on = Relation.BEFORE, continues(np.array(other.motion, np.float64), mine[0])
             elif other.motion[0][0] < mine[0, 0] and other.motion[-1][0] > mine[-1, 0]:
                 # seen beside it: someone else, unless all its faces fell in gaps of that track's (the
                 # spans checked first: ending tracks in a crowd see many live ones beside them)
-                how, goes_on = AROUND, inside_gap(np.array(other.motion, np.float64), mine)
+                how, goes_on = Relation.AROUND, inside_gap(np.array(other.motion, np.float64), mine)
             elif other.motion[-1][0] > mine[-1, 0]:  # born while this one lived, and goes on after it
-                how, goes_on = TOOK_OVER, hands_over(mine, np.array(other.motion, np.float64))
+                how, goes_on = Relation.TOOK_OVER, hands_over(mine, np.array(other.motion, np.float64))
             else:
                 continue
             if not goes_on:

@@ -17,10 +17,7 @@ from facelog.pipeline.config import TrackingConfig
 from facelog.pipeline.tracking.fusion import FusionParams
 from facelog.pipeline.tracking.identity import IDENTITY_DIM, FacePatch, KeptFaces
 from facelog.pipeline.tracking.join import (
-    AFTER,
-    AROUND,
-    BEFORE,
-    TOOK_OVER,
+    Relation,
     continues,
     hands_over,
     inside_gap,
@@ -174,15 +171,15 @@ def test_faces_that_alternated_on_one_walk_are_joined_at_the_trackers_own_limit(
 ) -> None:
     # where the two tracks' faces alternated (never two at a time) a join reads them at the tracker's
     # limit for one face; pieces one after the other at join_max_distance; never looser than that
-    for how in (AROUND, TOOK_OVER):
+    for how in (Relation.AROUND, Relation.TOOK_OVER):
         assert join_limit(how, 0.4, 0.5) == 0.5 and join_limit(how, 0.45, 0.3) == 0.45
-    for how in (AFTER, BEFORE):
+    for how in (Relation.AFTER, Relation.BEFORE):
         assert join_limit(how, 0.4, 0.5) == 0.4
     # a walker split in two, one piece after the other: asked at join_max_distance
     with caplog.at_level(logging.DEBUG, logger="facelog.pipeline.tracking.persons"):
         _walk(second_face=1)
     asked = [r.getMessage() for r in caplog.records if "the same person?" in r.getMessage()]
-    assert asked and all(f"({AFTER})" in m and m.endswith("(limit 0.40)") for m in asked), asked
+    assert asked and all(f"({Relation.AFTER})" in m and m.endswith("(limit 0.40)") for m in asked), asked
 
 
 def test_kept_faces_are_read_once_for_a_join_and_the_gender() -> None:
