@@ -176,6 +176,21 @@ def _run_files(args: argparse.Namespace, cfg: AppConfig, outs: list[Path], sessi
                     "(output.left_out_rows: keep in a --config file keeps them)",
                     file=sys.stderr,
                 )
+            t = cfg.tracking
+            if (
+                s.persons == 0
+                and s.faces
+                and (s.frames_processed < t.min_evidence_frames or s.video_s < t.min_evidence_s)
+            ):
+                # a photo, or a clip shorter than a person's evidence: faces, and no person by design
+                print(
+                    f"{src}: too short to count people ({s.frames_processed} frame"
+                    f"{'' if s.frames_processed == 1 else 's'}, {s.video_s:.2f} s): a "
+                    f"person needs {t.min_evidence_frames} confident detections over {t.min_evidence_s} s "
+                    f"(tracking.min_evidence_frames, min_evidence_s); the {s.faces} faces are rows in "
+                    f"{s.left_out_csv or out}",
+                    file=sys.stderr,
+                )
             for line in people_lines(tracks_path(out), Path(src).name):  # the answer: who was there
                 print(line, file=sys.stderr)
     if args.sample and not failed and not args.quiet:
