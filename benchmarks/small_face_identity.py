@@ -48,8 +48,11 @@ import facelog.pipeline.tracking.identity as identity
 BOX = ["x1", "y1", "x2", "y2"]
 
 
-def _runs_of(tp: pd.DataFrame, lo: float, hi: float, k: int, rng: random.Random) -> list[tuple]:
-    """``--faces K`` pairs: (kind, person a, frames a, person b, frames b), each side K detections."""
+def _runs_of(
+    tp: pd.DataFrame, gt: pd.DataFrame, lo: float, hi: float, k: int, rng: random.Random
+) -> list[tuple]:
+    """``--faces K`` pairs of detections ``tp`` (matched to ``gt``, with ``pid`` and width ``w``):
+    (kind, person a, frames a, person b, frames b), each side K detections."""
     pairs = []
     by = {pid: g.sort_values("frame_index") for pid, g in tp.groupby("pid")}
     for pid, g in by.items():
@@ -61,7 +64,7 @@ def _runs_of(tp: pd.DataFrame, lo: float, hi: float, k: int, rng: random.Random)
         ]  # fmt: skip
         for j in rng.sample(gaps, min(4, len(gaps))):
             pairs.append(("same", pid, tuple(f[j + 1 - k : j + 1]), pid, tuple(f[j + 1 : j + 1 + k])))
-    for a, b in replacement_events(tp.attrs["gt"], 10):
+    for a, b in replacement_events(gt, 10):
         if a in by and b in by and len(by[a]) >= k and len(by[b]) >= k:
             ra, rb = by[a].tail(k), by[b].head(k)
             if (
@@ -92,8 +95,7 @@ def clip_pairs(
     width, height = cap.get(cv2.CAP_PROP_FRAME_WIDTH), cap.get(cv2.CAP_PROP_FRAME_HEIGHT)
     tp = tp[(tp["x1"] > 1) & (tp["y1"] > 1) & (tp["x2"] < width - 1) & (tp["y2"] < height - 1)]
     if k > 1:
-        tp.attrs["gt"] = gt
-        return _mean_pairs(embedder, clips, preset, tp, _runs_of(tp, lo, hi, k, rng), cap)
+        return _mean_pairs(embedder, clips, preset, tp, _runs_of(tp, gt, lo, hi, k, rng), cap)
     small = tp[(tp["w"] >= lo) & (tp["w"] < hi)]
     pairs = []
     for pid, g in small.groupby("pid"):

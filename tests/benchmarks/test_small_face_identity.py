@@ -37,8 +37,7 @@ def test_a_gap_and_a_newcomer_give_one_pair_each_of_k_faces_a_side() -> None:
         + _rows(3, [0, 1, 4, 5, 6], 900.0, 25.0)  # two faces before its gap: fewer than K
     )
     tp = pd.DataFrame(rows)
-    tp.attrs["gt"] = tp.drop(columns=["pid", "w"])
-    pairs = _runs_of(tp, 20.0, 32.0, 3, random.Random(0))
+    pairs = _runs_of(tp, tp.drop(columns=["pid", "w"]), 20.0, 32.0, 3, random.Random(0))
     assert sorted(pairs) == [
         ("replace", 0, (7, 8, 9), 1, (11, 12, 13)),
         ("same", 0, (2, 3, 4), 0, (7, 8, 9)),
