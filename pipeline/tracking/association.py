@@ -23,8 +23,8 @@
 - step 7, a second look (``second_look``): a face refused in the previous frame started a new track;
   if the refused track is free and the model embedding now keeps the face, it takes the face back.
   So may a lost track whose cue limits alone held a face back (a face coming out from behind a
-  nearer body), for ``track.HELD_BACK_FRAMES`` frames; and a track whose ``reid``, ``gap`` or
-  ``jump`` question the descriptor refused, when the mean descriptor of the new track's first
+  nearer body), for ``track.HELD_BACK_FRAMES`` frames; and a track whose question of
+  ``AGAIN_REASONS`` the descriptor refused, when the mean descriptor of the new track's first
   ``track.AGAIN_FACES`` faces is close to the mean of its own (an ``again`` look, for
   ``track.AGAIN_FRAMES`` frames: one noisy frame, read alone, may have erred).
 - step 8 (``held_back``): for each detection left unmatched, the lost track that only the cue
@@ -256,7 +256,7 @@ def second_look(
     held-back track's: coming out from behind a post) is not asked: the look waits
     ``track.AGAIN_CUT_FRAMES`` frames longer for a whole one.
 
-    A track born from a face the descriptor refused at a ``reid``, ``gap`` or ``jump`` question also
+    A track born from a face the descriptor refused at an ``AGAIN_REASONS`` question also
     has an ``again`` look (``track.SecondLook.faces``, ``gallery.read_again``): for ``track.AGAIN_FRAMES``
     frames its readable faces are embedded, and once there are ``track.AGAIN_FACES`` of them (the
     refused one first), their mean is compared once with the mean of the refused track's gallery and
