@@ -6,6 +6,9 @@ frames are only grabbed, not converted. pts comes from ``CAP_PROP_POS_MSEC`` as 
 a float. A stream that ends well before the frame count its container announced is truncated:
 ``VideoSource`` raises ``SourceError`` after yielding the frames before the break.
 
+Frames whose pixels are stored wider (or taller) than square are resized to the picture a player
+shows (``aspect.SquarePixels``: a DVR's anamorphic D1); ``VideoInfo`` gives that size.
+
 Damage that still decodes is kept in ``VideoSource.warnings`` (and logged once): what FFmpeg
 reported while decoding the file (decode errors, frames with concealed errors; OpenCV does not hand
 them on, ``ffmpeg_log`` reads FFmpeg's log for them), a few frames short of the announced count, and
@@ -22,6 +25,7 @@ from pathlib import Path
 
 import cv2
 
+from facelog.pipeline.aspect import SquarePixels, sample_aspect, square_size
 from facelog.pipeline.errors import SourceError
 from facelog.pipeline.file import ffmpeg_log
 from facelog.pipeline.interlace import Deinterlacer, Mode
@@ -39,11 +43,12 @@ PTS_GAP_INTERVALS = 2.5
 class VideoInfo:
     """What the container says about the video stream."""
 
-    width: int
+    width: int  # the frames as analysed: square pixels (``aspect.square_size``)
     height: int
     fps: float  # 0.0 when unknown
     frame_count: int  # as announced by the container; 0 when unknown
     codec: str
+    sample_aspect: float = 1.0  # a stored pixel's width over its height (1.0: square, or not said)
 
 
 _MAGIC = (
@@ -117,12 +122,17 @@ class VideoSource:
             ffmpeg_log.stop(self._ffmpeg)
             raise
         c = self._cap
+        sar = sample_aspect(c)
+        self.square = SquarePixels(sar, self.source_id)
+        self.stored_size = (int(c.get(cv2.CAP_PROP_FRAME_WIDTH)), int(c.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+        width, height = square_size(*self.stored_size, sar) if self.square.active else self.stored_size
         self.info = VideoInfo(
-            width=int(c.get(cv2.CAP_PROP_FRAME_WIDTH)),
-            height=int(c.get(cv2.CAP_PROP_FRAME_HEIGHT)),
+            width=width,
+            height=height,
             fps=float(c.get(cv2.CAP_PROP_FPS) or 0.0),
             frame_count=max(0, int(c.get(cv2.CAP_PROP_FRAME_COUNT) or 0)),
             codec=_fourcc(c.get(cv2.CAP_PROP_FOURCC)),
+            sample_aspect=sar,
         )
 
     def _open(self) -> cv2.VideoCapture:
@@ -197,7 +207,7 @@ class VideoSource:
                         f"{self.path}: frame {index} could not be decoded (codec {codec})",
                         path=str(self.path),
                     )
-                image = self.deinterlacer(image)
+                image = self.square(self.deinterlacer(image))  # the fields are stored rows
                 self.decode_s += time.perf_counter() - t0
                 self.frames_processed += 1
                 yield Frame(self.source_id, index, pts_ns, image)

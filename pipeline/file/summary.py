@@ -114,6 +114,9 @@ def _extra(src: VideoSource) -> dict[str, str]:
     since = src.deinterlacer.since_frame
     if since is not None:
         extra["interlaced"] = f"one field of each frame kept from processed frame {since} on (interlace.py)"
+    pixels = src.square.describe(*src.stored_size)
+    if pixels is not None:
+        extra["pixels"] = pixels
     return extra
 
 

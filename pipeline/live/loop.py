@@ -390,6 +390,7 @@ class CameraLoop:
                 tracks_files=[str(p) for p in self.track_sinks[n].files],
                 detector=self.detectors.describe(n),
                 interlaced_from=src.deinterlacer.since_frame,
+                sample_aspect=round(src.square.sar, 4),
             )
         return LiveSummary(cams)
 

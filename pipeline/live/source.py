@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Literal
 import cv2
 import numpy as np
 
+from facelog.pipeline.aspect import SquarePixels, sample_aspect
 from facelog.pipeline.interlace import Deinterlacer, Mode
 from facelog.pipeline.live.monitoring import Metrics
 from facelog.pipeline.live.probe import diagnose, validate_url
@@ -165,6 +166,7 @@ class RtspSource:
         self.slot = LatestFrame(notify)
         self.sampler = sampler or Sampler()
         self.deinterlacer = Deinterlacer(deinterlace, name)  # used by the reader thread only
+        self.square = SquarePixels(1.0, name)  # the connection's pixel shape (``aspect.py``; on connect)
         self.state: State = "connecting"
         self._state_lock = threading.Lock()  # the reader and check_stall() both move the state
         self.last_error = ""
@@ -344,11 +346,13 @@ class RtspSource:
         self._set_state("connected")
         self.last_error = ""
         self.metrics.connected.labels(self.name).set(1)
+        self.square = SquarePixels(sample_aspect(cap), self.name)
         h, w = image.shape[:2]
         log.info(
-            "event=rtsp_connect camera=%s url=%s width=%d height=%d stream_fps=%.2f first_frame_s=%.2f"
-            " connection=%d",
-            self.name, self.safe_url, w, h, cap.get(cv2.CAP_PROP_FPS), open_s, self.connections,
+            "event=rtsp_connect camera=%s url=%s width=%d height=%d sample_aspect=%.3f stream_fps=%.2f"
+            " first_frame_s=%.2f connection=%d",
+            self.name, self.safe_url, w, h, self.square.sar, cap.get(cv2.CAP_PROP_FPS), open_s,
+            self.connections,
         )  # fmt: skip
 
     def _capture_time(self, now_ns: int, pts_ns: int, prev: tuple[int, int] | None) -> int:
@@ -388,7 +392,7 @@ class RtspSource:
             self.frames_skipped += 1
             return
         self.frames_due += 1
-        image = self.deinterlacer(np.ascontiguousarray(image))
+        image = self.square(self.deinterlacer(np.ascontiguousarray(image)))  # the fields are stored rows
         frame = Frame(self.name, index, pts_ns, image, wall_ns=wall_ns)
         if self.slot.put(frame):
             self.metrics.frames_dropped.labels(self.name).inc()

@@ -56,6 +56,9 @@ class CameraSummary:
     detector: dict[str, Any]  # ``Detector.describe()`` of the camera's detector; {} before a frame
     # the camera's frames were interlaced: one field kept from this analysed frame on (interlace.py)
     interlaced_from: int | None = None
+    # a stored pixel's width over its height on the last connection; frames resized to square pixels
+    # when it is not 1 (aspect.py)
+    sample_aspect: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)

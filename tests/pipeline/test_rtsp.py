@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 import yaml
 
+from facelog.cli.sample import sample_path
 from facelog.pipeline.config import AppConfig, load_config
 from facelog.pipeline.live.rtsp import SUMMARY_NAME, Camera, run_cameras
 
@@ -234,6 +235,29 @@ def test_two_cameras_bad_ones_do_not_stop_the_good_one(
         assert text in summary[cam]["last_error"], (cam, summary[cam]["last_error"])
         assert summary[cam]["rows"] == 0 or cam == "doomed"
     assert summary["malformed"]["state"] == "failed" and summary["good"]["last_error"] == ""
+
+
+def test_a_camera_with_wide_pixels_is_widened(
+    tmp_path: Path, start_run: Callable[..., Run], rtsp_server: Any
+) -> None:
+    """A camera whose H.264 stream says its pixels are 4:3 wide (the shipped sample stored 360x270, as
+    a DVR's anamorphic stream): its frames are widened to the 480x270 a player shows (aspect.py), so
+    the boxes lie in that picture, and the summary says the stream's pixel shape."""
+    clip = tmp_path / "wide.mp4"
+    cmd = ["ffmpeg", "-v", "error", "-y", "-stream_loop", "19", "-i", str(sample_path()), "-vf",
+           "scale=360:270,setsar=4/3", "-c:v", "libx264", "-preset", "ultrafast", "-g", "12",
+           "-pix_fmt", "yuv420p", "-an", str(clip)]  # fmt: skip
+    subprocess.run(cmd, check=True, capture_output=True, timeout=300)
+    with rtsp_server.RtspServer({"/wide": str(clip)}) as srv:
+        run = start_run([Camera("wide", srv.url("/wide"))])
+        t0 = time.time()
+        assert run.wait_rows("wide", t0 - 5, timeout_s=10) is not None, "no rows within 10 s"
+        time.sleep(2.0)
+        assert run.finish() == 0
+    rows = run.rows("wide")
+    assert max(float(r["x2"]) for r in rows) > 370  # the stored frame is 360 wide
+    summary = json.loads((run.out / SUMMARY_NAME).read_text())["cameras"]["wide"]
+    assert summary["sample_aspect"] == pytest.approx(4 / 3, rel=1e-3)
 
 
 def test_credentials_never_leak(
