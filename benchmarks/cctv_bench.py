@@ -120,6 +120,7 @@ class Camera(NamedTuple):
     rate: str  # output frame rate
     every: int = 1  # keep every Nth GT frame (renumbered)
     scale: float = 1.0  # GT box scale
+    scale_x: float | None = None  # GT box scale across (boxes and face_px), where it differs from ``scale``
     x264: tuple[str, ...] = X264  # x264 rate options
     shift: Callable[[int], tuple[int, int]] | None = None  # per (source) frame: GT boxes move by -shift
     size: tuple[int, int] | None = None  # the only source frame size it takes (w, h)
@@ -137,6 +138,17 @@ CAMERAS: dict[str, Camera] = {
     "gray": Camera("hue=s=0", "25"),
     # A 480x270 camera (the real clips' size) seeing the same scene: a 1280x720 clip shrunk 0.375x.
     "low270": Camera("scale=iw*3/8:ih*3/8:flags=area", "25", scale=0.375),
+    # A standard-definition camera of 1024x576 square pixels (the view shrunk 0.8x): the control for
+    # the two below.
+    "d1": Camera("scale=1024:576:flags=area", "25", scale=0.8, size=(1280, 720)),
+    # A DVR's anamorphic D1 stream of the same view: 720x576 frames of 64:45 pixels (a player shows
+    # 1024x576), every face stored at 70% of its width. The GT is in the picture a player shows (what
+    # facelog analyses since it widens such frames: pipeline/aspect.py) ...
+    "d1wide": Camera("scale=720:576:flags=area,setsar=64/45", "25", scale=0.8, size=(1280, 720)),
+    # ... or in the stored pixels, to score a pipeline that analyses the stored frames as they are.
+    "d1wide_stored": Camera(
+        "scale=720:576:flags=area,setsar=64/45", "25", scale=0.8, scale_x=0.5625, size=(1280, 720)
+    ),
     # A camera short of bits: CRF 40 (x264 quantiser ~40 on faces: blocks, smeared features, as a
     # cheap camera on a busy scene or a stream squeezed for a slow uplink).
     "lowbit": Camera("null", "25", x264=("-crf", "40")),
@@ -254,9 +266,10 @@ def _camera_clip(ffmpeg: str, mp4: Path, gt: Path, cam: Camera, out_mp4: Path, o
     if frames > 0:  # a filter that ends early (slowshutter): no frame, no GT row
         rows = rows[rows.frame_index // cam.every < frames].copy()
     rows["frame_index"] //= cam.every
-    for col in ("x1", "y1", "x2", "y2"):
-        rows[col] = (rows[col] * cam.scale).round(1)
-    rows["face_px"] = (rows["face_px"] * cam.scale).round().astype(int)
+    sx = cam.scale if cam.scale_x is None else cam.scale_x
+    for col, k in (("x1", sx), ("y1", cam.scale), ("x2", sx), ("y2", cam.scale)):
+        rows[col] = (rows[col] * k).round(1)
+    rows["face_px"] = (rows["face_px"] * sx).round().astype(int)
     rows.to_csv(out_gt, index=False)
 
 

@@ -7,11 +7,17 @@ the track whose median face centre lies in that person's region (the largest suc
 the others count as splits).
 
     python benchmarks/real_clips.py [--set tracking.use_identity=false ...] [--json out.json] [--interlaced]
+        [--d1 wide|square]
 
 ``--interlaced``: each clip first recorded as an interlaced camera would, not deinterlaced
 (``cctv_bench``'s ``--camera interlaced`` weave: even rows from one frame, odd rows from the one
 before; at these clips' 12.5-16.7 fps the fields are 60-80 ms apart, three to four times a 25i
 camera's 20 ms). Needs the ffmpeg binary.
+
+``--d1 wide``: each clip first stored as a DVR's anamorphic D1 stream: 720x576 frames whose pixels
+are 64:45 wide (a player shows 1024x576, the clip's 16:9); ``--d1 square``: the same picture stored
+1024x576 in square pixels (the control). The labels' regions are scaled to the width of the frames
+the run analysed (its summary's ``width``).
 
 Needs ``../shared`` beside the checkout. Prints one line per clip and a total.
 """
@@ -27,6 +33,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import cv2
 import pandas as pd
 import yaml
 from cctv_bench import CAMERAS
@@ -51,13 +58,16 @@ def labelled_clips() -> dict[str, list[dict[str, str]]]:
     return out
 
 
-def score_clip(people: list[dict[str, str]], rows: pd.DataFrame, tracks: pd.DataFrame) -> dict[str, Any]:
-    """Counts, and per labelled person the matched track's gender and age."""
+def score_clip(
+    people: list[dict[str, str]], rows: pd.DataFrame, tracks: pd.DataFrame, scale: float = 1.0
+) -> dict[str, Any]:
+    """Counts, and per labelled person the matched track's gender and age. ``scale``: the rows' frame
+    width over the clip's own (the labels' regions are in the clip's pixels)."""
     centre = rows.assign(cx=(rows.x1 + rows.x2) / 2).groupby("track_id").cx.median()
     persons = tracks[tracks.status == "person"]
     found, gender_ok, age_ok, splits = 0, 0, 0, 0
     for p in people:
-        lo, hi = float(p["x0"]), float(p["x1"])
+        lo, hi = float(p["x0"]) * scale, float(p["x1"]) * scale
         mine = persons[persons.track_id.map(lambda t, lo=lo, hi=hi: lo <= centre.get(t, -1) < hi)]
         if mine.empty:
             continue
@@ -76,10 +86,31 @@ def score_clip(people: list[dict[str, str]], rows: pd.DataFrame, tracks: pd.Data
     }
 
 
+def _width(clip: Path) -> int:
+    cap = cv2.VideoCapture(str(clip))
+    try:
+        return int(cap.get(cv2.CAP_PROP_FRAME_WIDTH))
+    finally:
+        cap.release()
+
+
 def weave(clip: Path, folder: Path) -> Path:
     """``clip`` as an interlaced camera records it (``cctv_bench.CAMERAS["interlaced"]``), in ``folder``."""
     out = folder / f"{clip.stem}.interlaced.mp4"
     cmd = ["ffmpeg", "-loglevel", "error", "-y", "-i", str(clip), "-vf", CAMERAS["interlaced"].vf,
+           "-c:v", "libx264", "-crf", "18", "-pix_fmt", "yuv420p", str(out)]  # fmt: skip
+    subprocess.run(cmd, check=True)
+    return out
+
+
+D1 = {"wide": "scale=720:576,setsar=64/45", "square": "scale=1024:576,setsar=1"}
+
+
+def d1(clip: Path, folder: Path, how: str) -> Path:
+    """``clip`` stored as 720x576 frames of 64:45 pixels (PAL D1 at 16:9; ``how`` wide) or as the
+    1024x576 a player shows for them (square), in ``folder``."""
+    out = folder / f"{clip.stem}.d1{how}.mp4"
+    cmd = ["ffmpeg", "-loglevel", "error", "-y", "-i", str(clip), "-vf", D1[how],
            "-c:v", "libx264", "-crf", "18", "-pix_fmt", "yuv420p", str(out)]  # fmt: skip
     subprocess.run(cmd, check=True)
     return out
@@ -90,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--set", action="append", default=[], help="config override KEY=VALUE (YAML value)")
     ap.add_argument("--json", type=Path)
     ap.add_argument("--interlaced", action="store_true", help="each clip woven as an interlaced camera's")
+    ap.add_argument("--d1", choices=sorted(D1), help="store each clip as a D1 camera's")
     args = ap.parse_args(argv)
     if not SHARED.is_dir():
         print(f"needs {SHARED}", file=sys.stderr)
@@ -101,9 +133,12 @@ def main(argv: list[str] | None = None) -> int:
         for clip, people in sorted(labelled_clips().items()):
             out = Path(tmp) / (Path(clip).stem + ".csv")
             video = weave(SHARED / clip, Path(tmp)) if args.interlaced else SHARED / clip
-            process_video(video, out, cfg, session=session)
+            width = _width(video)
+            video = d1(video, Path(tmp), args.d1) if args.d1 else video
+            summary = process_video(video, out, cfg, session=session)
             rows, tracks = pd.read_csv(out), pd.read_csv(tracks_path(out))
-            r = results[clip] = score_clip(people, rows, tracks)
+            scale = summary.width / width  # the labels' regions are in the clip's own pixels
+            r = results[clip] = score_clip(people, rows, tracks, scale)
             print(
                 f"{Path(clip).name}: {r['persons']} persons for {r['labelled']} people, "
                 f"{r['found']} found, {r['splits']} extra tracks, gender {r['gender_right']}/{r['found']}, "
@@ -116,7 +151,8 @@ def main(argv: list[str] | None = None) -> int:
         f"people found, gender {tot['gender_right']}/{tot['found']}, age {tot['age_in_range']}/{tot['found']}"
     )
     if args.json:
-        out = {"overrides": overrides, "interlaced": args.interlaced, "clips": results, "total": tot}
+        out = {"overrides": overrides, "interlaced": args.interlaced, "d1": args.d1,
+               "clips": results, "total": tot}  # fmt: skip
         args.json.write_text(json.dumps(out, indent=1))
     return 0
 

@@ -231,6 +231,46 @@ def test_pillar_hides_its_columns_and_marks_the_faces_behind_it_occluded(tmp_pat
     assert got.occluded.tolist() == [share for _ in range(3) for _, share in boxes]
 
 
+def test_d1wide_stores_wide_pixels_and_its_gt_is_in_the_picture_shown_or_stored(tmp_path: Path) -> None:
+    """``d1wide``: 720x576 frames of 64:45 pixels; the reader widens them to 1024x576 (pipeline/aspect.py),
+    where the GT lies (0.8x); ``d1wide_stored``'s GT lies in the stored frame (0.5625x across)."""
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("the ffmpeg binary is not installed")
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    img = np.full((720, 1280, 3), 30, np.uint8)
+    img[300:380, 600:680] = 230
+    mp4, gt = folder / "sq.mp4", folder / "sq.gt.csv"
+    cmd = ["ffmpeg", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "bgr24", "-s", "1280x720",
+           "-r", "25", "-i", "-", "-c:v", "libx264", "-crf", "12", "-pix_fmt", "yuv420p",
+           str(mp4)]  # fmt: skip
+    subprocess.run(cmd, input=img.tobytes() * 3, check=True)
+    cols = ["frame_index", "person_id", "x1", "y1", "x2", "y2", "age", "gender", "face_px"]
+    pd.DataFrame(
+        [(k, 0, 600.0, 300.0, 680.0, 380.0, 30.0, "male", 80) for k in range(3)], columns=cols
+    ).to_csv(gt, index=False)
+
+    def bright_box(frame: np.ndarray) -> tuple[int, int, int, int]:
+        ys, xs = np.nonzero(frame[:, :, 1] > 130)
+        return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
+
+    shown, shown_gt = camera_clip(mp4, gt, "d1wide")
+    frames, _ = _frames(shown)
+    rows = pd.read_csv(shown_gt)
+    assert len(frames) == 3 and frames[0].shape == (576, 1024, 3)
+    assert rows[["x1", "y1", "x2", "y2"]].iloc[0].tolist() == [480.0, 240.0, 544.0, 304.0]
+    assert (rows.face_px == 64).all()
+    assert np.abs(np.array(bright_box(frames[0])) - [480, 240, 544, 304]).max() <= 2
+    stored, stored_gt = camera_clip(mp4, gt, "d1wide_stored")
+    cap = cv2.VideoCapture(str(stored))  # OpenCV's frames as stored
+    ok, raw = cap.read()
+    cap.release()
+    rows = pd.read_csv(stored_gt)
+    assert ok and raw.shape == (576, 720, 3) and (rows.face_px == 45).all()
+    assert rows[["x1", "y1", "x2", "y2"]].iloc[0].tolist() == [337.5, 240.0, 382.5, 304.0]
+    assert np.abs(np.array(bright_box(raw)) - [337.5, 240, 382.5, 304]).max() <= 2
+
+
 def test_pillar_takes_only_1280x720_clips(moving_square: tuple[Path, Path]) -> None:
     with pytest.raises(BenchError, match="takes 1280x720 clips"):
         camera_clip(*moving_square, "pillar")
