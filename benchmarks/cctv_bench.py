@@ -143,7 +143,7 @@ CAMERAS: dict[str, Camera] = {
     "d1": Camera("scale=1024:576:flags=area", "25", scale=0.8, size=(1280, 720)),
     # A DVR's anamorphic D1 stream of the same view: 720x576 frames of 64:45 pixels (a player shows
     # 1024x576), every face stored at 70% of its width. The GT is in the picture a player shows (what
-    # facelog analyses since it widens such frames: pipeline/aspect.py) ...
+    # facelog analyses since it widens such frames: pipeline/frames/aspect.py) ...
     "d1wide": Camera("scale=720:576:flags=area,setsar=64/45", "25", scale=0.8, size=(1280, 720)),
     # ... or in the stored pixels, to score a pipeline that analyses the stored frames as they are.
     "d1wide_stored": Camera(

@@ -18,7 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from facelog.pipeline.interlace import COMB_RATIO, Deinterlacer, comb_ratio, grey_sample
+from facelog.pipeline.frames.interlace import COMB_RATIO, Deinterlacer, comb_ratio, grey_sample
 
 
 def read(clip: Path, frames: int) -> dict[str, object]:

@@ -255,7 +255,8 @@ class BatchingConfig(_Section):
 
 class SamplingConfig(_Section):
     """Which frames are processed: every ``stride``-th, or about ``target_fps`` per second of video;
-    and how they are read: interlaced frames reduced to one field (``deinterlace``, ``interlace.py``)."""
+    and how they are read: interlaced frames reduced to one field (``deinterlace``,
+    ``frames/interlace.py``)."""
 
     stride: int = Field(default=1, gt=0)
     target_fps: float | None = Field(default=None, gt=0)

@@ -25,10 +25,10 @@ from pathlib import Path
 
 import cv2
 
-from facelog.pipeline.aspect import SquarePixels, sample_aspect, square_size
 from facelog.pipeline.errors import SourceError
 from facelog.pipeline.file import ffmpeg_log
-from facelog.pipeline.interlace import Deinterlacer, Mode
+from facelog.pipeline.frames.aspect import SquarePixels, sample_aspect, square_size
+from facelog.pipeline.frames.interlace import Deinterlacer, Mode
 from facelog.pipeline.types import Frame
 
 log = logging.getLogger(__name__)

@@ -113,7 +113,9 @@ def _extra(src: VideoSource) -> dict[str, str]:
     extra = {"pts": "derived from index / fps (stream had none)"} if src.pts_derived else {}
     since = src.deinterlacer.since_frame
     if since is not None:
-        extra["interlaced"] = f"one field of each frame kept from processed frame {since} on (interlace.py)"
+        extra["interlaced"] = (
+            f"one field of each frame kept from processed frame {since} on (frames/interlace.py)"
+        )
     pixels = src.square.describe(*src.stored_size)
     if pixels is not None:
         extra["pixels"] = pixels

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Literal
 import cv2
 import numpy as np
 
-from facelog.pipeline.aspect import SquarePixels, sample_aspect
-from facelog.pipeline.interlace import Deinterlacer, Mode
+from facelog.pipeline.frames.aspect import SquarePixels, sample_aspect
+from facelog.pipeline.frames.interlace import Deinterlacer, Mode
 from facelog.pipeline.live.monitoring import Metrics
 from facelog.pipeline.live.probe import diagnose, validate_url
 from facelog.pipeline.live.redact import redact_text, redact_url, url_secrets
@@ -166,7 +166,7 @@ class RtspSource:
         self.slot = LatestFrame(notify)
         self.sampler = sampler or Sampler()
         self.deinterlacer = Deinterlacer(deinterlace, name)  # used by the reader thread only
-        self.square = SquarePixels(1.0, name)  # the connection's pixel shape (``aspect.py``; on connect)
+        self.square = SquarePixels(1.0, name)  # the connection's pixel shape (frames/aspect.py; on connect)
         self.state: State = "connecting"
         self._state_lock = threading.Lock()  # the reader and check_stall() both move the state
         self.last_error = ""

@@ -54,10 +54,10 @@ class CameraSummary:
     joined: int  # tracks joined to a person written (its ``pieces``): not counted again (tracking/join.py)
     tracks_files: list[str]
     detector: dict[str, Any]  # ``Detector.describe()`` of the camera's detector; {} before a frame
-    # the camera's frames were interlaced: one field kept from this analysed frame on (interlace.py)
+    # the camera's frames were interlaced: one field kept from this analysed frame on (frames/interlace.py)
     interlaced_from: int | None = None
     # a stored pixel's width over its height on the last connection; frames resized to square pixels
-    # when it is not 1 (aspect.py)
+    # when it is not 1 (frames/aspect.py)
     sample_aspect: float = 1.0
 
 

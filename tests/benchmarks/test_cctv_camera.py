@@ -232,8 +232,9 @@ def test_pillar_hides_its_columns_and_marks_the_faces_behind_it_occluded(tmp_pat
 
 
 def test_d1wide_stores_wide_pixels_and_its_gt_is_in_the_picture_shown_or_stored(tmp_path: Path) -> None:
-    """``d1wide``: 720x576 frames of 64:45 pixels; the reader widens them to 1024x576 (pipeline/aspect.py),
-    where the GT lies (0.8x); ``d1wide_stored``'s GT lies in the stored frame (0.5625x across)."""
+    """``d1wide``: 720x576 frames of 64:45 pixels; the reader widens them to 1024x576
+    (pipeline/frames/aspect.py), where the GT lies (0.8x); ``d1wide_stored``'s GT lies in the stored
+    frame (0.5625x across)."""
     if shutil.which("ffmpeg") is None:
         pytest.skip("the ffmpeg binary is not installed")
     folder = tmp_path / "clips"

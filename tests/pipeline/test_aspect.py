@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 from facelog.cli.sample import sample_path
-from facelog.pipeline.aspect import SAR_TOLERANCE, SquarePixels, square_size
 from facelog.pipeline.file.reader import VideoSource
+from facelog.pipeline.frames.aspect import SAR_TOLERANCE, SquarePixels, square_size
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cli_runs import facelog_run  # facelog run in a subprocess

@@ -14,7 +14,7 @@ import pytest
 
 from facelog.cli.sample import sample_path
 from facelog.pipeline.file.reader import VideoSource
-from facelog.pipeline.interlace import (
+from facelog.pipeline.frames.interlace import (
     COMB_FRAMES,
     COMB_RATIO,
     PROGRESSIVE_FRAMES,

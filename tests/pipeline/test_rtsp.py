@@ -241,7 +241,7 @@ def test_a_camera_with_wide_pixels_is_widened(
     tmp_path: Path, start_run: Callable[..., Run], rtsp_server: Any
 ) -> None:
     """A camera whose H.264 stream says its pixels are 4:3 wide (the shipped sample stored 360x270, as
-    a DVR's anamorphic stream): its frames are widened to the 480x270 a player shows (aspect.py), so
+    a DVR's anamorphic stream): its frames are widened to the 480x270 a player shows (frames/aspect.py), so
     the boxes lie in that picture, and the summary says the stream's pixel shape."""
     clip = tmp_path / "wide.mp4"
     cmd = ["ffmpeg", "-v", "error", "-y", "-stream_loop", "19", "-i", str(sample_path()), "-vf",

@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 
 from facelog.pipeline.config import load_config
-from facelog.pipeline.interlace import Deinterlacer, Mode, keep_field
+from facelog.pipeline.frames.interlace import Deinterlacer, Mode, keep_field
 from facelog.pipeline.live.monitoring import CameraRate, Metrics, MetricsServer, RateCheck
 from facelog.pipeline.live.probe import diagnose, validate_url
 from facelog.pipeline.live.redact import RedactingFilter, redact_text, redact_url, url_secrets

@@ -86,10 +86,8 @@ class SquarePixels:
         if not self.active:
             return None
         w, h = square_size(width, height, self.sar)
+        how = "widened" if self.sar > 1.0 else "made taller"
         return (
-            f"pixels stored {self.sar:.3f}:1 wide (sample aspect ratio): frames widened from "
-            f"{width}x{height} to {w}x{h}, as a player shows them; boxes are in that picture (aspect.py)"
-            if self.sar > 1.0
-            else f"pixels stored {self.sar:.3f}:1 (sample aspect ratio): frames made taller from "
-            f"{width}x{height} to {w}x{h}, as a player shows them; boxes are in that picture (aspect.py)"
+            f"pixels stored {self.sar:.3f}:1 (sample aspect ratio): frames {how} from {width}x{height}"
+            f" to {w}x{h}, as a player shows them; boxes are in that picture (frames/aspect.py)"
         )
