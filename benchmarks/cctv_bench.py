@@ -48,6 +48,7 @@ from typing import Any, NamedTuple
 
 import cv2
 import numpy as np
+import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cctv_common import SHARED, YUNET_PATH, read_csv_checked, temp_beside
@@ -93,6 +94,11 @@ SHAKE_PX = 12
 SHAKE_MARGIN = (32, 18)  # x, y: the view at rest
 SHAKE_VIEW = (1216, 684)  # the view's size in the scene (1280x720 x 19/20)
 PILLAR_X = (576, 704)  # the pillar camera's hidden columns (1280x720 source px)
+# The wide-angle camera: the view enlarged LENS_ZOOM x, bowed by ffmpeg's lenscorrection (k1 =
+# LENS_K1: the picture at radius r shows the enlarged view at r (1 + k1 (r / r0)^2), r0 the enlarged
+# frame's half diagonal) and cut back to 1280x720 about the centre (``lens_point``).
+LENS_K1 = 0.3
+LENS_ZOOM = 1.3
 OSD_EPOCH = 1796554800  # the on-screen clock's first second: 2026-12-06 11:00:00 UTC
 _SWAY_X = ((0.6, 1.1, 0.0), (0.4, 2.7, 1.3))  # (share of SHAKE_PX, Hz, phase) per sway
 _SWAY_Y = ((0.6, 0.8, 0.5), (0.4, 3.1, 2.1))
@@ -113,6 +119,41 @@ def shake_offset(frame_index: int) -> tuple[int, int]:
     return sway(_SWAY_X, SHAKE_MARGIN[0]), sway(_SWAY_Y, SHAKE_MARGIN[1])
 
 
+def lens_point(
+    x: np.ndarray, y: np.ndarray, size: tuple[int, int] = (1280, 720)
+) -> tuple[np.ndarray, np.ndarray]:
+    """Where the ``lens`` camera shows source points (x, y) of a ``size`` frame (arrays of px)."""
+    cx, cy = size[0] / 2, size[1] / 2
+    dx, dy = np.asarray(x, np.float64) - cx, np.asarray(y, np.float64) - cy
+    rs = np.hypot(dx, dy) * LENS_ZOOM  # radius in the enlarged view
+    r0 = np.hypot(cx, cy) * LENS_ZOOM
+    rt = rs.copy()
+    for _ in range(30):  # Newton on rt (1 + k (rt / r0)^2) = rs: increasing in rt, so one root
+        f = rt * (1 + LENS_K1 * (rt / r0) ** 2) - rs
+        rt = rt - f / (1 + 3 * LENS_K1 * (rt / r0) ** 2)
+    k = np.divide(rt, rs / LENS_ZOOM, out=np.ones_like(rt), where=rs > 0)
+    return cx + dx * k, cy + dy * k
+
+
+def _lens_boxes(rows: pd.DataFrame) -> pd.DataFrame:
+    """The GT boxes as the ``lens`` camera shows them: the box of 16 points of each box's outline;
+    rows whose face centre leaves the view dropped, boxes clipped to it, ``face_px`` the new width."""
+    t = np.linspace(0.0, 1.0, 5)
+    x1, y1, x2, y2 = (rows[c].to_numpy(np.float64)[:, None] for c in ("x1", "y1", "x2", "y2"))
+    xs = np.concatenate([x1 + (x2 - x1) * t, x1 + (x2 - x1) * t, x1 + 0 * t, x2 + 0 * t], axis=1)
+    ys = np.concatenate([y1 + 0 * t, y2 + 0 * t, y1 + (y2 - y1) * t, y1 + (y2 - y1) * t], axis=1)
+    mx, my = lens_point(xs, ys)
+    cx, cy = lens_point((x1 + x2)[:, 0] / 2, (y1 + y2)[:, 0] / 2)
+    out = rows.copy()
+    out["x1"], out["x2"] = mx.min(axis=1).clip(0, 1280), mx.max(axis=1).clip(0, 1280)
+    out["y1"], out["y2"] = my.min(axis=1).clip(0, 720), my.max(axis=1).clip(0, 720)
+    for col in ("x1", "y1", "x2", "y2"):
+        out[col] = out[col].round(1)
+    out["face_px"] = (out.x2 - out.x1).round().astype(int)
+    inside = (cx >= 0) & (cx < 1280) & (cy >= 0) & (cy < 720)
+    return out[inside].copy()
+
+
 class Camera(NamedTuple):
     """How ``--camera NAME`` records a clip."""
 
@@ -126,6 +167,7 @@ class Camera(NamedTuple):
     size: tuple[int, int] | None = None  # the only source frame size it takes (w, h)
     cover_x: tuple[int, int] | None = None  # columns [x0, x1) a fixed occluder hides: GT ``occluded``
     offset: int = 0  # output frame k shows source frame k + offset (GT rows renumbered, earlier dropped)
+    boxes: Callable[[pd.DataFrame], pd.DataFrame] | None = None  # GT rows as this camera shows them
 
 
 CAMERAS: dict[str, Camera] = {
@@ -148,6 +190,16 @@ CAMERAS: dict[str, Camera] = {
     # ... or in the stored pixels, to score a pipeline that analyses the stored frames as they are.
     "d1wide_stored": Camera(
         "scale=720:576:flags=area,setsar=64/45", "25", scale=0.8, scale_x=0.5625, size=(1280, 720)
+    ),
+    # A wide-angle lens (a 2.8-mm dome camera) without dewarping: straight lines bow, faces near the
+    # middle are shown 1.3x, faces near the sides squeezed across (at the left and right edges 0.93x
+    # wide, 1.15x tall: as 0.8:1 pixels) and the outer ~80 px each side of the view are out of it
+    # (``lens_point``; the GT follows each face's outline).
+    "lens": Camera(
+        f"scale=iw*{LENS_ZOOM}:ih*{LENS_ZOOM},lenscorrection=k1={LENS_K1}:k2=0:i=bilinear,crop=1280:720",
+        "25",
+        size=(1280, 720),
+        boxes=_lens_boxes,
     ),
     # A camera short of bits: CRF 40 (x264 quantiser ~40 on faces: blocks, smeared features, as a
     # cheap camera on a busy scene or a stream squeezed for a slow uplink).
@@ -258,6 +310,8 @@ def _camera_clip(ffmpeg: str, mp4: Path, gt: Path, cam: Camera, out_mp4: Path, o
         hidden = (behind / width).clip(upper=1.0)
         before = rows["occluded"] if "occluded" in rows.columns else 0.0
         rows["occluded"] = (1.0 - (1.0 - before) * (1.0 - hidden)).round(3)
+    if cam.boxes is not None:
+        rows = cam.boxes(rows)
     rows["frame_index"] -= cam.offset
     rows = rows[(rows.frame_index >= 0) & (rows.frame_index % cam.every == 0)].copy()
     cap = cv2.VideoCapture(str(out_mp4))

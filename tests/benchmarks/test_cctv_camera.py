@@ -272,6 +272,45 @@ def test_d1wide_stores_wide_pixels_and_its_gt_is_in_the_picture_shown_or_stored(
     assert np.abs(np.array(bright_box(raw)) - [337.5, 240, 382.5, 304]).max() <= 2
 
 
+def test_lens_bows_the_view_and_its_gt_boxes_follow_the_faces(tmp_path: Path) -> None:
+    """``lens``: a square in the middle is shown larger, one near the side narrower than tall, one
+    outside the view is gone; each GT box lies on the square the frame shows."""
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("the ffmpeg binary is not installed")
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    img = np.full((720, 1280, 3), 30, np.uint8)
+    squares = [(600, 320, 680, 400), (1080, 320, 1160, 400), (1230, 330, 1270, 370)]  # middle, side, out
+    for x1, y1, x2, y2 in squares:
+        img[y1:y2, x1:x2] = 230
+    mp4, gt = folder / "sq.mp4", folder / "sq.gt.csv"
+    cmd = ["ffmpeg", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "bgr24", "-s", "1280x720",
+           "-r", "25", "-i", "-", "-c:v", "libx264", "-crf", "12", "-pix_fmt", "yuv420p",
+           str(mp4)]  # fmt: skip
+    subprocess.run(cmd, input=img.tobytes() * 2, check=True)
+    cols = ["frame_index", "person_id", "x1", "y1", "x2", "y2", "age", "gender", "face_px"]
+    rows = [
+        (k, j, *map(float, b), 30.0, "male", b[2] - b[0]) for k in range(2) for j, b in enumerate(squares)
+    ]
+    pd.DataFrame(rows, columns=cols).to_csv(gt, index=False)
+    out, out_gt = camera_clip(mp4, gt, "lens")
+    frames, _ = _frames(out)
+    got = pd.read_csv(out_gt)
+    assert len(frames) == 2 and frames[0].shape == (720, 1280, 3)
+    assert sorted(got.person_id.unique()) == [0, 1]  # the third square is out of the view
+    bright = frames[0][:, :, 1] > 130
+    for pid in (0, 1):
+        box = got[(got.person_id == pid) & (got.frame_index == 0)].iloc[0]
+        x1, y1, x2, y2 = (round(float(box[c])) for c in ("x1", "y1", "x2", "y2"))
+        inside = bright[y1 + 3 : y2 - 3, x1 + 3 : x2 - 3]
+        assert inside.mean() > 0.97, pid  # the box lies on the square...
+        ring = bright[y1 - 6 : y2 + 6, x1 - 6 : x2 + 6].sum() - bright[y1:y2, x1:x2].sum()
+        assert ring < 0.03 * (x2 - x1) * (y2 - y1), pid  # ... and holds all of it
+    middle, side = (got[got.person_id == p].iloc[0] for p in (0, 1))
+    assert middle.x2 - middle.x1 > 1.25 * 80 and middle.face_px > 100  # shown 1.3x
+    assert (side.x2 - side.x1) < 0.9 * (side.y2 - side.y1)  # squeezed across
+
+
 def test_pillar_takes_only_1280x720_clips(moving_square: tuple[Path, Path]) -> None:
     with pytest.raises(BenchError, match="takes 1280x720 clips"):
         camera_clip(*moving_square, "pillar")
