@@ -125,7 +125,7 @@ class VideoSource:
         sar = sample_aspect(c)
         self.square = SquarePixels(sar, self.source_id)
         self.stored_size = (int(c.get(cv2.CAP_PROP_FRAME_WIDTH)), int(c.get(cv2.CAP_PROP_FRAME_HEIGHT)))
-        width, height = square_size(*self.stored_size, sar) if self.square.active else self.stored_size
+        width, height = square_size(*self.stored_size, sar)
         self.info = VideoInfo(
             width=width,
             height=height,
