@@ -231,25 +231,37 @@ def test_pillar_hides_its_columns_and_marks_the_faces_behind_it_occluded(tmp_pat
     assert got.occluded.tolist() == [share for _ in range(3) for _, share in boxes]
 
 
-def test_d1wide_stores_wide_pixels_and_its_gt_is_in_the_picture_shown_or_stored(tmp_path: Path) -> None:
-    """``d1wide``: 720x576 frames of 64:45 pixels; the reader widens them to 1024x576
-    (pipeline/frames/aspect.py), where the GT lies (0.8x); ``d1wide_stored``'s GT lies in the stored
-    frame (0.5625x across)."""
+def _bright_squares_720(
+    folder: Path, squares: list[tuple[int, int, int, int]], frames: int
+) -> tuple[Path, Path]:
+    """A still 1280x720 clip of bright squares (x1, y1, x2, y2) on a dark ground, nearly lossless, and
+    its GT: one person per square, ``face_px`` its width."""
     if shutil.which("ffmpeg") is None:
         pytest.skip("the ffmpeg binary is not installed")
-    folder = tmp_path / "clips"
-    folder.mkdir()
+    folder.mkdir(parents=True, exist_ok=True)
     img = np.full((720, 1280, 3), 30, np.uint8)
-    img[300:380, 600:680] = 230
+    for x1, y1, x2, y2 in squares:
+        img[y1:y2, x1:x2] = 230
     mp4, gt = folder / "sq.mp4", folder / "sq.gt.csv"
     cmd = ["ffmpeg", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "bgr24", "-s", "1280x720",
            "-r", "25", "-i", "-", "-c:v", "libx264", "-crf", "12", "-pix_fmt", "yuv420p",
            str(mp4)]  # fmt: skip
-    subprocess.run(cmd, input=img.tobytes() * 3, check=True)
+    subprocess.run(cmd, input=img.tobytes() * frames, check=True)
     cols = ["frame_index", "person_id", "x1", "y1", "x2", "y2", "age", "gender", "face_px"]
-    pd.DataFrame(
-        [(k, 0, 600.0, 300.0, 680.0, 380.0, 30.0, "male", 80) for k in range(3)], columns=cols
-    ).to_csv(gt, index=False)
+    rows = [
+        (k, j, *map(float, b), 30.0, "male", b[2] - b[0])
+        for k in range(frames)
+        for j, b in enumerate(squares)
+    ]
+    pd.DataFrame(rows, columns=cols).to_csv(gt, index=False)
+    return mp4, gt
+
+
+def test_d1wide_stores_wide_pixels_and_its_gt_is_in_the_picture_shown_or_stored(tmp_path: Path) -> None:
+    """``d1wide``: 720x576 frames of 64:45 pixels; the reader widens them to 1024x576
+    (pipeline/frames/aspect.py), where the GT lies (0.8x); ``d1wide_stored``'s GT lies in the stored
+    frame (0.5625x across)."""
+    mp4, gt = _bright_squares_720(tmp_path / "clips", [(600, 300, 680, 380)], 3)
 
     def bright_box(frame: np.ndarray) -> tuple[int, int, int, int]:
         ys, xs = np.nonzero(frame[:, :, 1] > 130)
@@ -275,24 +287,8 @@ def test_d1wide_stores_wide_pixels_and_its_gt_is_in_the_picture_shown_or_stored(
 def test_lens_bows_the_view_and_its_gt_boxes_follow_the_faces(tmp_path: Path) -> None:
     """``lens``: a square in the middle is shown larger, one near the side narrower than tall, one
     outside the view is gone; each GT box lies on the square the frame shows."""
-    if shutil.which("ffmpeg") is None:
-        pytest.skip("the ffmpeg binary is not installed")
-    folder = tmp_path / "clips"
-    folder.mkdir()
-    img = np.full((720, 1280, 3), 30, np.uint8)
     squares = [(600, 320, 680, 400), (1080, 320, 1160, 400), (1230, 330, 1270, 370)]  # middle, side, out
-    for x1, y1, x2, y2 in squares:
-        img[y1:y2, x1:x2] = 230
-    mp4, gt = folder / "sq.mp4", folder / "sq.gt.csv"
-    cmd = ["ffmpeg", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "bgr24", "-s", "1280x720",
-           "-r", "25", "-i", "-", "-c:v", "libx264", "-crf", "12", "-pix_fmt", "yuv420p",
-           str(mp4)]  # fmt: skip
-    subprocess.run(cmd, input=img.tobytes() * 2, check=True)
-    cols = ["frame_index", "person_id", "x1", "y1", "x2", "y2", "age", "gender", "face_px"]
-    rows = [
-        (k, j, *map(float, b), 30.0, "male", b[2] - b[0]) for k in range(2) for j, b in enumerate(squares)
-    ]
-    pd.DataFrame(rows, columns=cols).to_csv(gt, index=False)
+    mp4, gt = _bright_squares_720(tmp_path / "clips", squares, 2)
     out, out_gt = camera_clip(mp4, gt, "lens")
     frames, _ = _frames(out)
     got = pd.read_csv(out_gt)

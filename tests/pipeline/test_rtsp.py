@@ -126,15 +126,21 @@ def start_run(tmp_path: Path, tiny_model: Path, yunet_path: Path) -> Iterator[Ca
             run.thread.join(timeout=30)
 
 
+def _rows_for_2_s(start_run: Callable[..., Run], camera: Camera) -> Run:
+    """Run one camera until its rows have come for 2 s (the first within 10 s), then stop it (exit 0)."""
+    run = start_run([camera])
+    assert run.wait_rows(camera.name, time.time() - 5, timeout_s=10) is not None, "no rows within 10 s"
+    time.sleep(2.0)
+    assert run.finish() == 0
+    return run
+
+
 def test_rows_arrive_with_wall_and_stream_time(
     server: Any, start_run: Callable[..., Run], caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="facelog")
-    run = start_run([Camera("door", server.url("/cam"))])
     t0 = time.time()
-    assert run.wait_rows("door", t0 - 5, timeout_s=10) is not None, "no rows within 10 s"
-    time.sleep(2.0)
-    assert run.finish() == 0
+    run = _rows_for_2_s(start_run, Camera("door", server.url("/cam")))
     rows = run.rows("door")
     assert len(rows) >= 10  # ~12 fps clip, one face a frame
     walls = [_wall_s(r) for r in rows]
@@ -249,11 +255,7 @@ def test_a_camera_with_wide_pixels_is_widened(
            "-pix_fmt", "yuv420p", "-an", str(clip)]  # fmt: skip
     subprocess.run(cmd, check=True, capture_output=True, timeout=300)
     with rtsp_server.RtspServer({"/wide": str(clip)}) as srv:
-        run = start_run([Camera("wide", srv.url("/wide"))])
-        t0 = time.time()
-        assert run.wait_rows("wide", t0 - 5, timeout_s=10) is not None, "no rows within 10 s"
-        time.sleep(2.0)
-        assert run.finish() == 0
+        run = _rows_for_2_s(start_run, Camera("wide", srv.url("/wide")))
     rows = run.rows("wide")
     assert max(float(r["x2"]) for r in rows) > 370  # the stored frame is 360 wide
     summary = json.loads((run.out / SUMMARY_NAME).read_text())["cameras"]["wide"]
