@@ -94,26 +94,18 @@ def _width(clip: Path) -> int:
         cap.release()
 
 
-def weave(clip: Path, folder: Path) -> Path:
-    """``clip`` as an interlaced camera records it (``cctv_bench.CAMERAS["interlaced"]``), in ``folder``."""
-    out = folder / f"{clip.stem}.interlaced.mp4"
-    cmd = ["ffmpeg", "-loglevel", "error", "-y", "-i", str(clip), "-vf", CAMERAS["interlaced"].vf,
+def recode(clip: Path, folder: Path, name: str, vf: str) -> Path:
+    """``clip`` through the ffmpeg filter ``vf`` (x264 CRF 18), as ``folder/<stem>.<name>.mp4``."""
+    out = folder / f"{clip.stem}.{name}.mp4"
+    cmd = ["ffmpeg", "-loglevel", "error", "-y", "-i", str(clip), "-vf", vf,
            "-c:v", "libx264", "-crf", "18", "-pix_fmt", "yuv420p", str(out)]  # fmt: skip
     subprocess.run(cmd, check=True)
     return out
 
 
+# ``--d1``: stored as 720x576 frames of 64:45 pixels (PAL D1 at 16:9), or as the 1024x576 a player
+# shows for them in square pixels (the control)
 D1 = {"wide": "scale=720:576,setsar=64/45", "square": "scale=1024:576,setsar=1"}
-
-
-def d1(clip: Path, folder: Path, how: str) -> Path:
-    """``clip`` stored as 720x576 frames of 64:45 pixels (PAL D1 at 16:9; ``how`` wide) or as the
-    1024x576 a player shows for them (square), in ``folder``."""
-    out = folder / f"{clip.stem}.d1{how}.mp4"
-    cmd = ["ffmpeg", "-loglevel", "error", "-y", "-i", str(clip), "-vf", D1[how],
-           "-c:v", "libx264", "-crf", "18", "-pix_fmt", "yuv420p", str(out)]  # fmt: skip
-    subprocess.run(cmd, check=True)
-    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -132,9 +124,12 @@ def main(argv: list[str] | None = None) -> int:
     with InferenceSession(cfg) as session, tempfile.TemporaryDirectory() as tmp:
         for clip, people in sorted(labelled_clips().items()):
             out = Path(tmp) / (Path(clip).stem + ".csv")
-            video = weave(SHARED / clip, Path(tmp)) if args.interlaced else SHARED / clip
+            video = SHARED / clip
+            if args.interlaced:  # cctv_bench's interlaced camera
+                video = recode(video, Path(tmp), "interlaced", CAMERAS["interlaced"].vf)
             width = _width(video)
-            video = d1(video, Path(tmp), args.d1) if args.d1 else video
+            if args.d1:
+                video = recode(video, Path(tmp), f"d1{args.d1}", D1[args.d1])
             summary = process_video(video, out, cfg, session=session)
             rows, tracks = pd.read_csv(out), pd.read_csv(tracks_path(out))
             scale = summary.width / width  # the labels' regions are in the clip's own pixels
