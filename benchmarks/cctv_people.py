@@ -20,6 +20,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cctv_common import GT_BOX_W
+from cctv_presets import POPULATIONS
 
 if TYPE_CHECKING:
     from cctv_presets import Preset
@@ -217,6 +218,10 @@ def plan_people(preset: Preset, faces: pd.DataFrame, seed: int) -> list[Person]:
     if preset.people > len(faces):
         raise ValueError(f"preset {preset.name} wants {preset.people} people, only {len(faces)} faces")
     face_rows = rng.permutation(len(faces))[: preset.people]
+    pool = _population(preset, faces)
+    if pool is not None:  # the plain preset's draws above, then faces of the group from a stream of their own
+        face_rows = np.random.default_rng([seed, zlib.crc32(preset.stream.encode()), 6]).permutation(pool)
+        face_rows = face_rows[: preset.people]
     people: list[Person] = []
     if preset.mode in ("counter", "queue"):
         people = _line_up(preset, rng, faces, face_rows, seed)
@@ -306,6 +311,17 @@ def _turn_away(preset: Preset, people: list[Person], seed: int) -> list[Person]:
     return out
 
 
+def _population(preset: Preset, faces: pd.DataFrame) -> np.ndarray | None:
+    """``Preset.population``: the rows of ``faces`` (its ``race`` column, UTKFace's label) of that
+    group; None for the mix."""
+    if not preset.population:
+        return None
+    pool = np.flatnonzero(faces["race"].to_numpy() == POPULATIONS[preset.population])
+    if len(pool) < preset.people:
+        raise ValueError(f"preset {preset.name} wants {preset.people} people, only {len(pool)} faces")
+    return pool
+
+
 def _alike(preset: Preset, people: list[Person], faces: pd.DataFrame) -> list[Person]:
     """``Preset.alike``: each newcomer at a vacated spot becomes another validation face of the same
     gender as the person who left and the nearest age (a face no one else in the clip has); paths and
@@ -313,7 +329,8 @@ def _alike(preset: Preset, people: list[Person], faces: pd.DataFrame) -> list[Pe
     if not preset.alike:
         return people
     ages, genders = faces["age"].to_numpy(float), faces["gender"].to_numpy()
-    free = np.ones(len(faces), bool)
+    pool = _population(preset, faces)
+    free = np.ones(len(faces), bool) if pool is None else np.isin(np.arange(len(faces)), pool)
     free[[p.face_row for p in people]] = False
     out: list[Person] = []
     for p in people:  # in order of appearance: the person who left is already in ``out``

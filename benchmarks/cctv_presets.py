@@ -57,6 +57,12 @@ face for a few frames (the identity switch of every tracker's textbook). Its GT 
 ``occluded``: the share of the face box that people in front cover (``cctv_common.read_gt`` counts a
 face more than a quarter hidden as "don't care", like one the frame edge cuts).
 
+Population presets (``walk720``, ``walk720_nobody`` and ``counter720_alike``, each with ``_white``,
+``_black``, ``_asian`` or ``_indian``) break the rule that a camera's people are UTKFace's mix: every
+person is drawn from one of the dataset's race groups (``POPULATIONS``, its own labels), on the plain
+preset's paths; an ``_alike`` newcomer is then the same gender, nearest age and the same group as the
+person who left (a shop in Tokyo, Lagos or Mumbai, where the mix made most look-alikes differ in more).
+
 ``groups720`` (and ``_nobody``) breaks the rule that everyone walks alone: people walk through in twos
 and threes abreast at one speed (friends, couples, a parent with a child), faces 1.25-2.2 chip sides
 apart, a spacing that swings by 15% over seconds, never overlapping; a child's face (12 or under) is
@@ -72,6 +78,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from typing import Any, Literal
+
+# UTKFace's race labels (``labels.csv``; the third field of a file name), the groups a population preset
+# draws every person from: the dataset's own labels, estimated from the photos and checked by a person
+POPULATIONS = {"white": 0, "black": 1, "asian": 2, "indian": 3}
 
 
 @dataclass(frozen=True)
@@ -104,6 +114,7 @@ class Preset:
     spot_gap_s: tuple[float, float] = (0.0, 0.0)  # counter: seconds between one person and the next
     abreast: tuple[float, float] = (1.25, 2.2)  # group: face centres apart across the walk, chip sides
     abreast_swing: float = 0.15  # group: the share that spacing swings by over seconds
+    population: str = ""  # every person from one of UTKFace's race groups (``POPULATIONS``); "" = the mix
     fps: int = 25
     crf: int = 29
 
@@ -121,13 +132,16 @@ class Preset:
     @property
     def stream(self) -> str:
         """Key of the preset's random streams (people, scene, noise): its name; an ``alike``, ``away``,
-        ``masks``, ``sunglasses``, ``prints``, ``above``, ``heads`` or ``returns`` preset shares its
-        plain preset's (``gap_alike``: the counter's), so the two clips differ only in the newcomers'
-        faces, the turned-away spells, the time between visits, the masks, sunglasses or shirt prints,
-        the angle faces are seen at, the heads' turns or the faces of people who return."""
+        ``masks``, ``sunglasses``, ``prints``, ``above``, ``heads``, ``returns`` or population preset
+        shares its plain preset's (``gap_alike``: the counter's), so the two clips differ only in the
+        newcomers' faces, the turned-away spells, the time between visits, the masks, sunglasses or
+        shirt prints, the angle faces are seen at, the heads' turns, the faces of people who return
+        or, for a population preset (``_white``, ``_black``, ``_asian``, ``_indian``), every face."""
         name = self.name.removesuffix("_masks").removesuffix("_sunglasses").removesuffix("_above")
         name = name.removesuffix("_prints").removesuffix("_close").removesuffix("_heads")
         name = name.removesuffix("_returns")
+        for group in POPULATIONS:
+            name = name.removesuffix("_" + group)
         return name.removesuffix("_alike").removesuffix("_away").removesuffix("_gap")
 
 
@@ -239,4 +253,16 @@ PRESETS.update(
             spot_gap_s=(2.5, 8.0),
         ),
     )
+)
+
+# one population at a camera (a shop in Lagos, Tokyo or Mumbai): every person of the clip from one
+# UTKFace race group, on the plain preset's paths (its random streams); a newcomer of an ``_alike``
+# preset is then of that group too
+# a counter for 2 minutes, 96 people: a camera that has seen more people than a 30-s clip holds
+PRESETS["counter720_long_alike"] = _variant("counter720", "_long_alike", seconds=120, people=96, alike=True)
+PRESETS.update(
+    (p.name, p)
+    for base in ("walk720", "walk720_nobody", "counter720_alike", "counter720_long_alike")
+    for group in POPULATIONS
+    for p in (_variant(base, "_" + group, population=group),)
 )

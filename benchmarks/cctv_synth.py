@@ -71,19 +71,33 @@ BACKGROUND_CLIP = Path("data/videos/people-detection.mp4")
 
 
 def validation_faces(shared: Path) -> pd.DataFrame:
-    """The shipped model's validation faces: columns ``path, age, gender`` (male/female), 2,071 rows."""
+    """The shipped model's validation faces: columns ``path, age, gender`` (male/female), ``race``
+    (UTKFace's label, -1 where the file name has none), 2,071 rows."""
     return utkface_split(shared, "val")
 
 
 def utkface_split(shared: Path, split: str) -> pd.DataFrame:
-    """UTKFace faces of the model card's ``split`` (``train`` or ``val``): ``path, age, gender``."""
+    """UTKFace faces of the model card's ``split`` (``train`` or ``val``): ``path, age, gender, race``."""
     from facelog.training import datasets as dsets
 
     table = dsets.read_utkface(shared / "data" / "utkface")
     train, val = dsets.split_indices(dsets.split_names(table), VAL_FRACTION, SPLIT_SEED)
     sub = table.subset(val if split == "val" else train)
     genders = np.array(dsets.GENDER_LABELS)[sub.labels["gender"]]
-    return pd.DataFrame({"path": [str(p) for p in sub.paths], "age": sub.labels["age"], "gender": genders})
+    return pd.DataFrame(
+        {
+            "path": [str(p) for p in sub.paths],
+            "age": sub.labels["age"],
+            "gender": genders,
+            "race": _races(sub.paths),
+        }
+    )
+
+
+def _races(paths: tuple[Path, ...]) -> np.ndarray:
+    """UTKFace's race label of each file, from its name (``AGE_GENDER_RACE_...``); -1 where none."""
+    fields = [p.name.split("_") for p in paths]
+    return np.array([int(f[2]) if len(f) > 3 and f[2].isdigit() else -1 for f in fields], np.int64)
 
 
 def _background(shared: Path, w: int, h: int, rng: np.random.Generator) -> list[np.ndarray]:

@@ -157,6 +157,28 @@ def test_alike_newcomers_share_gender_and_age_with_the_person_who_left() -> None
         assert sum(p.face_row != q.face_row for p, q in zip(alike, plain, strict=True)) == len(newcomers)
 
 
+def test_population_presets_draw_every_face_from_one_group_on_the_plain_paths() -> None:
+    from cctv_people import plan_people
+    from cctv_presets import POPULATIONS
+
+    faces = _faces_table(600).assign(race=[i % 5 for i in range(600)])  # UTKFace's labels 0-4
+    for base in ("walk720_nobody", "counter720_alike"):
+        plain = plan_people(PRESETS[base], faces, 0)
+        for group, label in POPULATIONS.items():
+            people = plan_people(PRESETS[f"{base}_{group}"], faces, 0)
+            assert [(p.first_frame, p.path.tolist()) for p in people] == [
+                (p.first_frame, p.path.tolist()) for p in plain
+            ]  # the same people on the same paths
+            assert {int(faces["race"].iloc[p.face_row]) for p in people} == {label}
+            assert len({p.face_row for p in people}) == len(people)  # nobody appears twice
+            for p in people:
+                if p.replaces is not None and PRESETS[base].alike:
+                    q = people[p.replaces]
+                    assert p.gender == q.gender and abs(p.age - q.age) <= 10
+    with pytest.raises(ValueError, match="only 20 faces"):  # a group too small for the clip: said, not padded
+        plan_people(PRESETS["walk720_asian"], faces.iloc[:100], 0)
+
+
 def test_away_presets_turn_people_away_inside_their_stay() -> None:
     """``*_away``: the plain preset's people and paths, some of them turned away (no face) for 2.5-6 s,
     at least 1 s after stepping up and before leaving."""
