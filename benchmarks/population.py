@@ -18,7 +18,13 @@ enlarged, ``training.degrade.degrade_chip``, as ``facelog eval --by-size`` does;
   sides at the same size): the median and the share under ``IDENTITY_MAX_DISTANCE`` (0.5), the share
   of look-alike newcomers at a vacated spot that the tracker's identity check would not refuse.
 
-Writes ``DIR/population.md`` (the table) and ``DIR/population.json``; descriptors are cached in
+With sizes 64 and 48 among ``--sizes``, a second table (``cohort_rule``): the identity check's limit
+fixed at 0.5, and a limit tried and not shipped that follows the camera's people (never looser than
+2.5 spreads, 1.4826 x the median absolute deviation, below the face's median distance to 40 other
+faces of its group), on adults of 18-60: the share passed of the same face (64 px against 48 px) and
+of its own group's look-alike.
+
+Writes ``DIR/population.md`` (the tables) and ``DIR/population.json``; descriptors are cached in
 ``DIR/cache``. Used in docs/BENCHMARKS.md (forty-first session).
 """
 
@@ -53,6 +59,8 @@ BATCH = 64
 # every age, and adults of working age: UTKFace's groups differ in their share of children (27% of the
 # Asian validation faces are 12 or under, 13% of the White), and children's faces look more alike
 AGE_BANDS = (("all", 0, 200), ("18-60", 18, 60))
+COHORT = 40  # the camera's people a question is weighed against (``cohort_rule``)
+Z = 2.5  # ...and how many spreads below their median distance the tried limit sits
 
 
 def model_readings(paths: list[str], size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -72,7 +80,7 @@ def model_readings(paths: list[str], size: int) -> tuple[np.ndarray, np.ndarray]
 
 def look_alikes(faces: pd.DataFrame, same_group: bool, rng: np.random.Generator) -> np.ndarray:
     """For each face, the row of another face of the same gender and the nearest age, in its own group
-    (``same_group``) or in the others (ties broken at random)."""
+    (``same_group``) or in the others (ties broken at random); -1 where there is none."""
     ages, genders, races = faces["age"].to_numpy(float), faces["gender"].to_numpy(), faces["race"].to_numpy()
     jitter = rng.random(len(faces)) * 1e-3
     out = np.empty(len(faces), np.int64)
@@ -80,7 +88,7 @@ def look_alikes(faces: pd.DataFrame, same_group: bool, rng: np.random.Generator)
         cand = (genders == genders[i]) & ((races == races[i]) if same_group else (races != races[i]))
         cand[i] = False
         idx = np.flatnonzero(cand)
-        out[i] = idx[np.argmin(np.abs(ages[idx] - ages[i]) + jitter[idx])]
+        out[i] = idx[np.argmin(np.abs(ages[idx] - ages[i]) + jitter[idx])] if len(idx) else -1
     return out
 
 
@@ -120,17 +128,74 @@ def main(argv: list[str] | None = None) -> int:
                 "descriptor_gender": round(float(np.mean(d_female[sel & ok] == female[sel & ok])), 4),
             }
             for name, partner in partners.items():
-                both = sel & ok & ok[partner]
+                both = sel & ok & (partner >= 0) & ok[partner]
                 dist = np.linalg.norm(desc[both] - desc[partner[both]], axis=1)
                 row[f"alike_{name}_median"] = round(float(np.median(dist)), 3)
                 row[f"alike_{name}_under"] = round(float(np.mean(dist < IDENTITY_MAX_DISTANCE)), 4)
             rows.append(row)
             print(json.dumps(row), flush=True)
+    md = _table(rows)
+    if {64, 48} <= set(args.sizes):
+        cohort = cohort_rule(faces, partners["own group"], args.out / "cache")
+        md += "\n" + _cohort_table(cohort)
+        rows += cohort
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "population.json").write_text(json.dumps(rows, indent=1))
-    (args.out / "population.md").write_text(_table(rows))
-    print(_table(rows))
+    (args.out / "population.md").write_text(md)
+    print(md)
     return 0
+
+
+def cohort_rule(faces: pd.DataFrame, alike: np.ndarray, cache: Path) -> list[dict[str, Any]]:
+    """The identity check's limit fixed and following the camera's people (tried, not shipped), per
+    group, adults of 18-60:
+    the share passed of the same face (its 64-px chip as the track's, its 48-px chip as the question)
+    and of its own group's look-alike (the look-alike's 64-px chip as the track's); the camera's people
+    are ``COHORT`` other faces of the group drawn at random (64 px)."""
+    paths = [Path(p) for p in faces["path"]]
+    track = _descriptors(paths, np.full(len(paths), 64), cache, "val64")
+    asked = _descriptors(paths, np.full(len(paths), 48), cache, "val48")
+    ok = ~np.isnan(track).any(axis=1) & ~np.isnan(asked).any(axis=1)
+    years, rng, out = faces["age"].to_numpy(), np.random.default_rng(1), []
+    for group, label in POPULATIONS.items():
+        members = np.flatnonzero((faces["race"] == label).to_numpy() & ok)
+        adults = members[(years[members] >= 18) & (years[members] <= 60) & (alike[members] >= 0)]
+        adults = adults[ok[alike[adults]]]
+        same = np.linalg.norm(track[adults] - asked[adults], axis=1)
+        other = np.linalg.norm(track[alike[adults]] - asked[adults], axis=1)
+        limits = []
+        for i in adults:
+            others = track[rng.choice(members[members != i], COHORT, replace=False)]
+            d = np.linalg.norm(others - asked[i], axis=1)
+            limits.append(np.median(d) - Z * 1.4826 * np.median(np.abs(d - np.median(d))))
+        cap = np.minimum(IDENTITY_MAX_DISTANCE, np.array(limits))
+        out.append(
+            {
+                "group": group,
+                "adults": len(adults),
+                "cohort_median_limit": round(float(np.median(limits)), 3),
+                "same_passed_fixed": round(float(np.mean(same <= IDENTITY_MAX_DISTANCE)), 4),
+                "same_passed_cohort": round(float(np.mean(same <= cap)), 4),
+                "alike_passed_fixed": round(float(np.mean(other <= IDENTITY_MAX_DISTANCE)), 4),
+                "alike_passed_cohort": round(float(np.mean(other <= cap)), 4),
+            }
+        )
+    return out
+
+
+def _cohort_table(rows: list[dict[str, Any]]) -> str:
+    lines = [
+        f"| group | adults 18-60 | cohort limit (median) | same face passed: fixed {IDENTITY_MAX_DISTANCE}, "
+        "with the cohort | own-group look-alike passed: fixed, with the cohort |",
+        "|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['group']} | {r['adults']} | {r['cohort_median_limit']:.3f} "
+            f"| {r['same_passed_fixed']:.1%}, {r['same_passed_cohort']:.1%} "
+            f"| {r['alike_passed_fixed']:.1%}, {r['alike_passed_cohort']:.1%} |"
+        )
+    return "\n".join(lines) + "\n"
 
 
 def _table(rows: list[dict[str, Any]]) -> str:
