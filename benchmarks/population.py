@@ -19,10 +19,11 @@ enlarged, ``training.degrade.degrade_chip``, as ``facelog eval --by-size`` does;
   of look-alike newcomers at a vacated spot that the tracker's identity check would not refuse.
 
 With sizes 64 and 48 among ``--sizes``, a second table (``cohort_rule``): the identity check's limit
-fixed at 0.5, and a limit tried and not shipped that follows the camera's people (never looser than
-2.5 spreads, 1.4826 x the median absolute deviation, below the face's median distance to 40 other
-faces of its group), on adults of 18-60: the share passed of the same face (64 px against 48 px) and
-of its own group's look-alike.
+fixed at 0.5, and following the camera's people as ``gallery.Cohort`` does (never looser than
+``identity_cohort_z`` spreads, 1.4826 x the median absolute deviation, below the face's median
+distance to the camera's people, or ``COHORT_FLOOR`` where that is lower; here 40 other faces of its
+group), on adults of 18-60: the share passed of the same face (64 px against 48 px) and of its own
+group's look-alike.
 
 Writes ``DIR/population.md`` (the tables) and ``DIR/population.json``; descriptors are cached in
 ``DIR/cache``. Used in docs/BENCHMARKS.md (forty-first session).
@@ -48,8 +49,10 @@ from cctv_synth import validation_faces
 
 from facelog.engines.onnxruntime_backend import OnnxRuntimeBackend
 from facelog.engines.preprocess import decode_age
+from facelog.pipeline.tracking.gallery import COHORT_FLOOR
 from facelog.pipeline.tracking.gender import IdentityGender
 from facelog.pipeline.tracking.identity import IDENTITY_MAX_DISTANCE
+from facelog.pipeline.tracking.track import TrackerParams
 from facelog.training.cli_eval import run_model
 from facelog.training.degrade import degrade_chips
 from facelog.training.identity_gender import _descriptors
@@ -60,7 +63,7 @@ BATCH = 64
 # Asian validation faces are 12 or under, 13% of the White), and children's faces look more alike
 AGE_BANDS = (("all", 0, 200), ("18-60", 18, 60))
 COHORT = 40  # the camera's people a question is weighed against (``cohort_rule``)
-Z = 2.5  # ...and how many spreads below their median distance the tried limit sits
+Z = TrackerParams().identity_cohort_z  # ...and how many spreads below their median distance the limit sits
 
 
 def model_readings(paths: list[str], size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -147,8 +150,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cohort_rule(faces: pd.DataFrame, alike: np.ndarray, cache: Path) -> list[dict[str, Any]]:
-    """The identity check's limit fixed and following the camera's people (tried, not shipped), per
-    group, adults of 18-60:
+    """The identity check's limit fixed and following the camera's people (``gallery.Cohort``'s
+    rule), per group, adults of 18-60:
     the share passed of the same face (its 64-px chip as the track's, its 48-px chip as the question)
     and of its own group's look-alike (the look-alike's 64-px chip as the track's); the camera's people
     are ``COHORT`` other faces of the group drawn at random (64 px)."""
@@ -167,7 +170,7 @@ def cohort_rule(faces: pd.DataFrame, alike: np.ndarray, cache: Path) -> list[dic
         for i in adults:
             others = track[rng.choice(members[members != i], COHORT, replace=False)]
             d = np.linalg.norm(others - asked[i], axis=1)
-            limits.append(np.median(d) - Z * 1.4826 * np.median(np.abs(d - np.median(d))))
+            limits.append(max(COHORT_FLOOR, np.median(d) - Z * 1.4826 * np.median(np.abs(d - np.median(d)))))
         cap = np.minimum(IDENTITY_MAX_DISTANCE, np.array(limits))
         out.append(
             {

@@ -120,6 +120,8 @@ def output_config_hash(cfg: AppConfig, identity: dict[str, str]) -> str:
         del values["tracking"]["min_evidence_s"]
     if not cfg.tracking.join_max_distance:  # likewise
         del values["tracking"]["join_max_distance"]
+    if not cfg.tracking.identity_cohort_z:  # off: the tracks of before it existed, and their hash
+        del values["tracking"]["identity_cohort_z"]
     return st.config_hash(values)
 
 

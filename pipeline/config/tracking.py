@@ -59,6 +59,9 @@ class TrackingConfig(_Section):
     # ...stricter where the model reads both faces younger than identity_child_age (0: never)
     identity_child_age: float = Field(default=_TRACKER["identity_child_age"], ge=0)
     identity_child_distance: float = Field(default=_TRACKER["identity_child_distance"], ge=0, le=4)
+    # ...and never looser than this many spreads below the face's distances to the camera's other
+    # people (where they look alike to the descriptor; 0: off)
+    identity_cohort_z: float = Field(default=_TRACKER["identity_cohort_z"], ge=0, le=10)
     identity_jump: float = Field(default=_TRACKER["identity_jump"], ge=0, le=2)
     identity_check_frames: int = Field(default=_TRACKER["identity_check_frames"], ge=0)
     # a followed track whose model embedding stays this close is not refused by the descriptor alone

@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from facelog.pipeline.boxes import iou_matrix
-from facelog.pipeline.tracking.gallery import read_again
+from facelog.pipeline.tracking.gallery import Cohort, read_again
 from facelog.pipeline.tracking.identity import FrameFaces
 from facelog.pipeline.tracking.policy import (
     embedding_keeps,
@@ -107,6 +107,7 @@ def associate(
     same_face: Callable[[int, int, str], bool | None],
     at_edge: np.ndarray | None = None,
     hidden: np.ndarray | None = None,
+    cohort: Cohort | None = None,
 ) -> Association:
     """Pair this frame's detections with the live tracks (steps 1-6 of the module docstring).
 
@@ -173,7 +174,7 @@ def associate(
         if not refused:
             break
     # step 7: a second look at a refusal (``second_look``)
-    taken_back = second_look(pairs, checks, sim, high, dist, tracks, p, identity, same_face, hidden)
+    taken_back = second_look(pairs, checks, sim, high, dist, tracks, p, identity, same_face, hidden, cohort)
     # step 8: the lost tracks that only the cue limits kept from a detection left unmatched (``held_back``)
     held = held_back(pairs, g.by_cues, motion, high, track_only, states, p)
     return Association(pairs=pairs, checks=checks, taken_back=taken_back, held_back=held)
@@ -224,6 +225,7 @@ def second_look(
     identity: FrameFaces | None = None,
     same_face: Callable[[int, int, str], bool | None] | None = None,
     hidden: np.ndarray | None = None,
+    cohort: Cohort | None = None,
 ) -> tuple[int, ...]:
     """A face refused once is looked at again (step 7, in place on ``pairs`` and ``checks``); returns
     the new tracks (indices) that gave their face back.
@@ -260,10 +262,11 @@ def second_look(
     has an ``again`` look (``track.SecondLook.faces``, ``gallery.read_again``): for ``track.AGAIN_FRAMES``
     frames its readable faces are embedded, and once there are ``track.AGAIN_FACES`` of them (the
     refused one first), their mean is compared once with the mean of the refused track's gallery and
-    last faces, at the stricter ``track.AGAIN_MAX_DISTANCE`` (cut faces are not read, as for a held
-    look). A dim room's sensor noise is new every
-    frame and moves one frame's descriptor; three faces averaged on each side cancel much of it, and
-    a newcomer's mean stays far. Not for small children (``policy.young_pair``), nor for a face
+    last faces, at the stricter ``track.AGAIN_MAX_DISTANCE`` (or the ``cohort``'s limit, where the
+    camera's people are closer: ``gallery.Cohort``; cut faces are not read, as for a held look). A
+    dim room's sensor noise is new every frame and moves one frame's descriptor; three faces averaged
+    on each side cancel much of it, and a newcomer's mean stays far. Not for small children
+    (``policy.young_pair``), nor for a face
     behind a nearer one (``hidden``: its looks are mixed).
     """
     taken = set(pairs.values())
@@ -279,7 +282,7 @@ def second_look(
                 mixed = hidden is not None and bool(hidden[i])  # behind a nearer face: looks unknown
                 if identity is None or mixed or young_pair(identity, i, tracks[jx], p):
                     continue
-                verdict, faces = read_again(look.faces, i, tracks[jx], identity)
+                verdict, faces = read_again(look.faces, i, tracks[jx], identity, p, cohort)
                 tracks[jn].second_looks = tuple(
                     other if other is not look else look._replace(faces=faces)
                     for other in tracks[jn].second_looks

@@ -15,10 +15,18 @@ its first faces only: on cross720 s1 (docs/BENCHMARKS.md, twenty-sixth session) 
 from __future__ import annotations
 
 import logging
+import math
+from collections import deque
 
 import numpy as np
 
-from facelog.pipeline.tracking.identity import FrameFaces, identity_distance, thumb_change
+from facelog.pipeline.tracking.identity import (
+    Embedder,
+    FacePatch,
+    FrameFaces,
+    identity_distance,
+    thumb_change,
+)
 from facelog.pipeline.tracking.policy import young_pair
 from facelog.pipeline.tracking.track import (
     AGAIN_FACES,
@@ -40,7 +48,81 @@ AGE_MOMENTUM = 0.8  # a track's age (``Track.age``): weight of the old mean when
 OPEN_MAX_DISTANCE = 0.7
 
 
-def same_face(i: int, t: Track, reason: str, identity: FrameFaces | None, p: TrackerParams) -> bool | None:
+# The camera's people (``Cohort``): one descriptor of each of its last COHORT_SIZE confirmed tracks; a
+# question's limit follows them once COHORT_MIN are known. UTKFace's adults of 18-60 against the
+# look-alike of their own group (same gender, nearest age): dlib's descriptor puts 23% of the Asian
+# ones within 0.5 (a median 0.57 apart; 0-1% for the other groups, 0.66-0.76 apart). With 40 faces of
+# the group as the camera's people, ``identity_cohort_z`` 2.5 passed 2.9% of those look-alikes instead
+# of 24.4% and every same face (64 against 48 px) it passed before, in every group; the mix's groups,
+# their limit a median 0.48-0.61, barely moved (``benchmarks/population.py``; docs/BENCHMARKS.md,
+# forty-first session)
+COHORT_SIZE = 64
+COHORT_MIN = 16
+# ...and it never goes below the same face's 95th percentile down to 24 px (``policy.gate``'s notes):
+# without this floor a dim crowd of 24-72-px faces split two more people (crowd720 on the dim camera), with
+# it one
+COHORT_FLOOR = 0.42
+_MAD_TO_STD = 1.4826  # a normal spread's median absolute deviation times this is its standard deviation
+
+
+class Cohort:
+    """The camera's people as the descriptor sees them: how far a face reads from people it is not.
+
+    A limit fixed for every camera assumes its people differ as much as the mix the limit was set
+    on; where they look alike to the descriptor (one population, children), a newcomer who looks like
+    the person who just left reads within it. ``limit`` is the median distance of a face to the
+    camera's other people less ``z`` spreads (1.4826 x the median absolute deviation): a face read
+    that close to a track is as close as the camera's people seldom are to each other. Robust to a
+    few pieces of one person among them (a split track, a returning visitor).
+    """
+
+    def __init__(self, size: int = COHORT_SIZE) -> None:
+        # a descriptor, or the face to embed when a question first needs it (``limit``)
+        self._people: deque[tuple[int, np.ndarray | FacePatch]] = deque(maxlen=size)
+
+    def __len__(self) -> int:
+        return len(self._people)
+
+    def offer(self, t: Track) -> None:
+        """One look of each confirmed track, once: its gallery's first descriptor, or else its first
+        readable face (embedded only when a question needs the camera's people: ``limit``)."""
+        if t.in_cohort or not t.confirmed:
+            return
+        look = t.gallery[0] if t.gallery else t.first_patch
+        if look is not None:
+            self.add(t.track_id, look)
+            t.in_cohort = True
+
+    def add(self, track_id: int, look: np.ndarray | FacePatch) -> None:
+        """One of the camera's people (the oldest falls out past ``COHORT_SIZE``)."""
+        self._people.append((track_id, look))
+
+    def limit(self, face: np.ndarray, track_id: int, z: float, embedder: Embedder | None = None) -> float:
+        """The distance under which ``face`` is as close to a person as the camera's people other
+        than ``track_id`` seldom are to it, at least ``COHORT_FLOOR``; infinite with fewer than
+        ``COHORT_MIN`` of them or ``z`` 0. Faces not embedded yet are embedded now (``embedder``; one
+        a person, once), or left out without one."""
+        if z <= 0 or sum(k != track_id for k, _ in self._people) < COHORT_MIN:
+            return math.inf
+        if embedder is not None and any(isinstance(v, FacePatch) for _, v in self._people):
+            looks = [(k, embedder.embed(v) if isinstance(v, FacePatch) else v) for k, v in self._people]
+            self._people = deque(((k, v) for k, v in looks if v is not None), maxlen=self._people.maxlen)
+        others = [v for k, v in self._people if k != track_id and not isinstance(v, FacePatch)]
+        if len(others) < COHORT_MIN:
+            return math.inf
+        d = np.linalg.norm(np.asarray(others, np.float64) - np.asarray(face, np.float64), axis=1)
+        median = float(np.median(d))
+        return max(COHORT_FLOOR, median - z * _MAD_TO_STD * float(np.median(np.abs(d - median))))
+
+
+def same_face(
+    i: int,
+    t: Track,
+    reason: str,
+    identity: FrameFaces | None,
+    p: TrackerParams,
+    cohort: Cohort | None = None,
+) -> bool | None:
     """Whether detection ``i`` shows the face of track ``t`` (None: unknown on either side).
 
     A ``held`` question (``association.second_look``: the descriptor alone about a held-back face)
@@ -72,6 +154,8 @@ def same_face(i: int, t: Track, reason: str, identity: FrameFaces | None, p: Tra
         limit = min(p.identity_max_distance, p.identity_child_distance)
     else:
         limit = p.identity_max_distance
+    if cohort is not None and reason not in ("open", "held"):  # ...nor than the camera's people allow
+        limit = min(limit, cohort.limit(mine, t.track_id, p.identity_cohort_z, identity.embedder))
     if t.vouched is not None and t.gallery and reason != "open":
         kept = identity.embedder.embed(t.vouched)
         t.vouched = None
@@ -103,12 +187,18 @@ def same_face(i: int, t: Track, reason: str, identity: FrameFaces | None, p: Tra
 
 
 def read_again(
-    faces: tuple[np.ndarray, ...], i: int, t: Track, identity: FrameFaces
+    faces: tuple[np.ndarray, ...],
+    i: int,
+    t: Track,
+    identity: FrameFaces,
+    p: TrackerParams,
+    cohort: Cohort | None = None,
 ) -> tuple[bool | None, tuple[np.ndarray, ...]]:
     """An ``again`` look (``track.SecondLook``): whether the young track's faces read so far
     (``faces``) and detection ``i`` show track ``t``'s face, judged on their mean once there are
     ``track.AGAIN_FACES`` of them, against the mean of ``t``'s gallery and its last faces
-    (``Track.recent``, embedded now). Returns the verdict (None: not yet, or nothing to compare) and
+    (``Track.recent``, embedded now), at ``track.AGAIN_MAX_DISTANCE`` or the ``cohort``'s limit where
+    that is stricter. Returns the verdict (None: not yet, or nothing to compare) and
     the faces read so far (``i``'s added where readable and not cut: ``track.narrower`` than ``t``'s)."""
     whole = identity.readable(i) and not narrower(identity.xyxy[i], t)
     mine = identity.embedding(i) if whole else None
@@ -120,12 +210,16 @@ def read_again(
     theirs = list(t.gallery) + [v for v in map(identity.embedder.embed, t.recent) if v is not None]
     if not theirs:
         return None, faces
-    d = identity_distance(np.mean(faces, axis=0), np.mean(theirs, axis=0))
-    same = d <= AGAIN_MAX_DISTANCE
+    mean = np.mean(faces, axis=0)
+    d = identity_distance(mean, np.mean(theirs, axis=0))
+    limit = AGAIN_MAX_DISTANCE if cohort is None else min(
+        AGAIN_MAX_DISTANCE, cohort.limit(mean, t.track_id, p.identity_cohort_z, identity.embedder)
+    )  # fmt: skip
+    same = d <= limit
     log.debug(
         "frame %d: track %d %s check (again): mean descriptor distance %.3f (limit %.2f) of %d faces, "
         "face %.0f px", identity.frame_index, t.track_id, "passed" if same else "refused", d,
-        AGAIN_MAX_DISTANCE, len(faces), identity.patch(i).face_px,
+        limit, len(faces), identity.patch(i).face_px,
     )  # fmt: skip
     return same, faces
 

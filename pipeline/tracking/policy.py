@@ -98,15 +98,16 @@ def gate(
     ``gap``/``jump``/``body``/``periodic`` pair whose embedding is within ``identity_keep_cosine`` is
     kept without a descriptor (``embedding_keeps``), unless the model reads both as small children
     (``young_pair``). Otherwise the pair is refused when the face descriptors are further apart than
-    ``identity_max_distance`` (``identity_child_distance`` for small children; ``open``: further than
+    ``identity_max_distance`` (``identity_child_distance`` for small children; either tightened
+    where the camera's people look alike, ``identity_cohort_z``; ``open``: further than
     ``gallery.OPEN_MAX_DISTANCE`` twice in a row); an unknown descriptor (a face under
     ``identity.MIN_FACE_PX`` or cut by the frame edge) refuses ``reid``, and ``jump`` or ``gap`` when
     the model embedding is further than ``identity_unknown_cosine`` (``embedding_refuses``). A refused
     detection starts a new track; in the next frame the refused track may take its face back when the
     model embedding keeps it (``association.second_look``, step 7; not for small children), or, after
     a refusal at an ``association.AGAIN_REASONS`` question, when the mean descriptor of the new track's
-    first three faces is within ``track.AGAIN_MAX_DISTANCE`` of the mean of the refused track's (an
-    ``again`` look). A lost
+    first three faces is within ``track.AGAIN_MAX_DISTANCE`` (or the cohort's tighter limit) of the
+    mean of the refused track's (an ``again`` look). A lost
     track that only the cue limits (``Gate.by_cues``) kept from a detection the motion fits may take
     it back the same way for ``track.HELD_BACK_FRAMES`` frames, if the descriptor passes it too, or by
     the descriptor alone within ``track.HELD_MAX_DISTANCE`` (``association.held_back``: a face coming
@@ -181,6 +182,12 @@ def gate(
       same child's face under two degradations within 0.40; faces from 48 px (``young_pair``).
       Distance down (or age up) if tracks of children hold two of them, distance up if one child
       splits; age 0: off.
+    - ``identity_cohort_z`` (2.5): no limit above (not ``open``, ``held``; the ``again`` look's too)
+      is looser than the questioned face's median distance to the camera's other people less 2.5
+      spreads, or 0.42 where that is lower (``gallery.Cohort``, from 16 of them): a limit fixed
+      for every camera assumes its people differ as much as the mix it was set on, and one
+      population's look-alikes (UTKFace's Asian adults: 23% within 0.5) read closer. Up (or 0: off)
+      if one person splits where the camera's people look alike, down if tracks hold two look-alikes.
     - ``identity_jump`` (0.2): the cheap first stage (``identity.thumb_change``: the larger of the
       relative brightness jump and 1 - the thumbnails' correlation). Same face in consecutive frames
       of the CCTV benchmark: still faces p99 0.013; walkers whose motion blur swings 5-9% above 0.1,

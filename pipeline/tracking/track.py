@@ -206,6 +206,10 @@ class TrackerParams:
             kept by the model embedding alone (``identity_keep_cosine``): dlib's network tells small children
             apart far less well than adults (``policy.young_pair``); 0 turns this off.
         identity_child_distance: the identity veto's limit for such a pair (the adults' if lower).
+        identity_cohort_z: the identity veto's limit is also never looser than this many spreads
+            below the median distance of the questioned face to the camera's other people
+            (``gallery.Cohort``: where the camera's people look alike to the descriptor, their
+            look-alikes are closer than ``identity_max_distance``); 0 turns this off.
         identity_jump: thumbnail change that questions a followed track (``policy.gate``).
         identity_check_frames: a followed track is also questioned when its identity was last
             checked this many frames ago; 0 never (``policy.gate``).
@@ -239,6 +243,7 @@ class TrackerParams:
     identity_max_distance: float = 0.5
     identity_child_age: float = 5.0
     identity_child_distance: float = 0.38
+    identity_cohort_z: float = 2.5
     identity_jump: float = 0.2
     identity_check_frames: int = 50
     identity_keep_cosine: float = 0.07
@@ -262,6 +267,8 @@ class TrackerParams:
             raise ValueError("identity_max_distance must be in [0, 4] and identity_jump in [0, 2]")
         if not 0.0 <= self.identity_child_distance <= 4.0 or self.identity_child_age < 0:
             raise ValueError("identity_child_distance must be in [0, 4] and identity_child_age >= 0")
+        if not 0.0 <= self.identity_cohort_z <= 10.0:
+            raise ValueError(f"identity_cohort_z must be in [0, 10], got {self.identity_cohort_z}")
         if self.max_size_ratio < 1.0:
             raise ValueError(f"max_size_ratio must be >= 1, got {self.max_size_ratio}")
         cosines = ("max_cosine_distance", "max_body_distance", "reid_max_cosine", "identity_unknown_cosine")
@@ -356,6 +363,7 @@ class Track:
     patch: FacePatch | None = None
     first_patch: FacePatch | None = None
     gallery: list[np.ndarray] = field(default_factory=list)
+    in_cohort: bool = False  # its first gallery descriptor is one of the camera's people (``gallery.Cohort``)
     # its last ``AGAIN_FACES`` readable faces, embedded only when an ``again`` look decides
     recent: deque[FacePatch] = field(default_factory=lambda: deque(maxlen=AGAIN_FACES))
     checked_frame: float = 0.0

@@ -110,6 +110,7 @@ class Tracker:
         self.identity_checks: Counter[str] = Counter()  # questions asked of the identity, by reason
         self.identity_refusals: Counter[str] = Counter()  # ... answered "a different face"
         self.identity_vouched: Counter[str] = Counter()  # ... answered by the model embedding alone
+        self._cohort = gallery.Cohort()  # the camera's people, as the descriptor sees them
 
     @property
     def live_ids(self) -> tuple[int, ...]:
@@ -191,12 +192,15 @@ class Tracker:
         tracks = self._tracks
         states = track_states(tracks, now, previous, p.max_lost_frames, p.reid_frames)  # step 2
 
+        cohort = self._cohort
+
         def same_face(i: int, j: int, reason: str) -> bool | None:
-            return None if f.unknown[i] else gallery.same_face(i, tracks[j], reason, f.identity, p)
+            return None if f.unknown[i] else gallery.same_face(i, tracks[j], reason, f.identity, p, cohort)
 
         match = associate(  # step 3: the pairs
-            now, f.boxes, f.score, f.only, f.cues, tracks, states, p, f.identity, same_face, f.edge, f.hidden
-        )
+            now, f.boxes, f.score, f.only, f.cues, tracks, states, p, f.identity, same_face, f.edge, f.hidden,
+            cohort,
+        )  # fmt: skip
         self._count_checks(match)
         handed = _handed_back(match, tracks, previous, f.boxes)  # before the looks below expire
         for t in tracks:  # a look lasts to its ``until``: the frame after a refusal, HELD_BACK_FRAMES if held
@@ -207,6 +211,8 @@ class Tracker:
         for i, j in match.pairs.items():  # step 4: matched tracks, ended tracks, new tracks
             self._continue(tracks[j], i, f, now, match.checks.get((i, j)))
         _mark_behind(tracks, set(match.pairs.values()), f.boxes)
+        for j in sorted(match.pairs.values()):  # a look of each confirmed person joins the camera's people
+            cohort.offer(tracks[j])
         ended += self._expire(now, None, after_match=True)
         back = {t.track_id for t in given_back} | handed
         # a young track whose face a second look gave back to the refused (or held-back) track, or that

@@ -26,6 +26,8 @@ BATCH_YAML_HASH_DEINTERLACE = "5fd9744f44110af690f61910680d5f1db69a309594f43e08a
 BATCH_YAML_HASH_EVIDENCE_SPAN = "9b4cab9f9e7f28f0b5d26563950dfe52c85643acefac3cb8fe01220b6098b2f2"
 # ... and with ``tracking.join_max_distance`` 0.4 (thirty-third session): the default config's digest now
 BATCH_YAML_HASH_JOIN = "be44793bdae14da73128634973eecb0889a58a57b3e6cc07d4320d599e2efdb5"
+# ... and with ``tracking.identity_cohort_z`` 2.5 (forty-first session): the default config's digest now
+BATCH_YAML_HASH_COHORT = "f6eef641b233f19919b45e65f6479d1c0a214fcb7dce3fac20f7d0b2c14f93d5"
 
 
 # ---------------------------------------------------------------- fingerprints and hashes
@@ -377,11 +379,13 @@ def test_shipped_batch_config_loads_and_hash_ignores_batch_section() -> None:
     assert batch.output_config_hash(zoned, ident) != batch.output_config_hash(cfg, ident)
     # the digest eeb876b (before zones) gave for this config: when it changes, every archive already
     # processed is redone on the next run after the upgrade; change it only on purpose. Changed on
-    # purpose four times: people seen 10 s or more get a new age (``fusion.mean_after_s``), interlaced
+    # purpose five times: people seen 10 s or more get a new age (``fusion.mean_after_s``), interlaced
     # frames keep one field (``sampling.deinterlace``), a person needs 0.2 s of faces
-    # (``tracking.min_evidence_s``), pieces of a person are joined (``tracking.join_max_distance``);
-    # with all four off the config hashes as before, so an archive processed that way is not redone
-    span_off = {"tracking.min_evidence_s": 0.0, "tracking.join_max_distance": 0.0}
+    # (``tracking.min_evidence_s``), pieces of a person are joined (``tracking.join_max_distance``),
+    # the identity limit follows the camera's people (``tracking.identity_cohort_z``); with all five
+    # off the config hashes as before, so an archive processed that way is not redone
+    no_cohort = {"tracking.identity_cohort_z": 0.0}
+    span_off = {"tracking.min_evidence_s": 0.0, "tracking.join_max_distance": 0.0} | no_cohort
     off = load_config(
         repo / "configs" / "batch.yaml",
         {"fusion.mean_after_s": 0.0, "sampling.deinterlace": "off"} | span_off,
@@ -391,9 +395,11 @@ def test_shipped_batch_config_loads_and_hash_ignores_batch_section() -> None:
     assert batch.output_config_hash(fields, ident) == BATCH_YAML_HASH_MEAN_AFTER
     one_field = load_config(repo / "configs" / "batch.yaml", span_off)
     assert batch.output_config_hash(one_field, ident) == BATCH_YAML_HASH_DEINTERLACE
-    no_join = load_config(repo / "configs" / "batch.yaml", {"tracking.join_max_distance": 0.0})
+    no_join = load_config(repo / "configs" / "batch.yaml", {"tracking.join_max_distance": 0.0} | no_cohort)
     assert batch.output_config_hash(no_join, ident) == BATCH_YAML_HASH_EVIDENCE_SPAN
-    assert batch.output_config_hash(cfg, ident) == BATCH_YAML_HASH_JOIN
+    joined = load_config(repo / "configs" / "batch.yaml", no_cohort)
+    assert batch.output_config_hash(joined, ident) == BATCH_YAML_HASH_JOIN
+    assert batch.output_config_hash(cfg, ident) == BATCH_YAML_HASH_COHORT
 
 
 def test_state_hashes_what_auto_resolved_to_not_auto(tiny_model: Path) -> None:
