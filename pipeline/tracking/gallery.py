@@ -191,15 +191,16 @@ def read_again(
     i: int,
     t: Track,
     identity: FrameFaces,
-    p: TrackerParams,
+    p: TrackerParams | None = None,
     cohort: Cohort | None = None,
 ) -> tuple[bool | None, tuple[np.ndarray, ...]]:
     """An ``again`` look (``track.SecondLook``): whether the young track's faces read so far
     (``faces``) and detection ``i`` show track ``t``'s face, judged on their mean once there are
     ``track.AGAIN_FACES`` of them, against the mean of ``t``'s gallery and its last faces
-    (``Track.recent``, embedded now), at ``track.AGAIN_MAX_DISTANCE`` or the ``cohort``'s limit where
-    that is stricter. Returns the verdict (None: not yet, or nothing to compare) and
-    the faces read so far (``i``'s added where readable and not cut: ``track.narrower`` than ``t``'s)."""
+    (``Track.recent``, embedded now), at ``track.AGAIN_MAX_DISTANCE`` or the ``cohort``'s limit (with
+    ``p``'s ``identity_cohort_z``) where that is stricter. Returns the verdict (None: not yet, or
+    nothing to compare) and the faces read so far (``i``'s added where readable and not cut:
+    ``track.narrower`` than ``t``'s)."""
     whole = identity.readable(i) and not narrower(identity.xyxy[i], t)
     mine = identity.embedding(i) if whole else None
     if mine is None:
@@ -212,9 +213,9 @@ def read_again(
         return None, faces
     mean = np.mean(faces, axis=0)
     d = identity_distance(mean, np.mean(theirs, axis=0))
-    limit = AGAIN_MAX_DISTANCE if cohort is None else min(
-        AGAIN_MAX_DISTANCE, cohort.limit(mean, t.track_id, p.identity_cohort_z, identity.embedder)
-    )  # fmt: skip
+    limit = AGAIN_MAX_DISTANCE
+    if cohort is not None and p is not None:  # the camera's people (``Cohort``), where stricter
+        limit = min(limit, cohort.limit(mean, t.track_id, p.identity_cohort_z, identity.embedder))
     same = d <= limit
     log.debug(
         "frame %d: track %d %s check (again): mean descriptor distance %.3f (limit %.2f) of %d faces, "
