@@ -48,8 +48,8 @@ AGE_MOMENTUM = 0.8  # a track's age (``Track.age``): weight of the old mean when
 OPEN_MAX_DISTANCE = 0.7
 
 
-# The camera's people (``Cohort``): one descriptor of each of its last COHORT_SIZE confirmed tracks; a
-# question's limit follows them once COHORT_MIN are known. UTKFace's adults of 18-60 against the
+# The camera's people (``Cohort``): one look of each of its last COHORT_SIZE confirmed tracks (embedded
+# when first needed); a question's limit follows them once COHORT_MIN are known. UTKFace's adults of 18-60 against the
 # look-alike of their own group (same gender, nearest age): dlib's descriptor puts 23% of the Asian
 # ones within 0.5 (a median 0.57 apart; 0-1% for the other groups, 0.66-0.76 apart). With 40 faces of
 # the group as the camera's people, ``identity_cohort_z`` 2.5 passed 2.9% of those look-alikes instead
