@@ -49,13 +49,13 @@ OPEN_MAX_DISTANCE = 0.7
 
 
 # The camera's people (``Cohort``): one look of each of its last COHORT_SIZE confirmed tracks (embedded
-# when first needed); a question's limit follows them once COHORT_MIN are known. UTKFace's adults of 18-60 against the
-# look-alike of their own group (same gender, nearest age): dlib's descriptor puts 23% of the Asian
-# ones within 0.5 (a median 0.57 apart; 0-1% for the other groups, 0.66-0.76 apart). With 40 faces of
-# the group as the camera's people, ``identity_cohort_z`` 2.5 passed 2.9% of those look-alikes instead
-# of 24.4% and every same face (64 against 48 px) it passed before, in every group; the mix's groups,
-# their limit a median 0.48-0.61, barely moved (``benchmarks/population.py``; docs/BENCHMARKS.md,
-# forty-first session)
+# when first needed); a question's limit follows them once COHORT_MIN are known. UTKFace's adults of
+# 18-60 against the look-alike of their own group (same gender, nearest age): dlib's descriptor puts
+# 23% of the Asian ones within 0.5 (a median 0.57 apart; 0-1% for the other groups, 0.66-0.76 apart).
+# With 40 faces of the group as the camera's people, ``identity_cohort_z`` 2.5 passed 2.9% of those
+# look-alikes instead of 24.4% and every same face (64 against 48 px) it passed before, in every group;
+# the mix's groups, their limit a median 0.48-0.61, barely moved (``benchmarks/population.py``;
+# docs/BENCHMARKS.md, forty-first session)
 COHORT_SIZE = 64
 COHORT_MIN = 16
 # ...and it never goes below the same face's 95th percentile down to 24 px (``policy.gate``'s notes):
