@@ -154,7 +154,9 @@ def same_face(
         limit = min(p.identity_max_distance, p.identity_child_distance)
     else:
         limit = p.identity_max_distance
-    if cohort is not None and reason not in ("open", "held"):  # ...nor than the camera's people allow
+    # ...nor than the camera's people allow (never below COHORT_FLOOR: a stricter limit, a small
+    # child's, needs no look at them, nor the embeddings that look may cost)
+    if cohort is not None and reason not in ("open", "held") and limit > COHORT_FLOOR:
         limit = min(limit, cohort.limit(mine, t.track_id, p.identity_cohort_z, identity.embedder))
     if t.vouched is not None and t.gallery and reason != "open":
         kept = identity.embedder.embed(t.vouched)
