@@ -48,6 +48,7 @@ from facelog.pipeline.boxes import iou_matrix
 from facelog.pipeline.tracking.gallery import Cohort, read_again
 from facelog.pipeline.tracking.identity import FrameFaces
 from facelog.pipeline.tracking.policy import (
+    descriptor_reads_gap,
     embedding_keeps,
     embedding_refuses,
     gate,
@@ -81,6 +82,8 @@ class Check:
     # age reading), no descriptor
     by_embedding: bool
     far: bool = False  # ``open``: the descriptor read the face far from the track once (kept, asked again)
+    # asked of the descriptor though the model embedding kept the pair (``policy.descriptor_reads_gap``)
+    embedding_kept: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +153,7 @@ def associate(
                         reason in KEEP_REASONS
                         and embedding_keeps(dist, i, j, p)
                         and not young_pair(identity, i, tracks[j], p)
+                        and not descriptor_reads_gap(reason, identity, i)
                     ):
                         # a model embedding that barely moved: no descriptor (it could not refuse
                         # the pair: a rolled or turned real head reads 0.6+ from its own last frame,
@@ -166,7 +170,8 @@ def associate(
                             # next readable face must read far too (``gallery.OPEN_MAX_DISTANCE``)
                             checks[i, j] = Check(reason, None, False, far=True)
                         else:
-                            checks[i, j] = Check(reason, verdict, False)
+                            kept = reason in KEEP_REASONS and embedding_keeps(dist, i, j, p)
+                            checks[i, j] = Check(reason, verdict, False, embedding_kept=kept)
                 verdict = checks[i, j].verdict
                 if verdict is False or (reason == "reid" and verdict is None):
                     sim[i, j] = FORBIDDEN

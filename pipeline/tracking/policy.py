@@ -21,6 +21,14 @@ from facelog.pipeline.tracking.track import Track, TrackerParams
 # 0.33 at 48 px, 0.40 at 32 (``benchmarks/identity_by_age.py``), and in a dim, noisy crowd of 24-72 px
 # faces the children's limit split small children (crowd720 on ``--camera dim``: 121 -> 132 persons)
 CHILD_MIN_FACE_PX = 48.0
+# a ``gap`` question about a readable face at least this wide is the descriptor's even where the
+# model embedding barely moved (``embedding_keeps``): the same walker's face after a miss at 33-46 px
+# reads 0.66 from its own (the descriptor errs there), while at a counter of one population a
+# look-alike who steps up after a frame without a face reads 0.067-0.069 from the one who left in the
+# model's embedding, within ``identity_keep_cosine``, at 92-126 px (docs/BENCHMARKS.md, forty-second
+# session). Down to ask the descriptor about smaller faces (a look-alike newcomer kept), up if walkers
+# split after a miss.
+GAP_READ_PX = 64.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,6 +303,15 @@ def identity_question(
     if t.open_check and identity.readable(i):  # last: it never stands in for another question
         return "open"
     return None
+
+
+def descriptor_reads_gap(reason: str, identity: FrameFaces | None, i: int) -> bool:
+    """Whether a ``gap`` question about detection ``i`` is the descriptor's alone (``GAP_READ_PX``):
+    a readable face at least that wide; the model embedding's shortcut (``embedding_keeps``) then
+    does not answer it, and its refusal gets no second look by that embedding (``second_look``)."""
+    if reason != "gap" or identity is None or not identity.readable(i):
+        return False
+    return identity.patch(i).face_px >= GAP_READ_PX
 
 
 def embedding_keeps(dist: dict[str, np.ndarray], i: int, j: int, p: TrackerParams) -> bool:

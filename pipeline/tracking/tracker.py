@@ -417,7 +417,7 @@ def _refusals(
             tracks[j].open_check = tracks[j].open_far = False
         if check.verdict is not False or check.by_embedding:
             continue
-        if check.reason in KEEP_REASONS:
+        if check.reason in KEEP_REASONS and not check.embedding_kept:  # else the embedding gives it back
             refused_by[i] = tracks[j].track_id
         face = identity.computed(i) if identity is not None and AGAIN_FRAMES > 0 else None
         if face is not None and check.reason in AGAIN_REASONS:

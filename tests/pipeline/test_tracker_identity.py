@@ -186,6 +186,26 @@ def test_a_replacement_after_a_gap_gets_a_new_id() -> None:
     assert t.identity_refusals["gap"] >= 1
 
 
+@pytest.mark.parametrize(
+    ("person", "side", "same_id"),
+    [(1, 80, False), (0, 80, True), (1, 40, True)],
+    ids=["look-alike-80px", "same-face-80px", "look-alike-40px-kept-by-the-embedding"],
+)
+def test_after_a_miss_a_large_face_is_the_descriptors_even_where_the_embedding_barely_moved(
+    person: int, side: int, same_id: bool
+) -> None:
+    """A face after a frame without one, 0.06 from the track in the model's embedding (within
+    ``identity_keep_cosine``, as a look-alike of one population who steps up to a counter): from
+    ``policy.GAP_READ_PX`` (64 px) the descriptor decides, and the next frames give no second look by
+    the embedding; a smaller face is kept by the embedding, where the descriptor errs on walkers."""
+    t, emb = Tracker(), PatternEmbedder()
+    assert [_at_spot(t, emb, k, 0, side, 0.0) for k in range(6)] == [0] * 6
+    t.update(6, np.zeros((0, 4), np.float32), np.zeros(0, np.float32))  # missed
+    ids = [_at_spot(t, emb, k, person, side, 0.06) for k in range(7, 14)]
+    assert ids == ([0] * 7 if same_id else [1] * 7)
+    assert t.identity_refusals["gap"] == (0 if same_id else 1)
+
+
 def test_fast_walker_with_a_missed_frame_keeps_one_id() -> None:
     t, emb = Tracker(), PatternEmbedder()
     ids = []
