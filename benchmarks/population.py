@@ -62,7 +62,7 @@ BATCH = 64
 # every age, and adults of working age: UTKFace's groups differ in their share of children (27% of the
 # Asian validation faces are 12 or under, 13% of the White), and children's faces look more alike
 AGE_BANDS = (("all", 0, 200), ("18-60", 18, 60))
-COHORT = 40  # the camera's people a question is weighed against (``cohort_rule``)
+COHORT = 40  # the camera's people a question is weighed against (``cohort_rule``; ``--cohort``)
 Z = TrackerParams().identity_cohort_z  # ...and how many spreads below their median distance the limit sits
 
 
@@ -100,6 +100,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--shared", type=Path, default=SHARED)
     ap.add_argument("--sizes", type=int, nargs="+", default=[0, 64, 48], help="chip sides (0: as is)")
+    ap.add_argument(
+        "--cohort", type=int, nargs="+", default=[COHORT], help="sizes of the camera's people (cohort table)"
+    )
     args = ap.parse_args(argv)
     faces = validation_faces(args.shared)
     faces = faces[faces["race"].isin(list(POPULATIONS.values()))].reset_index(drop=True)
@@ -139,7 +142,8 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(row), flush=True)
     md = _table(rows)
     if {64, 48} <= set(args.sizes):
-        cohort = cohort_rule(faces, partners["own group"], args.out / "cache")
+        alike = partners["own group"]
+        cohort = [r for n in args.cohort for r in cohort_rule(faces, alike, args.out / "cache", n)]
         md += "\n" + _cohort_table(cohort)
         rows += cohort
     args.out.mkdir(parents=True, exist_ok=True)
@@ -149,12 +153,14 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def cohort_rule(faces: pd.DataFrame, alike: np.ndarray, cache: Path) -> list[dict[str, Any]]:
+def cohort_rule(
+    faces: pd.DataFrame, alike: np.ndarray, cache: Path, people: int = COHORT
+) -> list[dict[str, Any]]:
     """The identity check's limit fixed and following the camera's people (``gallery.Cohort``'s
     rule), per group, adults of 18-60:
     the share passed of the same face (its 64-px chip as the track's, its 48-px chip as the question)
     and of its own group's look-alike (the look-alike's 64-px chip as the track's); the camera's people
-    are ``COHORT`` other faces of the group drawn at random (64 px)."""
+    are ``people`` other faces of the group drawn at random (64 px)."""
     paths = [Path(p) for p in faces["path"]]
     track = _descriptors(paths, np.full(len(paths), 64), cache, "val64")
     asked = _descriptors(paths, np.full(len(paths), 48), cache, "val48")
@@ -168,13 +174,14 @@ def cohort_rule(faces: pd.DataFrame, alike: np.ndarray, cache: Path) -> list[dic
         other = np.linalg.norm(track[alike[adults]] - asked[adults], axis=1)
         limits = []
         for i in adults:
-            others = track[rng.choice(members[members != i], COHORT, replace=False)]
+            others = track[rng.choice(members[members != i], people, replace=False)]
             d = np.linalg.norm(others - asked[i], axis=1)
             limits.append(max(COHORT_FLOOR, np.median(d) - Z * 1.4826 * np.median(np.abs(d - np.median(d)))))
         cap = np.minimum(IDENTITY_MAX_DISTANCE, np.array(limits))
         out.append(
             {
                 "group": group,
+                "cohort_people": people,
                 "adults": len(adults),
                 "cohort_median_limit": round(float(np.median(limits)), 3),
                 "same_passed_fixed": round(float(np.mean(same <= IDENTITY_MAX_DISTANCE)), 4),
@@ -188,13 +195,14 @@ def cohort_rule(faces: pd.DataFrame, alike: np.ndarray, cache: Path) -> list[dic
 
 def _cohort_table(rows: list[dict[str, Any]]) -> str:
     lines = [
-        f"| group | adults 18-60 | cohort limit (median) | same face passed: fixed {IDENTITY_MAX_DISTANCE}, "
+        f"| group | camera's people | adults 18-60 | cohort limit (median) | same face passed: fixed "
+        f"{IDENTITY_MAX_DISTANCE}, "
         "with the cohort | own-group look-alike passed: fixed, with the cohort |",
-        "|---|---|---|---|---|",
+        "|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
-            f"| {r['group']} | {r['adults']} | {r['cohort_median_limit']:.3f} "
+            f"| {r['group']} | {r['cohort_people']} | {r['adults']} | {r['cohort_median_limit']:.3f} "
             f"| {r['same_passed_fixed']:.1%}, {r['same_passed_cohort']:.1%} "
             f"| {r['alike_passed_fixed']:.1%}, {r['alike_passed_cohort']:.1%} |"
         )

@@ -192,7 +192,7 @@ def gate(
       splits; age 0: off.
     - ``identity_cohort_z`` (2.5): no limit above (not ``open``, ``held``; the ``again`` look's too)
       is looser than the questioned face's median distance to the camera's other people less 2.5
-      spreads, or 0.42 where that is lower (``gallery.Cohort``, from 16 of them): a limit fixed
+      spreads, or 0.42 where that is lower (``gallery.Cohort``, from 8 of them): a limit fixed
       for every camera assumes its people differ as much as the mix it was set on, and one
       population's look-alikes (UTKFace's Asian adults: 23% within 0.5) read closer. Up (or 0: off)
       if one person splits where the camera's people look alike, down if tracks hold two look-alikes.

@@ -25,16 +25,16 @@ PEOPLE = 30  # who step up before the last one: enough to fill the cohort past C
 LAST = PEOPLE - 1
 
 
-def _world(median: float, leaver: float, seed: int = 0) -> dict[int, np.ndarray]:
-    """Descriptors of people 0..LAST - 1 and of person 99 (the last to step up), each in a direction
-    of its own from 99's: person LAST - 1 (who steps up just before 99) ``leaver`` from it, the others
+def _world(median: float, leaver: float, seed: int = 0, last: int = LAST) -> dict[int, np.ndarray]:
+    """Descriptors of people 0..last - 1 and of person 99 (the last to step up), each in a direction
+    of its own from 99's: person last - 1 (who steps up just before 99) ``leaver`` from it, the others
     at distances from it of this ``median`` and dlib's spread (a sd of 0.085; between themselves
     about 1.4 times that median apart)."""
-    far = np.random.default_rng(seed).normal(median, 0.085, LAST - 1)
-    axes = np.eye(LAST + 1, dtype=np.float32)
-    vecs = {k: axes[LAST] + far[k] * axes[k] for k in range(LAST - 1)}
-    vecs[LAST - 1] = axes[LAST] + leaver * axes[LAST - 1]
-    vecs[99] = axes[LAST]
+    far = np.random.default_rng(seed).normal(median, 0.085, last - 1)
+    axes = np.eye(last + 1, dtype=np.float32)
+    vecs = {k: axes[last] + far[k] * axes[k] for k in range(last - 1)}
+    vecs[last - 1] = axes[last] + leaver * axes[last - 1]
+    vecs[99] = axes[last]
     return vecs
 
 
@@ -59,23 +59,23 @@ class _Keyed(PatternEmbedder):
         return self.vecs[max(self.refs, key=lambda p: float(v @ self.refs[p]))]
 
 
-def _counter(emb: _Keyed, params: TrackerParams | None = None) -> tuple[int, list[int]]:
-    """People 0..LAST - 1 step up into one spot for 8 frames each, one the frame after the other left
+def _counter(emb: _Keyed, params: TrackerParams | None = None, last: int = LAST) -> tuple[int, list[int]]:
+    """People 0..last - 1 step up into one spot for 8 frames each, one the frame after the other left
     (no body below the face, no model embedding), then person 99 for 10 frames: the id of person
-    LAST - 1's frames and the ids of person 99's."""
+    last - 1's frames and the ids of person 99's."""
     t = Tracker(params)
-    order = [*range(LAST), 99]
+    order = [*range(last), 99]
     ids = []
-    for k in range(8 * LAST + 10):
-        person = order[min(k // 8, LAST)]
+    for k in range(8 * last + 10):
+        person = order[min(k // 8, last)]
         img = np.full((240, 400, 3), 100, np.uint8)
         img[88:152, 168:232] = face_texture(person, SIDE)
         xyxy = np.array([[168, 88, 232, 152]], np.float32)
         step = t.update(k, xyxy, np.array([0.9], np.float32), None, None, None, FrameFaces(emb, img, xyxy, k))
         ids.append(int(step.track_ids[0]))
-    left = set(ids[8 * (LAST - 1) : 8 * LAST])
+    left = set(ids[8 * (last - 1) : 8 * last])
     assert len(left) == 1
-    return left.pop(), ids[8 * LAST :]
+    return left.pop(), ids[8 * last :]
 
 
 def _track(k: int, descriptor: np.ndarray) -> Track:
@@ -94,6 +94,19 @@ def test_where_the_cameras_people_look_alike_a_look_alike_newcomer_gets_a_new_id
     assert len(set(ids)) == 1 and ids[0] != left  # a new id, kept (the again look does not give it back)
     left, ids = _counter(_Keyed(vecs), TrackerParams(identity_cohort_z=0))
     assert set(ids) == {left}, "without the cohort the fixed limit 0.5 passes the look-alike"
+
+
+def test_a_look_alike_among_the_cameras_first_ten_people_gets_a_new_id() -> None:
+    """The cohort acts from ``COHORT_MIN`` (8) other people on: the tenth to step up, a look-alike 0.48
+    from the ninth among people a median 0.6 apart (the limit from nine of them: 0.45), gets a new id
+    (16 were needed before the forty-second session: the fixed limit merged it)."""
+    vecs = _world(0.6, 0.48, last=10)
+    cohort = Cohort()
+    for k in range(9):
+        cohort.offer(_track(k, vecs[k]))
+    assert cohort.limit(vecs[99], 9, 2.5) < 0.48
+    left, ids = _counter(_Keyed(vecs), last=10)
+    assert len(set(ids)) == 1 and ids[0] != left
 
 
 def test_the_same_face_read_a_little_off_keeps_its_id_among_look_alikes() -> None:
