@@ -56,8 +56,8 @@ OPEN_MAX_DISTANCE = 0.7
 # look-alikes instead of 24.4% and every same face (64 against 48 px) it passed before, in every group;
 # the mix's groups, their limit a median 0.48-0.61, barely moved (``benchmarks/population.py``;
 # docs/BENCHMARKS.md, forty-first session). With 8 of them the limit is noisier but the floor below
-# holds: the same faces still all passed, 6.8% of the Asian look-alikes (5.9% with 16), and at a counter
-# the look-alikes among a camera's first 16 people are caught too (forty-second session)
+# holds: every same face passed as with 40, and 6.8% of the Asian look-alikes (5.9% with 16); a
+# counter's look-alikes among its first 16 people are then weighed too (forty-second session)
 COHORT_SIZE = 64
 COHORT_MIN = 8
 # ...and it never goes below the same face's 95th percentile down to 24 px (``policy.gate``'s notes):

@@ -105,7 +105,8 @@ def gate(
     refuse, and a refusal gets no second look), and for a ``vouch`` pair (``reid``). A
     ``gap``/``jump``/``body``/``periodic`` pair whose embedding is within ``identity_keep_cosine`` is
     kept without a descriptor (``embedding_keeps``), unless the model reads both as small children
-    (``young_pair``). Otherwise the pair is refused when the face descriptors are further apart than
+    (``young_pair``) or it is a ``gap`` about a readable face of ``GAP_READ_PX`` or more
+    (``descriptor_reads_gap``). Otherwise the pair is refused when the face descriptors are further apart than
     ``identity_max_distance`` (``identity_child_distance`` for small children; either tightened
     where the camera's people look alike, ``identity_cohort_z``; ``open``: further than
     ``gallery.OPEN_MAX_DISTANCE`` twice in a row); an unknown descriptor (a face under
@@ -206,7 +207,8 @@ def gate(
       question more often, 0 never.
     - ``identity_keep_cosine`` (0.07): real heads that roll or turn move dlib's descriptor 0.6+ from
       their own last frame, while the same face moves <= 0.085 in the model's embedding frame to frame
-      and different people on the shared clips are >= 0.10 apart. After a miss (``gap``) too: on the
+      and different people on the shared clips are >= 0.10 apart. After a miss (``gap``) too, for
+      faces under ``GAP_READ_PX`` (a look-alike of one population read 0.067-0.069 at 92-126 px): on the
       CCTV benchmark (both seeds, walkers, printed face and counter) every different person a ``gap``
       question refused (8) was 0.114-0.147 from the track in the model's embedding, while 11 of the 13
       refusals of the same person (33-46 px faces scoring 0.3-0.7, descriptors 0.66 apart) were within
