@@ -144,14 +144,14 @@ def associate(
                 if reason is None:
                     continue
                 if (i, j) not in checks:
+                    keeps = reason in KEEP_REASONS and embedding_keeps(dist, i, j, p)
                     if reason == "reid" and states.late[j] and young_pair(identity, i, tracks[j], p, 0.0):
                         # small children seconds apart: the descriptor cannot vouch (1-year-olds who
                         # stepped up 3-8 s apart at one counter spot read 0.32 and 0.38 from the track
                         # before; counter720_gap_alike)
                         checks[i, j] = Check(reason, False, True)
                     elif (
-                        reason in KEEP_REASONS
-                        and embedding_keeps(dist, i, j, p)
+                        keeps
                         and not young_pair(identity, i, tracks[j], p)
                         and not descriptor_reads_gap(reason, identity, i)
                     ):
@@ -170,8 +170,7 @@ def associate(
                             # next readable face must read far too (``gallery.OPEN_MAX_DISTANCE``)
                             checks[i, j] = Check(reason, None, False, far=True)
                         else:
-                            kept = reason in KEEP_REASONS and embedding_keeps(dist, i, j, p)
-                            checks[i, j] = Check(reason, verdict, False, embedding_kept=kept)
+                            checks[i, j] = Check(reason, verdict, False, embedding_kept=keeps)
                 verdict = checks[i, j].verdict
                 if verdict is False or (reason == "reid" and verdict is None):
                     sim[i, j] = FORBIDDEN
