@@ -51,6 +51,7 @@ from facelog.pipeline.tracking.policy import (
     descriptor_reads_gap,
     embedding_keeps,
     embedding_refuses,
+    embedding_vouches_walker,
     gate,
     identity_question,
     young_pair,
@@ -165,6 +166,15 @@ def associate(
                             # a face the descriptor cannot read (under 32 px): the model
                             # embedding answers, refusing beyond identity_unknown_cosine
                             checks[i, j] = Check(reason, False, True)
+                        elif (
+                            verdict is None
+                            and reason == "reid"
+                            and states.late[j]
+                            and identity is not None
+                            and embedding_vouches_walker(dist, i, j, boxes[i], tracks[j], p)
+                        ):
+                            # a small face where a LATE walker's line led: the model embedding vouches
+                            checks[i, j] = Check(reason, True, True)
                         elif reason == "open" and verdict is False and not tracks[j].open_far:
                             # one far read is not enough (a face at the descriptor's limit): the
                             # next readable face must read far too (``gallery.OPEN_MAX_DISTANCE``)

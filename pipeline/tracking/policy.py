@@ -29,6 +29,13 @@ CHILD_MIN_FACE_PX = 48.0
 # session). Down to ask the descriptor about smaller faces (a look-alike newcomer kept), up if walkers
 # split after a miss.
 GAP_READ_PX = 64.0
+# a LATE walker (``Track.walk``) whose face the descriptor cannot read when it turns back (a face under
+# ``identity.MIN_FACE_PX``) is re-identified by the model embedding within ``identity_keep_cosine``, only
+# this many of its face sizes or more from where it was lost: on its walk's line, not at a vacated spot
+# (walk720_away s0: a 29-px walker who looked aside for 2.9 s came back where its line led, 0.032 from
+# its track; docs/BENCHMARKS.md, forty-third session). Up if a newcomer takes a lost walker's track,
+# down (or ``identity_keep_cosine`` 0: off) if walkers who look aside split.
+WALK_AWAY_SIZES = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +117,9 @@ def gate(
     ``identity_max_distance`` (``identity_child_distance`` for small children; either tightened
     where the camera's people look alike, ``identity_cohort_z``; ``open``: further than
     ``gallery.OPEN_MAX_DISTANCE`` twice in a row); an unknown descriptor (a face under
-    ``identity.MIN_FACE_PX`` or cut by the frame edge) refuses ``reid``, and ``jump`` or ``gap`` when
+    ``identity.MIN_FACE_PX`` or cut by the frame edge) refuses ``reid`` (but a LATE walker's face where
+    its walk led, ``WALK_AWAY_SIZES`` or more from its last box, that the model embedding keeps:
+    ``embedding_vouches_walker``), and ``jump`` or ``gap`` when
     the model embedding is further than ``identity_unknown_cosine`` (``embedding_refuses``). A refused
     detection starts a new track; in the next frame the refused track may take its face back when the
     model embedding keeps it (``association.second_look``, step 7; not for small children), or, after
@@ -216,7 +225,8 @@ def gate(
       the descriptor alone decides. The same limit lets a track refused in the previous frame take its
       face back (``association.second_look``): a dim, noisy 720p camera (``--camera dim``) split still
       people in a queue where one poor frame moved the embedding 0.089 and the descriptor refused them
-      (queue720 11 and 8 persons for 6 -> 6 and 7; docs/BENCHMARKS.md, sixteenth session).
+      (queue720 11 and 8 persons for 6 -> 6 and 7; docs/BENCHMARKS.md, sixteenth session). And it
+      vouches for a LATE walker's face under 32 px where its walk led (``WALK_AWAY_SIZES``).
 
     Args:
         states: the tracks' states (``states.track_states``).
@@ -326,6 +336,22 @@ def embedding_keeps(dist: dict[str, np.ndarray], i: int, j: int, p: TrackerParam
         return False
     d = emb[i, j]
     return bool(np.isfinite(d) and d <= p.identity_keep_cosine)
+
+
+def embedding_vouches_walker(
+    dist: dict[str, np.ndarray], i: int, j: int, box: np.ndarray, t: Track, p: TrackerParams
+) -> bool:
+    """Whether the model embedding vouches for a LATE walker's re-identification (``reid``) that the
+    descriptor could not answer: ``t`` walked steadily (``Track.walk``), detection ``i`` (``box``) is at
+    least ``WALK_AWAY_SIZES`` of ``t``'s face sizes from its last box (where its walk led, not the spot
+    it left: a newcomer there keeps the descriptor's answer) and within ``identity_keep_cosine``
+    (``embedding_keeps``)."""
+    if t.walk is None or not embedding_keeps(dist, i, j, p):
+        return False
+    last = np.asarray(t.last_box, np.float64)
+    size = float(np.sqrt(max((last[2] - last[0]) * (last[3] - last[1]), 1e-9)))
+    moved = np.hypot(*((np.asarray(box[:2]) + box[2:]) / 2 - (last[:2] + last[2:]) / 2))
+    return bool(moved >= WALK_AWAY_SIZES * size)
 
 
 def young_pair(

@@ -809,6 +809,8 @@ def _walk_aside(
     stride: int = 1,
     pan: float = 0.0,
     turning: int = 0,
+    side: int = 40,
+    vectors: dict[int, np.ndarray] | None = None,
 ) -> list[int]:
     """Person 0 walks right at 1.2 px a frame (0.03 face sizes) from x 60 for 60 frames, looks aside
     for 100 (nothing detected) while walking on, and ``person_after`` is seen for 40 frames where the
@@ -816,7 +818,8 @@ def _walk_aside(
     edge; ``wobble``: px a frame the walk swings up and down every 20 frames (an unsteady pace);
     ``stride``: every that many frames analysed; ``pan``: the camera turns that many px a frame to
     the right (the scene moves left; ``camera_shift_px`` says so; x starts at 300); ``turning``: the
-    last that many faces before the loss score 0.55 and slide back 4 px a frame (a head turning)."""
+    last that many faces before the loss score 0.55 and slide back 4 px a frame (a head turning);
+    ``side``: the face size (px); ``vectors``: each person's model embedding (none without)."""
     ids = []
     for k in range(0, 200, stride):
         shift = np.array([pan * stride, 0.0]) if pan and k else None
@@ -830,11 +833,12 @@ def _walk_aside(
             score, cx = 0.55, cx - 4.0 * (k - 59 + turning)
         who = 0 if k < 60 else person_after
         people = [(who, cx + back_at[0] * (k >= 160), cy + back_at[1] * (k >= 160))]
-        img, xyxy = _frame(people), _boxes(people)
+        img, xyxy = _frame(people, side), _boxes(people, side)
         edge = np.array([edge_last and k == 59])
         ident = FrameFaces(emb, img, xyxy, k)
+        vec = vectors[who][None, :] if vectors else None
         step = t.update(
-            k, xyxy, np.array([score], np.float32), None, None, None, ident, edge, camera_shift_px=shift
+            k, xyxy, np.array([score], np.float32), vec, None, None, ident, edge, camera_shift_px=shift
         )
         ids += step.track_ids.tolist()
     return ids
@@ -892,6 +896,31 @@ def test_the_search_widens_with_the_distance_walked(monkeypatch: pytest.MonkeyPa
     assert set(_walk_aside(Tracker(), PatternEmbedder(), back_at=(-40.0, 0.0))) == {0}
     monkeypatch.setattr(association, "WALK_SLACK", 0.0)
     assert set(_walk_aside(Tracker(), PatternEmbedder(), back_at=(-40.0, 0.0))) == {0, 1}
+
+
+# two people's model embeddings: 0.10 apart in cosine distance (within the gate's reid_max_cosine 0.15,
+# past identity_keep_cosine 0.07), as different people of one age and gender read
+_SMALL = {0: _unit([1, 1, 1, 1, 1, 1, 1, 1])[0], 1: _unit([1, 1, 1, 1, 1, 1, 0.6, -0.1])[0]}
+
+
+def test_a_small_walker_who_looks_aside_is_vouched_for_by_the_model_embedding_where_the_walk_leads(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # a 28-px face (under identity.MIN_FACE_PX: no descriptor) back 4 s later where its walk leads,
+    # 4.3 face sizes from where it was lost: its model embedding barely moved (0.0), so it keeps its id
+    t = Tracker()
+    assert set(_walk_aside(t, _SmallBlind(), side=28, vectors=_SMALL)) == {0}
+    assert t.identity_checks["reid"] >= 1 and t.identity_refusals["reid"] == 0
+    # someone else there, 0.10 off in the model's embedding: a new id
+    ids = _walk_aside(Tracker(), _SmallBlind(), person_after=1, side=28, vectors=_SMALL)
+    assert ids[:60] == [0] * 60 and set(ids[60:]) == {1}
+    # the same walker back at the spot it was lost (it stopped at a window): a newcomer there would
+    # read as close, so only a descriptor vouches, and a 28-px face has none: a new id, as before
+    ids = _walk_aside(Tracker(), _SmallBlind(), back_at=(-121.2, 0.0), side=28, vectors=_SMALL)
+    assert ids[:60] == [0] * 60 and set(ids[60:]) == {1}
+    # without the rule the walker where its walk leads is a new id too
+    monkeypatch.setattr("facelog.pipeline.tracking.policy.WALK_AWAY_SIZES", 1e9)
+    assert set(_walk_aside(Tracker(), _SmallBlind(), side=28, vectors=_SMALL)) == {0, 1}
 
 
 def test_a_walker_who_looks_aside_keeps_the_id_while_the_camera_pans() -> None:
