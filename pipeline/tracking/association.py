@@ -245,10 +245,11 @@ def second_look(
     the new tracks (indices) that gave their face back.
 
     A detection that a track's identity check refused (``jump``, ``body``, ``periodic`` or ``gap``, by
-    the descriptor) started a new track (``Track.second_looks`` names the refused one). One frame later,
-    when that new track is paired, the refused track is free and may take the same detection (``sim``
-    at least ``match_high``, ``match_low`` for a low-score one; not forbidden) and the model
-    embedding puts the detection within ``identity_keep_cosine`` of the refused track
+    the descriptor, or by the model embedding where the descriptor cannot read the face:
+    ``policy.embedding_refuses``) started a new track (``Track.second_looks`` names the refused one).
+    One frame later, when that new track is paired, the refused track is free and may take the same
+    detection (``sim`` at least ``match_high``, ``match_low`` for a low-score one; not forbidden) and the
+    model embedding puts the detection within ``identity_keep_cosine`` of the refused track
     (``policy.embedding_keeps``: what a ``gap`` question accepts without a descriptor), the refused track
     takes it back (reason ``second``; the tracker ends the young track, ``given_back``). A refusal means the
     embedding had moved past that limit: a single poor frame (the last one before an H.264 keyframe
