@@ -9,12 +9,13 @@ answer stands in for the descriptor's. ``association.associate`` applies them in
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from facelog.pipeline.tracking.identity import FrameFaces, thumb_change
-from facelog.pipeline.tracking.states import FrameStates
+from facelog.pipeline.tracking.states import FrameStates, centre_size
 from facelog.pipeline.tracking.track import Track, TrackerParams
 
 # ``young_pair`` only for faces at least this wide: one child's photo degraded twice stays within
@@ -348,10 +349,8 @@ def embedding_vouches_walker(
     (``embedding_keeps``)."""
     if t.walk is None or not embedding_keeps(dist, i, j, p):
         return False
-    last = np.asarray(t.last_box, np.float64)
-    size = float(np.sqrt(max((last[2] - last[0]) * (last[3] - last[1]), 1e-9)))
-    moved = np.hypot(*((np.asarray(box[:2]) + box[2:]) / 2 - (last[:2] + last[2:]) / 2))
-    return bool(moved >= WALK_AWAY_SIZES * size)
+    (x, y, _), (lx, ly, size) = centre_size(box), centre_size(t.last_box)
+    return math.hypot(x - lx, y - ly) >= WALK_AWAY_SIZES * size
 
 
 def young_pair(

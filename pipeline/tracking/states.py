@@ -209,7 +209,7 @@ def stood_still(t: Track, now: float, box: np.ndarray, score: float, high_score:
     window their pieces joined and hopped to the next pattern)."""
     first = t.still_ref is None
     t.score_ema = score if first else _SCORE_MOMENTUM * t.score_ema + (1 - _SCORE_MOMENTUM) * score
-    here = (now, *_centre_size(box))
+    here = (now, *centre_size(box))
     if t.still_ref is None:
         t.still_ref = here
         return
@@ -233,7 +233,7 @@ def walk_path(t: Track, now: float, box: np.ndarray, confident: bool, edge: bool
     elif confident and not hidden:
         while t.path and t.path[0][0] < now - WALK_SPAN:
             t.path.popleft()
-        t.path.append((now, *_centre_size(box)))
+        t.path.append((now, *centre_size(box)))
 
 
 def fit_walk(path: deque[tuple[float, float, float, float]], last_frame: float) -> Walk | None:
@@ -262,7 +262,7 @@ def fit_walk(path: deque[tuple[float, float, float, float]], last_frame: float) 
     )
 
 
-def _centre_size(box: np.ndarray) -> tuple[float, float, float]:
+def centre_size(box: np.ndarray) -> tuple[float, float, float]:
     """(cx, cy, sqrt(area)) of an xyxy box."""
     x1, y1, x2, y2 = (float(v) for v in box)
     return (x1 + x2) / 2, (y1 + y2) / 2, math.sqrt(max((x2 - x1) * (y2 - y1), 1e-9))
