@@ -4,7 +4,7 @@
         [--presets walk720 static720] [--label default] [--seed 0] [--det-frames 150] \\
         [--json RESULT.json] [--reuse] \\
         [--camera fps5|fps8|fps30|gray|low270|lowbit|dim|shake|lights|pillar|interlaced|osd|slowshutter|
-        slowshutter2|recoded] \\
+        slowshutter2|dup|freeze|recoded] \\
         [-- EXTRA FACELOG ARGS]
 
 Per preset: ``WORK/clips/NAME.mp4`` + ``NAME.gt.csv`` are made by ``cctv_synth`` when absent; then
@@ -12,7 +12,8 @@ Per preset: ``WORK/clips/NAME.mp4`` + ``NAME.gt.csv`` are made by ``cctv_synth``
 ``--facelog``). ``--camera``: the clip as another camera records it (``CAMERAS``: at 5 or 8.3 fps,
 timed at 30 fps, monochrome, shrunk to 480x270, short of bits, dim and noisy, shaking on a pole,
 under lights that switch, with a pillar in the middle of the view, interlaced, with a burned-in clock
-and camera name, through a slow shutter; ``recoded``: only encoded again, their control), made once in
+and camera name, through a slow shutter, sending each picture twice, stalled for 3 s; ``recoded``: only
+encoded again, their control), made once in
 ``WORK/clips_<camera>/`` (seed 0; ``clips_sN_<camera>/`` others).
 Reported:
 
@@ -100,6 +101,7 @@ PILLAR_X = (576, 704)  # the pillar camera's hidden columns (1280x720 source px)
 LENS_K1 = 0.3
 LENS_ZOOM = 1.3
 OSD_EPOCH = 1796554800  # the on-screen clock's first second: 2026-12-06 11:00:00 UTC
+FREEZE = (250, 324)  # the ``freeze`` camera: these source frames (10-13 s) all show the first of them
 _SWAY_X = ((0.6, 1.1, 0.0), (0.4, 2.7, 1.3))  # (share of SHAKE_PX, Hz, phase) per sway
 _SWAY_Y = ((0.6, 0.8, 0.5), (0.4, 3.1, 2.1))
 
@@ -152,6 +154,20 @@ def _lens_boxes(rows: pd.DataFrame) -> pd.DataFrame:
     out["face_px"] = (out.x2 - out.x1).round().astype(int)
     inside = (cx >= 0) & (cx < 1280) & (cy >= 0) & (cy < 720)
     return out[inside].copy()
+
+
+def _dup_boxes(rows: pd.DataFrame) -> pd.DataFrame:
+    """The GT of the ``dup`` camera: frame k shows source frame k - k % 2."""
+    even = rows[rows.frame_index % 2 == 0]
+    return pd.concat([even, even.assign(frame_index=even.frame_index + 1)], ignore_index=True)
+
+
+def _freeze_boxes(rows: pd.DataFrame) -> pd.DataFrame:
+    """The GT of the ``freeze`` camera: frames ``FREEZE`` all show the first one's faces."""
+    f0, f1 = FREEZE
+    held = rows[rows.frame_index == f0]
+    kept = rows[(rows.frame_index <= f0) | (rows.frame_index > f1)]
+    return pd.concat([kept, *(held.assign(frame_index=k) for k in range(f0 + 1, f1 + 1))], ignore_index=True)
 
 
 class Camera(NamedTuple):
@@ -249,6 +265,17 @@ CAMERAS: dict[str, Camera] = {
     # Half that: the mean of two frames (1/12.5 s), source frames k-1 and k, with source frame k's GT
     # (half a frame's walk behind the picture's middle: 2.5-7 px).
     "slowshutter2": Camera("tmix=frames=2", "25"),
+    # A camera that sends each picture twice: a 12.5-fps sensor in a 25-fps stream, or a recorder that
+    # fills its frame rate with copies. Frame k shows source frame k - k % 2.
+    "dup": Camera("select=not(mod(n\\,2)),setpts=N/12.5/TB,fps=25", "25", boxes=_dup_boxes),
+    # A stream that stalls for 3 s and repeats its last picture (a camera whose encoder hangs, a
+    # recorder that holds the last frame through a network drop), then goes on where the scene is now:
+    # source frames FREEZE all show the first of them; whoever walked on reappears further along.
+    "freeze": Camera(
+        f"split[a][b];[a][b]freezeframes=first={FREEZE[0]}:last={FREEZE[1]}:replace={FREEZE[0]}",
+        "25",
+        boxes=_freeze_boxes,
+    ),
     # The date and time burned into the top left (changing every second) and the camera's name into
     # the bottom right, white with a black border, as a recorder's on-screen display writes them:
     # a corner of the picture that changes by itself, and faces passing under the text.

@@ -17,6 +17,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 from cctv_bench import (
     CAMERAS,
+    FREEZE,
     PILLAR_X,
     SHAKE_MARGIN,
     SHAKE_PX,
@@ -379,6 +380,47 @@ def test_recoded_keeps_every_frame_and_the_gt(moving_square: tuple[Path, Path]) 
     assert len(frames) == 20 and fps == pytest.approx(25.0, rel=0.01)
     assert pd.read_csv(gt).equals(pd.read_csv(moving_square[1]))
     assert all(np.abs(a.astype(int) - b).mean() < 3 for a, b in zip(frames, source, strict=True))
+
+
+def test_dup_sends_each_picture_twice_and_its_gt_follows(moving_square: tuple[Path, Path]) -> None:
+    mp4, gt = camera_clip(*moving_square, "dup")
+    frames, fps = _frames(mp4)
+    rows = pd.read_csv(gt).sort_values("frame_index", ignore_index=True)
+    assert len(frames) == 20 and fps == pytest.approx(25.0, rel=0.01)
+    for k, img in enumerate(frames):
+        assert abs(_square_x(img) - 10 * (k - k % 2)) <= 2, "frame k is source frame k - k % 2"
+    assert rows.frame_index.tolist() == list(range(20))
+    assert (rows.x1 == 10 * (rows.frame_index - rows.frame_index % 2)).all()
+
+
+def test_freeze_holds_one_picture_then_shows_the_scene_as_it_is_by_then(tmp_path: Path) -> None:
+    """A square 1 px further right each frame for 340 frames: frames FREEZE show the first of them, the
+    frame after shows where the square is by then; the GT says the same."""
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("the ffmpeg binary is not installed")
+    (tmp_path / "clips").mkdir()
+    mp4, gt = tmp_path / "clips" / "sq.mp4", tmp_path / "clips" / "sq.gt.csv"
+    n, x = 340, [k % 280 for k in range(340)]
+    raw = b""
+    for k in range(n):
+        img = np.full((96, 320, 3), 60, np.uint8)
+        img[30:62, x[k] : x[k] + 32] = (40, 40, 220)
+        raw += img.tobytes()
+    cmd = ["ffmpeg", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "bgr24", "-s", "320x96",
+           "-r", "25", "-i", "-", "-c:v", "libx264", "-crf", "18", "-pix_fmt", "yuv420p",
+           str(mp4)]  # fmt: skip
+    subprocess.run(cmd, input=raw, check=True)
+    cols = ["frame_index", "person_id", "x1", "y1", "x2", "y2", "age", "gender", "face_px"]
+    rows = [(k, 0, float(x[k]), 30.0, x[k] + 32.0, 62.0, 30.0, "male", 32) for k in range(n)]
+    pd.DataFrame(rows, columns=cols).to_csv(gt, index=False)
+    out_mp4, out_gt = camera_clip(mp4, gt, "freeze")
+    frames, _ = _frames(out_mp4)
+    got = pd.read_csv(out_gt).sort_values("frame_index", ignore_index=True)
+    assert len(frames) == n and got.frame_index.tolist() == list(range(n))
+    f0, f1 = FREEZE
+    for k in (f0 - 1, f0, f0 + 1, (f0 + f1) // 2, f1, f1 + 1, n - 1):
+        shown = x[f0] if f0 <= k <= f1 else x[k]
+        assert abs(_square_x(frames[k]) - shown) <= 2 and got.x1[k] == shown, k
 
 
 @pytest.mark.parametrize(("camera", "last", "frames"), [("slowshutter", 1, 19), ("slowshutter2", 0, 20)])
