@@ -13,8 +13,8 @@ Per preset: ``WORK/clips/NAME.mp4`` + ``NAME.gt.csv`` are made by ``cctv_synth``
 timed at 30 fps, monochrome, shrunk to 480x270, short of bits, dim and noisy, shaking on a pole,
 under lights that switch, with a pillar in the middle of the view, interlaced, with a burned-in clock
 and camera name, through a slow shutter, sending each picture twice, stalled for 3 s; ``recoded``: only
-encoded again, their control), made once in
-``WORK/clips_<camera>/`` (seed 0; ``clips_sN_<camera>/`` others).
+encoded again, their control), made once in ``WORK/clips_<camera>/`` (seed 0; ``clips_sN_<camera>/``
+others).
 Reported:
 
 - ``fps``: the run summary's end-to-end fps (``timings.fps``: frames over the pipeline's wall time,
