@@ -1,4 +1,5 @@
-"""``cctv_bench --camera``: a clip and its GT as another camera records them (no ../shared)."""
+"""``cctv_bench --camera``: a clip and its GT as another camera records them; ``cctv_stitch``: two clips
+joined at a hard cut (no ../shared)."""
 
 from __future__ import annotations
 
@@ -28,8 +29,29 @@ from cctv_bench import (
     shake_offset,
 )
 from cctv_common import temp_beside
+from cctv_stitch import PERSON_OFFSET
+from cctv_stitch import main as stitch_main
 
 from facelog.pipeline.file.reader import VideoSource
+
+
+def _square_clip(folder: Path, name: str, xs: list[int]) -> tuple[Path, Path]:
+    """A red square at ``xs[k]`` in frame k (25 fps, 320x96) and its GT (person 0), in ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    raw = b""
+    for x in xs:
+        img = np.full((96, 320, 3), 60, np.uint8)
+        img[30:62, x : x + 32] = (40, 40, 220)
+        raw += img.tobytes()
+    mp4, gt = folder / f"{name}.mp4", folder / f"{name}.gt.csv"
+    cmd = ["ffmpeg", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "bgr24", "-s", "320x96",
+           "-r", "25", "-i", "-", "-c:v", "libx264", "-crf", "18", "-pix_fmt", "yuv420p",
+           str(mp4)]  # fmt: skip
+    subprocess.run(cmd, input=raw, check=True)
+    cols = ["frame_index", "person_id", "x1", "y1", "x2", "y2", "age", "gender", "face_px"]
+    rows = [(k, 0, float(x), 30.0, x + 32.0, 62.0, 30.0, "male", 32) for k, x in enumerate(xs)]
+    pd.DataFrame(rows, columns=cols).to_csv(gt, index=False)
+    return mp4, gt
 
 
 @pytest.fixture()
@@ -37,24 +59,7 @@ def moving_square(tmp_path: Path) -> tuple[Path, Path]:
     """20 frames at 25 fps, a red square 10 px further right each frame; GT: its box per frame."""
     if shutil.which("ffmpeg") is None:
         pytest.skip("the ffmpeg binary is not installed")
-    folder = tmp_path / "clips"
-    folder.mkdir()
-    raw = b""
-    rows = []
-    for k in range(20):
-        img = np.full((96, 320, 3), 60, np.uint8)
-        img[30:62, 10 * k : 10 * k + 32] = (40, 40, 220)
-        raw += img.tobytes()
-        rows.append((k, 0, 10.0 * k, 30.0, 10.0 * k + 32, 62.0, 30.0, "male", 32))
-    mp4 = folder / "sq.mp4"
-    cmd = ["ffmpeg", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "bgr24", "-s", "320x96",
-           "-r", "25", "-i", "-", "-c:v", "libx264", "-crf", "18", "-pix_fmt", "yuv420p",
-           str(mp4)]  # fmt: skip
-    subprocess.run(cmd, input=raw, check=True)
-    gt = folder / "sq.gt.csv"
-    cols = ["frame_index", "person_id", "x1", "y1", "x2", "y2", "age", "gender", "face_px"]
-    pd.DataFrame(rows, columns=cols).to_csv(gt, index=False)
-    return mp4, gt
+    return _square_clip(tmp_path / "clips", "sq", [10 * k for k in range(20)])
 
 
 @pytest.fixture()
@@ -398,21 +403,8 @@ def test_freeze_holds_one_picture_then_shows_the_scene_as_it_is_by_then(tmp_path
     frame after shows where the square is by then; the GT says the same."""
     if shutil.which("ffmpeg") is None:
         pytest.skip("the ffmpeg binary is not installed")
-    (tmp_path / "clips").mkdir()
-    mp4, gt = tmp_path / "clips" / "sq.mp4", tmp_path / "clips" / "sq.gt.csv"
     n, x = 340, [k % 280 for k in range(340)]
-    raw = b""
-    for k in range(n):
-        img = np.full((96, 320, 3), 60, np.uint8)
-        img[30:62, x[k] : x[k] + 32] = (40, 40, 220)
-        raw += img.tobytes()
-    cmd = ["ffmpeg", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "bgr24", "-s", "320x96",
-           "-r", "25", "-i", "-", "-c:v", "libx264", "-crf", "18", "-pix_fmt", "yuv420p",
-           str(mp4)]  # fmt: skip
-    subprocess.run(cmd, input=raw, check=True)
-    cols = ["frame_index", "person_id", "x1", "y1", "x2", "y2", "age", "gender", "face_px"]
-    rows = [(k, 0, float(x[k]), 30.0, x[k] + 32.0, 62.0, 30.0, "male", 32) for k in range(n)]
-    pd.DataFrame(rows, columns=cols).to_csv(gt, index=False)
+    mp4, gt = _square_clip(tmp_path / "clips", "sq", x)
     out_mp4, out_gt = camera_clip(mp4, gt, "freeze")
     frames, _ = _frames(out_mp4)
     got = pd.read_csv(out_gt).sort_values("frame_index", ignore_index=True)
@@ -481,3 +473,36 @@ def test_the_dim_camera_makes_the_same_clip_each_time(tmp_path: Path) -> None:
         made.append(out.read_bytes())
         shutil.rmtree(out.parent)
     assert made[0] == made[1]
+
+
+def test_the_cut_shows_the_first_clip_then_the_second_and_renames_the_second_clips_people(
+    tmp_path: Path,
+) -> None:
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("the ffmpeg binary is not installed")
+    right, _ = _square_clip(tmp_path / "clips", "right", [10 * k for k in range(20)])
+    left, _ = _square_clip(tmp_path / "clips", "left", [280 - 10 * k for k in range(20)])
+    out = tmp_path / "cut" / "right.mp4"
+    assert stitch_main(["--first", str(right), "--then", str(left), "--at", "8", "--out", str(out)]) == 0
+    frames, _ = _frames(out)
+    want = [10 * k if k < 8 else 280 - 10 * k for k in range(20)]
+    assert len(frames) == 20 and all(abs(_square_x(f) - x) <= 2 for f, x in zip(frames, want, strict=True))
+    gt = pd.read_csv(out.with_suffix(".gt.csv")).sort_values("frame_index", ignore_index=True)
+    assert gt.frame_index.tolist() == list(range(20)) and gt.x1.tolist() == want
+    before, after = gt.frame_index < 8, gt.frame_index >= 8
+    assert set(gt.person_id[before]) == {0} and set(gt.person_id[after]) == {PERSON_OFFSET}
+    assert not list(out.parent.glob(".*")), "no temporary file left behind"
+
+
+def test_a_missing_ground_truth_is_one_line_and_no_output(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("the ffmpeg binary is not installed")
+    clip, gt = _square_clip(tmp_path / "clips", "a", [10 * k for k in range(5)])
+    gt.unlink()
+    out = tmp_path / "cut" / "a.mp4"
+    assert stitch_main(["--first", str(clip), "--then", str(clip), "--out", str(out)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("cctv_stitch: GT not found") and "\n" not in err
+    assert not out.exists()
