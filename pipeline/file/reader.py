@@ -3,8 +3,10 @@
 ``VideoSource`` checks the input before the first frame (missing, empty, not a video, no decodable
 frame) and raises ``SourceError`` with one line. Frames are sampled by stride or target fps; skipped
 frames are only grabbed, not converted. pts comes from ``CAP_PROP_POS_MSEC`` as integer ns; fps stays
-a float. A stream that ends well before the frame count its container announced is truncated:
-``VideoSource`` raises ``SourceError`` after yielding the frames before the break.
+a float. Where the timestamps stop increasing (none in raw elementary streams; a reset where MPEG-TS
+recordings were joined) they count on from the last one by frames / fps, and the summary says so. A
+stream that ends well before the frame count its container announced is truncated: ``VideoSource``
+raises ``SourceError`` after yielding the frames before the break.
 
 Frames whose pixels are stored wider (or taller) than square are resized to the picture a player
 shows (``aspect.SquarePixels``: a DVR's anamorphic D1); ``VideoInfo`` gives that size.
@@ -111,7 +113,9 @@ class VideoSource:
         self.frames_processed = 0
         self.decode_s = 0.0
         self._last_slot = -1
-        self.pts_derived = False  # True when the stream had no increasing timestamps
+        self.pts_derived = False  # True when the stream's timestamps stopped increasing (or never did)
+        # (frame index, pts ns) the derived timestamps count on from: the last one the stream gave
+        self.pts_derived_from: tuple[int, int] = (0, 0)
         self.warnings: list[str] = []  # damage that still decoded (see the module docstring)
         self._gaps = 0
         self._max_gap_ns = 0
@@ -187,13 +191,15 @@ class VideoSource:
                 self.decode_s += time.perf_counter() - t0
                 break
             pts_ns = round(cap.get(cv2.CAP_PROP_POS_MSEC) * 1e6)
-            if index and pts_ns <= last_pts and self.info.fps > 0:
-                # no usable timestamps in this stream (raw elementary streams): derive them, once said
-                if not self.pts_derived:
-                    log.warning("%s: stream has no increasing timestamps; pts = index / fps", self.path)
-                self.pts_derived = True
+            if index and pts_ns <= last_pts and self.info.fps > 0 and not self.pts_derived:
+                # timestamps that stop increasing: none at all (raw elementary streams: index / fps), or
+                # reset where recordings were joined (MPEG-TS segments, a recorder's clock set back):
+                # from here on the last one plus frames / fps, so time never runs backwards
+                self.pts_derived, self.pts_derived_from = True, (index - 1, last_pts)
+                log.warning("%s: %s", self.path, self.pts_note())
             if self.pts_derived:
-                pts_ns = round(index * 1e9 / self.info.fps)
+                i0, p0 = self.pts_derived_from
+                pts_ns = p0 + round((index - i0) * 1e9 / self.info.fps)
             elif index and self.info.fps > 0 and pts_ns - last_pts > PTS_GAP_INTERVALS * 1e9 / self.info.fps:
                 self._gaps += 1
                 self._max_gap_ns = max(self._max_gap_ns, pts_ns - last_pts)
@@ -247,6 +253,18 @@ class VideoSource:
             )
         if self.warnings:
             log.warning("%s: %s (listed under warnings in the summary)", self.path, "; ".join(self.warnings))
+
+    def pts_note(self) -> str:
+        """What the reader did to the timestamps (for the log and the summary); "" when nothing."""
+        if not self.pts_derived:
+            return ""
+        i0, p0 = self.pts_derived_from
+        if i0 == 0 and p0 == 0:
+            return "stream has no increasing timestamps; pts = index / fps"
+        return (
+            f"timestamps stopped increasing after frame {i0} ({p0 / 1e6:.0f} ms): from there on pts = "
+            "that one + frames / fps (joined recordings, or a clock set back)"
+        )
 
     def close(self) -> None:
         self._cap.release()

@@ -110,7 +110,7 @@ class FrameCounts:
 
 def _extra(src: VideoSource) -> dict[str, str]:
     """What the reader did to the stream that a reader of the CSV should know."""
-    extra = {"pts": "derived from index / fps (stream had none)"} if src.pts_derived else {}
+    extra = {"pts": src.pts_note()} if src.pts_derived else {}
     since = src.deinterlacer.since_frame
     if since is not None:
         extra["interlaced"] = (

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
+import shutil
 import struct
 import subprocess
 import sys
@@ -232,3 +234,38 @@ def test_cli_says_what_ffmpeg_reported_once_although_ffmpeg_is_silenced(
     assert doc["status"] == "complete" and doc["warnings"][0].startswith("FFmpeg reported "), doc["warnings"]
     assert r.stderr.count("FFmpeg reported ") == 1, r.stderr
     assert "[mpeg4 @" not in r.stderr  # FFmpeg's own lines stay silenced (-vv shows them)
+
+
+def _ffmpeg(*args: str) -> None:
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("the ffmpeg binary is not installed")
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", *args], check=True)
+
+
+def test_timestamps_that_start_again_where_recordings_were_joined_count_on_from_the_last(
+    cut_clip: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """Two MPEG-TS recordings joined byte for byte (as recorders export them): the second one's
+    timestamps start at 0 again. They count on from the first one's last frame, so time never runs
+    backwards, although the first one's own gap put it 900 ms past index / fps."""
+    segment = tmp_path / "segment.ts"
+    gap = cut_clip[0].parent / "gap.mp4"
+    _ffmpeg("-i", str(gap), "-fps_mode", "passthrough", "-c:v", "libx264", "-f", "mpegts", str(segment))
+    joined = tmp_path / "joined.ts"
+    joined.write_bytes(segment.read_bytes() * 2)
+    src = VideoSource(joined)
+    pts = [f.pts_ns for f in src]
+    step = round(1e9 / src.info.fps)
+    assert len(pts) == 2 * N_FRAMES and all(b > a for a, b in itertools.pairwise(pts))
+    assert pts[N_FRAMES - 1] == (N_FRAMES - 1 + 9) * step  # the first recording's own timestamps
+    assert pts[N_FRAMES] == pts[N_FRAMES - 1] + step  # index / fps would be 900 ms back
+    assert src.pts_note().startswith(f"timestamps stopped increasing after frame {N_FRAMES - 1} (10800 ms)")
+
+
+def test_a_raw_stream_without_timestamps_is_timed_by_its_frame_rate(tmp_path: Path) -> None:
+    raw = tmp_path / "raw.h264"
+    _ffmpeg("-f", "lavfi", "-i", "testsrc=size=160x96:rate=25", "-t", "1", "-c:v", "libx264",
+            "-pix_fmt", "yuv420p", "-f", "h264", str(raw))  # fmt: skip
+    src = VideoSource(raw)
+    assert [f.pts_ns for f in src] == [k * 40_000_000 for k in range(25)]
+    assert src.pts_note() == "stream has no increasing timestamps; pts = index / fps"
