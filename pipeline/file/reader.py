@@ -113,9 +113,9 @@ class VideoSource:
         self.frames_processed = 0
         self.decode_s = 0.0
         self._last_slot = -1
-        self.pts_derived = False  # True when the stream's timestamps stopped increasing (or never did)
-        # (frame index, pts ns) the derived timestamps count on from: the last one the stream gave
-        self.pts_derived_from: tuple[int, int] = (0, 0)
+        # where the stream's timestamps stopped increasing (or never did), (frame index, pts ns) of the
+        # last one it gave: later ones count on from it by frames / fps; None while they increase
+        self.pts_derived_from: tuple[int, int] | None = None
         self.warnings: list[str] = []  # damage that still decoded (see the module docstring)
         self._gaps = 0
         self._max_gap_ns = 0
@@ -191,13 +191,13 @@ class VideoSource:
                 self.decode_s += time.perf_counter() - t0
                 break
             pts_ns = round(cap.get(cv2.CAP_PROP_POS_MSEC) * 1e6)
-            if index and pts_ns <= last_pts and self.info.fps > 0 and not self.pts_derived:
+            if index and pts_ns <= last_pts and self.info.fps > 0 and self.pts_derived_from is None:
                 # timestamps that stop increasing: none at all (raw elementary streams: index / fps), or
                 # reset where recordings were joined (MPEG-TS segments, a recorder's clock set back):
                 # from here on the last one plus frames / fps, so time never runs backwards
-                self.pts_derived, self.pts_derived_from = True, (index - 1, last_pts)
+                self.pts_derived_from = (index - 1, last_pts)
                 log.warning("%s: %s", self.path, self.pts_note())
-            if self.pts_derived:
+            if self.pts_derived_from is not None:
                 i0, p0 = self.pts_derived_from
                 pts_ns = p0 + round((index - i0) * 1e9 / self.info.fps)
             elif index and self.info.fps > 0 and pts_ns - last_pts > PTS_GAP_INTERVALS * 1e9 / self.info.fps:
@@ -256,7 +256,7 @@ class VideoSource:
 
     def pts_note(self) -> str:
         """What the reader did to the timestamps (for the log and the summary); "" when nothing."""
-        if not self.pts_derived:
+        if self.pts_derived_from is None:
             return ""
         i0, p0 = self.pts_derived_from
         if i0 == 0 and p0 == 0:

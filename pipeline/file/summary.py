@@ -110,7 +110,8 @@ class FrameCounts:
 
 def _extra(src: VideoSource) -> dict[str, str]:
     """What the reader did to the stream that a reader of the CSV should know."""
-    extra = {"pts": src.pts_note()} if src.pts_derived else {}
+    note = src.pts_note()
+    extra = {"pts": note} if note else {}
     since = src.deinterlacer.since_frame
     if since is not None:
         extra["interlaced"] = (
